@@ -1,0 +1,387 @@
+//! Command-line parsing and the jobs behind each subcommand.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use oddity::data::preprocess::Scaling;
+use oddity::data::protocol::Protocol;
+use oddity::data::source::{self, DatasetKind, DatasetSpec};
+use oddity::data::Samples;
+use oddity::models::{self, ModelConfig};
+use oddity::report::{self, MetricsReport};
+use oddity::run::{self, Checkpoint, Run, RunConfig};
+use oddity::threshold::ThresholdRule;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "oddity",
+    version,
+    about = "Deep anomaly detection: train on normal data, score, threshold, report.",
+    long_about = "Deep anomaly detection: train detectors on normal data only, score new data, \
+choose thresholds from normal validation data and report AUROC & co.\n\n\
+Quick start:\n  oddity demo\n  oddity models\n  oddity train --model ganomaly --dataset mnist --data DIR \
+--protocol leave-one-out --class 1 --out runs/g1\n  oddity eval runs/g1"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a detector on the bundled MNIST subset, evaluate it and write a report (no data needed).
+    Demo(DemoArgs),
+    /// List every detector with its paper.
+    Models,
+    /// Train a detector under a protocol and save the run folder.
+    Train(TrainArgs),
+    /// Evaluate a run on the held-out test split of its protocol; write metrics.json, scores.csv, roc.png, scores.png.
+    Eval(EvalArgs),
+    /// Score a data set with a trained run; write a CSV of scores.
+    Score(ScoreArgs),
+    /// Compute AUROC & co. from any CSV with columns `score` and `label` (1 = anomaly).
+    Metrics(MetricsArgs),
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// Data set format: mnist, fashion-mnist, cifar10, image-folder, kdd99, adbench, csv, builtin-mnist.
+    #[arg(long)]
+    dataset: DatasetKind,
+    /// The data set's file or folder (not needed for builtin-mnist).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Label column of a CSV data set.
+    #[arg(long, default_value = "label")]
+    label_column: String,
+    /// Resize folder images to this side while decoding (when their sizes differ).
+    #[arg(long)]
+    decode_size: Option<u32>,
+}
+
+impl DataArgs {
+    fn spec(&self) -> anyhow::Result<DatasetSpec> {
+        let path = match (&self.data, self.dataset) {
+            (Some(p), _) => p.clone(),
+            (None, DatasetKind::BuiltinMnist) => PathBuf::from("builtin"),
+            (None, _) => anyhow::bail!("--data is required for this dataset"),
+        };
+        Ok(DatasetSpec {
+            kind: self.dataset,
+            path,
+            label_column: Some(self.label_column.clone()),
+            image_size: self.decode_size,
+        })
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Detector name (see `oddity models`).
+    #[arg(long)]
+    model: String,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Protocol: one-class (class k normal), leave-one-out (class k anomalous), kdd99, tabular.
+    #[arg(long)]
+    protocol: String,
+    /// The class of one-class / leave-one-out (name or index).
+    #[arg(long)]
+    class: Option<String>,
+    /// Epochs (default: the paper's).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Training batch size (default: the paper's).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Seed of weights, shuffles and splits.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Run folder to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Compute device: cpu, or gpu (built with --features vulkan or cuda).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// JSON file of model hyper-parameters overriding the paper's defaults.
+    #[arg(long)]
+    model_config: Option<PathBuf>,
+    /// Fraction of the training normals held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    validation_fraction: f64,
+    /// Train on at most this many samples (a seeded subset; for reduced budgets).
+    #[arg(long)]
+    max_train: Option<usize>,
+    /// Test on at most this many samples (a seeded subset; for reduced budgets).
+    #[arg(long)]
+    max_test: Option<usize>,
+    /// Threshold rule: p95 (95th percentile of validation scores), percentile:99, fixed:0.3.
+    #[arg(long, default_value = "p95")]
+    threshold: ThresholdRule,
+    /// Value scaling fitted on training data: standardise, min-max, minus-one-to-one, none.
+    #[arg(long, default_value = "standardise")]
+    scaling: Scaling,
+    /// Resize images to this side before the model (default: the model's input size).
+    #[arg(long)]
+    image_size: Option<usize>,
+    /// No progress bar or per-epoch lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The run folder.
+    run: PathBuf,
+    /// Weights to evaluate: best (lowest validation loss) or last.
+    #[arg(long, default_value = "best")]
+    checkpoint: Checkpoint,
+    /// Where to write the report (default: RUN/eval-CHECKPOINT).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Compute device.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+#[derive(Args)]
+struct ScoreArgs {
+    /// The run folder.
+    run: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Which split of the data set to score: all, train or test.
+    #[arg(long, default_value = "all")]
+    split: String,
+    /// Weights: best or last.
+    #[arg(long, default_value = "best")]
+    checkpoint: Checkpoint,
+    /// Output CSV: index,split,split_index,score,label,flagged.
+    #[arg(long)]
+    output: PathBuf,
+    /// Compute device.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+#[derive(Args)]
+struct MetricsArgs {
+    /// CSV with columns score and label (1 = anomaly, 0 = normal).
+    #[arg(long)]
+    scores: PathBuf,
+    /// Threshold for precision/recall/F1 (default: the best-F1 threshold, marked as such).
+    #[arg(long)]
+    threshold: Option<f64>,
+    /// Also write the metrics as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Where to write the run and its report.
+    #[arg(long, default_value = "runs/demo")]
+    out: PathBuf,
+    /// Epochs.
+    #[arg(long, default_value_t = 15)]
+    epochs: usize,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+/// Parse the command line and run the job.
+pub fn run() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Models => {
+            for m in models::MODELS {
+                println!("{:<12} [{}] {}\n{:<12} {}", m.name, m.inputs, m.summary, "", m.paper);
+            }
+            Ok(())
+        }
+        Command::Train(a) => train(a),
+        Command::Eval(a) => eval(a),
+        Command::Score(a) => score(a),
+        Command::Metrics(a) => metrics(a),
+        Command::Demo(a) => demo(a),
+    }
+}
+
+fn model_config(name: &str, file: Option<&Path>) -> anyhow::Result<ModelConfig> {
+    let default = ModelConfig::default_for(name)?;
+    let Some(file) = file else { return Ok(default) };
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut value = serde_json::to_value(&default)?;
+    let overrides: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", file.display()))?;
+    let (Some(target), Some(source)) = (value.as_object_mut(), overrides.as_object()) else {
+        anyhow::bail!("{}: expected a JSON object of hyper-parameters", file.display());
+    };
+    for (k, v) in source {
+        if !target.contains_key(k) {
+            anyhow::bail!(
+                "{}: {name} has no hyper-parameter {k:?}; it has {:?}",
+                file.display(),
+                target.keys().filter(|k| *k != "model").collect::<Vec<_>>()
+            );
+        }
+        target.insert(k.clone(), v.clone());
+    }
+    serde_json::from_value(value).with_context(|| format!("{}: bad hyper-parameter value", file.display()))
+}
+
+fn train(a: TrainArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse(&a.device)?;
+    let model = model_config(&a.model, a.model_config.as_deref())?;
+    let protocol = Protocol::parse(&a.protocol, a.class.as_deref())?;
+    let mut config = RunConfig::new(model, a.data.spec()?, protocol, a.seed)?;
+    if let Some(e) = a.epochs {
+        config.train.epochs = e;
+    }
+    if let Some(b) = a.batch_size {
+        config.train.batch_size = b;
+    }
+    config.train.progress = !a.quiet;
+    config.split.validation_fraction = a.validation_fraction;
+    config.split.max_train = a.max_train;
+    config.split.max_test = a.max_test;
+    config.threshold_rule = a.threshold;
+    config.preprocess.scaling = a.scaling;
+    config.preprocess.image_size = a.image_size;
+    let split = run::load_split(&config)?;
+    eprintln!(
+        "{} on {} ({}): {} training, {} validation, {} test samples ({} anomalies)",
+        config.model.name(),
+        config.dataset.path.display(),
+        config.protocol,
+        split.train.len(),
+        split.valid.len(),
+        split.test.len(),
+        split.test.anomalies()
+    );
+    let mut trained = run::train_on(config, &split, &device)?;
+    trained.save(&a.out)?;
+    let log = &trained.run.log;
+    eprintln!(
+        "saved {} (best validation epoch {} of {})",
+        a.out.display(),
+        log.best_epoch,
+        log.epochs.len()
+    );
+    Ok(())
+}
+
+fn eval(a: EvalArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse(&a.device)?;
+    let run = Run::load(&a.run)?;
+    let split = run::load_split(&run.config)?;
+    let detector = run.detector(a.checkpoint, &device)?;
+    let evaluation = run::evaluate(&run, detector.as_ref(), a.checkpoint, &split.test)?;
+    let out = a
+        .out
+        .unwrap_or_else(|| a.run.join(format!("eval-{}", a.checkpoint)));
+    let report = report::write_evaluation(&out, &run, &evaluation)?;
+    print!("{}", report.table());
+    println!("report written to {}", out.display());
+    Ok(())
+}
+
+fn score(a: ScoreArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse(&a.device)?;
+    let run = Run::load(&a.run)?;
+    let source = source::load(&a.data.spec()?)?;
+    let mut parts: Vec<(u8, &oddity::data::LabelledSet)> = Vec::new();
+    match a.split.as_str() {
+        "all" | "train" => parts.push((0, &source.train)),
+        "test" => {}
+        other => anyhow::bail!("unknown split {other:?}; use all, train or test"),
+    }
+    if a.split != "train" {
+        match &source.test {
+            Some(t) => parts.push((1, t)),
+            None if a.split == "test" => anyhow::bail!("this data set has no test split"),
+            None => {}
+        }
+    }
+    let detector = run.detector(a.checkpoint, &device)?;
+    let threshold = run.thresholds.of(a.checkpoint).value;
+    let mut rows = Vec::new();
+    for (split, set) in parts {
+        let mut samples = Samples::empty(set.shape);
+        for i in 0..set.len() {
+            let label = run.config.protocol.label_of(set, set.classes[i]).unwrap_or(0);
+            samples.push_from(set, split, i, label);
+        }
+        let scores = run::score_raw(&run, detector.as_ref(), &samples)?;
+        for (i, s) in scores.into_iter().enumerate() {
+            let label = run.config.protocol.label_of(set, set.classes[i]);
+            rows.push((split, i, s, label));
+        }
+    }
+    oddity::io::write_atomic_with(&a.output, |w| {
+        writeln!(w, "index,split,split_index,score,label,flagged")?;
+        for (n, (split, i, s, label)) in rows.iter().enumerate() {
+            let split = if *split == 0 { "train" } else { "test" };
+            let label = label.map(|l| l.to_string()).unwrap_or_default();
+            writeln!(w, "{n},{split},{i},{s},{label},{}", (*s as f64 >= threshold) as u8)?;
+        }
+        Ok(())
+    })?;
+    eprintln!("{} scores written to {} (threshold {threshold:.6})", rows.len(), a.output.display());
+    Ok(())
+}
+
+fn metrics(a: MetricsArgs) -> anyhow::Result<()> {
+    let (scores, labels) = report::read_scores_csv(&a.scores)?;
+    let (best_f1, best_t) = oddity::metrics::best_f1(&scores, &labels)?;
+    let threshold = a.threshold.unwrap_or(best_t);
+    let m = oddity::metrics::evaluate(&scores, &labels, threshold)?;
+    println!("samples            {} ({} anomalies)", m.samples, m.anomalies);
+    println!("AUROC              {:.4}", m.auroc);
+    println!("AUPRC              {:.4}", m.auprc);
+    println!("FPR at 95% TPR     {:.4}", m.fpr_at_95_tpr);
+    println!(
+        "threshold          {threshold:.6}{}",
+        if a.threshold.is_none() { " (best-F1 threshold: chosen on these labels)" } else { "" }
+    );
+    println!("precision          {:.4}", m.precision);
+    println!("recall             {:.4}", m.recall);
+    println!("F1                 {:.4}", m.f1);
+    println!("best F1            {best_f1:.4}");
+    if let Some(path) = a.json {
+        oddity::io::write_json(&path, &m)?;
+    }
+    Ok(())
+}
+
+fn demo(a: DemoArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse("cpu")?;
+    let mut config = RunConfig::new(
+        ModelConfig::default_for("ganomaly")?,
+        DatasetSpec {
+            kind: DatasetKind::BuiltinMnist,
+            path: PathBuf::from("builtin"),
+            label_column: None,
+            image_size: None,
+        },
+        Protocol::LeaveOneOut { class: "0".into() },
+        a.seed,
+    )?;
+    config.train.epochs = a.epochs;
+    config.train.progress = true;
+    let split = run::load_split(&config)?;
+    eprintln!(
+        "demo: GANomaly on the bundled MNIST subset, digit 0 as the anomaly ({} training, {} validation, {} test images), {} epochs on the CPU",
+        split.train.len(),
+        split.valid.len(),
+        split.test.len(),
+        config.train.epochs
+    );
+    let mut trained = run::train_on(config, &split, &device)?;
+    trained.save(&a.out)?;
+    let evaluation = run::evaluate(&trained.run, trained.detector.as_ref(), Checkpoint::Last, &split.test)?;
+    let report: MetricsReport = report::write_evaluation(&a.out.join("eval-last"), &trained.run, &evaluation)?;
+    print!("{}", report.table());
+    println!("run and report written to {}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! A generic CSV table: a header row, one named label column, every other column numeric.
+//! Classes are the distinct label values, sorted as text.
+
+use super::{LabelledSet, SampleShape};
+use anyhow::{Context, bail, ensure};
+use std::path::Path;
+
+/// Parse CSV text whose label column is `label_column`. `name` is used in errors.
+pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<LabelledSet> {
+    let mut reader = csv::Reader::from_reader(text);
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{name}: cannot read the CSV header"))?
+        .clone();
+    let Some(label_at) = headers.iter().position(|h| h.trim() == label_column) else {
+        bail!(
+            "{name}: no label column {label_column:?}; the columns are {:?}",
+            headers.iter().collect::<Vec<_>>()
+        );
+    };
+    let features = headers.len() - 1;
+    ensure!(features > 0, "{name}: no feature columns besides {label_column:?}");
+    let mut values = Vec::new();
+    let mut labels = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let line = line + 2; // 1-based, after the header
+        let record = record.with_context(|| format!("{name}: line {line}: bad CSV"))?;
+        ensure!(
+            record.len() == headers.len(),
+            "{name}: line {line}: {} columns, the header has {}",
+            record.len(),
+            headers.len()
+        );
+        for (c, field) in record.iter().enumerate() {
+            if c == label_at {
+                labels.push(field.trim().to_string());
+                continue;
+            }
+            let v: f32 = field.trim().parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "{name}: line {line}, column {:?}: {field:?} is not a number",
+                    &headers[c]
+                )
+            })?;
+            ensure!(
+                v.is_finite(),
+                "{name}: line {line}, column {:?}: value {field:?} is not finite (NaN or infinite values are not accepted; impute them first)",
+                &headers[c]
+            );
+            values.push(v);
+        }
+    }
+    ensure!(!labels.is_empty(), "{name}: no data rows");
+    let mut class_names = labels.clone();
+    class_names.sort();
+    class_names.dedup();
+    let classes = labels
+        .iter()
+        .map(|l| class_names.binary_search(l).unwrap() as u32)
+        .collect();
+    Ok(LabelledSet {
+        values,
+        shape: SampleShape::Table { features },
+        classes,
+        class_names,
+    })
+}
+
+/// Load a CSV file (raw or gzip).
+pub fn load(path: &Path, label_column: &str) -> crate::Result<LabelledSet> {
+    let bytes = crate::io::read_maybe_gz(path)?;
+    parse(&bytes, label_column, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_names_bad_cells() {
+        let set = parse(b"a,b,label\n1,2,x\n3,4,y\n5,6,x\n", "label", "t.csv").unwrap();
+        assert_eq!(set.shape.len(), 2);
+        assert_eq!(set.classes, vec![0, 1, 0]);
+        assert_eq!(set.sample(1), &[3.0, 4.0]);
+        let err = parse(b"a,label\nNaN,x\n", "label", "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("t.csv") && err.contains("line 2") && err.contains("not finite"), "{err}");
+        let err = parse(b"a,b\n1,2\n", "label", "t.csv").unwrap_err().to_string();
+        assert!(err.contains("no label column"), "{err}");
+    }
+}

@@ -1,0 +1,188 @@
+//! Data: real file formats, evaluation protocols and preprocessing.
+//!
+//! Every loader produces a [`LabelledSet`]: samples stored row-major as `f32` with their shape and
+//! their original class. A [`protocol::Protocol`] turns the data set's splits into
+//! train / validation / test [`Samples`] with binary labels (0 normal, 1 anomaly), and
+//! [`preprocess::Preprocessor`] fits its statistics on the training split only.
+
+pub mod adbench;
+pub mod cifar;
+pub mod csv_table;
+pub mod idx;
+pub mod image_folder;
+pub mod kdd;
+pub mod preprocess;
+pub mod protocol;
+pub mod source;
+
+use serde::{Deserialize, Serialize};
+
+/// The shape of one sample.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum SampleShape {
+    /// An image, channels first.
+    Image {
+        /// Number of channels (1 grey, 3 RGB).
+        channels: usize,
+        /// Height in pixels.
+        height: usize,
+        /// Width in pixels.
+        width: usize,
+    },
+    /// A row of numeric features.
+    Table {
+        /// Number of features.
+        features: usize,
+    },
+}
+
+impl SampleShape {
+    /// Number of `f32` values in one sample.
+    pub fn len(&self) -> usize {
+        match *self {
+            SampleShape::Image {
+                channels,
+                height,
+                width,
+            } => channels * height * width,
+            SampleShape::Table { features } => features,
+        }
+    }
+
+    /// Whether a sample holds no value at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Display for SampleShape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SampleShape::Image {
+                channels,
+                height,
+                width,
+            } => write!(f, "{channels}×{height}×{width} image"),
+            SampleShape::Table { features } => write!(f, "{features} features"),
+        }
+    }
+}
+
+/// Samples of one split of a data set, each with its original class index.
+#[derive(Clone, Debug)]
+pub struct LabelledSet {
+    /// Row-major values, `classes.len() * shape.len()` of them.
+    pub values: Vec<f32>,
+    /// Shape of each sample.
+    pub shape: SampleShape,
+    /// Class index of each sample (into `class_names`).
+    pub classes: Vec<u32>,
+    /// Human names of the classes (`"0"`…`"9"` for MNIST, `"normal."` for KDD99, …).
+    pub class_names: Vec<String>,
+}
+
+impl LabelledSet {
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// Whether the set has no samples.
+    pub fn is_empty(&self) -> bool {
+        self.classes.is_empty()
+    }
+
+    /// The values of sample `i`.
+    pub fn sample(&self, i: usize) -> &[f32] {
+        let d = self.shape.len();
+        &self.values[i * d..(i + 1) * d]
+    }
+
+    /// Index of the class called `name`, if any.
+    pub fn class_index(&self, name: &str) -> Option<u32> {
+        self.class_names
+            .iter()
+            .position(|c| c == name)
+            .map(|i| i as u32)
+    }
+}
+
+/// Samples ready for a detector: values, binary labels (0 normal, 1 anomaly) and where each
+/// sample came from (its index in the source split), so scores can be traced back.
+#[derive(Clone, Debug)]
+pub struct Samples {
+    /// Row-major values.
+    pub values: Vec<f32>,
+    /// Shape of each sample.
+    pub shape: SampleShape,
+    /// 0 = normal, 1 = anomaly.
+    pub labels: Vec<u8>,
+    /// A stable identifier of each sample: `(split, index in that split)`.
+    pub origin: Vec<Origin>,
+}
+
+/// Where a sample came from: a split of the data set and its index there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Origin {
+    /// 0 = the data set's training split (or its only split), 1 = its test split.
+    pub split: u8,
+    /// Index of the sample in that split.
+    pub index: u32,
+}
+
+impl Samples {
+    /// An empty set of the given shape.
+    pub fn empty(shape: SampleShape) -> Self {
+        Samples {
+            values: Vec::new(),
+            shape,
+            labels: Vec::new(),
+            origin: Vec::new(),
+        }
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The values of sample `i`.
+    pub fn sample(&self, i: usize) -> &[f32] {
+        let d = self.shape.len();
+        &self.values[i * d..(i + 1) * d]
+    }
+
+    /// Append sample `i` of `set` with the given binary label.
+    pub fn push_from(&mut self, set: &LabelledSet, split: u8, i: usize, label: u8) {
+        self.values.extend_from_slice(set.sample(i));
+        self.labels.push(label);
+        self.origin.push(Origin {
+            split,
+            index: i as u32,
+        });
+    }
+
+    /// Number of anomalies.
+    pub fn anomalies(&self) -> usize {
+        self.labels.iter().filter(|&&l| l == 1).count()
+    }
+
+    /// Keep only the samples at `keep` (in that order).
+    pub fn select(&self, keep: &[usize]) -> Samples {
+        let d = self.shape.len();
+        let mut out = Samples::empty(self.shape);
+        out.values.reserve(keep.len() * d);
+        for &i in keep {
+            out.values.extend_from_slice(self.sample(i));
+            out.labels.push(self.labels[i]);
+            out.origin.push(self.origin[i]);
+        }
+        out
+    }
+}

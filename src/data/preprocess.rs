@@ -1,0 +1,246 @@
+//! Preprocessing: resize images to the model's input size, then scale values with statistics
+//! fitted on the training split only and saved with the run.
+
+use super::{SampleShape, Samples};
+use anyhow::ensure;
+use serde::{Deserialize, Serialize};
+
+/// How values are scaled after resizing.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scaling {
+    /// Leave values as they are.
+    None,
+    /// Subtract the training mean and divide by the training standard deviation, per image
+    /// channel or per table feature (a zero deviation counts as 1).
+    Standardise,
+    /// Map the training minimum to 0 and maximum to 1, per channel or feature.
+    MinMax,
+    /// `x / 127.5 − 1`: 8-bit pixels to [−1, 1], as DCGAN-style code does for CIFAR-10.
+    MinusOneToOne,
+}
+
+impl std::str::FromStr for Scaling {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Ok(match s {
+            "none" => Scaling::None,
+            "standardise" | "standardize" => Scaling::Standardise,
+            "min-max" => Scaling::MinMax,
+            "minus-one-to-one" => Scaling::MinusOneToOne,
+            other => anyhow::bail!(
+                "unknown scaling {other:?}; use none, standardise, min-max or minus-one-to-one"
+            ),
+        })
+    }
+}
+
+/// What to do before a model sees the data.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PreprocessConfig {
+    /// Resize images to this square side (bilinear); `None` keeps them.
+    pub image_size: Option<usize>,
+    /// Value scaling.
+    pub scaling: Scaling,
+}
+
+/// A fitted preprocessor: `y = (resize(x) − offset[g]) · factor[g]` for each group `g`
+/// (image channel or table feature).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Preprocessor {
+    /// What was asked for.
+    pub config: PreprocessConfig,
+    /// Shape of the raw samples.
+    pub input: SampleShape,
+    /// Shape after resizing.
+    pub output: SampleShape,
+    /// Per-group offset.
+    pub offset: Vec<f32>,
+    /// Per-group factor.
+    pub factor: Vec<f32>,
+}
+
+impl Preprocessor {
+    /// Fit on the training samples (raw, as loaded).
+    pub fn fit(config: PreprocessConfig, train: &Samples) -> crate::Result<Self> {
+        ensure!(!train.is_empty(), "cannot fit preprocessing on an empty training set");
+        let output = resized_shape(train.shape, config.image_size);
+        let mut pre = Preprocessor {
+            config,
+            input: train.shape,
+            output,
+            offset: Vec::new(),
+            factor: Vec::new(),
+        };
+        let resized = pre.resize(train)?;
+        let (groups, per_group) = group_layout(output);
+        let mut offset = vec![0.0f32; groups];
+        let mut factor = vec![1.0f32; groups];
+        match config.scaling {
+            Scaling::None => {}
+            Scaling::MinusOneToOne => {
+                offset.fill(127.5);
+                factor.fill(1.0 / 127.5);
+            }
+            Scaling::Standardise | Scaling::MinMax => {
+                let mut sum = vec![0.0f64; groups];
+                let mut sq = vec![0.0f64; groups];
+                let mut min = vec![f32::INFINITY; groups];
+                let mut max = vec![f32::NEG_INFINITY; groups];
+                for i in 0..resized.len() {
+                    for (j, &v) in resized.sample(i).iter().enumerate() {
+                        let g = j / per_group;
+                        sum[g] += v as f64;
+                        sq[g] += (v as f64) * (v as f64);
+                        min[g] = min[g].min(v);
+                        max[g] = max[g].max(v);
+                    }
+                }
+                let n = (resized.len() * per_group) as f64;
+                for g in 0..groups {
+                    if config.scaling == Scaling::Standardise {
+                        let mean = sum[g] / n;
+                        let var = (sq[g] / n - mean * mean).max(0.0);
+                        offset[g] = mean as f32;
+                        factor[g] = if var > 1e-12 { (1.0 / var.sqrt()) as f32 } else { 1.0 };
+                    } else {
+                        let range = max[g] - min[g];
+                        offset[g] = min[g];
+                        factor[g] = if range > 0.0 { 1.0 / range } else { 1.0 };
+                    }
+                }
+            }
+        }
+        pre.offset = offset;
+        pre.factor = factor;
+        Ok(pre)
+    }
+
+    /// Resize and scale samples with the fitted statistics.
+    pub fn apply(&self, samples: &Samples) -> crate::Result<Samples> {
+        let mut out = self.resize(samples)?;
+        let (_, per_group) = group_layout(self.output);
+        let d = self.output.len();
+        for (k, v) in out.values.iter_mut().enumerate() {
+            let g = (k % d) / per_group;
+            *v = (*v - self.offset[g]) * self.factor[g];
+        }
+        Ok(out)
+    }
+
+    fn resize(&self, samples: &Samples) -> crate::Result<Samples> {
+        ensure!(
+            samples.shape == self.input,
+            "data has {} samples but the model was trained on {}",
+            samples.shape,
+            self.input
+        );
+        if self.input == self.output {
+            return Ok(samples.clone());
+        }
+        let (SampleShape::Image { channels, height, width }, SampleShape::Image { height: oh, width: ow, .. }) =
+            (self.input, self.output)
+        else {
+            unreachable!("only images are resized")
+        };
+        let mut out = Samples::empty(self.output);
+        out.labels = samples.labels.clone();
+        out.origin = samples.origin.clone();
+        out.values.reserve(samples.len() * self.output.len());
+        for i in 0..samples.len() {
+            let s = samples.sample(i);
+            for c in 0..channels {
+                let plane = &s[c * height * width..(c + 1) * height * width];
+                resize_bilinear(plane, height, width, oh, ow, &mut out.values);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn resized_shape(shape: SampleShape, size: Option<usize>) -> SampleShape {
+    match (shape, size) {
+        (SampleShape::Image { channels, .. }, Some(s)) => SampleShape::Image {
+            channels,
+            height: s,
+            width: s,
+        },
+        (other, _) => other,
+    }
+}
+
+/// (number of scaling groups, values per group): channels for images, features for tables.
+fn group_layout(shape: SampleShape) -> (usize, usize) {
+    match shape {
+        SampleShape::Image {
+            channels,
+            height,
+            width,
+        } => (channels, height * width),
+        SampleShape::Table { features } => (features, 1),
+    }
+}
+
+/// Bilinear resize of one plane with half-pixel centres (`align_corners = False`, as PyTorch's
+/// and PIL's bilinear upsampling), appending the result to `out`.
+pub fn resize_bilinear(src: &[f32], h: usize, w: usize, oh: usize, ow: usize, out: &mut Vec<f32>) {
+    let coord = |o: usize, n_in: usize, n_out: usize| -> (usize, usize, f32) {
+        let x = ((o as f32 + 0.5) * n_in as f32 / n_out as f32 - 0.5).max(0.0);
+        let x0 = (x.floor() as usize).min(n_in - 1);
+        let x1 = (x0 + 1).min(n_in - 1);
+        (x0, x1, x - x0 as f32)
+    };
+    for oy in 0..oh {
+        let (y0, y1, fy) = coord(oy, h, oh);
+        for ox in 0..ow {
+            let (x0, x1, fx) = coord(ox, w, ow);
+            let top = src[y0 * w + x0] * (1.0 - fx) + src[y0 * w + x1] * fx;
+            let bottom = src[y1 * w + x0] * (1.0 - fx) + src[y1 * w + x1] * fx;
+            out.push(top * (1.0 - fy) + bottom * fy);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Origin;
+
+    fn table(values: Vec<f32>, features: usize) -> Samples {
+        let n = values.len() / features;
+        Samples {
+            values,
+            shape: SampleShape::Table { features },
+            labels: vec![0; n],
+            origin: (0..n as u32).map(|index| Origin { split: 0, index }).collect(),
+        }
+    }
+
+    #[test]
+    fn standardise_uses_training_statistics_only() {
+        let train = table(vec![1.0, 10.0, 3.0, 10.0], 2);
+        let pre = Preprocessor::fit(
+            PreprocessConfig {
+                image_size: None,
+                scaling: Scaling::Standardise,
+            },
+            &train,
+        )
+        .unwrap();
+        assert_eq!(pre.offset, vec![2.0, 10.0]);
+        assert_eq!(pre.factor, vec![1.0, 1.0]); // std 1 and a constant column
+        let test = pre.apply(&table(vec![4.0, 12.0], 2)).unwrap();
+        assert_eq!(test.values, vec![2.0, 2.0]);
+    }
+
+    #[test]
+    fn bilinear_keeps_constants_and_interpolates() {
+        let mut out = Vec::new();
+        resize_bilinear(&[5.0; 4], 2, 2, 4, 4, &mut out);
+        assert!(out.iter().all(|&v| (v - 5.0).abs() < 1e-6));
+        out.clear();
+        resize_bilinear(&[0.0, 4.0], 1, 2, 1, 4, &mut out);
+        // PyTorch F.interpolate(mode='bilinear', align_corners=False): [0, 1, 3, 4]
+        assert_eq!(out, vec![0.0, 1.0, 3.0, 4.0]);
+    }
+}

@@ -1,0 +1,388 @@
+//! Evaluation protocols: which samples train a detector, which validate it (normal only) and
+//! which test it. Validation always comes from the training normals; the test split is never
+//! used to pick a model, an epoch, a threshold or a normalisation.
+
+use super::{LabelledSet, Samples, source::DataSource};
+use anyhow::{bail, ensure};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// A named protocol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "name")]
+pub enum Protocol {
+    /// Class `class` is normal, every other class is an anomaly (Deep SVDD, ALAD-CIFAR, GEOM…):
+    /// train on the training split's `class`, test on the whole test split.
+    OneClass {
+        /// The normal class (name, or index).
+        class: String,
+    },
+    /// Class `class` is the anomaly, every other class is normal (GANomaly, EGBAD-MNIST, ADAE):
+    /// train on the training split minus `class`; test on the normal test images plus every
+    /// `class` image of both splits (GANomaly's default protocol).
+    LeaveOneOut {
+        /// The anomalous class (name, or index).
+        class: String,
+    },
+    /// KDDCUP99 as EGBAD/ALAD use it (the DAGMM convention): `normal.` traffic is the anomaly;
+    /// rows shuffled and split 50/50; train on the non-`normal.` rows of the first half; test on
+    /// the non-`normal.` rows of the second half plus `normal.` rows drawn so that they are 20 %
+    /// of the test set.
+    Kdd99,
+    /// ADBench tables (labels 0 normal / 1 anomaly): train on a seeded 60 % of the normals, test
+    /// on the other 40 % plus every anomaly.
+    Tabular,
+}
+
+impl Protocol {
+    /// Parse `one-class`, `leave-one-out`, `kdd99` or `tabular`, with the class for the first two.
+    pub fn parse(name: &str, class: Option<&str>) -> crate::Result<Self> {
+        let need = |p: &str| -> crate::Result<String> {
+            class
+                .map(str::to_string)
+                .ok_or_else(|| anyhow::anyhow!("protocol {p} needs a class (--class)"))
+        };
+        Ok(match name {
+            "one-class" => Protocol::OneClass {
+                class: need(name)?,
+            },
+            "leave-one-out" => Protocol::LeaveOneOut {
+                class: need(name)?,
+            },
+            "kdd99" => Protocol::Kdd99,
+            "tabular" => Protocol::Tabular,
+            other => bail!(
+                "unknown protocol {other:?}; use one-class, leave-one-out, kdd99 or tabular"
+            ),
+        })
+    }
+
+    /// Whether sample of class index `class` is an anomaly under this protocol, for data sets
+    /// scored outside the protocol's own splits (`oddity score`).
+    pub fn label_of(&self, set: &LabelledSet, class: u32) -> Option<u8> {
+        let name = &set.class_names[class as usize];
+        match self {
+            Protocol::OneClass { class: k } => Some((resolve(set, k).ok()? != class) as u8),
+            Protocol::LeaveOneOut { class: k } => Some((resolve(set, k).ok()? == class) as u8),
+            Protocol::Kdd99 => Some((name == "normal.") as u8),
+            Protocol::Tabular => Some((name == "anomaly" || name == "1") as u8),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Protocol::OneClass { class } => write!(f, "one-class (normal class {class})"),
+            Protocol::LeaveOneOut { class } => write!(f, "leave-one-out (anomaly class {class})"),
+            Protocol::Kdd99 => write!(f, "kdd99 (normal. traffic is the anomaly)"),
+            Protocol::Tabular => write!(f, "tabular (60 % of normals train)"),
+        }
+    }
+}
+
+/// Sizes and seeds of a split.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SplitOptions {
+    /// Seed of every shuffle.
+    pub seed: u64,
+    /// Fraction of the training normals held out for validation (0.1).
+    pub validation_fraction: f64,
+    /// Keep at most this many training samples (a seeded subset), for reduced budgets.
+    pub max_train: Option<usize>,
+    /// Keep at most this many test samples (a seeded subset), for reduced budgets.
+    pub max_test: Option<usize>,
+}
+
+impl Default for SplitOptions {
+    fn default() -> Self {
+        SplitOptions {
+            seed: 0,
+            validation_fraction: 0.1,
+            max_train: None,
+            max_test: None,
+        }
+    }
+}
+
+/// Training (normal only), validation (normal only) and test samples.
+#[derive(Clone, Debug)]
+pub struct Split {
+    /// Training normals.
+    pub train: Samples,
+    /// Validation normals, held out of the training normals.
+    pub valid: Samples,
+    /// Test samples with their labels.
+    pub test: Samples,
+}
+
+/// Class index of `class` (its name, or a number within range).
+pub fn resolve(set: &LabelledSet, class: &str) -> crate::Result<u32> {
+    if let Some(i) = set.class_index(class) {
+        return Ok(i);
+    }
+    if let Ok(i) = class.parse::<u32>()
+        && (i as usize) < set.class_names.len()
+    {
+        return Ok(i);
+    }
+    bail!(
+        "unknown class {class:?}; the data set's classes are {:?}",
+        set.class_names
+    )
+}
+
+fn shuffled(n: usize, seed: u64, stream: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut v: Vec<usize> = (0..n).collect();
+    v.shuffle(&mut rng);
+    v
+}
+
+/// `(split id, indices)` of the samples acting as training and test pools: the data set's own
+/// splits when it has two, else a seeded 80/20 split of its only one.
+fn pools(source: &DataSource, seed: u64) -> (Vec<(u8, usize)>, Vec<(u8, usize)>) {
+    match &source.test {
+        Some(test) => (
+            (0..source.train.len()).map(|i| (0, i)).collect(),
+            (0..test.len()).map(|i| (1, i)).collect(),
+        ),
+        None => {
+            let order = shuffled(source.train.len(), seed, 11);
+            let cut = (order.len() * 4) / 5;
+            let mut train: Vec<(u8, usize)> = order[..cut].iter().map(|&i| (0, i)).collect();
+            let mut test: Vec<(u8, usize)> = order[cut..].iter().map(|&i| (0, i)).collect();
+            train.sort_unstable();
+            test.sort_unstable();
+            (train, test)
+        }
+    }
+}
+
+/// Split `source` by `protocol`.
+pub fn split(source: &DataSource, protocol: &Protocol, options: &SplitOptions) -> crate::Result<Split> {
+    let set_of = |s: u8| -> &LabelledSet {
+        if s == 0 { &source.train } else { source.test.as_ref().unwrap() }
+    };
+    let shape = source.train.shape;
+    let mut normals: Vec<(u8, usize)> = Vec::new();
+    let mut test: Vec<(u8, usize, u8)> = Vec::new();
+    let class_of = |(s, i): (u8, usize)| set_of(s).classes[i];
+    match protocol {
+        Protocol::OneClass { class } | Protocol::LeaveOneOut { class } => {
+            let k = resolve(&source.train, class)?;
+            let one_class = matches!(protocol, Protocol::OneClass { .. });
+            let is_anomaly = |c: u32| if one_class { c != k } else { c == k };
+            let (train_pool, test_pool) = pools(source, options.seed);
+            for item in train_pool {
+                if !is_anomaly(class_of(item)) {
+                    normals.push(item);
+                } else if !one_class {
+                    // GANomaly tests on every image of the anomalous class, from both splits.
+                    test.push((item.0, item.1, 1));
+                }
+            }
+            for item in test_pool {
+                test.push((item.0, item.1, is_anomaly(class_of(item)) as u8));
+            }
+        }
+        Protocol::Kdd99 => {
+            ensure!(
+                source.test.is_none(),
+                "the kdd99 protocol splits one file (kddcup.data_10_percent) itself; give that file alone"
+            );
+            let set = &source.train;
+            let Some(anomaly) = set.class_index("normal.") else {
+                bail!("the kdd99 protocol needs KDDCUP99 data with `normal.` rows; none found");
+            };
+            let order = shuffled(set.len(), options.seed, 21);
+            let half = order.len() / 2;
+            for &i in &order[..half] {
+                if set.classes[i] != anomaly {
+                    normals.push((0, i));
+                }
+            }
+            let inliers: Vec<usize> = order[half..]
+                .iter()
+                .copied()
+                .filter(|&i| set.classes[i] != anomaly)
+                .collect();
+            let outliers: Vec<usize> = order[half..]
+                .iter()
+                .copied()
+                .filter(|&i| set.classes[i] == anomaly)
+                .collect();
+            let wanted = inliers.len() * 20 / 80;
+            test.extend(inliers.iter().map(|&i| (0, i, 0)));
+            test.extend(outliers.iter().take(wanted).map(|&i| (0, i, 1)));
+        }
+        Protocol::Tabular => {
+            let anomaly = source
+                .train
+                .class_index("anomaly")
+                .or_else(|| source.train.class_index("1"));
+            let Some(anomaly) = anomaly else {
+                bail!(
+                    "the tabular protocol needs labels 0/1 (or normal/anomaly); the classes are {:?}",
+                    source.train.class_names
+                );
+            };
+            let mut all: Vec<(u8, usize)> = (0..source.train.len()).map(|i| (0, i)).collect();
+            if let Some(t) = &source.test {
+                all.extend((0..t.len()).map(|i| (1, i)));
+            }
+            let pool_normals: Vec<(u8, usize)> =
+                all.iter().copied().filter(|&it| class_of(it) != anomaly).collect();
+            let order = shuffled(pool_normals.len(), options.seed, 31);
+            let cut = (pool_normals.len() * 3) / 5;
+            normals.extend(order[..cut].iter().map(|&i| pool_normals[i]));
+            test.extend(order[cut..].iter().map(|&i| (pool_normals[i].0, pool_normals[i].1, 0)));
+            test.extend(
+                all.iter()
+                    .filter(|&&it| class_of(it) == anomaly)
+                    .map(|&(s, i)| (s, i, 1)),
+            );
+        }
+    }
+    ensure!(
+        normals.len() >= 2,
+        "the protocol {protocol} leaves {} normal training samples; the normal class is empty or too small",
+        normals.len()
+    );
+    normals.sort_unstable();
+    let order = shuffled(normals.len(), options.seed, 41);
+    let n_valid = ((normals.len() as f64 * options.validation_fraction).ceil() as usize)
+        .clamp(1, normals.len() - 1);
+    let mut valid_items: Vec<(u8, usize)> = order[..n_valid].iter().map(|&i| normals[i]).collect();
+    let mut train_items: Vec<(u8, usize)> = order[n_valid..].iter().map(|&i| normals[i]).collect();
+    if let Some(m) = options.max_train {
+        train_items.truncate(m.max(1));
+        valid_items.truncate(((m as f64 * options.validation_fraction).ceil() as usize).max(1));
+    }
+    train_items.sort_unstable();
+    valid_items.sort_unstable();
+    test.sort_unstable();
+    if let Some(m) = options.max_test
+        && test.len() > m
+    {
+        let order = shuffled(test.len(), options.seed, 51);
+        let mut kept: Vec<_> = order[..m].iter().map(|&i| test[i]).collect();
+        kept.sort_unstable();
+        test = kept;
+    }
+    let mut out = Split {
+        train: Samples::empty(shape),
+        valid: Samples::empty(shape),
+        test: Samples::empty(shape),
+    };
+    for (s, i) in train_items {
+        out.train.push_from(set_of(s), s, i, 0);
+    }
+    for (s, i) in valid_items {
+        out.valid.push_from(set_of(s), s, i, 0);
+    }
+    for (s, i, label) in test {
+        out.test.push_from(set_of(s), s, i, label);
+    }
+    ensure!(
+        out.test.anomalies() > 0 && out.test.anomalies() < out.test.len(),
+        "the protocol {protocol} gives a test set without both normal and anomalous samples ({} of {} anomalous)",
+        out.test.anomalies(),
+        out.test.len()
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::SampleShape;
+    use std::collections::HashSet;
+
+    fn toy(n: usize, classes: u32) -> LabelledSet {
+        LabelledSet {
+            values: (0..n).map(|i| i as f32).collect(),
+            shape: SampleShape::Table { features: 1 },
+            classes: (0..n as u32).map(|i| i % classes).collect(),
+            class_names: (0..classes).map(|c| c.to_string()).collect(),
+        }
+    }
+
+    fn assert_disjoint(split: &Split) {
+        let a: HashSet<_> = split.train.origin.iter().collect();
+        let b: HashSet<_> = split.valid.origin.iter().collect();
+        let c: HashSet<_> = split.test.origin.iter().collect();
+        assert!(a.is_disjoint(&b) && a.is_disjoint(&c) && b.is_disjoint(&c));
+        assert_eq!(a.len(), split.train.len());
+        assert_eq!(c.len(), split.test.len());
+    }
+
+    #[test]
+    fn splits_are_disjoint_and_normal_only() {
+        let with_test = DataSource {
+            train: toy(200, 4),
+            test: Some(toy(80, 4)),
+        };
+        let single = DataSource {
+            train: toy(300, 4),
+            test: None,
+        };
+        for source in [&with_test, &single] {
+            for protocol in [
+                Protocol::OneClass { class: "1".into() },
+                Protocol::LeaveOneOut { class: "1".into() },
+            ] {
+                let s = split(source, &protocol, &SplitOptions::default()).unwrap();
+                assert_disjoint(&s);
+                assert!(s.train.labels.iter().all(|&l| l == 0));
+                assert!(s.valid.labels.iter().all(|&l| l == 0) && !s.valid.is_empty());
+                // training normals really are normal classes
+                for o in &s.train.origin {
+                    let set = if o.split == 0 { &source.train } else { source.test.as_ref().unwrap() };
+                    let c = set.classes[o.index as usize];
+                    match protocol {
+                        Protocol::OneClass { .. } => assert_eq!(c, 1),
+                        _ => assert_ne!(c, 1),
+                    }
+                }
+            }
+        }
+        // leave-one-out takes the anomaly class of the training split into the test set
+        let s = split(&with_test, &Protocol::LeaveOneOut { class: "1".into() }, &SplitOptions::default()).unwrap();
+        assert_eq!(s.test.anomalies(), 50 + 20);
+    }
+
+    #[test]
+    fn tabular_and_kdd_proportions() {
+        let mut set = toy(1000, 2);
+        set.class_names = vec!["normal".into(), "anomaly".into()];
+        let s = split(&DataSource { train: set, test: None }, &Protocol::Tabular, &SplitOptions::default()).unwrap();
+        assert_disjoint(&s);
+        assert_eq!(s.train.len() + s.valid.len(), 300);
+        assert_eq!(s.test.anomalies(), 500);
+        let mut kdd = toy(1000, 5);
+        kdd.class_names = vec!["normal.".into(), "smurf.".into(), "neptune.".into(), "back.".into(), "pod.".into()];
+        let s = split(&DataSource { train: kdd, test: None }, &Protocol::Kdd99, &SplitOptions::default()).unwrap();
+        assert_disjoint(&s);
+        let frac = s.test.anomalies() as f64 / s.test.len() as f64;
+        assert!((frac - 0.2).abs() < 0.01, "{frac}");
+    }
+
+    #[test]
+    fn unknown_and_empty_classes_are_errors() {
+        let source = DataSource { train: toy(40, 4), test: None };
+        let err = split(&source, &Protocol::OneClass { class: "cat".into() }, &SplitOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown class \"cat\""), "{err}");
+        let mut set = toy(40, 4);
+        set.class_names.push("empty".into());
+        let err = split(&DataSource { train: set, test: None }, &Protocol::OneClass { class: "empty".into() }, &SplitOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("normal class is empty"), "{err}");
+    }
+}

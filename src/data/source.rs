@@ -1,0 +1,199 @@
+//! Where data comes from: a data set kind and a path, resolved to its splits.
+
+use super::{LabelledSet, adbench, cifar, csv_table, idx, image_folder, kdd};
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The data set formats oddity reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// MNIST IDX files (raw or gzip) with the canonical names.
+    Mnist,
+    /// Fashion-MNIST IDX files (same layout as MNIST).
+    FashionMnist,
+    /// CIFAR-10: the binary release (`data_batch_*.bin`) or class folders `train/`, `test/`.
+    Cifar10,
+    /// Class sub-folders of images; `train/` and `test/` sub-folders when the data has both.
+    ImageFolder,
+    /// KDDCUP99 CSV (the 10 % file for the kdd99 protocol).
+    Kdd99,
+    /// ADBench `.npz` (`X`, `y`).
+    Adbench,
+    /// A CSV with a header and a named label column.
+    Csv,
+    /// The MNIST subset shipped inside the binary (300 training and 100 test images per digit).
+    BuiltinMnist,
+}
+
+impl std::str::FromStr for DatasetKind {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        Ok(match s {
+            "mnist" => DatasetKind::Mnist,
+            "fashion-mnist" => DatasetKind::FashionMnist,
+            "cifar10" => DatasetKind::Cifar10,
+            "image-folder" => DatasetKind::ImageFolder,
+            "kdd99" => DatasetKind::Kdd99,
+            "adbench" => DatasetKind::Adbench,
+            "csv" => DatasetKind::Csv,
+            "builtin-mnist" => DatasetKind::BuiltinMnist,
+            other => bail!(
+                "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, kdd99, adbench, csv or builtin-mnist"
+            ),
+        })
+    }
+}
+
+/// A data set on disk and how to read it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSpec {
+    /// Format.
+    pub kind: DatasetKind,
+    /// File or folder.
+    pub path: PathBuf,
+    /// Label column of a CSV.
+    #[serde(default)]
+    pub label_column: Option<String>,
+    /// Resize folder images to this side while decoding (needed when their sizes differ).
+    #[serde(default)]
+    pub image_size: Option<u32>,
+}
+
+/// A data set's splits: `test` is `None` when it comes as one pool.
+#[derive(Clone, Debug)]
+pub struct DataSource {
+    /// The training split, or the only one.
+    pub train: LabelledSet,
+    /// The test split, when the data set has one.
+    pub test: Option<LabelledSet>,
+}
+
+const BUILTIN_TRAIN_IMAGES: &[u8] = include_bytes!("../../fixtures/mnist/train-images-idx3-ubyte.gz");
+const BUILTIN_TRAIN_LABELS: &[u8] = include_bytes!("../../fixtures/mnist/train-labels-idx1-ubyte.gz");
+const BUILTIN_TEST_IMAGES: &[u8] = include_bytes!("../../fixtures/mnist/t10k-images-idx3-ubyte.gz");
+const BUILTIN_TEST_LABELS: &[u8] = include_bytes!("../../fixtures/mnist/t10k-labels-idx1-ubyte.gz");
+
+fn builtin(images: &[u8], labels: &[u8], name: &str) -> crate::Result<LabelledSet> {
+    let images = idx::parse(&crate::io::gunzip_if_needed(images.to_vec())?, name)?;
+    let labels = idx::parse(&crate::io::gunzip_if_needed(labels.to_vec())?, name)?;
+    idx::images_with_labels(images, labels, name, name)
+}
+
+/// The MNIST subset bundled with oddity.
+pub fn builtin_mnist() -> crate::Result<DataSource> {
+    Ok(DataSource {
+        train: builtin(BUILTIN_TRAIN_IMAGES, BUILTIN_TRAIN_LABELS, "builtin MNIST train")?,
+        test: Some(builtin(BUILTIN_TEST_IMAGES, BUILTIN_TEST_LABELS, "builtin MNIST test")?),
+    })
+}
+
+fn require_exists(path: &Path) -> crate::Result<()> {
+    if !path.exists() {
+        bail!("{}: no such file or folder", path.display());
+    }
+    Ok(())
+}
+
+/// Load the data set described by `spec`.
+pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
+    let path = spec.path.as_path();
+    if spec.kind != DatasetKind::BuiltinMnist {
+        require_exists(path)?;
+    }
+    let folder_options = image_folder::FolderOptions {
+        channels: None,
+        size: spec.image_size,
+    };
+    Ok(match spec.kind {
+        DatasetKind::BuiltinMnist => builtin_mnist()?,
+        DatasetKind::Mnist | DatasetKind::FashionMnist => DataSource {
+            train: idx::load_split(path, "train")?,
+            test: Some(idx::load_split(path, "t10k")?),
+        },
+        DatasetKind::Cifar10 => {
+            if path.join("data_batch_1.bin").is_file() {
+                let (train, test) = cifar::load(path)?;
+                DataSource {
+                    train,
+                    test: Some(test),
+                }
+            } else {
+                let root = if path.join("cifar10_jpg").is_dir() {
+                    path.join("cifar10_jpg")
+                } else {
+                    path.to_path_buf()
+                };
+                if !root.join("train").is_dir() {
+                    bail!(
+                        "{}: neither the CIFAR-10 binary release (data_batch_1.bin …) nor class folders train/<class>/ (unpack cifar10-jpeg.tar.gz first)",
+                        path.display()
+                    );
+                }
+                load_folders(&root, folder_options)?
+            }
+        }
+        DatasetKind::ImageFolder => {
+            if path.join("train").is_dir() && path.join("test").is_dir() {
+                load_folders(path, folder_options)?
+            } else {
+                DataSource {
+                    train: image_folder::load(path, None, folder_options)?,
+                    test: None,
+                }
+            }
+        }
+        DatasetKind::Kdd99 => {
+            let file = if path.is_dir() {
+                ["kddcup.data_10_percent.gz", "kddcup.data_10_percent", "kddcup.data_10_percent_corrected"]
+                    .iter()
+                    .map(|n| path.join(n))
+                    .find(|p| p.is_file())
+                    .with_context(|| {
+                        format!("{}: no kddcup.data_10_percent[.gz] in this folder", path.display())
+                    })?
+            } else {
+                path.to_path_buf()
+            };
+            DataSource {
+                train: kdd::load(&file)?,
+                test: None,
+            }
+        }
+        DatasetKind::Adbench => DataSource {
+            train: adbench::load(path)?,
+            test: None,
+        },
+        DatasetKind::Csv => {
+            let column = spec.label_column.as_deref().unwrap_or("label");
+            DataSource {
+                train: csv_table::load(path, column)?,
+                test: None,
+            }
+        }
+    })
+}
+
+fn load_folders(root: &Path, options: image_folder::FolderOptions) -> crate::Result<DataSource> {
+    let train = image_folder::load(&root.join("train"), None, options)?;
+    let options = image_folder::FolderOptions {
+        channels: match train.shape {
+            super::SampleShape::Image { channels, .. } => Some(channels),
+            _ => None,
+        },
+        ..options
+    };
+    let test = image_folder::load(&root.join("test"), Some(&train.class_names), options)?;
+    anyhow::ensure!(
+        test.shape == train.shape,
+        "{}: test images are {} but training images are {}",
+        root.display(),
+        test.shape,
+        train.shape
+    );
+    Ok(DataSource {
+        train,
+        test: Some(test),
+    })
+}

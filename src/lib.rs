@@ -1,0 +1,32 @@
+//! # oddity — deep anomaly detection
+//!
+//! Train detectors on normal data only, score new data, choose thresholds and report metrics.
+//!
+//! The crate is laid out by concern:
+//! - [`data`]: file formats (IDX, CIFAR-10, image folders, KDDCUP99, ADBench `.npz`, CSV),
+//!   evaluation protocols and preprocessing fitted on training data;
+//! - [`nn`]: shared network blocks (DCGAN encoder/decoder, MLP), losses and seeded initialisation;
+//! - [`models`]: the [`models::Detector`] interface, the model registry and each model
+//!   (network, losses, score) in its own module;
+//! - [`train`]: the one training loop every model shares, and batched scoring;
+//! - [`metrics`] and [`threshold`]: AUROC & co., thresholds from normal-only validation scores;
+//! - [`run`]: a trained run on disk (config, weights, preprocessing, threshold, log);
+//! - [`report`]: `metrics.json`, `scores.csv` and the plots;
+//! - [`device`]: the compute device chosen at run time.
+//!
+//! The `oddity` binary (in `src/main.rs` and `src/cli/`) is a thin layer over this library.
+
+pub mod data;
+pub mod device;
+pub mod io;
+pub mod metrics;
+pub mod models;
+pub mod nn;
+pub mod report;
+pub mod run;
+pub mod threshold;
+pub mod train;
+
+/// The result type of the library: errors carry a human-readable chain of context
+/// (which file, which field, what was wrong).
+pub type Result<T> = anyhow::Result<T>;

@@ -1,0 +1,306 @@
+//! GANomaly (Akcay, Atapour-Abarghouei, Breckon, ACCV 2018), as its official code
+//! (`samet-akcay/ganomaly`) defines it.
+//!
+//! - Generator: encoder G_E → decoder G_D → encoder E, the DCGAN shapes of [`crate::nn::dcgan`]
+//!   (two encoders with separate weights); x̂ = G_D(G_E(x)).
+//! - Discriminator: a DCGAN encoder with one output channel; its 4×4 feature map f(·) feeds
+//!   the adversarial loss.
+//! - Generator loss (paper eq. 4–7): `w_adv·‖f(x) − f(x̂)‖²₂ + w_con·‖x − x̂‖₁ + w_enc·‖z − ẑ‖²₂`
+//!   (means over elements), weights 1 / 50 / 1. The adversarial term is the L2 between
+//!   discriminator *features*, not a BCE on its output (anomalib's variant).
+//! - Discriminator loss: `½·(BCE(D(x), 1) + BCE(D(x̂), 0))`; the discriminator is re-initialised
+//!   whenever that loss falls under 1e-5, as the official code does.
+//! - Update order per batch: generator forward, generator step, discriminator step on the x̂ of
+//!   that forward (detached). Adam lr 2e-4, β = (0.5, 0.999) for each network, batch 64,
+//!   15 epochs.
+//! - Score (paper eq. 8): `A(x) = mean_k (G_E(x)_k − E(G(x))_k)²`. The official code then
+//!   min-max normalises over the test set; that changes no ranking metric and is not done here
+//!   (it would need the test set; thresholds come from validation data instead).
+
+use super::{Detector, ModelConfig, StepLosses, image_dims, module_from_bytes, module_to_bytes};
+use crate::data::SampleShape;
+use crate::data::preprocess::{PreprocessConfig, Scaling};
+use crate::nn::dcgan::check_image_size;
+use crate::nn::init::component_rng;
+use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
+use crate::nn::{
+    DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, InitScheme, NetOptimizer,
+    initialise,
+};
+use burn::prelude::*;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// GANomaly's hyper-parameters; `Default` is the official code's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GanomalyConfig {
+    /// Input side the images are resized to (`isize`, 32).
+    pub image_size: usize,
+    /// Latent channels (`nz`, 100).
+    pub latent_dim: usize,
+    /// Base width of encoders, decoder and discriminator (`ngf` = `ndf` = 64).
+    pub base_width: usize,
+    /// Weight of the adversarial feature loss (`w_adv`, 1).
+    pub w_adv: f32,
+    /// Weight of the L1 contextual loss (`w_con`, 50).
+    pub w_con: f32,
+    /// Weight of the latent encoder loss (`w_enc`, 1).
+    pub w_enc: f32,
+    /// Adam learning rate of both networks (2e-4).
+    pub learning_rate: f64,
+    /// Adam β₁ (0.5).
+    pub beta_1: f32,
+    /// Adam β₂ (0.999).
+    pub beta_2: f32,
+    /// Training batch size (64).
+    pub batch_size: usize,
+    /// Training epochs (`niter`, 15).
+    pub epochs: usize,
+    /// Re-initialise the discriminator when its loss falls below this (1e-5).
+    pub d_reinit_below: f32,
+}
+
+impl Default for GanomalyConfig {
+    fn default() -> Self {
+        GanomalyConfig {
+            image_size: 32,
+            latent_dim: 100,
+            base_width: 64,
+            w_adv: 1.0,
+            w_con: 50.0,
+            w_enc: 1.0,
+            learning_rate: 2e-4,
+            beta_1: 0.5,
+            beta_2: 0.999,
+            batch_size: 64,
+            epochs: 15,
+            d_reinit_below: 1e-5,
+        }
+    }
+}
+
+impl GanomalyConfig {
+    /// Images resized to `image_size`; pixels standardised per channel with statistics of the
+    /// training split (for MNIST these are the official (0.1307, 0.3081)).
+    pub fn preprocess_for(&self, _raw: SampleShape) -> PreprocessConfig {
+        PreprocessConfig {
+            image_size: Some(self.image_size),
+            scaling: Scaling::Standardise,
+        }
+    }
+}
+
+/// Encoder → decoder → encoder.
+#[derive(Module, Debug)]
+pub struct Generator {
+    encoder1: DcganEncoder,
+    decoder: DcganDecoder,
+    encoder2: DcganEncoder,
+}
+
+/// What one generator pass produces.
+pub struct GeneratorOutput {
+    /// x̂ = G_D(G_E(x)).
+    pub reconstruction: Tensor<4>,
+    /// z = G_E(x), `[B, nz, 1, 1]`.
+    pub latent: Tensor<4>,
+    /// ẑ = E(x̂).
+    pub latent_reconstructed: Tensor<4>,
+}
+
+impl Generator {
+    /// One pass x → (x̂, z, ẑ).
+    pub fn forward(&self, x: Tensor<4>) -> GeneratorOutput {
+        let latent = self.encoder1.forward(x);
+        let reconstruction = self.decoder.forward(latent.clone());
+        let latent_reconstructed = self.encoder2.forward(reconstruction.clone());
+        GeneratorOutput {
+            reconstruction,
+            latent,
+            latent_reconstructed,
+        }
+    }
+}
+
+/// Both networks, saved and loaded together.
+#[derive(Module, Debug)]
+pub struct GanomalyNets {
+    generator: Generator,
+    /// DCGAN encoder with one output channel; its features are the 4×4 map.
+    discriminator: DcganEncoder,
+}
+
+/// A GANomaly detector: networks, their optimizers and the generator for re-initialisations.
+pub struct Ganomaly {
+    config: GanomalyConfig,
+    shape: [usize; 3],
+    device: Device,
+    nets: GanomalyNets,
+    optim_g: NetOptimizer,
+    optim_d: NetOptimizer,
+    rng: ChaCha8Rng,
+}
+
+impl Ganomaly {
+    /// Build GANomaly for images of `shape` on `device` (trained on its autodiff form).
+    pub fn new(
+        config: GanomalyConfig,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Self> {
+        let (channels, height, width) = image_dims("ganomaly", shape)?;
+        anyhow::ensure!(
+            height == config.image_size && width == config.image_size,
+            "ganomaly expects {0}×{0} images, got {height}×{width}",
+            config.image_size
+        );
+        check_image_size(config.image_size)?;
+        let train_device = device.clone().autodiff();
+        let encoder = |latent_dim| DcganEncoderConfig {
+            image_size: config.image_size,
+            channels,
+            base_width: config.base_width,
+            latent_dim,
+        };
+        let decoder = DcganDecoderConfig {
+            image_size: config.image_size,
+            channels,
+            base_width: config.base_width,
+            latent_dim: config.latent_dim,
+        };
+        let mut rng = component_rng(seed, 1);
+        let generator = Generator {
+            encoder1: encoder(config.latent_dim).init(&train_device),
+            decoder: decoder.init(&train_device),
+            encoder2: encoder(config.latent_dim).init(&train_device),
+        };
+        let nets = GanomalyNets {
+            generator: initialise(generator, InitScheme::Dcgan, &mut rng),
+            discriminator: initialise(encoder(1).init(&train_device), InitScheme::Dcgan, &mut rng),
+        };
+        let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
+        Ok(Ganomaly {
+            shape: [channels, height, width],
+            device: device.clone(),
+            nets,
+            optim_g: adam(),
+            optim_d: adam(),
+            rng,
+            config,
+        })
+    }
+
+    fn images(&self, batch: Tensor<2>) -> Tensor<4> {
+        let [c, h, w] = self.shape;
+        let b = batch.dims()[0];
+        batch.reshape([b, c, h, w])
+    }
+}
+
+/// The GANomaly anomaly score from the two latent codes: `mean_k (z_k − ẑ_k)²` per sample.
+pub fn latent_score(latent: Tensor<4>, latent_reconstructed: Tensor<4>) -> Tensor<1> {
+    per_sample_mse(latent, latent_reconstructed)
+}
+
+impl Detector for Ganomaly {
+    fn name(&self) -> &'static str {
+        "ganomaly"
+    }
+
+    fn config(&self) -> ModelConfig {
+        ModelConfig::Ganomaly(self.config.clone())
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
+        let c = &self.config;
+        let x = self.images(batch);
+        // Generator step.
+        let out = self.nets.generator.forward(x.clone());
+        let d = &self.nets.discriminator;
+        let adv = l2(d.features(x.clone()), d.features(out.reconstruction.clone()));
+        let con = l1(x.clone(), out.reconstruction.clone());
+        let enc = l2(out.latent, out.latent_reconstructed);
+        let losses = Tensor::cat(vec![adv, con, enc], 0);
+        let loss_g = (losses.clone()
+            * Tensor::<1>::from_floats([c.w_adv, c.w_con, c.w_enc], &losses.device()))
+        .sum();
+        let mut grads = loss_g.backward();
+        self.nets.generator = self
+            .optim_g
+            .step(self.nets.generator.clone(), &mut grads);
+        // Discriminator step on the x̂ of the same forward pass.
+        let d = &self.nets.discriminator;
+        let logit_real = d.forward(x);
+        let logit_fake = d.forward(out.reconstruction.detach());
+        let loss_d = (bce_with_logits(logit_real, true) + bce_with_logits(logit_fake, false)) * 0.5;
+        let mut grads = loss_d.backward();
+        self.nets.discriminator = self
+            .optim_d
+            .step(self.nets.discriminator.clone(), &mut grads);
+
+        let values = Tensor::cat(vec![losses, loss_d], 0)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        let loss_d = values[3];
+        if loss_d < c.d_reinit_below {
+            let old = self.nets.discriminator.clone();
+            self.nets.discriminator = initialise(old, InitScheme::Dcgan, &mut self.rng);
+        }
+        let g = c.w_adv * values[0] + c.w_con * values[1] + c.w_enc * values[2];
+        Ok(vec![
+            ("g", g),
+            ("adv", values[0]),
+            ("con", values[1]),
+            ("enc", values[2]),
+            ("d", loss_d),
+        ])
+    }
+
+    fn score(&self, batch: Tensor<2>) -> Tensor<1> {
+        let x = self.images(batch);
+        let out = self.nets.generator.valid().forward(x);
+        latent_score(out.latent, out.latent_reconstructed)
+    }
+
+    /// `w_con·‖x − x̂‖₁ + w_enc·‖z − ẑ‖²` per sample: the generator terms that measure the fit to
+    /// normal data. The adversarial term is left out: it moves with the discriminator.
+    fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
+        let x = self.images(batch);
+        let b = x.dims()[0];
+        let out = self.nets.generator.valid().forward(x.clone());
+        let con = (x - out.reconstruction).abs().reshape([b as i32, -1]).mean_dim(1).reshape([b]);
+        con * self.config.w_con
+            + latent_score(out.latent, out.latent_reconstructed) * self.config.w_enc
+    }
+
+    fn save_weights(&self) -> crate::Result<Vec<u8>> {
+        module_to_bytes(&self.nets)
+    }
+
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        module_from_bytes(&mut self.nets, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The score is the mean over latent dimensions of the squared difference (paper eq. 8).
+    #[test]
+    fn latent_score_is_mean_squared_latent_difference() {
+        let device = Device::flex();
+        let z = Tensor::<4>::from_floats([[[[1.0f32]], [[2.0]], [[3.0]], [[4.0]]]], &device);
+        let zh = Tensor::<4>::from_floats([[[[1.0f32]], [[0.0]], [[3.0]], [[1.0]]]], &device);
+        // (0² + 2² + 0² + 3²) / 4 = 13/4
+        let s = latent_score(z, zh).into_data().try_into_vec::<f32>().unwrap();
+        assert_eq!(s, vec![3.25]);
+    }
+}

@@ -1,0 +1,201 @@
+//! Detectors: one [`Detector`] interface, a registry, and one module per model holding its
+//! network, losses and score. The training loop that drives them is in [`crate::train`].
+
+pub mod autoencoder;
+pub mod ganomaly;
+
+use crate::data::SampleShape;
+use crate::data::preprocess::PreprocessConfig;
+use anyhow::{Context, bail};
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use serde::{Deserialize, Serialize};
+
+pub use autoencoder::{Autoencoder, AutoencoderConfig};
+pub use ganomaly::{Ganomaly, GanomalyConfig};
+
+/// Named losses of one training step, for the log and the progress bar.
+pub type StepLosses = Vec<(&'static str, f32)>;
+
+/// What every detector offers the training loop, the scorer and the run store.
+///
+/// Batches arrive flattened, `[B, D]` with `D = shape.len()`; image models reshape them to
+/// `[B, C, H, W]`. Training batches are on the autodiff device, everything else on the plain one.
+pub trait Detector: Send {
+    /// The registry name (`ganomaly`, `autoencoder`, …).
+    fn name(&self) -> &'static str;
+
+    /// The full configuration, paper defaults filled in, as stored with a run.
+    fn config(&self) -> ModelConfig;
+
+    /// The plain (non-autodiff) device the detector scores on.
+    fn device(&self) -> &Device;
+
+    /// One optimisation step (every sub-network's update) on a batch of normal samples.
+    fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses>;
+
+    /// Anomaly score of each sample of a batch, in evaluation mode; higher = more anomalous.
+    fn score(&self, batch: Tensor<2>) -> Tensor<1>;
+
+    /// The per-sample criterion used to pick the best epoch on normal-only validation data
+    /// (lower = better). Defaults to the anomaly score.
+    fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
+        self.score(batch)
+    }
+
+    /// A per-pixel anomaly map `[B, 1, H, W]`, for models whose paper defines one.
+    fn anomaly_map(&self, _batch: Tensor<2>) -> Option<Tensor<4>> {
+        None
+    }
+
+    /// All weights (and BatchNorm running statistics) as safetensors bytes.
+    fn save_weights(&self) -> crate::Result<Vec<u8>>;
+
+    /// Restore weights written by [`Detector::save_weights`].
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()>;
+}
+
+/// A model's configuration, tagged by model name; each variant's defaults are its paper's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "kebab-case")]
+pub enum ModelConfig {
+    /// GANomaly (Akcay et al., ACCV 2018).
+    Ganomaly(GanomalyConfig),
+    /// The baseline autoencoder scored by reconstruction error.
+    Autoencoder(AutoencoderConfig),
+}
+
+/// A registry entry: what `oddity models` lists and `--model NAME` accepts.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelInfo {
+    /// Name on the command line.
+    pub name: &'static str,
+    /// The paper it implements.
+    pub paper: &'static str,
+    /// One line on what it does and how it scores.
+    pub summary: &'static str,
+    /// What data it takes.
+    pub inputs: &'static str,
+}
+
+/// Every detector, in the order `oddity models` lists them.
+pub const MODELS: &[ModelInfo] = &[
+    ModelInfo {
+        name: "ganomaly",
+        paper: "Akcay, Atapour-Abarghouei, Breckon. GANomaly: Semi-Supervised Anomaly Detection via Adversarial Training. ACCV 2018",
+        summary: "encoder-decoder-encoder GAN; score = latent distance ‖G_E(x) − E(G(x))‖²",
+        inputs: "images",
+    },
+    ModelInfo {
+        name: "autoencoder",
+        paper: "baseline: reconstruction-error autoencoder (DCGAN conv for images, MLP for tables)",
+        summary: "reconstruct normal data; score = mean squared reconstruction error",
+        inputs: "images, tables",
+    },
+];
+
+/// The registry entry called `name`.
+pub fn info(name: &str) -> crate::Result<&'static ModelInfo> {
+    MODELS.iter().find(|m| m.name == name).with_context(|| {
+        format!(
+            "unknown model {name:?}; available: {}",
+            MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
+        )
+    })
+}
+
+impl ModelConfig {
+    /// The paper's configuration of model `name`.
+    pub fn default_for(name: &str) -> crate::Result<Self> {
+        Ok(match info(name)?.name {
+            "ganomaly" => ModelConfig::Ganomaly(GanomalyConfig::default()),
+            "autoencoder" => ModelConfig::Autoencoder(AutoencoderConfig::default()),
+            other => bail!("model {other:?} is registered but has no configuration"),
+        })
+    }
+
+    /// The registry name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelConfig::Ganomaly(_) => "ganomaly",
+            ModelConfig::Autoencoder(_) => "autoencoder",
+        }
+    }
+
+    /// The paper's number of epochs.
+    pub fn epochs(&self) -> usize {
+        match self {
+            ModelConfig::Ganomaly(c) => c.epochs,
+            ModelConfig::Autoencoder(c) => c.epochs,
+        }
+    }
+
+    /// The paper's training batch size.
+    pub fn batch_size(&self) -> usize {
+        match self {
+            ModelConfig::Ganomaly(c) => c.batch_size,
+            ModelConfig::Autoencoder(c) => c.batch_size,
+        }
+    }
+
+    /// The preprocessing the model expects for data of shape `raw` (input size, scaling).
+    pub fn preprocess_for(&self, raw: SampleShape) -> PreprocessConfig {
+        match self {
+            ModelConfig::Ganomaly(c) => c.preprocess_for(raw),
+            ModelConfig::Autoencoder(c) => c.preprocess_for(raw),
+        }
+    }
+
+    /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
+    pub fn build(
+        &self,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Box<dyn Detector>> {
+        Ok(match self {
+            ModelConfig::Ganomaly(c) => Box::new(Ganomaly::new(c.clone(), shape, device, seed)?),
+            ModelConfig::Autoencoder(c) => {
+                Box::new(Autoencoder::new(c.clone(), shape, device, seed)?)
+            }
+        })
+    }
+}
+
+/// Serialise a module's parameters to safetensors bytes.
+pub fn module_to_bytes<M: ModuleSnapshot>(module: &M) -> crate::Result<Vec<u8>> {
+    let mut store = SafetensorsStore::from_bytes(None);
+    module
+        .save_into(&mut store)
+        .map_err(|e| anyhow::anyhow!("cannot serialise weights: {e}"))?;
+    store
+        .get_bytes()
+        .map_err(|e| anyhow::anyhow!("cannot serialise weights: {e}"))
+}
+
+/// Load a module's parameters from safetensors bytes; every parameter must be present.
+pub fn module_from_bytes<M: ModuleSnapshot>(module: &mut M, bytes: Vec<u8>) -> crate::Result<()> {
+    let mut store = SafetensorsStore::from_bytes(Some(bytes));
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| anyhow::anyhow!("weights do not fit this model: {e}"))?;
+    anyhow::ensure!(
+        result.missing.is_empty() && result.errors.is_empty(),
+        "weights do not fit this model: missing {:?}, errors {:?}",
+        result.missing,
+        result.errors
+    );
+    Ok(())
+}
+
+/// Require an image shape for an image-only model.
+pub fn image_dims(model: &str, shape: SampleShape) -> crate::Result<(usize, usize, usize)> {
+    match shape {
+        SampleShape::Image {
+            channels,
+            height,
+            width,
+        } => Ok((channels, height, width)),
+        other => bail!("{model} takes images, but the data holds {other}"),
+    }
+}

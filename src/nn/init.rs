@@ -1,0 +1,123 @@
+//! Seeded weight initialisation from the model's own random stream.
+//!
+//! burn's initialisers draw from a process-wide generator; two models built at once (parallel
+//! tests, a server) would interleave their draws. Every model here re-draws its parameters from
+//! a ChaCha stream seeded by the run's seed, so the same seed gives the same weights on any
+//! device and in any process.
+
+use burn::module::{Module, ModuleMapper, Param};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How parameters are initialised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitScheme {
+    /// DCGAN (Radford et al. 2016), as GANomaly's `weights_init`: convolution weights
+    /// N(0, 0.02), BatchNorm scale N(1, 0.02) and shift 0; other layers as [`InitScheme::Pytorch`].
+    Dcgan,
+    /// PyTorch's layer defaults: weights and biases U(−1/√fan_in, 1/√fan_in); BatchNorm 1 and 0.
+    Pytorch,
+}
+
+/// Re-initialise every parameter of `module` with `scheme`, drawing from `rng`.
+pub fn initialise<M: Module>(module: M, scheme: InitScheme, rng: &mut ChaCha8Rng) -> M {
+    let mut mapper = Initialiser {
+        scheme,
+        rng,
+        path: Vec::new(),
+        fan_in: 1,
+    };
+    module.map(&mut mapper)
+}
+
+/// A fresh generator for a model component: the run seed and a component tag, so components
+/// (generator, discriminator, …) draw independent streams.
+pub fn component_rng(seed: u64, component: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(component);
+    rng
+}
+
+struct Initialiser<'a> {
+    scheme: InitScheme,
+    rng: &'a mut ChaCha8Rng,
+    path: Vec<(String, String)>,
+    /// Fan-in of the last weight seen, for the bias that follows it.
+    fan_in: usize,
+}
+
+/// A standard normal draw (Box–Muller).
+pub fn standard_normal(rng: &mut impl Rng) -> f32 {
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random::<f64>();
+    ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+}
+
+impl Initialiser<'_> {
+    fn values(&mut self, field: &str, container: &str, dims: &[usize]) -> Option<Vec<f32>> {
+        let n: usize = dims.iter().product();
+        let is_conv = container.ends_with("Conv2d") || container.ends_with("ConvTranspose2d");
+        let is_norm = container.ends_with("BatchNorm");
+        let uniform = |rng: &mut ChaCha8Rng, bound: f32| -> Vec<f32> {
+            (0..n)
+                .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * bound)
+                .collect()
+        };
+        Some(match (field, is_norm) {
+            ("gamma", true) => match self.scheme {
+                InitScheme::Dcgan => (0..n)
+                    .map(|_| 1.0 + 0.02 * standard_normal(self.rng))
+                    .collect(),
+                InitScheme::Pytorch => vec![1.0; n],
+            },
+            ("beta", true) | ("running_mean", true) => vec![0.0; n],
+            ("running_var", true) => vec![1.0; n],
+            ("weight", false) => {
+                // Conv2d [out, in, kh, kw] and ConvTranspose2d [in, out, kh, kw]: PyTorch takes
+                // the fan-in from dimension 1 in both; Linear [in, out] from dimension 0.
+                self.fan_in = if dims.len() == 4 {
+                    dims[1] * dims[2] * dims[3]
+                } else {
+                    dims[0]
+                };
+                if is_conv && self.scheme == InitScheme::Dcgan {
+                    (0..n).map(|_| 0.02 * standard_normal(self.rng)).collect()
+                } else {
+                    // kaiming_uniform(a=√5) gives the bound 1/√fan_in
+                    uniform(self.rng, 1.0 / (self.fan_in as f32).sqrt())
+                }
+            }
+            ("bias", false) => uniform(self.rng, 1.0 / (self.fan_in as f32).sqrt()),
+            _ => return None,
+        })
+    }
+}
+
+impl ModuleMapper for Initialiser<'_> {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.push((name.to_string(), container_type.to_string()));
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let (field, container) = self.path.last().cloned().unwrap_or_default();
+        param.map(|t| {
+            let dims = t.dims();
+            match self.values(&field, &container, &dims) {
+                Some(v) => {
+                    let grad = t.is_require_grad();
+                    let fresh = Tensor::<D>::from_data(TensorData::new(v, dims), &t.device());
+                    if grad { fresh.require_grad() } else { fresh }
+                }
+                None => t,
+            }
+        })
+    }
+}

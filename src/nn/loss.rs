@@ -1,0 +1,29 @@
+//! Losses shared by the models. Each returns a scalar (rank-1, one element) mean unless it says
+//! it is per sample.
+
+use burn::prelude::*;
+use burn::tensor::activation::log_sigmoid;
+
+/// Binary cross-entropy of `sigmoid(logits)` against a constant target (1 or 0), averaged.
+/// Computed from the logits (`-log σ(l)` or `-log σ(-l)`), which equals `nn.BCELoss` on the
+/// sigmoid output without its clamping at large logits.
+pub fn bce_with_logits<const D: usize>(logits: Tensor<D>, target_one: bool) -> Tensor<1> {
+    let signed = if target_one { logits } else { logits.neg() };
+    log_sigmoid(signed).neg().mean()
+}
+
+/// Mean absolute error over every element.
+pub fn l1<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
+    (a - b).abs().mean()
+}
+
+/// Mean squared error over every element.
+pub fn l2<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
+    (a - b).powi_scalar(2).mean()
+}
+
+/// Per-sample mean of squared differences: `[B, …] → [B]`.
+pub fn per_sample_mse<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
+    let batch = a.dims()[0];
+    (a - b).powi_scalar(2).reshape([batch as i32, -1]).mean_dim(1).reshape([batch])
+}

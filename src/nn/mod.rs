@@ -1,0 +1,13 @@
+//! Shared network blocks, losses and seeded initialisation. Models are built from these; a block
+//! used by two models lives here, once.
+
+pub mod dcgan;
+pub mod init;
+pub mod loss;
+pub mod mlp;
+pub mod optim;
+
+pub use dcgan::{DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig};
+pub use init::{InitScheme, initialise};
+pub use mlp::{Mlp, MlpConfig};
+pub use optim::NetOptimizer;

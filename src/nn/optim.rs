@@ -1,0 +1,32 @@
+//! One optimizer per network. burn has no double backward and its gradients are split per
+//! sub-network, so each network (generator, discriminator, …) owns its own Adam state.
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::Gradients;
+
+/// An Adam optimizer bound to one network's parameters.
+pub struct NetOptimizer {
+    optim: ModuleOptimizer,
+    /// Learning rate.
+    pub lr: f64,
+}
+
+impl NetOptimizer {
+    /// Adam with the given learning rate and betas.
+    pub fn adam(lr: f64, beta_1: f32, beta_2: f32) -> Self {
+        NetOptimizer {
+            optim: AdamConfig::new()
+                .with_beta_1(beta_1)
+                .with_beta_2(beta_2)
+                .init(),
+            lr,
+        }
+    }
+
+    /// Take `net`'s gradients out of `grads` and apply one step to `net`.
+    pub fn step<M: Module>(&mut self, net: M, grads: &mut Gradients) -> M {
+        let net_grads = GradientsParams::from_module(grads, &net);
+        self.optim.step(self.lr, net, net_grads)
+    }
+}

@@ -1,0 +1,159 @@
+//! What `oddity eval` writes: `metrics.json`, `scores.csv`, `roc.png`, `scores.png`, and the
+//! table it prints.
+
+pub mod plots;
+
+use crate::metrics::Metrics;
+use crate::run::{Evaluation, Run};
+use serde::Serialize;
+use std::path::Path;
+
+/// The content of `metrics.json`: the metrics and what produced them.
+#[derive(Clone, Debug, Serialize)]
+pub struct MetricsReport {
+    /// Area under the ROC curve.
+    pub auroc: f64,
+    /// Average precision.
+    pub auprc: f64,
+    /// F1 at the threshold.
+    pub f1: f64,
+    /// Precision at the threshold.
+    pub precision: f64,
+    /// Recall at the threshold.
+    pub recall: f64,
+    /// FPR at 95 % TPR.
+    pub fpr_at_95_tpr: f64,
+    /// The threshold (from validation data).
+    pub threshold: f64,
+    /// Best F1 over thresholds (looks at test labels; for reference only).
+    pub best_f1: f64,
+    /// Model name.
+    pub model: String,
+    /// Protocol, as text.
+    pub protocol: String,
+    /// Seed.
+    pub seed: u64,
+    /// Epochs trained.
+    pub epochs: usize,
+    /// `best` or `last`.
+    pub checkpoint: String,
+    /// The epoch whose weights were scored.
+    pub checkpoint_epoch: usize,
+    /// Test samples.
+    pub samples: usize,
+    /// Test anomalies.
+    pub anomalies: usize,
+}
+
+impl MetricsReport {
+    /// Assemble the report of an evaluation.
+    pub fn new(run: &Run, eval: &Evaluation) -> Self {
+        let m: &Metrics = &eval.metrics;
+        MetricsReport {
+            auroc: m.auroc,
+            auprc: m.auprc,
+            f1: m.f1,
+            precision: m.precision,
+            recall: m.recall,
+            fpr_at_95_tpr: m.fpr_at_95_tpr,
+            threshold: m.threshold,
+            best_f1: m.best_f1,
+            model: run.config.model.name().into(),
+            protocol: run.config.protocol.to_string(),
+            seed: run.config.train.seed,
+            epochs: run.config.train.epochs,
+            checkpoint: eval.checkpoint.to_string(),
+            checkpoint_epoch: match eval.checkpoint {
+                crate::run::Checkpoint::Best => run.log.best_epoch,
+                crate::run::Checkpoint::Last => run.log.epochs.len(),
+            },
+            samples: m.samples,
+            anomalies: m.anomalies,
+        }
+    }
+
+    /// A human-readable table.
+    pub fn table(&self) -> String {
+        let rows = [
+            ("model", self.model.clone()),
+            ("protocol", self.protocol.clone()),
+            (
+                "checkpoint",
+                format!("{} (epoch {} of {})", self.checkpoint, self.checkpoint_epoch, self.epochs),
+            ),
+            ("test samples", format!("{} ({} anomalies)", self.samples, self.anomalies)),
+            ("AUROC", format!("{:.4}", self.auroc)),
+            ("AUPRC", format!("{:.4}", self.auprc)),
+            ("threshold", format!("{:.6}", self.threshold)),
+            ("precision", format!("{:.4}", self.precision)),
+            ("recall", format!("{:.4}", self.recall)),
+            ("F1", format!("{:.4}", self.f1)),
+            ("FPR at 95% TPR", format!("{:.4}", self.fpr_at_95_tpr)),
+            ("best F1 (oracle)", format!("{:.4}", self.best_f1)),
+        ];
+        rows.iter()
+            .map(|(k, v)| format!("{k:<18} {v}\n"))
+            .collect()
+    }
+}
+
+/// Write `scores.csv` (`index,score,label`).
+pub fn write_scores_csv(path: &Path, scores: &[f32], labels: Option<&[u8]>) -> crate::Result<()> {
+    crate::io::write_atomic_with(path, |w| {
+        writeln!(w, "index,score,label")?;
+        for (i, s) in scores.iter().enumerate() {
+            match labels {
+                Some(l) => writeln!(w, "{i},{s},{}", l[i])?,
+                None => writeln!(w, "{i},{s},")?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Write every evaluation output into `dir`.
+pub fn write_evaluation(dir: &Path, run: &Run, eval: &Evaluation) -> crate::Result<MetricsReport> {
+    std::fs::create_dir_all(dir)?;
+    let report = MetricsReport::new(run, eval);
+    crate::io::write_json(&dir.join("metrics.json"), &report)?;
+    write_scores_csv(&dir.join("scores.csv"), &eval.scores, Some(&eval.labels))?;
+    plots::roc(&dir.join("roc.png"), &eval.scores, &eval.labels, eval.metrics.auroc)?;
+    plots::histogram(&dir.join("scores.png"), &eval.scores, &eval.labels, eval.metrics.threshold)?;
+    Ok(report)
+}
+
+/// Read a CSV with `score` and `label` columns (other columns ignored).
+pub fn read_scores_csv(path: &Path) -> crate::Result<(Vec<f32>, Vec<u8>)> {
+    use anyhow::{Context, bail};
+    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let headers = reader.headers()?.clone();
+    let col = |name: &str| -> crate::Result<usize> {
+        headers
+            .iter()
+            .position(|h| h.trim() == name)
+            .with_context(|| format!("{}: no {name:?} column (need score and label)", path.display()))
+    };
+    let (si, li) = (col("score")?, col("label")?);
+    let (mut scores, mut labels) = (Vec::new(), Vec::new());
+    for (n, rec) in reader.records().enumerate() {
+        let rec = rec.with_context(|| format!("{}: line {}: bad CSV", path.display(), n + 2))?;
+        let s: f32 = rec[si].trim().parse().map_err(|_| {
+            anyhow::anyhow!("{}: line {}: score {:?} is not a number", path.display(), n + 2, &rec[si])
+        })?;
+        if !s.is_finite() {
+            bail!("{}: line {}: score {:?} is not finite", path.display(), n + 2, &rec[si]);
+        }
+        let l = match rec[li].trim() {
+            "0" => 0,
+            "1" => 1,
+            other => bail!(
+                "{}: line {}: label {other:?} must be 0 (normal) or 1 (anomaly)",
+                path.display(),
+                n + 2
+            ),
+        };
+        scores.push(s);
+        labels.push(l);
+    }
+    Ok((scores, labels))
+}

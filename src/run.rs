@@ -1,0 +1,301 @@
+//! A run: a detector trained under a protocol, saved as a folder.
+//!
+//! ```text
+//! run.json                  model config, data set, protocol, split, training options
+//! preprocess.json           resize and scaling statistics fitted on the training split
+//! thresholds.json           threshold of each checkpoint, from validation scores
+//! train-log.json            per-epoch losses, validation loss, throughput; the best epoch
+//! weights-best.safetensors  weights of the best-by-validation epoch
+//! weights-last.safetensors  weights after the last epoch
+//! ```
+//!
+//! Every file is written atomically. Reloading a run and scoring gives exactly the scores of
+//! the trained model in memory.
+
+use crate::data::preprocess::{PreprocessConfig, Preprocessor};
+use crate::data::protocol::{self, Protocol, Split, SplitOptions};
+use crate::data::source::{self, DatasetSpec};
+use crate::data::{Origin, Samples};
+use crate::io;
+use crate::metrics::{self, Metrics};
+use crate::models::{Detector, ModelConfig};
+use crate::threshold::{Threshold, ThresholdRule};
+use crate::train::{self, Checkpoints, TrainLog, TrainOptions};
+use anyhow::{Context, bail};
+use burn::tensor::Device;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Batch size of scoring passes.
+pub const SCORE_BATCH: usize = 256;
+
+/// Everything needed to reproduce a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Version of oddity that trained it.
+    pub oddity_version: String,
+    /// The model and its hyper-parameters.
+    pub model: ModelConfig,
+    /// The data set.
+    pub dataset: DatasetSpec,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// Split seed, validation fraction and budget limits.
+    pub split: SplitOptions,
+    /// Epochs, batch size, seed.
+    pub train: TrainOptions,
+    /// Preprocessing requested.
+    pub preprocess: PreprocessConfig,
+    /// How the threshold is chosen.
+    pub threshold_rule: ThresholdRule,
+}
+
+impl RunConfig {
+    /// A configuration with the model's paper defaults for epochs, batch size and preprocessing.
+    pub fn new(
+        model: ModelConfig,
+        dataset: DatasetSpec,
+        protocol: Protocol,
+        seed: u64,
+    ) -> crate::Result<Self> {
+        let preprocess = PreprocessConfig {
+            image_size: None,
+            scaling: crate::data::preprocess::Scaling::Standardise,
+        };
+        Ok(RunConfig {
+            oddity_version: env!("CARGO_PKG_VERSION").into(),
+            train: TrainOptions {
+                epochs: model.epochs(),
+                batch_size: model.batch_size(),
+                seed,
+                progress: false,
+            },
+            split: SplitOptions {
+                seed,
+                ..SplitOptions::default()
+            },
+            model,
+            dataset,
+            protocol,
+            preprocess,
+            threshold_rule: ThresholdRule::default(),
+        })
+    }
+}
+
+/// Which weights of a run to use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checkpoint {
+    /// The epoch with the lowest validation loss (normal-only validation data).
+    Best,
+    /// The last epoch.
+    Last,
+}
+
+impl Checkpoint {
+    fn file(self) -> &'static str {
+        match self {
+            Checkpoint::Best => "weights-best.safetensors",
+            Checkpoint::Last => "weights-last.safetensors",
+        }
+    }
+}
+
+impl std::str::FromStr for Checkpoint {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "best" => Ok(Checkpoint::Best),
+            "last" => Ok(Checkpoint::Last),
+            other => bail!("unknown checkpoint {other:?}; use best or last"),
+        }
+    }
+}
+
+impl std::fmt::Display for Checkpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Checkpoint::Best => "best",
+            Checkpoint::Last => "last",
+        })
+    }
+}
+
+/// The threshold of each checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Thresholds {
+    /// For the best-by-validation weights.
+    pub best: Threshold,
+    /// For the last weights.
+    pub last: Threshold,
+}
+
+impl Thresholds {
+    /// The threshold of `checkpoint`.
+    pub fn of(&self, checkpoint: Checkpoint) -> Threshold {
+        match checkpoint {
+            Checkpoint::Best => self.best,
+            Checkpoint::Last => self.last,
+        }
+    }
+}
+
+/// A run's metadata (its weights stay on disk, or in [`Trained::checkpoints`]).
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// The run's folder, once saved or loaded.
+    pub dir: Option<PathBuf>,
+    /// How it was made.
+    pub config: RunConfig,
+    /// Fitted preprocessing.
+    pub preprocessor: Preprocessor,
+    /// Thresholds.
+    pub thresholds: Thresholds,
+    /// Training log.
+    pub log: TrainLog,
+}
+
+/// A freshly trained run with its detector (holding the last weights) and both checkpoints.
+pub struct Trained {
+    /// Metadata.
+    pub run: Run,
+    /// The detector, holding the last epoch's weights.
+    pub detector: Box<dyn Detector>,
+    /// Both checkpoints.
+    pub checkpoints: Checkpoints,
+}
+
+/// Load the data set and split it by the run's protocol.
+pub fn load_split(config: &RunConfig) -> crate::Result<Split> {
+    let source = source::load(&config.dataset)?;
+    protocol::split(&source, &config.protocol, &config.split)
+}
+
+/// Train a detector as `config` says, on `device`.
+pub fn train(config: RunConfig, device: &Device) -> crate::Result<Trained> {
+    let split = load_split(&config)?;
+    train_on(config, &split, device)
+}
+
+/// Train on an already loaded split.
+pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Result<Trained> {
+    let mut pre_config = config.model.preprocess_for(split.train.shape);
+    if config.preprocess.image_size.is_some() {
+        pre_config.image_size = config.preprocess.image_size;
+    }
+    pre_config.scaling = config.preprocess.scaling;
+    let preprocessor = Preprocessor::fit(pre_config, &split.train)?;
+    let train_set = preprocessor.apply(&split.train)?;
+    let valid_set = preprocessor.apply(&split.valid)?;
+    let mut detector = config
+        .model
+        .build(preprocessor.output, device, config.train.seed)?;
+    let (log, checkpoints) = train::fit(detector.as_mut(), &train_set, &valid_set, &config.train)?;
+    let last = config
+        .threshold_rule
+        .fit(&train::score(detector.as_ref(), &valid_set, SCORE_BATCH)?)?;
+    detector.load_weights(checkpoints.best.clone())?;
+    let best = config
+        .threshold_rule
+        .fit(&train::score(detector.as_ref(), &valid_set, SCORE_BATCH)?)?;
+    detector.load_weights(checkpoints.last.clone())?;
+    let config = RunConfig {
+        preprocess: pre_config,
+        ..config
+    };
+    Ok(Trained {
+        run: Run {
+            dir: None,
+            config,
+            preprocessor,
+            thresholds: Thresholds { best, last },
+            log,
+        },
+        detector,
+        checkpoints,
+    })
+}
+
+impl Trained {
+    /// Write the run to `dir` (created if needed); every file atomically.
+    pub fn save(&mut self, dir: &Path) -> crate::Result<()> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the run folder {}", dir.display()))?;
+        io::write_atomic(&dir.join(Checkpoint::Best.file()), &self.checkpoints.best)?;
+        io::write_atomic(&dir.join(Checkpoint::Last.file()), &self.checkpoints.last)?;
+        io::write_json(&dir.join("preprocess.json"), &self.run.preprocessor)?;
+        io::write_json(&dir.join("thresholds.json"), &self.run.thresholds)?;
+        io::write_json(&dir.join("train-log.json"), &self.run.log)?;
+        // run.json last: its presence marks a complete run.
+        io::write_json(&dir.join("run.json"), &self.run.config)?;
+        self.run.dir = Some(dir.to_path_buf());
+        Ok(())
+    }
+}
+
+impl Run {
+    /// Load the run saved in `dir`.
+    pub fn load(dir: &Path) -> crate::Result<Run> {
+        if !dir.join("run.json").is_file() {
+            bail!("{}: not a run folder (no run.json); train one with `oddity train`", dir.display());
+        }
+        Ok(Run {
+            dir: Some(dir.to_path_buf()),
+            config: io::read_json(&dir.join("run.json"))?,
+            preprocessor: io::read_json(&dir.join("preprocess.json"))?,
+            thresholds: io::read_json(&dir.join("thresholds.json"))?,
+            log: io::read_json(&dir.join("train-log.json"))?,
+        })
+    }
+
+    /// Rebuild the detector with the weights of `checkpoint`, on `device`.
+    pub fn detector(&self, checkpoint: Checkpoint, device: &Device) -> crate::Result<Box<dyn Detector>> {
+        let dir = self.dir.as_ref().context("the run has not been saved")?;
+        let path = dir.join(checkpoint.file());
+        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut detector = self
+            .config
+            .model
+            .build(self.preprocessor.output, device, self.config.train.seed)?;
+        detector
+            .load_weights(bytes)
+            .with_context(|| format!("{}: weights do not match run.json", path.display()))?;
+        Ok(detector)
+    }
+}
+
+/// Scores, labels and metrics of a detector on a test set.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// One score per test sample.
+    pub scores: Vec<f32>,
+    /// 0 normal, 1 anomaly.
+    pub labels: Vec<u8>,
+    /// Where each test sample came from.
+    pub origin: Vec<Origin>,
+    /// The metrics at the run's threshold.
+    pub metrics: Metrics,
+    /// Which checkpoint was scored.
+    pub checkpoint: Checkpoint,
+}
+
+/// Score raw (unpreprocessed) samples with a run's detector.
+pub fn score_raw(run: &Run, detector: &dyn Detector, raw: &Samples) -> crate::Result<Vec<f32>> {
+    let samples = run.preprocessor.apply(raw)?;
+    train::score(detector, &samples, SCORE_BATCH)
+}
+
+/// Evaluate a run's checkpoint on the held-out test split of its protocol.
+pub fn evaluate(run: &Run, detector: &dyn Detector, checkpoint: Checkpoint, test: &Samples) -> crate::Result<Evaluation> {
+    let scores = score_raw(run, detector, test)?;
+    let threshold = run.thresholds.of(checkpoint).value;
+    let metrics = metrics::evaluate(&scores, &test.labels, threshold)?;
+    Ok(Evaluation {
+        scores,
+        labels: test.labels.clone(),
+        origin: test.origin.clone(),
+        metrics,
+        checkpoint,
+    })
+}

@@ -1,0 +1,129 @@
+//! Thresholds chosen without test data: a percentile of the scores on normal-only validation
+//! data (the default), or a fixed value.
+//!
+//! anomalib's adaptive threshold maximises F1 on validation data; with no anomalies there it
+//! collapses. A percentile of normal scores needs no anomalies: at the 95th percentile about
+//! 5 % of normal data is flagged, whatever the score's scale.
+
+use anyhow::ensure;
+use serde::{Deserialize, Serialize};
+
+/// How the threshold is chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "rule")]
+pub enum ThresholdRule {
+    /// The given percentile (0–100) of the validation scores, linearly interpolated
+    /// (NumPy's default `percentile`).
+    ValidationPercentile {
+        /// Percentile, 0–100.
+        percentile: f64,
+    },
+    /// A fixed score.
+    Fixed {
+        /// The threshold.
+        value: f64,
+    },
+}
+
+impl Default for ThresholdRule {
+    fn default() -> Self {
+        ThresholdRule::ValidationPercentile { percentile: 95.0 }
+    }
+}
+
+impl std::str::FromStr for ThresholdRule {
+    type Err = anyhow::Error;
+    /// `p95` / `percentile:95` for a validation percentile, `fixed:0.3` or a bare number for a
+    /// fixed value.
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let pct = s.strip_prefix("percentile:").or_else(|| s.strip_prefix('p'));
+        if let Some(p) = pct {
+            let percentile: f64 = p
+                .parse()
+                .map_err(|_| anyhow::anyhow!("bad percentile in threshold {s:?}"))?;
+            ensure!(
+                (0.0..=100.0).contains(&percentile),
+                "threshold percentile must be within 0–100, got {percentile}"
+            );
+            return Ok(ThresholdRule::ValidationPercentile { percentile });
+        }
+        let v = s.strip_prefix("fixed:").unwrap_or(s);
+        let value: f64 = v.parse().map_err(|_| {
+            anyhow::anyhow!("bad threshold {s:?}; use p95, percentile:99 or fixed:0.3")
+        })?;
+        ensure!(value.is_finite(), "threshold must be finite");
+        Ok(ThresholdRule::Fixed { value })
+    }
+}
+
+/// A threshold and the rule that gave it.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// The rule.
+    pub rule: ThresholdRule,
+    /// Samples scoring at or above this are flagged as anomalies.
+    pub value: f64,
+}
+
+impl ThresholdRule {
+    /// The threshold for these normal-only validation scores.
+    pub fn fit(&self, validation_scores: &[f32]) -> crate::Result<Threshold> {
+        let value = match *self {
+            ThresholdRule::Fixed { value } => value,
+            ThresholdRule::ValidationPercentile { percentile } => {
+                ensure!(
+                    !validation_scores.is_empty(),
+                    "a percentile threshold needs validation scores"
+                );
+                let v: Vec<f64> = validation_scores.iter().map(|&s| s as f64).collect();
+                percentile_of(&v, percentile)
+            }
+        };
+        Ok(Threshold { rule: *self, value })
+    }
+}
+
+/// The `p`-th percentile (0–100) of `values`, interpolated linearly between order statistics.
+pub fn percentile_of(values: &[f64], p: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = p / 100.0 * (v.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_matches_numpy() {
+        // numpy.percentile([1, 2, 3, 4], 95) = 3.85
+        assert!((percentile_of(&[4.0, 1.0, 3.0, 2.0], 95.0) - 3.85).abs() < 1e-12);
+        assert_eq!(percentile_of(&[7.0], 50.0), 7.0);
+    }
+
+    /// Normal-only validation data (no anomaly at all) still gives a usable threshold that
+    /// flags about 5 % of normal scores, not a degenerate one.
+    #[test]
+    fn no_collapse_without_anomalies() {
+        let validation: Vec<f32> = (0..1000).map(|i| i as f32 / 1000.0).collect();
+        let t = ThresholdRule::default().fit(&validation).unwrap();
+        let flagged = validation.iter().filter(|&&s| s as f64 >= t.value).count();
+        assert!((45..=55).contains(&flagged), "{flagged}");
+    }
+
+    #[test]
+    fn parses_rules() {
+        assert_eq!(
+            "p99".parse::<ThresholdRule>().unwrap(),
+            ThresholdRule::ValidationPercentile { percentile: 99.0 }
+        );
+        assert_eq!(
+            "fixed:0.2".parse::<ThresholdRule>().unwrap(),
+            ThresholdRule::Fixed { value: 0.2 }
+        );
+        assert!("p120".parse::<ThresholdRule>().is_err());
+    }
+}

@@ -1,0 +1,204 @@
+//! The one training loop every detector shares, and batched scoring.
+//!
+//! The loop owns epochs, seeded shuffling, batching, the progress bar, per-epoch validation on
+//! normal-only data and the best-by-validation and last checkpoints. A model supplies only its
+//! step ([`Detector::train_step`]) and its validation criterion.
+
+use crate::data::Samples;
+use crate::models::Detector;
+use anyhow::{bail, ensure};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Options of a training run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    /// Number of passes over the training data.
+    pub epochs: usize,
+    /// Samples per optimisation step.
+    pub batch_size: usize,
+    /// Seed of the shuffling (the model's weights take theirs when built).
+    pub seed: u64,
+    /// Draw a progress bar and print one line per epoch on stderr.
+    pub progress: bool,
+}
+
+/// What happened in one epoch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EpochLog {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean of each named loss over the epoch's steps.
+    pub losses: BTreeMap<String, f64>,
+    /// Mean validation criterion on the normal-only validation set (lower = better).
+    pub validation_loss: f64,
+    /// Wall-clock seconds of the epoch's training steps.
+    pub train_seconds: f64,
+    /// Training throughput.
+    pub samples_per_second: f64,
+}
+
+/// The log of a training run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainLog {
+    /// One entry per epoch.
+    pub epochs: Vec<EpochLog>,
+    /// The epoch with the lowest validation loss (1-based).
+    pub best_epoch: usize,
+}
+
+/// Weights of the best-by-validation epoch and of the last epoch (safetensors bytes).
+pub struct Checkpoints {
+    /// Weights at [`TrainLog::best_epoch`].
+    pub best: Vec<u8>,
+    /// Weights after the last epoch.
+    pub last: Vec<u8>,
+}
+
+/// Copy the rows `rows` of `samples` into a `[B, D]` tensor on `device`.
+pub fn batch_tensor(samples: &Samples, rows: &[usize], device: &Device) -> Tensor<2> {
+    let d = samples.shape.len();
+    let mut buf = Vec::with_capacity(rows.len() * d);
+    for &i in rows {
+        buf.extend_from_slice(samples.sample(i));
+    }
+    Tensor::from_data(TensorData::new(buf, [rows.len(), d]), device)
+}
+
+/// Train `model` on `train`, validating on `valid` after each epoch.
+///
+/// On return the model holds the last epoch's weights; both checkpoints come back as bytes.
+pub fn fit(
+    model: &mut dyn Detector,
+    train: &Samples,
+    valid: &Samples,
+    options: &TrainOptions,
+) -> crate::Result<(TrainLog, Checkpoints)> {
+    ensure!(options.epochs > 0, "epochs must be at least 1");
+    ensure!(options.batch_size > 0, "batch size must be at least 1");
+    ensure!(!train.is_empty(), "no training samples");
+    ensure!(!valid.is_empty(), "no validation samples");
+    let train_device = model.device().clone().autodiff();
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    rng.set_stream(1000);
+    let mut order: Vec<usize> = (0..train.len()).collect();
+    // Drop the last partial batch, as the reference implementations' loaders do, unless the
+    // whole set is smaller than one batch.
+    let batch = options.batch_size.min(train.len());
+    let steps = train.len() / batch;
+    let mut log = TrainLog::default();
+    let mut best: Option<(f64, Vec<u8>)> = None;
+    for epoch in 1..=options.epochs {
+        order.shuffle(&mut rng);
+        let bar = progress_bar(options.progress, steps, epoch, options.epochs);
+        let start = Instant::now();
+        let mut sums: BTreeMap<&'static str, f64> = BTreeMap::new();
+        for step in 0..steps {
+            let rows = &order[step * batch..(step + 1) * batch];
+            let losses = model.train_step(batch_tensor(train, rows, &train_device))?;
+            for (name, value) in &losses {
+                if !value.is_finite() {
+                    bail!("training diverged: loss {name} = {value} at epoch {epoch}, step {}", step + 1);
+                }
+                *sums.entry(name).or_default() += *value as f64;
+            }
+            if let Some(bar) = &bar {
+                let rate = ((step + 1) * batch) as f64 / start.elapsed().as_secs_f64();
+                let text: Vec<String> = losses.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
+                bar.set_message(format!("{} | {rate:.0} samples/s", text.join(" ")));
+                bar.inc(1);
+            }
+        }
+        let train_seconds = start.elapsed().as_secs_f64();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let validation_loss = mean(&evaluate(model, valid, 256, |m, x| m.validation_loss(x))?);
+        let entry = EpochLog {
+            epoch,
+            losses: sums
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v / steps as f64))
+                .collect(),
+            validation_loss,
+            train_seconds,
+            samples_per_second: (steps * batch) as f64 / train_seconds,
+        };
+        if options.progress {
+            let losses: Vec<String> = entry.losses.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+            eprintln!(
+                "epoch {epoch}/{}: {} | validation {validation_loss:.5} | {:.0} samples/s",
+                options.epochs,
+                losses.join(" "),
+                entry.samples_per_second
+            );
+        }
+        log.epochs.push(entry);
+        if best.as_ref().is_none_or(|(b, _)| validation_loss < *b) {
+            best = Some((validation_loss, model.save_weights()?));
+            log.best_epoch = epoch;
+        }
+    }
+    let last = model.save_weights()?;
+    Ok((
+        log,
+        Checkpoints {
+            best: best.map(|b| b.1).unwrap_or_else(|| last.clone()),
+            last,
+        },
+    ))
+}
+
+fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> Option<ProgressBar> {
+    if !show {
+        return None;
+    }
+    let bar = ProgressBar::new(steps as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap()
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(format!("epoch {epoch}/{epochs}"));
+    Some(bar)
+}
+
+fn mean(v: &[f32]) -> f64 {
+    v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64
+}
+
+/// Apply a per-sample function of the model to every sample, `batch_size` at a time, on the
+/// model's scoring device.
+pub fn evaluate(
+    model: &dyn Detector,
+    samples: &Samples,
+    batch_size: usize,
+    f: impl Fn(&dyn Detector, Tensor<2>) -> Tensor<1>,
+) -> crate::Result<Vec<f32>> {
+    let device = model.device().clone();
+    let mut out = Vec::with_capacity(samples.len());
+    let rows: Vec<usize> = (0..samples.len()).collect();
+    for chunk in rows.chunks(batch_size.max(1)) {
+        let values = f(model, batch_tensor(samples, chunk, &device))
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading scores: {e:?}"))?;
+        out.extend(values);
+    }
+    if let Some(i) = out.iter().position(|v| !v.is_finite()) {
+        bail!("the model produced a non-finite score for sample {i}");
+    }
+    Ok(out)
+}
+
+/// Anomaly scores of every sample (higher = more anomalous), batched.
+pub fn score(model: &dyn Detector, samples: &Samples, batch_size: usize) -> crate::Result<Vec<f32>> {
+    evaluate(model, samples, batch_size, |m, x| m.score(x))
+}
