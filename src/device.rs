@@ -25,5 +25,7 @@ fn gpu() -> crate::Result<Device> {
 
 #[cfg(not(any(feature = "vulkan", feature = "cuda")))]
 fn gpu() -> crate::Result<Device> {
-    bail!("this oddity was built without a GPU backend; rebuild with `--features vulkan` (or `cuda`)")
+    bail!(
+        "this oddity was built without a GPU backend; rebuild with `--features vulkan` (or `cuda`)"
+    )
 }

@@ -45,7 +45,8 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> crate::Result<
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> crate::Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not valid: bad JSON", path.display()))
+    serde_json::from_str(&text)
+        .with_context(|| format!("{} is not valid: bad JSON", path.display()))
 }
 
 /// The temporary sibling used by the atomic writers (hidden, unique per process).

@@ -120,11 +120,12 @@ pub fn sweep(scores: &[f32], labels: &[u8]) -> Vec<SweepPoint> {
 pub fn roc_curve(scores: &[f32], labels: &[u8]) -> crate::Result<Vec<(f64, f64)>> {
     let (pos, neg) = check(scores, labels)?;
     let mut pts = vec![(0.0, 0.0)];
-    pts.extend(
-        sweep(scores, labels)
-            .iter()
-            .map(|p| (p.false_positives as f64 / neg as f64, p.true_positives as f64 / pos as f64)),
-    );
+    pts.extend(sweep(scores, labels).iter().map(|p| {
+        (
+            p.false_positives as f64 / neg as f64,
+            p.true_positives as f64 / pos as f64,
+        )
+    }));
     Ok(pts)
 }
 
@@ -158,8 +159,16 @@ pub fn at_threshold(scores: &[f32], labels: &[u8], threshold: f64) -> (f64, f64,
 }
 
 fn prf(tp: usize, fp: usize, fneg: usize) -> (f64, f64, f64) {
-    let precision = if tp + fp == 0 { 0.0 } else { tp as f64 / (tp + fp) as f64 };
-    let recall = if tp + fneg == 0 { 0.0 } else { tp as f64 / (tp + fneg) as f64 };
+    let precision = if tp + fp == 0 {
+        0.0
+    } else {
+        tp as f64 / (tp + fp) as f64
+    };
+    let recall = if tp + fneg == 0 {
+        0.0
+    } else {
+        tp as f64 / (tp + fneg) as f64
+    };
     let f1 = if precision + recall == 0.0 {
         0.0
     } else {

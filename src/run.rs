@@ -192,13 +192,15 @@ pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Res
         .model
         .build(preprocessor.output, device, config.train.seed)?;
     let (log, checkpoints) = train::fit(detector.as_mut(), &train_set, &valid_set, &config.train)?;
-    let last = config
-        .threshold_rule
-        .fit(&train::score(detector.as_ref(), &valid_set, SCORE_BATCH)?)?;
+    let last =
+        config
+            .threshold_rule
+            .fit(&train::score(detector.as_ref(), &valid_set, SCORE_BATCH)?)?;
     detector.load_weights(checkpoints.best.clone())?;
-    let best = config
-        .threshold_rule
-        .fit(&train::score(detector.as_ref(), &valid_set, SCORE_BATCH)?)?;
+    let best =
+        config
+            .threshold_rule
+            .fit(&train::score(detector.as_ref(), &valid_set, SCORE_BATCH)?)?;
     detector.load_weights(checkpoints.last.clone())?;
     let config = RunConfig {
         preprocess: pre_config,
@@ -238,7 +240,10 @@ impl Run {
     /// Load the run saved in `dir`.
     pub fn load(dir: &Path) -> crate::Result<Run> {
         if !dir.join("run.json").is_file() {
-            bail!("{}: not a run folder (no run.json); train one with `oddity train`", dir.display());
+            bail!(
+                "{}: not a run folder (no run.json); train one with `oddity train`",
+                dir.display()
+            );
         }
         Ok(Run {
             dir: Some(dir.to_path_buf()),
@@ -250,14 +255,19 @@ impl Run {
     }
 
     /// Rebuild the detector with the weights of `checkpoint`, on `device`.
-    pub fn detector(&self, checkpoint: Checkpoint, device: &Device) -> crate::Result<Box<dyn Detector>> {
+    pub fn detector(
+        &self,
+        checkpoint: Checkpoint,
+        device: &Device,
+    ) -> crate::Result<Box<dyn Detector>> {
         let dir = self.dir.as_ref().context("the run has not been saved")?;
         let path = dir.join(checkpoint.file());
-        let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let mut detector = self
-            .config
-            .model
-            .build(self.preprocessor.output, device, self.config.train.seed)?;
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let mut detector =
+            self.config
+                .model
+                .build(self.preprocessor.output, device, self.config.train.seed)?;
         detector
             .load_weights(bytes)
             .with_context(|| format!("{}: weights do not match run.json", path.display()))?;
@@ -287,7 +297,12 @@ pub fn score_raw(run: &Run, detector: &dyn Detector, raw: &Samples) -> crate::Re
 }
 
 /// Evaluate a run's checkpoint on the held-out test split of its protocol.
-pub fn evaluate(run: &Run, detector: &dyn Detector, checkpoint: Checkpoint, test: &Samples) -> crate::Result<Evaluation> {
+pub fn evaluate(
+    run: &Run,
+    detector: &dyn Detector,
+    checkpoint: Checkpoint,
+    test: &Samples,
+) -> crate::Result<Evaluation> {
     let scores = score_raw(run, detector, test)?;
     let threshold = run.thresholds.of(checkpoint).value;
     let metrics = metrics::evaluate(&scores, &test.labels, threshold)?;

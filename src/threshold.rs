@@ -36,7 +36,9 @@ impl std::str::FromStr for ThresholdRule {
     /// `p95` / `percentile:95` for a validation percentile, `fixed:0.3` or a bare number for a
     /// fixed value.
     fn from_str(s: &str) -> crate::Result<Self> {
-        let pct = s.strip_prefix("percentile:").or_else(|| s.strip_prefix('p'));
+        let pct = s
+            .strip_prefix("percentile:")
+            .or_else(|| s.strip_prefix('p'));
         if let Some(p) = pct {
             let percentile: f64 = p
                 .parse()

@@ -59,14 +59,16 @@ pub fn load(dir: &Path) -> crate::Result<(LabelledSet, LabelledSet)> {
     for i in 1..=5 {
         let path = dir.join(format!("data_batch_{i}.bin"));
         let bytes = std::fs::read(&path).with_context(|| {
-            format!("cannot read {} (CIFAR-10 binary release expected)", path.display())
+            format!(
+                "cannot read {} (CIFAR-10 binary release expected)",
+                path.display()
+            )
         })?;
         parse_batch(&bytes, &path.display().to_string(), &mut train)?;
     }
     let mut test = empty();
     let path = dir.join("test_batch.bin");
-    let bytes =
-        std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     parse_batch(&bytes, &path.display().to_string(), &mut test)?;
     if train.is_empty() {
         bail!("{}: no CIFAR-10 training records", dir.display());
@@ -91,7 +93,9 @@ mod tests {
             .to_string();
         assert!(err.contains("b.bin") && err.contains("3073"), "{err}");
         bytes[0] = 12;
-        let err = parse_batch(&bytes, "b.bin", &mut set).unwrap_err().to_string();
+        let err = parse_batch(&bytes, "b.bin", &mut set)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("label 12"), "{err}");
     }
 }

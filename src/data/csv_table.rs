@@ -19,7 +19,10 @@ pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<Label
         );
     };
     let features = headers.len() - 1;
-    ensure!(features > 0, "{name}: no feature columns besides {label_column:?}");
+    ensure!(
+        features > 0,
+        "{name}: no feature columns besides {label_column:?}"
+    );
     let mut values = Vec::new();
     let mut labels = Vec::new();
     for (line, record) in reader.records().enumerate() {
@@ -85,8 +88,13 @@ mod tests {
         let err = parse(b"a,label\nNaN,x\n", "label", "t.csv")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("t.csv") && err.contains("line 2") && err.contains("not finite"), "{err}");
-        let err = parse(b"a,b\n1,2\n", "label", "t.csv").unwrap_err().to_string();
+        assert!(
+            err.contains("t.csv") && err.contains("line 2") && err.contains("not finite"),
+            "{err}"
+        );
+        let err = parse(b"a,b\n1,2\n", "label", "t.csv")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no label column"), "{err}");
     }
 }

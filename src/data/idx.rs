@@ -97,7 +97,13 @@ pub fn images_with_labels(
         images.dims[0],
         labels.dims[0]
     );
-    let n_classes = labels.data.iter().copied().max().map_or(0, |m| m as usize + 1).max(10);
+    let n_classes = labels
+        .data
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| m as usize + 1)
+        .max(10);
     Ok(LabelledSet {
         values: images.data.iter().map(|&b| b as f32).collect(),
         shape: SampleShape::Image {
@@ -165,7 +171,10 @@ mod tests {
         });
         bytes[0] = 7;
         let err = parse(&bytes, "file.idx").unwrap_err().to_string();
-        assert!(err.contains("file.idx") && err.contains("wrong magic"), "{err}");
+        assert!(
+            err.contains("file.idx") && err.contains("wrong magic"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -195,7 +204,10 @@ mod tests {
         let err = images_with_labels(images, labels.clone(), "i.idx", "l.idx")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("i.idx") && err.contains("3-dimensional"), "{err}");
+        assert!(
+            err.contains("i.idx") && err.contains("3-dimensional"),
+            "{err}"
+        );
         let images = IdxArray {
             dims: vec![3, 2, 2],
             data: vec![0; 12],
@@ -203,6 +215,9 @@ mod tests {
         let err = images_with_labels(images, labels, "i.idx", "l.idx")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("3 images") && err.contains("4 labels"), "{err}");
+        assert!(
+            err.contains("3 images") && err.contains("4 labels"),
+            "{err}"
+        );
     }
 }

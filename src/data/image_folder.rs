@@ -80,9 +80,10 @@ pub fn load(
         for path in sorted_entries(&dir)?.into_iter().filter(|p| is_image(p)) {
             let img = image::open(&path)
                 .with_context(|| format!("{}: cannot decode image", path.display()))?;
-            let channels = fixed.map(|f| f.0).or(options.channels).unwrap_or(
-                if img.color().has_color() { 3 } else { 1 },
-            );
+            let channels = fixed
+                .map(|f| f.0)
+                .or(options.channels)
+                .unwrap_or(if img.color().has_color() { 3 } else { 1 });
             let img = match options.size {
                 Some(s) if img.width() != s || img.height() != s => {
                     img.resize_exact(s, s, image::imageops::FilterType::Triangle)

@@ -63,7 +63,10 @@ pub struct Preprocessor {
 impl Preprocessor {
     /// Fit on the training samples (raw, as loaded).
     pub fn fit(config: PreprocessConfig, train: &Samples) -> crate::Result<Self> {
-        ensure!(!train.is_empty(), "cannot fit preprocessing on an empty training set");
+        ensure!(
+            !train.is_empty(),
+            "cannot fit preprocessing on an empty training set"
+        );
         let output = resized_shape(train.shape, config.image_size);
         let mut pre = Preprocessor {
             config,
@@ -102,7 +105,11 @@ impl Preprocessor {
                         let mean = sum[g] / n;
                         let var = (sq[g] / n - mean * mean).max(0.0);
                         offset[g] = mean as f32;
-                        factor[g] = if var > 1e-12 { (1.0 / var.sqrt()) as f32 } else { 1.0 };
+                        factor[g] = if var > 1e-12 {
+                            (1.0 / var.sqrt()) as f32
+                        } else {
+                            1.0
+                        };
                     } else {
                         let range = max[g] - min[g];
                         offset[g] = min[g];
@@ -138,8 +145,18 @@ impl Preprocessor {
         if self.input == self.output {
             return Ok(samples.clone());
         }
-        let (SampleShape::Image { channels, height, width }, SampleShape::Image { height: oh, width: ow, .. }) =
-            (self.input, self.output)
+        let (
+            SampleShape::Image {
+                channels,
+                height,
+                width,
+            },
+            SampleShape::Image {
+                height: oh,
+                width: ow,
+                ..
+            },
+        ) = (self.input, self.output)
         else {
             unreachable!("only images are resized")
         };
@@ -212,7 +229,9 @@ mod tests {
             values,
             shape: SampleShape::Table { features },
             labels: vec![0; n],
-            origin: (0..n as u32).map(|index| Origin { split: 0, index }).collect(),
+            origin: (0..n as u32)
+                .map(|index| Origin { split: 0, index })
+                .collect(),
         }
     }
 

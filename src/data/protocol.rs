@@ -45,17 +45,13 @@ impl Protocol {
                 .ok_or_else(|| anyhow::anyhow!("protocol {p} needs a class (--class)"))
         };
         Ok(match name {
-            "one-class" => Protocol::OneClass {
-                class: need(name)?,
-            },
-            "leave-one-out" => Protocol::LeaveOneOut {
-                class: need(name)?,
-            },
+            "one-class" => Protocol::OneClass { class: need(name)? },
+            "leave-one-out" => Protocol::LeaveOneOut { class: need(name)? },
             "kdd99" => Protocol::Kdd99,
             "tabular" => Protocol::Tabular,
-            other => bail!(
-                "unknown protocol {other:?}; use one-class, leave-one-out, kdd99 or tabular"
-            ),
+            other => {
+                bail!("unknown protocol {other:?}; use one-class, leave-one-out, kdd99 or tabular")
+            }
         })
     }
 
@@ -163,9 +159,17 @@ fn pools(source: &DataSource, seed: u64) -> (Vec<(u8, usize)>, Vec<(u8, usize)>)
 }
 
 /// Split `source` by `protocol`.
-pub fn split(source: &DataSource, protocol: &Protocol, options: &SplitOptions) -> crate::Result<Split> {
+pub fn split(
+    source: &DataSource,
+    protocol: &Protocol,
+    options: &SplitOptions,
+) -> crate::Result<Split> {
     let set_of = |s: u8| -> &LabelledSet {
-        if s == 0 { &source.train } else { source.test.as_ref().unwrap() }
+        if s == 0 {
+            &source.train
+        } else {
+            source.test.as_ref().unwrap()
+        }
     };
     let shape = source.train.shape;
     let mut normals: Vec<(u8, usize)> = Vec::new();
@@ -234,12 +238,19 @@ pub fn split(source: &DataSource, protocol: &Protocol, options: &SplitOptions) -
             if let Some(t) = &source.test {
                 all.extend((0..t.len()).map(|i| (1, i)));
             }
-            let pool_normals: Vec<(u8, usize)> =
-                all.iter().copied().filter(|&it| class_of(it) != anomaly).collect();
+            let pool_normals: Vec<(u8, usize)> = all
+                .iter()
+                .copied()
+                .filter(|&it| class_of(it) != anomaly)
+                .collect();
             let order = shuffled(pool_normals.len(), options.seed, 31);
             let cut = (pool_normals.len() * 3) / 5;
             normals.extend(order[..cut].iter().map(|&i| pool_normals[i]));
-            test.extend(order[cut..].iter().map(|&i| (pool_normals[i].0, pool_normals[i].1, 0)));
+            test.extend(
+                order[cut..]
+                    .iter()
+                    .map(|&i| (pool_normals[i].0, pool_normals[i].1, 0)),
+            );
             test.extend(
                 all.iter()
                     .filter(|&&it| class_of(it) == anomaly)
@@ -341,7 +352,11 @@ mod tests {
                 assert!(s.valid.labels.iter().all(|&l| l == 0) && !s.valid.is_empty());
                 // training normals really are normal classes
                 for o in &s.train.origin {
-                    let set = if o.split == 0 { &source.train } else { source.test.as_ref().unwrap() };
+                    let set = if o.split == 0 {
+                        &source.train
+                    } else {
+                        source.test.as_ref().unwrap()
+                    };
                     let c = set.classes[o.index as usize];
                     match protocol {
                         Protocol::OneClass { .. } => assert_eq!(c, 1),
@@ -351,7 +366,12 @@ mod tests {
             }
         }
         // leave-one-out takes the anomaly class of the training split into the test set
-        let s = split(&with_test, &Protocol::LeaveOneOut { class: "1".into() }, &SplitOptions::default()).unwrap();
+        let s = split(
+            &with_test,
+            &Protocol::LeaveOneOut { class: "1".into() },
+            &SplitOptions::default(),
+        )
+        .unwrap();
         assert_eq!(s.test.anomalies(), 50 + 20);
     }
 
@@ -359,13 +379,35 @@ mod tests {
     fn tabular_and_kdd_proportions() {
         let mut set = toy(1000, 2);
         set.class_names = vec!["normal".into(), "anomaly".into()];
-        let s = split(&DataSource { train: set, test: None }, &Protocol::Tabular, &SplitOptions::default()).unwrap();
+        let s = split(
+            &DataSource {
+                train: set,
+                test: None,
+            },
+            &Protocol::Tabular,
+            &SplitOptions::default(),
+        )
+        .unwrap();
         assert_disjoint(&s);
         assert_eq!(s.train.len() + s.valid.len(), 300);
         assert_eq!(s.test.anomalies(), 500);
         let mut kdd = toy(1000, 5);
-        kdd.class_names = vec!["normal.".into(), "smurf.".into(), "neptune.".into(), "back.".into(), "pod.".into()];
-        let s = split(&DataSource { train: kdd, test: None }, &Protocol::Kdd99, &SplitOptions::default()).unwrap();
+        kdd.class_names = vec![
+            "normal.".into(),
+            "smurf.".into(),
+            "neptune.".into(),
+            "back.".into(),
+            "pod.".into(),
+        ];
+        let s = split(
+            &DataSource {
+                train: kdd,
+                test: None,
+            },
+            &Protocol::Kdd99,
+            &SplitOptions::default(),
+        )
+        .unwrap();
         assert_disjoint(&s);
         let frac = s.test.anomalies() as f64 / s.test.len() as f64;
         assert!((frac - 0.2).abs() < 0.01, "{frac}");
@@ -373,16 +415,34 @@ mod tests {
 
     #[test]
     fn unknown_and_empty_classes_are_errors() {
-        let source = DataSource { train: toy(40, 4), test: None };
-        let err = split(&source, &Protocol::OneClass { class: "cat".into() }, &SplitOptions::default())
-            .unwrap_err()
-            .to_string();
+        let source = DataSource {
+            train: toy(40, 4),
+            test: None,
+        };
+        let err = split(
+            &source,
+            &Protocol::OneClass {
+                class: "cat".into(),
+            },
+            &SplitOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("unknown class \"cat\""), "{err}");
         let mut set = toy(40, 4);
         set.class_names.push("empty".into());
-        let err = split(&DataSource { train: set, test: None }, &Protocol::OneClass { class: "empty".into() }, &SplitOptions::default())
-            .unwrap_err()
-            .to_string();
+        let err = split(
+            &DataSource {
+                train: set,
+                test: None,
+            },
+            &Protocol::OneClass {
+                class: "empty".into(),
+            },
+            &SplitOptions::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("normal class is empty"), "{err}");
     }
 }

@@ -70,8 +70,10 @@ pub struct DataSource {
     pub test: Option<LabelledSet>,
 }
 
-const BUILTIN_TRAIN_IMAGES: &[u8] = include_bytes!("../../fixtures/mnist/train-images-idx3-ubyte.gz");
-const BUILTIN_TRAIN_LABELS: &[u8] = include_bytes!("../../fixtures/mnist/train-labels-idx1-ubyte.gz");
+const BUILTIN_TRAIN_IMAGES: &[u8] =
+    include_bytes!("../../fixtures/mnist/train-images-idx3-ubyte.gz");
+const BUILTIN_TRAIN_LABELS: &[u8] =
+    include_bytes!("../../fixtures/mnist/train-labels-idx1-ubyte.gz");
 const BUILTIN_TEST_IMAGES: &[u8] = include_bytes!("../../fixtures/mnist/t10k-images-idx3-ubyte.gz");
 const BUILTIN_TEST_LABELS: &[u8] = include_bytes!("../../fixtures/mnist/t10k-labels-idx1-ubyte.gz");
 
@@ -84,8 +86,16 @@ fn builtin(images: &[u8], labels: &[u8], name: &str) -> crate::Result<LabelledSe
 /// The MNIST subset bundled with oddity.
 pub fn builtin_mnist() -> crate::Result<DataSource> {
     Ok(DataSource {
-        train: builtin(BUILTIN_TRAIN_IMAGES, BUILTIN_TRAIN_LABELS, "builtin MNIST train")?,
-        test: Some(builtin(BUILTIN_TEST_IMAGES, BUILTIN_TEST_LABELS, "builtin MNIST test")?),
+        train: builtin(
+            BUILTIN_TRAIN_IMAGES,
+            BUILTIN_TRAIN_LABELS,
+            "builtin MNIST train",
+        )?,
+        test: Some(builtin(
+            BUILTIN_TEST_IMAGES,
+            BUILTIN_TEST_LABELS,
+            "builtin MNIST test",
+        )?),
     })
 }
 
@@ -146,13 +156,20 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
         }
         DatasetKind::Kdd99 => {
             let file = if path.is_dir() {
-                ["kddcup.data_10_percent.gz", "kddcup.data_10_percent", "kddcup.data_10_percent_corrected"]
-                    .iter()
-                    .map(|n| path.join(n))
-                    .find(|p| p.is_file())
-                    .with_context(|| {
-                        format!("{}: no kddcup.data_10_percent[.gz] in this folder", path.display())
-                    })?
+                [
+                    "kddcup.data_10_percent.gz",
+                    "kddcup.data_10_percent",
+                    "kddcup.data_10_percent_corrected",
+                ]
+                .iter()
+                .map(|n| path.join(n))
+                .find(|p| p.is_file())
+                .with_context(|| {
+                    format!(
+                        "{}: no kddcup.data_10_percent[.gz] in this folder",
+                        path.display()
+                    )
+                })?
             } else {
                 path.to_path_buf()
             };

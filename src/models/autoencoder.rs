@@ -229,7 +229,9 @@ impl Detector for Autoencoder {
         let [c, h, w] = self.image?;
         let b = batch.dims()[0];
         let reconstruction = self.net.valid().reconstruct(batch.clone(), self.image);
-        let residual = (batch - reconstruction).powi_scalar(2).reshape([b, c, h, w]);
+        let residual = (batch - reconstruction)
+            .powi_scalar(2)
+            .reshape([b, c, h, w]);
         Some(residual.mean_dim(1))
     }
 
@@ -259,7 +261,11 @@ mod tests {
         )
         .unwrap();
         let x = Tensor::<2>::from_floats([[1.0f32, -2.0, 0.5], [0.0, 0.0, 3.0]], &device);
-        let scores = ae.score(x.clone()).into_data().try_into_vec::<f32>().unwrap();
+        let scores = ae
+            .score(x.clone())
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         let recon = ae
             .net
             .valid()
@@ -273,7 +279,11 @@ mod tests {
                 .map(|j| (xs[i * 3 + j] - recon[i * 3 + j]).powi(2))
                 .sum::<f32>()
                 / 3.0;
-            assert!((scores[i] - manual).abs() < 1e-5, "{} vs {manual}", scores[i]);
+            assert!(
+                (scores[i] - manual).abs() < 1e-5,
+                "{} vs {manual}",
+                scores[i]
+            );
         }
     }
 }

@@ -223,7 +223,10 @@ impl Detector for Ganomaly {
         // Generator step.
         let out = self.nets.generator.forward(x.clone());
         let d = &self.nets.discriminator;
-        let adv = l2(d.features(x.clone()), d.features(out.reconstruction.clone()));
+        let adv = l2(
+            d.features(x.clone()),
+            d.features(out.reconstruction.clone()),
+        );
         let con = l1(x.clone(), out.reconstruction.clone());
         let enc = l2(out.latent, out.latent_reconstructed);
         let losses = Tensor::cat(vec![adv, con, enc], 0);
@@ -231,9 +234,7 @@ impl Detector for Ganomaly {
             * Tensor::<1>::from_floats([c.w_adv, c.w_con, c.w_enc], &losses.device()))
         .sum();
         let mut grads = loss_g.backward();
-        self.nets.generator = self
-            .optim_g
-            .step(self.nets.generator.clone(), &mut grads);
+        self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
         // Discriminator step on the x̂ of the same forward pass.
         let d = &self.nets.discriminator;
         let logit_real = d.forward(x);
@@ -275,7 +276,11 @@ impl Detector for Ganomaly {
         let x = self.images(batch);
         let b = x.dims()[0];
         let out = self.nets.generator.valid().forward(x.clone());
-        let con = (x - out.reconstruction).abs().reshape([b as i32, -1]).mean_dim(1).reshape([b]);
+        let con = (x - out.reconstruction)
+            .abs()
+            .reshape([b as i32, -1])
+            .mean_dim(1)
+            .reshape([b]);
         con * self.config.w_con
             + latent_score(out.latent, out.latent_reconstructed) * self.config.w_enc
     }
@@ -300,7 +305,10 @@ mod tests {
         let z = Tensor::<4>::from_floats([[[[1.0f32]], [[2.0]], [[3.0]], [[4.0]]]], &device);
         let zh = Tensor::<4>::from_floats([[[[1.0f32]], [[0.0]], [[3.0]], [[1.0]]]], &device);
         // (0² + 2² + 0² + 3²) / 4 = 13/4
-        let s = latent_score(z, zh).into_data().try_into_vec::<f32>().unwrap();
+        let s = latent_score(z, zh)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert_eq!(s, vec![3.25]);
     }
 }

@@ -25,5 +25,9 @@ pub fn l2<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
 /// Per-sample mean of squared differences: `[B, …] → [B]`.
 pub fn per_sample_mse<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
     let batch = a.dims()[0];
-    (a - b).powi_scalar(2).reshape([batch as i32, -1]).mean_dim(1).reshape([batch])
+    (a - b)
+        .powi_scalar(2)
+        .reshape([batch as i32, -1])
+        .mean_dim(1)
+        .reshape([batch])
 }

@@ -79,9 +79,15 @@ impl MetricsReport {
             ("protocol", self.protocol.clone()),
             (
                 "checkpoint",
-                format!("{} (epoch {} of {})", self.checkpoint, self.checkpoint_epoch, self.epochs),
+                format!(
+                    "{} (epoch {} of {})",
+                    self.checkpoint, self.checkpoint_epoch, self.epochs
+                ),
             ),
-            ("test samples", format!("{} ({} anomalies)", self.samples, self.anomalies)),
+            (
+                "test samples",
+                format!("{} ({} anomalies)", self.samples, self.anomalies),
+            ),
             ("AUROC", format!("{:.4}", self.auroc)),
             ("AUPRC", format!("{:.4}", self.auprc)),
             ("threshold", format!("{:.6}", self.threshold)),
@@ -91,9 +97,7 @@ impl MetricsReport {
             ("FPR at 95% TPR", format!("{:.4}", self.fpr_at_95_tpr)),
             ("best F1 (oracle)", format!("{:.4}", self.best_f1)),
         ];
-        rows.iter()
-            .map(|(k, v)| format!("{k:<18} {v}\n"))
-            .collect()
+        rows.iter().map(|(k, v)| format!("{k:<18} {v}\n")).collect()
     }
 }
 
@@ -117,31 +121,57 @@ pub fn write_evaluation(dir: &Path, run: &Run, eval: &Evaluation) -> crate::Resu
     let report = MetricsReport::new(run, eval);
     crate::io::write_json(&dir.join("metrics.json"), &report)?;
     write_scores_csv(&dir.join("scores.csv"), &eval.scores, Some(&eval.labels))?;
-    plots::roc(&dir.join("roc.png"), &eval.scores, &eval.labels, eval.metrics.auroc)?;
-    plots::histogram(&dir.join("scores.png"), &eval.scores, &eval.labels, eval.metrics.threshold)?;
+    plots::roc(
+        &dir.join("roc.png"),
+        &eval.scores,
+        &eval.labels,
+        eval.metrics.auroc,
+    )?;
+    plots::histogram(
+        &dir.join("scores.png"),
+        &eval.scores,
+        &eval.labels,
+        eval.metrics.threshold,
+    )?;
     Ok(report)
 }
 
 /// Read a CSV with `score` and `label` columns (other columns ignored).
 pub fn read_scores_csv(path: &Path) -> crate::Result<(Vec<f32>, Vec<u8>)> {
     use anyhow::{Context, bail};
-    let mut reader = csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader =
+        csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
     let headers = reader.headers()?.clone();
     let col = |name: &str| -> crate::Result<usize> {
         headers
             .iter()
             .position(|h| h.trim() == name)
-            .with_context(|| format!("{}: no {name:?} column (need score and label)", path.display()))
+            .with_context(|| {
+                format!(
+                    "{}: no {name:?} column (need score and label)",
+                    path.display()
+                )
+            })
     };
     let (si, li) = (col("score")?, col("label")?);
     let (mut scores, mut labels) = (Vec::new(), Vec::new());
     for (n, rec) in reader.records().enumerate() {
         let rec = rec.with_context(|| format!("{}: line {}: bad CSV", path.display(), n + 2))?;
         let s: f32 = rec[si].trim().parse().map_err(|_| {
-            anyhow::anyhow!("{}: line {}: score {:?} is not a number", path.display(), n + 2, &rec[si])
+            anyhow::anyhow!(
+                "{}: line {}: score {:?} is not a number",
+                path.display(),
+                n + 2,
+                &rec[si]
+            )
         })?;
         if !s.is_finite() {
-            bail!("{}: line {}: score {:?} is not finite", path.display(), n + 2, &rec[si]);
+            bail!(
+                "{}: line {}: score {:?} is not finite",
+                path.display(),
+                n + 2,
+                &rec[si]
+            );
         }
         let l = match rec[li].trim() {
             "0" => 0,

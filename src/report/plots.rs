@@ -18,14 +18,12 @@ fn plot_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_
 }
 
 /// Draw into a temporary PNG next to `path`, then move it into place.
-fn draw_atomic(
-    path: &Path,
-    draw: impl FnOnce(&Path) -> crate::Result<()>,
-) -> crate::Result<()> {
+fn draw_atomic(path: &Path, draw: impl FnOnce(&Path) -> crate::Result<()>) -> crate::Result<()> {
     register_font();
     let tmp = path.with_extension(format!("{}.tmp.png", std::process::id()));
     let result = draw(&tmp).and_then(|_| {
-        std::fs::rename(&tmp, path).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
+        std::fs::rename(&tmp, path)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
     });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -53,7 +51,10 @@ pub fn roc(path: &Path, scores: &[f32], labels: &[u8], auroc: f64) -> crate::Res
             .draw()
             .map_err(plot_err(path))?;
         chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (1.0, 1.0)], &RGBColor(180, 180, 180)))
+            .draw_series(LineSeries::new(
+                [(0.0, 0.0), (1.0, 1.0)],
+                &RGBColor(180, 180, 180),
+            ))
             .map_err(plot_err(path))?;
         chart
             .draw_series(LineSeries::new(curve, BLUE.stroke_width(2)))
@@ -109,11 +110,16 @@ pub fn histogram(path: &Path, scores: &[f32], labels: &[u8], threshold: f64) -> 
                 }))
                 .map_err(plot_err(path))?
                 .label(name)
-                .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.45).filled()));
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.45).filled())
+                });
         }
         if threshold.is_finite() && threshold >= lo && threshold <= hi {
             chart
-                .draw_series(LineSeries::new([(threshold, 0.0), (threshold, top)], BLACK.stroke_width(2)))
+                .draw_series(LineSeries::new(
+                    [(threshold, 0.0), (threshold, top)],
+                    BLACK.stroke_width(2),
+                ))
                 .map_err(plot_err(path))?
                 .label("threshold")
                 .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK));

@@ -105,7 +105,10 @@ pub fn fit(
             let losses = model.train_step(batch_tensor(train, rows, &train_device))?;
             for (name, value) in &losses {
                 if !value.is_finite() {
-                    bail!("training diverged: loss {name} = {value} at epoch {epoch}, step {}", step + 1);
+                    bail!(
+                        "training diverged: loss {name} = {value} at epoch {epoch}, step {}",
+                        step + 1
+                    );
                 }
                 *sums.entry(name).or_default() += *value as f64;
             }
@@ -132,7 +135,11 @@ pub fn fit(
             samples_per_second: (steps * batch) as f64 / train_seconds,
         };
         if options.progress {
-            let losses: Vec<String> = entry.losses.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+            let losses: Vec<String> = entry
+                .losses
+                .iter()
+                .map(|(k, v)| format!("{k} {v:.4}"))
+                .collect();
             eprintln!(
                 "epoch {epoch}/{}: {} | validation {validation_loss:.5} | {:.0} samples/s",
                 options.epochs,
@@ -199,6 +206,10 @@ pub fn evaluate(
 }
 
 /// Anomaly scores of every sample (higher = more anomalous), batched.
-pub fn score(model: &dyn Detector, samples: &Samples, batch_size: usize) -> crate::Result<Vec<f32>> {
+pub fn score(
+    model: &dyn Detector,
+    samples: &Samples,
+    batch_size: usize,
+) -> crate::Result<Vec<f32>> {
     evaluate(model, samples, batch_size, |m, x| m.score(x))
 }

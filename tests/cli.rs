@@ -1,0 +1,291 @@
+//! The `oddity` binary end to end: every job exists, bad input gives a clear error naming the
+//! file (exit code 1, no panic), and train → eval → score → metrics works on a shipped fixture.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn oddity(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .args(args)
+        .output()
+        .expect("the oddity binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A failed command: exit code 1, an `error:` line, and no panic.
+fn assert_clean_error(o: &Output, needles: &[&str]) {
+    let e = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "stderr: {e}");
+    assert!(e.contains("error:") && !e.contains("panicked"), "{e}");
+    for n in needles {
+        assert!(e.contains(n), "expected {n:?} in: {e}");
+    }
+}
+
+#[test]
+fn help_explains_every_job() {
+    let o = oddity(&["--help"]);
+    let text = stdout(&o);
+    for job in ["demo", "models", "train", "eval", "score", "metrics"] {
+        assert!(text.contains(job), "{job} missing from --help");
+        let sub = oddity(&[job, "--help"]);
+        assert!(sub.status.success() && !stdout(&sub).is_empty());
+    }
+    let models = stdout(&oddity(&["models"]));
+    assert!(
+        models.contains("ganomaly")
+            && models.contains("ACCV 2018")
+            && models.contains("autoencoder")
+    );
+}
+
+#[test]
+fn bad_inputs_are_named_errors() {
+    let dir = temp_dir("cli-bad");
+    // A truncated IDX file.
+    let mnist = dir.join("mnist");
+    std::fs::create_dir_all(&mnist).unwrap();
+    for f in [
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ] {
+        std::fs::copy(fixture(&format!("mnist/{f}")), mnist.join(f)).unwrap();
+    }
+    let images = oddity::io::read_maybe_gz(&fixture("mnist/train-images-idx3-ubyte.gz")).unwrap();
+    std::fs::write(
+        mnist.join("train-images-idx3-ubyte"),
+        &images[..images.len() / 2],
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let m = mnist.to_str().unwrap();
+    let o = oddity(&[
+        "train",
+        "--model",
+        "ganomaly",
+        "--dataset",
+        "mnist",
+        "--data",
+        m,
+        "--protocol",
+        "one-class",
+        "--class",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["train-images-idx3-ubyte", "truncated"]);
+    // Wrong magic.
+    let mut bad = images.clone();
+    bad[0] = 9;
+    std::fs::write(mnist.join("train-images-idx3-ubyte"), &bad).unwrap();
+    let o = oddity(&[
+        "train",
+        "--model",
+        "ganomaly",
+        "--dataset",
+        "mnist",
+        "--data",
+        m,
+        "--protocol",
+        "one-class",
+        "--class",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["train-images-idx3-ubyte", "wrong magic"]);
+    // Unknown class.
+    std::fs::write(mnist.join("train-images-idx3-ubyte"), &images).unwrap();
+    let o = oddity(&[
+        "train",
+        "--model",
+        "ganomaly",
+        "--dataset",
+        "mnist",
+        "--data",
+        m,
+        "--protocol",
+        "one-class",
+        "--class",
+        "cat",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["unknown class \"cat\""]);
+    // NaN in a CSV.
+    let csv = dir.join("t.csv");
+    std::fs::write(&csv, "a,b,label\n1,2,0\n3,nan,1\n").unwrap();
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "csv",
+        "--data",
+        csv.to_str().unwrap(),
+        "--protocol",
+        "tabular",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["t.csv", "line 3", "not finite"]);
+    // A missing file, an image model on a table, a run folder that is not one.
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "adbench",
+        "--data",
+        "/nonexistent.npz",
+        "--protocol",
+        "tabular",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["/nonexistent.npz", "no such file"]);
+    let wbc = fixture("adbench/42_WBC.npz");
+    let o = oddity(&[
+        "train",
+        "--model",
+        "ganomaly",
+        "--dataset",
+        "adbench",
+        "--data",
+        wbc.to_str().unwrap(),
+        "--protocol",
+        "tabular",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["ganomaly takes images"]);
+    let o = oddity(&["eval", dir.to_str().unwrap()]);
+    assert_clean_error(&o, &["not a run folder"]);
+    // Scores CSV with a bad label.
+    let scores = dir.join("s.csv");
+    std::fs::write(&scores, "score,label\n0.5,1\n0.2,normal\n").unwrap();
+    let o = oddity(&["metrics", "--scores", scores.to_str().unwrap()]);
+    assert_clean_error(&o, &["s.csv", "line 3", "label"]);
+    assert!(
+        !out.join("run.json").exists(),
+        "no run may be written by a failed training"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+#[test]
+fn train_eval_score_metrics_end_to_end() {
+    let dir = temp_dir("cli-e2e");
+    let run = dir.join("run");
+    let data = fixture("adbench/4_breastw.npz");
+    let d = data.to_str().unwrap();
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "adbench",
+        "--data",
+        d,
+        "--protocol",
+        "tabular",
+        "--epochs",
+        "20",
+        "--seed",
+        "3",
+        "--out",
+        run.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in [
+        "run.json",
+        "preprocess.json",
+        "thresholds.json",
+        "train-log.json",
+        "weights-best.safetensors",
+        "weights-last.safetensors",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let o = oddity(&["eval", run.to_str().unwrap(), "--checkpoint", "last"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("AUROC"));
+    let eval = run.join("eval-last");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&read(&eval.join("metrics.json"))).unwrap();
+    for key in [
+        "auroc",
+        "auprc",
+        "f1",
+        "precision",
+        "recall",
+        "fpr_at_95_tpr",
+        "threshold",
+        "protocol",
+        "model",
+        "seed",
+        "epochs",
+    ] {
+        assert!(metrics.get(key).is_some(), "metrics.json lacks {key}");
+    }
+    assert!(metrics["auroc"].as_f64().unwrap() > 0.9);
+    assert_eq!(metrics["seed"], 3);
+    for f in ["roc.png", "scores.png"] {
+        let bytes = std::fs::read(eval.join(f)).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG"), "{f} is not a PNG");
+    }
+    assert!(read(&eval.join("scores.csv")).starts_with("index,score,label\n"));
+    // `metrics` on eval's scores.csv reproduces eval's AUROC.
+    let o = oddity(&[
+        "metrics",
+        "--scores",
+        eval.join("scores.csv").to_str().unwrap(),
+        "--json",
+        dir.join("m.json").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_str(&read(&dir.join("m.json"))).unwrap();
+    assert!((m["auroc"].as_f64().unwrap() - metrics["auroc"].as_f64().unwrap()).abs() < 1e-9);
+    // `score` on the whole table, then metrics on its CSV.
+    let csv = dir.join("all.csv");
+    let o = oddity(&[
+        "score",
+        run.to_str().unwrap(),
+        "--dataset",
+        "adbench",
+        "--data",
+        d,
+        "--checkpoint",
+        "last",
+        "--output",
+        csv.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = read(&csv);
+    assert!(text.starts_with("index,split,split_index,score,label,flagged\n"));
+    assert_eq!(text.lines().count(), 683 + 1);
+    let o = oddity(&["metrics", "--scores", csv.to_str().unwrap()]);
+    assert!(
+        o.status.success() && stdout(&o).contains("AUROC"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

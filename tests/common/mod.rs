@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests: the shipped fixtures and short training runs.
+#![allow(dead_code)]
+
+use oddity::data::protocol::{Protocol, Split};
+use oddity::data::source::{DatasetKind, DatasetSpec};
+use oddity::models::ModelConfig;
+use oddity::run::{self, RunConfig, Trained};
+use std::path::PathBuf;
+
+/// A fixture file or folder shipped in `fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(rel)
+}
+
+/// A dataset spec of `kind` at `path`.
+pub fn spec(kind: DatasetKind, path: PathBuf) -> DatasetSpec {
+    DatasetSpec {
+        kind,
+        path,
+        label_column: None,
+        image_size: None,
+    }
+}
+
+/// A run config for `model` with the given budget.
+pub fn config(
+    model: &str,
+    dataset: DatasetSpec,
+    protocol: Protocol,
+    seed: u64,
+    epochs: usize,
+) -> RunConfig {
+    let mut c = RunConfig::new(
+        ModelConfig::default_for(model).unwrap(),
+        dataset,
+        protocol,
+        seed,
+    )
+    .unwrap();
+    c.train.epochs = epochs;
+    c
+}
+
+/// Train `config` on its split; return the trained run and the split.
+pub fn train(config: RunConfig) -> (Trained, Split) {
+    let split = run::load_split(&config).unwrap();
+    let device = oddity::device::parse("cpu").unwrap();
+    (run::train_on(config, &split, &device).unwrap(), split)
+}
+
+/// Test-set AUROC of the last weights.
+pub fn test_auroc(trained: &Trained, split: &Split) -> f64 {
+    let e = run::evaluate(
+        &trained.run,
+        trained.detector.as_ref(),
+        run::Checkpoint::Last,
+        &split.test,
+    )
+    .unwrap();
+    e.metrics.auroc
+}
+
+/// A fresh temporary folder.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("oddity-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
