@@ -69,61 +69,35 @@ fn bad_inputs_are_named_errors() {
     )
     .unwrap();
     let out = dir.join("run");
-    let m = mnist.to_str().unwrap();
-    let o = oddity(&[
-        "train",
-        "--model",
-        "ganomaly",
-        "--dataset",
-        "mnist",
-        "--data",
-        m,
-        "--protocol",
-        "one-class",
-        "--class",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_clean_error(&o, &["train-images-idx3-ubyte", "truncated"]);
+    let train_mnist = |class: &str| {
+        oddity(&[
+            "train",
+            "--model",
+            "ganomaly",
+            "--dataset",
+            "mnist",
+            "--data",
+            mnist.to_str().unwrap(),
+            "--protocol",
+            "one-class",
+            "--class",
+            class,
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    assert_clean_error(&train_mnist("1"), &["train-images-idx3-ubyte", "truncated"]);
     // Wrong magic.
     let mut bad = images.clone();
     bad[0] = 9;
     std::fs::write(mnist.join("train-images-idx3-ubyte"), &bad).unwrap();
-    let o = oddity(&[
-        "train",
-        "--model",
-        "ganomaly",
-        "--dataset",
-        "mnist",
-        "--data",
-        m,
-        "--protocol",
-        "one-class",
-        "--class",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_clean_error(&o, &["train-images-idx3-ubyte", "wrong magic"]);
+    assert_clean_error(
+        &train_mnist("1"),
+        &["train-images-idx3-ubyte", "wrong magic"],
+    );
     // Unknown class.
     std::fs::write(mnist.join("train-images-idx3-ubyte"), &images).unwrap();
-    let o = oddity(&[
-        "train",
-        "--model",
-        "ganomaly",
-        "--dataset",
-        "mnist",
-        "--data",
-        m,
-        "--protocol",
-        "one-class",
-        "--class",
-        "cat",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_clean_error(&o, &["unknown class \"cat\""]);
+    assert_clean_error(&train_mnist("cat"), &["unknown class \"cat\""]);
     // NaN in a CSV.
     let csv = dir.join("t.csv");
     std::fs::write(&csv, "a,b,label\n1,2,0\n3,nan,1\n").unwrap();

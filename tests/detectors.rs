@@ -10,6 +10,18 @@ use oddity::data::protocol::Protocol;
 use oddity::data::source::DatasetKind;
 use oddity::run::{self, Checkpoint, Run};
 
+/// Train `config` and require a test AUROC above `floor`.
+fn assert_learns(config: oddity::run::RunConfig, floor: f64) {
+    let what = format!("{} on {:?}", config.model.name(), config.dataset.path);
+    let (trained, split) = train(config);
+    let auroc = test_auroc(&trained, &split);
+    eprintln!("{what}: measured AUROC {auroc:.4}");
+    assert!(
+        auroc > floor,
+        "{what}: AUROC {auroc} under the floor {floor}"
+    );
+}
+
 fn builtin_mnist() -> oddity::data::source::DatasetSpec {
     spec(DatasetKind::BuiltinMnist, "builtin".into())
 }
@@ -26,10 +38,7 @@ fn ganomaly_learns_mnist_leave_one_out() {
         3,
     );
     c.split.max_test = Some(600);
-    let (trained, split) = train(c);
-    let auroc = test_auroc(&trained, &split);
-    eprintln!("measured AUROC {auroc:.4}");
-    assert!(auroc > 0.80, "GANomaly AUROC {auroc}");
+    assert_learns(c, 0.80);
 }
 
 /// Convolutional autoencoder, one-class with digit 1 normal. Measured: AUROC 0.984; floor 0.90.
@@ -42,10 +51,7 @@ fn autoencoder_learns_mnist_one_class() {
         0,
         5,
     );
-    let (trained, split) = train(c);
-    let auroc = test_auroc(&trained, &split);
-    eprintln!("measured AUROC {auroc:.4}");
-    assert!(auroc > 0.90, "autoencoder AUROC {auroc}");
+    assert_learns(c, 0.90);
 }
 
 /// MLP autoencoder on the KDDCUP99 fixture under the EGBAD/ALAD protocol. Measured: AUROC 0.990;
@@ -59,10 +65,7 @@ fn autoencoder_learns_kdd99() {
         0,
         20,
     );
-    let (trained, split) = train(c);
-    let auroc = test_auroc(&trained, &split);
-    eprintln!("measured AUROC {auroc:.4}");
-    assert!(auroc > 0.90, "autoencoder KDD99 AUROC {auroc}");
+    assert_learns(c, 0.90);
 }
 
 /// MLP autoencoder on ADBench breastw (tabular protocol). Measured: AUROC 0.977; floor 0.90.
@@ -75,10 +78,7 @@ fn autoencoder_learns_adbench_table() {
         0,
         30,
     );
-    let (trained, split) = train(c);
-    let auroc = test_auroc(&trained, &split);
-    eprintln!("measured AUROC {auroc:.4}");
-    assert!(auroc > 0.90, "autoencoder breastw AUROC {auroc}");
+    assert_learns(c, 0.90);
 }
 
 fn scores_of(trained: &run::Trained, split: &oddity::data::protocol::Split) -> Vec<f32> {
