@@ -15,6 +15,25 @@
 //! - [`device`]: the compute device chosen at run time.
 //!
 //! The `oddity` binary (in `src/main.rs` and `src/cli/`) is a thin layer over this library.
+//!
+//! ```no_run
+//! use oddity::data::protocol::Protocol;
+//! use oddity::data::source::{DatasetKind, DatasetSpec};
+//! use oddity::models::ModelConfig;
+//! use oddity::run::{self, Checkpoint, RunConfig};
+//!
+//! # fn main() -> oddity::Result<()> {
+//! let data = DatasetSpec { kind: DatasetKind::BuiltinMnist, path: "builtin".into(), label_column: None, image_size: None };
+//! let config = RunConfig::new(ModelConfig::default_for("ganomaly")?, data, Protocol::LeaveOneOut { class: "0".into() }, 0)?;
+//! let split = run::load_split(&config)?;                       // train / validation / test
+//! let device = oddity::device::parse("cpu")?;
+//! let mut trained = run::train_on(config, &split, &device)?;   // fit (the shared loop)
+//! let scores = run::score_raw(&trained.run, trained.detector.as_ref(), &split.test)?; // score
+//! let threshold = trained.run.thresholds.of(Checkpoint::Last).value;                // threshold
+//! let flagged = scores.iter().filter(|&&s| s as f64 >= threshold).count();
+//! trained.save(std::path::Path::new("runs/example"))?;
+//! # let _ = flagged; Ok(()) }
+//! ```
 
 pub mod data;
 pub mod device;

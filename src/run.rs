@@ -169,7 +169,13 @@ pub struct Trained {
 /// Load the data set and split it by the run's protocol.
 pub fn load_split(config: &RunConfig) -> crate::Result<Split> {
     let source = source::load(&config.dataset)?;
-    protocol::split(&source, &config.protocol, &config.split)
+    protocol::split(&source, &config.protocol, &config.split).with_context(|| {
+        format!(
+            "{}: cannot apply the {} protocol",
+            config.dataset.path.display(),
+            config.protocol
+        )
+    })
 }
 
 /// Train a detector as `config` says, on `device`.

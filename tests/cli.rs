@@ -115,6 +115,22 @@ fn bad_inputs_are_named_errors() {
         out.to_str().unwrap(),
     ]);
     assert_clean_error(&o, &["t.csv", "line 3", "not finite"]);
+    // An empty normal class.
+    std::fs::write(&csv, "a,b,label\n1,2,0\n3,4,1\n5,6,1\n").unwrap();
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "csv",
+        "--data",
+        csv.to_str().unwrap(),
+        "--protocol",
+        "tabular",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["t.csv", "normal class is empty"]);
     // A missing file, an image model on a table, a run folder that is not one.
     let o = oddity(&[
         "train",
