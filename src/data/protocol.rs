@@ -164,6 +164,11 @@ pub fn split(
     protocol: &Protocol,
     options: &SplitOptions,
 ) -> crate::Result<Split> {
+    ensure!(
+        options.validation_fraction > 0.0 && options.validation_fraction < 1.0,
+        "the validation fraction must be between 0 and 1, got {}",
+        options.validation_fraction
+    );
     let set_of = |s: u8| -> &LabelledSet {
         if s == 0 {
             &source.train
