@@ -319,20 +319,23 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
     let threshold = run.thresholds.of(a.checkpoint).value;
     let mut rows = Vec::new();
     for (split, set) in parts {
+        let labels: Vec<Option<u8>> = set
+            .classes
+            .iter()
+            .map(|&c| run.config.protocol.label_of(set, c))
+            .collect();
         let mut samples = Samples::empty(set.shape);
-        for i in 0..set.len() {
-            let label = run
-                .config
-                .protocol
-                .label_of(set, set.classes[i])
-                .unwrap_or(0);
-            samples.push_from(set, split, i, label);
+        for (i, label) in labels.iter().enumerate() {
+            samples.push_from(set, split, i, label.unwrap_or(0));
         }
         let scores = run::score_raw(&run, detector.as_ref(), &samples)?;
-        for (i, s) in scores.into_iter().enumerate() {
-            let label = run.config.protocol.label_of(set, set.classes[i]);
-            rows.push((split, i, s, label));
-        }
+        rows.extend(
+            scores
+                .into_iter()
+                .zip(labels)
+                .enumerate()
+                .map(|(i, (s, label))| (split, i, s, label)),
+        );
     }
     oddity::io::write_atomic_with(&a.output, |w| {
         writeln!(w, "index,split,split_index,score,label,flagged")?;
