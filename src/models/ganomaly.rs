@@ -297,6 +297,63 @@ impl Detector for Ganomaly {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use burn::module::{Module, ModuleVisitor, Param};
+
+    /// Every float parameter of a module, flattened in visiting order.
+    fn flat_params<M: Module>(module: &M) -> Vec<f32> {
+        struct Collect(Vec<f32>);
+        impl ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0.extend(param.val().into_data().iter::<f32>());
+            }
+        }
+        let mut c = Collect(Vec::new());
+        module.visit(&mut c);
+        c.0
+    }
+
+    fn mean_abs_change(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32
+    }
+
+    /// The discriminator is re-drawn when its loss falls under `d_reinit_below`: with the
+    /// threshold above any loss it is replaced after the step (weights move by the scale of the
+    /// N(0, 0.02) init), with the threshold at 0 it only takes one Adam step (≈ lr).
+    #[test]
+    fn discriminator_is_reinitialised_under_the_threshold() {
+        let device = Device::flex();
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 32,
+            width: 32,
+        };
+        let batch = Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(
+                (0..8 * 1024)
+                    .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+                    .collect::<Vec<_>>(),
+                [8, 1024],
+            ),
+            &device.clone().autodiff(),
+        );
+        let change = |threshold: f32| {
+            let config = GanomalyConfig {
+                d_reinit_below: threshold,
+                ..GanomalyConfig::default()
+            };
+            let mut g = Ganomaly::new(config, shape, &device, 3).unwrap();
+            let before = flat_params(&g.nets.discriminator);
+            g.train_step(batch.clone()).unwrap();
+            mean_abs_change(&before, &flat_params(&g.nets.discriminator))
+        };
+        let stepped = change(0.0);
+        let redrawn = change(f32::MAX);
+        assert!(stepped < 1e-3, "one Adam step moved D by {stepped}");
+        assert!(
+            redrawn > 5e-3,
+            "re-initialisation moved D by only {redrawn}"
+        );
+    }
 
     /// The score is the mean over latent dimensions of the squared difference (paper eq. 8).
     #[test]
