@@ -49,9 +49,38 @@ fn help_explains_every_job() {
     );
 }
 
+/// `oddity train` with the given model, data and protocol (and class), into `out`.
+fn train_cmd(
+    model: &str,
+    dataset: &str,
+    data: &Path,
+    protocol: &str,
+    class: Option<&str>,
+    out: &Path,
+) -> Output {
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--dataset",
+        dataset,
+        "--data",
+        data.to_str().unwrap(),
+        "--protocol",
+        protocol,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    if let Some(c) = class {
+        args.extend(["--class", c]);
+    }
+    oddity(&args)
+}
+
 #[test]
 fn bad_inputs_are_named_errors() {
     let dir = temp_dir("cli-bad");
+    let out = dir.join("run");
     // A truncated IDX file.
     let mnist = dir.join("mnist");
     std::fs::create_dir_all(&mnist).unwrap();
@@ -63,106 +92,46 @@ fn bad_inputs_are_named_errors() {
         std::fs::copy(fixture(&format!("mnist/{f}")), mnist.join(f)).unwrap();
     }
     let images = oddity::io::read_maybe_gz(&fixture("mnist/train-images-idx3-ubyte.gz")).unwrap();
-    std::fs::write(
-        mnist.join("train-images-idx3-ubyte"),
-        &images[..images.len() / 2],
-    )
-    .unwrap();
-    let out = dir.join("run");
-    let train_mnist = |class: &str| {
-        oddity(&[
-            "train",
-            "--model",
-            "ganomaly",
-            "--dataset",
-            "mnist",
-            "--data",
-            mnist.to_str().unwrap(),
-            "--protocol",
-            "one-class",
-            "--class",
-            class,
-            "--out",
-            out.to_str().unwrap(),
-        ])
-    };
+    let images_path = mnist.join("train-images-idx3-ubyte");
+    std::fs::write(&images_path, &images[..images.len() / 2]).unwrap();
+    let train_mnist =
+        |class| train_cmd("ganomaly", "mnist", &mnist, "one-class", Some(class), &out);
     assert_clean_error(&train_mnist("1"), &["train-images-idx3-ubyte", "truncated"]);
     // Wrong magic.
     let mut bad = images.clone();
     bad[0] = 9;
-    std::fs::write(mnist.join("train-images-idx3-ubyte"), &bad).unwrap();
+    std::fs::write(&images_path, &bad).unwrap();
     assert_clean_error(
         &train_mnist("1"),
         &["train-images-idx3-ubyte", "wrong magic"],
     );
     // Unknown class.
-    std::fs::write(mnist.join("train-images-idx3-ubyte"), &images).unwrap();
+    std::fs::write(&images_path, &images).unwrap();
     assert_clean_error(&train_mnist("cat"), &["unknown class \"cat\""]);
-    // NaN in a CSV.
+    // NaN in a CSV; an empty normal class.
     let csv = dir.join("t.csv");
+    let train_csv = || train_cmd("autoencoder", "csv", &csv, "tabular", None, &out);
     std::fs::write(&csv, "a,b,label\n1,2,0\n3,nan,1\n").unwrap();
-    let o = oddity(&[
-        "train",
-        "--model",
-        "autoencoder",
-        "--dataset",
-        "csv",
-        "--data",
-        csv.to_str().unwrap(),
-        "--protocol",
-        "tabular",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_clean_error(&o, &["t.csv", "line 3", "not finite"]);
-    // An empty normal class.
+    assert_clean_error(&train_csv(), &["t.csv", "line 3", "not finite"]);
     std::fs::write(&csv, "a,b,label\n1,2,0\n3,4,1\n5,6,1\n").unwrap();
-    let o = oddity(&[
-        "train",
-        "--model",
-        "autoencoder",
-        "--dataset",
-        "csv",
-        "--data",
-        csv.to_str().unwrap(),
-        "--protocol",
-        "tabular",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_clean_error(&o, &["t.csv", "normal class is empty"]);
+    assert_clean_error(&train_csv(), &["t.csv", "normal class is empty"]);
     // A missing file, an image model on a table, a run folder that is not one.
-    let o = oddity(&[
-        "train",
-        "--model",
-        "autoencoder",
-        "--dataset",
-        "adbench",
-        "--data",
-        "/nonexistent.npz",
-        "--protocol",
-        "tabular",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let missing = Path::new("/nonexistent.npz");
+    let o = train_cmd("autoencoder", "adbench", missing, "tabular", None, &out);
     assert_clean_error(&o, &["/nonexistent.npz", "no such file"]);
-    let wbc = fixture("adbench/42_WBC.npz");
-    let o = oddity(&[
-        "train",
-        "--model",
+    let o = train_cmd(
         "ganomaly",
-        "--dataset",
         "adbench",
-        "--data",
-        wbc.to_str().unwrap(),
-        "--protocol",
+        &fixture("adbench/42_WBC.npz"),
         "tabular",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+        None,
+        &out,
+    );
     assert_clean_error(&o, &["ganomaly takes images"]);
-    let o = oddity(&["eval", dir.to_str().unwrap()]);
-    assert_clean_error(&o, &["not a run folder"]);
+    assert_clean_error(
+        &oddity(&["eval", dir.to_str().unwrap()]),
+        &["not a run folder"],
+    );
     // Scores CSV with a bad label.
     let scores = dir.join("s.csv");
     std::fs::write(&scores, "score,label\n0.5,1\n0.2,normal\n").unwrap();
