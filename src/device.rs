@@ -8,7 +8,7 @@ use burn::tensor::Device;
 pub fn parse(name: &str) -> crate::Result<Device> {
     match name {
         "cpu" => Ok(Device::flex()),
-        "gpu" => gpu(),
+        "gpu" => probe(gpu()?),
         other => bail!("unknown device {other:?}; use cpu or gpu"),
     }
 }
@@ -28,4 +28,22 @@ fn gpu() -> crate::Result<Device> {
     bail!(
         "this oddity was built without a GPU backend; rebuild with `--features vulkan` (or `cuda`)"
     )
+}
+
+/// Run one tiny operation on `device`. GPU runtimes panic when no adapter or driver is found;
+/// turn that into an error instead of a crash half-way through a job.
+fn probe(device: Device) -> crate::Result<Device> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        burn::tensor::Tensor::<1>::from_floats([1.0f32], &device).into_data()
+    }))
+    .is_ok();
+    std::panic::set_hook(hook);
+    if !ok {
+        bail!(
+            "no usable GPU: the GPU backend found no adapter (is a Vulkan driver and loader, or CUDA, installed?); use --device cpu"
+        );
+    }
+    Ok(device)
 }
