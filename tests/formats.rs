@@ -116,3 +116,61 @@ fn cifar_binary_and_folders_load_through_the_source() {
     assert_eq!(s.train.sample(0)[1024], 20.0); // green plane
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// An MVTec AD category laid out by the test: images of mixed sizes resized while decoding,
+/// defect classes only in the test split, `good` the normal class.
+#[test]
+fn mvtec_layout_loads_at_image_level() {
+    use oddity::data::protocol::{self, Protocol, SplitOptions};
+    let root = temp_dir("mvtec").join("bottle");
+    let save = |rel: &str, side: u32, value: u8| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        image::RgbImage::from_pixel(side, side, image::Rgb([value, value, value]))
+            .save(p)
+            .unwrap();
+    };
+    for i in 0..4 {
+        save(&format!("train/good/{i:03}.png"), 40, 100 + i);
+    }
+    save("test/good/000.png", 40, 90);
+    save("test/good/001.png", 48, 91);
+    save("test/broken_large/000.png", 40, 10);
+    save("test/contamination/000.png", 40, 20);
+    std::fs::create_dir_all(root.join("ground_truth/broken_large")).unwrap();
+    image::GrayImage::from_pixel(40, 40, image::Luma([255]))
+        .save(root.join("ground_truth/broken_large/000_mask.png"))
+        .unwrap();
+    let mut s = spec(DatasetKind::Mvtec, root.clone());
+    let err = source::load(&s).unwrap_err().to_string();
+    assert!(err.contains("001.png") && err.contains("48×48"), "{err}");
+    s.image_size = Some(32);
+    let data = source::load(&s).unwrap();
+    assert_eq!(
+        data.train.class_names,
+        vec!["broken_large", "contamination", "good"]
+    );
+    assert_eq!(
+        data.train.shape,
+        SampleShape::Image {
+            channels: 3,
+            height: 32,
+            width: 32
+        }
+    );
+    let split = protocol::split(
+        &data,
+        &Protocol::OneClass {
+            class: "good".into(),
+        },
+        &SplitOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(split.train.len() + split.valid.len(), 4);
+    assert_eq!((split.test.len(), split.test.anomalies()), (4, 2));
+    let err = source::load(&spec(DatasetKind::Mvtec, root.join("train")))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not an MVTec AD category"), "{err}");
+    std::fs::remove_dir_all(root.parent().unwrap()).unwrap();
+}

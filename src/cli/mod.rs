@@ -45,7 +45,7 @@ enum Command {
 
 #[derive(Args)]
 struct DataArgs {
-    /// Data set format: mnist, fashion-mnist, cifar10, image-folder, kdd99, adbench, csv, builtin-mnist.
+    /// Data set format: mnist, fashion-mnist, cifar10, image-folder, mvtec, kdd99, adbench, csv, builtin-mnist.
     #[arg(long)]
     dataset: DatasetKind,
     /// The data set's file or folder (not needed for builtin-mnist).

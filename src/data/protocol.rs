@@ -86,7 +86,8 @@ pub struct SplitOptions {
     pub seed: u64,
     /// Fraction of the training normals held out for validation (0.1).
     pub validation_fraction: f64,
-    /// Keep at most this many training samples (a seeded subset), for reduced budgets.
+    /// Keep at most this many training samples (a seeded subset), for reduced budgets; the
+    /// validation set shrinks with it to `validation_fraction` of that number.
     pub max_train: Option<usize>,
     /// Keep at most this many test samples (a seeded subset), for reduced budgets.
     pub max_test: Option<usize>,

@@ -17,6 +17,10 @@ pub enum DatasetKind {
     Cifar10,
     /// Class sub-folders of images; `train/` and `test/` sub-folders when the data has both.
     ImageFolder,
+    /// One MVTec AD category: `train/good/`, `test/<good|defect>/`, `ground_truth/<defect>/`.
+    /// Read at image level (`good` is the normal class: use `one-class --class good`); the
+    /// pixel masks under `ground_truth/` are not read yet.
+    Mvtec,
     /// KDDCUP99 CSV (the 10 % file for the kdd99 protocol).
     Kdd99,
     /// ADBench `.npz` (`X`, `y`).
@@ -35,12 +39,13 @@ impl std::str::FromStr for DatasetKind {
             "fashion-mnist" => DatasetKind::FashionMnist,
             "cifar10" => DatasetKind::Cifar10,
             "image-folder" => DatasetKind::ImageFolder,
+            "mvtec" => DatasetKind::Mvtec,
             "kdd99" => DatasetKind::Kdd99,
             "adbench" => DatasetKind::Adbench,
             "csv" => DatasetKind::Csv,
             "builtin-mnist" => DatasetKind::BuiltinMnist,
             other => bail!(
-                "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, kdd99, adbench, csv or builtin-mnist"
+                "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, mvtec, kdd99, adbench, csv or builtin-mnist"
             ),
         })
     }
@@ -154,6 +159,15 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
                 }
             }
         }
+        DatasetKind::Mvtec => {
+            if !path.join("train").join("good").is_dir() || !path.join("test").is_dir() {
+                bail!(
+                    "{}: not an MVTec AD category (expected train/good/ and test/<good|defect>/)",
+                    path.display()
+                );
+            }
+            load_folders(path, folder_options)?
+        }
         DatasetKind::Kdd99 => {
             let file = if path.is_dir() {
                 [
@@ -192,8 +206,19 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
     })
 }
 
+/// Load `root/train/<class>/` and `root/test/<class>/` with one class list: the sorted union of
+/// both splits' class folders (a test split may hold classes training never sees, as MVTec's
+/// defect types).
 fn load_folders(root: &Path, options: image_folder::FolderOptions) -> crate::Result<DataSource> {
-    let train = image_folder::load(&root.join("train"), None, options)?;
+    let mut names: Vec<String> = Vec::new();
+    for split in ["train", "test"] {
+        for dir in image_folder::class_dirs(&root.join(split))? {
+            names.push(dir.file_name().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    names.dedup();
+    let train = image_folder::load(&root.join("train"), Some(&names), options)?;
     let options = image_folder::FolderOptions {
         channels: match train.shape {
             super::SampleShape::Image { channels, .. } => Some(channels),
@@ -201,7 +226,7 @@ fn load_folders(root: &Path, options: image_folder::FolderOptions) -> crate::Res
         },
         ..options
     };
-    let test = image_folder::load(&root.join("test"), Some(&train.class_names), options)?;
+    let test = image_folder::load(&root.join("test"), Some(&names), options)?;
     anyhow::ensure!(
         test.shape == train.shape,
         "{}: test images are {} but training images are {}",
