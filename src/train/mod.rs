@@ -114,8 +114,8 @@ pub fn fit(
             }
             if let Some(bar) = &bar {
                 let rate = ((step + 1) * batch) as f64 / start.elapsed().as_secs_f64();
-                let text: Vec<String> = losses.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
-                bar.set_message(format!("{} | {rate:.0} samples/s", text.join(" ")));
+                let text = format_losses(losses.iter().map(|(n, v)| (*n, *v as f64)));
+                bar.set_message(format!("{text} | {rate:.0} samples/s"));
                 bar.inc(1);
             }
         }
@@ -135,15 +135,10 @@ pub fn fit(
             samples_per_second: (steps * batch) as f64 / train_seconds,
         };
         if options.progress {
-            let losses: Vec<String> = entry
-                .losses
-                .iter()
-                .map(|(k, v)| format!("{k} {v:.4}"))
-                .collect();
             eprintln!(
                 "epoch {epoch}/{}: {} | validation {validation_loss:.5} | {:.0} samples/s",
                 options.epochs,
-                losses.join(" "),
+                format_losses(entry.losses.iter().map(|(k, v)| (k.as_str(), *v))),
                 entry.samples_per_second
             );
         }
@@ -161,6 +156,14 @@ pub fn fit(
             last,
         },
     ))
+}
+
+/// `name value name value …` for the progress bar and the epoch line.
+fn format_losses<'a>(losses: impl Iterator<Item = (&'a str, f64)>) -> String {
+    losses
+        .map(|(name, value)| format!("{name} {value:.4}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn progress_bar(show: bool, steps: usize, epoch: usize, epochs: usize) -> Option<ProgressBar> {
