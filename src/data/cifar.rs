@@ -24,7 +24,7 @@ const RECORD: usize = 1 + 3 * 32 * 32;
 /// Decode the records of one binary batch file; `name` is used in errors.
 pub fn parse_batch(bytes: &[u8], name: &str, out: &mut LabelledSet) -> crate::Result<()> {
     ensure!(
-        !bytes.is_empty() && bytes.len() % RECORD == 0,
+        !bytes.is_empty() && bytes.len().is_multiple_of(RECORD),
         "{name}: not a CIFAR-10 binary batch: {} bytes is not a multiple of the 3073-byte record",
         bytes.len()
     );

@@ -172,17 +172,4 @@ impl Samples {
     pub fn anomalies(&self) -> usize {
         self.labels.iter().filter(|&&l| l == 1).count()
     }
-
-    /// Keep only the samples at `keep` (in that order).
-    pub fn select(&self, keep: &[usize]) -> Samples {
-        let d = self.shape.len();
-        let mut out = Samples::empty(self.shape);
-        out.values.reserve(keep.len() * d);
-        for &i in keep {
-            out.values.extend_from_slice(self.sample(i));
-            out.labels.push(self.labels[i]);
-            out.origin.push(self.origin[i]);
-        }
-        out
-    }
 }

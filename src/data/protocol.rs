@@ -131,6 +131,9 @@ pub fn resolve(set: &LabelledSet, class: &str) -> crate::Result<u32> {
     )
 }
 
+/// A sample of a data set: (split id, index in that split).
+type Item = (u8, usize);
+
 fn shuffled(n: usize, seed: u64, stream: u64) -> Vec<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(stream);
@@ -141,7 +144,7 @@ fn shuffled(n: usize, seed: u64, stream: u64) -> Vec<usize> {
 
 /// `(split id, indices)` of the samples acting as training and test pools: the data set's own
 /// splits when it has two, else a seeded 80/20 split of its only one.
-fn pools(source: &DataSource, seed: u64) -> (Vec<(u8, usize)>, Vec<(u8, usize)>) {
+fn pools(source: &DataSource, seed: u64) -> (Vec<Item>, Vec<Item>) {
     match &source.test {
         Some(test) => (
             (0..source.train.len()).map(|i| (0, i)).collect(),
@@ -150,8 +153,8 @@ fn pools(source: &DataSource, seed: u64) -> (Vec<(u8, usize)>, Vec<(u8, usize)>)
         None => {
             let order = shuffled(source.train.len(), seed, 11);
             let cut = (order.len() * 4) / 5;
-            let mut train: Vec<(u8, usize)> = order[..cut].iter().map(|&i| (0, i)).collect();
-            let mut test: Vec<(u8, usize)> = order[cut..].iter().map(|&i| (0, i)).collect();
+            let mut train: Vec<Item> = order[..cut].iter().map(|&i| (0, i)).collect();
+            let mut test: Vec<Item> = order[cut..].iter().map(|&i| (0, i)).collect();
             train.sort_unstable();
             test.sort_unstable();
             (train, test)
@@ -178,7 +181,7 @@ pub fn split(
         }
     };
     let shape = source.train.shape;
-    let mut normals: Vec<(u8, usize)> = Vec::new();
+    let mut normals: Vec<Item> = Vec::new();
     let mut test: Vec<(u8, usize, u8)> = Vec::new();
     let class_of = |(s, i): (u8, usize)| set_of(s).classes[i];
     match protocol {
@@ -240,11 +243,11 @@ pub fn split(
                     source.train.class_names
                 );
             };
-            let mut all: Vec<(u8, usize)> = (0..source.train.len()).map(|i| (0, i)).collect();
+            let mut all: Vec<Item> = (0..source.train.len()).map(|i| (0, i)).collect();
             if let Some(t) = &source.test {
                 all.extend((0..t.len()).map(|i| (1, i)));
             }
-            let pool_normals: Vec<(u8, usize)> = all
+            let pool_normals: Vec<Item> = all
                 .iter()
                 .copied()
                 .filter(|&it| class_of(it) != anomaly)
@@ -273,8 +276,8 @@ pub fn split(
     let order = shuffled(normals.len(), options.seed, 41);
     let n_valid = ((normals.len() as f64 * options.validation_fraction).ceil() as usize)
         .clamp(1, normals.len() - 1);
-    let mut valid_items: Vec<(u8, usize)> = order[..n_valid].iter().map(|&i| normals[i]).collect();
-    let mut train_items: Vec<(u8, usize)> = order[n_valid..].iter().map(|&i| normals[i]).collect();
+    let mut valid_items: Vec<Item> = order[..n_valid].iter().map(|&i| normals[i]).collect();
+    let mut train_items: Vec<Item> = order[n_valid..].iter().map(|&i| normals[i]).collect();
     if let Some(m) = options.max_train {
         train_items.truncate(m.max(1));
         valid_items.truncate(((m as f64 * options.validation_fraction).ceil() as usize).max(1));

@@ -84,6 +84,8 @@ pub struct DenseHalves {
 }
 
 /// The two halves of an autoencoder, convolutional or fully connected.
+// One per model and never moved in a hot loop: the size difference between variants is harmless.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum AutoencoderNet {
     /// DCGAN encoder and decoder.
