@@ -248,3 +248,20 @@ fn train_eval_score_metrics_end_to_end() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The README's first command: `oddity demo` trains on the bundled subset and writes a run and
+/// a report (one epoch here to keep the suite short; the default is 5).
+#[test]
+fn demo_writes_a_run_and_a_report() {
+    let dir = temp_dir("cli-demo");
+    let out = dir.join("demo");
+    let o = oddity(&["demo", "--epochs", "1", "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("AUROC"));
+    assert!(out.join("run.json").is_file() && out.join("weights-last.safetensors").is_file());
+    let m: serde_json::Value =
+        serde_json::from_str(&read(&out.join("eval-last/metrics.json"))).unwrap();
+    assert_eq!(m["model"], "ganomaly");
+    assert_eq!(m["samples"], 1300);
+    std::fs::remove_dir_all(dir).unwrap();
+}
