@@ -186,13 +186,15 @@ pub fn train(config: RunConfig, device: &Device) -> crate::Result<Trained> {
 
 /// Train on an already loaded split.
 pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Result<Trained> {
-    let mut pre_config = config.model.preprocess_for(split.train.shape);
-    if config.preprocess.image_size.is_some() {
-        pre_config.image_size = config.preprocess.image_size;
-    }
-    pre_config.scaling = config.preprocess.scaling;
-    let preprocessor = Preprocessor::fit(pre_config, &split.train)?;
-    let train_set = preprocessor.apply(&split.train)?;
+    // The model's input size unless the user asked for another; the scaling is the run's.
+    let pre_config = PreprocessConfig {
+        image_size: config
+            .preprocess
+            .image_size
+            .or(config.model.input_size(split.train.shape)),
+        scaling: config.preprocess.scaling,
+    };
+    let (preprocessor, train_set) = Preprocessor::fit_transform(pre_config, &split.train)?;
     let valid_set = preprocessor.apply(&split.valid)?;
     let mut detector = config
         .model

@@ -63,6 +63,14 @@ pub struct Preprocessor {
 impl Preprocessor {
     /// Fit on the training samples (raw, as loaded).
     pub fn fit(config: PreprocessConfig, train: &Samples) -> crate::Result<Self> {
+        Ok(Self::fit_transform(config, train)?.0)
+    }
+
+    /// Fit on the training samples and return them transformed too, resizing them only once.
+    pub fn fit_transform(
+        config: PreprocessConfig,
+        train: &Samples,
+    ) -> crate::Result<(Self, Samples)> {
         ensure!(
             !train.is_empty(),
             "cannot fit preprocessing on an empty training set"
@@ -75,7 +83,7 @@ impl Preprocessor {
             offset: Vec::new(),
             factor: Vec::new(),
         };
-        let resized = pre.resize(train)?;
+        let mut resized = pre.resize(train)?;
         let (groups, per_group) = group_layout(output);
         let mut offset = vec![0.0f32; groups];
         let mut factor = vec![1.0f32; groups];
@@ -120,19 +128,25 @@ impl Preprocessor {
         }
         pre.offset = offset;
         pre.factor = factor;
-        Ok(pre)
+        pre.scale_in_place(&mut resized);
+        Ok((pre, resized))
     }
 
     /// Resize and scale samples with the fitted statistics.
     pub fn apply(&self, samples: &Samples) -> crate::Result<Samples> {
         let mut out = self.resize(samples)?;
+        self.scale_in_place(&mut out);
+        Ok(out)
+    }
+
+    /// `(x − offset[g]) · factor[g]` on already resized samples.
+    fn scale_in_place(&self, samples: &mut Samples) {
         let (_, per_group) = group_layout(self.output);
         let d = self.output.len();
-        for (k, v) in out.values.iter_mut().enumerate() {
+        for (k, v) in samples.values.iter_mut().enumerate() {
             let g = (k % d) / per_group;
             *v = (*v - self.offset[g]) * self.factor[g];
         }
-        Ok(out)
     }
 
     fn resize(&self, samples: &Samples) -> crate::Result<Samples> {

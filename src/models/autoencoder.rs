@@ -8,7 +8,6 @@
 
 use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
 use crate::data::SampleShape;
-use crate::data::preprocess::{PreprocessConfig, Scaling};
 use crate::nn::dcgan::check_image_size;
 use crate::nn::init::component_rng;
 use crate::nn::loss::per_sample_mse;
@@ -50,17 +49,6 @@ impl Default for AutoencoderConfig {
             learning_rate: 1e-3,
             batch_size: 64,
             epochs: 15,
-        }
-    }
-}
-
-impl AutoencoderConfig {
-    /// Images resized to `image_size` and standardised per channel; table features
-    /// standardised per feature. Statistics from the training split.
-    pub fn preprocess_for(&self, raw: SampleShape) -> PreprocessConfig {
-        PreprocessConfig {
-            image_size: matches!(raw, SampleShape::Image { .. }).then_some(self.image_size),
-            scaling: Scaling::Standardise,
         }
     }
 }

@@ -13,13 +13,14 @@
 //! - Update order per batch: generator forward, generator step, discriminator step on the x̂ of
 //!   that forward (detached). Adam lr 2e-4, β = (0.5, 0.999) for each network, batch 64,
 //!   15 epochs.
+//! - Inputs: images resized to `image_size` (32), standardised per channel with training-split
+//!   statistics (the run's default scaling; for MNIST ≈ the official (0.1307, 0.3081)).
 //! - Score (paper eq. 8): `A(x) = mean_k (G_E(x)_k − E(G(x))_k)²`. The official code then
 //!   min-max normalises over the test set; that changes no ranking metric and is not done here
 //!   (it would need the test set; thresholds come from validation data instead).
 
 use super::{Detector, ModelConfig, StepLosses, image_dims, module_from_bytes, module_to_bytes};
 use crate::data::SampleShape;
-use crate::data::preprocess::{PreprocessConfig, Scaling};
 use crate::nn::dcgan::check_image_size;
 use crate::nn::init::component_rng;
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
@@ -76,17 +77,6 @@ impl Default for GanomalyConfig {
             batch_size: 64,
             epochs: 15,
             d_reinit_below: 1e-5,
-        }
-    }
-}
-
-impl GanomalyConfig {
-    /// Images resized to `image_size`; pixels standardised per channel with statistics of the
-    /// training split (for MNIST these are the official (0.1307, 0.3081)).
-    pub fn preprocess_for(&self, _raw: SampleShape) -> PreprocessConfig {
-        PreprocessConfig {
-            image_size: Some(self.image_size),
-            scaling: Scaling::Standardise,
         }
     }
 }
@@ -229,10 +219,8 @@ impl Detector for Ganomaly {
         );
         let con = l1(x.clone(), out.reconstruction.clone());
         let enc = l2(out.latent, out.latent_reconstructed);
+        let loss_g = adv.clone() * c.w_adv + con.clone() * c.w_con + enc.clone() * c.w_enc;
         let losses = Tensor::cat(vec![adv, con, enc], 0);
-        let loss_g = (losses.clone()
-            * Tensor::<1>::from_floats([c.w_adv, c.w_con, c.w_enc], &losses.device()))
-        .sum();
         let mut grads = loss_g.backward();
         self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
         // Discriminator step on the x̂ of the same forward pass.

@@ -5,7 +5,6 @@ pub mod autoencoder;
 pub mod ganomaly;
 
 use crate::data::SampleShape;
-use crate::data::preprocess::PreprocessConfig;
 use anyhow::{Context, bail};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -138,12 +137,14 @@ impl ModelConfig {
         }
     }
 
-    /// The preprocessing the model expects for data of shape `raw` (input size, scaling).
-    pub fn preprocess_for(&self, raw: SampleShape) -> PreprocessConfig {
-        match self {
-            ModelConfig::Ganomaly(c) => c.preprocess_for(raw),
-            ModelConfig::Autoencoder(c) => c.preprocess_for(raw),
-        }
+    /// The side images are resized to before this model sees them (`None` for tables).
+    /// Both models take their config's `image_size` (GANomaly's `isize`, 32).
+    pub fn input_size(&self, raw: SampleShape) -> Option<usize> {
+        let size = match self {
+            ModelConfig::Ganomaly(c) => c.image_size,
+            ModelConfig::Autoencoder(c) => c.image_size,
+        };
+        matches!(raw, SampleShape::Image { .. }).then_some(size)
     }
 
     /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
