@@ -35,6 +35,7 @@
 //! # let _ = flagged; Ok(()) }
 //! ```
 
+pub mod bench;
 pub mod data;
 pub mod device;
 pub mod io;

@@ -12,6 +12,8 @@ use oddity::run::{self, Checkpoint, Run, RunConfig};
 use oddity::threshold::ThresholdRule;
 use std::path::{Path, PathBuf};
 
+mod bench;
+
 #[derive(Parser)]
 #[command(
     name = "oddity",
@@ -41,6 +43,9 @@ enum Command {
     Score(ScoreArgs),
     /// Compute AUROC & co. from any CSV with columns `score` and `label` (1 = anomaly).
     Metrics(MetricsArgs),
+    /// Speed benchmarks against the PyTorch reference (see bench/reference/).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Args)]
@@ -211,6 +216,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Score(a) => score(a),
         Command::Metrics(a) => metrics(a),
         Command::Demo(a) => demo(a),
+        Command::Bench(c) => bench::run(c),
     }
 }
 

@@ -5,6 +5,9 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Gradients;
 
+/// Adam's ε, as PyTorch's `torch.optim.Adam` and TensorFlow 1's `AdamOptimizer` default it.
+pub const ADAM_EPSILON: f32 = 1e-8;
+
 /// An Adam optimizer bound to one network's parameters.
 pub struct NetOptimizer {
     optim: ModuleOptimizer,
@@ -13,12 +16,14 @@ pub struct NetOptimizer {
 }
 
 impl NetOptimizer {
-    /// Adam with the given learning rate and betas.
+    /// Adam with the given learning rate and betas, and ε = 1e-8: the papers' frameworks'
+    /// default (PyTorch, TensorFlow 1), not burn's 1e-5.
     pub fn adam(lr: f64, beta_1: f32, beta_2: f32) -> Self {
         NetOptimizer {
             optim: AdamConfig::new()
                 .with_beta_1(beta_1)
                 .with_beta_2(beta_2)
+                .with_epsilon(ADAM_EPSILON)
                 .init(),
             lr,
         }

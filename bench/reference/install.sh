@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the PyTorch reference into bench/reference/.venv (benchmarks only; never a
+# dependency of oddity). PyPI's Linux wheel brings its CUDA libraries: a few GB.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+venv="$here/.venv"
+python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --upgrade pip
+"$venv/bin/pip" install --quiet "torch==2.15.0" "numpy<3" "safetensors>=0.4"
+"$venv/bin/python" -c "import torch; print('torch', torch.__version__, 'threads', torch.get_num_threads())"

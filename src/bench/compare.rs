@@ -1,0 +1,290 @@
+//! Side by side with PyTorch: run each case in a fresh process of ours (so that its peak memory
+//! is its own), then the same case in the reference (`bench/reference/reference.py`), with the
+//! same thread count, and report the ratios ours/theirs. Before timing, check that the
+//! reference computes the same function: from our initial weights and batches, its losses and
+//! scores must match ours to float tolerance.
+
+use super::{CASES, Case, SpeedFigures, SpeedOptions, export_trace};
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where and how to run the comparison.
+#[derive(Clone, Debug)]
+pub struct CompareOptions {
+    /// Cases to run (all by default).
+    pub cases: Vec<&'static Case>,
+    /// Worker threads for both implementations.
+    pub threads: usize,
+    /// Python interpreter with PyTorch (`bench/reference/.venv/bin/python`); `None` measures
+    /// ours only.
+    pub python: Option<PathBuf>,
+    /// The reference script.
+    pub script: PathBuf,
+    /// Repeats and warm-up, for both.
+    pub speed: SpeedOptions,
+    /// Folder for the same-function traces.
+    pub work_dir: PathBuf,
+}
+
+/// The result of the same-function check of one case.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SameFunction {
+    /// Largest relative difference of any step's loss.
+    pub max_rel_loss_diff: f64,
+    /// Largest relative difference of the scores after the steps.
+    pub max_rel_score_diff: f64,
+    /// Steps compared.
+    pub steps: usize,
+    /// Both below the tolerance.
+    pub ok: bool,
+}
+
+/// The reference's own figures, plus what only it can count.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ReferenceFigures {
+    /// The timings, as ours.
+    #[serde(flatten)]
+    pub figures: SpeedFigures,
+    /// Floating-point operations of one training step (PyTorch's FLOP counter).
+    pub flops_per_step: f64,
+    /// PyTorch version.
+    pub torch: String,
+}
+
+/// Ours divided by theirs, per figure (above 1 is better for throughput, below 1 for memory).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Ratios {
+    /// Training samples/s, ours / theirs.
+    pub train: f64,
+    /// Scoring samples/s, ours / theirs.
+    pub score: f64,
+    /// Peak resident memory, ours / theirs.
+    pub peak_rss: f64,
+}
+
+/// Everything measured for one case.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CaseReport {
+    /// Case name.
+    pub case: String,
+    /// What it stands for.
+    pub about: String,
+    /// Our figures.
+    pub ours: SpeedFigures,
+    /// PyTorch's figures.
+    pub theirs: Option<ReferenceFigures>,
+    /// Ours / theirs.
+    pub ratios: Option<Ratios>,
+    /// The arithmetic floor of a training step: its FLOPs over the machine's measured peak, ms.
+    pub floor_step_ms: Option<f64>,
+    /// Whether the reference computes the same function.
+    pub same_function: Option<SameFunction>,
+}
+
+/// The whole benchmark, as written to `speed.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SpeedReport {
+    /// Threads given to both implementations.
+    pub threads: usize,
+    /// Measured fp32 matrix-multiply peak of this machine at that many threads, GFLOP/s.
+    pub peak_gflops: Option<f64>,
+    /// The processor, as /proc/cpuinfo names it.
+    pub cpu: String,
+    /// oddity's version.
+    pub oddity: String,
+    /// Repeats and warm-up.
+    pub options: SpeedOptions,
+    /// One entry per case.
+    pub cases: Vec<CaseReport>,
+}
+
+fn cpu_name() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Run a command with the thread count pinned and parse the JSON it prints last.
+fn run_json<T: serde::de::DeserializeOwned>(mut cmd: Command, threads: usize) -> crate::Result<T> {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .env("RAYON_NUM_THREADS", threads.to_string())
+        .env("OMP_NUM_THREADS", threads.to_string())
+        .env("MKL_NUM_THREADS", threads.to_string())
+        .output()
+        .with_context(|| format!("cannot start {shown}"))?;
+    if !out.status.success() {
+        bail!(
+            "{shown} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    serde_json::from_str(last).with_context(|| format!("{shown} printed no JSON result: {last:?}"))
+}
+
+fn speed_args(o: &SpeedOptions) -> Vec<String> {
+    vec![
+        "--warmup-steps".into(),
+        o.warmup_steps.to_string(),
+        "--repeats".into(),
+        o.repeats.to_string(),
+        "--min-repeat-seconds".into(),
+        o.min_repeat_seconds.to_string(),
+        "--score-batch".into(),
+        o.score_batch.to_string(),
+    ]
+}
+
+fn ours(case: &Case, o: &CompareOptions) -> crate::Result<SpeedFigures> {
+    let exe = std::env::current_exe().context("cannot find the oddity executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["bench", "measure", case.name]).args(speed_args(&o.speed));
+    run_json(cmd, o.threads)
+}
+
+fn reference(python: &Path, o: &CompareOptions, args: &[&str]) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.arg(&o.script)
+        .args(args)
+        .args(["--threads", &o.threads.to_string()]);
+    cmd
+}
+
+/// Relative tolerance of the same-function check (float32 through a few hundred thousand
+/// operations in different orders).
+pub const SAME_FUNCTION_TOLERANCE: f64 = 1e-3;
+
+fn same_function(case: &Case, python: &Path, o: &CompareOptions) -> crate::Result<SameFunction> {
+    let dir = o.work_dir.join(case.name);
+    export_trace(case, 2, &dir)?;
+    let dir_arg = dir.to_string_lossy().to_string();
+    let cmd = reference(python, o, &["check", "--case", case.name, "--dir", &dir_arg]);
+    let mut check: SameFunction = run_json(cmd, o.threads)?;
+    check.ok = check.max_rel_loss_diff < SAME_FUNCTION_TOLERANCE
+        && check.max_rel_score_diff < SAME_FUNCTION_TOLERANCE;
+    Ok(check)
+}
+
+/// Run the whole comparison, printing progress to stderr.
+pub fn run(o: &CompareOptions) -> crate::Result<SpeedReport> {
+    let peak_gflops = match &o.python {
+        Some(py) => {
+            #[derive(Deserialize)]
+            struct Peak {
+                gflops: f64,
+            }
+            let p: Peak = run_json(reference(py, o, &["peak"]), o.threads)?;
+            Some(p.gflops)
+        }
+        None => None,
+    };
+    let mut cases = Vec::new();
+    for case in &o.cases {
+        eprintln!("{}: ours…", case.name);
+        let ours = ours(case, o)?;
+        let (theirs, same) = match &o.python {
+            Some(py) => {
+                eprintln!("{}: same-function check…", case.name);
+                let same = same_function(case, py, o)?;
+                eprintln!("{}: PyTorch…", case.name);
+                let mut args = vec!["speed", "--case", case.name];
+                let extra = speed_args(&o.speed);
+                args.extend(extra.iter().map(String::as_str));
+                let theirs: ReferenceFigures = run_json(reference(py, o, &args), o.threads)?;
+                (Some(theirs), Some(same))
+            }
+            None => (None, None),
+        };
+        let ratios = theirs.as_ref().map(|t| Ratios {
+            train: ours.train_samples_per_s / t.figures.train_samples_per_s,
+            score: ours.score_samples_per_s / t.figures.score_samples_per_s,
+            peak_rss: ours.peak_rss_mib / t.figures.peak_rss_mib,
+        });
+        let floor_step_ms = match (&theirs, peak_gflops) {
+            (Some(t), Some(g)) => Some(t.flops_per_step / (g * 1e9) * 1e3),
+            _ => None,
+        };
+        cases.push(CaseReport {
+            case: case.name.into(),
+            about: case.about.into(),
+            ours,
+            theirs,
+            ratios,
+            floor_step_ms,
+            same_function: same,
+        });
+    }
+    Ok(SpeedReport {
+        threads: o.threads,
+        peak_gflops,
+        cpu: cpu_name(),
+        oddity: env!("CARGO_PKG_VERSION").into(),
+        options: o.speed,
+        cases,
+    })
+}
+
+/// All cases.
+pub fn all_cases() -> Vec<&'static Case> {
+    CASES.iter().collect()
+}
+
+/// The report as a Markdown table (what the README shows).
+pub fn table(report: &SpeedReport) -> String {
+    let mut s = format!(
+        "{} threads, {}; fp32 matmul peak {}\n\n",
+        report.threads,
+        report.cpu,
+        report
+            .peak_gflops
+            .map(|g| format!("{g:.0} GFLOP/s"))
+            .unwrap_or_else(|| "not measured".into())
+    );
+    s.push_str("| case | train samples/s ours / PyTorch | ratio | train ms/step ours / PyTorch / floor | score samples/s (batch 256) ours / PyTorch | ratio | peak MiB ours / PyTorch | ratio | same function |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    let opt = |v: Option<f64>, digits: usize| {
+        v.map(|x| format!("{x:.digits$}"))
+            .unwrap_or_else(|| "–".into())
+    };
+    for c in &report.cases {
+        let t = c.theirs.as_ref().map(|t| &t.figures);
+        let r = c.ratios.as_ref();
+        s.push_str(&format!(
+            "| {} | {:.0} / {} | {} | {:.1} / {} / {} | {:.0} / {} | {} | {:.0} / {} | {} | {} |\n",
+            c.case,
+            c.ours.train_samples_per_s,
+            opt(t.map(|t| t.train_samples_per_s), 0),
+            opt(r.map(|r| r.train), 2),
+            c.ours.train_step_ms,
+            opt(t.map(|t| t.train_step_ms), 1),
+            opt(c.floor_step_ms, 1),
+            c.ours.score_samples_per_s,
+            opt(t.map(|t| t.score_samples_per_s), 0),
+            opt(r.map(|r| r.score), 2),
+            c.ours.peak_rss_mib,
+            opt(t.map(|t| t.peak_rss_mib), 0),
+            opt(r.map(|r| r.peak_rss), 2),
+            c.same_function
+                .as_ref()
+                .map(|f| format!(
+                    "{} (loss Δ {:.1e}, score Δ {:.1e})",
+                    if f.ok { "yes" } else { "NO" },
+                    f.max_rel_loss_diff,
+                    f.max_rel_score_diff
+                ))
+                .unwrap_or_else(|| "–".into()),
+        ));
+    }
+    s
+}

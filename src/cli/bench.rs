@@ -1,0 +1,152 @@
+//! `oddity bench …`: speed benchmarks, side by side with the PyTorch reference.
+
+use clap::{Args, Subcommand};
+use oddity::bench::compare::{self, CompareOptions};
+use oddity::bench::{self, SpeedOptions};
+use std::path::PathBuf;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Measure every case, ours then PyTorch's, with the same threads; print the ratios and
+    /// write speed.json.
+    Speed(SpeedArgs),
+    /// Measure one case in this process and print its figures as JSON (used by `speed`, which
+    /// runs each case in a fresh process so that peak memory is the case's own).
+    Measure(MeasureArgs),
+    /// Write the initial weights, batches and per-step losses of one case, for the
+    /// same-function check of the reference.
+    Trace(TraceArgs),
+}
+
+#[derive(Args)]
+pub struct TimingArgs {
+    /// Untimed warm-up steps.
+    #[arg(long, default_value_t = 3)]
+    warmup_steps: usize,
+    /// Timed repeats (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    repeats: usize,
+    /// Each repeat lasts at least this many seconds.
+    #[arg(long, default_value_t = 1.0)]
+    min_repeat_seconds: f64,
+    /// Scoring batch size.
+    #[arg(long, default_value_t = 256)]
+    score_batch: usize,
+}
+
+impl TimingArgs {
+    fn options(&self) -> SpeedOptions {
+        SpeedOptions {
+            warmup_steps: self.warmup_steps,
+            repeats: self.repeats,
+            min_repeat_seconds: self.min_repeat_seconds,
+            score_batch: self.score_batch,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct SpeedArgs {
+    /// Comma-separated cases (default: all): ganomaly-mnist, ganomaly-cifar, autoencoder-cifar, autoencoder-kdd.
+    #[arg(long, value_delimiter = ',')]
+    cases: Vec<String>,
+    /// Threads for both implementations (default: this machine's cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Python with PyTorch (installed by bench/reference/install.sh).
+    #[arg(long, default_value = "bench/reference/.venv/bin/python")]
+    python: PathBuf,
+    /// The reference script.
+    #[arg(long, default_value = "bench/reference/reference.py")]
+    reference: PathBuf,
+    /// Measure ours only.
+    #[arg(long)]
+    no_reference: bool,
+    /// Where to write the JSON figures.
+    #[arg(long, default_value = "speed.json")]
+    out: PathBuf,
+    /// Folder for the same-function traces.
+    #[arg(long, default_value = "runs/bench")]
+    work_dir: PathBuf,
+    #[command(flatten)]
+    timing: TimingArgs,
+}
+
+#[derive(Args)]
+pub struct MeasureArgs {
+    /// The case.
+    case: String,
+    #[command(flatten)]
+    timing: TimingArgs,
+}
+
+#[derive(Args)]
+pub struct TraceArgs {
+    /// The case.
+    case: String,
+    /// Training steps to record.
+    #[arg(long, default_value_t = 2)]
+    steps: usize,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Measure(a) => {
+            let case = bench::case(&a.case)?;
+            let figures = bench::measure(case, &burn::tensor::Device::flex(), &a.timing.options())?;
+            println!("{}", serde_json::to_string(&figures)?);
+            Ok(())
+        }
+        BenchCommand::Trace(a) => {
+            let case = bench::case(&a.case)?;
+            bench::export_trace(case, a.steps, &a.out)?;
+            println!("trace of {} written to {}", case.name, a.out.display());
+            Ok(())
+        }
+        BenchCommand::Speed(a) => speed(a),
+    }
+}
+
+fn speed(a: SpeedArgs) -> anyhow::Result<()> {
+    let cases = if a.cases.is_empty() {
+        compare::all_cases()
+    } else {
+        a.cases
+            .iter()
+            .map(|c| bench::case(c))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let python = if a.no_reference {
+        None
+    } else {
+        anyhow::ensure!(
+            a.python.exists(),
+            "no PyTorch reference at {}: run bench/reference/install.sh first, or pass --no-reference",
+            a.python.display()
+        );
+        anyhow::ensure!(
+            a.reference.exists(),
+            "reference script {} not found (run from the repository root or pass --reference)",
+            a.reference.display()
+        );
+        Some(a.python)
+    };
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let report = compare::run(&CompareOptions {
+        cases,
+        threads,
+        python,
+        script: a.reference,
+        speed: a.timing.options(),
+        work_dir: a.work_dir,
+    })?;
+    print!("{}", compare::table(&report));
+    oddity::io::write_json(&a.out, &report)?;
+    println!("figures written to {}", a.out.display());
+    Ok(())
+}
