@@ -26,9 +26,6 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// Batch size of scoring passes.
-pub const SCORE_BATCH: usize = 256;
-
 /// Everything needed to reproduce a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
@@ -203,12 +200,12 @@ pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Res
     let last =
         config
             .threshold_rule
-            .fit(&train::score(detector.as_ref(), &valid_set, SCORE_BATCH)?)?;
+            .fit(&train::score(detector.as_ref(), &valid_set)?)?;
     detector.load_weights(checkpoints.best.clone())?;
     let best =
         config
             .threshold_rule
-            .fit(&train::score(detector.as_ref(), &valid_set, SCORE_BATCH)?)?;
+            .fit(&train::score(detector.as_ref(), &valid_set)?)?;
     detector.load_weights(checkpoints.last.clone())?;
     let config = RunConfig {
         preprocess: pre_config,
@@ -301,7 +298,7 @@ pub struct Evaluation {
 /// Score raw (unpreprocessed) samples with a run's detector.
 pub fn score_raw(run: &Run, detector: &dyn Detector, raw: &Samples) -> crate::Result<Vec<f32>> {
     let samples = run.preprocessor.apply(raw)?;
-    train::score(detector, &samples, SCORE_BATCH)
+    train::score(detector, &samples)
 }
 
 /// Evaluate a run's checkpoint on the held-out test split of its protocol.

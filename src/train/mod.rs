@@ -123,7 +123,8 @@ pub fn fit(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let validation_loss = mean(&evaluate(model, valid, 256, |m, x| m.validation_loss(x))?);
+        let batch = score_batch_size(valid.shape.len());
+        let validation_loss = mean(&evaluate(model, valid, batch, |m, x| m.validation_loss(x))?);
         let entry = EpochLog {
             epoch,
             losses: sums
@@ -208,11 +209,57 @@ pub fn evaluate(
     Ok(out)
 }
 
-/// Anomaly scores of every sample (higher = more anomalous), batched.
-pub fn score(
-    model: &dyn Detector,
-    samples: &Samples,
-    batch_size: usize,
-) -> crate::Result<Vec<f32>> {
-    evaluate(model, samples, batch_size, |m, x| m.score(x))
+/// Anomaly scores of every sample (higher = more anomalous), in batches of
+/// [`score_batch_size`].
+pub fn score(model: &dyn Detector, samples: &Samples) -> crate::Result<Vec<f32>> {
+    let batch = score_batch_size(samples.shape.len());
+    evaluate(model, samples, batch, |m, x| m.score(x))
+}
+
+/// Working memory a scoring pass may need per input value, in floats: the activations of
+/// every layer (the DCGAN-32 networks hold ≈ 100 floats per input pixel across three
+/// networks, BatchNorm and activation temporaries included) with a margin.
+const SCORING_FLOATS_PER_INPUT_VALUE: usize = 256;
+
+/// Largest and smallest scoring batches: past 1024 throughput no longer grows, under 16 it falls.
+const SCORE_BATCH_RANGE: (usize, usize) = (16, 1024);
+
+/// The scoring batch size for samples of `sample_len` values: as many samples as fit in a
+/// quarter of the memory available now (`MemAvailable`; 4 GiB assumed where it cannot be
+/// read), rounded down to a power of two, between 16 and 1024.
+pub fn score_batch_size(sample_len: usize) -> usize {
+    let available = available_memory_bytes().unwrap_or(4 << 30);
+    batch_for_memory(available / 4, sample_len)
+}
+
+fn batch_for_memory(budget_bytes: u64, sample_len: usize) -> usize {
+    let per_sample = (sample_len.max(1) * SCORING_FLOATS_PER_INPUT_VALUE * 4) as u64;
+    let fit = (budget_bytes / per_sample) as usize;
+    let (lo, hi) = SCORE_BATCH_RANGE;
+    let clamped = fit.clamp(lo, hi);
+    1 << clamped.ilog2()
+}
+
+/// `MemAvailable` of /proc/meminfo, bytes.
+fn available_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch_for_memory;
+
+    #[test]
+    fn scoring_batch_follows_memory() {
+        // 3×32×32 images need 3 MiB each at 256 floats per value: 1 GiB holds 341 → 256.
+        assert_eq!(batch_for_memory(1 << 30, 3 * 32 * 32), 256);
+        // Four times the memory, four times the batch.
+        assert_eq!(batch_for_memory(4 << 30, 3 * 32 * 32), 1024);
+        // Large images on little memory still get the smallest batch, tables the largest.
+        assert_eq!(batch_for_memory(64 << 20, 3 * 512 * 512), 16);
+        assert_eq!(batch_for_memory(1 << 30, 121), 1024);
+    }
 }
