@@ -197,15 +197,13 @@ pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Res
         .model
         .build(preprocessor.output, device, config.train.seed)?;
     let (log, checkpoints) = train::fit(detector.as_mut(), &train_set, &valid_set, &config.train)?;
-    let last =
-        config
-            .threshold_rule
-            .fit(&train::score(detector.as_ref(), &valid_set)?)?;
+    let last = config
+        .threshold_rule
+        .fit(&train::score(detector.as_ref(), &valid_set)?)?;
     detector.load_weights(checkpoints.best.clone())?;
-    let best =
-        config
-            .threshold_rule
-            .fit(&train::score(detector.as_ref(), &valid_set)?)?;
+    let best = config
+        .threshold_rule
+        .fit(&train::score(detector.as_ref(), &valid_set)?)?;
     detector.load_weights(checkpoints.last.clone())?;
     let config = RunConfig {
         preprocess: pre_config,

@@ -265,3 +265,49 @@ fn demo_writes_a_run_and_a_report() {
     assert_eq!(m["samples"], 1300);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `oddity bench speed` without PyTorch says how to install it; with `--no-reference` it
+/// measures ours and writes speed.json with every figure filled and no ratios.
+#[test]
+fn bench_speed_without_reference() {
+    let dir = temp_dir("bench");
+    let missing = dir.join("no-python");
+    let o = oddity(&[
+        "bench",
+        "speed",
+        "--cases",
+        "autoencoder-kdd",
+        "--python",
+        missing.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["no-python", "install.sh"]);
+    let out = dir.join("speed.json");
+    let o = oddity(&[
+        "bench",
+        "speed",
+        "--cases",
+        "autoencoder-kdd",
+        "--no-reference",
+        "--threads",
+        "1",
+        "--repeats",
+        "1",
+        "--warmup-steps",
+        "1",
+        "--min-repeat-seconds",
+        "0.05",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let case = &report["cases"][0];
+    assert_eq!(case["case"], "autoencoder-kdd");
+    assert_eq!(case["ours"]["threads"], 1);
+    for figure in ["train_samples_per_s", "score_samples_per_s", "peak_rss_mib"] {
+        let v = case["ours"][figure].as_f64().unwrap();
+        assert!(v.is_finite() && v > 0.0, "{figure} = {v}");
+    }
+    assert!(case["ratios"].is_null() && case["theirs"].is_null());
+}

@@ -129,7 +129,11 @@ fn run_json<T: serde::de::DeserializeOwned>(mut cmd: Command, threads: usize) ->
         );
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let last = stdout.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
     serde_json::from_str(last).with_context(|| format!("{shown} printed no JSON result: {last:?}"))
 }
 
@@ -149,7 +153,8 @@ fn speed_args(o: &SpeedOptions) -> Vec<String> {
 fn ours(case: &Case, o: &CompareOptions) -> crate::Result<SpeedFigures> {
     let exe = std::env::current_exe().context("cannot find the oddity executable")?;
     let mut cmd = Command::new(exe);
-    cmd.args(["bench", "measure", case.name]).args(speed_args(&o.speed));
+    cmd.args(["bench", "measure", case.name])
+        .args(speed_args(&o.speed));
     run_json(cmd, o.threads)
 }
 
@@ -169,7 +174,11 @@ fn same_function(case: &Case, python: &Path, o: &CompareOptions) -> crate::Resul
     let dir = o.work_dir.join(case.name);
     export_trace(case, 2, &dir)?;
     let dir_arg = dir.to_string_lossy().to_string();
-    let cmd = reference(python, o, &["check", "--case", case.name, "--dir", &dir_arg]);
+    let cmd = reference(
+        python,
+        o,
+        &["check", "--case", case.name, "--dir", &dir_arg],
+    );
     let mut check: SameFunction = run_json(cmd, o.threads)?;
     check.ok = check.max_rel_loss_diff < SAME_FUNCTION_TOLERANCE
         && check.max_rel_score_diff < SAME_FUNCTION_TOLERANCE;

@@ -170,7 +170,11 @@ fn time_steps(
 }
 
 /// Measure training and scoring throughput of `case` on `device` in this process.
-pub fn measure(case: &Case, device: &Device, options: &SpeedOptions) -> crate::Result<SpeedFigures> {
+pub fn measure(
+    case: &Case,
+    device: &Device,
+    options: &SpeedOptions,
+) -> crate::Result<SpeedFigures> {
     let mut model = build(case, device, 0)?;
     let config = model.config();
     let train_batch = config.batch_size();
