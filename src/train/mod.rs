@@ -123,8 +123,10 @@ pub fn fit(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let batch = score_batch_size(valid.shape.len());
-        let validation_loss = mean(&evaluate(model, valid, batch, |m, x| m.validation_loss(x))?);
+        let valid_batch = score_batch_size(valid.shape.len());
+        let validation_loss = mean(&evaluate(model, valid, valid_batch, |m, x| {
+            m.validation_loss(x)
+        })?);
         let entry = EpochLog {
             epoch,
             losses: sums
