@@ -2,6 +2,7 @@
 //! network, losses and score. The training loop that drives them is in [`crate::train`].
 
 pub mod autoencoder;
+pub mod egbad;
 pub mod ganomaly;
 
 use crate::data::SampleShape;
@@ -11,6 +12,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
+pub use egbad::{Egbad, EgbadConfig};
 pub use ganomaly::{Ganomaly, GanomalyConfig};
 
 /// Named losses of one training step, for the log and the progress bar.
@@ -62,6 +64,8 @@ pub enum ModelConfig {
     Ganomaly(GanomalyConfig),
     /// The baseline autoencoder scored by reconstruction error.
     Autoencoder(AutoencoderConfig),
+    /// EGBAD (Zenati et al., ICLR-W 2018).
+    Egbad(EgbadConfig),
 }
 
 /// A registry entry: what `oddity models` lists and `--model NAME` accepts.
@@ -84,6 +88,12 @@ pub const MODELS: &[ModelInfo] = &[
         paper: "Akcay, Atapour-Abarghouei, Breckon. GANomaly: Semi-Supervised Anomaly Detection via Adversarial Training. ACCV 2018",
         summary: "encoder-decoder-encoder GAN; score = latent distance ‖G_E(x) − E(G(x))‖²",
         inputs: "images",
+    },
+    ModelInfo {
+        name: "egbad",
+        paper: "Zenati, Foo, Lecouat, Manek, Chandrasekhar. Efficient GAN-Based Anomaly Detection. ICLR workshop 2018",
+        summary: "BiGAN (encoder, generator, joint discriminator); score = 0.9·‖x − G(E(x))‖₁ + 0.1·‖f(x,E(x)) − f(G(E(x)),E(x))‖₁",
+        inputs: "tables",
     },
     ModelInfo {
         name: "autoencoder",
@@ -109,6 +119,7 @@ impl ModelConfig {
         Ok(match info(name)?.name {
             "ganomaly" => ModelConfig::Ganomaly(GanomalyConfig::default()),
             "autoencoder" => ModelConfig::Autoencoder(AutoencoderConfig::default()),
+            "egbad" => ModelConfig::Egbad(EgbadConfig::default()),
             other => bail!("model {other:?} is registered but has no configuration"),
         })
     }
@@ -118,6 +129,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Ganomaly(_) => "ganomaly",
             ModelConfig::Autoencoder(_) => "autoencoder",
+            ModelConfig::Egbad(_) => "egbad",
         }
     }
 
@@ -126,6 +138,7 @@ impl ModelConfig {
         match self {
             ModelConfig::Ganomaly(c) => c.epochs,
             ModelConfig::Autoencoder(c) => c.epochs,
+            ModelConfig::Egbad(c) => c.epochs,
         }
     }
 
@@ -134,15 +147,17 @@ impl ModelConfig {
         match self {
             ModelConfig::Ganomaly(c) => c.batch_size,
             ModelConfig::Autoencoder(c) => c.batch_size,
+            ModelConfig::Egbad(c) => c.batch_size,
         }
     }
 
     /// The side images are resized to before this model sees them (`None` for tables).
-    /// Both models take their config's `image_size` (GANomaly's `isize`, 32).
+    /// Image models take their config's `image_size` (GANomaly's `isize`, 32); table models none.
     pub fn input_size(&self, raw: SampleShape) -> Option<usize> {
         let size = match self {
             ModelConfig::Ganomaly(c) => c.image_size,
             ModelConfig::Autoencoder(c) => c.image_size,
+            ModelConfig::Egbad(_) => return None,
         };
         matches!(raw, SampleShape::Image { .. }).then_some(size)
     }
@@ -159,6 +174,7 @@ impl ModelConfig {
             ModelConfig::Autoencoder(c) => {
                 Box::new(Autoencoder::new(c.clone(), shape, device, seed)?)
             }
+            ModelConfig::Egbad(c) => Box::new(Egbad::new(c.clone(), shape, device, seed)?),
         })
     }
 }

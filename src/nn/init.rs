@@ -21,6 +21,9 @@ pub enum InitScheme {
     Dcgan,
     /// PyTorch's layer defaults: weights and biases U(−1/√fan_in, 1/√fan_in); BatchNorm 1 and 0.
     Pytorch,
+    /// Glorot/Xavier uniform weights U(±√(6/(fan_in + fan_out))) and zero biases: TensorFlow's
+    /// `xavier_initializer`, as the EGBAD and ALAD tabular networks.
+    Xavier,
 }
 
 /// Re-initialise every parameter of `module` with `scheme`, drawing from `rng`.
@@ -72,7 +75,7 @@ impl Initialiser<'_> {
                 InitScheme::Dcgan => (0..n)
                     .map(|_| 1.0 + 0.02 * standard_normal(self.rng))
                     .collect(),
-                InitScheme::Pytorch => vec![1.0; n],
+                InitScheme::Pytorch | InitScheme::Xavier => vec![1.0; n],
             },
             ("beta", true) | ("running_mean", true) => vec![0.0; n],
             ("running_var", true) => vec![1.0; n],
@@ -84,13 +87,22 @@ impl Initialiser<'_> {
                 } else {
                     dims[0]
                 };
-                if is_conv && self.scheme == InitScheme::Dcgan {
+                if self.scheme == InitScheme::Xavier {
+                    let receptive: usize = dims.iter().skip(2).product();
+                    let fan_out = if dims.len() == 4 {
+                        dims[0] * receptive
+                    } else {
+                        dims[1]
+                    };
+                    uniform(self.rng, (6.0 / (self.fan_in + fan_out) as f32).sqrt())
+                } else if is_conv && self.scheme == InitScheme::Dcgan {
                     (0..n).map(|_| 0.02 * standard_normal(self.rng)).collect()
                 } else {
                     // kaiming_uniform(a=√5) gives the bound 1/√fan_in
                     uniform(self.rng, 1.0 / (self.fan_in as f32).sqrt())
                 }
             }
+            ("bias", false) if self.scheme == InitScheme::Xavier => vec![0.0; n],
             ("bias", false) => uniform(self.rng, 1.0 / (self.fan_in as f32).sqrt()),
             _ => return None,
         })

@@ -1,13 +1,18 @@
 //! Shared network blocks, losses and seeded initialisation. Models are built from these; a block
 //! used by two models lives here, once.
 
+pub mod bigan;
 pub mod dcgan;
+pub mod dropout;
+pub mod ema;
 pub mod init;
 pub mod loss;
 pub mod mlp;
 pub mod optim;
 
+pub use bigan::{JointDiscriminator, JointDiscriminatorConfig};
 pub use dcgan::{DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig};
+pub use ema::Ema;
 pub use init::{InitScheme, initialise};
 pub use mlp::{Mlp, MlpConfig};
 pub use optim::NetOptimizer;
