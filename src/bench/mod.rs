@@ -280,3 +280,75 @@ pub fn export_trace(case: &Case, steps: usize, dir: &std::path::Path) -> crate::
     crate::io::write_json(&dir.join("trace.json"), &trace)?;
     Ok(trace)
 }
+
+/// AnoGAN's batched latent search against the per-sample loop (PyOD's way), on the same
+/// samples and starting codes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SearchFigures {
+    /// Input shape.
+    pub shape: String,
+    /// Search steps Γ.
+    pub steps: usize,
+    /// Samples scored in one batched search.
+    pub batch: usize,
+    /// Milliseconds per sample, batched.
+    pub batched_ms_per_sample: f64,
+    /// Samples scored one at a time.
+    pub loop_samples: usize,
+    /// Milliseconds per sample, one search per sample.
+    pub loop_ms_per_sample: f64,
+    /// Per-sample time of the loop over the batched one.
+    pub speedup: f64,
+    /// Largest relative difference between the two ways' scores of the same samples.
+    pub max_rel_score_diff: f64,
+}
+
+/// Time AnoGAN's search for `batch` samples of `shape` at once and for `loop_samples` of them
+/// one by one (paper configuration, freshly initialised networks: the arithmetic is the same).
+pub fn latent_search_speed(
+    shape: SampleShape,
+    batch: usize,
+    loop_samples: usize,
+) -> crate::Result<SearchFigures> {
+    use crate::models::Anogan;
+    let device = Device::flex();
+    let config = crate::models::AnoganConfig::default();
+    let steps = config.search.steps;
+    let model = Anogan::new(config, shape, &device, 0)?;
+    let x = tensor(&synthetic_batch(shape, batch, 400), batch, &device);
+    let start = model.search_start(batch);
+    let read = |t: Tensor<1>| -> crate::Result<Vec<f32>> {
+        t.into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading scores: {e:?}"))
+    };
+    let t0 = Instant::now();
+    let batched = read(model.search_from(x.clone(), start.clone()).1)?;
+    let batched_s = t0.elapsed().as_secs_f64();
+    let loop_samples = loop_samples.min(batch);
+    let t0 = Instant::now();
+    let mut single = Vec::with_capacity(loop_samples);
+    for i in 0..loop_samples {
+        let xi = x.clone().slice([i..i + 1]);
+        let zi = start.clone().slice([i..i + 1]);
+        single.extend(read(model.search_from(xi, zi).1)?);
+    }
+    let loop_s = t0.elapsed().as_secs_f64();
+    let max_rel_score_diff = single
+        .iter()
+        .zip(&batched)
+        .map(|(a, b)| ((a - b).abs() / b.abs().max(1e-12)) as f64)
+        .fold(0.0, f64::max);
+    let batched_ms = batched_s * 1e3 / batch as f64;
+    let loop_ms = loop_s * 1e3 / loop_samples.max(1) as f64;
+    Ok(SearchFigures {
+        shape: shape.to_string(),
+        steps,
+        batch,
+        batched_ms_per_sample: batched_ms,
+        loop_samples,
+        loop_ms_per_sample: loop_ms,
+        speedup: loop_ms / batched_ms,
+        max_rel_score_diff,
+    })
+}

@@ -16,6 +16,26 @@ pub enum BenchCommand {
     /// Write the initial weights, batches and per-step losses of one case, for the
     /// same-function check of the reference.
     Trace(TraceArgs),
+    /// AnoGAN's test-time latent search: one batched search against one search per sample
+    /// (same samples, same starting codes); prints ms per sample, the speed-up and the largest
+    /// score difference as JSON.
+    Search(SearchArgs),
+}
+
+#[derive(Args)]
+pub struct SearchArgs {
+    /// Features of the synthetic rows (KDD99: 121); ignored with --image.
+    #[arg(long, default_value_t = 121)]
+    features: usize,
+    /// Use C×S×S images instead, e.g. 1x64.
+    #[arg(long)]
+    image: Option<String>,
+    /// Samples in the batched search.
+    #[arg(long, default_value_t = 256)]
+    batch: usize,
+    /// Samples searched one at a time.
+    #[arg(long, default_value_t = 16)]
+    loop_samples: usize,
 }
 
 #[derive(Args)]
@@ -107,6 +127,29 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Speed(a) => speed(a),
+        BenchCommand::Search(a) => {
+            let shape = match &a.image {
+                None => oddity::data::SampleShape::Table {
+                    features: a.features,
+                },
+                Some(spec) => {
+                    let (c, s) = spec
+                        .split_once('x')
+                        .and_then(|(c, s)| Some((c.parse().ok()?, s.parse().ok()?)))
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("--image takes CxS, e.g. 1x64; got {spec:?}")
+                        })?;
+                    oddity::data::SampleShape::Image {
+                        channels: c,
+                        height: s,
+                        width: s,
+                    }
+                }
+            };
+            let figures = bench::latent_search_speed(shape, a.batch, a.loop_samples)?;
+            println!("{}", serde_json::to_string(&figures)?);
+            Ok(())
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Detectors: one [`Detector`] interface, a registry, and one module per model holding its
 //! network, losses and score. The training loop that drives them is in [`crate::train`].
 
+pub mod anogan;
 pub mod autoencoder;
 pub mod egbad;
 pub mod ganomaly;
@@ -11,6 +12,7 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 
+pub use anogan::{Anogan, AnoganConfig};
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use egbad::{Egbad, EgbadConfig};
 pub use ganomaly::{Ganomaly, GanomalyConfig};
@@ -66,6 +68,8 @@ pub enum ModelConfig {
     Autoencoder(AutoencoderConfig),
     /// EGBAD (Zenati et al., ICLR-W 2018).
     Egbad(EgbadConfig),
+    /// AnoGAN (Schlegl et al., IPMI 2017).
+    Anogan(AnoganConfig),
 }
 
 /// A registry entry: what `oddity models` lists and `--model NAME` accepts.
@@ -88,6 +92,12 @@ pub const MODELS: &[ModelInfo] = &[
         paper: "Akcay, Atapour-Abarghouei, Breckon. GANomaly: Semi-Supervised Anomaly Detection via Adversarial Training. ACCV 2018",
         summary: "encoder-decoder-encoder GAN; score = latent distance ‖G_E(x) − E(G(x))‖²",
         inputs: "images",
+    },
+    ModelInfo {
+        name: "anogan",
+        paper: "Schlegl, Seeböck, Waldstein, Schmidt-Erfurth, Langs. Unsupervised Anomaly Detection with Generative Adversarial Networks to Guide Marker Discovery. IPMI 2017",
+        summary: "GAN + test-time search of z (500 Adam steps, batched); score = 0.9·Σ|x − G(z)| + 0.1·Σ|f(x) − f(G(z))|; residual map",
+        inputs: "images, tables",
     },
     ModelInfo {
         name: "egbad",
@@ -120,6 +130,7 @@ impl ModelConfig {
             "ganomaly" => ModelConfig::Ganomaly(GanomalyConfig::default()),
             "autoencoder" => ModelConfig::Autoencoder(AutoencoderConfig::default()),
             "egbad" => ModelConfig::Egbad(EgbadConfig::default()),
+            "anogan" => ModelConfig::Anogan(AnoganConfig::default()),
             other => bail!("model {other:?} is registered but has no configuration"),
         })
     }
@@ -130,6 +141,7 @@ impl ModelConfig {
             ModelConfig::Ganomaly(_) => "ganomaly",
             ModelConfig::Autoencoder(_) => "autoencoder",
             ModelConfig::Egbad(_) => "egbad",
+            ModelConfig::Anogan(_) => "anogan",
         }
     }
 
@@ -139,6 +151,7 @@ impl ModelConfig {
             ModelConfig::Ganomaly(c) => c.epochs,
             ModelConfig::Autoencoder(c) => c.epochs,
             ModelConfig::Egbad(c) => c.epochs,
+            ModelConfig::Anogan(c) => c.epochs,
         }
     }
 
@@ -148,6 +161,7 @@ impl ModelConfig {
             ModelConfig::Ganomaly(c) => c.batch_size,
             ModelConfig::Autoencoder(c) => c.batch_size,
             ModelConfig::Egbad(c) => c.batch_size,
+            ModelConfig::Anogan(c) => c.batch_size,
         }
     }
 
@@ -158,6 +172,7 @@ impl ModelConfig {
             ModelConfig::Ganomaly(c) => c.image_size,
             ModelConfig::Autoencoder(c) => c.image_size,
             ModelConfig::Egbad(_) => return None,
+            ModelConfig::Anogan(c) => c.image_size,
         };
         matches!(raw, SampleShape::Image { .. }).then_some(size)
     }
@@ -175,6 +190,7 @@ impl ModelConfig {
                 Box::new(Autoencoder::new(c.clone(), shape, device, seed)?)
             }
             ModelConfig::Egbad(c) => Box::new(Egbad::new(c.clone(), shape, device, seed)?),
+            ModelConfig::Anogan(c) => Box::new(Anogan::new(c.clone(), shape, device, seed)?),
         })
     }
 }

@@ -1,0 +1,450 @@
+//! AnoGAN (Schlegl, Seeböck, Waldstein, Schmidt-Erfurth, Langs, IPMI 2017): a GAN trained on
+//! normal data; at test time the latent code that best reproduces a sample is searched for, and
+//! what cannot be reproduced is the anomaly.
+//!
+//! - Networks: images use the DCGAN generator (the decoder of [`crate::nn::dcgan`], 64×64 by
+//!   default as the paper) and a DCGAN discriminator whose last 4×4 feature map is f(·); tables
+//!   use an MLP generator `latent → 64 → 128 → D` and an MLP discriminator `D → 128 → 128 → 1`
+//!   (LeakyReLU 0.2; f(·) = the last hidden layer), the sizes of the KDD99 BiGAN networks.
+//! - Training: the standard GAN with sigmoid cross-entropy, a discriminator step then a
+//!   generator step (non-saturating loss) per batch; Adam lr 2e-4, β = (0.5, 0.999); z uniform
+//!   on [−1, 1] (DCGAN's prior).
+//! - Test-time search (§2.2): Γ = 500 Adam steps (lr 1e-3) on z from a random start, networks
+//!   frozen, minimising `L(z) = (1 − λ)·R(z) + λ·D_fm(z)` with `R = Σ|x − G(z)|` and
+//!   `D_fm = Σ|f(x) − f(G(z))|`, λ = 0.1. The search runs over a whole batch at once (see
+//!   [`crate::nn::latent_search`]).
+//! - Score (eq. 5): `A(x) = (1 − λ)·R(z_Γ) + λ·D_fm(z_Γ)`; the residual `|x − G(z_Γ)|` is the
+//!   anomaly map.
+//! - The ALAD repository's AnoGAN baseline weights the terms the other way round
+//!   (`λ·R + (1 − λ)·D_fm` with λ = 0.1): [`AnoganWeighting::AladCode`].
+
+use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
+use crate::data::SampleShape;
+use crate::nn::dcgan::check_image_size;
+use crate::nn::init::component_rng;
+use crate::nn::loss::bce_with_logits;
+use crate::nn::mlp::Activation;
+use crate::nn::{
+    DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, InitScheme, LatentSearch,
+    Mlp, MlpConfig, NetOptimizer, initialise,
+};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How the residual and feature-matching terms are weighted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnoganWeighting {
+    /// `(1 − λ)·R + λ·D_fm`: the paper (and the EGBAD repository).
+    Paper,
+    /// `λ·R + (1 − λ)·D_fm`: the ALAD repository's baseline.
+    AladCode,
+}
+
+/// AnoGAN's hyper-parameters; `Default` is the paper's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AnoganConfig {
+    /// Side images are resized to (64).
+    pub image_size: usize,
+    /// Latent size (100).
+    pub latent_dim: usize,
+    /// Base width of the DCGAN networks (64).
+    pub base_width: usize,
+    /// Adam learning rate of both networks (2e-4).
+    pub learning_rate: f64,
+    /// Adam β₁ (0.5).
+    pub beta_1: f32,
+    /// Adam β₂ (0.999).
+    pub beta_2: f32,
+    /// Training batch size (64).
+    pub batch_size: usize,
+    /// Training epochs.
+    pub epochs: usize,
+    /// The test-time search (500 steps, lr 1e-3).
+    pub search: LatentSearch,
+    /// λ (0.1).
+    pub lambda: f32,
+    /// Which term λ weights.
+    pub weighting: AnoganWeighting,
+}
+
+impl Default for AnoganConfig {
+    fn default() -> Self {
+        AnoganConfig {
+            image_size: 64,
+            latent_dim: 100,
+            base_width: 64,
+            learning_rate: 2e-4,
+            beta_1: 0.5,
+            beta_2: 0.999,
+            batch_size: 64,
+            epochs: 20,
+            search: LatentSearch {
+                steps: 500,
+                learning_rate: 1e-3,
+            },
+            lambda: 0.1,
+            weighting: AnoganWeighting::Paper,
+        }
+    }
+}
+
+/// MLP discriminator for tables: a LeakyReLU trunk (its output is f) and a linear logit.
+#[derive(Module, Debug)]
+pub struct DenseDiscriminator {
+    trunk: Mlp,
+    logit: Linear,
+}
+
+/// The generator: DCGAN decoder or MLP.
+#[derive(Module, Debug)]
+pub enum Generator {
+    /// `[B, nz, 1, 1] → image`.
+    Conv(DcganDecoder),
+    /// `[B, latent] → row`.
+    Dense(Mlp),
+}
+
+/// The discriminator: DCGAN encoder with one output, or MLP.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Discriminator {
+    /// DCGAN encoder; f = its 4×4 feature map.
+    Conv(DcganEncoder),
+    /// MLP; f = its last hidden layer.
+    Dense(DenseDiscriminator),
+}
+
+/// Both networks, saved together.
+#[derive(Module, Debug)]
+pub struct AnoganNets {
+    generator: Generator,
+    discriminator: Discriminator,
+}
+
+impl Generator {
+    /// G(z) as flattened samples `[B, D]`.
+    fn generate(&self, z: Tensor<2>, image: Option<[usize; 3]>) -> Tensor<2> {
+        let [b, n] = z.dims();
+        match (self, image) {
+            (Generator::Conv(g), Some([c, h, w])) => {
+                g.forward(z.reshape([b, n, 1, 1])).reshape([b, c * h * w])
+            }
+            (Generator::Dense(g), _) => g.forward(z),
+            (Generator::Conv(_), None) => unreachable!("conv generator without an image shape"),
+        }
+    }
+}
+
+impl Discriminator {
+    /// (f(x) flattened `[B, F]`, logits `[B, 1]`).
+    fn discriminate(&self, x: Tensor<2>, image: Option<[usize; 3]>) -> (Tensor<2>, Tensor<2>) {
+        let b = x.dims()[0];
+        match (self, image) {
+            (Discriminator::Conv(d), Some([c, h, w])) => {
+                let f = d.features(x.reshape([b, c, h, w]));
+                let logits = d.head(f.clone()).reshape([b, 1]);
+                (f.reshape([b as i32, -1]), logits)
+            }
+            (Discriminator::Dense(d), _) => {
+                let f = d.trunk.forward(x);
+                let logits = d.logit.forward(f.clone());
+                (f, logits)
+            }
+            (Discriminator::Conv(_), None) => unreachable!("conv discriminator without an image"),
+        }
+    }
+}
+
+/// An AnoGAN detector.
+pub struct Anogan {
+    config: AnoganConfig,
+    image: Option<[usize; 3]>,
+    device: Device,
+    nets: AnoganNets,
+    optim_g: NetOptimizer,
+    optim_d: NetOptimizer,
+    rng: ChaCha8Rng,
+    seed: u64,
+}
+
+impl Anogan {
+    /// Build AnoGAN for samples of `shape` on `device`.
+    pub fn new(
+        config: AnoganConfig,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Self> {
+        let train_device = device.clone().autodiff();
+        let (nets, image, scheme) = match shape {
+            SampleShape::Image {
+                channels,
+                height,
+                width,
+            } => {
+                anyhow::ensure!(
+                    height == config.image_size && width == config.image_size,
+                    "anogan expects {0}×{0} images, got {height}×{width}",
+                    config.image_size
+                );
+                check_image_size(config.image_size)?;
+                let generator = DcganDecoderConfig {
+                    image_size: config.image_size,
+                    channels,
+                    base_width: config.base_width,
+                    latent_dim: config.latent_dim,
+                };
+                let discriminator = DcganEncoderConfig {
+                    image_size: config.image_size,
+                    channels,
+                    base_width: config.base_width,
+                    latent_dim: 1,
+                };
+                let nets = AnoganNets {
+                    generator: Generator::Conv(generator.init(&train_device)),
+                    discriminator: Discriminator::Conv(discriminator.init(&train_device)),
+                };
+                (nets, Some([channels, height, width]), InitScheme::Dcgan)
+            }
+            SampleShape::Table { features } => {
+                let generator = MlpConfig {
+                    widths: vec![config.latent_dim, 64, 128, features],
+                    activation: Activation::Relu,
+                };
+                let trunk = MlpConfig {
+                    widths: vec![features, 128, 128],
+                    activation: Activation::LeakyRelu(0.2),
+                };
+                let nets = AnoganNets {
+                    generator: Generator::Dense(generator.init(&train_device)),
+                    discriminator: Discriminator::Dense(DenseDiscriminator {
+                        trunk: trunk.init(&train_device),
+                        logit: LinearConfig::new(128, 1).init(&train_device),
+                    }),
+                };
+                (nets, None, InitScheme::Xavier)
+            }
+        };
+        let nets = initialise(nets, scheme, &mut component_rng(seed, 1));
+        let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
+        Ok(Anogan {
+            image,
+            device: device.clone(),
+            nets,
+            optim_g: adam(),
+            optim_d: adam(),
+            rng: component_rng(seed, 2),
+            seed,
+            config,
+        })
+    }
+
+    /// Codes uniform on [−1, 1).
+    fn prior(rng: &mut ChaCha8Rng, batch: usize, latent: usize, device: &Device) -> Tensor<2> {
+        let values: Vec<f32> = (0..batch * latent)
+            .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+            .collect();
+        Tensor::from_data(TensorData::new(values, [batch, latent]), device)
+    }
+
+    /// The weights of the residual and feature terms.
+    fn term_weights(&self) -> (f32, f32) {
+        let l = self.config.lambda;
+        match self.config.weighting {
+            AnoganWeighting::Paper => (1.0 - l, l),
+            AnoganWeighting::AladCode => (l, 1.0 - l),
+        }
+    }
+
+    /// Search codes for `x` from `start` with the frozen networks; returns (G(z_Γ), per-sample
+    /// loss at z_Γ), both plain. Public so that the batch-equals-per-sample property and the
+    /// per-sample loop can be measured against it.
+    pub fn search_from(&self, x: Tensor<2>, start: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
+        let train_device = self.device.clone().autodiff();
+        let frozen = self.nets.clone().freeze();
+        let image = self.image;
+        let weights = self.term_weights();
+        let x_ad = Tensor::<2>::from_data(x.clone().into_data(), &train_device);
+        let (fx, _) = frozen.discriminator.discriminate(x_ad.clone(), image);
+        let fx = fx.detach();
+        let loss = |z: Tensor<2>| {
+            let generated = frozen.generator.generate(z, image);
+            let (fg, _) = frozen.discriminator.discriminate(generated.clone(), image);
+            anogan_loss(x_ad.clone(), generated, fx.clone(), fg, weights)
+        };
+        let start = Tensor::<2>::from_data(start.into_data(), &train_device);
+        let z = self.config.search.run(start, loss);
+        let plain = self.nets.valid();
+        let z = Tensor::<2>::from_data(z.into_data(), &self.device);
+        let generated = plain.generator.generate(z, image);
+        let (fx, _) = plain.discriminator.discriminate(x.clone(), image);
+        let (fg, _) = plain.discriminator.discriminate(generated.clone(), image);
+        let score = anogan_loss(x, generated.clone(), fx, fg, weights);
+        (generated, score)
+    }
+
+    /// The search's random starting codes for a batch: drawn from the run's seed, so scores are
+    /// reproducible.
+    pub fn search_start(&self, batch: usize) -> Tensor<2> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5ea5c4);
+        Self::prior(&mut rng, batch, self.config.latent_dim, &self.device)
+    }
+}
+
+/// AnoGAN's loss and score per sample: `w_r·Σ|x − G(z)| + w_f·Σ|f(x) − f(G(z))|`.
+pub fn anogan_loss(
+    x: Tensor<2>,
+    generated: Tensor<2>,
+    features_x: Tensor<2>,
+    features_generated: Tensor<2>,
+    (w_residual, w_features): (f32, f32),
+) -> Tensor<1> {
+    let b = x.dims()[0];
+    let residual = (x - generated).abs().sum_dim(1).reshape([b]);
+    let features = (features_x - features_generated)
+        .abs()
+        .sum_dim(1)
+        .reshape([b]);
+    residual * w_residual + features * w_features
+}
+
+impl Detector for Anogan {
+    fn name(&self) -> &'static str {
+        "anogan"
+    }
+
+    fn config(&self) -> ModelConfig {
+        ModelConfig::Anogan(self.config.clone())
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
+        let device = x.device();
+        let b = x.dims()[0];
+        let z = Self::prior(&mut self.rng, b, self.config.latent_dim, &device);
+        let image = self.image;
+        let generated = self.nets.generator.generate(z, image);
+        // Discriminator step on the detached fake.
+        let d = &self.nets.discriminator;
+        let (_, real) = d.discriminate(x, image);
+        let (_, fake) = d.discriminate(generated.clone().detach(), image);
+        let loss_d = bce_with_logits(real, true) + bce_with_logits(fake, false);
+        let mut grads = loss_d.clone().backward();
+        self.nets.discriminator = self
+            .optim_d
+            .step(self.nets.discriminator.clone(), &mut grads);
+        // Generator step through the updated discriminator, its weights held constant.
+        let frozen = self.nets.discriminator.clone().no_grad();
+        let (_, fake) = frozen.discriminate(generated, image);
+        let loss_g = bce_with_logits(fake, true);
+        let mut grads = loss_g.clone().backward();
+        self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
+        let values = Tensor::cat(vec![loss_d, loss_g], 0)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        Ok(vec![("d", values[0]), ("g", values[1])])
+    }
+
+    fn score(&self, x: Tensor<2>) -> Tensor<1> {
+        let start = self.search_start(x.dims()[0]);
+        self.search_from(x, start).1
+    }
+
+    /// The discriminator's cross-entropy on real validation data would move with the
+    /// generator; the generator's fit is what the search measures, but 500 steps per validation
+    /// sample would dominate training, so validation uses the discriminator's loss on the
+    /// validation rows (lower = the data looks more real to it).
+    fn validation_loss(&self, x: Tensor<2>) -> Tensor<1> {
+        let b = x.dims()[0];
+        let (_, logits) = self.nets.discriminator.valid().discriminate(x, self.image);
+        burn::tensor::activation::log_sigmoid(logits)
+            .neg()
+            .reshape([b])
+    }
+
+    fn anomaly_map(&self, x: Tensor<2>) -> Option<Tensor<4>> {
+        let [c, h, w] = self.image?;
+        let b = x.dims()[0];
+        let start = self.search_start(b);
+        let (generated, _) = self.search_from(x.clone(), start);
+        Some((x - generated).abs().reshape([b, c, h, w]).mean_dim(1))
+    }
+
+    fn save_weights(&self) -> crate::Result<Vec<u8>> {
+        module_to_bytes(&self.nets)
+    }
+
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        module_from_bytes(&mut self.nets, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(t: Tensor<1>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    /// `(1 − λ)·Σ|x − G(z)| + λ·Σ|f(x) − f(G(z))|` (paper eq. 5), computed by hand.
+    #[test]
+    fn score_is_weighted_residual_and_feature_distance() {
+        let device = Device::flex();
+        let x = Tensor::<2>::from_floats([[1.0f32, 2.0], [0.0, 0.0]], &device);
+        let g = Tensor::<2>::from_floats([[0.0f32, 4.0], [1.0, -1.0]], &device);
+        let fx = Tensor::<2>::from_floats([[1.0f32, 1.0, 1.0], [0.0, 0.0, 0.0]], &device);
+        let fg = Tensor::<2>::from_floats([[0.0f32, 1.0, 3.0], [0.0, 0.0, 5.0]], &device);
+        let s = values(anogan_loss(x, g, fx, fg, (0.9, 0.1)));
+        // residuals 3 and 2; feature distances 3 and 5
+        assert!((s[0] - (0.9 * 3.0 + 0.1 * 3.0)).abs() < 1e-6, "{s:?}");
+        assert!((s[1] - (0.9 * 2.0 + 0.1 * 5.0)).abs() < 1e-6, "{s:?}");
+    }
+
+    /// One search over a batch gives each sample the score a search of its own would, from
+    /// the same starting code (the property that makes the batched search legitimate).
+    #[test]
+    fn batched_search_equals_per_sample_search() {
+        let device = Device::flex();
+        let config = AnoganConfig {
+            search: LatentSearch {
+                steps: 30,
+                learning_rate: 1e-2,
+            },
+            ..AnoganConfig::default()
+        };
+        let model = Anogan::new(config, SampleShape::Table { features: 7 }, &device, 3).unwrap();
+        let x = Tensor::<2>::random([5, 7], burn::tensor::Distribution::Default, &device);
+        let start = model.search_start(5);
+        let batched = values(model.search_from(x.clone(), start.clone()).1);
+        for i in 0..5 {
+            let one = values(
+                model
+                    .search_from(x.clone().slice([i..i + 1]), start.clone().slice([i..i + 1]))
+                    .1,
+            );
+            assert!(
+                (one[0] - batched[i]).abs() <= 1e-4 * batched[i].abs(),
+                "sample {i}: alone {} vs batched {}",
+                one[0],
+                batched[i]
+            );
+        }
+        // The search lowers the loss from the starting codes.
+        let plain = model.nets.valid();
+        let g0 = plain.generator.generate(start, None);
+        let (fx, _) = plain.discriminator.discriminate(x.clone(), None);
+        let (fg, _) = plain.discriminator.discriminate(g0.clone(), None);
+        let initial = values(anogan_loss(x, g0, fx, fg, model.term_weights()));
+        assert!(initial.iter().zip(&batched).all(|(a, b)| b < a));
+    }
+}
