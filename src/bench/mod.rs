@@ -329,8 +329,8 @@ pub fn latent_search_speed(
     let t0 = Instant::now();
     let mut single = Vec::with_capacity(loop_samples);
     for i in 0..loop_samples {
-        let xi = x.clone().slice([i..i + 1]);
-        let zi = start.clone().slice([i..i + 1]);
+        let xi = x.clone().narrow(0, i, 1);
+        let zi = start.clone().narrow(0, i, 1);
         single.extend(read(model.search_from(xi, zi).1)?);
     }
     let loop_s = t0.elapsed().as_secs_f64();
