@@ -23,6 +23,7 @@
 
 use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
 use crate::data::SampleShape;
+use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
 use crate::nn::init::{component_rng, standard_normal};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
@@ -159,17 +160,27 @@ impl Egbad {
             widths: widths(config.latent_dim, &config.generator_hidden, features),
             activation: Activation::Relu,
         };
+        let branch = DenseBlockConfig {
+            width: config.discriminator_width,
+            batch_norm: false,
+            dropout: config.dropout,
+        };
         let discriminator = JointDiscriminatorConfig {
             input: features,
             latent: config.latent_dim,
-            width: config.discriminator_width,
-            slope: config.slope,
-            dropout: config.dropout,
+            x_branch: branch,
+            z_branch: branch,
+            joint: branch,
+            style: DiscriminatorStyle {
+                slope: config.slope,
+                spectral: false,
+            },
         };
+        let mut rng = component_rng(seed, 2);
         let nets = EgbadNets {
             encoder: encoder.init(&train_device),
             generator: generator.init(&train_device),
-            discriminator: discriminator.init(&train_device),
+            discriminator: discriminator.init(&train_device, &mut rng),
         };
         let nets = initialise(nets, InitScheme::Xavier, &mut component_rng(seed, 1));
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
@@ -181,7 +192,7 @@ impl Egbad {
             optim_d: adam(),
             optim_g: adam(),
             optim_e: adam(),
-            rng: component_rng(seed, 2),
+            rng,
             previous: None,
             config,
         })

@@ -1,14 +1,123 @@
-//! The BiGAN joint discriminator D(x, z) (Donahue et al. 2017; Dumoulin et al. 2017) in the
-//! fully connected form of EGBAD's and ALAD's tabular networks: an x branch and a z branch,
-//! each `Linear → LeakyReLU → dropout`, concatenated, one joint `Linear → LeakyReLU → dropout`
-//! layer (the feature layer f(x, z) of the feature-matching score) and a linear logit.
+//! Fully connected discriminators of the BiGAN family (EGBAD, ALAD) for tables:
+//!
+//! - [`JointDiscriminator`] D(x, z) (Donahue et al. 2017; Dumoulin et al. 2017): an x branch and
+//!   a z branch, concatenated, one joint layer (the feature layer f(x, z)) and a logit;
+//! - [`PairDiscriminator`] D(a, b) on a concatenated pair: ALAD's D_xx(x, x') and D_zz(z, z').
+//!
+//! Every layer is a [`DenseBlock`]: linear (optionally spectrally normalised), optional
+//! BatchNorm, LeakyReLU, dropout while training.
 
 use super::dropout::dropout;
-use burn::nn::{Linear, LinearConfig};
+use super::spectral::SpectralLinear;
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+/// A linear layer, plain or spectrally normalised.
+#[derive(Module, Debug)]
+pub enum DenseLinear {
+    /// `x·W + b`.
+    Plain(Linear),
+    /// `x·W/σ(W) + b`.
+    Spectral(SpectralLinear),
+}
+
+impl DenseLinear {
+    /// Build `input → output`, spectrally normalised when asked (u drawn from `rng`).
+    pub fn new(
+        input: usize,
+        output: usize,
+        spectral: bool,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let linear = LinearConfig::new(input, output).init(device);
+        if spectral {
+            DenseLinear::Spectral(SpectralLinear::new(linear, rng))
+        } else {
+            DenseLinear::Plain(linear)
+        }
+    }
+
+    /// One pass; `training` lets spectral normalisation update its power iteration.
+    pub fn forward(&self, x: Tensor<2>, training: bool) -> Tensor<2> {
+        match self {
+            DenseLinear::Plain(l) => l.forward(x),
+            DenseLinear::Spectral(l) => l.forward(x, training),
+        }
+    }
+}
+
+/// How one discriminator layer is built.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DenseBlockConfig {
+    /// Output width.
+    pub width: usize,
+    /// BatchNorm after the linear layer.
+    pub batch_norm: bool,
+    /// Dropout rate while training.
+    pub dropout: f64,
+}
+
+/// Linear → [BatchNorm] → LeakyReLU → dropout.
+#[derive(Module, Debug)]
+pub struct DenseBlock {
+    linear: DenseLinear,
+    norm: Option<BatchNorm>,
+    slope: f64,
+    dropout: f64,
+}
+
+/// Settings shared by every layer of a discriminator.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiscriminatorStyle {
+    /// LeakyReLU slope.
+    pub slope: f64,
+    /// Spectral normalisation of every linear layer.
+    pub spectral: bool,
+}
+
+impl DenseBlock {
+    fn new(
+        input: usize,
+        c: DenseBlockConfig,
+        style: DiscriminatorStyle,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        DenseBlock {
+            linear: DenseLinear::new(input, c.width, style.spectral, device, rng),
+            norm: c
+                .batch_norm
+                .then(|| BatchNormConfig::new(c.width).init(device)),
+            slope: style.slope,
+            dropout: c.dropout,
+        }
+    }
+
+    /// One pass; `rng` draws dropout masks while training, `None` evaluates.
+    pub fn forward(&self, x: Tensor<2>, rng: &mut Option<&mut ChaCha8Rng>) -> Tensor<2> {
+        let mut h = self.linear.forward(x, rng.is_some());
+        if let Some(norm) = &self.norm {
+            h = norm.forward(h);
+        }
+        let h = leaky_relu(h, self.slope);
+        match rng.as_deref_mut() {
+            Some(r) => dropout(h, self.dropout, r),
+            None => h,
+        }
+    }
+}
+
+/// What one pass of a discriminator gives.
+pub struct DiscriminatorOutput {
+    /// `[B, 1]` logits (real = 1).
+    pub logits: Tensor<2>,
+    /// `[B, F]` features of the last hidden layer.
+    pub features: Tensor<2>,
+}
 
 /// Shape of a [`JointDiscriminator`].
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -17,67 +126,101 @@ pub struct JointDiscriminatorConfig {
     pub input: usize,
     /// Width of z.
     pub latent: usize,
-    /// Width of each branch and of the joint layer (128).
-    pub width: usize,
-    /// LeakyReLU slope (0.1 in EGBAD).
-    pub slope: f64,
-    /// Dropout rate after each layer while training (0.2).
-    pub dropout: f64,
+    /// The x branch.
+    pub x_branch: DenseBlockConfig,
+    /// The z branch.
+    pub z_branch: DenseBlockConfig,
+    /// The joint (feature) layer.
+    pub joint: DenseBlockConfig,
+    /// Slope and spectral normalisation.
+    pub style: DiscriminatorStyle,
 }
 
-/// D(x, z) → (logit, features).
+/// D(x, z) → (logit, f(x, z)).
 #[derive(Module, Debug)]
 pub struct JointDiscriminator {
-    x_branch: Linear,
-    z_branch: Linear,
-    joint: Linear,
-    logit: Linear,
-    slope: f64,
-    dropout: f64,
-}
-
-/// What one pass of the discriminator gives.
-pub struct JointOutput {
-    /// `[B, 1]` logits (real = 1).
-    pub logits: Tensor<2>,
-    /// `[B, width]` joint features f(x, z).
-    pub features: Tensor<2>,
+    x_branch: DenseBlock,
+    z_branch: DenseBlock,
+    joint: DenseBlock,
+    logit: DenseLinear,
 }
 
 impl JointDiscriminatorConfig {
-    /// Build on `device`.
-    pub fn init(&self, device: &Device) -> JointDiscriminator {
+    /// Build on `device` (spectral normalisation's u drawn from `rng`).
+    pub fn init(&self, device: &Device, rng: &mut ChaCha8Rng) -> JointDiscriminator {
+        let s = self.style;
         JointDiscriminator {
-            x_branch: LinearConfig::new(self.input, self.width).init(device),
-            z_branch: LinearConfig::new(self.latent, self.width).init(device),
-            joint: LinearConfig::new(2 * self.width, self.width).init(device),
-            logit: LinearConfig::new(self.width, 1).init(device),
-            slope: self.slope,
-            dropout: self.dropout,
+            x_branch: DenseBlock::new(self.input, self.x_branch, s, device, rng),
+            z_branch: DenseBlock::new(self.latent, self.z_branch, s, device, rng),
+            joint: DenseBlock::new(
+                self.x_branch.width + self.z_branch.width,
+                self.joint,
+                s,
+                device,
+                rng,
+            ),
+            logit: DenseLinear::new(self.joint.width, 1, s.spectral, device, rng),
         }
     }
 }
 
 impl JointDiscriminator {
-    /// One pass; `rng` draws the dropout masks while training, `None` evaluates (no dropout).
+    /// One pass; `rng` draws the dropout masks while training, `None` evaluates.
     pub fn forward(
         &self,
         x: Tensor<2>,
         z: Tensor<2>,
         mut rng: Option<&mut ChaCha8Rng>,
-    ) -> JointOutput {
-        let mut layer = |linear: &Linear, h: Tensor<2>| {
-            let h = leaky_relu(linear.forward(h), self.slope);
-            match rng.as_deref_mut() {
-                Some(r) => dropout(h, self.dropout, r),
-                None => h,
-            }
-        };
-        let hx = layer(&self.x_branch, x);
-        let hz = layer(&self.z_branch, z);
-        let features = layer(&self.joint, Tensor::cat(vec![hx, hz], 1));
-        JointOutput {
-            logits: self.logit.forward(features.clone()),
+    ) -> DiscriminatorOutput {
+        let hx = self.x_branch.forward(x, &mut rng);
+        let hz = self.z_branch.forward(z, &mut rng);
+        let features = self.joint.forward(Tensor::cat(vec![hx, hz], 1), &mut rng);
+        DiscriminatorOutput {
+            logits: self.logit.forward(features.clone(), rng.is_some()),
+            features,
+        }
+    }
+}
+
+/// Shape of a [`PairDiscriminator`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairDiscriminatorConfig {
+    /// Width of each member of the pair.
+    pub input: usize,
+    /// The hidden (feature) layer.
+    pub hidden: DenseBlockConfig,
+    /// Slope and spectral normalisation.
+    pub style: DiscriminatorStyle,
+}
+
+/// D(a, b) on `concat(a, b)` → (logit, features).
+#[derive(Module, Debug)]
+pub struct PairDiscriminator {
+    hidden: DenseBlock,
+    logit: DenseLinear,
+}
+
+impl PairDiscriminatorConfig {
+    /// Build on `device`.
+    pub fn init(&self, device: &Device, rng: &mut ChaCha8Rng) -> PairDiscriminator {
+        PairDiscriminator {
+            hidden: DenseBlock::new(2 * self.input, self.hidden, self.style, device, rng),
+            logit: DenseLinear::new(self.hidden.width, 1, self.style.spectral, device, rng),
+        }
+    }
+}
+
+impl PairDiscriminator {
+    /// One pass on the pair (a, b).
+    pub fn forward(
+        &self,
+        a: Tensor<2>,
+        b: Tensor<2>,
+        mut rng: Option<&mut ChaCha8Rng>,
+    ) -> DiscriminatorOutput {
+        let features = self.hidden.forward(Tensor::cat(vec![a, b], 1), &mut rng);
+        DiscriminatorOutput {
+            logits: self.logit.forward(features.clone(), rng.is_some()),
             features,
         }
     }

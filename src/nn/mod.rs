@@ -10,8 +10,11 @@ pub mod latent_search;
 pub mod loss;
 pub mod mlp;
 pub mod optim;
+pub mod spectral;
 
-pub use bigan::{JointDiscriminator, JointDiscriminatorConfig};
+pub use bigan::{
+    JointDiscriminator, JointDiscriminatorConfig, PairDiscriminator, PairDiscriminatorConfig,
+};
 pub use dcgan::{DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig};
 pub use ema::Ema;
 pub use init::{InitScheme, initialise};

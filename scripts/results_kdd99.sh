@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
-# EGBAD on KDDCUP99 under its paper's protocol (train on the attacks of a seeded half, test with
-# ~20 % `normal.` traffic as the anomaly, flag the top 20 % of test scores), paper configuration
-# (lr 1e-5, batch 50, moving average 0.9999, fm score, w = 0.1), both without feature scaling
-# (the official code's accident) and with standardisation (the run default).
+# A model on KDDCUP99 under the EGBAD/ALAD protocol (train on the attacks of a seeded half, test
+# with ~20 % `normal.` traffic as the anomaly, flag the top 20 % of test scores), the model's
+# default (paper) configuration, without feature scaling (the official EGBAD/ALAD code's
+# accident) and with standardisation (the run default). Prints one table row per scaling and
+# checkpoint: precision / recall / F1 at the papers' threshold, F1 at ours, AUROC.
 #
-#   scripts/results_egbad_kdd99.sh [SHARED_DATA_DIR] [OUT_DIR]
+#   MODEL=egbad scripts/results_kdd99.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
 DATA=${1:-../shared/data}
-OUT=${2:-runs/egbad-kdd99}
+MODEL=${MODEL:-egbad}
+OUT=${2:-runs/$MODEL-kdd99}
 BIN=${ODDITY:-target/release/oddity}
 SEED=${SEED:-0}
 EPOCHS=${EPOCHS:-50}
+SCALINGS=${SCALINGS:-none standardise}
 
-for scaling in none standardise; do
+for scaling in $SCALINGS; do
   run="$OUT/$scaling-seed$SEED"
   if [ ! -f "$run/eval-last/metrics.json" ]; then
-    "$BIN" train --model egbad --dataset kdd99 --data "$DATA/kddcup99" --protocol kdd99 \
+    "$BIN" train --model "$MODEL" --dataset kdd99 --data "$DATA/kddcup99" --protocol kdd99 \
       --scaling "$scaling" --epochs "$EPOCHS" --seed "$SEED" --out "$run" --quiet
     "$BIN" eval "$run" --checkpoint last > /dev/null
     "$BIN" eval "$run" --checkpoint best > /dev/null
