@@ -66,6 +66,7 @@ impl RunConfig {
                 batch_size: model.batch_size(),
                 seed,
                 progress: false,
+                patience: model.patience(),
             },
             split: SplitOptions {
                 seed,

@@ -120,6 +120,10 @@ struct TrainArgs {
     /// Test on at most this many samples (a seeded subset; for reduced budgets).
     #[arg(long)]
     max_test: Option<usize>,
+    /// Early stopping: stop after this many epochs without validation improvement (default:
+    /// the paper's, e.g. ALAD 10; 0 turns it off).
+    #[arg(long)]
+    patience: Option<usize>,
     /// Threshold rule: p95 (95th percentile of validation scores), percentile:99, fixed:0.3.
     #[arg(long, default_value = "p95")]
     threshold: ThresholdRule,
@@ -260,6 +264,9 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         config.train.batch_size = b;
     }
     config.train.progress = !a.quiet;
+    if let Some(p) = a.patience {
+        config.train.patience = (p > 0).then_some(p);
+    }
     config.split.validation_fraction = a.validation_fraction;
     config.split.max_train = a.max_train;
     config.split.max_test = a.max_test;

@@ -1,6 +1,7 @@
 //! Detectors: one [`Detector`] interface, a registry, and one module per model holding its
 //! network, losses and score. The training loop that drives them is in [`crate::train`].
 
+pub mod alad;
 pub mod anogan;
 pub mod autoencoder;
 pub mod egbad;
@@ -12,6 +13,7 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 
+pub use alad::{Alad, AladConfig};
 pub use anogan::{Anogan, AnoganConfig};
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use egbad::{Egbad, EgbadConfig};
@@ -70,6 +72,8 @@ pub enum ModelConfig {
     Egbad(EgbadConfig),
     /// AnoGAN (Schlegl et al., IPMI 2017).
     Anogan(AnoganConfig),
+    /// ALAD (Zenati et al., ICDM 2018).
+    Alad(AladConfig),
 }
 
 /// A registry entry: what `oddity models` lists and `--model NAME` accepts.
@@ -98,6 +102,12 @@ pub const MODELS: &[ModelInfo] = &[
         paper: "Schlegl, Seeböck, Waldstein, Schmidt-Erfurth, Langs. Unsupervised Anomaly Detection with Generative Adversarial Networks to Guide Marker Discovery. IPMI 2017",
         summary: "GAN + test-time search of z (500 Adam steps, batched); score = 0.9·Σ|x − G(z)| + 0.1·Σ|f(x) − f(G(z))|; residual map",
         inputs: "images, tables",
+    },
+    ModelInfo {
+        name: "alad",
+        paper: "Zenati, Romain, Foo, Lecouat, Chandrasekhar. Adversarially Learned Anomaly Detection. ICDM 2018",
+        summary: "BiGAN + cycle discriminators D_xx, D_zz, spectral norm, moving average, early stopping; score = ‖f_xx(x,x) − f_xx(x,G(E(x)))‖₁ (or l1, l2, ch)",
+        inputs: "tables",
     },
     ModelInfo {
         name: "egbad",
@@ -131,6 +141,7 @@ impl ModelConfig {
             "autoencoder" => ModelConfig::Autoencoder(AutoencoderConfig::default()),
             "egbad" => ModelConfig::Egbad(EgbadConfig::default()),
             "anogan" => ModelConfig::Anogan(AnoganConfig::default()),
+            "alad" => ModelConfig::Alad(AladConfig::default()),
             other => bail!("model {other:?} is registered but has no configuration"),
         })
     }
@@ -142,6 +153,7 @@ impl ModelConfig {
             ModelConfig::Autoencoder(_) => "autoencoder",
             ModelConfig::Egbad(_) => "egbad",
             ModelConfig::Anogan(_) => "anogan",
+            ModelConfig::Alad(_) => "alad",
         }
     }
 
@@ -152,6 +164,15 @@ impl ModelConfig {
             ModelConfig::Autoencoder(c) => c.epochs,
             ModelConfig::Egbad(c) => c.epochs,
             ModelConfig::Anogan(c) => c.epochs,
+            ModelConfig::Alad(c) => c.epochs,
+        }
+    }
+
+    /// Early-stopping patience in epochs, for models whose paper stops early.
+    pub fn patience(&self) -> Option<usize> {
+        match self {
+            ModelConfig::Alad(c) => c.patience,
+            _ => None,
         }
     }
 
@@ -162,6 +183,7 @@ impl ModelConfig {
             ModelConfig::Autoencoder(c) => c.batch_size,
             ModelConfig::Egbad(c) => c.batch_size,
             ModelConfig::Anogan(c) => c.batch_size,
+            ModelConfig::Alad(c) => c.batch_size,
         }
     }
 
@@ -171,7 +193,7 @@ impl ModelConfig {
         let size = match self {
             ModelConfig::Ganomaly(c) => c.image_size,
             ModelConfig::Autoencoder(c) => c.image_size,
-            ModelConfig::Egbad(_) => return None,
+            ModelConfig::Egbad(_) | ModelConfig::Alad(_) => return None,
             ModelConfig::Anogan(c) => c.image_size,
         };
         matches!(raw, SampleShape::Image { .. }).then_some(size)
@@ -191,6 +213,7 @@ impl ModelConfig {
             }
             ModelConfig::Egbad(c) => Box::new(Egbad::new(c.clone(), shape, device, seed)?),
             ModelConfig::Anogan(c) => Box::new(Anogan::new(c.clone(), shape, device, seed)?),
+            ModelConfig::Alad(c) => Box::new(Alad::new(c.clone(), shape, device, seed)?),
         })
     }
 }

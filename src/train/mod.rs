@@ -28,6 +28,10 @@ pub struct TrainOptions {
     pub seed: u64,
     /// Draw a progress bar and print one line per epoch on stderr.
     pub progress: bool,
+    /// Stop when the validation loss has not improved for this many epochs (early stopping);
+    /// `None` runs every epoch. The "best" checkpoint is the best epoch, "last" the stop time.
+    #[serde(default)]
+    pub patience: Option<usize>,
 }
 
 /// What happened in one epoch.
@@ -150,6 +154,18 @@ pub fn fit(
             best = Some((validation_loss, model.save_weights()?));
             log.best_epoch = epoch;
         }
+        if options
+            .patience
+            .is_some_and(|p| epoch - log.best_epoch >= p)
+        {
+            if options.progress {
+                eprintln!(
+                    "early stop after epoch {epoch}: no validation improvement since epoch {}",
+                    log.best_epoch
+                );
+            }
+            break;
+        }
     }
     let last = model.save_weights()?;
     Ok((
@@ -252,7 +268,75 @@ fn available_memory_bytes() -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::batch_for_memory;
+    use super::*;
+    use crate::models::{AutoencoderConfig, ModelConfig, StepLosses};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A detector whose validation loss follows a script, one value per epoch.
+    struct Scripted {
+        device: Device,
+        losses: Vec<f32>,
+        epoch: AtomicUsize,
+    }
+
+    impl Detector for Scripted {
+        fn name(&self) -> &'static str {
+            "scripted"
+        }
+        fn config(&self) -> ModelConfig {
+            ModelConfig::Autoencoder(AutoencoderConfig::default())
+        }
+        fn device(&self) -> &Device {
+            &self.device
+        }
+        fn train_step(&mut self, _batch: Tensor<2>) -> crate::Result<StepLosses> {
+            Ok(vec![("loss", 0.0)])
+        }
+        fn score(&self, batch: Tensor<2>) -> Tensor<1> {
+            let n = batch.dims()[0];
+            Tensor::zeros([n], &self.device)
+        }
+        fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
+            let epoch = self.epoch.fetch_add(1, Ordering::SeqCst);
+            let n = batch.dims()[0];
+            Tensor::ones([n], &self.device) * self.losses[epoch]
+        }
+        fn save_weights(&self) -> crate::Result<Vec<u8>> {
+            Ok(vec![self.epoch.load(Ordering::SeqCst) as u8])
+        }
+        fn load_weights(&mut self, _bytes: Vec<u8>) -> crate::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Early stopping: with patience 2 and validation losses 3, 2, 1, 2, 3, 4, 5, training stops
+    /// after epoch 5, keeps epoch 3 as the best and epoch 5 as the last.
+    #[test]
+    fn early_stopping_keeps_the_best_and_stops_after_patience() {
+        let device = Device::flex();
+        let mut model = Scripted {
+            device: device.clone(),
+            losses: vec![3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+            epoch: AtomicUsize::new(0),
+        };
+        let mut samples = Samples::empty(crate::data::SampleShape::Table { features: 2 });
+        samples.values = vec![0.0; 8];
+        samples.labels = vec![0; 4];
+        samples.origin = vec![crate::data::Origin { split: 0, index: 0 }; 4];
+        let options = TrainOptions {
+            epochs: 7,
+            batch_size: 2,
+            seed: 0,
+            progress: false,
+            patience: Some(2),
+        };
+        let (log, checkpoints) = fit(&mut model, &samples, &samples, &options).unwrap();
+        assert_eq!(log.epochs.len(), 5);
+        assert_eq!(log.best_epoch, 3);
+        // save_weights records how many validations had run when it was called.
+        assert_eq!(checkpoints.best, vec![3]);
+        assert_eq!(checkpoints.last, vec![5]);
+    }
 
     #[test]
     fn scoring_batch_follows_memory() {

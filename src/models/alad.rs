@@ -1,0 +1,400 @@
+//! ALAD, "Adversarially Learned Anomaly Detection" (Zenati, Romain, Foo, Lecouat,
+//! Chandrasekhar, ICDM 2018), as its official code
+//! (`houssamzenati/Adversarially-Learned-Anomaly-Detection`, `--sn --enable_early_stop
+//! --enable_dzz`) defines it for tables (the KDD99 networks of `alad/kdd_utilities.py`).
+//!
+//! - EGBAD's BiGAN (encoder E, generator G, joint discriminator D_xz) plus two cycle
+//!   discriminators: D_xx(x, x') (real pair (x, x), fake (x, G(E(x)))) and D_zz(z, z') (real
+//!   (z, z), fake (z, E(G(z)))). Spectral normalisation on every discriminator layer.
+//! - Networks: E `D → 64 → LeakyReLU(0.2) → 32`; G `32 → 64 → 128 → D` (ReLU); D_xz x branch
+//!   128 with BatchNorm, z branch 128 with dropout 0.5, joint 128 with dropout 0.5 (the feature
+//!   layer); D_xx `concat → 128`, dropout 0.2; D_zz `concat → 32`, dropout 0.2; LeakyReLU 0.2.
+//! - Losses (sigmoid cross-entropy, unit weights): `L_D = L_xz + L_xx + L_zz`; generator
+//!   `BCE(D_xz(G(z), z), 1) + cycle`, encoder `BCE(D_xz(x, E(x)), 0) + cycle`, with
+//!   `cycle = BCE(D_xx(x,x),0) + BCE(D_xx(x,G(E(x))),1) + BCE(D_zz(z,z),0) + BCE(D_zz(z,E(G(z))),1)`.
+//!   Adam lr 1e-5, β₁ = 0.5, batch 50, z ~ N(0, I); discriminators first, then generator and
+//!   encoder on another batch (as [`super::egbad`]).
+//! - Test time: moving average of the weights (decay 0.999). Scores: `fm` (default)
+//!   `‖f_xx(x, x) − f_xx(x, G(E(x)))‖₁`, `l1`/`l2` `‖x − G(E(x))‖`, `ch` `BCE(D_xx(x, G(E(x))), 1)`.
+//! - Early stopping on the mean validation score with patience 10. The paper's model is the
+//!   best epoch's ("best" checkpoint); the official code keeps the weights at stop time ("last").
+
+use super::egbad::row_l1;
+use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
+use crate::data::SampleShape;
+use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
+use crate::nn::init::{component_rng, standard_normal};
+use crate::nn::loss::bce_with_logits;
+use crate::nn::mlp::Activation;
+use crate::nn::{
+    Ema, InitScheme, JointDiscriminator, JointDiscriminatorConfig, Mlp, MlpConfig, NetOptimizer,
+    PairDiscriminator, PairDiscriminatorConfig, initialise,
+};
+use burn::prelude::*;
+use burn::tensor::activation::log_sigmoid;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// ALAD's anomaly scores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AladScore {
+    /// `‖f_xx(x, x) − f_xx(x, G(E(x)))‖₁` (the paper's headline score).
+    Fm,
+    /// `‖x − G(E(x))‖₁`.
+    L1,
+    /// `‖x − G(E(x))‖₂`.
+    L2,
+    /// `BCE(D_xx(x, G(E(x))), 1)`.
+    Ch,
+}
+
+/// ALAD's hyper-parameters; `Default` is the official KDD99 configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AladConfig {
+    /// Latent size (32).
+    pub latent_dim: usize,
+    /// Hidden widths of the encoder (64).
+    pub encoder_hidden: Vec<usize>,
+    /// Hidden widths of the generator (64, 128).
+    pub generator_hidden: Vec<usize>,
+    /// LeakyReLU slope (0.2).
+    pub slope: f64,
+    /// Spectral normalisation of the discriminators (on).
+    pub spectral_norm: bool,
+    /// Adam learning rate (1e-5).
+    pub learning_rate: f64,
+    /// Adam β₁ (0.5).
+    pub beta_1: f32,
+    /// Adam β₂ (0.999).
+    pub beta_2: f32,
+    /// Training batch size (50).
+    pub batch_size: usize,
+    /// Most epochs (early stopping usually ends sooner).
+    pub epochs: usize,
+    /// Early-stopping patience in epochs (10); `None` runs every epoch.
+    pub patience: Option<usize>,
+    /// Decay of the weights' moving average used at test time (0.999).
+    pub ema_decay: Option<f64>,
+    /// The score.
+    pub score: AladScore,
+}
+
+impl Default for AladConfig {
+    fn default() -> Self {
+        AladConfig {
+            latent_dim: 32,
+            encoder_hidden: vec![64],
+            generator_hidden: vec![64, 128],
+            slope: 0.2,
+            spectral_norm: true,
+            learning_rate: 1e-5,
+            beta_1: 0.5,
+            beta_2: 0.999,
+            batch_size: 50,
+            epochs: 100,
+            patience: Some(10),
+            ema_decay: Some(0.999),
+            score: AladScore::Fm,
+        }
+    }
+}
+
+/// The five networks.
+#[derive(Module, Debug)]
+pub struct AladNets {
+    encoder: Mlp,
+    generator: Mlp,
+    d_xz: JointDiscriminator,
+    d_xx: PairDiscriminator,
+    d_zz: PairDiscriminator,
+}
+
+/// The trained networks and their moving average, saved together.
+#[derive(Module, Debug)]
+pub struct AladCheckpoint {
+    trained: AladNets,
+    average: AladNets,
+}
+
+/// An ALAD detector.
+pub struct Alad {
+    config: AladConfig,
+    device: Device,
+    nets: AladNets,
+    average: Option<Ema<AladNets>>,
+    optim: [NetOptimizer; 5],
+    rng: ChaCha8Rng,
+    previous: Option<Tensor<2>>,
+}
+
+impl Alad {
+    /// Build ALAD for rows of `shape` on `device`.
+    pub fn new(
+        config: AladConfig,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Self> {
+        let SampleShape::Table { features } = shape else {
+            anyhow::bail!(
+                "alad has the tabular (KDD99) networks of its official code and takes tables, but the data holds {shape}"
+            );
+        };
+        let dev = device.clone().autodiff();
+        let mut rng = component_rng(seed, 2);
+        let chain = |first: usize, hidden: &[usize], last: usize| {
+            let mut w = vec![first];
+            w.extend(hidden);
+            w.push(last);
+            w
+        };
+        let style = DiscriminatorStyle {
+            slope: config.slope,
+            spectral: config.spectral_norm,
+        };
+        let block = |width, batch_norm, dropout| DenseBlockConfig {
+            width,
+            batch_norm,
+            dropout,
+        };
+        let nets = AladNets {
+            encoder: MlpConfig {
+                widths: chain(features, &config.encoder_hidden, config.latent_dim),
+                activation: Activation::LeakyRelu(config.slope),
+            }
+            .init(&dev),
+            generator: MlpConfig {
+                widths: chain(config.latent_dim, &config.generator_hidden, features),
+                activation: Activation::Relu,
+            }
+            .init(&dev),
+            d_xz: JointDiscriminatorConfig {
+                input: features,
+                latent: config.latent_dim,
+                x_branch: block(128, true, 0.0),
+                z_branch: block(128, false, 0.5),
+                joint: block(128, false, 0.5),
+                style,
+            }
+            .init(&dev, &mut rng),
+            d_xx: PairDiscriminatorConfig {
+                input: features,
+                hidden: block(128, false, 0.2),
+                style,
+            }
+            .init(&dev, &mut rng),
+            d_zz: PairDiscriminatorConfig {
+                input: config.latent_dim,
+                hidden: block(32, false, 0.2),
+                style,
+            }
+            .init(&dev, &mut rng),
+        };
+        let nets = initialise(nets, InitScheme::Xavier, &mut component_rng(seed, 1));
+        let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
+        Ok(Alad {
+            average: config.ema_decay.map(|d| Ema::new(&nets, d)),
+            device: device.clone(),
+            nets,
+            optim: [adam(), adam(), adam(), adam(), adam()],
+            rng,
+            previous: None,
+            config,
+        })
+    }
+
+    fn prior(&mut self, batch: usize, device: &Device) -> Tensor<2> {
+        let n = self.config.latent_dim;
+        let values: Vec<f32> = (0..batch * n)
+            .map(|_| standard_normal(&mut self.rng))
+            .collect();
+        Tensor::from_data(TensorData::new(values, [batch, n]), device)
+    }
+
+    fn scoring_nets(&self) -> AladNets {
+        match &self.average {
+            Some(avg) => avg.average().clone(),
+            None => self.nets.valid(),
+        }
+    }
+}
+
+/// ALAD's score of each sample from the parts a pass computes.
+pub fn alad_score(
+    kind: AladScore,
+    x: Tensor<2>,
+    reconstruction: Tensor<2>,
+    features_real: Tensor<2>,
+    features_reconstructed: Tensor<2>,
+    logits_reconstructed: Tensor<2>,
+) -> Tensor<1> {
+    let b = x.dims()[0];
+    match kind {
+        AladScore::Fm => row_l1(features_real, features_reconstructed),
+        AladScore::L1 => row_l1(x, reconstruction),
+        AladScore::L2 => (x - reconstruction)
+            .powi_scalar(2)
+            .sum_dim(1)
+            .sqrt()
+            .reshape([b]),
+        AladScore::Ch => log_sigmoid(logits_reconstructed).neg().reshape([b]),
+    }
+}
+
+impl Detector for Alad {
+    fn name(&self) -> &'static str {
+        "alad"
+    }
+
+    fn config(&self) -> ModelConfig {
+        ModelConfig::Alad(self.config.clone())
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
+        let device = x.device();
+        let b = x.dims()[0];
+        // Discriminators: E, G and the reconstructions as constants.
+        let z = self.prior(b, &device);
+        let n = &self.nets;
+        let encoded = n.encoder.forward(x.clone()).detach();
+        let generated = n.generator.forward(z.clone()).detach();
+        let rec_x = n.generator.forward(encoded.clone()).detach();
+        let rec_z = n.encoder.forward(generated.clone()).detach();
+        let r = &mut self.rng;
+        let xz_real = n.d_xz.forward(x.clone(), encoded, Some(r)).logits;
+        let xz_fake = n.d_xz.forward(generated, z.clone(), Some(r)).logits;
+        let xx_real = n.d_xx.forward(x.clone(), x.clone(), Some(r)).logits;
+        let xx_fake = n.d_xx.forward(x.clone(), rec_x, Some(r)).logits;
+        let zz_real = n.d_zz.forward(z.clone(), z.clone(), Some(r)).logits;
+        let zz_fake = n.d_zz.forward(z, rec_z, Some(r)).logits;
+        let l_xz = bce_with_logits(xz_real, true) + bce_with_logits(xz_fake, false);
+        let l_xx = bce_with_logits(xx_real, true) + bce_with_logits(xx_fake, false);
+        let l_zz = bce_with_logits(zz_real, true) + bce_with_logits(zz_fake, false);
+        let loss_d = l_xz + l_xx + l_zz;
+        let mut grads = loss_d.clone().backward();
+        let [_, _, o_xz, o_xx, o_zz] = &mut self.optim;
+        self.nets.d_xz = o_xz.step(self.nets.d_xz.clone(), &mut grads);
+        self.nets.d_xx = o_xx.step(self.nets.d_xx.clone(), &mut grads);
+        self.nets.d_zz = o_zz.step(self.nets.d_zz.clone(), &mut grads);
+
+        // Generator and encoder on another batch through the updated discriminators, held
+        // constant. The adversarial terms reach one network each and the cycle term both, so
+        // one backward of their sum gives each network the gradient of its own loss.
+        let x = self.previous.replace(x.clone()).unwrap_or(x);
+        let z = self.prior(b, &device);
+        let n = &self.nets;
+        let (d_xz, d_xx, d_zz) = (
+            n.d_xz.clone().no_grad(),
+            n.d_xx.clone().no_grad(),
+            n.d_zz.clone().no_grad(),
+        );
+        let encoded = n.encoder.forward(x.clone());
+        let generated = n.generator.forward(z.clone());
+        let rec_x = n.generator.forward(encoded.clone());
+        let rec_z = n.encoder.forward(generated.clone());
+        let r = &mut self.rng;
+        let adv_g = bce_with_logits(d_xz.forward(generated, z.clone(), Some(r)).logits, true);
+        let adv_e = bce_with_logits(d_xz.forward(x.clone(), encoded, Some(r)).logits, false);
+        let cycle = bce_with_logits(d_xx.forward(x.clone(), x.clone(), Some(r)).logits, false)
+            + bce_with_logits(d_xx.forward(x, rec_x, Some(r)).logits, true)
+            + bce_with_logits(d_zz.forward(z.clone(), z.clone(), Some(r)).logits, false)
+            + bce_with_logits(d_zz.forward(z, rec_z, Some(r)).logits, true);
+        let mut grads = (adv_g.clone() + adv_e.clone() + cycle.clone()).backward();
+        let [o_e, o_g, ..] = &mut self.optim;
+        self.nets.generator = o_g.step(self.nets.generator.clone(), &mut grads);
+        self.nets.encoder = o_e.step(self.nets.encoder.clone(), &mut grads);
+        if let Some(avg) = &mut self.average {
+            avg.update(&self.nets);
+        }
+        let v = Tensor::cat(vec![loss_d, adv_g, adv_e, cycle], 0)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        Ok(vec![("d", v[0]), ("g", v[1] + v[3]), ("e", v[2] + v[3])])
+    }
+
+    fn score(&self, x: Tensor<2>) -> Tensor<1> {
+        let n = self.scoring_nets();
+        let rec = n.generator.forward(n.encoder.forward(x.clone()));
+        let real = n.d_xx.forward(x.clone(), x.clone(), None);
+        let fake = n.d_xx.forward(x.clone(), rec.clone(), None);
+        alad_score(
+            self.config.score,
+            x,
+            rec,
+            real.features,
+            fake.features,
+            fake.logits,
+        )
+    }
+
+    fn save_weights(&self) -> crate::Result<Vec<u8>> {
+        module_to_bytes(&AladCheckpoint {
+            trained: self.nets.clone(),
+            average: self.scoring_nets(),
+        })
+    }
+
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        let mut checkpoint = AladCheckpoint {
+            trained: self.nets.clone(),
+            average: self.nets.clone(),
+        };
+        module_from_bytes(&mut checkpoint, bytes)?;
+        self.nets = checkpoint.trained;
+        if let Some(avg) = &mut self.average {
+            avg.reset(&checkpoint.average);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each score kind from hand-made parts.
+    #[test]
+    fn scores_follow_their_definitions() {
+        let device = Device::flex();
+        let t = |v: [[f32; 2]; 2]| Tensor::<2>::from_floats(v, &device);
+        let x = t([[1.0, 2.0], [0.0, 0.0]]);
+        let rec = t([[1.0, 0.0], [3.0, 4.0]]);
+        let f_real = t([[1.0, 1.0], [0.0, 0.0]]);
+        let f_rec = t([[0.0, 3.0], [0.0, -1.0]]);
+        let logits = Tensor::<2>::from_floats([[0.0f32], [2.0]], &device);
+        let score = |kind| {
+            alad_score(
+                kind,
+                x.clone(),
+                rec.clone(),
+                f_real.clone(),
+                f_rec.clone(),
+                logits.clone(),
+            )
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
+        };
+        let close = |a: Vec<f32>, b: [f32; 2]| {
+            assert!(
+                a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5),
+                "{a:?} vs {b:?}"
+            );
+        };
+        close(score(AladScore::Fm), [3.0, 1.0]);
+        close(score(AladScore::L1), [2.0, 7.0]);
+        close(score(AladScore::L2), [2.0, 5.0]);
+        // −log σ(0) = ln 2; −log σ(2) = ln(1 + e⁻²)
+        close(
+            score(AladScore::Ch),
+            [2f32.ln(), (1.0 + (-2f32).exp()).ln()],
+        );
+    }
+}
