@@ -12,10 +12,7 @@ use crate::nn::dcgan::check_image_size;
 use crate::nn::init::component_rng;
 use crate::nn::loss::per_sample_mse;
 use crate::nn::mlp::Activation;
-use crate::nn::{
-    DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, InitScheme, Mlp, MlpConfig,
-    NetOptimizer, initialise,
-};
+use crate::nn::{DcganAutoencoder, InitScheme, Mlp, MlpConfig, NetOptimizer, initialise};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -53,15 +50,6 @@ impl Default for AutoencoderConfig {
     }
 }
 
-/// Convolutional halves for `[C, S, S]` images.
-#[derive(Module, Debug)]
-pub struct ConvHalves {
-    /// Image → `[nz, 1, 1]`.
-    encoder: DcganEncoder,
-    /// `[nz, 1, 1]` → image.
-    decoder: DcganDecoder,
-}
-
 /// Fully connected halves for feature rows.
 #[derive(Module, Debug)]
 pub struct DenseHalves {
@@ -77,7 +65,7 @@ pub struct DenseHalves {
 #[derive(Module, Debug)]
 pub enum AutoencoderNet {
     /// DCGAN encoder and decoder.
-    Conv(ConvHalves),
+    Conv(DcganAutoencoder),
     /// MLP encoder and decoder.
     Dense(DenseHalves),
 }
@@ -87,10 +75,9 @@ impl AutoencoderNet {
     fn reconstruct(&self, x: Tensor<2>, image: Option<[usize; 3]>) -> Tensor<2> {
         let [b, d] = x.dims();
         match (self, image) {
-            (AutoencoderNet::Conv(n), Some([c, h, w])) => n
-                .decoder
-                .forward(n.encoder.forward(x.reshape([b, c, h, w])))
-                .reshape([b, d]),
+            (AutoencoderNet::Conv(n), Some([c, h, w])) => {
+                n.forward(x.reshape([b, c, h, w])).reshape([b, d])
+            }
             (AutoencoderNet::Dense(n), _) => n.decoder.forward(n.encoder.forward(x)),
             (AutoencoderNet::Conv(_), None) => unreachable!("conv autoencoder without shape"),
         }
@@ -128,27 +115,15 @@ impl Autoencoder {
                     config.image_size
                 );
                 check_image_size(config.image_size)?;
-                let latent_dim = config.latent_dim.unwrap_or(100);
-                let encoder = DcganEncoderConfig {
-                    image_size: config.image_size,
+                let net = DcganAutoencoder::new(
+                    config.image_size,
                     channels,
-                    base_width: config.base_width,
-                    latent_dim,
-                }
-                .init(&train_device);
-                let decoder = DcganDecoderConfig {
-                    image_size: config.image_size,
-                    channels,
-                    base_width: config.base_width,
-                    latent_dim,
-                }
-                .init(&train_device);
+                    config.base_width,
+                    config.latent_dim.unwrap_or(100),
+                    &train_device,
+                );
                 (
-                    initialise(
-                        AutoencoderNet::Conv(ConvHalves { encoder, decoder }),
-                        InitScheme::Dcgan,
-                        &mut rng,
-                    ),
+                    initialise(AutoencoderNet::Conv(net), InitScheme::Dcgan, &mut rng),
                     Some([channels, height, width]),
                 )
             }

@@ -1,6 +1,7 @@
 //! Detectors: one [`Detector`] interface, a registry, and one module per model holding its
 //! network, losses and score. The training loop that drives them is in [`crate::train`].
 
+pub mod adae;
 pub mod alad;
 pub mod anogan;
 pub mod autoencoder;
@@ -13,6 +14,7 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 
+pub use adae::{Adae, AdaeConfig};
 pub use alad::{Alad, AladConfig};
 pub use anogan::{Anogan, AnoganConfig};
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
@@ -74,6 +76,8 @@ pub enum ModelConfig {
     Anogan(AnoganConfig),
     /// ALAD (Zenati et al., ICDM 2018).
     Alad(AladConfig),
+    /// ADAE (Vu et al., 2019).
+    Adae(AdaeConfig),
 }
 
 /// A registry entry: what `oddity models` lists and `--model NAME` accepts.
@@ -116,6 +120,12 @@ pub const MODELS: &[ModelInfo] = &[
         inputs: "tables",
     },
     ModelInfo {
+        name: "adae",
+        paper: "Vu, Ueta, Hirose, Takahashi. Anomaly Detection with Adversarial Dual Autoencoders. arXiv:1902.06924, 2019",
+        summary: "generator autoencoder G against an autoencoder discriminator D; score = mean((x − D(G(x)))²); residual map",
+        inputs: "images",
+    },
+    ModelInfo {
         name: "autoencoder",
         paper: "baseline: reconstruction-error autoencoder (DCGAN conv for images, MLP for tables)",
         summary: "reconstruct normal data; score = mean squared reconstruction error",
@@ -142,6 +152,7 @@ impl ModelConfig {
             "egbad" => ModelConfig::Egbad(EgbadConfig::default()),
             "anogan" => ModelConfig::Anogan(AnoganConfig::default()),
             "alad" => ModelConfig::Alad(AladConfig::default()),
+            "adae" => ModelConfig::Adae(AdaeConfig::default()),
             other => bail!("model {other:?} is registered but has no configuration"),
         })
     }
@@ -154,6 +165,7 @@ impl ModelConfig {
             ModelConfig::Egbad(_) => "egbad",
             ModelConfig::Anogan(_) => "anogan",
             ModelConfig::Alad(_) => "alad",
+            ModelConfig::Adae(_) => "adae",
         }
     }
 
@@ -165,6 +177,7 @@ impl ModelConfig {
             ModelConfig::Egbad(c) => c.epochs,
             ModelConfig::Anogan(c) => c.epochs,
             ModelConfig::Alad(c) => c.epochs,
+            ModelConfig::Adae(c) => c.epochs,
         }
     }
 
@@ -184,6 +197,7 @@ impl ModelConfig {
             ModelConfig::Egbad(c) => c.batch_size,
             ModelConfig::Anogan(c) => c.batch_size,
             ModelConfig::Alad(c) => c.batch_size,
+            ModelConfig::Adae(c) => c.batch_size,
         }
     }
 
@@ -195,6 +209,7 @@ impl ModelConfig {
             ModelConfig::Autoencoder(c) => c.image_size,
             ModelConfig::Egbad(_) | ModelConfig::Alad(_) => return None,
             ModelConfig::Anogan(c) => c.image_size,
+            ModelConfig::Adae(c) => c.image_size,
         };
         matches!(raw, SampleShape::Image { .. }).then_some(size)
     }
@@ -214,6 +229,7 @@ impl ModelConfig {
             ModelConfig::Egbad(c) => Box::new(Egbad::new(c.clone(), shape, device, seed)?),
             ModelConfig::Anogan(c) => Box::new(Anogan::new(c.clone(), shape, device, seed)?),
             ModelConfig::Alad(c) => Box::new(Alad::new(c.clone(), shape, device, seed)?),
+            ModelConfig::Adae(c) => Box::new(Adae::new(c.clone(), shape, device, seed)?),
         })
     }
 }

@@ -181,6 +181,49 @@ impl DcganDecoder {
     }
 }
 
+/// A DCGAN encoder followed by a DCGAN decoder: image → `[nz, 1, 1]` → image. The
+/// convolutional autoencoder baseline and both of ADAE's autoencoders.
+#[derive(Module, Debug)]
+pub struct DcganAutoencoder {
+    /// Image → `[nz, 1, 1]`.
+    pub encoder: DcganEncoder,
+    /// `[nz, 1, 1]` → image.
+    pub decoder: DcganDecoder,
+}
+
+impl DcganAutoencoder {
+    /// Build both halves for `[channels, size, size]` images with latent `nz`.
+    pub fn new(
+        image_size: usize,
+        channels: usize,
+        base_width: usize,
+        latent_dim: usize,
+        device: &Device,
+    ) -> Self {
+        DcganAutoencoder {
+            encoder: DcganEncoderConfig {
+                image_size,
+                channels,
+                base_width,
+                latent_dim,
+            }
+            .init(device),
+            decoder: DcganDecoderConfig {
+                image_size,
+                channels,
+                base_width,
+                latent_dim,
+            }
+            .init(device),
+        }
+    }
+
+    /// Reconstruct `[B, C, S, S]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.decoder.forward(self.encoder.forward(x))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,9 @@ pub mod spectral;
 pub use bigan::{
     JointDiscriminator, JointDiscriminatorConfig, PairDiscriminator, PairDiscriminatorConfig,
 };
-pub use dcgan::{DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig};
+pub use dcgan::{
+    DcganAutoencoder, DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig,
+};
 pub use ema::Ema;
 pub use init::{InitScheme, initialise};
 pub use latent_search::LatentSearch;
