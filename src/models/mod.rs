@@ -7,6 +7,7 @@ pub mod anogan;
 pub mod autoencoder;
 pub mod egbad;
 pub mod ganomaly;
+pub mod skip_ganomaly;
 
 use crate::data::SampleShape;
 use anyhow::{Context, bail};
@@ -20,6 +21,7 @@ pub use anogan::{Anogan, AnoganConfig};
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use egbad::{Egbad, EgbadConfig};
 pub use ganomaly::{Ganomaly, GanomalyConfig};
+pub use skip_ganomaly::{SkipGanomaly, SkipGanomalyConfig};
 
 /// Named losses of one training step, for the log and the progress bar.
 pub type StepLosses = Vec<(&'static str, f32)>;
@@ -78,6 +80,8 @@ pub enum ModelConfig {
     Alad(AladConfig),
     /// ADAE (Vu et al., 2019).
     Adae(AdaeConfig),
+    /// Skip-GANomaly (Akcay et al., IJCNN 2019).
+    SkipGanomaly(SkipGanomalyConfig),
 }
 
 /// A registry entry: what `oddity models` lists and `--model NAME` accepts.
@@ -126,6 +130,12 @@ pub const MODELS: &[ModelInfo] = &[
         inputs: "images",
     },
     ModelInfo {
+        name: "skip-ganomaly",
+        paper: "Akcay, Atapour-Abarghouei, Breckon. Skip-GANomaly: Skip Connected and Adversarially Trained Encoder-Decoder Anomaly Detection. IJCNN 2019",
+        summary: "U-Net generator, DCGAN discriminator with 100-d features; score = 0.9·mean((x − x̂)²) + 0.1·mean((f(x) − f(x̂))²); residual map",
+        inputs: "images",
+    },
+    ModelInfo {
         name: "autoencoder",
         paper: "baseline: reconstruction-error autoencoder (DCGAN conv for images, MLP for tables)",
         summary: "reconstruct normal data; score = mean squared reconstruction error",
@@ -153,6 +163,7 @@ impl ModelConfig {
             "anogan" => ModelConfig::Anogan(AnoganConfig::default()),
             "alad" => ModelConfig::Alad(AladConfig::default()),
             "adae" => ModelConfig::Adae(AdaeConfig::default()),
+            "skip-ganomaly" => ModelConfig::SkipGanomaly(SkipGanomalyConfig::default()),
             other => bail!("model {other:?} is registered but has no configuration"),
         })
     }
@@ -166,6 +177,7 @@ impl ModelConfig {
             ModelConfig::Anogan(_) => "anogan",
             ModelConfig::Alad(_) => "alad",
             ModelConfig::Adae(_) => "adae",
+            ModelConfig::SkipGanomaly(_) => "skip-ganomaly",
         }
     }
 
@@ -178,6 +190,7 @@ impl ModelConfig {
             ModelConfig::Anogan(c) => c.epochs,
             ModelConfig::Alad(c) => c.epochs,
             ModelConfig::Adae(c) => c.epochs,
+            ModelConfig::SkipGanomaly(c) => c.epochs,
         }
     }
 
@@ -198,6 +211,7 @@ impl ModelConfig {
             ModelConfig::Anogan(c) => c.batch_size,
             ModelConfig::Alad(c) => c.batch_size,
             ModelConfig::Adae(c) => c.batch_size,
+            ModelConfig::SkipGanomaly(c) => c.batch_size,
         }
     }
 
@@ -210,6 +224,7 @@ impl ModelConfig {
             ModelConfig::Egbad(_) | ModelConfig::Alad(_) => return None,
             ModelConfig::Anogan(c) => c.image_size,
             ModelConfig::Adae(c) => c.image_size,
+            ModelConfig::SkipGanomaly(c) => c.image_size,
         };
         matches!(raw, SampleShape::Image { .. }).then_some(size)
     }
@@ -230,6 +245,9 @@ impl ModelConfig {
             ModelConfig::Anogan(c) => Box::new(Anogan::new(c.clone(), shape, device, seed)?),
             ModelConfig::Alad(c) => Box::new(Alad::new(c.clone(), shape, device, seed)?),
             ModelConfig::Adae(c) => Box::new(Adae::new(c.clone(), shape, device, seed)?),
+            ModelConfig::SkipGanomaly(c) => {
+                Box::new(SkipGanomaly::new(c.clone(), shape, device, seed)?)
+            }
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod loss;
 pub mod mlp;
 pub mod optim;
 pub mod spectral;
+pub mod unet;
 
 pub use bigan::{
     JointDiscriminator, JointDiscriminatorConfig, PairDiscriminator, PairDiscriminatorConfig,
