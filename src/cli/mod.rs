@@ -120,6 +120,9 @@ struct TrainArgs {
     /// Test on at most this many samples (a seeded subset; for reduced budgets).
     #[arg(long)]
     max_test: Option<usize>,
+    /// Subsample test anomalies to this fraction of the test set (ALOCC's 0.1–0.5 contamination).
+    #[arg(long)]
+    test_anomaly_fraction: Option<f64>,
     /// Early stopping: stop after this many epochs without validation improvement (default:
     /// the paper's, e.g. ALAD 10; 0 turns it off).
     #[arg(long)]
@@ -270,6 +273,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     config.split.validation_fraction = a.validation_fraction;
     config.split.max_train = a.max_train;
     config.split.max_test = a.max_test;
+    config.split.test_anomaly_fraction = a.test_anomaly_fraction;
     config.threshold_rule = a.threshold;
     config.preprocess.scaling = a.scaling;
     config.preprocess.image_size = a.image_size;

@@ -91,6 +91,10 @@ pub struct SplitOptions {
     pub max_train: Option<usize>,
     /// Keep at most this many test samples (a seeded subset), for reduced budgets.
     pub max_test: Option<usize>,
+    /// Subsample the test anomalies (seeded) so that they make up this fraction of the test
+    /// set, all test normals kept: ALOCC's 10–50 % contamination protocol.
+    #[serde(default)]
+    pub test_anomaly_fraction: Option<f64>,
 }
 
 impl Default for SplitOptions {
@@ -100,6 +104,7 @@ impl Default for SplitOptions {
             validation_fraction: 0.1,
             max_train: None,
             max_test: None,
+            test_anomaly_fraction: None,
         }
     }
 }
@@ -285,6 +290,24 @@ pub fn split(
     train_items.sort_unstable();
     valid_items.sort_unstable();
     test.sort_unstable();
+    if let Some(f) = options.test_anomaly_fraction {
+        ensure!(
+            f > 0.0 && f < 1.0,
+            "the test anomaly fraction must be between 0 and 1, got {f}"
+        );
+        let (anomalies, normals): (Vec<_>, Vec<_>) = test.iter().partition(|t| t.2 == 1);
+        let wanted = ((f / (1.0 - f)) * normals.len() as f64).round() as usize;
+        ensure!(
+            wanted <= anomalies.len(),
+            "{} test anomalies cannot make up {f} of a test set with {} normals",
+            anomalies.len(),
+            normals.len()
+        );
+        let order = shuffled(anomalies.len(), options.seed, 61);
+        test = normals;
+        test.extend(order[..wanted].iter().map(|&i| anomalies[i]));
+        test.sort_unstable();
+    }
     if let Some(m) = options.max_test
         && test.len() > m
     {
@@ -382,6 +405,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.test.anomalies(), 50 + 20);
+    }
+
+    /// ALOCC's contamination protocol: anomalies subsampled to the asked fraction of the test
+    /// set, every test normal kept.
+    #[test]
+    fn test_anomaly_fraction_subsamples_anomalies() {
+        let source = DataSource {
+            train: toy(400, 4),
+            test: Some(toy(400, 4)),
+        };
+        let one_class = Protocol::OneClass { class: "2".into() };
+        for f in [0.1, 0.3, 0.5] {
+            let options = SplitOptions {
+                test_anomaly_fraction: Some(f),
+                ..SplitOptions::default()
+            };
+            let s = split(&source, &one_class, &options).unwrap();
+            let normals = s.test.len() - s.test.anomalies();
+            assert_eq!(normals, 100);
+            let got = s.test.anomalies() as f64 / s.test.len() as f64;
+            assert!((got - f).abs() < 0.01, "{got} for {f}");
+            assert_disjoint(&s);
+        }
+        let too_many = SplitOptions {
+            test_anomaly_fraction: Some(0.9),
+            ..SplitOptions::default()
+        };
+        assert!(split(&source, &one_class, &too_many).is_err());
     }
 
     #[test]

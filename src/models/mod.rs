@@ -3,6 +3,7 @@
 
 pub mod adae;
 pub mod alad;
+pub mod alocc;
 pub mod anogan;
 pub mod autoencoder;
 pub mod egbad;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use adae::{Adae, AdaeConfig};
 pub use alad::{Alad, AladConfig};
+pub use alocc::{Alocc, AloccConfig};
 pub use anogan::{Anogan, AnoganConfig};
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use egbad::{Egbad, EgbadConfig};
@@ -82,6 +84,8 @@ pub enum ModelConfig {
     Adae(AdaeConfig),
     /// Skip-GANomaly (Akcay et al., IJCNN 2019).
     SkipGanomaly(SkipGanomalyConfig),
+    /// ALOCC (Sabokrou et al., CVPR 2018).
+    Alocc(AloccConfig),
 }
 
 /// A registry entry: what `oddity models` lists and `--model NAME` accepts.
@@ -136,6 +140,12 @@ pub const MODELS: &[ModelInfo] = &[
         inputs: "images",
     },
     ModelInfo {
+        name: "alocc",
+        paper: "Sabokrou, Khalooei, Fathy, Adeli. Adversarially Learned One-Class Classifier for Novelty Detection. CVPR 2018",
+        summary: "denoising refiner R against a one-class classifier D; score = 1 − D(R(x)) (or 1 − D(x))",
+        inputs: "images",
+    },
+    ModelInfo {
         name: "autoencoder",
         paper: "baseline: reconstruction-error autoencoder (DCGAN conv for images, MLP for tables)",
         summary: "reconstruct normal data; score = mean squared reconstruction error",
@@ -164,6 +174,7 @@ impl ModelConfig {
             "alad" => ModelConfig::Alad(AladConfig::default()),
             "adae" => ModelConfig::Adae(AdaeConfig::default()),
             "skip-ganomaly" => ModelConfig::SkipGanomaly(SkipGanomalyConfig::default()),
+            "alocc" => ModelConfig::Alocc(AloccConfig::default()),
             other => bail!("model {other:?} is registered but has no configuration"),
         })
     }
@@ -178,6 +189,7 @@ impl ModelConfig {
             ModelConfig::Alad(_) => "alad",
             ModelConfig::Adae(_) => "adae",
             ModelConfig::SkipGanomaly(_) => "skip-ganomaly",
+            ModelConfig::Alocc(_) => "alocc",
         }
     }
 
@@ -191,6 +203,7 @@ impl ModelConfig {
             ModelConfig::Alad(c) => c.epochs,
             ModelConfig::Adae(c) => c.epochs,
             ModelConfig::SkipGanomaly(c) => c.epochs,
+            ModelConfig::Alocc(c) => c.epochs,
         }
     }
 
@@ -212,6 +225,7 @@ impl ModelConfig {
             ModelConfig::Alad(c) => c.batch_size,
             ModelConfig::Adae(c) => c.batch_size,
             ModelConfig::SkipGanomaly(c) => c.batch_size,
+            ModelConfig::Alocc(c) => c.batch_size,
         }
     }
 
@@ -225,6 +239,7 @@ impl ModelConfig {
             ModelConfig::Anogan(c) => c.image_size,
             ModelConfig::Adae(c) => c.image_size,
             ModelConfig::SkipGanomaly(c) => c.image_size,
+            ModelConfig::Alocc(c) => c.image_size,
         };
         matches!(raw, SampleShape::Image { .. }).then_some(size)
     }
@@ -248,6 +263,7 @@ impl ModelConfig {
             ModelConfig::SkipGanomaly(c) => {
                 Box::new(SkipGanomaly::new(c.clone(), shape, device, seed)?)
             }
+            ModelConfig::Alocc(c) => Box::new(Alocc::new(c.clone(), shape, device, seed)?),
         })
     }
 }

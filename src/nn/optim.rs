@@ -2,7 +2,7 @@
 //! sub-network, so each network (generator, discriminator, …) owns its own Adam state.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, RmsPropConfig};
 use burn::tensor::Gradients;
 
 /// Adam's ε, as PyTorch's `torch.optim.Adam` and TensorFlow 1's `AdamOptimizer` default it.
@@ -24,6 +24,19 @@ impl NetOptimizer {
                 .with_beta_1(beta_1)
                 .with_beta_2(beta_2)
                 .with_epsilon(ADAM_EPSILON)
+                .init(),
+            lr,
+        }
+    }
+
+    /// RMSProp as TensorFlow 1's `RMSPropOptimizer` defaults it: decay 0.9, no momentum,
+    /// ε = 1e-10.
+    pub fn rmsprop(lr: f64) -> Self {
+        NetOptimizer {
+            optim: RmsPropConfig::new()
+                .with_alpha(0.9)
+                .with_momentum(0.0)
+                .with_epsilon(1e-10)
                 .init(),
             lr,
         }
