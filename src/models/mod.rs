@@ -7,6 +7,7 @@ pub mod alocc;
 pub mod anogan;
 pub mod autoencoder;
 pub mod egbad;
+pub mod fanogan;
 pub mod ganomaly;
 pub mod skip_ganomaly;
 
@@ -22,6 +23,7 @@ pub use alocc::{Alocc, AloccConfig};
 pub use anogan::{Anogan, AnoganConfig};
 pub use autoencoder::{Autoencoder, AutoencoderConfig};
 pub use egbad::{Egbad, EgbadConfig};
+pub use fanogan::{Fanogan, FanoganConfig};
 pub use ganomaly::{Ganomaly, GanomalyConfig};
 pub use skip_ganomaly::{SkipGanomaly, SkipGanomalyConfig};
 
@@ -41,6 +43,9 @@ pub trait Detector: Send {
 
     /// The plain (non-autodiff) device the detector scores on.
     fn device(&self) -> &Device;
+
+    /// Called by the training loop before each epoch (1-based), for models trained in stages.
+    fn begin_epoch(&mut self, _epoch: usize) {}
 
     /// One optimisation step (every sub-network's update) on a batch of normal samples.
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses>;
@@ -86,6 +91,8 @@ pub enum ModelConfig {
     SkipGanomaly(SkipGanomalyConfig),
     /// ALOCC (Sabokrou et al., CVPR 2018).
     Alocc(AloccConfig),
+    /// f-AnoGAN (Schlegl et al., MedIA 2019).
+    Fanogan(FanoganConfig),
 }
 
 /// A registry entry: what `oddity models` lists and `--model NAME` accepts.
@@ -120,6 +127,12 @@ pub const MODELS: &[ModelInfo] = &[
         paper: "Zenati, Romain, Foo, Lecouat, Chandrasekhar. Adversarially Learned Anomaly Detection. ICDM 2018",
         summary: "BiGAN + cycle discriminators D_xx, D_zz, spectral norm, moving average, early stopping; score = ‖f_xx(x,x) − f_xx(x,G(E(x)))‖₁ (or l1, l2, ch)",
         inputs: "tables",
+    },
+    ModelInfo {
+        name: "fanogan",
+        paper: "Schlegl, Seeböck, Waldstein, Langs, Schmidt-Erfurth. f-AnoGAN: Fast unsupervised anomaly detection with generative adversarial networks. Medical Image Analysis 2019",
+        summary: "WGAN-GP (finite-difference gradient penalty) then an encoder (izi_f, izi or ziz); score = mean((x − G(E(x)))²) + κ·mean((f(x) − f(G(E(x))))²); residual map",
+        inputs: "images (64×64)",
     },
     ModelInfo {
         name: "egbad",
@@ -175,6 +188,7 @@ impl ModelConfig {
             "adae" => ModelConfig::Adae(AdaeConfig::default()),
             "skip-ganomaly" => ModelConfig::SkipGanomaly(SkipGanomalyConfig::default()),
             "alocc" => ModelConfig::Alocc(AloccConfig::default()),
+            "fanogan" => ModelConfig::Fanogan(FanoganConfig::default()),
             other => bail!("model {other:?} is registered but has no configuration"),
         })
     }
@@ -190,6 +204,7 @@ impl ModelConfig {
             ModelConfig::Adae(_) => "adae",
             ModelConfig::SkipGanomaly(_) => "skip-ganomaly",
             ModelConfig::Alocc(_) => "alocc",
+            ModelConfig::Fanogan(_) => "fanogan",
         }
     }
 
@@ -204,6 +219,7 @@ impl ModelConfig {
             ModelConfig::Adae(c) => c.epochs,
             ModelConfig::SkipGanomaly(c) => c.epochs,
             ModelConfig::Alocc(c) => c.epochs,
+            ModelConfig::Fanogan(c) => c.gan_epochs + c.encoder_epochs,
         }
     }
 
@@ -226,6 +242,7 @@ impl ModelConfig {
             ModelConfig::Adae(c) => c.batch_size,
             ModelConfig::SkipGanomaly(c) => c.batch_size,
             ModelConfig::Alocc(c) => c.batch_size,
+            ModelConfig::Fanogan(c) => c.batch_size,
         }
     }
 
@@ -240,6 +257,7 @@ impl ModelConfig {
             ModelConfig::Adae(c) => c.image_size,
             ModelConfig::SkipGanomaly(c) => c.image_size,
             ModelConfig::Alocc(c) => c.image_size,
+            ModelConfig::Fanogan(c) => c.image_size,
         };
         matches!(raw, SampleShape::Image { .. }).then_some(size)
     }
@@ -264,6 +282,7 @@ impl ModelConfig {
                 Box::new(SkipGanomaly::new(c.clone(), shape, device, seed)?)
             }
             ModelConfig::Alocc(c) => Box::new(Alocc::new(c.clone(), shape, device, seed)?),
+            ModelConfig::Fanogan(c) => Box::new(Fanogan::new(c.clone(), shape, device, seed)?),
         })
     }
 }

@@ -10,6 +10,8 @@ pub mod latent_search;
 pub mod loss;
 pub mod mlp;
 pub mod optim;
+pub mod penalty;
+pub mod resnet;
 pub mod spectral;
 pub mod unet;
 

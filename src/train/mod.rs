@@ -100,6 +100,7 @@ pub fn fit(
     let mut log = TrainLog::default();
     let mut best: Option<(f64, Vec<u8>)> = None;
     for epoch in 1..=options.epochs {
+        model.begin_epoch(epoch);
         order.shuffle(&mut rng);
         let bar = progress_bar(options.progress, steps, epoch, options.epochs);
         let start = Instant::now();

@@ -1,0 +1,380 @@
+//! f-AnoGAN (Schlegl, Seeböck, Waldstein, Langs, Schmidt-Erfurth, Medical Image Analysis 2019),
+//! as its official code (`tSchlegl/f-AnoGAN`) defines it, with the paper's three encoder
+//! trainings.
+//!
+//! - Stage 1, WGAN-GP (`wgangp_64x64.py`): the residual generator and layer-normalised critic of
+//!   [`crate::nn::resnet`] (64×64, z ∈ R¹²⁸ ~ N(0, I), base width 64). Critic loss
+//!   `E[D(G(z))] − E[D(x)] + 10·E[(‖∇D(x̂)‖ − 1)²]` on uniform interpolates x̂, five critic steps
+//!   per generator step, generator loss `−E[D(G(z))]`, Adam 1e-4, β = (0, 0.9), batch 64. burn
+//!   has no double backward: the penalty is computed as the critic's central-difference
+//!   derivative along its own gradient direction ([`crate::nn::penalty`]), whose weight
+//!   gradient equals the exact penalty's up to O(h²) (tested against it).
+//! - Stage 2, encoder (`z_encoding_izif.py`): the critic's trunk with BatchNorm, then
+//!   `Linear → 128 → tanh`; G and D frozen; RMSProp 5e-5. Training: `izi_f` (default)
+//!   `MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x))))`, `izi` `MSE(x, G(E(x)))`, or `ziz`
+//!   `MSE(z, E(G(z)))`; κ = 1, f = the critic's 8192 features.
+//! - Score: `A(x) = A_R + κ·A_D`, `A_R = mean((x − G(E(x)))²)`, `A_D = mean((f(x) − f(G(E(x))))²)`;
+//!   the residual `|x − G(E(x))|` is the anomaly map.
+//! - Epochs: the first `gan_epochs` train the WGAN, the next `encoder_epochs` the encoder; the
+//!   validation loss is the score during the encoder stage (and a constant 1e30 before it, so
+//!   that the best checkpoint is always one with a trained encoder).
+
+use super::{Detector, ModelConfig, StepLosses, image_dims, module_from_bytes, module_to_bytes};
+use crate::data::SampleShape;
+use crate::nn::init::{component_rng, standard_normal};
+use crate::nn::loss::{l2, per_sample_mse};
+use crate::nn::penalty::{self, ascent_direction, gradient_penalty};
+use crate::nn::resnet::{ResnetGenerator, ResnetTrunk};
+use crate::nn::{InitScheme, NetOptimizer, initialise};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// How the encoder is trained (paper §2.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EncoderTraining {
+    /// Latent → image → latent on generated images: `MSE(z, E(G(z)))`.
+    Ziz,
+    /// Image → latent → image on real images: `MSE(x, G(E(x)))`.
+    Izi,
+    /// izi plus the critic-feature residual (the paper's best, the code's only one).
+    IziF,
+}
+
+/// f-AnoGAN's hyper-parameters; `Default` is the official code's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FanoganConfig {
+    /// Input side (64; the networks are the 64×64 ones).
+    pub image_size: usize,
+    /// Latent size (128).
+    pub latent_dim: usize,
+    /// Base width `DIM` (64; 32 for CPU smoke runs).
+    pub width: usize,
+    /// Epochs of WGAN-GP training.
+    pub gan_epochs: usize,
+    /// Epochs of encoder training.
+    pub encoder_epochs: usize,
+    /// Critic steps per generator step (5).
+    pub critic_iterations: usize,
+    /// Gradient-penalty weight λ (10).
+    pub penalty_weight: f32,
+    /// Central-difference step of the penalty (1e-2, input units).
+    pub penalty_step: f64,
+    /// Adam learning rate of G and D (1e-4).
+    pub learning_rate: f64,
+    /// Adam β₁ (0).
+    pub beta_1: f32,
+    /// Adam β₂ (0.9).
+    pub beta_2: f32,
+    /// Batch size (64).
+    pub batch_size: usize,
+    /// The encoder training.
+    pub encoder_training: EncoderTraining,
+    /// κ (1).
+    pub kappa: f32,
+    /// RMSProp learning rate of the encoder (5e-5).
+    pub encoder_learning_rate: f64,
+}
+
+impl Default for FanoganConfig {
+    fn default() -> Self {
+        FanoganConfig {
+            image_size: 64,
+            latent_dim: 128,
+            width: 64,
+            gan_epochs: 7,
+            encoder_epochs: 7,
+            critic_iterations: 5,
+            penalty_weight: 10.0,
+            penalty_step: penalty::DEFAULT_STEP,
+            learning_rate: 1e-4,
+            beta_1: 0.0,
+            beta_2: 0.9,
+            batch_size: 64,
+            encoder_training: EncoderTraining::IziF,
+            kappa: 1.0,
+            encoder_learning_rate: 5e-5,
+        }
+    }
+}
+
+/// The critic: trunk (its features are f) and a linear output.
+#[derive(Module, Debug)]
+pub struct Critic {
+    trunk: ResnetTrunk,
+    out: Linear,
+}
+
+impl Critic {
+    fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        self.trunk.forward(x)
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<1> {
+        let b = x.dims()[0];
+        self.out.forward(self.features(x)).reshape([b])
+    }
+}
+
+/// The encoder: trunk with BatchNorm, linear, tanh.
+#[derive(Module, Debug)]
+pub struct Encoder {
+    trunk: ResnetTrunk,
+    out: Linear,
+}
+
+impl Encoder {
+    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.out.forward(self.trunk.forward(x)).tanh()
+    }
+}
+
+/// All three networks, saved together.
+#[derive(Module, Debug)]
+pub struct FanoganNets {
+    generator: ResnetGenerator,
+    critic: Critic,
+    encoder: Encoder,
+}
+
+/// An f-AnoGAN detector.
+pub struct Fanogan {
+    config: FanoganConfig,
+    shape: [usize; 3],
+    device: Device,
+    nets: FanoganNets,
+    optim_g: NetOptimizer,
+    optim_d: NetOptimizer,
+    optim_e: NetOptimizer,
+    rng: ChaCha8Rng,
+    epoch: usize,
+    critic_steps: usize,
+    last_g: f32,
+}
+
+impl Fanogan {
+    /// Build f-AnoGAN for images of `shape` on `device`.
+    pub fn new(
+        config: FanoganConfig,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Self> {
+        let (channels, height, width) = image_dims("fanogan", shape)?;
+        anyhow::ensure!(
+            height == 64 && width == 64 && config.image_size == 64,
+            "fanogan has the 64×64 networks of its official code; resize the images to 64 (got {height}×{width})"
+        );
+        let dev = device.clone().autodiff();
+        let features = ResnetTrunk::features(config.width);
+        let nets = FanoganNets {
+            generator: ResnetGenerator::new(config.latent_dim, config.width, channels, &dev),
+            critic: Critic {
+                trunk: ResnetTrunk::new(channels, config.width, true, &dev),
+                out: LinearConfig::new(features, 1).init(&dev),
+            },
+            encoder: Encoder {
+                trunk: ResnetTrunk::new(channels, config.width, false, &dev),
+                out: LinearConfig::new(features, config.latent_dim).init(&dev),
+            },
+        };
+        let nets = initialise(nets, InitScheme::Pytorch, &mut component_rng(seed, 1));
+        let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
+        Ok(Fanogan {
+            shape: [channels, height, width],
+            device: device.clone(),
+            nets,
+            optim_g: adam(),
+            optim_d: adam(),
+            optim_e: NetOptimizer::rmsprop(config.encoder_learning_rate),
+            rng: component_rng(seed, 2),
+            epoch: 1,
+            critic_steps: 0,
+            last_g: 0.0,
+            config,
+        })
+    }
+
+    fn images(&self, batch: Tensor<2>) -> Tensor<4> {
+        let [c, h, w] = self.shape;
+        let b = batch.dims()[0];
+        batch.reshape([b, c, h, w])
+    }
+
+    fn prior(&mut self, batch: usize, device: &Device) -> Tensor<2> {
+        let n = self.config.latent_dim;
+        let v: Vec<f32> = (0..batch * n)
+            .map(|_| standard_normal(&mut self.rng))
+            .collect();
+        Tensor::from_data(TensorData::new(v, [batch, n]), device)
+    }
+
+    fn in_gan_stage(&self) -> bool {
+        self.epoch <= self.config.gan_epochs
+    }
+
+    fn gan_step(&mut self, x: Tensor<4>) -> crate::Result<StepLosses> {
+        let device = x.device();
+        let b = x.dims()[0];
+        let z = self.prior(b, &device);
+        let fake = self.nets.generator.forward(z).detach();
+        let eps: Vec<f32> = (0..b).map(|_| self.rng.random::<f32>()).collect();
+        let eps = Tensor::<1>::from_data(TensorData::new(eps, [b]), &device).reshape([b, 1, 1, 1]);
+        let x_hat = x.clone() * eps.clone() + fake.clone() * eps.neg().add_scalar(1.0);
+        let critic = &self.nets.critic;
+        let frozen = critic.clone().no_grad();
+        let direction = ascent_direction(|t| frozen.forward(t), x_hat.clone());
+        let gp = gradient_penalty(
+            |t| critic.forward(t),
+            x_hat,
+            direction,
+            self.config.penalty_step,
+        );
+        let real = critic.forward(x).mean();
+        let generated = critic.forward(fake).mean();
+        let wasserstein = real.clone() - generated.clone();
+        let loss_d = generated - real + gp.clone() * self.config.penalty_weight;
+        let mut grads = loss_d.clone().backward();
+        self.nets.critic = self.optim_d.step(self.nets.critic.clone(), &mut grads);
+        self.critic_steps += 1;
+        if self.critic_steps % self.config.critic_iterations.max(1) == 0 {
+            let z = self.prior(b, &device);
+            let frozen = self.nets.critic.clone().no_grad();
+            let loss_g = frozen.forward(self.nets.generator.forward(z)).mean().neg();
+            let mut grads = loss_g.clone().backward();
+            self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
+            self.last_g = loss_g.into_scalar();
+        }
+        let v = Tensor::cat(vec![loss_d, gp, wasserstein], 0)
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        Ok(vec![
+            ("d", v[0]),
+            ("gp", v[1]),
+            ("w_dist", v[2]),
+            ("g", self.last_g),
+        ])
+    }
+
+    fn encoder_step(&mut self, x: Tensor<4>) -> crate::Result<StepLosses> {
+        let generator = self.nets.generator.clone().freeze();
+        let critic = self.nets.critic.clone().freeze();
+        let z = match self.config.encoder_training {
+            EncoderTraining::Ziz => Some(self.prior(x.dims()[0], &x.device())),
+            _ => None,
+        };
+        let encoder = &self.nets.encoder;
+        let loss = match (self.config.encoder_training, z) {
+            (EncoderTraining::Ziz, Some(z)) => l2(z.clone(), encoder.forward(generator.forward(z))),
+            _ => {
+                let rec = generator.forward(encoder.forward(x.clone()));
+                let residual = l2(x.clone(), rec.clone());
+                if self.config.encoder_training == EncoderTraining::IziF {
+                    residual
+                        + l2(critic.features(x).detach(), critic.features(rec)) * self.config.kappa
+                } else {
+                    residual
+                }
+            }
+        };
+        let mut grads = loss.clone().backward();
+        self.nets.encoder = self.optim_e.step(self.nets.encoder.clone(), &mut grads);
+        Ok(vec![("encoder", loss.into_scalar())])
+    }
+}
+
+/// f-AnoGAN's score from its parts: `mean((x − x̂)²) + κ·mean((f(x) − f(x̂))²)` per sample.
+pub fn fanogan_score(
+    x: Tensor<4>,
+    reconstruction: Tensor<4>,
+    features_x: Tensor<2>,
+    features_reconstruction: Tensor<2>,
+    kappa: f32,
+) -> Tensor<1> {
+    per_sample_mse(x, reconstruction) + per_sample_mse(features_x, features_reconstruction) * kappa
+}
+
+impl Detector for Fanogan {
+    fn name(&self) -> &'static str {
+        "fanogan"
+    }
+
+    fn config(&self) -> ModelConfig {
+        ModelConfig::Fanogan(self.config.clone())
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch;
+    }
+
+    fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
+        let x = self.images(batch);
+        if self.in_gan_stage() {
+            self.gan_step(x)
+        } else {
+            self.encoder_step(x)
+        }
+    }
+
+    fn score(&self, batch: Tensor<2>) -> Tensor<1> {
+        let x = self.images(batch);
+        let n = self.nets.valid();
+        let rec = n.generator.forward(n.encoder.forward(x.clone()));
+        let fx = n.critic.features(x.clone());
+        let fr = n.critic.features(rec.clone());
+        fanogan_score(x, rec, fx, fr, self.config.kappa)
+    }
+
+    fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
+        if self.in_gan_stage() {
+            let b = batch.dims()[0];
+            return Tensor::ones([b], &self.device) * 1e30;
+        }
+        self.score(batch)
+    }
+
+    fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
+        let x = self.images(batch);
+        let n = self.nets.valid();
+        let rec = n.generator.forward(n.encoder.forward(x.clone()));
+        Some((x - rec).abs().mean_dim(1))
+    }
+
+    fn save_weights(&self) -> crate::Result<Vec<u8>> {
+        module_to_bytes(&self.nets)
+    }
+
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        module_from_bytes(&mut self.nets, bytes)?;
+        // Loaded weights have a trained encoder: score as after training.
+        self.epoch = self.config.gan_epochs + self.config.encoder_epochs;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `A_R + κ·A_D` by hand.
+    #[test]
+    fn score_adds_residual_and_feature_terms() {
+        let device = Device::flex();
+        let x = Tensor::<4>::from_floats([[[[1.0f32, -1.0]]]], &device);
+        let r = Tensor::<4>::from_floats([[[[0.0f32, 1.0]]]], &device);
+        let fx = Tensor::<2>::from_floats([[1.0f32, 2.0, 3.0]], &device);
+        let fr = Tensor::<2>::from_floats([[1.0f32, 0.0, 0.0]], &device);
+        let s: f32 = fanogan_score(x, r, fx, fr, 1.0).into_scalar();
+        // A_R = (1 + 4)/2 = 2.5; A_D = (0 + 4 + 9)/3 = 13/3
+        assert!((s - (2.5 + 13.0 / 3.0)).abs() < 1e-5, "{s}");
+    }
+}
