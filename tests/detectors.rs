@@ -91,7 +91,7 @@ fn alocc_learns_mnist_one_class() {
 /// f-AnoGAN (izi_f) at a smoke-test size: base width 8, 8 WGAN-GP epochs then 6 encoder epochs
 /// (encoder lr 1e-3) on the bundled digit-1 images resized to 64×64 in [−1, 1], 300 test
 /// images. (At width 4 and 4 GAN epochs the generator is too poor and the score inverts.)
-/// Measured: see the output; floor 0.65.
+/// Measured: AUROC 0.715 (best = last epoch); floor 0.65.
 #[test]
 fn fanogan_learns_mnist_one_class() {
     let mut c = config(
