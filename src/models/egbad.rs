@@ -1,7 +1,9 @@
 //! EGBAD, "Efficient GAN-Based Anomaly Detection" (Zenati, Foo, Lecouat, Manek, Chandrasekhar,
 //! ICLR workshop 2018): a BiGAN whose encoder gives the latent code of a test sample in one pass,
-//! as its official code (`houssamzenati/Efficient-GAN-Anomaly-Detection`) defines it for tables
-//! (the KDD99 networks of `bigan/kdd_utilities.py`).
+//! as its official code (`houssamzenati/Efficient-GAN-Anomaly-Detection`) defines it, with its
+//! KDD99 networks for tables (`bigan/kdd_utilities.py`) and its MNIST networks for 28×28 grey
+//! images (`bigan/mnist_utilities.py`, [`crate::nn::bigan_conv`]; latent 200, dropout 0.5,
+//! N(0, 0.02) convolutions; the official MNIST batch is 100, set `batch_size` for it).
 //!
 //! - Encoder E: `D → 64 → LeakyReLU(0.1) → latent (32)`; generator G:
 //!   `latent → 64 → ReLU → 128 → ReLU → D` (linear output); joint discriminator D(x, z) of
@@ -23,7 +25,8 @@
 
 use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
 use crate::data::SampleShape;
-use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
+use crate::nn::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle};
+use crate::nn::bigan_conv::{ConvEncoder, ConvGenerator, ConvJointDiscriminator};
 use crate::nn::init::{component_rng, standard_normal};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
@@ -50,8 +53,12 @@ pub enum DiscriminatorScore {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct EgbadConfig {
-    /// Latent size (32).
+    /// Latent size of the tabular networks (32).
     pub latent_dim: usize,
+    /// Latent size of the MNIST networks (200).
+    pub image_latent_dim: usize,
+    /// Dropout rate of the MNIST discriminator (0.5).
+    pub image_dropout: f64,
     /// Hidden width of the encoder (64).
     pub encoder_hidden: Vec<usize>,
     /// Hidden widths of the generator (64, 128).
@@ -85,6 +92,8 @@ impl Default for EgbadConfig {
     fn default() -> Self {
         EgbadConfig {
             latent_dim: 32,
+            image_latent_dim: 200,
+            image_dropout: 0.5,
             encoder_hidden: vec![64],
             generator_hidden: vec![64, 128],
             discriminator_width: 128,
@@ -102,12 +111,71 @@ impl Default for EgbadConfig {
     }
 }
 
+/// The encoder: MLP (tables) or the 28×28 convolutional one.
+#[derive(Module, Debug)]
+pub enum Encoder {
+    /// Tables.
+    Dense(Mlp),
+    /// 28×28 grey images.
+    Conv(ConvEncoder),
+}
+
+/// The generator.
+#[derive(Module, Debug)]
+pub enum Generator {
+    /// Tables.
+    Dense(Mlp),
+    /// 28×28 grey images.
+    Conv(ConvGenerator),
+}
+
+/// The joint discriminator.
+#[derive(Module, Debug)]
+pub enum Discriminator {
+    /// Tables.
+    Dense(JointDiscriminator),
+    /// 28×28 grey images.
+    Conv(ConvJointDiscriminator),
+}
+
+impl Encoder {
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        match self {
+            Encoder::Dense(n) => n.forward(x),
+            Encoder::Conv(n) => n.forward(x),
+        }
+    }
+}
+
+impl Generator {
+    fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        match self {
+            Generator::Dense(n) => n.forward(z),
+            Generator::Conv(n) => n.forward(z),
+        }
+    }
+}
+
+impl Discriminator {
+    fn forward(
+        &self,
+        x: Tensor<2>,
+        z: Tensor<2>,
+        rng: Option<&mut ChaCha8Rng>,
+    ) -> DiscriminatorOutput {
+        match self {
+            Discriminator::Dense(n) => n.forward(x, z, rng),
+            Discriminator::Conv(n) => n.forward(x, z, rng),
+        }
+    }
+}
+
 /// Encoder, generator and joint discriminator.
 #[derive(Module, Debug)]
 pub struct EgbadNets {
-    encoder: Mlp,
-    generator: Mlp,
-    discriminator: JointDiscriminator,
+    encoder: Encoder,
+    generator: Generator,
+    discriminator: Discriminator,
 }
 
 /// The trained networks and their moving average, saved together.
@@ -120,6 +188,7 @@ pub struct EgbadCheckpoint {
 /// An EGBAD detector.
 pub struct Egbad {
     config: EgbadConfig,
+    latent: usize,
     device: Device,
     nets: EgbadNets,
     average: Option<Ema<EgbadNets>>,
@@ -140,53 +209,81 @@ impl Egbad {
         device: &Device,
         seed: u64,
     ) -> crate::Result<Self> {
-        let SampleShape::Table { features } = shape else {
-            anyhow::bail!(
-                "egbad has the tabular (KDD99) networks of its official code and takes tables, but the data holds {shape}"
-            );
-        };
         let train_device = device.clone().autodiff();
-        let widths = |first: usize, hidden: &[usize], last: usize| {
-            let mut w = vec![first];
-            w.extend(hidden);
-            w.push(last);
-            w
-        };
-        let encoder = MlpConfig {
-            widths: widths(features, &config.encoder_hidden, config.latent_dim),
-            activation: Activation::LeakyRelu(config.slope),
-        };
-        let generator = MlpConfig {
-            widths: widths(config.latent_dim, &config.generator_hidden, features),
-            activation: Activation::Relu,
-        };
-        let branch = DenseBlockConfig {
-            width: config.discriminator_width,
-            batch_norm: false,
-            dropout: config.dropout,
-        };
-        let discriminator = JointDiscriminatorConfig {
-            input: features,
-            latent: config.latent_dim,
-            x_branch: branch,
-            z_branch: branch,
-            joint: branch,
-            style: DiscriminatorStyle {
-                slope: config.slope,
-                spectral: false,
-            },
-        };
         let mut rng = component_rng(seed, 2);
-        let nets = EgbadNets {
-            encoder: encoder.init(&train_device),
-            generator: generator.init(&train_device),
-            discriminator: discriminator.init(&train_device, &mut rng),
+        let (nets, scheme) = match shape {
+            SampleShape::Table { features } => {
+                let latent = config.latent_dim;
+                let widths = |first: usize, hidden: &[usize], last: usize| {
+                    let mut w = vec![first];
+                    w.extend(hidden);
+                    w.push(last);
+                    w
+                };
+                let encoder = MlpConfig {
+                    widths: widths(features, &config.encoder_hidden, latent),
+                    activation: Activation::LeakyRelu(config.slope),
+                };
+                let generator = MlpConfig {
+                    widths: widths(latent, &config.generator_hidden, features),
+                    activation: Activation::Relu,
+                };
+                let branch = DenseBlockConfig {
+                    width: config.discriminator_width,
+                    batch_norm: false,
+                    dropout: config.dropout,
+                };
+                let discriminator = JointDiscriminatorConfig {
+                    input: features,
+                    latent,
+                    x_branch: branch,
+                    z_branch: branch,
+                    joint: branch,
+                    style: DiscriminatorStyle {
+                        slope: config.slope,
+                        spectral: false,
+                    },
+                };
+                let nets = EgbadNets {
+                    encoder: Encoder::Dense(encoder.init(&train_device)),
+                    generator: Generator::Dense(generator.init(&train_device)),
+                    discriminator: Discriminator::Dense(
+                        discriminator.init(&train_device, &mut rng),
+                    ),
+                };
+                (nets, InitScheme::Xavier)
+            }
+            SampleShape::Image {
+                channels: 1,
+                height: 28,
+                width: 28,
+            } => {
+                let latent = config.image_latent_dim;
+                let nets = EgbadNets {
+                    encoder: Encoder::Conv(ConvEncoder::new(latent, config.slope, &train_device)),
+                    generator: Generator::Conv(ConvGenerator::new(latent, &train_device)),
+                    discriminator: Discriminator::Conv(ConvJointDiscriminator::new(
+                        latent,
+                        config.slope,
+                        config.image_dropout,
+                        &train_device,
+                        &mut rng,
+                    )),
+                };
+                (nets, InitScheme::Dcgan)
+            }
+            other => anyhow::bail!(
+                "egbad has the official KDD99 (tables) and MNIST (28×28 grey images) networks, but the data holds {other}"
+            ),
         };
-        let nets = initialise(nets, InitScheme::Xavier, &mut component_rng(seed, 1));
+        let nets = initialise(nets, scheme, &mut component_rng(seed, 1));
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Egbad {
             average: config.ema_decay.map(|d| Ema::new(&nets, d)),
-
+            latent: match shape {
+                SampleShape::Table { .. } => config.latent_dim,
+                SampleShape::Image { .. } => config.image_latent_dim,
+            },
             device: device.clone(),
             nets,
             optim_d: adam(),
@@ -199,7 +296,7 @@ impl Egbad {
     }
 
     fn prior(&mut self, batch: usize, device: &Device) -> Tensor<2> {
-        let n = self.config.latent_dim;
+        let n = self.latent;
         let values: Vec<f32> = (0..batch * n)
             .map(|_| standard_normal(&mut self.rng))
             .collect();

@@ -138,7 +138,7 @@ pub const MODELS: &[ModelInfo] = &[
         name: "egbad",
         paper: "Zenati, Foo, Lecouat, Manek, Chandrasekhar. Efficient GAN-Based Anomaly Detection. ICLR workshop 2018",
         summary: "BiGAN (encoder, generator, joint discriminator); score = 0.9·‖x − G(E(x))‖₁ + 0.1·‖f(x,E(x)) − f(G(E(x)),E(x))‖₁",
-        inputs: "tables",
+        inputs: "tables, 28×28 grey images",
     },
     ModelInfo {
         name: "adae",

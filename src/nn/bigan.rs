@@ -80,7 +80,8 @@ pub struct DiscriminatorStyle {
 }
 
 impl DenseBlock {
-    fn new(
+    /// Build `input → c.width` in `style`.
+    pub fn new(
         input: usize,
         c: DenseBlockConfig,
         style: DiscriminatorStyle,
