@@ -112,6 +112,7 @@ impl Default for EgbadConfig {
 }
 
 /// The encoder: MLP (tables) or the 28×28 convolutional one.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Encoder {
     /// Tables.
@@ -121,6 +122,7 @@ pub enum Encoder {
 }
 
 /// The generator.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Generator {
     /// Tables.
@@ -130,6 +132,7 @@ pub enum Generator {
 }
 
 /// The joint discriminator.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Discriminator {
     /// Tables.
