@@ -241,7 +241,10 @@ impl Fanogan {
         let mut grads = loss_d.clone().backward();
         self.nets.critic = self.optim_d.step(self.nets.critic.clone(), &mut grads);
         self.critic_steps += 1;
-        if self.critic_steps % self.config.critic_iterations.max(1) == 0 {
+        if self
+            .critic_steps
+            .is_multiple_of(self.config.critic_iterations.max(1))
+        {
             let z = self.prior(b, &device);
             let frozen = self.nets.critic.clone().no_grad();
             let loss_g = frozen.forward(self.nets.generator.forward(z)).mean().neg();
