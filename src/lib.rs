@@ -5,14 +5,18 @@
 //! The crate is laid out by concern:
 //! - [`data`]: file formats (IDX, CIFAR-10, image folders, KDDCUP99, ADBench `.npz`, CSV),
 //!   evaluation protocols and preprocessing fitted on training data;
-//! - [`nn`]: shared network blocks (DCGAN encoder/decoder, MLP), losses and seeded initialisation;
+//! - [`nn`]: shared network blocks (DCGAN encoder/decoder and autoencoder, MLP, U-Net, residual
+//!   WGAN-GP networks, BiGAN discriminators, spectral normalisation, moving average of weights,
+//!   the finite-difference gradient penalty, batched latent search), losses, optimizers and
+//!   seeded initialisation;
 //! - [`models`]: the [`models::Detector`] interface, the model registry and each model
 //!   (network, losses, score) in its own module;
 //! - [`train`]: the one training loop every model shares, and batched scoring;
 //! - [`metrics`] and [`threshold`]: AUROC & co., thresholds from normal-only validation scores;
 //! - [`run`]: a trained run on disk (config, weights, preprocessing, threshold, log);
 //! - [`report`]: `metrics.json`, `scores.csv` and the plots;
-//! - [`device`]: the compute device chosen at run time.
+//! - [`device`]: the compute device chosen at run time;
+//! - [`bench`]: speed benchmarks against the PyTorch reference in `bench/reference/`.
 //!
 //! The `oddity` binary (in `src/main.rs` and `src/cli/`) is a thin layer over this library.
 //!
@@ -34,6 +38,8 @@
 //! trained.save(std::path::Path::new("runs/example"))?;
 //! # let _ = flagged; Ok(()) }
 //! ```
+
+#![warn(missing_docs)]
 
 pub mod bench;
 pub mod data;
