@@ -19,6 +19,8 @@ MAX_TEST=${MAX_TEST:-5000}
 SEED=${SEED:-0}
 BIN=${ODDITY:-target/release/oddity}
 limits=()
+# MODEL_CONFIG: a JSON file of hyper-parameter overrides (for reduced budgets), recorded in each run.
+[ -n "${MODEL_CONFIG:-}" ] && limits+=(--model-config "$MODEL_CONFIG")
 [ "$MAX_TRAIN" != all ] && limits+=(--max-train "$MAX_TRAIN")
 [ "$MAX_TEST" != all ] && limits+=(--max-test "$MAX_TEST")
 for digit in $DIGITS; do
