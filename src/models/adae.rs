@@ -14,9 +14,11 @@
 //! - Score: `A(x) = mean((x − D(G(x)))²)`; the per-pixel residual `(x − D(G(x)))²` (mean over
 //!   channels) is the anomaly map.
 
-use super::{Detector, ModelConfig, StepLosses, image_dims, module_from_bytes, module_to_bytes};
+use super::{
+    Detector, ModelConfig, StepLosses, as_images, module_from_bytes, module_to_bytes, read_values,
+    square_image,
+};
 use crate::data::SampleShape;
-use crate::nn::dcgan::check_image_size;
 use crate::nn::init::component_rng;
 use crate::nn::loss::{l2, per_sample_mse};
 use crate::nn::{DcganAutoencoder, InitScheme, NetOptimizer, initialise};
@@ -85,13 +87,7 @@ impl Adae {
         device: &Device,
         seed: u64,
     ) -> crate::Result<Self> {
-        let (channels, height, width) = image_dims("adae", shape)?;
-        anyhow::ensure!(
-            height == config.image_size && width == config.image_size,
-            "adae expects {0}×{0} images, got {height}×{width}",
-            config.image_size
-        );
-        check_image_size(config.image_size)?;
+        let [channels, height, width] = square_image("adae", shape, config.image_size)?;
         let dev = device.clone().autodiff();
         let ae = || {
             DcganAutoencoder::new(
@@ -118,12 +114,6 @@ impl Adae {
         })
     }
 
-    fn images(&self, batch: Tensor<2>) -> Tensor<4> {
-        let [c, h, w] = self.shape;
-        let b = batch.dims()[0];
-        batch.reshape([b, c, h, w])
-    }
-
     /// D(G(x)) in evaluation mode.
     fn through_both(&self, x: Tensor<4>) -> Tensor<4> {
         let n = self.nets.valid();
@@ -145,7 +135,7 @@ impl Detector for Adae {
     }
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let n = &self.nets;
         let generated = n.generator.forward(x.clone());
         // D: reconstruct real data, fail on generated data (detached: D's loss must not move G).
@@ -163,10 +153,7 @@ impl Detector for Adae {
         self.nets.discriminator = self
             .optim_d
             .step(self.nets.discriminator.clone(), &mut grads);
-        let v = Tensor::cat(vec![loss_g, loss_d, g_rec, d_fake], 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        let v = read_values(vec![loss_g, loss_d, g_rec, d_fake])?;
         Ok(vec![
             ("g", v[0]),
             ("d", v[1]),
@@ -176,13 +163,13 @@ impl Detector for Adae {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let y = self.through_both(x.clone());
         per_sample_mse(x, y)
     }
 
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let y = self.through_both(x.clone());
         Some((x - y).powi_scalar(2).mean_dim(1))
     }

@@ -20,10 +20,11 @@
 //!   best epoch's ("best" checkpoint); the official code keeps the weights at stop time ("last").
 
 use super::egbad::row_l1;
-use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
+use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
 use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
-use crate::nn::init::{component_rng, standard_normal};
+use crate::nn::ema::{load_with_average, save_with_average};
+use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
 use crate::nn::{
@@ -109,13 +110,6 @@ pub struct AladNets {
     d_xz: JointDiscriminator,
     d_xx: PairDiscriminator,
     d_zz: PairDiscriminator,
-}
-
-/// The trained networks and their moving average, saved together.
-#[derive(Module, Debug)]
-pub struct AladCheckpoint {
-    trained: AladNets,
-    average: AladNets,
 }
 
 /// An ALAD detector.
@@ -206,11 +200,7 @@ impl Alad {
     }
 
     fn prior(&mut self, batch: usize, device: &Device) -> Tensor<2> {
-        let n = self.config.latent_dim;
-        let values: Vec<f32> = (0..batch * n)
-            .map(|_| standard_normal(&mut self.rng))
-            .collect();
-        Tensor::from_data(TensorData::new(values, [batch, n]), device)
+        normal_tensor(&mut self.rng, [batch, self.config.latent_dim], 1.0, device)
     }
 
     fn scoring_nets(&self) -> AladNets {
@@ -312,10 +302,7 @@ impl Detector for Alad {
         if let Some(avg) = &mut self.average {
             avg.update(&self.nets);
         }
-        let v = Tensor::cat(vec![loss_d, adv_g, adv_e, cycle], 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        let v = read_values(vec![loss_d, adv_g, adv_e, cycle])?;
         Ok(vec![("d", v[0]), ("g", v[1] + v[3]), ("e", v[2] + v[3])])
     }
 
@@ -335,23 +322,11 @@ impl Detector for Alad {
     }
 
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        module_to_bytes(&AladCheckpoint {
-            trained: self.nets.clone(),
-            average: self.scoring_nets(),
-        })
+        save_with_average(&self.nets, self.average.as_ref())
     }
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        let mut checkpoint = AladCheckpoint {
-            trained: self.nets.clone(),
-            average: self.nets.clone(),
-        };
-        module_from_bytes(&mut checkpoint, bytes)?;
-        self.nets = checkpoint.trained;
-        if let Some(avg) = &mut self.average {
-            avg.reset(&checkpoint.average);
-        }
-        Ok(())
+        load_with_average(&mut self.nets, self.average.as_mut(), bytes)
     }
 }
 

@@ -17,9 +17,12 @@
 //!   (the code's guard against D's loss collapsing).
 //! - Scores (higher = more anomalous): `1 − D(R(x))` (the paper's better one), or `1 − D(x)`.
 
-use super::{Detector, ModelConfig, StepLosses, image_dims, module_from_bytes, module_to_bytes};
+use super::{
+    Detector, ModelConfig, StepLosses, as_images, image_dims, module_from_bytes, module_to_bytes,
+    read_values,
+};
 use crate::data::SampleShape;
-use crate::nn::init::{component_rng, standard_normal};
+use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, l2};
 use crate::nn::{InitScheme, NetOptimizer, initialise};
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -230,20 +233,16 @@ impl Alocc {
         })
     }
 
-    fn images(&self, batch: Tensor<2>) -> Tensor<4> {
-        let [c, h, w] = self.shape;
-        let b = batch.dims()[0];
-        batch.reshape([b, c, h, w])
-    }
-
     fn noisy(&mut self, x: &Tensor<4>) -> Tensor<4> {
         let dims = x.dims();
-        let n: usize = dims.iter().product();
-        let sd = self.config.noise_std;
-        let noise: Vec<f32> = (0..n)
-            .map(|_| sd * standard_normal(&mut self.rng))
-            .collect();
-        x.clone() + Tensor::from_data(TensorData::new(noise, dims), &x.device())
+        let per_sample = dims[1] * dims[2] * dims[3];
+        let noise = normal_tensor(
+            &mut self.rng,
+            [dims[0], per_sample],
+            self.config.noise_std,
+            &x.device(),
+        );
+        x.clone() + noise.reshape(dims)
     }
 }
 
@@ -272,7 +271,7 @@ impl Detector for Alocc {
     }
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let x_noisy = self.noisy(&x);
         // D step.
         let refined = self.nets.refiner.forward(x_noisy.clone()).detach();
@@ -296,15 +295,12 @@ impl Detector for Alocc {
             self.nets.refiner = self.optim_r.step(self.nets.refiner.clone(), &mut grads);
             loss_r = Some(loss);
         }
-        let v = Tensor::cat(vec![loss_d, loss_r.expect("at least one R step")], 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        let v = read_values(vec![loss_d, loss_r.expect("at least one R step")])?;
         Ok(vec![("d", v[0]), ("r", v[1])])
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let n = self.nets.valid();
         let input = match self.config.score {
             AloccScore::Refined => n.refiner.forward(x),
@@ -316,7 +312,7 @@ impl Detector for Alocc {
     /// R's reconstruction error on clean validation data: D's output saturates and moves with
     /// the adversarial game, R's fit to normal data does not.
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let refined = self.nets.refiner.valid().forward(x.clone());
         crate::nn::loss::per_sample_mse(x, refined)
     }

@@ -18,7 +18,7 @@
 //! - The ALAD repository's AnoGAN baseline weights the terms the other way round
 //!   (`λ·R + (1 − λ)·D_fm` with λ = 0.1): [`AnoganWeighting::AladCode`].
 
-use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
+use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes, read_values};
 use crate::data::SampleShape;
 use crate::nn::dcgan::check_image_size;
 use crate::nn::init::component_rng;
@@ -348,10 +348,7 @@ impl Detector for Anogan {
         let loss_g = bce_with_logits(fake, true);
         let mut grads = loss_g.clone().backward();
         self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
-        let values = Tensor::cat(vec![loss_d, loss_g], 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        let values = read_values(vec![loss_d, loss_g])?;
         Ok(vec![("d", values[0]), ("g", values[1])])
     }
 

@@ -23,11 +23,12 @@
 //! - The official KDD99 code discards its `MinMaxScaler` output, so its features are not scaled:
 //!   train with `--scaling none` for that behaviour (the run's default standardises).
 
-use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
+use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
 use crate::nn::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle};
 use crate::nn::bigan_conv::{ConvEncoder, ConvGenerator, ConvJointDiscriminator};
-use crate::nn::init::{component_rng, standard_normal};
+use crate::nn::ema::{load_with_average, save_with_average};
+use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
 use crate::nn::{
@@ -181,13 +182,6 @@ pub struct EgbadNets {
     discriminator: Discriminator,
 }
 
-/// The trained networks and their moving average, saved together.
-#[derive(Module, Debug)]
-pub struct EgbadCheckpoint {
-    trained: EgbadNets,
-    average: EgbadNets,
-}
-
 /// An EGBAD detector.
 pub struct Egbad {
     config: EgbadConfig,
@@ -299,11 +293,7 @@ impl Egbad {
     }
 
     fn prior(&mut self, batch: usize, device: &Device) -> Tensor<2> {
-        let n = self.latent;
-        let values: Vec<f32> = (0..batch * n)
-            .map(|_| standard_normal(&mut self.rng))
-            .collect();
-        Tensor::from_data(TensorData::new(values, [batch, n]), device)
+        normal_tensor(&mut self.rng, [batch, self.latent], 1.0, device)
     }
 
     /// The networks that score: the moving average when enabled.
@@ -373,10 +363,7 @@ impl Detector for Egbad {
         if let Some(avg) = &mut self.average {
             avg.update(&self.nets);
         }
-        let values = Tensor::cat(vec![loss_d, loss_g, loss_e], 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        let values = read_values(vec![loss_d, loss_g, loss_e])?;
         Ok(vec![("d", values[0]), ("g", values[1]), ("e", values[2])])
     }
 
@@ -400,24 +387,11 @@ impl Detector for Egbad {
     }
 
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        let checkpoint = EgbadCheckpoint {
-            trained: self.nets.clone(),
-            average: self.scoring_nets(),
-        };
-        module_to_bytes(&checkpoint)
+        save_with_average(&self.nets, self.average.as_ref())
     }
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        let mut checkpoint = EgbadCheckpoint {
-            trained: self.nets.clone(),
-            average: self.nets.clone(),
-        };
-        module_from_bytes(&mut checkpoint, bytes)?;
-        self.nets = checkpoint.trained;
-        if let Some(avg) = &mut self.average {
-            avg.reset(&checkpoint.average);
-        }
-        Ok(())
+        load_with_average(&mut self.nets, self.average.as_mut(), bytes)
     }
 }
 

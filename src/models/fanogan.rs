@@ -19,9 +19,12 @@
 //!   validation loss is the score during the encoder stage (and a constant 1e30 before it, so
 //!   that the best checkpoint is always one with a trained encoder).
 
-use super::{Detector, ModelConfig, StepLosses, image_dims, module_from_bytes, module_to_bytes};
+use super::{
+    Detector, ModelConfig, StepLosses, as_images, image_dims, module_from_bytes, module_to_bytes,
+    read_values,
+};
 use crate::data::SampleShape;
-use crate::nn::init::{component_rng, standard_normal};
+use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{l2, per_sample_mse};
 use crate::nn::penalty::{self, ascent_direction, gradient_penalty};
 use crate::nn::resnet::{ResnetGenerator, ResnetTrunk};
@@ -199,18 +202,8 @@ impl Fanogan {
         })
     }
 
-    fn images(&self, batch: Tensor<2>) -> Tensor<4> {
-        let [c, h, w] = self.shape;
-        let b = batch.dims()[0];
-        batch.reshape([b, c, h, w])
-    }
-
     fn prior(&mut self, batch: usize, device: &Device) -> Tensor<2> {
-        let n = self.config.latent_dim;
-        let v: Vec<f32> = (0..batch * n)
-            .map(|_| standard_normal(&mut self.rng))
-            .collect();
-        Tensor::from_data(TensorData::new(v, [batch, n]), device)
+        normal_tensor(&mut self.rng, [batch, self.config.latent_dim], 1.0, device)
     }
 
     fn in_gan_stage(&self) -> bool {
@@ -252,10 +245,7 @@ impl Fanogan {
             self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
             self.last_g = loss_g.into_scalar();
         }
-        let v = Tensor::cat(vec![loss_d, gp, wasserstein], 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        let v = read_values(vec![loss_d, gp, wasserstein])?;
         Ok(vec![
             ("d", v[0]),
             ("gp", v[1]),
@@ -320,7 +310,7 @@ impl Detector for Fanogan {
     }
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         if self.in_gan_stage() {
             self.gan_step(x)
         } else {
@@ -329,7 +319,7 @@ impl Detector for Fanogan {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let n = self.nets.valid();
         let rec = n.generator.forward(n.encoder.forward(x.clone()));
         let fx = n.critic.features(x.clone());
@@ -346,7 +336,7 @@ impl Detector for Fanogan {
     }
 
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let n = self.nets.valid();
         let rec = n.generator.forward(n.encoder.forward(x.clone()));
         Some((x - rec).abs().mean_dim(1))

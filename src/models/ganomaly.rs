@@ -21,10 +21,12 @@
 //!   min-max normalises over the test set; that changes no ranking metric and is not done here
 //!   (it would need the test set; thresholds come from validation data instead).
 
-use super::{Detector, ModelConfig, StepLosses, image_dims, module_from_bytes, module_to_bytes};
+use super::{
+    Detector, ModelConfig, StepLosses, as_images, module_from_bytes, module_to_bytes, read_values,
+    square_image,
+};
 use crate::data::SampleShape;
-use crate::nn::dcgan::check_image_size;
-use crate::nn::init::component_rng;
+use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
 use crate::nn::{
     DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, InitScheme, NetOptimizer,
@@ -142,13 +144,7 @@ impl Ganomaly {
         device: &Device,
         seed: u64,
     ) -> crate::Result<Self> {
-        let (channels, height, width) = image_dims("ganomaly", shape)?;
-        anyhow::ensure!(
-            height == config.image_size && width == config.image_size,
-            "ganomaly expects {0}×{0} images, got {height}×{width}",
-            config.image_size
-        );
-        check_image_size(config.image_size)?;
+        let [channels, height, width] = square_image("ganomaly", shape, config.image_size)?;
         let train_device = device.clone().autodiff();
         let encoder = |latent_dim| DcganEncoderConfig {
             image_size: config.image_size,
@@ -183,12 +179,6 @@ impl Ganomaly {
             config,
         })
     }
-
-    fn images(&self, batch: Tensor<2>) -> Tensor<4> {
-        let [c, h, w] = self.shape;
-        let b = batch.dims()[0];
-        batch.reshape([b, c, h, w])
-    }
 }
 
 /// The GANomaly anomaly score from the two latent codes: `mean_k (z_k − ẑ_k)²` per sample.
@@ -211,7 +201,7 @@ impl Detector for Ganomaly {
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
         let c = &self.config;
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let out = self.nets.generator.forward(x.clone());
         let d = &self.nets.discriminator;
         // The official code takes a generator step, then a discriminator step on the x̂ of the
@@ -238,15 +228,14 @@ impl Detector for Ganomaly {
             .optim_d
             .step(self.nets.discriminator.clone(), &mut grads);
 
-        let values = Tensor::cat(vec![losses, loss_d], 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
+        let values = read_values(vec![losses, loss_d])?;
         let loss_d = values[3];
-        if loss_d < c.d_reinit_below {
-            let old = self.nets.discriminator.clone();
-            self.nets.discriminator = initialise(old, InitScheme::Dcgan, &mut self.rng);
-        }
+        self.nets.discriminator = reinitialise_below(
+            self.nets.discriminator.clone(),
+            loss_d,
+            c.d_reinit_below,
+            &mut self.rng,
+        );
         let g = c.w_adv * values[0] + c.w_con * values[1] + c.w_enc * values[2];
         Ok(vec![
             ("g", g),
@@ -258,7 +247,7 @@ impl Detector for Ganomaly {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let out = self.nets.generator.valid().forward(x);
         latent_score(out.latent, out.latent_reconstructed)
     }
@@ -266,7 +255,7 @@ impl Detector for Ganomaly {
     /// `w_con·‖x − x̂‖₁ + w_enc·‖z − ẑ‖²` per sample: the generator terms that measure the fit to
     /// normal data. The adversarial term is left out: it moves with the discriminator.
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let b = x.dims()[0];
         let out = self.nets.generator.valid().forward(x.clone());
         let con = (x - out.reconstruction)

@@ -313,6 +313,32 @@ pub fn module_from_bytes<M: ModuleSnapshot>(module: &mut M, bytes: Vec<u8>) -> c
     Ok(())
 }
 
+/// Require `[C, size, size]` images with a DCGAN-compatible side for an image model; its
+/// `[C, H, W]`.
+pub fn square_image(model: &str, shape: SampleShape, size: usize) -> crate::Result<[usize; 3]> {
+    let (c, h, w) = image_dims(model, shape)?;
+    anyhow::ensure!(
+        h == size && w == size,
+        "{model} expects {size}×{size} images, got {h}×{w}"
+    );
+    crate::nn::dcgan::check_image_size(size)?;
+    Ok([c, h, w])
+}
+
+/// A flattened batch `[B, C·H·W]` as images `[B, C, H, W]`.
+pub fn as_images(batch: Tensor<2>, [c, h, w]: [usize; 3]) -> Tensor<4> {
+    let b = batch.dims()[0];
+    batch.reshape([b, c, h, w])
+}
+
+/// Read scalar losses (rank-1 tensors of one element each) back in one transfer.
+pub fn read_values(values: Vec<Tensor<1>>) -> crate::Result<Vec<f32>> {
+    Tensor::cat(values, 0)
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))
+}
+
 /// Require an image shape for an image-only model.
 pub fn image_dims(model: &str, shape: SampleShape) -> crate::Result<(usize, usize, usize)> {
     match shape {

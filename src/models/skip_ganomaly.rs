@@ -17,10 +17,12 @@
 //!   min-max normalisation over the test set changes no ranking and is not done); the squared
 //!   residual (mean over channels) is the anomaly map.
 
-use super::{Detector, ModelConfig, StepLosses, image_dims, module_from_bytes, module_to_bytes};
+use super::{
+    Detector, ModelConfig, StepLosses, as_images, module_from_bytes, module_to_bytes, read_values,
+    square_image,
+};
 use crate::data::SampleShape;
-use crate::nn::dcgan::check_image_size;
-use crate::nn::init::component_rng;
+use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
 use crate::nn::unet::Unet;
 use crate::nn::{DcganEncoder, DcganEncoderConfig, InitScheme, NetOptimizer, initialise};
@@ -146,13 +148,7 @@ impl SkipGanomaly {
         device: &Device,
         seed: u64,
     ) -> crate::Result<Self> {
-        let (channels, height, width) = image_dims("skip-ganomaly", shape)?;
-        anyhow::ensure!(
-            height == config.image_size && width == config.image_size,
-            "skip-ganomaly expects {0}×{0} images, got {height}×{width}",
-            config.image_size
-        );
-        check_image_size(config.image_size)?;
+        let [channels, height, width] = square_image("skip-ganomaly", shape, config.image_size)?;
         let dev = device.clone().autodiff();
         let mut rng = component_rng(seed, 1);
         let nets = SkipGanomalyNets {
@@ -177,12 +173,6 @@ impl SkipGanomaly {
             rng,
             config,
         })
-    }
-
-    fn images(&self, batch: Tensor<2>) -> Tensor<4> {
-        let [c, h, w] = self.shape;
-        let b = batch.dims()[0];
-        batch.reshape([b, c, h, w])
     }
 }
 
@@ -213,7 +203,7 @@ impl Detector for SkipGanomaly {
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
         let c = &self.config;
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let fake = self.nets.generator.forward(x.clone());
         let d = &self.nets.discriminator;
         // Generator terms through a constant-weight copy of D.
@@ -235,14 +225,13 @@ impl Detector for SkipGanomaly {
         self.nets.discriminator = self
             .optim_d
             .step(self.nets.discriminator.clone(), &mut grads);
-        let v = Tensor::cat(vec![loss_g, adv, con, lat, loss_d], 0)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))?;
-        if v[4] < c.d_reinit_below {
-            let old = self.nets.discriminator.clone();
-            self.nets.discriminator = initialise(old, InitScheme::Dcgan, &mut self.rng);
-        }
+        let v = read_values(vec![loss_g, adv, con, lat, loss_d])?;
+        self.nets.discriminator = reinitialise_below(
+            self.nets.discriminator.clone(),
+            v[4],
+            c.d_reinit_below,
+            &mut self.rng,
+        );
         Ok(vec![
             ("g", v[0]),
             ("adv", v[1]),
@@ -253,7 +242,7 @@ impl Detector for SkipGanomaly {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let n = self.nets.valid();
         let fake = n.generator.forward(x.clone());
         let (f_real, _) = n.discriminator.forward(x.clone());
@@ -262,7 +251,7 @@ impl Detector for SkipGanomaly {
     }
 
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
-        let x = self.images(batch);
+        let x = as_images(batch, self.shape);
         let fake = self.nets.generator.valid().forward(x.clone());
         Some((x - fake).powi_scalar(2).mean_dim(1))
     }

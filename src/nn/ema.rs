@@ -73,6 +73,31 @@ impl<M: Module> Ema<M> {
     }
 }
 
+/// A network and its moving average (or the network itself when it is not averaged), saved as
+/// one safetensors file: the pair `(trained, average)`.
+pub fn save_with_average<M: Module>(
+    trained: &M,
+    average: Option<&Ema<M>>,
+) -> crate::Result<Vec<u8>> {
+    let average = average.map_or_else(|| trained.valid(), |a| a.average().clone());
+    crate::models::module_to_bytes(&(trained.clone(), average))
+}
+
+/// Restore what [`save_with_average`] wrote into `trained` and, when averaging, `average`.
+pub fn load_with_average<M: Module>(
+    trained: &mut M,
+    average: Option<&mut Ema<M>>,
+    bytes: Vec<u8>,
+) -> crate::Result<()> {
+    let mut pair = (trained.clone(), trained.clone());
+    crate::models::module_from_bytes(&mut pair, bytes)?;
+    if let Some(avg) = average {
+        avg.reset(&pair.1);
+    }
+    *trained = pair.0;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

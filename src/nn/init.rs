@@ -37,6 +37,16 @@ pub fn initialise<M: Module>(module: M, scheme: InitScheme, rng: &mut ChaCha8Rng
     module.map(&mut mapper)
 }
 
+/// Re-draw a DCGAN discriminator when its loss fell under `threshold` (GANomaly's and
+/// Skip-GANomaly's rule against a collapsed adversarial game); otherwise return it as it is.
+pub fn reinitialise_below<M: Module>(net: M, loss: f32, threshold: f32, rng: &mut ChaCha8Rng) -> M {
+    if loss < threshold {
+        initialise(net, InitScheme::Dcgan, rng)
+    } else {
+        net
+    }
+}
+
 /// A fresh generator for a model component: the run seed and a component tag, so components
 /// (generator, discriminator, …) draw independent streams.
 pub fn component_rng(seed: u64, component: u64) -> ChaCha8Rng {
@@ -51,6 +61,19 @@ struct Initialiser<'a> {
     path: Vec<(String, String)>,
     /// Fan-in of the last weight seen, for the bias that follows it.
     fan_in: usize,
+}
+
+/// A `[rows, cols]` tensor of N(0, std²) draws from `rng` (latent codes, input noise).
+pub fn normal_tensor(
+    rng: &mut ChaCha8Rng,
+    [rows, cols]: [usize; 2],
+    std: f32,
+    device: &Device,
+) -> Tensor<2> {
+    let values: Vec<f32> = (0..rows * cols)
+        .map(|_| std * standard_normal(rng))
+        .collect();
+    Tensor::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
 /// A standard normal draw (Box–Muller).
