@@ -162,6 +162,8 @@ pub struct Trained {
     pub detector: Box<dyn Detector>,
     /// Both checkpoints.
     pub checkpoints: Checkpoints,
+    /// The split as [`Split::origins_csv`] gives it, saved as `split.csv`.
+    pub split_csv: String,
 }
 
 /// Load the data set and split it by the run's protocol.
@@ -220,6 +222,7 @@ pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Res
         },
         detector,
         checkpoints,
+        split_csv: split.origins_csv(),
     })
 }
 
@@ -233,6 +236,7 @@ impl Trained {
         io::write_json(&dir.join("preprocess.json"), &self.run.preprocessor)?;
         io::write_json(&dir.join("thresholds.json"), &self.run.thresholds)?;
         io::write_json(&dir.join("train-log.json"), &self.run.log)?;
+        io::write_atomic(&dir.join("split.csv"), self.split_csv.as_bytes())?;
         // run.json last: its presence marks a complete run.
         io::write_json(&dir.join("run.json"), &self.run.config)?;
         self.run.dir = Some(dir.to_path_buf());

@@ -228,19 +228,25 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 fn model_config(name: &str, file: Option<&Path>) -> anyhow::Result<ModelConfig> {
-    let default = ModelConfig::default_for(name)?;
-    let Some(file) = file else { return Ok(default) };
+    let Some(file) = file else {
+        return Ok(ModelConfig::default_for(name)?);
+    };
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let mut value = serde_json::to_value(&default)?;
     let overrides: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", file.display()))?;
-    let (Some(target), Some(source)) = (value.as_object_mut(), overrides.as_object()) else {
+    let Some(source) = overrides.as_object() else {
         anyhow::bail!(
             "{}: expected a JSON object of hyper-parameters",
             file.display()
         );
     };
+    let default = ModelConfig::defaults_for_file(name, source)
+        .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
+    let mut value = serde_json::to_value(&default)?;
+    let target = value
+        .as_object_mut()
+        .context("a model configuration serialises to a JSON object")?;
     for (k, v) in source {
         if !target.contains_key(k) {
             anyhow::bail!(

@@ -339,6 +339,25 @@ pub fn split(
     Ok(out)
 }
 
+impl Split {
+    /// Which sample of the data set went where, as CSV `role,split,index,label` (role `train`,
+    /// `valid` or `test`; split 0 = the data set's training file or only file, 1 = its test
+    /// file; label 1 = anomaly), so that another tool can be run on exactly the same split.
+    pub fn origins_csv(&self) -> String {
+        let mut out = String::from("role,split,index,label\n");
+        for (role, samples) in [
+            ("train", &self.train),
+            ("valid", &self.valid),
+            ("test", &self.test),
+        ] {
+            for (o, label) in samples.origin.iter().zip(&samples.labels) {
+                out.push_str(&format!("{role},{},{},{label}\n", o.split, o.index));
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,6 +452,27 @@ mod tests {
             ..SplitOptions::default()
         };
         assert!(split(&source, &one_class, &too_many).is_err());
+    }
+
+    #[test]
+    fn origins_csv_lists_every_sample_once_with_its_role() {
+        let mut set = toy(50, 2);
+        set.class_names = vec!["normal".into(), "anomaly".into()];
+        let source = DataSource {
+            train: set,
+            test: None,
+        };
+        let s = split(&source, &Protocol::Tabular, &SplitOptions::default()).unwrap();
+        let csv = s.origins_csv();
+        let rows: Vec<&str> = csv.lines().skip(1).collect();
+        assert_eq!(rows.len(), s.train.len() + s.valid.len() + s.test.len());
+        let train_rows = rows.iter().filter(|r| r.starts_with("train,")).count();
+        assert_eq!(train_rows, s.train.len());
+        let first_test = s.test.origin[0];
+        assert!(csv.contains(&format!(
+            "test,{},{},{}\n",
+            first_test.split, first_test.index, s.test.labels[0]
+        )));
     }
 
     #[test]

@@ -1,35 +1,48 @@
 //! ALAD, "Adversarially Learned Anomaly Detection" (Zenati, Romain, Foo, Lecouat,
 //! Chandrasekhar, ICDM 2018), as its official code
 //! (`houssamzenati/Adversarially-Learned-Anomaly-Detection`, `--sn --enable_early_stop
-//! --enable_dzz`) defines it for tables (the KDD99 networks of `alad/kdd_utilities.py`).
+//! --enable_dzz`) defines it, with its three network families ([`AladNetworks`]): KDD99's and
+//! Arrhythmia's for tables (`alad/kdd_utilities.py`, `alad/arrhythmia_utilities.py`) and
+//! CIFAR-10's for 32×32 colour images (`alad/cifar10_utilities.py`, [`crate::nn::bigan_cifar`]).
 //!
 //! - EGBAD's BiGAN (encoder E, generator G, joint discriminator D_xz) plus two cycle
 //!   discriminators: D_xx(x, x') (real pair (x, x), fake (x, G(E(x)))) and D_zz(z, z') (real
-//!   (z, z), fake (z, E(G(z)))). Spectral normalisation on every discriminator layer.
-//! - Networks: E `D → 64 → LeakyReLU(0.2) → 32`; G `32 → 64 → 128 → D` (ReLU); D_xz x branch
-//!   128 with BatchNorm, z branch 128 with dropout 0.5, joint 128 with dropout 0.5 (the feature
-//!   layer); D_xx `concat → 128`, dropout 0.2; D_zz `concat → 32`, dropout 0.2; LeakyReLU 0.2.
+//!   (z, z), fake (z, E(G(z)))). Spectral normalisation (the paper's `--sn`) on the
+//!   discriminators' layers and the image encoder's convolutions. The official tabular networks
+//!   are built with plain `tf.layers.dense` and so ignore `--sn`; here the paper's version is the
+//!   default and `spectral_norm: false` gives the code's.
+//! - KDD99 networks: E `D → 64 → LeakyReLU(0.2) → 32`; G `32 → 64 → 128 → D` (ReLU); D_xz x
+//!   branch 128 with BatchNorm, z branch 128 with dropout 0.5, joint 128 with dropout 0.5 (the
+//!   feature layer); D_xx `concat → 128`, dropout 0.2; D_zz `concat → 32`, dropout 0.2. The
+//!   Arrhythmia ones are wider (see [`AladNetworks::Arrhythmia`]).
 //! - Losses (sigmoid cross-entropy, unit weights): `L_D = L_xz + L_xx + L_zz`; generator
 //!   `BCE(D_xz(G(z), z), 1) + cycle`, encoder `BCE(D_xz(x, E(x)), 0) + cycle`, with
 //!   `cycle = BCE(D_xx(x,x),0) + BCE(D_xx(x,G(E(x))),1) + BCE(D_zz(z,z),0) + BCE(D_zz(z,E(G(z))),1)`.
-//!   Adam lr 1e-5, β₁ = 0.5, batch 50, z ~ N(0, I); discriminators first, then generator and
-//!   encoder on another batch (as [`super::egbad`]).
+//!   Adam β₁ = 0.5 (lr 1e-5 tables, 2e-4 images), z ~ N(0, I); discriminators first, then
+//!   generator and encoder on another batch (as [`super::egbad`]).
 //! - Test time: moving average of the weights (decay 0.999). Scores: `fm` (default)
 //!   `‖f_xx(x, x) − f_xx(x, G(E(x)))‖₁`, `l1`/`l2` `‖x − G(E(x))‖`, `ch` `BCE(D_xx(x, G(E(x))), 1)`.
 //! - Early stopping on the mean validation score with patience 10. The paper's model is the
 //!   best epoch's ("best" checkpoint); the official code keeps the weights at stop time ("last").
+//! - CIFAR-10 images are in [−1, 1] in the official code: train with `--scaling minus-one-to-one`.
 
 use super::egbad::row_l1;
 use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
+use crate::nn::bigan::{
+    BiganEncoder, BiganGenerator, BiganJointDiscriminator, BiganPairDiscriminator,
+    DenseBlockConfig, DiscriminatorStyle,
+};
+use crate::nn::bigan_cifar::{
+    CifarEncoder, CifarGenerator, CifarJointDiscriminator, CifarPairDiscriminator,
+};
 use crate::nn::ema::{load_with_average, save_with_average};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
 use crate::nn::{
-    Ema, InitScheme, JointDiscriminator, JointDiscriminatorConfig, Mlp, MlpConfig, NetOptimizer,
-    PairDiscriminator, PairDiscriminatorConfig, initialise,
+    Ema, InitScheme, JointDiscriminatorConfig, MlpConfig, NetOptimizer, PairDiscriminator,
+    PairDiscriminatorConfig, initialise,
 };
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
@@ -50,27 +63,45 @@ pub enum AladScore {
     Ch,
 }
 
-/// ALAD's hyper-parameters; `Default` is the official KDD99 configuration.
+/// The official code's networks (`alad/<dataset>_utilities.py`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AladNetworks {
+    /// Tables, KDD99's sizes: E `D → 64 → latent`; G `latent → 64 → 128 → D`; D_xz branches
+    /// 128 (x with BatchNorm; z dropout 0.5), joint 128 (dropout 0.5); D_xx `2D → 128`; D_zz
+    /// `2·latent → 32` (dropout 0.2). Latent 32, lr 1e-5, batch 50.
+    Kdd99,
+    /// Tables, Arrhythmia's sizes: E `D → 256 → 128 → latent`; G `latent → 128 → 256 → D`;
+    /// D_xz branches 128, joint 256; D_xx `2D → 256 → 128`; D_zz `2·latent → 64 → 32`.
+    /// Latent 64, lr 1e-5, batch 32.
+    Arrhythmia,
+    /// 32×32 colour images ([`crate::nn::bigan_cifar`]), N(0, 0.01) weights. Latent 100,
+    /// lr 2e-4, batch 32.
+    Cifar10,
+}
+
+/// ALAD's hyper-parameters; `Default` is the official KDD99 configuration, [`AladConfig::official`]
+/// that of each network family (a configuration file naming `networks` starts from it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AladConfig {
-    /// Latent size (32).
+    /// Which official networks.
+    pub networks: AladNetworks,
+    /// Latent size (32 / 64 / 100).
     pub latent_dim: usize,
-    /// Hidden widths of the encoder (64).
-    pub encoder_hidden: Vec<usize>,
-    /// Hidden widths of the generator (64, 128).
-    pub generator_hidden: Vec<usize>,
-    /// LeakyReLU slope (0.2).
+    /// LeakyReLU slope of the tabular encoder and discriminators (0.2).
     pub slope: f64,
-    /// Spectral normalisation of the discriminators (on).
+    /// Spectral normalisation of the discriminators (and of the image encoder's convolutions),
+    /// the paper's `--sn` (on). The official tabular networks ignore the flag; turn it off for
+    /// their actual behaviour.
     pub spectral_norm: bool,
-    /// Adam learning rate (1e-5).
+    /// Adam learning rate (1e-5 tables, 2e-4 images).
     pub learning_rate: f64,
     /// Adam β₁ (0.5).
     pub beta_1: f32,
     /// Adam β₂ (0.999).
     pub beta_2: f32,
-    /// Training batch size (50).
+    /// Training batch size (50 KDD99, 32 otherwise).
     pub batch_size: usize,
     /// Most epochs (early stopping usually ends sooner).
     pub epochs: usize,
@@ -84,16 +115,27 @@ pub struct AladConfig {
 
 impl Default for AladConfig {
     fn default() -> Self {
+        AladConfig::official(AladNetworks::Kdd99)
+    }
+}
+
+impl AladConfig {
+    /// The official configuration of `networks`.
+    pub fn official(networks: AladNetworks) -> Self {
+        let (latent_dim, learning_rate, batch_size) = match networks {
+            AladNetworks::Kdd99 => (32, 1e-5, 50),
+            AladNetworks::Arrhythmia => (64, 1e-5, 32),
+            AladNetworks::Cifar10 => (100, 2e-4, 32),
+        };
         AladConfig {
-            latent_dim: 32,
-            encoder_hidden: vec![64],
-            generator_hidden: vec![64, 128],
+            networks,
+            latent_dim,
             slope: 0.2,
             spectral_norm: true,
-            learning_rate: 1e-5,
+            learning_rate,
             beta_1: 0.5,
             beta_2: 0.999,
-            batch_size: 50,
+            batch_size,
             epochs: 100,
             patience: Some(10),
             ema_decay: Some(0.999),
@@ -105,10 +147,10 @@ impl Default for AladConfig {
 /// The five networks.
 #[derive(Module, Debug)]
 pub struct AladNets {
-    encoder: Mlp,
-    generator: Mlp,
-    d_xz: JointDiscriminator,
-    d_xx: PairDiscriminator,
+    encoder: BiganEncoder,
+    generator: BiganGenerator,
+    d_xz: BiganJointDiscriminator,
+    d_xx: BiganPairDiscriminator,
     d_zz: PairDiscriminator,
 }
 
@@ -131,19 +173,9 @@ impl Alad {
         device: &Device,
         seed: u64,
     ) -> crate::Result<Self> {
-        let SampleShape::Table { features } = shape else {
-            anyhow::bail!(
-                "alad has the tabular (KDD99) networks of its official code and takes tables, but the data holds {shape}"
-            );
-        };
         let dev = device.clone().autodiff();
         let mut rng = component_rng(seed, 2);
-        let chain = |first: usize, hidden: &[usize], last: usize| {
-            let mut w = vec![first];
-            w.extend(hidden);
-            w.push(last);
-            w
-        };
+        let latent = config.latent_dim;
         let style = DiscriminatorStyle {
             slope: config.slope,
             spectral: config.spectral_norm,
@@ -153,40 +185,105 @@ impl Alad {
             batch_norm,
             dropout,
         };
-        let nets = AladNets {
-            encoder: MlpConfig {
-                widths: chain(features, &config.encoder_hidden, config.latent_dim),
-                activation: Activation::LeakyRelu(config.slope),
+        let d_zz_hidden = |widths: &[usize]| widths.iter().map(|&w| block(w, false, 0.2)).collect();
+        let nets = match (config.networks, shape) {
+            (AladNetworks::Kdd99 | AladNetworks::Arrhythmia, SampleShape::Table { features }) => {
+                let kdd = config.networks == AladNetworks::Kdd99;
+                let (encoder_hidden, joint, d_xx, d_zz): (&[usize], _, &[usize], &[usize]) = if kdd
+                {
+                    (&[64], 128, &[128], &[32])
+                } else {
+                    (&[256, 128], 256, &[256, 128], &[64, 32])
+                };
+                let chain = |first: usize, hidden: &[usize], last: usize| {
+                    let mut w = vec![first];
+                    w.extend(hidden);
+                    w.push(last);
+                    w
+                };
+                let generator_hidden: Vec<usize> = if kdd {
+                    vec![64, 128]
+                } else {
+                    encoder_hidden.iter().rev().copied().collect()
+                };
+                AladNets {
+                    encoder: BiganEncoder::Dense(
+                        MlpConfig {
+                            widths: chain(features, encoder_hidden, latent),
+                            activation: Activation::LeakyRelu(config.slope),
+                        }
+                        .init(&dev),
+                    ),
+                    generator: BiganGenerator::Dense(
+                        MlpConfig {
+                            widths: chain(latent, &generator_hidden, features),
+                            activation: Activation::Relu,
+                        }
+                        .init(&dev),
+                    ),
+                    d_xz: BiganJointDiscriminator::Dense(
+                        JointDiscriminatorConfig {
+                            input: features,
+                            latent,
+                            x_branch: block(128, true, 0.0),
+                            z_branch: block(128, false, 0.5),
+                            joint: block(joint, false, 0.5),
+                            style,
+                        }
+                        .init(&dev, &mut rng),
+                    ),
+                    d_xx: BiganPairDiscriminator::Dense(
+                        PairDiscriminatorConfig {
+                            input: features,
+                            hidden: d_zz_hidden(d_xx),
+                            style,
+                        }
+                        .init(&dev, &mut rng),
+                    ),
+                    d_zz: PairDiscriminatorConfig {
+                        input: latent,
+                        hidden: d_zz_hidden(d_zz),
+                        style,
+                    }
+                    .init(&dev, &mut rng),
+                }
             }
-            .init(&dev),
-            generator: MlpConfig {
-                widths: chain(config.latent_dim, &config.generator_hidden, features),
-                activation: Activation::Relu,
+            (
+                AladNetworks::Cifar10,
+                SampleShape::Image {
+                    channels: 3,
+                    height: 32,
+                    width: 32,
+                },
+            ) => {
+                let sn = config.spectral_norm;
+                AladNets {
+                    encoder: BiganEncoder::Cifar(CifarEncoder::new(latent, sn, &dev, &mut rng)),
+                    generator: BiganGenerator::Cifar(CifarGenerator::new(latent, &dev)),
+                    d_xz: BiganJointDiscriminator::Cifar(CifarJointDiscriminator::new(
+                        latent, sn, &dev, &mut rng,
+                    )),
+                    d_xx: BiganPairDiscriminator::Cifar(CifarPairDiscriminator::new(
+                        sn, &dev, &mut rng,
+                    )),
+                    d_zz: PairDiscriminatorConfig {
+                        input: latent,
+                        hidden: d_zz_hidden(&[64, 32]),
+                        style,
+                    }
+                    .init(&dev, &mut rng),
+                }
             }
-            .init(&dev),
-            d_xz: JointDiscriminatorConfig {
-                input: features,
-                latent: config.latent_dim,
-                x_branch: block(128, true, 0.0),
-                z_branch: block(128, false, 0.5),
-                joint: block(128, false, 0.5),
-                style,
-            }
-            .init(&dev, &mut rng),
-            d_xx: PairDiscriminatorConfig {
-                input: features,
-                hidden: block(128, false, 0.2),
-                style,
-            }
-            .init(&dev, &mut rng),
-            d_zz: PairDiscriminatorConfig {
-                input: config.latent_dim,
-                hidden: block(32, false, 0.2),
-                style,
-            }
-            .init(&dev, &mut rng),
+            (networks, shape) => anyhow::bail!(
+                "alad's {} networks do not take {shape}: the kdd99 and arrhythmia networks take tables, the cifar10 ones 32×32 colour images (set \"networks\" in --model-config, e.g. {{\"networks\": \"cifar10\"}}, which also brings that family's learning rate, batch and latent size)",
+                serde_json::to_string(&networks).unwrap_or_default()
+            ),
         };
-        let nets = initialise(nets, InitScheme::Xavier, &mut component_rng(seed, 1));
+        let scheme = match config.networks {
+            AladNetworks::Cifar10 => InitScheme::SmallNormal,
+            _ => InitScheme::Xavier,
+        };
+        let nets = initialise(nets, scheme, &mut component_rng(seed, 1));
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Alad {
             average: config.ema_decay.map(|d| Ema::new(&nets, d)),
@@ -252,10 +349,10 @@ impl Detector for Alad {
         // Discriminators: E, G and the reconstructions as constants.
         let z = self.prior(b, &device);
         let n = &self.nets;
-        let encoded = n.encoder.forward(x.clone()).detach();
+        let encoded = n.encoder.forward(x.clone(), true).detach();
         let generated = n.generator.forward(z.clone()).detach();
         let rec_x = n.generator.forward(encoded.clone()).detach();
-        let rec_z = n.encoder.forward(generated.clone()).detach();
+        let rec_z = n.encoder.forward(generated.clone(), true).detach();
         let r = &mut self.rng;
         let xz_real = n.d_xz.forward(x.clone(), encoded, Some(r)).logits;
         let xz_fake = n.d_xz.forward(generated, z.clone(), Some(r)).logits;
@@ -284,10 +381,10 @@ impl Detector for Alad {
             n.d_xx.clone().no_grad(),
             n.d_zz.clone().no_grad(),
         );
-        let encoded = n.encoder.forward(x.clone());
+        let encoded = n.encoder.forward(x.clone(), true);
         let generated = n.generator.forward(z.clone());
         let rec_x = n.generator.forward(encoded.clone());
-        let rec_z = n.encoder.forward(generated.clone());
+        let rec_z = n.encoder.forward(generated.clone(), true);
         let r = &mut self.rng;
         let adv_g = bce_with_logits(d_xz.forward(generated, z.clone(), Some(r)).logits, true);
         let adv_e = bce_with_logits(d_xz.forward(x.clone(), encoded, Some(r)).logits, false);
@@ -308,7 +405,7 @@ impl Detector for Alad {
 
     fn score(&self, x: Tensor<2>) -> Tensor<1> {
         let n = self.scoring_nets();
-        let rec = n.generator.forward(n.encoder.forward(x.clone()));
+        let rec = n.generator.forward(n.encoder.forward(x.clone(), false));
         let real = n.d_xx.forward(x.clone(), x.clone(), None);
         let fake = n.d_xx.forward(x.clone(), rec.clone(), None);
         alad_score(

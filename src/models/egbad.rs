@@ -25,16 +25,14 @@
 
 use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle};
-use crate::nn::bigan_conv::{ConvEncoder, ConvGenerator, ConvJointDiscriminator};
+use crate::nn::bigan::{BiganEncoder, BiganGenerator, BiganJointDiscriminator};
+use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
+use crate::nn::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
 use crate::nn::ema::{load_with_average, save_with_average};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
-use crate::nn::{
-    Ema, InitScheme, JointDiscriminator, JointDiscriminatorConfig, Mlp, MlpConfig, NetOptimizer,
-    initialise,
-};
+use crate::nn::{Ema, InitScheme, JointDiscriminatorConfig, MlpConfig, NetOptimizer, initialise};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 use rand_chacha::ChaCha8Rng;
@@ -112,74 +110,12 @@ impl Default for EgbadConfig {
     }
 }
 
-/// The encoder: MLP (tables) or the 28×28 convolutional one.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Encoder {
-    /// Tables.
-    Dense(Mlp),
-    /// 28×28 grey images.
-    Conv(ConvEncoder),
-}
-
-/// The generator.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Generator {
-    /// Tables.
-    Dense(Mlp),
-    /// 28×28 grey images.
-    Conv(ConvGenerator),
-}
-
-/// The joint discriminator.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Discriminator {
-    /// Tables.
-    Dense(JointDiscriminator),
-    /// 28×28 grey images.
-    Conv(ConvJointDiscriminator),
-}
-
-impl Encoder {
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        match self {
-            Encoder::Dense(n) => n.forward(x),
-            Encoder::Conv(n) => n.forward(x),
-        }
-    }
-}
-
-impl Generator {
-    fn forward(&self, z: Tensor<2>) -> Tensor<2> {
-        match self {
-            Generator::Dense(n) => n.forward(z),
-            Generator::Conv(n) => n.forward(z),
-        }
-    }
-}
-
-impl Discriminator {
-    fn forward(
-        &self,
-        x: Tensor<2>,
-        z: Tensor<2>,
-        rng: Option<&mut ChaCha8Rng>,
-    ) -> DiscriminatorOutput {
-        match self {
-            Discriminator::Dense(n) => n.forward(x, z, rng),
-            Discriminator::Conv(n) => n.forward(x, z, rng),
-        }
-    }
-}
-
 /// Encoder, generator and joint discriminator.
 #[derive(Module, Debug)]
 pub struct EgbadNets {
-    encoder: Encoder,
-    generator: Generator,
-    discriminator: Discriminator,
+    encoder: BiganEncoder,
+    generator: BiganGenerator,
+    discriminator: BiganJointDiscriminator,
 }
 
 /// An EGBAD detector.
@@ -242,9 +178,9 @@ impl Egbad {
                     },
                 };
                 let nets = EgbadNets {
-                    encoder: Encoder::Dense(encoder.init(&train_device)),
-                    generator: Generator::Dense(generator.init(&train_device)),
-                    discriminator: Discriminator::Dense(
+                    encoder: BiganEncoder::Dense(encoder.init(&train_device)),
+                    generator: BiganGenerator::Dense(generator.init(&train_device)),
+                    discriminator: BiganJointDiscriminator::Dense(
                         discriminator.init(&train_device, &mut rng),
                     ),
                 };
@@ -257,9 +193,13 @@ impl Egbad {
             } => {
                 let latent = config.image_latent_dim;
                 let nets = EgbadNets {
-                    encoder: Encoder::Conv(ConvEncoder::new(latent, config.slope, &train_device)),
-                    generator: Generator::Conv(ConvGenerator::new(latent, &train_device)),
-                    discriminator: Discriminator::Conv(ConvJointDiscriminator::new(
+                    encoder: BiganEncoder::Mnist(MnistEncoder::new(
+                        latent,
+                        config.slope,
+                        &train_device,
+                    )),
+                    generator: BiganGenerator::Mnist(MnistGenerator::new(latent, &train_device)),
+                    discriminator: BiganJointDiscriminator::Mnist(MnistJointDiscriminator::new(
                         latent,
                         config.slope,
                         config.image_dropout,
@@ -335,7 +275,7 @@ impl Detector for Egbad {
         // Discriminator step: E(x) and G(z) as constants.
         let z = self.prior(b, &device);
         let n = &self.nets;
-        let encoded = n.encoder.forward(x.clone()).detach();
+        let encoded = n.encoder.forward(x.clone(), true).detach();
         let generated = n.generator.forward(z.clone()).detach();
         let real = n
             .discriminator
@@ -354,7 +294,7 @@ impl Detector for Egbad {
         let n = &self.nets;
         let frozen = n.discriminator.clone().no_grad();
         let fake = frozen.forward(n.generator.forward(z.clone()), z, Some(&mut self.rng));
-        let real = frozen.forward(x2.clone(), n.encoder.forward(x2), Some(&mut self.rng));
+        let real = frozen.forward(x2.clone(), n.encoder.forward(x2, true), Some(&mut self.rng));
         let loss_g = bce_with_logits(fake.logits, true);
         let loss_e = bce_with_logits(real.logits, false);
         let mut grads = (loss_g.clone() + loss_e.clone()).backward();
@@ -369,7 +309,7 @@ impl Detector for Egbad {
 
     fn score(&self, x: Tensor<2>) -> Tensor<1> {
         let n = self.scoring_nets();
-        let encoded = n.encoder.forward(x.clone());
+        let encoded = n.encoder.forward(x.clone(), false);
         let reconstructed = n.generator.forward(encoded.clone());
         let residual = row_l1(x.clone(), reconstructed.clone());
         let b = x.dims()[0];

@@ -193,6 +193,24 @@ impl ModelConfig {
         })
     }
 
+    /// The defaults that a configuration file's values override: [`ModelConfig::default_for`],
+    /// except that a file naming ALAD's `networks` starts from that family's official
+    /// configuration (its learning rate, batch and latent size), not from KDD99's.
+    pub fn defaults_for_file(
+        name: &str,
+        file: &serde_json::Map<String, serde_json::Value>,
+    ) -> crate::Result<Self> {
+        let default = Self::default_for(name)?;
+        Ok(match (&default, file.get("networks")) {
+            (ModelConfig::Alad(_), Some(networks)) => {
+                let networks: alad::AladNetworks = serde_json::from_value(networks.clone())
+                    .map_err(|e| anyhow::anyhow!("bad alad networks {networks}: {e}"))?;
+                ModelConfig::Alad(AladConfig::official(networks))
+            }
+            _ => default,
+        })
+    }
+
     /// The registry name.
     pub fn name(&self) -> &'static str {
         match self {

@@ -6,8 +6,18 @@
 //!
 //! Every layer is a [`DenseBlock`]: linear (optionally spectrally normalised), optional
 //! BatchNorm, LeakyReLU, dropout while training.
+//!
+//! The enums at the end ([`BiganEncoder`], [`BiganGenerator`], [`BiganJointDiscriminator`],
+//! [`BiganPairDiscriminator`]) gather these with the convolutional networks for 28×28 grey
+//! ([`super::bigan_conv`]) and 32×32 colour images ([`super::bigan_cifar`]), so that EGBAD and
+//! ALAD run one training step whatever the data.
 
+use super::bigan_cifar::{
+    CifarEncoder, CifarGenerator, CifarJointDiscriminator, CifarPairDiscriminator,
+};
+use super::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
 use super::dropout::dropout;
+use super::mlp::Mlp;
 use super::spectral::SpectralLinear;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
 use burn::prelude::*;
@@ -184,12 +194,12 @@ impl JointDiscriminator {
 }
 
 /// Shape of a [`PairDiscriminator`].
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PairDiscriminatorConfig {
     /// Width of each member of the pair.
     pub input: usize,
-    /// The hidden (feature) layer.
-    pub hidden: DenseBlockConfig,
+    /// The hidden layers; the last one is the feature layer.
+    pub hidden: Vec<DenseBlockConfig>,
     /// Slope and spectral normalisation.
     pub style: DiscriminatorStyle,
 }
@@ -197,16 +207,22 @@ pub struct PairDiscriminatorConfig {
 /// D(a, b) on `concat(a, b)` → (logit, features).
 #[derive(Module, Debug)]
 pub struct PairDiscriminator {
-    hidden: DenseBlock,
+    hidden: Vec<DenseBlock>,
     logit: DenseLinear,
 }
 
 impl PairDiscriminatorConfig {
     /// Build on `device`.
     pub fn init(&self, device: &Device, rng: &mut ChaCha8Rng) -> PairDiscriminator {
+        let mut width = 2 * self.input;
+        let mut hidden = Vec::with_capacity(self.hidden.len());
+        for &block in &self.hidden {
+            hidden.push(DenseBlock::new(width, block, self.style, device, rng));
+            width = block.width;
+        }
         PairDiscriminator {
-            hidden: DenseBlock::new(2 * self.input, self.hidden, self.style, device, rng),
-            logit: DenseLinear::new(self.hidden.width, 1, self.style.spectral, device, rng),
+            hidden,
+            logit: DenseLinear::new(width, 1, self.style.spectral, device, rng),
         }
     }
 }
@@ -219,10 +235,113 @@ impl PairDiscriminator {
         b: Tensor<2>,
         mut rng: Option<&mut ChaCha8Rng>,
     ) -> DiscriminatorOutput {
-        let features = self.hidden.forward(Tensor::cat(vec![a, b], 1), &mut rng);
+        let mut features = Tensor::cat(vec![a, b], 1);
+        for block in &self.hidden {
+            features = block.forward(features, &mut rng);
+        }
         DiscriminatorOutput {
             logits: self.logit.forward(features.clone(), rng.is_some()),
             features,
+        }
+    }
+}
+
+/// A BiGAN encoder for tables, 28×28 grey images (EGBAD's MNIST networks) or 32×32 colour
+/// images (ALAD's CIFAR-10 networks), all on flattened samples.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum BiganEncoder {
+    /// Tables.
+    Dense(Mlp),
+    /// 28×28 grey images.
+    Mnist(MnistEncoder),
+    /// 32×32 colour images.
+    Cifar(CifarEncoder),
+}
+
+impl BiganEncoder {
+    /// `[B, D] → [B, latent]`; `training` advances spectral normalisation.
+    pub fn forward(&self, x: Tensor<2>, training: bool) -> Tensor<2> {
+        match self {
+            BiganEncoder::Dense(n) => n.forward(x),
+            BiganEncoder::Mnist(n) => n.forward(x),
+            BiganEncoder::Cifar(n) => n.forward(x, training),
+        }
+    }
+}
+
+/// A BiGAN generator (the same three families as [`BiganEncoder`]).
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum BiganGenerator {
+    /// Tables.
+    Dense(Mlp),
+    /// 28×28 grey images.
+    Mnist(MnistGenerator),
+    /// 32×32 colour images.
+    Cifar(CifarGenerator),
+}
+
+impl BiganGenerator {
+    /// `[B, latent] → [B, D]`.
+    pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
+        match self {
+            BiganGenerator::Dense(n) => n.forward(z),
+            BiganGenerator::Mnist(n) => n.forward(z),
+            BiganGenerator::Cifar(n) => n.forward(z),
+        }
+    }
+}
+
+/// A joint discriminator D(x, z) (the same three families as [`BiganEncoder`]).
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum BiganJointDiscriminator {
+    /// Tables.
+    Dense(JointDiscriminator),
+    /// 28×28 grey images.
+    Mnist(MnistJointDiscriminator),
+    /// 32×32 colour images.
+    Cifar(CifarJointDiscriminator),
+}
+
+impl BiganJointDiscriminator {
+    /// One pass; `rng` draws dropout masks while training, `None` evaluates.
+    pub fn forward(
+        &self,
+        x: Tensor<2>,
+        z: Tensor<2>,
+        rng: Option<&mut ChaCha8Rng>,
+    ) -> DiscriminatorOutput {
+        match self {
+            BiganJointDiscriminator::Dense(n) => n.forward(x, z, rng),
+            BiganJointDiscriminator::Mnist(n) => n.forward(x, z, rng),
+            BiganJointDiscriminator::Cifar(n) => n.forward(x, z, rng),
+        }
+    }
+}
+
+/// A pair discriminator D(a, b): dense, or ALAD's convolutional D_xx for 32×32 colour images.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum BiganPairDiscriminator {
+    /// On concatenated rows.
+    Dense(PairDiscriminator),
+    /// On 32×32 colour images stacked along channels.
+    Cifar(CifarPairDiscriminator),
+}
+
+impl BiganPairDiscriminator {
+    /// One pass on the pair (a, b); `rng` draws dropout masks while training.
+    pub fn forward(
+        &self,
+        a: Tensor<2>,
+        b: Tensor<2>,
+        rng: Option<&mut ChaCha8Rng>,
+    ) -> DiscriminatorOutput {
+        match self {
+            BiganPairDiscriminator::Dense(n) => n.forward(a, b, rng),
+            BiganPairDiscriminator::Cifar(n) => n.forward(a, b, rng),
         }
     }
 }

@@ -33,7 +33,7 @@ fn images(x: Tensor<2>) -> Tensor<4> {
 
 /// Image → latent.
 #[derive(Module, Debug)]
-pub struct ConvEncoder {
+pub struct MnistEncoder {
     c1: Conv2d,
     c2: Conv2d,
     n2: BatchNorm,
@@ -43,10 +43,10 @@ pub struct ConvEncoder {
     slope: f64,
 }
 
-impl ConvEncoder {
+impl MnistEncoder {
     /// Build for latent size `latent`.
     pub fn new(latent: usize, slope: f64, device: &Device) -> Self {
-        ConvEncoder {
+        MnistEncoder {
             c1: conv(1, 32, 3, 1, device),
             c2: conv(32, 64, 3, 2, device),
             n2: BatchNormConfig::new(64).init(device),
@@ -69,7 +69,7 @@ impl ConvEncoder {
 
 /// Latent → image.
 #[derive(Module, Debug)]
-pub struct ConvGenerator {
+pub struct MnistGenerator {
     l1: Linear,
     n1: BatchNorm,
     l2: Linear,
@@ -79,7 +79,7 @@ pub struct ConvGenerator {
     d2: ConvTranspose2d,
 }
 
-impl ConvGenerator {
+impl MnistGenerator {
     /// Build for latent size `latent`.
     pub fn new(latent: usize, device: &Device) -> Self {
         let deconv = |cin, cout| {
@@ -88,7 +88,7 @@ impl ConvGenerator {
                 .with_padding([1, 1])
                 .init(device)
         };
-        ConvGenerator {
+        MnistGenerator {
             l1: LinearConfig::new(latent, 1024).init(device),
             n1: BatchNormConfig::new(1024).init(device),
             l2: LinearConfig::new(1024, 128 * 7 * 7).init(device),
@@ -111,7 +111,7 @@ impl ConvGenerator {
 
 /// D(x, z) with a convolutional x branch.
 #[derive(Module, Debug)]
-pub struct ConvJointDiscriminator {
+pub struct MnistJointDiscriminator {
     x1: Conv2d,
     x2: Conv2d,
     x2_norm: BatchNorm,
@@ -122,7 +122,7 @@ pub struct ConvJointDiscriminator {
     dropout: f64,
 }
 
-impl ConvJointDiscriminator {
+impl MnistJointDiscriminator {
     /// Build for latent size `latent`.
     pub fn new(
         latent: usize,
@@ -140,7 +140,7 @@ impl ConvJointDiscriminator {
             batch_norm: false,
             dropout: rate,
         };
-        ConvJointDiscriminator {
+        MnistJointDiscriminator {
             x1: Conv2dConfig::new([1, 64], [4, 4])
                 .with_stride([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))

@@ -24,6 +24,9 @@ pub enum InitScheme {
     /// Glorot/Xavier uniform weights U(±√(6/(fan_in + fan_out))) and zero biases: TensorFlow's
     /// `xavier_initializer`, as the EGBAD and ALAD tabular networks.
     Xavier,
+    /// Every weight N(0, 0.01²), biases 0, BatchNorm 1 and 0: TensorFlow's
+    /// `random_normal_initializer(stddev=0.01)` with its zero biases, as ALAD's CIFAR-10 networks.
+    SmallNormal,
 }
 
 /// Re-initialise every parameter of `module` with `scheme`, drawing from `rng`.
@@ -98,7 +101,7 @@ impl Initialiser<'_> {
                 InitScheme::Dcgan => (0..n)
                     .map(|_| 1.0 + 0.02 * standard_normal(self.rng))
                     .collect(),
-                InitScheme::Pytorch | InitScheme::Xavier => vec![1.0; n],
+                InitScheme::Pytorch | InitScheme::Xavier | InitScheme::SmallNormal => vec![1.0; n],
             },
             ("beta", true) | ("running_mean", true) => vec![0.0; n],
             ("running_var", true) => vec![1.0; n],
@@ -110,7 +113,9 @@ impl Initialiser<'_> {
                 } else {
                     dims[0]
                 };
-                if self.scheme == InitScheme::Xavier {
+                if self.scheme == InitScheme::SmallNormal {
+                    (0..n).map(|_| 0.01 * standard_normal(self.rng)).collect()
+                } else if self.scheme == InitScheme::Xavier {
                     let receptive: usize = dims.iter().skip(2).product();
                     let fan_out = if dims.len() == 4 {
                         dims[0] * receptive
@@ -125,7 +130,11 @@ impl Initialiser<'_> {
                     uniform(self.rng, 1.0 / (self.fan_in as f32).sqrt())
                 }
             }
-            ("bias", false) if self.scheme == InitScheme::Xavier => vec![0.0; n],
+            ("bias", false)
+                if matches!(self.scheme, InitScheme::Xavier | InitScheme::SmallNormal) =>
+            {
+                vec![0.0; n]
+            }
             ("bias", false) => uniform(self.rng, 1.0 / (self.fan_in as f32).sqrt()),
             _ => return None,
         })

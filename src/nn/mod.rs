@@ -2,6 +2,7 @@
 //! used by two models lives here, once.
 
 pub mod bigan;
+pub mod bigan_cifar;
 pub mod bigan_conv;
 pub mod dcgan;
 pub mod dropout;

@@ -1,15 +1,60 @@
-//! Spectral normalisation (Miyato et al., ICLR 2018) of a linear layer, as ALAD's
+//! Spectral normalisation (Miyato et al., ICLR 2018) of linear and convolution layers, as ALAD's
 //! discriminators use it: the weight is divided by its largest singular value σ, estimated by
 //! one power iteration per training pass from a persistent vector u (TensorFlow's `sn.py`:
 //! `v = ‖W u‖⁻¹·W u`, `u ← ‖Wᵀ v‖⁻¹·Wᵀ v`, `σ = vᵀ W u`, with u and v held constant in the
 //! gradient). Evaluation passes use the stored u without updating it.
 
 use burn::module::RunningState;
-use burn::nn::Linear;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
 use rand_chacha::ChaCha8Rng;
 
 use super::init::standard_normal;
+
+fn normalise(t: Tensor<1>) -> Tensor<1> {
+    let norm = t.clone().powi_scalar(2).sum().sqrt().add_scalar(1e-12);
+    t / norm
+}
+
+/// One power iteration on `w` (`[in, out]`, held constant) from the stored u (`[out]`):
+/// returns `w / σ(w)` with σ differentiable in `w`; updates u when `training`.
+fn spectrally_normalised(w: Tensor<2>, u: &RunningState<Tensor<1>>, training: bool) -> Tensor<2> {
+    let [input, out] = w.dims();
+    let w_const = w.clone().detach();
+    let u_old = u.value_sync().to_device(&w.device()).detach();
+    let v = normalise(
+        w_const
+            .clone()
+            .matmul(u_old.reshape([out, 1]))
+            .reshape([input]),
+    );
+    let u_new = normalise(
+        w_const
+            .transpose()
+            .matmul(v.clone().reshape([input, 1]))
+            .reshape([out]),
+    );
+    if training {
+        u.update(u_new.clone());
+    }
+    let sigma = v
+        .reshape([1, input])
+        .matmul(w.clone())
+        .matmul(u_new.reshape([out, 1]));
+    w / sigma.reshape([1, 1])
+}
+
+/// A unit vector of `n` standard-normal draws: the power iteration's start.
+fn initial_u(n: usize, device: &Device, rng: &mut ChaCha8Rng) -> RunningState<Tensor<1>> {
+    let u: Vec<f32> = (0..n).map(|_| standard_normal(rng)).collect();
+    RunningState::new(normalise(Tensor::from_data(
+        TensorData::new(u, [n]),
+        device,
+    )))
+}
 
 /// A linear layer whose weight is spectrally normalised.
 #[derive(Module, Debug)]
@@ -19,47 +64,19 @@ pub struct SpectralLinear {
     u: RunningState<Tensor<1>>,
 }
 
-fn normalise(t: Tensor<1>) -> Tensor<1> {
-    let norm = t.clone().powi_scalar(2).sum().sqrt().add_scalar(1e-12);
-    t / norm
-}
-
 impl SpectralLinear {
     /// Wrap `linear`, drawing u from `rng`.
     pub fn new(linear: Linear, rng: &mut ChaCha8Rng) -> Self {
         let [_, out] = linear.weight.dims();
-        let device = linear.weight.device();
-        let u: Vec<f32> = (0..out).map(|_| standard_normal(rng)).collect();
-        let u = normalise(Tensor::from_data(TensorData::new(u, [out]), &device));
-        SpectralLinear {
-            linear,
-            u: RunningState::new(u),
-        }
+        let u = initial_u(out, &linear.weight.device(), rng);
+        SpectralLinear { linear, u }
     }
 
     /// The weight divided by its estimated spectral norm; one power iteration updates u when
     /// `training`.
     pub fn normalised_weight(&self, training: bool) -> Tensor<2> {
         // burn's Linear stores W as [in, out]: y = x·W + b.
-        let w = self.linear.weight.val();
-        let [input, out] = w.dims();
-        let w_const = w.clone().detach();
-        let u = self.u.value_sync().to_device(&w.device()).detach();
-        let v = normalise(w_const.clone().matmul(u.reshape([out, 1])).reshape([input]));
-        let u = normalise(
-            w_const
-                .transpose()
-                .matmul(v.clone().reshape([input, 1]))
-                .reshape([out]),
-        );
-        if training {
-            self.u.update(u.clone());
-        }
-        let sigma = v
-            .reshape([1, input])
-            .matmul(w.clone())
-            .matmul(u.reshape([out, 1]));
-        w / sigma.reshape([1, 1])
+        spectrally_normalised(self.linear.weight.val(), &self.u, training)
     }
 
     /// `x·W/σ(W) + b`.
@@ -68,6 +85,108 @@ impl SpectralLinear {
         match &self.linear.bias {
             Some(b) => y + b.val().unsqueeze(),
             None => y,
+        }
+    }
+}
+
+/// A 2-d convolution whose kernel is spectrally normalised as TensorFlow's `sn.conv2d` does it:
+/// σ is the largest singular value of the kernel reshaped to `[in·kh·kw, out]`.
+#[derive(Module, Debug)]
+pub struct SpectralConv2d {
+    conv: Conv2d,
+    /// The power iteration's left vector, `[out]`.
+    u: RunningState<Tensor<1>>,
+    stride: usize,
+    padding: usize,
+}
+
+impl SpectralConv2d {
+    /// A `kernel`×`kernel` convolution `input → output` channels with `stride` and symmetric
+    /// zero `padding`; u drawn from `rng`.
+    pub fn new(
+        [input, output]: [usize; 2],
+        kernel: usize,
+        stride: usize,
+        padding: usize,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let conv = Conv2dConfig::new([input, output], [kernel, kernel]).init(device);
+        SpectralConv2d {
+            u: initial_u(output, device, rng),
+            conv,
+            stride,
+            padding,
+        }
+    }
+
+    /// The kernel `[out, in, kh, kw]` divided by its estimated spectral norm.
+    pub fn normalised_weight(&self, training: bool) -> Tensor<4> {
+        let w = self.conv.weight.val();
+        let [out, input, kh, kw] = w.dims();
+        let flat = w.reshape([out, input * kh * kw]).transpose();
+        spectrally_normalised(flat, &self.u, training)
+            .transpose()
+            .reshape([out, input, kh, kw])
+    }
+
+    /// Convolve `x` with the normalised kernel; `training` advances the power iteration.
+    pub fn forward(&self, x: Tensor<4>, training: bool) -> Tensor<4> {
+        conv2d(
+            x,
+            self.normalised_weight(training),
+            self.conv.bias.as_ref().map(|b| b.val()),
+            ConvOptions::new(
+                [self.stride, self.stride],
+                [self.padding, self.padding],
+                [1, 1],
+                1,
+            ),
+        )
+    }
+}
+
+/// A convolution with or without spectral normalisation (ALAD's `--sn` switch).
+#[derive(Module, Debug)]
+pub enum Conv2dLayer {
+    /// A plain convolution.
+    Plain(Conv2d),
+    /// A spectrally normalised one.
+    Spectral(SpectralConv2d),
+}
+
+impl Conv2dLayer {
+    /// A `kernel`×`kernel` convolution `input → output` channels, `stride`, symmetric `padding`,
+    /// spectrally normalised when `spectral` (u drawn from `rng`).
+    pub fn new(
+        channels: [usize; 2],
+        kernel: usize,
+        [stride, padding]: [usize; 2],
+        spectral: bool,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        if spectral {
+            Conv2dLayer::Spectral(SpectralConv2d::new(
+                channels, kernel, stride, padding, device, rng,
+            ))
+        } else {
+            Conv2dLayer::Plain(
+                Conv2dConfig::new(channels, [kernel, kernel])
+                    .with_stride([stride, stride])
+                    .with_padding(PaddingConfig2d::Explicit(
+                        padding, padding, padding, padding,
+                    ))
+                    .init(device),
+            )
+        }
+    }
+
+    /// One pass; `training` advances spectral normalisation's power iteration.
+    pub fn forward(&self, x: Tensor<4>, training: bool) -> Tensor<4> {
+        match self {
+            Conv2dLayer::Plain(c) => c.forward(x),
+            Conv2dLayer::Spectral(c) => c.forward(x, training),
         }
     }
 }
@@ -100,6 +219,37 @@ mod tests {
         let expected = [1.0, 0.0, 0.0, 0.0, 1.0 / 3.0, 0.0, 0.0, 0.0, 1.0 / 6.0];
         for (a, b) in w.iter().zip(expected) {
             assert!((a - b).abs() < 1e-4, "{w:?}");
+        }
+    }
+
+    /// The convolution's kernel is normalised by the spectral norm of its `[in·k·k, out]`
+    /// matrix, and its pass is the plain convolution with that kernel: a 1×1 kernel
+    /// diag(3, 1, 0.5) becomes diag(1, 1/3, 1/6), so the channels of x scale by those.
+    #[test]
+    fn spectral_convolution_divides_the_kernel_by_its_largest_singular_value() {
+        let device = Device::flex();
+        let mut sn =
+            SpectralConv2d::new([3, 3], 1, 1, 0, &device, &mut ChaCha8Rng::seed_from_u64(1));
+        sn.conv.weight = burn::module::Param::from_tensor(
+            Tensor::<2>::from_floats(
+                [[3.0f32, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.5]],
+                &device,
+            )
+            .reshape([3, 3, 1, 1]),
+        );
+        sn.conv.bias = None;
+        let x = Tensor::<4>::ones([1, 3, 2, 2], &device);
+        for _ in 0..30 {
+            sn.forward(x.clone(), true);
+        }
+        let y: Vec<f32> = sn
+            .forward(x, false)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let expected = [1.0, 1.0 / 3.0, 1.0 / 6.0];
+        for (i, v) in y.iter().enumerate() {
+            assert!((v - expected[i / 4]).abs() < 1e-4, "{y:?}");
         }
     }
 }

@@ -1,0 +1,75 @@
+"""PyOD's detector on exactly the split of an oddity run, for side-by-side AUROC.
+
+Reads the table (ADBench .npz with X, y) and the run's split.csv (role,split,index,label), fits
+PyOD's model on the run's training rows, standardised as oddity's default scaling does (mean and
+population std of the training rows; constant columns left unscaled), scores the test rows and
+prints one JSON line: model, auroc, seconds for fit and for scoring.
+
+    .venv/bin/python pyod_side_by_side.py --model anogan --npz X.npz --split run/split.csv --seed 0
+
+Benchmarks only (install: `.venv/bin/pip install pyod`); never a dependency of oddity.
+"""
+
+import argparse
+import csv
+import json
+import time
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+
+def rows(split_csv, role):
+    with open(split_csv) as f:
+        return [(int(r["index"]), int(r["label"])) for r in csv.DictReader(f) if r["role"] == role]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", choices=["anogan", "alad"], required=True)
+    p.add_argument("--npz", required=True)
+    p.add_argument("--split", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+
+    data = np.load(a.npz)
+    x = data["X"].astype(np.float64)
+    train = [i for i, _ in rows(a.split, "train")]
+    test = rows(a.split, "test")
+    x_train = x[train]
+    mean = x_train.mean(axis=0)
+    var = np.maximum((x_train**2).mean(axis=0) - mean**2, 0.0)
+    factor = np.where(var > 1e-12, 1.0 / np.sqrt(np.where(var > 1e-12, var, 1.0)), 1.0)
+    scale = lambda v: ((v - mean) * factor).astype(np.float32)
+    x_test = scale(x[[i for i, _ in test]])
+    y_test = np.array([l for _, l in test])
+
+    if a.model == "anogan":
+        from pyod.models.anogan import AnoGAN as Model
+    else:
+        from pyod.models.alad import ALAD as Model
+    model = Model(device="cpu")  # PyOD's defaults otherwise
+
+    t0 = time.perf_counter()
+    model.fit(scale(x_train))
+    t1 = time.perf_counter()
+    scores = model.decision_function(x_test)
+    t2 = time.perf_counter()
+    print(json.dumps({
+        "model": f"pyod-{a.model}",
+        "auroc": float(roc_auc_score(y_test, scores)),
+        "fit_s": t1 - t0,
+        "score_s": t2 - t1,
+        "train_rows": len(train),
+        "test_rows": len(test),
+    }))
+
+
+if __name__ == "__main__":
+    main()
