@@ -444,10 +444,17 @@ fn best_epoch_is_the_lowest_validation_loss() {
 }
 
 /// The image models not covered above survive a save/load round trip with identical scores
-/// (one short epoch each on a small slice of the bundled subset).
+/// (one short epoch each on a small slice of the bundled subset); f-AnoGAN also with its
+/// spectrally normalised critic, whose power-iteration state must be saved too.
 #[test]
 fn image_models_round_trip() {
-    for model in ["adae", "skip-ganomaly", "alocc", "fanogan"] {
+    for (model, spectral) in [
+        ("adae", false),
+        ("skip-ganomaly", false),
+        ("alocc", false),
+        ("fanogan", false),
+        ("fanogan", true),
+    ] {
         let mut c = config(
             model,
             builtin_mnist(),
@@ -459,10 +466,11 @@ fn image_models_round_trip() {
             f.width = 4;
             f.gan_epochs = 1;
             f.encoder_epochs = 1;
+            f.spectral_norm = spectral;
         }
         c.split.max_train = Some(128);
         c.split.max_test = Some(64);
-        assert_round_trip(c, &format!("roundtrip-{model}"));
+        assert_round_trip(c, &format!("roundtrip-{model}-{spectral}"));
     }
 }
 

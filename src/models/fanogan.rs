@@ -8,7 +8,9 @@
 //!   per generator step, generator loss `−E[D(G(z))]`, Adam 1e-4, β = (0, 0.9), batch 64. burn
 //!   has no double backward: the penalty is computed as the critic's central-difference
 //!   derivative along its own gradient direction ([`crate::nn::penalty`]), whose weight
-//!   gradient equals the exact penalty's up to O(h²) (tested against it).
+//!   gradient equals the exact penalty's up to O(h²) (tested against it). Option (not in the
+//!   paper): `spectral_norm` normalises every critic layer ([`crate::nn::spectral`]), with or
+//!   without the penalty.
 //! - Stage 2, encoder (`z_encoding_izif.py`): the critic's trunk with BatchNorm, then
 //!   `Linear → 128 → tanh`; G and D frozen; RMSProp 5e-5. Training: `izi_f` (default)
 //!   `MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x))))`, `izi` `MSE(x, G(E(x)))`, or `ziz`
@@ -24,6 +26,7 @@ use super::{
     read_values,
 };
 use crate::data::SampleShape;
+use crate::nn::bigan::DenseLinear;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{l2, per_sample_mse};
 use crate::nn::penalty::{self, ascent_direction, gradient_penalty};
@@ -81,6 +84,10 @@ pub struct FanoganConfig {
     pub kappa: f32,
     /// RMSProp learning rate of the encoder (5e-5).
     pub encoder_learning_rate: f64,
+    /// Spectral normalisation (Miyato et al. 2018) of every critic layer (off; the paper and
+    /// code use the gradient penalty alone). It bounds the critic's Lipschitz constant layer by
+    /// layer and can replace the penalty (`penalty_weight: 0`) or join it.
+    pub spectral_norm: bool,
 }
 
 impl Default for FanoganConfig {
@@ -101,6 +108,7 @@ impl Default for FanoganConfig {
             encoder_training: EncoderTraining::IziF,
             kappa: 1.0,
             encoder_learning_rate: 5e-5,
+            spectral_norm: false,
         }
     }
 }
@@ -109,17 +117,26 @@ impl Default for FanoganConfig {
 #[derive(Module, Debug)]
 pub struct Critic {
     trunk: ResnetTrunk,
-    out: Linear,
+    out: DenseLinear,
 }
 
 impl Critic {
     fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        self.trunk.forward(x)
+        self.trunk.forward(x, false)
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<1> {
         let b = x.dims()[0];
-        self.out.forward(self.features(x)).reshape([b])
+        self.out.forward(self.features(x), false).reshape([b])
+    }
+
+    /// As [`Critic::forward`], advancing spectral normalisation's power iteration (once per
+    /// critic step, on the real batch).
+    fn forward_training(&self, x: Tensor<4>) -> Tensor<1> {
+        let b = x.dims()[0];
+        self.out
+            .forward(self.trunk.forward(x, true), true)
+            .reshape([b])
     }
 }
 
@@ -132,7 +149,7 @@ pub struct Encoder {
 
 impl Encoder {
     fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.out.forward(self.trunk.forward(x)).tanh()
+        self.out.forward(self.trunk.forward(x, false)).tanh()
     }
 }
 
@@ -174,14 +191,22 @@ impl Fanogan {
         );
         let dev = device.clone().autodiff();
         let features = ResnetTrunk::features(config.width);
+        let mut sn_rng = component_rng(seed, 3);
+        let sn = config.spectral_norm;
         let nets = FanoganNets {
             generator: ResnetGenerator::new(config.latent_dim, config.width, channels, &dev),
             critic: Critic {
-                trunk: ResnetTrunk::new(channels, config.width, true, &dev),
-                out: LinearConfig::new(features, 1).init(&dev),
+                trunk: ResnetTrunk::new(
+                    channels,
+                    config.width,
+                    true,
+                    sn.then_some(&mut sn_rng),
+                    &dev,
+                ),
+                out: DenseLinear::new(features, 1, sn, &dev, &mut sn_rng),
             },
             encoder: Encoder {
-                trunk: ResnetTrunk::new(channels, config.width, false, &dev),
+                trunk: ResnetTrunk::new(channels, config.width, false, None, &dev),
                 out: LinearConfig::new(features, config.latent_dim).init(&dev),
             },
         };
@@ -227,7 +252,7 @@ impl Fanogan {
             direction,
             self.config.penalty_step,
         );
-        let real = critic.forward(x).mean();
+        let real = critic.forward_training(x).mean();
         let generated = critic.forward(fake).mean();
         let wasserstein = real.clone() - generated.clone();
         let loss_d = generated - real + gp.clone() * self.config.penalty_weight;

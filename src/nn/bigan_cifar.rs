@@ -15,16 +15,16 @@
 //!   128·8·8) → dense logit, not normalised. The official code stacks the pair along the image
 //!   height (`tf.concat(axis=1)` on NHWC), which lets the first layers see the two images only
 //!   where the 5×5 windows straddle the seam; stacking channels compares them pixel by pixel,
-//!   as the paper's D_xx(x, x′) reads. Padding is symmetric (2 for the 5×5 kernels; TensorFlow's
-//!   SAME pads 1 before and 2 after): the same output sizes, shifted by one pixel.
+//!   as the paper's D_xx(x, x′) reads. Convolutions pad as TensorFlow's `same` (a 5×5 kernel at
+//!   stride 2: one row before, two after).
 //!
 //! D_zz is the tabular [`super::PairDiscriminator`] (64 → 32, dropout 0.2).
 
 use super::bigan::{DenseBlock, DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle};
 use super::dropout::dropout;
 use super::spectral::Conv2dLayer;
-use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use burn::nn::conv::{Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
 use rand_chacha::ChaCha8Rng;
@@ -35,6 +35,29 @@ const CHANNELS: usize = 3;
 const SLOPE: f64 = 0.2;
 /// Width of the flattened x trunk of D_xz and of D_xx's feature layer.
 const TRUNK: usize = 512 * 4 * 4;
+
+/// A `kernel`×`kernel` convolution with TensorFlow's padding (`same` or `valid`), spectrally
+/// normalised when `spectral`.
+fn conv(
+    channels: [usize; 2],
+    kernel: usize,
+    stride: usize,
+    same: bool,
+    spectral: bool,
+    device: &Device,
+    rng: &mut ChaCha8Rng,
+) -> Conv2dLayer {
+    let padding = if same {
+        PaddingConfig2d::Same
+    } else {
+        PaddingConfig2d::Valid
+    };
+    let c = Conv2dConfig::new(channels, [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(padding)
+        .init(device);
+    Conv2dLayer::new(c, spectral, rng)
+}
 
 fn images(x: Tensor<2>) -> Tensor<4> {
     let b = x.dims()[0];
@@ -62,7 +85,15 @@ impl DownTrunk {
         DownTrunk {
             convs: (0..3)
                 .map(|i| {
-                    Conv2dLayer::new([widths[i], widths[i + 1]], 4, [2, 1], spectral, device, rng)
+                    conv(
+                        [widths[i], widths[i + 1]],
+                        4,
+                        2,
+                        true,
+                        spectral,
+                        device,
+                        rng,
+                    )
                 })
                 .collect(),
             norms: (0..3)
@@ -96,7 +127,7 @@ impl CifarEncoder {
     pub fn new(latent: usize, spectral: bool, device: &Device, rng: &mut ChaCha8Rng) -> Self {
         CifarEncoder {
             trunk: DownTrunk::new([true; 3], spectral, device, rng),
-            out: Conv2dLayer::new([512, latent], 4, [1, 0], false, device, rng),
+            out: conv([512, latent], 4, 1, false, false, device, rng),
         }
     }
 
@@ -217,8 +248,8 @@ impl CifarPairDiscriminator {
     /// Build.
     pub fn new(spectral: bool, device: &Device, rng: &mut ChaCha8Rng) -> Self {
         CifarPairDiscriminator {
-            c1: Conv2dLayer::new([2 * CHANNELS, 64], 5, [2, 2], spectral, device, rng),
-            c2: Conv2dLayer::new([64, 128], 5, [2, 2], spectral, device, rng),
+            c1: conv([2 * CHANNELS, 64], 5, 2, true, spectral, device, rng),
+            c2: conv([64, 128], 5, 2, true, spectral, device, rng),
             logit: LinearConfig::new(128 * 8 * 8, 1).init(device),
         }
     }

@@ -11,11 +11,13 @@
 //!   to 8d·4·4 features. The critic normalises with a layer norm over (C, H, W) (batch
 //!   statistics would break the per-sample gradient penalty), the encoder with BatchNorm.
 
+use super::spectral::Conv2dLayer;
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
+use rand_chacha::ChaCha8Rng;
 
 /// Layer norm over (C, H, W) per sample with a scale and offset per channel (the WGAN-GP code's
 /// `Layernorm([1, 2, 3])`).
@@ -79,6 +81,14 @@ fn conv(cin: usize, cout: usize, k: usize, bias: bool, device: &Device) -> Conv2
 }
 
 /// Nearest-neighbour ×2 upsampling.
+/// `c`, spectrally normalised when a generator for the power iteration's start is given.
+fn layer(c: Conv2d, spectral: &mut Option<&mut ChaCha8Rng>) -> Conv2dLayer {
+    match spectral.as_deref_mut() {
+        Some(rng) => Conv2dLayer::new(c, true, rng),
+        None => Conv2dLayer::Plain(c),
+    }
+}
+
 fn upsample(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     x.reshape([b, c, h, 1, w, 1])
@@ -99,37 +109,44 @@ fn mean_pool(x: Tensor<4>) -> Tensor<4> {
 #[derive(Module, Debug)]
 pub struct ResidualBlock {
     norm_1: Norm,
-    conv_1: Conv2d,
+    conv_1: Conv2dLayer,
     norm_2: Norm,
-    conv_2: Conv2d,
-    shortcut: Conv2d,
+    conv_2: Conv2dLayer,
+    shortcut: Conv2dLayer,
     up: bool,
 }
 
 impl ResidualBlock {
-    fn new(cin: usize, cout: usize, up: bool, layer_norm: bool, device: &Device) -> Self {
+    fn new(
+        [cin, cout]: [usize; 2],
+        up: bool,
+        layer_norm: bool,
+        spectral: &mut Option<&mut ChaCha8Rng>,
+        device: &Device,
+    ) -> Self {
         // Up: conv₁ changes the width (cin → cout); down: conv₂ does (cin → cout).
         let mid = if up { cout } else { cin };
         ResidualBlock {
             norm_1: Norm::new(cin, layer_norm, device),
-            conv_1: conv(cin, mid, 3, false, device),
+            conv_1: layer(conv(cin, mid, 3, false, device), spectral),
             norm_2: Norm::new(mid, layer_norm, device),
-            conv_2: conv(mid, cout, 3, true, device),
-            shortcut: conv(cin, cout, 1, true, device),
+            conv_2: layer(conv(mid, cout, 3, true, device), spectral),
+            shortcut: layer(conv(cin, cout, 1, true, device), spectral),
             up,
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    fn forward(&self, x: Tensor<4>, training: bool) -> Tensor<4> {
+        let t = training;
         let h = relu(self.norm_1.forward(x.clone()));
         if self.up {
-            let h = self.conv_1.forward(upsample(h));
-            let h = self.conv_2.forward(relu(self.norm_2.forward(h)));
-            self.shortcut.forward(upsample(x)) + h
+            let h = self.conv_1.forward(upsample(h), t);
+            let h = self.conv_2.forward(relu(self.norm_2.forward(h)), t);
+            self.shortcut.forward(upsample(x), t) + h
         } else {
-            let h = self.conv_1.forward(h);
-            let h = mean_pool(self.conv_2.forward(relu(self.norm_2.forward(h))));
-            self.shortcut.forward(mean_pool(x)) + h
+            let h = self.conv_1.forward(h, t);
+            let h = mean_pool(self.conv_2.forward(relu(self.norm_2.forward(h)), t));
+            self.shortcut.forward(mean_pool(x), t) + h
         }
     }
 }
@@ -152,7 +169,7 @@ impl ResnetGenerator {
             project: LinearConfig::new(latent, 8 * width * 16).init(device),
             blocks: widths
                 .windows(2)
-                .map(|w| ResidualBlock::new(w[0], w[1], true, false, device))
+                .map(|w| ResidualBlock::new([w[0], w[1]], true, false, &mut None, device))
                 .collect(),
             norm: BatchNormConfig::new(width).init(device),
             out: conv(width, channels, 3, true, device),
@@ -165,7 +182,7 @@ impl ResnetGenerator {
         let b = z.dims()[0];
         let mut h = self.project.forward(z).reshape([b, 8 * self.width, 4, 4]);
         for block in &self.blocks {
-            h = block.forward(h);
+            h = block.forward(h, false);
         }
         self.out.forward(relu(self.norm.forward(h))).tanh()
     }
@@ -174,29 +191,35 @@ impl ResnetGenerator {
 /// The critic / encoder trunk, `[B, C, 64, 64] → [B, 8d·4·4]`.
 #[derive(Module, Debug)]
 pub struct ResnetTrunk {
-    first: Conv2d,
+    first: Conv2dLayer,
     blocks: Vec<ResidualBlock>,
 }
 
 impl ResnetTrunk {
     /// Base width `d`; layer norm (critic) or BatchNorm (encoder).
-    pub fn new(channels: usize, width: usize, layer_norm: bool, device: &Device) -> Self {
+    pub fn new(
+        channels: usize,
+        width: usize,
+        layer_norm: bool,
+        mut spectral: Option<&mut ChaCha8Rng>,
+        device: &Device,
+    ) -> Self {
         let widths = [width, 2 * width, 4 * width, 8 * width, 8 * width];
         ResnetTrunk {
-            first: conv(channels, width, 3, true, device),
+            first: layer(conv(channels, width, 3, true, device), &mut spectral),
             blocks: widths
                 .windows(2)
-                .map(|w| ResidualBlock::new(w[0], w[1], false, layer_norm, device))
+                .map(|w| ResidualBlock::new([w[0], w[1]], false, layer_norm, &mut spectral, device))
                 .collect(),
         }
     }
 
     /// Flattened 4×4 features.
-    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<4>, training: bool) -> Tensor<2> {
         let b = x.dims()[0];
-        let mut h = self.first.forward(x);
+        let mut h = self.first.forward(x, training);
         for block in &self.blocks {
-            h = block.forward(h);
+            h = block.forward(h, training);
         }
         h.reshape([b as i32, -1])
     }
@@ -217,7 +240,16 @@ mod tests {
         let g = ResnetGenerator::new(16, 4, 1, &device);
         let x = g.forward(Tensor::zeros([2, 16], &device));
         assert_eq!(x.dims(), [2, 1, 64, 64]);
-        let t = ResnetTrunk::new(1, 4, true, &device);
-        assert_eq!(t.forward(x).dims(), [2, ResnetTrunk::features(4)]);
+        let t = ResnetTrunk::new(1, 4, true, None, &device);
+        assert_eq!(
+            t.forward(x.clone(), false).dims(),
+            [2, ResnetTrunk::features(4)]
+        );
+        let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
+        let spectral = ResnetTrunk::new(1, 4, true, Some(&mut rng), &device);
+        assert_eq!(
+            spectral.forward(x, true).dims(),
+            [2, ResnetTrunk::features(4)]
+        );
     }
 }

@@ -5,7 +5,7 @@
 //! gradient). Evaluation passes use the stored u without updating it.
 
 use burn::module::RunningState;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
@@ -90,34 +90,21 @@ impl SpectralLinear {
 }
 
 /// A 2-d convolution whose kernel is spectrally normalised as TensorFlow's `sn.conv2d` does it:
-/// σ is the largest singular value of the kernel reshaped to `[in·kh·kw, out]`.
+/// σ is the largest singular value of the kernel reshaped to `[in·kh·kw, out]`. Stride,
+/// padding (including `Same`), dilation and groups are the wrapped convolution's.
 #[derive(Module, Debug)]
 pub struct SpectralConv2d {
     conv: Conv2d,
     /// The power iteration's left vector, `[out]`.
     u: RunningState<Tensor<1>>,
-    stride: usize,
-    padding: usize,
 }
 
 impl SpectralConv2d {
-    /// A `kernel`×`kernel` convolution `input → output` channels with `stride` and symmetric
-    /// zero `padding`; u drawn from `rng`.
-    pub fn new(
-        [input, output]: [usize; 2],
-        kernel: usize,
-        stride: usize,
-        padding: usize,
-        device: &Device,
-        rng: &mut ChaCha8Rng,
-    ) -> Self {
-        let conv = Conv2dConfig::new([input, output], [kernel, kernel]).init(device);
-        SpectralConv2d {
-            u: initial_u(output, device, rng),
-            conv,
-            stride,
-            padding,
-        }
+    /// Wrap `conv`, drawing u from `rng`.
+    pub fn new(conv: Conv2d, rng: &mut ChaCha8Rng) -> Self {
+        let out = conv.weight.dims()[0];
+        let u = initial_u(out, &conv.weight.device(), rng);
+        SpectralConv2d { conv, u }
     }
 
     /// The kernel `[out, in, kh, kw]` divided by its estimated spectral norm.
@@ -132,21 +119,47 @@ impl SpectralConv2d {
 
     /// Convolve `x` with the normalised kernel; `training` advances the power iteration.
     pub fn forward(&self, x: Tensor<4>, training: bool) -> Tensor<4> {
+        let [_, _, height, width] = x.dims();
+        let c = &self.conv;
+        let rows = padding_pair(&c.padding, 0, height, c.kernel_size[0], c.stride[0]);
+        let cols = padding_pair(&c.padding, 1, width, c.kernel_size[1], c.stride[1]);
         conv2d(
             x,
             self.normalised_weight(training),
-            self.conv.bias.as_ref().map(|b| b.val()),
-            ConvOptions::new(
-                [self.stride, self.stride],
-                [self.padding, self.padding],
-                [1, 1],
-                1,
-            ),
+            c.bias.as_ref().map(|b| b.val()),
+            ConvOptions::new_with_padding(c.stride, [rows, cols], c.dilation, c.groups),
         )
     }
 }
 
-/// A convolution with or without spectral normalisation (ALAD's `--sn` switch).
+/// (before, after) zero padding of one spatial axis (0 rows, 1 columns), as burn's `Conv2d`
+/// computes it (its own helper is private): `Same` pads like TensorFlow, the extra row after.
+fn padding_pair(
+    padding: &PaddingConfig2d,
+    axis: usize,
+    size: usize,
+    kernel: usize,
+    stride: usize,
+) -> (usize, usize) {
+    match *padding {
+        PaddingConfig2d::Valid => (0, 0),
+        PaddingConfig2d::Same => {
+            let needed = (size.div_ceil(stride).max(1) - 1) * stride + kernel;
+            let total = needed.saturating_sub(size);
+            (total / 2, total - total / 2)
+        }
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            if axis == 0 {
+                (top, bottom)
+            } else {
+                (left, right)
+            }
+        }
+    }
+}
+
+/// A convolution with or without spectral normalisation (ALAD's `--sn` switch, f-AnoGAN's
+/// option).
 #[derive(Module, Debug)]
 pub enum Conv2dLayer {
     /// A plain convolution.
@@ -156,29 +169,12 @@ pub enum Conv2dLayer {
 }
 
 impl Conv2dLayer {
-    /// A `kernel`×`kernel` convolution `input → output` channels, `stride`, symmetric `padding`,
-    /// spectrally normalised when `spectral` (u drawn from `rng`).
-    pub fn new(
-        channels: [usize; 2],
-        kernel: usize,
-        [stride, padding]: [usize; 2],
-        spectral: bool,
-        device: &Device,
-        rng: &mut ChaCha8Rng,
-    ) -> Self {
+    /// `conv`, spectrally normalised when `spectral` (u drawn from `rng`).
+    pub fn new(conv: Conv2d, spectral: bool, rng: &mut ChaCha8Rng) -> Self {
         if spectral {
-            Conv2dLayer::Spectral(SpectralConv2d::new(
-                channels, kernel, stride, padding, device, rng,
-            ))
+            Conv2dLayer::Spectral(SpectralConv2d::new(conv, rng))
         } else {
-            Conv2dLayer::Plain(
-                Conv2dConfig::new(channels, [kernel, kernel])
-                    .with_stride([stride, stride])
-                    .with_padding(PaddingConfig2d::Explicit(
-                        padding, padding, padding, padding,
-                    ))
-                    .init(device),
-            )
+            Conv2dLayer::Plain(conv)
         }
     }
 
@@ -228,8 +224,8 @@ mod tests {
     #[test]
     fn spectral_convolution_divides_the_kernel_by_its_largest_singular_value() {
         let device = Device::flex();
-        let mut sn =
-            SpectralConv2d::new([3, 3], 1, 1, 0, &device, &mut ChaCha8Rng::seed_from_u64(1));
+        let conv = burn::nn::conv::Conv2dConfig::new([3, 3], [1, 1]).init(&device);
+        let mut sn = SpectralConv2d::new(conv, &mut ChaCha8Rng::seed_from_u64(1));
         sn.conv.weight = burn::module::Param::from_tensor(
             Tensor::<2>::from_floats(
                 [[3.0f32, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.5]],
@@ -251,5 +247,26 @@ mod tests {
         for (i, v) in y.iter().enumerate() {
             assert!((v - expected[i / 4]).abs() < 1e-4, "{y:?}");
         }
+    }
+
+    /// With `Same` padding at stride 2 and a 5×5 kernel the spectral convolution is exactly
+    /// burn's convolution run with the normalised kernel (same padding, same output).
+    #[test]
+    fn spectral_convolution_pads_as_the_plain_one() {
+        use burn::nn::conv::Conv2dConfig;
+        let device = Device::flex();
+        let conv = Conv2dConfig::new([2, 3], [5, 5])
+            .with_stride([2, 2])
+            .with_padding(PaddingConfig2d::Same)
+            .init(&device);
+        let sn = SpectralConv2d::new(conv.clone(), &mut ChaCha8Rng::seed_from_u64(2));
+        let mut plain = conv;
+        plain.weight = burn::module::Param::from_tensor(sn.normalised_weight(false));
+        let x = Tensor::<4>::random([2, 2, 9, 8], burn::tensor::Distribution::Default, &device);
+        let a = sn.forward(x.clone(), false);
+        let b = plain.forward(x);
+        assert_eq!(a.dims(), [2, 3, 5, 4]);
+        let diff: f32 = (a - b).abs().max().into_scalar();
+        assert!(diff < 1e-5, "{diff}");
     }
 }
