@@ -336,6 +336,15 @@ fn anogan_checkpoint_round_trip_gives_identical_scores() {
     let mut c = anogan_kdd(2);
     c.split.max_test = Some(300);
     assert_round_trip(c, "roundtrip-anogan");
+    // The ALAD repository's variant: dropout in D and a moving average of G, saved with it.
+    let mut c = anogan_kdd(2);
+    c.split.max_test = Some(300);
+    if let oddity::models::ModelConfig::Anogan(a) = &mut c.model {
+        a.table_dropout = 0.2;
+        a.ema_decay = Some(0.9);
+        a.prior = oddity::models::anogan::LatentPrior::Normal;
+    }
+    assert_round_trip(c, "roundtrip-anogan-averaged");
 }
 
 /// ALAD on the KDD99 fixture, short-run configuration (lr 3e-4, moving average 0.99, no early

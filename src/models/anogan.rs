@@ -15,18 +15,24 @@
 //!   [`crate::nn::latent_search`]).
 //! - Score (eq. 5): `A(x) = (1 − λ)·R(z_Γ) + λ·D_fm(z_Γ)`; the residual `|x − G(z_Γ)|` is the
 //!   anomaly map.
-//! - The ALAD repository's AnoGAN baseline weights the terms the other way round
-//!   (`λ·R + (1 − λ)·D_fm` with λ = 0.1): [`AnoganWeighting::AladCode`].
+//! - The ALAD repository's AnoGAN baseline (`anogan/kdd_utilities.py`, the source of the
+//!   KDD99 F1 that ALAD's table reports) weights the terms the other way round
+//!   (`λ·R + (1 − λ)·D_fm` with λ = 0.1, [`AnoganWeighting::AladCode`]) and differs in more:
+//!   discriminator `D → 256 → 128 → 128` with dropout 0.2, latent 32, N(0, I) codes, Adam 1e-5,
+//!   batch 50, a 0.999 moving average of the generator. Each is an option here
+//!   (`scripts/configs/anogan-kdd99-alad.json` sets them all).
 
-use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes, read_values};
+use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
+use crate::nn::bigan::{DenseBlock, DenseBlockConfig, DiscriminatorStyle};
 use crate::nn::dcgan::check_image_size;
-use crate::nn::init::component_rng;
+use crate::nn::ema::{load_with_average, save_with_average};
+use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
 use crate::nn::{
-    DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, InitScheme, LatentSearch,
-    Mlp, MlpConfig, NetOptimizer, initialise,
+    DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, Ema, InitScheme,
+    LatentSearch, Mlp, MlpConfig, NetOptimizer, initialise,
 };
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -42,6 +48,16 @@ pub enum AnoganWeighting {
     Paper,
     /// `λ·R + (1 − λ)·D_fm`: the ALAD repository's baseline.
     AladCode,
+}
+
+/// The distribution of latent codes (training draws, search starts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LatentPrior {
+    /// Uniform on [−1, 1] (DCGAN, the paper).
+    Uniform,
+    /// N(0, I) (the ALAD repository's baseline).
+    Normal,
 }
 
 /// AnoGAN's hyper-parameters; `Default` is the paper's.
@@ -70,6 +86,16 @@ pub struct AnoganConfig {
     pub lambda: f32,
     /// Which term λ weights.
     pub weighting: AnoganWeighting,
+    /// Latent prior (uniform).
+    pub prior: LatentPrior,
+    /// Hidden widths of the tabular discriminator (128, 128); the last is f.
+    pub table_discriminator: Vec<usize>,
+    /// Dropout after each hidden layer of the tabular discriminator while training (0).
+    pub table_dropout: f64,
+    /// Moving average of the generator's weights used at test time (none). The ALAD
+    /// repository's baseline averages with 0.999; its test graph reads the discriminator's
+    /// raw weights (it asks the generator's average for them), as here.
+    pub ema_decay: Option<f64>,
 }
 
 impl Default for AnoganConfig {
@@ -89,14 +115,19 @@ impl Default for AnoganConfig {
             },
             lambda: 0.1,
             weighting: AnoganWeighting::Paper,
+            prior: LatentPrior::Uniform,
+            table_discriminator: vec![128, 128],
+            table_dropout: 0.0,
+            ema_decay: None,
         }
     }
 }
 
-/// MLP discriminator for tables: a LeakyReLU trunk (its output is f) and a linear logit.
+/// MLP discriminator for tables: LeakyReLU(0.2) blocks with dropout (the last one's output is f)
+/// and a linear logit.
 #[derive(Module, Debug)]
 pub struct DenseDiscriminator {
-    trunk: Mlp,
+    trunk: Vec<DenseBlock>,
     logit: Linear,
 }
 
@@ -142,8 +173,13 @@ impl Generator {
 }
 
 impl Discriminator {
-    /// (f(x) flattened `[B, F]`, logits `[B, 1]`).
-    fn discriminate(&self, x: Tensor<2>, image: Option<[usize; 3]>) -> (Tensor<2>, Tensor<2>) {
+    /// (f(x) flattened `[B, F]`, logits `[B, 1]`); `rng` draws dropout masks while training.
+    fn discriminate(
+        &self,
+        x: Tensor<2>,
+        image: Option<[usize; 3]>,
+        mut rng: Option<&mut ChaCha8Rng>,
+    ) -> (Tensor<2>, Tensor<2>) {
         let b = x.dims()[0];
         match (self, image) {
             (Discriminator::Conv(d), Some([c, h, w])) => {
@@ -152,7 +188,10 @@ impl Discriminator {
                 (f.reshape([b as i32, -1]), logits)
             }
             (Discriminator::Dense(d), _) => {
-                let f = d.trunk.forward(x);
+                let mut f = x;
+                for block in &d.trunk {
+                    f = block.forward(f, &mut rng);
+                }
                 let logits = d.logit.forward(f.clone());
                 (f, logits)
             }
@@ -167,6 +206,8 @@ pub struct Anogan {
     image: Option<[usize; 3]>,
     device: Device,
     nets: AnoganNets,
+    /// Moving average of the weights; its generator scores.
+    average: Option<Ema<AnoganNets>>,
     optim_g: NetOptimizer,
     optim_d: NetOptimizer,
     rng: ChaCha8Rng,
@@ -217,15 +258,33 @@ impl Anogan {
                     widths: vec![config.latent_dim, 64, 128, features],
                     activation: Activation::Relu,
                 };
-                let trunk = MlpConfig {
-                    widths: vec![features, 128, 128],
-                    activation: Activation::LeakyRelu(0.2),
+                let style = DiscriminatorStyle {
+                    slope: 0.2,
+                    spectral: false,
                 };
+                let mut width = features;
+                let mut trunk = Vec::new();
+                let mut unused = component_rng(seed, 3);
+                for &w in &config.table_discriminator {
+                    let block = DenseBlockConfig {
+                        width: w,
+                        batch_norm: false,
+                        dropout: config.table_dropout,
+                    };
+                    trunk.push(DenseBlock::new(
+                        width,
+                        block,
+                        style,
+                        &train_device,
+                        &mut unused,
+                    ));
+                    width = w;
+                }
                 let nets = AnoganNets {
                     generator: Generator::Dense(generator.init(&train_device)),
                     discriminator: Discriminator::Dense(DenseDiscriminator {
-                        trunk: trunk.init(&train_device),
-                        logit: LinearConfig::new(128, 1).init(&train_device),
+                        trunk,
+                        logit: LinearConfig::new(width, 1).init(&train_device),
                     }),
                 };
                 (nets, None, InitScheme::Xavier)
@@ -236,6 +295,7 @@ impl Anogan {
         Ok(Anogan {
             image,
             device: device.clone(),
+            average: config.ema_decay.map(|d| Ema::new(&nets, d)),
             nets,
             optim_g: adam(),
             optim_d: adam(),
@@ -245,12 +305,35 @@ impl Anogan {
         })
     }
 
-    /// Codes uniform on [−1, 1).
-    fn prior(rng: &mut ChaCha8Rng, batch: usize, latent: usize, device: &Device) -> Tensor<2> {
-        let values: Vec<f32> = (0..batch * latent)
-            .map(|_| rng.random::<f32>() * 2.0 - 1.0)
-            .collect();
-        Tensor::from_data(TensorData::new(values, [batch, latent]), device)
+    /// `[batch, latent]` codes from `prior`.
+    fn codes(
+        prior: LatentPrior,
+        rng: &mut ChaCha8Rng,
+        [batch, latent]: [usize; 2],
+        device: &Device,
+    ) -> Tensor<2> {
+        match prior {
+            LatentPrior::Normal => normal_tensor(rng, [batch, latent], 1.0, device),
+            LatentPrior::Uniform => {
+                let values: Vec<f32> = (0..batch * latent)
+                    .map(|_| rng.random::<f32>() * 2.0 - 1.0)
+                    .collect();
+                Tensor::from_data(TensorData::new(values, [batch, latent]), device)
+            }
+        }
+    }
+
+    /// The networks that score: the averaged generator (when averaging) with the trained
+    /// discriminator.
+    fn scoring_nets(&self) -> AnoganNets {
+        let generator = match &self.average {
+            Some(avg) => avg.average().generator.clone(),
+            None => self.nets.generator.valid(),
+        };
+        AnoganNets {
+            generator,
+            discriminator: self.nets.discriminator.valid(),
+        }
     }
 
     /// The weights of the residual and feature terms.
@@ -267,24 +350,37 @@ impl Anogan {
     /// per-sample loop can be measured against it.
     pub fn search_from(&self, x: Tensor<2>, start: Tensor<2>) -> (Tensor<2>, Tensor<1>) {
         let train_device = self.device.clone().autodiff();
-        let frozen = self.nets.clone().freeze();
+        // The search differentiates through the networks: the averaged generator (kept on the
+        // plain device) moves to the autodiff one.
+        let frozen = match &self.average {
+            Some(avg) => AnoganNets {
+                generator: avg.average().generator.clone().to_device(&train_device),
+                discriminator: self.nets.discriminator.clone(),
+            },
+            None => self.nets.clone(),
+        }
+        .freeze();
         let image = self.image;
         let weights = self.term_weights();
         let x_ad = Tensor::<2>::from_data(x.clone().into_data(), &train_device);
-        let (fx, _) = frozen.discriminator.discriminate(x_ad.clone(), image);
+        let (fx, _) = frozen.discriminator.discriminate(x_ad.clone(), image, None);
         let fx = fx.detach();
         let loss = |z: Tensor<2>| {
             let generated = frozen.generator.generate(z, image);
-            let (fg, _) = frozen.discriminator.discriminate(generated.clone(), image);
+            let (fg, _) = frozen
+                .discriminator
+                .discriminate(generated.clone(), image, None);
             anogan_loss(x_ad.clone(), generated, fx.clone(), fg, weights)
         };
         let start = Tensor::<2>::from_data(start.into_data(), &train_device);
         let z = self.config.search.run(start, loss);
-        let plain = self.nets.valid();
+        let plain = self.scoring_nets();
         let z = Tensor::<2>::from_data(z.into_data(), &self.device);
         let generated = plain.generator.generate(z, image);
-        let (fx, _) = plain.discriminator.discriminate(x.clone(), image);
-        let (fg, _) = plain.discriminator.discriminate(generated.clone(), image);
+        let (fx, _) = plain.discriminator.discriminate(x.clone(), image, None);
+        let (fg, _) = plain
+            .discriminator
+            .discriminate(generated.clone(), image, None);
         let score = anogan_loss(x, generated.clone(), fx, fg, weights);
         (generated, score)
     }
@@ -293,7 +389,12 @@ impl Anogan {
     /// reproducible.
     pub fn search_start(&self, batch: usize) -> Tensor<2> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5ea5c4);
-        Self::prior(&mut rng, batch, self.config.latent_dim, &self.device)
+        Self::codes(
+            self.config.prior,
+            &mut rng,
+            [batch, self.config.latent_dim],
+            &self.device,
+        )
     }
 }
 
@@ -330,13 +431,18 @@ impl Detector for Anogan {
     fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
         let device = x.device();
         let b = x.dims()[0];
-        let z = Self::prior(&mut self.rng, b, self.config.latent_dim, &device);
+        let z = Self::codes(
+            self.config.prior,
+            &mut self.rng,
+            [b, self.config.latent_dim],
+            &device,
+        );
         let image = self.image;
         let generated = self.nets.generator.generate(z, image);
         // Discriminator step on the detached fake.
         let d = &self.nets.discriminator;
-        let (_, real) = d.discriminate(x, image);
-        let (_, fake) = d.discriminate(generated.clone().detach(), image);
+        let (_, real) = d.discriminate(x, image, Some(&mut self.rng));
+        let (_, fake) = d.discriminate(generated.clone().detach(), image, Some(&mut self.rng));
         let loss_d = bce_with_logits(real, true) + bce_with_logits(fake, false);
         let mut grads = loss_d.clone().backward();
         self.nets.discriminator = self
@@ -344,10 +450,13 @@ impl Detector for Anogan {
             .step(self.nets.discriminator.clone(), &mut grads);
         // Generator step through the updated discriminator, its weights held constant.
         let frozen = self.nets.discriminator.clone().no_grad();
-        let (_, fake) = frozen.discriminate(generated, image);
+        let (_, fake) = frozen.discriminate(generated, image, Some(&mut self.rng));
         let loss_g = bce_with_logits(fake, true);
         let mut grads = loss_g.clone().backward();
         self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
+        if let Some(avg) = &mut self.average {
+            avg.update(&self.nets);
+        }
         let values = read_values(vec![loss_d, loss_g])?;
         Ok(vec![("d", values[0]), ("g", values[1])])
     }
@@ -363,7 +472,11 @@ impl Detector for Anogan {
     /// validation rows (lower = the data looks more real to it).
     fn validation_loss(&self, x: Tensor<2>) -> Tensor<1> {
         let b = x.dims()[0];
-        let (_, logits) = self.nets.discriminator.valid().discriminate(x, self.image);
+        let (_, logits) = self
+            .nets
+            .discriminator
+            .valid()
+            .discriminate(x, self.image, None);
         burn::tensor::activation::log_sigmoid(logits)
             .neg()
             .reshape([b])
@@ -378,11 +491,11 @@ impl Detector for Anogan {
     }
 
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        module_to_bytes(&self.nets)
+        save_with_average(&self.nets, self.average.as_ref())
     }
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        module_from_bytes(&mut self.nets, bytes)
+        load_with_average(&mut self.nets, self.average.as_mut(), bytes)
     }
 }
 
@@ -439,8 +552,8 @@ mod tests {
         // The search lowers the loss from the starting codes.
         let plain = model.nets.valid();
         let g0 = plain.generator.generate(start, None);
-        let (fx, _) = plain.discriminator.discriminate(x.clone(), None);
-        let (fg, _) = plain.discriminator.discriminate(g0.clone(), None);
+        let (fx, _) = plain.discriminator.discriminate(x.clone(), None, None);
+        let (fg, _) = plain.discriminator.discriminate(g0.clone(), None, None);
         let initial = values(anogan_loss(x, g0, fx, fg, model.term_weights()));
         assert!(initial.iter().zip(&batched).all(|(a, b)| b < a));
     }
