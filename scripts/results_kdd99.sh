@@ -5,7 +5,7 @@
 # accident) and with standardisation (the run default). Prints one table row per scaling and
 # checkpoint: precision / recall / F1 at the papers' threshold, F1 at ours, AUROC.
 #
-#   MODEL=egbad scripts/results_kdd99.sh [SHARED_DATA_DIR] [OUT_DIR]
+#   MODEL=egbad [MODEL_CONFIG=file.json] [SEED=0] scripts/results_kdd99.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
 DATA=${1:-../shared/data}
 MODEL=${MODEL:-egbad}
@@ -14,12 +14,14 @@ BIN=${ODDITY:-target/release/oddity}
 SEED=${SEED:-0}
 EPOCHS=${EPOCHS:-50}
 SCALINGS=${SCALINGS:-none standardise}
+extra=()
+[ -n "${MODEL_CONFIG:-}" ] && extra+=(--model-config "$MODEL_CONFIG")
 
 for scaling in $SCALINGS; do
   run="$OUT/$scaling-seed$SEED"
   if [ ! -f "$run/eval-last/metrics.json" ]; then
     "$BIN" train --model "$MODEL" --dataset kdd99 --data "$DATA/kddcup99" --protocol kdd99 \
-      --scaling "$scaling" --epochs "$EPOCHS" --seed "$SEED" --out "$run" --quiet
+      --scaling "$scaling" --epochs "$EPOCHS" --seed "$SEED" "${extra[@]}" --out "$run" --quiet
     "$BIN" eval "$run" --checkpoint last > /dev/null
     "$BIN" eval "$run" --checkpoint best > /dev/null
   fi
@@ -33,7 +35,7 @@ p = json.load(open(f"{run}/eval-{ckpt}/paper-threshold.json"))
 m = json.load(open(f"{run}/eval-{ckpt}/metrics.json"))
 log = json.load(open(f"{run}/train-log.json"))
 epoch = len(log["epochs"]) if ckpt == "last" else log["best_epoch"]
-print(f"| {scaling} | {ckpt} (epoch {epoch}) | {p['precision']:.4f} | {p['recall']:.4f} | {p['f1']:.4f} | {m['f1']:.4f} | {m['auroc']:.4f} |")
+print(f"| {scaling} | {run.rsplit('seed', 1)[1]} | {ckpt} (epoch {epoch}) | {p['precision']:.4f} | {p['recall']:.4f} | {p['f1']:.4f} | {m['f1']:.4f} | {m['auroc']:.4f} |")
 PY
   done
 done

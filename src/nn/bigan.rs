@@ -16,7 +16,7 @@ use super::bigan_cifar::{
     CifarEncoder, CifarGenerator, CifarJointDiscriminator, CifarPairDiscriminator,
 };
 use super::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
-use super::dropout::dropout;
+use super::dropout::dropout_while_training;
 use super::mlp::Mlp;
 use super::spectral::SpectralLinear;
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
@@ -114,11 +114,7 @@ impl DenseBlock {
         if let Some(norm) = &self.norm {
             h = norm.forward(h);
         }
-        let h = leaky_relu(h, self.slope);
-        match rng.as_deref_mut() {
-            Some(r) => dropout(h, self.dropout, r),
-            None => h,
-        }
+        dropout_while_training(leaky_relu(h, self.slope), self.dropout, rng)
     }
 }
 
@@ -147,13 +143,66 @@ pub struct JointDiscriminatorConfig {
     pub style: DiscriminatorStyle,
 }
 
+/// What every joint discriminator D(x, z) has after its x branch: a z branch, the joint
+/// (feature) layer on `concat(h_x, h_z)` and the logit.
+#[derive(Module, Debug)]
+pub struct JointHead {
+    z_branch: Vec<DenseBlock>,
+    joint: DenseBlock,
+    logit: DenseLinear,
+}
+
+impl JointHead {
+    /// A head for an x branch of width `x_width` and codes of width `latent`; the logit is
+    /// spectrally normalised when `spectral_logit`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        x_width: usize,
+        latent: usize,
+        z_branch: &[DenseBlockConfig],
+        joint: DenseBlockConfig,
+        style: DiscriminatorStyle,
+        spectral_logit: bool,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let mut width = latent;
+        let mut blocks = Vec::with_capacity(z_branch.len());
+        for &block in z_branch {
+            blocks.push(DenseBlock::new(width, block, style, device, rng));
+            width = block.width;
+        }
+        JointHead {
+            z_branch: blocks,
+            joint: DenseBlock::new(x_width + width, joint, style, device, rng),
+            logit: DenseLinear::new(joint.width, 1, spectral_logit, device, rng),
+        }
+    }
+
+    /// The z branch on `z`, then the joint layer and the logit on `(h_x, h_z)`.
+    pub fn forward(
+        &self,
+        hx: Tensor<2>,
+        z: Tensor<2>,
+        rng: &mut Option<&mut ChaCha8Rng>,
+    ) -> DiscriminatorOutput {
+        let mut hz = z;
+        for block in &self.z_branch {
+            hz = block.forward(hz, rng);
+        }
+        let features = self.joint.forward(Tensor::cat(vec![hx, hz], 1), rng);
+        DiscriminatorOutput {
+            logits: self.logit.forward(features.clone(), rng.is_some()),
+            features,
+        }
+    }
+}
+
 /// D(x, z) → (logit, f(x, z)).
 #[derive(Module, Debug)]
 pub struct JointDiscriminator {
     x_branch: DenseBlock,
-    z_branch: DenseBlock,
-    joint: DenseBlock,
-    logit: DenseLinear,
+    head: JointHead,
 }
 
 impl JointDiscriminatorConfig {
@@ -162,15 +211,16 @@ impl JointDiscriminatorConfig {
         let s = self.style;
         JointDiscriminator {
             x_branch: DenseBlock::new(self.input, self.x_branch, s, device, rng),
-            z_branch: DenseBlock::new(self.latent, self.z_branch, s, device, rng),
-            joint: DenseBlock::new(
-                self.x_branch.width + self.z_branch.width,
+            head: JointHead::new(
+                self.x_branch.width,
+                self.latent,
+                &[self.z_branch],
                 self.joint,
                 s,
+                s.spectral,
                 device,
                 rng,
             ),
-            logit: DenseLinear::new(self.joint.width, 1, s.spectral, device, rng),
         }
     }
 }
@@ -184,12 +234,7 @@ impl JointDiscriminator {
         mut rng: Option<&mut ChaCha8Rng>,
     ) -> DiscriminatorOutput {
         let hx = self.x_branch.forward(x, &mut rng);
-        let hz = self.z_branch.forward(z, &mut rng);
-        let features = self.joint.forward(Tensor::cat(vec![hx, hz], 1), &mut rng);
-        DiscriminatorOutput {
-            logits: self.logit.forward(features.clone(), rng.is_some()),
-            features,
-        }
+        self.head.forward(hx, z, &mut rng)
     }
 }
 

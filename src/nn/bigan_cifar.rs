@@ -20,8 +20,8 @@
 //!
 //! D_zz is the tabular [`super::PairDiscriminator`] (64 → 32, dropout 0.2).
 
-use super::bigan::{DenseBlock, DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle};
-use super::dropout::dropout;
+use super::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle, JointHead};
+use super::dropout::dropout_while_training;
 use super::spectral::Conv2dLayer;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -62,13 +62,6 @@ fn conv(
 fn images(x: Tensor<2>) -> Tensor<4> {
     let b = x.dims()[0];
     x.reshape([b, CHANNELS, SIDE, SIDE])
-}
-
-fn maybe_dropout(h: Tensor<4>, rate: f64, rng: &mut Option<&mut ChaCha8Rng>) -> Tensor<4> {
-    match rng.as_deref_mut() {
-        Some(r) => dropout(h, rate, r),
-        None => h,
-    }
 }
 
 /// Three stride-2 4×4 convolutions 3 → 128 → 256 → 512 (32 → 4), each LeakyReLU, BatchNorm on
@@ -184,9 +177,7 @@ impl CifarGenerator {
 #[derive(Module, Debug)]
 pub struct CifarJointDiscriminator {
     x_branch: DownTrunk,
-    z_branch: Vec<DenseBlock>,
-    joint: DenseBlock,
-    logit: Linear,
+    head: JointHead,
 }
 
 impl CifarJointDiscriminator {
@@ -203,12 +194,16 @@ impl CifarJointDiscriminator {
         };
         CifarJointDiscriminator {
             x_branch: DownTrunk::new([false, true, true], spectral, device, rng),
-            z_branch: vec![
-                DenseBlock::new(latent, block(512), style, device, rng),
-                DenseBlock::new(512, block(512), style, device, rng),
-            ],
-            joint: DenseBlock::new(TRUNK + 512, block(1024), style, device, rng),
-            logit: LinearConfig::new(1024, 1).init(device),
+            head: JointHead::new(
+                TRUNK,
+                latent,
+                &[block(512), block(512)],
+                block(1024),
+                style,
+                false,
+                device,
+                rng,
+            ),
         }
     }
 
@@ -224,15 +219,7 @@ impl CifarJointDiscriminator {
             .x_branch
             .forward(images(x), rng.is_some())
             .reshape([b, TRUNK]);
-        let mut hz = z;
-        for block in &self.z_branch {
-            hz = block.forward(hz, &mut rng);
-        }
-        let features = self.joint.forward(Tensor::cat(vec![hx, hz], 1), &mut rng);
-        DiscriminatorOutput {
-            logits: self.logit.forward(features.clone()),
-            features,
-        }
+        self.head.forward(hx, z, &mut rng)
     }
 }
 
@@ -264,12 +251,12 @@ impl CifarPairDiscriminator {
         let n = a.dims()[0];
         let training = rng.is_some();
         let h = Tensor::cat(vec![images(a), images(b)], 1);
-        let h = maybe_dropout(
+        let h = dropout_while_training(
             leaky_relu(self.c1.forward(h, training), SLOPE),
             0.2,
             &mut rng,
         );
-        let h = maybe_dropout(
+        let h = dropout_while_training(
             leaky_relu(self.c2.forward(h, training), SLOPE),
             0.2,
             &mut rng,

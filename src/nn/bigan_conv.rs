@@ -9,8 +9,8 @@
 //!   z branch linear 512 LReLU dropout; joint linear 1024 LReLU dropout (the feature layer) →
 //!   linear logit. Dropout 0.5.
 
-use super::bigan::{DenseBlock, DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle};
-use super::dropout::dropout;
+use super::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle, JointHead};
+use super::dropout::dropout_while_training;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -115,9 +115,7 @@ pub struct MnistJointDiscriminator {
     x1: Conv2d,
     x2: Conv2d,
     x2_norm: BatchNorm,
-    z_branch: DenseBlock,
-    joint: DenseBlock,
-    logit: Linear,
+    head: JointHead,
     slope: f64,
     dropout: f64,
 }
@@ -150,9 +148,16 @@ impl MnistJointDiscriminator {
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
                 .init(device),
             x2_norm: BatchNormConfig::new(64).init(device),
-            z_branch: DenseBlock::new(latent, block(512), style, device, rng),
-            joint: DenseBlock::new(64 * 7 * 7 + 512, block(1024), style, device, rng),
-            logit: LinearConfig::new(1024, 1).init(device),
+            head: JointHead::new(
+                64 * 7 * 7,
+                latent,
+                &[block(512)],
+                block(1024),
+                style,
+                false,
+                device,
+                rng,
+            ),
             slope,
             dropout: rate,
         }
@@ -166,18 +171,10 @@ impl MnistJointDiscriminator {
         mut rng: Option<&mut ChaCha8Rng>,
     ) -> DiscriminatorOutput {
         let b = x.dims()[0];
-        let drop = |h: Tensor<4>, rng: &mut Option<&mut ChaCha8Rng>| match rng.as_deref_mut() {
-            Some(r) => dropout(h, self.dropout, r),
-            None => h,
-        };
-        let h = drop(leaky_relu(self.x1.forward(images(x)), self.slope), &mut rng);
+        let h = leaky_relu(self.x1.forward(images(x)), self.slope);
+        let h = dropout_while_training(h, self.dropout, &mut rng);
         let h = leaky_relu(self.x2_norm.forward(self.x2.forward(h)), self.slope);
-        let hx = drop(h, &mut rng).reshape([b, 64 * 7 * 7]);
-        let hz = self.z_branch.forward(z, &mut rng);
-        let features = self.joint.forward(Tensor::cat(vec![hx, hz], 1), &mut rng);
-        DiscriminatorOutput {
-            logits: self.logit.forward(features.clone()),
-            features,
-        }
+        let hx = dropout_while_training(h, self.dropout, &mut rng).reshape([b, 64 * 7 * 7]);
+        self.head.forward(hx, z, &mut rng)
     }
 }

@@ -5,6 +5,18 @@ use burn::prelude::*;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+/// [`dropout`] while training (`rng` given), the identity when evaluating (`None`).
+pub fn dropout_while_training<const D: usize>(
+    x: Tensor<D>,
+    rate: f64,
+    rng: &mut Option<&mut ChaCha8Rng>,
+) -> Tensor<D> {
+    match rng.as_deref_mut() {
+        Some(r) => dropout(x, rate, r),
+        None => x,
+    }
+}
+
 /// Zero each element with probability `rate` and scale the rest by `1/(1 − rate)` (inverted
 /// dropout, as `tf.layers.dropout` and `nn.Dropout`); the identity when `rate` is 0.
 pub fn dropout<const D: usize>(x: Tensor<D>, rate: f64, rng: &mut ChaCha8Rng) -> Tensor<D> {
