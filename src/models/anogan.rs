@@ -4,7 +4,7 @@
 //!
 //! - Networks: images use the DCGAN generator (the decoder of [`crate::nn::dcgan`], 64×64 by
 //!   default as the paper) and a DCGAN discriminator whose last 4×4 feature map is f(·); tables
-//!   use an MLP generator `latent → 64 → 128 → D` and an MLP discriminator `D → 128 → 128 → 1`
+//!   use an MLP generator `latent (32) → 64 → 128 → D` and an MLP discriminator `D → 128 → 128 → 1`
 //!   (LeakyReLU 0.2; f(·) = the last hidden layer), the sizes of the KDD99 BiGAN networks.
 //! - Training: the standard GAN with sigmoid cross-entropy, a discriminator step then a
 //!   generator step (non-saturating loss) per batch; Adam lr 2e-4, β = (0.5, 0.999); z uniform
@@ -66,8 +66,13 @@ pub enum LatentPrior {
 pub struct AnoganConfig {
     /// Side images are resized to (64).
     pub image_size: usize,
-    /// Latent size (100).
+    /// Latent size of the image networks (100).
     pub latent_dim: usize,
+    /// Latent size of the tabular networks (32, as the ALAD repository's KDD99 AnoGAN and the
+    /// BiGAN tables). A code as wide as a narrow table's rows lets the search reproduce
+    /// anomalies too: with 100 it scored lower on the ADBench side-by-side tables (see
+    /// docs/results/adversarial.md).
+    pub table_latent_dim: usize,
     /// Base width of the DCGAN networks (64).
     pub base_width: usize,
     /// Adam learning rate of both networks (2e-4).
@@ -103,6 +108,7 @@ impl Default for AnoganConfig {
         AnoganConfig {
             image_size: 64,
             latent_dim: 100,
+            table_latent_dim: 32,
             base_width: 64,
             learning_rate: 2e-4,
             beta_1: 0.5,
@@ -206,6 +212,8 @@ pub struct Anogan {
     image: Option<[usize; 3]>,
     device: Device,
     nets: AnoganNets,
+    /// Latent size of the networks in use.
+    latent: usize,
     /// Moving average of the weights; its generator scores.
     average: Option<Ema<AnoganNets>>,
     optim_g: NetOptimizer,
@@ -255,7 +263,7 @@ impl Anogan {
             }
             SampleShape::Table { features } => {
                 let generator = MlpConfig {
-                    widths: vec![config.latent_dim, 64, 128, features],
+                    widths: vec![config.table_latent_dim, 64, 128, features],
                     activation: Activation::Relu,
                 };
                 let style = DiscriminatorStyle {
@@ -293,6 +301,11 @@ impl Anogan {
         let nets = initialise(nets, scheme, &mut component_rng(seed, 1));
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Anogan {
+            latent: if image.is_some() {
+                config.latent_dim
+            } else {
+                config.table_latent_dim
+            },
             image,
             device: device.clone(),
             average: config.ema_decay.map(|d| Ema::new(&nets, d)),
@@ -392,7 +405,7 @@ impl Anogan {
         Self::codes(
             self.config.prior,
             &mut rng,
-            [batch, self.config.latent_dim],
+            [batch, self.latent],
             &self.device,
         )
     }
@@ -431,12 +444,7 @@ impl Detector for Anogan {
     fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
         let device = x.device();
         let b = x.dims()[0];
-        let z = Self::codes(
-            self.config.prior,
-            &mut self.rng,
-            [b, self.config.latent_dim],
-            &device,
-        );
+        let z = Self::codes(self.config.prior, &mut self.rng, [b, self.latent], &device);
         let image = self.image;
         let generated = self.nets.generator.generate(z, image);
         // Discriminator step on the detached fake.
