@@ -180,6 +180,7 @@ fn train_eval_score_metrics_end_to_end() {
         "train-log.json",
         "weights-best.safetensors",
         "weights-last.safetensors",
+        "split.csv",
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
@@ -210,7 +211,14 @@ fn train_eval_score_metrics_end_to_end() {
         let bytes = std::fs::read(eval.join(f)).unwrap();
         assert!(bytes.starts_with(b"\x89PNG"), "{f} is not a PNG");
     }
-    assert!(read(&eval.join("scores.csv")).starts_with("index,score,label\n"));
+    let scores = read(&eval.join("scores.csv"));
+    assert!(scores.starts_with("index,score,label\n"));
+    // split.csv places every row of the table once, and its test rows are those eval scored.
+    let split = read(&run.join("split.csv"));
+    assert!(split.starts_with("role,split,index,label\n"));
+    assert_eq!(split.lines().count(), 683 + 1);
+    let test_rows = split.lines().filter(|l| l.starts_with("test,")).count();
+    assert_eq!(test_rows, scores.lines().count() - 1);
     // `metrics` on eval's scores.csv reproduces eval's AUROC.
     let o = oddity(&[
         "metrics",
