@@ -36,7 +36,7 @@ use crate::nn::bigan::{
 use crate::nn::bigan_cifar::{
     CifarEncoder, CifarGenerator, CifarJointDiscriminator, CifarPairDiscriminator,
 };
-use crate::nn::ema::{load_with_average, save_with_average};
+use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
@@ -185,7 +185,8 @@ impl Alad {
             batch_norm,
             dropout,
         };
-        let d_zz_hidden = |widths: &[usize]| widths.iter().map(|&w| block(w, false, 0.2)).collect();
+        let hidden_blocks =
+            |widths: &[usize]| widths.iter().map(|&w| block(w, false, 0.2)).collect();
         let nets = match (config.networks, shape) {
             (AladNetworks::Kdd99 | AladNetworks::Arrhythmia, SampleShape::Table { features }) => {
                 let kdd = config.networks == AladNetworks::Kdd99;
@@ -235,14 +236,14 @@ impl Alad {
                     d_xx: BiganPairDiscriminator::Dense(
                         PairDiscriminatorConfig {
                             input: features,
-                            hidden: d_zz_hidden(d_xx),
+                            hidden: hidden_blocks(d_xx),
                             style,
                         }
                         .init(&dev, &mut rng),
                     ),
                     d_zz: PairDiscriminatorConfig {
                         input: latent,
-                        hidden: d_zz_hidden(d_zz),
+                        hidden: hidden_blocks(d_zz),
                         style,
                     }
                     .init(&dev, &mut rng),
@@ -268,7 +269,7 @@ impl Alad {
                     )),
                     d_zz: PairDiscriminatorConfig {
                         input: latent,
-                        hidden: d_zz_hidden(&[64, 32]),
+                        hidden: hidden_blocks(&[64, 32]),
                         style,
                     }
                     .init(&dev, &mut rng),
@@ -301,10 +302,7 @@ impl Alad {
     }
 
     fn scoring_nets(&self) -> AladNets {
-        match &self.average {
-            Some(avg) => avg.average().clone(),
-            None => self.nets.valid(),
-        }
+        scoring_copy(self.average.as_ref(), &self.nets)
     }
 }
 
@@ -419,11 +417,12 @@ impl Detector for Alad {
     }
 
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        save_with_average(&self.nets, self.average.as_ref())
+        save_with_average(&self.nets, self.scoring_nets())
     }
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        load_with_average(&mut self.nets, self.average.as_mut(), bytes)
+        let template = self.nets.clone();
+        load_with_average(&mut self.nets, self.average.as_mut(), template, bytes)
     }
 }
 

@@ -24,9 +24,9 @@
 
 use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::bigan::{DenseBlock, DenseBlockConfig, DiscriminatorStyle};
+use crate::nn::bigan::{DenseBlockConfig, DenseStack, DiscriminatorStyle, stack_width};
 use crate::nn::dcgan::check_image_size;
-use crate::nn::ema::{load_with_average, save_with_average};
+use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
@@ -133,7 +133,7 @@ impl Default for AnoganConfig {
 /// and a linear logit.
 #[derive(Module, Debug)]
 pub struct DenseDiscriminator {
-    trunk: Vec<DenseBlock>,
+    trunk: DenseStack,
     logit: Linear,
 }
 
@@ -194,10 +194,7 @@ impl Discriminator {
                 (f.reshape([b as i32, -1]), logits)
             }
             (Discriminator::Dense(d), _) => {
-                let mut f = x;
-                for block in &d.trunk {
-                    f = block.forward(f, &mut rng);
-                }
+                let f = d.trunk.forward(x, &mut rng);
                 let logits = d.logit.forward(f.clone());
                 (f, logits)
             }
@@ -214,8 +211,8 @@ pub struct Anogan {
     nets: AnoganNets,
     /// Latent size of the networks in use.
     latent: usize,
-    /// Moving average of the weights; its generator scores.
-    average: Option<Ema<AnoganNets>>,
+    /// Moving average of the generator's weights, which scores when present.
+    average: Option<Ema<Generator>>,
     optim_g: NetOptimizer,
     optim_d: NetOptimizer,
     rng: ChaCha8Rng,
@@ -270,29 +267,29 @@ impl Anogan {
                     slope: 0.2,
                     spectral: false,
                 };
-                let mut width = features;
-                let mut trunk = Vec::new();
-                let mut unused = component_rng(seed, 3);
-                for &w in &config.table_discriminator {
-                    let block = DenseBlockConfig {
-                        width: w,
+                let blocks: Vec<DenseBlockConfig> = config
+                    .table_discriminator
+                    .iter()
+                    .map(|&width| DenseBlockConfig {
+                        width,
                         batch_norm: false,
                         dropout: config.table_dropout,
-                    };
-                    trunk.push(DenseBlock::new(
-                        width,
-                        block,
-                        style,
-                        &train_device,
-                        &mut unused,
-                    ));
-                    width = w;
-                }
+                    })
+                    .collect();
+                // No spectral normalisation here, so the stack draws nothing from this stream.
+                let mut unused = component_rng(seed, 3);
                 let nets = AnoganNets {
                     generator: Generator::Dense(generator.init(&train_device)),
                     discriminator: Discriminator::Dense(DenseDiscriminator {
-                        trunk,
-                        logit: LinearConfig::new(width, 1).init(&train_device),
+                        trunk: DenseStack::new(
+                            features,
+                            &blocks,
+                            style,
+                            &train_device,
+                            &mut unused,
+                        ),
+                        logit: LinearConfig::new(stack_width(features, &blocks), 1)
+                            .init(&train_device),
                     }),
                 };
                 (nets, None, InitScheme::Xavier)
@@ -308,7 +305,7 @@ impl Anogan {
             },
             image,
             device: device.clone(),
-            average: config.ema_decay.map(|d| Ema::new(&nets, d)),
+            average: config.ema_decay.map(|d| Ema::new(&nets.generator, d)),
             nets,
             optim_g: adam(),
             optim_d: adam(),
@@ -339,12 +336,8 @@ impl Anogan {
     /// The networks that score: the averaged generator (when averaging) with the trained
     /// discriminator.
     fn scoring_nets(&self) -> AnoganNets {
-        let generator = match &self.average {
-            Some(avg) => avg.average().generator.clone(),
-            None => self.nets.generator.valid(),
-        };
         AnoganNets {
-            generator,
+            generator: scoring_copy(self.average.as_ref(), &self.nets.generator),
             discriminator: self.nets.discriminator.valid(),
         }
     }
@@ -367,7 +360,7 @@ impl Anogan {
         // plain device) moves to the autodiff one.
         let frozen = match &self.average {
             Some(avg) => AnoganNets {
-                generator: avg.average().generator.clone().to_device(&train_device),
+                generator: avg.average().clone().to_device(&train_device),
                 discriminator: self.nets.discriminator.clone(),
             },
             None => self.nets.clone(),
@@ -463,7 +456,7 @@ impl Detector for Anogan {
         let mut grads = loss_g.clone().backward();
         self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
         if let Some(avg) = &mut self.average {
-            avg.update(&self.nets);
+            avg.update(&self.nets.generator);
         }
         let values = read_values(vec![loss_d, loss_g])?;
         Ok(vec![("d", values[0]), ("g", values[1])])
@@ -499,11 +492,12 @@ impl Detector for Anogan {
     }
 
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        save_with_average(&self.nets, self.average.as_ref())
+        save_with_average(&self.nets, self.scoring_nets().generator)
     }
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        load_with_average(&mut self.nets, self.average.as_mut(), bytes)
+        let template = self.nets.generator.clone();
+        load_with_average(&mut self.nets, self.average.as_mut(), template, bytes)
     }
 }
 

@@ -28,7 +28,7 @@ use crate::data::SampleShape;
 use crate::nn::bigan::{BiganEncoder, BiganGenerator, BiganJointDiscriminator};
 use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
 use crate::nn::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
-use crate::nn::ema::{load_with_average, save_with_average};
+use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::mlp::Activation;
@@ -238,10 +238,7 @@ impl Egbad {
 
     /// The networks that score: the moving average when enabled.
     fn scoring_nets(&self) -> EgbadNets {
-        match &self.average {
-            Some(avg) => avg.average().clone(),
-            None => self.nets.valid(),
-        }
+        scoring_copy(self.average.as_ref(), &self.nets)
     }
 }
 
@@ -327,11 +324,12 @@ impl Detector for Egbad {
     }
 
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        save_with_average(&self.nets, self.average.as_ref())
+        save_with_average(&self.nets, self.scoring_nets())
     }
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        load_with_average(&mut self.nets, self.average.as_mut(), bytes)
+        let template = self.nets.clone();
+        load_with_average(&mut self.nets, self.average.as_mut(), template, bytes)
     }
 }
 

@@ -26,11 +26,11 @@ use super::{
     read_values,
 };
 use crate::data::SampleShape;
-use crate::nn::bigan::DenseLinear;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{l2, per_sample_mse};
 use crate::nn::penalty::{self, ascent_direction, gradient_penalty};
 use crate::nn::resnet::{ResnetGenerator, ResnetTrunk};
+use crate::nn::spectral::LinearLayer;
 use crate::nn::{InitScheme, NetOptimizer, initialise};
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -117,7 +117,7 @@ impl Default for FanoganConfig {
 #[derive(Module, Debug)]
 pub struct Critic {
     trunk: ResnetTrunk,
-    out: DenseLinear,
+    out: LinearLayer,
 }
 
 impl Critic {
@@ -203,7 +203,7 @@ impl Fanogan {
                     sn.then_some(&mut sn_rng),
                     &dev,
                 ),
-                out: DenseLinear::new(features, 1, sn, &dev, &mut sn_rng),
+                out: LinearLayer::new(features, 1, sn, &dev, &mut sn_rng),
             },
             encoder: Encoder {
                 trunk: ResnetTrunk::new(channels, config.width, false, None, &dev),

@@ -18,47 +18,12 @@ use super::bigan_cifar::{
 use super::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
 use super::dropout::dropout_while_training;
 use super::mlp::Mlp;
-use super::spectral::SpectralLinear;
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig};
+use super::spectral::LinearLayer;
+use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::leaky_relu;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-
-/// A linear layer, plain or spectrally normalised.
-#[derive(Module, Debug)]
-pub enum DenseLinear {
-    /// `x·W + b`.
-    Plain(Linear),
-    /// `x·W/σ(W) + b`.
-    Spectral(SpectralLinear),
-}
-
-impl DenseLinear {
-    /// Build `input → output`, spectrally normalised when asked (u drawn from `rng`).
-    pub fn new(
-        input: usize,
-        output: usize,
-        spectral: bool,
-        device: &Device,
-        rng: &mut ChaCha8Rng,
-    ) -> Self {
-        let linear = LinearConfig::new(input, output).init(device);
-        if spectral {
-            DenseLinear::Spectral(SpectralLinear::new(linear, rng))
-        } else {
-            DenseLinear::Plain(linear)
-        }
-    }
-
-    /// One pass; `training` lets spectral normalisation update its power iteration.
-    pub fn forward(&self, x: Tensor<2>, training: bool) -> Tensor<2> {
-        match self {
-            DenseLinear::Plain(l) => l.forward(x),
-            DenseLinear::Spectral(l) => l.forward(x, training),
-        }
-    }
-}
 
 /// How one discriminator layer is built.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,7 +39,7 @@ pub struct DenseBlockConfig {
 /// Linear → [BatchNorm] → LeakyReLU → dropout.
 #[derive(Module, Debug)]
 pub struct DenseBlock {
-    linear: DenseLinear,
+    linear: LinearLayer,
     norm: Option<BatchNorm>,
     slope: f64,
     dropout: f64,
@@ -99,7 +64,7 @@ impl DenseBlock {
         rng: &mut ChaCha8Rng,
     ) -> Self {
         DenseBlock {
-            linear: DenseLinear::new(input, c.width, style.spectral, device, rng),
+            linear: LinearLayer::new(input, c.width, style.spectral, device, rng),
             norm: c
                 .batch_norm
                 .then(|| BatchNormConfig::new(c.width).init(device)),
@@ -116,6 +81,41 @@ impl DenseBlock {
         }
         dropout_while_training(leaky_relu(h, self.slope), self.dropout, rng)
     }
+}
+
+/// Dense blocks applied in order, each taking the previous one's width.
+#[derive(Module, Debug)]
+pub struct DenseStack {
+    blocks: Vec<DenseBlock>,
+}
+
+impl DenseStack {
+    /// Blocks `input → configs[0].width → …`, all in `style`.
+    pub fn new(
+        input: usize,
+        configs: &[DenseBlockConfig],
+        style: DiscriminatorStyle,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let mut width = input;
+        let mut blocks = Vec::with_capacity(configs.len());
+        for &c in configs {
+            blocks.push(DenseBlock::new(width, c, style, device, rng));
+            width = c.width;
+        }
+        DenseStack { blocks }
+    }
+
+    /// One pass; `rng` draws dropout masks while training, `None` evaluates.
+    pub fn forward(&self, x: Tensor<2>, rng: &mut Option<&mut ChaCha8Rng>) -> Tensor<2> {
+        self.blocks.iter().fold(x, |h, block| block.forward(h, rng))
+    }
+}
+
+/// Output width of a stack built from `configs` on inputs of width `input`.
+pub fn stack_width(input: usize, configs: &[DenseBlockConfig]) -> usize {
+    configs.last().map_or(input, |c| c.width)
 }
 
 /// What one pass of a discriminator gives.
@@ -147,9 +147,9 @@ pub struct JointDiscriminatorConfig {
 /// (feature) layer on `concat(h_x, h_z)` and the logit.
 #[derive(Module, Debug)]
 pub struct JointHead {
-    z_branch: Vec<DenseBlock>,
+    z_branch: DenseStack,
     joint: DenseBlock,
-    logit: DenseLinear,
+    logit: LinearLayer,
 }
 
 impl JointHead {
@@ -166,16 +166,16 @@ impl JointHead {
         device: &Device,
         rng: &mut ChaCha8Rng,
     ) -> Self {
-        let mut width = latent;
-        let mut blocks = Vec::with_capacity(z_branch.len());
-        for &block in z_branch {
-            blocks.push(DenseBlock::new(width, block, style, device, rng));
-            width = block.width;
-        }
         JointHead {
-            z_branch: blocks,
-            joint: DenseBlock::new(x_width + width, joint, style, device, rng),
-            logit: DenseLinear::new(joint.width, 1, spectral_logit, device, rng),
+            z_branch: DenseStack::new(latent, z_branch, style, device, rng),
+            joint: DenseBlock::new(
+                x_width + stack_width(latent, z_branch),
+                joint,
+                style,
+                device,
+                rng,
+            ),
+            logit: LinearLayer::new(joint.width, 1, spectral_logit, device, rng),
         }
     }
 
@@ -186,10 +186,7 @@ impl JointHead {
         z: Tensor<2>,
         rng: &mut Option<&mut ChaCha8Rng>,
     ) -> DiscriminatorOutput {
-        let mut hz = z;
-        for block in &self.z_branch {
-            hz = block.forward(hz, rng);
-        }
+        let hz = self.z_branch.forward(z, rng);
         let features = self.joint.forward(Tensor::cat(vec![hx, hz], 1), rng);
         DiscriminatorOutput {
             logits: self.logit.forward(features.clone(), rng.is_some()),
@@ -252,22 +249,23 @@ pub struct PairDiscriminatorConfig {
 /// D(a, b) on `concat(a, b)` → (logit, features).
 #[derive(Module, Debug)]
 pub struct PairDiscriminator {
-    hidden: Vec<DenseBlock>,
-    logit: DenseLinear,
+    hidden: DenseStack,
+    logit: LinearLayer,
 }
 
 impl PairDiscriminatorConfig {
     /// Build on `device`.
     pub fn init(&self, device: &Device, rng: &mut ChaCha8Rng) -> PairDiscriminator {
-        let mut width = 2 * self.input;
-        let mut hidden = Vec::with_capacity(self.hidden.len());
-        for &block in &self.hidden {
-            hidden.push(DenseBlock::new(width, block, self.style, device, rng));
-            width = block.width;
-        }
+        let input = 2 * self.input;
         PairDiscriminator {
-            hidden,
-            logit: DenseLinear::new(width, 1, self.style.spectral, device, rng),
+            hidden: DenseStack::new(input, &self.hidden, self.style, device, rng),
+            logit: LinearLayer::new(
+                stack_width(input, &self.hidden),
+                1,
+                self.style.spectral,
+                device,
+                rng,
+            ),
         }
     }
 }
@@ -280,10 +278,7 @@ impl PairDiscriminator {
         b: Tensor<2>,
         mut rng: Option<&mut ChaCha8Rng>,
     ) -> DiscriminatorOutput {
-        let mut features = Tensor::cat(vec![a, b], 1);
-        for block in &self.hidden {
-            features = block.forward(features, &mut rng);
-        }
+        let features = self.hidden.forward(Tensor::cat(vec![a, b], 1), &mut rng);
         DiscriminatorOutput {
             logits: self.logit.forward(features.clone(), rng.is_some()),
             features,

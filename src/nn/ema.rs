@@ -73,23 +73,27 @@ impl<M: Module> Ema<M> {
     }
 }
 
-/// A network and its moving average (or the network itself when it is not averaged), saved as
-/// one safetensors file: the pair `(trained, average)`.
-pub fn save_with_average<M: Module>(
-    trained: &M,
-    average: Option<&Ema<M>>,
-) -> crate::Result<Vec<u8>> {
-    let average = average.map_or_else(|| trained.valid(), |a| a.average().clone());
-    crate::models::module_to_bytes(&(trained.clone(), average))
+/// What scores: the averaged network when averaging, else `network`'s evaluation copy.
+pub fn scoring_copy<M: Module>(average: Option<&Ema<M>>, network: &M) -> M {
+    average.map_or_else(|| network.valid(), |a| a.average().clone())
 }
 
-/// Restore what [`save_with_average`] wrote into `trained` and, when averaging, `average`.
-pub fn load_with_average<M: Module>(
+/// A trained network and the network that scores (its moving average, or itself when it is not
+/// averaged; possibly only a part of it, as AnoGAN's generator), saved as one safetensors file:
+/// the pair `(trained, scoring)`.
+pub fn save_with_average<M: Module, A: Module>(trained: &M, scoring: A) -> crate::Result<Vec<u8>> {
+    crate::models::module_to_bytes(&(trained.clone(), scoring))
+}
+
+/// Restore what [`save_with_average`] wrote into `trained` and, when averaging, `average`;
+/// `template` has the scoring member's structure.
+pub fn load_with_average<M: Module, A: Module>(
     trained: &mut M,
-    average: Option<&mut Ema<M>>,
+    average: Option<&mut Ema<A>>,
+    template: A,
     bytes: Vec<u8>,
 ) -> crate::Result<()> {
-    let mut pair = (trained.clone(), trained.clone());
+    let mut pair = (trained.clone(), template);
     crate::models::module_from_bytes(&mut pair, bytes)?;
     if let Some(avg) = average {
         avg.reset(&pair.1);

@@ -6,7 +6,7 @@
 
 use burn::module::RunningState;
 use burn::nn::conv::Conv2d;
-use burn::nn::{Linear, PaddingConfig2d};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
@@ -129,6 +129,41 @@ impl SpectralConv2d {
             c.bias.as_ref().map(|b| b.val()),
             ConvOptions::new_with_padding(c.stride, [rows, cols], c.dilation, c.groups),
         )
+    }
+}
+
+/// A linear layer with or without spectral normalisation (the dense twin of [`Conv2dLayer`]).
+#[derive(Module, Debug)]
+pub enum LinearLayer {
+    /// `x·W + b`.
+    Plain(Linear),
+    /// `x·W/σ(W) + b`.
+    Spectral(SpectralLinear),
+}
+
+impl LinearLayer {
+    /// Build `input → output`, spectrally normalised when asked (u drawn from `rng`).
+    pub fn new(
+        input: usize,
+        output: usize,
+        spectral: bool,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let linear = LinearConfig::new(input, output).init(device);
+        if spectral {
+            LinearLayer::Spectral(SpectralLinear::new(linear, rng))
+        } else {
+            LinearLayer::Plain(linear)
+        }
+    }
+
+    /// One pass; `training` lets spectral normalisation update its power iteration.
+    pub fn forward(&self, x: Tensor<2>, training: bool) -> Tensor<2> {
+        match self {
+            LinearLayer::Plain(l) => l.forward(x),
+            LinearLayer::Spectral(l) => l.forward(x, training),
+        }
     }
 }
 
