@@ -200,13 +200,9 @@ pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Res
         .model
         .build(preprocessor.output, device, config.train.seed)?;
     let (log, checkpoints) = train::fit(detector.as_mut(), &train_set, &valid_set, &config.train)?;
-    let last = config
-        .threshold_rule
-        .fit(&train::score(detector.as_ref(), &valid_set)?)?;
+    let last = validation_threshold(&config.threshold_rule, detector.as_ref(), &valid_set)?;
     detector.load_weights(checkpoints.best.clone())?;
-    let best = config
-        .threshold_rule
-        .fit(&train::score(detector.as_ref(), &valid_set)?)?;
+    let best = validation_threshold(&config.threshold_rule, detector.as_ref(), &valid_set)?;
     detector.load_weights(checkpoints.last.clone())?;
     let config = RunConfig {
         preprocess: pre_config,
@@ -224,6 +220,16 @@ pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Res
         checkpoints,
         split_csv: split.origins_csv(),
     })
+}
+
+/// The threshold `rule` gives for `detector`'s scores of the (preprocessed, normal-only)
+/// validation samples.
+fn validation_threshold(
+    rule: &ThresholdRule,
+    detector: &dyn Detector,
+    valid_set: &Samples,
+) -> crate::Result<Threshold> {
+    rule.fit(&train::score(detector, valid_set)?)
 }
 
 impl Trained {
@@ -260,6 +266,31 @@ impl Run {
             thresholds: io::read_json(&dir.join("thresholds.json"))?,
             log: io::read_json(&dir.join("train-log.json"))?,
         })
+    }
+
+    /// Score with other score-time hyper-parameters than the run was trained with (ALAD's l1
+    /// score instead of fm, ALOCC's D(x) instead of D(R(x)), …): `model` replaces the run's
+    /// model configuration, and the threshold of `checkpoint` is refitted with the run's rule
+    /// on its validation split (`raw_valid`, as [`load_split`] gives it), since a different
+    /// score has a different scale. Parameters that shape the weights cannot change: loading
+    /// the checkpoint into the new configuration fails.
+    pub fn rescore_with(
+        &mut self,
+        model: ModelConfig,
+        checkpoint: Checkpoint,
+        raw_valid: &Samples,
+        device: &Device,
+    ) -> crate::Result<Box<dyn Detector>> {
+        self.config.model = model;
+        let detector = self.detector(checkpoint, device)?;
+        let valid_set = self.preprocessor.apply(raw_valid)?;
+        let threshold =
+            validation_threshold(&self.config.threshold_rule, detector.as_ref(), &valid_set)?;
+        match checkpoint {
+            Checkpoint::Best => self.thresholds.best = threshold,
+            Checkpoint::Last => self.thresholds.last = threshold,
+        }
+        Ok(detector)
     }
 
     /// Rebuild the detector with the weights of `checkpoint`, on `device`.

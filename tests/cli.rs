@@ -319,3 +319,76 @@ fn bench_speed_without_reference() {
     }
     assert!(case["ratios"].is_null() && case["theirs"].is_null());
 }
+
+/// `eval --model-config` scores the same weights with another score-time setting (ALAD's l1
+/// score instead of fm): the result equals a run trained with that setting from the start
+/// (same seed, so the same last weights), its threshold is refitted on validation data, the
+/// run's own evaluation is kept, and a setting that changes the networks is a named error.
+#[test]
+fn eval_rescores_with_another_score() {
+    let dir = temp_dir("cli-rescore");
+    let data = fixture("adbench/4_breastw.npz");
+    let l1 = dir.join("l1.json");
+    std::fs::write(&l1, r#"{"score": "l1"}"#).unwrap();
+    let train = |out: &Path, config: Option<&Path>| {
+        let mut args = vec![
+            "train",
+            "--model",
+            "alad",
+            "--dataset",
+            "adbench",
+            "--data",
+            data.to_str().unwrap(),
+            "--protocol",
+            "tabular",
+            "--epochs",
+            "2",
+            "--seed",
+            "5",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(c) = config {
+            args.extend(["--model-config", c.to_str().unwrap()]);
+        }
+        let o = oddity(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let metrics = |path: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_str(&read(&path.join("metrics.json"))).unwrap()
+    };
+    let (fm_run, l1_run) = (dir.join("fm"), dir.join("l1"));
+    train(&fm_run, None);
+    train(&l1_run, Some(&l1));
+    for (run, extra) in [(&fm_run, None), (&fm_run, Some(&l1)), (&l1_run, None)] {
+        let mut args = vec!["eval", run.to_str().unwrap(), "--checkpoint", "last"];
+        if let Some(c) = extra {
+            args.extend(["--model-config", c.to_str().unwrap()]);
+        }
+        let o = oddity(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let fm = metrics(fm_run.join("eval-last"));
+    let rescored = metrics(fm_run.join("eval-last-l1"));
+    let trained_l1 = metrics(l1_run.join("eval-last"));
+    assert_eq!(fm["model_config"]["score"], "fm");
+    assert_eq!(rescored["model_config"]["score"], "l1");
+    assert_eq!(rescored["auroc"], trained_l1["auroc"]);
+    assert_eq!(rescored["threshold"], trained_l1["threshold"]);
+    assert_ne!(rescored["threshold"], fm["threshold"]);
+    assert_eq!(
+        read(&fm_run.join("eval-last-l1/scores.csv")),
+        read(&l1_run.join("eval-last/scores.csv"))
+    );
+    let bad = dir.join("latent.json");
+    std::fs::write(&bad, r#"{"latent_dim": 7}"#).unwrap();
+    let o = oddity(&[
+        "eval",
+        fm_run.to_str().unwrap(),
+        "--model-config",
+        bad.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["latent.json", "only score-time"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -148,12 +148,18 @@ struct EvalArgs {
     /// Weights to evaluate: best (lowest validation loss) or last.
     #[arg(long, default_value = "best")]
     checkpoint: Checkpoint,
-    /// Where to write the report (default: RUN/eval-CHECKPOINT).
+    /// Where to write the report (default: RUN/eval-CHECKPOINT, or
+    /// RUN/eval-CHECKPOINT-STEM with --model-config STEM.json).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Compute device.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// JSON file of score-time hyper-parameters replacing the run's, e.g. {"score": "l1"}
+    /// for ALAD or {"score": "direct"} for ALOCC; the threshold is refitted on the run's
+    /// validation split.
+    #[arg(long)]
+    model_config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -227,31 +233,50 @@ pub fn run() -> anyhow::Result<()> {
     }
 }
 
+/// The paper's configuration of model `name`, with the hyper-parameters of `file` (if any)
+/// on top.
 fn model_config(name: &str, file: Option<&Path>) -> anyhow::Result<ModelConfig> {
     let Some(file) = file else {
-        return Ok(ModelConfig::default_for(name)?);
+        return ModelConfig::default_for(name);
     };
+    let overrides = read_overrides(file)?;
+    let base = ModelConfig::defaults_for_file(name, &overrides)
+        .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
+    apply_overrides(&base, &overrides, file)
+}
+
+/// The JSON object of hyper-parameters in `file`.
+fn read_overrides(file: &Path) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let overrides: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", file.display()))?;
-    let Some(source) = overrides.as_object() else {
-        anyhow::bail!(
+    match overrides {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => anyhow::bail!(
             "{}: expected a JSON object of hyper-parameters",
             file.display()
-        );
-    };
-    let default = ModelConfig::defaults_for_file(name, source)
-        .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
-    let mut value = serde_json::to_value(&default)?;
+        ),
+    }
+}
+
+/// `base` with each hyper-parameter of `overrides` (read from `file`) replaced; an unknown
+/// name or a bad value is an error naming the file.
+fn apply_overrides(
+    base: &ModelConfig,
+    overrides: &serde_json::Map<String, serde_json::Value>,
+    file: &Path,
+) -> anyhow::Result<ModelConfig> {
+    let mut value = serde_json::to_value(base)?;
     let target = value
         .as_object_mut()
         .context("a model configuration serialises to a JSON object")?;
-    for (k, v) in source {
+    for (k, v) in overrides {
         if !target.contains_key(k) {
             anyhow::bail!(
-                "{}: {name} has no hyper-parameter {k:?}; it has {:?}",
+                "{}: {} has no hyper-parameter {k:?}; it has {:?}",
                 file.display(),
+                base.name(),
                 target.keys().filter(|k| *k != "model").collect::<Vec<_>>()
             );
         }
@@ -308,13 +333,27 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
 
 fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
-    let run = Run::load(&a.run)?;
+    let mut run = Run::load(&a.run)?;
     let split = run::load_split(&run.config)?;
-    let detector = run.detector(a.checkpoint, &device)?;
+    let mut default_out = format!("eval-{}", a.checkpoint);
+    let detector = match a.model_config.as_deref() {
+        None => run.detector(a.checkpoint, &device)?,
+        Some(file) => {
+            let model = apply_overrides(&run.config.model, &read_overrides(file)?, file)?;
+            // Named after the file, so the run's own evaluation is not overwritten.
+            let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+            default_out = format!("{default_out}-{stem}");
+            run.rescore_with(model, a.checkpoint, &split.valid, &device)
+                .with_context(|| {
+                    format!(
+                        "{}: only score-time hyper-parameters can change after training",
+                        file.display()
+                    )
+                })?
+        }
+    };
     let evaluation = run::evaluate(&run, detector.as_ref(), a.checkpoint, &split.test)?;
-    let out = a
-        .out
-        .unwrap_or_else(|| a.run.join(format!("eval-{}", a.checkpoint)));
+    let out = a.out.unwrap_or_else(|| a.run.join(default_out));
     let report = report::write_evaluation(&out, &run, &evaluation)?;
     print!("{}", report.table());
     println!("report written to {}", out.display());

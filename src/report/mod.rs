@@ -29,6 +29,9 @@ pub struct MetricsReport {
     pub best_f1: f64,
     /// Model name.
     pub model: String,
+    /// The model configuration the scores came from (the run's, or the one `eval
+    /// --model-config` made).
+    pub model_config: crate::models::ModelConfig,
     /// Protocol, as text.
     pub protocol: String,
     /// Seed.
@@ -59,6 +62,7 @@ impl MetricsReport {
             threshold: m.threshold,
             best_f1: m.best_f1,
             model: run.config.model.name().into(),
+            model_config: run.config.model.clone(),
             protocol: run.config.protocol.to_string(),
             seed: run.config.train.seed,
             epochs: run.config.train.epochs,
