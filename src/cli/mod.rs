@@ -339,6 +339,8 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let detector = match a.model_config.as_deref() {
         None => run.detector(a.checkpoint, &device)?,
         Some(file) => {
+            // The run must load as saved before a failure can be blamed on the new settings.
+            run.detector(a.checkpoint, &device)?;
             let model = apply_overrides(&run.config.model, &read_overrides(file)?, file)?;
             // Named after the file, so the run's own evaluation is not overwritten.
             let stem = file.file_stem().unwrap_or_default().to_string_lossy();
