@@ -5,7 +5,7 @@
 # accident) and with standardisation (the run default). Prints one table row per scaling and
 # checkpoint: precision / recall / F1 at the papers' threshold, F1 at ours, AUROC.
 #
-#   MODEL=egbad [MODEL_CONFIG=file.json] [SEED=0] scripts/results_kdd99.sh [SHARED_DATA_DIR] [OUT_DIR]
+#   MODEL=egbad [MODEL_CONFIG=file.json] [SEED=0] [CHECKPOINTS="last best"] scripts/results_kdd99.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
 DATA=${1:-../shared/data}
 MODEL=${MODEL:-egbad}
@@ -14,18 +14,20 @@ BIN=${ODDITY:-target/release/oddity}
 SEED=${SEED:-0}
 EPOCHS=${EPOCHS:-50}
 SCALINGS=${SCALINGS:-none standardise}
+CHECKPOINTS=${CHECKPOINTS:-last best}
 extra=()
 [ -n "${MODEL_CONFIG:-}" ] && extra+=(--model-config "$MODEL_CONFIG")
 
 for scaling in $SCALINGS; do
   run="$OUT/$scaling-seed$SEED"
-  if [ ! -f "$run/eval-last/metrics.json" ]; then
+  if [ ! -f "$run/run.json" ]; then
     "$BIN" train --model "$MODEL" --dataset kdd99 --data "$DATA/kddcup99" --protocol kdd99 \
       --scaling "$scaling" --epochs "$EPOCHS" --seed "$SEED" "${extra[@]}" --out "$run" --quiet
-    "$BIN" eval "$run" --checkpoint last > /dev/null
-    "$BIN" eval "$run" --checkpoint best > /dev/null
   fi
-  for ckpt in last best; do
+  for ckpt in $CHECKPOINTS; do
+    if [ ! -f "$run/eval-$ckpt/metrics.json" ]; then
+      "$BIN" eval "$run" --checkpoint "$ckpt" > /dev/null
+    fi
     "$BIN" metrics --scores "$run/eval-$ckpt/scores.csv" --score-percentile 80 \
       --json "$run/eval-$ckpt/paper-threshold.json" > /dev/null
     python3 - "$run" "$ckpt" "$scaling" <<'PY'
