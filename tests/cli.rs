@@ -381,6 +381,32 @@ fn eval_rescores_with_another_score() {
         read(&fm_run.join("eval-last-l1/scores.csv")),
         read(&l1_run.join("eval-last/scores.csv"))
     );
+    // `score` takes the same settings, flagging with the refitted threshold.
+    let score = |run: &Path, config: Option<&Path>, out: &Path| {
+        let mut args = vec![
+            "score",
+            run.to_str().unwrap(),
+            "--dataset",
+            "adbench",
+            "--data",
+            data.to_str().unwrap(),
+            "--checkpoint",
+            "last",
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        if let Some(c) = config {
+            args.extend(["--model-config", c.to_str().unwrap()]);
+        }
+        let o = oddity(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        read(out)
+    };
+    let (rescored_csv, trained_csv) = (dir.join("rescored.csv"), dir.join("trained.csv"));
+    assert_eq!(
+        score(&fm_run, Some(&l1), &rescored_csv),
+        score(&l1_run, None, &trained_csv)
+    );
     let bad = dir.join("latent.json");
     std::fs::write(&bad, r#"{"latent_dim": 7}"#).unwrap();
     let o = oddity(&[

@@ -180,6 +180,11 @@ struct ScoreArgs {
     /// Compute device.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// JSON file of score-time hyper-parameters replacing the run's (as for `eval`); the
+    /// threshold behind `flagged` is refitted on the run's validation split, so the run's
+    /// training data must be where run.json says.
+    #[arg(long)]
+    model_config: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -335,24 +340,17 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
     let mut run = Run::load(&a.run)?;
     let split = run::load_split(&run.config)?;
-    let mut default_out = format!("eval-{}", a.checkpoint);
-    let detector = match a.model_config.as_deref() {
-        None => run.detector(a.checkpoint, &device)?,
-        Some(file) => {
-            // The run must load as saved before a failure can be blamed on the new settings.
-            run.detector(a.checkpoint, &device)?;
-            let model = apply_overrides(&run.config.model, &read_overrides(file)?, file)?;
-            // Named after the file, so the run's own evaluation is not overwritten.
-            let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-            default_out = format!("{default_out}-{stem}");
-            run.rescore_with(model, a.checkpoint, &split.valid, &device)
-                .with_context(|| {
-                    format!(
-                        "{}: only score-time hyper-parameters can change after training",
-                        file.display()
-                    )
-                })?
-        }
+    let detector = scoring_detector(
+        &mut run,
+        a.checkpoint,
+        a.model_config.as_deref(),
+        &split.valid,
+        &device,
+    )?;
+    // Named after the settings file, so the run's own evaluation is not overwritten.
+    let default_out = match a.model_config.as_deref().and_then(Path::file_stem) {
+        Some(stem) => format!("eval-{}-{}", a.checkpoint, stem.to_string_lossy()),
+        None => format!("eval-{}", a.checkpoint),
     };
     let evaluation = run::evaluate(&run, detector.as_ref(), a.checkpoint, &split.test)?;
     let out = a.out.unwrap_or_else(|| a.run.join(default_out));
@@ -362,9 +360,34 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The run's detector with the weights of `checkpoint`; with a settings `file`, the same
+/// weights scored with its score-time hyper-parameters and the threshold refitted on the
+/// run's validation samples `raw_valid`.
+fn scoring_detector(
+    run: &mut Run,
+    checkpoint: Checkpoint,
+    file: Option<&Path>,
+    raw_valid: &Samples,
+    device: &burn::tensor::Device,
+) -> anyhow::Result<Box<dyn models::Detector>> {
+    // The run must load as saved before a failure can be blamed on the new settings.
+    let detector = run.detector(checkpoint, device)?;
+    let Some(file) = file else {
+        return Ok(detector);
+    };
+    let model = apply_overrides(&run.config.model, &read_overrides(file)?, file)?;
+    run.rescore_with(model, checkpoint, raw_valid, device)
+        .with_context(|| {
+            format!(
+                "{}: only score-time hyper-parameters can change after training",
+                file.display()
+            )
+        })
+}
+
 fn score(a: ScoreArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
-    let run = Run::load(&a.run)?;
+    let mut run = Run::load(&a.run)?;
     let source = source::load(&a.data.spec()?)?;
     let mut parts: Vec<(u8, &oddity::data::LabelledSet)> = Vec::new();
     match a.split.as_str() {
@@ -379,7 +402,20 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
             None => {}
         }
     }
-    let detector = run.detector(a.checkpoint, &device)?;
+    let detector = match a.model_config.as_deref() {
+        None => run.detector(a.checkpoint, &device)?,
+        // The refitted threshold needs the run's own validation split.
+        Some(_) => {
+            let valid = run::load_split(&run.config)?.valid;
+            scoring_detector(
+                &mut run,
+                a.checkpoint,
+                a.model_config.as_deref(),
+                &valid,
+                &device,
+            )?
+        }
+    };
     let threshold = run.thresholds.of(a.checkpoint).value;
     let mut rows = Vec::new();
     for (split, set) in parts {
