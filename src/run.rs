@@ -307,9 +307,16 @@ impl Run {
             self.config
                 .model
                 .build(self.preprocessor.output, device, self.config.train.seed)?;
-        detector
-            .load_weights(bytes)
-            .with_context(|| format!("{}: weights do not match run.json", path.display()))?;
+        detector.load_weights(bytes).with_context(|| {
+            format!(
+                "{}: the weights do not fit the networks run.json describes (run.json was \
+                     written by oddity {}, this is {}; checkpoint layouts may change before 1.0: \
+                     retrain the run with this version)",
+                path.display(),
+                self.config.oddity_version,
+                env!("CARGO_PKG_VERSION")
+            )
+        })?;
         Ok(detector)
     }
 }

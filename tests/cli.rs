@@ -416,5 +416,22 @@ fn eval_rescores_with_another_score() {
         bad.to_str().unwrap(),
     ]);
     assert_clean_error(&o, &["latent.json", "only score-time"]);
+    // Weights that do not fit the run's networks (as from another build) are a named error.
+    let other = dir.join("latent7");
+    train(&other, Some(&bad));
+    std::fs::copy(
+        other.join("weights-last.safetensors"),
+        fm_run.join("weights-last.safetensors"),
+    )
+    .unwrap();
+    let o = oddity(&["eval", fm_run.to_str().unwrap(), "--checkpoint", "last"]);
+    assert_clean_error(
+        &o,
+        &[
+            "weights-last.safetensors",
+            "do not fit the networks run.json describes",
+            "retrain",
+        ],
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
