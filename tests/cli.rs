@@ -320,6 +320,15 @@ fn bench_speed_without_reference() {
     assert!(case["ratios"].is_null() && case["theirs"].is_null());
 }
 
+/// Run oddity with `args`, plus `--model-config config` when given; it must succeed.
+fn oddity_ok_with_config<'a>(mut args: Vec<&'a str>, config: Option<&'a Path>) {
+    if let Some(c) = config {
+        args.extend(["--model-config", c.to_str().unwrap()]);
+    }
+    let o = oddity(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// `eval --model-config` scores the same weights with another score-time setting (ALAD's l1
 /// score instead of fm): the result equals a run trained with that setting from the start
 /// (same seed, so the same last weights), its threshold is refitted on validation data, the
@@ -331,7 +340,7 @@ fn eval_rescores_with_another_score() {
     let l1 = dir.join("l1.json");
     std::fs::write(&l1, r#"{"score": "l1"}"#).unwrap();
     let train = |out: &Path, config: Option<&Path>| {
-        let mut args = vec![
+        let args = vec![
             "train",
             "--model",
             "alad",
@@ -349,11 +358,7 @@ fn eval_rescores_with_another_score() {
             "--out",
             out.to_str().unwrap(),
         ];
-        if let Some(c) = config {
-            args.extend(["--model-config", c.to_str().unwrap()]);
-        }
-        let o = oddity(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        oddity_ok_with_config(args, config);
     };
     let metrics = |path: std::path::PathBuf| -> serde_json::Value {
         serde_json::from_str(&read(&path.join("metrics.json"))).unwrap()
@@ -362,12 +367,8 @@ fn eval_rescores_with_another_score() {
     train(&fm_run, None);
     train(&l1_run, Some(&l1));
     for (run, extra) in [(&fm_run, None), (&fm_run, Some(&l1)), (&l1_run, None)] {
-        let mut args = vec!["eval", run.to_str().unwrap(), "--checkpoint", "last"];
-        if let Some(c) = extra {
-            args.extend(["--model-config", c.to_str().unwrap()]);
-        }
-        let o = oddity(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        let args = vec!["eval", run.to_str().unwrap(), "--checkpoint", "last"];
+        oddity_ok_with_config(args, extra.map(|c| c.as_path()));
     }
     let fm = metrics(fm_run.join("eval-last"));
     let rescored = metrics(fm_run.join("eval-last-l1"));
@@ -383,7 +384,7 @@ fn eval_rescores_with_another_score() {
     );
     // `score` takes the same settings, flagging with the refitted threshold.
     let score = |run: &Path, config: Option<&Path>, out: &Path| {
-        let mut args = vec![
+        let args = vec![
             "score",
             run.to_str().unwrap(),
             "--dataset",
@@ -395,11 +396,7 @@ fn eval_rescores_with_another_score() {
             "--output",
             out.to_str().unwrap(),
         ];
-        if let Some(c) = config {
-            args.extend(["--model-config", c.to_str().unwrap()]);
-        }
-        let o = oddity(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        oddity_ok_with_config(args, config);
         read(out)
     };
     let (rescored_csv, trained_csv) = (dir.join("rescored.csv"), dir.join("trained.csv"));
