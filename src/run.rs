@@ -137,6 +137,14 @@ impl Thresholds {
             Checkpoint::Last => self.last,
         }
     }
+
+    /// Replace the threshold of `checkpoint`.
+    pub fn set(&mut self, checkpoint: Checkpoint, threshold: Threshold) {
+        match checkpoint {
+            Checkpoint::Best => self.best = threshold,
+            Checkpoint::Last => self.last = threshold,
+        }
+    }
 }
 
 /// A run's metadata (its weights stay on disk, or in [`Trained::checkpoints`]).
@@ -286,10 +294,7 @@ impl Run {
         let valid_set = self.preprocessor.apply(raw_valid)?;
         let threshold =
             validation_threshold(&self.config.threshold_rule, detector.as_ref(), &valid_set)?;
-        match checkpoint {
-            Checkpoint::Best => self.thresholds.best = threshold,
-            Checkpoint::Last => self.thresholds.last = threshold,
-        }
+        self.thresholds.set(checkpoint, threshold);
         Ok(detector)
     }
 
