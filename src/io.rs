@@ -18,16 +18,21 @@ pub fn write_atomic_with(
     let tmp = temp_path(path);
     let result = (|| -> crate::Result<()> {
         let file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+            .with_context(|| format!("cannot write {}", path.display()))?;
         let mut writer = std::io::BufWriter::new(file);
-        fill(&mut writer)?;
+        fill(&mut writer).with_context(|| format!("cannot write {}", path.display()))?;
         let file = writer
             .into_inner()
-            .map_err(|e| anyhow::anyhow!("cannot flush {}: {}", tmp.display(), e.error()))?;
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", path.display(), e.error()))?;
         file.sync_all()
-            .with_context(|| format!("cannot sync {}", tmp.display()))?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| {
+            format!(
+                "cannot write {} (moving {} into place)",
+                path.display(),
+                tmp.display()
+            )
+        })
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -38,7 +43,7 @@ pub fn write_atomic_with(
 /// Serialise `value` as pretty JSON and write it atomically.
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> crate::Result<()> {
     let text = serde_json::to_string_pretty(value)?;
-    write_atomic(path, text.as_bytes()).with_context(|| format!("writing {}", path.display()))
+    write_atomic(path, text.as_bytes())
 }
 
 /// Read and parse a JSON file, naming the file in any error.

@@ -16,6 +16,7 @@
 //! - [`run`]: a trained run on disk (config, weights, preprocessing, threshold, log);
 //! - [`report`]: `metrics.json`, `scores.csv` and the plots;
 //! - [`device`]: the compute device chosen at run time;
+//! - [`validate`]: every setting checked for meaning before any work starts;
 //! - [`bench`]: speed benchmarks against the PyTorch reference in `bench/reference/`.
 //!
 //! The `oddity` binary (in `src/main.rs` and `src/cli/`) is a thin layer over this library.
@@ -52,6 +53,7 @@ pub mod report;
 pub mod run;
 pub mod threshold;
 pub mod train;
+pub mod validate;
 
 /// The result type of the library: errors carry a human-readable chain of context
 /// (which file, which field, what was wrong).

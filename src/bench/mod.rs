@@ -316,7 +316,7 @@ pub fn latent_search_speed(
     let steps = config.search.steps;
     let model = Anogan::new(config, shape, &device, 0)?;
     let x = tensor(&synthetic_batch(shape, batch, 400), batch, &device);
-    let start = model.search_start(batch);
+    let start = model.search_start(&x);
     let read = |t: Tensor<1>| -> crate::Result<Vec<f32>> {
         t.into_data()
             .try_into_vec::<f32>()

@@ -8,6 +8,7 @@ use oddity::data::protocol::Protocol;
 use oddity::data::source::{self, DatasetKind, DatasetSpec};
 use oddity::models::{self, ModelConfig};
 use oddity::report::{self, MetricsReport};
+use oddity::run::folder::{Existing, Staging};
 use oddity::run::{self, Checkpoint, Run, RunConfig};
 use oddity::threshold::ThresholdRule;
 use std::path::{Path, PathBuf};
@@ -56,9 +57,9 @@ struct DataArgs {
     /// The data set's file or folder (not needed for builtin-mnist).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Label column of a CSV data set.
-    #[arg(long, default_value = "label")]
-    label_column: String,
+    /// Label column of a CSV data set (default: label).
+    #[arg(long)]
+    label_column: Option<String>,
     /// Resize folder images to this side while decoding (when their sizes differ).
     #[arg(long)]
     decode_size: Option<u32>,
@@ -74,7 +75,7 @@ impl DataArgs {
         Ok(DatasetSpec {
             kind: self.dataset,
             path,
-            label_column: Some(self.label_column.clone()),
+            label_column: self.label_column.clone(),
             image_size: self.decode_size,
         })
     }
@@ -102,9 +103,13 @@ struct TrainArgs {
     /// Seed of weights, shuffles and splits.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Run folder to write.
+    /// Run folder to write. It must not exist yet, unless --force.
     #[arg(long)]
     out: PathBuf,
+    /// Replace the run folder --out whole if it holds a run (its evaluations go with it); the
+    /// old run stays intact until the new one is complete.
+    #[arg(long)]
+    force: bool,
     /// Compute device: cpu, or gpu (built with --features vulkan or cuda).
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -206,7 +211,7 @@ struct MetricsArgs {
 
 #[derive(Args)]
 struct DemoArgs {
-    /// Where to write the run and its report.
+    /// Where to write the run and its report (an earlier demo run there is replaced).
     #[arg(long, default_value = "runs/demo")]
     out: PathBuf,
     /// Epochs (5 keep the demo under 3 minutes on 2 cores).
@@ -239,56 +244,9 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 /// The paper's configuration of model `name`, with the hyper-parameters of `file` (if any)
-/// on top.
+/// on top, every value checked.
 fn model_config(name: &str, file: Option<&Path>) -> anyhow::Result<ModelConfig> {
-    let Some(file) = file else {
-        return ModelConfig::default_for(name);
-    };
-    let overrides = read_overrides(file)?;
-    let base = ModelConfig::defaults_for_file(name, &overrides)
-        .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
-    apply_overrides(&base, &overrides, file)
-}
-
-/// The JSON object of hyper-parameters in `file`.
-fn read_overrides(file: &Path) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let overrides: serde_json::Value = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not valid JSON", file.display()))?;
-    match overrides {
-        serde_json::Value::Object(map) => Ok(map),
-        _ => anyhow::bail!(
-            "{}: expected a JSON object of hyper-parameters",
-            file.display()
-        ),
-    }
-}
-
-/// `base` with each hyper-parameter of `overrides` (read from `file`) replaced; an unknown
-/// name or a bad value is an error naming the file.
-fn apply_overrides(
-    base: &ModelConfig,
-    overrides: &serde_json::Map<String, serde_json::Value>,
-    file: &Path,
-) -> anyhow::Result<ModelConfig> {
-    let mut value = serde_json::to_value(base)?;
-    let target = value
-        .as_object_mut()
-        .context("a model configuration serialises to a JSON object")?;
-    for (k, v) in overrides {
-        if !target.contains_key(k) {
-            anyhow::bail!(
-                "{}: {} has no hyper-parameter {k:?}; it has {:?}",
-                file.display(),
-                base.name(),
-                target.keys().filter(|k| *k != "model").collect::<Vec<_>>()
-            );
-        }
-        target.insert(k.clone(), v.clone());
-    }
-    serde_json::from_value(value)
-        .with_context(|| format!("{}: bad hyper-parameter value", file.display()))
+    ModelConfig::from_settings_file(name, file)
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
@@ -313,6 +271,9 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     config.threshold_rule = a.threshold;
     config.preprocess.scaling = a.scaling;
     config.preprocess.image_size = a.image_size;
+    config.validate()?;
+    // The output location is claimed and tested for writing before any data is read.
+    let staging = Staging::begin(&a.out, existing_run(a.force))?;
     let split = run::load_split(&config)?;
     eprintln!(
         "{} on {} ({}): {} training, {} validation, {} test samples ({} anomalies)",
@@ -325,7 +286,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         split.test.anomalies()
     );
     let mut trained = run::train_on(config, &split, &device)?;
-    trained.save(&a.out)?;
+    trained.save_into(staging)?;
     let log = &trained.run.log;
     eprintln!(
         "saved {} (best validation epoch {} of {})",
@@ -334,6 +295,15 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         log.epochs.len()
     );
     Ok(())
+}
+
+/// What `--force` allows with an existing run folder.
+fn existing_run(force: bool) -> Existing {
+    if force {
+        Existing::Replace { marker: "run.json" }
+    } else {
+        Existing::Refuse
+    }
 }
 
 fn eval(a: EvalArgs) -> anyhow::Result<()> {
@@ -375,7 +345,7 @@ fn scoring_detector(
     let Some(file) = file else {
         return Ok(detector);
     };
-    let model = apply_overrides(&run.config.model, &read_overrides(file)?, file)?;
+    let model = run.config.model.with_settings_file(file)?;
     run.rescore_with(model, checkpoint, raw_valid, device)
         .with_context(|| {
             format!(
@@ -459,6 +429,15 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
 }
 
 fn metrics(a: MetricsArgs) -> anyhow::Result<()> {
+    if let Some(t) = a.threshold {
+        anyhow::ensure!(
+            t.is_finite(),
+            "--threshold must be a finite number, got {t}"
+        );
+    }
+    if let Some(p) = a.score_percentile {
+        oddity::validate::in_range("--score-percentile", p, 0.0, 100.0, false)?;
+    }
     let (scores, labels) = report::read_scores_csv(&a.scores)?;
     let (best_f1, best_t) = oddity::metrics::best_f1(&scores, &labels)?;
     let from_scores = a.score_percentile.map(|p| {
@@ -507,6 +486,9 @@ fn demo(a: DemoArgs) -> anyhow::Result<()> {
     )?;
     config.train.epochs = a.epochs;
     config.train.progress = true;
+    config.validate()?;
+    // The demo's folder is its own: an earlier demo there is replaced whole.
+    let staging = Staging::begin(&a.out, existing_run(true))?;
     let split = run::load_split(&config)?;
     eprintln!(
         "demo: GANomaly on the bundled MNIST subset, digit 0 as the anomaly ({} training, {} validation, {} test images), {} epochs on the CPU",
@@ -516,7 +498,7 @@ fn demo(a: DemoArgs) -> anyhow::Result<()> {
         config.train.epochs
     );
     let mut trained = run::train_on(config, &split, &device)?;
-    trained.save(&a.out)?;
+    trained.save_into(staging)?;
     let evaluation = run::evaluate(
         &trained.run,
         trained.detector.as_ref(),

@@ -62,7 +62,6 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> crate::Result<NpyArray> {
         .map(|s| s.parse::<usize>())
         .collect::<Result<_, _>>()
         .with_context(|| format!("{name}: bad .npy shape in header {header:?}"))?;
-    let n: usize = shape.iter().product();
     let body = &bytes[offset + header_len..];
     let size = match descr {
         "<f8" | "<i8" | "<u8" => 8,
@@ -71,6 +70,11 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> crate::Result<NpyArray> {
         "|u1" | "|i1" | "|b1" => 1,
         other => bail!("{name}: .npy element type {other:?} is not supported"),
     };
+    let n = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|n| n.checked_mul(size).is_some())
+        .with_context(|| format!("{name}: .npy shape {shape:?} is too large"))?;
     ensure!(
         body.len() == n * size,
         "{name}: truncated .npy data: shape {shape:?} of {descr} needs {} bytes, found {}",
@@ -105,6 +109,9 @@ pub fn parse_npy(bytes: &[u8], name: &str) -> crate::Result<NpyArray> {
     Ok(NpyArray { shape, data })
 }
 
+/// The largest `.npy` member of an archive that oddity decompresses.
+const MAX_MEMBER_BYTES: u64 = 4 << 30;
+
 /// Read the member `member` of a `.npz` archive.
 pub fn read_npz_member(bytes: &[u8], member: &str, name: &str) -> crate::Result<NpyArray> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
@@ -112,8 +119,17 @@ pub fn read_npz_member(bytes: &[u8], member: &str, name: &str) -> crate::Result<
     let mut file = archive
         .by_name(&format!("{member}.npy"))
         .with_context(|| format!("{name}: no array {member:?} in the archive"))?;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)
+    // The archive's own size claim can lie: read at most what it declares (and 4 GiB), so a
+    // crafted archive cannot make oddity allocate more than the file says it holds.
+    let declared = file.size();
+    ensure!(
+        declared <= MAX_MEMBER_BYTES,
+        "{name}: {member}.npy declares {declared} bytes, more than oddity reads ({MAX_MEMBER_BYTES})"
+    );
+    let mut buf = Vec::with_capacity(declared.min(1 << 26) as usize);
+    (&mut file)
+        .take(declared)
+        .read_to_end(&mut buf)
         .with_context(|| format!("{name}: cannot decompress {member}.npy"))?;
     parse_npy(&buf, &format!("{name}:{member}.npy"))
 }
@@ -134,11 +150,24 @@ pub fn parse(bytes: &[u8], name: &str) -> crate::Result<LabelledSet> {
         y.shape,
         x.shape[0]
     );
+    ensure!(
+        x.shape[1] >= 1,
+        "{name}: X has no feature columns (shape {:?})",
+        x.shape
+    );
     if let Some(i) = x.data.iter().position(|v| !v.is_finite()) {
         bail!(
             "{name}: X has a non-finite value at row {}, column {}",
             i / x.shape[1],
             i % x.shape[1]
+        );
+    }
+    if let Some(i) = x.data.iter().position(|&v| !(v as f32).is_finite()) {
+        bail!(
+            "{name}: X[{}, {}] = {} does not fit a 32-bit float (|x| < 3.4e38); rescale it first",
+            i / x.shape[1],
+            i % x.shape[1],
+            x.data[i]
         );
     }
     let classes = y

@@ -12,6 +12,14 @@ pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<Label
         .headers()
         .with_context(|| format!("{name}: cannot read the CSV header"))?
         .clone();
+    let mut seen = std::collections::BTreeSet::new();
+    for h in headers.iter() {
+        ensure!(
+            seen.insert(h.trim()),
+            "{name}: the column {:?} appears twice in the header",
+            h.trim()
+        );
+    }
     let Some(label_at) = headers.iter().position(|h| h.trim() == label_column) else {
         bail!(
             "{name}: no label column {label_column:?}; the columns are {:?}",
@@ -36,6 +44,10 @@ pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<Label
         );
         for (c, field) in record.iter().enumerate() {
             if c == label_at {
+                ensure!(
+                    !field.trim().is_empty(),
+                    "{name}: line {line}: the label ({label_column:?}) is empty"
+                );
                 labels.push(field.trim().to_string());
                 continue;
             }

@@ -92,6 +92,12 @@ pub fn images_with_labels(
         labels.dims
     );
     ensure!(
+        images.dims[1] >= 1 && images.dims[2] >= 1,
+        "{images_name}: images of {}×{} pixels hold no value",
+        images.dims[1],
+        images.dims[2]
+    );
+    ensure!(
         images.dims[0] == labels.dims[0],
         "{images_name} holds {} images but {labels_name} holds {} labels",
         images.dims[0],

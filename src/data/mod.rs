@@ -17,6 +17,20 @@ pub mod source;
 
 use serde::{Deserialize, Serialize};
 
+/// A binary label written as text: `0` or `1`, or any number equal to them (`0.0`, `1.0`),
+/// as scikit-learn accepts them. Anything else (an empty cell, `2`, `yes`) is an error.
+pub fn binary_label(text: &str) -> crate::Result<u8> {
+    let t = text.trim();
+    match t.parse::<f64>() {
+        Ok(v) if v == 0.0 => Ok(0),
+        Ok(v) if v == 1.0 => Ok(1),
+        _ if t.is_empty() => {
+            anyhow::bail!("a label is empty; it must be 0 (normal) or 1 (anomaly)")
+        }
+        _ => anyhow::bail!("label {t:?} must be 0 (normal) or 1 (anomaly)"),
+    }
+}
+
 /// The shape of one sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]

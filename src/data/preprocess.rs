@@ -129,7 +129,50 @@ impl Preprocessor {
         pre.offset = offset;
         pre.factor = factor;
         pre.scale_in_place(&mut resized);
+        if let Some(at) = resized.values.iter().position(|v| !v.is_finite()) {
+            let (sample, value) = (at / output.len(), at % output.len());
+            anyhow::bail!(
+                "the training data overflows 32-bit floats under {:?} scaling (sample {sample}, \
+                 value {value}: its scale or range is too large); rescale the data first",
+                config.scaling
+            );
+        }
         Ok((pre, resized))
+    }
+
+    /// Check that the saved statistics fit the shapes they describe (one offset and one factor
+    /// per channel or feature, all finite), so that a damaged `preprocess.json` is an error
+    /// rather than a crash or silently wrong scores.
+    pub fn check(&self) -> crate::Result<()> {
+        ensure!(
+            !self.input.is_empty() && !self.output.is_empty(),
+            "the sample shapes must not be empty (input {}, output {})",
+            self.input,
+            self.output
+        );
+        let resized = resized_shape(self.input, self.config.image_size);
+        ensure!(
+            resized == self.output,
+            "output shape {} does not follow from input {} and image size {:?}",
+            self.output,
+            self.input,
+            self.config.image_size
+        );
+        let (groups, _) = group_layout(self.output);
+        ensure!(
+            self.offset.len() == groups && self.factor.len() == groups,
+            "{} offsets and {} factors for {groups} channels or features",
+            self.offset.len(),
+            self.factor.len()
+        );
+        ensure!(
+            self.offset
+                .iter()
+                .chain(&self.factor)
+                .all(|v| v.is_finite()),
+            "an offset or factor is not finite"
+        );
+        Ok(())
     }
 
     /// Resize and scale samples with the fitted statistics.

@@ -44,11 +44,19 @@ impl Protocol {
                 .map(str::to_string)
                 .ok_or_else(|| anyhow::anyhow!("protocol {p} needs a class (--class)"))
         };
+        let none = |p: &str| -> crate::Result<()> {
+            match class {
+                Some(c) => bail!(
+                    "--class {c} does not apply: the {p} protocol fixes which rows are anomalies"
+                ),
+                None => Ok(()),
+            }
+        };
         Ok(match name {
             "one-class" => Protocol::OneClass { class: need(name)? },
             "leave-one-out" => Protocol::LeaveOneOut { class: need(name)? },
-            "kdd99" => Protocol::Kdd99,
-            "tabular" => Protocol::Tabular,
+            "kdd99" => none(name).map(|_| Protocol::Kdd99)?,
+            "tabular" => none(name).map(|_| Protocol::Tabular)?,
             other => {
                 bail!("unknown protocol {other:?}; use one-class, leave-one-out, kdd99 or tabular")
             }
@@ -63,7 +71,7 @@ impl Protocol {
             Protocol::OneClass { class: k } => Some((resolve(set, k).ok()? != class) as u8),
             Protocol::LeaveOneOut { class: k } => Some((resolve(set, k).ok()? == class) as u8),
             Protocol::Kdd99 => Some((name == "normal.") as u8),
-            Protocol::Tabular => Some((name == "anomaly" || name == "1") as u8),
+            Protocol::Tabular => binary_class(name).ok(),
         }
     }
 }
@@ -134,6 +142,32 @@ pub fn resolve(set: &LabelledSet, class: &str) -> crate::Result<u32> {
         "unknown class {class:?}; the data set's classes are {:?}",
         set.class_names
     )
+}
+
+/// The binary label of a class name under the tabular protocol: `normal` / `anomaly`, or a
+/// number equal to 0 or 1 (`0`, `1`, `0.0`, `1.0`, as scikit-learn reads them).
+pub fn binary_class(name: &str) -> crate::Result<u8> {
+    match name {
+        "normal" => Ok(0),
+        "anomaly" => Ok(1),
+        _ => super::binary_label(name),
+    }
+}
+
+/// The binary label of each class of `set`; any other class is an error naming it.
+fn binary_classes(set: &LabelledSet) -> crate::Result<Vec<u8>> {
+    set.class_names
+        .iter()
+        .map(|name| {
+            binary_class(name).map_err(|e| {
+                anyhow::anyhow!(
+                    "the tabular protocol needs binary labels, 0 normal and 1 anomaly (or normal / \
+                     anomaly): {e}; the labels present are {:?}",
+                    set.class_names
+                )
+            })
+        })
+        .collect()
 }
 
 /// A sample of a data set: (split id, index in that split).
@@ -238,15 +272,11 @@ pub fn split(
             test.extend(outliers.iter().take(wanted).map(|&i| (0, i, 1)));
         }
         Protocol::Tabular => {
-            let anomaly = source
-                .train
-                .class_index("anomaly")
-                .or_else(|| source.train.class_index("1"));
-            let Some(anomaly) = anomaly else {
-                bail!(
-                    "the tabular protocol needs labels 0/1 (or normal/anomaly); the classes are {:?}",
-                    source.train.class_names
-                );
+            let train_labels = binary_classes(&source.train)?;
+            let test_labels = source.test.as_ref().map(binary_classes).transpose()?;
+            let label_of = |(s, i): Item| match (s, &test_labels) {
+                (1, Some(t)) => t[class_of((s, i)) as usize],
+                _ => train_labels[class_of((s, i)) as usize],
             };
             let mut all: Vec<Item> = (0..source.train.len()).map(|i| (0, i)).collect();
             if let Some(t) = &source.test {
@@ -255,7 +285,7 @@ pub fn split(
             let pool_normals: Vec<Item> = all
                 .iter()
                 .copied()
-                .filter(|&it| class_of(it) != anomaly)
+                .filter(|&it| label_of(it) == 0)
                 .collect();
             let order = shuffled(pool_normals.len(), options.seed, 31);
             let cut = (pool_normals.len() * 3) / 5;
@@ -267,7 +297,7 @@ pub fn split(
             );
             test.extend(
                 all.iter()
-                    .filter(|&&it| class_of(it) == anomaly)
+                    .filter(|&&it| label_of(it) == 1)
                     .map(|&(s, i)| (s, i, 1)),
             );
         }

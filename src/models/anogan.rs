@@ -391,17 +391,38 @@ impl Anogan {
         (generated, score)
     }
 
-    /// The search's random starting codes for a batch: drawn from the run's seed, so scores are
-    /// reproducible.
-    pub fn search_start(&self, batch: usize) -> Tensor<2> {
-        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5ea5c4);
-        Self::codes(
-            self.config.prior,
-            &mut rng,
-            [batch, self.latent],
-            &self.device,
-        )
+    /// The search's random starting code of each row of `x`: drawn from the run's seed and the
+    /// row's own values, so that a sample's score is reproducible and does not depend on the
+    /// batch it is scored in or its place there.
+    pub fn search_start(&self, x: &Tensor<2>) -> Tensor<2> {
+        let [batch, features] = x.dims();
+        let values = x
+            .clone()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        let mut codes = Vec::with_capacity(batch * self.latent);
+        for row in 0..batch {
+            let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5ea5c4);
+            rng.set_stream(row_hash(values.get(row * features..(row + 1) * features)));
+            let code = Self::codes(self.config.prior, &mut rng, [1, self.latent], &self.device);
+            codes.push(code);
+        }
+        if codes.is_empty() {
+            return Tensor::zeros([0, self.latent], &self.device);
+        }
+        Tensor::cat(codes, 0)
     }
+}
+
+/// FNV-1a of a row's float bits: a stable name for a sample's content.
+fn row_hash(row: Option<&[f32]>) -> u64 {
+    row.unwrap_or_default()
+        .iter()
+        .flat_map(|v| v.to_bits().to_le_bytes())
+        .fold(0xcbf29ce484222325, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100000001b3)
+        })
 }
 
 /// AnoGAN's loss and score per sample: `w_r·Σ|x − G(z)| + w_f·Σ|f(x) − f(G(z))|`.
@@ -463,7 +484,7 @@ impl Detector for Anogan {
     }
 
     fn score(&self, x: Tensor<2>) -> Tensor<1> {
-        let start = self.search_start(x.dims()[0]);
+        let start = self.search_start(&x);
         self.search_from(x, start).1
     }
 
@@ -486,7 +507,7 @@ impl Detector for Anogan {
     fn anomaly_map(&self, x: Tensor<2>) -> Option<Tensor<4>> {
         let [c, h, w] = self.image?;
         let b = x.dims()[0];
-        let start = self.search_start(b);
+        let start = self.search_start(&x);
         let (generated, _) = self.search_from(x.clone(), start);
         Some((x - generated).abs().reshape([b, c, h, w]).mean_dim(1))
     }
@@ -537,7 +558,7 @@ mod tests {
         };
         let model = Anogan::new(config, SampleShape::Table { features: 7 }, &device, 3).unwrap();
         let x = Tensor::<2>::random([5, 7], burn::tensor::Distribution::Default, &device);
-        let start = model.search_start(5);
+        let start = model.search_start(&x);
         let batched = values(model.search_from(x.clone(), start.clone()).1);
         for (i, b) in batched.iter().enumerate() {
             let one = values(

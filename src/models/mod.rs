@@ -305,15 +305,134 @@ impl ModelConfig {
     }
 }
 
+/// The JSON object of hyper-parameters in a settings file (`--model-config FILE`).
+pub fn read_settings_file(
+    file: &std::path::Path,
+) -> crate::Result<serde_json::Map<String, serde_json::Value>> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", file.display()))?;
+    match value {
+        serde_json::Value::Object(map) => Ok(map),
+        _ => bail!(
+            "{}: expected a JSON object of hyper-parameters",
+            file.display()
+        ),
+    }
+}
+
+impl ModelConfig {
+    /// The paper's configuration of model `name`, with the hyper-parameters of the settings
+    /// `file` (if any) on top; every value is checked ([`crate::validate::validate_model`]).
+    pub fn from_settings_file(name: &str, file: Option<&std::path::Path>) -> crate::Result<Self> {
+        let Some(file) = file else {
+            return Self::default_for(name);
+        };
+        let overrides = read_settings_file(file)?;
+        let base = Self::defaults_for_file(name, &overrides)
+            .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
+        base.with_settings(&overrides, file)
+    }
+
+    /// This configuration with the hyper-parameters of the settings `file` replaced.
+    pub fn with_settings_file(&self, file: &std::path::Path) -> crate::Result<Self> {
+        self.with_settings(&read_settings_file(file)?, file)
+    }
+
+    /// This configuration with each hyper-parameter of `overrides` (read from `file`)
+    /// replaced; an unknown name or a bad value is an error naming the file.
+    pub fn with_settings(
+        &self,
+        overrides: &serde_json::Map<String, serde_json::Value>,
+        file: &std::path::Path,
+    ) -> crate::Result<Self> {
+        let mut value = serde_json::to_value(self)?;
+        let target = value
+            .as_object_mut()
+            .context("a model configuration serialises to a JSON object")?;
+        for (k, v) in overrides {
+            if !target.contains_key(k) || k == "model" {
+                bail!(
+                    "{}: {} has no hyper-parameter {k:?}; it has {:?}",
+                    file.display(),
+                    self.name(),
+                    target.keys().filter(|k| *k != "model").collect::<Vec<_>>()
+                );
+            }
+            target.insert(k.clone(), v.clone());
+        }
+        let config: ModelConfig = serde_json::from_value(value)
+            .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
+        crate::validate::validate_model(&config)
+            .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
+        Ok(config)
+    }
+}
+
 /// Serialise a module's parameters to safetensors bytes.
 pub fn module_to_bytes<M: ModuleSnapshot>(module: &M) -> crate::Result<Vec<u8>> {
     let mut store = SafetensorsStore::from_bytes(None);
     module
         .save_into(&mut store)
         .map_err(|e| anyhow::anyhow!("cannot serialise weights: {e}"))?;
-    store
+    let bytes = store
         .get_bytes()
-        .map_err(|e| anyhow::anyhow!("cannot serialise weights: {e}"))
+        .map_err(|e| anyhow::anyhow!("cannot serialise weights: {e}"))?;
+    canonical_safetensors(bytes)
+}
+
+/// The same safetensors file with its JSON header's keys in sorted order at every level, so
+/// that identical weights give identical bytes (burn writes its metadata from a hash map, in
+/// an order that changes from run to run). The header is padded with spaces to a multiple of
+/// 8 bytes, as the safetensors writer does; the tensor data is untouched.
+fn canonical_safetensors(bytes: Vec<u8>) -> crate::Result<Vec<u8>> {
+    let corrupt = || anyhow::anyhow!("cannot serialise weights: not a safetensors buffer");
+    let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(corrupt)?.try_into()?) as usize;
+    let header = bytes.get(8..8 + len).ok_or_else(corrupt)?;
+    let value: serde_json::Value = serde_json::from_slice(header)?;
+    let mut text = String::new();
+    write_sorted_json(&value, &mut text)?;
+    while !text.len().is_multiple_of(8) {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&bytes[8 + len..]);
+    Ok(out)
+}
+
+/// Compact JSON of `value` with every object's keys sorted.
+fn write_sorted_json(value: &serde_json::Value, out: &mut String) -> crate::Result<()> {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::to_string(k)?);
+                out.push(':');
+                write_sorted_json(&map[k], out)?;
+            }
+            out.push('}');
+        }
+        serde_json::Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_sorted_json(item, out)?;
+            }
+            out.push(']');
+        }
+        leaf => out.push_str(&serde_json::to_string(leaf)?),
+    }
+    Ok(())
 }
 
 /// Load a module's parameters from safetensors bytes; every parameter must be present.

@@ -119,9 +119,26 @@ pub fn write_scores_csv(path: &Path, scores: &[f32], labels: Option<&[u8]>) -> c
     })
 }
 
-/// Write every evaluation output into `dir`.
-pub fn write_evaluation(dir: &Path, run: &Run, eval: &Evaluation) -> crate::Result<MetricsReport> {
-    std::fs::create_dir_all(dir)?;
+/// Write every evaluation output into the folder `out`, which appears whole (replacing an
+/// earlier report there, never a folder that is not one).
+pub fn write_evaluation(out: &Path, run: &Run, eval: &Evaluation) -> crate::Result<MetricsReport> {
+    use crate::run::folder::{Existing, Staging};
+    let staging = Staging::begin(
+        out,
+        Existing::Replace {
+            marker: "metrics.json",
+        },
+    )?;
+    let report = write_evaluation_files(staging.dir(), run, eval)?;
+    staging.publish()?;
+    Ok(report)
+}
+
+fn write_evaluation_files(
+    dir: &Path,
+    run: &Run,
+    eval: &Evaluation,
+) -> crate::Result<MetricsReport> {
     let report = MetricsReport::new(run, eval);
     crate::io::write_json(&dir.join("metrics.json"), &report)?;
     write_scores_csv(&dir.join("scores.csv"), &eval.scores, Some(&eval.labels))?;
@@ -143,19 +160,27 @@ pub fn write_evaluation(dir: &Path, run: &Run, eval: &Evaluation) -> crate::Resu
 /// Read a CSV with `score` and `label` columns (other columns ignored).
 pub fn read_scores_csv(path: &Path) -> crate::Result<(Vec<f32>, Vec<u8>)> {
     use anyhow::{Context, bail};
+    if path.is_dir() {
+        bail!("{}: is a folder; give a CSV file of scores", path.display());
+    }
     let mut reader =
         csv::Reader::from_path(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let headers = reader.headers()?.clone();
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{}: cannot read the CSV header", path.display()))?
+        .clone();
     let col = |name: &str| -> crate::Result<usize> {
-        headers
-            .iter()
-            .position(|h| h.trim() == name)
-            .with_context(|| {
-                format!(
-                    "{}: no {name:?} column (need score and label)",
-                    path.display()
-                )
-            })
+        let mut at = headers.iter().enumerate().filter(|(_, h)| h.trim() == name);
+        let first = at.next().map(|(i, _)| i).with_context(|| {
+            format!(
+                "{}: no {name:?} column (need score and label)",
+                path.display()
+            )
+        })?;
+        if at.next().is_some() {
+            bail!("{}: the column {name:?} appears twice", path.display());
+        }
+        Ok(first)
     };
     let (si, li) = (col("score")?, col("label")?);
     let (mut scores, mut labels) = (Vec::new(), Vec::new());
@@ -177,15 +202,8 @@ pub fn read_scores_csv(path: &Path) -> crate::Result<(Vec<f32>, Vec<u8>)> {
                 &rec[si]
             );
         }
-        let l = match rec[li].trim() {
-            "0" => 0,
-            "1" => 1,
-            other => bail!(
-                "{}: line {}: label {other:?} must be 0 (normal) or 1 (anomaly)",
-                path.display(),
-                n + 2
-            ),
-        };
+        let l = crate::data::binary_label(&rec[li])
+            .with_context(|| format!("{}: line {}", path.display(), n + 2))?;
         scores.push(s);
         labels.push(l);
     }

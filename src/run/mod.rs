@@ -1,7 +1,8 @@
 //! A run: a detector trained under a protocol, saved as a folder.
 //!
 //! ```text
-//! run.json                  model config, data set, protocol, split, training options
+//! run.json                  model config, data set, protocol, split, training options,
+//!                           checkpoint layout, SHA-256 of each weights file
 //! preprocess.json           resize and scaling statistics fitted on the training split
 //! thresholds.json           threshold of each checkpoint, from validation scores
 //! train-log.json            per-epoch losses, validation loss, throughput; the best epoch
@@ -9,8 +10,12 @@
 //! weights-last.safetensors  weights after the last epoch
 //! ```
 //!
-//! Every file is written atomically. Reloading a run and scoring gives exactly the scores of
-//! the trained model in memory.
+//! A run folder is written whole into a hidden staging sibling and appears by one rename
+//! ([`folder`]); it is never modified in place. Loading checks the layout version and each
+//! weights file's SHA-256. Reloading a run and scoring gives exactly the scores of the trained
+//! model in memory.
+
+pub mod folder;
 
 use crate::data::preprocess::{PreprocessConfig, Preprocessor};
 use crate::data::protocol::{self, Protocol, Split, SplitOptions};
@@ -24,7 +29,38 @@ use crate::train::{self, Checkpoints, TrainLog, TrainOptions};
 use anyhow::{Context, bail};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+/// The version of the run folder's layout (files, and the weights' tensor names) this build
+/// writes. Runs written before layouts were versioned read as layout 1.
+pub const LAYOUT: u32 = 2;
+
+/// The content of `run.json`: the configuration, and what loading needs to trust the weights.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct RunFile {
+    /// The run folder's layout version ([`LAYOUT`] when written by this build).
+    #[serde(default = "first_layout")]
+    layout: u32,
+    #[serde(flatten)]
+    config: RunConfig,
+    /// SHA-256 (hex) of each weights file, by file name.
+    #[serde(default)]
+    weights_sha256: BTreeMap<String, String>,
+}
+
+fn first_layout() -> u32 {
+    1
+}
+
+/// SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// Everything needed to reproduce a run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -160,6 +196,10 @@ pub struct Run {
     pub thresholds: Thresholds,
     /// Training log.
     pub log: TrainLog,
+    /// The layout version of its folder ([`LAYOUT`] for runs of this build).
+    pub layout: u32,
+    /// SHA-256 of each weights file, by file name (empty for runs older than layout 2).
+    pub weights_sha256: BTreeMap<String, String>,
 }
 
 /// A freshly trained run with its detector (holding the last weights) and both checkpoints.
@@ -176,6 +216,7 @@ pub struct Trained {
 
 /// Load the data set and split it by the run's protocol.
 pub fn load_split(config: &RunConfig) -> crate::Result<Split> {
+    crate::validate::validate_dataset(&config.dataset)?;
     let source = source::load(&config.dataset)?;
     protocol::split(&source, &config.protocol, &config.split).with_context(|| {
         format!(
@@ -194,6 +235,7 @@ pub fn train(config: RunConfig, device: &Device) -> crate::Result<Trained> {
 
 /// Train on an already loaded split.
 pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Result<Trained> {
+    config.validate()?;
     // The model's input size unless the user asked for another; the scaling is the run's.
     let pre_config = PreprocessConfig {
         image_size: config
@@ -223,6 +265,8 @@ pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Res
             preprocessor,
             thresholds: Thresholds { best, last },
             log,
+            layout: LAYOUT,
+            weights_sha256: BTreeMap::new(),
         },
         detector,
         checkpoints,
@@ -241,39 +285,110 @@ fn validation_threshold(
 }
 
 impl Trained {
-    /// Write the run to `dir` (created if needed); every file atomically.
+    /// Write the run to `dir`, which must not exist yet (see [`Trained::save_into`] to replace
+    /// a run or to prepare the folder before training).
     pub fn save(&mut self, dir: &Path) -> crate::Result<()> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create the run folder {}", dir.display()))?;
-        io::write_atomic(&dir.join(Checkpoint::Best.file()), &self.checkpoints.best)?;
-        io::write_atomic(&dir.join(Checkpoint::Last.file()), &self.checkpoints.last)?;
+        let staging = folder::Staging::begin(dir, folder::Existing::Refuse)?;
+        self.save_into(staging).map(|_| ())
+    }
+
+    /// Write the run's files into `staging` and publish it: the run folder appears whole, by
+    /// one rename. `run.json` records each weights file's SHA-256.
+    pub fn save_into(&mut self, staging: folder::Staging) -> crate::Result<PathBuf> {
+        let dir = staging.dir();
+        let mut weights_sha256 = BTreeMap::new();
+        for (checkpoint, bytes) in [
+            (Checkpoint::Best, &self.checkpoints.best),
+            (Checkpoint::Last, &self.checkpoints.last),
+        ] {
+            io::write_atomic(&dir.join(checkpoint.file()), bytes)?;
+            weights_sha256.insert(checkpoint.file().to_string(), sha256_hex(bytes));
+        }
         io::write_json(&dir.join("preprocess.json"), &self.run.preprocessor)?;
         io::write_json(&dir.join("thresholds.json"), &self.run.thresholds)?;
         io::write_json(&dir.join("train-log.json"), &self.run.log)?;
         io::write_atomic(&dir.join("split.csv"), self.split_csv.as_bytes())?;
-        // run.json last: its presence marks a complete run.
-        io::write_json(&dir.join("run.json"), &self.run.config)?;
-        self.run.dir = Some(dir.to_path_buf());
-        Ok(())
+        let file = RunFile {
+            layout: LAYOUT,
+            config: self.run.config.clone(),
+            weights_sha256: weights_sha256.clone(),
+        };
+        io::write_json(&dir.join("run.json"), &file)?;
+        let target = staging.publish()?;
+        self.run.dir = Some(target.clone());
+        self.run.layout = LAYOUT;
+        self.run.weights_sha256 = weights_sha256;
+        Ok(target)
     }
 }
 
 impl Run {
-    /// Load the run saved in `dir`.
+    /// Load the run saved in `dir`: only a complete run folder of a layout this build reads.
     pub fn load(dir: &Path) -> crate::Result<Run> {
+        if folder::is_hidden_sibling(dir) {
+            bail!(
+                "{}: a run folder that was never completed (being written, or left by a stopped \
+                 process); evaluate the published run folder instead",
+                dir.display()
+            );
+        }
         if !dir.join("run.json").is_file() {
             bail!(
                 "{}: not a run folder (no run.json); train one with `oddity train`",
                 dir.display()
             );
         }
+        let file: RunFile = io::read_json(&dir.join("run.json"))?;
+        if file.layout > LAYOUT {
+            bail!(
+                "{}: written by oddity {} with run layout {}; this oddity {} reads layouts up to \
+                 {LAYOUT}: use a newer oddity",
+                dir.display(),
+                file.config.oddity_version,
+                file.layout,
+                env!("CARGO_PKG_VERSION")
+            );
+        }
+        let preprocess_file = dir.join("preprocess.json");
+        let preprocessor: Preprocessor = io::read_json(&preprocess_file)?;
+        preprocessor
+            .check()
+            .with_context(|| format!("{} is not valid", preprocess_file.display()))?;
         Ok(Run {
             dir: Some(dir.to_path_buf()),
-            config: io::read_json(&dir.join("run.json"))?,
-            preprocessor: io::read_json(&dir.join("preprocess.json"))?,
+            config: file.config,
+            preprocessor,
             thresholds: io::read_json(&dir.join("thresholds.json"))?,
             log: io::read_json(&dir.join("train-log.json"))?,
+            layout: file.layout,
+            weights_sha256: file.weights_sha256,
         })
+    }
+
+    /// The bytes of `checkpoint`'s weights file, checked against the SHA-256 in `run.json`.
+    fn weights_bytes(&self, checkpoint: Checkpoint) -> crate::Result<Vec<u8>> {
+        let dir = self.dir.as_ref().context("the run has not been saved")?;
+        let path = dir.join(checkpoint.file());
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        match self.weights_sha256.get(checkpoint.file()) {
+            Some(expected) => {
+                let found = sha256_hex(&bytes);
+                if &found != expected {
+                    bail!(
+                        "{}: the file is damaged or was replaced: its SHA-256 is {found}, run.json \
+                         records {expected}",
+                        path.display()
+                    );
+                }
+            }
+            None if self.layout >= 2 => bail!(
+                "{}: run.json records no SHA-256 for this weights file",
+                path.display()
+            ),
+            None => {}
+        }
+        Ok(bytes)
     }
 
     /// Score with other score-time hyper-parameters than the run was trained with (ALAD's l1
@@ -304,23 +419,32 @@ impl Run {
         checkpoint: Checkpoint,
         device: &Device,
     ) -> crate::Result<Box<dyn Detector>> {
-        let dir = self.dir.as_ref().context("the run has not been saved")?;
-        let path = dir.join(checkpoint.file());
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes = self.weights_bytes(checkpoint)?;
         let mut detector =
             self.config
                 .model
                 .build(self.preprocessor.output, device, self.config.train.seed)?;
         detector.load_weights(bytes).with_context(|| {
-            format!(
-                "{}: the weights do not fit the networks run.json describes (run.json was \
-                     written by oddity {}, this is {}; checkpoint layouts may change before 1.0: \
-                     retrain the run with this version)",
-                path.display(),
-                self.config.oddity_version,
-                env!("CARGO_PKG_VERSION")
-            )
+            let path = self
+                .dir
+                .as_deref()
+                .unwrap_or(Path::new("."))
+                .join(checkpoint.file());
+            if self.layout < LAYOUT {
+                format!(
+                    "{}: weights of run layout {} (oddity {}) do not load into this oddity {} \
+                     (layout {LAYOUT}) and no converter exists for them: retrain the run",
+                    path.display(),
+                    self.layout,
+                    self.config.oddity_version,
+                    env!("CARGO_PKG_VERSION")
+                )
+            } else {
+                format!(
+                    "{}: the weights do not fit the networks run.json describes",
+                    path.display()
+                )
+            }
         })?;
         Ok(detector)
     }

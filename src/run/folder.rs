@@ -1,0 +1,287 @@
+//! The life of a folder that oddity writes as a whole (a run, an evaluation report).
+//!
+//! A folder is never modified in place. Its files are written into a hidden staging sibling
+//! `.NAME.partial`, and the folder appears by one rename once every file is there: a reader
+//! sees the whole old folder, the whole new one, or none, never a mix. Replacing an existing
+//! folder (`--force`) moves the old one aside to `.NAME.replaced`, renames the new one in and
+//! only then deletes the old one, so a kill at any point leaves one complete folder.
+//!
+//! The staging folder holds a `writer.pid` file while a process writes it. A staging folder
+//! whose writer is no longer alive was left by a killed process: it is removed when the next
+//! writer of the same folder starts (and said so). Two live writers of one folder are refused.
+
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+
+/// The file in a staging folder naming the process that writes it.
+const WRITER_FILE: &str = "writer.pid";
+
+/// What to do when the target folder already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Refuse, naming the folder and the remedy.
+    Refuse,
+    /// Replace it whole when it holds `marker` (a run's `run.json`, a report's `metrics.json`)
+    /// or is empty; anything else is not oddity's to delete and is refused.
+    Replace {
+        /// The file that identifies a folder oddity wrote.
+        marker: &'static str,
+    },
+}
+
+/// A folder being written: files go into [`Staging::dir`]; [`Staging::publish`] makes it
+/// visible at its target path. Dropped without publishing, the staging folder is removed.
+#[derive(Debug)]
+pub struct Staging {
+    target: PathBuf,
+    dir: PathBuf,
+    replace: bool,
+    published: bool,
+}
+
+/// The hidden sibling `.NAME.SUFFIX` of `target`.
+fn sibling(target: &Path, suffix: &str) -> crate::Result<PathBuf> {
+    let name = target
+        .file_name()
+        .with_context(|| format!("{}: not a folder name", target.display()))?;
+    Ok(target.with_file_name(format!(".{}.{suffix}", name.to_string_lossy())))
+}
+
+/// The staging folder of `target` (where a run in progress lives).
+pub fn staging_path(target: &Path) -> crate::Result<PathBuf> {
+    sibling(target, "partial")
+}
+
+/// Whether process `pid` is alive (Linux's `/proc`; elsewhere every writer counts as alive,
+/// so a stale folder is reported rather than deleted).
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    if Path::new("/proc/self").exists() {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+/// The pid written in a staging folder, if any.
+fn writer_of(staging: &Path) -> Option<u32> {
+    std::fs::read_to_string(staging.join(WRITER_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Whether `dir` is an empty folder.
+fn is_empty_dir(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
+}
+
+impl Staging {
+    /// Start writing the folder `target`: check what is there now, create the parent folders
+    /// and the staging folder, and prove it writable by writing the writer's pid into it. Call
+    /// this before any long work, so that a bad output location fails first.
+    pub fn begin(target: &Path, existing: Existing) -> crate::Result<Staging> {
+        let replace = if target.exists() {
+            match existing {
+                Existing::Refuse => bail!(
+                    "{} already exists; oddity never modifies a run in place: pass --force to \
+                     replace it whole (its evaluations go with it) or choose another folder",
+                    target.display()
+                ),
+                Existing::Replace { marker } => {
+                    if !target.is_dir() {
+                        bail!("{} exists and is not a folder", target.display());
+                    }
+                    if !target.join(marker).is_file() && !is_empty_dir(target) {
+                        bail!(
+                            "{} exists and is not a folder oddity wrote (no {marker}); it is \
+                             not replaced: choose another folder",
+                            target.display()
+                        );
+                    }
+                    true
+                }
+            }
+        } else {
+            false
+        };
+        let dir = staging_path(target)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+        }
+        if dir.exists() {
+            match writer_of(&dir) {
+                Some(pid) if process_alive(pid) => bail!(
+                    "{} is being written by another oddity process (pid {pid}); wait for it or \
+                     stop it",
+                    target.display()
+                ),
+                _ => {
+                    eprintln!(
+                        "note: removing {}, left by a process that was stopped before it finished",
+                        dir.display()
+                    );
+                    std::fs::remove_dir_all(&dir)
+                        .with_context(|| format!("cannot remove {}", dir.display()))?;
+                }
+            }
+        }
+        std::fs::create_dir(&dir)
+            .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        let staging = Staging {
+            target: target.to_path_buf(),
+            dir,
+            replace,
+            published: false,
+        };
+        crate::io::write_atomic(
+            &staging.dir.join(WRITER_FILE),
+            std::process::id().to_string().as_bytes(),
+        )?;
+        Ok(staging)
+    }
+
+    /// The folder to write the files into.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The folder it will become.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Make the staged folder visible at its target, replacing the old folder if allowed.
+    pub fn publish(mut self) -> crate::Result<PathBuf> {
+        let writer = self.dir.join(WRITER_FILE);
+        std::fs::remove_file(&writer)
+            .with_context(|| format!("cannot remove {}", writer.display()))?;
+        let old = sibling(&self.target, "replaced")?;
+        if self.target.exists() {
+            if !self.replace {
+                bail!(
+                    "{} appeared while this run was written; the new run stays in {}",
+                    self.target.display(),
+                    self.dir.display()
+                );
+            }
+            if old.exists() {
+                std::fs::remove_dir_all(&old)
+                    .with_context(|| format!("cannot remove {}", old.display()))?;
+            }
+            std::fs::rename(&self.target, &old).with_context(|| {
+                format!(
+                    "cannot move {} aside to {}",
+                    self.target.display(),
+                    old.display()
+                )
+            })?;
+        }
+        std::fs::rename(&self.dir, &self.target).with_context(|| {
+            format!(
+                "cannot move {} to {}",
+                self.dir.display(),
+                self.target.display()
+            )
+        })?;
+        self.published = true;
+        if old.exists() {
+            std::fs::remove_dir_all(&old)
+                .with_context(|| format!("cannot remove the replaced folder {}", old.display()))?;
+        }
+        Ok(self.target.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.published {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Whether `dir` is a published folder (not a staging or replaced sibling).
+pub fn is_hidden_sibling(dir: &Path) -> bool {
+    dir.file_name()
+        .map(|n| n.to_string_lossy())
+        .is_some_and(|n| {
+            n.starts_with('.') && (n.ends_with(".partial") || n.ends_with(".replaced"))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("oddity-folder-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_folder_appears_whole_and_replaces_only_with_leave() {
+        let root = temp("whole");
+        let target = root.join("run");
+        let s = Staging::begin(&target, Existing::Refuse).unwrap();
+        std::fs::write(s.dir().join("a"), "one").unwrap();
+        assert!(!target.exists(), "nothing is visible before publish");
+        s.publish().unwrap();
+        assert_eq!(std::fs::read_to_string(target.join("a")).unwrap(), "one");
+        assert!(!target.join(WRITER_FILE).exists());
+        // Existing folder: refused without leave, and left untouched.
+        let err = Staging::begin(&target, Existing::Refuse)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--force"), "{err}");
+        // With leave, but not a folder oddity wrote: refused.
+        let err = Staging::begin(&target, Existing::Replace { marker: "run.json" })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a folder oddity wrote"), "{err}");
+        std::fs::write(target.join("run.json"), "{}").unwrap();
+        let s = Staging::begin(&target, Existing::Replace { marker: "run.json" }).unwrap();
+        std::fs::write(s.dir().join("b"), "two").unwrap();
+        // Until published the old folder is whole.
+        assert!(target.join("a").exists());
+        s.publish().unwrap();
+        assert!(
+            !target.join("a").exists(),
+            "the old folder's files go with it"
+        );
+        assert!(target.join("b").exists());
+        let leftovers: Vec<_> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("run")]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_killed_writer_leaves_a_staging_folder_that_the_next_writer_removes() {
+        let root = temp("stale");
+        let target = root.join("run");
+        let staging = staging_path(&target).unwrap();
+        std::fs::create_dir_all(&staging).unwrap();
+        // A pid that is not alive (pid_max is below 2^22 on Linux).
+        std::fs::write(staging.join(WRITER_FILE), "4194999").unwrap();
+        std::fs::write(staging.join("weights-last.safetensors"), "half").unwrap();
+        let s = Staging::begin(&target, Existing::Refuse).unwrap();
+        assert!(!s.dir().join("weights-last.safetensors").exists());
+        // A live writer (this process) blocks a second one.
+        let err = Staging::begin(&target, Existing::Refuse)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("another oddity process"), "{err}");
+        drop(s);
+        assert!(!staging.exists(), "an abandoned staging folder is removed");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}

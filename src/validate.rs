@@ -1,0 +1,371 @@
+//! The one place where a run's settings are checked for meaning before any work starts.
+//!
+//! Types already say a size is a non-negative integer and a rate a float; this layer says what
+//! they mean: sizes at least 1 and small enough to fit in memory, learning rates above 0,
+//! fractions and percentiles in range, every number finite, and options that apply to the data
+//! set, protocol and model they are given with. Each error names the setting and why.
+
+use crate::data::protocol::Protocol;
+use crate::data::source::{DatasetKind, DatasetSpec};
+use crate::run::RunConfig;
+use crate::threshold::ThresholdRule;
+use anyhow::{bail, ensure};
+use serde_json::Value;
+
+/// The largest width of a layer (units, latent size). A dense layer between two such widths is
+/// 256 MiB of float32 (plus as much again for each of Adam's moments); 65 536 would be 16 GiB.
+/// No paper oddity implements comes near it.
+pub const MAX_SIZE: u64 = 1 << 13;
+
+/// The largest count of repetitions (epochs, steps, batch size).
+pub const MAX_COUNT: u64 = 1 << 20;
+
+/// The largest base width of a convolutional network: DCGAN-style networks multiply it by up
+/// to 8, and a 4 × 4 convolution between 4096 and 2048 channels is already 512 MiB.
+pub const MAX_BASE_WIDTH: u64 = 512;
+
+/// The largest image side a model may be asked to resize to (a 4096 × 4096 RGB image is
+/// 200 MiB of float32 per sample before any network).
+pub const MAX_IMAGE_SIDE: usize = 4096;
+
+/// Whether a data set kind holds tables (rows of features) rather than images.
+pub fn is_table(kind: DatasetKind) -> bool {
+    matches!(
+        kind,
+        DatasetKind::Kdd99 | DatasetKind::Adbench | DatasetKind::Csv
+    )
+}
+
+/// `name` must be a finite number in `lo..=hi` (or `lo..hi` when `hi_open`).
+pub fn in_range(name: &str, value: f64, lo: f64, hi: f64, hi_open: bool) -> crate::Result<()> {
+    let inside = value.is_finite() && value >= lo && if hi_open { value < hi } else { value <= hi };
+    let close = if hi_open { ")" } else { "]" };
+    ensure!(
+        inside,
+        "{name} must be a number in [{lo}, {hi}{close}, got {value}"
+    );
+    Ok(())
+}
+
+/// `name` must be a finite number above 0.
+pub fn positive(name: &str, value: f64) -> crate::Result<()> {
+    ensure!(
+        value.is_finite() && value > 0.0,
+        "{name} must be a finite number above 0, got {value}"
+    );
+    Ok(())
+}
+
+/// `name` must be a count in `1..=max`.
+pub fn count(name: &str, value: u64, max: u64) -> crate::Result<()> {
+    ensure!(value >= 1, "{name} must be at least 1, got {value}");
+    ensure!(
+        value <= max,
+        "{name} = {value} is too large (at most {max})"
+    );
+    Ok(())
+}
+
+/// `name` must be a layer width or image side in `1..=max`; above it, the error gives the
+/// memory one square float32 layer of that width would need.
+pub fn size(name: &str, value: u64, max: u64) -> crate::Result<()> {
+    ensure!(value >= 1, "{name} must be at least 1, got {value}");
+    ensure!(
+        value <= max,
+        "{name} = {value} is too large (at most {max}): {}",
+        memory_note(value)
+    );
+    Ok(())
+}
+
+/// What a size means for memory: one square float32 layer of that width.
+fn memory_note(value: u64) -> String {
+    let bytes = (value as f64) * (value as f64) * 4.0;
+    format!(
+        "one {value} × {value} layer alone would need {:.1} GiB",
+        bytes / (1u64 << 30) as f64
+    )
+}
+
+impl RunConfig {
+    /// Check every setting of the run for meaning, before any data is read.
+    pub fn validate(&self) -> crate::Result<()> {
+        let t = &self.train;
+        count("epochs", t.epochs as u64, MAX_COUNT)?;
+        count("batch size", t.batch_size as u64, MAX_COUNT)?;
+        if let Some(p) = t.patience {
+            count("patience", p as u64, MAX_COUNT)?;
+        }
+        let s = &self.split;
+        ensure!(
+            s.validation_fraction.is_finite()
+                && s.validation_fraction > 0.0
+                && s.validation_fraction < 1.0,
+            "the validation fraction must be between 0 and 1 (exclusive), got {}",
+            s.validation_fraction
+        );
+        if let Some(m) = s.max_train {
+            ensure!(
+                m >= 2,
+                "--max-train must be at least 2 (one to train, one to validate), got {m}"
+            );
+        }
+        if let Some(m) = s.max_test {
+            ensure!(m >= 1, "--max-test must be at least 1, got {m}");
+        }
+        if let Some(f) = s.test_anomaly_fraction {
+            ensure!(
+                f.is_finite() && f > 0.0 && f < 1.0,
+                "the test anomaly fraction must be between 0 and 1 (exclusive), got {f}"
+            );
+        }
+        validate_threshold_rule(&self.threshold_rule)?;
+        let table = is_table(self.dataset.kind);
+        if let Some(side) = self.preprocess.image_size {
+            ensure!(
+                !table,
+                "--image-size resizes images, but {:?} data are tables",
+                self.dataset.kind
+            );
+            size("the image size", side as u64, MAX_IMAGE_SIDE as u64)?;
+        }
+        validate_dataset(&self.dataset)?;
+        validate_protocol(&self.protocol, self.dataset.kind)?;
+        validate_model(&self.model)
+    }
+}
+
+/// A threshold rule's numbers.
+pub fn validate_threshold_rule(rule: &ThresholdRule) -> crate::Result<()> {
+    match *rule {
+        ThresholdRule::ValidationPercentile { percentile } => {
+            in_range("the threshold percentile", percentile, 0.0, 100.0, false)
+        }
+        ThresholdRule::Fixed { value } => {
+            ensure!(
+                value.is_finite(),
+                "a fixed threshold must be finite, got {value}"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Options of the data set that must fit its kind.
+pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
+    let builtin = spec.kind == DatasetKind::BuiltinMnist;
+    if builtin && spec.path.as_os_str() != "builtin" {
+        bail!(
+            "--data {} does not apply: builtin-mnist is the MNIST subset inside the binary; use \
+             --dataset mnist to read MNIST files",
+            spec.path.display()
+        );
+    }
+    if let Some(side) = spec.image_size {
+        ensure!(
+            matches!(
+                spec.kind,
+                DatasetKind::ImageFolder | DatasetKind::Mvtec | DatasetKind::Cifar10
+            ),
+            "--decode-size resizes image files while decoding; it does not apply to {:?} data",
+            spec.kind
+        );
+        size("--decode-size", side as u64, MAX_IMAGE_SIDE as u64)?;
+    }
+    if let Some(column) = &spec.label_column {
+        ensure!(
+            spec.kind == DatasetKind::Csv,
+            "--label-column names a CSV column; it does not apply to {:?} data",
+            spec.kind
+        );
+        ensure!(
+            !column.trim().is_empty(),
+            "--label-column must not be empty"
+        );
+    }
+    Ok(())
+}
+
+/// A protocol that must fit the data set.
+pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Result<()> {
+    match protocol {
+        Protocol::Kdd99 => ensure!(
+            kind == DatasetKind::Kdd99,
+            "the kdd99 protocol needs --dataset kdd99 (its `normal.` rows are the anomaly), not {kind:?}"
+        ),
+        Protocol::OneClass { class } | Protocol::LeaveOneOut { class } => {
+            ensure!(!class.trim().is_empty(), "--class must not be empty")
+        }
+        Protocol::Tabular => {}
+    }
+    Ok(())
+}
+
+/// Every hyper-parameter of a model configuration, by what its name says it is. The rules
+/// apply to every model, so a new model's fields are checked as soon as they follow the
+/// naming of the others (sizes, `*learning_rate`, `beta_*`, `*dropout`, weights).
+pub fn validate_model(model: &crate::models::ModelConfig) -> crate::Result<()> {
+    let value = serde_json::to_value(model)?;
+    check_fields(model.name(), "", &value)
+}
+
+/// Hyper-parameters holding a count of repetitions.
+const COUNT_FIELDS: &[&str] = &[
+    "epochs",
+    "batch_size",
+    "critic_iterations",
+    "r_steps",
+    "gan_epochs",
+    "encoder_epochs",
+    "steps",
+    "patience",
+];
+
+/// Hyper-parameters holding a size (a count of units or channels).
+const SIZE_FIELDS: &[&str] = &[
+    "latent_dim",
+    "base_width",
+    "width",
+    "table_latent_dim",
+    "image_latent_dim",
+    "discriminator_width",
+];
+
+/// Hyper-parameters holding a list of layer widths.
+const WIDTH_LIST_FIELDS: &[&str] = &[
+    "hidden",
+    "generator_hidden",
+    "encoder_hidden",
+    "table_discriminator",
+];
+
+fn check_fields(model: &str, prefix: &str, value: &Value) -> crate::Result<()> {
+    let Value::Object(map) = value else {
+        return Ok(());
+    };
+    for (key, v) in map {
+        let name = format!("{model} hyper-parameter {prefix}{key}");
+        match v {
+            Value::Object(_) => check_fields(model, &format!("{prefix}{key}."), v)?,
+            Value::Null | Value::Bool(_) | Value::String(_) => {}
+            Value::Array(items) => {
+                if WIDTH_LIST_FIELDS.contains(&key.as_str()) {
+                    for (i, item) in items.iter().enumerate() {
+                        let w = item.as_u64().unwrap_or(0);
+                        size(&format!("{name}[{i}]"), w, MAX_SIZE)?;
+                    }
+                }
+            }
+            Value::Number(n) => {
+                let x = n.as_f64().unwrap_or(f64::NAN);
+                ensure!(x.is_finite(), "{name} must be finite, got {n}");
+                check_number(&name, key, n, x)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_number(name: &str, key: &str, n: &serde_json::Number, x: f64) -> crate::Result<()> {
+    if COUNT_FIELDS.contains(&key) {
+        return count(name, n.as_u64().unwrap_or(0), MAX_COUNT);
+    }
+    if SIZE_FIELDS.contains(&key) {
+        let max = if key.ends_with("width") {
+            MAX_BASE_WIDTH
+        } else {
+            MAX_SIZE
+        };
+        return size(name, n.as_u64().unwrap_or(0), max);
+    }
+    match key {
+        "image_size" => size(name, n.as_u64().unwrap_or(0), MAX_IMAGE_SIDE as u64),
+        k if k.contains("learning_rate") => positive(name, x),
+        "beta_1" | "beta_2" | "ema_decay" => in_range(name, x, 0.0, 1.0, true),
+        k if k.contains("dropout") => in_range(name, x, 0.0, 1.0, true),
+        "penalty_step" => positive(name, x),
+        // Loss weights, slopes, noise levels and re-initialisation levels: finite, not negative.
+        _ => {
+            ensure!(x >= 0.0, "{name} must not be negative, got {x}");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelConfig;
+
+    fn with(model: &str, key: &str, v: Value) -> crate::Result<()> {
+        let mut value = serde_json::to_value(ModelConfig::default_for(model).unwrap()).unwrap();
+        value[key] = v;
+        let config: ModelConfig = serde_json::from_value(value).unwrap();
+        validate_model(&config)
+    }
+
+    #[test]
+    fn every_default_configuration_is_valid() {
+        for m in crate::models::MODELS {
+            validate_model(&ModelConfig::default_for(m.name).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        }
+    }
+
+    #[test]
+    fn out_of_range_hyper_parameters_are_named() {
+        for (model, key, v, needle) in [
+            (
+                "autoencoder",
+                "latent_dim",
+                serde_json::json!(0),
+                "latent_dim must be at least 1",
+            ),
+            (
+                "autoencoder",
+                "hidden",
+                serde_json::json!([0]),
+                "hidden[0] must be at least 1",
+            ),
+            (
+                "ganomaly",
+                "base_width",
+                serde_json::json!(0),
+                "base_width must be at least 1",
+            ),
+            (
+                "ganomaly",
+                "latent_dim",
+                serde_json::json!(3_000_000_000u64),
+                "too large",
+            ),
+            (
+                "ganomaly",
+                "learning_rate",
+                serde_json::json!(-1.0),
+                "learning_rate must be a finite number above 0",
+            ),
+            (
+                "ganomaly",
+                "beta_1",
+                serde_json::json!(1.5),
+                "beta_1 must be a number in [0, 1)",
+            ),
+            (
+                "ganomaly",
+                "w_con",
+                serde_json::json!(-3.0),
+                "w_con must not be negative",
+            ),
+            (
+                "fanogan",
+                "critic_iterations",
+                serde_json::json!(0),
+                "critic_iterations must be at least 1",
+            ),
+        ] {
+            let err = with(model, key, v).unwrap_err().to_string();
+            assert!(err.contains(needle), "{model} {key}: {err}");
+        }
+    }
+}

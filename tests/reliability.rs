@@ -1,0 +1,467 @@
+//! Regression tests for the run folder's life and for inputs in range for their type but not
+//! for their meaning: each case was found by trying the release binary as a new user would
+//! (a panic, a silently wrong result or an unclear error before its fix). `docs/reliability.md`
+//! lists them with the test that covers each.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// A small CSV table: two features, label 0 normal / 1 anomaly.
+fn table(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// A table an autoencoder trains on in a second: 40 normals around the origin, 6 anomalies.
+fn good_table(dir: &Path) -> PathBuf {
+    let mut text = String::from("a,b,label\n");
+    for i in 0..40 {
+        let v = (i as f32 * 0.37).sin();
+        text.push_str(&format!("{v},{},0\n", v * 0.5));
+    }
+    for i in 0..6 {
+        text.push_str(&format!("{},{},1\n", 5.0 + i as f32, -4.0));
+    }
+    table(dir, "good.csv", &text)
+}
+
+fn train_args<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = train_args_for(data, out, extra);
+    if !extra.contains(&"--epochs") {
+        args.extend(["--epochs", "2"]);
+    }
+    args
+}
+
+fn train_args_for<'a>(data: &'a str, out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "csv",
+        "--data",
+        data,
+        "--protocol",
+        "tabular",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    args.extend(extra);
+    args
+}
+
+fn ok(o: &std::process::Output) {
+    assert!(o.status.success(), "{}", stderr(o));
+}
+
+fn metrics_json(run: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("eval-best/metrics.json")).unwrap())
+        .unwrap()
+}
+
+/// A run folder is never modified in place: re-training into it is refused without --force;
+/// --force replaces it whole (old evaluations go); a training killed mid-way leaves the old
+/// run whole and evaluable, and its staging folder is removed by the next writer.
+#[test]
+fn run_folders_are_transactions() {
+    let dir = temp_dir("rel-txn");
+    let data = good_table(&dir);
+    let (d, run) = (data.to_str().unwrap(), dir.join("F"));
+    let r = run.to_str().unwrap();
+    ok(&oddity(&train_args(d, r, &["--seed", "0"])));
+    ok(&oddity(&["eval", r]));
+    let before = metrics_json(&run);
+    let weights_before = std::fs::read(run.join("weights-best.safetensors")).unwrap();
+    // Refused without --force, untouched.
+    assert_clean_error(
+        &oddity(&train_args(d, r, &["--seed", "1"])),
+        &["already exists", "--force"],
+    );
+    assert_eq!(
+        std::fs::read(run.join("weights-best.safetensors")).unwrap(),
+        weights_before
+    );
+    // A re-training killed while it runs: the old run stays whole and evaluates as before.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .args(train_args(
+            d,
+            r,
+            &["--seed", "1", "--force", "--epochs", "100000"],
+        ))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let staging = dir.join(".F.partial");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !staging.join("writer.pid").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the training never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        staging.exists(),
+        "a killed writer leaves its staging folder"
+    );
+    ok(&oddity(&["eval", r]));
+    assert_eq!(
+        metrics_json(&run),
+        before,
+        "the old run is whole after the kill"
+    );
+    // The staging folder is not a run.
+    assert_clean_error(
+        &oddity(&["eval", staging.to_str().unwrap()]),
+        &[".F.partial", "never completed"],
+    );
+    // --force replaces the run whole: new weights, no old evaluation beside them, no leftovers.
+    let o = oddity(&train_args(d, r, &["--seed", "1", "--force"]));
+    ok(&o);
+    assert!(stderr(&o).contains("removing") && !staging.exists());
+    assert!(
+        !run.join("eval-best").exists(),
+        "old evaluations go with the old run"
+    );
+    assert_ne!(
+        std::fs::read(run.join("weights-best.safetensors")).unwrap(),
+        weights_before
+    );
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(names.is_empty(), "hidden leftovers: {names:?}");
+    // --force never deletes a folder oddity did not write.
+    let other = dir.join("mine");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "keep").unwrap();
+    assert_clean_error(
+        &oddity(&train_args(d, other.to_str().unwrap(), &["--force"])),
+        &["not a folder oddity wrote"],
+    );
+    assert!(other.join("notes.txt").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The output location is checked before the data is read: a bad --out is the first error.
+#[test]
+fn a_bad_output_location_fails_first() {
+    let dir = temp_dir("rel-out");
+    let blocker = table(&dir, "file", "not a folder");
+    let out = blocker.join("run");
+    let o = oddity(&train_args("/nonexistent.csv", out.to_str().unwrap(), &[]));
+    assert_clean_error(&o, &["file"]);
+    assert!(!stderr(&o).contains("nonexistent.csv"), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `run.json` records each weights file's SHA-256: a damaged or swapped file is named; a run
+/// of an older layout that does not load names both layouts and the remedy.
+#[test]
+fn weights_are_verified_and_layouts_named() {
+    let dir = temp_dir("rel-sha");
+    let data = good_table(&dir);
+    let run = dir.join("run");
+    let r = run.to_str().unwrap();
+    ok(&oddity(&train_args(data.to_str().unwrap(), r, &[])));
+    let weights = run.join("weights-last.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    std::fs::write(&weights, &bytes[..bytes.len() / 2]).unwrap();
+    assert_clean_error(
+        &oddity(&["eval", r, "--checkpoint", "last"]),
+        &["weights-last.safetensors", "SHA-256"],
+    );
+    // A layout-1 run (no checksums) whose weights do not fit: both layouts and the remedy.
+    let text = std::fs::read_to_string(run.join("run.json")).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let map = json.as_object_mut().unwrap();
+    map.remove("layout");
+    map.remove("weights_sha256");
+    let write_run =
+        |json: &serde_json::Value| std::fs::write(run.join("run.json"), json.to_string()).unwrap();
+    write_run(&json);
+    assert_clean_error(
+        &oddity(&["eval", r, "--checkpoint", "last"]),
+        &[
+            "weights-last.safetensors",
+            "layout 1",
+            "layout 2",
+            "retrain",
+        ],
+    );
+    // A newer layout than this build reads.
+    json["layout"] = 99.into();
+    write_run(&json);
+    assert_clean_error(&oddity(&["eval", r]), &["layout 99", "newer oddity"]);
+    // A preprocess.json with too few factors: named, not a panic.
+    json["layout"] = 1.into();
+    write_run(&json);
+    let pre = run.join("preprocess.json");
+    let mut p: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&pre).unwrap()).unwrap();
+    p["factor"] = serde_json::json!([1.0]);
+    std::fs::write(&pre, p.to_string()).unwrap();
+    assert_clean_error(&oddity(&["eval", r]), &["preprocess.json", "1 factors"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Weights files are byte-identical for identical weights (a deterministic header order), so
+/// the recorded SHA-256 identifies the weights.
+#[test]
+fn identical_weights_give_identical_files() {
+    let dir = temp_dir("rel-bytes");
+    let data = good_table(&dir);
+    let d = data.to_str().unwrap();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    ok(&oddity(&train_args(d, a.to_str().unwrap(), &[])));
+    ok(&oddity(&train_args(d, b.to_str().unwrap(), &[])));
+    for f in ["weights-best.safetensors", "weights-last.safetensors"] {
+        assert_eq!(
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Values in range for their type but not for their meaning: each is an error naming the
+/// setting, before any work, never a panic.
+#[test]
+fn out_of_range_settings_are_named_errors() {
+    let dir = temp_dir("rel-range");
+    let data = good_table(&dir);
+    let d = data.to_str().unwrap();
+    let out = dir.join("run");
+    let o = out.to_str().unwrap();
+    let settings = |json: &str| {
+        let p = dir.join("settings.json");
+        std::fs::write(&p, json).unwrap();
+        p
+    };
+    for (json, needle) in [
+        (r#"{"latent_dim": 0}"#, "latent_dim must be at least 1"),
+        (r#"{"hidden": [0]}"#, "hidden[0] must be at least 1"),
+        (r#"{"base_width": 0}"#, "base_width must be at least 1"),
+        (r#"{"latent_dim": 3000000000}"#, "too large"),
+        (
+            r#"{"learning_rate": -1}"#,
+            "learning_rate must be a finite number above 0",
+        ),
+    ] {
+        let p = settings(json);
+        let args = train_args(d, o, &["--model-config", p.to_str().unwrap()]);
+        assert_clean_error(&oddity(&args), &["settings.json", needle]);
+    }
+    for (extra, needle) in [
+        (&["--max-train", "0"][..], "--max-train must be at least 2"),
+        (&["--class", "1"][..], "--class 1 does not apply"),
+        (&["--image-size", "32"][..], "--image-size resizes images"),
+        (&["--decode-size", "0"][..], "--decode-size"),
+        (&["--validation-fraction", "1.5"][..], "validation fraction"),
+        (
+            &["--label-column", "a"][..],
+            "the tabular protocol needs binary labels",
+        ),
+    ] {
+        assert_clean_error(&oddity(&train_args(d, o, extra)), &[needle]);
+    }
+    // --data with the built-in subset, --decode-size 0 with an image folder.
+    let builtin = [
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "builtin-mnist",
+        "--data",
+        d,
+        "--protocol",
+        "one-class",
+        "--class",
+        "1",
+        "--out",
+        o,
+    ];
+    assert_clean_error(&oddity(&builtin), &["--data", "does not apply"]);
+    let folder = [
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "image-folder",
+        "--data",
+        d,
+        "--decode-size",
+        "0",
+        "--protocol",
+        "one-class",
+        "--class",
+        "1",
+        "--out",
+        o,
+    ];
+    assert_clean_error(&oddity(&folder), &["--decode-size must be at least 1"]);
+    // metrics: thresholds and percentiles out of range or not numbers.
+    let scores = table(
+        &dir,
+        "s.csv",
+        "score,label\n0.1,0\n0.9,1\n0.3,0.0\n0.7,1.0\n",
+    );
+    let s = scores.to_str().unwrap();
+    for (flag, value, needle) in [
+        (
+            "--score-percentile",
+            "150",
+            "--score-percentile must be a number in [0, 100]",
+        ),
+        ("--score-percentile", "NaN", "--score-percentile"),
+        ("--score-percentile=-20", "", "--score-percentile"),
+        ("--threshold", "NaN", "--threshold must be a finite number"),
+    ] {
+        let mut args = vec!["metrics", "--scores", s, flag];
+        if !value.is_empty() {
+            args.push(value);
+        }
+        let o = oddity(&args);
+        assert_clean_error(&o, &[needle]);
+    }
+    // Labels written 0.0 / 1.0 are read as scikit-learn reads them.
+    let o = oddity(&["metrics", "--scores", s]);
+    ok(&o);
+    assert!(
+        stdout(&o).contains("AUROC              1.0000"),
+        "{}",
+        stdout(&o)
+    );
+    // A folder given as the scores file is named.
+    assert_clean_error(
+        &oddity(&["metrics", "--scores", dir.to_str().unwrap()]),
+        &[dir.to_str().unwrap(), "is a folder"],
+    );
+    // An output file that cannot be written is named.
+    let o = oddity(&[
+        "metrics",
+        "--scores",
+        s,
+        "--json",
+        "/nonexistent-dir/m.json",
+    ]);
+    assert_clean_error(&o, &["/nonexistent-dir/m.json"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Labels mean what they say: a duplicated column, an empty label and a label other than 0/1
+/// in a binary protocol are errors; the label can never leak in as a feature.
+#[test]
+fn labels_mean_what_they_say() {
+    let dir = temp_dir("rel-labels");
+    let out = dir.join("run");
+    let o = out.to_str().unwrap();
+    for (text, needle) in [
+        (
+            "a,label,label\n1,0,0\n2,0,0\n3,1,1\n",
+            "\"label\" appears twice",
+        ),
+        (
+            "a,b,label\n1,2,0\n3,4,\n5,6,0\n",
+            "line 3: the label (\"label\") is empty",
+        ),
+        (
+            "a,b,label\n1,2,0\n3,4,2\n5,6,0\n7,8,0\n",
+            "label \"2\" must be 0 (normal) or 1",
+        ),
+    ] {
+        let p = table(&dir, "t.csv", text);
+        assert_clean_error(&oddity(&train_args(p.to_str().unwrap(), o, &[])), &[needle]);
+    }
+    // Labels 0.0 / 1.0 train as 0 / 1.
+    let mut text = String::from("a,b,label\n");
+    for i in 0..30 {
+        text.push_str(&format!("{},{},0.0\n", i % 7, i % 5));
+    }
+    text.push_str("40,40,1.0\n");
+    let p = table(&dir, "float.csv", &text);
+    let o2 = oddity(&train_args(p.to_str().unwrap(), o, &[]));
+    ok(&o2);
+    assert!(stderr(&o2).contains("(1 anomalies)"), "{}", stderr(&o2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Data that parse but cannot be used: images of 0×0 pixels, a table without features, an
+/// `.npy` shape whose element count overflows, values beyond 32-bit floats.
+#[test]
+fn degenerate_data_are_named_errors() {
+    use oddity::data::{adbench, idx};
+    let images = idx::encode(&idx::IdxArray {
+        dims: vec![2, 0, 0],
+        data: vec![],
+    });
+    let images = idx::parse(&images, "images").unwrap();
+    let labels = idx::IdxArray {
+        dims: vec![2],
+        data: vec![0, 1],
+    };
+    let err = idx::images_with_labels(images, labels, "images", "labels").unwrap_err();
+    assert!(err.to_string().contains("0×0 pixels"), "{err}");
+    let npy = |descr: &str, shape: &str, body: &[u8]| {
+        let header =
+            format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({shape}), }}");
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(body);
+        out
+    };
+    let err = adbench::parse_npy(&npy("<f8", "4294967296, 4294967296, 16", &[]), "X.npy")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("too large"), "{err}");
+    let npz = |x: Vec<u8>, y: Vec<u8>| {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file("X.npy", options).unwrap();
+        zip.write_all(&x).unwrap();
+        zip.start_file("y.npy", options).unwrap();
+        zip.write_all(&y).unwrap();
+        zip.finish().unwrap().into_inner()
+    };
+    let y: Vec<u8> = [0i64, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let err = adbench::parse(&npz(npy("<f8", "2, 0", &[]), npy("<i8", "2,", &y)), "t.npz")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no feature columns"), "{err}");
+    let x: Vec<u8> = [1.0f64, 1e300]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let err = adbench::parse(&npz(npy("<f8", "2, 1", &x), npy("<i8", "2,", &y)), "t.npz")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("does not fit a 32-bit float"), "{err}");
+    // Values whose range overflows 32-bit floats under min-max scaling: named, not "diverged".
+    let dir = temp_dir("rel-overflow");
+    let mut text = String::from("a,label\n");
+    for i in 0..20 {
+        text.push_str(&format!("{},0\n", if i % 2 == 0 { 3e38 } else { -3e38 }));
+    }
+    text.push_str("0,1\n");
+    let p = table(&dir, "big.csv", &text);
+    let o = dir.join("run");
+    let args = train_args(
+        p.to_str().unwrap(),
+        o.to_str().unwrap(),
+        &["--scaling", "min-max"],
+    );
+    assert_clean_error(&oddity(&args), &["overflows 32-bit floats"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
