@@ -11,7 +11,9 @@ use oddity::report::{self, MetricsReport};
 use oddity::run::folder::{Existing, Staging};
 use oddity::run::{self, Checkpoint, Run, RunConfig};
 use oddity::threshold::ThresholdRule;
+use burn::tensor::Device;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 mod bench;
 
@@ -53,7 +55,7 @@ enum Command {
 struct DataArgs {
     /// Data set format: mnist, fashion-mnist, cifar10, image-folder, mvtec, kdd99, adbench, csv, builtin-mnist.
     #[arg(long)]
-    dataset: DatasetKind,
+    dataset: Option<DatasetKind>,
     /// The data set's file or folder (not needed for builtin-mnist).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -67,13 +69,14 @@ struct DataArgs {
 
 impl DataArgs {
     fn spec(&self) -> anyhow::Result<DatasetSpec> {
-        let path = match (&self.data, self.dataset) {
+        let dataset = self.dataset.context("--dataset is required")?;
+        let path = match (&self.data, dataset) {
             (Some(p), _) => p.clone(),
             (None, DatasetKind::BuiltinMnist) => PathBuf::from("builtin"),
             (None, _) => anyhow::bail!("--data is required for this dataset"),
         };
         Ok(DatasetSpec {
-            kind: self.dataset,
+            kind: dataset,
             path,
             label_column: self.label_column.clone(),
             image_size: self.decode_size,
@@ -83,14 +86,18 @@ impl DataArgs {
 
 #[derive(Args)]
 struct TrainArgs {
+    /// Continue the stopped training (killed, or Ctrl-C) of this run folder from its last
+    /// checkpoint; every other setting comes from the stopped run.
+    #[arg(long, conflicts_with_all = ["model", "protocol", "out", "model_config"])]
+    resume: Option<PathBuf>,
     /// Detector name (see `oddity models`).
-    #[arg(long)]
-    model: String,
+    #[arg(long, required_unless_present = "resume")]
+    model: Option<String>,
     #[command(flatten)]
     data: DataArgs,
     /// Protocol: one-class (class k normal), leave-one-out (class k anomalous), kdd99, tabular.
-    #[arg(long)]
-    protocol: String,
+    #[arg(long, required_unless_present = "resume")]
+    protocol: Option<String>,
     /// The class of one-class / leave-one-out (name or index).
     #[arg(long)]
     class: Option<String>,
@@ -104,8 +111,8 @@ struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Run folder to write. It must not exist yet, unless --force.
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "resume")]
+    out: Option<PathBuf>,
     /// Replace the run folder --out whole if it holds a run (its evaluations go with it); the
     /// old run stays intact until the new one is complete.
     #[arg(long)]
@@ -251,8 +258,14 @@ fn model_config(name: &str, file: Option<&Path>) -> anyhow::Result<ModelConfig> 
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
-    let model = model_config(&a.model, a.model_config.as_deref())?;
-    let protocol = Protocol::parse(&a.protocol, a.class.as_deref())?;
+    if let Some(target) = &a.resume {
+        return resume_training(target, a.force, &device);
+    }
+    let (Some(model), Some(protocol), Some(out)) = (&a.model, &a.protocol, &a.out) else {
+        anyhow::bail!("--model, --protocol and --out are required");
+    };
+    let model = model_config(model, a.model_config.as_deref())?;
+    let protocol = Protocol::parse(protocol, a.class.as_deref())?;
     let mut config = RunConfig::new(model, a.data.spec()?, protocol, a.seed)?;
     if let Some(e) = a.epochs {
         config.train.epochs = e;
@@ -273,7 +286,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     config.preprocess.image_size = a.image_size;
     config.validate()?;
     // The output location is claimed and tested for writing before any data is read.
-    let staging = Staging::begin(&a.out, existing_run(a.force))?;
+    let staging = Staging::begin(out, existing_run(a.force))?;
     let split = run::load_split(&config)?;
     eprintln!(
         "{} on {} ({}): {} training, {} validation, {} test samples ({} anomalies)",
@@ -285,16 +298,82 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         split.test.len(),
         split.test.anomalies()
     );
-    let mut trained = run::train_on(config, &split, &device)?;
-    trained.save_into(staging)?;
-    let log = &trained.run.log;
+    train_in(config, &split, &device, staging, false)
+}
+
+/// Continue the stopped training of `target` from its last checkpoint.
+fn resume_training(target: &Path, force: bool, device: &Device) -> anyhow::Result<()> {
+    let staging = Staging::resume(target, existing_run(force))?;
+    let config = run::resumable_config(staging.dir()).with_context(|| {
+        format!("{}: the stopped training left no configuration", target.display())
+    })?;
+    let split = run::load_split(&config)?;
     eprintln!(
-        "saved {} (best validation epoch {} of {})",
-        a.out.display(),
-        log.best_epoch,
-        log.epochs.len()
+        "resuming {} on {} ({}) into {}",
+        config.model.name(),
+        config.dataset.path.display(),
+        config.protocol,
+        target.display()
     );
-    Ok(())
+    train_in(config, &split, device, staging, true)
+}
+
+/// Train into `staging` with a checkpoint after every epoch and on Ctrl-C, then publish the
+/// run; a training stopped by Ctrl-C keeps its checkpoint and says how to resume it.
+fn train_in(
+    config: RunConfig,
+    split: &oddity::data::protocol::Split,
+    device: &Device,
+    staging: Staging,
+    resume: bool,
+) -> anyhow::Result<()> {
+    let checkpointing = run::Checkpointing {
+        dir: staging.dir(),
+        resume,
+        stop: Some(stop_flag()),
+    };
+    match run::train_with(config, split, device, Some(checkpointing)) {
+        Ok(mut trained) => {
+            let out = trained.save_into(staging)?;
+            let log = &trained.run.log;
+            eprintln!(
+                "saved {} (best validation epoch {} of {})",
+                out.display(),
+                log.best_epoch,
+                log.epochs.len()
+            );
+            Ok(())
+        }
+        Err(e) if e.is::<oddity::train::Interrupted>() => {
+            let target = staging.target().to_path_buf();
+            if oddity::train::resume::exists(staging.dir()) {
+                staging.keep();
+                eprintln!(
+                    "{e}; its checkpoint is kept: continue with `oddity train --resume {}`",
+                    target.display()
+                );
+                std::process::exit(130);
+            }
+            anyhow::bail!("{e}; this model cannot resume a training yet, so nothing was kept")
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A flag raised by the first Ctrl-C (the training stops after its current step, its
+/// checkpoint written); a second Ctrl-C ends the process at once.
+fn stop_flag() -> &'static AtomicBool {
+    static STOP: AtomicBool = AtomicBool::new(false);
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            if STOP.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after the current step (Ctrl-C again to stop at once)");
+        });
+    });
+    &STOP
 }
 
 /// What `--force` allows with an existing run folder.

@@ -7,6 +7,7 @@
 //! The residual `(x − x̂)²` averaged over channels is its per-pixel anomaly map.
 
 use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
+use crate::nn::TrainingState;
 use crate::data::SampleShape;
 use crate::nn::dcgan::check_image_size;
 use crate::nn::init::component_rng;
@@ -206,6 +207,18 @@ impl Detector for Autoencoder {
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         module_from_bytes(&mut self.net, bytes)
+    }
+
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        let mut state = TrainingState::new();
+        state.put_module("net", &self.net)?;
+        state.put_optimizer("optim", &self.optim)?;
+        Ok(Some(state))
+    }
+
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.load_module("net", &mut self.net)?;
+        state.load_optimizer("optim", &mut self.optim)
     }
 }
 

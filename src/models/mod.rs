@@ -12,6 +12,7 @@ pub mod ganomaly;
 pub mod skip_ganomaly;
 
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use anyhow::{Context, bail};
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
@@ -69,6 +70,18 @@ pub trait Detector: Send {
 
     /// Restore weights written by [`Detector::save_weights`].
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()>;
+
+    /// Everything training needs to continue exactly where it stopped: the networks with their
+    /// parameter identities, the optimizers' states, random generators and counters. `None`
+    /// for a model that cannot resume training yet (its runs restart instead).
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        Ok(None)
+    }
+
+    /// Restore a state given by [`Detector::training_state`].
+    fn restore_training_state(&mut self, _state: &TrainingState) -> crate::Result<()> {
+        bail!("{} cannot resume a training yet", self.name())
+    }
 }
 
 /// A model's configuration, tagged by model name; each variant's defaults are its paper's.
@@ -371,7 +384,12 @@ impl ModelConfig {
 }
 
 /// Serialise a module's parameters to safetensors bytes.
+///
+/// BatchNorm's running statistics are settled first: burn keeps the latest update of each
+/// aside until the statistics are next read, and a snapshot would otherwise save the one
+/// before it (for a network no validation pass has read since, as GANomaly's discriminator).
 pub fn module_to_bytes<M: ModuleSnapshot>(module: &M) -> crate::Result<Vec<u8>> {
+    let _settled = module.valid();
     let mut store = SafetensorsStore::from_bytes(None);
     module
         .save_into(&mut store)

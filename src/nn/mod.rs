@@ -15,6 +15,7 @@ pub mod optim;
 pub mod penalty;
 pub mod resnet;
 pub mod spectral;
+pub mod state;
 pub mod unet;
 
 pub use bigan::{
@@ -28,3 +29,4 @@ pub use init::{InitScheme, initialise};
 pub use latent_search::LatentSearch;
 pub use mlp::{Mlp, MlpConfig};
 pub use optim::NetOptimizer;
+pub use state::TrainingState;

@@ -42,6 +42,27 @@ impl NetOptimizer {
         }
     }
 
+    /// The optimizer's per-parameter state (moments, step counts) as burnpack bytes, keyed by
+    /// parameter identity.
+    pub fn state_bytes(&self) -> crate::Result<Vec<u8>> {
+        let bytes = self
+            .optim
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot save the optimizer state: {e}"))?;
+        Ok(bytes.to_vec())
+    }
+
+    /// Restore a state written by [`NetOptimizer::state_bytes`]; the network's parameters must
+    /// carry the identities they had then.
+    pub fn restore_state(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        self.optim = self
+            .optim
+            .clone()
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
+            .map_err(|e| anyhow::anyhow!("cannot restore the optimizer state: {e}"))?;
+        Ok(())
+    }
+
     /// Take `net`'s gradients out of `grads` and apply one step to `net`.
     pub fn step<M: Module>(&mut self, net: M, grads: &mut Gradients) -> M {
         let net_grads = GradientsParams::from_module(grads, &net);

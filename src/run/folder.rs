@@ -37,6 +37,9 @@ pub struct Staging {
     dir: PathBuf,
     replace: bool,
     published: bool,
+    /// Remove the staging folder when dropped unpublished (a fresh one); a resumed one holds
+    /// a stopped training's checkpoints and is kept.
+    remove_on_drop: bool,
 }
 
 /// The hidden sibling `.NAME.SUFFIX` of `target`.
@@ -120,6 +123,13 @@ impl Staging {
                      stop it",
                     target.display()
                 ),
+                _ if crate::train::resume::exists(&dir) && existing == Existing::Refuse => bail!(
+                    "a stopped training of {} is saved in {}: continue it with `oddity train \
+                     --resume {}`, or pass --force to discard it and start again",
+                    target.display(),
+                    dir.display(),
+                    target.display()
+                ),
                 _ => {
                     eprintln!(
                         "note: removing {}, left by a process that was stopped before it finished",
@@ -137,12 +147,59 @@ impl Staging {
             dir,
             replace,
             published: false,
+            remove_on_drop: true,
         };
         crate::io::write_atomic(
             &staging.dir.join(WRITER_FILE),
             std::process::id().to_string().as_bytes(),
         )?;
         Ok(staging)
+    }
+
+    /// Take over the staging folder of `target` that a stopped process left, to continue
+    /// writing it: its writer must be gone. The target's existing folder, if any, will be
+    /// replaced when this one is published only if `existing` allows it.
+    pub fn resume(target: &Path, existing: Existing) -> crate::Result<Staging> {
+        let dir = staging_path(target)?;
+        if !dir.is_dir() {
+            bail!(
+                "{}: no stopped training to resume (no {})",
+                target.display(),
+                dir.display()
+            );
+        }
+        if let Some(pid) = writer_of(&dir).filter(|&pid| process_alive(pid)) {
+            bail!(
+                "{} is being written by another oddity process (pid {pid})",
+                target.display()
+            );
+        }
+        let replace = match (target.exists(), existing) {
+            (false, _) => false,
+            (true, Existing::Replace { marker }) if target.join(marker).is_file() => true,
+            (true, _) => bail!(
+                "{} exists; pass --force to replace it with the resumed run",
+                target.display()
+            ),
+        };
+        let staging = Staging {
+            target: target.to_path_buf(),
+            dir,
+            replace,
+            published: false,
+            remove_on_drop: false,
+        };
+        crate::io::write_atomic(
+            &staging.dir.join(WRITER_FILE),
+            std::process::id().to_string().as_bytes(),
+        )?;
+        Ok(staging)
+    }
+
+    /// Leave the staging folder in place (a stopped training that can be resumed).
+    pub fn keep(mut self) {
+        let _ = std::fs::remove_file(self.dir.join(WRITER_FILE));
+        self.published = true;
     }
 
     /// The folder to write the files into.
@@ -199,8 +256,13 @@ impl Staging {
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if !self.published {
+        if self.published {
+            return;
+        }
+        if self.remove_on_drop {
             let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            let _ = std::fs::remove_file(self.dir.join(WRITER_FILE));
         }
     }
 }

@@ -235,6 +235,38 @@ pub fn train(config: RunConfig, device: &Device) -> crate::Result<Trained> {
 
 /// Train on an already loaded split.
 pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Result<Trained> {
+    train_with(config, split, device, None)
+}
+
+/// Where a training keeps its checkpoints (a run's staging folder), whether it continues from
+/// the one there, and the flag that asks it to stop after the current step (Ctrl-C).
+#[derive(Clone, Copy)]
+pub struct Checkpointing<'a> {
+    /// The staging folder; checkpoints go to its `resume/`.
+    pub dir: &'a Path,
+    /// Continue from the latest checkpoint there.
+    pub resume: bool,
+    /// Raised to stop after the current step, the checkpoint written.
+    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
+}
+
+/// The file in a staging folder holding the configuration of the run being trained.
+const RESUME_CONFIG: &str = "run-config.json";
+
+/// The configuration of the stopped training saved in `staging`.
+pub fn resumable_config(staging: &Path) -> crate::Result<RunConfig> {
+    io::read_json(&train::resume::folder(staging).join(RESUME_CONFIG))
+}
+
+/// Train on an already loaded split with checkpoints after every epoch (and on a stop
+/// request), continuing from the latest one when `checkpointing.resume` is set. The result is
+/// the same, bit for bit, as an uninterrupted training of the same configuration.
+pub fn train_with(
+    config: RunConfig,
+    split: &Split,
+    device: &Device,
+    checkpointing: Option<Checkpointing>,
+) -> crate::Result<Trained> {
     config.validate()?;
     // The model's input size unless the user asked for another; the scaling is the run's.
     let pre_config = PreprocessConfig {
@@ -249,7 +281,31 @@ pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Res
     let mut detector = config
         .model
         .build(preprocessor.output, device, config.train.seed)?;
-    let (log, checkpoints) = train::fit(detector.as_mut(), &train_set, &valid_set, &config.train)?;
+    let mut resume_from = None;
+    if let Some(c) = checkpointing {
+        let saved = train::resume::folder(c.dir).join(RESUME_CONFIG);
+        if c.resume {
+            let (loop_state, model_state) = train::resume::read(c.dir)?;
+            detector.restore_training_state(&model_state)?;
+            resume_from = Some(loop_state);
+        } else if detector.training_state()?.is_some() {
+            std::fs::create_dir_all(train::resume::folder(c.dir))?;
+            io::write_json(&saved, &config)?;
+        }
+    }
+    let mut on_checkpoint = |state: &train::LoopState, model: &dyn Detector| match checkpointing {
+        Some(c) => train::resume::write(c.dir, state, model),
+        None => Ok(()),
+    };
+    let (log, checkpoints) = train::fit_resumable(
+        detector.as_mut(),
+        &train_set,
+        &valid_set,
+        &config.train,
+        resume_from,
+        &mut on_checkpoint,
+        checkpointing.and_then(|c| c.stop),
+    )?;
     let last = validation_threshold(&config.threshold_rule, detector.as_ref(), &valid_set)?;
     detector.load_weights(checkpoints.best.clone())?;
     let best = validation_threshold(&config.threshold_rule, detector.as_ref(), &valid_set)?;
@@ -296,6 +352,7 @@ impl Trained {
     /// one rename. `run.json` records each weights file's SHA-256.
     pub fn save_into(&mut self, staging: folder::Staging) -> crate::Result<PathBuf> {
         let dir = staging.dir();
+        train::resume::remove(dir)?;
         let mut weights_sha256 = BTreeMap::new();
         for (checkpoint, bytes) in [
             (Checkpoint::Best, &self.checkpoints.best),

@@ -4,8 +4,11 @@
 //! normal-only data and the best-by-validation and last checkpoints. A model supplies only its
 //! step ([`Detector::train_step`]) and its validation criterion.
 
+pub mod resume;
+
 use crate::data::Samples;
 use crate::models::Detector;
+use crate::nn::state::RngState;
 use anyhow::{bail, ensure};
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -85,28 +88,114 @@ pub fn fit(
     valid: &Samples,
     options: &TrainOptions,
 ) -> crate::Result<(TrainLog, Checkpoints)> {
+    fit_resumable(model, train, valid, options, None, &mut |_, _| Ok(()), None)
+}
+
+/// Where the loop stands: with the model's [`Detector::training_state`], enough to continue a
+/// training exactly as if it had never stopped.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LoopState {
+    /// The epoch in progress (1-based).
+    pub epoch: usize,
+    /// Steps of that epoch already taken.
+    pub step: usize,
+    /// The sample order of that epoch (already shuffled for it when `step > 0`).
+    pub order: Vec<usize>,
+    /// The shuffling generator's position.
+    pub rng: RngState,
+    /// Sums of each named loss over the epoch's steps so far.
+    pub sums: BTreeMap<String, f64>,
+    /// Seconds of training steps spent in the epoch so far.
+    pub seconds: f64,
+    /// The log of the finished epochs.
+    pub log: TrainLog,
+    /// The best validation loss so far.
+    pub best_loss: Option<f64>,
+    /// The weights of the best epoch so far (saved apart, not in JSON).
+    #[serde(skip)]
+    pub best_weights: Vec<u8>,
+}
+
+/// A training that stopped on request (Ctrl-C) after a step, its state saved.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The epoch in progress.
+    pub epoch: usize,
+    /// Steps of it taken.
+    pub step: usize,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "training stopped on request after step {} of epoch {}", self.step, self.epoch)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// [`fit`], continuing from `resume` when given. After each epoch, and after the step during
+/// which `stop` was raised, `checkpoint` receives the loop's state (the model is in the state
+/// that goes with it); a raised `stop` then ends the call with [`Interrupted`].
+pub fn fit_resumable(
+    model: &mut dyn Detector,
+    train: &Samples,
+    valid: &Samples,
+    options: &TrainOptions,
+    resume: Option<LoopState>,
+    checkpoint: &mut dyn FnMut(&LoopState, &dyn Detector) -> crate::Result<()>,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> crate::Result<(TrainLog, Checkpoints)> {
     ensure!(options.epochs > 0, "epochs must be at least 1");
     ensure!(options.batch_size > 0, "batch size must be at least 1");
     ensure!(!train.is_empty(), "no training samples");
     ensure!(!valid.is_empty(), "no validation samples");
     let train_device = model.device().clone().autodiff();
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    rng.set_stream(1000);
-    let mut order: Vec<usize> = (0..train.len()).collect();
     // Drop the last partial batch, as the reference implementations' loaders do, unless the
     // whole set is smaller than one batch.
     let batch = options.batch_size.min(train.len());
     let steps = train.len() / batch;
-    let mut log = TrainLog::default();
-    let mut best: Option<(f64, Vec<u8>)> = None;
-    for epoch in 1..=options.epochs {
+    let mut state = match resume {
+        Some(state) => {
+            ensure!(
+                state.order.len() == train.len(),
+                "the saved training state has {} samples, the training set {}",
+                state.order.len(),
+                train.len()
+            );
+            state
+        }
+        None => {
+            let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+            rng.set_stream(1000);
+            LoopState {
+                epoch: 1,
+                step: 0,
+                order: (0..train.len()).collect(),
+                rng: RngState::of(&rng),
+                sums: BTreeMap::new(),
+                seconds: 0.0,
+                log: TrainLog::default(),
+                best_loss: None,
+                best_weights: Vec::new(),
+            }
+        }
+    };
+    let mut rng = state.rng.restore();
+    while state.epoch <= options.epochs {
+        let epoch = state.epoch;
         model.begin_epoch(epoch);
-        order.shuffle(&mut rng);
+        if state.step == 0 {
+            state.order.shuffle(&mut rng);
+            state.rng = RngState::of(&rng);
+        }
         let bar = progress_bar(options.progress, steps, epoch, options.epochs);
+        if let Some(bar) = &bar {
+            bar.set_position(state.step as u64);
+        }
         let start = Instant::now();
-        let mut sums: BTreeMap<&'static str, f64> = BTreeMap::new();
-        for step in 0..steps {
-            let rows = &order[step * batch..(step + 1) * batch];
+        let first_step = state.step;
+        for step in first_step..steps {
+            let rows = &state.order[step * batch..(step + 1) * batch];
             let losses = model.train_step(batch_tensor(train, rows, &train_device))?;
             for (name, value) in &losses {
                 if !value.is_finite() {
@@ -115,16 +204,28 @@ pub fn fit(
                         step + 1
                     );
                 }
-                *sums.entry(name).or_default() += *value as f64;
+                *state.sums.entry(name.to_string()).or_default() += *value as f64;
             }
+            state.step = step + 1;
             if let Some(bar) = &bar {
-                let rate = ((step + 1) * batch) as f64 / start.elapsed().as_secs_f64();
+                let done = (step + 1 - first_step) * batch;
+                let rate = done as f64 / start.elapsed().as_secs_f64();
                 let text = format_losses(losses.iter().map(|(n, v)| (*n, *v as f64)));
                 bar.set_message(format!("{text} | {rate:.0} samples/s"));
                 bar.inc(1);
             }
+            if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+                && state.step < steps
+            {
+                if let Some(bar) = &bar {
+                    bar.finish_and_clear();
+                }
+                state.seconds += start.elapsed().as_secs_f64();
+                checkpoint(&state, model)?;
+                return Err(Interrupted { epoch, step: state.step }.into());
+            }
         }
-        let train_seconds = start.elapsed().as_secs_f64();
+        let train_seconds = state.seconds + start.elapsed().as_secs_f64();
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
@@ -134,9 +235,9 @@ pub fn fit(
         })?);
         let entry = EpochLog {
             epoch,
-            losses: sums
+            losses: std::mem::take(&mut state.sums)
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), v / steps as f64))
+                .map(|(k, v)| (k, v / steps as f64))
                 .collect(),
             validation_loss,
             train_seconds,
@@ -150,32 +251,41 @@ pub fn fit(
                 entry.samples_per_second
             );
         }
-        log.epochs.push(entry);
-        if best.as_ref().is_none_or(|(b, _)| validation_loss < *b) {
-            best = Some((validation_loss, model.save_weights()?));
-            log.best_epoch = epoch;
+        state.log.epochs.push(entry);
+        if state.best_loss.is_none_or(|b| validation_loss < b) {
+            state.best_loss = Some(validation_loss);
+            state.best_weights = model.save_weights()?;
+            state.log.best_epoch = epoch;
         }
-        if options
+        state.epoch += 1;
+        state.step = 0;
+        state.seconds = 0.0;
+        let stopping = options
             .patience
-            .is_some_and(|p| epoch - log.best_epoch >= p)
-        {
+            .is_some_and(|p| epoch - state.log.best_epoch >= p);
+        if stopping {
             if options.progress {
                 eprintln!(
                     "early stop after epoch {epoch}: no validation improvement since epoch {}",
-                    log.best_epoch
+                    state.log.best_epoch
                 );
             }
             break;
         }
+        checkpoint(&state, model)?;
+        if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
+            && state.epoch <= options.epochs
+        {
+            return Err(Interrupted { epoch: state.epoch, step: 0 }.into());
+        }
     }
     let last = model.save_weights()?;
-    Ok((
-        log,
-        Checkpoints {
-            best: best.map(|b| b.1).unwrap_or_else(|| last.clone()),
-            last,
-        },
-    ))
+    let best = if state.best_weights.is_empty() {
+        last.clone()
+    } else {
+        state.best_weights
+    };
+    Ok((state.log, Checkpoints { best, last }))
 }
 
 /// `name value name value …` for the progress bar and the epoch line.

@@ -1,0 +1,224 @@
+//! A model's training state as bytes: what its training needs to continue exactly where it
+//! stopped — the networks with their parameter identities (the optimizers' per-parameter
+//! states are keyed by them, and a rebuilt network draws new ones), each optimizer's state,
+//! the random generators and any counters.
+
+use super::NetOptimizer;
+use anyhow::{Context, bail, ensure};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
+use burn::tensor::{Bool, Int, Tensor};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Named parts of a training state.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainingState {
+    parts: BTreeMap<String, Vec<u8>>,
+}
+
+/// The position of a ChaCha generator: seed, stream and word position restore it exactly.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RngState {
+    seed: [u8; 32],
+    stream: u64,
+    word_pos: u128,
+}
+
+impl RngState {
+    /// The state of `rng`.
+    pub fn of(rng: &ChaCha8Rng) -> Self {
+        RngState {
+            seed: rng.get_seed(),
+            stream: rng.get_stream(),
+            word_pos: rng.get_word_pos(),
+        }
+    }
+
+    /// A generator at this state.
+    pub fn restore(&self) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::from_seed(self.seed);
+        rng.set_stream(self.stream);
+        rng.set_word_pos(self.word_pos);
+        rng
+    }
+}
+
+/// Collects the identity of every parameter, in the module's visiting order.
+struct ParamIds(Vec<u64>);
+
+impl ModuleVisitor for ParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        // Buffers (BatchNorm's running statistics) are no optimizer's targets.
+        if param.val().is_require_grad() {
+            self.0.push(param.id.val());
+        }
+    }
+    fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
+        self.0.push(param.id.val());
+    }
+    fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
+        self.0.push(param.id.val());
+    }
+}
+
+/// Gives each parameter, in visiting order, the identity stored for it.
+struct SetParamIds {
+    ids: Vec<u64>,
+    at: usize,
+}
+
+impl SetParamIds {
+    fn next(&mut self) -> Option<ParamId> {
+        let id = self.ids.get(self.at).copied().map(ParamId::from);
+        self.at += 1;
+        id
+    }
+}
+
+impl ModuleMapper for SetParamIds {
+    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if !param.val().is_require_grad() {
+            return param;
+        }
+        if let Some(id) = self.next() {
+            param.id = id;
+        }
+        param
+    }
+    fn map_int<const D: usize>(
+        &mut self,
+        mut param: Param<Tensor<D, Int>>,
+    ) -> Param<Tensor<D, Int>> {
+        if let Some(id) = self.next() {
+            param.id = id;
+        }
+        param
+    }
+    fn map_bool<const D: usize>(
+        &mut self,
+        mut param: Param<Tensor<D, Bool>>,
+    ) -> Param<Tensor<D, Bool>> {
+        if let Some(id) = self.next() {
+            param.id = id;
+        }
+        param
+    }
+}
+
+/// The magic at the start of a serialised training state.
+const MAGIC: &[u8; 8] = b"ODDSTATE";
+
+impl TrainingState {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn part(&self, name: &str) -> crate::Result<&[u8]> {
+        self.parts
+            .get(name)
+            .map(Vec::as_slice)
+            .with_context(|| format!("the training state has no part {name:?}"))
+    }
+
+    /// Store a module's parameters and their identities (optimizer states are keyed by them).
+    pub fn put_module<M: Module>(&mut self, name: &str, module: &M) -> crate::Result<()> {
+        // module_to_bytes settles BatchNorm's pending running statistics first.
+        self.parts
+            .insert(name.into(), crate::models::module_to_bytes(module)?);
+        let mut ids = ParamIds(Vec::new());
+        module.visit(&mut ids);
+        self.put_value(&format!("{name}.ids"), &ids.0)
+    }
+
+    /// Restore a module's parameters and give them back their identities.
+    pub fn load_module<M: Module>(&self, name: &str, module: &mut M) -> crate::Result<()> {
+        let ids: Vec<u64> = self.value(&format!("{name}.ids"))?;
+        let mut mapper = SetParamIds { ids, at: 0 };
+        *module = module.clone().map(&mut mapper);
+        ensure!(
+            mapper.at == mapper.ids.len(),
+            "cannot restore {name}: {} parameters, the state names {}",
+            mapper.at,
+            mapper.ids.len()
+        );
+        // Loading keeps the identities just given.
+        crate::models::module_from_bytes(module, self.part(name)?.to_vec())
+            .with_context(|| format!("cannot restore {name}"))
+    }
+
+    /// Store an optimizer's state.
+    pub fn put_optimizer(&mut self, name: &str, optim: &NetOptimizer) -> crate::Result<()> {
+        self.parts.insert(name.into(), optim.state_bytes()?);
+        Ok(())
+    }
+
+    /// Restore an optimizer's state.
+    pub fn load_optimizer(&self, name: &str, optim: &mut NetOptimizer) -> crate::Result<()> {
+        optim
+            .restore_state(self.part(name)?.to_vec())
+            .with_context(|| format!("cannot restore {name}"))
+    }
+
+    /// Store a random generator's position.
+    pub fn put_rng(&mut self, name: &str, rng: &ChaCha8Rng) -> crate::Result<()> {
+        self.put_value(name, &RngState::of(rng))
+    }
+
+    /// A random generator at its stored position.
+    pub fn rng(&self, name: &str) -> crate::Result<ChaCha8Rng> {
+        Ok(self.value::<RngState>(name)?.restore())
+    }
+
+    /// Store a value as JSON.
+    pub fn put_value<T: Serialize>(&mut self, name: &str, value: &T) -> crate::Result<()> {
+        self.parts.insert(name.into(), serde_json::to_vec(value)?);
+        Ok(())
+    }
+
+    /// A stored value.
+    pub fn value<T: serde::de::DeserializeOwned>(&self, name: &str) -> crate::Result<T> {
+        serde_json::from_slice(self.part(name)?).with_context(|| format!("bad part {name:?}"))
+    }
+
+    /// The state as one byte string: the magic, then each part as its name's length (u32 LE),
+    /// the name, its data's length (u64 LE) and the data.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        for (name, data) in &self.parts {
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+            out.extend_from_slice(data);
+        }
+        out
+    }
+
+    /// Parse [`TrainingState::to_bytes`]; anything else is an error, never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> crate::Result<Self> {
+        ensure!(bytes.starts_with(MAGIC), "not an oddity training state");
+        let mut at = MAGIC.len();
+        let mut take = |n: u64| -> crate::Result<&[u8]> {
+            let n = usize::try_from(n)?;
+            let end = at.checked_add(n).filter(|&e| e <= bytes.len());
+            let Some(end) = end else {
+                bail!("truncated training state");
+            };
+            let part = &bytes[at..end];
+            at = end;
+            Ok(part)
+        };
+        let mut parts = BTreeMap::new();
+        loop {
+            let Ok(len) = take(4) else { break };
+            let name_len = u32::from_le_bytes(len.try_into()?) as u64;
+            let name = String::from_utf8(take(name_len)?.to_vec())?;
+            let data_len = u64::from_le_bytes(take(8)?.try_into()?);
+            parts.insert(name, take(data_len)?.to_vec());
+        }
+        ensure!(at == bytes.len(), "truncated training state");
+        Ok(TrainingState { parts })
+    }
+}
