@@ -3,44 +3,9 @@
 //! taken in evaluation mode (BatchNorm with its running statistics), as `score` and `eval` do.
 
 use burn::prelude::*;
-use oddity::data::SampleShape;
-use oddity::models::ModelConfig;
+mod common;
 
-/// The model `name` with small networks (the score's definition is the same at any width).
-fn small(name: &str) -> ModelConfig {
-    let mut v = serde_json::to_value(ModelConfig::default_for(name).unwrap()).unwrap();
-    let map = v.as_object_mut().unwrap();
-    for (key, value) in [("base_width", 8), ("width", 8), ("latent_dim", 16)] {
-        if map.contains_key(key) && !map[key].is_null() {
-            map.insert(key.into(), value.into());
-        }
-    }
-    if let Some(search) = map.get_mut("search") {
-        search["steps"] = 20.into();
-    }
-    serde_json::from_value(v).unwrap()
-}
-
-/// The shape a model takes: its own image size in grey, or a table for models whose default
-/// networks are the tabular ones (EGBAD, ALAD) and for AnoGAN.
-fn shape_for(config: &ModelConfig) -> SampleShape {
-    let probe = SampleShape::Image {
-        channels: 1,
-        height: 28,
-        width: 28,
-    };
-    match config.input_size(probe) {
-        // AnoGAN's tabular generator follows its code closely even untrained, so a search
-        // start that depended on the batch would show in the score.
-        Some(_) if matches!(config, ModelConfig::Anogan(_)) => SampleShape::Table { features: 9 },
-        Some(side) => SampleShape::Image {
-            channels: 1,
-            height: side,
-            width: side,
-        },
-        _ => SampleShape::Table { features: 9 },
-    }
-}
+use common::{shape_for, small};
 
 fn values(t: Tensor<1>) -> Vec<f32> {
     t.into_data().try_into_vec::<f32>().unwrap()

@@ -468,7 +468,12 @@ fn degenerate_data_are_named_errors() {
 
 /// Spawn `oddity args`, wait until its checkpoint names an epoch of at least `epoch`, then
 /// send it `signal` (`KILL` or `INT`); returns the exit status.
-fn stop_when_checkpointed(args: &[&str], staging: &Path, epoch: usize, signal: &str) -> std::process::ExitStatus {
+fn stop_when_checkpointed(
+    args: &[&str],
+    staging: &Path,
+    epoch: usize,
+    signal: &str,
+) -> std::process::ExitStatus {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
         .args(args)
         .stderr(std::process::Stdio::piped())
@@ -478,29 +483,53 @@ fn stop_when_checkpointed(args: &[&str], staging: &Path, epoch: usize, signal: &
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
         let reached = std::fs::read_to_string(&current).ok().and_then(|name| {
-            name.strip_prefix("epoch-")?.split('-').next()?.parse::<usize>().ok()
+            name.strip_prefix("epoch-")?
+                .split('-')
+                .next()?
+                .parse::<usize>()
+                .ok()
         });
         if reached.is_some_and(|e| e >= epoch) {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the training ended before epoch {epoch}");
-        assert!(std::time::Instant::now() < deadline, "no checkpoint of epoch {epoch}");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the training ended before epoch {epoch}"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of epoch {epoch}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     let pid = child.id().to_string();
-    assert!(std::process::Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap().success());
+    assert!(
+        std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     child.wait_with_output().unwrap().status
 }
 
 /// A pseudo-random epoch in `lo..=hi`, different from run to run (the clock's nanoseconds).
 fn some_epoch(lo: usize, hi: usize) -> usize {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
     lo + nanos as usize % (hi - lo + 1)
 }
 
 /// The weights files and test scores of a run.
 fn outcome(run: &Path) -> (Vec<u8>, Vec<u8>, String) {
-    ok(&oddity(&["eval", run.to_str().unwrap(), "--checkpoint", "last"]));
+    ok(&oddity(&[
+        "eval",
+        run.to_str().unwrap(),
+        "--checkpoint",
+        "last",
+    ]));
     (
         std::fs::read(run.join("weights-last.safetensors")).unwrap(),
         std::fs::read(run.join("weights-best.safetensors")).unwrap(),
@@ -527,7 +556,11 @@ fn a_killed_tabular_training_resumes_to_the_same_run() {
     assert_clean_error(&oddity(&args), &["--resume"]);
     let o = oddity(&["train", "--resume", resumed.to_str().unwrap()]);
     ok(&o);
-    assert_eq!(outcome(&resumed), outcome(&whole), "killed after epoch {epoch}");
+    assert_eq!(
+        outcome(&resumed),
+        outcome(&whole),
+        "killed after epoch {epoch}"
+    );
     assert!(!dir.join(".resumed.partial").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
@@ -540,20 +573,42 @@ fn an_interrupted_image_training_resumes_to_the_same_run() {
     let (whole, resumed) = (dir.join("whole"), dir.join("resumed"));
     let args = |out: &Path| -> Vec<String> {
         [
-            "train", "--model", "ganomaly", "--dataset", "builtin-mnist", "--protocol",
-            "leave-one-out", "--class", "3", "--epochs", "4", "--max-train", "384",
-            "--max-test", "128", "--seed", "2", "--out", out.to_str().unwrap(),
+            "train",
+            "--model",
+            "ganomaly",
+            "--dataset",
+            "builtin-mnist",
+            "--protocol",
+            "leave-one-out",
+            "--class",
+            "3",
+            "--epochs",
+            "4",
+            "--max-train",
+            "384",
+            "--max-test",
+            "128",
+            "--seed",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
         ]
         .map(String::from)
         .to_vec()
     };
     let whole_args = args(&whole);
-    ok(&oddity(&whole_args.iter().map(String::as_str).collect::<Vec<_>>()));
+    ok(&oddity(
+        &whole_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
     let resumed_args = args(&resumed);
     let resumed_args: Vec<&str> = resumed_args.iter().map(String::as_str).collect();
     let epoch = some_epoch(1, 2);
     let status = stop_when_checkpointed(&resumed_args, &dir.join(".resumed.partial"), epoch, "INT");
-    assert_eq!(status.code(), Some(130), "Ctrl-C ends with 130 after writing the checkpoint");
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "Ctrl-C ends with 130 after writing the checkpoint"
+    );
     let current = std::fs::read_to_string(dir.join(".resumed.partial/resume/current")).unwrap();
     let o = oddity(&["train", "--resume", resumed.to_str().unwrap()]);
     ok(&o);

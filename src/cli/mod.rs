@@ -1,6 +1,7 @@
 //! Command-line parsing and the jobs behind each subcommand.
 
 use anyhow::Context;
+use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
 use oddity::data::Samples;
 use oddity::data::preprocess::Scaling;
@@ -11,7 +12,6 @@ use oddity::report::{self, MetricsReport};
 use oddity::run::folder::{Existing, Staging};
 use oddity::run::{self, Checkpoint, Run, RunConfig};
 use oddity::threshold::ThresholdRule;
-use burn::tensor::Device;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -305,7 +305,10 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
 fn resume_training(target: &Path, force: bool, device: &Device) -> anyhow::Result<()> {
     let staging = Staging::resume(target, existing_run(force))?;
     let config = run::resumable_config(staging.dir()).with_context(|| {
-        format!("{}: the stopped training left no configuration", target.display())
+        format!(
+            "{}: the stopped training left no configuration",
+            target.display()
+        )
     })?;
     let split = run::load_split(&config)?;
     eprintln!(

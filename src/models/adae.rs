@@ -19,6 +19,7 @@ use super::{
     square_image,
 };
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use crate::nn::init::component_rng;
 use crate::nn::loss::{l2, per_sample_mse};
 use crate::nn::{DcganAutoencoder, InitScheme, NetOptimizer, initialise};
@@ -180,6 +181,21 @@ impl Detector for Adae {
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         module_from_bytes(&mut self.nets, bytes)
+    }
+
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        let mut state = TrainingState::new();
+        state.put_module("nets", &self.nets)?;
+        state.put_optimizer("optim_g", &self.optim_g)?;
+        state.put_optimizer("optim_d", &self.optim_d)?;
+        Ok(Some(state))
+    }
+
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.load_module("nets", &mut self.nets)?;
+        state.load_optimizer("optim_g", &mut self.optim_g)?;
+        state.load_optimizer("optim_d", &mut self.optim_d)?;
+        Ok(())
     }
 }
 

@@ -29,6 +29,7 @@
 use super::egbad::row_l1;
 use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use crate::nn::bigan::{
     BiganEncoder, BiganGenerator, BiganJointDiscriminator, BiganPairDiscriminator,
     DenseBlockConfig, DiscriminatorStyle,
@@ -423,6 +424,33 @@ impl Detector for Alad {
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         let template = self.nets.clone();
         load_with_average(&mut self.nets, self.average.as_mut(), template, bytes)
+    }
+
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        let mut state = TrainingState::new();
+        state.put_module("nets", &self.nets)?;
+        for (i, optim) in self.optim.iter().enumerate() {
+            state.put_optimizer(&format!("optim{i}"), optim)?;
+        }
+        state.put_rng("rng", &self.rng)?;
+        state.put_matrix("previous", self.previous.as_ref())?;
+        if let Some(average) = &self.average {
+            state.put_module("average", average.average())?;
+        }
+        Ok(Some(state))
+    }
+
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.load_module("nets", &mut self.nets)?;
+        for (i, optim) in self.optim.iter_mut().enumerate() {
+            state.load_optimizer(&format!("optim{i}"), optim)?;
+        }
+        self.rng = state.rng("rng")?;
+        self.previous = state.matrix("previous", &self.device.clone().autodiff())?;
+        if let Some(average) = &mut self.average {
+            state.load_module("average", average.average_mut())?;
+        }
+        Ok(())
     }
 }
 

@@ -22,6 +22,7 @@ use super::{
     read_values,
 };
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, l2};
 use crate::nn::{InitScheme, NetOptimizer, initialise};
@@ -323,6 +324,23 @@ impl Detector for Alocc {
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         module_from_bytes(&mut self.nets, bytes)
+    }
+
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        let mut state = TrainingState::new();
+        state.put_module("nets", &self.nets)?;
+        state.put_optimizer("optim_r", &self.optim_r)?;
+        state.put_optimizer("optim_d", &self.optim_d)?;
+        state.put_rng("rng", &self.rng)?;
+        Ok(Some(state))
+    }
+
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.load_module("nets", &mut self.nets)?;
+        state.load_optimizer("optim_r", &mut self.optim_r)?;
+        state.load_optimizer("optim_d", &mut self.optim_d)?;
+        self.rng = state.rng("rng")?;
+        Ok(())
     }
 }
 

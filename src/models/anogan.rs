@@ -24,6 +24,7 @@
 
 use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use crate::nn::bigan::{DenseBlockConfig, DenseStack, DiscriminatorStyle, stack_width};
 use crate::nn::dcgan::check_image_size;
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
@@ -519,6 +520,29 @@ impl Detector for Anogan {
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         let template = self.nets.generator.clone();
         load_with_average(&mut self.nets, self.average.as_mut(), template, bytes)
+    }
+
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        let mut state = TrainingState::new();
+        state.put_module("nets", &self.nets)?;
+        state.put_optimizer("optim_g", &self.optim_g)?;
+        state.put_optimizer("optim_d", &self.optim_d)?;
+        state.put_rng("rng", &self.rng)?;
+        if let Some(average) = &self.average {
+            state.put_module("average", average.average())?;
+        }
+        Ok(Some(state))
+    }
+
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.load_module("nets", &mut self.nets)?;
+        state.load_optimizer("optim_g", &mut self.optim_g)?;
+        state.load_optimizer("optim_d", &mut self.optim_d)?;
+        self.rng = state.rng("rng")?;
+        if let Some(average) = &mut self.average {
+            state.load_module("average", average.average_mut())?;
+        }
+        Ok(())
     }
 }
 

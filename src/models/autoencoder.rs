@@ -7,8 +7,8 @@
 //! The residual `(x − x̂)²` averaged over channels is its per-pixel anomaly map.
 
 use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
-use crate::nn::TrainingState;
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use crate::nn::dcgan::check_image_size;
 use crate::nn::init::component_rng;
 use crate::nn::loss::per_sample_mse;

@@ -25,6 +25,7 @@
 
 use super::{Detector, ModelConfig, StepLosses, read_values};
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use crate::nn::bigan::{BiganEncoder, BiganGenerator, BiganJointDiscriminator};
 use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
 use crate::nn::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
@@ -330,6 +331,33 @@ impl Detector for Egbad {
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         let template = self.nets.clone();
         load_with_average(&mut self.nets, self.average.as_mut(), template, bytes)
+    }
+
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        let mut state = TrainingState::new();
+        state.put_module("nets", &self.nets)?;
+        state.put_optimizer("optim_d", &self.optim_d)?;
+        state.put_optimizer("optim_g", &self.optim_g)?;
+        state.put_optimizer("optim_e", &self.optim_e)?;
+        state.put_rng("rng", &self.rng)?;
+        state.put_matrix("previous", self.previous.as_ref())?;
+        if let Some(average) = &self.average {
+            state.put_module("average", average.average())?;
+        }
+        Ok(Some(state))
+    }
+
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.load_module("nets", &mut self.nets)?;
+        state.load_optimizer("optim_d", &mut self.optim_d)?;
+        state.load_optimizer("optim_g", &mut self.optim_g)?;
+        state.load_optimizer("optim_e", &mut self.optim_e)?;
+        self.rng = state.rng("rng")?;
+        self.previous = state.matrix("previous", &self.device.clone().autodiff())?;
+        if let Some(average) = &mut self.average {
+            state.load_module("average", average.average_mut())?;
+        }
+        Ok(())
     }
 }
 

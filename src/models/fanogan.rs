@@ -26,6 +26,7 @@ use super::{
     read_values,
 };
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{l2, per_sample_mse};
 use crate::nn::penalty::{self, ascent_direction, gradient_penalty};
@@ -375,6 +376,27 @@ impl Detector for Fanogan {
         module_from_bytes(&mut self.nets, bytes)?;
         // Loaded weights have a trained encoder: score as after training.
         self.epoch = self.config.gan_epochs + self.config.encoder_epochs;
+        Ok(())
+    }
+
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        let mut state = TrainingState::new();
+        state.put_module("nets", &self.nets)?;
+        state.put_optimizer("optim_g", &self.optim_g)?;
+        state.put_optimizer("optim_d", &self.optim_d)?;
+        state.put_optimizer("optim_e", &self.optim_e)?;
+        state.put_rng("rng", &self.rng)?;
+        state.put_value("counters", &(self.epoch, self.critic_steps, self.last_g))?;
+        Ok(Some(state))
+    }
+
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.load_module("nets", &mut self.nets)?;
+        state.load_optimizer("optim_g", &mut self.optim_g)?;
+        state.load_optimizer("optim_d", &mut self.optim_d)?;
+        state.load_optimizer("optim_e", &mut self.optim_e)?;
+        self.rng = state.rng("rng")?;
+        (self.epoch, self.critic_steps, self.last_g) = state.value("counters")?;
         Ok(())
     }
 }

@@ -22,6 +22,7 @@ use super::{
     square_image,
 };
 use crate::data::SampleShape;
+use crate::nn::TrainingState;
 use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
 use crate::nn::unet::Unet;
@@ -262,6 +263,23 @@ impl Detector for SkipGanomaly {
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         module_from_bytes(&mut self.nets, bytes)
+    }
+
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        let mut state = TrainingState::new();
+        state.put_module("nets", &self.nets)?;
+        state.put_optimizer("optim_g", &self.optim_g)?;
+        state.put_optimizer("optim_d", &self.optim_d)?;
+        state.put_rng("rng", &self.rng)?;
+        Ok(Some(state))
+    }
+
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.load_module("nets", &mut self.nets)?;
+        state.load_optimizer("optim_g", &mut self.optim_g)?;
+        state.load_optimizer("optim_d", &mut self.optim_d)?;
+        self.rng = state.rng("rng")?;
+        Ok(())
     }
 }
 

@@ -67,6 +67,11 @@ impl<M: Module> Ema<M> {
         &self.average
     }
 
+    /// The averaged network, to restore a training state into.
+    pub fn average_mut(&mut self) -> &mut M {
+        &mut self.average
+    }
+
     /// Replace the averaged weights (when a checkpoint is loaded).
     pub fn reset(&mut self, network: &M) {
         self.average = network.valid();

@@ -172,6 +172,46 @@ impl TrainingState {
         Ok(self.value::<RngState>(name)?.restore())
     }
 
+    /// Store an optional matrix (a batch kept from one step to the next), values and shape.
+    pub fn put_matrix(&mut self, name: &str, tensor: Option<&Tensor<2>>) -> crate::Result<()> {
+        let value = match tensor {
+            Some(t) => {
+                let dims = t.dims();
+                let values = t
+                    .clone()
+                    .into_data()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| anyhow::anyhow!("cannot save {name}: {e:?}"))?;
+                Some((dims, values))
+            }
+            None => None,
+        };
+        self.put_value(name, &value)
+    }
+
+    /// A stored optional matrix, on `device`.
+    pub fn matrix(
+        &self,
+        name: &str,
+        device: &burn::tensor::Device,
+    ) -> crate::Result<Option<Tensor<2>>> {
+        let value: Option<([usize; 2], Vec<f32>)> = self.value(name)?;
+        Ok(match value {
+            Some((dims, values)) => {
+                ensure!(
+                    values.len() == dims[0] * dims[1],
+                    "bad part {name:?}: {} values for shape {dims:?}",
+                    values.len()
+                );
+                Some(Tensor::from_data(
+                    burn::tensor::TensorData::new(values, dims),
+                    device,
+                ))
+            }
+            None => None,
+        })
+    }
+
     /// Store a value as JSON.
     pub fn put_value<T: Serialize>(&mut self, name: &str, value: &T) -> crate::Result<()> {
         self.parts.insert(name.into(), serde_json::to_vec(value)?);

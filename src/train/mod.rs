@@ -127,7 +127,11 @@ pub struct Interrupted {
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "training stopped on request after step {} of epoch {}", self.step, self.epoch)
+        write!(
+            f,
+            "training stopped on request after step {} of epoch {}",
+            self.step, self.epoch
+        )
     }
 }
 
@@ -222,7 +226,11 @@ pub fn fit_resumable(
                 }
                 state.seconds += start.elapsed().as_secs_f64();
                 checkpoint(&state, model)?;
-                return Err(Interrupted { epoch, step: state.step }.into());
+                return Err(Interrupted {
+                    epoch,
+                    step: state.step,
+                }
+                .into());
             }
         }
         let train_seconds = state.seconds + start.elapsed().as_secs_f64();
@@ -276,7 +284,11 @@ pub fn fit_resumable(
         if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::SeqCst))
             && state.epoch <= options.epochs
         {
-            return Err(Interrupted { epoch: state.epoch, step: 0 }.into());
+            return Err(Interrupted {
+                epoch: state.epoch,
+                step: 0,
+            }
+            .into());
         }
     }
     let last = model.save_weights()?;

@@ -44,7 +44,9 @@ pub fn write(staging: &Path, state: &LoopState, model: &dyn Detector) -> crate::
     io::write_atomic(&dir.join("best.safetensors"), &state.best_weights)?;
     io::write_atomic(&dir.join("model.state"), &model_state.to_bytes())?;
     io::write_atomic(&root.join("current"), name.as_bytes())?;
-    for entry in std::fs::read_dir(&root).with_context(|| format!("cannot list {}", root.display()))? {
+    for entry in
+        std::fs::read_dir(&root).with_context(|| format!("cannot list {}", root.display()))?
+    {
         let path = entry?.path();
         if path.is_dir() && path.file_name().is_some_and(|n| n != name.as_str()) {
             std::fs::remove_dir_all(&path)
@@ -71,7 +73,8 @@ pub fn read(staging: &Path) -> crate::Result<(LoopState, TrainingState)> {
     state.best_weights =
         std::fs::read(&best).with_context(|| format!("cannot read {}", best.display()))?;
     let model = dir.join("model.state");
-    let bytes = std::fs::read(&model).with_context(|| format!("cannot read {}", model.display()))?;
+    let bytes =
+        std::fs::read(&model).with_context(|| format!("cannot read {}", model.display()))?;
     let model_state = TrainingState::from_bytes(&bytes)
         .with_context(|| format!("{} is not valid", model.display()))?;
     Ok((state, model_state))
@@ -81,7 +84,8 @@ pub fn read(staging: &Path) -> crate::Result<(LoopState, TrainingState)> {
 pub fn remove(staging: &Path) -> crate::Result<()> {
     let root = folder(staging);
     if root.exists() {
-        std::fs::remove_dir_all(&root).with_context(|| format!("cannot remove {}", root.display()))?;
+        std::fs::remove_dir_all(&root)
+            .with_context(|| format!("cannot remove {}", root.display()))?;
     }
     Ok(())
 }

@@ -97,3 +97,41 @@ pub fn assert_clean_error(o: &std::process::Output, needles: &[&str]) {
         assert!(e.contains(n), "expected {n:?} in: {e}");
     }
 }
+
+/// The model `name` with small networks (the score's definition is the same at any width).
+pub fn small(name: &str) -> ModelConfig {
+    let mut v = serde_json::to_value(ModelConfig::default_for(name).unwrap()).unwrap();
+    let map = v.as_object_mut().unwrap();
+    for (key, value) in [("base_width", 8), ("width", 8), ("latent_dim", 16)] {
+        if map.contains_key(key) && !map[key].is_null() {
+            map.insert(key.into(), value.into());
+        }
+    }
+    if let Some(search) = map.get_mut("search") {
+        search["steps"] = 20.into();
+    }
+    serde_json::from_value(v).unwrap()
+}
+
+/// The shape a model takes: its own image size in grey, or a table for models whose default
+/// networks are the tabular ones (EGBAD, ALAD) and for AnoGAN.
+pub fn shape_for(config: &ModelConfig) -> oddity::data::SampleShape {
+    let probe = oddity::data::SampleShape::Image {
+        channels: 1,
+        height: 28,
+        width: 28,
+    };
+    match config.input_size(probe) {
+        // AnoGAN's tabular generator follows its code closely even untrained, so a search
+        // start that depended on the batch would show in the score.
+        Some(_) if matches!(config, ModelConfig::Anogan(_)) => {
+            oddity::data::SampleShape::Table { features: 9 }
+        }
+        Some(side) => oddity::data::SampleShape::Image {
+            channels: 1,
+            height: side,
+            width: side,
+        },
+        _ => oddity::data::SampleShape::Table { features: 9 },
+    }
+}
