@@ -184,18 +184,15 @@ impl Detector for Adae {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::new();
-        state.put_module("nets", &self.nets)?;
-        state.put_optimizer("optim_g", &self.optim_g)?;
-        state.put_optimizer("optim_d", &self.optim_d)?;
-        Ok(Some(state))
+        TrainingState::of_networks(&self.nets, &[&self.optim_g, &self.optim_d], None).map(Some)
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.load_module("nets", &mut self.nets)?;
-        state.load_optimizer("optim_g", &mut self.optim_g)?;
-        state.load_optimizer("optim_d", &mut self.optim_d)?;
-        Ok(())
+        state.restore_networks(
+            &mut self.nets,
+            &mut [&mut self.optim_g, &mut self.optim_d],
+            None,
+        )
     }
 }
 

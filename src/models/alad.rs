@@ -427,12 +427,8 @@ impl Detector for Alad {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::new();
-        state.put_module("nets", &self.nets)?;
-        for (i, optim) in self.optim.iter().enumerate() {
-            state.put_optimizer(&format!("optim{i}"), optim)?;
-        }
-        state.put_rng("rng", &self.rng)?;
+        let optimizers: Vec<&NetOptimizer> = self.optim.iter().collect();
+        let mut state = TrainingState::of_networks(&self.nets, &optimizers, Some(&self.rng))?;
         state.put_matrix("previous", self.previous.as_ref())?;
         if let Some(average) = &self.average {
             state.put_module("average", average.average())?;
@@ -441,11 +437,8 @@ impl Detector for Alad {
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.load_module("nets", &mut self.nets)?;
-        for (i, optim) in self.optim.iter_mut().enumerate() {
-            state.load_optimizer(&format!("optim{i}"), optim)?;
-        }
-        self.rng = state.rng("rng")?;
+        let mut optimizers: Vec<&mut NetOptimizer> = self.optim.iter_mut().collect();
+        state.restore_networks(&mut self.nets, &mut optimizers, Some(&mut self.rng))?;
         self.previous = state.matrix("previous", &self.device.clone().autodiff())?;
         if let Some(average) = &mut self.average {
             state.load_module("average", average.average_mut())?;

@@ -523,11 +523,11 @@ impl Detector for Anogan {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::new();
-        state.put_module("nets", &self.nets)?;
-        state.put_optimizer("optim_g", &self.optim_g)?;
-        state.put_optimizer("optim_d", &self.optim_d)?;
-        state.put_rng("rng", &self.rng)?;
+        let mut state = TrainingState::of_networks(
+            &self.nets,
+            &[&self.optim_g, &self.optim_d],
+            Some(&self.rng),
+        )?;
         if let Some(average) = &self.average {
             state.put_module("average", average.average())?;
         }
@@ -535,10 +535,11 @@ impl Detector for Anogan {
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.load_module("nets", &mut self.nets)?;
-        state.load_optimizer("optim_g", &mut self.optim_g)?;
-        state.load_optimizer("optim_d", &mut self.optim_d)?;
-        self.rng = state.rng("rng")?;
+        state.restore_networks(
+            &mut self.nets,
+            &mut [&mut self.optim_g, &mut self.optim_d],
+            Some(&mut self.rng),
+        )?;
         if let Some(average) = &mut self.average {
             state.load_module("average", average.average_mut())?;
         }

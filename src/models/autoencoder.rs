@@ -210,15 +210,11 @@ impl Detector for Autoencoder {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::new();
-        state.put_module("net", &self.net)?;
-        state.put_optimizer("optim", &self.optim)?;
-        Ok(Some(state))
+        TrainingState::of_networks(&self.net, &[&self.optim], None).map(Some)
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.load_module("net", &mut self.net)?;
-        state.load_optimizer("optim", &mut self.optim)
+        state.restore_networks(&mut self.net, &mut [&mut self.optim], None)
     }
 }
 

@@ -334,12 +334,11 @@ impl Detector for Egbad {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::new();
-        state.put_module("nets", &self.nets)?;
-        state.put_optimizer("optim_d", &self.optim_d)?;
-        state.put_optimizer("optim_g", &self.optim_g)?;
-        state.put_optimizer("optim_e", &self.optim_e)?;
-        state.put_rng("rng", &self.rng)?;
+        let mut state = TrainingState::of_networks(
+            &self.nets,
+            &[&self.optim_d, &self.optim_g, &self.optim_e],
+            Some(&self.rng),
+        )?;
         state.put_matrix("previous", self.previous.as_ref())?;
         if let Some(average) = &self.average {
             state.put_module("average", average.average())?;
@@ -348,11 +347,11 @@ impl Detector for Egbad {
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.load_module("nets", &mut self.nets)?;
-        state.load_optimizer("optim_d", &mut self.optim_d)?;
-        state.load_optimizer("optim_g", &mut self.optim_g)?;
-        state.load_optimizer("optim_e", &mut self.optim_e)?;
-        self.rng = state.rng("rng")?;
+        state.restore_networks(
+            &mut self.nets,
+            &mut [&mut self.optim_d, &mut self.optim_g, &mut self.optim_e],
+            Some(&mut self.rng),
+        )?;
         self.previous = state.matrix("previous", &self.device.clone().autodiff())?;
         if let Some(average) = &mut self.average {
             state.load_module("average", average.average_mut())?;

@@ -380,22 +380,21 @@ impl Detector for Fanogan {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::new();
-        state.put_module("nets", &self.nets)?;
-        state.put_optimizer("optim_g", &self.optim_g)?;
-        state.put_optimizer("optim_d", &self.optim_d)?;
-        state.put_optimizer("optim_e", &self.optim_e)?;
-        state.put_rng("rng", &self.rng)?;
+        let mut state = TrainingState::of_networks(
+            &self.nets,
+            &[&self.optim_g, &self.optim_d, &self.optim_e],
+            Some(&self.rng),
+        )?;
         state.put_value("counters", &(self.epoch, self.critic_steps, self.last_g))?;
         Ok(Some(state))
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.load_module("nets", &mut self.nets)?;
-        state.load_optimizer("optim_g", &mut self.optim_g)?;
-        state.load_optimizer("optim_d", &mut self.optim_d)?;
-        state.load_optimizer("optim_e", &mut self.optim_e)?;
-        self.rng = state.rng("rng")?;
+        state.restore_networks(
+            &mut self.nets,
+            &mut [&mut self.optim_g, &mut self.optim_d, &mut self.optim_e],
+            Some(&mut self.rng),
+        )?;
         (self.epoch, self.critic_steps, self.last_g) = state.value("counters")?;
         Ok(())
     }

@@ -266,20 +266,16 @@ impl Detector for SkipGanomaly {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::new();
-        state.put_module("nets", &self.nets)?;
-        state.put_optimizer("optim_g", &self.optim_g)?;
-        state.put_optimizer("optim_d", &self.optim_d)?;
-        state.put_rng("rng", &self.rng)?;
-        Ok(Some(state))
+        TrainingState::of_networks(&self.nets, &[&self.optim_g, &self.optim_d], Some(&self.rng))
+            .map(Some)
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.load_module("nets", &mut self.nets)?;
-        state.load_optimizer("optim_g", &mut self.optim_g)?;
-        state.load_optimizer("optim_d", &mut self.optim_d)?;
-        self.rng = state.rng("rng")?;
-        Ok(())
+        state.restore_networks(
+            &mut self.nets,
+            &mut [&mut self.optim_g, &mut self.optim_d],
+            Some(&mut self.rng),
+        )
     }
 }
 

@@ -123,6 +123,41 @@ impl TrainingState {
             .with_context(|| format!("the training state has no part {name:?}"))
     }
 
+    /// The state most models have: their networks (as one module), their optimizers in a
+    /// fixed order, and their random generator if they draw one.
+    pub fn of_networks<M: Module>(
+        nets: &M,
+        optimizers: &[&NetOptimizer],
+        rng: Option<&ChaCha8Rng>,
+    ) -> crate::Result<Self> {
+        let mut state = TrainingState::new();
+        state.put_module("nets", nets)?;
+        for (i, optim) in optimizers.iter().enumerate() {
+            state.put_optimizer(&format!("optim{i}"), optim)?;
+        }
+        if let Some(rng) = rng {
+            state.put_rng("rng", rng)?;
+        }
+        Ok(state)
+    }
+
+    /// Restore what [`TrainingState::of_networks`] stored, into the same places.
+    pub fn restore_networks<M: Module>(
+        &self,
+        nets: &mut M,
+        optimizers: &mut [&mut NetOptimizer],
+        rng: Option<&mut ChaCha8Rng>,
+    ) -> crate::Result<()> {
+        self.load_module("nets", nets)?;
+        for (i, optim) in optimizers.iter_mut().enumerate() {
+            self.load_optimizer(&format!("optim{i}"), optim)?;
+        }
+        if let Some(rng) = rng {
+            *rng = self.rng("rng")?;
+        }
+        Ok(())
+    }
+
     /// Store a module's parameters and their identities (optimizer states are keyed by them).
     pub fn put_module<M: Module>(&mut self, name: &str, module: &M) -> crate::Result<()> {
         // module_to_bytes settles BatchNorm's pending running statistics first.

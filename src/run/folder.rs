@@ -142,12 +142,23 @@ impl Staging {
         }
         std::fs::create_dir(&dir)
             .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        Staging::claim(target, dir, replace, true)
+    }
+
+    /// Mark `dir` as written by this process (proving it writable) and hold it as the staging
+    /// folder of `target`.
+    fn claim(
+        target: &Path,
+        dir: PathBuf,
+        replace: bool,
+        remove_on_drop: bool,
+    ) -> crate::Result<Staging> {
         let staging = Staging {
             target: target.to_path_buf(),
             dir,
             replace,
             published: false,
-            remove_on_drop: true,
+            remove_on_drop,
         };
         crate::io::write_atomic(
             &staging.dir.join(WRITER_FILE),
@@ -182,18 +193,7 @@ impl Staging {
                 target.display()
             ),
         };
-        let staging = Staging {
-            target: target.to_path_buf(),
-            dir,
-            replace,
-            published: false,
-            remove_on_drop: false,
-        };
-        crate::io::write_atomic(
-            &staging.dir.join(WRITER_FILE),
-            std::process::id().to_string().as_bytes(),
-        )?;
-        Ok(staging)
+        Staging::claim(target, dir, replace, false)
     }
 
     /// Leave the staging folder in place (a stopped training that can be resumed).
