@@ -126,7 +126,8 @@ pub fn read_npz_member(bytes: &[u8], member: &str, name: &str) -> crate::Result<
         declared <= MAX_MEMBER_BYTES,
         "{name}: {member}.npy declares {declared} bytes, more than oddity reads ({MAX_MEMBER_BYTES})"
     );
-    let mut buf = Vec::with_capacity(declared.min(1 << 26) as usize);
+    // No capacity from the declared size: a lying header must not allocate.
+    let mut buf = Vec::new();
     (&mut file)
         .take(declared)
         .read_to_end(&mut buf)
