@@ -124,7 +124,7 @@ impl RunConfig {
         if let Some(side) = self.preprocess.image_size {
             ensure!(
                 !table,
-                "--image-size resizes images, but {:?} data are tables",
+                "--image-size resizes images, but {} data are tables",
                 self.dataset.kind
             );
             size("the image size", side as u64, MAX_IMAGE_SIDE as u64)?;
@@ -167,7 +167,7 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
                 spec.kind,
                 DatasetKind::ImageFolder | DatasetKind::Mvtec | DatasetKind::Cifar10
             ),
-            "--decode-size resizes image files while decoding; it does not apply to {:?} data",
+            "--decode-size resizes image files while decoding; it does not apply to {} data",
             spec.kind
         );
         size("--decode-size", side as u64, MAX_IMAGE_SIDE as u64)?;
@@ -175,7 +175,7 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
     if let Some(column) = &spec.label_column {
         ensure!(
             spec.kind == DatasetKind::Csv,
-            "--label-column names a CSV column; it does not apply to {:?} data",
+            "--label-column names a CSV column; it does not apply to {} data",
             spec.kind
         );
         ensure!(
@@ -191,7 +191,7 @@ pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Resul
     match protocol {
         Protocol::Kdd99 => ensure!(
             kind == DatasetKind::Kdd99,
-            "the kdd99 protocol needs --dataset kdd99 (its `normal.` rows are the anomaly), not {kind:?}"
+            "the kdd99 protocol needs --dataset kdd99 (its `normal.` rows are the anomaly), not {kind}"
         ),
         Protocol::OneClass { class } | Protocol::LeaveOneOut { class } => {
             ensure!(!class.trim().is_empty(), "--class must not be empty")

@@ -51,6 +51,22 @@ impl std::str::FromStr for DatasetKind {
     }
 }
 
+impl std::fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::FashionMnist => "fashion-mnist",
+            DatasetKind::Cifar10 => "cifar10",
+            DatasetKind::ImageFolder => "image-folder",
+            DatasetKind::Mvtec => "mvtec",
+            DatasetKind::Kdd99 => "kdd99",
+            DatasetKind::Adbench => "adbench",
+            DatasetKind::Csv => "csv",
+            DatasetKind::BuiltinMnist => "builtin-mnist",
+        })
+    }
+}
+
 /// A data set on disk and how to read it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetSpec {
