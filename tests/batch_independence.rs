@@ -57,3 +57,41 @@ fn every_detector_scores_a_sample_as_it_scores_it_in_a_batch() {
         }
     }
 }
+
+/// GANomaly's official scoring (BatchNorm on the scored batch's statistics) is a named option:
+/// with it a sample's score depends on its batch, as documented, and scoring leaves the trained
+/// running statistics untouched.
+#[test]
+fn ganomaly_batch_statistics_are_an_option_that_leaves_the_model_as_it_was() {
+    let device = oddity::device::parse("cpu").unwrap();
+    let mut config = small("ganomaly");
+    if let oddity::models::ModelConfig::Ganomaly(g) = &mut config {
+        g.batch_statistics_at_score = true;
+    }
+    let shape = shape_for(&config);
+    let mut detector = config.build(shape, &device, 5).unwrap();
+    let d = shape.len();
+    let data: Vec<f32> = (0..6 * d)
+        .map(|i| ((i * 7919) % 211) as f32 / 105.0 - 1.0)
+        .collect();
+    let train_batch = Tensor::<2>::from_data(
+        TensorData::new(data.clone(), [6, d]),
+        &device.clone().autodiff(),
+    );
+    detector.train_step(train_batch).unwrap();
+    let weights = detector.save_weights().unwrap();
+    let batch = Tensor::<2>::from_data(TensorData::new(data.clone(), [6, d]), &device);
+    let together = values(detector.score(batch));
+    let pair = Tensor::<2>::from_data(TensorData::new(data[..2 * d].to_vec(), [2, d]), &device);
+    let in_a_pair = values(detector.score(pair));
+    assert!(
+        (in_a_pair[0] - together[0]).abs() > 1e-6 * together[0].abs(),
+        "batch statistics should make the score depend on the batch: {} vs {}",
+        in_a_pair[0],
+        together[0]
+    );
+    assert!(
+        detector.save_weights().unwrap() == weights,
+        "scoring moved the running statistics"
+    );
+}

@@ -65,6 +65,11 @@ pub struct GanomalyConfig {
     pub epochs: usize,
     /// Re-initialise the discriminator when its loss falls below this (1e-5).
     pub d_reinit_below: f32,
+    /// Score with the BatchNorm statistics of the scored batch, as the official code's
+    /// `test()` does (it leaves the generator in training mode). Off by default: a sample's
+    /// score then depends on which samples share its batch and on the batch size. On, the
+    /// running statistics of training are left as they are.
+    pub batch_statistics_at_score: bool,
 }
 
 impl Default for GanomalyConfig {
@@ -82,6 +87,7 @@ impl Default for GanomalyConfig {
             batch_size: 64,
             epochs: 15,
             d_reinit_below: 1e-5,
+            batch_statistics_at_score: false,
         }
     }
 }
@@ -249,6 +255,15 @@ impl Detector for Ganomaly {
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
         let x = as_images(batch, self.shape);
+        if self.config.batch_statistics_at_score {
+            // A copy in training mode (`valid` gives it running statistics of its own), so
+            // the scored batch's statistics normalise it without moving the trained ones.
+            let generator = self.nets.generator.valid().train();
+            let x = Tensor::<4>::from_data(x.into_data(), &self.device.clone().autodiff());
+            let out = generator.forward(x);
+            let score = latent_score(out.latent, out.latent_reconstructed);
+            return Tensor::from_data(score.into_data(), &self.device);
+        }
         let out = self.nets.generator.valid().forward(x);
         latent_score(out.latent, out.latent_reconstructed)
     }
