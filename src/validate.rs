@@ -206,7 +206,59 @@ pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Resul
 /// naming of the others (sizes, `*learning_rate`, `beta_*`, `*dropout`, weights).
 pub fn validate_model(model: &crate::models::ModelConfig) -> crate::Result<()> {
     let value = serde_json::to_value(model)?;
-    check_fields(model.name(), "", &value)
+    check_fields(model.name(), "", &value)?;
+    let needed = training_memory_estimate(&value);
+    if let Some(available) = crate::train::available_memory_bytes() {
+        ensure!(
+            needed <= available,
+            "{} with these sizes needs about {:.1} GiB for its weights, gradients and Adam \
+             moments alone; this machine has {:.1} GiB available: use smaller sizes",
+            model.name(),
+            needed as f64 / GIB,
+            available as f64 / GIB
+        );
+    }
+    Ok(())
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// A lower estimate of the memory a model's training takes, in bytes, from its size
+/// hyper-parameters: its dense stacks (consecutive widths of each width list, into its latent
+/// size) and its convolutional pyramids (DCGAN-style: 4 × 4 kernels from the base width,
+/// doubling at each halving of the image down to 4 × 4, as in every network here), counted
+/// for four networks, each weight held four times (value, gradient, two Adam moments).
+pub fn training_memory_estimate(config: &Value) -> u64 {
+    let number = |key: &str| config.get(key).and_then(Value::as_u64);
+    let latent = number("latent_dim").unwrap_or(0) as f64;
+    let mut weights = 0.0f64;
+    for key in WIDTH_LIST_FIELDS {
+        let widths: Vec<f64> = config
+            .get(*key)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_u64)
+                    .map(|w| w as f64)
+                    .collect()
+            })
+            .unwrap_or_default();
+        weights += widths.windows(2).map(|w| w[0] * w[1]).sum::<f64>();
+        weights += widths.last().map_or(0.0, |w| w * latent);
+    }
+    let side = number("image_size");
+    let base = number("base_width").or(number("width"));
+    if let (Some(side), Some(base)) = (side, base) {
+        let levels = (side.max(8) as f64 / 4.0).log2().floor().max(1.0) as i32;
+        let mut channels = base as f64;
+        for _ in 1..levels {
+            weights += 16.0 * channels * channels * 2.0;
+            channels *= 2.0;
+        }
+        weights += 16.0 * channels * latent.max(1.0);
+        weights *= 4.0;
+    }
+    (weights * 4.0 * 4.0) as u64
 }
 
 /// Hyper-parameters holding a count of repetitions.

@@ -382,7 +382,7 @@ fn batch_for_memory(budget_bytes: u64, sample_len: usize) -> usize {
 }
 
 /// `MemAvailable` of /proc/meminfo, bytes.
-fn available_memory_bytes() -> Option<u64> {
+pub fn available_memory_bytes() -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
