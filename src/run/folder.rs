@@ -187,7 +187,11 @@ impl Staging {
         }
         let replace = match (target.exists(), existing) {
             (false, _) => false,
-            (true, Existing::Replace { marker }) if target.join(marker).is_file() => true,
+            (true, Existing::Replace { marker })
+                if target.join(marker).is_file() || is_empty_dir(target) =>
+            {
+                true
+            }
             (true, _) => bail!(
                 "{} exists; pass --force to replace it with the resumed run",
                 target.display()
@@ -220,6 +224,8 @@ impl Staging {
         let old = sibling(&self.target, "replaced")?;
         if self.target.exists() {
             if !self.replace {
+                // The finished run must not be lost with the staging folder.
+                self.remove_on_drop = false;
                 bail!(
                     "{} appeared while this run was written; the new run stays in {}",
                     self.target.display(),
@@ -259,7 +265,8 @@ impl Drop for Staging {
         if self.published {
             return;
         }
-        if self.remove_on_drop {
+        // A staging folder holding a checkpoint is a resumable training: kept.
+        if self.remove_on_drop && !crate::train::resume::exists(&self.dir) {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {
             let _ = std::fs::remove_file(self.dir.join(WRITER_FILE));

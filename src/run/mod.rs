@@ -352,7 +352,6 @@ impl Trained {
     /// one rename. `run.json` records each weights file's SHA-256.
     pub fn save_into(&mut self, staging: folder::Staging) -> crate::Result<PathBuf> {
         let dir = staging.dir();
-        train::resume::remove(dir)?;
         let mut weights_sha256 = BTreeMap::new();
         for (checkpoint, bytes) in [
             (Checkpoint::Best, &self.checkpoints.best),
@@ -371,6 +370,8 @@ impl Trained {
             weights_sha256: weights_sha256.clone(),
         };
         io::write_json(&dir.join("run.json"), &file)?;
+        // The checkpoints go only once every file of the run is written.
+        train::resume::remove(dir)?;
         let target = staging.publish()?;
         self.run.dir = Some(target.clone());
         self.run.layout = LAYOUT;

@@ -160,12 +160,7 @@ pub fn fit_resumable(
     let steps = train.len() / batch;
     let mut state = match resume {
         Some(state) => {
-            ensure!(
-                state.order.len() == train.len(),
-                "the saved training state has {} samples, the training set {}",
-                state.order.len(),
-                train.len()
-            );
+            check_loop_state(&state, train.len(), steps)?;
             state
         }
         None => {
@@ -298,6 +293,37 @@ pub fn fit_resumable(
         state.best_weights
     };
     Ok((state.log, Checkpoints { best, last }))
+}
+
+/// A saved loop state must fit the training set it continues on: its order a permutation of
+/// the samples, its step within the epoch, its best epoch in the past.
+fn check_loop_state(state: &LoopState, samples: usize, steps: usize) -> crate::Result<()> {
+    ensure!(
+        state.order.len() == samples,
+        "the saved training state has {} samples, the training set {samples}",
+        state.order.len()
+    );
+    let mut seen = vec![false; samples];
+    for &i in &state.order {
+        ensure!(
+            i < samples && !std::mem::replace(&mut seen[i], true),
+            "the saved training state's sample order is not a permutation of the training set"
+        );
+    }
+    ensure!(
+        state.epoch >= 1 && state.step <= steps && state.log.best_epoch < state.epoch,
+        "the saved training state is inconsistent (epoch {}, step {}, best epoch {})",
+        state.epoch,
+        state.step,
+        state.log.best_epoch
+    );
+    ensure!(
+        state.log.epochs.len() + 1 == state.epoch,
+        "the saved training state logs {} epochs before epoch {}",
+        state.log.epochs.len(),
+        state.epoch
+    );
+    Ok(())
 }
 
 /// `name value name value …` for the progress bar and the epoch line.
