@@ -402,7 +402,7 @@ impl Anogan {
             .into_data()
             .try_into_vec::<f32>()
             .unwrap_or_default();
-        let mut codes = Vec::with_capacity(batch * self.latent);
+        let mut codes = Vec::with_capacity(batch);
         for row in 0..batch {
             let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ 0x5ea5c4);
             rng.set_stream(row_hash(values.get(row * features..(row + 1) * features)));

@@ -288,7 +288,7 @@ pub fn train_with(
             let (loop_state, model_state) = train::resume::read(c.dir)?;
             detector.restore_training_state(&model_state)?;
             resume_from = Some(loop_state);
-        } else if detector.training_state()?.is_some() {
+        } else {
             std::fs::create_dir_all(train::resume::folder(c.dir))?;
             io::write_json(&saved, &config)?;
         }
