@@ -47,3 +47,11 @@ fn probe(device: Device) -> crate::Result<Device> {
     }
     Ok(device)
 }
+
+/// `MemAvailable` of /proc/meminfo, bytes.
+pub fn available_memory_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

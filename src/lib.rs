@@ -51,6 +51,7 @@ pub mod models;
 pub mod nn;
 pub mod report;
 pub mod run;
+pub mod score;
 pub mod threshold;
 pub mod train;
 pub mod validate;

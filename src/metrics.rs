@@ -202,7 +202,7 @@ pub fn fpr_at_tpr(scores: &[f32], labels: &[u8], tpr: f64) -> crate::Result<f64>
 }
 
 /// All metrics at `threshold`.
-pub fn evaluate(scores: &[f32], labels: &[u8], threshold: f64) -> crate::Result<Metrics> {
+pub fn compute(scores: &[f32], labels: &[u8], threshold: f64) -> crate::Result<Metrics> {
     let (pos, _) = check(scores, labels)?;
     let (precision, recall, f1) = at_threshold(scores, labels, threshold);
     let (best_f1, best_f1_threshold) = best_f1(scores, labels)?;

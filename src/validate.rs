@@ -208,7 +208,7 @@ pub fn validate_model(model: &crate::models::ModelConfig) -> crate::Result<()> {
     let value = serde_json::to_value(model)?;
     check_fields(model.name(), "", &value)?;
     let needed = training_memory_estimate(&value);
-    if let Some(available) = crate::train::available_memory_bytes() {
+    if let Some(available) = crate::device::available_memory_bytes() {
         ensure!(
             needed <= available,
             "{} with these sizes needs about {:.1} GiB for its weights, gradients and Adam \

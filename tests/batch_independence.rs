@@ -65,7 +65,7 @@ fn every_detector_scores_a_sample_as_it_scores_it_in_a_batch() {
 fn ganomaly_batch_statistics_are_an_option_that_leaves_the_model_as_it_was() {
     let device = oddity::device::parse("cpu").unwrap();
     let mut config = small("ganomaly");
-    if let oddity::models::ModelConfig::Ganomaly(g) = &mut config {
+    if let Some(g) = config.get_mut::<oddity::models::GanomalyConfig>() {
         g.batch_statistics_at_score = true;
     }
     let shape = shape_for(&config);

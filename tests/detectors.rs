@@ -105,7 +105,7 @@ fn fanogan_learns_mnist_one_class() {
         0,
         14,
     );
-    if let oddity::models::ModelConfig::Fanogan(f) = &mut c.model {
+    if let Some(f) = c.model.get_mut::<oddity::models::FanoganConfig>() {
         f.width = 8;
         f.gan_epochs = 8;
         f.encoder_epochs = 6;
@@ -124,7 +124,7 @@ fn fanogan_learns_mnist_one_class() {
     trained.save(&root.join("run")).unwrap();
     let mut run = Run::load(&root.join("run")).unwrap();
     let mut residual_only = run.config.model.clone();
-    if let oddity::models::ModelConfig::Fanogan(f) = &mut residual_only {
+    if let Some(f) = residual_only.get_mut::<oddity::models::FanoganConfig>() {
         f.kappa = 0.0;
     }
     let device = oddity::device::parse("cpu").unwrap();
@@ -152,7 +152,7 @@ fn egbad_learns_mnist_one_class() {
         0,
         10,
     );
-    if let oddity::models::ModelConfig::Egbad(e) = &mut c.model {
+    if let Some(e) = c.model.get_mut::<oddity::models::EgbadConfig>() {
         e.learning_rate = 1e-4;
         e.ema_decay = Some(0.99);
     }
@@ -288,7 +288,7 @@ fn egbad_kdd(epochs: usize) -> oddity::run::RunConfig {
         0,
         epochs,
     );
-    if let oddity::models::ModelConfig::Egbad(e) = &mut c.model {
+    if let Some(e) = c.model.get_mut::<oddity::models::EgbadConfig>() {
         e.learning_rate = 1e-4;
         e.ema_decay = Some(0.99);
     }
@@ -350,7 +350,7 @@ fn anogan_kdd(epochs: usize) -> oddity::run::RunConfig {
         0,
         epochs,
     );
-    if let oddity::models::ModelConfig::Anogan(a) = &mut c.model {
+    if let Some(a) = c.model.get_mut::<oddity::models::AnoganConfig>() {
         a.learning_rate = 1e-4;
         a.batch_size = 50;
         a.search.steps = 100;
@@ -377,7 +377,7 @@ fn anogan_checkpoint_round_trip_gives_identical_scores() {
     // The ALAD repository's variant: dropout in D and a moving average of G, saved with it.
     let mut c = anogan_kdd(2);
     c.split.max_test = Some(300);
-    if let oddity::models::ModelConfig::Anogan(a) = &mut c.model {
+    if let Some(a) = c.model.get_mut::<oddity::models::AnoganConfig>() {
         a.table_dropout = 0.2;
         a.ema_decay = Some(0.9);
         a.prior = oddity::models::anogan::LatentPrior::Normal;
@@ -398,7 +398,7 @@ fn alad_learns_kdd99() {
         0,
         10,
     );
-    if let oddity::models::ModelConfig::Alad(a) = &mut c.model {
+    if let Some(a) = c.model.get_mut::<oddity::models::AladConfig>() {
         a.learning_rate = 3e-4;
         a.ema_decay = Some(0.99);
     }
@@ -421,7 +421,7 @@ fn alad_learns_arrhythmia_with_its_networks() {
         0,
         20,
     );
-    c.model = oddity::models::ModelConfig::Alad(oddity::models::AladConfig {
+    c.model = oddity::models::ModelConfig::new(oddity::models::AladConfig {
         learning_rate: 3e-4,
         ema_decay: Some(0.99),
         ..oddity::models::AladConfig::official(oddity::models::alad::AladNetworks::Arrhythmia)
@@ -488,7 +488,7 @@ fn image_models_round_trip() {
             0,
             2,
         );
-        if let oddity::models::ModelConfig::Fanogan(f) = &mut c.model {
+        if let Some(f) = c.model.get_mut::<oddity::models::FanoganConfig>() {
             f.width = 4;
             f.gan_epochs = 1;
             f.encoder_epochs = 1;

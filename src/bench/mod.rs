@@ -10,7 +10,7 @@
 pub mod compare;
 
 use crate::data::SampleShape;
-use crate::models::{Detector, ModelConfig};
+use crate::models::{AnyDetector, ModelConfig};
 use anyhow::Context;
 use burn::prelude::*;
 use rand::{Rng, SeedableRng};
@@ -140,7 +140,7 @@ fn tensor(values: &[f32], batch: usize, device: &Device) -> Tensor<2> {
 }
 
 /// Build the case's model at its paper configuration.
-pub fn build(case: &Case, device: &Device, seed: u64) -> crate::Result<Box<dyn Detector>> {
+pub fn build(case: &Case, device: &Device, seed: u64) -> crate::Result<Box<dyn AnyDetector>> {
     ModelConfig::default_for(case.model)?.build(case.shape, device, seed)
 }
 
@@ -310,7 +310,7 @@ pub fn latent_search_speed(
     batch: usize,
     loop_samples: usize,
 ) -> crate::Result<SearchFigures> {
-    use crate::models::Anogan;
+    use crate::models::anogan::Anogan;
     let device = Device::flex();
     let config = crate::models::AnoganConfig::default();
     let steps = config.search.steps;

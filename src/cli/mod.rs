@@ -421,7 +421,7 @@ fn scoring_detector(
     file: Option<&Path>,
     raw_valid: &Samples,
     device: &burn::tensor::Device,
-) -> anyhow::Result<Box<dyn models::Detector>> {
+) -> anyhow::Result<Box<dyn models::AnyDetector>> {
     // The run must load as saved before a failure can be blamed on the new settings.
     let detector = run.detector(checkpoint, device)?;
     let Some(file) = file else {
@@ -527,7 +527,7 @@ fn metrics(a: MetricsArgs) -> anyhow::Result<()> {
         oddity::threshold::percentile_of(&v, p)
     });
     let threshold = a.threshold.or(from_scores).unwrap_or(best_t);
-    let m = oddity::metrics::evaluate(&scores, &labels, threshold)?;
+    let m = oddity::metrics::compute(&scores, &labels, threshold)?;
     println!(
         "samples            {} ({} anomalies)",
         m.samples, m.anomalies

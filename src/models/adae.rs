@@ -14,12 +14,9 @@
 //! - Score: `A(x) = mean((x − D(G(x)))²)`; the per-pixel residual `(x − D(G(x)))²` (mean over
 //!   channels) is the anomaly map.
 
-use super::{
-    Detector, ModelConfig, StepLosses, as_images, module_from_bytes, module_to_bytes, read_values,
-    square_image,
-};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::init::component_rng;
 use crate::nn::loss::{l2, per_sample_mse};
 use crate::nn::{DcganAutoencoder, InitScheme, NetOptimizer, initialise};
@@ -72,9 +69,7 @@ pub struct AdaeNets {
 
 /// An ADAE detector.
 pub struct Adae {
-    config: AdaeConfig,
     shape: [usize; 3],
-    device: Device,
     nets: AdaeNets,
     optim_g: NetOptimizer,
     optim_d: NetOptimizer,
@@ -107,11 +102,9 @@ impl Adae {
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Adae {
             shape: [channels, height, width],
-            device: device.clone(),
             nets,
             optim_g: adam(),
             optim_d: adam(),
-            config,
         })
     }
 
@@ -122,19 +115,34 @@ impl Adae {
     }
 }
 
+impl ModelSpec for AdaeConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "adae",
+        paper: "Vu, Ueta, Hirose, Takahashi. Anomaly Detection with Adversarial Dual Autoencoders. arXiv:1902.06924, 2019",
+        summary: "generator autoencoder G against an autoencoder discriminator D; score = mean((x − D(G(x)))²); residual map",
+        inputs: "images",
+    };
+
+    type Detector = Adae;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Adae> {
+        Adae::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+}
+
 impl Detector for Adae {
-    fn name(&self) -> &'static str {
-        "adae"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::Adae(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
         let x = as_images(batch, self.shape);
         let n = &self.nets;
@@ -175,24 +183,20 @@ impl Detector for Adae {
         Some((x - y).powi_scalar(2).mean_dim(1))
     }
 
-    fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        module_to_bytes(&self.nets)
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_g, &self.optim_d],
+            rng: None,
+        }
     }
 
-    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        module_from_bytes(&mut self.nets, bytes)
-    }
-
-    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        TrainingState::of_networks(&self.nets, &[&self.optim_g, &self.optim_d], None).map(Some)
-    }
-
-    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_networks(
-            &mut self.nets,
-            &mut [&mut self.optim_g, &mut self.optim_d],
-            None,
-        )
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_g, &mut self.optim_d],
+            rng: None,
+        }
     }
 }
 

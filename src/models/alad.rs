@@ -27,9 +27,9 @@
 //! - CIFAR-10 images are in [−1, 1] in the official code: train with `--scaling minus-one-to-one`.
 
 use super::egbad::row_l1;
-use super::{Detector, ModelConfig, StepLosses, read_values};
+use super::{Detector, ModelInfo, ModelSpec, Settings, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut, TrainingState};
 use crate::nn::bigan::{
     BiganEncoder, BiganGenerator, BiganJointDiscriminator, BiganPairDiscriminator,
     DenseBlockConfig, DiscriminatorStyle,
@@ -329,19 +329,49 @@ pub fn alad_score(
     }
 }
 
+impl ModelSpec for AladConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "alad",
+        paper: "Zenati, Romain, Foo, Lecouat, Chandrasekhar. Adversarially Learned Anomaly Detection. ICDM 2018",
+        summary: "BiGAN + cycle discriminators D_xx, D_zz, spectral norm, moving average, early stopping; score = ‖f_xx(x,x) − f_xx(x,G(E(x)))‖₁ (or l1, l2, ch)",
+        inputs: "tables, 32×32 colour images (networks cifar10)",
+    };
+
+    type Detector = Alad;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Alad> {
+        Alad::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        None
+    }
+
+    fn patience(&self) -> Option<usize> {
+        self.patience
+    }
+
+    /// A settings file naming ALAD's `networks` starts from that family's official
+    /// configuration (its learning rate, batch and latent size), not from KDD99's.
+    fn defaults_for_settings(settings: &Settings) -> crate::Result<Self> {
+        let Some(networks) = settings.get("networks") else {
+            return Ok(Self::default());
+        };
+        let networks: AladNetworks = serde_json::from_value(networks.clone())
+            .map_err(|e| anyhow::anyhow!("bad alad networks {networks}: {e}"))?;
+        Ok(AladConfig::official(networks))
+    }
+}
+
 impl Detector for Alad {
-    fn name(&self) -> &'static str {
-        "alad"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::Alad(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
         let device = x.device();
         let b = x.dims()[0];
@@ -417,6 +447,22 @@ impl Detector for Alad {
         )
     }
 
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: self.optim.iter().collect(),
+            rng: Some(&self.rng),
+        }
+    }
+
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: self.optim.iter_mut().collect(),
+            rng: Some(&mut self.rng),
+        }
+    }
+
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
         save_with_average(&self.nets, self.scoring_nets())
     }
@@ -427,8 +473,7 @@ impl Detector for Alad {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let optimizers: Vec<&NetOptimizer> = self.optim.iter().collect();
-        let mut state = TrainingState::of_networks(&self.nets, &optimizers, Some(&self.rng))?;
+        let mut state = TrainingState::of_trainables(&self.trainables())?;
         state.put_matrix("previous", self.previous.as_ref())?;
         if let Some(average) = &self.average {
             state.put_module("average", average.average())?;
@@ -437,8 +482,7 @@ impl Detector for Alad {
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        let mut optimizers: Vec<&mut NetOptimizer> = self.optim.iter_mut().collect();
-        state.restore_networks(&mut self.nets, &mut optimizers, Some(&mut self.rng))?;
+        state.restore_trainables(self.trainables_mut())?;
         self.previous = state.matrix("previous", &self.device.clone().autodiff())?;
         if let Some(average) = &mut self.average {
             state.load_module("average", average.average_mut())?;

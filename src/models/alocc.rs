@@ -17,12 +17,9 @@
 //!   (the code's guard against D's loss collapsing).
 //! - Scores (higher = more anomalous): `1 − D(R(x))` (the paper's better one), or `1 − D(x)`.
 
-use super::{
-    Detector, ModelConfig, StepLosses, as_images, image_dims, module_from_bytes, module_to_bytes,
-    read_values,
-};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, l2};
 use crate::nn::{InitScheme, NetOptimizer, initialise};
@@ -181,7 +178,6 @@ pub struct AloccNets {
 pub struct Alocc {
     config: AloccConfig,
     shape: [usize; 3],
-    device: Device,
     nets: AloccNets,
     optim_r: NetOptimizer,
     optim_d: NetOptimizer,
@@ -225,8 +221,7 @@ impl Alocc {
         let nets = initialise(nets, InitScheme::Dcgan, &mut component_rng(seed, 1));
         Ok(Alocc {
             shape: [channels, height, width],
-            device: device.clone(),
-            nets,
+                        nets,
             optim_r: NetOptimizer::rmsprop(config.learning_rate),
             optim_d: NetOptimizer::rmsprop(config.learning_rate),
             rng: component_rng(seed, 2),
@@ -258,19 +253,34 @@ pub fn alocc_score(logits: Tensor<2>) -> Tensor<1> {
     sigmoid(logits).neg().add_scalar(1.0).reshape([b])
 }
 
+impl ModelSpec for AloccConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "alocc",
+        paper: "Sabokrou, Khalooei, Fathy, Adeli. Adversarially Learned One-Class Classifier for Novelty Detection. CVPR 2018",
+        summary: "denoising refiner R against a one-class classifier D; score = 1 − D(R(x)) (or 1 − D(x))",
+        inputs: "images",
+    };
+
+    type Detector = Alocc;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Alocc> {
+        Alocc::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+}
+
 impl Detector for Alocc {
-    fn name(&self) -> &'static str {
-        "alocc"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::Alocc(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
         let x = as_images(batch, self.shape);
         let x_noisy = self.noisy(&x);
@@ -318,25 +328,20 @@ impl Detector for Alocc {
         crate::nn::loss::per_sample_mse(x, refined)
     }
 
-    fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        module_to_bytes(&self.nets)
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_r, &self.optim_d],
+            rng: Some(&self.rng),
+        }
     }
 
-    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        module_from_bytes(&mut self.nets, bytes)
-    }
-
-    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        TrainingState::of_networks(&self.nets, &[&self.optim_r, &self.optim_d], Some(&self.rng))
-            .map(Some)
-    }
-
-    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_networks(
-            &mut self.nets,
-            &mut [&mut self.optim_r, &mut self.optim_d],
-            Some(&mut self.rng),
-        )
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_r, &mut self.optim_d],
+            rng: Some(&mut self.rng),
+        }
     }
 }
 

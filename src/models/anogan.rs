@@ -22,9 +22,9 @@
 //!   batch 50, a 0.999 moving average of the generator. Each is an option here
 //!   (`scripts/configs/anogan-kdd99-alad.json` sets them all).
 
-use super::{Detector, ModelConfig, StepLosses, read_values};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut, TrainingState};
 use crate::nn::bigan::{DenseBlockConfig, DenseStack, DiscriminatorStyle, stack_width};
 use crate::nn::dcgan::check_image_size;
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
@@ -443,19 +443,34 @@ pub fn anogan_loss(
     residual * w_residual + features * w_features
 }
 
+impl ModelSpec for AnoganConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "anogan",
+        paper: "Schlegl, Seeböck, Waldstein, Schmidt-Erfurth, Langs. Unsupervised Anomaly Detection with Generative Adversarial Networks to Guide Marker Discovery. IPMI 2017",
+        summary: "GAN + test-time search of z (500 Adam steps, batched); score = 0.9·Σ|x − G(z)| + 0.1·Σ|f(x) − f(G(z))|; residual map",
+        inputs: "images, tables",
+    };
+
+    type Detector = Anogan;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Anogan> {
+        Anogan::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+}
+
 impl Detector for Anogan {
-    fn name(&self) -> &'static str {
-        "anogan"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::Anogan(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
         let device = x.device();
         let b = x.dims()[0];
@@ -513,6 +528,22 @@ impl Detector for Anogan {
         Some((x - generated).abs().reshape([b, c, h, w]).mean_dim(1))
     }
 
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_g, &self.optim_d],
+            rng: Some(&self.rng),
+        }
+    }
+
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_g, &mut self.optim_d],
+            rng: Some(&mut self.rng),
+        }
+    }
+
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
         save_with_average(&self.nets, self.scoring_nets().generator)
     }
@@ -523,11 +554,7 @@ impl Detector for Anogan {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::of_networks(
-            &self.nets,
-            &[&self.optim_g, &self.optim_d],
-            Some(&self.rng),
-        )?;
+        let mut state = TrainingState::of_trainables(&self.trainables())?;
         if let Some(average) = &self.average {
             state.put_module("average", average.average())?;
         }
@@ -535,11 +562,7 @@ impl Detector for Anogan {
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_networks(
-            &mut self.nets,
-            &mut [&mut self.optim_g, &mut self.optim_d],
-            Some(&mut self.rng),
-        )?;
+        state.restore_trainables(self.trainables_mut())?;
         if let Some(average) = &mut self.average {
             state.load_module("average", average.average_mut())?;
         }

@@ -6,9 +6,9 @@
 //! Loss and score: `A(x) = (1/D)·‖x − dec(enc(x))‖²₂` per sample, trained with Adam.
 //! The residual `(x − x̂)²` averaged over channels is its per-pixel anomaly map.
 
-use super::{Detector, ModelConfig, StepLosses, module_from_bytes, module_to_bytes};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::dcgan::check_image_size;
 use crate::nn::init::component_rng;
 use crate::nn::loss::per_sample_mse;
@@ -87,9 +87,7 @@ impl AutoencoderNet {
 
 /// The autoencoder detector.
 pub struct Autoencoder {
-    config: AutoencoderConfig,
     image: Option<[usize; 3]>,
-    device: Device,
     net: AutoencoderNet,
     optim: NetOptimizer,
 }
@@ -156,27 +154,40 @@ impl Autoencoder {
         };
         Ok(Autoencoder {
             optim: NetOptimizer::adam(config.learning_rate, 0.9, 0.999),
-            config,
             image,
-            device: device.clone(),
             net,
         })
     }
 }
 
+impl ModelSpec for AutoencoderConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "autoencoder",
+        paper: "baseline: reconstruction-error autoencoder (DCGAN conv for images, MLP for tables)",
+        summary: "reconstruct normal data; score = mean squared reconstruction error",
+        inputs: "images, tables",
+    };
+
+    type Detector = Autoencoder;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Autoencoder> {
+        Autoencoder::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+}
+
 impl Detector for Autoencoder {
-    fn name(&self) -> &'static str {
-        "autoencoder"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::Autoencoder(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
         let reconstruction = self.net.reconstruct(batch.clone(), self.image);
         let loss = per_sample_mse(batch, reconstruction).mean();
@@ -201,20 +212,20 @@ impl Detector for Autoencoder {
         Some(residual.mean_dim(1))
     }
 
-    fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        module_to_bytes(&self.net)
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.net,
+            optimizers: vec![&self.optim],
+            rng: None,
+        }
     }
 
-    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        module_from_bytes(&mut self.net, bytes)
-    }
-
-    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        TrainingState::of_networks(&self.net, &[&self.optim], None).map(Some)
-    }
-
-    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_networks(&mut self.net, &mut [&mut self.optim], None)
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.net,
+            optimizers: vec![&mut self.optim],
+            rng: None,
+        }
     }
 }
 

@@ -23,9 +23,9 @@
 //! - The official KDD99 code discards its `MinMaxScaler` output, so its features are not scaled:
 //!   train with `--scaling none` for that behaviour (the run's default standardises).
 
-use super::{Detector, ModelConfig, StepLosses, read_values};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut, TrainingState};
 use crate::nn::bigan::{BiganEncoder, BiganGenerator, BiganJointDiscriminator};
 use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
 use crate::nn::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
@@ -254,19 +254,34 @@ pub fn row_l1(a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
     (a - b).abs().sum_dim(1).reshape([n])
 }
 
+impl ModelSpec for EgbadConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "egbad",
+        paper: "Zenati, Foo, Lecouat, Manek, Chandrasekhar. Efficient GAN-Based Anomaly Detection. ICLR workshop 2018",
+        summary: "BiGAN (encoder, generator, joint discriminator); score = 0.9·‖x − G(E(x))‖₁ + 0.1·‖f(x,E(x)) − f(G(E(x)),E(x))‖₁",
+        inputs: "tables, 28×28 grey images",
+    };
+
+    type Detector = Egbad;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Egbad> {
+        Egbad::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        None
+    }
+}
+
 impl Detector for Egbad {
-    fn name(&self) -> &'static str {
-        "egbad"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::Egbad(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
         let device = x.device();
         let b = x.dims()[0];
@@ -324,6 +339,22 @@ impl Detector for Egbad {
         egbad_score(residual, term, self.config.score_weight)
     }
 
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_d, &self.optim_g, &self.optim_e],
+            rng: Some(&self.rng),
+        }
+    }
+
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_d, &mut self.optim_g, &mut self.optim_e],
+            rng: Some(&mut self.rng),
+        }
+    }
+
     fn save_weights(&self) -> crate::Result<Vec<u8>> {
         save_with_average(&self.nets, self.scoring_nets())
     }
@@ -334,11 +365,7 @@ impl Detector for Egbad {
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::of_networks(
-            &self.nets,
-            &[&self.optim_d, &self.optim_g, &self.optim_e],
-            Some(&self.rng),
-        )?;
+        let mut state = TrainingState::of_trainables(&self.trainables())?;
         state.put_matrix("previous", self.previous.as_ref())?;
         if let Some(average) = &self.average {
             state.put_module("average", average.average())?;
@@ -347,11 +374,7 @@ impl Detector for Egbad {
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_networks(
-            &mut self.nets,
-            &mut [&mut self.optim_d, &mut self.optim_g, &mut self.optim_e],
-            Some(&mut self.rng),
-        )?;
+        state.restore_trainables(self.trainables_mut())?;
         self.previous = state.matrix("previous", &self.device.clone().autodiff())?;
         if let Some(average) = &mut self.average {
             state.load_module("average", average.average_mut())?;

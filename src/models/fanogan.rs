@@ -21,12 +21,9 @@
 //!   validation loss is the score during the encoder stage (and a constant 1e30 before it, so
 //!   that the best checkpoint is always one with a trained encoder).
 
-use super::{
-    Detector, ModelConfig, StepLosses, as_images, image_dims, module_from_bytes, module_to_bytes,
-    read_values,
-};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut, TrainingState, Weights};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{l2, per_sample_mse};
 use crate::nn::penalty::{self, ascent_direction, gradient_penalty};
@@ -318,19 +315,34 @@ pub fn fanogan_score(
     per_sample_mse(x, reconstruction) + per_sample_mse(features_x, features_reconstruction) * kappa
 }
 
+impl ModelSpec for FanoganConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "fanogan",
+        paper: "Schlegl, Seeböck, Waldstein, Langs, Schmidt-Erfurth. f-AnoGAN: Fast unsupervised anomaly detection with generative adversarial networks. Medical Image Analysis 2019",
+        summary: "WGAN-GP (finite-difference gradient penalty) then an encoder (izi_f, izi or ziz); score = mean((x − G(E(x)))²) + κ·mean((f(x) − f(G(E(x))))²); residual map",
+        inputs: "images (64×64)",
+    };
+
+    type Detector = Fanogan;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Fanogan> {
+        Fanogan::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.gan_epochs + self.encoder_epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+}
+
 impl Detector for Fanogan {
-    fn name(&self) -> &'static str {
-        "fanogan"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::Fanogan(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn begin_epoch(&mut self, epoch: usize) {
         self.epoch = epoch;
     }
@@ -368,33 +380,37 @@ impl Detector for Fanogan {
         Some((x - rec).abs().mean_dim(1))
     }
 
-    fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        module_to_bytes(&self.nets)
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_g, &self.optim_d, &self.optim_e],
+            rng: Some(&self.rng),
+        }
+    }
+
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_g, &mut self.optim_d, &mut self.optim_e],
+            rng: Some(&mut self.rng),
+        }
     }
 
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        module_from_bytes(&mut self.nets, bytes)?;
+        self.nets.load_bytes(bytes)?;
         // Loaded weights have a trained encoder: score as after training.
         self.epoch = self.config.gan_epochs + self.config.encoder_epochs;
         Ok(())
     }
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::of_networks(
-            &self.nets,
-            &[&self.optim_g, &self.optim_d, &self.optim_e],
-            Some(&self.rng),
-        )?;
+        let mut state = TrainingState::of_trainables(&self.trainables())?;
         state.put_value("counters", &(self.epoch, self.critic_steps, self.last_g))?;
         Ok(Some(state))
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_networks(
-            &mut self.nets,
-            &mut [&mut self.optim_g, &mut self.optim_d, &mut self.optim_e],
-            Some(&mut self.rng),
-        )?;
+        state.restore_trainables(self.trainables_mut())?;
         (self.epoch, self.critic_steps, self.last_g) = state.value("counters")?;
         Ok(())
     }

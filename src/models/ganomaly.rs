@@ -21,12 +21,9 @@
 //!   min-max normalises over the test set; that changes no ranking metric and is not done here
 //!   (it would need the test set; thresholds come from validation data instead).
 
-use super::{
-    Detector, ModelConfig, StepLosses, as_images, module_from_bytes, module_to_bytes, read_values,
-    square_image,
-};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
 use crate::nn::{
@@ -193,19 +190,34 @@ pub fn latent_score(latent: Tensor<4>, latent_reconstructed: Tensor<4>) -> Tenso
     per_sample_mse(latent, latent_reconstructed)
 }
 
+impl ModelSpec for GanomalyConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "ganomaly",
+        paper: "Akcay, Atapour-Abarghouei, Breckon. GANomaly: Semi-Supervised Anomaly Detection via Adversarial Training. ACCV 2018",
+        summary: "encoder-decoder-encoder GAN; score = latent distance ‖G_E(x) − E(G(x))‖²",
+        inputs: "images",
+    };
+
+    type Detector = Ganomaly;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Ganomaly> {
+        Ganomaly::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+}
+
 impl Detector for Ganomaly {
-    fn name(&self) -> &'static str {
-        "ganomaly"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::Ganomaly(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
         let c = &self.config;
         let x = as_images(batch, self.shape);
@@ -283,25 +295,20 @@ impl Detector for Ganomaly {
             + latent_score(out.latent, out.latent_reconstructed) * self.config.w_enc
     }
 
-    fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        module_to_bytes(&self.nets)
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_g, &self.optim_d],
+            rng: Some(&self.rng),
+        }
     }
 
-    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        module_from_bytes(&mut self.nets, bytes)
-    }
-
-    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        TrainingState::of_networks(&self.nets, &[&self.optim_g, &self.optim_d], Some(&self.rng))
-            .map(Some)
-    }
-
-    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_networks(
-            &mut self.nets,
-            &mut [&mut self.optim_g, &mut self.optim_d],
-            Some(&mut self.rng),
-        )
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_g, &mut self.optim_d],
+            rng: Some(&mut self.rng),
+        }
     }
 }
 

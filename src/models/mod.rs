@@ -1,50 +1,58 @@
-//! Detectors: one [`Detector`] interface, a registry, and one module per model holding its
-//! network, losses and score. The training loop that drives them is in [`crate::train`].
+//! Detectors: one [`Detector`] interface, one declaration per model ([`ModelSpec`], on its
+//! configuration), the registry derived from those declarations, and one module (or folder) per
+//! model holding its networks, losses and score. The training loop that drives them is in
+//! [`crate::train`]; adding a model is walked through in `docs/adding-a-model.md`.
 
-pub mod adae;
-pub mod alad;
-pub mod alocc;
-pub mod anogan;
-pub mod autoencoder;
-pub mod egbad;
-pub mod fanogan;
-pub mod ganomaly;
-pub mod skip_ganomaly;
+pub mod registry;
+pub mod spec;
 
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut, TrainingState};
 use anyhow::{Context, bail};
 use burn::prelude::*;
-use burn::store::{ModuleSnapshot, SafetensorsStore};
-use serde::{Deserialize, Serialize};
 
-pub use adae::{Adae, AdaeConfig};
-pub use alad::{Alad, AladConfig};
-pub use alocc::{Alocc, AloccConfig};
-pub use anogan::{Anogan, AnoganConfig};
-pub use autoencoder::{Autoencoder, AutoencoderConfig};
-pub use egbad::{Egbad, EgbadConfig};
-pub use fanogan::{Fanogan, FanoganConfig};
-pub use ganomaly::{Ganomaly, GanomalyConfig};
-pub use skip_ganomaly::{SkipGanomaly, SkipGanomalyConfig};
+pub use registry::{Entry, register};
+pub use spec::{ModelConfig, ModelInfo, ModelSpec, Settings};
+
+/// Declares the built-in models, one line each (`module => Configuration`): the module, the
+/// re-export of its configuration, and its place in [`MODELS`] and the registry.
+macro_rules! builtin_models {
+    ($($module:ident => $config:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+        $(pub use $module::$config;)+
+
+        /// Every built-in detector, in the order `oddity models` lists them.
+        pub const MODELS: &[ModelInfo] = &[$(<$config as ModelSpec>::INFO),+];
+
+        /// The registry entries of the built-in detectors, in [`MODELS`] order.
+        fn builtin_entries() -> Vec<Entry> {
+            vec![$(Entry::of::<$config>()),+]
+        }
+    };
+}
+
+builtin_models! {
+    ganomaly => GanomalyConfig,
+    anogan => AnoganConfig,
+    alad => AladConfig,
+    fanogan => FanoganConfig,
+    egbad => EgbadConfig,
+    adae => AdaeConfig,
+    skip_ganomaly => SkipGanomalyConfig,
+    alocc => AloccConfig,
+    autoencoder => AutoencoderConfig,
+}
 
 /// Named losses of one training step, for the log and the progress bar.
 pub type StepLosses = Vec<(&'static str, f32)>;
 
-/// What every detector offers the training loop, the scorer and the run store.
+/// What every detector offers the training loop, the scorer and the run store. A model writes
+/// its training step, its score and where its trainable parts are; saving, loading and
+/// resuming are written once, here, over those parts.
 ///
 /// Batches arrive flattened, `[B, D]` with `D = shape.len()`; image models reshape them to
 /// `[B, C, H, W]`. Training batches are on the autodiff device, everything else on the plain one.
 pub trait Detector: Send {
-    /// The registry name (`ganomaly`, `autoencoder`, …).
-    fn name(&self) -> &'static str;
-
-    /// The full configuration, paper defaults filled in, as stored with a run.
-    fn config(&self) -> ModelConfig;
-
-    /// The plain (non-autodiff) device the detector scores on.
-    fn device(&self) -> &Device;
-
     /// Called by the training loop before each epoch (1-based), for models trained in stages.
     fn begin_epoch(&mut self, _epoch: usize) {}
 
@@ -65,263 +73,139 @@ pub trait Detector: Send {
         None
     }
 
+    /// What the model trains: its networks, optimizers and random generator.
+    fn trainables(&self) -> Trainables<'_>;
+
+    /// [`Detector::trainables`], to restore into.
+    fn trainables_mut(&mut self) -> TrainablesMut<'_>;
+
     /// All weights (and BatchNorm running statistics) as safetensors bytes.
-    fn save_weights(&self) -> crate::Result<Vec<u8>>;
+    fn save_weights(&self) -> crate::Result<Vec<u8>> {
+        self.trainables().networks.to_bytes()
+    }
 
     /// Restore weights written by [`Detector::save_weights`].
-    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()>;
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        self.trainables_mut().networks.load_bytes(bytes)
+    }
 
     /// Everything training needs to continue exactly where it stopped: the networks with their
     /// parameter identities, the optimizers' states, random generators and counters. `None`
-    /// for a model that cannot resume training yet (its runs restart instead).
+    /// for a model that cannot resume training (its runs restart instead).
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        Ok(None)
+        TrainingState::of_trainables(&self.trainables()).map(Some)
     }
 
     /// Restore a state given by [`Detector::training_state`].
-    fn restore_training_state(&mut self, _state: &TrainingState) -> crate::Result<()> {
-        bail!("{} cannot resume a training yet", self.name())
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        state.restore_trainables(self.trainables_mut())
     }
 }
 
-/// A model's configuration, tagged by model name; each variant's defaults are its paper's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "model", rename_all = "kebab-case")]
-pub enum ModelConfig {
-    /// GANomaly (Akcay et al., ACCV 2018).
-    Ganomaly(GanomalyConfig),
-    /// The baseline autoencoder scored by reconstruction error.
-    Autoencoder(AutoencoderConfig),
-    /// EGBAD (Zenati et al., ICLR-W 2018).
-    Egbad(EgbadConfig),
-    /// AnoGAN (Schlegl et al., IPMI 2017).
-    Anogan(AnoganConfig),
-    /// ALAD (Zenati et al., ICDM 2018).
-    Alad(AladConfig),
-    /// ADAE (Vu et al., 2019).
-    Adae(AdaeConfig),
-    /// Skip-GANomaly (Akcay et al., IJCNN 2019).
-    SkipGanomaly(SkipGanomalyConfig),
-    /// ALOCC (Sabokrou et al., CVPR 2018).
-    Alocc(AloccConfig),
-    /// f-AnoGAN (Schlegl et al., MedIA 2019).
-    Fanogan(FanoganConfig),
+/// A built detector of any model: its [`Detector`] with the configuration it was built from and
+/// its device, which every model shares and none implements. Training, scoring and the run
+/// store hold detectors as this.
+pub trait AnyDetector: Detector {
+    /// The registry name (`ganomaly`, `autoencoder`, …).
+    fn name(&self) -> &'static str;
+
+    /// The full configuration, paper defaults filled in, as stored with a run.
+    fn config(&self) -> &ModelConfig;
+
+    /// The plain (non-autodiff) device the detector scores on.
+    fn device(&self) -> &Device;
 }
 
-/// A registry entry: what `oddity models` lists and `--model NAME` accepts.
-#[derive(Clone, Copy, Debug)]
-pub struct ModelInfo {
-    /// Name on the command line.
-    pub name: &'static str,
-    /// The paper it implements.
-    pub paper: &'static str,
-    /// One line on what it does and how it scores.
-    pub summary: &'static str,
-    /// What data it takes.
-    pub inputs: &'static str,
+/// A model's detector with what every model shares.
+struct Built<D> {
+    detector: D,
+    config: ModelConfig,
+    device: Device,
 }
 
-/// Every detector, in the order `oddity models` lists them.
-pub const MODELS: &[ModelInfo] = &[
-    ModelInfo {
-        name: "ganomaly",
-        paper: "Akcay, Atapour-Abarghouei, Breckon. GANomaly: Semi-Supervised Anomaly Detection via Adversarial Training. ACCV 2018",
-        summary: "encoder-decoder-encoder GAN; score = latent distance ‖G_E(x) − E(G(x))‖²",
-        inputs: "images",
-    },
-    ModelInfo {
-        name: "anogan",
-        paper: "Schlegl, Seeböck, Waldstein, Schmidt-Erfurth, Langs. Unsupervised Anomaly Detection with Generative Adversarial Networks to Guide Marker Discovery. IPMI 2017",
-        summary: "GAN + test-time search of z (500 Adam steps, batched); score = 0.9·Σ|x − G(z)| + 0.1·Σ|f(x) − f(G(z))|; residual map",
-        inputs: "images, tables",
-    },
-    ModelInfo {
-        name: "alad",
-        paper: "Zenati, Romain, Foo, Lecouat, Chandrasekhar. Adversarially Learned Anomaly Detection. ICDM 2018",
-        summary: "BiGAN + cycle discriminators D_xx, D_zz, spectral norm, moving average, early stopping; score = ‖f_xx(x,x) − f_xx(x,G(E(x)))‖₁ (or l1, l2, ch)",
-        inputs: "tables, 32×32 colour images (networks cifar10)",
-    },
-    ModelInfo {
-        name: "fanogan",
-        paper: "Schlegl, Seeböck, Waldstein, Langs, Schmidt-Erfurth. f-AnoGAN: Fast unsupervised anomaly detection with generative adversarial networks. Medical Image Analysis 2019",
-        summary: "WGAN-GP (finite-difference gradient penalty) then an encoder (izi_f, izi or ziz); score = mean((x − G(E(x)))²) + κ·mean((f(x) − f(G(E(x))))²); residual map",
-        inputs: "images (64×64)",
-    },
-    ModelInfo {
-        name: "egbad",
-        paper: "Zenati, Foo, Lecouat, Manek, Chandrasekhar. Efficient GAN-Based Anomaly Detection. ICLR workshop 2018",
-        summary: "BiGAN (encoder, generator, joint discriminator); score = 0.9·‖x − G(E(x))‖₁ + 0.1·‖f(x,E(x)) − f(G(E(x)),E(x))‖₁",
-        inputs: "tables, 28×28 grey images",
-    },
-    ModelInfo {
-        name: "adae",
-        paper: "Vu, Ueta, Hirose, Takahashi. Anomaly Detection with Adversarial Dual Autoencoders. arXiv:1902.06924, 2019",
-        summary: "generator autoencoder G against an autoencoder discriminator D; score = mean((x − D(G(x)))²); residual map",
-        inputs: "images",
-    },
-    ModelInfo {
-        name: "skip-ganomaly",
-        paper: "Akcay, Atapour-Abarghouei, Breckon. Skip-GANomaly: Skip Connected and Adversarially Trained Encoder-Decoder Anomaly Detection. IJCNN 2019",
-        summary: "U-Net generator, DCGAN discriminator with 100-d features; score = 0.9·mean((x − x̂)²) + 0.1·mean((f(x) − f(x̂))²); residual map",
-        inputs: "images",
-    },
-    ModelInfo {
-        name: "alocc",
-        paper: "Sabokrou, Khalooei, Fathy, Adeli. Adversarially Learned One-Class Classifier for Novelty Detection. CVPR 2018",
-        summary: "denoising refiner R against a one-class classifier D; score = 1 − D(R(x)) (or 1 − D(x))",
-        inputs: "images",
-    },
-    ModelInfo {
-        name: "autoencoder",
-        paper: "baseline: reconstruction-error autoencoder (DCGAN conv for images, MLP for tables)",
-        summary: "reconstruct normal data; score = mean squared reconstruction error",
-        inputs: "images, tables",
-    },
-];
+impl<D: Detector> Built<D> {
+    /// Box `detector`, built from `config` on `device`.
+    fn boxed(detector: D, config: ModelConfig, device: &Device) -> Box<dyn AnyDetector>
+    where
+        D: 'static,
+    {
+        Box::new(Built {
+            detector,
+            config,
+            device: device.clone(),
+        })
+    }
+}
+
+impl<D: Detector> AnyDetector for Built<D> {
+    fn name(&self) -> &'static str {
+        self.config.name()
+    }
+    fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+    fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+impl<D: Detector> Detector for Built<D> {
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.detector.begin_epoch(epoch)
+    }
+    fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
+        self.detector.train_step(batch)
+    }
+    fn score(&self, batch: Tensor<2>) -> Tensor<1> {
+        self.detector.score(batch)
+    }
+    fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
+        self.detector.validation_loss(batch)
+    }
+    fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
+        self.detector.anomaly_map(batch)
+    }
+    fn trainables(&self) -> Trainables<'_> {
+        self.detector.trainables()
+    }
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        self.detector.trainables_mut()
+    }
+    fn save_weights(&self) -> crate::Result<Vec<u8>> {
+        self.detector.save_weights()
+    }
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        self.detector.load_weights(bytes)
+    }
+    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
+        self.detector.training_state()
+    }
+    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
+        self.detector.restore_training_state(state)
+    }
+}
 
 /// The registry entry called `name`.
-pub fn info(name: &str) -> crate::Result<&'static ModelInfo> {
-    MODELS.iter().find(|m| m.name == name).with_context(|| {
-        format!(
-            "unknown model {name:?}; available: {}",
-            MODELS.iter().map(|m| m.name).collect::<Vec<_>>().join(", ")
-        )
-    })
+pub fn info(name: &str) -> crate::Result<ModelInfo> {
+    Ok(registry::find(name)?.info)
 }
 
 impl ModelConfig {
     /// The paper's configuration of model `name`.
     pub fn default_for(name: &str) -> crate::Result<Self> {
-        Ok(match info(name)?.name {
-            "ganomaly" => ModelConfig::Ganomaly(GanomalyConfig::default()),
-            "autoencoder" => ModelConfig::Autoencoder(AutoencoderConfig::default()),
-            "egbad" => ModelConfig::Egbad(EgbadConfig::default()),
-            "anogan" => ModelConfig::Anogan(AnoganConfig::default()),
-            "alad" => ModelConfig::Alad(AladConfig::default()),
-            "adae" => ModelConfig::Adae(AdaeConfig::default()),
-            "skip-ganomaly" => ModelConfig::SkipGanomaly(SkipGanomalyConfig::default()),
-            "alocc" => ModelConfig::Alocc(AloccConfig::default()),
-            "fanogan" => ModelConfig::Fanogan(FanoganConfig::default()),
-            other => bail!("model {other:?} is registered but has no configuration"),
-        })
+        Ok(registry::find(name)?.default_config())
     }
 
-    /// The defaults that a configuration file's values override: [`ModelConfig::default_for`],
-    /// except that a file naming ALAD's `networks` starts from that family's official
-    /// configuration (its learning rate, batch and latent size), not from KDD99's.
-    pub fn defaults_for_file(
-        name: &str,
-        file: &serde_json::Map<String, serde_json::Value>,
-    ) -> crate::Result<Self> {
-        let default = Self::default_for(name)?;
-        Ok(match (&default, file.get("networks")) {
-            (ModelConfig::Alad(_), Some(networks)) => {
-                let networks: alad::AladNetworks = serde_json::from_value(networks.clone())
-                    .map_err(|e| anyhow::anyhow!("bad alad networks {networks}: {e}"))?;
-                ModelConfig::Alad(AladConfig::official(networks))
-            }
-            _ => default,
-        })
-    }
-
-    /// The registry name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            ModelConfig::Ganomaly(_) => "ganomaly",
-            ModelConfig::Autoencoder(_) => "autoencoder",
-            ModelConfig::Egbad(_) => "egbad",
-            ModelConfig::Anogan(_) => "anogan",
-            ModelConfig::Alad(_) => "alad",
-            ModelConfig::Adae(_) => "adae",
-            ModelConfig::SkipGanomaly(_) => "skip-ganomaly",
-            ModelConfig::Alocc(_) => "alocc",
-            ModelConfig::Fanogan(_) => "fanogan",
-        }
-    }
-
-    /// The paper's number of epochs.
-    pub fn epochs(&self) -> usize {
-        match self {
-            ModelConfig::Ganomaly(c) => c.epochs,
-            ModelConfig::Autoencoder(c) => c.epochs,
-            ModelConfig::Egbad(c) => c.epochs,
-            ModelConfig::Anogan(c) => c.epochs,
-            ModelConfig::Alad(c) => c.epochs,
-            ModelConfig::Adae(c) => c.epochs,
-            ModelConfig::SkipGanomaly(c) => c.epochs,
-            ModelConfig::Alocc(c) => c.epochs,
-            ModelConfig::Fanogan(c) => c.gan_epochs + c.encoder_epochs,
-        }
-    }
-
-    /// Early-stopping patience in epochs, for models whose paper stops early.
-    pub fn patience(&self) -> Option<usize> {
-        match self {
-            ModelConfig::Alad(c) => c.patience,
-            _ => None,
-        }
-    }
-
-    /// The paper's training batch size.
-    pub fn batch_size(&self) -> usize {
-        match self {
-            ModelConfig::Ganomaly(c) => c.batch_size,
-            ModelConfig::Autoencoder(c) => c.batch_size,
-            ModelConfig::Egbad(c) => c.batch_size,
-            ModelConfig::Anogan(c) => c.batch_size,
-            ModelConfig::Alad(c) => c.batch_size,
-            ModelConfig::Adae(c) => c.batch_size,
-            ModelConfig::SkipGanomaly(c) => c.batch_size,
-            ModelConfig::Alocc(c) => c.batch_size,
-            ModelConfig::Fanogan(c) => c.batch_size,
-        }
-    }
-
-    /// The side images are resized to before this model sees them (`None` for tables).
-    /// Image models take their config's `image_size` (GANomaly's `isize`, 32); table models none.
-    pub fn input_size(&self, raw: SampleShape) -> Option<usize> {
-        let size = match self {
-            ModelConfig::Ganomaly(c) => c.image_size,
-            ModelConfig::Autoencoder(c) => c.image_size,
-            ModelConfig::Egbad(_) | ModelConfig::Alad(_) => return None,
-            ModelConfig::Anogan(c) => c.image_size,
-            ModelConfig::Adae(c) => c.image_size,
-            ModelConfig::SkipGanomaly(c) => c.image_size,
-            ModelConfig::Alocc(c) => c.image_size,
-            ModelConfig::Fanogan(c) => c.image_size,
-        };
-        matches!(raw, SampleShape::Image { .. }).then_some(size)
-    }
-
-    /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
-    pub fn build(
-        &self,
-        shape: SampleShape,
-        device: &Device,
-        seed: u64,
-    ) -> crate::Result<Box<dyn Detector>> {
-        Ok(match self {
-            ModelConfig::Ganomaly(c) => Box::new(Ganomaly::new(c.clone(), shape, device, seed)?),
-            ModelConfig::Autoencoder(c) => {
-                Box::new(Autoencoder::new(c.clone(), shape, device, seed)?)
-            }
-            ModelConfig::Egbad(c) => Box::new(Egbad::new(c.clone(), shape, device, seed)?),
-            ModelConfig::Anogan(c) => Box::new(Anogan::new(c.clone(), shape, device, seed)?),
-            ModelConfig::Alad(c) => Box::new(Alad::new(c.clone(), shape, device, seed)?),
-            ModelConfig::Adae(c) => Box::new(Adae::new(c.clone(), shape, device, seed)?),
-            ModelConfig::SkipGanomaly(c) => {
-                Box::new(SkipGanomaly::new(c.clone(), shape, device, seed)?)
-            }
-            ModelConfig::Alocc(c) => Box::new(Alocc::new(c.clone(), shape, device, seed)?),
-            ModelConfig::Fanogan(c) => Box::new(Fanogan::new(c.clone(), shape, device, seed)?),
-        })
+    /// The defaults that a settings file's values override: [`ModelConfig::default_for`],
+    /// unless a value in the file selects another set of defaults
+    /// ([`ModelSpec::defaults_for_settings`]).
+    pub fn defaults_for_file(name: &str, file: &Settings) -> crate::Result<Self> {
+        registry::find(name)?.defaults_for_settings(file)
     }
 }
 
 /// The JSON object of hyper-parameters in a settings file (`--model-config FILE`).
-pub fn read_settings_file(
-    file: &std::path::Path,
-) -> crate::Result<serde_json::Map<String, serde_json::Value>> {
+pub fn read_settings_file(file: &std::path::Path) -> crate::Result<Settings> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let value: serde_json::Value = serde_json::from_str(&text)
@@ -357,7 +241,7 @@ impl ModelConfig {
     /// replaced; an unknown name or a bad value is an error naming the file.
     pub fn with_settings(
         &self,
-        overrides: &serde_json::Map<String, serde_json::Value>,
+        overrides: &Settings,
         file: &std::path::Path,
     ) -> crate::Result<Self> {
         let mut value = serde_json::to_value(self)?;
@@ -381,91 +265,6 @@ impl ModelConfig {
             .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
         Ok(config)
     }
-}
-
-/// Serialise a module's parameters to safetensors bytes.
-///
-/// BatchNorm's running statistics are settled first: burn keeps the latest update of each
-/// aside until the statistics are next read, and a snapshot would otherwise save the one
-/// before it (for a network no validation pass has read since, as GANomaly's discriminator).
-pub fn module_to_bytes<M: ModuleSnapshot>(module: &M) -> crate::Result<Vec<u8>> {
-    let _settled = module.valid();
-    let mut store = SafetensorsStore::from_bytes(None);
-    module
-        .save_into(&mut store)
-        .map_err(|e| anyhow::anyhow!("cannot serialise weights: {e}"))?;
-    let bytes = store
-        .get_bytes()
-        .map_err(|e| anyhow::anyhow!("cannot serialise weights: {e}"))?;
-    canonical_safetensors(bytes)
-}
-
-/// The same safetensors file with its JSON header's keys in sorted order at every level, so
-/// that identical weights give identical bytes (burn writes its metadata from a hash map, in
-/// an order that changes from run to run). The header is padded with spaces to a multiple of
-/// 8 bytes, as the safetensors writer does; the tensor data is untouched.
-fn canonical_safetensors(bytes: Vec<u8>) -> crate::Result<Vec<u8>> {
-    let corrupt = || anyhow::anyhow!("cannot serialise weights: not a safetensors buffer");
-    let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(corrupt)?.try_into()?) as usize;
-    let header = bytes.get(8..8 + len).ok_or_else(corrupt)?;
-    let value: serde_json::Value = serde_json::from_slice(header)?;
-    let mut text = String::new();
-    write_sorted_json(&value, &mut text)?;
-    while !text.len().is_multiple_of(8) {
-        text.push(' ');
-    }
-    let mut out = Vec::with_capacity(bytes.len() + 8);
-    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    out.extend_from_slice(text.as_bytes());
-    out.extend_from_slice(&bytes[8 + len..]);
-    Ok(out)
-}
-
-/// Compact JSON of `value` with every object's keys sorted.
-fn write_sorted_json(value: &serde_json::Value, out: &mut String) -> crate::Result<()> {
-    match value {
-        serde_json::Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&serde_json::to_string(k)?);
-                out.push(':');
-                write_sorted_json(&map[k], out)?;
-            }
-            out.push('}');
-        }
-        serde_json::Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_sorted_json(item, out)?;
-            }
-            out.push(']');
-        }
-        leaf => out.push_str(&serde_json::to_string(leaf)?),
-    }
-    Ok(())
-}
-
-/// Load a module's parameters from safetensors bytes; every parameter must be present.
-pub fn module_from_bytes<M: ModuleSnapshot>(module: &mut M, bytes: Vec<u8>) -> crate::Result<()> {
-    let mut store = SafetensorsStore::from_bytes(Some(bytes));
-    let result = module
-        .load_from(&mut store)
-        .map_err(|e| anyhow::anyhow!("weights do not fit this model: {e}"))?;
-    anyhow::ensure!(
-        result.missing.is_empty() && result.errors.is_empty(),
-        "weights do not fit this model: missing {:?}, errors {:?}",
-        result.missing,
-        result.errors
-    );
-    Ok(())
 }
 
 /// Require `[C, size, size]` images with a DCGAN-compatible side for an image model; its

@@ -17,12 +17,9 @@
 //!   min-max normalisation over the test set changes no ranking and is not done); the squared
 //!   residual (mean over channels) is the anomaly map.
 
-use super::{
-    Detector, ModelConfig, StepLosses, as_images, module_from_bytes, module_to_bytes, read_values,
-    square_image,
-};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
 use crate::data::SampleShape;
-use crate::nn::TrainingState;
+use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
 use crate::nn::unet::Unet;
@@ -115,7 +112,6 @@ pub struct SkipGanomalyNets {
 pub struct SkipGanomaly {
     config: SkipGanomalyConfig,
     shape: [usize; 3],
-    device: Device,
     nets: SkipGanomalyNets,
     optim_g: NetOptimizer,
     optim_d: NetOptimizer,
@@ -167,8 +163,7 @@ impl SkipGanomaly {
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(SkipGanomaly {
             shape: [channels, height, width],
-            device: device.clone(),
-            nets,
+                        nets,
             optim_g: adam(),
             optim_d: adam(),
             rng,
@@ -189,19 +184,34 @@ pub fn skip_ganomaly_score(
         + per_sample_mse(features_x, features_reconstruction) * (1.0 - lambda)
 }
 
+impl ModelSpec for SkipGanomalyConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "skip-ganomaly",
+        paper: "Akcay, Atapour-Abarghouei, Breckon. Skip-GANomaly: Skip Connected and Adversarially Trained Encoder-Decoder Anomaly Detection. IJCNN 2019",
+        summary: "U-Net generator, DCGAN discriminator with 100-d features; score = 0.9·mean((x − x̂)²) + 0.1·mean((f(x) − f(x̂))²); residual map",
+        inputs: "images",
+    };
+
+    type Detector = SkipGanomaly;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<SkipGanomaly> {
+        SkipGanomaly::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+}
+
 impl Detector for SkipGanomaly {
-    fn name(&self) -> &'static str {
-        "skip-ganomaly"
-    }
-
-    fn config(&self) -> ModelConfig {
-        ModelConfig::SkipGanomaly(self.config.clone())
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
         let c = &self.config;
         let x = as_images(batch, self.shape);
@@ -257,25 +267,20 @@ impl Detector for SkipGanomaly {
         Some((x - fake).powi_scalar(2).mean_dim(1))
     }
 
-    fn save_weights(&self) -> crate::Result<Vec<u8>> {
-        module_to_bytes(&self.nets)
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_g, &self.optim_d],
+            rng: Some(&self.rng),
+        }
     }
 
-    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        module_from_bytes(&mut self.nets, bytes)
-    }
-
-    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        TrainingState::of_networks(&self.nets, &[&self.optim_g, &self.optim_d], Some(&self.rng))
-            .map(Some)
-    }
-
-    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_networks(
-            &mut self.nets,
-            &mut [&mut self.optim_g, &mut self.optim_d],
-            Some(&mut self.rng),
-        )
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_g, &mut self.optim_d],
+            rng: Some(&mut self.rng),
+        }
     }
 }
 

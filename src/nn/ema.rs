@@ -87,7 +87,7 @@ pub fn scoring_copy<M: Module>(average: Option<&Ema<M>>, network: &M) -> M {
 /// averaged; possibly only a part of it, as AnoGAN's generator), saved as one safetensors file:
 /// the pair `(trained, scoring)`.
 pub fn save_with_average<M: Module, A: Module>(trained: &M, scoring: A) -> crate::Result<Vec<u8>> {
-    crate::models::module_to_bytes(&(trained.clone(), scoring))
+    super::weights::module_to_bytes(&(trained.clone(), scoring))
 }
 
 /// Restore what [`save_with_average`] wrote into `trained` and, when averaging, `average`;
@@ -99,7 +99,7 @@ pub fn load_with_average<M: Module, A: Module>(
     bytes: Vec<u8>,
 ) -> crate::Result<()> {
     let mut pair = (trained.clone(), template);
-    crate::models::module_from_bytes(&mut pair, bytes)?;
+    super::weights::module_from_bytes(&mut pair, bytes)?;
     if let Some(avg) = average {
         avg.reset(&pair.1);
     }

@@ -17,6 +17,7 @@ pub mod resnet;
 pub mod spectral;
 pub mod state;
 pub mod unet;
+pub mod weights;
 
 pub use bigan::{
     JointDiscriminator, JointDiscriminatorConfig, PairDiscriminator, PairDiscriminatorConfig,
@@ -29,4 +30,5 @@ pub use init::{InitScheme, initialise};
 pub use latent_search::LatentSearch;
 pub use mlp::{Mlp, MlpConfig};
 pub use optim::NetOptimizer;
-pub use state::TrainingState;
+pub use state::{Trainables, TrainablesMut, TrainingState};
+pub use weights::{Weights, module_from_bytes, module_to_bytes};

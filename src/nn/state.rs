@@ -4,6 +4,7 @@
 //! the random generators and any counters.
 
 use super::NetOptimizer;
+use super::weights::Weights;
 use anyhow::{Context, bail, ensure};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::{Bool, Int, Tensor};
@@ -107,6 +108,28 @@ impl ModuleMapper for SetParamIds {
     }
 }
 
+/// What a detector trains, as its checkpoints and training states see it: its networks (one
+/// module, or a tuple or struct of them), their optimizers in a fixed order, and its random
+/// generator if it draws one.
+pub struct Trainables<'a> {
+    /// The networks.
+    pub networks: &'a dyn Weights,
+    /// The optimizers, always in the same order.
+    pub optimizers: Vec<&'a NetOptimizer>,
+    /// The generator of the model's random draws (noise, dropout masks, latent codes).
+    pub rng: Option<&'a ChaCha8Rng>,
+}
+
+/// [`Trainables`], to restore into.
+pub struct TrainablesMut<'a> {
+    /// The networks.
+    pub networks: &'a mut dyn Weights,
+    /// The optimizers, in the order of [`Trainables::optimizers`].
+    pub optimizers: Vec<&'a mut NetOptimizer>,
+    /// The generator of the model's random draws.
+    pub rng: Option<&'a mut ChaCha8Rng>,
+}
+
 /// The magic at the start of a serialised training state.
 const MAGIC: &[u8; 8] = b"ODDSTATE";
 
@@ -123,36 +146,27 @@ impl TrainingState {
             .with_context(|| format!("the training state has no part {name:?}"))
     }
 
-    /// The state most models have: their networks (as one module), their optimizers in a
-    /// fixed order, and their random generator if they draw one.
-    pub fn of_networks<M: Module>(
-        nets: &M,
-        optimizers: &[&NetOptimizer],
-        rng: Option<&ChaCha8Rng>,
-    ) -> crate::Result<Self> {
+    /// The state of what a detector trains: its networks, its optimizers in their fixed order
+    /// and its random generator, if it draws one.
+    pub fn of_trainables(parts: &Trainables<'_>) -> crate::Result<Self> {
         let mut state = TrainingState::new();
-        state.put_module("nets", nets)?;
-        for (i, optim) in optimizers.iter().enumerate() {
+        parts.networks.put_into(&mut state, "nets")?;
+        for (i, optim) in parts.optimizers.iter().enumerate() {
             state.put_optimizer(&format!("optim{i}"), optim)?;
         }
-        if let Some(rng) = rng {
+        if let Some(rng) = parts.rng {
             state.put_rng("rng", rng)?;
         }
         Ok(state)
     }
 
-    /// Restore what [`TrainingState::of_networks`] stored, into the same places.
-    pub fn restore_networks<M: Module>(
-        &self,
-        nets: &mut M,
-        optimizers: &mut [&mut NetOptimizer],
-        rng: Option<&mut ChaCha8Rng>,
-    ) -> crate::Result<()> {
-        self.load_module("nets", nets)?;
-        for (i, optim) in optimizers.iter_mut().enumerate() {
+    /// Restore what [`TrainingState::of_trainables`] stored, into the same places.
+    pub fn restore_trainables(&self, parts: TrainablesMut<'_>) -> crate::Result<()> {
+        parts.networks.take_from(self, "nets")?;
+        for (i, optim) in parts.optimizers.into_iter().enumerate() {
             self.load_optimizer(&format!("optim{i}"), optim)?;
         }
-        if let Some(rng) = rng {
+        if let Some(rng) = parts.rng {
             *rng = self.rng("rng")?;
         }
         Ok(())
@@ -162,7 +176,7 @@ impl TrainingState {
     pub fn put_module<M: Module>(&mut self, name: &str, module: &M) -> crate::Result<()> {
         // module_to_bytes settles BatchNorm's pending running statistics first.
         self.parts
-            .insert(name.into(), crate::models::module_to_bytes(module)?);
+            .insert(name.into(), super::weights::module_to_bytes(module)?);
         let mut ids = ParamIds(Vec::new());
         module.visit(&mut ids);
         self.put_value(&format!("{name}.ids"), &ids.0)
@@ -180,7 +194,7 @@ impl TrainingState {
             mapper.ids.len()
         );
         // Loading keeps the identities just given.
-        crate::models::module_from_bytes(module, self.part(name)?.to_vec())
+        super::weights::module_from_bytes(module, self.part(name)?.to_vec())
             .with_context(|| format!("cannot restore {name}"))
     }
 

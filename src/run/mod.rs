@@ -23,7 +23,7 @@ use crate::data::source::{self, DatasetSpec};
 use crate::data::{Origin, Samples};
 use crate::io;
 use crate::metrics::{self, Metrics};
-use crate::models::{Detector, ModelConfig};
+use crate::models::{AnyDetector, ModelConfig};
 use crate::threshold::{Threshold, ThresholdRule};
 use crate::train::{self, Checkpoints, TrainLog, TrainOptions};
 use anyhow::{Context, bail};
@@ -207,7 +207,7 @@ pub struct Trained {
     /// Metadata.
     pub run: Run,
     /// The detector, holding the last epoch's weights.
-    pub detector: Box<dyn Detector>,
+    pub detector: Box<dyn AnyDetector>,
     /// Both checkpoints.
     pub checkpoints: Checkpoints,
     /// The split as [`Split::origins_csv`] gives it, saved as `split.csv`.
@@ -293,7 +293,7 @@ pub fn train_with(
             io::write_json(&saved, &config)?;
         }
     }
-    let mut on_checkpoint = |state: &train::LoopState, model: &dyn Detector| match checkpointing {
+    let mut on_checkpoint = |state: &train::LoopState, model: &dyn AnyDetector| match checkpointing {
         Some(c) => train::resume::write(c.dir, state, model),
         None => Ok(()),
     };
@@ -334,10 +334,10 @@ pub fn train_with(
 /// validation samples.
 fn validation_threshold(
     rule: &ThresholdRule,
-    detector: &dyn Detector,
+    detector: &dyn AnyDetector,
     valid_set: &Samples,
 ) -> crate::Result<Threshold> {
-    rule.fit(&train::score(detector, valid_set)?)
+    rule.fit(&crate::score::scores(detector, valid_set)?)
 }
 
 impl Trained {
@@ -461,7 +461,7 @@ impl Run {
         checkpoint: Checkpoint,
         raw_valid: &Samples,
         device: &Device,
-    ) -> crate::Result<Box<dyn Detector>> {
+    ) -> crate::Result<Box<dyn AnyDetector>> {
         self.config.model = model;
         let detector = self.detector(checkpoint, device)?;
         let valid_set = self.preprocessor.apply(raw_valid)?;
@@ -476,7 +476,7 @@ impl Run {
         &self,
         checkpoint: Checkpoint,
         device: &Device,
-    ) -> crate::Result<Box<dyn Detector>> {
+    ) -> crate::Result<Box<dyn AnyDetector>> {
         let bytes = self.weights_bytes(checkpoint)?;
         let mut detector =
             self.config
@@ -524,21 +524,21 @@ pub struct Evaluation {
 }
 
 /// Score raw (unpreprocessed) samples with a run's detector.
-pub fn score_raw(run: &Run, detector: &dyn Detector, raw: &Samples) -> crate::Result<Vec<f32>> {
+pub fn score_raw(run: &Run, detector: &dyn AnyDetector, raw: &Samples) -> crate::Result<Vec<f32>> {
     let samples = run.preprocessor.apply(raw)?;
-    train::score(detector, &samples)
+    crate::score::scores(detector, &samples)
 }
 
 /// Evaluate a run's checkpoint on the held-out test split of its protocol.
 pub fn evaluate(
     run: &Run,
-    detector: &dyn Detector,
+    detector: &dyn AnyDetector,
     checkpoint: Checkpoint,
     test: &Samples,
 ) -> crate::Result<Evaluation> {
     let scores = score_raw(run, detector, test)?;
     let threshold = run.thresholds.of(checkpoint).value;
-    let metrics = metrics::evaluate(&scores, &test.labels, threshold)?;
+    let metrics = metrics::compute(&scores, &test.labels, threshold)?;
     Ok(Evaluation {
         scores,
         labels: test.labels.clone(),

@@ -7,11 +7,10 @@
 pub mod resume;
 
 use crate::data::Samples;
-use crate::models::Detector;
+use crate::models::AnyDetector;
+use crate::score::{batch_tensor, score_batch_size};
 use crate::nn::state::RngState;
 use anyhow::{bail, ensure};
-use burn::prelude::*;
-use burn::tensor::TensorData;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -69,21 +68,11 @@ pub struct Checkpoints {
     pub last: Vec<u8>,
 }
 
-/// Copy the rows `rows` of `samples` into a `[B, D]` tensor on `device`.
-pub fn batch_tensor(samples: &Samples, rows: &[usize], device: &Device) -> Tensor<2> {
-    let d = samples.shape.len();
-    let mut buf = Vec::with_capacity(rows.len() * d);
-    for &i in rows {
-        buf.extend_from_slice(samples.sample(i));
-    }
-    Tensor::from_data(TensorData::new(buf, [rows.len(), d]), device)
-}
-
 /// Train `model` on `train`, validating on `valid` after each epoch.
 ///
 /// On return the model holds the last epoch's weights; both checkpoints come back as bytes.
 pub fn fit(
-    model: &mut dyn Detector,
+    model: &mut dyn AnyDetector,
     train: &Samples,
     valid: &Samples,
     options: &TrainOptions,
@@ -141,12 +130,12 @@ impl std::error::Error for Interrupted {}
 /// which `stop` was raised, `checkpoint` receives the loop's state (the model is in the state
 /// that goes with it); a raised `stop` then ends the call with [`Interrupted`].
 pub fn fit_resumable(
-    model: &mut dyn Detector,
+    model: &mut dyn AnyDetector,
     train: &Samples,
     valid: &Samples,
     options: &TrainOptions,
     resume: Option<LoopState>,
-    checkpoint: &mut dyn FnMut(&LoopState, &dyn Detector) -> crate::Result<()>,
+    checkpoint: &mut dyn FnMut(&LoopState, &dyn AnyDetector) -> crate::Result<()>,
     stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> crate::Result<(TrainLog, Checkpoints)> {
     ensure!(options.epochs > 0, "epochs must be at least 1");
@@ -233,7 +222,7 @@ pub fn fit_resumable(
             bar.finish_and_clear();
         }
         let valid_batch = score_batch_size(valid.shape.len());
-        let validation_loss = mean(&evaluate(model, valid, valid_batch, |m, x| {
+        let validation_loss = mean(&crate::score::per_sample(model, valid, valid_batch, |m, x| {
             m.validation_loss(x)
         })?);
         let entry = EpochLog {
@@ -352,91 +341,50 @@ fn mean(v: &[f32]) -> f64 {
     v.iter().map(|&x| x as f64).sum::<f64>() / v.len().max(1) as f64
 }
 
-/// Apply a per-sample function of the model to every sample, `batch_size` at a time, on the
-/// model's scoring device.
-pub fn evaluate(
-    model: &dyn Detector,
-    samples: &Samples,
-    batch_size: usize,
-    f: impl Fn(&dyn Detector, Tensor<2>) -> Tensor<1>,
-) -> crate::Result<Vec<f32>> {
-    let device = model.device().clone();
-    let mut out = Vec::with_capacity(samples.len());
-    let rows: Vec<usize> = (0..samples.len()).collect();
-    for chunk in rows.chunks(batch_size.max(1)) {
-        let values = f(model, batch_tensor(samples, chunk, &device))
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("reading scores: {e:?}"))?;
-        out.extend(values);
-    }
-    if let Some(i) = out.iter().position(|v| !v.is_finite()) {
-        bail!("the model produced a non-finite score for sample {i}");
-    }
-    Ok(out)
-}
-
-/// Anomaly scores of every sample (higher = more anomalous), in batches of
-/// [`score_batch_size`].
-pub fn score(model: &dyn Detector, samples: &Samples) -> crate::Result<Vec<f32>> {
-    let batch = score_batch_size(samples.shape.len());
-    evaluate(model, samples, batch, |m, x| m.score(x))
-}
-
-/// Working memory a scoring pass may need per input value, in floats: the activations of
-/// every layer (the DCGAN-32 networks hold ≈ 100 floats per input pixel across three
-/// networks, BatchNorm and activation temporaries included) with a margin.
-const SCORING_FLOATS_PER_INPUT_VALUE: usize = 256;
-
-/// Largest and smallest scoring batches: past 1024 throughput no longer grows, under 16 it falls.
-const SCORE_BATCH_RANGE: (usize, usize) = (16, 1024);
-
-/// The scoring batch size for samples of `sample_len` values: as many samples as fit in a
-/// quarter of the memory available now (`MemAvailable`; 4 GiB assumed where it cannot be
-/// read), rounded down to a power of two, between 16 and 1024.
-pub fn score_batch_size(sample_len: usize) -> usize {
-    let available = available_memory_bytes().unwrap_or(4 << 30);
-    batch_for_memory(available / 4, sample_len)
-}
-
-fn batch_for_memory(budget_bytes: u64, sample_len: usize) -> usize {
-    let per_sample = (sample_len.max(1) * SCORING_FLOATS_PER_INPUT_VALUE * 4) as u64;
-    let fit = (budget_bytes / per_sample) as usize;
-    let (lo, hi) = SCORE_BATCH_RANGE;
-    let clamped = fit.clamp(lo, hi);
-    1 << clamped.ilog2()
-}
-
-/// `MemAvailable` of /proc/meminfo, bytes.
-pub fn available_memory_bytes() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{AutoencoderConfig, ModelConfig, StepLosses};
+    use burn::prelude::*;
+    use crate::models::{AutoencoderConfig, Detector, ModelConfig, StepLosses};
+    use crate::nn::{Trainables, TrainablesMut};
+    use burn::nn::{Linear, LinearConfig};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A detector whose validation loss follows a script, one value per epoch.
     struct Scripted {
         device: Device,
+        config: ModelConfig,
+        net: Linear,
         losses: Vec<f32>,
         epoch: AtomicUsize,
     }
 
-    impl Detector for Scripted {
+    impl AnyDetector for Scripted {
         fn name(&self) -> &'static str {
             "scripted"
         }
-        fn config(&self) -> ModelConfig {
-            ModelConfig::Autoencoder(AutoencoderConfig::default())
+        fn config(&self) -> &ModelConfig {
+            &self.config
         }
         fn device(&self) -> &Device {
             &self.device
+        }
+    }
+
+    impl Detector for Scripted {
+        fn trainables(&self) -> Trainables<'_> {
+            Trainables {
+                networks: &self.net,
+                optimizers: vec![],
+                rng: None,
+            }
+        }
+        fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+            TrainablesMut {
+                networks: &mut self.net,
+                optimizers: vec![],
+                rng: None,
+            }
         }
         fn train_step(&mut self, _batch: Tensor<2>) -> crate::Result<StepLosses> {
             Ok(vec![("loss", 0.0)])
@@ -465,6 +413,8 @@ mod tests {
         let device = Device::flex();
         let mut model = Scripted {
             device: device.clone(),
+            config: ModelConfig::new(AutoencoderConfig::default()),
+            net: LinearConfig::new(1, 1).init(&device),
             losses: vec![3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0],
             epoch: AtomicUsize::new(0),
         };
@@ -485,16 +435,5 @@ mod tests {
         // save_weights records how many validations had run when it was called.
         assert_eq!(checkpoints.best, vec![3]);
         assert_eq!(checkpoints.last, vec![5]);
-    }
-
-    #[test]
-    fn scoring_batch_follows_memory() {
-        // 3×32×32 images need 3 MiB each at 256 floats per value: 1 GiB holds 341 → 256.
-        assert_eq!(batch_for_memory(1 << 30, 3 * 32 * 32), 256);
-        // Four times the memory, four times the batch.
-        assert_eq!(batch_for_memory(4 << 30, 3 * 32 * 32), 1024);
-        // Large images on little memory still get the smallest batch, tables the largest.
-        assert_eq!(batch_for_memory(64 << 20, 3 * 512 * 512), 16);
-        assert_eq!(batch_for_memory(1 << 30, 121), 1024);
     }
 }

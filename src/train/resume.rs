@@ -11,7 +11,7 @@
 
 use super::LoopState;
 use crate::io;
-use crate::models::Detector;
+use crate::models::AnyDetector;
 use crate::nn::TrainingState;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -27,7 +27,7 @@ pub fn exists(staging: &Path) -> bool {
 }
 
 /// Write the loop's `state` and `model`'s training state as the latest checkpoint.
-pub fn write(staging: &Path, state: &LoopState, model: &dyn Detector) -> crate::Result<()> {
+pub fn write(staging: &Path, state: &LoopState, model: &dyn AnyDetector) -> crate::Result<()> {
     let Some(model_state) = model.training_state()? else {
         return Ok(());
     };

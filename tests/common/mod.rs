@@ -124,7 +124,7 @@ pub fn shape_for(config: &ModelConfig) -> oddity::data::SampleShape {
     match config.input_size(probe) {
         // AnoGAN's tabular generator follows its code closely even untrained, so a search
         // start that depended on the batch would show in the score.
-        Some(_) if matches!(config, ModelConfig::Anogan(_)) => {
+        Some(_) if config.get::<oddity::models::AnoganConfig>().is_some() => {
             oddity::data::SampleShape::Table { features: 9 }
         }
         Some(side) => oddity::data::SampleShape::Image {

@@ -1,0 +1,254 @@
+//! A model's one declaration: [`ModelSpec`], implemented by its configuration, says what the
+//! model is (name, paper, inputs), its paper's defaults and how to build it. The registry, the
+//! `oddity models` listing, the tagged JSON of a run and every dispatch are derived from it
+//! through [`ModelConfig`], which holds any model's configuration.
+
+use super::{AnyDetector, Built, Detector};
+use crate::data::SampleShape;
+use burn::prelude::*;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::ser::{Error as _, SerializeMap};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::any::Any;
+use std::fmt::Debug;
+
+/// What `oddity models` lists and `--model NAME` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelInfo {
+    /// Name on the command line and in a run's `model` field.
+    pub name: &'static str,
+    /// The paper it implements.
+    pub paper: &'static str,
+    /// One line on what it does and how it scores.
+    pub summary: &'static str,
+    /// What data it takes.
+    pub inputs: &'static str,
+}
+
+/// The hyper-parameters in a settings file, by name.
+pub type Settings = serde_json::Map<String, serde_json::Value>;
+
+/// A model's declaration, implemented by its configuration; `Default` is the paper's.
+///
+/// Everything else about the model follows from this one implementation and one line in the
+/// registry ([`super::MODELS`]), or a call to [`super::register`] for a model outside the crate.
+pub trait ModelSpec:
+    Clone + Debug + Default + PartialEq + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// Name, paper, summary and inputs.
+    const INFO: ModelInfo;
+
+    /// The detector this configuration builds.
+    type Detector: Detector + 'static;
+
+    /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
+    fn build(
+        &self,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Self::Detector>;
+
+    /// The number of training epochs.
+    fn epochs(&self) -> usize;
+
+    /// The training batch size.
+    fn batch_size(&self) -> usize;
+
+    /// The side images are resized to before the model sees them; `None` for a model that
+    /// takes images at their own size (or tables only).
+    fn image_size(&self) -> Option<usize>;
+
+    /// Early-stopping patience in epochs, for models whose paper stops early.
+    fn patience(&self) -> Option<usize> {
+        None
+    }
+
+    /// The configuration a settings file's values are laid over: the paper's defaults, unless
+    /// a value in the file selects another set of them (as ALAD's `networks` does).
+    fn defaults_for_settings(_settings: &Settings) -> crate::Result<Self> {
+        Ok(Self::default())
+    }
+}
+
+/// A [`ModelSpec`] with its type erased, so that one [`ModelConfig`] holds any model.
+trait AnySpec: Send + Sync + Debug {
+    fn info(&self) -> ModelInfo;
+    fn boxed_clone(&self) -> Box<dyn AnySpec>;
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn equals(&self, other: &dyn AnySpec) -> bool;
+    fn to_json(&self) -> serde_json::Result<serde_json::Value>;
+    fn build(
+        &self,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Box<dyn AnyDetector>>;
+    fn epochs(&self) -> usize;
+    fn batch_size(&self) -> usize;
+    fn image_size(&self) -> Option<usize>;
+    fn patience(&self) -> Option<usize>;
+}
+
+impl<S: ModelSpec> AnySpec for S {
+    fn info(&self) -> ModelInfo {
+        S::INFO
+    }
+    fn boxed_clone(&self) -> Box<dyn AnySpec> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn equals(&self, other: &dyn AnySpec) -> bool {
+        other.as_any().downcast_ref::<S>() == Some(self)
+    }
+    fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+        // Through text, so that an f32 is written as its shortest decimal (0.999), as a
+        // direct serialisation writes it, not as the f64 it widens to (0.9990000128746033).
+        serde_json::from_str(&serde_json::to_string(self)?)
+    }
+    fn build(
+        &self,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Box<dyn AnyDetector>> {
+        let detector = ModelSpec::build(self, shape, device, seed)?;
+        Ok(Built::boxed(detector, ModelConfig::new(self.clone()), device))
+    }
+    fn epochs(&self) -> usize {
+        ModelSpec::epochs(self)
+    }
+    fn batch_size(&self) -> usize {
+        ModelSpec::batch_size(self)
+    }
+    fn image_size(&self) -> Option<usize> {
+        ModelSpec::image_size(self)
+    }
+    fn patience(&self) -> Option<usize> {
+        ModelSpec::patience(self)
+    }
+}
+
+/// Any model's configuration. Its JSON is the model's own fields with the model's name under
+/// `model` first (`{"model": "ganomaly", "image_size": 32, …}`); reading it back finds the
+/// model in the registry by that name.
+pub struct ModelConfig(Box<dyn AnySpec>);
+
+impl ModelConfig {
+    /// Wrap one model's configuration.
+    pub fn new<S: ModelSpec>(spec: S) -> Self {
+        ModelConfig(Box::new(spec))
+    }
+
+    /// The registry entry of its model.
+    pub fn info(&self) -> ModelInfo {
+        self.0.info()
+    }
+
+    /// The registry name.
+    pub fn name(&self) -> &'static str {
+        self.0.info().name
+    }
+
+    /// Its model's own configuration type, if it is `S`.
+    pub fn get<S: ModelSpec>(&self) -> Option<&S> {
+        self.0.as_any().downcast_ref()
+    }
+
+    /// Its model's own configuration, to change, if it is `S`.
+    pub fn get_mut<S: ModelSpec>(&mut self) -> Option<&mut S> {
+        self.0.as_any_mut().downcast_mut()
+    }
+
+    /// The number of training epochs.
+    pub fn epochs(&self) -> usize {
+        self.0.epochs()
+    }
+
+    /// Early-stopping patience in epochs, for models whose paper stops early.
+    pub fn patience(&self) -> Option<usize> {
+        self.0.patience()
+    }
+
+    /// The training batch size.
+    pub fn batch_size(&self) -> usize {
+        self.0.batch_size()
+    }
+
+    /// The side images of `raw` shape are resized to before this model sees them (`None` for
+    /// tables, and for models that take images at their own size).
+    pub fn input_size(&self, raw: SampleShape) -> Option<usize> {
+        matches!(raw, SampleShape::Image { .. })
+            .then(|| self.0.image_size())
+            .flatten()
+    }
+
+    /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
+    pub fn build(
+        &self,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Box<dyn AnyDetector>> {
+        self.0.build(shape, device, seed)
+    }
+}
+
+impl Clone for ModelConfig {
+    fn clone(&self) -> Self {
+        ModelConfig(self.0.boxed_clone())
+    }
+}
+
+impl PartialEq for ModelConfig {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.equals(other.0.as_ref())
+    }
+}
+
+impl Debug for ModelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for ModelConfig {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let fields = match self.0.to_json().map_err(Z::Error::custom)? {
+            serde_json::Value::Object(fields) => fields,
+            other => {
+                return Err(Z::Error::custom(format!(
+                    "{}: a configuration must serialise to an object, not {other}",
+                    self.name()
+                )));
+            }
+        };
+        let mut map = serializer.serialize_map(Some(fields.len() + 1))?;
+        map.serialize_entry("model", self.name())?;
+        for (k, v) in &fields {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = Settings::deserialize(deserializer)?;
+        let name = match fields.remove("model") {
+            Some(serde_json::Value::String(name)) => name,
+            Some(other) => return Err(D::Error::custom(format!("bad model name {other}"))),
+            None => return Err(D::Error::missing_field("model")),
+        };
+        let entry = super::registry::find(&name).map_err(D::Error::custom)?;
+        entry
+            .from_fields(fields)
+            .map_err(|e| D::Error::custom(format!("{e:#}")))
+    }
+}
