@@ -2,22 +2,27 @@
 //!
 //! Train detectors on normal data only, score new data, choose thresholds and report metrics.
 //!
-//! The crate is laid out by concern:
+//! The crate is laid out in layers, each importing only from those below it
+//! (`tests/architecture.rs` checks this and that there is no import cycle):
+//! - [`jobs`]: the use cases every surface calls — train (and resume), evaluate, score a data
+//!   set, metrics of a score file, the demo — with typed inputs and outputs;
+//! - [`report`]: `metrics.json`, `scores.csv` and the plots;
+//! - [`run`]: a trained run on disk (config, weights, preprocessing, threshold, log) and its
+//!   evaluation on the test split;
+//! - [`train`]: the one training loop every model shares, resumable from checkpoints;
+//! - [`score`]: batched scoring of a sample set, batches sized to the memory available;
+//! - [`models`]: the [`models::Detector`] interface, each model's one declaration
+//!   ([`models::ModelSpec`]) and the registry derived from them; one module (or folder, with its
+//!   private networks) per model;
+//! - [`validate`]: every setting checked for meaning before any work starts;
 //! - [`data`]: file formats (IDX, CIFAR-10, image folders, KDDCUP99, ADBench `.npz`, CSV),
 //!   evaluation protocols and preprocessing fitted on training data;
-//! - [`nn`]: shared network blocks (DCGAN encoder/decoder and autoencoder, MLP, U-Net, residual
-//!   WGAN-GP networks, BiGAN discriminators, spectral normalisation, moving average of weights,
-//!   the finite-difference gradient penalty, batched latent search), losses, optimizers and
-//!   seeded initialisation;
-//! - [`models`]: the [`models::Detector`] interface, the model registry and each model
-//!   (network, losses, score) in its own module;
-//! - [`train`]: the one training loop every model shares, and batched scoring;
-//! - [`metrics`] and [`threshold`]: AUROC & co., thresholds from normal-only validation scores;
-//! - [`run`]: a trained run on disk (config, weights, preprocessing, threshold, log);
-//! - [`report`]: `metrics.json`, `scores.csv` and the plots;
-//! - [`device`]: the compute device chosen at run time;
-//! - [`validate`]: every setting checked for meaning before any work starts;
-//! - [`bench`]: speed benchmarks against the PyTorch reference in `bench/reference/`.
+//! - [`nn`]: blocks two or more models share, losses, optimizers, seeded initialisation, and
+//!   weights and training states as bytes; [`metrics`] and [`threshold`]: AUROC & co.,
+//!   thresholds from normal-only validation scores; [`io`]; [`device`]: the compute device
+//!   chosen at run time;
+//! - `bench` (with the `bench` feature): speed benchmarks against the PyTorch reference in
+//!   `bench/reference/`.
 //!
 //! The `oddity` binary (in `src/main.rs` and `src/cli/`) is a thin layer over this library.
 //!
@@ -42,10 +47,12 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "bench")]
 pub mod bench;
 pub mod data;
 pub mod device;
 pub mod io;
+pub mod jobs;
 pub mod metrics;
 pub mod models;
 pub mod nn;

@@ -1,4 +1,5 @@
-//! The one place where a run's settings are checked for meaning before any work starts.
+//! The rules by which a run's settings are checked for meaning before any work starts (a run
+//! configuration applies them all in `RunConfig::validate`, a model configuration its own).
 //!
 //! Types already say a size is a non-negative integer and a rate a float; this layer says what
 //! they mean: sizes at least 1 and small enough to fit in memory, learning rates above 0,
@@ -7,7 +8,6 @@
 
 use crate::data::protocol::Protocol;
 use crate::data::source::{DatasetKind, DatasetSpec};
-use crate::run::RunConfig;
 use crate::threshold::ThresholdRule;
 use anyhow::{bail, ensure};
 use serde_json::Value;
@@ -87,54 +87,6 @@ fn memory_note(value: u64) -> String {
     )
 }
 
-impl RunConfig {
-    /// Check every setting of the run for meaning, before any data is read.
-    pub fn validate(&self) -> crate::Result<()> {
-        let t = &self.train;
-        count("epochs", t.epochs as u64, MAX_COUNT)?;
-        count("batch size", t.batch_size as u64, MAX_COUNT)?;
-        if let Some(p) = t.patience {
-            count("patience", p as u64, MAX_COUNT)?;
-        }
-        let s = &self.split;
-        ensure!(
-            s.validation_fraction.is_finite()
-                && s.validation_fraction > 0.0
-                && s.validation_fraction < 1.0,
-            "the validation fraction must be between 0 and 1 (exclusive), got {}",
-            s.validation_fraction
-        );
-        if let Some(m) = s.max_train {
-            ensure!(
-                m >= 2,
-                "--max-train must be at least 2 (one to train, one to validate), got {m}"
-            );
-        }
-        if let Some(m) = s.max_test {
-            ensure!(m >= 1, "--max-test must be at least 1, got {m}");
-        }
-        if let Some(f) = s.test_anomaly_fraction {
-            ensure!(
-                f.is_finite() && f > 0.0 && f < 1.0,
-                "the test anomaly fraction must be between 0 and 1 (exclusive), got {f}"
-            );
-        }
-        validate_threshold_rule(&self.threshold_rule)?;
-        let table = is_table(self.dataset.kind);
-        if let Some(side) = self.preprocess.image_size {
-            ensure!(
-                !table,
-                "--image-size resizes images, but {} data are tables",
-                self.dataset.kind
-            );
-            size("the image size", side as u64, MAX_IMAGE_SIDE as u64)?;
-        }
-        validate_dataset(&self.dataset)?;
-        validate_protocol(&self.protocol, self.dataset.kind)?;
-        validate_model(&self.model)
-    }
-}
-
 /// A threshold rule's numbers.
 pub fn validate_threshold_rule(rule: &ThresholdRule) -> crate::Result<()> {
     match *rule {
@@ -204,16 +156,22 @@ pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Resul
 /// Every hyper-parameter of a model configuration, by what its name says it is. The rules
 /// apply to every model, so a new model's fields are checked as soon as they follow the
 /// naming of the others (sizes, `*learning_rate`, `beta_*`, `*dropout`, weights).
-pub fn validate_model(model: &crate::models::ModelConfig) -> crate::Result<()> {
+/// `model` is a model configuration as it serialises: its fields, tagged with the model's name
+/// under `model`.
+pub fn validate_model(model: &impl serde::Serialize) -> crate::Result<()> {
     let value = serde_json::to_value(model)?;
-    check_fields(model.name(), "", &value)?;
+    let name = value
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or("the model");
+    check_fields(name, "", &value)?;
     let needed = training_memory_estimate(&value);
     if let Some(available) = crate::device::available_memory_bytes() {
         ensure!(
             needed <= available,
             "{} with these sizes needs about {:.1} GiB for its weights, gradients and Adam \
              moments alone; this machine has {:.1} GiB available: use smaller sizes",
-            model.name(),
+            name,
             needed as f64 / GIB,
             available as f64 / GIB
         );

@@ -250,7 +250,9 @@ fn demo_writes_a_run_and_a_report() {
 }
 
 /// `oddity bench speed` without PyTorch says how to install it; with `--no-reference` it
-/// measures ours and writes speed.json with every figure filled and no ratios.
+/// measures ours and writes speed.json with every figure filled and no ratios. (The benchmarks
+/// are built with the `bench` feature: `cargo test --release --features bench`.)
+#[cfg(feature = "bench")]
 #[test]
 fn bench_speed_without_reference() {
     let dir = temp_dir("bench");

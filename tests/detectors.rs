@@ -131,7 +131,7 @@ fn fanogan_learns_mnist_one_class() {
     let detector = run
         .rescore_with(residual_only, Checkpoint::Last, &split.valid, &device)
         .unwrap();
-    let auroc = run::evaluate(&run, detector.as_ref(), Checkpoint::Last, &split.test)
+    let auroc = run::evaluate_on_test(&run, detector.as_ref(), Checkpoint::Last, &split.test)
         .unwrap()
         .metrics
         .auroc;

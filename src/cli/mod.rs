@@ -1,20 +1,19 @@
-//! Command-line parsing and the jobs behind each subcommand.
+//! Command-line parsing and printing; the jobs behind each subcommand are library functions
+//! in [`oddity::jobs`].
 
 use anyhow::Context;
-use burn::tensor::Device;
 use clap::{Args, Parser, Subcommand};
-use oddity::data::Samples;
 use oddity::data::preprocess::Scaling;
 use oddity::data::protocol::Protocol;
-use oddity::data::source::{self, DatasetKind, DatasetSpec};
+use oddity::data::source::{DatasetKind, DatasetSpec};
+use oddity::jobs::{self, ThresholdChoice, TrainOutcome};
 use oddity::models::{self, ModelConfig};
-use oddity::report::{self, MetricsReport};
-use oddity::run::folder::{Existing, Staging};
-use oddity::run::{self, Checkpoint, Run, RunConfig};
+use oddity::run::{Checkpoint, RunConfig};
 use oddity::threshold::ThresholdRule;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+#[cfg(feature = "bench")]
 mod bench;
 
 #[derive(Parser)]
@@ -46,7 +45,9 @@ enum Command {
     Score(ScoreArgs),
     /// Compute AUROC & co. from any CSV with columns `score` and `label` (1 = anomaly).
     Metrics(MetricsArgs),
-    /// Speed benchmarks against the PyTorch reference (see bench/reference/).
+    /// Speed benchmarks against the PyTorch reference (see bench/reference/); built with the
+    /// `bench` feature.
+    #[cfg(feature = "bench")]
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
@@ -233,7 +234,8 @@ struct DemoArgs {
 pub fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Models => {
-            for m in models::MODELS {
+            for entry in models::registry::all() {
+                let m = entry.info;
                 println!(
                     "{:<12} [{}] {}\n{:<12} {}",
                     m.name, m.inputs, m.summary, "", m.paper
@@ -246,25 +248,79 @@ pub fn run() -> anyhow::Result<()> {
         Command::Score(a) => score(a),
         Command::Metrics(a) => metrics(a),
         Command::Demo(a) => demo(a),
+        #[cfg(feature = "bench")]
         Command::Bench(c) => bench::run(c),
     }
 }
 
-/// The paper's configuration of model `name`, with the hyper-parameters of `file` (if any)
-/// on top, every value checked.
-fn model_config(name: &str, file: Option<&Path>) -> anyhow::Result<ModelConfig> {
-    ModelConfig::from_settings_file(name, file)
-}
-
 fn train(a: TrainArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
-    if let Some(target) = &a.resume {
-        return resume_training(target, a.force, &device);
+    let prepared = match &a.resume {
+        Some(target) => jobs::prepare_resume(target, a.force)?,
+        None => {
+            let config = run_config(&a)?;
+            let Some(out) = &a.out else {
+                anyhow::bail!("--model, --protocol and --out are required");
+            };
+            jobs::prepare_training(config, out, a.force)?
+        }
+    };
+    let (config, split) = (prepared.config(), prepared.split());
+    if prepared.is_resume() {
+        eprintln!(
+            "resuming {} on {} ({}) into {}",
+            config.model.name(),
+            config.dataset.path.display(),
+            config.protocol,
+            prepared.target().display()
+        );
+    } else {
+        eprintln!(
+            "{} on {} ({}): {} training, {} validation, {} test samples ({} anomalies)",
+            config.model.name(),
+            config.dataset.path.display(),
+            config.protocol,
+            split.train.len(),
+            split.valid.len(),
+            split.test.len(),
+            split.test.anomalies()
+        );
     }
-    let (Some(model), Some(protocol), Some(out)) = (&a.model, &a.protocol, &a.out) else {
+    match prepared.run(&device, Some(stop_flag()))? {
+        TrainOutcome::Saved { dir, trained } => {
+            let log = &trained.run.log;
+            eprintln!(
+                "saved {} (best validation epoch {} of {})",
+                dir.display(),
+                log.best_epoch,
+                log.epochs.len()
+            );
+            Ok(())
+        }
+        TrainOutcome::Stopped {
+            target,
+            resumable: true,
+            reason,
+        } => {
+            eprintln!(
+                "{reason}; its checkpoint is kept: continue with `oddity train --resume {}`",
+                target.display()
+            );
+            std::process::exit(130);
+        }
+        TrainOutcome::Stopped { reason, .. } => {
+            anyhow::bail!("{reason}; this model cannot resume a training yet, so nothing was kept")
+        }
+    }
+}
+
+/// The run configuration the training options describe: the model's paper defaults with the
+/// settings file and the options given on top.
+fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
+    let (Some(model), Some(protocol), Some(_)) = (&a.model, &a.protocol, &a.out) else {
         anyhow::bail!("--model, --protocol and --out are required");
     };
-    let model = model_config(model, a.model_config.as_deref())?;
+    let model = ModelConfig::from_settings_file(model, a.model_config.as_deref())?;
     let protocol = Protocol::parse(protocol, a.class.as_deref())?;
     let mut config = RunConfig::new(model, a.data.spec()?, protocol, a.seed)?;
     if let Some(e) = a.epochs {
@@ -284,83 +340,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     config.threshold_rule = a.threshold;
     config.preprocess.scaling = a.scaling;
     config.preprocess.image_size = a.image_size;
-    config.validate()?;
-    // The output location is claimed and tested for writing before any data is read.
-    let staging = Staging::begin(out, existing_run(a.force))?;
-    let split = run::load_split(&config)?;
-    eprintln!(
-        "{} on {} ({}): {} training, {} validation, {} test samples ({} anomalies)",
-        config.model.name(),
-        config.dataset.path.display(),
-        config.protocol,
-        split.train.len(),
-        split.valid.len(),
-        split.test.len(),
-        split.test.anomalies()
-    );
-    train_in(config, &split, &device, staging, false)
-}
-
-/// Continue the stopped training of `target` from its last checkpoint.
-fn resume_training(target: &Path, force: bool, device: &Device) -> anyhow::Result<()> {
-    let staging = Staging::resume(target, existing_run(force))?;
-    let config = run::resumable_config(staging.dir()).with_context(|| {
-        format!(
-            "{}: the stopped training left no configuration",
-            target.display()
-        )
-    })?;
-    let split = run::load_split(&config)?;
-    eprintln!(
-        "resuming {} on {} ({}) into {}",
-        config.model.name(),
-        config.dataset.path.display(),
-        config.protocol,
-        target.display()
-    );
-    train_in(config, &split, device, staging, true)
-}
-
-/// Train into `staging` with a checkpoint after every epoch and on Ctrl-C, then publish the
-/// run; a training stopped by Ctrl-C keeps its checkpoint and says how to resume it.
-fn train_in(
-    config: RunConfig,
-    split: &oddity::data::protocol::Split,
-    device: &Device,
-    staging: Staging,
-    resume: bool,
-) -> anyhow::Result<()> {
-    let checkpointing = run::Checkpointing {
-        dir: staging.dir(),
-        resume,
-        stop: Some(stop_flag()),
-    };
-    match run::train_with(config, split, device, Some(checkpointing)) {
-        Ok(mut trained) => {
-            let out = trained.save_into(staging)?;
-            let log = &trained.run.log;
-            eprintln!(
-                "saved {} (best validation epoch {} of {})",
-                out.display(),
-                log.best_epoch,
-                log.epochs.len()
-            );
-            Ok(())
-        }
-        Err(e) if e.is::<oddity::train::Interrupted>() => {
-            let target = staging.target().to_path_buf();
-            if oddity::train::resume::exists(staging.dir()) {
-                staging.keep();
-                eprintln!(
-                    "{e}; its checkpoint is kept: continue with `oddity train --resume {}`",
-                    target.display()
-                );
-                std::process::exit(130);
-            }
-            anyhow::bail!("{e}; this model cannot resume a training yet, so nothing was kept")
-        }
-        Err(e) => Err(e),
-    }
+    Ok(config)
 }
 
 /// A flag raised by the first Ctrl-C (the training stops after its current step, its
@@ -379,155 +359,48 @@ fn stop_flag() -> &'static AtomicBool {
     &STOP
 }
 
-/// What `--force` allows with an existing run folder.
-fn existing_run(force: bool) -> Existing {
-    if force {
-        Existing::Replace { marker: "run.json" }
-    } else {
-        Existing::Refuse
-    }
-}
-
 fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
-    let mut run = Run::load(&a.run)?;
-    let split = run::load_split(&run.config)?;
-    let detector = scoring_detector(
-        &mut run,
+    let done = jobs::evaluate_run(
+        &a.run,
         a.checkpoint,
         a.model_config.as_deref(),
-        &split.valid,
+        a.out,
         &device,
     )?;
-    // Named after the settings file, so the run's own evaluation is not overwritten.
-    let default_out = match a.model_config.as_deref().and_then(Path::file_stem) {
-        Some(stem) => format!("eval-{}-{}", a.checkpoint, stem.to_string_lossy()),
-        None => format!("eval-{}", a.checkpoint),
-    };
-    let evaluation = run::evaluate(&run, detector.as_ref(), a.checkpoint, &split.test)?;
-    let out = a.out.unwrap_or_else(|| a.run.join(default_out));
-    let report = report::write_evaluation(&out, &run, &evaluation)?;
-    print!("{}", report.table());
-    println!("report written to {}", out.display());
+    print!("{}", done.report.table());
+    println!("report written to {}", done.out.display());
     Ok(())
-}
-
-/// The run's detector with the weights of `checkpoint`; with a settings `file`, the same
-/// weights scored with its score-time hyper-parameters and the threshold refitted on the
-/// run's validation samples `raw_valid`.
-fn scoring_detector(
-    run: &mut Run,
-    checkpoint: Checkpoint,
-    file: Option<&Path>,
-    raw_valid: &Samples,
-    device: &burn::tensor::Device,
-) -> anyhow::Result<Box<dyn models::AnyDetector>> {
-    // The run must load as saved before a failure can be blamed on the new settings.
-    let detector = run.detector(checkpoint, device)?;
-    let Some(file) = file else {
-        return Ok(detector);
-    };
-    let model = run.config.model.with_settings_file(file)?;
-    run.rescore_with(model, checkpoint, raw_valid, device)
-        .with_context(|| {
-            format!(
-                "{}: only score-time hyper-parameters can change after training",
-                file.display()
-            )
-        })
 }
 
 fn score(a: ScoreArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
-    let mut run = Run::load(&a.run)?;
-    let source = source::load(&a.data.spec()?)?;
-    let mut parts: Vec<(u8, &oddity::data::LabelledSet)> = Vec::new();
-    match a.split.as_str() {
-        "all" | "train" => parts.push((0, &source.train)),
-        "test" => {}
-        other => anyhow::bail!("unknown split {other:?}; use all, train or test"),
-    }
-    if a.split != "train" {
-        match &source.test {
-            Some(t) => parts.push((1, t)),
-            None if a.split == "test" => anyhow::bail!("this data set has no test split"),
-            None => {}
-        }
-    }
-    let detector = match a.model_config.as_deref() {
-        None => run.detector(a.checkpoint, &device)?,
-        // The refitted threshold needs the run's own validation split.
-        Some(_) => {
-            let valid = run::load_split(&run.config)?.valid;
-            scoring_detector(
-                &mut run,
-                a.checkpoint,
-                a.model_config.as_deref(),
-                &valid,
-                &device,
-            )?
-        }
-    };
-    let threshold = run.thresholds.of(a.checkpoint).value;
-    let mut rows = Vec::new();
-    for (split, set) in parts {
-        let labels: Vec<Option<u8>> = set
-            .classes
-            .iter()
-            .map(|&c| run.config.protocol.label_of(set, c))
-            .collect();
-        let mut samples = Samples::empty(set.shape);
-        for (i, label) in labels.iter().enumerate() {
-            samples.push_from(set, split, i, label.unwrap_or(0));
-        }
-        let scores = run::score_raw(&run, detector.as_ref(), &samples)?;
-        rows.extend(
-            scores
-                .into_iter()
-                .zip(labels)
-                .enumerate()
-                .map(|(i, (s, label))| (split, i, s, label)),
-        );
-    }
-    oddity::io::write_atomic_with(&a.output, |w| {
-        writeln!(w, "index,split,split_index,score,label,flagged")?;
-        for (n, (split, i, s, label)) in rows.iter().enumerate() {
-            let split = if *split == 0 { "train" } else { "test" };
-            let label = label.map(|l| l.to_string()).unwrap_or_default();
-            writeln!(
-                w,
-                "{n},{split},{i},{s},{label},{}",
-                (*s as f64 >= threshold) as u8
-            )?;
-        }
-        Ok(())
-    })?;
+    let table = jobs::score_dataset(
+        &a.run,
+        &a.data.spec()?,
+        a.split.parse()?,
+        a.checkpoint,
+        a.model_config.as_deref(),
+        &device,
+    )?;
+    jobs::write_score_table(&a.output, &table)?;
     eprintln!(
-        "{} scores written to {} (threshold {threshold:.6})",
-        rows.len(),
-        a.output.display()
+        "{} scores written to {} (threshold {:.6})",
+        table.rows.len(),
+        a.output.display(),
+        table.threshold
     );
     Ok(())
 }
 
 fn metrics(a: MetricsArgs) -> anyhow::Result<()> {
-    if let Some(t) = a.threshold {
-        anyhow::ensure!(
-            t.is_finite(),
-            "--threshold must be a finite number, got {t}"
-        );
-    }
-    if let Some(p) = a.score_percentile {
-        oddity::validate::in_range("--score-percentile", p, 0.0, 100.0, false)?;
-    }
-    let (scores, labels) = report::read_scores_csv(&a.scores)?;
-    let (best_f1, best_t) = oddity::metrics::best_f1(&scores, &labels)?;
-    let from_scores = a.score_percentile.map(|p| {
-        let v: Vec<f64> = scores.iter().map(|&s| s as f64).collect();
-        oddity::threshold::percentile_of(&v, p)
-    });
-    let threshold = a.threshold.or(from_scores).unwrap_or(best_t);
-    let m = oddity::metrics::compute(&scores, &labels, threshold)?;
+    let choice = match (a.threshold, a.score_percentile) {
+        (Some(t), _) => ThresholdChoice::Fixed(t),
+        (None, Some(p)) => ThresholdChoice::ScorePercentile(p),
+        (None, None) => ThresholdChoice::BestF1,
+    };
+    let result = jobs::metrics_of_scores(&a.scores, choice)?;
+    let (m, threshold) = (&result.metrics, result.threshold);
     println!(
         "samples            {} ({} anomalies)",
         m.samples, m.anomalies
@@ -537,59 +410,35 @@ fn metrics(a: MetricsArgs) -> anyhow::Result<()> {
     println!("FPR at 95% TPR     {:.4}", m.fpr_at_95_tpr);
     println!(
         "threshold          {threshold:.6}{}",
-        match (a.threshold, a.score_percentile) {
-            (Some(_), _) => String::new(),
-            (None, Some(p)) => format!(" ({p}th percentile of these scores)"),
-            (None, None) => " (best-F1 threshold: chosen on these labels)".into(),
+        match choice {
+            ThresholdChoice::Fixed(_) => String::new(),
+            ThresholdChoice::ScorePercentile(p) => format!(" ({p}th percentile of these scores)"),
+            ThresholdChoice::BestF1 => " (best-F1 threshold: chosen on these labels)".into(),
         }
     );
     println!("precision          {:.4}", m.precision);
     println!("recall             {:.4}", m.recall);
     println!("F1                 {:.4}", m.f1);
-    println!("best F1            {best_f1:.4}");
+    println!("best F1            {:.4}", result.best_f1);
     if let Some(path) = a.json {
-        oddity::io::write_json(&path, &m)?;
+        oddity::io::write_json(&path, m)?;
     }
     Ok(())
 }
 
 fn demo(a: DemoArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse("cpu")?;
-    let mut config = RunConfig::new(
-        ModelConfig::default_for("ganomaly")?,
-        DatasetSpec {
-            kind: DatasetKind::BuiltinMnist,
-            path: PathBuf::from("builtin"),
-            label_column: None,
-            image_size: None,
-        },
-        Protocol::LeaveOneOut { class: "0".into() },
-        a.seed,
-    )?;
-    config.train.epochs = a.epochs;
-    config.train.progress = true;
-    config.validate()?;
-    // The demo's folder is its own: an earlier demo there is replaced whole.
-    let staging = Staging::begin(&a.out, existing_run(true))?;
-    let split = run::load_split(&config)?;
+    let prepared = jobs::prepare_training(jobs::demo_config(a.seed, a.epochs)?, &a.out, true)?;
+    let split = prepared.split();
     eprintln!(
         "demo: GANomaly on the bundled MNIST subset, digit 0 as the anomaly ({} training, {} validation, {} test images), {} epochs on the CPU",
         split.train.len(),
         split.valid.len(),
         split.test.len(),
-        config.train.epochs
+        prepared.config().train.epochs
     );
-    let mut trained = run::train_on(config, &split, &device)?;
-    trained.save_into(staging)?;
-    let evaluation = run::evaluate(
-        &trained.run,
-        trained.detector.as_ref(),
-        Checkpoint::Last,
-        &split.test,
-    )?;
-    let report: MetricsReport =
-        report::write_evaluation(&a.out.join("eval-last"), &trained.run, &evaluation)?;
-    print!("{}", report.table());
+    let done = jobs::run_demo(prepared, &device)?;
+    print!("{}", done.report.table());
     println!("run and report written to {}", a.out.display());
     Ok(())
 }

@@ -201,7 +201,172 @@ fn pools(source: &DataSource, seed: u64) -> (Vec<Item>, Vec<Item>) {
     }
 }
 
-/// Split `source` by `protocol`.
+/// A test candidate: the sample's split, its index there and its label (1 = anomaly).
+type TestItem = (u8, usize, u8);
+
+/// What a protocol draws from a data set before the shared steps: the normal samples to train
+/// and validate on, and the labelled test samples.
+struct Pools {
+    normals: Vec<Item>,
+    test: Vec<TestItem>,
+}
+
+/// The set of split `s` (0 = the data set's training file or only file, 1 = its test file).
+fn set_of(source: &DataSource, s: u8) -> &LabelledSet {
+    match (s, &source.test) {
+        (1, Some(test)) => test,
+        _ => &source.train,
+    }
+}
+
+/// The class of a sample.
+fn class_of(source: &DataSource, (s, i): Item) -> u32 {
+    set_of(source, s).classes[i]
+}
+
+/// One-class (class `k` normal, the rest anomalous) and leave-one-out (class `k` anomalous):
+/// the data set's own train/test split, or an 80/20 one. Leave-one-out tests on every sample of
+/// the anomalous class, from both splits, as GANomaly does.
+fn class_pools(
+    source: &DataSource,
+    class: &str,
+    one_class: bool,
+    seed: u64,
+) -> crate::Result<Pools> {
+    let k = resolve(&source.train, class)?;
+    let is_anomaly = |c: u32| if one_class { c != k } else { c == k };
+    let (train_pool, test_pool) = pools(source, seed);
+    let mut normals = Vec::new();
+    let mut test = Vec::new();
+    for item in train_pool {
+        if !is_anomaly(class_of(source, item)) {
+            normals.push(item);
+        } else if !one_class {
+            test.push((item.0, item.1, 1));
+        }
+    }
+    for item in test_pool {
+        test.push((item.0, item.1, is_anomaly(class_of(source, item)) as u8));
+    }
+    Ok(Pools { normals, test })
+}
+
+/// KDDCUP99 as EGBAD/ALAD: one file shuffled and halved; the normals of the first half train;
+/// the second half tests with its `normal.` rows (the minority, the anomalies) cut to 20 %.
+fn kdd99_pools(source: &DataSource, seed: u64) -> crate::Result<Pools> {
+    ensure!(
+        source.test.is_none(),
+        "the kdd99 protocol splits one file (kddcup.data_10_percent) itself; give that file alone"
+    );
+    let set = &source.train;
+    let Some(anomaly) = set.class_index("normal.") else {
+        bail!("the kdd99 protocol needs KDDCUP99 data with `normal.` rows; none found");
+    };
+    let order = shuffled(set.len(), seed, 21);
+    let half = order.len() / 2;
+    let normals = order[..half]
+        .iter()
+        .filter(|&&i| set.classes[i] != anomaly)
+        .map(|&i| (0, i))
+        .collect();
+    let (outliers, inliers): (Vec<usize>, Vec<usize>) = order[half..]
+        .iter()
+        .partition(|&&i| set.classes[i] == anomaly);
+    let wanted = inliers.len() * 20 / 80;
+    let mut test: Vec<TestItem> = inliers.iter().map(|&i| (0, i, 0)).collect();
+    test.extend(outliers.iter().take(wanted).map(|&i| (0, i, 1)));
+    Ok(Pools { normals, test })
+}
+
+/// Tables labelled 0/1 (ADBench, CSV): 60 % of all normals train, the other 40 % and every
+/// anomaly test.
+fn tabular_pools(source: &DataSource, seed: u64) -> crate::Result<Pools> {
+    let train_labels = binary_classes(&source.train)?;
+    let test_labels = source.test.as_ref().map(binary_classes).transpose()?;
+    let label_of = |(s, i): Item| match (s, &test_labels) {
+        (1, Some(t)) => t[class_of(source, (s, i)) as usize],
+        _ => train_labels[class_of(source, (s, i)) as usize],
+    };
+    let mut all: Vec<Item> = (0..source.train.len()).map(|i| (0, i)).collect();
+    if let Some(t) = &source.test {
+        all.extend((0..t.len()).map(|i| (1, i)));
+    }
+    let pool_normals: Vec<Item> = all
+        .iter()
+        .copied()
+        .filter(|&it| label_of(it) == 0)
+        .collect();
+    let order = shuffled(pool_normals.len(), seed, 31);
+    let cut = (pool_normals.len() * 3) / 5;
+    let normals = order[..cut].iter().map(|&i| pool_normals[i]).collect();
+    let mut test: Vec<TestItem> = order[cut..]
+        .iter()
+        .map(|&i| (pool_normals[i].0, pool_normals[i].1, 0))
+        .collect();
+    test.extend(
+        all.iter()
+            .filter(|&&it| label_of(it) == 1)
+            .map(|&(s, i)| (s, i, 1)),
+    );
+    Ok(Pools { normals, test })
+}
+
+/// The shared hold-out step: a seeded `validation_fraction` of the normals validates, the rest
+/// trains (both cut to the `max_train` budget); each in data-set order.
+fn hold_out(mut normals: Vec<Item>, options: &SplitOptions) -> (Vec<Item>, Vec<Item>) {
+    normals.sort_unstable();
+    let order = shuffled(normals.len(), options.seed, 41);
+    let n_valid = ((normals.len() as f64 * options.validation_fraction).ceil() as usize)
+        .clamp(1, normals.len() - 1);
+    let mut valid: Vec<Item> = order[..n_valid].iter().map(|&i| normals[i]).collect();
+    let mut train: Vec<Item> = order[n_valid..].iter().map(|&i| normals[i]).collect();
+    if let Some(m) = options.max_train {
+        train.truncate(m.max(1));
+        valid.truncate(((m as f64 * options.validation_fraction).ceil() as usize).max(1));
+    }
+    train.sort_unstable();
+    valid.sort_unstable();
+    (train, valid)
+}
+
+/// Keep a seeded subset of the test anomalies so that they make up `fraction` of the test set.
+fn with_anomaly_fraction(
+    test: Vec<TestItem>,
+    fraction: f64,
+    seed: u64,
+) -> crate::Result<Vec<TestItem>> {
+    ensure!(
+        fraction > 0.0 && fraction < 1.0,
+        "the test anomaly fraction must be between 0 and 1, got {fraction}"
+    );
+    let (anomalies, normals): (Vec<_>, Vec<_>) = test.iter().partition(|t| t.2 == 1);
+    let wanted = ((fraction / (1.0 - fraction)) * normals.len() as f64).round() as usize;
+    ensure!(
+        wanted <= anomalies.len(),
+        "{} test anomalies cannot make up {fraction} of a test set with {} normals",
+        anomalies.len(),
+        normals.len()
+    );
+    let order = shuffled(anomalies.len(), seed, 61);
+    let mut kept = normals;
+    kept.extend(order[..wanted].iter().map(|&i| anomalies[i]));
+    kept.sort_unstable();
+    Ok(kept)
+}
+
+/// A seeded subset of at most `max` test samples, in data-set order.
+fn capped(test: Vec<TestItem>, max: usize, seed: u64) -> Vec<TestItem> {
+    if test.len() <= max {
+        return test;
+    }
+    let order = shuffled(test.len(), seed, 51);
+    let mut kept: Vec<_> = order[..max].iter().map(|&i| test[i]).collect();
+    kept.sort_unstable();
+    kept
+}
+
+/// Split `source` by `protocol`: the protocol's pools, then the shared steps (hold-out of
+/// validation normals, test contamination and budget), then the samples themselves.
 pub fn split(
     source: &DataSource,
     protocol: &Protocol,
@@ -212,153 +377,39 @@ pub fn split(
         "the validation fraction must be between 0 and 1, got {}",
         options.validation_fraction
     );
-    let set_of = |s: u8| -> &LabelledSet {
-        if s == 0 {
-            &source.train
-        } else {
-            source.test.as_ref().unwrap()
-        }
+    let Pools { normals, mut test } = match protocol {
+        Protocol::OneClass { class } => class_pools(source, class, true, options.seed)?,
+        Protocol::LeaveOneOut { class } => class_pools(source, class, false, options.seed)?,
+        Protocol::Kdd99 => kdd99_pools(source, options.seed)?,
+        Protocol::Tabular => tabular_pools(source, options.seed)?,
     };
-    let shape = source.train.shape;
-    let mut normals: Vec<Item> = Vec::new();
-    let mut test: Vec<(u8, usize, u8)> = Vec::new();
-    let class_of = |(s, i): (u8, usize)| set_of(s).classes[i];
-    match protocol {
-        Protocol::OneClass { class } | Protocol::LeaveOneOut { class } => {
-            let k = resolve(&source.train, class)?;
-            let one_class = matches!(protocol, Protocol::OneClass { .. });
-            let is_anomaly = |c: u32| if one_class { c != k } else { c == k };
-            let (train_pool, test_pool) = pools(source, options.seed);
-            for item in train_pool {
-                if !is_anomaly(class_of(item)) {
-                    normals.push(item);
-                } else if !one_class {
-                    // GANomaly tests on every image of the anomalous class, from both splits.
-                    test.push((item.0, item.1, 1));
-                }
-            }
-            for item in test_pool {
-                test.push((item.0, item.1, is_anomaly(class_of(item)) as u8));
-            }
-        }
-        Protocol::Kdd99 => {
-            ensure!(
-                source.test.is_none(),
-                "the kdd99 protocol splits one file (kddcup.data_10_percent) itself; give that file alone"
-            );
-            let set = &source.train;
-            let Some(anomaly) = set.class_index("normal.") else {
-                bail!("the kdd99 protocol needs KDDCUP99 data with `normal.` rows; none found");
-            };
-            let order = shuffled(set.len(), options.seed, 21);
-            let half = order.len() / 2;
-            for &i in &order[..half] {
-                if set.classes[i] != anomaly {
-                    normals.push((0, i));
-                }
-            }
-            let inliers: Vec<usize> = order[half..]
-                .iter()
-                .copied()
-                .filter(|&i| set.classes[i] != anomaly)
-                .collect();
-            let outliers: Vec<usize> = order[half..]
-                .iter()
-                .copied()
-                .filter(|&i| set.classes[i] == anomaly)
-                .collect();
-            let wanted = inliers.len() * 20 / 80;
-            test.extend(inliers.iter().map(|&i| (0, i, 0)));
-            test.extend(outliers.iter().take(wanted).map(|&i| (0, i, 1)));
-        }
-        Protocol::Tabular => {
-            let train_labels = binary_classes(&source.train)?;
-            let test_labels = source.test.as_ref().map(binary_classes).transpose()?;
-            let label_of = |(s, i): Item| match (s, &test_labels) {
-                (1, Some(t)) => t[class_of((s, i)) as usize],
-                _ => train_labels[class_of((s, i)) as usize],
-            };
-            let mut all: Vec<Item> = (0..source.train.len()).map(|i| (0, i)).collect();
-            if let Some(t) = &source.test {
-                all.extend((0..t.len()).map(|i| (1, i)));
-            }
-            let pool_normals: Vec<Item> = all
-                .iter()
-                .copied()
-                .filter(|&it| label_of(it) == 0)
-                .collect();
-            let order = shuffled(pool_normals.len(), options.seed, 31);
-            let cut = (pool_normals.len() * 3) / 5;
-            normals.extend(order[..cut].iter().map(|&i| pool_normals[i]));
-            test.extend(
-                order[cut..]
-                    .iter()
-                    .map(|&i| (pool_normals[i].0, pool_normals[i].1, 0)),
-            );
-            test.extend(
-                all.iter()
-                    .filter(|&&it| label_of(it) == 1)
-                    .map(|&(s, i)| (s, i, 1)),
-            );
-        }
-    }
     ensure!(
         normals.len() >= 2,
         "the protocol {protocol} leaves {} normal training samples; the normal class is empty or too small",
         normals.len()
     );
-    normals.sort_unstable();
-    let order = shuffled(normals.len(), options.seed, 41);
-    let n_valid = ((normals.len() as f64 * options.validation_fraction).ceil() as usize)
-        .clamp(1, normals.len() - 1);
-    let mut valid_items: Vec<Item> = order[..n_valid].iter().map(|&i| normals[i]).collect();
-    let mut train_items: Vec<Item> = order[n_valid..].iter().map(|&i| normals[i]).collect();
-    if let Some(m) = options.max_train {
-        train_items.truncate(m.max(1));
-        valid_items.truncate(((m as f64 * options.validation_fraction).ceil() as usize).max(1));
-    }
-    train_items.sort_unstable();
-    valid_items.sort_unstable();
+    let (train_items, valid_items) = hold_out(normals, options);
     test.sort_unstable();
     if let Some(f) = options.test_anomaly_fraction {
-        ensure!(
-            f > 0.0 && f < 1.0,
-            "the test anomaly fraction must be between 0 and 1, got {f}"
-        );
-        let (anomalies, normals): (Vec<_>, Vec<_>) = test.iter().partition(|t| t.2 == 1);
-        let wanted = ((f / (1.0 - f)) * normals.len() as f64).round() as usize;
-        ensure!(
-            wanted <= anomalies.len(),
-            "{} test anomalies cannot make up {f} of a test set with {} normals",
-            anomalies.len(),
-            normals.len()
-        );
-        let order = shuffled(anomalies.len(), options.seed, 61);
-        test = normals;
-        test.extend(order[..wanted].iter().map(|&i| anomalies[i]));
-        test.sort_unstable();
+        test = with_anomaly_fraction(test, f, options.seed)?;
     }
-    if let Some(m) = options.max_test
-        && test.len() > m
-    {
-        let order = shuffled(test.len(), options.seed, 51);
-        let mut kept: Vec<_> = order[..m].iter().map(|&i| test[i]).collect();
-        kept.sort_unstable();
-        test = kept;
+    if let Some(m) = options.max_test {
+        test = capped(test, m, options.seed);
     }
+    let shape = source.train.shape;
     let mut out = Split {
         train: Samples::empty(shape),
         valid: Samples::empty(shape),
         test: Samples::empty(shape),
     };
     for (s, i) in train_items {
-        out.train.push_from(set_of(s), s, i, 0);
+        out.train.push_from(set_of(source, s), s, i, 0);
     }
     for (s, i) in valid_items {
-        out.valid.push_from(set_of(s), s, i, 0);
+        out.valid.push_from(set_of(source, s), s, i, 0);
     }
     for (s, i, label) in test {
-        out.test.push_from(set_of(s), s, i, label);
+        out.test.push_from(set_of(source, s), s, i, label);
     }
     ensure!(
         out.test.anomalies() > 0 && out.test.anomalies() < out.test.len(),

@@ -28,6 +28,10 @@ macro_rules! builtin_models {
         fn builtin_entries() -> Vec<Entry> {
             vec![$(Entry::of::<$config>()),+]
         }
+
+        /// The module of each built-in detector, in [`MODELS`] order.
+        #[cfg(test)]
+        const BUILTIN_MODULES: &[&str] = &[$(stringify!($module)),+];
     };
 }
 
@@ -302,5 +306,78 @@ pub fn image_dims(model: &str, shape: SampleShape) -> crate::Result<(usize, usiz
             width,
         } => Ok((channels, height, width)),
         other => bail!("{model} takes images, but the data holds {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every built-in name is unique, in the registry in `MODELS` order, and each paper default
+    /// survives its own JSON (tagged with its name) and builds back to an equal configuration.
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        let mut names: Vec<&str> = MODELS.iter().map(|m| m.name).collect();
+        let listed = names.clone();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(
+            names.len(),
+            MODELS.len(),
+            "duplicate model names in {listed:?}"
+        );
+        let registered: Vec<&str> = builtin_entries().iter().map(|e| e.info.name).collect();
+        assert_eq!(registered, listed);
+        for info in MODELS {
+            let config = ModelConfig::default_for(info.name).unwrap();
+            assert_eq!(config.name(), info.name);
+            assert_eq!(config.info(), *info);
+            let json = serde_json::to_value(&config).unwrap();
+            assert_eq!(json["model"], info.name);
+            let back: ModelConfig = serde_json::from_value(json).unwrap();
+            assert_eq!(back, config);
+        }
+    }
+
+    /// Every model module under `src/models/` (a file or a folder) has its registry line, and
+    /// every registry line a module: a model cannot be left out of the registry by mistake.
+    #[test]
+    fn every_model_module_is_registered() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/models");
+        let mut modules: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter_map(|p| {
+                let name = p.file_stem()?.to_string_lossy().into_owned();
+                (p.is_dir() || p.extension().is_some_and(|e| e == "rs")).then_some(name)
+            })
+            .filter(|m| !["mod", "registry", "spec"].contains(&m.as_str()))
+            .collect();
+        modules.sort();
+        let mut registered: Vec<String> = BUILTIN_MODULES.iter().map(|m| m.to_string()).collect();
+        registered.sort();
+        assert_eq!(modules, registered);
+        for info in MODELS {
+            assert!(
+                !info.name.is_empty() && !info.name.contains(char::is_whitespace),
+                "bad model name {:?}",
+                info.name
+            );
+        }
+    }
+
+    /// A configuration's JSON keeps the model's field order after `model`, and f32 values in
+    /// their shortest form, as a direct serialisation writes them.
+    #[test]
+    fn json_is_the_configuration_tagged_with_its_name() {
+        let config = ModelConfig::new(GanomalyConfig::default());
+        let text = serde_json::to_string(&config).unwrap();
+        let direct = serde_json::to_string(&GanomalyConfig::default()).unwrap();
+        assert_eq!(text, format!("{{\"model\":\"ganomaly\",{}", &direct[1..]));
+        let unknown = serde_json::from_str::<ModelConfig>(r#"{"model": "nope"}"#).unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown model \"nope\""),
+            "{unknown}"
+        );
     }
 }

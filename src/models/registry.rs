@@ -4,6 +4,8 @@
 
 use super::spec::{ModelConfig, ModelInfo, ModelSpec, Settings};
 use anyhow::{Context, bail};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 use std::sync::RwLock;
 
 /// A model's declaration with its type erased: what the registry keeps for each name.
@@ -11,6 +13,9 @@ use std::sync::RwLock;
 pub struct Entry {
     /// Name, paper, summary, inputs.
     pub info: ModelInfo,
+    /// The configuration type, to tell a second registration of the same model from another
+    /// model under a taken name.
+    spec_type: std::any::TypeId,
     default: fn() -> ModelConfig,
     from_fields: fn(Settings) -> crate::Result<ModelConfig>,
     defaults_for_settings: fn(&Settings) -> crate::Result<ModelConfig>,
@@ -21,6 +26,7 @@ impl Entry {
     pub fn of<S: ModelSpec>() -> Self {
         Entry {
             info: S::INFO,
+            spec_type: std::any::TypeId::of::<S>(),
             default: || ModelConfig::new(S::default()),
             from_fields: |fields| {
                 let spec: S = serde_json::from_value(serde_json::Value::Object(fields))?;
@@ -80,18 +86,36 @@ pub fn find(name: &str) -> crate::Result<Entry> {
 /// Add model `S` to the registry, so that `--model`, settings files and saved runs know its
 /// name. A name already taken is an error; registering the same model twice is not.
 pub fn register<S: ModelSpec>() -> crate::Result<()> {
+    let entry = Entry::of::<S>();
+    let builtin = super::builtin_entries();
     let mut registered = REGISTERED.write().unwrap_or_else(|e| e.into_inner());
-    let name = S::INFO.name;
-    if let Some(existing) = super::builtin_entries()
+    let name = entry.info.name;
+    if let Some(existing) = builtin
         .iter()
         .chain(registered.iter())
         .find(|e| e.info.name == name)
     {
-        if existing.info == S::INFO && existing.default_config().get::<S>().is_some() {
+        if existing.spec_type == entry.spec_type {
             return Ok(());
         }
         bail!("a model called {name:?} is already registered");
     }
-    registered.push(Entry::of::<S>());
+    registered.push(entry);
     Ok(())
+}
+
+/// A configuration is read by its `model` name, through the registry.
+impl<'de> Deserialize<'de> for ModelConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut fields = Settings::deserialize(deserializer)?;
+        let name = match fields.remove("model") {
+            Some(serde_json::Value::String(name)) => name,
+            Some(other) => return Err(D::Error::custom(format!("bad model name {other}"))),
+            None => return Err(D::Error::missing_field("model")),
+        };
+        let entry = find(&name).map_err(D::Error::custom)?;
+        entry
+            .from_fields(fields)
+            .map_err(|e| D::Error::custom(format!("{e:#}")))
+    }
 }

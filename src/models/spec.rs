@@ -6,9 +6,9 @@
 use super::{AnyDetector, Built, Detector};
 use crate::data::SampleShape;
 use burn::prelude::*;
-use serde::de::{DeserializeOwned, Error as _};
+use serde::de::DeserializeOwned;
 use serde::ser::{Error as _, SerializeMap};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use std::any::Any;
 use std::fmt::Debug;
 
@@ -78,7 +78,7 @@ trait AnySpec: Send + Sync + Debug {
     fn as_any(&self) -> &dyn Any;
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn equals(&self, other: &dyn AnySpec) -> bool;
-    fn to_json(&self) -> serde_json::Result<serde_json::Value>;
+    fn to_json(&self) -> serde_json::Result<Vec<(String, serde_json::Value)>>;
     fn build(
         &self,
         shape: SampleShape,
@@ -107,10 +107,12 @@ impl<S: ModelSpec> AnySpec for S {
     fn equals(&self, other: &dyn AnySpec) -> bool {
         other.as_any().downcast_ref::<S>() == Some(self)
     }
-    fn to_json(&self) -> serde_json::Result<serde_json::Value> {
+    fn to_json(&self) -> serde_json::Result<Vec<(String, serde_json::Value)>> {
         // Through text, so that an f32 is written as its shortest decimal (0.999), as a
-        // direct serialisation writes it, not as the f64 it widens to (0.9990000128746033).
-        serde_json::from_str(&serde_json::to_string(self)?)
+        // direct serialisation writes it, not as the f64 it widens to (0.9990000128746033),
+        // and the fields keep their declaration order.
+        let fields: OrderedFields = serde_json::from_str(&serde_json::to_string(self)?)?;
+        Ok(fields.0)
     }
     fn build(
         &self,
@@ -119,7 +121,11 @@ impl<S: ModelSpec> AnySpec for S {
         seed: u64,
     ) -> crate::Result<Box<dyn AnyDetector>> {
         let detector = ModelSpec::build(self, shape, device, seed)?;
-        Ok(Built::boxed(detector, ModelConfig::new(self.clone()), device))
+        Ok(Built::boxed(
+            detector,
+            ModelConfig::new(self.clone()),
+            device,
+        ))
     }
     fn epochs(&self) -> usize {
         ModelSpec::epochs(self)
@@ -137,7 +143,7 @@ impl<S: ModelSpec> AnySpec for S {
 
 /// Any model's configuration. Its JSON is the model's own fields with the model's name under
 /// `model` first (`{"model": "ganomaly", "image_size": 32, …}`); reading it back finds the
-/// model in the registry by that name.
+/// model in the registry by that name (`Deserialize` is implemented in [`super::registry`]).
 pub struct ModelConfig(Box<dyn AnySpec>);
 
 impl ModelConfig {
@@ -220,15 +226,13 @@ impl Debug for ModelConfig {
 
 impl Serialize for ModelConfig {
     fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
-        let fields = match self.0.to_json().map_err(Z::Error::custom)? {
-            serde_json::Value::Object(fields) => fields,
-            other => {
-                return Err(Z::Error::custom(format!(
-                    "{}: a configuration must serialise to an object, not {other}",
-                    self.name()
-                )));
-            }
-        };
+        let fields = self.0.to_json().map_err(Z::Error::custom)?;
+        if fields.iter().any(|(k, _)| k == "model") {
+            return Err(Z::Error::custom(format!(
+                "{}: a configuration field must not be called `model`, the name's tag",
+                self.name()
+            )));
+        }
         let mut map = serializer.serialize_map(Some(fields.len() + 1))?;
         map.serialize_entry("model", self.name())?;
         for (k, v) in &fields {
@@ -238,17 +242,28 @@ impl Serialize for ModelConfig {
     }
 }
 
-impl<'de> Deserialize<'de> for ModelConfig {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mut fields = Settings::deserialize(deserializer)?;
-        let name = match fields.remove("model") {
-            Some(serde_json::Value::String(name)) => name,
-            Some(other) => return Err(D::Error::custom(format!("bad model name {other}"))),
-            None => return Err(D::Error::missing_field("model")),
-        };
-        let entry = super::registry::find(&name).map_err(D::Error::custom)?;
-        entry
-            .from_fields(fields)
-            .map_err(|e| D::Error::custom(format!("{e:#}")))
+/// A JSON object's fields in the order they are written.
+struct OrderedFields(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for OrderedFields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = OrderedFields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a configuration serialised as a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<OrderedFields, A::Error> {
+                let mut fields = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    fields.push(entry);
+                }
+                Ok(OrderedFields(fields))
+            }
+        }
+        deserializer.deserialize_map(Fields)
     }
 }

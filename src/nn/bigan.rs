@@ -5,19 +5,12 @@
 //! - [`PairDiscriminator`] D(a, b) on a concatenated pair: ALAD's D_xx(x, x') and D_zz(z, z').
 //!
 //! Every layer is a [`DenseBlock`]: linear (optionally spectrally normalised), optional
-//! BatchNorm, LeakyReLU, dropout while training.
-//!
-//! The enums at the end ([`BiganEncoder`], [`BiganGenerator`], [`BiganJointDiscriminator`],
-//! [`BiganPairDiscriminator`]) gather these with the convolutional networks for 28×28 grey
-//! ([`super::bigan_conv`]) and 32×32 colour images ([`super::bigan_cifar`]), so that EGBAD and
-//! ALAD run one training step whatever the data.
+//! BatchNorm, LeakyReLU, dropout while training. AnoGAN's discriminator is built from the same
+//! blocks, and EGBAD's and ALAD's convolutional joint discriminators end in a [`JointHead`]
+//! (those image networks, and the enums that gather them with these, belong to the models:
+//! `models/egbad/` and `models/alad/`).
 
-use super::bigan_cifar::{
-    CifarEncoder, CifarGenerator, CifarJointDiscriminator, CifarPairDiscriminator,
-};
-use super::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
 use super::dropout::dropout_while_training;
-use super::mlp::Mlp;
 use super::spectral::LinearLayer;
 use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
@@ -282,106 +275,6 @@ impl PairDiscriminator {
         DiscriminatorOutput {
             logits: self.logit.forward(features.clone(), rng.is_some()),
             features,
-        }
-    }
-}
-
-/// A BiGAN encoder for tables, 28×28 grey images (EGBAD's MNIST networks) or 32×32 colour
-/// images (ALAD's CIFAR-10 networks), all on flattened samples.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum BiganEncoder {
-    /// Tables.
-    Dense(Mlp),
-    /// 28×28 grey images.
-    Mnist(MnistEncoder),
-    /// 32×32 colour images.
-    Cifar(CifarEncoder),
-}
-
-impl BiganEncoder {
-    /// `[B, D] → [B, latent]`; `training` advances spectral normalisation.
-    pub fn forward(&self, x: Tensor<2>, training: bool) -> Tensor<2> {
-        match self {
-            BiganEncoder::Dense(n) => n.forward(x),
-            BiganEncoder::Mnist(n) => n.forward(x),
-            BiganEncoder::Cifar(n) => n.forward(x, training),
-        }
-    }
-}
-
-/// A BiGAN generator (the same three families as [`BiganEncoder`]).
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum BiganGenerator {
-    /// Tables.
-    Dense(Mlp),
-    /// 28×28 grey images.
-    Mnist(MnistGenerator),
-    /// 32×32 colour images.
-    Cifar(CifarGenerator),
-}
-
-impl BiganGenerator {
-    /// `[B, latent] → [B, D]`.
-    pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
-        match self {
-            BiganGenerator::Dense(n) => n.forward(z),
-            BiganGenerator::Mnist(n) => n.forward(z),
-            BiganGenerator::Cifar(n) => n.forward(z),
-        }
-    }
-}
-
-/// A joint discriminator D(x, z) (the same three families as [`BiganEncoder`]).
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum BiganJointDiscriminator {
-    /// Tables.
-    Dense(JointDiscriminator),
-    /// 28×28 grey images.
-    Mnist(MnistJointDiscriminator),
-    /// 32×32 colour images.
-    Cifar(CifarJointDiscriminator),
-}
-
-impl BiganJointDiscriminator {
-    /// One pass; `rng` draws dropout masks while training, `None` evaluates.
-    pub fn forward(
-        &self,
-        x: Tensor<2>,
-        z: Tensor<2>,
-        rng: Option<&mut ChaCha8Rng>,
-    ) -> DiscriminatorOutput {
-        match self {
-            BiganJointDiscriminator::Dense(n) => n.forward(x, z, rng),
-            BiganJointDiscriminator::Mnist(n) => n.forward(x, z, rng),
-            BiganJointDiscriminator::Cifar(n) => n.forward(x, z, rng),
-        }
-    }
-}
-
-/// A pair discriminator D(a, b): dense, or ALAD's convolutional D_xx for 32×32 colour images.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum BiganPairDiscriminator {
-    /// On concatenated rows.
-    Dense(PairDiscriminator),
-    /// On 32×32 colour images stacked along channels.
-    Cifar(CifarPairDiscriminator),
-}
-
-impl BiganPairDiscriminator {
-    /// One pass on the pair (a, b); `rng` draws dropout masks while training.
-    pub fn forward(
-        &self,
-        a: Tensor<2>,
-        b: Tensor<2>,
-        rng: Option<&mut ChaCha8Rng>,
-    ) -> DiscriminatorOutput {
-        match self {
-            BiganPairDiscriminator::Dense(n) => n.forward(a, b, rng),
-            BiganPairDiscriminator::Cifar(n) => n.forward(a, b, rng),
         }
     }
 }

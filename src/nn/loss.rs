@@ -22,6 +22,12 @@ pub fn l2<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
     (a - b).powi_scalar(2).mean()
 }
 
+/// Per-sample L1 norm of the row differences: `[B, D] → [B]`.
+pub fn row_l1(a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
+    let n = a.dims()[0];
+    (a - b).abs().sum_dim(1).reshape([n])
+}
+
 /// Per-sample mean of squared differences: `[B, …] → [B]`.
 pub fn per_sample_mse<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
     let batch = a.dims()[0];

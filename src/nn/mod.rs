@@ -1,22 +1,18 @@
-//! Shared network blocks, losses and seeded initialisation. Models are built from these; a block
-//! used by two models lives here, once.
+//! Blocks two or more models share — networks (DCGAN, MLP, BiGAN dense blocks), spectral
+//! normalisation, dropout, moving averages of weights — with losses, optimizers, seeded
+//! initialisation, and the weights and training states every detector saves. A network only
+//! one model uses lives in that model's folder (`tests/architecture.rs` checks both ways).
 
 pub mod bigan;
-pub mod bigan_cifar;
-pub mod bigan_conv;
 pub mod dcgan;
 pub mod dropout;
 pub mod ema;
 pub mod init;
-pub mod latent_search;
 pub mod loss;
 pub mod mlp;
 pub mod optim;
-pub mod penalty;
-pub mod resnet;
 pub mod spectral;
 pub mod state;
-pub mod unet;
 pub mod weights;
 
 pub use bigan::{
@@ -27,7 +23,6 @@ pub use dcgan::{
 };
 pub use ema::Ema;
 pub use init::{InitScheme, initialise};
-pub use latent_search::LatentSearch;
 pub use mlp::{Mlp, MlpConfig};
 pub use optim::NetOptimizer;
 pub use state::{Trainables, TrainablesMut, TrainingState};

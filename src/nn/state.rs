@@ -6,8 +6,8 @@
 use super::NetOptimizer;
 use super::weights::Weights;
 use anyhow::{Context, bail, ensure};
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::tensor::{Bool, Int, Tensor};
+use burn::module::Module;
+use burn::tensor::Tensor;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -43,68 +43,6 @@ impl RngState {
         rng.set_stream(self.stream);
         rng.set_word_pos(self.word_pos);
         rng
-    }
-}
-
-/// Collects the identity of every parameter, in the module's visiting order.
-struct ParamIds(Vec<u64>);
-
-impl ModuleVisitor for ParamIds {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        // Buffers (BatchNorm's running statistics) are no optimizer's targets.
-        if param.val().is_require_grad() {
-            self.0.push(param.id.val());
-        }
-    }
-    fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
-        self.0.push(param.id.val());
-    }
-    fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
-        self.0.push(param.id.val());
-    }
-}
-
-/// Gives each parameter, in visiting order, the identity stored for it.
-struct SetParamIds {
-    ids: Vec<u64>,
-    at: usize,
-}
-
-impl SetParamIds {
-    fn next(&mut self) -> Option<ParamId> {
-        let id = self.ids.get(self.at).copied().map(ParamId::from);
-        self.at += 1;
-        id
-    }
-}
-
-impl ModuleMapper for SetParamIds {
-    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if !param.val().is_require_grad() {
-            return param;
-        }
-        if let Some(id) = self.next() {
-            param.id = id;
-        }
-        param
-    }
-    fn map_int<const D: usize>(
-        &mut self,
-        mut param: Param<Tensor<D, Int>>,
-    ) -> Param<Tensor<D, Int>> {
-        if let Some(id) = self.next() {
-            param.id = id;
-        }
-        param
-    }
-    fn map_bool<const D: usize>(
-        &mut self,
-        mut param: Param<Tensor<D, Bool>>,
-    ) -> Param<Tensor<D, Bool>> {
-        if let Some(id) = self.next() {
-            param.id = id;
-        }
-        param
     }
 }
 
@@ -150,7 +88,7 @@ impl TrainingState {
     /// and its random generator, if it draws one.
     pub fn of_trainables(parts: &Trainables<'_>) -> crate::Result<Self> {
         let mut state = TrainingState::new();
-        parts.networks.put_into(&mut state, "nets")?;
+        state.put_weights("nets", parts.networks)?;
         for (i, optim) in parts.optimizers.iter().enumerate() {
             state.put_optimizer(&format!("optim{i}"), optim)?;
         }
@@ -162,7 +100,7 @@ impl TrainingState {
 
     /// Restore what [`TrainingState::of_trainables`] stored, into the same places.
     pub fn restore_trainables(&self, parts: TrainablesMut<'_>) -> crate::Result<()> {
-        parts.networks.take_from(self, "nets")?;
+        self.load_weights("nets", parts.networks)?;
         for (i, optim) in parts.optimizers.into_iter().enumerate() {
             self.load_optimizer(&format!("optim{i}"), optim)?;
         }
@@ -174,27 +112,33 @@ impl TrainingState {
 
     /// Store a module's parameters and their identities (optimizer states are keyed by them).
     pub fn put_module<M: Module>(&mut self, name: &str, module: &M) -> crate::Result<()> {
-        // module_to_bytes settles BatchNorm's pending running statistics first.
-        self.parts
-            .insert(name.into(), super::weights::module_to_bytes(module)?);
-        let mut ids = ParamIds(Vec::new());
-        module.visit(&mut ids);
-        self.put_value(&format!("{name}.ids"), &ids.0)
+        self.put_weights(name, module)
     }
 
     /// Restore a module's parameters and give them back their identities.
     pub fn load_module<M: Module>(&self, name: &str, module: &mut M) -> crate::Result<()> {
+        self.load_weights(name, module)
+    }
+
+    /// Store networks' parameters and their identities.
+    pub fn put_weights(&mut self, name: &str, networks: &dyn Weights) -> crate::Result<()> {
+        // to_bytes settles BatchNorm's pending running statistics first.
+        self.parts.insert(name.into(), networks.to_bytes()?);
+        self.put_value(&format!("{name}.ids"), &networks.param_ids())
+    }
+
+    /// Restore networks' parameters and give them back their identities.
+    pub fn load_weights(&self, name: &str, networks: &mut dyn Weights) -> crate::Result<()> {
         let ids: Vec<u64> = self.value(&format!("{name}.ids"))?;
-        let mut mapper = SetParamIds { ids, at: 0 };
-        *module = module.clone().map(&mut mapper);
+        let given = networks.set_param_ids(&ids);
         ensure!(
-            mapper.at == mapper.ids.len(),
-            "cannot restore {name}: {} parameters, the state names {}",
-            mapper.at,
-            mapper.ids.len()
+            given == ids.len(),
+            "cannot restore {name}: {given} parameters, the state names {}",
+            ids.len()
         );
         // Loading keeps the identities just given.
-        super::weights::module_from_bytes(module, self.part(name)?.to_vec())
+        networks
+            .load_bytes(self.part(name)?.to_vec())
             .with_context(|| format!("cannot restore {name}"))
     }
 

@@ -2,9 +2,9 @@
 //! object-safe [`Weights`] handle through which checkpoints and training states reach any
 //! detector's networks.
 
-use super::TrainingState;
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::store::{ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Bool, Int, Tensor};
 
 /// The weights of one network (or of a tuple or struct of networks), whatever its type: what a
 /// checkpoint writes and reads and a training state stores.
@@ -13,10 +13,12 @@ pub trait Weights {
     fn to_bytes(&self) -> crate::Result<Vec<u8>>;
     /// Load weights written by [`Weights::to_bytes`]; every parameter must be present.
     fn load_bytes(&mut self, bytes: Vec<u8>) -> crate::Result<()>;
-    /// Store the weights with their parameter identities as part `name` of `state`.
-    fn put_into(&self, state: &mut TrainingState, name: &str) -> crate::Result<()>;
-    /// Restore part `name` of `state`, parameter identities included.
-    fn take_from(&mut self, state: &TrainingState, name: &str) -> crate::Result<()>;
+    /// The identity of every trainable parameter, in visiting order (optimizer states are keyed
+    /// by them).
+    fn param_ids(&self) -> Vec<u64>;
+    /// Give the parameters, in visiting order, the identities `ids`; returns how many
+    /// parameters there are.
+    fn set_param_ids(&mut self, ids: &[u64]) -> usize;
 }
 
 impl<M: Module> Weights for M {
@@ -26,11 +28,80 @@ impl<M: Module> Weights for M {
     fn load_bytes(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         module_from_bytes(self, bytes)
     }
-    fn put_into(&self, state: &mut TrainingState, name: &str) -> crate::Result<()> {
-        state.put_module(name, self)
+    fn param_ids(&self) -> Vec<u64> {
+        let mut ids = ParamIds(Vec::new());
+        self.visit(&mut ids);
+        ids.0
     }
-    fn take_from(&mut self, state: &TrainingState, name: &str) -> crate::Result<()> {
-        state.load_module(name, self)
+    fn set_param_ids(&mut self, ids: &[u64]) -> usize {
+        let mut mapper = SetParamIds {
+            ids: ids.to_vec(),
+            at: 0,
+        };
+        *self = self.clone().map(&mut mapper);
+        mapper.at
+    }
+}
+
+/// Collects the identity of every parameter, in the module's visiting order.
+struct ParamIds(Vec<u64>);
+
+impl ModuleVisitor for ParamIds {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        // Buffers (BatchNorm's running statistics) are no optimizer's targets.
+        if param.val().is_require_grad() {
+            self.0.push(param.id.val());
+        }
+    }
+    fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
+        self.0.push(param.id.val());
+    }
+    fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
+        self.0.push(param.id.val());
+    }
+}
+
+/// Gives each parameter, in visiting order, the identity stored for it.
+struct SetParamIds {
+    ids: Vec<u64>,
+    at: usize,
+}
+
+impl SetParamIds {
+    fn next(&mut self) -> Option<ParamId> {
+        let id = self.ids.get(self.at).copied().map(ParamId::from);
+        self.at += 1;
+        id
+    }
+}
+
+impl ModuleMapper for SetParamIds {
+    fn map_float<const D: usize>(&mut self, mut param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if !param.val().is_require_grad() {
+            return param;
+        }
+        if let Some(id) = self.next() {
+            param.id = id;
+        }
+        param
+    }
+    fn map_int<const D: usize>(
+        &mut self,
+        mut param: Param<Tensor<D, Int>>,
+    ) -> Param<Tensor<D, Int>> {
+        if let Some(id) = self.next() {
+            param.id = id;
+        }
+        param
+    }
+    fn map_bool<const D: usize>(
+        &mut self,
+        mut param: Param<Tensor<D, Bool>>,
+    ) -> Param<Tensor<D, Bool>> {
+        if let Some(id) = self.next() {
+            param.id = id;
+        }
+        param
     }
 }
 
@@ -118,4 +189,3 @@ pub fn module_from_bytes<M: ModuleSnapshot>(module: &mut M, bytes: Vec<u8>) -> c
     );
     Ok(())
 }
-

@@ -26,7 +26,11 @@ use crate::metrics::{self, Metrics};
 use crate::models::{AnyDetector, ModelConfig};
 use crate::threshold::{Threshold, ThresholdRule};
 use crate::train::{self, Checkpoints, TrainLog, TrainOptions};
-use anyhow::{Context, bail};
+use crate::validate::{
+    MAX_COUNT, MAX_IMAGE_SIDE, count, is_table, size, validate_dataset, validate_model,
+    validate_protocol, validate_threshold_rule,
+};
+use anyhow::{Context, bail, ensure};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
@@ -114,6 +118,54 @@ impl RunConfig {
             preprocess,
             threshold_rule: ThresholdRule::default(),
         })
+    }
+}
+
+impl RunConfig {
+    /// Check every setting of the run for meaning, before any data is read.
+    pub fn validate(&self) -> crate::Result<()> {
+        let t = &self.train;
+        count("epochs", t.epochs as u64, MAX_COUNT)?;
+        count("batch size", t.batch_size as u64, MAX_COUNT)?;
+        if let Some(p) = t.patience {
+            count("patience", p as u64, MAX_COUNT)?;
+        }
+        let s = &self.split;
+        ensure!(
+            s.validation_fraction.is_finite()
+                && s.validation_fraction > 0.0
+                && s.validation_fraction < 1.0,
+            "the validation fraction must be between 0 and 1 (exclusive), got {}",
+            s.validation_fraction
+        );
+        if let Some(m) = s.max_train {
+            ensure!(
+                m >= 2,
+                "--max-train must be at least 2 (one to train, one to validate), got {m}"
+            );
+        }
+        if let Some(m) = s.max_test {
+            ensure!(m >= 1, "--max-test must be at least 1, got {m}");
+        }
+        if let Some(f) = s.test_anomaly_fraction {
+            ensure!(
+                f.is_finite() && f > 0.0 && f < 1.0,
+                "the test anomaly fraction must be between 0 and 1 (exclusive), got {f}"
+            );
+        }
+        validate_threshold_rule(&self.threshold_rule)?;
+        let table = is_table(self.dataset.kind);
+        if let Some(side) = self.preprocess.image_size {
+            ensure!(
+                !table,
+                "--image-size resizes images, but {} data are tables",
+                self.dataset.kind
+            );
+            size("the image size", side as u64, MAX_IMAGE_SIDE as u64)?;
+        }
+        validate_dataset(&self.dataset)?;
+        validate_protocol(&self.protocol, self.dataset.kind)?;
+        validate_model(&self.model)
     }
 }
 
@@ -293,7 +345,8 @@ pub fn train_with(
             io::write_json(&saved, &config)?;
         }
     }
-    let mut on_checkpoint = |state: &train::LoopState, model: &dyn AnyDetector| match checkpointing {
+    let mut on_checkpoint = |state: &train::LoopState, model: &dyn AnyDetector| match checkpointing
+    {
         Some(c) => train::resume::write(c.dir, state, model),
         None => Ok(()),
     };
@@ -530,7 +583,7 @@ pub fn score_raw(run: &Run, detector: &dyn AnyDetector, raw: &Samples) -> crate:
 }
 
 /// Evaluate a run's checkpoint on the held-out test split of its protocol.
-pub fn evaluate(
+pub fn evaluate_on_test(
     run: &Run,
     detector: &dyn AnyDetector,
     checkpoint: Checkpoint,

@@ -1,15 +1,15 @@
-//! The one training loop every detector shares, and batched scoring.
+//! The one training loop every detector shares.
 //!
 //! The loop owns epochs, seeded shuffling, batching, the progress bar, per-epoch validation on
 //! normal-only data and the best-by-validation and last checkpoints. A model supplies only its
-//! step ([`Detector::train_step`]) and its validation criterion.
+//! step ([`crate::models::Detector::train_step`]) and its validation criterion.
 
 pub mod resume;
 
 use crate::data::Samples;
 use crate::models::AnyDetector;
-use crate::score::{batch_tensor, score_batch_size};
 use crate::nn::state::RngState;
+use crate::score::{batch_tensor, score_batch_size};
 use anyhow::{bail, ensure};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -80,8 +80,9 @@ pub fn fit(
     fit_resumable(model, train, valid, options, None, &mut |_, _| Ok(()), None)
 }
 
-/// Where the loop stands: with the model's [`Detector::training_state`], enough to continue a
-/// training exactly as if it had never stopped.
+/// Where the loop stands: with the model's training state
+/// ([`crate::models::Detector::training_state`]), enough to continue a training exactly as if it
+/// had never stopped.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct LoopState {
     /// The epoch in progress (1-based).
@@ -222,9 +223,12 @@ pub fn fit_resumable(
             bar.finish_and_clear();
         }
         let valid_batch = score_batch_size(valid.shape.len());
-        let validation_loss = mean(&crate::score::per_sample(model, valid, valid_batch, |m, x| {
-            m.validation_loss(x)
-        })?);
+        let validation_loss = mean(&crate::score::per_sample(
+            model,
+            valid,
+            valid_batch,
+            |m, x| m.validation_loss(x),
+        )?);
         let entry = EpochLog {
             epoch,
             losses: std::mem::take(&mut state.sums)
@@ -344,10 +348,10 @@ fn mean(v: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::prelude::*;
     use crate::models::{AutoencoderConfig, Detector, ModelConfig, StepLosses};
     use crate::nn::{Trainables, TrainablesMut};
     use burn::nn::{Linear, LinearConfig};
+    use burn::prelude::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A detector whose validation loss follows a script, one value per epoch.

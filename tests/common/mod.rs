@@ -52,7 +52,7 @@ pub fn train(config: RunConfig) -> (Trained, Split) {
 
 /// Test-set AUROC of the last weights.
 pub fn test_auroc(trained: &Trained, split: &Split) -> f64 {
-    let e = run::evaluate(
+    let e = run::evaluate_on_test(
         &trained.run,
         trained.detector.as_ref(),
         run::Checkpoint::Last,

@@ -21,16 +21,16 @@
 //!   min-max normalises over the test set; that changes no ranking metric and is not done here
 //!   (it would need the test set; thresholds come from validation data instead).
 
+mod networks;
+
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
 use crate::data::SampleShape;
-use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
-use crate::nn::{
-    DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, InitScheme, NetOptimizer,
-    initialise,
-};
+use crate::nn::{DcganDecoderConfig, DcganEncoderConfig, InitScheme, NetOptimizer, initialise};
+use crate::nn::{Trainables, TrainablesMut};
 use burn::prelude::*;
+use networks::{GanomalyNets, Generator};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -87,46 +87,6 @@ impl Default for GanomalyConfig {
             batch_statistics_at_score: false,
         }
     }
-}
-
-/// Encoder → decoder → encoder.
-#[derive(Module, Debug)]
-pub struct Generator {
-    encoder1: DcganEncoder,
-    decoder: DcganDecoder,
-    encoder2: DcganEncoder,
-}
-
-/// What one generator pass produces.
-pub struct GeneratorOutput {
-    /// x̂ = G_D(G_E(x)).
-    pub reconstruction: Tensor<4>,
-    /// z = G_E(x), `[B, nz, 1, 1]`.
-    pub latent: Tensor<4>,
-    /// ẑ = E(x̂).
-    pub latent_reconstructed: Tensor<4>,
-}
-
-impl Generator {
-    /// One pass x → (x̂, z, ẑ).
-    pub fn forward(&self, x: Tensor<4>) -> GeneratorOutput {
-        let latent = self.encoder1.forward(x);
-        let reconstruction = self.decoder.forward(latent.clone());
-        let latent_reconstructed = self.encoder2.forward(reconstruction.clone());
-        GeneratorOutput {
-            reconstruction,
-            latent,
-            latent_reconstructed,
-        }
-    }
-}
-
-/// Both networks, saved and loaded together.
-#[derive(Module, Debug)]
-pub struct GanomalyNets {
-    generator: Generator,
-    /// DCGAN encoder with one output channel; its features are the 4×4 map.
-    discriminator: DcganEncoder,
 }
 
 /// A GANomaly detector: networks, their optimizers and the generator for re-initialisations.

@@ -18,11 +18,11 @@
 //!   as the paper's D_xx(x, x′) reads. Convolutions pad as TensorFlow's `same` (a 5×5 kernel at
 //!   stride 2: one row before, two after).
 //!
-//! D_zz is the tabular [`super::PairDiscriminator`] (64 → 32, dropout 0.2).
+//! D_zz is the tabular [`crate::nn::PairDiscriminator`] (64 → 32, dropout 0.2).
 
-use super::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle, JointHead};
-use super::dropout::dropout_while_training;
-use super::spectral::Conv2dLayer;
+use crate::nn::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle, JointHead};
+use crate::nn::dropout::dropout_while_training;
+use crate::nn::spectral::Conv2dLayer;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;

@@ -1,7 +1,7 @@
 //! Skip-GANomaly (Akcay, Atapour-Abarghouei, Breckon, IJCNN 2019), as its official code
 //! (`samet-akcay/skip-ganomaly`) defines it.
 //!
-//! - Generator: the pix2pix U-Net of [`crate::nn::unet`] (num_downs = log2(size): 3 → 64 → 128
+//! - Generator: the pix2pix U-Net of [`unet`] (num_downs = log2(size): 3 → 64 → 128
 //!   → 256 → 512 → 512 for 32×32), x̂ = G(x).
 //! - Discriminator: the DCGAN encoder trunk ending in a convolution to nz = 100 channels at 1×1
 //!   (the feature f(·)), then a 3×3 convolution to one logit (sigmoid in the loss).
@@ -17,18 +17,20 @@
 //!   min-max normalisation over the test set changes no ranking and is not done); the squared
 //!   residual (mean over channels) is the anomaly map.
 
+mod networks;
+pub mod unet;
+
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
 use crate::data::SampleShape;
-use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
-use crate::nn::unet::Unet;
-use crate::nn::{DcganEncoder, DcganEncoderConfig, InitScheme, NetOptimizer, initialise};
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use crate::nn::{InitScheme, NetOptimizer, initialise};
+use crate::nn::{Trainables, TrainablesMut};
 use burn::prelude::*;
+use networks::{SkipGanomalyNets, discriminator};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use unet::Unet;
 
 /// Skip-GANomaly's hyper-parameters; `Default` is the official code's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -85,29 +87,6 @@ impl Default for SkipGanomalyConfig {
     }
 }
 
-/// DCGAN trunk to a 100-d feature, then a 3×3 convolution to a logit.
-#[derive(Module, Debug)]
-pub struct FeatureDiscriminator {
-    trunk: DcganEncoder,
-    classifier: Conv2d,
-}
-
-impl FeatureDiscriminator {
-    /// (features `[B, nz, 1, 1]`, logits `[B, 1, 1, 1]`).
-    pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let features = self.trunk.forward(x);
-        let logits = self.classifier.forward(features.clone());
-        (features, logits)
-    }
-}
-
-/// Both networks, saved together.
-#[derive(Module, Debug)]
-pub struct SkipGanomalyNets {
-    generator: Unet,
-    discriminator: FeatureDiscriminator,
-}
-
 /// A Skip-GANomaly detector.
 pub struct SkipGanomaly {
     config: SkipGanomalyConfig,
@@ -116,25 +95,6 @@ pub struct SkipGanomaly {
     optim_g: NetOptimizer,
     optim_d: NetOptimizer,
     rng: ChaCha8Rng,
-}
-
-fn discriminator(
-    config: &SkipGanomalyConfig,
-    channels: usize,
-    device: &Device,
-) -> FeatureDiscriminator {
-    FeatureDiscriminator {
-        trunk: DcganEncoderConfig {
-            image_size: config.image_size,
-            channels,
-            base_width: config.base_width,
-            latent_dim: config.latent_dim,
-        }
-        .init(device),
-        classifier: Conv2dConfig::new([config.latent_dim, 1], [3, 3])
-            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-            .init(device),
-    }
 }
 
 impl SkipGanomaly {
@@ -163,7 +123,7 @@ impl SkipGanomaly {
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(SkipGanomaly {
             shape: [channels, height, width],
-                        nets,
+            nets,
             optim_g: adam(),
             optim_d: adam(),
             rng,

@@ -12,7 +12,7 @@
 //! - Test-time search (§2.2): Γ = 500 Adam steps (lr 1e-3) on z from a random start, networks
 //!   frozen, minimising `L(z) = (1 − λ)·R(z) + λ·D_fm(z)` with `R = Σ|x − G(z)|` and
 //!   `D_fm = Σ|f(x) − f(G(z))|`, λ = 0.1. The search runs over a whole batch at once (see
-//!   [`crate::nn::latent_search`]).
+//!   [`latent_search`]).
 //! - Score (eq. 5): `A(x) = (1 − λ)·R(z_Γ) + λ·D_fm(z_Γ)`; the residual `|x − G(z_Γ)|` is the
 //!   anomaly map.
 //! - The ALAD repository's AnoGAN baseline (`anogan/kdd_utilities.py`, the source of the
@@ -22,21 +22,20 @@
 //!   batch 50, a 0.999 moving average of the generator. Each is an option here
 //!   (`scripts/configs/anogan-kdd99-alad.json` sets them all).
 
+pub mod latent_search;
+mod networks;
+
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::{Trainables, TrainablesMut, TrainingState};
-use crate::nn::bigan::{DenseBlockConfig, DenseStack, DiscriminatorStyle, stack_width};
 use crate::nn::dcgan::check_image_size;
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
-use crate::nn::mlp::Activation;
-use crate::nn::{
-    DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, Ema, InitScheme,
-    LatentSearch, Mlp, MlpConfig, NetOptimizer, initialise,
-};
-use burn::nn::{Linear, LinearConfig};
+use crate::nn::{Ema, InitScheme, NetOptimizer, initialise};
+use crate::nn::{Trainables, TrainablesMut, TrainingState};
 use burn::prelude::*;
+use latent_search::LatentSearch;
+use networks::{AnoganNets, Generator};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -130,80 +129,6 @@ impl Default for AnoganConfig {
     }
 }
 
-/// MLP discriminator for tables: LeakyReLU(0.2) blocks with dropout (the last one's output is f)
-/// and a linear logit.
-#[derive(Module, Debug)]
-pub struct DenseDiscriminator {
-    trunk: DenseStack,
-    logit: Linear,
-}
-
-/// The generator: DCGAN decoder or MLP.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Generator {
-    /// `[B, nz, 1, 1] → image`.
-    Conv(DcganDecoder),
-    /// `[B, latent] → row`.
-    Dense(Mlp),
-}
-
-/// The discriminator: DCGAN encoder with one output, or MLP.
-#[allow(clippy::large_enum_variant)]
-#[derive(Module, Debug)]
-pub enum Discriminator {
-    /// DCGAN encoder; f = its 4×4 feature map.
-    Conv(DcganEncoder),
-    /// MLP; f = its last hidden layer.
-    Dense(DenseDiscriminator),
-}
-
-/// Both networks, saved together.
-#[derive(Module, Debug)]
-pub struct AnoganNets {
-    generator: Generator,
-    discriminator: Discriminator,
-}
-
-impl Generator {
-    /// G(z) as flattened samples `[B, D]`.
-    fn generate(&self, z: Tensor<2>, image: Option<[usize; 3]>) -> Tensor<2> {
-        let [b, n] = z.dims();
-        match (self, image) {
-            (Generator::Conv(g), Some([c, h, w])) => {
-                g.forward(z.reshape([b, n, 1, 1])).reshape([b, c * h * w])
-            }
-            (Generator::Dense(g), _) => g.forward(z),
-            (Generator::Conv(_), None) => unreachable!("conv generator without an image shape"),
-        }
-    }
-}
-
-impl Discriminator {
-    /// (f(x) flattened `[B, F]`, logits `[B, 1]`); `rng` draws dropout masks while training.
-    fn discriminate(
-        &self,
-        x: Tensor<2>,
-        image: Option<[usize; 3]>,
-        mut rng: Option<&mut ChaCha8Rng>,
-    ) -> (Tensor<2>, Tensor<2>) {
-        let b = x.dims()[0];
-        match (self, image) {
-            (Discriminator::Conv(d), Some([c, h, w])) => {
-                let f = d.features(x.reshape([b, c, h, w]));
-                let logits = d.head(f.clone()).reshape([b, 1]);
-                (f.reshape([b as i32, -1]), logits)
-            }
-            (Discriminator::Dense(d), _) => {
-                let f = d.trunk.forward(x, &mut rng);
-                let logits = d.logit.forward(f.clone());
-                (f, logits)
-            }
-            (Discriminator::Conv(_), None) => unreachable!("conv discriminator without an image"),
-        }
-    }
-}
-
 /// An AnoGAN detector.
 pub struct Anogan {
     config: AnoganConfig,
@@ -241,58 +166,11 @@ impl Anogan {
                     config.image_size
                 );
                 check_image_size(config.image_size)?;
-                let generator = DcganDecoderConfig {
-                    image_size: config.image_size,
-                    channels,
-                    base_width: config.base_width,
-                    latent_dim: config.latent_dim,
-                };
-                let discriminator = DcganEncoderConfig {
-                    image_size: config.image_size,
-                    channels,
-                    base_width: config.base_width,
-                    latent_dim: 1,
-                };
-                let nets = AnoganNets {
-                    generator: Generator::Conv(generator.init(&train_device)),
-                    discriminator: Discriminator::Conv(discriminator.init(&train_device)),
-                };
+                let nets = AnoganNets::for_images(&config, channels, &train_device);
                 (nets, Some([channels, height, width]), InitScheme::Dcgan)
             }
             SampleShape::Table { features } => {
-                let generator = MlpConfig {
-                    widths: vec![config.table_latent_dim, 64, 128, features],
-                    activation: Activation::Relu,
-                };
-                let style = DiscriminatorStyle {
-                    slope: 0.2,
-                    spectral: false,
-                };
-                let blocks: Vec<DenseBlockConfig> = config
-                    .table_discriminator
-                    .iter()
-                    .map(|&width| DenseBlockConfig {
-                        width,
-                        batch_norm: false,
-                        dropout: config.table_dropout,
-                    })
-                    .collect();
-                // No spectral normalisation here, so the stack draws nothing from this stream.
-                let mut unused = component_rng(seed, 3);
-                let nets = AnoganNets {
-                    generator: Generator::Dense(generator.init(&train_device)),
-                    discriminator: Discriminator::Dense(DenseDiscriminator {
-                        trunk: DenseStack::new(
-                            features,
-                            &blocks,
-                            style,
-                            &train_device,
-                            &mut unused,
-                        ),
-                        logit: LinearConfig::new(stack_width(features, &blocks), 1)
-                            .init(&train_device),
-                    }),
-                };
+                let nets = AnoganNets::for_table(&config, features, seed, &train_device);
                 (nets, None, InitScheme::Xavier)
             }
         };

@@ -2,7 +2,7 @@
 //! ICLR workshop 2018): a BiGAN whose encoder gives the latent code of a test sample in one pass,
 //! as its official code (`houssamzenati/Efficient-GAN-Anomaly-Detection`) defines it, with its
 //! KDD99 networks for tables (`bigan/kdd_utilities.py`) and its MNIST networks for 28×28 grey
-//! images (`bigan/mnist_utilities.py`, [`crate::nn::bigan_conv`]; latent 200, dropout 0.5,
+//! images (`bigan/mnist_utilities.py`, [`conv`]; latent 200, dropout 0.5,
 //! N(0, 0.02) convolutions; the official MNIST batch is 100, set `batch_size` for it).
 //!
 //! - Encoder E: `D → 64 → LeakyReLU(0.1) → latent (32)`; generator G:
@@ -23,17 +23,18 @@
 //! - The official KDD99 code discards its `MinMaxScaler` output, so its features are not scaled:
 //!   train with `--scaling none` for that behaviour (the run's default standardises).
 
+pub mod conv;
+mod networks;
+
+pub use networks::EgbadNets;
+
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::{Trainables, TrainablesMut, TrainingState};
-use crate::nn::bigan::{BiganEncoder, BiganGenerator, BiganJointDiscriminator};
-use crate::nn::bigan::{DenseBlockConfig, DiscriminatorStyle};
-use crate::nn::bigan_conv::{MnistEncoder, MnistGenerator, MnistJointDiscriminator};
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
-use crate::nn::loss::bce_with_logits;
-use crate::nn::mlp::Activation;
-use crate::nn::{Ema, InitScheme, JointDiscriminatorConfig, MlpConfig, NetOptimizer, initialise};
+use crate::nn::loss::{bce_with_logits, row_l1};
+use crate::nn::{Ema, InitScheme, NetOptimizer, initialise};
+use crate::nn::{Trainables, TrainablesMut, TrainingState};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 use rand_chacha::ChaCha8Rng;
@@ -111,14 +112,6 @@ impl Default for EgbadConfig {
     }
 }
 
-/// Encoder, generator and joint discriminator.
-#[derive(Module, Debug)]
-pub struct EgbadNets {
-    encoder: BiganEncoder,
-    generator: BiganGenerator,
-    discriminator: BiganJointDiscriminator,
-}
-
 /// An EGBAD detector.
 pub struct Egbad {
     config: EgbadConfig,
@@ -146,70 +139,18 @@ impl Egbad {
         let train_device = device.clone().autodiff();
         let mut rng = component_rng(seed, 2);
         let (nets, scheme) = match shape {
-            SampleShape::Table { features } => {
-                let latent = config.latent_dim;
-                let widths = |first: usize, hidden: &[usize], last: usize| {
-                    let mut w = vec![first];
-                    w.extend(hidden);
-                    w.push(last);
-                    w
-                };
-                let encoder = MlpConfig {
-                    widths: widths(features, &config.encoder_hidden, latent),
-                    activation: Activation::LeakyRelu(config.slope),
-                };
-                let generator = MlpConfig {
-                    widths: widths(latent, &config.generator_hidden, features),
-                    activation: Activation::Relu,
-                };
-                let branch = DenseBlockConfig {
-                    width: config.discriminator_width,
-                    batch_norm: false,
-                    dropout: config.dropout,
-                };
-                let discriminator = JointDiscriminatorConfig {
-                    input: features,
-                    latent,
-                    x_branch: branch,
-                    z_branch: branch,
-                    joint: branch,
-                    style: DiscriminatorStyle {
-                        slope: config.slope,
-                        spectral: false,
-                    },
-                };
-                let nets = EgbadNets {
-                    encoder: BiganEncoder::Dense(encoder.init(&train_device)),
-                    generator: BiganGenerator::Dense(generator.init(&train_device)),
-                    discriminator: BiganJointDiscriminator::Dense(
-                        discriminator.init(&train_device, &mut rng),
-                    ),
-                };
-                (nets, InitScheme::Xavier)
-            }
+            SampleShape::Table { features } => (
+                EgbadNets::for_table(&config, features, &train_device, &mut rng),
+                InitScheme::Xavier,
+            ),
             SampleShape::Image {
                 channels: 1,
                 height: 28,
                 width: 28,
-            } => {
-                let latent = config.image_latent_dim;
-                let nets = EgbadNets {
-                    encoder: BiganEncoder::Mnist(MnistEncoder::new(
-                        latent,
-                        config.slope,
-                        &train_device,
-                    )),
-                    generator: BiganGenerator::Mnist(MnistGenerator::new(latent, &train_device)),
-                    discriminator: BiganJointDiscriminator::Mnist(MnistJointDiscriminator::new(
-                        latent,
-                        config.slope,
-                        config.image_dropout,
-                        &train_device,
-                        &mut rng,
-                    )),
-                };
-                (nets, InitScheme::Dcgan)
-            }
+            } => (
+                EgbadNets::for_mnist(&config, &train_device, &mut rng),
+                InitScheme::Dcgan,
+            ),
             other => anyhow::bail!(
                 "egbad has the official KDD99 (tables) and MNIST (28×28 grey images) networks, but the data holds {other}"
             ),
@@ -248,12 +189,6 @@ pub fn egbad_score(residual_l1: Tensor<1>, discriminator_term: Tensor<1>, w: f32
     residual_l1 * (1.0 - w) + discriminator_term * w
 }
 
-/// Per-sample L1 norm of the row differences `[B, D] → [B]`.
-pub fn row_l1(a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
-    let n = a.dims()[0];
-    (a - b).abs().sum_dim(1).reshape([n])
-}
-
 impl ModelSpec for EgbadConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "egbad",
@@ -288,7 +223,7 @@ impl Detector for Egbad {
         // Discriminator step: E(x) and G(z) as constants.
         let z = self.prior(b, &device);
         let n = &self.nets;
-        let encoded = n.encoder.forward(x.clone(), true).detach();
+        let encoded = n.encoder.forward(x.clone()).detach();
         let generated = n.generator.forward(z.clone()).detach();
         let real = n
             .discriminator
@@ -307,7 +242,7 @@ impl Detector for Egbad {
         let n = &self.nets;
         let frozen = n.discriminator.clone().no_grad();
         let fake = frozen.forward(n.generator.forward(z.clone()), z, Some(&mut self.rng));
-        let real = frozen.forward(x2.clone(), n.encoder.forward(x2, true), Some(&mut self.rng));
+        let real = frozen.forward(x2.clone(), n.encoder.forward(x2), Some(&mut self.rng));
         let loss_g = bce_with_logits(fake.logits, true);
         let loss_e = bce_with_logits(real.logits, false);
         let mut grads = (loss_g.clone() + loss_e.clone()).backward();
@@ -322,7 +257,7 @@ impl Detector for Egbad {
 
     fn score(&self, x: Tensor<2>) -> Tensor<1> {
         let n = self.scoring_nets();
-        let encoded = n.encoder.forward(x.clone(), false);
+        let encoded = n.encoder.forward(x.clone());
         let reconstructed = n.generator.forward(encoded.clone());
         let residual = row_l1(x.clone(), reconstructed.clone());
         let b = x.dims()[0];

@@ -3,7 +3,7 @@
 //! (`houssamzenati/Adversarially-Learned-Anomaly-Detection`, `--sn --enable_early_stop
 //! --enable_dzz`) defines it, with its three network families ([`AladNetworks`]): KDD99's and
 //! Arrhythmia's for tables (`alad/kdd_utilities.py`, `alad/arrhythmia_utilities.py`) and
-//! CIFAR-10's for 32×32 colour images (`alad/cifar10_utilities.py`, [`crate::nn::bigan_cifar`]).
+//! CIFAR-10's for 32×32 colour images (`alad/cifar10_utilities.py`, [`cifar`]).
 //!
 //! - EGBAD's BiGAN (encoder E, generator G, joint discriminator D_xz) plus two cycle
 //!   discriminators: D_xx(x, x') (real pair (x, x), fake (x, G(E(x)))) and D_zz(z, z') (real
@@ -26,25 +26,18 @@
 //!   best epoch's ("best" checkpoint); the official code keeps the weights at stop time ("last").
 //! - CIFAR-10 images are in [−1, 1] in the official code: train with `--scaling minus-one-to-one`.
 
-use super::egbad::row_l1;
+pub mod cifar;
+mod networks;
+
+pub use networks::AladNets;
+
 use super::{Detector, ModelInfo, ModelSpec, Settings, StepLosses, read_values};
 use crate::data::SampleShape;
-use crate::nn::{Trainables, TrainablesMut, TrainingState};
-use crate::nn::bigan::{
-    BiganEncoder, BiganGenerator, BiganJointDiscriminator, BiganPairDiscriminator,
-    DenseBlockConfig, DiscriminatorStyle,
-};
-use crate::nn::bigan_cifar::{
-    CifarEncoder, CifarGenerator, CifarJointDiscriminator, CifarPairDiscriminator,
-};
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
-use crate::nn::loss::bce_with_logits;
-use crate::nn::mlp::Activation;
-use crate::nn::{
-    Ema, InitScheme, JointDiscriminatorConfig, MlpConfig, NetOptimizer, PairDiscriminator,
-    PairDiscriminatorConfig, initialise,
-};
+use crate::nn::loss::{bce_with_logits, row_l1};
+use crate::nn::{Ema, InitScheme, NetOptimizer, initialise};
+use crate::nn::{Trainables, TrainablesMut, TrainingState};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 use rand_chacha::ChaCha8Rng;
@@ -76,7 +69,7 @@ pub enum AladNetworks {
     /// D_xz branches 128, joint 256; D_xx `2D → 256 → 128`; D_zz `2·latent → 64 → 32`.
     /// Latent 64, lr 1e-5, batch 32.
     Arrhythmia,
-    /// 32×32 colour images ([`crate::nn::bigan_cifar`]), N(0, 0.01) weights. Latent 100,
+    /// 32×32 colour images ([`cifar`]), N(0, 0.01) weights. Latent 100,
     /// lr 2e-4, batch 32.
     Cifar10,
 }
@@ -145,16 +138,6 @@ impl AladConfig {
     }
 }
 
-/// The five networks.
-#[derive(Module, Debug)]
-pub struct AladNets {
-    encoder: BiganEncoder,
-    generator: BiganGenerator,
-    d_xz: BiganJointDiscriminator,
-    d_xx: BiganPairDiscriminator,
-    d_zz: PairDiscriminator,
-}
-
 /// An ALAD detector.
 pub struct Alad {
     config: AladConfig,
@@ -176,79 +159,9 @@ impl Alad {
     ) -> crate::Result<Self> {
         let dev = device.clone().autodiff();
         let mut rng = component_rng(seed, 2);
-        let latent = config.latent_dim;
-        let style = DiscriminatorStyle {
-            slope: config.slope,
-            spectral: config.spectral_norm,
-        };
-        let block = |width, batch_norm, dropout| DenseBlockConfig {
-            width,
-            batch_norm,
-            dropout,
-        };
-        let hidden_blocks =
-            |widths: &[usize]| widths.iter().map(|&w| block(w, false, 0.2)).collect();
         let nets = match (config.networks, shape) {
             (AladNetworks::Kdd99 | AladNetworks::Arrhythmia, SampleShape::Table { features }) => {
-                let kdd = config.networks == AladNetworks::Kdd99;
-                let (encoder_hidden, joint, d_xx, d_zz): (&[usize], _, &[usize], &[usize]) = if kdd
-                {
-                    (&[64], 128, &[128], &[32])
-                } else {
-                    (&[256, 128], 256, &[256, 128], &[64, 32])
-                };
-                let chain = |first: usize, hidden: &[usize], last: usize| {
-                    let mut w = vec![first];
-                    w.extend(hidden);
-                    w.push(last);
-                    w
-                };
-                let generator_hidden: Vec<usize> = if kdd {
-                    vec![64, 128]
-                } else {
-                    encoder_hidden.iter().rev().copied().collect()
-                };
-                AladNets {
-                    encoder: BiganEncoder::Dense(
-                        MlpConfig {
-                            widths: chain(features, encoder_hidden, latent),
-                            activation: Activation::LeakyRelu(config.slope),
-                        }
-                        .init(&dev),
-                    ),
-                    generator: BiganGenerator::Dense(
-                        MlpConfig {
-                            widths: chain(latent, &generator_hidden, features),
-                            activation: Activation::Relu,
-                        }
-                        .init(&dev),
-                    ),
-                    d_xz: BiganJointDiscriminator::Dense(
-                        JointDiscriminatorConfig {
-                            input: features,
-                            latent,
-                            x_branch: block(128, true, 0.0),
-                            z_branch: block(128, false, 0.5),
-                            joint: block(joint, false, 0.5),
-                            style,
-                        }
-                        .init(&dev, &mut rng),
-                    ),
-                    d_xx: BiganPairDiscriminator::Dense(
-                        PairDiscriminatorConfig {
-                            input: features,
-                            hidden: hidden_blocks(d_xx),
-                            style,
-                        }
-                        .init(&dev, &mut rng),
-                    ),
-                    d_zz: PairDiscriminatorConfig {
-                        input: latent,
-                        hidden: hidden_blocks(d_zz),
-                        style,
-                    }
-                    .init(&dev, &mut rng),
-                }
+                AladNets::for_table(&config, features, &dev, &mut rng)
             }
             (
                 AladNetworks::Cifar10,
@@ -257,25 +170,7 @@ impl Alad {
                     height: 32,
                     width: 32,
                 },
-            ) => {
-                let sn = config.spectral_norm;
-                AladNets {
-                    encoder: BiganEncoder::Cifar(CifarEncoder::new(latent, sn, &dev, &mut rng)),
-                    generator: BiganGenerator::Cifar(CifarGenerator::new(latent, &dev)),
-                    d_xz: BiganJointDiscriminator::Cifar(CifarJointDiscriminator::new(
-                        latent, sn, &dev, &mut rng,
-                    )),
-                    d_xx: BiganPairDiscriminator::Cifar(CifarPairDiscriminator::new(
-                        sn, &dev, &mut rng,
-                    )),
-                    d_zz: PairDiscriminatorConfig {
-                        input: latent,
-                        hidden: hidden_blocks(&[64, 32]),
-                        style,
-                    }
-                    .init(&dev, &mut rng),
-                }
-            }
+            ) => AladNets::for_cifar(&config, &dev, &mut rng),
             (networks, shape) => anyhow::bail!(
                 "alad's {} networks do not take {shape}: the kdd99 and arrhythmia networks take tables, the cifar10 ones 32×32 colour images (set \"networks\" in --model-config, e.g. {{\"networks\": \"cifar10\"}}, which also brings that family's learning rate, batch and latent size)",
                 serde_json::to_string(&networks).unwrap_or_default()

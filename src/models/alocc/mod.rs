@@ -17,16 +17,17 @@
 //!   (the code's guard against D's loss collapsing).
 //! - Scores (higher = more anomalous): `1 − D(R(x))` (the paper's better one), or `1 − D(x)`.
 
+mod networks;
+
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
 use crate::data::SampleShape;
-use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, l2};
 use crate::nn::{InitScheme, NetOptimizer, initialise};
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use crate::nn::{Trainables, TrainablesMut};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, relu, sigmoid, softplus};
+use burn::tensor::activation::{sigmoid, softplus};
+use networks::AloccNets;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -90,90 +91,6 @@ impl Default for AloccConfig {
     }
 }
 
-fn norm(channels: usize, device: &Device) -> BatchNorm {
-    BatchNormConfig::new(channels)
-        .with_epsilon(1e-6)
-        .with_momentum(0.1)
-        .init(device)
-}
-
-fn conv5(cin: usize, cout: usize, device: &Device) -> Conv2d {
-    Conv2dConfig::new([cin, cout], [5, 5])
-        .with_stride([2, 2])
-        .with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2))
-        .init(device)
-}
-
-fn deconv5(cin: usize, cout: usize, device: &Device) -> ConvTranspose2d {
-    ConvTranspose2dConfig::new([cin, cout], [5, 5])
-        .with_stride([2, 2])
-        .with_padding([2, 2])
-        .with_padding_out([1, 1])
-        .init(device)
-}
-
-/// A stride-2 5×5 convolution with BatchNorm.
-#[derive(Module, Debug)]
-pub struct ConvNorm {
-    conv: Conv2d,
-    norm: BatchNorm,
-}
-
-/// A stride-2 5×5 transposed convolution with BatchNorm.
-#[derive(Module, Debug)]
-pub struct DeconvNorm {
-    conv: ConvTranspose2d,
-    norm: BatchNorm,
-}
-
-/// R: the denoising encoder-decoder.
-#[derive(Module, Debug)]
-pub struct Refiner {
-    encoder: Vec<ConvNorm>,
-    decoder: Vec<DeconvNorm>,
-    out: ConvTranspose2d,
-}
-
-impl Refiner {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut h = x;
-        for b in &self.encoder {
-            h = leaky_relu(b.norm.forward(b.conv.forward(h)), 0.2);
-        }
-        for b in &self.decoder {
-            h = relu(b.norm.forward(b.conv.forward(h)));
-        }
-        self.out.forward(h).tanh()
-    }
-}
-
-/// D: the one-class classifier.
-#[derive(Module, Debug)]
-pub struct Classifier {
-    first: Conv2d,
-    rest: Vec<ConvNorm>,
-    logit: Linear,
-}
-
-impl Classifier {
-    /// Logits `[B, 1]`.
-    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let b = x.dims()[0];
-        let mut h = leaky_relu(self.first.forward(x), 0.2);
-        for l in &self.rest {
-            h = leaky_relu(l.norm.forward(l.conv.forward(h)), 0.2);
-        }
-        self.logit.forward(h.reshape([b as i32, -1]))
-    }
-}
-
-/// Both networks, saved together.
-#[derive(Module, Debug)]
-pub struct AloccNets {
-    refiner: Refiner,
-    classifier: Classifier,
-}
-
 /// An ALOCC detector.
 pub struct Alocc {
     config: AloccConfig,
@@ -198,30 +115,11 @@ impl Alocc {
             "alocc has the official 32×32 networks; resize the images to 32 (got {height}×{width})"
         );
         let dev = device.clone().autodiff();
-        let cn = |cin, cout| ConvNorm {
-            conv: conv5(cin, cout, &dev),
-            norm: norm(cout, &dev),
-        };
-        let dn = |cin, cout| DeconvNorm {
-            conv: deconv5(cin, cout, &dev),
-            norm: norm(cout, &dev),
-        };
-        let nets = AloccNets {
-            refiner: Refiner {
-                encoder: vec![cn(channels, 32), cn(32, 64), cn(64, 128)],
-                decoder: vec![dn(128, 32), dn(32, 16)],
-                out: deconv5(16, channels, &dev),
-            },
-            classifier: Classifier {
-                first: conv5(channels, 16, &dev),
-                rest: vec![cn(16, 32), cn(32, 64), cn(64, 128)],
-                logit: LinearConfig::new(128 * 2 * 2, 1).init(&dev),
-            },
-        };
+        let nets = AloccNets::new(channels, &dev);
         let nets = initialise(nets, InitScheme::Dcgan, &mut component_rng(seed, 1));
         Ok(Alocc {
             shape: [channels, height, width],
-                        nets,
+            nets,
             optim_r: NetOptimizer::rmsprop(config.learning_rate),
             optim_d: NetOptimizer::rmsprop(config.learning_rate),
             rng: component_rng(seed, 2),

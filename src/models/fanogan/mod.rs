@@ -3,11 +3,11 @@
 //! trainings.
 //!
 //! - Stage 1, WGAN-GP (`wgangp_64x64.py`): the residual generator and layer-normalised critic of
-//!   [`crate::nn::resnet`] (64×64, z ∈ R¹²⁸ ~ N(0, I), base width 64). Critic loss
+//!   [`resnet`] (64×64, z ∈ R¹²⁸ ~ N(0, I), base width 64). Critic loss
 //!   `E[D(G(z))] − E[D(x)] + 10·E[(‖∇D(x̂)‖ − 1)²]` on uniform interpolates x̂, five critic steps
 //!   per generator step, generator loss `−E[D(G(z))]`, Adam 1e-4, β = (0, 0.9), batch 64. burn
 //!   has no double backward: the penalty is computed as the critic's central-difference
-//!   derivative along its own gradient direction ([`crate::nn::penalty`]), whose weight
+//!   derivative along its own gradient direction ([`penalty`]), whose weight
 //!   gradient equals the exact penalty's up to O(h²) (tested against it). Option (not in the
 //!   paper): `spectral_norm` normalises every critic layer ([`crate::nn::spectral`]), with or
 //!   without the penalty.
@@ -21,19 +21,24 @@
 //!   validation loss is the score during the encoder stage (and a constant 1e30 before it, so
 //!   that the best checkpoint is always one with a trained encoder).
 
+mod networks;
+pub mod penalty;
+pub mod resnet;
+
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
 use crate::data::SampleShape;
-use crate::nn::{Trainables, TrainablesMut, TrainingState, Weights};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{l2, per_sample_mse};
-use crate::nn::penalty::{self, ascent_direction, gradient_penalty};
-use crate::nn::resnet::{ResnetGenerator, ResnetTrunk};
 use crate::nn::spectral::LinearLayer;
 use crate::nn::{InitScheme, NetOptimizer, initialise};
-use burn::nn::{Linear, LinearConfig};
+use crate::nn::{Trainables, TrainablesMut, TrainingState, Weights};
+use burn::nn::LinearConfig;
 use burn::prelude::*;
+use networks::{Critic, Encoder, FanoganNets};
+use penalty::{ascent_direction, gradient_penalty};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use resnet::{ResnetGenerator, ResnetTrunk};
 use serde::{Deserialize, Serialize};
 
 /// How the encoder is trained (paper §2.3).
@@ -109,54 +114,6 @@ impl Default for FanoganConfig {
             spectral_norm: false,
         }
     }
-}
-
-/// The critic: trunk (its features are f) and a linear output.
-#[derive(Module, Debug)]
-pub struct Critic {
-    trunk: ResnetTrunk,
-    out: LinearLayer,
-}
-
-impl Critic {
-    fn features(&self, x: Tensor<4>) -> Tensor<2> {
-        self.trunk.forward(x, false)
-    }
-
-    fn forward(&self, x: Tensor<4>) -> Tensor<1> {
-        let b = x.dims()[0];
-        self.out.forward(self.features(x), false).reshape([b])
-    }
-
-    /// As [`Critic::forward`], advancing spectral normalisation's power iteration (once per
-    /// critic step, on the real batch).
-    fn forward_training(&self, x: Tensor<4>) -> Tensor<1> {
-        let b = x.dims()[0];
-        self.out
-            .forward(self.trunk.forward(x, true), true)
-            .reshape([b])
-    }
-}
-
-/// The encoder: trunk with BatchNorm, linear, tanh.
-#[derive(Module, Debug)]
-pub struct Encoder {
-    trunk: ResnetTrunk,
-    out: Linear,
-}
-
-impl Encoder {
-    fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.out.forward(self.trunk.forward(x, false)).tanh()
-    }
-}
-
-/// All three networks, saved together.
-#[derive(Module, Debug)]
-pub struct FanoganNets {
-    generator: ResnetGenerator,
-    critic: Critic,
-    encoder: Encoder,
 }
 
 /// An f-AnoGAN detector.

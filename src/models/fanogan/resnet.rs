@@ -11,7 +11,7 @@
 //!   to 8d·4·4 features. The critic normalises with a layer norm over (C, H, W) (batch
 //!   statistics would break the per-sample gradient penalty), the encoder with BatchNorm.
 
-use super::spectral::Conv2dLayer;
+use crate::nn::spectral::Conv2dLayer;
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};

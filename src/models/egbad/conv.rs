@@ -9,8 +9,8 @@
 //!   z branch linear 512 LReLU dropout; joint linear 1024 LReLU dropout (the feature layer) →
 //!   linear logit. Dropout 0.5.
 
-use super::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle, JointHead};
-use super::dropout::dropout_while_training;
+use crate::nn::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle, JointHead};
+use crate::nn::dropout::dropout_while_training;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;

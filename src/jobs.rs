@@ -1,0 +1,448 @@
+//! The use cases every surface calls — the command line, and next the scoring server and the
+//! Python package: train (and resume), evaluate, score a data set, metrics of a score file, the
+//! demo. Typed inputs and outputs; nothing here prints or exits.
+
+use crate::data::Samples;
+use crate::data::protocol::{Protocol, Split};
+use crate::data::source::{self, DatasetKind, DatasetSpec};
+use crate::metrics::Metrics;
+use crate::models::{AnyDetector, ModelConfig};
+use crate::report::{self, MetricsReport};
+use crate::run::folder::{Existing, Staging};
+use crate::run::{self, Checkpoint, Run, RunConfig};
+use anyhow::{Context, bail};
+use burn::tensor::Device;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// What may happen to a run folder that already holds a run.
+fn existing_run(replace: bool) -> Existing {
+    if replace {
+        Existing::Replace { marker: "run.json" }
+    } else {
+        Existing::Refuse
+    }
+}
+
+/// A training ready to start: its configuration checked, its output folder claimed and its
+/// data loaded and split.
+pub struct PreparedTraining {
+    config: RunConfig,
+    split: Split,
+    staging: Staging,
+    resume: bool,
+}
+
+/// How a training ended.
+pub enum TrainOutcome {
+    /// Trained and published.
+    Saved {
+        /// The run folder.
+        dir: PathBuf,
+        /// The run.
+        trained: Box<run::Trained>,
+    },
+    /// Stopped on request after a step.
+    Stopped {
+        /// The run folder the training was writing.
+        target: PathBuf,
+        /// Whether its checkpoint was kept (`oddity train --resume target` continues it); a
+        /// model that cannot resume keeps nothing.
+        resumable: bool,
+        /// What stopped it.
+        reason: String,
+    },
+}
+
+/// Check `config`, claim `out` (refused if it holds a run, unless `replace`: then the old run
+/// is replaced whole once the new one is complete) and load the data, before any training.
+pub fn prepare_training(
+    config: RunConfig,
+    out: &Path,
+    replace: bool,
+) -> crate::Result<PreparedTraining> {
+    config.validate()?;
+    // The output location is claimed and tested for writing before any data is read.
+    let staging = Staging::begin(out, existing_run(replace))?;
+    let split = run::load_split(&config)?;
+    Ok(PreparedTraining {
+        config,
+        split,
+        staging,
+        resume: false,
+    })
+}
+
+/// Prepare to continue the stopped training of `target` from its last checkpoint.
+pub fn prepare_resume(target: &Path, replace: bool) -> crate::Result<PreparedTraining> {
+    let staging = Staging::resume(target, existing_run(replace))?;
+    let config = run::resumable_config(staging.dir()).with_context(|| {
+        format!(
+            "{}: the stopped training left no configuration",
+            target.display()
+        )
+    })?;
+    let split = run::load_split(&config)?;
+    Ok(PreparedTraining {
+        config,
+        split,
+        staging,
+        resume: true,
+    })
+}
+
+impl PreparedTraining {
+    /// The configuration, checked (for a resumed training, the stopped one's).
+    pub fn config(&self) -> &RunConfig {
+        &self.config
+    }
+
+    /// Train, validation and test samples.
+    pub fn split(&self) -> &Split {
+        &self.split
+    }
+
+    /// Whether this continues a stopped training.
+    pub fn is_resume(&self) -> bool {
+        self.resume
+    }
+
+    /// The run folder it will publish.
+    pub fn target(&self) -> &Path {
+        self.staging.target()
+    }
+
+    /// Train on `device` with a checkpoint after every epoch and when `stop` is raised, then
+    /// publish the run; a stopped training keeps its checkpoint.
+    pub fn run(self, device: &Device, stop: Option<&AtomicBool>) -> crate::Result<TrainOutcome> {
+        let checkpointing = run::Checkpointing {
+            dir: self.staging.dir(),
+            resume: self.resume,
+            stop,
+        };
+        match run::train_with(self.config, &self.split, device, Some(checkpointing)) {
+            Ok(mut trained) => {
+                let dir = trained.save_into(self.staging)?;
+                Ok(TrainOutcome::Saved {
+                    dir,
+                    trained: Box::new(trained),
+                })
+            }
+            Err(e) if e.is::<crate::train::Interrupted>() => {
+                let target = self.staging.target().to_path_buf();
+                let resumable = crate::train::resume::exists(self.staging.dir());
+                if resumable {
+                    self.staging.keep();
+                }
+                Ok(TrainOutcome::Stopped {
+                    target,
+                    resumable,
+                    reason: e.to_string(),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The run's detector with the weights of `checkpoint`; with a settings `file`, the same
+/// weights scored with its score-time hyper-parameters and the run's threshold refitted on its
+/// validation split (`raw_valid` as [`run::load_split`] gives it, loaded here if `None`).
+pub fn scoring_detector(
+    run: &mut Run,
+    checkpoint: Checkpoint,
+    file: Option<&Path>,
+    raw_valid: Option<&Samples>,
+    device: &Device,
+) -> crate::Result<Box<dyn AnyDetector>> {
+    // The run must load as saved before a failure can be blamed on the new settings.
+    let detector = run.detector(checkpoint, device)?;
+    let Some(file) = file else {
+        return Ok(detector);
+    };
+    let model = run.config.model.with_settings_file(file)?;
+    let loaded;
+    let raw_valid = match raw_valid {
+        Some(valid) => valid,
+        None => {
+            loaded = run::load_split(&run.config)?.valid;
+            &loaded
+        }
+    };
+    run.rescore_with(model, checkpoint, raw_valid, device)
+        .with_context(|| {
+            format!(
+                "{}: only score-time hyper-parameters can change after training",
+                file.display()
+            )
+        })
+}
+
+/// A finished evaluation: where its report went, and the report.
+pub struct EvaluationReport {
+    /// The folder holding metrics.json, scores.csv and the plots.
+    pub out: PathBuf,
+    /// The metrics.
+    pub report: MetricsReport,
+}
+
+/// Evaluate the run in `run_dir` on the held-out test split of its protocol and write the
+/// report to `out` (default `RUN/eval-CHECKPOINT`, or `RUN/eval-CHECKPOINT-STEM` for a settings
+/// file `STEM.json`, so that the run's own evaluation is not overwritten).
+pub fn evaluate_run(
+    run_dir: &Path,
+    checkpoint: Checkpoint,
+    settings: Option<&Path>,
+    out: Option<PathBuf>,
+    device: &Device,
+) -> crate::Result<EvaluationReport> {
+    let mut run = Run::load(run_dir)?;
+    let split = run::load_split(&run.config)?;
+    let detector = scoring_detector(&mut run, checkpoint, settings, Some(&split.valid), device)?;
+    let default_out = match settings.and_then(Path::file_stem) {
+        Some(stem) => format!("eval-{checkpoint}-{}", stem.to_string_lossy()),
+        None => format!("eval-{checkpoint}"),
+    };
+    let evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;
+    let out = out.unwrap_or_else(|| run_dir.join(default_out));
+    let report = report::write_evaluation(&out, &run, &evaluation)?;
+    Ok(EvaluationReport { out, report })
+}
+
+/// Which part of a data set to score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScoreSplit {
+    /// The training part, then the test part if the data set has one.
+    All,
+    /// The training part only.
+    Train,
+    /// The test part only (an error if the data set has none).
+    Test,
+}
+
+impl std::str::FromStr for ScoreSplit {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "all" => Ok(ScoreSplit::All),
+            "train" => Ok(ScoreSplit::Train),
+            "test" => Ok(ScoreSplit::Test),
+            other => bail!("unknown split {other:?}; use all, train or test"),
+        }
+    }
+}
+
+/// Which part of its data set a scored sample came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// The data set's training part.
+    Train,
+    /// The data set's test part.
+    Test,
+}
+
+impl Part {
+    /// `train` or `test`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Part::Train => "train",
+            Part::Test => "test",
+        }
+    }
+}
+
+/// One scored sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoredSample {
+    /// The part it came from.
+    pub part: Part,
+    /// Its index in that part.
+    pub index: usize,
+    /// Its anomaly score.
+    pub score: f32,
+    /// 1 anomaly, 0 normal under the run's protocol; `None` where the protocol leaves the
+    /// sample out (neither normal nor anomalous).
+    pub label: Option<u8>,
+    /// Whether the score reaches the run's threshold.
+    pub flagged: bool,
+}
+
+/// A data set scored by a run.
+#[derive(Clone, Debug)]
+pub struct ScoreTable {
+    /// One row per sample, training part first.
+    pub rows: Vec<ScoredSample>,
+    /// The threshold behind `flagged`.
+    pub threshold: f64,
+}
+
+/// Score the `split` of the data set `data` with the run in `run_dir` (weights of
+/// `checkpoint`, score-time hyper-parameters of `settings` if given), labelling each sample by
+/// the run's protocol and flagging those at or above the run's threshold.
+pub fn score_dataset(
+    run_dir: &Path,
+    data: &DatasetSpec,
+    split: ScoreSplit,
+    checkpoint: Checkpoint,
+    settings: Option<&Path>,
+    device: &Device,
+) -> crate::Result<ScoreTable> {
+    let mut run = Run::load(run_dir)?;
+    let source = source::load(data)?;
+    let mut parts = Vec::new();
+    if split != ScoreSplit::Test {
+        parts.push((Part::Train, &source.train));
+    }
+    match (&source.test, split) {
+        (Some(test), ScoreSplit::All | ScoreSplit::Test) => parts.push((Part::Test, test)),
+        (None, ScoreSplit::Test) => bail!("this data set has no test split"),
+        _ => {}
+    }
+    let detector = scoring_detector(&mut run, checkpoint, settings, None, device)?;
+    let threshold = run.thresholds.of(checkpoint).value;
+    let mut rows = Vec::new();
+    for (part, set) in parts {
+        let labels: Vec<Option<u8>> = set
+            .classes
+            .iter()
+            .map(|&c| run.config.protocol.label_of(set, c))
+            .collect();
+        let mut samples = Samples::empty(set.shape);
+        let split_code = match part {
+            Part::Train => 0,
+            Part::Test => 1,
+        };
+        for (i, label) in labels.iter().enumerate() {
+            samples.push_from(set, split_code, i, label.unwrap_or(0));
+        }
+        let scores = run::score_raw(&run, detector.as_ref(), &samples)?;
+        rows.extend(
+            scores
+                .into_iter()
+                .zip(labels)
+                .enumerate()
+                .map(|(index, (score, label))| ScoredSample {
+                    part,
+                    index,
+                    score,
+                    label,
+                    flagged: score as f64 >= threshold,
+                }),
+        );
+    }
+    Ok(ScoreTable { rows, threshold })
+}
+
+/// How the threshold of [`metrics_of_scores`] is chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ThresholdChoice {
+    /// This value.
+    Fixed(f64),
+    /// This percentile (0–100) of the file's own scores (transductive: it sees the scored set,
+    /// not its labels).
+    ScorePercentile(f64),
+    /// The threshold of the best F1 on the file's labels (an oracle: it sees the labels).
+    BestF1,
+}
+
+/// Metrics of a score file.
+#[derive(Clone, Debug)]
+pub struct ScoreFileMetrics {
+    /// The metrics at the chosen threshold.
+    pub metrics: Metrics,
+    /// The threshold used.
+    pub threshold: f64,
+    /// The best F1 over all thresholds.
+    pub best_f1: f64,
+}
+
+/// AUROC & co. of a CSV with columns `score` and `label` (1 = anomaly), at the threshold
+/// `choice` gives.
+pub fn metrics_of_scores(path: &Path, choice: ThresholdChoice) -> crate::Result<ScoreFileMetrics> {
+    match choice {
+        ThresholdChoice::Fixed(t) => {
+            anyhow::ensure!(
+                t.is_finite(),
+                "--threshold must be a finite number, got {t}"
+            );
+        }
+        ThresholdChoice::ScorePercentile(p) => {
+            crate::validate::in_range("--score-percentile", p, 0.0, 100.0, false)?;
+        }
+        ThresholdChoice::BestF1 => {}
+    }
+    let (scores, labels) = report::read_scores_csv(path)?;
+    let (best_f1, best_threshold) = crate::metrics::best_f1(&scores, &labels)?;
+    let threshold = match choice {
+        ThresholdChoice::Fixed(t) => t,
+        ThresholdChoice::ScorePercentile(p) => {
+            let values: Vec<f64> = scores.iter().map(|&s| s as f64).collect();
+            crate::threshold::percentile_of(&values, p)
+        }
+        ThresholdChoice::BestF1 => best_threshold,
+    };
+    Ok(ScoreFileMetrics {
+        metrics: crate::metrics::compute(&scores, &labels, threshold)?,
+        threshold,
+        best_f1,
+    })
+}
+
+/// The demo's configuration: GANomaly on the bundled MNIST subset with digit 0 as the anomaly,
+/// `epochs` epochs.
+pub fn demo_config(seed: u64, epochs: usize) -> crate::Result<RunConfig> {
+    let mut config = RunConfig::new(
+        ModelConfig::default_for("ganomaly")?,
+        DatasetSpec {
+            kind: DatasetKind::BuiltinMnist,
+            path: PathBuf::from("builtin"),
+            label_column: None,
+            image_size: None,
+        },
+        Protocol::LeaveOneOut { class: "0".into() },
+        seed,
+    )?;
+    config.train.epochs = epochs;
+    config.train.progress = true;
+    Ok(config)
+}
+
+/// Train the demo prepared in `prepared` (its folder is its own: an earlier demo there is
+/// replaced), then evaluate its last weights and write the report to `OUT/eval-last`.
+pub fn run_demo(prepared: PreparedTraining, device: &Device) -> crate::Result<EvaluationReport> {
+    anyhow::ensure!(
+        !prepared.resume,
+        "the demo trains afresh; it does not resume a stopped training"
+    );
+    let split = &prepared.split;
+    let mut trained = run::train_on(prepared.config.clone(), split, device)?;
+    let dir = trained.save_into(prepared.staging)?;
+    let evaluation = run::evaluate_on_test(
+        &trained.run,
+        trained.detector.as_ref(),
+        Checkpoint::Last,
+        &split.test,
+    )?;
+    let out = dir.join("eval-last");
+    let report = report::write_evaluation(&out, &trained.run, &evaluation)?;
+    Ok(EvaluationReport { out, report })
+}
+
+/// Write a [`ScoreTable`] as CSV: `index,split,split_index,score,label,flagged`.
+pub fn write_score_table(path: &Path, table: &ScoreTable) -> crate::Result<()> {
+    crate::io::write_atomic_with(path, |w| {
+        writeln!(w, "index,split,split_index,score,label,flagged")?;
+        for (n, row) in table.rows.iter().enumerate() {
+            let label = row.label.map(|l| l.to_string()).unwrap_or_default();
+            writeln!(
+                w,
+                "{n},{},{},{},{label},{}",
+                row.part.name(),
+                row.index,
+                row.score,
+                row.flagged as u8
+            )?;
+        }
+        Ok(())
+    })
+}
