@@ -2,7 +2,9 @@
 //! Definitions follow scikit-learn's so figures compare with the Python tools: ties count ½ in
 //! AUROC, average precision is the step-wise `Σ (R_k − R_{k−1})·P_k` over distinct thresholds,
 //! a sample is flagged when its score is at or above the threshold, and a precision with no
-//! flagged sample is 0.
+//! flagged sample is 0. Localisation metrics (anomaly maps against masks) are in [`pixel`].
+
+pub mod pixel;
 
 use anyhow::ensure;
 use serde::{Deserialize, Serialize};
@@ -257,5 +259,5 @@ mod tests {
         assert!(auroc(&[0.1, 0.2], &[0, 0]).is_err());
     }
 
-    include!("../tests/oracle/metrics_oracle.rs");
+    include!("../../tests/oracle/metrics_oracle.rs");
 }
