@@ -9,6 +9,8 @@ Standard library only. Deterministic: rerunning it rewrites byte-identical files
   files with the canonical names (so the real IDX parser reads them).
 - fixtures/kddcup99/kddcup.data_10_percent.gz: 4000 rows drawn with seed 0 from the 10 % file.
 - fixtures/adbench/: two small ADBench tables copied as they are (42_WBC, 4_breastw).
+- fixtures/magnetic-tile/: the first 48 MT_Free images and the first 4 images of each defect
+  type (by file name), each with its mask, copied as they are.
 """
 import gzip, os, random, shutil, struct, sys
 
@@ -60,4 +62,14 @@ with open(os.path.join(out, "kddcup99", "kddcup.data_10_percent.gz"), "wb") as f
 os.makedirs(os.path.join(out, "adbench"), exist_ok=True)
 for name in ["42_WBC.npz", "4_breastw.npz"]:
     shutil.copyfile(os.path.join(src, "adbench-classical", name), os.path.join(out, "adbench", name))
+for kind in sorted(os.listdir(os.path.join(src, "magnetic-tile"))):
+    images = os.path.join(src, "magnetic-tile", kind, "Imgs")
+    if not os.path.isdir(images):
+        continue
+    target = os.path.join(out, "magnetic-tile", kind, "Imgs")
+    os.makedirs(target, exist_ok=True)
+    jpgs = sorted(f for f in os.listdir(images) if f.endswith(".jpg"))
+    for name in jpgs[: 48 if kind == "MT_Free" else 4]:
+        for ext in [".jpg", ".png"]:
+            shutil.copyfile(os.path.join(images, name[:-4] + ext), os.path.join(target, name[:-4] + ext))
 print("fixtures written to", os.path.normpath(out))

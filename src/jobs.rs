@@ -203,7 +203,8 @@ pub fn evaluate_run(
         Some(stem) => format!("eval-{checkpoint}-{}", stem.to_string_lossy()),
         None => format!("eval-{checkpoint}"),
     };
-    let evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;
+    let mut evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;
+    evaluation.pixel = run::localise_on_test(&run, detector.as_ref(), &split.valid, &split.test)?;
     let out = out.unwrap_or_else(|| run_dir.join(default_out));
     let report = report::write_evaluation(&out, &run, &evaluation)?;
     Ok(EvaluationReport { out, report })
@@ -398,6 +399,7 @@ pub fn demo_config(seed: u64, epochs: usize) -> crate::Result<RunConfig> {
             path: PathBuf::from("builtin"),
             label_column: None,
             image_size: None,
+            allow_missing_masks: false,
         },
         Protocol::LeaveOneOut { class: "0".into() },
         seed,

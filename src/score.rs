@@ -72,6 +72,44 @@ fn batch_for_memory(budget_bytes: u64, sample_len: usize) -> usize {
     1 << clamped.ilog2()
 }
 
+/// Each sample's anomaly map at the model's input size (`height × width`, row-major), handed to
+/// `each(i, map, height, width)` batch by batch, so that the maps of a large set are never all
+/// in memory. `false` (and no call) when the model defines no map.
+pub fn for_each_map(
+    model: &dyn AnyDetector,
+    samples: &Samples,
+    mut each: impl FnMut(usize, &[f32], usize, usize) -> crate::Result<()>,
+) -> crate::Result<bool> {
+    let device = model.device().clone();
+    let batch = score_batch_size(samples.shape.len());
+    let rows: Vec<usize> = (0..samples.len()).collect();
+    for chunk in rows.chunks(batch.max(1)) {
+        let Some(maps) = model.anomaly_map(batch_tensor(samples, chunk, &device)) else {
+            return Ok(false);
+        };
+        let [b, c, h, w] = maps.dims();
+        anyhow::ensure!(
+            b == chunk.len() && c == 1,
+            "the model's anomaly maps are {b}×{c}×{h}×{w} for a batch of {}",
+            chunk.len()
+        );
+        let values = maps
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading anomaly maps: {e:?}"))?;
+        for (k, &i) in chunk.iter().enumerate() {
+            let map = &values[k * h * w..(k + 1) * h * w];
+            if let Some(p) = map.iter().position(|v| !v.is_finite()) {
+                bail!(
+                    "the model produced a non-finite anomaly map value for sample {i} at pixel {p}"
+                );
+            }
+            each(i, map, h, w)?;
+        }
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,13 +117,26 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
         ensure!(
             matches!(
                 spec.kind,
-                DatasetKind::ImageFolder | DatasetKind::Mvtec | DatasetKind::Cifar10
+                DatasetKind::ImageFolder
+                    | DatasetKind::Mvtec
+                    | DatasetKind::MagneticTile
+                    | DatasetKind::Cifar10
             ),
             "--decode-size resizes image files while decoding; it does not apply to {} data",
             spec.kind
         );
         size("--decode-size", side as u64, MAX_IMAGE_SIDE as u64)?;
     }
+    ensure!(
+        spec.kind != DatasetKind::MagneticTile || spec.image_size.is_some(),
+        "Magnetic Tile images differ in size; give the side to resize them to (--decode-size, \
+         e.g. 128)"
+    );
+    ensure!(
+        !spec.allow_missing_masks || spec.kind == DatasetKind::Mvtec,
+        "--allow-missing-masks applies to MVTec AD masks, not to {} data",
+        spec.kind
+    );
     if let Some(column) = &spec.label_column {
         ensure!(
             spec.kind == DatasetKind::Csv,

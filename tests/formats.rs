@@ -141,6 +141,11 @@ fn mvtec_layout_loads_at_image_level() {
     image::GrayImage::from_pixel(40, 40, image::Luma([255]))
         .save(root.join("ground_truth/broken_large/000_mask.png"))
         .unwrap();
+    // The contamination's mask: its left half.
+    std::fs::create_dir_all(root.join("ground_truth/contamination")).unwrap();
+    image::GrayImage::from_fn(40, 40, |x, _| image::Luma([if x < 20 { 255 } else { 0 }]))
+        .save(root.join("ground_truth/contamination/000_mask.png"))
+        .unwrap();
     let mut s = spec(DatasetKind::Mvtec, root.clone());
     let err = source::load(&s).unwrap_err().to_string();
     assert!(err.contains("001.png") && err.contains("48×48"), "{err}");
@@ -172,5 +177,38 @@ fn mvtec_layout_loads_at_image_level() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("not an MVTec AD category"), "{err}");
+
+    // Masks follow their images through the resize (40 → 32 px); good images have blank ones.
+    let test = data.test.as_ref().unwrap();
+    let masks = test.masks.as_ref().unwrap();
+    assert_eq!(masks.len(), 4 * 32 * 32);
+    let mask = |i: usize| &masks[i * 1024..(i + 1) * 1024];
+    assert!(mask(0).iter().all(|&v| v == 1), "broken_large: all defect");
+    let contamination = mask(1);
+    assert!(
+        contamination[..16].iter().all(|&v| v == 1)
+            && contamination[16..32].iter().all(|&v| v == 0)
+    );
+    assert!(
+        mask(2).iter().chain(mask(3)).all(|&v| v == 0),
+        "good: blank"
+    );
+    assert!(split.test.masks.is_some() && split.train.masks.is_some());
+
+    // A defect image without its mask is an error naming both files, unless allowed.
+    std::fs::remove_file(root.join("ground_truth/contamination/000_mask.png")).unwrap();
+    let err = format!("{:#}", source::load(&s).unwrap_err());
+    assert!(
+        err.contains("contamination/000.png") && err.contains("000_mask.png"),
+        "{err}"
+    );
+    s.allow_missing_masks = true;
+    let data = source::load(&s).unwrap();
+    let masks = data.test.as_ref().unwrap().masks.as_ref().unwrap();
+    assert!(
+        masks[1024..2048]
+            .iter()
+            .all(|&v| v == oddity::data::UNKNOWN_PIXEL)
+    );
     std::fs::remove_dir_all(root.parent().unwrap()).unwrap();
 }

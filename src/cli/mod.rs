@@ -54,7 +54,7 @@ enum Command {
 
 #[derive(Args)]
 struct DataArgs {
-    /// Data set format: mnist, fashion-mnist, cifar10, image-folder, mvtec, kdd99, adbench, csv, builtin-mnist.
+    /// Data set format: mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv, builtin-mnist.
     #[arg(long)]
     dataset: Option<DatasetKind>,
     /// The data set's file or folder (not needed for builtin-mnist).
@@ -66,6 +66,10 @@ struct DataArgs {
     /// Resize folder images to this side while decoding (when their sizes differ).
     #[arg(long)]
     decode_size: Option<u32>,
+    /// Load MVTec defect images whose mask file is missing (left out of the pixel metrics)
+    /// instead of refusing the data set.
+    #[arg(long)]
+    allow_missing_masks: bool,
 }
 
 impl DataArgs {
@@ -81,6 +85,7 @@ impl DataArgs {
             path,
             label_column: self.label_column.clone(),
             image_size: self.decode_size,
+            allow_missing_masks: self.allow_missing_masks,
         })
     }
 }

@@ -54,6 +54,41 @@ pub fn load(
     class_names: Option<&[String]>,
     options: FolderOptions,
 ) -> crate::Result<LabelledSet> {
+    let (names, items) = class_items(root, class_names, |_, _| Ok(MaskOf::None))?;
+    load_items(root, names, items, options)
+}
+
+/// Where an image's ground-truth mask is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MaskOf {
+    /// The data set has no masks.
+    None,
+    /// A defect-free image: its mask is all normal.
+    Blank,
+    /// A mask image of the image's size, white (≥ 128) = defect.
+    File(PathBuf),
+    /// A defect image whose mask is missing: every pixel [`super::UNKNOWN_PIXEL`].
+    Unknown,
+}
+
+/// One image to load.
+#[derive(Clone, Debug)]
+pub struct ImageItem {
+    /// Its class index.
+    pub class: u32,
+    /// Its file.
+    pub path: PathBuf,
+    /// Its mask.
+    pub mask: MaskOf,
+}
+
+/// The images under `root/<class>/` with their classes (sorted sub-folder names, or
+/// `class_names`) and the mask `mask_of(class name, image)` gives each.
+pub fn class_items(
+    root: &Path,
+    class_names: Option<&[String]>,
+    mask_of: impl Fn(&str, &Path) -> crate::Result<MaskOf>,
+) -> crate::Result<(Vec<String>, Vec<ImageItem>)> {
     let dirs = class_dirs(root)?;
     let names: Vec<String> = match class_names {
         Some(n) => n.to_vec(),
@@ -62,13 +97,7 @@ pub fn load(
             .map(|d| d.file_name().unwrap().to_string_lossy().into_owned())
             .collect(),
     };
-    let mut set = LabelledSet {
-        values: Vec::new(),
-        shape: SampleShape::Table { features: 0 },
-        classes: Vec::new(),
-        class_names: names.clone(),
-    };
-    let mut fixed: Option<(usize, u32, u32)> = None;
+    let mut items = Vec::new();
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let Some(class) = names.iter().position(|n| *n == name) else {
@@ -78,29 +107,75 @@ pub fn load(
             );
         };
         for path in sorted_entries(&dir)?.into_iter().filter(|p| is_image(p)) {
-            let img = image::open(&path)
-                .with_context(|| format!("{}: cannot decode image", path.display()))?;
-            let channels = fixed
-                .map(|f| f.0)
-                .or(options.channels)
-                .unwrap_or(if img.color().has_color() { 3 } else { 1 });
-            let img = match options.size {
-                Some(s) if img.width() != s || img.height() != s => {
-                    img.resize_exact(s, s, image::imageops::FilterType::Triangle)
-                }
-                _ => img,
-            };
-            let (w, h) = (img.width(), img.height());
-            match fixed {
-                None => fixed = Some((channels, w, h)),
-                Some((_, fw, fh)) if (fw, fh) != (w, h) => bail!(
-                    "{}: image is {w}×{h} but earlier images are {fw}×{fh}; pass an image size to resize them all",
-                    path.display()
-                ),
-                _ => {}
+            let mask = mask_of(&name, &path)?;
+            items.push(ImageItem {
+                class: class as u32,
+                path,
+                mask,
+            });
+        }
+    }
+    Ok((names, items))
+}
+
+/// Load the listed images into one set with classes `names`. Images must share one size unless
+/// `options.size` resizes them all; a mask follows its image through the resize (nearest
+/// neighbour), binarised at half range. Either every image has a mask (a file, or blank for a
+/// defect-free image) or none has.
+pub fn load_items(
+    root: &Path,
+    names: Vec<String>,
+    items: Vec<ImageItem>,
+    options: FolderOptions,
+) -> crate::Result<LabelledSet> {
+    let with_masks = items.iter().any(|i| i.mask != MaskOf::None);
+    let mut set = LabelledSet {
+        values: Vec::new(),
+        shape: SampleShape::Table { features: 0 },
+        classes: Vec::new(),
+        class_names: names,
+        masks: with_masks.then(Vec::new),
+    };
+    let mut fixed: Option<(usize, u32, u32)> = None;
+    for item in items {
+        let path = &item.path;
+        let img = image::open(path)
+            .with_context(|| format!("{}: cannot decode image", path.display()))?;
+        let (raw_w, raw_h) = (img.width(), img.height());
+        let channels = fixed
+            .map(|f| f.0)
+            .or(options.channels)
+            .unwrap_or(if img.color().has_color() { 3 } else { 1 });
+        let img = match options.size {
+            Some(s) if img.width() != s || img.height() != s => {
+                img.resize_exact(s, s, image::imageops::FilterType::Triangle)
             }
-            push_planar(&mut set.values, &img, channels);
-            set.classes.push(class as u32);
+            _ => img,
+        };
+        let (w, h) = (img.width(), img.height());
+        match fixed {
+            None => fixed = Some((channels, w, h)),
+            Some((_, fw, fh)) if (fw, fh) != (w, h) => bail!(
+                "{}: image is {w}×{h} but earlier images are {fw}×{fh}; pass an image size to resize them all",
+                path.display()
+            ),
+            _ => {}
+        }
+        push_planar(&mut set.values, &img, channels);
+        set.classes.push(item.class);
+        if let Some(masks) = &mut set.masks {
+            match &item.mask {
+                MaskOf::None => bail!(
+                    "{}: no mask, while other images of {} have one",
+                    path.display(),
+                    root.display()
+                ),
+                MaskOf::Blank => masks.extend(std::iter::repeat_n(0, (w * h) as usize)),
+                MaskOf::Unknown => {
+                    masks.extend(std::iter::repeat_n(super::UNKNOWN_PIXEL, (w * h) as usize))
+                }
+                MaskOf::File(file) => push_mask(masks, file, path, (raw_w, raw_h), (w, h))?,
+            }
         }
     }
     let Some((channels, w, h)) = fixed else {
@@ -112,6 +187,37 @@ pub fn load(
         width: w as usize,
     };
     Ok(set)
+}
+
+/// Append the mask in `file` for the image `image` (of `raw` size before resizing to `size`):
+/// nearest-neighbour resize, then 1 where the grey value is at least 128.
+fn push_mask(
+    out: &mut Vec<u8>,
+    file: &Path,
+    image: &Path,
+    raw: (u32, u32),
+    size: (u32, u32),
+) -> crate::Result<()> {
+    let mask = image::open(file)
+        .with_context(|| format!("{}: cannot decode mask", file.display()))?
+        .to_luma8();
+    ensure!(
+        mask.dimensions() == raw,
+        "{}: the mask is {}×{} but its image {} is {}×{}",
+        file.display(),
+        mask.width(),
+        mask.height(),
+        image.display(),
+        raw.0,
+        raw.1
+    );
+    let mask = if raw == size {
+        mask
+    } else {
+        image::imageops::resize(&mask, size.0, size.1, image::imageops::FilterType::Nearest)
+    };
+    out.extend(mask.as_raw().iter().map(|&v| (v >= 128) as u8));
+    Ok(())
 }
 
 /// Append an image channels-first, values 0–255.

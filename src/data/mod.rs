@@ -11,6 +11,7 @@ pub mod csv_table;
 pub mod idx;
 pub mod image_folder;
 pub mod kdd;
+pub mod magnetic_tile;
 pub mod preprocess;
 pub mod protocol;
 pub mod source;
@@ -83,6 +84,18 @@ impl std::fmt::Display for SampleShape {
     }
 }
 
+/// The value of every pixel of a mask that is not known (a defect image loaded with
+/// `--allow-missing-masks`): such an image is left out of the pixel metrics.
+pub const UNKNOWN_PIXEL: u8 = 255;
+
+/// The pixels of one mask for samples of `shape`: `height × width`, 0 for tables.
+pub fn mask_len(shape: SampleShape) -> usize {
+    match shape {
+        SampleShape::Image { height, width, .. } => height * width,
+        SampleShape::Table { .. } => 0,
+    }
+}
+
 /// Samples of one split of a data set, each with its original class index.
 #[derive(Clone, Debug)]
 pub struct LabelledSet {
@@ -94,6 +107,10 @@ pub struct LabelledSet {
     pub classes: Vec<u32>,
     /// Human names of the classes (`"0"`…`"9"` for MNIST, `"normal."` for KDD99, …).
     pub class_names: Vec<String>,
+    /// Ground-truth defect masks of image sets that have them: per sample `height × width`
+    /// values, 1 = defect pixel, 0 = normal (all 0 for a defect-free image; all
+    /// [`UNKNOWN_PIXEL`] for a defect image whose mask is missing).
+    pub masks: Option<Vec<u8>>,
 }
 
 impl LabelledSet {
@@ -134,6 +151,9 @@ pub struct Samples {
     pub labels: Vec<u8>,
     /// A stable identifier of each sample: `(split, index in that split)`.
     pub origin: Vec<Origin>,
+    /// Ground-truth defect masks at the samples' own resolution (`height × width` per sample,
+    /// 1 = defect), when the data set has them.
+    pub masks: Option<Vec<u8>>,
 }
 
 /// Where a sample came from: a split of the data set and its index there.
@@ -153,6 +173,7 @@ impl Samples {
             shape,
             labels: Vec::new(),
             origin: Vec::new(),
+            masks: None,
         }
     }
 
@@ -172,8 +193,32 @@ impl Samples {
         &self.values[i * d..(i + 1) * d]
     }
 
-    /// Append sample `i` of `set` with the given binary label.
+    /// The pixels of one mask: `height × width` of an image shape, 0 for tables.
+    pub fn mask_len(&self) -> usize {
+        mask_len(self.shape)
+    }
+
+    /// The ground-truth mask of sample `i`, if the samples have masks.
+    pub fn mask(&self, i: usize) -> Option<&[u8]> {
+        let n = self.mask_len();
+        self.masks.as_ref().map(|m| &m[i * n..(i + 1) * n])
+    }
+
+    /// Append sample `i` of `set` with the given binary label (and its mask: a sample from a
+    /// set without masks among samples with masks gets an all-normal one, and the other way
+    /// round).
     pub fn push_from(&mut self, set: &LabelledSet, split: u8, i: usize, label: u8) {
+        let n = mask_len(set.shape);
+        match (&set.masks, &mut self.masks) {
+            (Some(from), Some(to)) => to.extend_from_slice(&from[i * n..(i + 1) * n]),
+            (Some(from), None) => {
+                let mut to = vec![0; self.len() * n];
+                to.extend_from_slice(&from[i * n..(i + 1) * n]);
+                self.masks = Some(to);
+            }
+            (None, Some(to)) => to.extend(std::iter::repeat_n(0, n)),
+            (None, None) => {}
+        }
         self.values.extend_from_slice(set.sample(i));
         self.labels.push(label);
         self.origin.push(Origin {

@@ -283,6 +283,7 @@ mod tests {
     fn table(values: Vec<f32>, features: usize) -> Samples {
         let n = values.len() / features;
         Samples {
+            masks: None,
             values,
             shape: SampleShape::Table { features },
             labels: vec![0; n],

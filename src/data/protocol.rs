@@ -226,7 +226,8 @@ fn class_of(source: &DataSource, (s, i): Item) -> u32 {
 
 /// One-class (class `k` normal, the rest anomalous) and leave-one-out (class `k` anomalous):
 /// the data set's own train/test split, or an 80/20 one. Leave-one-out tests on every sample of
-/// the anomalous class, from both splits, as GANomaly does.
+/// the anomalous class, from both splits, as GANomaly does; so does one-class on a data set
+/// whose every anomaly is test data (Magnetic Tile).
 fn class_pools(
     source: &DataSource,
     class: &str,
@@ -241,7 +242,7 @@ fn class_pools(
     for item in train_pool {
         if !is_anomaly(class_of(source, item)) {
             normals.push(item);
-        } else if !one_class {
+        } else if !one_class || source.test_every_anomaly {
             test.push((item.0, item.1, 1));
         }
     }
@@ -447,6 +448,7 @@ mod tests {
 
     fn toy(n: usize, classes: u32) -> LabelledSet {
         LabelledSet {
+            masks: None,
             values: (0..n).map(|i| i as f32).collect(),
             shape: SampleShape::Table { features: 1 },
             classes: (0..n as u32).map(|i| i % classes).collect(),
@@ -466,10 +468,12 @@ mod tests {
     #[test]
     fn splits_are_disjoint_and_normal_only() {
         let with_test = DataSource {
+            test_every_anomaly: false,
             train: toy(200, 4),
             test: Some(toy(80, 4)),
         };
         let single = DataSource {
+            test_every_anomaly: false,
             train: toy(300, 4),
             test: None,
         };
@@ -512,6 +516,7 @@ mod tests {
     #[test]
     fn test_anomaly_fraction_subsamples_anomalies() {
         let source = DataSource {
+            test_every_anomaly: false,
             train: toy(400, 4),
             test: Some(toy(400, 4)),
         };
@@ -540,6 +545,7 @@ mod tests {
         let mut set = toy(50, 2);
         set.class_names = vec!["normal".into(), "anomaly".into()];
         let source = DataSource {
+            test_every_anomaly: false,
             train: set,
             test: None,
         };
@@ -562,6 +568,7 @@ mod tests {
         set.class_names = vec!["normal".into(), "anomaly".into()];
         let s = split(
             &DataSource {
+                test_every_anomaly: false,
                 train: set,
                 test: None,
             },
@@ -582,6 +589,7 @@ mod tests {
         ];
         let s = split(
             &DataSource {
+                test_every_anomaly: false,
                 train: kdd,
                 test: None,
             },
@@ -597,6 +605,7 @@ mod tests {
     #[test]
     fn unknown_and_empty_classes_are_errors() {
         let source = DataSource {
+            test_every_anomaly: false,
             train: toy(40, 4),
             test: None,
         };
@@ -614,6 +623,7 @@ mod tests {
         set.class_names.push("empty".into());
         let err = split(
             &DataSource {
+                test_every_anomaly: false,
                 train: set,
                 test: None,
             },

@@ -1,6 +1,6 @@
 //! Where data comes from: a data set kind and a path, resolved to its splits.
 
-use super::{LabelledSet, adbench, cifar, csv_table, idx, image_folder, kdd};
+use super::{LabelledSet, adbench, cifar, csv_table, idx, image_folder, kdd, magnetic_tile};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -17,10 +17,13 @@ pub enum DatasetKind {
     Cifar10,
     /// Class sub-folders of images; `train/` and `test/` sub-folders when the data has both.
     ImageFolder,
-    /// One MVTec AD category: `train/good/`, `test/<good|defect>/`, `ground_truth/<defect>/`.
-    /// Read at image level (`good` is the normal class: use `one-class --class good`); the
-    /// pixel masks under `ground_truth/` are not read yet.
+    /// One MVTec AD category: `train/good/`, `test/<good|defect>/`, and the defect masks
+    /// `ground_truth/<defect>/<name>_mask.png` (`good` is the normal class: use
+    /// `one-class --class good`).
     Mvtec,
+    /// Magnetic Tile Defect: `MT_<Type>/Imgs/<id>.jpg` with its mask `<id>.png` (`MT_Free` is the
+    /// normal class: `one-class --class MT_Free`); needs `--decode-size`.
+    MagneticTile,
     /// KDDCUP99 CSV (the 10 % file for the kdd99 protocol).
     Kdd99,
     /// ADBench `.npz` (`X`, `y`).
@@ -40,12 +43,13 @@ impl std::str::FromStr for DatasetKind {
             "cifar10" => DatasetKind::Cifar10,
             "image-folder" => DatasetKind::ImageFolder,
             "mvtec" => DatasetKind::Mvtec,
+            "magnetic-tile" => DatasetKind::MagneticTile,
             "kdd99" => DatasetKind::Kdd99,
             "adbench" => DatasetKind::Adbench,
             "csv" => DatasetKind::Csv,
             "builtin-mnist" => DatasetKind::BuiltinMnist,
             other => bail!(
-                "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, mvtec, kdd99, adbench, csv or builtin-mnist"
+                "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv or builtin-mnist"
             ),
         })
     }
@@ -59,6 +63,7 @@ impl std::fmt::Display for DatasetKind {
             DatasetKind::Cifar10 => "cifar10",
             DatasetKind::ImageFolder => "image-folder",
             DatasetKind::Mvtec => "mvtec",
+            DatasetKind::MagneticTile => "magnetic-tile",
             DatasetKind::Kdd99 => "kdd99",
             DatasetKind::Adbench => "adbench",
             DatasetKind::Csv => "csv",
@@ -80,6 +85,10 @@ pub struct DatasetSpec {
     /// Resize folder images to this side while decoding (needed when their sizes differ).
     #[serde(default)]
     pub image_size: Option<u32>,
+    /// Load a defect image whose mask file is missing, with an unknown mask (left out of the
+    /// pixel metrics), instead of refusing the data set.
+    #[serde(default)]
+    pub allow_missing_masks: bool,
 }
 
 /// A data set's splits: `test` is `None` when it comes as one pool.
@@ -89,6 +98,10 @@ pub struct DataSource {
     pub train: LabelledSet,
     /// The test split, when the data set has one.
     pub test: Option<LabelledSet>,
+    /// Whether every anomalous sample belongs to the test set (a data set whose documented
+    /// split trains on part of its normal samples only and tests on the rest with every defect,
+    /// as Magnetic Tile), rather than only the anomalies of its test split or pool.
+    pub test_every_anomaly: bool,
 }
 
 const BUILTIN_TRAIN_IMAGES: &[u8] =
@@ -107,6 +120,7 @@ fn builtin(images: &[u8], labels: &[u8], name: &str) -> crate::Result<LabelledSe
 /// The MNIST subset bundled with oddity.
 pub fn builtin_mnist() -> crate::Result<DataSource> {
     Ok(DataSource {
+        test_every_anomaly: false,
         train: builtin(
             BUILTIN_TRAIN_IMAGES,
             BUILTIN_TRAIN_LABELS,
@@ -140,6 +154,7 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
     Ok(match spec.kind {
         DatasetKind::BuiltinMnist => builtin_mnist()?,
         DatasetKind::Mnist | DatasetKind::FashionMnist => DataSource {
+            test_every_anomaly: false,
             train: idx::load_split(path, "train")?,
             test: Some(idx::load_split(path, "t10k")?),
         },
@@ -147,6 +162,7 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
             if path.join("data_batch_1.bin").is_file() {
                 let (train, test) = cifar::load(path)?;
                 DataSource {
+                    test_every_anomaly: false,
                     train,
                     test: Some(test),
                 }
@@ -170,6 +186,7 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
                 load_folders(path, folder_options)?
             } else {
                 DataSource {
+                    test_every_anomaly: false,
                     train: image_folder::load(path, None, folder_options)?,
                     test: None,
                 }
@@ -182,8 +199,14 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
                     path.display()
                 );
             }
-            load_folders(path, folder_options)?
+            mvtec(path, folder_options, spec.allow_missing_masks)?
         }
+        DatasetKind::MagneticTile => DataSource {
+            train: magnetic_tile::load(path, folder_options)?,
+            test: None,
+            // Every defect image is test data (see the module's documented split).
+            test_every_anomaly: true,
+        },
         DatasetKind::Kdd99 => {
             let file = if path.is_dir() {
                 [
@@ -204,17 +227,20 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
                 path.to_path_buf()
             };
             DataSource {
+                test_every_anomaly: false,
                 train: kdd::load(&file)?,
                 test: None,
             }
         }
         DatasetKind::Adbench => DataSource {
+            test_every_anomaly: false,
             train: adbench::load(path)?,
             test: None,
         },
         DatasetKind::Csv => {
             let column = spec.label_column.as_deref().unwrap_or("label");
             DataSource {
+                test_every_anomaly: false,
                 train: csv_table::load(path, column)?,
                 test: None,
             }
@@ -225,7 +251,53 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
 /// Load `root/train/<class>/` and `root/test/<class>/` with one class list: the sorted union of
 /// both splits' class folders (a test split may hold classes training never sees, as MVTec's
 /// defect types).
-fn load_folders(root: &Path, options: image_folder::FolderOptions) -> crate::Result<DataSource> {
+/// One MVTec AD category with its masks: `good` images (train and test) are defect-free, each
+/// test defect image has `ground_truth/<defect>/<name>_mask.png` (a category without
+/// `ground_truth/` is read at image level).
+fn mvtec(
+    root: &Path,
+    options: image_folder::FolderOptions,
+    allow_missing: bool,
+) -> crate::Result<DataSource> {
+    let names = folder_classes(root)?;
+    let ground_truth = root.join("ground_truth");
+    if !ground_truth.is_dir() {
+        // A category without ground truth is read at image level.
+        return load_folders(root, options);
+    }
+    let mask_of = |class: &str, image: &Path| -> crate::Result<image_folder::MaskOf> {
+        if class == "good" {
+            return Ok(image_folder::MaskOf::Blank);
+        }
+        let stem = image.file_stem().unwrap_or_default().to_string_lossy();
+        let mask = ground_truth.join(class).join(format!("{stem}_mask.png"));
+        if mask.is_file() {
+            return Ok(image_folder::MaskOf::File(mask));
+        }
+        anyhow::ensure!(
+            allow_missing,
+            "{}: defect image without its mask {} (--allow-missing-masks loads it with an \
+             unknown mask, left out of the pixel metrics)",
+            image.display(),
+            mask.display()
+        );
+        Ok(image_folder::MaskOf::Unknown)
+    };
+    let (_, items) = image_folder::class_items(&root.join("train"), Some(&names), &mask_of)?;
+    let train = image_folder::load_items(&root.join("train"), names.clone(), items, options)?;
+    let options = same_channels(&train, options);
+    let (_, items) = image_folder::class_items(&root.join("test"), Some(&names), &mask_of)?;
+    let test = image_folder::load_items(&root.join("test"), names, items, options)?;
+    same_shape(root, &train, &test)?;
+    Ok(DataSource {
+        train,
+        test: Some(test),
+        test_every_anomaly: false,
+    })
+}
+
+/// The class names of `root/{train,test}/<class>/`, sorted, each once.
+fn folder_classes(root: &Path) -> crate::Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
     for split in ["train", "test"] {
         for dir in image_folder::class_dirs(&root.join(split))? {
@@ -234,15 +306,25 @@ fn load_folders(root: &Path, options: image_folder::FolderOptions) -> crate::Res
     }
     names.sort();
     names.dedup();
-    let train = image_folder::load(&root.join("train"), Some(&names), options)?;
-    let options = image_folder::FolderOptions {
+    Ok(names)
+}
+
+/// Decode test images with the training images' channels.
+fn same_channels(
+    train: &LabelledSet,
+    options: image_folder::FolderOptions,
+) -> image_folder::FolderOptions {
+    image_folder::FolderOptions {
         channels: match train.shape {
             super::SampleShape::Image { channels, .. } => Some(channels),
             _ => None,
         },
         ..options
-    };
-    let test = image_folder::load(&root.join("test"), Some(&names), options)?;
+    }
+}
+
+/// Test images must have the training images' shape.
+fn same_shape(root: &Path, train: &LabelledSet, test: &LabelledSet) -> crate::Result<()> {
     anyhow::ensure!(
         test.shape == train.shape,
         "{}: test images are {} but training images are {}",
@@ -250,7 +332,20 @@ fn load_folders(root: &Path, options: image_folder::FolderOptions) -> crate::Res
         test.shape,
         train.shape
     );
+    Ok(())
+}
+
+fn load_folders(root: &Path, options: image_folder::FolderOptions) -> crate::Result<DataSource> {
+    let names = folder_classes(root)?;
+    let train = image_folder::load(&root.join("train"), Some(&names), options)?;
+    let test = image_folder::load(
+        &root.join("test"),
+        Some(&names),
+        same_channels(&train, options),
+    )?;
+    same_shape(root, &train, &test)?;
     Ok(DataSource {
+        test_every_anomaly: false,
         train,
         test: Some(test),
     })

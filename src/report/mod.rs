@@ -4,6 +4,7 @@
 pub mod plots;
 
 use crate::metrics::Metrics;
+use crate::metrics::pixel::PixelMetrics;
 use crate::run::{Evaluation, Run};
 use serde::Serialize;
 use std::path::Path;
@@ -46,6 +47,10 @@ pub struct MetricsReport {
     pub samples: usize,
     /// Test anomalies.
     pub anomalies: usize,
+    /// Localisation metrics (`pixel_auroc`, `pixel_auprc`, `aupro`, …), for test images with
+    /// masks and a model with anomaly maps.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub pixel: Option<PixelMetrics>,
 }
 
 impl MetricsReport {
@@ -73,6 +78,7 @@ impl MetricsReport {
             },
             samples: m.samples,
             anomalies: m.anomalies,
+            pixel: eval.pixel.clone(),
         }
     }
 
@@ -101,6 +107,25 @@ impl MetricsReport {
             ("FPR at 95% TPR", format!("{:.4}", self.fpr_at_95_tpr)),
             ("best F1 (oracle)", format!("{:.4}", self.best_f1)),
         ];
+        let mut rows = rows.to_vec();
+        if let Some(p) = &self.pixel {
+            rows.extend([
+                ("pixel AUROC", format!("{:.4}", p.pixel_auroc)),
+                ("pixel AUPRC", format!("{:.4}", p.pixel_auprc)),
+                ("AUPRO (FPR ≤ 0.3)", format!("{:.4}", p.aupro)),
+                (
+                    "Dice / IoU",
+                    format!(
+                        "{:.4} / {:.4} (pixel threshold {:.6})",
+                        p.dice, p.iou, p.pixel_threshold
+                    ),
+                ),
+                (
+                    "image AUROC (max)",
+                    format!("{:.4}", p.image_auroc_of_map_max),
+                ),
+            ]);
+        }
         rows.iter().map(|(k, v)| format!("{k:<18} {v}\n")).collect()
     }
 }

@@ -17,11 +17,13 @@
 
 pub mod folder;
 
+use crate::data::SampleShape;
 use crate::data::preprocess::{PreprocessConfig, Preprocessor};
 use crate::data::protocol::{self, Protocol, Split, SplitOptions};
 use crate::data::source::{self, DatasetSpec};
 use crate::data::{Origin, Samples};
 use crate::io;
+use crate::metrics::pixel::{PixelMetrics, PixelScores};
 use crate::metrics::{self, Metrics};
 use crate::models::{AnyDetector, ModelConfig};
 use crate::threshold::{Threshold, ThresholdRule};
@@ -574,12 +576,78 @@ pub struct Evaluation {
     pub metrics: Metrics,
     /// Which checkpoint was scored.
     pub checkpoint: Checkpoint,
+    /// Localisation metrics, for test images with masks and a model with anomaly maps
+    /// ([`localise_on_test`]).
+    pub pixel: Option<PixelMetrics>,
 }
 
 /// Score raw (unpreprocessed) samples with a run's detector.
 pub fn score_raw(run: &Run, detector: &dyn AnyDetector, raw: &Samples) -> crate::Result<Vec<f32>> {
     let samples = run.preprocessor.apply(raw)?;
     crate::score::scores(detector, &samples)
+}
+
+/// The percentile of the normal validation images' pixel scores that becomes the pixel
+/// threshold (Dice, IoU, the thresholded region in the pictures).
+pub const PIXEL_THRESHOLD_PERCENTILE: f64 = 99.0;
+
+/// Each raw sample's anomaly map at the sample's own resolution: the map of its preprocessed
+/// image, resized back (bilinear, half-pixel centres) to the image as loaded. `false` when the
+/// model defines no map.
+pub fn for_each_raw_map(
+    run: &Run,
+    detector: &dyn AnyDetector,
+    raw: &Samples,
+    mut each: impl FnMut(usize, &[f32], usize, usize) -> crate::Result<()>,
+) -> crate::Result<bool> {
+    let SampleShape::Image { height, width, .. } = raw.shape else {
+        return Ok(false);
+    };
+    let samples = run.preprocessor.apply(raw)?;
+    let mut resized = Vec::with_capacity(height * width);
+    crate::score::for_each_map(detector, &samples, |i, map, h, w| {
+        if (h, w) == (height, width) {
+            return each(i, map, height, width);
+        }
+        resized.clear();
+        crate::data::preprocess::resize_bilinear(map, h, w, height, width, &mut resized);
+        each(i, &resized, height, width)
+    })
+}
+
+/// Localisation metrics of a detector on the test images that have masks: their maps at their
+/// own resolution against their masks (images with an unknown mask left out), Dice and IoU at
+/// the [`PIXEL_THRESHOLD_PERCENTILE`]th percentile of the pixel scores of the (normal)
+/// validation images `raw_valid`. `None` when the test samples have no masks or the model
+/// defines no map.
+pub fn localise_on_test(
+    run: &Run,
+    detector: &dyn AnyDetector,
+    raw_valid: &Samples,
+    test: &Samples,
+) -> crate::Result<Option<PixelMetrics>> {
+    if test.masks.is_none() {
+        return Ok(None);
+    }
+    let mut valid_pixels = Vec::new();
+    let has_maps = for_each_raw_map(run, detector, raw_valid, |_, map, _, _| {
+        valid_pixels.extend(map.iter().map(|&v| v as f64));
+        Ok(())
+    })?;
+    if !has_maps {
+        return Ok(None);
+    }
+    let threshold = crate::threshold::percentile_of(&valid_pixels, PIXEL_THRESHOLD_PERCENTILE);
+    drop(valid_pixels);
+    let mut pixels = PixelScores::new();
+    for_each_raw_map(run, detector, test, |i, map, _, width| {
+        let mask = test.mask(i).expect("the test samples have masks");
+        if mask.first() == Some(&crate::data::UNKNOWN_PIXEL) {
+            return Ok(());
+        }
+        pixels.push(map, mask, width)
+    })?;
+    pixels.metrics(threshold).map(Some)
 }
 
 /// Evaluate a run's checkpoint on the held-out test split of its protocol.
@@ -598,5 +666,6 @@ pub fn evaluate_on_test(
         origin: test.origin.clone(),
         metrics,
         checkpoint,
+        pixel: None,
     })
 }

@@ -21,6 +21,7 @@ pub fn spec(kind: DatasetKind, path: PathBuf) -> DatasetSpec {
         path,
         label_column: None,
         image_size: None,
+        allow_missing_masks: false,
     }
 }
 
