@@ -120,3 +120,67 @@ fn autoencoder_localises_magnetic_tile_defects() {
     assert!(done.report.table().contains("AUPRO"));
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }
+
+/// Every image model draws an anomaly map: one channel at its input's resolution, finite and
+/// non-negative (each a residual of the model's own reconstruction), different for different
+/// images.
+#[test]
+fn every_image_model_draws_a_map() {
+    use burn::prelude::*;
+    let device = oddity::device::parse("cpu").unwrap();
+    for info in oddity::models::MODELS {
+        let mut config = common::small(info.name);
+        let shape = match info.name {
+            "egbad" => oddity::data::SampleShape::Image {
+                channels: 1,
+                height: 28,
+                width: 28,
+            },
+            "alad" => {
+                config = ModelConfig::new(oddity::models::AladConfig::official(
+                    oddity::models::alad::AladNetworks::Cifar10,
+                ));
+                oddity::data::SampleShape::Image {
+                    channels: 3,
+                    height: 32,
+                    width: 32,
+                }
+            }
+            _ => {
+                let side = config
+                    .input_size(oddity::data::SampleShape::Image {
+                        channels: 1,
+                        height: 1,
+                        width: 1,
+                    })
+                    .unwrap_or_else(|| panic!("{} takes no images", info.name));
+                oddity::data::SampleShape::Image {
+                    channels: 1,
+                    height: side,
+                    width: side,
+                }
+            }
+        };
+        let oddity::data::SampleShape::Image { height, width, .. } = shape else {
+            unreachable!()
+        };
+        let detector = config.build(shape, &device, 3).unwrap();
+        let d = shape.len();
+        let data: Vec<f32> = (0..2 * d)
+            .map(|i| ((i * 7919) % 211) as f32 / 105.0 - 1.0)
+            .collect();
+        let batch = Tensor::<2>::from_data(TensorData::new(data, [2, d]), &device);
+        let map = detector
+            .anomaly_map(batch)
+            .unwrap_or_else(|| panic!("{} draws no map", info.name));
+        assert_eq!(map.dims(), [2, 1, height, width], "{}", info.name);
+        let values = map.into_data().try_into_vec::<f32>().unwrap();
+        assert!(
+            values.iter().all(|v| v.is_finite() && *v >= 0.0),
+            "{}: map values must be finite residuals",
+            info.name
+        );
+        let (first, second) = values.split_at(height * width);
+        assert_ne!(first, second, "{}: two images, one map", info.name);
+    }
+}

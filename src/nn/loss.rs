@@ -22,6 +22,12 @@ pub fn l2<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
     (a - b).powi_scalar(2).mean()
 }
 
+/// Per-pixel absolute residual `|x − y|` averaged over channels, `[B, C, H, W] → [B, 1, H, W]`:
+/// the anomaly map of a model that reconstructs its input.
+pub fn abs_residual_map(x: Tensor<4>, y: Tensor<4>) -> Tensor<4> {
+    (x - y).abs().mean_dim(1)
+}
+
 /// Per-sample L1 norm of the row differences: `[B, D] → [B]`.
 pub fn row_l1(a: Tensor<2>, b: Tensor<2>) -> Tensor<1> {
     let n = a.dims()[0];

@@ -141,6 +141,8 @@ impl AladConfig {
 /// An ALAD detector.
 pub struct Alad {
     config: AladConfig,
+    /// `[C, H, W]` of image inputs (for the anomaly map); `None` for tables.
+    image: Option<[usize; 3]>,
     device: Device,
     nets: AladNets,
     average: Option<Ema<AladNets>>,
@@ -183,6 +185,14 @@ impl Alad {
         let nets = initialise(nets, scheme, &mut component_rng(seed, 1));
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Alad {
+            image: match shape {
+                SampleShape::Image {
+                    channels,
+                    height,
+                    width,
+                } => Some([channels, height, width]),
+                SampleShape::Table { .. } => None,
+            },
             average: config.ema_decay.map(|d| Ema::new(&nets, d)),
             device: device.clone(),
             nets,
@@ -340,6 +350,18 @@ impl Detector for Alad {
             fake.features,
             fake.logits,
         )
+    }
+
+    /// On images, the residual `|x − G(E(x))|` of the scoring networks, averaged over channels.
+    fn anomaly_map(&self, x: Tensor<2>) -> Option<Tensor<4>> {
+        let [c, h, w] = self.image?;
+        let n = self.scoring_nets();
+        let b = x.dims()[0];
+        let rec = n.generator.forward(n.encoder.forward(x.clone(), false));
+        Some(crate::nn::loss::abs_residual_map(
+            x.reshape([b, c, h, w]),
+            rec.reshape([b, c, h, w]),
+        ))
     }
 
     fn trainables(&self) -> Trainables<'_> {

@@ -218,6 +218,13 @@ impl Detector for Alocc {
         alocc_score(n.classifier.forward(input))
     }
 
+    /// The refiner's residual `|x − R(x)|`, averaged over channels (the paper draws no map).
+    fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
+        let x = as_images(batch, self.shape);
+        let refined = self.nets.refiner.valid().forward(x.clone());
+        Some(crate::nn::loss::abs_residual_map(x, refined))
+    }
+
     /// R's reconstruction error on clean validation data: D's output saturates and moves with
     /// the adversarial game, R's fit to normal data does not.
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {

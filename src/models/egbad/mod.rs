@@ -115,6 +115,8 @@ impl Default for EgbadConfig {
 /// An EGBAD detector.
 pub struct Egbad {
     config: EgbadConfig,
+    /// `[C, H, W]` of image inputs (for the anomaly map); `None` for tables.
+    image: Option<[usize; 3]>,
     latent: usize,
     device: Device,
     nets: EgbadNets,
@@ -158,6 +160,14 @@ impl Egbad {
         let nets = initialise(nets, scheme, &mut component_rng(seed, 1));
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Egbad {
+            image: match shape {
+                SampleShape::Image {
+                    channels,
+                    height,
+                    width,
+                } => Some([channels, height, width]),
+                SampleShape::Table { .. } => None,
+            },
             average: config.ema_decay.map(|d| Ema::new(&nets, d)),
             latent: match shape {
                 SampleShape::Table { .. } => config.latent_dim,
@@ -272,6 +282,18 @@ impl Detector for Egbad {
             DiscriminatorScore::CrossEntropy => log_sigmoid(fake.logits).neg().reshape([b]),
         };
         egbad_score(residual, term, self.config.score_weight)
+    }
+
+    /// On images, the residual `|x − G(E(x))|` of the scoring networks, averaged over channels.
+    fn anomaly_map(&self, x: Tensor<2>) -> Option<Tensor<4>> {
+        let [c, h, w] = self.image?;
+        let n = self.scoring_nets();
+        let b = x.dims()[0];
+        let rec = n.generator.forward(n.encoder.forward(x.clone()));
+        Some(crate::nn::loss::abs_residual_map(
+            x.reshape([b, c, h, w]),
+            rec.reshape([b, c, h, w]),
+        ))
     }
 
     fn trainables(&self) -> Trainables<'_> {

@@ -240,6 +240,14 @@ impl Detector for Ganomaly {
         latent_score(out.latent, out.latent_reconstructed)
     }
 
+    /// The residual `|x − x̂|` of the generator's reconstruction, averaged over channels (in
+    /// evaluation mode; the paper scores in latent space and draws no map).
+    fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
+        let x = as_images(batch, self.shape);
+        let out = self.nets.generator.valid().forward(x.clone());
+        Some(crate::nn::loss::abs_residual_map(x, out.reconstruction))
+    }
+
     /// `w_con·‖x − x̂‖₁ + w_enc·‖z − ẑ‖²` per sample: the generator terms that measure the fit to
     /// normal data. The adversarial term is left out: it moves with the discriminator.
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
