@@ -69,6 +69,18 @@ impl SampleShape {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// `[channels, height, width]` of an image shape; `None` for a table.
+    pub fn image_dims(&self) -> Option<[usize; 3]> {
+        match *self {
+            SampleShape::Image {
+                channels,
+                height,
+                width,
+            } => Some([channels, height, width]),
+            SampleShape::Table { .. } => None,
+        }
+    }
 }
 
 impl std::fmt::Display for SampleShape {

@@ -185,14 +185,7 @@ impl Alad {
         let nets = initialise(nets, scheme, &mut component_rng(seed, 1));
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Alad {
-            image: match shape {
-                SampleShape::Image {
-                    channels,
-                    height,
-                    width,
-                } => Some([channels, height, width]),
-                SampleShape::Table { .. } => None,
-            },
+            image: shape.image_dims(),
             average: config.ema_decay.map(|d| Ema::new(&nets, d)),
             device: device.clone(),
             nets,

@@ -160,14 +160,7 @@ impl Egbad {
         let nets = initialise(nets, scheme, &mut component_rng(seed, 1));
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Egbad {
-            image: match shape {
-                SampleShape::Image {
-                    channels,
-                    height,
-                    width,
-                } => Some([channels, height, width]),
-                SampleShape::Table { .. } => None,
-            },
+            image: shape.image_dims(),
             average: config.ema_decay.map(|d| Ema::new(&nets, d)),
             latent: match shape {
                 SampleShape::Table { .. } => config.latent_dim,
