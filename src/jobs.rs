@@ -178,6 +178,9 @@ pub fn scoring_detector(
         })
 }
 
+/// How many of the most and of the least anomalous test images `eval` draws with their maps.
+pub const PICTURES_EACH_WAY: usize = 8;
+
 /// A finished evaluation: where its report went, and the report.
 pub struct EvaluationReport {
     /// The folder holding metrics.json, scores.csv and the plots.
@@ -205,6 +208,15 @@ pub fn evaluate_run(
     };
     let mut evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;
     evaluation.pixel = run::localise_on_test(&run, detector.as_ref(), &split.valid, &split.test)?;
+    if evaluation.pixel.is_some() {
+        evaluation.pictures = run::map_pictures(
+            &run,
+            detector.as_ref(),
+            &split.test,
+            &evaluation.scores,
+            PICTURES_EACH_WAY,
+        )?;
+    }
     let out = out.unwrap_or_else(|| run_dir.join(default_out));
     let report = report::write_evaluation(&out, &run, &evaluation)?;
     Ok(EvaluationReport { out, report })

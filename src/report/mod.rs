@@ -1,6 +1,7 @@
 //! What `oddity eval` writes: `metrics.json`, `scores.csv`, `roc.png`, `scores.png`, and the
 //! table it prints.
 
+pub mod overlays;
 pub mod plots;
 
 use crate::metrics::Metrics;
@@ -166,6 +167,11 @@ fn write_evaluation_files(
 ) -> crate::Result<MetricsReport> {
     let report = MetricsReport::new(run, eval);
     crate::io::write_json(&dir.join("metrics.json"), &report)?;
+    if let Some(pixel) = &eval.pixel
+        && !eval.pictures.is_empty()
+    {
+        overlays::write_all(&dir.join("maps"), &eval.pictures, pixel.pixel_threshold)?;
+    }
     write_scores_csv(&dir.join("scores.csv"), &eval.scores, Some(&eval.labels))?;
     plots::roc(
         &dir.join("roc.png"),

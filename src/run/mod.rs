@@ -579,6 +579,8 @@ pub struct Evaluation {
     /// Localisation metrics, for test images with masks and a model with anomaly maps
     /// ([`localise_on_test`]).
     pub pixel: Option<PixelMetrics>,
+    /// Test images with their maps, drawn into `maps/` ([`map_pictures`]).
+    pub pictures: Vec<MapPicture>,
 }
 
 /// Score raw (unpreprocessed) samples with a run's detector.
@@ -650,6 +652,78 @@ pub fn localise_on_test(
     pixels.metrics(threshold).map(Some)
 }
 
+/// One test image with its anomaly map, for a picture a person looks at.
+#[derive(Clone, Debug)]
+pub struct MapPicture {
+    /// Why it was chosen and its place: `most-anomalous-1`, `least-anomalous-3`, …
+    pub name: String,
+    /// The image as loaded, channels first, values 0–255.
+    pub image: Vec<f32>,
+    /// `[channels, height, width]`.
+    pub shape: [usize; 3],
+    /// Its anomaly map at its resolution.
+    pub map: Vec<f32>,
+    /// Its ground-truth mask, if known.
+    pub mask: Option<Vec<u8>>,
+    /// Its image score.
+    pub score: f32,
+    /// 1 anomaly, 0 normal.
+    pub label: u8,
+}
+
+/// The `count` most and `count` least anomalous test images by `scores`, with their maps at
+/// their own resolution (empty when the model defines no map or the samples are no images).
+pub fn map_pictures(
+    run: &Run,
+    detector: &dyn AnyDetector,
+    test: &Samples,
+    scores: &[f32],
+    count: usize,
+) -> crate::Result<Vec<MapPicture>> {
+    let Some(shape) = test.shape.image_dims() else {
+        return Ok(Vec::new());
+    };
+    let mut order: Vec<usize> = (0..test.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    let count = count.min(order.len() / 2);
+    let chosen: Vec<(String, usize)> = order[..count]
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (format!("most-anomalous-{}", k + 1), i))
+        .chain(
+            order[order.len() - count..]
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(k, &i)| (format!("least-anomalous-{}", k + 1), i)),
+        )
+        .collect();
+    let mut subset = Samples::empty(test.shape);
+    for &(_, i) in &chosen {
+        subset.values.extend_from_slice(test.sample(i));
+        subset.labels.push(test.labels[i]);
+        subset.origin.push(test.origin[i]);
+    }
+    let mut pictures = Vec::with_capacity(chosen.len());
+    for_each_raw_map(run, detector, &subset, |k, map, _, _| {
+        let (name, i) = &chosen[k];
+        pictures.push(MapPicture {
+            name: name.clone(),
+            image: test.sample(*i).to_vec(),
+            shape,
+            map: map.to_vec(),
+            mask: test
+                .mask(*i)
+                .filter(|m| m.first() != Some(&crate::data::UNKNOWN_PIXEL))
+                .map(<[u8]>::to_vec),
+            score: scores[*i],
+            label: test.labels[*i],
+        });
+        Ok(())
+    })?;
+    Ok(pictures)
+}
+
 /// Evaluate a run's checkpoint on the held-out test split of its protocol.
 pub fn evaluate_on_test(
     run: &Run,
@@ -667,5 +741,6 @@ pub fn evaluate_on_test(
         metrics,
         checkpoint,
         pixel: None,
+        pictures: Vec::new(),
     })
 }
