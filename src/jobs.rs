@@ -207,14 +207,24 @@ pub fn evaluate_run(
         None => format!("eval-{checkpoint}"),
     };
     let mut evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;
-    evaluation.pixel = run::localise_on_test(&run, detector.as_ref(), &split.valid, &split.test)?;
-    if evaluation.pixel.is_some() {
+    let localisation = run::localise_on_test(
+        &run,
+        detector.as_ref(),
+        &split.valid,
+        &split.test,
+        &evaluation.scores,
+        &split.class_names,
+    )?;
+    if let Some(localisation) = localisation {
+        evaluation.pixel = Some(localisation.overall);
+        evaluation.per_defect = localisation.per_defect;
         evaluation.pictures = run::map_pictures(
             &run,
             detector.as_ref(),
             &split.test,
             &evaluation.scores,
             PICTURES_EACH_WAY,
+            &split.class_names,
         )?;
     }
     let out = out.unwrap_or_else(|| run_dir.join(default_out));

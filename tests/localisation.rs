@@ -118,14 +118,35 @@ fn autoencoder_localises_magnetic_tile_defects() {
         assert!(json[key].as_f64().is_some(), "metrics.json lacks {key}");
     }
     assert!(done.report.table().contains("AUPRO"));
-    // The 8 most and 8 least anomalous test images, drawn in four 128-pixel panels.
+    // Per defect type: its 4 images against the 9 normal test images.
+    let defects: Vec<(&str, usize)> = done
+        .report
+        .per_defect
+        .iter()
+        .map(|d| (d.defect.as_str(), d.images))
+        .collect();
+    assert_eq!(
+        defects,
+        [
+            ("MT_Blowhole", 4),
+            ("MT_Break", 4),
+            ("MT_Crack", 4),
+            ("MT_Fray", 4),
+            ("MT_Uneven", 4)
+        ]
+    );
+    assert!(json["per_defect"][4]["aupro"].as_f64().is_some());
+    assert!(done.report.table().contains("MT_Uneven"));
+    // The 8 most and 8 least anomalous test images and the most anomalous of each defect type,
+    // drawn in four 128-pixel panels.
     let mut drawn: Vec<String> = std::fs::read_dir(done.out.join("maps"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     drawn.sort();
-    assert_eq!(drawn.len(), 16, "{drawn:?}");
+    assert_eq!(drawn.len(), 16 + 5, "{drawn:?}");
     assert!(drawn.contains(&"most-anomalous-1.png".to_string()));
+    assert!(drawn.contains(&"defect-MT_Crack.png".to_string()));
     let picture = image::open(done.out.join("maps/most-anomalous-1.png")).unwrap();
     assert_eq!((picture.width(), picture.height()), (4 * 128, 128));
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();

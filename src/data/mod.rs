@@ -163,6 +163,8 @@ pub struct Samples {
     pub labels: Vec<u8>,
     /// A stable identifier of each sample: `(split, index in that split)`.
     pub origin: Vec<Origin>,
+    /// The class of each sample in its data set (an index into its `class_names`).
+    pub classes: Vec<u32>,
     /// Ground-truth defect masks at the samples' own resolution (`height × width` per sample,
     /// 1 = defect), when the data set has them.
     pub masks: Option<Vec<u8>>,
@@ -185,6 +187,7 @@ impl Samples {
             shape,
             labels: Vec::new(),
             origin: Vec::new(),
+            classes: Vec::new(),
             masks: None,
         }
     }
@@ -232,6 +235,7 @@ impl Samples {
             (None, None) => {}
         }
         self.values.extend_from_slice(set.sample(i));
+        self.classes.push(set.classes[i]);
         self.labels.push(label);
         self.origin.push(Origin {
             split,

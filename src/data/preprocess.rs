@@ -220,6 +220,7 @@ impl Preprocessor {
         let mut out = Samples::empty(self.output);
         out.labels = samples.labels.clone();
         out.origin = samples.origin.clone();
+        out.classes = samples.classes.clone();
         out.values.reserve(samples.len() * self.output.len());
         for i in 0..samples.len() {
             let s = samples.sample(i);
@@ -284,6 +285,7 @@ mod tests {
         let n = values.len() / features;
         Samples {
             masks: None,
+            classes: Vec::new(),
             values,
             shape: SampleShape::Table { features },
             labels: vec![0; n],

@@ -126,6 +126,8 @@ pub struct Split {
     pub valid: Samples,
     /// Test samples with their labels.
     pub test: Samples,
+    /// The data set's class names (what each sample's class index means).
+    pub class_names: Vec<String>,
 }
 
 /// Class index of `class` (its name, or a number within range).
@@ -399,6 +401,7 @@ pub fn split(
     }
     let shape = source.train.shape;
     let mut out = Split {
+        class_names: source.train.class_names.clone(),
         train: Samples::empty(shape),
         valid: Samples::empty(shape),
         test: Samples::empty(shape),

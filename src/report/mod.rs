@@ -52,6 +52,9 @@ pub struct MetricsReport {
     /// masks and a model with anomaly maps.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub pixel: Option<PixelMetrics>,
+    /// Image AUROC, pixel AUROC and AUPRO per defect type.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub per_defect: Vec<crate::run::DefectMetrics>,
 }
 
 impl MetricsReport {
@@ -80,6 +83,7 @@ impl MetricsReport {
             samples: m.samples,
             anomalies: m.anomalies,
             pixel: eval.pixel.clone(),
+            per_defect: eval.per_defect.clone(),
         }
     }
 
@@ -127,7 +131,20 @@ impl MetricsReport {
                 ),
             ]);
         }
-        rows.iter().map(|(k, v)| format!("{k:<18} {v}\n")).collect()
+        let mut text: String = rows.iter().map(|(k, v)| format!("{k:<18} {v}\n")).collect();
+        if !self.per_defect.is_empty() {
+            text.push_str(&format!(
+                "\n{:<18} {:>6} {:>11} {:>11} {:>7}\n",
+                "defect", "images", "image AUROC", "pixel AUROC", "AUPRO"
+            ));
+            for d in &self.per_defect {
+                text.push_str(&format!(
+                    "{:<18} {:>6} {:>11.4} {:>11.4} {:>7.4}\n",
+                    d.defect, d.images, d.image_auroc, d.pixel_auroc, d.aupro
+                ));
+            }
+        }
+        text
     }
 }
 

@@ -579,6 +579,8 @@ pub struct Evaluation {
     /// Localisation metrics, for test images with masks and a model with anomaly maps
     /// ([`localise_on_test`]).
     pub pixel: Option<PixelMetrics>,
+    /// The same per defect type.
+    pub per_defect: Vec<DefectMetrics>,
     /// Test images with their maps, drawn into `maps/` ([`map_pictures`]).
     pub pictures: Vec<MapPicture>,
 }
@@ -617,17 +619,46 @@ pub fn for_each_raw_map(
     })
 }
 
+/// Image and pixel metrics of one defect type: its test images against every normal test
+/// image.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DefectMetrics {
+    /// The defect type (its class name).
+    pub defect: String,
+    /// Its test images.
+    pub images: usize,
+    /// Image AUROC of the model's score.
+    pub image_auroc: f64,
+    /// Pixel AUROC.
+    pub pixel_auroc: f64,
+    /// AUPRO up to 30 % FPR.
+    pub aupro: f64,
+}
+
+/// Localisation metrics of a test set, overall and per defect type.
+#[derive(Clone, Debug)]
+pub struct Localisation {
+    /// Over every test image with a known mask.
+    pub overall: PixelMetrics,
+    /// Per defect type, in class order.
+    pub per_defect: Vec<DefectMetrics>,
+}
+
 /// Localisation metrics of a detector on the test images that have masks: their maps at their
 /// own resolution against their masks (images with an unknown mask left out), Dice and IoU at
 /// the [`PIXEL_THRESHOLD_PERCENTILE`]th percentile of the pixel scores of the (normal)
-/// validation images `raw_valid`. `None` when the test samples have no masks or the model
-/// defines no map.
+/// validation images `raw_valid`; and per defect type (each anomalous class of the test set
+/// against all normal test images), with the image AUROC of `scores`. `None` when the test
+/// samples have no masks or the model defines no map. The normal test images' pixels are held
+/// once more per defect type.
 pub fn localise_on_test(
     run: &Run,
     detector: &dyn AnyDetector,
     raw_valid: &Samples,
     test: &Samples,
-) -> crate::Result<Option<PixelMetrics>> {
+    scores: &[f32],
+    class_names: &[String],
+) -> crate::Result<Option<Localisation>> {
     if test.masks.is_none() {
         return Ok(None);
     }
@@ -641,15 +672,49 @@ pub fn localise_on_test(
     }
     let threshold = crate::threshold::percentile_of(&valid_pixels, PIXEL_THRESHOLD_PERCENTILE);
     drop(valid_pixels);
-    let mut pixels = PixelScores::new();
+    let defects: std::collections::BTreeSet<u32> = (0..test.len())
+        .filter(|&i| test.labels[i] == 1)
+        .map(|i| test.classes[i])
+        .collect();
+    let mut overall = PixelScores::new();
+    let mut per_defect: BTreeMap<u32, PixelScores> =
+        defects.iter().map(|&c| (c, PixelScores::new())).collect();
     for_each_raw_map(run, detector, test, |i, map, _, width| {
         let mask = test.mask(i).expect("the test samples have masks");
         if mask.first() == Some(&crate::data::UNKNOWN_PIXEL) {
             return Ok(());
         }
-        pixels.push(map, mask, width)
+        overall.push(map, mask, width)?;
+        for (&class, pixels) in per_defect.iter_mut() {
+            if test.labels[i] == 0 || test.classes[i] == class {
+                pixels.push(map, mask, width)?;
+            }
+        }
+        Ok(())
     })?;
-    pixels.metrics(threshold).map(Some)
+    let mut rows = Vec::new();
+    for (class, pixels) in per_defect {
+        let chosen: Vec<usize> = (0..test.len())
+            .filter(|&i| test.labels[i] == 0 || test.classes[i] == class)
+            .collect();
+        let image_scores: Vec<f32> = chosen.iter().map(|&i| scores[i]).collect();
+        let image_labels: Vec<u8> = chosen.iter().map(|&i| test.labels[i]).collect();
+        let pixel = pixels.metrics(threshold)?;
+        rows.push(DefectMetrics {
+            defect: class_names
+                .get(class as usize)
+                .cloned()
+                .unwrap_or_else(|| class.to_string()),
+            images: image_labels.iter().filter(|&&l| l == 1).count(),
+            image_auroc: metrics::auroc(&image_scores, &image_labels)?,
+            pixel_auroc: pixel.pixel_auroc,
+            aupro: pixel.aupro,
+        });
+    }
+    Ok(Some(Localisation {
+        overall: overall.metrics(threshold)?,
+        per_defect: rows,
+    }))
 }
 
 /// One test image with its anomaly map, for a picture a person looks at.
@@ -671,14 +736,16 @@ pub struct MapPicture {
     pub label: u8,
 }
 
-/// The `count` most and `count` least anomalous test images by `scores`, with their maps at
-/// their own resolution (empty when the model defines no map or the samples are no images).
+/// The `count` most and `count` least anomalous test images by `scores`, and the most
+/// anomalous image of each defect type (named by `class_names`), with their maps at their own
+/// resolution (empty when the model defines no map or the samples are no images).
 pub fn map_pictures(
     run: &Run,
     detector: &dyn AnyDetector,
     test: &Samples,
     scores: &[f32],
     count: usize,
+    class_names: &[String],
 ) -> crate::Result<Vec<MapPicture>> {
     let Some(shape) = test.shape.image_dims() else {
         return Ok(Vec::new());
@@ -686,7 +753,7 @@ pub fn map_pictures(
     let mut order: Vec<usize> = (0..test.len()).collect();
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
     let count = count.min(order.len() / 2);
-    let chosen: Vec<(String, usize)> = order[..count]
+    let mut chosen: Vec<(String, usize)> = order[..count]
         .iter()
         .enumerate()
         .map(|(k, &i)| (format!("most-anomalous-{}", k + 1), i))
@@ -698,11 +765,33 @@ pub fn map_pictures(
                 .map(|(k, &i)| (format!("least-anomalous-{}", k + 1), i)),
         )
         .collect();
+    // The most anomalous image of each defect type.
+    let mut seen = std::collections::BTreeSet::new();
+    for &i in &order {
+        if test.labels[i] == 1 && seen.insert(test.classes[i]) {
+            let name = class_names
+                .get(test.classes[i] as usize)
+                .cloned()
+                .unwrap_or_else(|| test.classes[i].to_string());
+            let safe: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            chosen.push((format!("defect-{safe}"), i));
+        }
+    }
     let mut subset = Samples::empty(test.shape);
     for &(_, i) in &chosen {
         subset.values.extend_from_slice(test.sample(i));
         subset.labels.push(test.labels[i]);
         subset.origin.push(test.origin[i]);
+        subset.classes.push(test.classes[i]);
     }
     let mut pictures = Vec::with_capacity(chosen.len());
     for_each_raw_map(run, detector, &subset, |k, map, _, _| {
@@ -741,6 +830,7 @@ pub fn evaluate_on_test(
         metrics,
         checkpoint,
         pixel: None,
+        per_defect: Vec::new(),
         pictures: Vec::new(),
     })
 }
