@@ -182,6 +182,7 @@ pub fn scoring_detector(
 pub const PICTURES_EACH_WAY: usize = 8;
 
 /// A finished evaluation: where its report went, and the report.
+#[derive(Debug)]
 pub struct EvaluationReport {
     /// The folder holding metrics.json, scores.csv and the plots.
     pub out: PathBuf,
@@ -191,14 +192,20 @@ pub struct EvaluationReport {
 
 /// Evaluate the run in `run_dir` on the held-out test split of its protocol and write the
 /// report to `out` (default `RUN/eval-CHECKPOINT`, or `RUN/eval-CHECKPOINT-STEM` for a settings
-/// file `STEM.json`, so that the run's own evaluation is not overwritten).
+/// file `STEM.json`, so that the run's own evaluation is not overwritten). Anomaly maps (for
+/// the localisation metrics and pictures) are post-processed as `maps` says.
 pub fn evaluate_run(
     run_dir: &Path,
     checkpoint: Checkpoint,
     settings: Option<&Path>,
     out: Option<PathBuf>,
+    maps: run::MapOptions,
     device: &Device,
 ) -> crate::Result<EvaluationReport> {
+    if let Some(sigma) = maps.smooth_sigma {
+        crate::validate::in_range("--smooth", sigma as f64, 0.0, 64.0, false)?;
+        crate::validate::positive("--smooth", sigma as f64)?;
+    }
     let mut run = Run::load(run_dir)?;
     let split = run::load_split(&run.config)?;
     let detector = scoring_detector(&mut run, checkpoint, settings, Some(&split.valid), device)?;
@@ -214,6 +221,7 @@ pub fn evaluate_run(
         &split.test,
         &evaluation.scores,
         &split.class_names,
+        maps,
     )?;
     if let Some(localisation) = localisation {
         evaluation.pixel = Some(localisation.overall);
@@ -225,6 +233,7 @@ pub fn evaluate_run(
             &evaluation.scores,
             PICTURES_EACH_WAY,
             &split.class_names,
+            maps,
         )?;
     }
     let out = out.unwrap_or_else(|| run_dir.join(default_out));
@@ -422,6 +431,7 @@ pub fn demo_config(seed: u64, epochs: usize) -> crate::Result<RunConfig> {
             label_column: None,
             image_size: None,
             allow_missing_masks: false,
+            mask_dir: None,
         },
         Protocol::LeaveOneOut { class: "0".into() },
         seed,

@@ -33,7 +33,7 @@
 //! use oddity::run::{self, Checkpoint, RunConfig};
 //!
 //! # fn main() -> oddity::Result<()> {
-//! let data = DatasetSpec { kind: DatasetKind::BuiltinMnist, path: "builtin".into(), label_column: None, image_size: None, allow_missing_masks: false };
+//! let data = DatasetSpec { kind: DatasetKind::BuiltinMnist, path: "builtin".into(), label_column: None, image_size: None, allow_missing_masks: false, mask_dir: None };
 //! let config = RunConfig::new(ModelConfig::default_for("ganomaly")?, data, Protocol::LeaveOneOut { class: "0".into() }, 0)?;
 //! let split = run::load_split(&config)?;                       // train / validation / test
 //! let device = oddity::device::parse("cpu")?;

@@ -132,6 +132,14 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
         "Magnetic Tile images differ in size; give the side to resize them to (--decode-size, \
          e.g. 128)"
     );
+    if let Some(dir) = &spec.mask_dir {
+        ensure!(
+            spec.kind == DatasetKind::ImageFolder,
+            "--mask-dir gives the masks of an image folder; it does not apply to {} data",
+            spec.kind
+        );
+        ensure!(dir.is_dir(), "--mask-dir {}: not a folder", dir.display());
+    }
     ensure!(
         !spec.allow_missing_masks || spec.kind == DatasetKind::Mvtec,
         "--allow-missing-masks applies to MVTec AD masks, not to {} data",

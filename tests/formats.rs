@@ -212,3 +212,43 @@ fn mvtec_layout_loads_at_image_level() {
     );
     std::fs::remove_dir_all(root.parent().unwrap()).unwrap();
 }
+
+/// An image folder with its masks in another folder, matched by file stem: defect images get
+/// theirs, the others blank ones; a mask matching no image, or two masks for one stem, is an
+/// error naming the files.
+#[test]
+fn image_folder_masks_match_by_stem() {
+    let root = temp_dir("mask-dir");
+    let images = root.join("images");
+    let masks = root.join("masks");
+    for (class, name) in [("good", "a"), ("good", "b"), ("scratch", "c")] {
+        std::fs::create_dir_all(images.join(class)).unwrap();
+        image::GrayImage::from_pixel(6, 6, image::Luma([90]))
+            .save(images.join(class).join(format!("{name}.png")))
+            .unwrap();
+    }
+    std::fs::create_dir_all(&masks).unwrap();
+    image::GrayImage::from_fn(6, 6, |_, y| image::Luma([if y < 3 { 255 } else { 0 }]))
+        .save(masks.join("c_mask.png"))
+        .unwrap();
+    let mut s = spec(DatasetKind::ImageFolder, images.clone());
+    s.mask_dir = Some(masks.clone());
+    let data = source::load(&s).unwrap();
+    let m = data.train.masks.as_ref().unwrap();
+    assert_eq!(m.len(), 3 * 36);
+    assert!(m[..72].iter().all(|&v| v == 0), "good images: blank masks");
+    assert!(m[72..90].iter().all(|&v| v == 1) && m[90..].iter().all(|&v| v == 0));
+
+    image::GrayImage::new(6, 6)
+        .save(masks.join("z.png"))
+        .unwrap();
+    let e = format!("{:#}", source::load(&s).unwrap_err());
+    assert!(e.contains("z.png") && e.contains("\"z\""), "{e}");
+    std::fs::remove_file(masks.join("z.png")).unwrap();
+    image::GrayImage::new(6, 6)
+        .save(masks.join("c.png"))
+        .unwrap();
+    let e = format!("{:#}", source::load(&s).unwrap_err());
+    assert!(e.contains("c.png") && e.contains("c_mask.png"), "{e}");
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -8,7 +8,7 @@ use oddity::data::protocol::{self, Protocol, SplitOptions};
 use oddity::data::source::{self, DatasetKind, DatasetSpec};
 use oddity::jobs::{self, TrainOutcome};
 use oddity::models::ModelConfig;
-use oddity::run::{Checkpoint, RunConfig};
+use oddity::run::{Checkpoint, MapOptions, RunConfig};
 
 fn magnetic_tile(side: u32) -> DatasetSpec {
     let mut s = spec(DatasetKind::MagneticTile, fixture("magnetic-tile"));
@@ -102,7 +102,15 @@ fn autoencoder_localises_magnetic_tile_defects() {
     let TrainOutcome::Saved { dir, .. } = prepared.run(&device, None).unwrap() else {
         panic!("the training stopped");
     };
-    let done = jobs::evaluate_run(&dir, Checkpoint::Last, None, None, &device).unwrap();
+    let done = jobs::evaluate_run(
+        &dir,
+        Checkpoint::Last,
+        None,
+        None,
+        MapOptions::default(),
+        &device,
+    )
+    .unwrap();
     let pixel = done.report.pixel.as_ref().expect("pixel metrics");
     assert_eq!(pixel.regions, 23);
     assert!(
@@ -149,6 +157,28 @@ fn autoencoder_localises_magnetic_tile_defects() {
     assert!(drawn.contains(&"defect-MT_Crack.png".to_string()));
     let picture = image::open(done.out.join("maps/most-anomalous-1.png")).unwrap();
     assert_eq!((picture.width(), picture.height()), (4 * 128, 128));
+
+    // Smoothed maps (σ = 4 px) give other pixel metrics; a σ out of range is refused by name.
+    let smooth = |sigma: f32| {
+        jobs::evaluate_run(
+            &dir,
+            Checkpoint::Last,
+            None,
+            Some(dir.join("eval-smooth")),
+            MapOptions {
+                smooth_sigma: Some(sigma),
+            },
+            &device,
+        )
+    };
+    let smoothed = smooth(4.0).unwrap();
+    let smoothed = smoothed.report.pixel.as_ref().unwrap();
+    assert_ne!(smoothed.pixel_auroc, pixel.pixel_auroc);
+    assert!((0.0..=1.0).contains(&smoothed.aupro));
+    for bad in [0.0, -1.0, f32::NAN, 100.0] {
+        let e = smooth(bad).unwrap_err().to_string();
+        assert!(e.contains("--smooth"), "{e}");
+    }
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }
 

@@ -70,6 +70,10 @@ struct DataArgs {
     /// instead of refusing the data set.
     #[arg(long)]
     allow_missing_masks: bool,
+    /// Masks of an image folder: `<stem>.png` or `<stem>_mask.png` for each defect image
+    /// `<stem>.<ext>` (white = defect); images without one are defect-free.
+    #[arg(long)]
+    mask_dir: Option<PathBuf>,
 }
 
 impl DataArgs {
@@ -86,6 +90,7 @@ impl DataArgs {
             label_column: self.label_column.clone(),
             image_size: self.decode_size,
             allow_missing_masks: self.allow_missing_masks,
+            mask_dir: self.mask_dir.clone(),
         })
     }
 }
@@ -173,6 +178,10 @@ struct EvalArgs {
     /// Compute device.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Smooth anomaly maps with a Gaussian of this σ in pixels before the localisation metrics
+    /// and pictures (4 is common practice); none by default.
+    #[arg(long)]
+    smooth: Option<f32>,
     /// JSON file of score-time hyper-parameters replacing the run's, e.g. {"score": "l1"}
     /// for ALAD or {"score": "direct"} for ALOCC; the threshold is refitted on the run's
     /// validation split.
@@ -371,6 +380,9 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         a.checkpoint,
         a.model_config.as_deref(),
         a.out,
+        oddity::run::MapOptions {
+            smooth_sigma: a.smooth,
+        },
         &device,
     )?;
     print!("{}", done.report.table());

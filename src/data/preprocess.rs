@@ -276,6 +276,60 @@ pub fn resize_bilinear(src: &[f32], h: usize, w: usize, oh: usize, ow: usize, ou
     }
 }
 
+/// Gaussian blur of one `h × w` plane in place, standard deviation `sigma` pixels: separable,
+/// kernel radius ⌊4σ + ½⌋ (as anomalib's map smoothing), edges mirrored (`reflect`, the edge
+/// pixel not repeated), weights normalised to sum 1.
+pub fn gaussian_blur(plane: &mut [f32], h: usize, w: usize, sigma: f32) {
+    let radius = (4.0 * sigma + 0.5) as usize;
+    if radius == 0 || h * w == 0 {
+        return;
+    }
+    let weights: Vec<f32> = (0..=2 * radius)
+        .map(|k| {
+            let d = k as f32 - radius as f32;
+            (-d * d / (2.0 * sigma * sigma)).exp()
+        })
+        .collect();
+    let total: f32 = weights.iter().sum();
+    let weights: Vec<f32> = weights.iter().map(|v| v / total).collect();
+    let reflect = |i: isize, n: usize| -> usize {
+        let n = n as isize;
+        if n == 1 {
+            return 0;
+        }
+        let period = 2 * (n - 1);
+        let m = i.rem_euclid(period);
+        (if m < n { m } else { period - m }) as usize
+    };
+    let mut row = vec![0.0f32; w.max(h)];
+    for y in 0..h {
+        for x in 0..w {
+            row[x] = weights
+                .iter()
+                .enumerate()
+                .map(|(k, wt)| {
+                    wt * plane[y * w + reflect(x as isize + k as isize - radius as isize, w)]
+                })
+                .sum();
+        }
+        plane[y * w..(y + 1) * w].copy_from_slice(&row[..w]);
+    }
+    for x in 0..w {
+        for y in 0..h {
+            row[y] = weights
+                .iter()
+                .enumerate()
+                .map(|(k, wt)| {
+                    wt * plane[reflect(y as isize + k as isize - radius as isize, h) * w + x]
+                })
+                .sum();
+        }
+        for y in 0..h {
+            plane[y * w + x] = row[y];
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +364,26 @@ mod tests {
         assert_eq!(pre.factor, vec![1.0, 1.0]); // std 1 and a constant column
         let test = pre.apply(&table(vec![4.0, 12.0], 2)).unwrap();
         assert_eq!(test.values, vec![2.0, 2.0]);
+    }
+
+    /// The blur keeps a constant plane and the sum of an impulse away from the edges, spreads it
+    /// symmetrically, and does nothing at σ too small for a one-pixel radius.
+    #[test]
+    fn gaussian_blur_is_normalised_and_symmetric() {
+        let mut constant = vec![3.0f32; 35];
+        gaussian_blur(&mut constant, 5, 7, 1.5);
+        assert!(constant.iter().all(|v| (v - 3.0).abs() < 1e-5));
+        let mut impulse = vec![0.0f32; 21 * 21];
+        impulse[10 * 21 + 10] = 1.0;
+        gaussian_blur(&mut impulse, 21, 21, 1.0);
+        let sum: f32 = impulse.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+        assert!((impulse[10 * 21 + 9] - impulse[10 * 21 + 11]).abs() < 1e-7);
+        assert!((impulse[9 * 21 + 10] - impulse[10 * 21 + 9]).abs() < 1e-7);
+        assert!(impulse[10 * 21 + 10] < 1.0 && impulse[10 * 21 + 10] > impulse[10 * 21 + 11]);
+        let mut tiny = vec![0.0f32, 1.0, 0.0];
+        gaussian_blur(&mut tiny, 1, 3, 0.1);
+        assert_eq!(tiny, vec![0.0, 1.0, 0.0]);
     }
 
     #[test]

@@ -89,6 +89,10 @@ pub struct DatasetSpec {
     /// pixel metrics), instead of refusing the data set.
     #[serde(default)]
     pub allow_missing_masks: bool,
+    /// A folder of masks for an image folder: `<stem>.png` or `<stem>_mask.png` for the image
+    /// `<stem>.<ext>` (white = defect); an image without one is defect-free.
+    #[serde(default)]
+    pub mask_dir: Option<PathBuf>,
 }
 
 /// A data set's splits: `test` is `None` when it comes as one pool.
@@ -180,6 +184,9 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
                 }
                 load_folders(&root, folder_options)?
             }
+        }
+        DatasetKind::ImageFolder if spec.mask_dir.is_some() => {
+            folders_with_masks(path, spec.mask_dir.as_deref().unwrap(), folder_options)?
         }
         DatasetKind::ImageFolder => {
             if path.join("train").is_dir() && path.join("test").is_dir() {
@@ -294,6 +301,89 @@ fn mvtec(
         test: Some(test),
         test_every_anomaly: false,
     })
+}
+
+/// An image folder (one pool, or `train/` and `test/`) with the masks in `mask_dir`, matched
+/// by file stem. Every mask must match one image, and no two masks one stem.
+fn folders_with_masks(
+    root: &Path,
+    mask_dir: &Path,
+    options: image_folder::FolderOptions,
+) -> crate::Result<DataSource> {
+    let mut masks: std::collections::BTreeMap<String, PathBuf> = Default::default();
+    let entries = std::fs::read_dir(mask_dir)
+        .with_context(|| format!("cannot list the mask folder {}", mask_dir.display()))?;
+    let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    for file in files {
+        if !file
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+        {
+            continue;
+        }
+        let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+        let stem = stem.strip_suffix("_mask").unwrap_or(&stem).to_string();
+        if let Some(first) = masks.insert(stem.clone(), file.clone()) {
+            bail!(
+                "{} and {} are both masks for images named {stem:?}",
+                first.display(),
+                file.display()
+            );
+        }
+    }
+    let used = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let mask_of = |_: &str, image: &Path| -> crate::Result<image_folder::MaskOf> {
+        let stem = image
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        Ok(match masks.get(&stem) {
+            Some(file) => {
+                anyhow::ensure!(
+                    used.borrow_mut().insert(stem.clone()),
+                    "{}: a second image named {stem:?} for the mask {}",
+                    image.display(),
+                    file.display()
+                );
+                image_folder::MaskOf::File(file.clone())
+            }
+            None => image_folder::MaskOf::Blank,
+        })
+    };
+    let source = if root.join("train").is_dir() && root.join("test").is_dir() {
+        let names = folder_classes(root)?;
+        let load = |split: &str, names: &[String], options| -> crate::Result<LabelledSet> {
+            let dir = root.join(split);
+            let (_, items) = image_folder::class_items(&dir, Some(names), &mask_of)?;
+            image_folder::load_items(&dir, names.to_vec(), items, options)
+        };
+        let train = load("train", &names, options)?;
+        let test = load("test", &names, same_channels(&train, options))?;
+        same_shape(root, &train, &test)?;
+        DataSource {
+            train,
+            test: Some(test),
+            test_every_anomaly: false,
+        }
+    } else {
+        let (names, items) = image_folder::class_items(root, None, &mask_of)?;
+        DataSource {
+            train: image_folder::load_items(root, names, items, options)?,
+            test: None,
+            test_every_anomaly: false,
+        }
+    };
+    let used = used.into_inner();
+    if let Some((stem, file)) = masks.iter().find(|(stem, _)| !used.contains(*stem)) {
+        bail!(
+            "{}: no image of {} is named {stem:?}",
+            file.display(),
+            root.display()
+        );
+    }
+    Ok(source)
 }
 
 /// The class names of `root/{train,test}/<class>/`, sorted, each once.

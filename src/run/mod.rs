@@ -595,13 +595,22 @@ pub fn score_raw(run: &Run, detector: &dyn AnyDetector, raw: &Samples) -> crate:
 /// threshold (Dice, IoU, the thresholded region in the pictures).
 pub const PIXEL_THRESHOLD_PERCENTILE: f64 = 99.0;
 
+/// How anomaly maps are post-processed, the same for every model.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MapOptions {
+    /// Gaussian smoothing of each map at its image's resolution, σ in pixels (anomalib's
+    /// common practice is 4); none by default.
+    pub smooth_sigma: Option<f32>,
+}
+
 /// Each raw sample's anomaly map at the sample's own resolution: the map of its preprocessed
-/// image, resized back (bilinear, half-pixel centres) to the image as loaded. `false` when the
-/// model defines no map.
+/// image, resized back (bilinear, half-pixel centres) to the image as loaded, then smoothed as
+/// `options` say. `false` when the model defines no map.
 pub fn for_each_raw_map(
     run: &Run,
     detector: &dyn AnyDetector,
     raw: &Samples,
+    options: MapOptions,
     mut each: impl FnMut(usize, &[f32], usize, usize) -> crate::Result<()>,
 ) -> crate::Result<bool> {
     let SampleShape::Image { height, width, .. } = raw.shape else {
@@ -610,11 +619,15 @@ pub fn for_each_raw_map(
     let samples = run.preprocessor.apply(raw)?;
     let mut resized = Vec::with_capacity(height * width);
     crate::score::for_each_map(detector, &samples, |i, map, h, w| {
-        if (h, w) == (height, width) {
-            return each(i, map, height, width);
-        }
         resized.clear();
-        crate::data::preprocess::resize_bilinear(map, h, w, height, width, &mut resized);
+        if (h, w) == (height, width) {
+            resized.extend_from_slice(map);
+        } else {
+            crate::data::preprocess::resize_bilinear(map, h, w, height, width, &mut resized);
+        }
+        if let Some(sigma) = options.smooth_sigma {
+            crate::data::preprocess::gaussian_blur(&mut resized, height, width, sigma);
+        }
         each(i, &resized, height, width)
     })
 }
@@ -658,12 +671,13 @@ pub fn localise_on_test(
     test: &Samples,
     scores: &[f32],
     class_names: &[String],
+    options: MapOptions,
 ) -> crate::Result<Option<Localisation>> {
     if test.masks.is_none() {
         return Ok(None);
     }
     let mut valid_pixels = Vec::new();
-    let has_maps = for_each_raw_map(run, detector, raw_valid, |_, map, _, _| {
+    let has_maps = for_each_raw_map(run, detector, raw_valid, options, |_, map, _, _| {
         valid_pixels.extend(map.iter().map(|&v| v as f64));
         Ok(())
     })?;
@@ -679,7 +693,7 @@ pub fn localise_on_test(
     let mut overall = PixelScores::new();
     let mut per_defect: BTreeMap<u32, PixelScores> =
         defects.iter().map(|&c| (c, PixelScores::new())).collect();
-    for_each_raw_map(run, detector, test, |i, map, _, width| {
+    for_each_raw_map(run, detector, test, options, |i, map, _, width| {
         let mask = test.mask(i).expect("the test samples have masks");
         if mask.first() == Some(&crate::data::UNKNOWN_PIXEL) {
             return Ok(());
@@ -746,6 +760,7 @@ pub fn map_pictures(
     scores: &[f32],
     count: usize,
     class_names: &[String],
+    options: MapOptions,
 ) -> crate::Result<Vec<MapPicture>> {
     let Some(shape) = test.shape.image_dims() else {
         return Ok(Vec::new());
@@ -794,7 +809,7 @@ pub fn map_pictures(
         subset.classes.push(test.classes[i]);
     }
     let mut pictures = Vec::with_capacity(chosen.len());
-    for_each_raw_map(run, detector, &subset, |k, map, _, _| {
+    for_each_raw_map(run, detector, &subset, options, |k, map, _, _| {
         let (name, i) = &chosen[k];
         pictures.push(MapPicture {
             name: name.clone(),

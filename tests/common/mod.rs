@@ -22,6 +22,7 @@ pub fn spec(kind: DatasetKind, path: PathBuf) -> DatasetSpec {
         label_column: None,
         image_size: None,
         allow_missing_masks: false,
+        mask_dir: None,
     }
 }
 
