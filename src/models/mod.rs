@@ -45,6 +45,7 @@ builtin_models! {
     skip_ganomaly => SkipGanomalyConfig,
     alocc => AloccConfig,
     autoencoder => AutoencoderConfig,
+    ssim_ae => SsimAeConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.

@@ -29,6 +29,22 @@ impl NetOptimizer {
         }
     }
 
+    /// [`NetOptimizer::adam`] with an L2 weight decay added to every gradient (PyTorch's `Adam`
+    /// with `weight_decay`).
+    pub fn adam_with_weight_decay(lr: f64, beta_1: f32, beta_2: f32, decay: f64) -> Self {
+        NetOptimizer {
+            optim: AdamConfig::new()
+                .with_beta_1(beta_1)
+                .with_beta_2(beta_2)
+                .with_epsilon(ADAM_EPSILON)
+                .with_weight_decay(Some(burn::optim::decay::WeightDecayConfig::new(
+                    decay as f32,
+                )))
+                .init(),
+            lr,
+        }
+    }
+
     /// RMSProp as TensorFlow 1's `RMSPropOptimizer` defaults it: decay 0.9, no momentum,
     /// ε = 1e-10.
     pub fn rmsprop(lr: f64) -> Self {
