@@ -202,10 +202,7 @@ pub fn evaluate_run(
     maps: run::MapOptions,
     device: &Device,
 ) -> crate::Result<EvaluationReport> {
-    if let Some(sigma) = maps.smooth_sigma {
-        crate::validate::in_range("--smooth", sigma as f64, 0.0, 64.0, false)?;
-        crate::validate::positive("--smooth", sigma as f64)?;
-    }
+    check_map_options(maps)?;
     let mut run = Run::load(run_dir)?;
     let split = run::load_split(&run.config)?;
     let detector = scoring_detector(&mut run, checkpoint, settings, Some(&split.valid), device)?;
@@ -308,17 +305,34 @@ pub struct ScoreTable {
     pub threshold: f64,
 }
 
+/// Where [`score_dataset`] draws each image with its anomaly map.
+#[derive(Clone, Copy, Debug)]
+pub struct MapsOutput<'a> {
+    /// A new or empty folder; each image becomes `<part>-<index>.png` there.
+    pub dir: &'a Path,
+    /// How the maps are post-processed.
+    pub options: run::MapOptions,
+}
+
 /// Score the `split` of the data set `data` with the run in `run_dir` (weights of
 /// `checkpoint`, score-time hyper-parameters of `settings` if given), labelling each sample by
-/// the run's protocol and flagging those at or above the run's threshold.
+/// the run's protocol and flagging those at or above the run's threshold. With `maps`, each
+/// image is also drawn with its map ([`crate::report::overlays`]; heat scale from 0 to twice the
+/// pixel threshold, which is taken from the run's validation images, so the run's training data
+/// must be where run.json says).
 pub fn score_dataset(
     run_dir: &Path,
     data: &DatasetSpec,
     split: ScoreSplit,
     checkpoint: Checkpoint,
     settings: Option<&Path>,
+    maps: Option<MapsOutput>,
     device: &Device,
 ) -> crate::Result<ScoreTable> {
+    if let Some(m) = &maps {
+        check_map_options(m.options)?;
+        empty_folder(m.dir)?;
+    }
     let mut run = Run::load(run_dir)?;
     let source = source::load(data)?;
     let mut parts = Vec::new();
@@ -332,6 +346,14 @@ pub fn score_dataset(
     }
     let detector = scoring_detector(&mut run, checkpoint, settings, None, device)?;
     let threshold = run.thresholds.of(checkpoint).value;
+    let pixel_threshold = match &maps {
+        Some(m) => {
+            let valid = run::load_split(&run.config)?.valid;
+            let t = run::pixel_threshold(&run, detector.as_ref(), &valid, m.options)?;
+            Some(t.context("this model draws no anomaly maps (--maps)")?)
+        }
+        None => None,
+    };
     let mut rows = Vec::new();
     for (part, set) in parts {
         let labels: Vec<Option<u8>> = set
@@ -348,6 +370,9 @@ pub fn score_dataset(
             samples.push_from(set, split_code, i, label.unwrap_or(0));
         }
         let scores = run::score_raw(&run, detector.as_ref(), &samples)?;
+        if let (Some(m), Some(t)) = (&maps, pixel_threshold) {
+            draw_maps(&run, detector.as_ref(), &samples, &scores, part, m, t)?;
+        }
         rows.extend(
             scores
                 .into_iter()
@@ -363,6 +388,67 @@ pub fn score_dataset(
         );
     }
     Ok(ScoreTable { rows, threshold })
+}
+
+/// A smoothing σ must be a positive number of pixels, at most 64.
+fn check_map_options(options: run::MapOptions) -> crate::Result<()> {
+    if let Some(sigma) = options.smooth_sigma {
+        crate::validate::in_range("--smooth", sigma as f64, 0.0, 64.0, false)?;
+        crate::validate::positive("--smooth", sigma as f64)?;
+    }
+    Ok(())
+}
+
+/// Create `dir`, or accept it empty: maps never overwrite a user's files.
+fn empty_folder(dir: &Path) -> crate::Result<()> {
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir)
+            .with_context(|| format!("--maps {}: cannot list it", dir.display()))?;
+        anyhow::ensure!(
+            entries.next().is_none(),
+            "--maps {}: the folder is not empty; give a new or empty one",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
+/// Draw each of `samples` with its map into `maps.dir` as `<part>-<index>.png`.
+fn draw_maps(
+    run: &Run,
+    detector: &dyn AnyDetector,
+    samples: &Samples,
+    scores: &[f32],
+    part: Part,
+    maps: &MapsOutput,
+    pixel_threshold: f64,
+) -> crate::Result<()> {
+    let Some(shape) = samples.shape.image_dims() else {
+        bail!(
+            "--maps draws images, but the data set holds {}",
+            samples.shape
+        );
+    };
+    let scale = (0.0, (2.0 * pixel_threshold).max(f64::EPSILON) as f32);
+    run::for_each_raw_map(run, detector, samples, maps.options, |i, map, _, _| {
+        let picture = run::MapPicture {
+            name: format!("{}-{i}", part.name()),
+            image: samples.sample(i).to_vec(),
+            shape,
+            map: map.to_vec(),
+            mask: samples
+                .mask(i)
+                .filter(|m| m.first() != Some(&crate::data::UNKNOWN_PIXEL))
+                .map(<[u8]>::to_vec),
+            score: scores[i],
+            label: samples.labels[i],
+        };
+        let path = maps.dir.join(format!("{}.png", picture.name));
+        crate::report::overlays::render(&picture, scale, pixel_threshold)
+            .save(&path)
+            .with_context(|| format!("cannot write {}", path.display()))
+    })?;
+    Ok(())
 }
 
 /// How the threshold of [`metrics_of_scores`] is chosen.

@@ -204,6 +204,14 @@ struct ScoreArgs {
     /// Output CSV: index,split,split_index,score,label,flagged.
     #[arg(long)]
     output: PathBuf,
+    /// Also draw each image with its anomaly map into this new or empty folder
+    /// (`<split>-<index>.png`: image, mask outline if known, heat map, region at the pixel
+    /// threshold taken from the run's validation images).
+    #[arg(long)]
+    maps: Option<PathBuf>,
+    /// With --maps: smooth the maps with a Gaussian of this σ in pixels.
+    #[arg(long, requires = "maps")]
+    smooth: Option<f32>,
     /// Compute device.
     #[arg(long, default_value = "cpu")]
     device: String,
@@ -398,6 +406,12 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
         a.split.parse()?,
         a.checkpoint,
         a.model_config.as_deref(),
+        a.maps.as_deref().map(|dir| jobs::MapsOutput {
+            dir,
+            options: oddity::run::MapOptions {
+                smooth_sigma: a.smooth,
+            },
+        }),
         &device,
     )?;
     jobs::write_score_table(&a.output, &table)?;

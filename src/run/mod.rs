@@ -632,6 +632,25 @@ pub fn for_each_raw_map(
     })
 }
 
+/// The pixel threshold: the [`PIXEL_THRESHOLD_PERCENTILE`]th percentile of the map values of
+/// the (normal) validation images `raw_valid`; `None` when the model defines no map.
+pub fn pixel_threshold(
+    run: &Run,
+    detector: &dyn AnyDetector,
+    raw_valid: &Samples,
+    options: MapOptions,
+) -> crate::Result<Option<f64>> {
+    let mut valid_pixels = Vec::new();
+    let has_maps = for_each_raw_map(run, detector, raw_valid, options, |_, map, _, _| {
+        valid_pixels.extend(map.iter().map(|&v| v as f64));
+        Ok(())
+    })?;
+    Ok(
+        has_maps
+            .then(|| crate::threshold::percentile_of(&valid_pixels, PIXEL_THRESHOLD_PERCENTILE)),
+    )
+}
+
 /// Image and pixel metrics of one defect type: its test images against every normal test
 /// image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -676,16 +695,9 @@ pub fn localise_on_test(
     if test.masks.is_none() {
         return Ok(None);
     }
-    let mut valid_pixels = Vec::new();
-    let has_maps = for_each_raw_map(run, detector, raw_valid, options, |_, map, _, _| {
-        valid_pixels.extend(map.iter().map(|&v| v as f64));
-        Ok(())
-    })?;
-    if !has_maps {
+    let Some(threshold) = pixel_threshold(run, detector, raw_valid, options)? else {
         return Ok(None);
-    }
-    let threshold = crate::threshold::percentile_of(&valid_pixels, PIXEL_THRESHOLD_PERCENTILE);
-    drop(valid_pixels);
+    };
     let defects: std::collections::BTreeSet<u32> = (0..test.len())
         .filter(|&i| test.labels[i] == 1)
         .map(|i| test.classes[i])
