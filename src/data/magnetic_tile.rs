@@ -26,8 +26,12 @@ pub fn load(root: &Path, options: FolderOptions) -> crate::Result<LabelledSet> {
     let mut items = Vec::new();
     for dir in image_folder::class_dirs(root)? {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("MT_") {
+            // Not a class folder (`.git`, notes, …).
+            continue;
+        }
         let images = dir.join("Imgs");
-        if !name.starts_with("MT_") || !images.is_dir() {
+        if !images.is_dir() {
             bail!(
                 "{}: not a Magnetic Tile class folder (expected MT_<Type>/Imgs/)",
                 dir.display()

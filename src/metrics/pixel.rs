@@ -65,8 +65,27 @@ impl PixelScores {
         Self::default()
     }
 
-    /// Add one image's `map` and `mask` (row-major, `width` pixels a row, the same size).
+    /// Ground-truth regions so far.
+    pub fn regions(&self) -> usize {
+        self.region_sizes.len()
+    }
+
+    /// Add one image's `map` and `mask` (row-major, `width` pixels a row, the same size); the
+    /// image counts as anomalous (for the image AUROC of map maxima) when its mask has a defect.
     pub fn push(&mut self, map: &[f32], mask: &[u8], width: usize) -> crate::Result<()> {
+        let label = mask.iter().any(|&v| v == 1) as u8;
+        self.push_labelled(map, mask, width, label)
+    }
+
+    /// [`PixelScores::push`] with the image's own label (1 = anomalous), so that the image AUROC
+    /// of map maxima counts images as the image metrics do, whatever their masks hold.
+    pub fn push_labelled(
+        &mut self,
+        map: &[f32],
+        mask: &[u8],
+        width: usize,
+        label: u8,
+    ) -> crate::Result<()> {
         ensure!(
             map.len() == mask.len(),
             "an anomaly map of {} pixels against a mask of {}",
@@ -93,7 +112,7 @@ impl PixelScores {
         self.truth.extend_from_slice(mask);
         self.image_max
             .push(map.iter().copied().fold(f32::NEG_INFINITY, f32::max));
-        self.image_truth.push(mask.iter().any(|&v| v == 1) as u8);
+        self.image_truth.push(label);
         Ok(())
     }
 

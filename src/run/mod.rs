@@ -705,21 +705,34 @@ pub fn localise_on_test(
     let mut overall = PixelScores::new();
     let mut per_defect: BTreeMap<u32, PixelScores> =
         defects.iter().map(|&c| (c, PixelScores::new())).collect();
+    let blank = vec![0u8; test.mask_len()];
     for_each_raw_map(run, detector, test, options, |i, map, _, width| {
         let mask = test.mask(i).expect("the test samples have masks");
         if mask.first() == Some(&crate::data::UNKNOWN_PIXEL) {
             return Ok(());
         }
-        overall.push(map, mask, width)?;
+        // An image the protocol calls normal has no defect here, whatever its mask holds (a
+        // defect class made the normal one by leave-one-out).
+        let label = test.labels[i];
+        let mask = if label == 0 { &blank[..] } else { mask };
+        overall.push_labelled(map, mask, width, label)?;
         for (&class, pixels) in per_defect.iter_mut() {
-            if test.labels[i] == 0 || test.classes[i] == class {
-                pixels.push(map, mask, width)?;
+            if label == 0 || test.classes[i] == class {
+                pixels.push_labelled(map, mask, width, label)?;
             }
         }
         Ok(())
     })?;
+    if overall.regions() == 0 {
+        // No test image with a known defect mask: nothing to localise.
+        return Ok(None);
+    }
     let mut rows = Vec::new();
     for (class, pixels) in per_defect {
+        if pixels.regions() == 0 {
+            // Every image of this defect type has an unknown or empty mask.
+            continue;
+        }
         let chosen: Vec<usize> = (0..test.len())
             .filter(|&i| test.labels[i] == 0 || test.classes[i] == class)
             .collect();

@@ -23,7 +23,7 @@
 mod networks;
 pub mod ssim;
 
-use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, square_image};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims};
 use crate::data::SampleShape;
 use crate::nn::init::component_rng;
 use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};
@@ -107,12 +107,18 @@ impl SsimAe {
         device: &Device,
         seed: u64,
     ) -> crate::Result<Self> {
-        let dims = square_image("ssim-ae", shape, config.image_size)?;
+        let (channels, height, width) = image_dims("ssim-ae", shape)?;
+        anyhow::ensure!(
+            height == config.image_size && width == config.image_size,
+            "ssim-ae expects {0}×{0} images, got {height}×{width}",
+            config.image_size
+        );
         anyhow::ensure!(
             config.image_size >= 16 && config.image_size.is_multiple_of(16),
             "ssim-ae needs an image size that is a multiple of 16, got {}",
             config.image_size
         );
+        let dims = [channels, height, width];
         let net = SsimAutoencoderNet::new(
             dims[0],
             config.image_size,
