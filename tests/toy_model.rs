@@ -109,6 +109,7 @@ impl Detector for Centroid {
             networks: &self.centre,
             optimizers: vec![&self.optim],
             rng: None,
+            average: None,
         }
     }
 
@@ -117,6 +118,7 @@ impl Detector for Centroid {
             networks: &mut self.centre,
             optimizers: vec![&mut self.optim],
             rng: None,
+            average: None,
         }
     }
 }

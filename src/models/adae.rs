@@ -188,6 +188,7 @@ impl Detector for Adae {
             networks: &self.nets,
             optimizers: vec![&self.optim_g, &self.optim_d],
             rng: None,
+            average: None,
         }
     }
 
@@ -196,6 +197,7 @@ impl Detector for Adae {
             networks: &mut self.nets,
             optimizers: vec![&mut self.optim_g, &mut self.optim_d],
             rng: None,
+            average: None,
         }
     }
 }

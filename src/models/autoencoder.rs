@@ -217,6 +217,7 @@ impl Detector for Autoencoder {
             networks: &self.net,
             optimizers: vec![&self.optim],
             rng: None,
+            average: None,
         }
     }
 
@@ -225,6 +226,7 @@ impl Detector for Autoencoder {
             networks: &mut self.net,
             optimizers: vec![&mut self.optim],
             rng: None,
+            average: None,
         }
     }
 }

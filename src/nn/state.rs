@@ -56,6 +56,8 @@ pub struct Trainables<'a> {
     pub optimizers: Vec<&'a NetOptimizer>,
     /// The generator of the model's random draws (noise, dropout masks, latent codes).
     pub rng: Option<&'a ChaCha8Rng>,
+    /// The moving average of the networks' weights the model scores with, if it keeps one.
+    pub average: Option<&'a dyn Weights>,
 }
 
 /// [`Trainables`], to restore into.
@@ -66,6 +68,8 @@ pub struct TrainablesMut<'a> {
     pub optimizers: Vec<&'a mut NetOptimizer>,
     /// The generator of the model's random draws.
     pub rng: Option<&'a mut ChaCha8Rng>,
+    /// The moving average of the networks' weights.
+    pub average: Option<&'a mut dyn Weights>,
 }
 
 /// The magic at the start of a serialised training state.
@@ -84,8 +88,8 @@ impl TrainingState {
             .with_context(|| format!("the training state has no part {name:?}"))
     }
 
-    /// The state of what a detector trains: its networks, its optimizers in their fixed order
-    /// and its random generator, if it draws one.
+    /// The state of what a detector trains: its networks, its optimizers in their fixed order,
+    /// its random generator and its moving average of weights, if it has them.
     pub fn of_trainables(parts: &Trainables<'_>) -> crate::Result<Self> {
         let mut state = TrainingState::new();
         state.put_weights("nets", parts.networks)?;
@@ -94,6 +98,9 @@ impl TrainingState {
         }
         if let Some(rng) = parts.rng {
             state.put_rng("rng", rng)?;
+        }
+        if let Some(average) = parts.average {
+            state.put_weights("average", average)?;
         }
         Ok(state)
     }
@@ -106,6 +113,9 @@ impl TrainingState {
         }
         if let Some(rng) = parts.rng {
             *rng = self.rng("rng")?;
+        }
+        if let Some(average) = parts.average {
+            self.load_weights("average", average)?;
         }
         Ok(())
     }

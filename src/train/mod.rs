@@ -381,6 +381,7 @@ mod tests {
                 networks: &self.net,
                 optimizers: vec![],
                 rng: None,
+                average: None,
             }
         }
         fn trainables_mut(&mut self) -> TrainablesMut<'_> {
@@ -388,6 +389,7 @@ mod tests {
                 networks: &mut self.net,
                 optimizers: vec![],
                 rng: None,
+                average: None,
             }
         }
         fn train_step(&mut self, _batch: Tensor<2>) -> crate::Result<StepLosses> {

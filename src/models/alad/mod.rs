@@ -37,7 +37,7 @@ use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, row_l1};
 use crate::nn::{Ema, InitScheme, NetOptimizer, initialise};
-use crate::nn::{Trainables, TrainablesMut, TrainingState};
+use crate::nn::{Trainables, TrainablesMut, TrainingState, Weights};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 use rand_chacha::ChaCha8Rng;
@@ -362,6 +362,10 @@ impl Detector for Alad {
             networks: &self.nets,
             optimizers: self.optim.iter().collect(),
             rng: Some(&self.rng),
+            average: self
+                .average
+                .as_ref()
+                .map(|a| a.average() as &dyn Weights),
         }
     }
 
@@ -370,6 +374,10 @@ impl Detector for Alad {
             networks: &mut self.nets,
             optimizers: self.optim.iter_mut().collect(),
             rng: Some(&mut self.rng),
+            average: self
+                .average
+                .as_mut()
+                .map(|a| a.average_mut() as &mut dyn Weights),
         }
     }
 
@@ -385,18 +393,12 @@ impl Detector for Alad {
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
         let mut state = TrainingState::of_trainables(&self.trainables())?;
         state.put_matrix("previous", self.previous.as_ref())?;
-        if let Some(average) = &self.average {
-            state.put_module("average", average.average())?;
-        }
         Ok(Some(state))
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
         state.restore_trainables(self.trainables_mut())?;
         self.previous = state.matrix("previous", &self.device.clone().autodiff())?;
-        if let Some(average) = &mut self.average {
-            state.load_module("average", average.average_mut())?;
-        }
         Ok(())
     }
 }

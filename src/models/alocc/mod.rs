@@ -238,6 +238,7 @@ impl Detector for Alocc {
             networks: &self.nets,
             optimizers: vec![&self.optim_r, &self.optim_d],
             rng: Some(&self.rng),
+            average: None,
         }
     }
 
@@ -246,6 +247,7 @@ impl Detector for Alocc {
             networks: &mut self.nets,
             optimizers: vec![&mut self.optim_r, &mut self.optim_d],
             rng: Some(&mut self.rng),
+            average: None,
         }
     }
 }

@@ -32,7 +32,7 @@ use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::bce_with_logits;
 use crate::nn::{Ema, InitScheme, NetOptimizer, initialise};
-use crate::nn::{Trainables, TrainablesMut, TrainingState};
+use crate::nn::{Trainables, TrainablesMut, Weights};
 use burn::prelude::*;
 use latent_search::LatentSearch;
 use networks::{AnoganNets, Generator};
@@ -411,6 +411,10 @@ impl Detector for Anogan {
             networks: &self.nets,
             optimizers: vec![&self.optim_g, &self.optim_d],
             rng: Some(&self.rng),
+            average: self
+                .average
+                .as_ref()
+                .map(|a| a.average() as &dyn Weights),
         }
     }
 
@@ -419,6 +423,10 @@ impl Detector for Anogan {
             networks: &mut self.nets,
             optimizers: vec![&mut self.optim_g, &mut self.optim_d],
             rng: Some(&mut self.rng),
+            average: self
+                .average
+                .as_mut()
+                .map(|a| a.average_mut() as &mut dyn Weights),
         }
     }
 
@@ -431,21 +439,6 @@ impl Detector for Anogan {
         load_with_average(&mut self.nets, self.average.as_mut(), template, bytes)
     }
 
-    fn training_state(&self) -> crate::Result<Option<TrainingState>> {
-        let mut state = TrainingState::of_trainables(&self.trainables())?;
-        if let Some(average) = &self.average {
-            state.put_module("average", average.average())?;
-        }
-        Ok(Some(state))
-    }
-
-    fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
-        state.restore_trainables(self.trainables_mut())?;
-        if let Some(average) = &mut self.average {
-            state.load_module("average", average.average_mut())?;
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, row_l1};
 use crate::nn::{Ema, InitScheme, NetOptimizer, initialise};
-use crate::nn::{Trainables, TrainablesMut, TrainingState};
+use crate::nn::{Trainables, TrainablesMut, TrainingState, Weights};
 use burn::prelude::*;
 use burn::tensor::activation::log_sigmoid;
 use rand_chacha::ChaCha8Rng;
@@ -294,6 +294,10 @@ impl Detector for Egbad {
             networks: &self.nets,
             optimizers: vec![&self.optim_d, &self.optim_g, &self.optim_e],
             rng: Some(&self.rng),
+            average: self
+                .average
+                .as_ref()
+                .map(|a| a.average() as &dyn Weights),
         }
     }
 
@@ -302,6 +306,10 @@ impl Detector for Egbad {
             networks: &mut self.nets,
             optimizers: vec![&mut self.optim_d, &mut self.optim_g, &mut self.optim_e],
             rng: Some(&mut self.rng),
+            average: self
+                .average
+                .as_mut()
+                .map(|a| a.average_mut() as &mut dyn Weights),
         }
     }
 
@@ -317,18 +325,12 @@ impl Detector for Egbad {
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
         let mut state = TrainingState::of_trainables(&self.trainables())?;
         state.put_matrix("previous", self.previous.as_ref())?;
-        if let Some(average) = &self.average {
-            state.put_module("average", average.average())?;
-        }
         Ok(Some(state))
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
         state.restore_trainables(self.trainables_mut())?;
         self.previous = state.matrix("previous", &self.device.clone().autodiff())?;
-        if let Some(average) = &mut self.average {
-            state.load_module("average", average.average_mut())?;
-        }
         Ok(())
     }
 }

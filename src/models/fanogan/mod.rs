@@ -342,6 +342,7 @@ impl Detector for Fanogan {
             networks: &self.nets,
             optimizers: vec![&self.optim_g, &self.optim_d, &self.optim_e],
             rng: Some(&self.rng),
+            average: None,
         }
     }
 
@@ -350,6 +351,7 @@ impl Detector for Fanogan {
             networks: &mut self.nets,
             optimizers: vec![&mut self.optim_g, &mut self.optim_d, &mut self.optim_e],
             rng: Some(&mut self.rng),
+            average: None,
         }
     }
 

@@ -268,6 +268,7 @@ impl Detector for Ganomaly {
             networks: &self.nets,
             optimizers: vec![&self.optim_g, &self.optim_d],
             rng: Some(&self.rng),
+            average: None,
         }
     }
 
@@ -276,6 +277,7 @@ impl Detector for Ganomaly {
             networks: &mut self.nets,
             optimizers: vec![&mut self.optim_g, &mut self.optim_d],
             rng: Some(&mut self.rng),
+            average: None,
         }
     }
 }

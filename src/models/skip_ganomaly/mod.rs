@@ -232,6 +232,7 @@ impl Detector for SkipGanomaly {
             networks: &self.nets,
             optimizers: vec![&self.optim_g, &self.optim_d],
             rng: Some(&self.rng),
+            average: None,
         }
     }
 
@@ -240,6 +241,7 @@ impl Detector for SkipGanomaly {
             networks: &mut self.nets,
             optimizers: vec![&mut self.optim_g, &mut self.optim_d],
             rng: Some(&mut self.rng),
+            average: None,
         }
     }
 }

@@ -229,6 +229,7 @@ impl Detector for SsimAe {
             networks: &self.net,
             optimizers: vec![&self.optim],
             rng: None,
+            average: None,
         }
     }
 
@@ -237,6 +238,7 @@ impl Detector for SsimAe {
             networks: &mut self.net,
             optimizers: vec![&mut self.optim],
             rng: None,
+            average: None,
         }
     }
 }
