@@ -314,7 +314,8 @@ fn check_number(name: &str, key: &str, n: &serde_json::Number, x: f64) -> crate:
         k if k.contains("learning_rate") => positive(name, x),
         "beta_1" | "beta_2" | "ema_decay" => in_range(name, x, 0.0, 1.0, true),
         k if k.contains("dropout") => in_range(name, x, 0.0, 1.0, true),
-        "penalty_step" => positive(name, x),
+        // A step and SSIM's dynamic range divide: zero is no value for them.
+        "penalty_step" | "dynamic_range" => positive(name, x),
         // Loss weights, slopes, noise levels and re-initialisation levels: finite, not negative.
         _ => {
             ensure!(x >= 0.0, "{name} must not be negative, got {x}");
@@ -375,6 +376,12 @@ mod tests {
                 "learning_rate",
                 serde_json::json!(-1.0),
                 "learning_rate must be a finite number above 0",
+            ),
+            (
+                "ssim-ae",
+                "dynamic_range",
+                serde_json::json!(0.0),
+                "dynamic_range must be a finite number above 0",
             ),
             (
                 "ganomaly",
