@@ -279,3 +279,111 @@ fn every_image_model_draws_a_map() {
         assert_ne!(first, second, "{}: two images, one map", info.name);
     }
 }
+
+/// Tiles: the autoencoder (32 × 32 input) trained on the 32 × 32 tiles (stride 16) of 64 × 64
+/// images instead of the images shrunk to 32 × 32. An image's score is its highest tile score,
+/// its map the tiles' maps averaged where they overlap, at the image's own 64 × 64.
+/// Measured, 20 epochs (seeds 0, 1, 2): pixel AUROC 0.569 / 0.560 / 0.590, AUPRO
+/// 0.574 / 0.539 / 0.607 (untiled: AUPRO 0.33 / 0.25 / 0.30); floors 0.53 and 0.45.
+#[test]
+fn tiled_autoencoder_scores_by_its_tiles() {
+    use oddity::data::tiles::Tiling;
+    let tiling = Tiling {
+        tile: 32,
+        stride: 16,
+    };
+    let mut config = RunConfig::new(
+        ModelConfig::default_for("autoencoder").unwrap(),
+        magnetic_tile(64),
+        one_class_free(),
+        0,
+    )
+    .unwrap();
+    config.train.epochs = 20;
+    config.preprocess.tiling = Some(tiling);
+    // A tile larger than the images, or one the model does not take, is refused by name.
+    let mut too_big = config.clone();
+    too_big.preprocess.image_size = Some(16);
+    let e = too_big.validate().unwrap_err().to_string();
+    assert!(e.contains("--tile 32"), "{e}");
+    let dir = temp_dir("tiles").join("run");
+    let device = oddity::device::parse("cpu").unwrap();
+    let mut wrong_side = config.clone();
+    wrong_side.preprocess.tiling = Some(Tiling {
+        tile: 16,
+        stride: 8,
+    });
+    let e = match jobs::prepare_training(wrong_side, &dir.with_file_name("wrong"), false)
+        .unwrap()
+        .run(&device, None)
+    {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a 16-pixel tile for a 32-pixel model trained"),
+    };
+    assert!(e.contains("--tile 16") && e.contains("32"), "{e}");
+
+    let prepared = jobs::prepare_training(config, &dir, false).unwrap();
+    let TrainOutcome::Saved { dir, .. } = prepared.run(&device, None).unwrap() else {
+        panic!("the training stopped");
+    };
+    let done = jobs::evaluate_run(
+        &dir,
+        Checkpoint::Last,
+        None,
+        None,
+        MapOptions::default(),
+        &device,
+    )
+    .unwrap();
+    let pixel = done.report.pixel.as_ref().expect("pixel metrics");
+    assert!(
+        pixel.pixel_auroc > 0.53,
+        "pixel AUROC {}",
+        pixel.pixel_auroc
+    );
+    assert!(pixel.aupro > 0.45, "AUPRO {}", pixel.aupro);
+
+    // The score and map formulas, against the model applied to each tile by hand.
+    let run = oddity::run::Run::load(&dir).unwrap();
+    assert_eq!(run.preprocessor.config.tiling, Some(tiling));
+    let tiled = run.detector(Checkpoint::Last, &device).unwrap();
+    let tile_shape = tiling.tile_shape(run.preprocessor.output).unwrap();
+    let mut model = run.config.model.build(tile_shape, &device, 0).unwrap();
+    model.load_weights(tiled.save_weights().unwrap()).unwrap();
+    let split = oddity::run::load_split(&run.config).unwrap();
+    let images = run.preprocessor.apply(&split.test).unwrap();
+    let scores = oddity::score::scores(tiled.as_ref(), &images).unwrap();
+    let tiles = tiling.cut(&images).unwrap();
+    let tile_scores = oddity::score::scores(model.as_ref(), &tiles).unwrap();
+    let per_image = tiles.len() / images.len();
+    assert_eq!(per_image, 9);
+    for (i, &s) in scores.iter().enumerate() {
+        let highest = tile_scores[i * per_image..(i + 1) * per_image]
+            .iter()
+            .cloned()
+            .fold(f32::NEG_INFINITY, f32::max);
+        assert!(
+            (s - highest).abs() <= 1e-5 * highest.abs(),
+            "image {i}: {s} vs {highest}"
+        );
+    }
+    let rows = |set: &oddity::data::Samples, k: std::ops::Range<usize>| {
+        oddity::score::batch_tensor(set, &k.collect::<Vec<_>>(), &device)
+    };
+    let map = tiled.anomaly_map(rows(&images, 0..1)).unwrap();
+    assert_eq!(map.dims(), [1, 1, 64, 64]);
+    let map = map.into_data().try_into_vec::<f32>().unwrap();
+    let tile_maps = model
+        .anomaly_map(rows(&tiles, 0..per_image))
+        .unwrap()
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let at = |tile: usize, r: usize, c: usize| tile_maps[tile * 1024 + r * 32 + c];
+    // Pixel (0, 0) lies in the first tile only; pixel (20, 20) in the four tiles at
+    // (0, 0), (0, 16), (16, 0) and (16, 16), numbered 0, 1, 3, 4 row by row.
+    assert!((map[0] - at(0, 0, 0)).abs() < 1e-6);
+    let mean = (at(0, 20, 20) + at(1, 20, 4) + at(3, 4, 20) + at(4, 4, 4)) / 4.0;
+    assert!((map[20 * 64 + 20] - mean).abs() < 1e-5 * mean.abs().max(1.0));
+    std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+}

@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use oddity::data::preprocess::Scaling;
 use oddity::data::protocol::Protocol;
 use oddity::data::source::{DatasetKind, DatasetSpec};
+use oddity::data::tiles::Tiling;
 use oddity::jobs::{self, ThresholdChoice, TrainOutcome};
 use oddity::models::{self, ModelConfig};
 use oddity::run::{Checkpoint, RunConfig};
@@ -159,6 +160,14 @@ struct TrainArgs {
     /// Resize images to this side before the model (default: the model's input size).
     #[arg(long)]
     image_size: Option<usize>,
+    /// Let the model see images tile by tile, tiles of this side (its input side): it trains
+    /// on every tile of the training images and scores an image by its highest tile score,
+    /// its map the tiles' maps averaged where they overlap.
+    #[arg(long)]
+    tile: Option<usize>,
+    /// Pixels between neighbouring tiles (default: half the tile, so tiles overlap).
+    #[arg(long, requires = "tile")]
+    stride: Option<usize>,
     /// No progress bar or per-epoch lines.
     #[arg(long)]
     quiet: bool,
@@ -362,6 +371,10 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
     config.threshold_rule = a.threshold;
     config.preprocess.scaling = a.scaling;
     config.preprocess.image_size = a.image_size;
+    config.preprocess.tiling = a.tile.map(|tile| Tiling {
+        tile,
+        stride: a.stride.unwrap_or((tile / 2).max(1)),
+    });
     Ok(config)
 }
 

@@ -15,6 +15,7 @@ pub mod magnetic_tile;
 pub mod preprocess;
 pub mod protocol;
 pub mod source;
+pub mod tiles;
 
 use serde::{Deserialize, Serialize};
 

@@ -42,6 +42,9 @@ pub struct PreprocessConfig {
     pub image_size: Option<usize>,
     /// Value scaling.
     pub scaling: Scaling,
+    /// Whether the model sees the (resized, scaled) images whole or tile by tile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiling: Option<super::tiles::Tiling>,
 }
 
 /// A fitted preprocessor: `y = (resize(x) − offset[g]) · factor[g]` for each group `g`
@@ -158,6 +161,14 @@ impl Preprocessor {
             self.input,
             self.config.image_size
         );
+        if let Some(tiling) = self.config.tiling {
+            tiling.validate()?;
+            let (height, width) = match self.output {
+                SampleShape::Image { height, width, .. } => (height, width),
+                other => anyhow::bail!("tiles cut images, but the samples are {other}"),
+            };
+            tiling.corners(height, width)?;
+        }
         let (groups, _) = group_layout(self.output);
         ensure!(
             self.offset.len() == groups && self.factor.len() == groups,
@@ -356,6 +367,7 @@ mod tests {
             PreprocessConfig {
                 image_size: None,
                 scaling: Scaling::Standardise,
+                tiling: None,
             },
             &train,
         )

@@ -40,8 +40,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The version of the run folder's layout (files, and the weights' tensor names) this build
-/// writes. Runs written before layouts were versioned read as layout 1.
-pub const LAYOUT: u32 = 2;
+/// writes. Runs written before layouts were versioned read as layout 1; layout 2 added the
+/// weights' checksums; layout 3 the tiling of images (`preprocess.tiling`), which an older
+/// build would ignore and so score wrongly — it refuses the run instead.
+pub const LAYOUT: u32 = 3;
 
 /// The content of `run.json`: the configuration, and what loading needs to trust the weights.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -100,6 +102,7 @@ impl RunConfig {
         let preprocess = PreprocessConfig {
             image_size: None,
             scaling: crate::data::preprocess::Scaling::Standardise,
+            tiling: None,
         };
         Ok(RunConfig {
             oddity_version: env!("CARGO_PKG_VERSION").into(),
@@ -164,6 +167,22 @@ impl RunConfig {
                 self.dataset.kind
             );
             size("the image size", side as u64, MAX_IMAGE_SIDE as u64)?;
+        }
+        if let Some(tiling) = self.preprocess.tiling {
+            ensure!(
+                !table,
+                "--tile cuts images into tiles, but {} data are tables",
+                self.dataset.kind
+            );
+            size("the tile size", tiling.tile as u64, MAX_IMAGE_SIDE as u64)?;
+            tiling.validate()?;
+            if let Some(side) = self.preprocess.image_size {
+                ensure!(
+                    tiling.tile <= side,
+                    "--tile {} is larger than the {side}×{side} images --image-size makes",
+                    tiling.tile
+                );
+            }
         }
         validate_dataset(&self.dataset)?;
         validate_protocol(&self.protocol, self.dataset.kind)?;
@@ -322,19 +341,32 @@ pub fn train_with(
     checkpointing: Option<Checkpointing>,
 ) -> crate::Result<Trained> {
     config.validate()?;
-    // The model's input size unless the user asked for another; the scaling is the run's.
+    let tiling = config.preprocess.tiling;
+    if let Some(t) = tiling {
+        crate::score::tiled::check_tile_fits(&config.model, split.train.shape, t)?;
+    }
+    // The model's input size unless the user asked for another or the model sees tiles; the
+    // scaling is the run's.
+    let model_side = match tiling {
+        Some(_) => None,
+        None => config.model.input_size(split.train.shape),
+    };
     let pre_config = PreprocessConfig {
-        image_size: config
-            .preprocess
-            .image_size
-            .or(config.model.input_size(split.train.shape)),
-        scaling: config.preprocess.scaling,
+        image_size: config.preprocess.image_size.or(model_side),
+        ..config.preprocess
     };
     let (preprocessor, train_set) = Preprocessor::fit_transform(pre_config, &split.train)?;
     let valid_set = preprocessor.apply(&split.valid)?;
-    let mut detector = config
-        .model
-        .build(preprocessor.output, device, config.train.seed)?;
+    // A tiled model trains and validates on the tiles of the images.
+    let (model_shape, train_set, valid_inputs) = match tiling {
+        Some(t) => (
+            t.tile_shape(preprocessor.output)?,
+            t.cut(&train_set)?,
+            Some(t.cut(&valid_set)?),
+        ),
+        None => (preprocessor.output, train_set, None),
+    };
+    let mut detector = config.model.build(model_shape, device, config.train.seed)?;
     let mut resume_from = None;
     if let Some(c) = checkpointing {
         let saved = train::resume::folder(c.dir).join(RESUME_CONFIG);
@@ -355,12 +387,15 @@ pub fn train_with(
     let (log, checkpoints) = train::fit_resumable(
         detector.as_mut(),
         &train_set,
-        &valid_set,
+        valid_inputs.as_ref().unwrap_or(&valid_set),
         &config.train,
         resume_from,
         &mut on_checkpoint,
         checkpointing.and_then(|c| c.stop),
     )?;
+    drop(train_set);
+    // Thresholds come from whole validation images, scored as new images will be.
+    let mut detector = crate::score::tiled::wrap(detector, tiling, preprocessor.output)?;
     let last = validation_threshold(&config.threshold_rule, detector.as_ref(), &valid_set)?;
     detector.load_weights(checkpoints.best.clone())?;
     let best = validation_threshold(&config.threshold_rule, detector.as_ref(), &valid_set)?;
@@ -533,10 +568,13 @@ impl Run {
         device: &Device,
     ) -> crate::Result<Box<dyn AnyDetector>> {
         let bytes = self.weights_bytes(checkpoint)?;
-        let mut detector =
-            self.config
-                .model
-                .build(self.preprocessor.output, device, self.config.train.seed)?;
+        let mut detector = crate::score::tiled::build(
+            &self.config.model,
+            self.preprocessor.output,
+            self.preprocessor.config.tiling,
+            device,
+            self.config.train.seed,
+        )?;
         detector.load_weights(bytes).with_context(|| {
             let path = self
                 .dir

@@ -13,12 +13,14 @@
 //! - Map: `1 − SSIM(x, x̂)` per pixel averaged over channels (the squared residual for the L2
 //!   twin); image score: the map's maximum (`"image_score": "mean"` for its mean).
 //!
-//! Deviations: the paper trains on 128 × 128 patches cropped from larger images and slides the
-//! window over a whole image to build its map; here images are resized to `image_size` (128)
-//! and the map is that of the whole resized image, brought back to the image's resolution by
-//! `eval` (tiling is not implemented yet). Inputs are expected in [0, 1] (`--scaling min-max`,
+//! Deviations: the paper trains on 128 × 128 patches cropped at random from larger images and
+//! slides the window over a whole image to build its map. Here `train --tile 128 --stride S`
+//! does the same with the patches on a fixed grid (every tile of every training image, `S`
+//! apart) instead of random crops, and the map of an image is its tiles' maps averaged where
+//! they overlap ([`crate::score::tiled`]); without `--tile`, images are resized to
+//! `image_size` (128) and mapped whole. Inputs are expected in [0, 1] (`--scaling min-max`,
 //! dynamic range 1), as the paper scales them; its ~200 epochs over ~10 000 augmented patches
-//! are the default's 200 epochs over the training images.
+//! are the default's 200 epochs over the training images (or their tiles).
 
 mod networks;
 pub mod ssim;

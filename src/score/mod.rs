@@ -1,6 +1,8 @@
 //! Batched scoring: a detector's per-sample values over a whole sample set, in batches sized
 //! to the memory available. Training uses it for validation losses, runs for scores.
 
+pub mod tiled;
+
 use crate::data::Samples;
 use crate::models::AnyDetector;
 use anyhow::bail;
