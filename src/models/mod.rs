@@ -46,6 +46,7 @@ builtin_models! {
     alocc => AloccConfig,
     autoencoder => AutoencoderConfig,
     ssim_ae => SsimAeConfig,
+    cavga => CavgaConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.

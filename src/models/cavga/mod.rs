@@ -1,0 +1,432 @@
+//! CAVGA-Du: the convolutional adversarial VAE with guided attention, unsupervised, plain
+//! convolutional backbone (Venkataramanan, Peng, Singh, Mahalanobis, "Attention Guided Anomaly
+//! Localization in Images", ECCV 2020; MODELS.md §14). No official code exists; the paper's
+//! method section was read through two paraphrases and two public re-implementations, and what
+//! they leave open is marked below.
+//!
+//! - Networks ([`networks`]): a DCGAN-style encoder (4 × 4 stride-2 convolutions, widths
+//!   `base_width·2ⁱ`, BatchNorm after all but the first, LeakyReLU 0.2) stopping after
+//!   `downsamplings` halvings at a feature map `F`; 3 × 3 convolutions give the *spatial*
+//!   latent's mean μ and log-variance (`latent_channels` × S/2ⁿ × S/2ⁿ); the mirrored decoder;
+//!   the DCGAN discriminator ([`crate::nn::dcgan`]) on images.
+//! - Attention (Grad-CAM from the latent): `α_k = mean_ij ∂(Σ μ)/∂F_kij` by one backward pass
+//!   from `F` (taken as constant: no double backward), `A = sigmoid(Σ_k α_k F_k)` in [0, 1].
+//! - Loss (generator side): `w_r·mean (x − x̂)² + w_kl·KL + w_adv·BCE(D(x̂), 1) + w_ae·L_ae`,
+//!   with the attention expansion loss `L_ae = mean(1 − A)` and weights 1 / 1 / 1 / 0.01 (the
+//!   paper's w_r, w_adv, w_ae); KL of the diagonal Gaussian against N(0, I), averaged over the
+//!   latent's elements. Discriminator: `½·(BCE(D(x), 1) + BCE(D(x̂), 0))`. One backward pass
+//!   serves both networks (the discriminator copy in the generator's term has constant
+//!   weights, x̂ is detached in the discriminator's), Adam 2e-4, β = (0.5, 0.999).
+//! - Score: the mean absolute reconstruction error of `x̂ = dec(μ)`; map: `1 − A` brought up to
+//!   the image's side (bilinear), so a region the attention leaves is anomalous; the paper
+//!   thresholds it at 0.5 (eval's pixel threshold comes from validation images instead).
+//!
+//! Deviations and open points: the paper initialises the D variant from a DCGAN trained on
+//! CelebA; here every network starts from DCGAN's random initialisation. Which scalar Grad-CAM
+//! differentiates and at which layer is not stated in what was read; the sum of the latent mean
+//! at the encoder's last feature map is what the public re-implementations use. The decoder's
+//! output is linear (DCGAN's tanh would clip standardised inputs). Latent shape, learning rate,
+//! batch size and epochs are not published; the defaults here are DCGAN's. The weakly supervised
+//! CAVGA-Dw (classifier head, complementary guided attention) is not implemented.
+
+mod networks;
+
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
+use crate::data::SampleShape;
+use crate::nn::init::{component_rng, normal_tensor};
+use crate::nn::loss::{bce_with_logits, l2};
+use crate::nn::{DcganEncoderConfig, InitScheme, NetOptimizer, initialise};
+use crate::nn::{Trainables, TrainablesMut};
+use burn::prelude::*;
+use networks::{CavgaNets, Decoder, Encoder, Vae, attention, grad_cam_weights, upsample};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+/// CAVGA-Du's hyper-parameters; `Default` is the paper's where it gives one (loss weights), else
+/// DCGAN's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CavgaConfig {
+    /// Input side (32; a power of two of at least 8).
+    pub image_size: usize,
+    /// Halvings from the image to the latent map (3: a 4 × 4 latent for 32 × 32 images).
+    pub downsamplings: usize,
+    /// Channels of the spatial latent (32).
+    pub latent_channels: usize,
+    /// Width of the first encoder layer and of the discriminator (64).
+    pub base_width: usize,
+    /// Weight of the reconstruction error (`w_r`, 1).
+    pub w_recon: f32,
+    /// Weight of the KL divergence (1).
+    pub w_kl: f32,
+    /// Weight of the adversarial loss (`w_adv`, 1).
+    pub w_adv: f32,
+    /// Weight of the attention expansion loss (`w_ae`, 0.01).
+    pub w_attention: f32,
+    /// Adam learning rate of every network (2e-4).
+    pub learning_rate: f64,
+    /// Adam β₁ (0.5).
+    pub beta_1: f32,
+    /// Adam β₂ (0.999).
+    pub beta_2: f32,
+    /// Training batch size (64).
+    pub batch_size: usize,
+    /// Training epochs (30).
+    pub epochs: usize,
+}
+
+impl Default for CavgaConfig {
+    fn default() -> Self {
+        CavgaConfig {
+            image_size: 32,
+            downsamplings: 3,
+            latent_channels: 32,
+            base_width: 64,
+            w_recon: 1.0,
+            w_kl: 1.0,
+            w_adv: 1.0,
+            w_attention: 0.01,
+            learning_rate: 2e-4,
+            beta_1: 0.5,
+            beta_2: 0.999,
+            batch_size: 64,
+            epochs: 30,
+        }
+    }
+}
+
+/// A CAVGA-Du detector: its networks, their optimizers and the generator of the VAE's noise.
+pub struct Cavga {
+    config: CavgaConfig,
+    shape: [usize; 3],
+    device: Device,
+    nets: CavgaNets,
+    optim_g: NetOptimizer,
+    optim_d: NetOptimizer,
+    rng: ChaCha8Rng,
+}
+
+impl Cavga {
+    /// Build CAVGA-Du for images of `shape` on `device` (trained on its autodiff form).
+    pub fn new(
+        config: CavgaConfig,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Self> {
+        let [channels, height, width] = square_image("cavga", shape, config.image_size)?;
+        anyhow::ensure!(
+            config.downsamplings >= 1 && config.image_size >> config.downsamplings >= 2,
+            "cavga: {} halvings of {}×{} images leave no spatial latent; use 1 to {}",
+            config.downsamplings,
+            config.image_size,
+            config.image_size,
+            config.image_size.ilog2() - 1
+        );
+        let train_device = device.clone().autodiff();
+        let mut rng = component_rng(seed, 1);
+        let (base, down, latent) = (
+            config.base_width,
+            config.downsamplings,
+            config.latent_channels,
+        );
+        let discriminator = DcganEncoderConfig {
+            image_size: config.image_size,
+            channels,
+            base_width: base,
+            latent_dim: 1,
+        }
+        .init(&train_device);
+        let nets = CavgaNets {
+            vae: Vae {
+                encoder: Encoder::new(channels, base, down, latent, &train_device),
+                decoder: Decoder::new(channels, base, down, latent, &train_device),
+            },
+            discriminator,
+        };
+        let nets = initialise(nets, InitScheme::Dcgan, &mut rng);
+        let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
+        Ok(Cavga {
+            shape: [channels, height, width],
+            device: device.clone(),
+            nets,
+            optim_g: adam(),
+            optim_d: adam(),
+            rng: component_rng(seed, 2),
+            config,
+        })
+    }
+
+    /// Attention maps `[B, 1, S, S]` of images in evaluation mode, and their reconstructions.
+    fn attend(&self, batch: Tensor<2>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+        let x = as_images(batch, self.shape);
+        let encoder = self.nets.vae.encoder.valid();
+        let features = encoder.features(x.clone());
+        let mean = encoder.mean(features.clone());
+        let reconstruction = self.nets.vae.decoder.valid().forward(mean);
+        // The Grad-CAM weights need one backward pass: through the tracked encoder's latent
+        // head, from the features carried over to the autodiff device.
+        let tracked = Tensor::<4>::from_data(
+            features.clone().into_data(),
+            &self.device.clone().autodiff(),
+        );
+        let weights = grad_cam_weights(&self.nets.vae.encoder, tracked);
+        let weights = Tensor::<4>::from_data(weights.into_data(), &self.device);
+        (attention(features, weights), x, reconstruction)
+    }
+}
+
+/// The KL divergence of `N(μ, exp(log_var))` from `N(0, 1)`, averaged over every element.
+fn kl_divergence(mean: Tensor<4>, log_var: Tensor<4>) -> Tensor<1> {
+    ((log_var.clone() + 1.0) - mean.powi_scalar(2) - log_var.exp()).mean() * -0.5
+}
+
+/// The image score: the mean absolute reconstruction error of each image.
+pub fn reconstruction_score(x: Tensor<4>, reconstruction: Tensor<4>) -> Tensor<1> {
+    let b = x.dims()[0];
+    (x - reconstruction)
+        .abs()
+        .reshape([b as i32, -1])
+        .mean_dim(1)
+        .reshape([b])
+}
+
+impl ModelSpec for CavgaConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "cavga",
+        paper: "Venkataramanan, Peng, Singh, Mahalanobis. Attention Guided Anomaly Localization in Images. ECCV 2020",
+        summary: "conv VAE with a spatial latent and a discriminator; Grad-CAM attention trained to cover normal images; map = 1 − attention",
+        inputs: "images",
+    };
+
+    type Detector = Cavga;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Cavga> {
+        Cavga::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(self.image_size)
+    }
+}
+
+impl Detector for Cavga {
+    fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
+        let c = &self.config;
+        let x = as_images(batch, self.shape);
+        let b = x.dims()[0];
+        let encoder = &self.nets.vae.encoder;
+        let features = encoder.features(x.clone());
+        let mean = encoder.mean(features.clone());
+        let log_var = encoder.log_var(features.clone());
+        let [_, zc, zh, zw] = mean.dims();
+        let noise = normal_tensor(&mut self.rng, [b, zc * zh * zw], 1.0, &mean.device())
+            .reshape([b, zc, zh, zw]);
+        let z = mean.clone() + noise * (log_var.clone() * 0.5).exp();
+        let reconstruction = self.nets.vae.decoder.forward(z);
+        let recon = l2(x.clone(), reconstruction.clone());
+        let kl = kl_divergence(mean, log_var);
+        let d = &self.nets.discriminator;
+        let adv = bce_with_logits(d.clone().no_grad().forward(reconstruction.clone()), true);
+        let weights = grad_cam_weights(encoder, features.clone());
+        let expansion = (attention(features, weights).neg() + 1.0).mean();
+        let loss_g = recon.clone() * c.w_recon
+            + kl.clone() * c.w_kl
+            + adv.clone() * c.w_adv
+            + expansion.clone() * c.w_attention;
+        let loss_d = (bce_with_logits(d.forward(x), true)
+            + bce_with_logits(d.forward(reconstruction.detach()), false))
+            * 0.5;
+        let losses = Tensor::cat(vec![recon, kl, adv, expansion, loss_d.clone()], 0);
+        let mut grads = (loss_g + loss_d).backward();
+        self.nets.vae = self.optim_g.step(self.nets.vae.clone(), &mut grads);
+        self.nets.discriminator = self
+            .optim_d
+            .step(self.nets.discriminator.clone(), &mut grads);
+        let v = read_values(vec![losses])?;
+        Ok(vec![
+            ("recon", v[0]),
+            ("kl", v[1]),
+            ("adv", v[2]),
+            ("attention", v[3]),
+            ("d", v[4]),
+        ])
+    }
+
+    fn score(&self, batch: Tensor<2>) -> Tensor<1> {
+        let x = as_images(batch, self.shape);
+        let encoder = self.nets.vae.encoder.valid();
+        let mean = encoder.mean(encoder.features(x.clone()));
+        reconstruction_score(x, self.nets.vae.decoder.valid().forward(mean))
+    }
+
+    /// `1 − A`, the attention's complement, at the image's side.
+    fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
+        let (attention, _, _) = self.attend(batch);
+        Some(upsample(attention.neg() + 1.0, self.config.image_size))
+    }
+
+    /// The reconstruction error and the KL term per sample, the VAE's fit to normal data; the
+    /// adversarial term moves with the discriminator and is left out.
+    fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
+        let x = as_images(batch, self.shape);
+        let b = x.dims()[0];
+        let encoder = self.nets.vae.encoder.valid();
+        let features = encoder.features(x.clone());
+        let mean = encoder.mean(features.clone());
+        let log_var = encoder.log_var(features);
+        let recon = crate::nn::loss::per_sample_mse(x, self.nets.vae.decoder.valid().forward(mean.clone()));
+        let kl = ((log_var.clone() + 1.0) - mean.powi_scalar(2) - log_var.exp())
+            .reshape([b as i32, -1])
+            .mean_dim(1)
+            .reshape([b])
+            * -0.5;
+        recon * self.config.w_recon + kl * self.config.w_kl
+    }
+
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_g, &self.optim_d],
+            rng: Some(&self.rng),
+            average: None,
+        }
+    }
+
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_g, &mut self.optim_d],
+            rng: Some(&mut self.rng),
+            average: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::TensorData;
+
+    fn small(device: &Device) -> Cavga {
+        let config = CavgaConfig {
+            image_size: 16,
+            downsamplings: 2,
+            latent_channels: 4,
+            base_width: 8,
+            ..CavgaConfig::default()
+        };
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 16,
+            width: 16,
+        };
+        Cavga::new(config, shape, device, 7).unwrap()
+    }
+
+    fn batch(device: &Device) -> Tensor<2> {
+        let values: Vec<f32> = (0..3 * 256)
+            .map(|i| ((i * 7919) % 97) as f32 / 48.0 - 1.0)
+            .collect();
+        Tensor::from_data(TensorData::new(values, [3, 256]), device)
+    }
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    /// The score is the mean absolute error of the reconstruction from the latent mean.
+    #[test]
+    fn score_is_the_mean_absolute_reconstruction_error() {
+        let device = crate::device::parse("cpu").unwrap();
+        let model = small(&device);
+        let x = batch(&device);
+        let scores = values(model.score(x.clone()));
+        let images = as_images(x, model.shape);
+        let encoder = model.nets.vae.encoder.valid();
+        let mean = encoder.mean(encoder.features(images.clone()));
+        let reconstruction = values(model.nets.vae.decoder.valid().forward(mean));
+        let images = values(images);
+        for (i, &s) in scores.iter().enumerate() {
+            let expected: f32 = (0..256)
+                .map(|p| (images[i * 256 + p] - reconstruction[i * 256 + p]).abs())
+                .sum::<f32>()
+                / 256.0;
+            assert!((s - expected).abs() < 1e-5, "image {i}: {s} vs {expected}");
+        }
+    }
+
+    /// The Grad-CAM weights of `Σ μ` are, for a linear 3 × 3 latent head with zero padding,
+    /// the mean over positions of the sum of the head's kernel taps that reach inside the map;
+    /// the map is `1 − sigmoid(Σ_k α_k F_k)`, at the image's side, in [0, 1].
+    #[test]
+    fn attention_is_grad_cam_of_the_latent_mean() {
+        let device = crate::device::parse("cpu").unwrap();
+        let model = small(&device);
+        let x = batch(&device);
+        let (attention_map, _, _) = model.attend(x.clone());
+        let encoder = model.nets.vae.encoder.valid();
+        let features = values(encoder.features(as_images(x.clone(), model.shape)));
+        // Features: [3, 16, 4, 4] (two halvings, widths 8 and 16); head weights [4, 16, 3, 3].
+        let (k_count, side) = (16usize, 4usize);
+        let weight = values(model.nets.vae.encoder.mean.weight.val());
+        let alpha: Vec<f32> = (0..k_count)
+            .map(|k| {
+                let mut total = 0.0f32;
+                for i in 0..side {
+                    for j in 0..side {
+                        for o in 0..4 {
+                            for (di, dj) in (0..3).flat_map(|a| (0..3).map(move |b| (a, b))) {
+                                // Output (i − di + 1, j − dj + 1) reads F[k, i, j] at tap (di, dj).
+                                let (oi, oj) = (i as i32 - di as i32 + 1, j as i32 - dj as i32 + 1);
+                                if (0..side as i32).contains(&oi) && (0..side as i32).contains(&oj) {
+                                    total += weight[((o * k_count + k) * 3 + di) * 3 + dj];
+                                }
+                            }
+                        }
+                    }
+                }
+                total / (side * side) as f32
+            })
+            .collect();
+        let attention_map = values(attention_map);
+        for b in 0..3 {
+            for p in 0..side * side {
+                let cam: f32 = (0..k_count)
+                    .map(|k| alpha[k] * features[(b * k_count + k) * side * side + p])
+                    .sum();
+                let expected = 1.0 / (1.0 + (-cam).exp());
+                let got = attention_map[b * side * side + p];
+                assert!((got - expected).abs() < 1e-5, "image {b}, cell {p}: {got} vs {expected}");
+            }
+        }
+        let map = model.anomaly_map(x).unwrap();
+        assert_eq!(map.dims(), [3, 1, 16, 16]);
+        assert!(values(map).iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    /// A latent with no spatial extent is refused by name.
+    #[test]
+    fn too_many_halvings_are_refused() {
+        let device = crate::device::parse("cpu").unwrap();
+        let config = CavgaConfig {
+            downsamplings: 5,
+            ..CavgaConfig::default()
+        };
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 32,
+            width: 32,
+        };
+        let e = Cavga::new(config, shape, &device, 0).err().unwrap().to_string();
+        assert!(e.contains("halvings") && e.contains("1 to 4"), "{e}");
+    }
+}
