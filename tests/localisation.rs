@@ -387,3 +387,49 @@ fn tiled_autoencoder_scores_by_its_tiles() {
     assert!((map[20 * 64 + 20] - mean).abs() < 1e-5 * mean.abs().max(1.0));
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }
+
+/// The SSIM autoencoder as its paper uses it: trained on patches (the 32 × 32 tiles, stride 16,
+/// of 64 × 64 images, inputs in [0, 1]) and mapping a whole image by sliding over it, map
+/// `1 − SSIM`. Measured, 20 epochs of batch 32 (seeds 0, 1, 2): pixel AUROC
+/// 0.549 / 0.551 / 0.568, AUPRO 0.622 / 0.611 / 0.628; floors 0.52 and 0.50 (a map no better
+/// than chance gives ≈ 0.5 and ≈ 0.15). Its image AUROC on these 29 test images swings between
+/// 0.45 and 0.66 with the seed and gets no floor.
+#[test]
+fn ssim_autoencoder_localises_magnetic_tile_defects_by_tiles() {
+    let mut model = ModelConfig::default_for("ssim-ae").unwrap();
+    model
+        .get_mut::<oddity::models::SsimAeConfig>()
+        .unwrap()
+        .image_size = 32;
+    let mut config = RunConfig::new(model, magnetic_tile(64), one_class_free(), 0).unwrap();
+    config.train.epochs = 20;
+    config.train.batch_size = 32;
+    config.preprocess.scaling = oddity::data::preprocess::Scaling::MinMax;
+    config.preprocess.tiling = Some(oddity::data::tiles::Tiling {
+        tile: 32,
+        stride: 16,
+    });
+    let dir = temp_dir("ssim-tiles").join("run");
+    let device = oddity::device::parse("cpu").unwrap();
+    let prepared = jobs::prepare_training(config, &dir, false).unwrap();
+    let TrainOutcome::Saved { dir, .. } = prepared.run(&device, None).unwrap() else {
+        panic!("the training stopped");
+    };
+    let done = jobs::evaluate_run(
+        &dir,
+        Checkpoint::Last,
+        None,
+        None,
+        MapOptions::default(),
+        &device,
+    )
+    .unwrap();
+    let pixel = done.report.pixel.as_ref().expect("pixel metrics");
+    assert!(
+        pixel.pixel_auroc > 0.52,
+        "pixel AUROC {}",
+        pixel.pixel_auroc
+    );
+    assert!(pixel.aupro > 0.50, "AUPRO {}", pixel.aupro);
+    std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+}
