@@ -250,6 +250,7 @@ const COUNT_FIELDS: &[&str] = &[
     "encoder_epochs",
     "steps",
     "patience",
+    "downsamplings",
 ];
 
 /// Hyper-parameters holding a size (a count of units or channels).
@@ -260,6 +261,7 @@ const SIZE_FIELDS: &[&str] = &[
     "table_latent_dim",
     "image_latent_dim",
     "discriminator_width",
+    "latent_channels",
 ];
 
 /// Hyper-parameters holding a list of layer widths.

@@ -313,12 +313,9 @@ fn tiled_autoencoder_scores_by_its_tiles() {
         tile: 16,
         stride: 8,
     });
-    let e = match jobs::prepare_training(wrong_side, &dir.with_file_name("wrong"), false)
-        .unwrap()
-        .run(&device, None)
-    {
+    let e = match jobs::prepare_training(wrong_side, &dir.with_file_name("wrong"), false) {
         Err(e) => e.to_string(),
-        Ok(_) => panic!("a 16-pixel tile for a 32-pixel model trained"),
+        Ok(_) => panic!("a 16-pixel tile for a 32-pixel model was accepted"),
     };
     assert!(e.contains("--tile 16") && e.contains("32"), "{e}");
 
@@ -353,6 +350,7 @@ fn tiled_autoencoder_scores_by_its_tiles() {
     let split = oddity::run::load_split(&run.config).unwrap();
     let images = run.preprocessor.apply(&split.test).unwrap();
     let scores = oddity::score::scores(tiled.as_ref(), &images).unwrap();
+
     let tiles = tiling.cut(&images).unwrap();
     let tile_scores = oddity::score::scores(model.as_ref(), &tiles).unwrap();
     let per_image = tiles.len() / images.len();
@@ -385,6 +383,18 @@ fn tiled_autoencoder_scores_by_its_tiles() {
     assert!((map[0] - at(0, 0, 0)).abs() < 1e-6);
     let mean = (at(0, 20, 20) + at(1, 20, 4) + at(3, 4, 20) + at(4, 4, 4)) / 4.0;
     assert!((map[20 * 64 + 20] - mean).abs() < 1e-5 * mean.abs().max(1.0));
+    // A tiling edited in preprocess.json (no checksum there) would silently change every score:
+    // the run refuses to load.
+    let pre = dir.join("preprocess.json");
+    let text = std::fs::read_to_string(&pre).unwrap();
+    let edited = text.replace("\"stride\": 16", "\"stride\": 8");
+    assert_ne!(edited, text);
+    std::fs::write(&pre, edited).unwrap();
+    let e = oddity::run::Run::load(&dir).err().unwrap().to_string();
+    assert!(
+        e.contains("preprocess.json") && e.contains("run.json"),
+        "{e}"
+    );
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }
 

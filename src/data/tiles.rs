@@ -37,7 +37,7 @@ impl Tiling {
         ensure!(
             height >= self.tile && width >= self.tile,
             "tiles of {0}×{0} pixels do not fit in {height}×{width} images; choose a smaller \
-             --tile or a larger --decode-size/--image-size",
+             --tile or larger images (--image-size, or --decode-size where the loader has it)",
             self.tile
         );
         let rows = starts(height, self.tile, self.stride);
@@ -46,6 +46,20 @@ impl Tiling {
             .iter()
             .flat_map(|&r| columns.iter().map(move |&c| (r, c)))
             .collect())
+    }
+
+    /// Bytes the tiles of `images` images of `shape` take once cut (`f32` values).
+    pub fn cut_bytes(&self, shape: SampleShape, images: usize) -> crate::Result<u64> {
+        let SampleShape::Image {
+            channels,
+            height,
+            width,
+        } = shape
+        else {
+            anyhow::bail!("tiles cut images, but the data hold {shape}");
+        };
+        let per_image = self.corners(height, width)?.len() as u64;
+        Ok(per_image * images as u64 * (channels * self.tile * self.tile) as u64 * 4)
     }
 
     /// The shape of one tile of images of `shape`.
@@ -193,6 +207,19 @@ mod tests {
         );
         let err = t.corners(3, 9).unwrap_err().to_string();
         assert!(err.contains("do not fit in 3×9"), "{err}");
+    }
+
+    #[test]
+    fn cut_size_is_counted_before_cutting() {
+        let t = Tiling { tile: 4, stride: 2 };
+        let shape = SampleShape::Image {
+            channels: 3,
+            height: 10,
+            width: 11,
+        };
+        // 4 × 5 corners, 3 · 4 · 4 floats each, for 7 images.
+        assert_eq!(t.cut_bytes(shape, 7).unwrap(), 20 * 48 * 4 * 7);
+        assert!(t.cut_bytes(SampleShape::Table { features: 3 }, 1).is_err());
     }
 
     #[test]

@@ -45,6 +45,19 @@ use std::path::{Path, PathBuf};
 /// build would ignore and so score wrongly — it refuses the run instead.
 pub const LAYOUT: u32 = 3;
 
+/// The last layout that changed the weights' tensor names: weights of an older run may not load.
+const WEIGHTS_LAYOUT: u32 = 2;
+
+/// The layout a run of `config` is written with: 3 where it tiles (an older build must refuse
+/// it), else 2, which builds before tiling read as well.
+fn layout_of(config: &RunConfig) -> u32 {
+    if config.preprocess.tiling.is_some() {
+        LAYOUT
+    } else {
+        WEIGHTS_LAYOUT
+    }
+}
+
 /// The content of `run.json`: the configuration, and what loading needs to trust the weights.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct RunFile {
@@ -176,6 +189,19 @@ impl RunConfig {
             );
             size("the tile size", tiling.tile as u64, MAX_IMAGE_SIDE as u64)?;
             tiling.validate()?;
+            let any_image = crate::data::SampleShape::Image {
+                channels: 1,
+                height: tiling.tile,
+                width: tiling.tile,
+            };
+            crate::score::tiled::check_tile_fits(&self.model, any_image, tiling)?;
+            if let (None, Some(decoded)) = (self.preprocess.image_size, self.dataset.image_size) {
+                ensure!(
+                    tiling.tile <= decoded as usize,
+                    "--tile {} is larger than the {decoded}×{decoded} images --decode-size makes",
+                    tiling.tile
+                );
+            }
             if let Some(side) = self.preprocess.image_size {
                 ensure!(
                     tiling.tile <= side,
@@ -342,9 +368,6 @@ pub fn train_with(
 ) -> crate::Result<Trained> {
     config.validate()?;
     let tiling = config.preprocess.tiling;
-    if let Some(t) = tiling {
-        crate::score::tiled::check_tile_fits(&config.model, split.train.shape, t)?;
-    }
     // The model's input size unless the user asked for another or the model sees tiles; the
     // scaling is the run's.
     let model_side = match tiling {
@@ -357,7 +380,24 @@ pub fn train_with(
     };
     let (preprocessor, train_set) = Preprocessor::fit_transform(pre_config, &split.train)?;
     let valid_set = preprocessor.apply(&split.valid)?;
-    // A tiled model trains and validates on the tiles of the images.
+    // A tiled model trains and validates on the tiles of the images, which must fit in memory.
+    if let Some(t) = tiling {
+        let images = train_set.len() + valid_set.len();
+        let bytes = t.cut_bytes(preprocessor.output, images)?;
+        let available = crate::device::available_memory_bytes().unwrap_or(u64::MAX);
+        let channels = preprocessor.output.image_dims().map_or(1, |[c, _, _]| c) as u64;
+        ensure!(
+            bytes <= available / 2,
+            "the {} tiles of {images} training and validation images, --tile {} --stride {}, \
+             would take {:.1} GiB, more than half the memory available ({:.1} GiB); use a \
+             longer --stride or smaller images",
+            bytes / (4 * channels * (t.tile * t.tile) as u64),
+            t.tile,
+            t.stride,
+            bytes as f64 / (1u64 << 30) as f64,
+            available as f64 / (1u64 << 30) as f64
+        );
+    }
     let (model_shape, train_set, valid_inputs) = match tiling {
         Some(t) => (
             t.tile_shape(preprocessor.output)?,
@@ -404,6 +444,7 @@ pub fn train_with(
         preprocess: pre_config,
         ..config
     };
+    let layout = layout_of(&config);
     Ok(Trained {
         run: Run {
             dir: None,
@@ -411,7 +452,7 @@ pub fn train_with(
             preprocessor,
             thresholds: Thresholds { best, last },
             log,
-            layout: LAYOUT,
+            layout,
             weights_sha256: BTreeMap::new(),
         },
         detector,
@@ -454,8 +495,9 @@ impl Trained {
         io::write_json(&dir.join("thresholds.json"), &self.run.thresholds)?;
         io::write_json(&dir.join("train-log.json"), &self.run.log)?;
         io::write_atomic(&dir.join("split.csv"), self.split_csv.as_bytes())?;
+        let layout = layout_of(&self.run.config);
         let file = RunFile {
-            layout: LAYOUT,
+            layout,
             config: self.run.config.clone(),
             weights_sha256: weights_sha256.clone(),
         };
@@ -464,7 +506,7 @@ impl Trained {
         train::resume::remove(dir)?;
         let target = staging.publish()?;
         self.run.dir = Some(target.clone());
-        self.run.layout = LAYOUT;
+        self.run.layout = layout;
         self.run.weights_sha256 = weights_sha256;
         Ok(target)
     }
@@ -502,6 +544,16 @@ impl Run {
         preprocessor
             .check()
             .with_context(|| format!("{} is not valid", preprocess_file.display()))?;
+        // The tiling and resizing that scoring applies come from preprocess.json, which has no
+        // checksum: they must be those run.json records, or scores would silently change.
+        ensure!(
+            preprocessor.config == file.config.preprocess,
+            "{}: its preprocessing {:?} differs from the {:?} run.json records; restore the \
+             run's own preprocess.json",
+            preprocess_file.display(),
+            preprocessor.config,
+            file.config.preprocess
+        );
         Ok(Run {
             dir: Some(dir.to_path_buf()),
             config: file.config,
@@ -581,7 +633,7 @@ impl Run {
                 .as_deref()
                 .unwrap_or(Path::new("."))
                 .join(checkpoint.file());
-            if self.layout < LAYOUT {
+            if self.layout < WEIGHTS_LAYOUT {
                 format!(
                     "{}: weights of run layout {} (oddity {}) do not load into this oddity {} \
                      (layout {LAYOUT}) and no converter exists for them: retrain the run",

@@ -74,7 +74,8 @@ fn batch_for_memory(budget_bytes: u64, sample_len: usize) -> usize {
     1 << clamped.ilog2()
 }
 
-/// Each sample's anomaly map at the model's input size (`height × width`, row-major), handed to
+/// Each sample's anomaly map at the samples' size (the model's input, or the whole image of a
+/// tiled model) (`height × width`, row-major), handed to
 /// `each(i, map, height, width)` batch by batch, so that the maps of a large set are never all
 /// in memory. `false` (and no call) when the model defines no map.
 pub fn for_each_map(

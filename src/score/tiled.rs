@@ -90,7 +90,9 @@ impl Detector for TiledDetector {
         self.inner.train_step(Tensor::cat(tiles, 0))
     }
 
-    /// The highest tile score of each image: an image is as anomalous as its worst part.
+    /// The highest tile score of each image: an image is as anomalous as its worst part. (For a
+    /// model whose score is its map's maximum this is the stitched map's maximum before the
+    /// averaging of overlaps; for one scoring its map's mean, the highest tile mean.)
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
         self.tiles(batch)
             .map(|(_, tile)| self.inner.score(tile))
@@ -117,6 +119,13 @@ impl Detector for TiledDetector {
         let mut stitchers = vec![Stitcher::new(h, w); b];
         for (corner, tile) in self.tiles(batch) {
             let maps = self.inner.anomaly_map(tile)?;
+            // Every model maps a tile at the tile's own side (tested for each built-in one).
+            assert_eq!(
+                maps.dims(),
+                [b, 1, t, t],
+                "{}'s anomaly maps must be one channel at its input's side",
+                self.inner.name()
+            );
             let values = maps
                 .into_data()
                 .convert::<f32>()

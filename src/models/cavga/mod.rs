@@ -10,14 +10,21 @@
 //!   latent's mean μ and log-variance (`latent_channels` × S/2ⁿ × S/2ⁿ); the mirrored decoder;
 //!   the DCGAN discriminator ([`crate::nn::dcgan`]) on images.
 //! - Attention (Grad-CAM from the latent): `α_k = mean_ij ∂(Σ μ)/∂F_kij` by one backward pass
-//!   from `F` (taken as constant: no double backward), `A = sigmoid(Σ_k α_k F_k)` in [0, 1].
+//!   from `F` (taken as constant: no double backward), `A = sigmoid(Σ_k α_k F_k)` in [0, 1]
+//!   (the sigmoid as one paraphrase of the paper states; classic Grad-CAM's ReLU would not
+//!   bound A for the expansion loss). Since μ is a linear convolution of `F`, the weights `α`
+//!   depend on that convolution's kernel only, the same for every image: the attention is a
+//!   learnt projection of the features' channels, which the expansion loss trains to be high
+//!   on normal images.
 //! - Loss (generator side): `w_r·mean (x − x̂)² + w_kl·KL + w_adv·BCE(D(x̂), 1) + w_ae·L_ae`,
-//!   with the attention expansion loss `L_ae = mean(1 − A)` and weights 1 / 1 / 1 / 0.01 (the
-//!   paper's w_r, w_adv, w_ae); KL of the diagonal Gaussian against N(0, I), averaged over the
-//!   latent's elements. Discriminator: `½·(BCE(D(x), 1) + BCE(D(x̂), 0))`. One backward pass
+//!   with the attention expansion loss `L_ae = mean(1 − A)`; w_r = 1, w_adv = 1 and
+//!   w_ae = 0.01 are the paper's, w_kl = 1 reads the paper's `L = L_R + KL` literally; KL of
+//!   the diagonal Gaussian against N(0, I), averaged over the latent's elements, the squared
+//!   error over the pixels (the paper names neither norm nor averaging). Discriminator: `½·(BCE(D(x), 1) + BCE(D(x̂), 0))`. One backward pass
 //!   serves both networks (the discriminator copy in the generator's term has constant
 //!   weights, x̂ is detached in the discriminator's), Adam 2e-4, β = (0.5, 0.999).
-//! - Score: the mean absolute reconstruction error of `x̂ = dec(μ)`; map: `1 − A` brought up to
+//! - Score: the mean absolute reconstruction error of `x̂ = dec(μ)` (the paraphrases' "pixel-wise
+//!   difference between x and x̂"; its exact normalisation is not given); map: `1 − A` brought up to
 //!   the image's side (bilinear), so a region the attention leaves is anomalous; the paper
 //!   thresholds it at 0.5 (eval's pixel threshold comes from validation images instead).
 //!
@@ -115,8 +122,11 @@ impl Cavga {
         seed: u64,
     ) -> crate::Result<Self> {
         let [channels, height, width] = square_image("cavga", shape, config.image_size)?;
+        let latent_side = u32::try_from(config.downsamplings)
+            .ok()
+            .and_then(|d| config.image_size.checked_shr(d));
         anyhow::ensure!(
-            config.downsamplings >= 1 && config.image_size >> config.downsamplings >= 2,
+            config.downsamplings >= 1 && latent_side.is_some_and(|s| s >= 2),
             "cavga: {} halvings of {}×{} images leave no spatial latent; use 1 to {}",
             config.downsamplings,
             config.image_size,
@@ -157,13 +167,10 @@ impl Cavga {
         })
     }
 
-    /// Attention maps `[B, 1, S, S]` of images in evaluation mode, and their reconstructions.
-    fn attend(&self, batch: Tensor<2>) -> (Tensor<4>, Tensor<4>, Tensor<4>) {
+    /// Attention maps `[B, 1, s, s]` (at the latent's side) of images, in evaluation mode.
+    fn attend(&self, batch: Tensor<2>) -> Tensor<4> {
         let x = as_images(batch, self.shape);
-        let encoder = self.nets.vae.encoder.valid();
-        let features = encoder.features(x.clone());
-        let mean = encoder.mean(features.clone());
-        let reconstruction = self.nets.vae.decoder.valid().forward(mean);
+        let features = self.nets.vae.encoder.valid().features(x);
         // The Grad-CAM weights need one backward pass: through the tracked encoder's latent
         // head, from the features carried over to the autodiff device.
         let tracked = Tensor::<4>::from_data(
@@ -172,7 +179,7 @@ impl Cavga {
         );
         let weights = grad_cam_weights(&self.nets.vae.encoder, tracked);
         let weights = Tensor::<4>::from_data(weights.into_data(), &self.device);
-        (attention(features, weights), x, reconstruction)
+        attention(features, weights)
     }
 }
 
@@ -270,7 +277,7 @@ impl Detector for Cavga {
 
     /// `1 − A`, the attention's complement, at the image's side.
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
-        let (attention, _, _) = self.attend(batch);
+        let attention = self.attend(batch);
         Some(upsample(attention.neg() + 1.0, self.config.image_size))
     }
 
@@ -372,7 +379,7 @@ mod tests {
         let device = crate::device::parse("cpu").unwrap();
         let model = small(&device);
         let x = batch(&device);
-        let (attention_map, _, _) = model.attend(x.clone());
+        let attention_map = model.attend(x.clone());
         let encoder = model.nets.vae.encoder.valid();
         let features = values(encoder.features(as_images(x.clone(), model.shape)));
         // Features: [3, 16, 4, 4] (two halvings, widths 8 and 16); head weights [4, 16, 3, 3].
@@ -426,7 +433,14 @@ mod tests {
             height: 32,
             width: 32,
         };
-        let e = Cavga::new(config, shape, &device, 0).err().unwrap().to_string();
+        let e = Cavga::new(config.clone(), shape, &device, 0).err().unwrap().to_string();
         assert!(e.contains("halvings") && e.contains("1 to 4"), "{e}");
+        // Far beyond the image's bits, still an error rather than an overflow.
+        let config = CavgaConfig {
+            downsamplings: 64,
+            ..config
+        };
+        let e = Cavga::new(config, shape, &device, 0).err().unwrap().to_string();
+        assert!(e.contains("halvings"), "{e}");
     }
 }

@@ -176,8 +176,9 @@ impl Decoder {
 }
 
 /// Grad-CAM weights of a feature map: `α_k = mean_ij ∂s/∂F_kij` with `s = Σ μ(F)` the sum of
-/// the latent mean, one backward pass from the (untracked) `features`, which must be on an
-/// autodiff device; `[B, K, 1, 1]`, untracked, on `features`' device.
+/// the latent mean, by one backward pass from a detached copy of `features` (which must be on
+/// an autodiff device; the training graph is not touched); `[B, K, 1, 1]`, untracked, on
+/// `features`' device.
 pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>) -> Tensor<4> {
     let device = features.device();
     let leaf = features.detach().require_grad();

@@ -17,7 +17,8 @@
 //! slides the window over a whole image to build its map. Here `train --tile 128 --stride S`
 //! does the same with the patches on a fixed grid (every tile of every training image, `S`
 //! apart) instead of random crops, and the map of an image is its tiles' maps averaged where
-//! they overlap ([`crate::score::tiled`]); without `--tile`, images are resized to
+//! they overlap, its score the highest tile score (the highest tile maximum, or with
+//! `"image_score": "mean"` the highest tile mean; `oddity::score::tiled`); without `--tile`, images are resized to
 //! `image_size` (128) and mapped whole. Inputs are expected in [0, 1] (`--scaling min-max`,
 //! dynamic range 1), as the paper scales them; its ~200 epochs over ~10 000 augmented patches
 //! are the default's 200 epochs over the training images (or their tiles).
