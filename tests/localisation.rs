@@ -22,6 +22,29 @@ fn one_class_free() -> Protocol {
     }
 }
 
+/// Train `config` into `dir` and evaluate its last weights with unsmoothed maps; the published
+/// run folder and the evaluation.
+fn train_and_evaluate(
+    config: RunConfig,
+    dir: &std::path::Path,
+    device: &burn::tensor::Device,
+) -> (std::path::PathBuf, jobs::EvaluationReport) {
+    let prepared = jobs::prepare_training(config, dir, false).unwrap();
+    let TrainOutcome::Saved { dir, .. } = prepared.run(device, None).unwrap() else {
+        panic!("the training stopped");
+    };
+    let done = jobs::evaluate_run(
+        &dir,
+        Checkpoint::Last,
+        None,
+        None,
+        MapOptions::default(),
+        device,
+    )
+    .unwrap();
+    (dir, done)
+}
+
 /// The documented split: training and validation from `MT_Free` only; the test set holds the
 /// other `MT_Free` images and every defect image, each with its mask; nothing is in two places.
 #[test]
@@ -98,19 +121,7 @@ fn autoencoder_localises_magnetic_tile_defects() {
     config.train.epochs = 20;
     let dir = temp_dir("localisation").join("run");
     let device = oddity::device::parse("cpu").unwrap();
-    let prepared = jobs::prepare_training(config, &dir, false).unwrap();
-    let TrainOutcome::Saved { dir, .. } = prepared.run(&device, None).unwrap() else {
-        panic!("the training stopped");
-    };
-    let done = jobs::evaluate_run(
-        &dir,
-        Checkpoint::Last,
-        None,
-        None,
-        MapOptions::default(),
-        &device,
-    )
-    .unwrap();
+    let (dir, done) = train_and_evaluate(config, &dir, &device);
     let pixel = done.report.pixel.as_ref().expect("pixel metrics");
     assert_eq!(pixel.regions, 23);
     assert!(
@@ -319,19 +330,7 @@ fn tiled_autoencoder_scores_by_its_tiles() {
     };
     assert!(e.contains("--tile 16") && e.contains("32"), "{e}");
 
-    let prepared = jobs::prepare_training(config, &dir, false).unwrap();
-    let TrainOutcome::Saved { dir, .. } = prepared.run(&device, None).unwrap() else {
-        panic!("the training stopped");
-    };
-    let done = jobs::evaluate_run(
-        &dir,
-        Checkpoint::Last,
-        None,
-        None,
-        MapOptions::default(),
-        &device,
-    )
-    .unwrap();
+    let (dir, done) = train_and_evaluate(config, &dir, &device);
     let pixel = done.report.pixel.as_ref().expect("pixel metrics");
     assert!(
         pixel.pixel_auroc > 0.53,
@@ -421,19 +420,7 @@ fn ssim_autoencoder_localises_magnetic_tile_defects_by_tiles() {
     });
     let dir = temp_dir("ssim-tiles").join("run");
     let device = oddity::device::parse("cpu").unwrap();
-    let prepared = jobs::prepare_training(config, &dir, false).unwrap();
-    let TrainOutcome::Saved { dir, .. } = prepared.run(&device, None).unwrap() else {
-        panic!("the training stopped");
-    };
-    let done = jobs::evaluate_run(
-        &dir,
-        Checkpoint::Last,
-        None,
-        None,
-        MapOptions::default(),
-        &device,
-    )
-    .unwrap();
+    let (dir, done) = train_and_evaluate(config, &dir, &device);
     let pixel = done.report.pixel.as_ref().expect("pixel metrics");
     assert!(
         pixel.pixel_auroc > 0.52,
