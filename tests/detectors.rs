@@ -208,6 +208,53 @@ fn cavga_learns_mnist_one_class() {
     assert_learns(c, 0.85);
 }
 
+/// CAVGA-Dw (classifier score), one-class with digit 1 normal, 2 % labelled anomalies (6 images
+/// of other digits from the training split, never test data), 10 epochs of batch 32.
+/// Measured (seeds 0, 1, 2): AUROC 0.898 / 0.891 / 0.848; floor 0.78. Weak supervision given
+/// to a model without it, or withheld from it, is refused by name.
+#[test]
+fn cavga_weakly_supervised_learns_mnist_one_class() {
+    let mut c = config(
+        "cavga",
+        builtin_mnist(),
+        Protocol::OneClass { class: "1".into() },
+        0,
+        10,
+    );
+    c.train.batch_size = 32;
+    let mut unlabelled = c.clone();
+    unlabelled.split.labelled_anomalies = Some(0.02);
+    let e = unlabelled.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("--labelled-anomalies") && e.contains("normal samples only"),
+        "{e}"
+    );
+    c.model
+        .get_mut::<oddity::models::CavgaConfig>()
+        .unwrap()
+        .supervision = oddity::models::cavga::Supervision::Weak;
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("--labelled-anomalies"), "{e}");
+    c.split.labelled_anomalies = Some(0.02);
+    let (mut trained, split) = train(c);
+    assert_eq!(split.labelled.as_ref().map(|l| l.len()), Some(6));
+    let auroc = test_auroc(&trained, &split);
+    eprintln!("cavga-w: measured AUROC {auroc:.4}");
+    assert!(auroc > 0.78, "AUROC {auroc} under the floor 0.78");
+    // The classifier is part of the checkpoint: the saved run scores as the trained one.
+    let root = temp_dir("cavga-w");
+    trained.save(&root.join("run")).unwrap();
+    let run = Run::load(&root.join("run")).unwrap();
+    let device = oddity::device::parse("cpu").unwrap();
+    let loaded = run.detector(Checkpoint::Last, &device).unwrap();
+    let again = run::evaluate_on_test(&run, loaded.as_ref(), Checkpoint::Last, &split.test)
+        .unwrap()
+        .metrics
+        .auroc;
+    assert_eq!(again, auroc);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 /// MLP autoencoder on the KDDCUP99 fixture under the EGBAD/ALAD protocol. Measured: AUROC 0.990;
 /// floor 0.90.
 #[test]

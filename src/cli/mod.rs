@@ -147,6 +147,11 @@ struct TrainArgs {
     /// Subsample test anomalies to this fraction of the test set (ALOCC's 0.1–0.5 contamination).
     #[arg(long)]
     test_anomaly_fraction: Option<f64>,
+    /// Weak supervision: labelled anomalies making up this share of the training set (0.02 or
+    /// 2%), never test samples; for a model's weakly supervised variant (cavga with
+    /// {"supervision": "weak"}).
+    #[arg(long, value_parser = parse_share)]
+    labelled_anomalies: Option<f64>,
     /// Early stopping: stop after this many epochs without validation improvement (default:
     /// the paper's, e.g. ALAD 10; 0 turns it off).
     #[arg(long)]
@@ -368,6 +373,7 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
     config.split.max_train = a.max_train;
     config.split.max_test = a.max_test;
     config.split.test_anomaly_fraction = a.test_anomaly_fraction;
+    config.split.labelled_anomalies = a.labelled_anomalies;
     config.threshold_rule = a.threshold;
     config.preprocess.scaling = a.scaling;
     config.preprocess.image_size = a.image_size;
@@ -376,6 +382,19 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
         stride: a.stride.unwrap_or((tile / 2).max(1)),
     });
     Ok(config)
+}
+
+/// A share written as a fraction (`0.02`) or a percentage (`2%`).
+fn parse_share(text: &str) -> Result<f64, String> {
+    let (number, scale) = match text.strip_suffix('%') {
+        Some(n) => (n, 100.0),
+        None => (text, 1.0),
+    };
+    number
+        .trim()
+        .parse::<f64>()
+        .map(|v| v / scale)
+        .map_err(|_| format!("{text:?} is not a share (write 0.02 or 2%)"))
 }
 
 /// A flag raised by the first Ctrl-C (the training stops after its current step, its

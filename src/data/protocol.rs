@@ -103,6 +103,12 @@ pub struct SplitOptions {
     /// set, all test normals kept: ALOCC's 10–50 % contamination protocol.
     #[serde(default)]
     pub test_anomaly_fraction: Option<f64>,
+    /// Weak supervision: give training a seeded set of labelled anomalies making up this
+    /// fraction of the training samples (0.02: 2 %), drawn from anomalies the test set never
+    /// holds (the data set's training split; where every anomaly would be test data, as in
+    /// Magnetic Tile, they are taken out of the test set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labelled_anomalies: Option<f64>,
 }
 
 impl Default for SplitOptions {
@@ -113,6 +119,7 @@ impl Default for SplitOptions {
             max_train: None,
             max_test: None,
             test_anomaly_fraction: None,
+            labelled_anomalies: None,
         }
     }
 }
@@ -126,6 +133,9 @@ pub struct Split {
     pub valid: Samples,
     /// Test samples with their labels.
     pub test: Samples,
+    /// Labelled anomalies for weakly supervised training ([`SplitOptions::labelled_anomalies`]),
+    /// never in the test set.
+    pub labelled: Option<Samples>,
     /// The data set's class names (what each sample's class index means).
     pub class_names: Vec<String>,
 }
@@ -211,6 +221,8 @@ type TestItem = (u8, usize, u8);
 struct Pools {
     normals: Vec<Item>,
     test: Vec<TestItem>,
+    /// Anomalies neither training nor testing: where labelled anomalies come from first.
+    spare_anomalies: Vec<Item>,
 }
 
 /// The set of split `s` (0 = the data set's training file or only file, 1 = its test file).
@@ -241,17 +253,24 @@ fn class_pools(
     let (train_pool, test_pool) = pools(source, seed);
     let mut normals = Vec::new();
     let mut test = Vec::new();
+    let mut spare_anomalies = Vec::new();
     for item in train_pool {
         if !is_anomaly(class_of(source, item)) {
             normals.push(item);
         } else if !one_class || source.test_every_anomaly {
             test.push((item.0, item.1, 1));
+        } else {
+            spare_anomalies.push(item);
         }
     }
     for item in test_pool {
         test.push((item.0, item.1, is_anomaly(class_of(source, item)) as u8));
     }
-    Ok(Pools { normals, test })
+    Ok(Pools {
+        normals,
+        test,
+        spare_anomalies,
+    })
 }
 
 /// KDDCUP99 as EGBAD/ALAD: one file shuffled and halved; the normals of the first half train;
@@ -278,7 +297,11 @@ fn kdd99_pools(source: &DataSource, seed: u64) -> crate::Result<Pools> {
     let wanted = inliers.len() * 20 / 80;
     let mut test: Vec<TestItem> = inliers.iter().map(|&i| (0, i, 0)).collect();
     test.extend(outliers.iter().take(wanted).map(|&i| (0, i, 1)));
-    Ok(Pools { normals, test })
+    Ok(Pools {
+        normals,
+        test,
+        spare_anomalies: Vec::new(),
+    })
 }
 
 /// Tables labelled 0/1 (ADBench, CSV): 60 % of all normals train, the other 40 % and every
@@ -311,7 +334,11 @@ fn tabular_pools(source: &DataSource, seed: u64) -> crate::Result<Pools> {
             .filter(|&&it| label_of(it) == 1)
             .map(|&(s, i)| (s, i, 1)),
     );
-    Ok(Pools { normals, test })
+    Ok(Pools {
+        normals,
+        test,
+        spare_anomalies: Vec::new(),
+    })
 }
 
 /// The shared hold-out step: a seeded `validation_fraction` of the normals validates, the rest
@@ -357,6 +384,50 @@ fn with_anomaly_fraction(
     Ok(kept)
 }
 
+/// The labelled anomalies of weak supervision: as many as make up `fraction` of a training set
+/// of `train_normals` normals (at least one), drawn (seeded) from the spare anomalies, or, where
+/// there are none, taken out of the test anomalies so that no test sample is trained on.
+fn labelled_anomalies(
+    fraction: f64,
+    train_normals: usize,
+    spare: Vec<Item>,
+    test: &mut Vec<TestItem>,
+    seed: u64,
+) -> crate::Result<Vec<Item>> {
+    ensure!(
+        fraction > 0.0 && fraction < 1.0,
+        "--labelled-anomalies must be a fraction between 0 and 1 (0.02 for 2 %), got {fraction}"
+    );
+    let wanted = ((fraction / (1.0 - fraction) * train_normals as f64).round() as usize).max(1);
+    let from_test = spare.is_empty();
+    let pool: Vec<Item> = if from_test {
+        test.iter()
+            .filter(|t| t.2 == 1)
+            .map(|&(s, i, _)| (s, i))
+            .collect()
+    } else {
+        spare
+    };
+    // Taking every test anomaly would leave nothing to test on.
+    let available = if from_test {
+        pool.len().saturating_sub(1)
+    } else {
+        pool.len()
+    };
+    ensure!(
+        wanted <= available,
+        "--labelled-anomalies {fraction} asks for {wanted} labelled anomalies beside \
+         {train_normals} training normals, but only {available} can be spared from the test set"
+    );
+    let order = shuffled(pool.len(), seed, 71);
+    let mut chosen: Vec<Item> = order[..wanted].iter().map(|&i| pool[i]).collect();
+    chosen.sort_unstable();
+    if from_test {
+        test.retain(|&(s, i, _)| chosen.binary_search(&(s, i)).is_err());
+    }
+    Ok(chosen)
+}
+
 /// A seeded subset of at most `max` test samples, in data-set order.
 fn capped(test: Vec<TestItem>, max: usize, seed: u64) -> Vec<TestItem> {
     if test.len() <= max {
@@ -380,7 +451,11 @@ pub fn split(
         "the validation fraction must be between 0 and 1, got {}",
         options.validation_fraction
     );
-    let Pools { normals, mut test } = match protocol {
+    let Pools {
+        normals,
+        mut test,
+        spare_anomalies,
+    } = match protocol {
         Protocol::OneClass { class } => class_pools(source, class, true, options.seed)?,
         Protocol::LeaveOneOut { class } => class_pools(source, class, false, options.seed)?,
         Protocol::Kdd99 => kdd99_pools(source, options.seed)?,
@@ -393,6 +468,16 @@ pub fn split(
     );
     let (train_items, valid_items) = hold_out(normals, options);
     test.sort_unstable();
+    let labelled_items = match options.labelled_anomalies {
+        Some(f) => Some(labelled_anomalies(
+            f,
+            train_items.len(),
+            spare_anomalies,
+            &mut test,
+            options.seed,
+        )?),
+        None => None,
+    };
     if let Some(f) = options.test_anomaly_fraction {
         test = with_anomaly_fraction(test, f, options.seed)?;
     }
@@ -405,6 +490,7 @@ pub fn split(
         train: Samples::empty(shape),
         valid: Samples::empty(shape),
         test: Samples::empty(shape),
+        labelled: None,
     };
     for (s, i) in train_items {
         out.train.push_from(set_of(source, s), s, i, 0);
@@ -414,6 +500,13 @@ pub fn split(
     }
     for (s, i, label) in test {
         out.test.push_from(set_of(source, s), s, i, label);
+    }
+    if let Some(items) = labelled_items {
+        let mut labelled = Samples::empty(shape);
+        for (s, i) in items {
+            labelled.push_from(set_of(source, s), s, i, 1);
+        }
+        out.labelled = Some(labelled);
     }
     ensure!(
         out.test.anomalies() > 0 && out.test.anomalies() < out.test.len(),
@@ -426,15 +519,19 @@ pub fn split(
 
 impl Split {
     /// Which sample of the data set went where, as CSV `role,split,index,label` (role `train`,
-    /// `valid` or `test`; split 0 = the data set's training file or only file, 1 = its test
+    /// `valid`, `test` or `labelled` (weak supervision's anomalies); split 0 = the data set's training file or only file, 1 = its test
     /// file; label 1 = anomaly), so that another tool can be run on exactly the same split.
     pub fn origins_csv(&self) -> String {
         let mut out = String::from("role,split,index,label\n");
+        let labelled = self.labelled.as_ref().map(|l| ("labelled", l));
         for (role, samples) in [
             ("train", &self.train),
             ("valid", &self.valid),
             ("test", &self.test),
-        ] {
+        ]
+        .into_iter()
+        .chain(labelled)
+        {
             for (o, label) in samples.origin.iter().zip(&samples.labels) {
                 out.push_str(&format!("{role},{},{},{label}\n", o.split, o.index));
             }
@@ -516,6 +613,62 @@ mod tests {
 
     /// ALOCC's contamination protocol: anomalies subsampled to the asked fraction of the test
     /// set, every test normal kept.
+    #[test]
+    fn labelled_anomalies_never_test() {
+        let one_class = Protocol::OneClass { class: "2".into() };
+        let options = SplitOptions {
+            labelled_anomalies: Some(0.05),
+            ..SplitOptions::default()
+        };
+        // A data set with its own test split: the anomalies of the training split are spare.
+        let two_splits = DataSource {
+            test_every_anomaly: false,
+            train: toy(400, 4),
+            test: Some(toy(400, 4)),
+        };
+        let plain = split(&two_splits, &one_class, &SplitOptions::default()).unwrap();
+        assert!(plain.labelled.is_none());
+        let s = split(&two_splits, &one_class, &options).unwrap();
+        let labelled = s.labelled.as_ref().unwrap();
+        // 90 training normals: 0.05 / 0.95 · 90 = 4.7 → 5 labelled anomalies, all class ≠ 2.
+        assert_eq!(s.train.len(), 90);
+        assert_eq!(labelled.len(), 5);
+        assert!(labelled.labels.iter().all(|&l| l == 1));
+        assert!(labelled.classes.iter().all(|&c| c != 2));
+        assert!(labelled.origin.iter().all(|o| o.split == 0));
+        assert_eq!(s.test.len(), plain.test.len(), "the test set is untouched");
+        assert!(
+            s.origins_csv()
+                .lines()
+                .filter(|l| l.starts_with("labelled,"))
+                .count()
+                == 5
+        );
+        // Every anomaly is test data (Magnetic Tile): the labelled ones leave the test set.
+        let one_split = DataSource {
+            test_every_anomaly: true,
+            train: toy(400, 4),
+            test: None,
+        };
+        let plain = split(&one_split, &one_class, &SplitOptions::default()).unwrap();
+        let s = split(&one_split, &one_class, &options).unwrap();
+        let labelled = s.labelled.as_ref().unwrap();
+        assert!(!labelled.is_empty());
+        assert_eq!(s.test.anomalies() + labelled.len(), plain.test.anomalies());
+        let test: HashSet<_> = s.test.origin.iter().collect();
+        assert!(labelled.origin.iter().all(|o| !test.contains(o)));
+        assert_disjoint(&s);
+        // More than can be spared is an error naming the option.
+        let greedy = SplitOptions {
+            labelled_anomalies: Some(0.9),
+            ..SplitOptions::default()
+        };
+        let e = split(&one_split, &one_class, &greedy)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--labelled-anomalies"), "{e}");
+    }
+
     #[test]
     fn test_anomaly_fraction_subsamples_anomalies() {
         let source = DataSource {

@@ -78,6 +78,12 @@ pub trait Detector: Send {
     fn anomaly_map(&self, _batch: Tensor<2>) -> Option<Tensor<4>> {
         None
     }
+    /// Hand a weakly supervised model its labelled anomalies (preprocessed as the training
+    /// samples), before training starts or resumes; a model that trains on normal samples only
+    /// refuses them.
+    fn take_labelled_anomalies(&mut self, _anomalies: crate::data::Samples) -> crate::Result<()> {
+        bail!("this model trains on normal samples only; it takes no labelled anomalies")
+    }
 
     /// What the model trains: its networks, optimizers and random generator.
     fn trainables(&self) -> Trainables<'_>;
@@ -170,6 +176,9 @@ impl<D: Detector> Detector for Built<D> {
     }
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
         self.detector.anomaly_map(batch)
+    }
+    fn take_labelled_anomalies(&mut self, anomalies: crate::data::Samples) -> crate::Result<()> {
+        self.detector.take_labelled_anomalies(anomalies)
     }
     fn trainables(&self) -> Trainables<'_> {
         self.detector.trainables()

@@ -64,6 +64,12 @@ pub trait ModelSpec:
         None
     }
 
+    /// Whether this configuration trains with labelled anomalies besides the normal samples
+    /// (weak supervision, `--labelled-anomalies`); such a run needs them, any other refuses them.
+    fn needs_labelled_anomalies(&self) -> bool {
+        false
+    }
+
     /// The configuration a settings file's values are laid over: the paper's defaults, unless
     /// a value in the file selects another set of them (as ALAD's `networks` does).
     fn defaults_for_settings(_settings: &Settings) -> crate::Result<Self> {
@@ -89,6 +95,7 @@ trait AnySpec: Send + Sync + Debug {
     fn batch_size(&self) -> usize;
     fn image_size(&self) -> Option<usize>;
     fn patience(&self) -> Option<usize>;
+    fn needs_labelled_anomalies(&self) -> bool;
 }
 
 impl<S: ModelSpec> AnySpec for S {
@@ -139,6 +146,9 @@ impl<S: ModelSpec> AnySpec for S {
     fn patience(&self) -> Option<usize> {
         ModelSpec::patience(self)
     }
+    fn needs_labelled_anomalies(&self) -> bool {
+        ModelSpec::needs_labelled_anomalies(self)
+    }
 }
 
 /// Any model's configuration. Its JSON is the model's own fields with the model's name under
@@ -180,6 +190,11 @@ impl ModelConfig {
     /// Early-stopping patience in epochs, for models whose paper stops early.
     pub fn patience(&self) -> Option<usize> {
         self.0.patience()
+    }
+
+    /// Whether this configuration trains with labelled anomalies (weak supervision).
+    pub fn needs_labelled_anomalies(&self) -> bool {
+        self.0.needs_labelled_anomalies()
     }
 
     /// The training batch size.

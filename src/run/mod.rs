@@ -165,6 +165,30 @@ impl RunConfig {
         if let Some(m) = s.max_test {
             ensure!(m >= 1, "--max-test must be at least 1, got {m}");
         }
+        if let Some(f) = s.labelled_anomalies {
+            ensure!(
+                f.is_finite() && f > 0.0 && f < 1.0,
+                "--labelled-anomalies must be a fraction between 0 and 1 (0.02 or 2%), got {f}"
+            );
+            ensure!(
+                self.model.needs_labelled_anomalies(),
+                "--labelled-anomalies gives training labelled anomalies, but {} with these \
+                 settings trains on normal samples only (a weakly supervised variant, where a \
+                 model has one, is chosen in its --model-config)",
+                self.model.name()
+            );
+            ensure!(
+                self.preprocess.tiling.is_none(),
+                "--labelled-anomalies labels whole images; it cannot be combined with --tile"
+            );
+        } else {
+            ensure!(
+                !self.model.needs_labelled_anomalies(),
+                "{} is configured for weak supervision: give it labelled anomalies with \
+                 --labelled-anomalies (e.g. 2%)",
+                self.model.name()
+            );
+        }
         if let Some(f) = s.test_anomaly_fraction {
             ensure!(
                 f.is_finite() && f > 0.0 && f < 1.0,
@@ -407,6 +431,9 @@ pub fn train_with(
         None => (preprocessor.output, train_set, None),
     };
     let mut detector = config.model.build(model_shape, device, config.train.seed)?;
+    if let Some(labelled) = &split.labelled {
+        detector.take_labelled_anomalies(preprocessor.apply(labelled)?)?;
+    }
     let mut resume_from = None;
     if let Some(c) = checkpointing {
         let saved = train::resume::folder(c.dir).join(RESUME_CONFIG);

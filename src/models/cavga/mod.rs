@@ -1,5 +1,5 @@
-//! CAVGA-Du: the convolutional adversarial VAE with guided attention, unsupervised, plain
-//! convolutional backbone (Venkataramanan, Peng, Singh, Mahalanobis, "Attention Guided Anomaly
+//! CAVGA-Du and CAVGA-Dw: the convolutional adversarial VAE with guided attention, unsupervised
+//! and weakly supervised, plain convolutional backbone (Venkataramanan, Peng, Singh, Mahalanobis, "Attention Guided Anomaly
 //! Localization in Images", ECCV 2020; MODELS.md §14). No official code exists; the paper's
 //! method section was read through two paraphrases and two public re-implementations, and what
 //! they leave open is marked below.
@@ -33,8 +33,19 @@
 //! differentiates and at which layer is not stated in what was read; the sum of the latent mean
 //! at the encoder's last feature map is what the public re-implementations use. The decoder's
 //! output is linear (DCGAN's tanh would clip standardised inputs). Latent shape, learning rate,
-//! batch size and epochs are not published; the defaults here are DCGAN's. The weakly supervised
-//! CAVGA-Dw (classifier head, complementary guided attention) is not implemented.
+//! batch size and epochs are not published; the defaults here are DCGAN's.
+//!
+//! CAVGA-Dw (`{"supervision": "weak"}`, with `--labelled-anomalies`, e.g. 2 %: labelled anomalies
+//! making up that share of the training set, never test images): a linear classifier on the
+//! flattened latent mean gives logits (normal, anomalous); Grad-CAM of each class's logit at `F`
+//! gives `A^n` and `A^a`. Generator loss: the VAE and adversarial terms on the normal images,
+//! `+ w_c·CE + w_cga·L_cga` with the cross-entropy over the normal images and
+//! `anomalies_per_step` labelled anomalies drawn (seeded, with replacement) into every step,
+//! and `L_cga = mean over the normal images the classifier gets right of mean(1 − A^n + A^a)`;
+//! w_c = 0.001, w_cga = 0.01 as the paper; no expansion loss (as the paper's weak objective is
+//! paraphrased). Score: the classifier's probability of the anomalous class; map: `A^a`
+//! (choices: what the paper's weak variant scores and maps with was not in what was read). Its
+//! attention weights are image-independent too (the classifier is linear in `F`).
 
 mod networks;
 
@@ -44,10 +55,28 @@ use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, l2};
 use crate::nn::{DcganEncoderConfig, InitScheme, NetOptimizer, initialise};
 use crate::nn::{Trainables, TrainablesMut};
+use burn::nn::LinearConfig;
 use burn::prelude::*;
-use networks::{CavgaNets, Decoder, Encoder, Vae, attention, grad_cam_weights, upsample};
+use burn::tensor::TensorData;
+use burn::tensor::activation::{log_softmax, softmax};
+use networks::{
+    CavgaNets, Decoder, Encoder, Vae, attention, class_grad_cam_weights, grad_cam_weights,
+    upsample,
+};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+
+/// Which CAVGA: unsupervised (CAVGA-u) or weakly supervised (CAVGA-w).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Supervision {
+    /// Normal images only; the attention expansion loss.
+    Unsupervised,
+    /// Normal images and a few labelled anomalies (`--labelled-anomalies`); a classifier on the
+    /// latent and the complementary guided attention loss.
+    Weak,
+}
 
 /// CAVGA-Du's hyper-parameters; `Default` is the paper's where it gives one (loss weights), else
 /// DCGAN's.
@@ -80,6 +109,14 @@ pub struct CavgaConfig {
     pub batch_size: usize,
     /// Training epochs (30).
     pub epochs: usize,
+    /// CAVGA-u (default) or CAVGA-w.
+    pub supervision: Supervision,
+    /// CAVGA-w: weight of the classifier's cross-entropy (`w_c`, 0.001).
+    pub w_classifier: f32,
+    /// CAVGA-w: weight of the complementary guided attention loss (`w_cga`, 0.01).
+    pub w_guided: f32,
+    /// CAVGA-w: labelled anomalies drawn (with replacement) into each training step (4).
+    pub anomalies_per_step: usize,
 }
 
 impl Default for CavgaConfig {
@@ -98,6 +135,10 @@ impl Default for CavgaConfig {
             beta_2: 0.999,
             batch_size: 64,
             epochs: 30,
+            supervision: Supervision::Unsupervised,
+            w_classifier: 0.001,
+            w_guided: 0.01,
+            anomalies_per_step: 4,
         }
     }
 }
@@ -111,6 +152,8 @@ pub struct Cavga {
     optim_g: NetOptimizer,
     optim_d: NetOptimizer,
     rng: ChaCha8Rng,
+    /// CAVGA-w's labelled anomalies, preprocessed, one row of `C·S·S` values each.
+    labelled: Vec<f32>,
 }
 
 impl Cavga {
@@ -147,10 +190,14 @@ impl Cavga {
             latent_dim: 1,
         }
         .init(&train_device);
+        let latent_values = latent * (config.image_size >> down).pow(2);
+        let classifier = (config.supervision == Supervision::Weak)
+            .then(|| LinearConfig::new(latent_values, 2).init(&train_device));
         let nets = CavgaNets {
             vae: Vae {
                 encoder: Encoder::new(channels, base, down, latent, &train_device),
                 decoder: Decoder::new(channels, base, down, latent, &train_device),
+                classifier,
             },
             discriminator,
         };
@@ -163,25 +210,133 @@ impl Cavga {
             optim_g: adam(),
             optim_d: adam(),
             rng: component_rng(seed, 2),
+            labelled: Vec::new(),
             config,
         })
     }
 
-    /// Attention maps `[B, 1, s, s]` (at the latent's side) of images, in evaluation mode.
+    /// Attention maps `[B, 1, s, s]` (at the latent's side) of images, in evaluation mode: of
+    /// the latent mean (CAVGA-u), or of the classifier's anomalous class (CAVGA-w).
     fn attend(&self, batch: Tensor<2>) -> Tensor<4> {
         let x = as_images(batch, self.shape);
         let features = self.nets.vae.encoder.valid().features(x);
-        // The Grad-CAM weights need one backward pass: through the tracked encoder's latent
-        // head, from the features carried over to the autodiff device.
+        // The Grad-CAM weights need one backward pass: through the tracked latent head (and
+        // classifier), from the features carried over to the autodiff device.
         let tracked = Tensor::<4>::from_data(
             features.clone().into_data(),
             &self.device.clone().autodiff(),
         );
-        let weights = grad_cam_weights(&self.nets.vae.encoder, tracked);
+        let weights = match self.config.supervision {
+            Supervision::Unsupervised => grad_cam_weights(&self.nets.vae.encoder, tracked),
+            Supervision::Weak => class_grad_cam_weights(&self.nets.vae, tracked, ANOMALOUS)
+                .expect("CAVGA-w has a classifier"),
+        };
         let weights = Tensor::<4>::from_data(weights.into_data(), &self.device);
         attention(features, weights)
     }
+
+    /// `count` labelled anomalies drawn with replacement, as images on `device`.
+    fn draw_anomalies(&mut self, count: usize, device: &Device) -> crate::Result<Tensor<4>> {
+        let row = self.shape.iter().product::<usize>();
+        let n = self.labelled.len() / row;
+        anyhow::ensure!(
+            n > 0,
+            "CAVGA-w trains with labelled anomalies, and none were given (--labelled-anomalies)"
+        );
+        let mut values = Vec::with_capacity(count * row);
+        for _ in 0..count {
+            let i = self.rng.random_range(0..n);
+            values.extend_from_slice(&self.labelled[i * row..(i + 1) * row]);
+        }
+        let [c, h, w] = self.shape;
+        Ok(Tensor::from_data(
+            TensorData::new(values, [count, c, h, w]),
+            device,
+        ))
+    }
+
+    /// CAVGA-w's step: the VAE and the discriminator on the normal images as CAVGA-u's, plus
+    /// the classifier's cross-entropy on normal and drawn anomalous images and the
+    /// complementary guided attention loss on the normal images the classifier gets right;
+    /// no attention expansion loss.
+    fn train_step_weak(&mut self, x: Tensor<4>) -> crate::Result<StepLosses> {
+        let c = self.config.clone();
+        let b = x.dims()[0];
+        let anomalies = self.draw_anomalies(c.anomalies_per_step, &x.device())?;
+        let k = c.anomalies_per_step;
+        let vae = &self.nets.vae;
+        let features = vae.encoder.features(Tensor::cat(vec![x.clone(), anomalies], 0));
+        let [_, fc, fh, fw] = features.dims();
+        let normal_features = features.clone().slice([0..b, 0..fc, 0..fh, 0..fw]);
+        let mean = vae.encoder.mean(normal_features.clone());
+        let log_var = vae.encoder.log_var(normal_features.clone());
+        let [_, zc, zh, zw] = mean.dims();
+        let noise = normal_tensor(&mut self.rng, [b, zc * zh * zw], 1.0, &mean.device())
+            .reshape([b, zc, zh, zw]);
+        let z = mean.clone() + noise * (log_var.clone() * 0.5).exp();
+        let reconstruction = vae.decoder.forward(z);
+        let recon = l2(x.clone(), reconstruction.clone());
+        let kl = kl_divergence(mean, log_var);
+        let d = &self.nets.discriminator;
+        let adv = bce_with_logits(d.clone().no_grad().forward(reconstruction.clone()), true);
+        let logits = vae.logits(features).expect("CAVGA-w has a classifier");
+        let mut targets = vec![0.0f32; 2 * (b + k)];
+        for (i, t) in targets.chunks_mut(2).enumerate() {
+            t[usize::from(i >= b)] = 1.0;
+        }
+        let targets = Tensor::<2>::from_data(TensorData::new(targets, [b + k, 2]), &x.device());
+        let cross_entropy = (log_softmax(logits.clone(), 1) * targets).sum().neg() / (b + k) as f64;
+        let normal_logits = logits.slice([0..b, 0..2]).detach();
+        let correct = normal_logits
+            .clone()
+            .slice([0..b, NORMAL..NORMAL + 1])
+            .greater(normal_logits.slice([0..b, ANOMALOUS..ANOMALOUS + 1]))
+            .float()
+            .reshape([b]);
+        let cam = |class| {
+            let weights = class_grad_cam_weights(vae, normal_features.clone(), class)
+                .expect("CAVGA-w has a classifier");
+            attention(normal_features.clone(), weights)
+        };
+        let per_image = (cam(NORMAL).neg() + 1.0 + cam(ANOMALOUS))
+            .reshape([b as i32, -1])
+            .mean_dim(1)
+            .reshape([b]);
+        let guided =
+            (per_image * correct.clone()).sum() / correct.sum().clamp_min(1.0);
+        let loss_g = recon.clone() * c.w_recon
+            + kl.clone() * c.w_kl
+            + adv.clone() * c.w_adv
+            + cross_entropy.clone() * c.w_classifier
+            + guided.clone() * c.w_guided;
+        let loss_d = (bce_with_logits(d.forward(x), true)
+            + bce_with_logits(d.forward(reconstruction.detach()), false))
+            * 0.5;
+        let losses = Tensor::cat(
+            vec![recon, kl, adv, cross_entropy, guided, loss_d.clone()],
+            0,
+        );
+        let mut grads = (loss_g + loss_d).backward();
+        self.nets.vae = self.optim_g.step(self.nets.vae.clone(), &mut grads);
+        self.nets.discriminator = self
+            .optim_d
+            .step(self.nets.discriminator.clone(), &mut grads);
+        let v = read_values(vec![losses])?;
+        Ok(vec![
+            ("recon", v[0]),
+            ("kl", v[1]),
+            ("adv", v[2]),
+            ("classifier", v[3]),
+            ("guided", v[4]),
+            ("d", v[5]),
+        ])
+    }
 }
+
+/// The classifier's normal class.
+const NORMAL: usize = 0;
+/// The classifier's anomalous class.
+const ANOMALOUS: usize = 1;
 
 /// The KL divergence of `N(μ, exp(log_var))` from `N(0, 1)`, averaged over every element.
 fn kl_divergence(mean: Tensor<4>, log_var: Tensor<4>) -> Tensor<1> {
@@ -199,6 +354,10 @@ pub fn reconstruction_score(x: Tensor<4>, reconstruction: Tensor<4>) -> Tensor<1
 }
 
 impl ModelSpec for CavgaConfig {
+    fn needs_labelled_anomalies(&self) -> bool {
+        self.supervision == Supervision::Weak
+    }
+
     const INFO: ModelInfo = ModelInfo {
         name: "cavga",
         paper: "Venkataramanan, Peng, Singh, Mahalanobis. Attention Guided Anomaly Localization in Images. ECCV 2020",
@@ -227,8 +386,11 @@ impl ModelSpec for CavgaConfig {
 
 impl Detector for Cavga {
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
-        let c = &self.config;
         let x = as_images(batch, self.shape);
+        if self.config.supervision == Supervision::Weak {
+            return self.train_step_weak(x);
+        }
+        let c = &self.config;
         let b = x.dims()[0];
         let encoder = &self.nets.vae.encoder;
         let features = encoder.features(x.clone());
@@ -268,17 +430,50 @@ impl Detector for Cavga {
         ])
     }
 
+    /// CAVGA-u: the mean absolute reconstruction error; CAVGA-w: the classifier's probability
+    /// of the anomalous class.
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
         let x = as_images(batch, self.shape);
+        if self.config.supervision == Supervision::Weak {
+            let vae = self.nets.vae.valid();
+            let logits = vae.logits(vae.encoder.features(x)).expect("CAVGA-w has a classifier");
+            let b = logits.dims()[0];
+            return softmax(logits, 1)
+                .slice([0..b, ANOMALOUS..ANOMALOUS + 1])
+                .reshape([b]);
+        }
         let encoder = self.nets.vae.encoder.valid();
         let mean = encoder.mean(encoder.features(x.clone()));
         reconstruction_score(x, self.nets.vae.decoder.valid().forward(mean))
     }
 
-    /// `1 − A`, the attention's complement, at the image's side.
+    /// CAVGA-u: `1 − A`, the attention's complement; CAVGA-w: the anomalous class's attention
+    /// `A^a`; at the image's side.
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
         let attention = self.attend(batch);
-        Some(upsample(attention.neg() + 1.0, self.config.image_size))
+        let map = match self.config.supervision {
+            Supervision::Unsupervised => attention.neg() + 1.0,
+            Supervision::Weak => attention,
+        };
+        Some(upsample(map, self.config.image_size))
+    }
+
+    fn take_labelled_anomalies(&mut self, anomalies: crate::data::Samples) -> crate::Result<()> {
+        anyhow::ensure!(
+            self.config.supervision == Supervision::Weak,
+            "cavga trains on normal images only unless {{\"supervision\": \"weak\"}}"
+        );
+        let row = self.shape.iter().product::<usize>();
+        anyhow::ensure!(
+            anomalies.shape.len() == row && !anomalies.is_empty(),
+            "CAVGA-w's labelled anomalies must be {} images of {:?}, got {} of {}",
+            "one or more",
+            self.shape,
+            anomalies.len(),
+            anomalies.shape
+        );
+        self.labelled = anomalies.values;
+        Ok(())
     }
 
     /// The reconstruction error and the KL term per sample, the VAE's fit to normal data; the
@@ -418,6 +613,56 @@ mod tests {
         let map = model.anomaly_map(x).unwrap();
         assert_eq!(map.dims(), [3, 1, 16, 16]);
         assert!(values(map).iter().all(|v| (0.0..=1.0).contains(v)));
+    }
+
+    /// CAVGA-w scores by its classifier's probability of the anomalous class, maps by that
+    /// class's attention, and trains only once given labelled anomalies; CAVGA-u refuses them.
+    #[test]
+    fn weak_variant_scores_by_its_classifier() {
+        let device = crate::device::parse("cpu").unwrap();
+        let config = CavgaConfig {
+            image_size: 16,
+            downsamplings: 2,
+            latent_channels: 4,
+            base_width: 8,
+            supervision: Supervision::Weak,
+            ..CavgaConfig::default()
+        };
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 16,
+            width: 16,
+        };
+        let mut model = Cavga::new(config, shape, &device, 7).unwrap();
+        let x = batch(&device);
+        let scores = values(model.score(x.clone()));
+        let vae = model.nets.vae.valid();
+        let logits = values(
+            vae.logits(vae.encoder.features(as_images(x.clone(), model.shape)))
+                .unwrap(),
+        );
+        for (i, &s) in scores.iter().enumerate() {
+            let (normal, anomalous) = (logits[2 * i], logits[2 * i + 1]);
+            let expected = 1.0 / (1.0 + (normal - anomalous).exp());
+            assert!((s - expected).abs() < 1e-5, "image {i}: {s} vs {expected}");
+        }
+        let map = values(model.anomaly_map(x.clone()).unwrap());
+        assert!(map.iter().all(|v| (0.0..=1.0).contains(v)));
+        let train_x = Tensor::<2>::from_data(
+            x.clone().into_data(),
+            &device.clone().autodiff(),
+        );
+        let e = model.train_step(train_x.clone()).unwrap_err().to_string();
+        assert!(e.contains("--labelled-anomalies"), "{e}");
+        let mut pool = crate::data::Samples::empty(shape);
+        pool.values = values(x.clone());
+        pool.labels = vec![1; 3];
+        model.take_labelled_anomalies(pool.clone()).unwrap();
+        let losses = model.train_step(train_x).unwrap();
+        assert!(losses.iter().any(|(name, v)| *name == "guided" && v.is_finite()));
+        let mut unsupervised = small(&device);
+        let e = unsupervised.take_labelled_anomalies(pool).unwrap_err().to_string();
+        assert!(e.contains("weak"), "{e}");
     }
 
     /// A latent with no spatial extent is refused by name.

@@ -4,7 +4,7 @@
 
 use crate::nn::DcganEncoder;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu, sigmoid};
 use burn::tensor::module::interpolate;
@@ -44,11 +44,24 @@ pub struct Decoder {
     pyramid: Vec<Up>,
 }
 
-/// The variational autoencoder, trained by one optimizer.
+/// The variational autoencoder (with CAVGA-w's classifier on its latent mean), trained by one
+/// optimizer.
 #[derive(Module, Debug)]
 pub struct Vae {
     pub(super) encoder: Encoder,
     pub(super) decoder: Decoder,
+    /// CAVGA-w: the flattened latent mean → logits (normal, anomalous).
+    pub(super) classifier: Option<Linear>,
+}
+
+impl Vae {
+    /// The classifier's logits `[B, 2]` (normal, anomalous) of a feature map's latent mean.
+    pub fn logits(&self, features: Tensor<4>) -> Option<Tensor<2>> {
+        let classifier = self.classifier.as_ref()?;
+        let mean = self.encoder.mean(features);
+        let b = mean.dims()[0];
+        Some(classifier.forward(mean.reshape([b as i32, -1])))
+    }
 }
 
 /// The autoencoder and the DCGAN discriminator on images, saved together.
@@ -192,6 +205,25 @@ pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>) -> Tensor<4> {
         .mean_dim(2)
         .reshape([b, k, 1, 1]);
     Tensor::from_data(weights.into_data(), &device)
+}
+
+/// CAVGA-w's Grad-CAM weights of class `class` (0 normal, 1 anomalous): as
+/// [`grad_cam_weights`] with `s` the sum of that class's logits; `None` without a classifier.
+pub fn class_grad_cam_weights(vae: &Vae, features: Tensor<4>, class: usize) -> Option<Tensor<4>> {
+    let device = features.device();
+    let leaf = features.detach().require_grad();
+    let logits = vae.logits(leaf.clone())?;
+    let b = logits.dims()[0];
+    let grads = logits.slice([0..b, class..class + 1]).sum().backward();
+    let gradient = leaf
+        .grad(&grads)
+        .expect("the logits depend on the features");
+    let [b, k, _, _] = gradient.dims();
+    let weights = gradient
+        .reshape([b as i32, k as i32, -1])
+        .mean_dim(2)
+        .reshape([b, k, 1, 1]);
+    Some(Tensor::from_data(weights.into_data(), &device))
 }
 
 /// Attention `A = sigmoid(Σ_k α_k F_k)`, `[B, 1, h, w]` at the feature map's resolution.
