@@ -251,6 +251,7 @@ const COUNT_FIELDS: &[&str] = &[
     "steps",
     "patience",
     "downsamplings",
+    "anomalies_per_step",
 ];
 
 /// Hyper-parameters holding a size (a count of units or channels).

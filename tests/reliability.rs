@@ -194,7 +194,7 @@ fn weights_are_verified_and_layouts_named() {
         &[
             "weights-last.safetensors",
             "layout 1",
-            "layout 3",
+            "layout 4",
             "retrain",
         ],
     );

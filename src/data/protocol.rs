@@ -385,8 +385,9 @@ fn with_anomaly_fraction(
 }
 
 /// The labelled anomalies of weak supervision: as many as make up `fraction` of a training set
-/// of `train_normals` normals (at least one), drawn (seeded) from the spare anomalies, or, where
-/// there are none, taken out of the test anomalies so that no test sample is trained on.
+/// of `train_normals` normals (at least one), drawn (seeded) from the spare anomalies (an error
+/// if they are too few), or, where there are none, taken out of the test anomalies (before any
+/// test subsampling) so that no test sample is trained on.
 fn labelled_anomalies(
     fraction: f64,
     train_normals: usize,
@@ -417,7 +418,12 @@ fn labelled_anomalies(
     ensure!(
         wanted <= available,
         "--labelled-anomalies {fraction} asks for {wanted} labelled anomalies beside \
-         {train_normals} training normals, but only {available} can be spared from the test set"
+         {train_normals} training normals, but only {available} {}",
+        if from_test {
+            "can be spared from the test set"
+        } else {
+            "anomalies are outside the test set"
+        }
     );
     let order = shuffled(pool.len(), seed, 71);
     let mut chosen: Vec<Item> = order[..wanted].iter().map(|&i| pool[i]).collect();
@@ -440,7 +446,8 @@ fn capped(test: Vec<TestItem>, max: usize, seed: u64) -> Vec<TestItem> {
 }
 
 /// Split `source` by `protocol`: the protocol's pools, then the shared steps (hold-out of
-/// validation normals, test contamination and budget), then the samples themselves.
+/// validation normals, labelled anomalies for weak supervision, test contamination and budget),
+/// then the samples themselves.
 pub fn split(
     source: &DataSource,
     protocol: &Protocol,
@@ -561,6 +568,11 @@ mod tests {
         let b: HashSet<_> = split.valid.origin.iter().collect();
         let c: HashSet<_> = split.test.origin.iter().collect();
         assert!(a.is_disjoint(&b) && a.is_disjoint(&c) && b.is_disjoint(&c));
+        if let Some(labelled) = &split.labelled {
+            let d: HashSet<_> = labelled.origin.iter().collect();
+            assert!(d.is_disjoint(&a) && d.is_disjoint(&b) && d.is_disjoint(&c));
+            assert_eq!(d.len(), labelled.len());
+        }
         assert_eq!(a.len(), split.train.len());
         assert_eq!(c.len(), split.test.len());
     }
@@ -611,8 +623,8 @@ mod tests {
         assert_eq!(s.test.anomalies(), 50 + 20);
     }
 
-    /// ALOCC's contamination protocol: anomalies subsampled to the asked fraction of the test
-    /// set, every test normal kept.
+    /// Weak supervision's labelled anomalies come from outside the test set (the training
+    /// split's spare anomalies), or out of it where every anomaly is test data; never twice.
     #[test]
     fn labelled_anomalies_never_test() {
         let one_class = Protocol::OneClass { class: "2".into() };
@@ -669,6 +681,8 @@ mod tests {
         assert!(e.contains("--labelled-anomalies"), "{e}");
     }
 
+    /// ALOCC's contamination protocol: anomalies subsampled to the asked fraction of the test
+    /// set, every test normal kept.
     #[test]
     fn test_anomaly_fraction_subsamples_anomalies() {
         let source = DataSource {

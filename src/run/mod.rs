@@ -39,20 +39,24 @@ use sha2::Digest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The version of the run folder's layout (files, and the weights' tensor names) this build
-/// writes. Runs written before layouts were versioned read as layout 1; layout 2 added the
-/// weights' checksums; layout 3 the tiling of images (`preprocess.tiling`), which an older
-/// build would ignore and so score wrongly — it refuses the run instead.
-pub const LAYOUT: u32 = 3;
+/// The newest layout of a run folder (files, and the weights' tensor names) this build writes
+/// and reads. Runs written before layouts were versioned read as layout 1; layout 2 added the
+/// weights' checksums; layout 3 the tiling of images (`preprocess.tiling`); layout 4 weak
+/// supervision (`split.labelled_anomalies`, taken out of the test set where every anomaly is
+/// test data). An older build would ignore either and score wrongly (or on a test set holding
+/// trained-on anomalies): it refuses such a run instead.
+pub const LAYOUT: u32 = 4;
 
 /// The last layout that changed the weights' tensor names: weights of an older run may not load.
 const WEIGHTS_LAYOUT: u32 = 2;
 
-/// The layout a run of `config` is written with: 3 where it tiles (an older build must refuse
-/// it), else 2, which builds before tiling read as well.
+/// The layout a run of `config` is written with: the oldest whose readers score it rightly —
+/// 4 with labelled anomalies, 3 with tiles, else 2.
 fn layout_of(config: &RunConfig) -> u32 {
-    if config.preprocess.tiling.is_some() {
-        LAYOUT
+    if config.split.labelled_anomalies.is_some() || config.model.needs_labelled_anomalies() {
+        4
+    } else if config.preprocess.tiling.is_some() {
+        3
     } else {
         WEIGHTS_LAYOUT
     }

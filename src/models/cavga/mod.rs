@@ -42,10 +42,15 @@
 //! `+ w_c·CE + w_cga·L_cga` with the cross-entropy over the normal images and
 //! `anomalies_per_step` labelled anomalies drawn (seeded, with replacement) into every step,
 //! and `L_cga = mean over the normal images the classifier gets right of mean(1 − A^n + A^a)`;
-//! w_c = 0.001, w_cga = 0.01 as the paper; no expansion loss (as the paper's weak objective is
-//! paraphrased). Score: the classifier's probability of the anomalous class; map: `A^a`
-//! (choices: what the paper's weak variant scores and maps with was not in what was read). Its
-//! attention weights are image-independent too (the classifier is linear in `F`).
+//! w_c = 0.001, w_cga = 0.01 as the paraphrases give the paper's; no expansion loss (as the
+//! paper's weak objective is paraphrased). Score: the classifier's probability of the anomalous
+//! class; map: `A^a`. Choices where the sources are silent: the classifier is linear on the
+//! flattened latent *mean* (not a sampled z) with a two-way softmax cross-entropy; anomalies
+//! are drawn into every step and share the encoder's BatchNorm batch with the normal images;
+//! the Grad-CAM weights are constants in the loss (no second-order gradient), so `L_cga`
+//! trains the encoder's features, not the classifier; the best epoch is still picked by the
+//! VAE's reconstruction + KL on normal validation images, which does not see the classifier.
+//! The attention weights are image-independent here too (the classifier is linear in `F`).
 
 mod networks;
 
@@ -78,8 +83,8 @@ pub enum Supervision {
     Weak,
 }
 
-/// CAVGA-Du's hyper-parameters; `Default` is the paper's where it gives one (loss weights), else
-/// DCGAN's.
+/// CAVGA-D's hyper-parameters (both variants); `Default` is CAVGA-Du with the paper's loss
+/// weights where the paraphrases give them, else DCGAN's settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct CavgaConfig {
