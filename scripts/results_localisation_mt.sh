@@ -8,7 +8,9 @@
 # anomalies (10 % of the training set: 4 defect images) come out of the test set, which is
 # smaller by as many for that row.
 #
-#   DATA=fixtures/magnetic-tile SEEDS="0 1 2" scripts/results_localisation_mt.sh [OUT_DIR]
+#   DATA=fixtures/magnetic-tile SEEDS="0 1 2" ONLY="" scripts/results_localisation_mt.sh [OUT_DIR]
+#
+# ONLY (an extended regular expression) keeps the cases whose name matches it.
 #
 # DATA=../shared/data/magnetic-tile runs the whole data set (1 344 images; hours on 2 cores).
 set -euo pipefail
@@ -17,6 +19,7 @@ BIN=${ODDITY:-target/release/oddity}
 SEEDS=${SEEDS:-0 1 2}
 DATA=${DATA:-fixtures/magnetic-tile}
 EPOCHS=${EPOCHS:-20}
+ONLY=${ONLY:-}
 mkdir -p "$OUT"
 echo '{"image_size": 32}' > "$OUT/ssim-32.json"
 echo '{"image_size": 32, "loss": "l2"}' > "$OUT/ssim-l2-32.json"
@@ -38,6 +41,9 @@ CASES=(
 
 for case in "${CASES[@]}"; do
   IFS='|' read -r name model extra <<< "$case"
+  if [ -n "$ONLY" ] && ! [[ "$name" =~ $ONLY ]]; then
+    continue
+  fi
   slug=$(echo "$name" | tr 'A-Z' 'a-z' | tr -cs 'a-z0-9\n' '-')
   for seed in $SEEDS; do
     run="$OUT/$slug-seed$seed"
