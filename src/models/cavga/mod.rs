@@ -240,6 +240,41 @@ impl Cavga {
         attention(features, weights)
     }
 
+    /// The VAE-GAN terms both variants train on normal images `x` with their encoder
+    /// `features`: a reconstruction from a sampled latent, its error, the KL term, the
+    /// generator's adversarial term (through a discriminator copy with constant weights) and the
+    /// discriminator's loss (on x̂ detached).
+    fn vae_gan_terms(&mut self, x: Tensor<4>, features: Tensor<4>) -> VaeGanTerms {
+        let b = x.dims()[0];
+        let encoder = &self.nets.vae.encoder;
+        let mean = encoder.mean(features.clone());
+        let log_var = encoder.log_var(features);
+        let [_, zc, zh, zw] = mean.dims();
+        let noise = normal_tensor(&mut self.rng, [b, zc * zh * zw], 1.0, &mean.device())
+            .reshape([b, zc, zh, zw]);
+        let z = mean.clone() + noise * (log_var.clone() * 0.5).exp();
+        let reconstruction = self.nets.vae.decoder.forward(z);
+        let d = &self.nets.discriminator;
+        VaeGanTerms {
+            recon: l2(x.clone(), reconstruction.clone()),
+            kl: kl_divergence(mean, log_var),
+            adv: bce_with_logits(d.clone().no_grad().forward(reconstruction.clone()), true),
+            discriminator: (bce_with_logits(d.forward(x), true)
+                + bce_with_logits(d.forward(reconstruction.detach()), false))
+                * 0.5,
+        }
+    }
+
+    /// One backward pass of the generator's and the discriminator's losses together (neither
+    /// reaches the other's weights), then each network's optimizer step.
+    fn update(&mut self, loss: Tensor<1>) {
+        let mut grads = loss.backward();
+        self.nets.vae = self.optim_g.step(self.nets.vae.clone(), &mut grads);
+        self.nets.discriminator = self
+            .optim_d
+            .step(self.nets.discriminator.clone(), &mut grads);
+    }
+
     /// `count` labelled anomalies drawn with replacement, as images on `device`.
     fn draw_anomalies(&mut self, count: usize, device: &Device) -> crate::Result<Tensor<4>> {
         let row = self.shape.iter().product::<usize>();
@@ -269,27 +304,19 @@ impl Cavga {
         let b = x.dims()[0];
         let anomalies = self.draw_anomalies(c.anomalies_per_step, &x.device())?;
         let k = c.anomalies_per_step;
-        let vae = &self.nets.vae;
-        let features = vae.encoder.features(Tensor::cat(vec![x.clone(), anomalies], 0));
+        let device = x.device();
+        let features = (self.nets.vae.encoder)
+            .features(Tensor::cat(vec![x.clone(), anomalies], 0));
         let [_, fc, fh, fw] = features.dims();
         let normal_features = features.clone().slice([0..b, 0..fc, 0..fh, 0..fw]);
-        let mean = vae.encoder.mean(normal_features.clone());
-        let log_var = vae.encoder.log_var(normal_features.clone());
-        let [_, zc, zh, zw] = mean.dims();
-        let noise = normal_tensor(&mut self.rng, [b, zc * zh * zw], 1.0, &mean.device())
-            .reshape([b, zc, zh, zw]);
-        let z = mean.clone() + noise * (log_var.clone() * 0.5).exp();
-        let reconstruction = vae.decoder.forward(z);
-        let recon = l2(x.clone(), reconstruction.clone());
-        let kl = kl_divergence(mean, log_var);
-        let d = &self.nets.discriminator;
-        let adv = bce_with_logits(d.clone().no_grad().forward(reconstruction.clone()), true);
+        let terms = self.vae_gan_terms(x, normal_features.clone());
+        let vae = &self.nets.vae;
         let logits = vae.logits(features).expect("CAVGA-w has a classifier");
         let mut targets = vec![0.0f32; 2 * (b + k)];
         for (i, t) in targets.chunks_mut(2).enumerate() {
             t[usize::from(i >= b)] = 1.0;
         }
-        let targets = Tensor::<2>::from_data(TensorData::new(targets, [b + k, 2]), &x.device());
+        let targets = Tensor::<2>::from_data(TensorData::new(targets, [b + k, 2]), &device);
         let cross_entropy = (log_softmax(logits.clone(), 1) * targets).sum().neg() / (b + k) as f64;
         let normal_logits = logits.slice([0..b, 0..2]).detach();
         let correct = normal_logits
@@ -309,23 +336,21 @@ impl Cavga {
             .reshape([b]);
         let guided =
             (per_image * correct.clone()).sum() / correct.sum().clamp_min(1.0);
-        let loss_g = recon.clone() * c.w_recon
-            + kl.clone() * c.w_kl
-            + adv.clone() * c.w_adv
+        let loss_g = terms.generator_loss(&c)
             + cross_entropy.clone() * c.w_classifier
             + guided.clone() * c.w_guided;
-        let loss_d = (bce_with_logits(d.forward(x), true)
-            + bce_with_logits(d.forward(reconstruction.detach()), false))
-            * 0.5;
         let losses = Tensor::cat(
-            vec![recon, kl, adv, cross_entropy, guided, loss_d.clone()],
+            vec![
+                terms.recon,
+                terms.kl,
+                terms.adv,
+                cross_entropy,
+                guided,
+                terms.discriminator.clone(),
+            ],
             0,
         );
-        let mut grads = (loss_g + loss_d).backward();
-        self.nets.vae = self.optim_g.step(self.nets.vae.clone(), &mut grads);
-        self.nets.discriminator = self
-            .optim_d
-            .step(self.nets.discriminator.clone(), &mut grads);
+        self.update(loss_g + terms.discriminator);
         let v = read_values(vec![losses])?;
         Ok(vec![
             ("recon", v[0]),
@@ -335,6 +360,21 @@ impl Cavga {
             ("guided", v[4]),
             ("d", v[5]),
         ])
+    }
+}
+
+/// The losses both CAVGA variants share ([`Cavga::vae_gan_terms`]).
+struct VaeGanTerms {
+    recon: Tensor<1>,
+    kl: Tensor<1>,
+    adv: Tensor<1>,
+    discriminator: Tensor<1>,
+}
+
+impl VaeGanTerms {
+    /// `w_r·recon + w_kl·KL + w_adv·adv`.
+    fn generator_loss(&self, c: &CavgaConfig) -> Tensor<1> {
+        self.recon.clone() * c.w_recon + self.kl.clone() * c.w_kl + self.adv.clone() * c.w_adv
     }
 }
 
@@ -395,36 +435,22 @@ impl Detector for Cavga {
         if self.config.supervision == Supervision::Weak {
             return self.train_step_weak(x);
         }
-        let c = &self.config;
-        let b = x.dims()[0];
-        let encoder = &self.nets.vae.encoder;
-        let features = encoder.features(x.clone());
-        let mean = encoder.mean(features.clone());
-        let log_var = encoder.log_var(features.clone());
-        let [_, zc, zh, zw] = mean.dims();
-        let noise = normal_tensor(&mut self.rng, [b, zc * zh * zw], 1.0, &mean.device())
-            .reshape([b, zc, zh, zw]);
-        let z = mean.clone() + noise * (log_var.clone() * 0.5).exp();
-        let reconstruction = self.nets.vae.decoder.forward(z);
-        let recon = l2(x.clone(), reconstruction.clone());
-        let kl = kl_divergence(mean, log_var);
-        let d = &self.nets.discriminator;
-        let adv = bce_with_logits(d.clone().no_grad().forward(reconstruction.clone()), true);
-        let weights = grad_cam_weights(encoder, features.clone());
+        let features = self.nets.vae.encoder.features(x.clone());
+        let terms = self.vae_gan_terms(x, features.clone());
+        let weights = grad_cam_weights(&self.nets.vae.encoder, features.clone());
         let expansion = (attention(features, weights).neg() + 1.0).mean();
-        let loss_g = recon.clone() * c.w_recon
-            + kl.clone() * c.w_kl
-            + adv.clone() * c.w_adv
-            + expansion.clone() * c.w_attention;
-        let loss_d = (bce_with_logits(d.forward(x), true)
-            + bce_with_logits(d.forward(reconstruction.detach()), false))
-            * 0.5;
-        let losses = Tensor::cat(vec![recon, kl, adv, expansion, loss_d.clone()], 0);
-        let mut grads = (loss_g + loss_d).backward();
-        self.nets.vae = self.optim_g.step(self.nets.vae.clone(), &mut grads);
-        self.nets.discriminator = self
-            .optim_d
-            .step(self.nets.discriminator.clone(), &mut grads);
+        let loss_g = terms.generator_loss(&self.config) + expansion.clone() * self.config.w_attention;
+        let losses = Tensor::cat(
+            vec![
+                terms.recon,
+                terms.kl,
+                terms.adv,
+                expansion,
+                terms.discriminator.clone(),
+            ],
+            0,
+        );
+        self.update(loss_g + terms.discriminator);
         let v = read_values(vec![losses])?;
         Ok(vec![
             ("recon", v[0]),

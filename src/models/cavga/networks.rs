@@ -193,31 +193,32 @@ impl Decoder {
 /// an autodiff device; the training graph is not touched); `[B, K, 1, 1]`, untracked, on
 /// `features`' device.
 pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>) -> Tensor<4> {
-    let device = features.device();
-    let leaf = features.detach().require_grad();
-    let grads = encoder.mean(leaf.clone()).sum().backward();
-    let gradient = leaf
-        .grad(&grads)
-        .expect("the latent mean depends on the features");
-    let [b, k, _, _] = gradient.dims();
-    let weights = gradient
-        .reshape([b as i32, k as i32, -1])
-        .mean_dim(2)
-        .reshape([b, k, 1, 1]);
-    Tensor::from_data(weights.into_data(), &device)
+    grad_cam(features, |leaf| Some(encoder.mean(leaf).sum())).expect("the latent mean exists")
 }
 
 /// CAVGA-w's Grad-CAM weights of class `class` (0 normal, 1 anomalous): as
 /// [`grad_cam_weights`] with `s` the sum of that class's logits; `None` without a classifier.
 pub fn class_grad_cam_weights(vae: &Vae, features: Tensor<4>, class: usize) -> Option<Tensor<4>> {
+    grad_cam(features, |leaf| {
+        let logits = vae.logits(leaf)?;
+        let b = logits.dims()[0];
+        Some(logits.slice([0..b, class..class + 1]).sum())
+    })
+}
+
+/// `α_k = mean_ij ∂s/∂F_kij` for the scalar `s = target(F)`, by one backward pass from a
+/// detached copy of `features`; `[B, K, 1, 1]`, untracked, on `features`' device (`None` when
+/// `target` has nothing to differentiate).
+fn grad_cam(
+    features: Tensor<4>,
+    target: impl FnOnce(Tensor<4>) -> Option<Tensor<1>>,
+) -> Option<Tensor<4>> {
     let device = features.device();
     let leaf = features.detach().require_grad();
-    let logits = vae.logits(leaf.clone())?;
-    let b = logits.dims()[0];
-    let grads = logits.slice([0..b, class..class + 1]).sum().backward();
+    let grads = target(leaf.clone())?.backward();
     let gradient = leaf
         .grad(&grads)
-        .expect("the logits depend on the features");
+        .expect("the Grad-CAM target depends on the features");
     let [b, k, _, _] = gradient.dims();
     let weights = gradient
         .reshape([b as i32, k as i32, -1])
