@@ -265,6 +265,28 @@ impl Cavga {
         }
     }
 
+    /// The shared terms plus the variant's own weighted `extra` losses: one update of both
+    /// networks, and every loss named for the log (the discriminator's last).
+    fn finish_step(
+        &mut self,
+        terms: VaeGanTerms,
+        extra: Vec<(&'static str, Tensor<1>, f32)>,
+    ) -> crate::Result<StepLosses> {
+        let mut loss_g = terms.generator_loss(&self.config);
+        let mut names = vec!["recon", "kl", "adv"];
+        let mut values = vec![terms.recon, terms.kl, terms.adv];
+        for (name, loss, weight) in extra {
+            loss_g = loss_g + loss.clone() * weight;
+            names.push(name);
+            values.push(loss);
+        }
+        names.push("d");
+        values.push(terms.discriminator.clone());
+        let losses = Tensor::cat(values, 0);
+        self.update(loss_g + terms.discriminator);
+        Ok(names.into_iter().zip(read_values(vec![losses])?).collect())
+    }
+
     /// One backward pass of the generator's and the discriminator's losses together (neither
     /// reaches the other's weights), then each network's optimizer step.
     fn update(&mut self, loss: Tensor<1>) {
@@ -336,30 +358,13 @@ impl Cavga {
             .reshape([b]);
         let guided =
             (per_image * correct.clone()).sum() / correct.sum().clamp_min(1.0);
-        let loss_g = terms.generator_loss(&c)
-            + cross_entropy.clone() * c.w_classifier
-            + guided.clone() * c.w_guided;
-        let losses = Tensor::cat(
+        self.finish_step(
+            terms,
             vec![
-                terms.recon,
-                terms.kl,
-                terms.adv,
-                cross_entropy,
-                guided,
-                terms.discriminator.clone(),
+                ("classifier", cross_entropy, c.w_classifier),
+                ("guided", guided, c.w_guided),
             ],
-            0,
-        );
-        self.update(loss_g + terms.discriminator);
-        let v = read_values(vec![losses])?;
-        Ok(vec![
-            ("recon", v[0]),
-            ("kl", v[1]),
-            ("adv", v[2]),
-            ("classifier", v[3]),
-            ("guided", v[4]),
-            ("d", v[5]),
-        ])
+        )
     }
 }
 
@@ -439,26 +444,8 @@ impl Detector for Cavga {
         let terms = self.vae_gan_terms(x, features.clone());
         let weights = grad_cam_weights(&self.nets.vae.encoder, features.clone());
         let expansion = (attention(features, weights).neg() + 1.0).mean();
-        let loss_g = terms.generator_loss(&self.config) + expansion.clone() * self.config.w_attention;
-        let losses = Tensor::cat(
-            vec![
-                terms.recon,
-                terms.kl,
-                terms.adv,
-                expansion,
-                terms.discriminator.clone(),
-            ],
-            0,
-        );
-        self.update(loss_g + terms.discriminator);
-        let v = read_values(vec![losses])?;
-        Ok(vec![
-            ("recon", v[0]),
-            ("kl", v[1]),
-            ("adv", v[2]),
-            ("attention", v[3]),
-            ("d", v[4]),
-        ])
+        let weight = self.config.w_attention;
+        self.finish_step(terms, vec![("attention", expansion, weight)])
     }
 
     /// CAVGA-u: the mean absolute reconstruction error; CAVGA-w: the classifier's probability
