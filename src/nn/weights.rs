@@ -181,10 +181,13 @@ pub fn module_from_bytes<M: ModuleSnapshot>(module: &mut M, bytes: Vec<u8>) -> c
     let result = module
         .load_from(&mut store)
         .map_err(|e| anyhow::anyhow!("weights do not fit this model: {e}"))?;
+    // Tensors the model has no place for mean weights of another network (a classifier head
+    // the configuration leaves out, say): as wrong as missing ones.
     anyhow::ensure!(
-        result.missing.is_empty() && result.errors.is_empty(),
-        "weights do not fit this model: missing {:?}, errors {:?}",
+        result.missing.is_empty() && result.errors.is_empty() && result.unused.is_empty(),
+        "weights do not fit this model: missing {:?}, unused {:?}, errors {:?}",
         result.missing,
+        result.unused,
         result.errors
     );
     Ok(())

@@ -681,6 +681,17 @@ mod tests {
         let mut unsupervised = small(&device);
         let e = unsupervised.take_labelled_anomalies(pool).unwrap_err().to_string();
         assert!(e.contains("weak"), "{e}");
+        // CAVGA-w's weights hold the classifier: they do not load into CAVGA-u, nor back.
+        let e = unsupervised
+            .load_weights(model.save_weights().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unused") && e.contains("classifier"), "{e}");
+        let e = model
+            .load_weights(unsupervised.save_weights().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing") && e.contains("classifier"), "{e}");
     }
 
     /// A latent with no spatial extent is refused by name.
