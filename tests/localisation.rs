@@ -193,36 +193,25 @@ fn autoencoder_localises_magnetic_tile_defects() {
 
     // `score --maps`: every scored image drawn with its map, into a new folder only.
     let maps = dir.parent().unwrap().join("maps");
-    let table = jobs::score_dataset(
-        &dir,
-        &magnetic_tile(64),
-        jobs::ScoreSplit::All,
-        Checkpoint::Last,
-        None,
-        Some(jobs::MapsOutput {
-            dir: &maps,
-            options: MapOptions::default(),
-        }),
-        &device,
-    )
-    .unwrap();
+    let score_with_maps = || {
+        jobs::score_dataset(
+            &dir,
+            &magnetic_tile(64),
+            jobs::ScoreSplit::All,
+            Checkpoint::Last,
+            None,
+            Some(jobs::MapsOutput {
+                dir: &maps,
+                options: MapOptions::default(),
+            }),
+            &device,
+        )
+    };
+    let table = score_with_maps().unwrap();
     let drawn = std::fs::read_dir(&maps).unwrap().count();
     assert_eq!(drawn, table.rows.len());
     assert_eq!(drawn, 68);
-    let e = jobs::score_dataset(
-        &dir,
-        &magnetic_tile(64),
-        jobs::ScoreSplit::All,
-        Checkpoint::Last,
-        None,
-        Some(jobs::MapsOutput {
-            dir: &maps,
-            options: MapOptions::default(),
-        }),
-        &device,
-    )
-    .unwrap_err()
-    .to_string();
+    let e = score_with_maps().unwrap_err().to_string();
     assert!(e.contains("not empty"), "{e}");
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }

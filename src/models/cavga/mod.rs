@@ -388,9 +388,14 @@ const NORMAL: usize = 0;
 /// The classifier's anomalous class.
 const ANOMALOUS: usize = 1;
 
+/// `1 + log σ² − μ² − σ²` for each latent element: −2 × its KL divergence from `N(0, 1)`.
+fn kl_terms(mean: Tensor<4>, log_var: Tensor<4>) -> Tensor<4> {
+    (log_var.clone() + 1.0) - mean.powi_scalar(2) - log_var.exp()
+}
+
 /// The KL divergence of `N(μ, exp(log_var))` from `N(0, 1)`, averaged over every element.
 fn kl_divergence(mean: Tensor<4>, log_var: Tensor<4>) -> Tensor<1> {
-    ((log_var.clone() + 1.0) - mean.powi_scalar(2) - log_var.exp()).mean() * -0.5
+    kl_terms(mean, log_var).mean() * -0.5
 }
 
 /// The image score: the mean absolute reconstruction error of each image.
@@ -504,7 +509,7 @@ impl Detector for Cavga {
         let mean = encoder.mean(features.clone());
         let log_var = encoder.log_var(features);
         let recon = crate::nn::loss::per_sample_mse(x, self.nets.vae.decoder.valid().forward(mean.clone()));
-        let kl = ((log_var.clone() + 1.0) - mean.powi_scalar(2) - log_var.exp())
+        let kl = kl_terms(mean, log_var)
             .reshape([b as i32, -1])
             .mean_dim(1)
             .reshape([b])
