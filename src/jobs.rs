@@ -292,8 +292,12 @@ pub struct ScoredSample {
     /// 1 anomaly, 0 normal under the run's protocol; `None` where the protocol leaves the
     /// sample out (neither normal nor anomalous).
     pub label: Option<u8>,
-    /// Whether the score reaches the run's threshold.
+    /// Whether the score reaches the threshold ([`ScoreTable::threshold`]).
     pub flagged: bool,
+    /// Its conformal p-value against the run's normal validation scores
+    /// ([`crate::conformal`]); `None` for a run saved without `calibration.json`, unless a
+    /// false-alarm rate was asked for.
+    pub p_value: Option<f64>,
 }
 
 /// A data set scored by a run.
@@ -305,6 +309,33 @@ pub struct ScoreTable {
     pub threshold: f64,
 }
 
+/// How [`score_dataset`] scores: which weights, which settings, what it draws, which verdict.
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreOptions<'a> {
+    /// The weights.
+    pub checkpoint: Checkpoint,
+    /// A JSON file of score-time hyper-parameters replacing the run's (the threshold and the
+    /// calibration are refitted on the run's validation split).
+    pub settings: Option<&'a Path>,
+    /// Draw each image with its anomaly map here.
+    pub maps: Option<MapsOutput<'a>>,
+    /// Flag samples whose conformal p-value is at most this rate instead of using the run's
+    /// threshold: normal data are then flagged at rate at most this ([`crate::conformal`]).
+    pub false_alarm_rate: Option<f64>,
+}
+
+impl ScoreOptions<'_> {
+    /// The run's `checkpoint` and threshold, nothing drawn.
+    pub fn new(checkpoint: Checkpoint) -> Self {
+        ScoreOptions {
+            checkpoint,
+            settings: None,
+            maps: None,
+            false_alarm_rate: None,
+        }
+    }
+}
+
 /// Where [`score_dataset`] draws each image with its anomaly map.
 #[derive(Clone, Copy, Debug)]
 pub struct MapsOutput<'a> {
@@ -314,9 +345,9 @@ pub struct MapsOutput<'a> {
     pub options: run::MapOptions,
 }
 
-/// Score the `split` of the data set `data` with the run in `run_dir` (weights of
-/// `checkpoint`, score-time hyper-parameters of `settings` if given), labelling each sample by
-/// the run's protocol and flagging those at or above the run's threshold. With `maps`, each
+/// Score the `split` of the data set `data` with the run in `run_dir` as `options` say,
+/// labelling each sample by the run's protocol, giving its conformal p-value, and flagging
+/// those at or above the run's threshold (or at p ≤ the false-alarm rate). With `maps`, each
 /// image is also drawn with its map ([`crate::report::overlays`]; heat scale from 0 to twice the
 /// pixel threshold, which is taken from the run's validation images, so the run's training data
 /// must be where run.json says).
@@ -324,11 +355,18 @@ pub fn score_dataset(
     run_dir: &Path,
     data: &DatasetSpec,
     split: ScoreSplit,
-    checkpoint: Checkpoint,
-    settings: Option<&Path>,
-    maps: Option<MapsOutput>,
+    options: ScoreOptions,
     device: &Device,
 ) -> crate::Result<ScoreTable> {
+    let ScoreOptions {
+        checkpoint,
+        settings,
+        maps,
+        false_alarm_rate,
+    } = options;
+    if let Some(alpha) = false_alarm_rate {
+        crate::conformal::check_alpha(alpha).context("--false-alarm-rate")?;
+    }
     if let Some(m) = &maps {
         check_map_options(m.options)?;
         empty_folder(m.dir)?;
@@ -345,7 +383,8 @@ pub fn score_dataset(
         _ => {}
     }
     let detector = scoring_detector(&mut run, checkpoint, settings, None, device)?;
-    let threshold = run.thresholds.of(checkpoint).value;
+    let verdict = Verdict::of(&run, checkpoint, detector.as_ref(), false_alarm_rate)?;
+    let threshold = verdict.threshold;
     let pixel_threshold = match &maps {
         Some(m) => {
             let valid = run::load_split(&run.config)?.valid;
@@ -384,10 +423,45 @@ pub fn score_dataset(
                     score,
                     label,
                     flagged: score as f64 >= threshold,
+                    p_value: verdict.calibration.as_ref().map(|c| c.p_value(score)),
                 }),
         );
     }
     Ok(ScoreTable { rows, threshold })
+}
+
+/// What turns a score into a verdict: the threshold, and the calibration behind p-values.
+#[derive(Clone, Debug)]
+pub struct Verdict {
+    /// Scores at or above it are flagged.
+    pub threshold: f64,
+    /// The conformal calibration, where the run has one (or one was needed).
+    pub calibration: Option<crate::conformal::Calibration>,
+}
+
+impl Verdict {
+    /// The verdict of `run`'s `checkpoint` scored by `detector`: its threshold, or with
+    /// `false_alarm_rate` the conformal one; p-values where the run saved its calibration or
+    /// the rate needs one (then recomputed from the run's validation split).
+    pub fn of(
+        run: &Run,
+        checkpoint: Checkpoint,
+        detector: &dyn AnyDetector,
+        false_alarm_rate: Option<f64>,
+    ) -> crate::Result<Verdict> {
+        let calibration = match (&run.calibration, false_alarm_rate) {
+            (None, None) => None,
+            _ => Some(run.calibration(checkpoint, detector)?),
+        };
+        let threshold = match (false_alarm_rate, &calibration) {
+            (Some(alpha), Some(c)) => c.threshold(alpha).context("--false-alarm-rate")?,
+            _ => run.thresholds.of(checkpoint).value,
+        };
+        Ok(Verdict {
+            threshold,
+            calibration,
+        })
+    }
 }
 
 /// A smoothing σ must be a positive number of pixels, at most 64.
@@ -548,15 +622,17 @@ pub fn run_demo(prepared: PreparedTraining, device: &Device) -> crate::Result<Ev
     Ok(EvaluationReport { out, report })
 }
 
-/// Write a [`ScoreTable`] as CSV: `index,split,split_index,score,label,flagged`.
+/// Write a [`ScoreTable`] as CSV: `index,split,split_index,score,label,flagged,p_value`
+/// (`p_value` empty where the run has no calibration).
 pub fn write_score_table(path: &Path, table: &ScoreTable) -> crate::Result<()> {
     crate::io::write_atomic_with(path, |w| {
-        writeln!(w, "index,split,split_index,score,label,flagged")?;
+        writeln!(w, "index,split,split_index,score,label,flagged,p_value")?;
         for (n, row) in table.rows.iter().enumerate() {
             let label = row.label.map(|l| l.to_string()).unwrap_or_default();
+            let p_value = row.p_value.map(|p| p.to_string()).unwrap_or_default();
             writeln!(
                 w,
-                "{n},{},{},{},{label},{}",
+                "{n},{},{},{},{label},{},{p_value}",
                 row.part.name(),
                 row.index,
                 row.score,

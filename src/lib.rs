@@ -18,8 +18,8 @@
 //! - [`data`]: file formats (IDX, CIFAR-10, image folders, KDDCUP99, ADBench `.npz`, CSV),
 //!   evaluation protocols and preprocessing fitted on training data;
 //! - [`nn`]: blocks two or more models share, losses, optimizers, seeded initialisation, and
-//!   weights and training states as bytes; [`metrics`] and [`threshold`]: AUROC & co.,
-//!   thresholds from normal-only validation scores; [`io`]; [`device`]: the compute device
+//!   weights and training states as bytes; [`metrics`], [`threshold`] and [`conformal`]: AUROC
+//!   & co., thresholds and p-values from normal-only validation scores; [`io`]; [`device`]: the compute device
 //!   chosen at run time;
 //! - `bench` (with the `bench` feature): speed benchmarks against the PyTorch reference in
 //!   `bench/reference/`.
@@ -49,6 +49,7 @@
 
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod conformal;
 pub mod data;
 pub mod device;
 pub mod io;

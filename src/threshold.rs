@@ -1,5 +1,5 @@
 //! Thresholds chosen without test data: a percentile of the scores on normal-only validation
-//! data (the default), or a fixed value.
+//! data (the default), a conformal false-alarm rate ([`crate::conformal`]), or a fixed value.
 //!
 //! anomalib's adaptive threshold maximises F1 on validation data; with no anomalies there it
 //! collapses. A percentile of normal scores needs no anomalies: at the 95th percentile about
@@ -23,6 +23,12 @@ pub enum ThresholdRule {
         /// The threshold.
         value: f64,
     },
+    /// Flag a sample when its conformal p-value against the validation scores is at most
+    /// `alpha` ([`crate::conformal`]): normal data are flagged at rate at most `alpha`.
+    FalseAlarmRate {
+        /// The false-alarm rate, within (0, 1).
+        alpha: f64,
+    },
 }
 
 impl Default for ThresholdRule {
@@ -33,9 +39,16 @@ impl Default for ThresholdRule {
 
 impl std::str::FromStr for ThresholdRule {
     type Err = anyhow::Error;
-    /// `p95` / `percentile:95` for a validation percentile, `fixed:0.3` or a bare number for a
-    /// fixed value.
+    /// `p95` / `percentile:95` for a validation percentile, `far:0.01` for a conformal
+    /// false-alarm rate, `fixed:0.3` or a bare number for a fixed value.
     fn from_str(s: &str) -> crate::Result<Self> {
+        if let Some(a) = s.strip_prefix("far:") {
+            let alpha: f64 = a
+                .parse()
+                .map_err(|_| anyhow::anyhow!("bad false-alarm rate in threshold {s:?}"))?;
+            crate::conformal::check_alpha(alpha)?;
+            return Ok(ThresholdRule::FalseAlarmRate { alpha });
+        }
         let pct = s
             .strip_prefix("percentile:")
             .or_else(|| s.strip_prefix('p'));
@@ -51,7 +64,7 @@ impl std::str::FromStr for ThresholdRule {
         }
         let v = s.strip_prefix("fixed:").unwrap_or(s);
         let value: f64 = v.parse().map_err(|_| {
-            anyhow::anyhow!("bad threshold {s:?}; use p95, percentile:99 or fixed:0.3")
+            anyhow::anyhow!("bad threshold {s:?}; use p95, percentile:99, far:0.01 or fixed:0.3")
         })?;
         ensure!(value.is_finite(), "threshold must be finite");
         Ok(ThresholdRule::Fixed { value })
@@ -79,6 +92,9 @@ impl ThresholdRule {
                 );
                 let v: Vec<f64> = validation_scores.iter().map(|&s| s as f64).collect();
                 percentile_of(&v, percentile)
+            }
+            ThresholdRule::FalseAlarmRate { alpha } => {
+                crate::conformal::Calibration::new(validation_scores)?.threshold(alpha)?
             }
         };
         Ok(Threshold { rule: *self, value })
@@ -127,5 +143,11 @@ mod tests {
             ThresholdRule::Fixed { value: 0.2 }
         );
         assert!("p120".parse::<ThresholdRule>().is_err());
+        assert_eq!(
+            "far:0.01".parse::<ThresholdRule>().unwrap(),
+            ThresholdRule::FalseAlarmRate { alpha: 0.01 }
+        );
+        assert!("far:0".parse::<ThresholdRule>().is_err());
+        assert!("far:1.5".parse::<ThresholdRule>().is_err());
     }
 }

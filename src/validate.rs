@@ -100,6 +100,7 @@ pub fn validate_threshold_rule(rule: &ThresholdRule) -> crate::Result<()> {
             );
             Ok(())
         }
+        ThresholdRule::FalseAlarmRate { alpha } => crate::conformal::check_alpha(alpha),
     }
 }
 

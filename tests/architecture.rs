@@ -316,6 +316,7 @@ const LAYERS: &[&[&str]] = &[
     &["validate"],
     &["data"],
     &["nn", "metrics", "threshold", "io", "device"],
+    &["conformal"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

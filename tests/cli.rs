@@ -156,6 +156,7 @@ fn train_eval_score_metrics_end_to_end() {
         "weights-best.safetensors",
         "weights-last.safetensors",
         "split.csv",
+        "calibration.json",
     ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
@@ -187,7 +188,18 @@ fn train_eval_score_metrics_end_to_end() {
         assert!(bytes.starts_with(b"\x89PNG"), "{f} is not a PNG");
     }
     let scores = read(&eval.join("scores.csv"));
-    assert!(scores.starts_with("index,score,label\n"));
+    assert!(scores.starts_with("index,score,label,p_value\n"));
+    // The test normals' conformal false-alarm rates, reported beside their expectation.
+    let rates = metrics["false_alarms"].as_array().unwrap();
+    assert_eq!(rates.len(), 2, "{rates:?}"); // ~90 validation normals cannot reach α = 0.01
+    for r in rates {
+        let (alpha, realised) = (
+            r["alpha"].as_f64().unwrap(),
+            r["realised"].as_f64().unwrap(),
+        );
+        assert!(r["expected"].as_f64().unwrap() <= alpha);
+        assert!((0.0..=3.0 * alpha).contains(&realised), "{r}");
+    }
     // split.csv places every row of the table once, and its test rows are those eval scored.
     let split = read(&run.join("split.csv"));
     assert!(split.starts_with("role,split,index,label\n"));
@@ -221,8 +233,79 @@ fn train_eval_score_metrics_end_to_end() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = read(&csv);
-    assert!(text.starts_with("index,split,split_index,score,label,flagged\n"));
+    assert!(text.starts_with("index,split,split_index,score,label,flagged,p_value\n"));
     assert_eq!(text.lines().count(), 683 + 1);
+    // With a false-alarm rate: a sample is flagged exactly when its p-value, recomputed here
+    // from calibration.json, is at most the rate.
+    let calibration: serde_json::Value =
+        serde_json::from_str(&read(&run.join("calibration.json"))).unwrap();
+    let calibration: Vec<f32> = calibration["last"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    let conformal = dir.join("conformal.csv");
+    let score_at = |rate: &str| {
+        oddity(&[
+            "score",
+            run.to_str().unwrap(),
+            "--dataset",
+            "adbench",
+            "--data",
+            d,
+            "--checkpoint",
+            "last",
+            "--false-alarm-rate",
+            rate,
+            "--output",
+            conformal.to_str().unwrap(),
+        ])
+    };
+    let o = score_at("0.05");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut flagged = 0;
+    for line in read(&conformal).lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let score: f32 = cells[3].parse().unwrap();
+        let p: f64 = cells[6].parse().unwrap();
+        let at_least = calibration.iter().filter(|&&c| c >= score).count();
+        let expected = (1 + at_least) as f64 / (calibration.len() + 1) as f64;
+        assert!((p - expected).abs() < 1e-12, "{line}: p {p} vs {expected}");
+        assert_eq!(cells[5] == "1", p <= 0.05 + 1e-12, "{line}");
+        flagged += (cells[5] == "1") as usize;
+    }
+    assert!(flagged > 0);
+    for bad in ["0", "1.5", "0.001"] {
+        let o = score_at(bad);
+        let e = stderr(&o);
+        assert!(
+            !o.status.success() && e.contains("false-alarm rate"),
+            "{bad}: {e}"
+        );
+    }
+    // A rate the validation split cannot reach is refused before training.
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "adbench",
+        "--data",
+        d,
+        "--protocol",
+        "tabular",
+        "--false-alarm-rate",
+        "0.001",
+        "--out",
+        dir.join("far").to_str().unwrap(),
+    ]);
+    let e = stderr(&o);
+    assert!(
+        !o.status.success() && e.contains("far:0.001") && e.contains("999"),
+        "{e}"
+    );
+    assert!(!dir.join("far").exists());
     let o = oddity(&["metrics", "--scores", csv.to_str().unwrap()]);
     assert!(
         o.status.success() && stdout(&o).contains("AUROC"),

@@ -198,12 +198,13 @@ fn autoencoder_localises_magnetic_tile_defects() {
             &dir,
             &magnetic_tile(64),
             jobs::ScoreSplit::All,
-            Checkpoint::Last,
-            None,
-            Some(jobs::MapsOutput {
-                dir: &maps,
-                options: MapOptions::default(),
-            }),
+            jobs::ScoreOptions {
+                maps: Some(jobs::MapsOutput {
+                    dir: &maps,
+                    options: MapOptions::default(),
+                }),
+                ..jobs::ScoreOptions::new(Checkpoint::Last)
+            },
             &device,
         )
     };

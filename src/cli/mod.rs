@@ -156,9 +156,14 @@ struct TrainArgs {
     /// the paper's, e.g. ALAD 10; 0 turns it off).
     #[arg(long)]
     patience: Option<usize>,
-    /// Threshold rule: p95 (95th percentile of validation scores), percentile:99, fixed:0.3.
+    /// Threshold rule: p95 (95th percentile of validation scores), percentile:99, far:0.01
+    /// (conformal: normal data flagged at rate at most 1 %), fixed:0.3.
     #[arg(long, default_value = "p95")]
     threshold: ThresholdRule,
+    /// Flag samples whose conformal p-value is at most this rate, so that normal data are
+    /// flagged at rate at most this (the same as --threshold far:RATE).
+    #[arg(long, conflicts_with = "threshold")]
+    false_alarm_rate: Option<f64>,
     /// Value scaling fitted on training data: standardise, min-max, minus-one-to-one, none.
     #[arg(long, default_value = "standardise")]
     scaling: Scaling,
@@ -215,9 +220,14 @@ struct ScoreArgs {
     /// Weights: best or last.
     #[arg(long, default_value = "best")]
     checkpoint: Checkpoint,
-    /// Output CSV: index,split,split_index,score,label,flagged.
+    /// Output CSV: index,split,split_index,score,label,flagged,p_value (the conformal
+    /// p-value against the run's normal validation scores).
     #[arg(long)]
     output: PathBuf,
+    /// Flag samples whose conformal p-value is at most this rate instead of using the run's
+    /// threshold: normal data are then flagged at rate at most this.
+    #[arg(long)]
+    false_alarm_rate: Option<f64>,
     /// Also draw each image with its anomaly map into this new or empty folder
     /// (`<split>-<index>.png`: image, mask outline if known, heat map, region at the pixel
     /// threshold taken from the run's validation images).
@@ -374,7 +384,10 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
     config.split.max_test = a.max_test;
     config.split.test_anomaly_fraction = a.test_anomaly_fraction;
     config.split.labelled_anomalies = a.labelled_anomalies;
-    config.threshold_rule = a.threshold;
+    config.threshold_rule = match a.false_alarm_rate {
+        Some(alpha) => ThresholdRule::FalseAlarmRate { alpha },
+        None => a.threshold,
+    };
     config.preprocess.scaling = a.scaling;
     config.preprocess.image_size = a.image_size;
     config.preprocess.tiling = a.tile.map(|tile| Tiling {
@@ -436,14 +449,17 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
         &a.run,
         &a.data.spec()?,
         a.split.parse()?,
-        a.checkpoint,
-        a.model_config.as_deref(),
-        a.maps.as_deref().map(|dir| jobs::MapsOutput {
-            dir,
-            options: oddity::run::MapOptions {
-                smooth_sigma: a.smooth,
-            },
-        }),
+        jobs::ScoreOptions {
+            checkpoint: a.checkpoint,
+            settings: a.model_config.as_deref(),
+            maps: a.maps.as_deref().map(|dir| jobs::MapsOutput {
+                dir,
+                options: oddity::run::MapOptions {
+                    smooth_sigma: a.smooth,
+                },
+            }),
+            false_alarm_rate: a.false_alarm_rate,
+        },
         &device,
     )?;
     jobs::write_score_table(&a.output, &table)?;

@@ -55,6 +55,10 @@ pub struct MetricsReport {
     /// Image AUROC, pixel AUROC and AUPRO per defect type.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub per_defect: Vec<crate::run::DefectMetrics>,
+    /// Conformal verdicts checked on the test normals: for each false-alarm rate α, the share
+    /// of test normals with p-value ≤ α (the guarantee: at most α in expectation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub false_alarms: Vec<crate::conformal::RealisedRate>,
 }
 
 impl MetricsReport {
@@ -84,6 +88,7 @@ impl MetricsReport {
             anomalies: m.anomalies,
             pixel: eval.pixel.clone(),
             per_defect: eval.per_defect.clone(),
+            false_alarms: eval.false_alarms.clone(),
         }
     }
 
@@ -131,6 +136,12 @@ impl MetricsReport {
                 ),
             ]);
         }
+        if !self.false_alarms.is_empty() {
+            let rates: Vec<String> = (self.false_alarms.iter())
+                .map(|r| format!("{:.3} at α {}", r.realised, r.alpha))
+                .collect();
+            rows.push(("false alarms (p≤α)", rates.join(", ")));
+        }
         let mut text: String = rows.iter().map(|(k, v)| format!("{k:<18} {v}\n")).collect();
         if !self.per_defect.is_empty() {
             text.push_str(&format!(
@@ -148,15 +159,19 @@ impl MetricsReport {
     }
 }
 
-/// Write `scores.csv` (`index,score,label`).
-pub fn write_scores_csv(path: &Path, scores: &[f32], labels: Option<&[u8]>) -> crate::Result<()> {
+/// Write `scores.csv` (`index,score,label,p_value`; label and p-value empty where unknown).
+pub fn write_scores_csv(
+    path: &Path,
+    scores: &[f32],
+    labels: Option<&[u8]>,
+    p_values: Option<&[f64]>,
+) -> crate::Result<()> {
     crate::io::write_atomic_with(path, |w| {
-        writeln!(w, "index,score,label")?;
+        writeln!(w, "index,score,label,p_value")?;
         for (i, s) in scores.iter().enumerate() {
-            match labels {
-                Some(l) => writeln!(w, "{i},{s},{}", l[i])?,
-                None => writeln!(w, "{i},{s},")?,
-            }
+            let label = labels.map(|l| l[i].to_string()).unwrap_or_default();
+            let p = p_values.map(|p| p[i].to_string()).unwrap_or_default();
+            writeln!(w, "{i},{s},{label},{p}")?;
         }
         Ok(())
     })
@@ -189,7 +204,12 @@ fn write_evaluation_files(
     {
         overlays::write_all(&dir.join("maps"), &eval.pictures, pixel.pixel_threshold)?;
     }
-    write_scores_csv(&dir.join("scores.csv"), &eval.scores, Some(&eval.labels))?;
+    write_scores_csv(
+        &dir.join("scores.csv"),
+        &eval.scores,
+        Some(&eval.labels),
+        eval.p_values.as_deref(),
+    )?;
     plots::roc(
         &dir.join("roc.png"),
         &eval.scores,

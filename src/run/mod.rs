@@ -283,6 +283,9 @@ impl std::fmt::Display for Checkpoint {
     }
 }
 
+/// The file of a run folder holding its [`CalibrationScores`].
+pub const CALIBRATION_FILE: &str = "calibration.json";
+
 /// The threshold of each checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Thresholds {
@@ -310,6 +313,26 @@ impl Thresholds {
     }
 }
 
+/// The scores of the normal validation samples under each checkpoint, which calibrate
+/// conformal p-values ([`crate::conformal`]); saved as `calibration.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationScores {
+    /// Under the best-by-validation weights.
+    pub best: Vec<f32>,
+    /// Under the last weights.
+    pub last: Vec<f32>,
+}
+
+impl CalibrationScores {
+    /// The scores of `checkpoint`.
+    pub fn of(&self, checkpoint: Checkpoint) -> &[f32] {
+        match checkpoint {
+            Checkpoint::Best => &self.best,
+            Checkpoint::Last => &self.last,
+        }
+    }
+}
+
 /// A run's metadata (its weights stay on disk, or in [`Trained::checkpoints`]).
 #[derive(Clone, Debug)]
 pub struct Run {
@@ -321,6 +344,9 @@ pub struct Run {
     pub preprocessor: Preprocessor,
     /// Thresholds.
     pub thresholds: Thresholds,
+    /// The validation scores behind conformal p-values; `None` for runs written before
+    /// `calibration.json` existed ([`Run::calibration`] recomputes them).
+    pub calibration: Option<CalibrationScores>,
     /// Training log.
     pub log: TrainLog,
     /// The layout version of its folder ([`LAYOUT`] for runs of this build).
@@ -395,6 +421,7 @@ pub fn train_with(
     checkpointing: Option<Checkpointing>,
 ) -> crate::Result<Trained> {
     config.validate()?;
+    check_calibration_size(&config.threshold_rule, split.valid.len())?;
     let tiling = config.preprocess.tiling;
     // The model's input size unless the user asked for another or the model sees tiles; the
     // scaling is the run's.
@@ -467,9 +494,11 @@ pub fn train_with(
     drop(train_set);
     // Thresholds come from whole validation images, scored as new images will be.
     let mut detector = crate::score::tiled::wrap(detector, tiling, preprocessor.output)?;
-    let last = validation_threshold(&config.threshold_rule, detector.as_ref(), &valid_set)?;
+    let last_scores = crate::score::scores(detector.as_ref(), &valid_set)?;
+    let last = config.threshold_rule.fit(&last_scores)?;
     detector.load_weights(checkpoints.best.clone())?;
-    let best = validation_threshold(&config.threshold_rule, detector.as_ref(), &valid_set)?;
+    let best_scores = crate::score::scores(detector.as_ref(), &valid_set)?;
+    let best = config.threshold_rule.fit(&best_scores)?;
     detector.load_weights(checkpoints.last.clone())?;
     let config = RunConfig {
         preprocess: pre_config,
@@ -482,6 +511,10 @@ pub fn train_with(
             config,
             preprocessor,
             thresholds: Thresholds { best, last },
+            calibration: Some(CalibrationScores {
+                best: best_scores,
+                last: last_scores,
+            }),
             log,
             layout,
             weights_sha256: BTreeMap::new(),
@@ -492,14 +525,19 @@ pub fn train_with(
     })
 }
 
-/// The threshold `rule` gives for `detector`'s scores of the (preprocessed, normal-only)
-/// validation samples.
-fn validation_threshold(
-    rule: &ThresholdRule,
-    detector: &dyn AnyDetector,
-    valid_set: &Samples,
-) -> crate::Result<Threshold> {
-    rule.fit(&crate::score::scores(detector, valid_set)?)
+/// A false-alarm-rate rule needs enough validation samples to flag anything at all; checked
+/// before training, not after.
+fn check_calibration_size(rule: &ThresholdRule, validation_samples: usize) -> crate::Result<()> {
+    if let ThresholdRule::FalseAlarmRate { alpha } = *rule {
+        let needed = crate::conformal::Calibration::samples_needed(alpha);
+        ensure!(
+            validation_samples >= needed,
+            "--threshold far:{alpha} needs at least {needed} normal validation samples to flag \
+             anything, and the split has {validation_samples}; raise the rate or \
+             --validation-fraction"
+        );
+    }
+    Ok(())
 }
 
 impl Trained {
@@ -524,6 +562,9 @@ impl Trained {
         }
         io::write_json(&dir.join("preprocess.json"), &self.run.preprocessor)?;
         io::write_json(&dir.join("thresholds.json"), &self.run.thresholds)?;
+        if let Some(calibration) = &self.run.calibration {
+            io::write_json(&dir.join(CALIBRATION_FILE), calibration)?;
+        }
         io::write_json(&dir.join("train-log.json"), &self.run.log)?;
         io::write_atomic(&dir.join("split.csv"), self.split_csv.as_bytes())?;
         let layout = layout_of(&self.run.config);
@@ -590,6 +631,10 @@ impl Run {
             config: file.config,
             preprocessor,
             thresholds: io::read_json(&dir.join("thresholds.json"))?,
+            calibration: match dir.join(CALIBRATION_FILE) {
+                path if path.is_file() => Some(io::read_json(&path)?),
+                _ => None,
+            },
             log: io::read_json(&dir.join("train-log.json"))?,
             layout: file.layout,
             weights_sha256: file.weights_sha256,
@@ -637,11 +682,38 @@ impl Run {
     ) -> crate::Result<Box<dyn AnyDetector>> {
         self.config.model = model;
         let detector = self.detector(checkpoint, device)?;
-        let valid_set = self.preprocessor.apply(raw_valid)?;
-        let threshold =
-            validation_threshold(&self.config.threshold_rule, detector.as_ref(), &valid_set)?;
-        self.thresholds.set(checkpoint, threshold);
+        let scores = score_raw(self, detector.as_ref(), raw_valid)?;
+        self.thresholds
+            .set(checkpoint, self.config.threshold_rule.fit(&scores)?);
+        let calibration = self.calibration.get_or_insert_with(|| CalibrationScores {
+            best: Vec::new(),
+            last: Vec::new(),
+        });
+        match checkpoint {
+            Checkpoint::Best => calibration.best = scores,
+            Checkpoint::Last => calibration.last = scores,
+        }
         Ok(detector)
+    }
+
+    /// The conformal calibration of `checkpoint` under `detector` (built from this run): the
+    /// validation scores saved with the run, or, for a run saved before `calibration.json`
+    /// existed, its validation split scored anew (so its data must be where run.json says).
+    pub fn calibration(
+        &self,
+        checkpoint: Checkpoint,
+        detector: &dyn AnyDetector,
+    ) -> crate::Result<crate::conformal::Calibration> {
+        let stored = self.calibration.as_ref().map(|c| c.of(checkpoint));
+        match stored {
+            Some(scores) if !scores.is_empty() => crate::conformal::Calibration::new(scores),
+            _ => {
+                let valid = load_split(&self.config)
+                    .context("the run has no calibration.json, and its validation split cannot be loaded to recompute it")?
+                    .valid;
+                crate::conformal::Calibration::new(&score_raw(self, detector, &valid)?)
+            }
+        }
     }
 
     /// Rebuild the detector with the weights of `checkpoint`, on `device`.
@@ -689,6 +761,10 @@ impl Run {
 pub struct Evaluation {
     /// One score per test sample.
     pub scores: Vec<f32>,
+    /// Each test sample's conformal p-value, where the run saved its calibration.
+    pub p_values: Option<Vec<f64>>,
+    /// The false-alarm rates asked of p-values and those realised on the test normals.
+    pub false_alarms: Vec<crate::conformal::RealisedRate>,
     /// 0 normal, 1 anomaly.
     pub labels: Vec<u8>,
     /// Where each test sample came from.
@@ -984,8 +1060,24 @@ pub fn evaluate_on_test(
     let scores = score_raw(run, detector, test)?;
     let threshold = run.thresholds.of(checkpoint).value;
     let metrics = metrics::compute(&scores, &test.labels, threshold)?;
+    let (mut p_values, mut false_alarms) = (None, Vec::new());
+    if run.calibration.is_some() {
+        let calibration = run.calibration(checkpoint, detector)?;
+        p_values = Some(scores.iter().map(|&s| calibration.p_value(s)).collect());
+        let normals: Vec<f32> = (scores.iter().zip(&test.labels))
+            .filter(|&(_, &l)| l == 0)
+            .map(|(&s, _)| s)
+            .collect();
+        false_alarms = crate::conformal::realised_rates(
+            &calibration,
+            &normals,
+            &crate::conformal::CHECKED_RATES,
+        );
+    }
     Ok(Evaluation {
         scores,
+        p_values,
+        false_alarms,
         labels: test.labels.clone(),
         origin: test.origin.clone(),
         metrics,
