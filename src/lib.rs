@@ -6,6 +6,7 @@
 //! (`tests/architecture.rs` checks this and that there is no import cycle):
 //! - [`jobs`]: the use cases every surface calls — train (and resume), evaluate, score a data
 //!   set, metrics of a score file, the demo — with typed inputs and outputs;
+//! - [`serve`]: runs behind an HTTP API and a web page, requests batched per model;
 //! - [`report`]: `metrics.json`, `scores.csv` and the plots;
 //! - [`run`]: a trained run on disk (config, weights, preprocessing, threshold, log) and its
 //!   evaluation on the test split;
@@ -60,6 +61,7 @@ pub mod nn;
 pub mod report;
 pub mod run;
 pub mod score;
+pub mod serve;
 pub mod threshold;
 pub mod train;
 pub mod validate;

@@ -80,6 +80,16 @@ pub struct Threshold {
     pub value: f64,
 }
 
+impl Threshold {
+    /// A threshold of `rule` not fitted yet: it flags nothing (value +∞).
+    pub fn unfitted(rule: ThresholdRule) -> Threshold {
+        Threshold {
+            rule,
+            value: f64::INFINITY,
+        }
+    }
+}
+
 impl ThresholdRule {
     /// The threshold for these normal-only validation scores.
     pub fn fit(&self, validation_scores: &[f32]) -> crate::Result<Threshold> {

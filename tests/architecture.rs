@@ -307,6 +307,7 @@ fn show(cycle: &[ModPath]) -> String {
 /// The layers, top first; a module may import only from layers below its own.
 const LAYERS: &[&[&str]] = &[
     &["cli"],
+    &["serve"],
     &["jobs", "bench"],
     &["report"],
     &["run"],

@@ -46,6 +46,8 @@ enum Command {
     Score(ScoreArgs),
     /// Compute AUROC & co. from any CSV with columns `score` and `label` (1 = anomaly).
     Metrics(MetricsArgs),
+    /// Serve runs over HTTP: a web page at /, a JSON API at /v1/models, batched scoring.
+    Serve(ServeArgs),
     /// Speed benchmarks against the PyTorch reference (see bench/reference/); built with the
     /// `bench` feature.
     #[cfg(feature = "bench")]
@@ -264,6 +266,49 @@ struct MetricsArgs {
 }
 
 #[derive(Args)]
+struct ServeArgs {
+    /// Run folders to serve, each named by its folder's name.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// Address to listen on (127.0.0.1: this machine only).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+    /// Port (0 picks a free one, printed at start).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Weights: best or last.
+    #[arg(long, default_value = "best")]
+    checkpoint: Checkpoint,
+    /// Flag by conformal p-value at this rate instead of each run's threshold.
+    #[arg(long)]
+    false_alarm_rate: Option<f64>,
+    /// Compute device.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Largest request body, MiB.
+    #[arg(long, default_value_t = 32)]
+    max_body_mb: usize,
+    /// Largest side of an uploaded image, pixels.
+    #[arg(long, default_value_t = 4096)]
+    max_image_side: u32,
+    /// Most images or rows in one request.
+    #[arg(long, default_value_t = 256)]
+    max_items: usize,
+    /// Requests waiting per model before new ones are refused with 503.
+    #[arg(long, default_value_t = 256)]
+    queue: usize,
+    /// Most samples in one forward pass.
+    #[arg(long, default_value_t = 256)]
+    max_batch: usize,
+    /// Milliseconds a model waits for more requests to batch with the first.
+    #[arg(long, default_value_t = 2)]
+    max_wait_ms: u64,
+    /// Seconds a request may take before it is answered 504.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+}
+
+#[derive(Args)]
 struct DemoArgs {
     /// Where to write the run and its report (an earlier demo run there is replaced).
     #[arg(long, default_value = "runs/demo")]
@@ -293,6 +338,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Eval(a) => eval(a),
         Command::Score(a) => score(a),
         Command::Metrics(a) => metrics(a),
+        Command::Serve(a) => serve(a),
         Command::Demo(a) => demo(a),
         #[cfg(feature = "bench")]
         Command::Bench(c) => bench::run(c),
@@ -470,6 +516,38 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
         table.threshold
     );
     Ok(())
+}
+
+fn serve(a: ServeArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse(&a.device)?;
+    anyhow::ensure!(
+        a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 86_400.0,
+        "--timeout must be within (0, 86400] seconds, got {}",
+        a.timeout
+    );
+    let options = oddity::serve::ServeOptions {
+        address: std::net::SocketAddr::new(a.host, a.port),
+        checkpoint: a.checkpoint,
+        false_alarm_rate: a.false_alarm_rate,
+        limits: oddity::serve::Limits {
+            max_body_bytes: a.max_body_mb.saturating_mul(1 << 20),
+            max_image_side: a.max_image_side,
+            max_items: a.max_items,
+            queue: a.queue,
+            max_batch: a.max_batch,
+            max_wait: std::time::Duration::from_millis(a.max_wait_ms),
+            timeout: std::time::Duration::from_secs_f64(a.timeout),
+        },
+    };
+    let server = oddity::serve::Server::bind(&a.runs, &options, &device)?;
+    println!(
+        "oddity serving {} run(s) on http://{}",
+        a.runs.len(),
+        server.local_addr()?
+    );
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    server.run()
 }
 
 fn metrics(a: MetricsArgs) -> anyhow::Result<()> {

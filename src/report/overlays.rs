@@ -29,12 +29,40 @@ pub fn write_all(dir: &Path, pictures: &[MapPicture], threshold: f64) -> crate::
     Ok(())
 }
 
-/// The four panels of one picture.
-pub fn render(picture: &MapPicture, (lo, hi): (f32, f32), threshold: f64) -> RgbImage {
+/// One panel of a picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Panel {
+    /// The image as it is.
+    Image,
+    /// The image with its ground-truth defect outlined in green.
+    Truth,
+    /// The anomaly map as a heat map over the image.
+    Heat,
+    /// The pixels at or above the pixel threshold in red.
+    Region,
+}
+
+/// The four panels of one picture: image, truth, heat, region.
+pub fn render(picture: &MapPicture, scale: (f32, f32), threshold: f64) -> RgbImage {
+    render_panels(
+        picture,
+        scale,
+        threshold,
+        &[Panel::Image, Panel::Truth, Panel::Heat, Panel::Region],
+    )
+}
+
+/// The chosen `panels` of one picture side by side, heat colours spanning `(lo, hi)`.
+pub fn render_panels(
+    picture: &MapPicture,
+    (lo, hi): (f32, f32),
+    threshold: f64,
+    panels: &[Panel],
+) -> RgbImage {
     let [channels, height, width] = picture.shape;
     let scale = MIN_PANEL_SIDE.div_ceil(height.min(width)).max(1);
     let (ph, pw) = (height * scale, width * scale);
-    let mut out = RgbImage::new((4 * pw) as u32, ph as u32);
+    let mut out = RgbImage::new((panels.len() * pw) as u32, ph as u32);
     let grey = |y: usize, x: usize| -> [f32; 3] {
         let at = |c: usize| picture.image[c * height * width + y * width + x].clamp(0.0, 255.0);
         if channels == 3 {
@@ -63,21 +91,15 @@ pub fn render(picture: &MapPicture, (lo, hi): (f32, f32), threshold: f64) -> Rgb
             let (y, x) = (py / scale, px / scale);
             let base = grey(y, x);
             let value = picture.map[y * width + x];
-            let panels = [
-                base,
-                if on_outline(y, x) {
-                    [0.0, 255.0, 0.0]
-                } else {
-                    base
-                },
-                blend(base, heat((value - lo) / span), 0.5),
-                if value as f64 >= threshold {
-                    blend(base, [255.0, 0.0, 0.0], 0.6)
-                } else {
-                    base
-                },
-            ];
-            for (k, colour) in panels.iter().enumerate() {
+            let colour_of = |panel: &Panel| match panel {
+                Panel::Image => base,
+                Panel::Truth if on_outline(y, x) => [0.0, 255.0, 0.0],
+                Panel::Truth => base,
+                Panel::Heat => blend(base, heat((value - lo) / span), 0.5),
+                Panel::Region if value as f64 >= threshold => blend(base, [255.0, 0.0, 0.0], 0.6),
+                Panel::Region => base,
+            };
+            for (k, colour) in panels.iter().map(colour_of).enumerate() {
                 out.put_pixel(
                     (k * pw + px) as u32,
                     py as u32,

@@ -321,6 +321,29 @@ pub struct CalibrationScores {
     pub best: Vec<f32>,
     /// Under the last weights.
     pub last: Vec<f32>,
+    /// The pixel threshold of each checkpoint ([`pixel_threshold`], unsmoothed maps), for
+    /// models that draw maps: it scales overlays where the validation data are not at hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pixel_thresholds: Option<PixelThresholds>,
+}
+
+/// The pixel threshold of each checkpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PixelThresholds {
+    /// Under the best-by-validation weights.
+    pub best: f64,
+    /// Under the last weights.
+    pub last: f64,
+}
+
+impl PixelThresholds {
+    /// The threshold of `checkpoint`.
+    pub fn of(&self, checkpoint: Checkpoint) -> f64 {
+        match checkpoint {
+            Checkpoint::Best => self.best,
+            Checkpoint::Last => self.last,
+        }
+    }
 }
 
 impl CalibrationScores {
@@ -494,35 +517,59 @@ pub fn train_with(
     drop(train_set);
     // Thresholds come from whole validation images, scored as new images will be.
     let mut detector = crate::score::tiled::wrap(detector, tiling, preprocessor.output)?;
-    let last_scores = crate::score::scores(detector.as_ref(), &valid_set)?;
-    let last = config.threshold_rule.fit(&last_scores)?;
-    detector.load_weights(checkpoints.best.clone())?;
-    let best_scores = crate::score::scores(detector.as_ref(), &valid_set)?;
-    let best = config.threshold_rule.fit(&best_scores)?;
-    detector.load_weights(checkpoints.last.clone())?;
     let config = RunConfig {
         preprocess: pre_config,
         ..config
     };
     let layout = layout_of(&config);
-    Ok(Trained {
-        run: Run {
-            dir: None,
-            config,
-            preprocessor,
-            thresholds: Thresholds { best, last },
-            calibration: Some(CalibrationScores {
-                best: best_scores,
-                last: last_scores,
-            }),
-            log,
-            layout,
-            weights_sha256: BTreeMap::new(),
+    let config_rule = config.threshold_rule;
+    let mut run = Run {
+        dir: None,
+        config,
+        preprocessor,
+        // Fitted below, from the validation scores of each checkpoint.
+        thresholds: Thresholds {
+            best: Threshold::unfitted(config_rule),
+            last: Threshold::unfitted(config_rule),
         },
+        calibration: None,
+        log,
+        layout,
+        weights_sha256: BTreeMap::new(),
+    };
+    let (best, best_px) = calibrate(&run, detector.as_mut(), &checkpoints.best, &split.valid)?;
+    let (last, last_px) = calibrate(&run, detector.as_mut(), &checkpoints.last, &split.valid)?;
+    run.thresholds = Thresholds {
+        best: run.config.threshold_rule.fit(&best)?,
+        last: run.config.threshold_rule.fit(&last)?,
+    };
+    run.calibration = Some(CalibrationScores {
+        best,
+        last,
+        pixel_thresholds: best_px
+            .zip(last_px)
+            .map(|(best, last)| PixelThresholds { best, last }),
+    });
+    Ok(Trained {
+        run,
         detector,
         checkpoints,
         split_csv: split.origins_csv(),
     })
+}
+
+/// Load `weights` into `detector` and score the run's (raw) validation split: its image
+/// scores, and its pixel threshold where the model draws maps.
+fn calibrate(
+    run: &Run,
+    detector: &mut dyn AnyDetector,
+    weights: &[u8],
+    raw_valid: &Samples,
+) -> crate::Result<(Vec<f32>, Option<f64>)> {
+    detector.load_weights(weights.to_vec())?;
+    let scores = score_raw(run, detector, raw_valid)?;
+    let pixel = pixel_threshold(run, detector, raw_valid, MapOptions::default())?;
+    Ok((scores, pixel))
 }
 
 /// A false-alarm-rate rule needs enough validation samples to flag anything at all; checked
@@ -688,11 +735,14 @@ impl Run {
         let calibration = self.calibration.get_or_insert_with(|| CalibrationScores {
             best: Vec::new(),
             last: Vec::new(),
+            pixel_thresholds: None,
         });
         match checkpoint {
             Checkpoint::Best => calibration.best = scores,
             Checkpoint::Last => calibration.last = scores,
         }
+        // Other score-time settings may draw other maps.
+        calibration.pixel_thresholds = None;
         Ok(detector)
     }
 

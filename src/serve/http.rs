@@ -1,0 +1,367 @@
+//! The routes: the page, health, the model list and scoring, every error as JSON.
+
+use super::Limits;
+use super::inputs::{Rejection, ScoreInput, rows_from_csv, rows_from_json};
+use super::worker::{Job, QueueError, ServedModel, samples_of};
+use crate::run::MapPicture;
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State as Shared};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The web page, embedded in the binary.
+const PAGE: &str = include_str!("page.html");
+
+/// What every request shares: the models by name, and the limits.
+pub(super) struct State {
+    models: BTreeMap<String, ServedModel>,
+    limits: Limits,
+}
+
+impl State {
+    pub fn new(models: Vec<ServedModel>, limits: Limits) -> Self {
+        State {
+            models: models.into_iter().map(|m| (m.name.clone(), m)).collect(),
+            limits,
+        }
+    }
+}
+
+/// The server's routes.
+pub(super) fn router(state: Arc<State>) -> Router {
+    let body_limit = state.limits.max_body_bytes;
+    Router::new()
+        .route("/", get(page))
+        .route("/healthz", get(health))
+        .route("/v1/models", get(models))
+        .route("/v1/models/{name}/score", post(score))
+        .fallback(|| async { Rejection::new(StatusCode::NOT_FOUND, "no such route") })
+        .method_not_allowed_fallback(|| async {
+            Rejection::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this route",
+            )
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response();
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
+    }
+}
+
+async fn page() -> Response {
+    let mut response = Html(PAGE).into_response();
+    // The page makes no request outside this server.
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; \
+             script-src 'unsafe-inline'",
+        ),
+    );
+    response
+}
+
+async fn health(Shared(state): Shared<Arc<State>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok", "models": state.models.len() }))
+}
+
+async fn models(Shared(state): Shared<Arc<State>>) -> Json<serde_json::Value> {
+    let models: Vec<_> = (state.models.values())
+        .map(|m| {
+            let mut info = serde_json::to_value(&m.info).unwrap_or_default();
+            info["served"] = m.counters.snapshot();
+            info
+        })
+        .collect();
+    Json(serde_json::json!({ "models": models }))
+}
+
+/// The query of a scoring request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScoreQuery {
+    /// Draw each image's anomaly map over it.
+    #[serde(default)]
+    overlay: bool,
+    /// Flag by conformal p-value at this rate.
+    false_alarm_rate: Option<f64>,
+}
+
+/// The answer to a scoring request.
+#[derive(Debug, Serialize)]
+struct ScoreAnswer {
+    model: String,
+    threshold: f64,
+    false_alarm_rate: Option<f64>,
+    results: Vec<ScoreResult>,
+}
+
+/// One item's verdict.
+#[derive(Debug, Serialize)]
+struct ScoreResult {
+    score: f32,
+    /// The conformal p-value against the run's normal validation scores.
+    p_value: Option<f64>,
+    anomalous: bool,
+    /// A PNG data URL: the image, its heat map, and (with a pixel threshold) the flagged region.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overlay: Option<String>,
+}
+
+async fn score(
+    Shared(state): Shared<Arc<State>>,
+    Path(name): Path<String>,
+    query: Result<Query<ScoreQuery>, axum::extract::rejection::QueryRejection>,
+    request: Request,
+) -> Result<Json<ScoreAnswer>, Rejection> {
+    let Query(query) = query.map_err(|e| {
+        Rejection::bad(format!(
+            "bad query: {}; use overlay=true and false_alarm_rate=0.01",
+            e.body_text()
+        ))
+    })?;
+    let timeout = state.limits.timeout;
+    match tokio::time::timeout(timeout, score_within(state, name, query, request)).await {
+        Ok(answer) => answer.map(Json),
+        Err(_) => Err(Rejection::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!(
+                "the request took longer than {} s; try fewer items",
+                timeout.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+async fn score_within(
+    state: Arc<State>,
+    name: String,
+    query: ScoreQuery,
+    request: Request,
+) -> Result<ScoreAnswer, Rejection> {
+    let model = state.models.get(&name).ok_or_else(|| {
+        Rejection::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no model {name:?}; GET /v1/models lists them ({})",
+                state.models.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })?;
+    let threshold = verdict_threshold(model, query.false_alarm_rate)?;
+    if query.overlay && !model.info.maps {
+        return Err(Rejection::bad(format!(
+            "model {name:?} draws no anomaly maps; leave out overlay=true"
+        )));
+    }
+    let input = read_input(request, &state.limits).await?;
+    let shape = model.info.input;
+    let limits = state.limits;
+    let values = tokio::task::spawn_blocking(move || input.to_values(shape, &limits))
+        .await
+        .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))??;
+    let samples = samples_of(shape, values);
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job = Job {
+        samples: samples.clone(),
+        maps: query.overlay,
+        reply,
+    };
+    model.submit(job).map_err(|e| match e {
+        QueueError::Full => Rejection::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("model {name:?} is busy: its queue is full; retry shortly"),
+        ),
+        QueueError::Stopped => Rejection::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("model {name:?} has stopped scoring"),
+        ),
+    })?;
+    let scored = answer
+        .await
+        .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "scoring stopped"))?
+        .map_err(|e| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+    let overlays = if query.overlay {
+        let pixel_threshold = model.pixel_threshold;
+        let scored = scored.clone();
+        tokio::task::spawn_blocking(move || draw_overlays(&samples, &scored, pixel_threshold))
+            .await
+            .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "drawing failed"))?
+    } else {
+        Vec::new()
+    };
+    let mut overlays = overlays.into_iter();
+    let results = scored
+        .scores
+        .iter()
+        .map(|&score| ScoreResult {
+            score,
+            p_value: model.calibration.as_ref().map(|c| c.p_value(score)),
+            anomalous: score as f64 >= threshold,
+            overlay: overlays.next(),
+        })
+        .collect();
+    Ok(ScoreAnswer {
+        model: name,
+        threshold,
+        false_alarm_rate: query.false_alarm_rate.or(model.info.false_alarm_rate),
+        results,
+    })
+}
+
+/// The threshold of this request: the model's, or the conformal one of the rate it asks for.
+fn verdict_threshold(model: &ServedModel, false_alarm_rate: Option<f64>) -> Result<f64, Rejection> {
+    let Some(alpha) = false_alarm_rate else {
+        return Ok(model.info.threshold);
+    };
+    let calibration = model.calibration.as_ref().ok_or_else(|| {
+        Rejection::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "model {:?} has no calibration.json, so no p-values; retrain it with this oddity",
+                model.name
+            ),
+        )
+    })?;
+    calibration
+        .threshold(alpha)
+        .map_err(|e| Rejection::bad(format!("false_alarm_rate: {e:#}")))
+}
+
+/// The request's items, by its content type, its body read up to the limit.
+async fn read_input(request: Request, limits: &Limits) -> Result<ScoreInput, Rejection> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, limits.max_body_bytes)
+        .await
+        .map_err(|_| {
+            Rejection::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the body is larger than {} bytes (or was cut off)",
+                    limits.max_body_bytes
+                ),
+            )
+        })?;
+    match essence.as_str() {
+        "image/png" | "image/jpeg" => Ok(ScoreInput::Images(vec![bytes.to_vec()])),
+        "application/json" => Ok(ScoreInput::Rows(rows_from_json(&bytes)?)),
+        "text/csv" => Ok(ScoreInput::Rows(rows_from_csv(&bytes)?)),
+        "multipart/form-data" => {
+            let request = Request::from_parts(parts, Body::from(bytes));
+            let mut form = axum::extract::Multipart::from_request(request, &())
+                .await
+                .map_err(|e| Rejection::bad(format!("bad multipart form: {}", e.body_text())))?;
+            let mut images = Vec::new();
+            while let Some(field) = form
+                .next_field()
+                .await
+                .map_err(|e| Rejection::bad(format!("bad multipart form: {}", e.body_text())))?
+            {
+                let data = field.bytes().await.map_err(|e| {
+                    Rejection::bad(format!("bad multipart form: {}", e.body_text()))
+                })?;
+                images.push(data.to_vec());
+                if images.len() > limits.max_items {
+                    break; // refused by the item limit, without reading the rest
+                }
+            }
+            Ok(ScoreInput::Images(images))
+        }
+        "" => Err(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "no Content-Type; send image/png, image/jpeg, multipart/form-data, \
+             application/json or text/csv",
+        )),
+        other => Err(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "Content-Type {other:?} is not scored; send image/png, image/jpeg, \
+                 multipart/form-data, application/json or text/csv"
+            ),
+        )),
+    }
+}
+
+/// Each image with its heat map (and its region at the pixel threshold, when the run has one),
+/// as PNG data URLs.
+fn draw_overlays(
+    samples: &crate::data::Samples,
+    scored: &super::Scored,
+    pixel_threshold: Option<f64>,
+) -> Vec<String> {
+    use crate::report::overlays::{Panel, render_panels};
+    use base64::Engine;
+    let Some(shape) = samples.shape.image_dims() else {
+        return Vec::new();
+    };
+    (scored.maps.iter().enumerate())
+        .map(|(i, map)| {
+            let picture = MapPicture {
+                name: String::new(),
+                image: samples.sample(i).to_vec(),
+                shape,
+                map: map.clone(),
+                mask: None,
+                score: scored.scores[i],
+                label: 0,
+            };
+            let (scale, threshold, panels) = match pixel_threshold {
+                Some(t) => (
+                    (0.0, (2.0 * t).max(f64::EPSILON) as f32),
+                    t,
+                    &[Panel::Image, Panel::Heat, Panel::Region][..],
+                ),
+                None => {
+                    let lo = map.iter().copied().fold(f32::INFINITY, f32::min);
+                    let hi = map.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    ((lo, hi), f64::INFINITY, &[Panel::Image, Panel::Heat][..])
+                }
+            };
+            let img = render_panels(&picture, scale, threshold, panels);
+            let mut png = Vec::new();
+            let encoded = img
+                .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+                .is_ok();
+            if encoded {
+                format!(
+                    "data:image/png;base64,{}",
+                    base64::engine::general_purpose::STANDARD.encode(&png)
+                )
+            } else {
+                String::new()
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,330 @@
+//! Request bodies into samples: images decoded and fitted to the run's input, table rows
+//! checked for width and finiteness — each problem a [`Rejection`] naming it.
+
+use super::Limits;
+use crate::data::SampleShape;
+use axum::http::StatusCode;
+use std::io::Cursor;
+
+/// A request refused: its HTTP status and what was wrong.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejection {
+    /// The status (4xx for the client's mistakes, 5xx for the server's state).
+    pub status: StatusCode,
+    /// What was wrong, for the JSON body `{"error": …}`.
+    pub message: String,
+}
+
+impl Rejection {
+    /// `400 Bad Request` with `message`.
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A rejection with any status.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Rejection {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a scoring request carries.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScoreInput {
+    /// Encoded images (PNG or JPEG), one per item.
+    Images(Vec<Vec<u8>>),
+    /// Table rows in the run's raw feature units.
+    Rows(Vec<Vec<f64>>),
+}
+
+impl ScoreInput {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        match self {
+            ScoreInput::Images(i) => i.len(),
+            ScoreInput::Rows(r) => r.len(),
+        }
+    }
+
+    /// Whether it carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The items as raw sample values of `shape`, the model's raw input, flattened.
+    pub fn to_values(&self, shape: SampleShape, limits: &Limits) -> Result<Vec<f32>, Rejection> {
+        if self.is_empty() {
+            return Err(Rejection::bad("the request holds no image and no row"));
+        }
+        if self.len() > limits.max_items {
+            return Err(Rejection::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request holds {} items; at most {} per request",
+                    self.len(),
+                    limits.max_items
+                ),
+            ));
+        }
+        let mut values = Vec::with_capacity(self.len() * shape.len());
+        match (self, shape) {
+            (
+                ScoreInput::Images(images),
+                SampleShape::Image {
+                    channels,
+                    height,
+                    width,
+                },
+            ) => {
+                for (i, bytes) in images.iter().enumerate() {
+                    decode_image(bytes, [channels, height, width], limits, &mut values).map_err(
+                        |r| Rejection {
+                            message: format!("image {}: {}", i + 1, r.message),
+                            ..r
+                        },
+                    )?;
+                }
+            }
+            (ScoreInput::Rows(rows), SampleShape::Table { features }) => {
+                for (i, row) in rows.iter().enumerate() {
+                    if row.len() != features {
+                        return Err(Rejection::bad(format!(
+                            "row {} has {} values; the model takes {features} features",
+                            i + 1,
+                            row.len()
+                        )));
+                    }
+                    for (j, &v) in row.iter().enumerate() {
+                        let f = v as f32;
+                        if !f.is_finite() {
+                            return Err(Rejection::bad(format!(
+                                "row {} feature {}: {v} is not a finite 32-bit number",
+                                i + 1,
+                                j + 1
+                            )));
+                        }
+                        values.push(f);
+                    }
+                }
+            }
+            (ScoreInput::Images(_), SampleShape::Table { .. }) => {
+                return Err(Rejection::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "this model scores table rows: send {\"rows\": [[…], …]} as JSON or CSV",
+                ));
+            }
+            (ScoreInput::Rows(_), SampleShape::Image { .. }) => {
+                return Err(Rejection::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "this model scores images: send a PNG or JPEG, or a multipart form of them",
+                ));
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// Decode one PNG or JPEG and append it channels first (values 0–255) at the model's raw input
+/// `[channels, height, width]`: colour turned grey (or grey to colour) as the loaders do, and
+/// another size resized to it (bilinear, as `--decode-size`). Its size is read from its header
+/// and checked against the limit before any pixel is decoded.
+fn decode_image(
+    bytes: &[u8],
+    [channels, height, width]: [usize; 3],
+    limits: &Limits,
+    out: &mut Vec<f32>,
+) -> Result<(), Rejection> {
+    let reader = || {
+        image::ImageReader::new(Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| Rejection::bad(format!("cannot read it: {e}")))
+    };
+    let format = reader()?.format();
+    if !matches!(
+        format,
+        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
+    ) {
+        return Err(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not a PNG or JPEG image",
+        ));
+    }
+    let (w, h) = reader()?
+        .into_dimensions()
+        .map_err(|e| Rejection::bad(format!("cannot read its size: {e}")))?;
+    let side = limits.max_image_side;
+    if w > side || h > side || w == 0 || h == 0 {
+        return Err(Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("it is {w}×{h} pixels; each side must be within 1–{side}"),
+        ));
+    }
+    let mut decoder = reader()?;
+    let mut image_limits = image::Limits::default();
+    image_limits.max_image_width = Some(side);
+    image_limits.max_image_height = Some(side);
+    decoder.limits(image_limits);
+    let img = decoder
+        .decode()
+        .map_err(|e| Rejection::bad(format!("cannot decode it: {e}")))?;
+    let img = if (img.width() as usize, img.height() as usize) != (width, height) {
+        img.resize_exact(
+            width as u32,
+            height as u32,
+            image::imageops::FilterType::Triangle,
+        )
+    } else {
+        img
+    };
+    crate::data::image_folder::push_planar(out, &img, channels);
+    Ok(())
+}
+
+/// Rows from `{"rows": [[x1, x2, …], …]}`.
+pub fn rows_from_json(body: &[u8]) -> Result<Vec<Vec<f64>>, Rejection> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        rows: Vec<Vec<f64>>,
+    }
+    serde_json::from_slice::<Body>(body)
+        .map(|b| b.rows)
+        .map_err(|e| {
+            Rejection::bad(format!(
+                "the JSON body must be {{\"rows\": [[x1, x2, …], …]}} of numbers: {e}"
+            ))
+        })
+}
+
+/// Rows from CSV text: one row per line, numbers separated by commas; a first line that is not
+/// all numbers is a header and is skipped.
+pub fn rows_from_csv(body: &[u8]) -> Result<Vec<Vec<f64>>, Rejection> {
+    let text =
+        std::str::from_utf8(body).map_err(|_| Rejection::bad("the CSV body is not UTF-8 text"))?;
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let parsed: Result<Vec<f64>, _> = line.split(',').map(|c| c.trim().parse()).collect();
+        match parsed {
+            Ok(row) => rows.push(row),
+            Err(_) if n == 0 => {} // a header
+            Err(_) => {
+                return Err(Rejection::bad(format!(
+                    "CSV line {}: {line:?} is not a row of numbers",
+                    n + 1
+                )));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(w: u32, h: u32, grey: u8) -> Vec<u8> {
+        let img = image::GrayImage::from_pixel(w, h, image::Luma([grey]));
+        let mut bytes = Vec::new();
+        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        bytes
+    }
+
+    const MNIST: SampleShape = SampleShape::Image {
+        channels: 1,
+        height: 28,
+        width: 28,
+    };
+
+    #[test]
+    fn images_are_decoded_fitted_and_limited() {
+        let limits = Limits::default();
+        let same = ScoreInput::Images(vec![png(28, 28, 7)]);
+        assert_eq!(same.to_values(MNIST, &limits).unwrap(), vec![7.0; 784]);
+        let larger = ScoreInput::Images(vec![png(56, 40, 9), png(28, 28, 1)]);
+        let v = larger.to_values(MNIST, &limits).unwrap();
+        assert_eq!(v.len(), 2 * 784);
+        assert!(v[..784].iter().all(|&x| (x - 9.0).abs() < 1e-4));
+        let colour = SampleShape::Image {
+            channels: 3,
+            height: 28,
+            width: 28,
+        };
+        assert_eq!(same.to_values(colour, &limits).unwrap().len(), 3 * 784);
+
+        let small = Limits {
+            max_image_side: 30,
+            ..limits
+        };
+        let e = larger.to_values(MNIST, &small).unwrap_err();
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            e.message.starts_with("image 1:") && e.message.contains("56×40"),
+            "{e:?}"
+        );
+        let e = ScoreInput::Images(vec![b"GIF89a....".to_vec()])
+            .to_values(MNIST, &limits)
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let mut truncated = png(28, 28, 3);
+        truncated.truncate(truncated.len() / 2);
+        let e = ScoreInput::Images(vec![png(28, 28, 3), truncated])
+            .to_values(MNIST, &limits)
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.starts_with("image 2:"), "{e:?}");
+        let many = ScoreInput::Images(vec![png(1, 1, 0); 3]);
+        let few = Limits {
+            max_items: 2,
+            ..limits
+        };
+        assert_eq!(
+            many.to_values(MNIST, &few).unwrap_err().status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        let e = ScoreInput::Rows(vec![vec![1.0]])
+            .to_values(MNIST, &limits)
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn rows_are_checked() {
+        let limits = Limits::default();
+        let table = SampleShape::Table { features: 3 };
+        let rows = rows_from_json(br#"{"rows": [[1, 2, 3], [4.5, -1, 0]]}"#).unwrap();
+        assert_eq!(
+            ScoreInput::Rows(rows).to_values(table, &limits).unwrap(),
+            vec![1.0, 2.0, 3.0, 4.5, -1.0, 0.0]
+        );
+        let csv = rows_from_csv(b"a,b,c\n1,2,3\n\n4.5, -1, 0\n").unwrap();
+        assert_eq!(csv, vec![vec![1.0, 2.0, 3.0], vec![4.5, -1.0, 0.0]]);
+        assert!(
+            rows_from_csv(b"1,2,3\nx,2,3\n")
+                .unwrap_err()
+                .message
+                .contains("line 2")
+        );
+        assert!(rows_from_json(br#"{"rows": [[1, "a"]]}"#).is_err());
+        assert!(rows_from_json(br#"{"rows": [[1]], "x": 1}"#).is_err());
+        assert!(rows_from_json(b"[1, 2]").is_err());
+        let e = ScoreInput::Rows(vec![vec![1.0, 2.0, 3.0], vec![1.0, 2.0]])
+            .to_values(table, &limits)
+            .unwrap_err();
+        assert!(e.message.contains("row 2 has 2 values") && e.message.contains("3 features"));
+        let e = ScoreInput::Rows(vec![vec![1.0, 1e300, 3.0]])
+            .to_values(table, &limits)
+            .unwrap_err();
+        assert!(e.message.contains("row 1 feature 2"), "{e:?}");
+        let e = ScoreInput::Rows(vec![])
+            .to_values(table, &limits)
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+}

@@ -1,0 +1,223 @@
+//! `oddity serve`: trained runs behind an HTTP API and a web page.
+//!
+//! - `GET /` — the web page (embedded; no external request): pick a model, drop images or paste
+//!   CSV rows, see each verdict, score, p-value and heat map.
+//! - `GET /healthz` — `{"status": "ok", "models": N}`.
+//! - `GET /v1/models` — each model's name, detector, data kind, input shape, threshold,
+//!   calibration and training summary.
+//! - `POST /v1/models/{name}/score` — images (`image/png`, `image/jpeg`, or
+//!   `multipart/form-data` with one image per part) or table rows (`application/json`
+//!   `{"rows": [[x1, …], …]}` or `text/csv`, in the run's raw feature units); query
+//!   `overlay=true` adds each image's anomaly map drawn over it (a PNG data URL),
+//!   `false_alarm_rate=α` flags by conformal p-value instead of the run's threshold.
+//!
+//! Each model scores on its own thread, which owns the detector: requests queue there (a
+//! bounded queue: `503` with `Retry-After` when full) and the thread scores everything waiting,
+//! up to a batch, in one forward pass, after waiting at most a few milliseconds for more — so
+//! that under load the server scores in batches as `oddity score` does, with the same scores
+//! (a model's scores do not depend on the batch they are in). Every bad request is a `4xx`
+//! with a JSON body `{"error": "…"}` naming the problem; the server reads only the run folders
+//! it was given, at start.
+
+mod http;
+mod inputs;
+mod worker;
+
+use crate::run::{Checkpoint, Run};
+use anyhow::{Context, bail, ensure};
+use burn::tensor::Device;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use inputs::ScoreInput;
+pub use worker::{ModelInfo, Scored};
+
+/// What the server accepts and how long it waits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub max_body_bytes: usize,
+    /// Largest side of an uploaded image, pixels (checked before it is decoded).
+    pub max_image_side: u32,
+    /// Most images or rows in one request.
+    pub max_items: usize,
+    /// Requests waiting for a model's thread before new ones get `503`.
+    pub queue: usize,
+    /// Most samples scored in one forward pass.
+    pub max_batch: usize,
+    /// How long a model's thread waits for more requests to batch with the first.
+    pub max_wait: Duration,
+    /// How long a request may take, body and scoring, before it gets `504`.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 32 << 20,
+            max_image_side: 4096,
+            max_items: 256,
+            queue: 256,
+            max_batch: 256,
+            max_wait: Duration::from_millis(2),
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Limits {
+    /// Every limit must be at least 1 (and the body at most 1 GiB, an image side at most
+    /// 65 536).
+    pub fn validate(&self) -> crate::Result<()> {
+        let at_least_one = [
+            ("--max-body-mb", self.max_body_bytes),
+            ("--max-image-side", self.max_image_side as usize),
+            ("--max-items", self.max_items),
+            ("--queue", self.queue),
+            ("--max-batch", self.max_batch),
+        ];
+        for (name, value) in at_least_one {
+            ensure!(value >= 1, "{name} must be at least 1, got {value}");
+        }
+        ensure!(
+            self.max_body_bytes <= 1 << 30,
+            "--max-body-mb must be at most 1024"
+        );
+        ensure!(
+            self.max_image_side <= 1 << 16,
+            "--max-image-side must be at most 65536, got {}",
+            self.max_image_side
+        );
+        ensure!(
+            !self.timeout.is_zero(),
+            "--timeout must be longer than 0 seconds"
+        );
+        ensure!(
+            self.max_wait <= Duration::from_secs(1),
+            "--max-wait-ms must be at most 1000"
+        );
+        Ok(())
+    }
+}
+
+/// How to serve.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// Address to listen on; port 0 picks a free one.
+    pub address: SocketAddr,
+    /// Which weights of each run.
+    pub checkpoint: Checkpoint,
+    /// Flag by conformal p-value at this rate instead of each run's threshold (requests may
+    /// ask for another).
+    pub false_alarm_rate: Option<f64>,
+    /// The limits.
+    pub limits: Limits,
+}
+
+/// A server bound to its address with its models loaded, not yet answering.
+pub struct Server {
+    listener: std::net::TcpListener,
+    state: std::sync::Arc<http::State>,
+}
+
+impl Server {
+    /// Load every run (each named by its folder's name, which must be unique) and bind the
+    /// address. Nothing is served until [`Server::run`].
+    pub fn bind(runs: &[PathBuf], options: &ServeOptions, device: &Device) -> crate::Result<Self> {
+        options.limits.validate()?;
+        if let Some(alpha) = options.false_alarm_rate {
+            crate::conformal::check_alpha(alpha).context("--false-alarm-rate")?;
+        }
+        ensure!(!runs.is_empty(), "give at least one run folder to serve");
+        let mut models = Vec::new();
+        for dir in runs {
+            let name = model_name(dir)?;
+            if let Some(other) = models
+                .iter()
+                .find(|m: &&worker::ServedModel| m.name == name)
+            {
+                bail!(
+                    "{} and {} would both be served as {name:?}; serve runs whose folders have \
+                     different names",
+                    other.dir.display(),
+                    dir.display()
+                );
+            }
+            let run = Run::load(dir)?;
+            models.push(worker::ServedModel::start(
+                name,
+                dir.clone(),
+                run,
+                options,
+                device,
+            )?);
+        }
+        let listener = std::net::TcpListener::bind(options.address)
+            .with_context(|| format!("cannot listen on {}", options.address))?;
+        listener.set_nonblocking(true)?;
+        Ok(Server {
+            listener,
+            state: std::sync::Arc::new(http::State::new(models, options.limits)),
+        })
+    }
+
+    /// The address it listens on (with the port chosen when 0 was asked).
+    pub fn local_addr(&self) -> crate::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// Answer requests until Ctrl-C (or `SIGTERM`), then finish those under way.
+    pub fn run(self) -> crate::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the server's runtime")?;
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(self.listener)?;
+            axum::serve(listener, http::router(self.state))
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("the server stopped")
+        })
+    }
+}
+
+/// A run's name on the server: its folder's name.
+fn model_name(dir: &std::path::Path) -> crate::Result<String> {
+    let name = dir
+        .canonicalize()
+        .with_context(|| format!("{}: no such run folder", dir.display()))?
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .with_context(|| format!("{}: a run folder needs a name", dir.display()))?;
+    ensure!(
+        name.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+        "{}: a served run's folder name may hold only letters, digits, '-', '_' and '.' (it \
+         becomes part of the URL)",
+        dir.display()
+    );
+    Ok(name)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,643 @@
+//! `oddity serve` end to end: the binary serves two real runs (an image and a table model) on
+//! a free loopback port and a real HTTP client drives every endpoint — scores equal to batch
+//! scoring's under a concurrent load of 8 clients × 200 requests, nothing lost, overlays,
+//! p-values, and every bad request a 4xx (or 503/504) with a JSON error naming the problem.
+
+mod common;
+
+use common::*;
+use oddity::data::Samples;
+use oddity::data::source::{self, DatasetKind};
+use oddity::run::{self, Checkpoint, Run};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `oddity serve`, stopped when dropped.
+struct Served {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `oddity serve RUNS… --port 0 EXTRA…` and read the address it prints.
+fn serve(runs: &[&Path], extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .arg("serve")
+        .args(runs)
+        .args(["--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let Some(at) = line.find("http://") else {
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        panic!("the server did not start: {line}{err}");
+    };
+    Served {
+        url: line[at..].trim().to_string(),
+        child,
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+/// An answer: status, `Retry-After`, body as JSON.
+struct Answer {
+    status: u16,
+    retry_after: Option<String>,
+    json: serde_json::Value,
+}
+
+fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+    let mut response = response.unwrap();
+    let status = response.status().as_u16();
+    let retry_after =
+        (response.headers().get("retry-after")).map(|v| v.to_str().unwrap().to_string());
+    let text = response.body_mut().read_to_string().unwrap();
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+    Answer {
+        status,
+        retry_after,
+        json,
+    }
+}
+
+fn post(agent: &ureq::Agent, url: &str, content_type: &str, body: &[u8]) -> Answer {
+    answer(
+        agent
+            .post(url)
+            .header("Content-Type", content_type)
+            .send(body),
+    )
+}
+
+fn get(agent: &ureq::Agent, url: &str) -> Answer {
+    answer(agent.get(url).call())
+}
+
+/// A refused request: this status and an error naming each of `needles`.
+fn assert_refused(a: &Answer, status: u16, needles: &[&str]) {
+    assert_eq!(a.status, status, "{}", a.json);
+    let error = a.json["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", a.json));
+    for n in needles {
+        assert!(error.contains(n), "expected {n:?} in {error:?}");
+    }
+}
+
+fn png_of(values: &[f32], side: u32) -> Vec<u8> {
+    let pixels: Vec<u8> = values.iter().map(|&v| v as u8).collect();
+    let img = image::GrayImage::from_raw(side, side, pixels).unwrap();
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    bytes
+}
+
+fn multipart(images: &[Vec<u8>]) -> (String, Vec<u8>) {
+    let boundary = "oddity-test-boundary-7d1f";
+    let mut body = Vec::new();
+    for (i, png) in images.iter().enumerate() {
+        write!(
+            body,
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; \
+             filename=\"{i}.png\"\r\nContent-Type: image/png\r\n\r\n"
+        )
+        .unwrap();
+        body.extend_from_slice(png);
+        body.extend_from_slice(b"\r\n");
+    }
+    write!(body, "--{boundary}--\r\n").unwrap();
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Every sample of a data set's first split, as raw samples.
+fn raw_samples(kind: DatasetKind, path: PathBuf, split_test: bool, count: usize) -> Samples {
+    let source = source::load(&spec(kind, path)).unwrap();
+    let set = if split_test {
+        source.test.unwrap()
+    } else {
+        source.train
+    };
+    let mut samples = Samples::empty(set.shape);
+    for i in 0..count.min(set.len()) {
+        samples.push_from(&set, 0, i, 0);
+    }
+    samples
+}
+
+/// Batch scores of `raw` by the run in `dir` (best weights), as `oddity score` computes them.
+fn batch_scores(dir: &Path, raw: &Samples) -> Vec<f32> {
+    let run = Run::load(dir).unwrap();
+    let device = oddity::device::parse("cpu").unwrap();
+    let detector = run.detector(Checkpoint::Best, &device).unwrap();
+    run::score_raw(&run, detector.as_ref(), raw).unwrap()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-4 * b.abs().max(1.0)
+}
+
+fn train_runs(dir: &Path) -> (PathBuf, PathBuf) {
+    let table = dir.join("breastw");
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "adbench",
+        "--data",
+        fixture("adbench/4_breastw.npz").to_str().unwrap(),
+        "--protocol",
+        "tabular",
+        "--epochs",
+        "10",
+        "--quiet",
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let images = dir.join("mnist-1");
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "mnist",
+        "--data",
+        fixture("mnist").to_str().unwrap(),
+        "--protocol",
+        "one-class",
+        "--class",
+        "1",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--out",
+        images.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (table, images)
+}
+
+#[test]
+fn serves_scores_equal_to_batch_scoring_and_refuses_bad_requests() {
+    let dir = temp_dir("serve");
+    let (table_run, image_run) = train_runs(&dir);
+    let rows = raw_samples(
+        DatasetKind::Adbench,
+        fixture("adbench/4_breastw.npz"),
+        false,
+        usize::MAX,
+    );
+    let digits = raw_samples(DatasetKind::Mnist, fixture("mnist"), true, 64);
+    let row_scores = batch_scores(&table_run, &rows);
+    let digit_scores = batch_scores(&image_run, &digits);
+    let pngs: Vec<Vec<u8>> = (0..digits.len())
+        .map(|i| png_of(digits.sample(i), 28))
+        .collect();
+    let features = rows.shape.len();
+    let row_json = |i: usize| {
+        serde_json::json!({ "rows": [rows.sample(i).iter().map(|&v| v as f64).collect::<Vec<_>>()] })
+            .to_string()
+    };
+
+    let server = serve(&[&table_run, &image_run], &[]);
+    let (url, agent) = (server.url.clone(), agent());
+    let score_url = |model: &str| format!("{url}/v1/models/{model}/score");
+
+    // Health, the model list, the page.
+    let health = get(&agent, &format!("{url}/healthz"));
+    assert_eq!(
+        (health.status, health.json["status"].as_str()),
+        (200, Some("ok"))
+    );
+    let models = get(&agent, &format!("{url}/v1/models")).json;
+    let models = models["models"].as_array().unwrap();
+    let names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["breastw", "mnist-1"]);
+    let (table, image) = (&models[0], &models[1]);
+    assert_eq!(
+        (table["data"].as_str(), table["maps"].as_bool()),
+        (Some("table"), Some(false))
+    );
+    assert_eq!(table["input"]["features"].as_u64(), Some(features as u64));
+    assert_eq!(
+        (image["data"].as_str(), image["maps"].as_bool()),
+        (Some("image"), Some(true))
+    );
+    assert_eq!(image["input"]["height"].as_u64(), Some(28));
+    let table_run_loaded = Run::load(&table_run).unwrap();
+    let threshold = table_run_loaded.thresholds.best.value;
+    assert_eq!(table["threshold"].as_f64(), Some(threshold));
+    assert!(table["calibration_samples"].as_u64().unwrap() > 0);
+    assert!(table["training"]["epochs"].as_u64() == Some(10));
+    let mut page = agent.get(&url).call().unwrap();
+    let csp = page
+        .headers()
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("default-src 'self'"));
+    let html = page.body_mut().read_to_string().unwrap();
+    assert!(html.contains("<select id=\"model\">") && !html.contains("https://"));
+
+    // Rows as JSON and as CSV, images raw and in a multipart form: the batch scores, verdicts
+    // at the run's threshold, p-values from calibration.json.
+    let calibration =
+        oddity::conformal::Calibration::new(&table_run_loaded.calibration.as_ref().unwrap().best)
+            .unwrap();
+    let all_rows: Vec<Vec<f64>> = (0..20)
+        .map(|i| rows.sample(i).iter().map(|&v| v as f64).collect())
+        .collect();
+    let a = post(
+        &agent,
+        &score_url("breastw"),
+        "application/json",
+        serde_json::json!({ "rows": all_rows })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_eq!(a.status, 200, "{}", a.json);
+    let results = a.json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 20);
+    for (i, r) in results.iter().enumerate() {
+        let score = r["score"].as_f64().unwrap();
+        assert!(
+            close(score, row_scores[i] as f64),
+            "row {i}: {score} vs {}",
+            row_scores[i]
+        );
+        assert_eq!(r["anomalous"].as_bool(), Some(score >= threshold));
+        let p = r["p_value"].as_f64().unwrap();
+        assert!((p - calibration.p_value(score as f32)).abs() < 1e-12);
+    }
+    let csv: String = std::iter::once("a,b,c,d,e,f,g,h,i\n".to_string())
+        .chain(all_rows.iter().map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n"
+        }))
+        .collect();
+    let a = post(&agent, &score_url("breastw"), "text/csv", csv.as_bytes());
+    assert_eq!(a.json["results"], serde_json::Value::Array(results.clone()));
+    // A false-alarm rate per request: flagged exactly when p ≤ α.
+    let a = post(
+        &agent,
+        &(score_url("breastw") + "?false_alarm_rate=0.1"),
+        "application/json",
+        serde_json::json!({ "rows": all_rows })
+            .to_string()
+            .as_bytes(),
+    );
+    for r in a.json["results"].as_array().unwrap() {
+        let p = r["p_value"].as_f64().unwrap();
+        assert_eq!(r["anomalous"].as_bool(), Some(p <= 0.1 + 1e-12), "{r}");
+    }
+    let a = post(&agent, &score_url("mnist-1"), "image/png", &pngs[3]);
+    assert_eq!(a.status, 200, "{}", a.json);
+    assert!(close(
+        a.json["results"][0]["score"].as_f64().unwrap(),
+        digit_scores[3] as f64
+    ));
+    assert!(a.json["results"][0].get("overlay").is_none());
+    let (content_type, body) = multipart(&pngs[..5]);
+    let a = post(
+        &agent,
+        &(score_url("mnist-1") + "?overlay=true"),
+        &content_type,
+        &body,
+    );
+    assert_eq!(a.status, 200, "{}", a.json);
+    let results = a.json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    for (i, r) in results.iter().enumerate() {
+        assert!(close(r["score"].as_f64().unwrap(), digit_scores[i] as f64));
+        let overlay = r["overlay"].as_str().unwrap();
+        let png = overlay.strip_prefix("data:image/png;base64,").unwrap();
+        use base64::Engine;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png)
+            .unwrap();
+        let drawn = image::load_from_memory(&png).unwrap();
+        // image, heat map, region at the run's pixel threshold; 28 px enlarged to 140.
+        assert_eq!((drawn.width(), drawn.height()), (3 * 140, 140));
+    }
+
+    // Bad requests: each a 4xx naming its problem; the server carries on.
+    let rows_body = row_json(0);
+    assert_refused(
+        &post(
+            &agent,
+            &score_url("nope"),
+            "application/json",
+            rows_body.as_bytes(),
+        ),
+        404,
+        &["nope", "breastw"],
+    );
+    assert_refused(&get(&agent, &format!("{url}/v2")), 404, &["no such route"]);
+    assert_refused(&get(&agent, &score_url("breastw")), 405, &["method"]);
+    assert_refused(
+        &post(&agent, &score_url("breastw"), "text/plain", b"1,2"),
+        415,
+        &["text/plain"],
+    );
+    assert_refused(
+        &answer(agent.post(&score_url("breastw")).send(&b"1,2"[..])),
+        415,
+        &["Content-Type"],
+    );
+    assert_refused(
+        &post(
+            &agent,
+            &score_url("breastw"),
+            "application/json",
+            b"{\"rows\": [[1, 2",
+        ),
+        400,
+        &["rows"],
+    );
+    assert_refused(
+        &post(&agent, &score_url("breastw"), "text/csv", b"1,2\n"),
+        400,
+        &["row 1 has 2 values", &format!("{features} features")],
+    );
+    assert_refused(
+        &post(&agent, &score_url("breastw"), "image/png", &pngs[0]),
+        415,
+        &["table rows"],
+    );
+    assert_refused(
+        &post(
+            &agent,
+            &score_url("mnist-1"),
+            "application/json",
+            rows_body.as_bytes(),
+        ),
+        415,
+        &["images"],
+    );
+    assert_refused(
+        &post(
+            &agent,
+            &(score_url("breastw") + "?overlay=true"),
+            "application/json",
+            rows_body.as_bytes(),
+        ),
+        400,
+        &["no anomaly maps"],
+    );
+    for query in ["overlay=maybe", "colour=red", "false_alarm_rate=x"] {
+        assert_refused(
+            &post(
+                &agent,
+                &format!("{}?{query}", score_url("breastw")),
+                "application/json",
+                rows_body.as_bytes(),
+            ),
+            400,
+            &["bad query"],
+        );
+    }
+    for rate in ["2", "0.001"] {
+        assert_refused(
+            &post(
+                &agent,
+                &format!("{}?false_alarm_rate={rate}", score_url("breastw")),
+                "application/json",
+                rows_body.as_bytes(),
+            ),
+            400,
+            &["false_alarm_rate", "false-alarm rate"],
+        );
+    }
+    let mut cut = pngs[0].clone();
+    cut.truncate(cut.len() / 2);
+    assert_refused(
+        &post(&agent, &score_url("mnist-1"), "image/png", &cut),
+        400,
+        &["image 1"],
+    );
+    let (content_type, body) = multipart(&[]);
+    assert_refused(
+        &post(&agent, &score_url("mnist-1"), &content_type, &body),
+        400,
+        &["no image"],
+    );
+
+    // Load: 8 clients × 200 requests (rows and images), none lost, each score the batch one.
+    let clients: Vec<_> = (0..8)
+        .map(|client| {
+            let (agent, url) = (agent.clone(), url.clone());
+            let (rows, pngs) = (rows.clone(), pngs.clone());
+            let (row_scores, digit_scores) = (row_scores.clone(), digit_scores.clone());
+            std::thread::spawn(move || {
+                for k in 0..200 {
+                    let i = (client * 200 + k) * 7919;
+                    let (got, expected) = if k % 4 == 0 {
+                        let j = i % pngs.len();
+                        let a = post(
+                            &agent,
+                            &format!("{url}/v1/models/mnist-1/score"),
+                            "image/png",
+                            &pngs[j],
+                        );
+                        assert_eq!(a.status, 200, "{}", a.json);
+                        (
+                            a.json["results"][0]["score"].as_f64().unwrap(),
+                            digit_scores[j],
+                        )
+                    } else {
+                        let j = i % rows.len();
+                        let row: Vec<f64> = rows.sample(j).iter().map(|&v| v as f64).collect();
+                        let body = serde_json::json!({ "rows": [row] }).to_string();
+                        let a = post(
+                            &agent,
+                            &format!("{url}/v1/models/breastw/score"),
+                            "application/json",
+                            body.as_bytes(),
+                        );
+                        assert_eq!(a.status, 200, "{}", a.json);
+                        (
+                            a.json["results"][0]["score"].as_f64().unwrap(),
+                            row_scores[j],
+                        )
+                    };
+                    assert!(
+                        close(got, expected as f64),
+                        "client {client} request {k}: {got} vs {expected}"
+                    );
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let models = get(&agent, &format!("{url}/v1/models")).json;
+    let served = |m: usize, key: &str| models["models"][m]["served"][key].as_u64().unwrap();
+    // Every request before the load (5 row requests, 3 image ones) and every one of it.
+    assert_eq!(served(0, "requests"), 3 + 1200);
+    assert_eq!(served(1, "requests"), 2 + 400);
+    // Concurrent requests were scored together.
+    assert!(served(0, "batches") < served(0, "requests"), "{models}");
+    eprintln!("served: {}", models["models"]);
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn limits_answer_413_503_and_504() {
+    let dir = temp_dir("serve-limits");
+    let (table_run, image_run) = train_runs(&dir);
+    let server = serve(
+        &[&table_run, &image_run],
+        &[
+            "--max-body-mb",
+            "1",
+            "--max-image-side",
+            "64",
+            "--max-items",
+            "8",
+            "--queue",
+            "1",
+            "--max-batch",
+            "1",
+            "--timeout",
+            "0.5",
+        ],
+    );
+    let (url, agent) = (server.url.clone(), agent());
+    let score_url = |model: &str| format!("{url}/v1/models/{model}/score");
+    let big = vec![b'1'; 2 << 20];
+    assert_refused(
+        &post(&agent, &score_url("breastw"), "text/csv", &big),
+        413,
+        &["1048576 bytes"],
+    );
+    let wide = {
+        let img = image::GrayImage::new(100, 30);
+        let mut bytes = Vec::new();
+        img.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )
+        .unwrap();
+        bytes
+    };
+    assert_refused(
+        &post(&agent, &score_url("mnist-1"), "image/png", &wide),
+        413,
+        &["100×30", "1–64"],
+    );
+    let nine_rows = "1,1,1,1,1,1,1,1,1\n".repeat(9);
+    assert_refused(
+        &post(
+            &agent,
+            &score_url("breastw"),
+            "text/csv",
+            nine_rows.as_bytes(),
+        ),
+        413,
+        &["9 items", "at most 8"],
+    );
+
+    // A body that stalls is cut off at the request timeout.
+    let address = url.strip_prefix("http://").unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(
+        stream,
+        "POST /v1/models/breastw/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\n1,1"
+    )
+    .unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&reply).contains("\"error\"") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0, "closed without an answer");
+        reply.extend_from_slice(&buf[..n]);
+    }
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.starts_with("HTTP/1.1 504") && reply.contains("longer than 0.5 s"),
+        "{reply}"
+    );
+
+    // A full queue sheds load with 503 and Retry-After; what is accepted is scored.
+    let images: Vec<Vec<u8>> = {
+        let digits = raw_samples(DatasetKind::Mnist, fixture("mnist"), true, 8);
+        (0..8).map(|i| png_of(digits.sample(i), 28)).collect()
+    };
+    let (content_type, body) = multipart(&images);
+    let mut shed = 0;
+    for _round in 0..5 {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(24));
+        let clients: Vec<_> = (0..24)
+            .map(|_| {
+                let (agent, url, barrier) = (agent.clone(), score_url("mnist-1"), barrier.clone());
+                let (content_type, body) = (content_type.clone(), body.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    post(&agent, &(url + "?overlay=true"), &content_type, &body)
+                })
+            })
+            .collect();
+        for c in clients {
+            let a = c.join().unwrap();
+            match a.status {
+                200 => assert_eq!(a.json["results"].as_array().unwrap().len(), 8),
+                503 => {
+                    assert_eq!(a.retry_after.as_deref(), Some("1"));
+                    assert!(a.json["error"].as_str().unwrap().contains("queue is full"));
+                    shed += 1;
+                }
+                504 => {}
+                other => panic!("{other}: {}", a.json),
+            }
+        }
+        if shed > 0 {
+            break;
+        }
+    }
+    assert!(
+        shed > 0,
+        "24 simultaneous requests never filled a queue of 1"
+    );
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
