@@ -5,57 +5,13 @@
 
 mod common;
 
+use common::serving::*;
 use common::*;
 use oddity::data::Samples;
-use oddity::data::source::{self, DatasetKind};
+use oddity::data::source::DatasetKind;
 use oddity::run::{self, Checkpoint, Run};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-
-/// A running `oddity serve`, stopped when dropped.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start `oddity serve RUNS… --port 0 EXTRA…` and read the address it prints.
-fn serve(runs: &[&Path], extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oddity"))
-        .arg("serve")
-        .args(runs)
-        .args(["--port", "0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let Some(at) = line.find("http://") else {
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
-        panic!("the server did not start: {line}{err}");
-    };
-    Served {
-        url: line[at..].trim().to_string(),
-        child,
-    }
-}
+use std::io::{Read, Write};
+use std::path::Path;
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -110,18 +66,6 @@ fn assert_refused(a: &Answer, status: u16, needles: &[&str]) {
     }
 }
 
-fn png_of(values: &[f32], side: u32) -> Vec<u8> {
-    let pixels: Vec<u8> = values.iter().map(|&v| v as u8).collect();
-    let img = image::GrayImage::from_raw(side, side, pixels).unwrap();
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .unwrap();
-    bytes
-}
-
 fn multipart(images: &[Vec<u8>]) -> (String, Vec<u8>) {
     let boundary = "oddity-test-boundary-7d1f";
     let mut body = Vec::new();
@@ -139,21 +83,6 @@ fn multipart(images: &[Vec<u8>]) -> (String, Vec<u8>) {
     (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
-/// Every sample of a data set's first split, as raw samples.
-fn raw_samples(kind: DatasetKind, path: PathBuf, split_test: bool, count: usize) -> Samples {
-    let source = source::load(&spec(kind, path)).unwrap();
-    let set = if split_test {
-        source.test.unwrap()
-    } else {
-        source.train
-    };
-    let mut samples = Samples::empty(set.shape);
-    for i in 0..count.min(set.len()) {
-        samples.push_from(&set, 0, i, 0);
-    }
-    samples
-}
-
 /// Batch scores of `raw` by the run in `dir` (best weights), as `oddity score` computes them.
 fn batch_scores(dir: &Path, raw: &Samples) -> Vec<f32> {
     let run = Run::load(dir).unwrap();
@@ -164,48 +93,6 @@ fn batch_scores(dir: &Path, raw: &Samples) -> Vec<f32> {
 
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-4 * b.abs().max(1.0)
-}
-
-fn train_runs(dir: &Path) -> (PathBuf, PathBuf) {
-    let table = dir.join("breastw");
-    let o = oddity(&[
-        "train",
-        "--model",
-        "autoencoder",
-        "--dataset",
-        "adbench",
-        "--data",
-        fixture("adbench/4_breastw.npz").to_str().unwrap(),
-        "--protocol",
-        "tabular",
-        "--epochs",
-        "10",
-        "--quiet",
-        "--out",
-        table.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let images = dir.join("mnist-1");
-    let o = oddity(&[
-        "train",
-        "--model",
-        "autoencoder",
-        "--dataset",
-        "mnist",
-        "--data",
-        fixture("mnist").to_str().unwrap(),
-        "--protocol",
-        "one-class",
-        "--class",
-        "1",
-        "--epochs",
-        "2",
-        "--quiet",
-        "--out",
-        images.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    (table, images)
 }
 
 #[test]

@@ -7,6 +7,8 @@ use oddity::models::ModelConfig;
 use oddity::run::{self, RunConfig, Trained};
 use std::path::PathBuf;
 
+pub mod serving;
+
 /// A fixture file or folder shipped in `fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,0 +1,188 @@
+//! The web page in a real browser: headless Chromium (Debian's `chromium`), driven by
+//! `tests/browser/page.mjs` (playwright-core, installed by `npm ci` in `tests/browser/`),
+//! uploads digits and pastes table rows into the page `oddity serve` embeds, and the verdicts,
+//! scores and heat maps it shows must be the API's. A screenshot is saved in
+//! `target/browser/serve-page.png`.
+//!
+//! Where Chromium or the Node packages are missing the test says so and passes, unless
+//! `ODDITY_BROWSER_TESTS=required` (set by `.ci/run`, which installs both).
+
+mod common;
+
+use common::serving::*;
+use common::*;
+use oddity::data::source::DatasetKind;
+use std::path::{Path, PathBuf};
+
+/// Whether the browser tests can run here; panics where they are required but cannot.
+fn browser_available() -> bool {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing: Vec<String> = [
+        (
+            Path::new(&chromium).is_file(),
+            format!("{chromium} (apt-get install chromium)"),
+        ),
+        (
+            root.join("node_modules/playwright-core").is_dir(),
+            "tests/browser/node_modules (npm ci in tests/browser)".to_string(),
+        ),
+    ]
+    .into_iter()
+    .filter(|(present, _)| !present)
+    .map(|(_, what)| what)
+    .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let required = std::env::var("ODDITY_BROWSER_TESTS").is_ok_and(|v| v == "required");
+    assert!(
+        !required,
+        "browser tests required, but missing: {}",
+        missing.join(", ")
+    );
+    eprintln!("browser test skipped: missing {}", missing.join(", "));
+    false
+}
+
+/// Run `tests/browser/page.mjs` with `args`; its JSON report.
+fn drive_page(args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/page.mjs");
+    let o = std::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("node runs");
+    assert!(o.status.success(), "page.mjs failed: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", stdout(&o)))
+}
+
+#[test]
+fn the_page_scores_uploads_and_rows_as_the_api_does() {
+    if !browser_available() {
+        return;
+    }
+    let dir = temp_dir("browser");
+    let (table_run, image_run) = train_runs(&dir);
+    // Three test digits: the trained "1" and two others.
+    let digits = raw_samples(DatasetKind::Mnist, fixture("mnist"), true, 200);
+    let images: Vec<PathBuf> = [1u32, 7, 3]
+        .iter()
+        .map(|&digit| {
+            let i = digits.classes.iter().position(|&c| c == digit).unwrap();
+            let path = dir.join(format!("digit-{digit}.png"));
+            std::fs::write(&path, png_of(digits.sample(i), 28)).unwrap();
+            path
+        })
+        .collect();
+    let rows = raw_samples(
+        DatasetKind::Adbench,
+        fixture("adbench/4_breastw.npz"),
+        false,
+        4,
+    );
+    let csv: String = (0..rows.len())
+        .map(|i| {
+            let cells: Vec<String> = rows.sample(i).iter().map(|v| v.to_string()).collect();
+            cells.join(",") + "\n"
+        })
+        .collect();
+    let csv_file = dir.join("rows.csv");
+    std::fs::write(&csv_file, &csv).unwrap();
+
+    let server = serve(&[&table_run, &image_run], &[]);
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let screenshot = shots.join("serve-page.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let mut args = vec![
+        server.url.as_str(),
+        "mnist-1",
+        "breastw",
+        csv_file.to_str().unwrap(),
+        screenshot.to_str().unwrap(),
+    ];
+    args.extend(images.iter().map(|p| p.to_str().unwrap()));
+    let shown = drive_page(&args);
+
+    // What the API says of the same inputs.
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let api = |model: &str, content_type: &str, body: &[u8]| -> serde_json::Value {
+        let mut r = agent
+            .post(format!("{}/v1/models/{model}/score", server.url))
+            .header("Content-Type", content_type)
+            .send(body)
+            .unwrap();
+        serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let verdict = |r: &serde_json::Value| {
+        if r["anomalous"].as_bool().unwrap() {
+            "anomalous"
+        } else {
+            "normal"
+        }
+    };
+    assert_eq!(shown["models"], serde_json::json!(["breastw", "mnist-1"]));
+    assert!(shown["error"].as_str().unwrap().is_empty(), "{shown}");
+    assert_eq!(
+        shown["outside"],
+        serde_json::json!([]),
+        "the page reached outside the server"
+    );
+    assert_eq!(shown["errors"], serde_json::json!([]), "script errors");
+    assert!(
+        shown["info"]
+            .as_str()
+            .unwrap()
+            .contains("autoencoder on mnist"),
+        "{shown}"
+    );
+
+    let from_api = api("breastw", "text/csv", csv.as_bytes());
+    let cards = shown["rows"].as_array().unwrap();
+    assert_eq!(cards.len(), rows.len());
+    for (card, r) in cards.iter().zip(from_api["results"].as_array().unwrap()) {
+        assert_eq!(card["verdict"].as_str(), Some(verdict(r)), "{card}");
+        let score = format!("score {}", to_precision(r["score"].as_f64().unwrap(), 5));
+        assert!(
+            card["numbers"].as_str().unwrap().starts_with(&score),
+            "{card} vs {score}"
+        );
+    }
+    let cards = shown["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), images.len());
+    for (card, path) in cards.iter().zip(&images) {
+        let r = &api("mnist-1", "image/png", &std::fs::read(path).unwrap())["results"][0];
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(card["title"].as_str(), Some(name));
+        assert_eq!(card["verdict"].as_str(), Some(verdict(r)), "{card}");
+        assert!(
+            card["numbers"].as_str().unwrap().contains("p-value"),
+            "{card}"
+        );
+        assert_eq!(
+            card["overlay"],
+            serde_json::json!({ "width": 420, "height": 140 })
+        );
+    }
+    let shot = image::open(&screenshot).unwrap();
+    assert!(shot.width() >= 1000 && shot.height() >= 600);
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// JavaScript's `Number.prototype.toPrecision` for the magnitudes scores have.
+fn to_precision(v: f64, digits: i32) -> String {
+    if v == 0.0 {
+        return format!("{:.*}", (digits - 1) as usize, 0.0);
+    }
+    let exponent = v.abs().log10().floor() as i32;
+    if exponent < -6 || exponent >= digits {
+        let mantissa = v / 10f64.powi(exponent);
+        let m = format!("{:.*}", (digits - 1) as usize, mantissa);
+        let sign = if exponent < 0 { "-" } else { "+" };
+        return format!("{m}e{sign}{}", exponent.abs());
+    }
+    let decimals = (digits - 1 - exponent).max(0) as usize;
+    format!("{v:.decimals$}")
+}

@@ -1,0 +1,125 @@
+//! Serving helpers: two small real runs, a running `oddity serve`, digits as PNG files.
+
+use super::{fixture, oddity, spec, stderr};
+use oddity::data::Samples;
+use oddity::data::source::{self, DatasetKind};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `oddity serve`, stopped when dropped.
+pub struct Served {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `oddity serve RUNS… --port 0 EXTRA…` and read the address it prints.
+pub fn serve(runs: &[&Path], extra: &[&str]) -> Served {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oddity"))
+        .arg("serve")
+        .args(runs)
+        .args(["--port", "0"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let Some(at) = line.find("http://") else {
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        panic!("the server did not start: {line}{err}");
+    };
+    Served {
+        url: line[at..].trim().to_string(),
+        child,
+    }
+}
+
+/// A grey image of `side`×`side` values 0–255 as PNG bytes.
+pub fn png_of(values: &[f32], side: u32) -> Vec<u8> {
+    let pixels: Vec<u8> = values.iter().map(|&v| v as u8).collect();
+    let img = image::GrayImage::from_raw(side, side, pixels).unwrap();
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .unwrap();
+    bytes
+}
+
+/// Every sample of a data set's first split, as raw samples.
+pub fn raw_samples(kind: DatasetKind, path: PathBuf, split_test: bool, count: usize) -> Samples {
+    let source = source::load(&spec(kind, path)).unwrap();
+    let set = if split_test {
+        source.test.unwrap()
+    } else {
+        source.train
+    };
+    let mut samples = Samples::empty(set.shape);
+    for i in 0..count.min(set.len()) {
+        samples.push_from(&set, 0, i, 0);
+    }
+    samples
+}
+
+/// Train the two served runs into `dir`: an autoencoder on the breastw table (10 epochs) and
+/// one on MNIST digit 1 (2 epochs); their folders `breastw` and `mnist-1`.
+pub fn train_runs(dir: &Path) -> (PathBuf, PathBuf) {
+    let table = dir.join("breastw");
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "adbench",
+        "--data",
+        fixture("adbench/4_breastw.npz").to_str().unwrap(),
+        "--protocol",
+        "tabular",
+        "--epochs",
+        "10",
+        "--quiet",
+        "--out",
+        table.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let images = dir.join("mnist-1");
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "mnist",
+        "--data",
+        fixture("mnist").to_str().unwrap(),
+        "--protocol",
+        "one-class",
+        "--class",
+        "1",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--out",
+        images.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (table, images)
+}
