@@ -178,6 +178,46 @@ pub fn scoring_detector(
         })
 }
 
+/// Write one HTML report of the runs in `run_dirs` to `out`, from each run's evaluation of
+/// `checkpoint` (`RUN/eval-CHECKPOINT/`), evaluating the runs that have none yet. An existing
+/// `out` is replaced only if it is an oddity report.
+pub fn report_runs(
+    run_dirs: &[PathBuf],
+    checkpoint: Checkpoint,
+    out: &Path,
+    device: &Device,
+) -> crate::Result<Vec<report::html::RunReport>> {
+    anyhow::ensure!(!run_dirs.is_empty(), "give at least one run folder");
+    if out.exists() {
+        let head = std::fs::read(out)
+            .map(|b| String::from_utf8_lossy(&b[..b.len().min(600)]).into_owned())
+            .unwrap_or_default();
+        anyhow::ensure!(
+            out.is_file() && head.contains("<title>oddity report"),
+            "--out {}: exists and is not an oddity report; give a new file name",
+            out.display()
+        );
+    }
+    let mut reports = Vec::new();
+    for dir in run_dirs {
+        let run = Run::load(dir)?;
+        let eval_dir = dir.join(format!("eval-{checkpoint}"));
+        if !eval_dir.join("metrics.json").is_file() {
+            evaluate_run(
+                dir,
+                checkpoint,
+                None,
+                None,
+                run::MapOptions::default(),
+                device,
+            )?;
+        }
+        reports.push(report::html::RunReport::load(&run, &eval_dir)?);
+    }
+    report::html::write(out, &reports)?;
+    Ok(reports)
+}
+
 /// How many of the most and of the least anomalous test images `eval` draws with their maps.
 pub const PICTURES_EACH_WAY: usize = 8;
 
@@ -211,6 +251,7 @@ pub fn evaluate_run(
         None => format!("eval-{checkpoint}"),
     };
     let mut evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;
+    evaluation.class_names = split.class_names.clone();
     let localisation = run::localise_on_test(
         &run,
         detector.as_ref(),
@@ -611,12 +652,13 @@ pub fn run_demo(prepared: PreparedTraining, device: &Device) -> crate::Result<Ev
     let split = &prepared.split;
     let mut trained = run::train_on(prepared.config.clone(), split, device)?;
     let dir = trained.save_into(prepared.staging)?;
-    let evaluation = run::evaluate_on_test(
+    let mut evaluation = run::evaluate_on_test(
         &trained.run,
         trained.detector.as_ref(),
         Checkpoint::Last,
         &split.test,
     )?;
+    evaluation.class_names = split.class_names.clone();
     let out = dir.join("eval-last");
     let report = report::write_evaluation(&out, &trained.run, &evaluation)?;
     Ok(EvaluationReport { out, report })

@@ -1,8 +1,8 @@
 //! The web page in a real browser: headless Chromium (Debian's `chromium`), driven by
 //! `tests/browser/page.mjs` (playwright-core, installed by `npm ci` in `tests/browser/`),
 //! uploads digits and pastes table rows into the page `oddity serve` embeds, and the verdicts,
-//! scores and heat maps it shows must be the API's. A screenshot is saved in
-//! `target/browser/serve-page.png`.
+//! scores and heat maps it shows must be the API's; then Chromium renders the HTML report of
+//! the same runs. Screenshots are saved in `target/browser/` (`serve-page.png`, `report.png`).
 //!
 //! Where Chromium or the Node packages are missing the test says so and passes, unless
 //! `ODDITY_BROWSER_TESTS=required` (set by `.ci/run`, which installs both).
@@ -14,10 +14,26 @@ use common::*;
 use oddity::data::source::DatasetKind;
 use std::path::{Path, PathBuf};
 
+/// Headless Chromium on a machine without network (flags from the machine notes).
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
+fn chromium() -> String {
+    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into())
+}
+
 /// Whether the browser tests can run here; panics where they are required but cannot.
 fn browser_available() -> bool {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium = chromium();
     let missing: Vec<String> = [
         (
             Path::new(&chromium).is_file(),
@@ -168,6 +184,38 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
     let shot = image::open(&screenshot).unwrap();
     assert!(shot.width() >= 1000 && shot.height() >= 600);
     drop(server);
+
+    // The HTML report of both runs, rendered by Chromium: charts drawn, not a blank page.
+    let report = dir.join("report.html");
+    let o = oddity(&[
+        "report",
+        table_run.to_str().unwrap(),
+        image_run.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report_shot = shots.join("report.png");
+    let _ = std::fs::remove_file(&report_shot);
+    let o = std::process::Command::new(chromium())
+        .args(CHROMIUM_FLAGS)
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join("chromium").display()
+        ))
+        .arg("--window-size=1200,2400")
+        .arg(format!("--screenshot={}", report_shot.display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    assert!(report_shot.is_file(), "no screenshot: {}", stderr(&o));
+    let shot = image::open(&report_shot).unwrap().to_rgb8();
+    // Blue curves and red and blue histogram bars: the SVG charts were drawn.
+    let blue = shot
+        .pixels()
+        .filter(|p| p[2] > 200 && p[0] < 60 && p[1] < 60)
+        .count();
+    assert!(blue > 500, "{blue} blue pixels");
     std::fs::remove_dir_all(dir).unwrap();
 }
 

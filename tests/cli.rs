@@ -188,7 +188,26 @@ fn train_eval_score_metrics_end_to_end() {
         assert!(bytes.starts_with(b"\x89PNG"), "{f} is not a PNG");
     }
     let scores = read(&eval.join("scores.csv"));
-    assert!(scores.starts_with("index,score,label,p_value\n"));
+    assert!(scores.starts_with("index,score,label,p_value,class\n"));
+    // eval's report.html: healthy, every section, nothing fetched from outside.
+    let html = read(&eval.join("report.html"));
+    for needle in [
+        "<title>oddity report: run</title>",
+        "Health: every check passed.",
+        "<td>AUROC</td>",
+        "ROC (AUROC",
+        "precision–recall",
+        "Scores by class",
+        "Conformal p-values",
+        "validation criterion",
+        "Data split",
+        "run.json",
+    ] {
+        assert!(html.contains(needle), "report.html lacks {needle}");
+    }
+    for outside in ["src=\"http", "href=\"http", "url(http", "<script", "<link"] {
+        assert!(!html.contains(outside), "report.html fetches: {outside}");
+    }
     // The test normals' conformal false-alarm rates, reported beside their expectation.
     let rates = metrics["false_alarms"].as_array().unwrap();
     assert_eq!(rates.len(), 2, "{rates:?}"); // ~90 validation normals cannot reach α = 0.01
@@ -217,6 +236,52 @@ fn train_eval_score_metrics_end_to_end() {
     assert!(o.status.success(), "{}", stderr(&o));
     let m: serde_json::Value = serde_json::from_str(&read(&dir.join("m.json"))).unwrap();
     assert!((m["auroc"].as_f64().unwrap() - metrics["auroc"].as_f64().unwrap()).abs() < 1e-9);
+    // `report` of two runs: a comparison table, each run's section; it replaces only a report.
+    let twin = dir.join("twin");
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "adbench",
+        "--data",
+        d,
+        "--protocol",
+        "tabular",
+        "--epochs",
+        "3",
+        "--seed",
+        "4",
+        "--out",
+        twin.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = dir.join("both.html");
+    let report = |checkpoint: &str| {
+        oddity(&[
+            "report",
+            run.to_str().unwrap(),
+            twin.to_str().unwrap(),
+            "--checkpoint",
+            checkpoint,
+            "--out",
+            page.to_str().unwrap(),
+        ])
+    };
+    let o = report("last");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("run: healthy"), "{}", stdout(&o));
+    assert!(
+        twin.join("eval-last/metrics.json").is_file(),
+        "twin evaluated for the report"
+    );
+    let html = read(&page);
+    assert!(html.contains("<h2>Comparison</h2>") && html.contains("<h2 id=\"twin\">twin</h2>"));
+    assert!(report("best").status.success(), "a report is replaced");
+    std::fs::write(&page, "my notes").unwrap();
+    assert_clean_error(&report("best"), &["both.html", "not an oddity report"]);
+    assert_eq!(read(&page), "my notes");
     // `score` on the whole table, then metrics on its CSV.
     let csv = dir.join("all.csv");
     let o = oddity(&[

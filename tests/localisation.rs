@@ -168,6 +168,11 @@ fn autoencoder_localises_magnetic_tile_defects() {
     assert!(drawn.contains(&"defect-MT_Crack.png".to_string()));
     let picture = image::open(done.out.join("maps/most-anomalous-1.png")).unwrap();
     assert_eq!((picture.width(), picture.height()), (4 * 128, 128));
+    // report.html carries the per-defect table and every picture, inline.
+    let html = std::fs::read_to_string(done.out.join("report.html")).unwrap();
+    assert!(html.contains("Localisation by defect type") && html.contains("MT_Crack"));
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 16 + 5);
+    assert!(html.contains("<td>AUPRO</td>"));
 
     // Smoothed maps (σ = 4 px) give other pixel metrics; a σ out of range is refused by name.
     let smooth = |sigma: f32| {

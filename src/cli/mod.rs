@@ -48,6 +48,9 @@ enum Command {
     Metrics(MetricsArgs),
     /// Serve runs over HTTP: a web page at /, a JSON API at /v1/models, batched scoring.
     Serve(ServeArgs),
+    /// Write one self-contained HTML report of one or several runs (health checks, metrics,
+    /// curves, maps, configuration), evaluating runs not evaluated yet.
+    Report(ReportArgs),
     /// Speed benchmarks against the PyTorch reference (see bench/reference/); built with the
     /// `bench` feature.
     #[cfg(feature = "bench")]
@@ -266,6 +269,22 @@ struct MetricsArgs {
 }
 
 #[derive(Args)]
+struct ReportArgs {
+    /// Run folders; several are compared side by side.
+    #[arg(required = true)]
+    runs: Vec<PathBuf>,
+    /// The HTML file to write (an existing one is replaced only if it is an oddity report).
+    #[arg(long, default_value = "report.html")]
+    out: PathBuf,
+    /// Which weights' evaluation: best or last.
+    #[arg(long, default_value = "best")]
+    checkpoint: Checkpoint,
+    /// Compute device (for runs not evaluated yet).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+#[derive(Args)]
 struct ServeArgs {
     /// Run folders to serve, each named by its folder's name.
     #[arg(required = true)]
@@ -339,6 +358,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Score(a) => score(a),
         Command::Metrics(a) => metrics(a),
         Command::Serve(a) => serve(a),
+        Command::Report(a) => report(a),
         Command::Demo(a) => demo(a),
         #[cfg(feature = "bench")]
         Command::Bench(c) => bench::run(c),
@@ -515,6 +535,23 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
         a.output.display(),
         table.threshold
     );
+    Ok(())
+}
+
+fn report(a: ReportArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse(&a.device)?;
+    let reports = jobs::report_runs(&a.runs, a.checkpoint, &a.out, &device)?;
+    for r in &reports {
+        let failed: Vec<&str> = (r.health.iter())
+            .filter(|c| !c.ok)
+            .map(|c| c.name)
+            .collect();
+        match failed.is_empty() {
+            true => println!("{}: healthy", r.name),
+            false => println!("{}: check {}", r.name, failed.join(", ")),
+        }
+    }
+    println!("report written to {}", a.out.display());
     Ok(())
 }
 

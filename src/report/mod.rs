@@ -1,6 +1,8 @@
-//! What `oddity eval` writes: `metrics.json`, `scores.csv`, `roc.png`, `scores.png`, and the
-//! table it prints.
+//! What `oddity eval` writes: `metrics.json`, `scores.csv`, `roc.png`, `scores.png`,
+//! `report.html` ([`html`]), and the table it prints.
 
+pub mod health;
+pub mod html;
 pub mod overlays;
 pub mod plots;
 
@@ -159,22 +161,34 @@ impl MetricsReport {
     }
 }
 
-/// Write `scores.csv` (`index,score,label,p_value`; label and p-value empty where unknown).
+/// Write `scores.csv` (`index,score,label,p_value,class`; label, p-value and class empty
+/// where unknown).
 pub fn write_scores_csv(
     path: &Path,
     scores: &[f32],
     labels: Option<&[u8]>,
     p_values: Option<&[f64]>,
+    classes: Option<&[&str]>,
 ) -> crate::Result<()> {
     crate::io::write_atomic_with(path, |w| {
-        writeln!(w, "index,score,label,p_value")?;
+        writeln!(w, "index,score,label,p_value,class")?;
         for (i, s) in scores.iter().enumerate() {
             let label = labels.map(|l| l[i].to_string()).unwrap_or_default();
             let p = p_values.map(|p| p[i].to_string()).unwrap_or_default();
-            writeln!(w, "{i},{s},{label},{p}")?;
+            let class = classes.map(|c| csv_cell(c[i])).unwrap_or_default();
+            writeln!(w, "{i},{s},{label},{p},{class}")?;
         }
         Ok(())
     })
+}
+
+/// A CSV cell: quoted when it holds a comma, a quote or a line break.
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 /// Write every evaluation output into the folder `out`, which appears whole (replacing an
@@ -204,11 +218,17 @@ fn write_evaluation_files(
     {
         overlays::write_all(&dir.join("maps"), &eval.pictures, pixel.pixel_threshold)?;
     }
+    let classes: Option<Vec<&str>> = (!eval.class_names.is_empty()).then(|| {
+        (eval.classes.iter())
+            .map(|&c| eval.class_names.get(c as usize).map_or("", String::as_str))
+            .collect()
+    });
     write_scores_csv(
         &dir.join("scores.csv"),
         &eval.scores,
         Some(&eval.labels),
         eval.p_values.as_deref(),
+        classes.as_deref(),
     )?;
     plots::roc(
         &dir.join("roc.png"),
@@ -221,6 +241,11 @@ fn write_evaluation_files(
         &eval.scores,
         &eval.labels,
         eval.metrics.threshold,
+    )?;
+    // The page reads back what was just written, as `oddity report` does.
+    html::write(
+        &dir.join("report.html"),
+        &[html::RunReport::load(run, dir)?],
     )?;
     Ok(report)
 }

@@ -1,5 +1,8 @@
-//! PNG plots drawn with plotters, text set in the DejaVu Sans font shipped in the binary.
+//! Plots drawn with plotters: PNG files for the evaluation folder, inline SVG for the HTML
+//! report, from one drawing function per chart; text set in the DejaVu Sans font shipped in the
+//! binary.
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -13,15 +16,27 @@ fn register_font() {
     });
 }
 
-fn plot_err<E: std::fmt::Debug>(path: &Path) -> impl Fn(E) -> anyhow::Error + '_ {
-    move |e| anyhow::anyhow!("cannot draw {}: {e:?}", path.display())
+/// What a drawing function returns: plotters' errors as text.
+type Drawn = Result<(), String>;
+
+fn text<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
 }
 
-/// Draw into a temporary PNG next to `path`, then move it into place.
-fn draw_atomic(path: &Path, draw: impl FnOnce(&Path) -> crate::Result<()>) -> crate::Result<()> {
+/// Draw into a temporary PNG of `size` next to `path`, then move it into place.
+fn png(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Drawn,
+) -> crate::Result<()> {
     register_font();
     let tmp = path.with_extension(format!("{}.tmp.png", std::process::id()));
-    let result = draw(&tmp).and_then(|_| {
+    let result = {
+        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
+        draw(&root).and_then(|_| root.present().map_err(text))
+    }
+    .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))
+    .and_then(|_| {
         std::fs::rename(&tmp, path)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
     });
@@ -31,50 +46,149 @@ fn draw_atomic(path: &Path, draw: impl FnOnce(&Path) -> crate::Result<()>) -> cr
     result
 }
 
-/// The ROC curve.
+/// The same drawing as an SVG document of `size`.
+fn svg(
+    size: (u32, u32),
+    draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Drawn,
+) -> crate::Result<String> {
+    register_font();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
+        draw(&root)
+            .and_then(|_| root.present().map_err(text))
+            .map_err(|e| anyhow::anyhow!("cannot draw a chart: {e}"))?;
+    }
+    Ok(out)
+}
+
+const ROC_SIZE: (u32, u32) = (640, 560);
+const HISTOGRAM_SIZE: (u32, u32) = (720, 480);
+
+/// The ROC curve as `path` (PNG).
 pub fn roc(path: &Path, scores: &[f32], labels: &[u8], auroc: f64) -> crate::Result<()> {
     let curve = crate::metrics::roc_curve(scores, labels)?;
-    draw_atomic(path, |tmp| {
-        let root = BitMapBackend::new(tmp, (640, 560)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err(path))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(format!("ROC (AUROC {auroc:.4})"), ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..1f64, 0f64..1f64)
-            .map_err(plot_err(path))?;
-        chart
-            .configure_mesh()
-            .x_desc("false-positive rate")
-            .y_desc("true-positive rate")
-            .draw()
-            .map_err(plot_err(path))?;
-        chart
-            .draw_series(LineSeries::new(
-                [(0.0, 0.0), (1.0, 1.0)],
-                &RGBColor(180, 180, 180),
-            ))
-            .map_err(plot_err(path))?;
-        chart
-            .draw_series(LineSeries::new(curve, BLUE.stroke_width(2)))
-            .map_err(plot_err(path))?;
-        root.present().map_err(plot_err(path))?;
-        Ok(())
+    png(path, ROC_SIZE, |root| draw_roc(root, &curve, auroc))
+}
+
+/// The ROC curve as SVG.
+pub fn roc_svg(scores: &[f32], labels: &[u8], auroc: f64) -> crate::Result<String> {
+    let curve = crate::metrics::roc_curve(scores, labels)?;
+    svg(ROC_SIZE, |root| draw_roc(root, &curve, auroc))
+}
+
+fn draw_roc<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    curve: &[(f64, f64)],
+    auroc: f64,
+) -> Drawn {
+    let diagonal = [(0.0, 0.0), (1.0, 1.0)];
+    draw_curve(
+        root,
+        &format!("ROC (AUROC {auroc:.4})"),
+        ("false-positive rate", "true-positive rate"),
+        curve,
+        Some(&diagonal),
+    )
+}
+
+/// The precision–recall curve (recall on x) as SVG; the dashed line is the anomaly share, a
+/// random detector's precision.
+pub fn pr_svg(scores: &[f32], labels: &[u8], auprc: f64) -> crate::Result<String> {
+    let sweep = crate::metrics::sweep(scores, labels);
+    let anomalies = labels.iter().filter(|&&l| l == 1).count();
+    let share = anomalies as f64 / labels.len().max(1) as f64;
+    let mut curve = vec![(0.0, 1.0)];
+    curve.extend(sweep.iter().filter_map(|p| {
+        let (tp, flagged) = (p.true_positives, p.true_positives + p.false_positives);
+        (flagged > 0).then(|| {
+            (
+                tp as f64 / anomalies.max(1) as f64,
+                tp as f64 / flagged as f64,
+            )
+        })
+    }));
+    let chance = [(0.0, share), (1.0, share)];
+    svg(ROC_SIZE, |root| {
+        draw_curve(
+            root,
+            &format!("precision–recall (AUPRC {auprc:.4})"),
+            ("recall", "precision"),
+            &curve,
+            Some(&chance),
+        )
     })
 }
 
-/// Histograms of normal and anomalous scores, with the threshold marked.
+/// A curve on the unit square, with a grey reference line.
+fn draw_curve<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    caption: &str,
+    (x_desc, y_desc): (&str, &str),
+    curve: &[(f64, f64)],
+    reference: Option<&[(f64, f64)]>,
+) -> Drawn {
+    root.fill(&WHITE).map_err(text)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, 0f64..1.001f64)
+        .map_err(text)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()
+        .map_err(text)?;
+    if let Some(line) = reference {
+        chart
+            .draw_series(LineSeries::new(
+                line.iter().copied(),
+                &RGBColor(180, 180, 180),
+            ))
+            .map_err(text)?;
+    }
+    chart
+        .draw_series(LineSeries::new(curve.iter().copied(), BLUE.stroke_width(2)))
+        .map_err(text)?;
+    Ok(())
+}
+
+/// Histograms of normal and anomalous scores, with the threshold marked, as `path` (PNG).
 pub fn histogram(path: &Path, scores: &[f32], labels: &[u8], threshold: f64) -> crate::Result<()> {
+    png(path, HISTOGRAM_SIZE, |root| {
+        draw_histogram(root, scores, labels, threshold)
+    })
+}
+
+/// The same histograms as SVG.
+pub fn histogram_svg(scores: &[f32], labels: &[u8], threshold: f64) -> crate::Result<String> {
+    svg(HISTOGRAM_SIZE, |root| {
+        draw_histogram(root, scores, labels, threshold)
+    })
+}
+
+fn draw_histogram<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    scores: &[f32],
+    labels: &[u8],
+    threshold: f64,
+) -> Drawn {
     let lo = scores.iter().copied().fold(f32::INFINITY, f32::min) as f64;
     let hi = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let hi = if hi > lo { hi } else { lo + 1.0 };
+    let (lo, hi) = if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 0.5, lo + 0.5)
+    };
     let bins = 50usize;
     let width = (hi - lo) / bins as f64;
     let mut counts = [vec![0usize; bins], vec![0usize; bins]];
     for (&s, &l) in scores.iter().zip(labels) {
         let b = (((s as f64 - lo) / width) as usize).min(bins - 1);
-        counts[l as usize][b] += 1;
+        counts[l.min(1) as usize][b] += 1;
     }
     // Normalise each class to a density so both show whatever their sizes.
     let density: Vec<Vec<f64>> = counts
@@ -85,52 +199,94 @@ pub fn histogram(path: &Path, scores: &[f32], labels: &[u8], threshold: f64) -> 
         })
         .collect();
     let top = density.iter().flatten().copied().fold(0.0, f64::max) * 1.1 + 1e-9;
-    draw_atomic(path, |tmp| {
-        let root = BitMapBackend::new(tmp, (720, 480)).into_drawing_area();
-        root.fill(&WHITE).map_err(plot_err(path))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption("anomaly scores on the test set", ("sans-serif", 22))
-            .margin(16)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(lo..hi, 0f64..top)
-            .map_err(plot_err(path))?;
+    root.fill(&WHITE).map_err(text)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption("anomaly scores on the test set", ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(lo..hi, 0f64..top)
+        .map_err(text)?;
+    chart
+        .configure_mesh()
+        .x_desc("score")
+        .y_desc("fraction of class")
+        .draw()
+        .map_err(text)?;
+    for (class, color, name) in [(0usize, BLUE, "normal"), (1, RED, "anomaly")] {
+        let style = color.mix(0.45).filled();
+        chart
+            .draw_series(density[class].iter().enumerate().map(|(b, &d)| {
+                let x0 = lo + b as f64 * width;
+                Rectangle::new([(x0, 0.0), (x0 + width, d)], style)
+            }))
+            .map_err(text)?
+            .label(name)
+            .legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.45).filled())
+            });
+    }
+    if threshold.is_finite() && threshold >= lo && threshold <= hi {
+        chart
+            .draw_series(LineSeries::new(
+                [(threshold, 0.0), (threshold, top)],
+                BLACK.stroke_width(2),
+            ))
+            .map_err(text)?
+            .label("threshold")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK));
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(text)?;
+    Ok(())
+}
+
+/// One training curve (a loss per epoch) as a small SVG chart, the best epoch marked.
+pub fn curve_svg(name: &str, values: &[f64], best_epoch: usize) -> crate::Result<String> {
+    let points: Vec<(f64, f64)> = (values.iter().enumerate())
+        .filter(|(_, v)| v.is_finite())
+        .map(|(i, &v)| ((i + 1) as f64, v))
+        .collect();
+    let lo = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let hi = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = match (lo.is_finite(), hi > lo) {
+        (false, _) => (0.0, 1.0),
+        (true, true) => (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)),
+        (true, false) => (lo - 0.5, lo + 0.5),
+    };
+    let epochs = values.len().max(2) as f64;
+    svg((360, 240), |root| {
+        root.fill(&WHITE).map_err(text)?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(name, ("sans-serif", 16))
+            .margin(10)
+            .x_label_area_size(30)
+            .y_label_area_size(56)
+            .build_cartesian_2d(1f64..epochs, lo..hi)
+            .map_err(text)?;
         chart
             .configure_mesh()
-            .x_desc("score")
-            .y_desc("fraction of class")
+            .x_desc("epoch")
+            .x_labels(6)
+            .y_labels(5)
             .draw()
-            .map_err(plot_err(path))?;
-        for (class, color, name) in [(0usize, BLUE, "normal"), (1, RED, "anomaly")] {
-            let style = color.mix(0.45).filled();
-            chart
-                .draw_series(density[class].iter().enumerate().map(|(b, &d)| {
-                    let x0 = lo + b as f64 * width;
-                    Rectangle::new([(x0, 0.0), (x0 + width, d)], style)
-                }))
-                .map_err(plot_err(path))?
-                .label(name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.mix(0.45).filled())
-                });
-        }
-        if threshold.is_finite() && threshold >= lo && threshold <= hi {
-            chart
-                .draw_series(LineSeries::new(
-                    [(threshold, 0.0), (threshold, top)],
-                    BLACK.stroke_width(2),
-                ))
-                .map_err(plot_err(path))?
-                .label("threshold")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], BLACK));
-        }
+            .map_err(text)?;
         chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err(path))?;
-        root.present().map_err(plot_err(path))?;
+            .draw_series(LineSeries::new(
+                points.iter().copied(),
+                BLUE.stroke_width(2),
+            ))
+            .map_err(text)?;
+        if best_epoch >= 1 {
+            let x = best_epoch as f64;
+            chart
+                .draw_series(LineSeries::new([(x, lo), (x, hi)], &RGBColor(200, 120, 0)))
+                .map_err(text)?;
+        }
         Ok(())
     })
 }

@@ -819,6 +819,10 @@ pub struct Evaluation {
     pub labels: Vec<u8>,
     /// Where each test sample came from.
     pub origin: Vec<Origin>,
+    /// Each test sample's class in its data set (an index into `class_names`).
+    pub classes: Vec<u32>,
+    /// The data set's class names (empty where the caller did not give them).
+    pub class_names: Vec<String>,
     /// The metrics at the run's threshold.
     pub metrics: Metrics,
     /// Which checkpoint was scored.
@@ -1130,6 +1134,8 @@ pub fn evaluate_on_test(
         false_alarms,
         labels: test.labels.clone(),
         origin: test.origin.clone(),
+        classes: test.classes.clone(),
+        class_names: Vec::new(),
         metrics,
         checkpoint,
         pixel: None,
