@@ -218,6 +218,93 @@ pub fn report_runs(
     Ok(reports)
 }
 
+/// What PyOD's `fit(X)` takes besides the data ([`fit_arrays`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitOptions {
+    /// Seeds the weights, the shuffles and the validation hold-out.
+    pub seed: u64,
+    /// Epochs (default: the model's).
+    pub epochs: Option<usize>,
+    /// Batch size (default: the model's).
+    pub batch_size: Option<usize>,
+    /// Share of the samples held out for validation (early stopping, threshold, p-values).
+    pub validation_fraction: f64,
+    /// Value scaling fitted on the training samples.
+    pub scaling: crate::data::preprocess::Scaling,
+    /// Per-epoch lines and a progress bar on stderr.
+    pub progress: bool,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            seed: 0,
+            epochs: None,
+            batch_size: None,
+            validation_fraction: 0.1,
+            scaling: crate::data::preprocess::Scaling::Standardise,
+            progress: false,
+        }
+    }
+}
+
+/// Train `model` on samples handed over in memory (PyOD's `fit(X)`): `values` holds the samples
+/// of `shape` one after another, in their raw units (images channels first, 0–255). Every
+/// sample trains but a seeded validation share ([`crate::data::protocol::fit_split`]); labels
+/// are not used. Every value is checked before any work starts.
+pub fn fit_arrays(
+    model: ModelConfig,
+    values: Vec<f32>,
+    shape: crate::data::SampleShape,
+    options: &FitOptions,
+    device: &Device,
+) -> crate::Result<run::Trained> {
+    let width = shape.len();
+    anyhow::ensure!(width > 0, "each sample must hold at least one value");
+    anyhow::ensure!(
+        values.len() % width == 0,
+        "{} values do not make whole samples of {shape}",
+        values.len()
+    );
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "sample {} value {} is {}: every value must be finite",
+            i / width,
+            i % width,
+            values[i]
+        );
+    }
+    let n = values.len() / width;
+    let set = crate::data::LabelledSet {
+        values,
+        shape,
+        classes: vec![0; n],
+        class_names: vec!["sample".into()],
+        masks: None,
+    };
+    let data = DatasetSpec {
+        kind: DatasetKind::Arrays,
+        path: "arrays".into(),
+        label_column: None,
+        image_size: None,
+        allow_missing_masks: false,
+        mask_dir: None,
+    };
+    let mut config = RunConfig::new(model, data, Protocol::Fit, options.seed)?;
+    if let Some(e) = options.epochs {
+        config.train.epochs = e;
+    }
+    if let Some(b) = options.batch_size {
+        config.train.batch_size = b;
+    }
+    config.train.progress = options.progress;
+    config.split.validation_fraction = options.validation_fraction;
+    config.preprocess.scaling = options.scaling;
+    config.validate()?;
+    let split = crate::data::protocol::fit_split(&set, &config.split)?;
+    run::train_on(config, &split, device)
+}
+
 /// How many of the most and of the least anomalous test images `eval` draws with their maps.
 pub const PICTURES_EACH_WAY: usize = 8;
 

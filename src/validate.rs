@@ -171,7 +171,13 @@ pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Resul
             ensure!(!class.trim().is_empty(), "--class must not be empty")
         }
         Protocol::Tabular => {}
+        Protocol::Fit => {}
     }
+    ensure!(
+        (*protocol == Protocol::Fit) == (kind == DatasetKind::Arrays),
+        "the fit protocol goes with arrays handed over in memory, and only with them (got the \
+         {protocol} protocol on {kind} data)"
+    );
     Ok(())
 }
 

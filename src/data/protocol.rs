@@ -34,6 +34,9 @@ pub enum Protocol {
     /// ADBench tables (labels 0 normal / 1 anomaly): train on a seeded 60 % of the normals, test
     /// on the other 40 % plus every anomaly.
     Tabular,
+    /// PyOD's `fit(X)`: every sample given trains (a seeded share held out for validation),
+    /// labels unknown, no test split; for arrays handed over by a program.
+    Fit,
 }
 
 impl Protocol {
@@ -72,6 +75,7 @@ impl Protocol {
             Protocol::LeaveOneOut { class: k } => Some((resolve(set, k).ok()? == class) as u8),
             Protocol::Kdd99 => Some((name == "normal.") as u8),
             Protocol::Tabular => binary_class(name).ok(),
+            Protocol::Fit => None,
         }
     }
 }
@@ -83,6 +87,7 @@ impl std::fmt::Display for Protocol {
             Protocol::LeaveOneOut { class } => write!(f, "leave-one-out (anomaly class {class})"),
             Protocol::Kdd99 => write!(f, "kdd99 (normal. traffic is the anomaly)"),
             Protocol::Tabular => write!(f, "tabular (60 % of normals train)"),
+            Protocol::Fit => write!(f, "fit (every sample given trains; no test split)"),
         }
     }
 }
@@ -445,6 +450,38 @@ fn capped(test: Vec<TestItem>, max: usize, seed: u64) -> Vec<TestItem> {
     kept
 }
 
+/// PyOD's `fit(X)` as a split: the samples of `set` (labels unknown, taken as normal)
+/// shuffled by `options.seed`, `options.validation_fraction` of them held out for validation
+/// (at least one each side), the rest trains; no test split.
+pub fn fit_split(set: &LabelledSet, options: &SplitOptions) -> crate::Result<Split> {
+    ensure!(
+        options.validation_fraction > 0.0 && options.validation_fraction < 1.0,
+        "the validation fraction must be between 0 and 1, got {}",
+        options.validation_fraction
+    );
+    ensure!(
+        set.len() >= 2,
+        "fit needs at least 2 samples (one to train, one to validate), got {}",
+        set.len()
+    );
+    let items: Vec<Item> = (0..set.len()).map(|i| (0u8, i)).collect();
+    let (train_items, valid_items) = hold_out(items, options);
+    let mut out = Split {
+        class_names: set.class_names.clone(),
+        train: Samples::empty(set.shape),
+        valid: Samples::empty(set.shape),
+        test: Samples::empty(set.shape),
+        labelled: None,
+    };
+    for (_, i) in train_items {
+        out.train.push_from(set, 0, i, 0);
+    }
+    for (_, i) in valid_items {
+        out.valid.push_from(set, 0, i, 0);
+    }
+    Ok(out)
+}
+
 /// Split `source` by `protocol`: the protocol's pools, then the shared steps (hold-out of
 /// validation normals, labelled anomalies for weak supervision, test contamination and budget),
 /// then the samples themselves.
@@ -467,6 +504,7 @@ pub fn split(
         Protocol::LeaveOneOut { class } => class_pools(source, class, false, options.seed)?,
         Protocol::Kdd99 => kdd99_pools(source, options.seed)?,
         Protocol::Tabular => tabular_pools(source, options.seed)?,
+        Protocol::Fit => bail!("the fit protocol has no test split; see fit_split"),
     };
     ensure!(
         normals.len() >= 2,

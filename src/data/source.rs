@@ -32,6 +32,9 @@ pub enum DatasetKind {
     Csv,
     /// The MNIST subset shipped inside the binary (300 training and 100 test images per digit).
     BuiltinMnist,
+    /// Arrays handed over in memory by a program (the Python package's `fit`): no file, so a
+    /// run trained on them scores new data but cannot be evaluated from disk.
+    Arrays,
 }
 
 impl std::str::FromStr for DatasetKind {
@@ -48,6 +51,10 @@ impl std::str::FromStr for DatasetKind {
             "adbench" => DatasetKind::Adbench,
             "csv" => DatasetKind::Csv,
             "builtin-mnist" => DatasetKind::BuiltinMnist,
+            "arrays" => bail!(
+                "arrays are handed over in memory by a program (the Python package), not read \
+                 from --data"
+            ),
             other => bail!(
                 "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv or builtin-mnist"
             ),
@@ -68,6 +75,7 @@ impl std::fmt::Display for DatasetKind {
             DatasetKind::Adbench => "adbench",
             DatasetKind::Csv => "csv",
             DatasetKind::BuiltinMnist => "builtin-mnist",
+            DatasetKind::Arrays => "arrays",
         })
     }
 }
@@ -148,7 +156,7 @@ fn require_exists(path: &Path) -> crate::Result<()> {
 /// Load the data set described by `spec`.
 pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
     let path = spec.path.as_path();
-    if spec.kind != DatasetKind::BuiltinMnist {
+    if !matches!(spec.kind, DatasetKind::BuiltinMnist | DatasetKind::Arrays) {
         require_exists(path)?;
     }
     let folder_options = image_folder::FolderOptions {
@@ -156,6 +164,10 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
         size: spec.image_size,
     };
     Ok(match spec.kind {
+        DatasetKind::Arrays => bail!(
+            "this run was trained on arrays handed over in memory (the Python package's fit); \
+             there is no data set on disk to load: score new data with it instead"
+        ),
         DatasetKind::BuiltinMnist => builtin_mnist()?,
         DatasetKind::Mnist | DatasetKind::FashionMnist => DataSource {
             test_every_anomaly: false,

@@ -598,37 +598,48 @@ impl Trained {
     /// Write the run's files into `staging` and publish it: the run folder appears whole, by
     /// one rename. `run.json` records each weights file's SHA-256.
     pub fn save_into(&mut self, staging: folder::Staging) -> crate::Result<PathBuf> {
-        let dir = staging.dir();
-        let mut weights_sha256 = BTreeMap::new();
-        for (checkpoint, bytes) in [
-            (Checkpoint::Best, &self.checkpoints.best),
-            (Checkpoint::Last, &self.checkpoints.last),
-        ] {
-            io::write_atomic(&dir.join(checkpoint.file()), bytes)?;
-            weights_sha256.insert(checkpoint.file().to_string(), sha256_hex(bytes));
-        }
-        io::write_json(&dir.join("preprocess.json"), &self.run.preprocessor)?;
-        io::write_json(&dir.join("thresholds.json"), &self.run.thresholds)?;
-        if let Some(calibration) = &self.run.calibration {
-            io::write_json(&dir.join(CALIBRATION_FILE), calibration)?;
-        }
-        io::write_json(&dir.join("train-log.json"), &self.run.log)?;
-        io::write_atomic(&dir.join("split.csv"), self.split_csv.as_bytes())?;
-        let layout = layout_of(&self.run.config);
-        let file = RunFile {
-            layout,
-            config: self.run.config.clone(),
-            weights_sha256: weights_sha256.clone(),
-        };
-        io::write_json(&dir.join("run.json"), &file)?;
-        // The checkpoints go only once every file of the run is written.
-        train::resume::remove(dir)?;
-        let target = staging.publish()?;
-        self.run.dir = Some(target.clone());
-        self.run.layout = layout;
-        self.run.weights_sha256 = weights_sha256;
-        Ok(target)
+        save_run(&mut self.run, &self.checkpoints, &self.split_csv, staging)
     }
+}
+
+/// Write `run` with its `checkpoints` and `split_csv` into `staging` and publish it (see
+/// [`Trained::save_into`]); `run` then knows its folder, layout and checksums.
+pub fn save_run(
+    run: &mut Run,
+    checkpoints: &Checkpoints,
+    split_csv: &str,
+    staging: folder::Staging,
+) -> crate::Result<PathBuf> {
+    let dir = staging.dir();
+    let mut weights_sha256 = BTreeMap::new();
+    for (checkpoint, bytes) in [
+        (Checkpoint::Best, &checkpoints.best),
+        (Checkpoint::Last, &checkpoints.last),
+    ] {
+        io::write_atomic(&dir.join(checkpoint.file()), bytes)?;
+        weights_sha256.insert(checkpoint.file().to_string(), sha256_hex(bytes));
+    }
+    io::write_json(&dir.join("preprocess.json"), &run.preprocessor)?;
+    io::write_json(&dir.join("thresholds.json"), &run.thresholds)?;
+    if let Some(calibration) = &run.calibration {
+        io::write_json(&dir.join(CALIBRATION_FILE), calibration)?;
+    }
+    io::write_json(&dir.join("train-log.json"), &run.log)?;
+    io::write_atomic(&dir.join("split.csv"), split_csv.as_bytes())?;
+    let layout = layout_of(&run.config);
+    let file = RunFile {
+        layout,
+        config: run.config.clone(),
+        weights_sha256: weights_sha256.clone(),
+    };
+    io::write_json(&dir.join("run.json"), &file)?;
+    // The checkpoints go only once every file of the run is written.
+    train::resume::remove(dir)?;
+    let target = staging.publish()?;
+    run.dir = Some(target.clone());
+    run.layout = layout;
+    run.weights_sha256 = weights_sha256;
+    Ok(target)
 }
 
 impl Run {

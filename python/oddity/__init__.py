@@ -1,0 +1,35 @@
+"""oddity: deep anomaly detection (Rust), with PyOD's detector interface.
+
+Table models speak PyOD's ``BaseDetector`` API::
+
+    from oddity import AutoEncoder          # or: from oddity.models.auto_encoder import AutoEncoder
+    clf = AutoEncoder(epoch_num=20, contamination=0.1, random_state=0)
+    clf.fit(X_train)
+    clf.decision_scores_, clf.threshold_, clf.labels_
+    clf.decision_function(X_test), clf.predict(X_test), clf.predict_proba(X_test)
+    clf.p_value(X_test)                      # conformal p-values (oddity's addition)
+
+Runs trained by the ``oddity`` command line (images included) load with :func:`load`.
+"""
+
+from . import _native
+from .base import BaseDetector, Detector, RunModel, load, models, train
+from .models.alad import ALAD
+from .models.anogan import AnoGAN
+from .models.auto_encoder import AutoEncoder
+from .models.egbad import EGBAD
+
+__version__ = _native.__version__
+
+__all__ = [
+    "ALAD",
+    "AnoGAN",
+    "AutoEncoder",
+    "BaseDetector",
+    "Detector",
+    "EGBAD",
+    "RunModel",
+    "load",
+    "models",
+    "train",
+]

@@ -1,0 +1,416 @@
+"""PyOD's ``BaseDetector`` interface over oddity's models, and runs loaded from disk.
+
+The meanings follow PyOD's ``pyod.models.base.BaseDetector``:
+
+- ``fit(X)`` trains on every row of ``X`` (labels are not used; a ``validation_size`` share is
+  held out for early stopping and calibration) and sets ``decision_scores_`` (the scores of
+  ``X``), ``threshold_`` (the ``100·(1 − contamination)`` th percentile of them) and ``labels_``
+  (``decision_scores_ > threshold_``);
+- ``decision_function(X)``: anomaly scores, higher is more abnormal;
+- ``predict(X)``: ``decision_function(X) > threshold_`` as 0/1;
+- ``predict_proba(X, method="linear" | "unify")``: min-max scaling by the training scores, or
+  Kriegel et al.'s unified (erf) scores; columns ``[P(inlier), P(outlier)]``;
+- ``predict_confidence(X)``: Perini et al.'s ExCeeD confidence, as PyOD computes it.
+
+oddity adds conformal p-values (``p_value(X)``) and ``predict(X, false_alarm_rate=α)``, which
+flags ``p ≤ α`` so that normal data are flagged at rate at most α — no contamination guess.
+"""
+
+import json
+import math
+
+import numpy as np
+
+from . import _native
+
+
+def _samples(X, name="X"):
+    """``X`` as a C-contiguous float32 array of shape (n, features) or (n, channels, h, w).
+
+    Raises ``ValueError`` naming the problem: not numbers, wrong number of dimensions, no
+    sample, a value that is not finite (or overflows float32).
+    """
+    if hasattr(X, "toarray"):
+        raise ValueError(f"{name} is a sparse matrix; pass a dense array (X.toarray())")
+    array = np.asarray(X)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise ValueError(f"{name} must hold numbers, got dtype {array.dtype}")
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.ndim == 1:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features), got a 1-D array of {array.shape[0]}: "
+            "use X.reshape(-1, 1) for one feature or X.reshape(1, -1) for one sample"
+        )
+    if array.ndim == 3:  # grey images (n, height, width)
+        array = array[:, None, :, :]
+    if array.ndim not in (2, 4):
+        raise ValueError(
+            f"{name} must be (n_samples, n_features) or images (n, channels, height, width), "
+            f"got shape {array.shape}"
+        )
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} holds no sample")
+    if 0 in array.shape[1:]:
+        raise ValueError(f"{name} has an empty sample shape {array.shape[1:]}")
+    with np.errstate(over="ignore", invalid="ignore"):  # reported just below, by position
+        values = np.ascontiguousarray(array, dtype=np.float32)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name} holds a value that is not finite in float32 at {where}: "
+            f"{array[where]!r}"
+        )
+    return values
+
+
+def _check_width(values, shape, name="X"):
+    if tuple(values.shape[1:]) != tuple(shape):
+        raise ValueError(
+            f"{name} has samples of shape {tuple(values.shape[1:])}; the detector was "
+            f"fitted on samples of shape {tuple(shape)}"
+        )
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[float])(x)
+
+
+def _binom_cdf(k, n, p):
+    """P(Binomial(n, p) ≤ k) for each p, in log space (no SciPy needed)."""
+    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, n + 1)))])
+    i = np.arange(0, k + 1)
+    log_comb = log_fact[n] - log_fact[i] - log_fact[n - i]
+    out = np.empty(len(p))
+    for j, pj in enumerate(np.asarray(p, dtype=float)):
+        if pj <= 0.0:
+            out[j] = 1.0
+            continue
+        if pj >= 1.0:
+            out[j] = 1.0 if k >= n else 0.0
+            continue
+        terms = log_comb + i * math.log(pj) + (n - i) * math.log1p(-pj)
+        top = terms.max()
+        out[j] = min(1.0, math.exp(top) * np.exp(terms - top).sum())
+    return out
+
+
+class _Scoring:
+    """What every fitted or loaded model does with new samples."""
+
+    _native_model = None
+
+    def _fitted(self):
+        if self._native_model is None:
+            raise ValueError(
+                f"this {type(self).__name__} is not fitted yet; call fit(X) first"
+            )
+        return self._native_model
+
+    def _scores(self, X):
+        native = self._fitted()
+        values = _samples(X)
+        _check_width(values, native.input_shape)
+        return np.asarray(native.score(values.tobytes()), dtype=np.float64)
+
+    def p_value(self, X):
+        """Conformal p-values of ``X`` against the normal validation scores of the fit: a
+        normal sample gets ``p ≤ α`` with probability at most α."""
+        scores = self._scores(X)
+        return np.asarray(self._fitted().p_values(scores.astype(np.float32).tolist()))
+
+    def anomaly_map(self, X):
+        """Anomaly maps of images ``X`` (n, channels, h, w) or (n, h, w): (n, h, w) at the
+        model's input resolution. A ``ValueError`` for models without maps."""
+        native = self._fitted()
+        values = _samples(X)
+        _check_width(values, native.input_shape)
+        maps, height, width = native.maps(values.tobytes())
+        return np.asarray(maps, dtype=np.float32).reshape(len(values), height, width)
+
+
+class BaseDetector(_Scoring):
+    """PyOD's detector interface over one of oddity's models (see the module's doc).
+
+    Parameters
+    ----------
+    contamination : float in (0, 0.5]
+        The share of outliers expected in the training data: ``threshold_`` is the
+        ``100·(1 − contamination)`` th percentile of ``decision_scores_``.
+    epochs, batch_size : int, optional
+        The model's training budget (default: its paper's). ``epoch_num`` is PyOD 2's name.
+    random_state : int, optional
+        Seeds the weights, the shuffles and the hold-out: same seed and data, same scores.
+        ``None`` draws a fresh seed (kept in ``random_state_``).
+    validation_size : float in (0, 1)
+        Share of ``X`` held out from training for early stopping and the calibration of
+        p-values (0.1).
+    preprocessing : bool
+        Standardise each feature with statistics of the training rows (True) or not.
+    model_config : dict, optional
+        Any of the model's hyper-parameters by its oddity name.
+    verbose : int
+        1 or more prints each epoch.
+    """
+
+    _model = None
+    _renames = {}
+    _fixed = {}
+
+    def __init__(self, contamination=0.1, epochs=None, batch_size=None, random_state=None,
+                 validation_size=0.1, preprocessing=True, model_config=None, verbose=0,
+                 **pyod_arguments):
+        if not (isinstance(contamination, (int, float)) and 0.0 < contamination <= 0.5):
+            raise ValueError(f"contamination must be in (0, 0.5], got {contamination!r}")
+        if not (isinstance(validation_size, (int, float)) and 0.0 < validation_size < 1.0):
+            raise ValueError(f"validation_size must be in (0, 1), got {validation_size!r}")
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if "epoch_num" in pyod_arguments:  # PyOD 2's name for epochs
+            epoch_num = pyod_arguments.pop("epoch_num")
+            if epoch_num is not None:
+                if not isinstance(epoch_num, (int, np.integer)) or epoch_num < 1:
+                    raise ValueError(f"epoch_num must be a positive integer, got {epoch_num!r}")
+                epochs = epoch_num
+        self.contamination = contamination
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.validation_size = validation_size
+        self.preprocessing = preprocessing
+        self.verbose = verbose
+        settings = dict(model_config or {})
+        for key, value in pyod_arguments.items():
+            if key in self._renames:
+                target, convert = self._renames[key]
+                if value is not None:
+                    settings[target] = convert(value)
+            elif key in self._fixed:
+                allowed = self._fixed[key]
+                if value not in allowed:
+                    raise ValueError(
+                        f"{key}={value!r}: oddity's {self._model} has no such choice (it is "
+                        f"{allowed[0]!r}); leave it out or use one of {allowed!r}"
+                    )
+            else:
+                raise TypeError(f"{type(self).__name__}() got an unexpected argument {key!r}")
+        self.model_config = settings
+        self._native_model = None
+
+    def get_params(self, deep=True):
+        """The constructor's parameters (scikit-learn's convention)."""
+        return {
+            "contamination": self.contamination,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "random_state": self.random_state,
+            "validation_size": self.validation_size,
+            "preprocessing": self.preprocessing,
+            "model_config": dict(self.model_config),
+            "verbose": self.verbose,
+        }
+
+    def set_params(self, **params):
+        """Set constructor parameters (scikit-learn's convention); unknown names are errors."""
+        known = self.get_params()
+        for key, value in params.items():
+            if key not in known:
+                raise ValueError(f"invalid parameter {key!r}; valid ones are {sorted(known)}")
+            setattr(self, key, value)
+        return self
+
+    def fit(self, X, y=None):
+        """Train on every row of ``X`` (``y`` is ignored: unsupervised) and set
+        ``decision_scores_``, ``threshold_``, ``labels_``. Returns ``self``."""
+        values = _samples(X)
+        if values.shape[0] < 2:
+            raise ValueError("fit needs at least 2 samples (one to train, one to validate)")
+        seed = self.random_state
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % (2**63))
+        elif not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"random_state must be a non-negative integer or None, got {seed!r}")
+        self.random_state_ = int(seed)
+        self._native_model = _native.fit(
+            self._model,
+            values.tobytes(),
+            list(values.shape[1:]),
+            json.dumps(self.model_config),
+            int(seed),
+            None if self.epochs is None else int(self.epochs),
+            None if self.batch_size is None else int(self.batch_size),
+            float(self.validation_size),
+            "standardise" if self.preprocessing else "none",
+            bool(self.verbose),
+        )
+        self.n_features_in_ = values.shape[1] if values.ndim == 2 else None
+        self.decision_scores_ = self._scores(values)
+        self._process_decision_scores()
+        return self
+
+    def _process_decision_scores(self):
+        self.threshold_ = float(
+            np.percentile(self.decision_scores_, 100 * (1 - self.contamination))
+        )
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int).ravel()
+        self._mu = float(np.mean(self.decision_scores_))
+        self._sigma = float(np.std(self.decision_scores_))
+        return self
+
+    def _check_fitted(self):
+        for attribute in ("decision_scores_", "threshold_", "labels_"):
+            if not hasattr(self, attribute):
+                raise ValueError(
+                    f"this {type(self).__name__} is not fitted yet; call fit(X) first"
+                )
+
+    def decision_function(self, X):
+        """Anomaly scores of ``X``: higher is more abnormal."""
+        return self._scores(X)
+
+    def predict(self, X, return_confidence=False, false_alarm_rate=None):
+        """0 (inlier) / 1 (outlier): ``decision_function(X) > threshold_``; with
+        ``false_alarm_rate=α``, ``p_value(X) ≤ α`` instead (normal data flagged at rate at
+        most α). With ``return_confidence``, also ``predict_confidence(X)``."""
+        self._check_fitted()
+        if false_alarm_rate is None:
+            prediction = (self.decision_function(X) > self.threshold_).astype(int).ravel()
+        else:
+            if not (isinstance(false_alarm_rate, (int, float)) and 0 < false_alarm_rate < 1):
+                raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate!r}")
+            prediction = (self.p_value(X) <= false_alarm_rate * (1 + 1e-12)).astype(int)
+        if return_confidence:
+            return prediction, self.predict_confidence(X)
+        return prediction
+
+    def predict_proba(self, X, method="linear", return_confidence=False):
+        """``[P(inlier), P(outlier)]`` per row: ``linear`` scales scores by the training
+        scores' min and max (clipped to [0, 1]); ``unify`` is ``erf((s − μ)/(σ√2))`` clipped,
+        μ and σ of the training scores."""
+        self._check_fitted()
+        scores = self.decision_function(X)
+        probs = np.zeros((len(scores), 2))
+        if method == "linear":
+            low, high = self.decision_scores_.min(), self.decision_scores_.max()
+            span = high - low if high > low else 1.0
+            probs[:, 1] = ((scores - low) / span).clip(0, 1)
+        elif method == "unify":
+            sigma = self._sigma if self._sigma > 0 else 1.0
+            probs[:, 1] = _erf((scores - self._mu) / (sigma * np.sqrt(2))).clip(0, 1)
+        else:
+            raise ValueError(f"{method!r} is not a valid probability conversion method; "
+                             "use 'linear' or 'unify'")
+        probs[:, 0] = 1 - probs[:, 1]
+        if return_confidence:
+            return probs, self.predict_confidence(X)
+        return probs
+
+    def predict_confidence(self, X):
+        """Each prediction's confidence in [0, 1] (Perini, Vercruyssen and Davis, ExCeeD,
+        ECML-PKDD 2020), as PyOD computes it."""
+        self._check_fitted()
+        n = len(self.decision_scores_)
+        scores = self.decision_function(X)
+        ranked = np.sort(self.decision_scores_)
+        at_or_below = np.searchsorted(ranked, scores, side="right")
+        posterior = (1 + at_or_below) / (2 + n)
+        confidence = 1 - _binom_cdf(n - int(n * self.contamination), n, posterior)
+        prediction = (scores > self.threshold_).astype(int)
+        confidence[prediction == 0] = 1 - confidence[prediction == 0]
+        return confidence
+
+    def fit_predict(self, X, y=None):
+        """``fit(X)``, then ``labels_``."""
+        return self.fit(X, y).labels_
+
+    def save(self, path):
+        """Write the fitted model as an oddity run folder ``path`` (which must not exist): the
+        command line scores, serves and reports it, and :func:`load` reads it back."""
+        self._fitted().save(str(path))
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+
+class Detector(BaseDetector):
+    """Any of oddity's models by name, with PyOD's interface: ``Detector("alad", ...)``."""
+
+    def __init__(self, model="autoencoder", **kwargs):
+        if model not in _native.models():
+            raise ValueError(f"unknown model {model!r}; oddity has {_native.models()}")
+        self._model = model
+        super().__init__(**kwargs)
+
+    def get_params(self, deep=True):
+        return {"model": self._model, **super().get_params(deep)}
+
+
+class RunModel(_Scoring):
+    """A run folder trained by the command line (or saved from Python), loaded for scoring.
+
+    ``decision_function``, ``p_value``, ``anomaly_map`` and ``predict`` take samples in the
+    run's raw units (images channels first, 0–255 as the image files hold them).
+    """
+
+    def __init__(self, native):
+        self._native_model = native
+
+    @property
+    def model(self):
+        """The detector's name."""
+        return self._native_model.model
+
+    @property
+    def threshold(self):
+        """The run's threshold (its rule on its normal validation scores)."""
+        return self._native_model.threshold
+
+    @property
+    def input_shape(self):
+        """The raw shape of one sample."""
+        return tuple(self._native_model.input_shape)
+
+    def decision_function(self, X):
+        """Anomaly scores, as ``oddity score`` computes them."""
+        return self._scores(X)
+
+    def predict(self, X, false_alarm_rate=None):
+        """1 where the score reaches the run's threshold (as ``oddity score`` flags), or with
+        ``false_alarm_rate=α`` where the p-value is at most α."""
+        if false_alarm_rate is None:
+            return (self.decision_function(X) >= self.threshold).astype(int)
+        threshold = self._native_model.false_alarm_threshold(float(false_alarm_rate))
+        return (self.decision_function(X) >= threshold).astype(int)
+
+    def __repr__(self):
+        return f"RunModel(model={self.model!r}, input_shape={self.input_shape})"
+
+
+def load(path, checkpoint="best"):
+    """Load the run folder ``path`` (weights ``best`` or ``last``) as a :class:`RunModel`."""
+    return RunModel(_native.load(str(path), checkpoint))
+
+
+def train(model, dataset, data, out, protocol, class_name=None, epochs=None, random_state=0,
+          model_config=None, decode_size=None, replace=False, verbose=False):
+    """Train ``model`` on a data set on disk, as ``oddity train`` does (same formats and
+    protocols: ``train("autoencoder", "mnist", "data/mnist", "runs/m1", "one-class", "1")``),
+    into the new run folder ``out``; returns it loaded as a :class:`RunModel`."""
+    if not isinstance(random_state, (int, np.integer)) or random_state < 0:
+        raise ValueError(f"random_state must be a non-negative integer, got {random_state!r}")
+    native = _native.train(
+        model, dataset, str(data), protocol, None if class_name is None else str(class_name),
+        str(out), json.dumps(model_config or {}), int(random_state),
+        None if epochs is None else int(epochs), decode_size, bool(replace), bool(verbose),
+    )
+    return RunModel(native)
+
+
+def models():
+    """The name of every model oddity has."""
+    return list(_native.models())

@@ -1,0 +1,326 @@
+//! `oddity._native`: the library's train, score and map functions for the Python package
+//! (`python/oddity/`, which gives them PyOD's interface). Arrays cross as little-endian `f32`
+//! bytes with their shape; every error is a Python `ValueError` naming the problem.
+
+use oddity::conformal::Calibration;
+use oddity::data::SampleShape;
+use oddity::models::{AnyDetector, ModelConfig};
+use oddity::run::{self, Checkpoint, Run};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use std::path::PathBuf;
+
+fn value_error(e: anyhow::Error) -> PyErr {
+    PyValueError::new_err(format!("{e:#}"))
+}
+
+/// `f32` values from little-endian bytes.
+fn floats(bytes: &[u8]) -> PyResult<Vec<f32>> {
+    if bytes.len() % 4 != 0 {
+        return Err(PyValueError::new_err(
+            "array bytes must be float32 values (a multiple of 4 bytes)",
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
+}
+
+/// The shape of one sample: `[features]` or `[channels, height, width]`.
+fn sample_shape(shape: &[usize]) -> PyResult<SampleShape> {
+    match *shape {
+        [features] if features > 0 => Ok(SampleShape::Table { features }),
+        [channels, height, width] if channels > 0 && height > 0 && width > 0 => {
+            Ok(SampleShape::Image {
+                channels,
+                height,
+                width,
+            })
+        }
+        _ => Err(PyValueError::new_err(format!(
+            "a sample must be a row of features or a channels × height × width image, got \
+             shape {shape:?}"
+        ))),
+    }
+}
+
+fn shape_list(shape: SampleShape) -> Vec<usize> {
+    match shape {
+        SampleShape::Table { features } => vec![features],
+        SampleShape::Image {
+            channels,
+            height,
+            width,
+        } => vec![channels, height, width],
+    }
+}
+
+/// A trained detector: a run (in memory or loaded from its folder) and its network.
+#[pyclass(unsendable)]
+struct Model {
+    run: Run,
+    detector: Box<dyn AnyDetector>,
+    checkpoint: Checkpoint,
+    /// The trained weights and split of a fit in memory, for [`Model::save`].
+    unsaved: Option<(oddity::train::Checkpoints, String)>,
+}
+
+impl Model {
+    /// Raw samples of the run's input shape from `values`.
+    fn samples(&self, values: Vec<f32>) -> PyResult<oddity::data::Samples> {
+        let shape = self.run.preprocessor.input;
+        let width = shape.len();
+        if values.len() % width != 0 {
+            return Err(PyValueError::new_err(format!(
+                "{} values do not make whole samples of {shape}; the model takes samples of {shape}",
+                values.len()
+            )));
+        }
+        if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+            return Err(PyValueError::new_err(format!(
+                "sample {} value {} is {}: every value must be finite",
+                i / width,
+                i % width,
+                values[i]
+            )));
+        }
+        let n = values.len() / width;
+        Ok(oddity::data::Samples {
+            values,
+            shape,
+            labels: vec![0; n],
+            origin: (0..n)
+                .map(|i| oddity::data::Origin {
+                    split: 0,
+                    index: i as u32,
+                })
+                .collect(),
+            classes: vec![0; n],
+            masks: None,
+        })
+    }
+
+    fn calibration(&self) -> Option<Calibration> {
+        let scores = self.run.calibration.as_ref()?.of(self.checkpoint);
+        Calibration::new(scores).ok()
+    }
+}
+
+#[pymethods]
+impl Model {
+    /// Anomaly scores of samples given as float32 bytes in the model's raw input units.
+    fn score(&self, data: &[u8]) -> PyResult<Vec<f32>> {
+        let samples = self.samples(floats(data)?)?;
+        run::score_raw(&self.run, self.detector.as_ref(), &samples).map_err(value_error)
+    }
+
+    /// Anomaly maps of images: `(values, height, width)`, one `height × width` map per image at
+    /// its input resolution; an error for models without maps.
+    fn maps(&self, data: &[u8]) -> PyResult<(Vec<f32>, usize, usize)> {
+        let samples = self.samples(floats(data)?)?;
+        let mut out = Vec::new();
+        let mut size = (0, 0);
+        let drawn = run::for_each_raw_map(
+            &self.run,
+            self.detector.as_ref(),
+            &samples,
+            run::MapOptions::default(),
+            |_, map, h, w| {
+                out.extend_from_slice(map);
+                size = (h, w);
+                Ok(())
+            },
+        )
+        .map_err(value_error)?;
+        if !drawn {
+            return Err(PyValueError::new_err(format!(
+                "the {} model draws no anomaly maps (or the samples are not images)",
+                self.run.config.model.name()
+            )));
+        }
+        Ok((out, size.0, size.1))
+    }
+
+    /// Conformal p-values of `scores` against the run's normal validation scores.
+    fn p_values(&self, scores: Vec<f32>) -> PyResult<Vec<f64>> {
+        let calibration = self.calibration().ok_or_else(|| {
+            PyValueError::new_err("this run has no calibration scores (calibration.json)")
+        })?;
+        Ok(scores.iter().map(|&s| calibration.p_value(s)).collect())
+    }
+
+    /// The score threshold that flags p-value ≤ `alpha`.
+    fn false_alarm_threshold(&self, alpha: f64) -> PyResult<f64> {
+        let calibration = self.calibration().ok_or_else(|| {
+            PyValueError::new_err("this run has no calibration scores (calibration.json)")
+        })?;
+        calibration.threshold(alpha).map_err(value_error)
+    }
+
+    /// The run's own threshold (its rule on the validation scores).
+    #[getter]
+    fn threshold(&self) -> f64 {
+        self.run.thresholds.of(self.checkpoint).value
+    }
+
+    /// The raw input shape of one sample.
+    #[getter]
+    fn input_shape(&self) -> Vec<usize> {
+        shape_list(self.run.preprocessor.input)
+    }
+
+    /// The model's name.
+    #[getter]
+    fn model(&self) -> String {
+        self.run.config.model.name().to_string()
+    }
+
+    /// The training log as JSON.
+    fn train_log_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.run.log).map_err(|e| value_error(e.into()))
+    }
+
+    /// Write the run folder to `dir` (which must not exist), so that `oddity score`, `oddity
+    /// serve` and `oddity.load` can use it.
+    fn save(&mut self, dir: PathBuf) -> PyResult<()> {
+        let Some((checkpoints, split_csv)) = &self.unsaved else {
+            return Err(PyValueError::new_err(
+                "this model was loaded from a run folder, which already holds it",
+            ));
+        };
+        let staging =
+            oddity::run::folder::Staging::begin(&dir, oddity::run::folder::Existing::Refuse)
+                .map_err(value_error)?;
+        run::save_run(&mut self.run, checkpoints, split_csv, staging).map_err(value_error)?;
+        Ok(())
+    }
+}
+
+/// Train `model` (an oddity model name) on samples given as float32 bytes of `shape` each,
+/// with `settings` (a JSON object of hyper-parameters, may be empty).
+#[pyfunction]
+#[pyo3(signature = (model, data, shape, settings, seed, epochs, batch_size, validation_fraction, scaling, verbose))]
+#[allow(clippy::too_many_arguments)]
+fn fit(
+    model: &str,
+    data: &[u8],
+    shape: Vec<usize>,
+    settings: &str,
+    seed: u64,
+    epochs: Option<usize>,
+    batch_size: Option<usize>,
+    validation_fraction: f64,
+    scaling: &str,
+    verbose: bool,
+) -> PyResult<Model> {
+    let shape = sample_shape(&shape)?;
+    let config = model_config(model, settings)?;
+    let options = oddity::jobs::FitOptions {
+        seed,
+        epochs,
+        batch_size,
+        validation_fraction,
+        scaling: scaling.parse().map_err(value_error)?,
+        progress: verbose,
+    };
+    let device = oddity::device::parse("cpu").map_err(value_error)?;
+    let trained = oddity::jobs::fit_arrays(config, floats(data)?, shape, &options, &device)
+        .map_err(value_error)?;
+    Ok(Model {
+        run: trained.run,
+        detector: trained.detector,
+        checkpoint: Checkpoint::Last,
+        unsaved: Some((trained.checkpoints, trained.split_csv)),
+    })
+}
+
+/// Train `model` on a data set on disk under a protocol, as `oddity train` does, into the new
+/// run folder `out`; the run loaded with its best weights.
+#[pyfunction]
+#[pyo3(signature = (model, dataset, data, protocol, class_name, out, settings, seed, epochs, decode_size, replace, verbose))]
+#[allow(clippy::too_many_arguments)]
+fn train(
+    model: &str,
+    dataset: &str,
+    data: PathBuf,
+    protocol: &str,
+    class_name: Option<&str>,
+    out: PathBuf,
+    settings: &str,
+    seed: u64,
+    epochs: Option<usize>,
+    decode_size: Option<u32>,
+    replace: bool,
+    verbose: bool,
+) -> PyResult<Model> {
+    let config = model_config(model, settings)?;
+    let spec = oddity::data::source::DatasetSpec {
+        kind: dataset.parse().map_err(value_error)?,
+        path: data,
+        label_column: None,
+        image_size: decode_size,
+        allow_missing_masks: false,
+        mask_dir: None,
+    };
+    let protocol =
+        oddity::data::protocol::Protocol::parse(protocol, class_name).map_err(value_error)?;
+    let mut config = run::RunConfig::new(config, spec, protocol, seed).map_err(value_error)?;
+    if let Some(e) = epochs {
+        config.train.epochs = e;
+    }
+    config.train.progress = verbose;
+    let device = oddity::device::parse("cpu").map_err(value_error)?;
+    let prepared = oddity::jobs::prepare_training(config, &out, replace).map_err(value_error)?;
+    match prepared.run(&device, None).map_err(value_error)? {
+        oddity::jobs::TrainOutcome::Saved { dir, .. } => load(dir, "best"),
+        oddity::jobs::TrainOutcome::Stopped { reason, .. } => Err(PyValueError::new_err(reason)),
+    }
+}
+
+/// The configuration of `model` with the hyper-parameters of the JSON object `settings`.
+fn model_config(model: &str, settings: &str) -> PyResult<ModelConfig> {
+    let overrides: oddity::models::Settings =
+        serde_json::from_str(if settings.is_empty() { "{}" } else { settings }).map_err(|e| {
+            PyValueError::new_err(format!("model settings must be a JSON object: {e}"))
+        })?;
+    ModelConfig::defaults_for_file(model, &overrides)
+        .and_then(|base| base.with_settings(&overrides, std::path::Path::new("model settings")))
+        .map_err(value_error)
+}
+
+/// Load the run folder `dir` with the weights of `checkpoint` (`best` or `last`).
+#[pyfunction]
+fn load(dir: PathBuf, checkpoint: &str) -> PyResult<Model> {
+    let checkpoint: Checkpoint = checkpoint.parse().map_err(value_error)?;
+    let run = Run::load(&dir).map_err(value_error)?;
+    let device = oddity::device::parse("cpu").map_err(value_error)?;
+    let detector = run.detector(checkpoint, &device).map_err(value_error)?;
+    Ok(Model {
+        run,
+        detector,
+        checkpoint,
+        unsaved: None,
+    })
+}
+
+/// Every model's name.
+#[pyfunction]
+fn models() -> Vec<String> {
+    oddity::models::registry::all()
+        .iter()
+        .map(|e| e.info.name.to_string())
+        .collect()
+}
+
+/// The native module.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Model>()?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(models, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}
