@@ -82,8 +82,12 @@ impl Calibration {
     fn max_count(&self, alpha: f64) -> Option<usize> {
         // p ≤ α  ⇔  1 + count ≤ α (n + 1); the relative slack absorbs the rounding of α·(n+1)
         // when it is an integer in exact arithmetic (0.05 · 20).
-        let bound = (alpha * (self.sorted.len() + 1) as f64 * (1.0 + 1e-12)).floor();
-        (bound >= 1.0).then(|| bound as usize - 1)
+        // Clamped to n + 1 (every count) for α within rounding of 1.
+        let n = self.sorted.len();
+        let bound = (alpha * (n + 1) as f64 * (1.0 + 1e-12))
+            .floor()
+            .min((n + 1) as f64);
+        (bound >= 1.0).then(|| (bound as usize - 1).min(n - 1))
     }
 
     /// The fewest calibration samples for which `alpha` can flag anything.
@@ -184,6 +188,11 @@ mod tests {
         let e = c.threshold(0.05).unwrap_err().to_string();
         assert!(e.contains("at least 19"), "{e}");
         assert!(c.threshold(1.0 / 11.0).is_ok());
+        // A rate within rounding of 1 flags every score above the smallest, never panics.
+        for alpha in [1.0 - 1e-13, 1.0 - 1e-16, 0.999_999_999_999_9] {
+            let t = c.threshold(alpha).unwrap();
+            assert!(t > 0.1 && t < 0.11, "{alpha}: {t}");
+        }
         assert_eq!(Calibration::samples_needed(0.01), 99);
         assert_eq!(Calibration::samples_needed(0.3), 3);
     }

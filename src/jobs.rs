@@ -251,7 +251,8 @@ impl Default for FitOptions {
 /// Train `model` on samples handed over in memory (PyOD's `fit(X)`): `values` holds the samples
 /// of `shape` one after another, in their raw units (images channels first, 0–255). Every
 /// sample trains but a seeded validation share ([`crate::data::protocol::fit_split`]); labels
-/// are not used. Every value is checked before any work starts.
+/// are not used. Every value is checked before any work starts. Both checkpoints of the result
+/// hold the last epoch's weights, as PyOD's models keep.
 pub fn fit_arrays(
     model: ModelConfig,
     values: Vec<f32>,
@@ -302,7 +303,20 @@ pub fn fit_arrays(
     config.preprocess.scaling = options.scaling;
     config.validate()?;
     let split = crate::data::protocol::fit_split(&set, &config.split)?;
-    run::train_on(config, &split, device)
+    let mut trained = run::train_on(config, &split, device)?;
+    // PyOD's fit keeps the weights of its last epoch: both checkpoints are those, so that a
+    // saved fit scores the same whichever checkpoint a tool picks.
+    let run = &mut trained.run;
+    trained.checkpoints.best = trained.checkpoints.last.clone();
+    run.thresholds.best = run.thresholds.last;
+    if let Some(c) = &mut run.calibration {
+        c.best = c.last.clone();
+        if let Some(p) = &mut c.pixel_thresholds {
+            p.best = p.last;
+        }
+    }
+    run.log.best_epoch = run.log.epochs.len();
+    Ok(trained)
 }
 
 /// How many of the most and of the least anomalous test images `eval` draws with their maps.

@@ -66,6 +66,25 @@ fn assert_refused(a: &Answer, status: u16, needles: &[&str]) {
     }
 }
 
+/// Send `head` (request line, headers and perhaps part of a body) on a new connection and read
+/// until a JSON error arrives or the connection closes.
+fn raw_request(address: &str, head: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&reply).contains("\"}") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => reply.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
 fn multipart(images: &[Vec<u8>]) -> (String, Vec<u8>) {
     let boundary = "oddity-test-boundary-7d1f";
     let mut body = Vec::new();
@@ -428,11 +447,18 @@ fn limits_answer_413_503_and_504() {
     );
     let (url, agent) = (server.url.clone(), agent());
     let score_url = |model: &str| format!("{url}/v1/models/{model}/score");
-    let big = vec![b'1'; 2 << 20];
-    assert_refused(
-        &post(&agent, &score_url("breastw"), "text/csv", &big),
-        413,
-        &["1048576 bytes"],
+    // A declared length over the limit is refused before the body is read.
+    let address = url.strip_prefix("http://").unwrap().to_string();
+    let reply = raw_request(
+        &address,
+        &format!(
+            "POST /v1/models/breastw/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n",
+            2 << 20
+        ),
+    );
+    assert!(
+        reply.starts_with("HTTP/1.1 413") && reply.contains("1048576 bytes"),
+        "{reply}"
     );
     let wide = {
         let img = image::GrayImage::new(100, 30);
@@ -458,32 +484,85 @@ fn limits_answer_413_503_and_504() {
             nine_rows.as_bytes(),
         ),
         413,
-        &["9 items", "at most 8"],
+        &["more than 8 rows", "at most 8"],
     );
 
     // A body that stalls is cut off at the request timeout.
-    let address = url.strip_prefix("http://").unwrap();
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(
-        stream,
+    let stalled = format!(
         "POST /v1/models/breastw/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\n1,1"
-    )
-    .unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    let mut reply = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&reply).contains("\"error\"") {
-        let n = stream.read(&mut buf).unwrap();
-        assert!(n > 0, "closed without an answer");
-        reply.extend_from_slice(&buf[..n]);
-    }
-    let reply = String::from_utf8_lossy(&reply);
+    );
+    let reply = raw_request(&address, &stalled);
     assert!(
         reply.starts_with("HTTP/1.1 504") && reply.contains("longer than 0.5 s"),
         "{reply}"
     );
+    // A bad percent-encoding in the model's name is a JSON 400 too.
+    let reply = raw_request(
+        &address,
+        &format!(
+            "POST /v1/models/%FF/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: 0\r\n\r\n"
+        ),
+    );
+    assert!(
+        reply.starts_with("HTTP/1.1 400") && reply.contains("\"error\""),
+        "{reply}"
+    );
+
+    // Requests being read hold the intake: with room for one, a second waits for nothing: 503.
+    let narrow = serve(&[&table_run], &["--max-in-flight", "1", "--timeout", "0.5"]);
+    let narrow_address = narrow.url.strip_prefix("http://").unwrap().to_string();
+    let holder = {
+        let (address, stalled) = (
+            narrow_address.clone(),
+            stalled.replace(&address, &narrow_address),
+        );
+        std::thread::spawn(move || raw_request(&address, &stalled))
+    };
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let a = post(
+        &agent,
+        &format!("{}/v1/models/breastw/score", narrow.url),
+        "text/csv",
+        b"1,1,1,1,1,1,1,1,1\n",
+    );
+    assert_refused(&a, 503, &["as many requests"]);
+    assert_eq!(a.retry_after.as_deref(), Some("1"));
+    assert!(holder.join().unwrap().starts_with("HTTP/1.1 504"));
+    let a = post(
+        &agent,
+        &format!("{}/v1/models/breastw/score", narrow.url),
+        "text/csv",
+        b"1,1,1,1,1,1,1,1,1\n",
+    );
+    assert_eq!(a.status, 200, "the intake is free again: {}", a.json);
+    drop(narrow);
+
+    // Rows whose scores are not finite fail their own request (422), not the others batched
+    // with it.
+    let patient = serve(&[&table_run], &["--max-wait-ms", "300"]);
+    let huge = "3e38,3e38,3e38,3e38,3e38,3e38,3e38,3e38,3e38\n";
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let clients: Vec<_> = (0..4)
+        .map(|k| {
+            let (agent, barrier) = (agent.clone(), barrier.clone());
+            let url = format!("{}/v1/models/breastw/score", patient.url);
+            let body = if k == 0 {
+                huge.to_string()
+            } else {
+                "1,1,1,1,1,1,1,1,1\n".to_string()
+            };
+            std::thread::spawn(move || {
+                barrier.wait();
+                post(&agent, &url, "text/csv", body.as_bytes())
+            })
+        })
+        .collect();
+    let answers: Vec<Answer> = clients.into_iter().map(|c| c.join().unwrap()).collect();
+    assert_refused(&answers[0], 422, &["cannot be scored"]);
+    for a in &answers[1..] {
+        assert_eq!(a.status, 200, "{}", a.json);
+    }
+    drop(patient);
 
     // A full queue sheds load with 503 and Retry-After; what is accepted is scored.
     let images: Vec<Vec<u8>> = {

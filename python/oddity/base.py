@@ -14,10 +14,20 @@ The meanings follow PyOD's ``pyod.models.base.BaseDetector``:
 
 oddity adds conformal p-values (``p_value(X)``) and ``predict(X, false_alarm_rate=α)``, which
 flags ``p ≤ α`` so that normal data are flagged at rate at most α — no contamination guess.
+The p-values are calibrated on the held-out share of ``X``: if ``X`` holds outliers, so does
+that share, and the p-values of normal samples come out larger (conservative: fewer false
+alarms than α, and fewer detections).
+
+Differences from PyOD, on purpose: each model's default epochs and layer sizes are its paper's
+(or oddity's documented baseline's), not PyOD's; PyOD arguments with no counterpart are
+refused rather than ignored. ``predict`` compares with ``>`` as PyOD does; a :class:`RunModel`
+(and the command line, and the server) flags ``score ≥ threshold``. Models hold the GIL while
+they train and score, and must be used from the thread that made them.
 """
 
 import json
 import math
+import numbers
 
 import numpy as np
 
@@ -73,6 +83,10 @@ def _check_width(values, shape, name="X"):
             f"{name} has samples of shape {tuple(values.shape[1:])}; the detector was "
             f"fitted on samples of shape {tuple(shape)}"
         )
+
+
+def _real(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _erf(x):
@@ -163,9 +177,15 @@ class BaseDetector(_Scoring):
     def __init__(self, contamination=0.1, epochs=None, batch_size=None, random_state=None,
                  validation_size=0.1, preprocessing=True, model_config=None, verbose=0,
                  **pyod_arguments):
-        if not (isinstance(contamination, (int, float)) and 0.0 < contamination <= 0.5):
+        # The parameters exactly as given (scikit-learn's clone checks their identity).
+        if not hasattr(self, "_params"):
+            self._params = dict(contamination=contamination, epochs=epochs,
+                                batch_size=batch_size, random_state=random_state,
+                                validation_size=validation_size, preprocessing=preprocessing,
+                                model_config=model_config, verbose=verbose, **pyod_arguments)
+        if not (_real(contamination) and 0.0 < contamination <= 0.5):
             raise ValueError(f"contamination must be in (0, 0.5], got {contamination!r}")
-        if not (isinstance(validation_size, (int, float)) and 0.0 < validation_size < 1.0):
+        if not (_real(validation_size) and 0.0 < validation_size < 1.0):
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size!r}")
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):
             if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
@@ -202,25 +222,20 @@ class BaseDetector(_Scoring):
         self._native_model = None
 
     def get_params(self, deep=True):
-        """The constructor's parameters (scikit-learn's convention)."""
-        return {
-            "contamination": self.contamination,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "random_state": self.random_state,
-            "validation_size": self.validation_size,
-            "preprocessing": self.preprocessing,
-            "model_config": dict(self.model_config),
-            "verbose": self.verbose,
-        }
+        """The constructor's parameters as given (scikit-learn's convention, so that
+        ``sklearn.base.clone`` and grid searches work)."""
+        return dict(self._params)
 
     def set_params(self, **params):
-        """Set constructor parameters (scikit-learn's convention); unknown names are errors."""
+        """Set constructor parameters (scikit-learn's convention); unknown names are errors.
+        The detector is re-initialised with them (and must be fitted again)."""
         known = self.get_params()
-        for key, value in params.items():
+        for key in params:
             if key not in known:
                 raise ValueError(f"invalid parameter {key!r}; valid ones are {sorted(known)}")
-            setattr(self, key, value)
+        merged = {**known, **params}
+        del self._params
+        type(self).__init__(self, **merged)
         return self
 
     def fit(self, X, y=None):
@@ -280,7 +295,7 @@ class BaseDetector(_Scoring):
         if false_alarm_rate is None:
             prediction = (self.decision_function(X) > self.threshold_).astype(int).ravel()
         else:
-            if not (isinstance(false_alarm_rate, (int, float)) and 0 < false_alarm_rate < 1):
+            if not (_real(false_alarm_rate) and 0 < false_alarm_rate < 1):
                 raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate!r}")
             prediction = (self.p_value(X) <= false_alarm_rate * (1 + 1e-12)).astype(int)
         if return_confidence:
@@ -329,8 +344,12 @@ class BaseDetector(_Scoring):
 
     def save(self, path):
         """Write the fitted model as an oddity run folder ``path`` (which must not exist): the
-        command line scores, serves and reports it, and :func:`load` reads it back."""
-        self._fitted().save(str(path))
+        command line scores, serves and reports it, and :func:`load` reads it back. Its
+        threshold is ``threshold_``, stored as the next float above it so that the command
+        line's ``score ≥ threshold`` flags exactly what ``predict``'s ``score > threshold_``
+        flags."""
+        self._check_fitted()
+        self._fitted().save(str(path), float(np.nextafter(self.threshold_, np.inf)))
 
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -341,6 +360,7 @@ class Detector(BaseDetector):
     """Any of oddity's models by name, with PyOD's interface: ``Detector("alad", ...)``."""
 
     def __init__(self, model="autoencoder", **kwargs):
+        self._params = {**kwargs}
         if model not in _native.models():
             raise ValueError(f"unknown model {model!r}; oddity has {_native.models()}")
         self._model = model
@@ -348,6 +368,16 @@ class Detector(BaseDetector):
 
     def get_params(self, deep=True):
         return {"model": self._model, **super().get_params(deep)}
+
+    def set_params(self, **params):
+        merged = {**self.get_params(), **params}
+        model = merged.pop("model")
+        unknown = set(params) - set(self.get_params())
+        if unknown:
+            raise ValueError(f"invalid parameter(s) {sorted(unknown)}")
+        del self._params
+        Detector.__init__(self, model, **merged)
+        return self
 
 
 class RunModel(_Scoring):

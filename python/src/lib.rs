@@ -182,13 +182,29 @@ impl Model {
     }
 
     /// Write the run folder to `dir` (which must not exist), so that `oddity score`, `oddity
-    /// serve` and `oddity.load` can use it.
-    fn save(&mut self, dir: PathBuf) -> PyResult<()> {
+    /// serve` and `oddity.load` can use it; with `threshold`, the run's threshold becomes that
+    /// fixed value (the fit's `threshold_`).
+    #[pyo3(signature = (dir, threshold=None))]
+    fn save(&mut self, dir: PathBuf, threshold: Option<f64>) -> PyResult<()> {
         let Some((checkpoints, split_csv)) = &self.unsaved else {
             return Err(PyValueError::new_err(
                 "this model was loaded from a run folder, which already holds it",
             ));
         };
+        if let Some(value) = threshold {
+            if !value.is_finite() {
+                return Err(PyValueError::new_err(format!(
+                    "threshold {value} must be finite"
+                )));
+            }
+            let rule = oddity::threshold::ThresholdRule::Fixed { value };
+            let fixed = oddity::threshold::Threshold { rule, value };
+            self.run.config.threshold_rule = rule;
+            self.run.thresholds = run::Thresholds {
+                best: fixed,
+                last: fixed,
+            };
+        }
         let staging =
             oddity::run::folder::Staging::begin(&dir, oddity::run::folder::Existing::Refuse)
                 .map_err(value_error)?;

@@ -57,6 +57,21 @@ def test_conformal_p_values(fitted, breastw):
         fitted.predict(X, false_alarm_rate=1.5)
 
 
+def test_parameters_clone_as_scikit_learn_does():
+    original = oddity.AutoEncoder(epoch_num=7, lr=1e-3, hidden_neuron_list=[16, 8],
+                                  contamination=np.float32(0.2), model_config={"latent_dim": 4})
+    params = original.get_params()
+    twin = type(original)(**params)
+    for key, value in params.items():
+        assert twin.get_params()[key] is value, key
+    assert original.set_params(contamination=0.05).contamination == 0.05
+    assert original.get_params()["epoch_num"] == 7
+    with pytest.raises(ValueError, match="invalid parameter"):
+        original.set_params(colour="red")
+    detector = oddity.Detector("alad", epochs=2)
+    assert type(detector)(**detector.get_params()).get_params() == detector.get_params()
+
+
 def test_same_seed_same_scores(breastw):
     X, _ = breastw
     a = oddity.AutoEncoder(epoch_num=3, random_state=5).fit(X).decision_scores_
@@ -106,12 +121,17 @@ def test_python_and_cli_give_the_same_scores(tmp_path, oddity_bin, fitted, breas
     X, _ = breastw
     data = FIXTURES / "adbench" / "4_breastw.npz"
 
-    def cli_scores(run, checkpoint):
-        out = tmp_path / f"{run.name}.csv"
+    def cli_table(run, checkpoint):
+        out = tmp_path / f"{run.name}-{checkpoint}.csv"
         run_cli(oddity_bin, "score", run, "--dataset", "adbench", "--data", data,
                 "--checkpoint", checkpoint, "--output", out)
         with open(out) as f:
-            return np.array([float(row["score"]) for row in csv.DictReader(f)])
+            rows = list(csv.DictReader(f))
+        return (np.array([float(r["score"]) for r in rows]),
+                np.array([int(r["flagged"]) for r in rows]))
+
+    def cli_scores(run, checkpoint):
+        return cli_table(run, checkpoint)[0]
 
     # A run trained by the command line, loaded in Python.
     cli_run = tmp_path / "cli-run"
@@ -124,8 +144,12 @@ def test_python_and_cli_give_the_same_scores(tmp_path, oddity_bin, fitted, breas
     saved = tmp_path / "py-run"
     fitted.save(saved)
     assert (saved / "run.json").is_file()
-    # fit keeps the last epoch's weights, as PyOD does.
-    np.testing.assert_allclose(fitted.decision_function(X), cli_scores(saved, "last"), rtol=1e-6)
+    # fit keeps the last epoch's weights, as PyOD does, under both checkpoints; the command
+    # line flags what predict flags.
+    for checkpoint in ["best", "last"]:
+        scores, flagged = cli_table(saved, checkpoint)
+        np.testing.assert_allclose(fitted.decision_function(X), scores, rtol=1e-6)
+        np.testing.assert_array_equal(flagged, fitted.predict(X))
     np.testing.assert_allclose(oddity.load(saved, "last").decision_function(X),
                                fitted.decision_function(X), rtol=1e-6)
     with pytest.raises(ValueError, match="py-run"):

@@ -316,6 +316,9 @@ struct ServeArgs {
     /// Requests waiting per model before new ones are refused with 503.
     #[arg(long, default_value_t = 256)]
     queue: usize,
+    /// Requests being read or decoded at once before new ones are refused with 503.
+    #[arg(long, default_value_t = 32)]
+    max_in_flight: usize,
     /// Most samples in one forward pass.
     #[arg(long, default_value_t = 256)]
     max_batch: usize,
@@ -571,6 +574,7 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
             max_image_side: a.max_image_side,
             max_items: a.max_items,
             queue: a.queue,
+            max_in_flight: a.max_in_flight,
             max_batch: a.max_batch,
             max_wait: std::time::Duration::from_millis(a.max_wait_ms),
             timeout: std::time::Duration::from_secs_f64(a.timeout),

@@ -2,12 +2,12 @@
 
 use super::Limits;
 use super::inputs::{Rejection, ScoreInput, rows_from_csv, rows_from_json};
-use super::worker::{Job, QueueError, ServedModel, samples_of};
+use super::worker::{Failure, Job, QueueError, ServedModel, samples_of};
 use crate::run::MapPicture;
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State as Shared};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,23 +18,26 @@ use std::sync::Arc;
 /// The web page, embedded in the binary.
 const PAGE: &str = include_str!("page.html");
 
-/// What every request shares: the models by name, and the limits.
-pub(super) struct State {
+/// What every request shares: the models by name, the limits, and the permits of requests
+/// being read or decoded.
+pub(super) struct AppState {
     models: BTreeMap<String, ServedModel>,
     limits: Limits,
+    intake: Arc<tokio::sync::Semaphore>,
 }
 
-impl State {
+impl AppState {
     pub fn new(models: Vec<ServedModel>, limits: Limits) -> Self {
-        State {
+        AppState {
             models: models.into_iter().map(|m| (m.name.clone(), m)).collect(),
             limits,
+            intake: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
         }
     }
 }
 
 /// The server's routes.
-pub(super) fn router(state: Arc<State>) -> Router {
+pub(super) fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.limits.max_body_bytes;
     Router::new()
         .route("/", get(page))
@@ -81,11 +84,11 @@ async fn page() -> Response {
     response
 }
 
-async fn health(Shared(state): Shared<Arc<State>>) -> Json<serde_json::Value> {
+async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok", "models": state.models.len() }))
 }
 
-async fn models(Shared(state): Shared<Arc<State>>) -> Json<serde_json::Value> {
+async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let models: Vec<_> = (state.models.values())
         .map(|m| {
             let mut info = serde_json::to_value(&m.info).unwrap_or_default();
@@ -129,11 +132,13 @@ struct ScoreResult {
 }
 
 async fn score(
-    Shared(state): Shared<Arc<State>>,
-    Path(name): Path<String>,
+    State(state): State<Arc<AppState>>,
+    name: Result<Path<String>, axum::extract::rejection::PathRejection>,
     query: Result<Query<ScoreQuery>, axum::extract::rejection::QueryRejection>,
     request: Request,
 ) -> Result<Json<ScoreAnswer>, Rejection> {
+    let Path(name) =
+        name.map_err(|e| Rejection::bad(format!("bad model name in the path: {}", e.body_text())))?;
     let Query(query) = query.map_err(|e| {
         Rejection::bad(format!(
             "bad query: {}; use overlay=true and false_alarm_rate=0.01",
@@ -154,7 +159,7 @@ async fn score(
 }
 
 async fn score_within(
-    state: Arc<State>,
+    state: Arc<AppState>,
     name: String,
     query: ScoreQuery,
     request: Request,
@@ -174,7 +179,16 @@ async fn score_within(
             "model {name:?} draws no anomaly maps; leave out overlay=true"
         )));
     }
-    let input = read_input(request, &state.limits).await?;
+    let kind = body_kind(&request, model.info.data == "image")?;
+    check_declared_length(&request, state.limits.max_body_bytes)?;
+    // Bodies being read and decoded are bounded too, not only the jobs queued for a model.
+    let _permit = state.intake.clone().try_acquire_owned().map_err(|_| {
+        Rejection::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is reading as many requests as it takes at once; retry shortly",
+        )
+    })?;
+    let input = read_input(request, kind, &state.limits).await?;
     let shape = model.info.input;
     let limits = state.limits;
     let values = tokio::task::spawn_blocking(move || input.to_values(shape, &limits))
@@ -193,14 +207,23 @@ async fn score_within(
             format!("model {name:?} is busy: its queue is full; retry shortly"),
         ),
         QueueError::Stopped => Rejection::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::INTERNAL_SERVER_ERROR,
             format!("model {name:?} has stopped scoring"),
         ),
     })?;
     let scored = answer
         .await
         .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "scoring stopped"))?
-        .map_err(|e| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
+        .map_err(|failure| match failure {
+            Failure::Unscorable(why) => Rejection::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("these samples cannot be scored: {why}"),
+            ),
+            Failure::Panicked => Rejection::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the model failed on these samples",
+            ),
+        })?;
     let overlays = if query.overlay {
         let pixel_threshold = model.pixel_threshold;
         let scored = scored.clone();
@@ -248,69 +271,122 @@ fn verdict_threshold(model: &ServedModel, false_alarm_rate: Option<f64>) -> Resu
         .map_err(|e| Rejection::bad(format!("false_alarm_rate: {e:#}")))
 }
 
-/// The request's items, by its content type, its body read up to the limit.
-async fn read_input(request: Request, limits: &Limits) -> Result<ScoreInput, Rejection> {
+/// What a request body holds, by its content type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyKind {
+    /// One PNG or JPEG.
+    Image,
+    /// A multipart form of images.
+    Multipart,
+    /// `{"rows": …}`.
+    Json,
+    /// CSV rows.
+    Csv,
+}
+
+/// The body's kind from its content type, refused (415) when unknown or not what the model
+/// scores — before any of the body is read.
+fn body_kind(request: &Request, image_model: bool) -> Result<BodyKind, Rejection> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    let kind = match essence {
+        "image/png" | "image/jpeg" => BodyKind::Image,
+        "multipart/form-data" => BodyKind::Multipart,
+        "application/json" => BodyKind::Json,
+        "text/csv" => BodyKind::Csv,
+        "" => {
+            return Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "no Content-Type; send image/png, image/jpeg, multipart/form-data, \
+                 application/json or text/csv",
+            ));
+        }
+        other => {
+            return Err(Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "Content-Type {other:?} is not scored; send image/png, image/jpeg, \
+                     multipart/form-data, application/json or text/csv"
+                ),
+            ));
+        }
+    };
+    let images = matches!(kind, BodyKind::Image | BodyKind::Multipart);
+    match (image_model, images) {
+        (true, false) => Err(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "this model scores images: send a PNG or JPEG, or a multipart form of them",
+        )),
+        (false, true) => Err(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "this model scores table rows: send {\"rows\": [[…], …]} as JSON or CSV",
+        )),
+        _ => Ok(kind),
+    }
+}
+
+/// A declared `Content-Length` over the limit is refused before the body is read.
+fn check_declared_length(request: &Request, limit: usize) -> Result<(), Rejection> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => Err(too_large(limit)),
+        _ => Ok(()),
+    }
+}
+
+fn too_large(limit: usize) -> Rejection {
+    Rejection::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body is larger than {limit} bytes"),
+    )
+}
+
+/// The request's items, its body read up to the limit.
+async fn read_input(
+    request: Request,
+    kind: BodyKind,
+    limits: &Limits,
+) -> Result<ScoreInput, Rejection> {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, limits.max_body_bytes)
         .await
-        .map_err(|_| {
-            Rejection::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!(
-                    "the body is larger than {} bytes (or was cut off)",
-                    limits.max_body_bytes
-                ),
-            )
+        .map_err(|e| {
+            if e.to_string().contains("length limit") {
+                too_large(limits.max_body_bytes)
+            } else {
+                Rejection::bad(format!("the body could not be read: {e}"))
+            }
         })?;
-    match essence.as_str() {
-        "image/png" | "image/jpeg" => Ok(ScoreInput::Images(vec![bytes.to_vec()])),
-        "application/json" => Ok(ScoreInput::Rows(rows_from_json(&bytes)?)),
-        "text/csv" => Ok(ScoreInput::Rows(rows_from_csv(&bytes)?)),
-        "multipart/form-data" => {
+    match kind {
+        BodyKind::Image => Ok(ScoreInput::Images(vec![bytes.to_vec()])),
+        BodyKind::Json => Ok(ScoreInput::Rows(rows_from_json(&bytes, limits.max_items)?)),
+        BodyKind::Csv => Ok(ScoreInput::Rows(rows_from_csv(&bytes, limits.max_items)?)),
+        BodyKind::Multipart => {
             let request = Request::from_parts(parts, Body::from(bytes));
+            let bad = |e: axum::extract::multipart::MultipartError| {
+                Rejection::bad(format!("bad multipart form: {}", e.body_text()))
+            };
             let mut form = axum::extract::Multipart::from_request(request, &())
                 .await
                 .map_err(|e| Rejection::bad(format!("bad multipart form: {}", e.body_text())))?;
             let mut images = Vec::new();
-            while let Some(field) = form
-                .next_field()
-                .await
-                .map_err(|e| Rejection::bad(format!("bad multipart form: {}", e.body_text())))?
-            {
-                let data = field.bytes().await.map_err(|e| {
-                    Rejection::bad(format!("bad multipart form: {}", e.body_text()))
-                })?;
-                images.push(data.to_vec());
+            while let Some(field) = form.next_field().await.map_err(bad)? {
+                images.push(field.bytes().await.map_err(bad)?.to_vec());
                 if images.len() > limits.max_items {
                     break; // refused by the item limit, without reading the rest
                 }
             }
             Ok(ScoreInput::Images(images))
         }
-        "" => Err(Rejection::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "no Content-Type; send image/png, image/jpeg, multipart/form-data, \
-             application/json or text/csv",
-        )),
-        other => Err(Rejection::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "Content-Type {other:?} is not scored; send image/png, image/jpeg, \
-                 multipart/form-data, application/json or text/csv"
-            ),
-        )),
     }
 }
 

@@ -182,8 +182,20 @@ fn decode_image(
     Ok(())
 }
 
-/// Rows from `{"rows": [[x1, x2, …], …]}`.
-pub fn rows_from_json(body: &[u8]) -> Result<Vec<Vec<f64>>, Rejection> {
+fn too_many_rows(max_items: usize) -> Rejection {
+    Rejection::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the request holds more than {max_items} rows; at most {max_items} per request"),
+    )
+}
+
+/// Rows from `{"rows": [[x1, x2, …], …]}`, at most `max_items` of them (counted before the
+/// body is parsed).
+pub fn rows_from_json(body: &[u8], max_items: usize) -> Result<Vec<Vec<f64>>, Rejection> {
+    // Every row opens a bracket, and so does the list of rows.
+    if body.iter().filter(|&&b| b == b'[').count() > max_items + 1 {
+        return Err(too_many_rows(max_items));
+    }
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Body {
@@ -198,9 +210,10 @@ pub fn rows_from_json(body: &[u8]) -> Result<Vec<Vec<f64>>, Rejection> {
         })
 }
 
-/// Rows from CSV text: one row per line, numbers separated by commas; a first line that is not
-/// all numbers is a header and is skipped.
-pub fn rows_from_csv(body: &[u8]) -> Result<Vec<Vec<f64>>, Rejection> {
+/// Rows from CSV text: one row per line, numbers separated by commas; a first line none of whose
+/// cells is a number is a header and is skipped. More than `max_items` rows is refused as soon
+/// as the next row is reached.
+pub fn rows_from_csv(body: &[u8], max_items: usize) -> Result<Vec<Vec<f64>>, Rejection> {
     let text =
         std::str::from_utf8(body).map_err(|_| Rejection::bad("the CSV body is not UTF-8 text"))?;
     let mut rows = Vec::new();
@@ -209,10 +222,16 @@ pub fn rows_from_csv(body: &[u8]) -> Result<Vec<Vec<f64>>, Rejection> {
         if line.is_empty() {
             continue;
         }
-        let parsed: Result<Vec<f64>, _> = line.split(',').map(|c| c.trim().parse()).collect();
+        let cells: Vec<Result<f64, _>> = line.split(',').map(|c| c.trim().parse()).collect();
+        if n == 0 && cells.iter().all(Result::is_err) {
+            continue; // a header
+        }
+        if rows.len() == max_items {
+            return Err(too_many_rows(max_items));
+        }
+        let parsed: Result<Vec<f64>, _> = cells.into_iter().collect();
         match parsed {
             Ok(row) => rows.push(row),
-            Err(_) if n == 0 => {} // a header
             Err(_) => {
                 return Err(Rejection::bad(format!(
                     "CSV line {}: {line:?} is not a row of numbers",
@@ -298,22 +317,38 @@ mod tests {
     fn rows_are_checked() {
         let limits = Limits::default();
         let table = SampleShape::Table { features: 3 };
-        let rows = rows_from_json(br#"{"rows": [[1, 2, 3], [4.5, -1, 0]]}"#).unwrap();
+        let rows = rows_from_json(br#"{"rows": [[1, 2, 3], [4.5, -1, 0]]}"#, 9).unwrap();
         assert_eq!(
             ScoreInput::Rows(rows).to_values(table, &limits).unwrap(),
             vec![1.0, 2.0, 3.0, 4.5, -1.0, 0.0]
         );
-        let csv = rows_from_csv(b"a,b,c\n1,2,3\n\n4.5, -1, 0\n").unwrap();
+        let csv = rows_from_csv(b"a,b,c\n1,2,3\n\n4.5, -1, 0\n", 9).unwrap();
         assert_eq!(csv, vec![vec![1.0, 2.0, 3.0], vec![4.5, -1.0, 0.0]]);
         assert!(
-            rows_from_csv(b"1,2,3\nx,2,3\n")
+            rows_from_csv(b"1,2,3\nx,2,3\n", 9)
                 .unwrap_err()
                 .message
                 .contains("line 2")
         );
-        assert!(rows_from_json(br#"{"rows": [[1, "a"]]}"#).is_err());
-        assert!(rows_from_json(br#"{"rows": [[1]], "x": 1}"#).is_err());
-        assert!(rows_from_json(b"[1, 2]").is_err());
+        // A first line with a number in it is a bad row, not a header to skip silently.
+        assert!(
+            rows_from_csv(b"1,b,3\n1,2,3\n", 9)
+                .unwrap_err()
+                .message
+                .contains("line 1")
+        );
+        assert!(rows_from_json(br#"{"rows": [[1, "a"]]}"#, 9).is_err());
+        assert!(rows_from_json(br#"{"rows": [[1]], "x": 1}"#, 9).is_err());
+        assert!(rows_from_json(b"[1, 2]", 9).is_err());
+        // Too many rows, refused before they are all parsed.
+        let three = b"1\n2\n3\n";
+        assert_eq!(rows_from_csv(three, 3).unwrap().len(), 3);
+        let e = rows_from_csv(three, 2).unwrap_err();
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let json = br#"{"rows": [[1], [2], [3]]}"#;
+        assert_eq!(rows_from_json(json, 3).unwrap().len(), 3);
+        let e = rows_from_json(json, 2).unwrap_err();
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
         let e = ScoreInput::Rows(vec![vec![1.0, 2.0, 3.0], vec![1.0, 2.0]])
             .to_values(table, &limits)
             .unwrap_err();

@@ -30,8 +30,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use inputs::ScoreInput;
-pub use worker::{ModelInfo, Scored};
+pub use inputs::{Rejection, ScoreInput};
+pub use worker::{Counters, ModelInfo, Scored, TrainingSummary};
 
 /// What the server accepts and how long it waits.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,6 +44,8 @@ pub struct Limits {
     pub max_items: usize,
     /// Requests waiting for a model's thread before new ones get `503`.
     pub queue: usize,
+    /// Requests being read or decoded at once, over every model, before new ones get `503`.
+    pub max_in_flight: usize,
     /// Most samples scored in one forward pass.
     pub max_batch: usize,
     /// How long a model's thread waits for more requests to batch with the first.
@@ -59,6 +61,7 @@ impl Default for Limits {
             max_image_side: 4096,
             max_items: 256,
             queue: 256,
+            max_in_flight: 32,
             max_batch: 256,
             max_wait: Duration::from_millis(2),
             timeout: Duration::from_secs(60),
@@ -75,6 +78,7 @@ impl Limits {
             ("--max-image-side", self.max_image_side as usize),
             ("--max-items", self.max_items),
             ("--queue", self.queue),
+            ("--max-in-flight", self.max_in_flight),
             ("--max-batch", self.max_batch),
         ];
         for (name, value) in at_least_one {
@@ -118,7 +122,7 @@ pub struct ServeOptions {
 /// A server bound to its address with its models loaded, not yet answering.
 pub struct Server {
     listener: std::net::TcpListener,
-    state: std::sync::Arc<http::State>,
+    state: std::sync::Arc<http::AppState>,
 }
 
 impl Server {
@@ -158,7 +162,7 @@ impl Server {
         listener.set_nonblocking(true)?;
         Ok(Server {
             listener,
-            state: std::sync::Arc::new(http::State::new(models, options.limits)),
+            state: std::sync::Arc::new(http::AppState::new(models, options.limits)),
         })
     }
 

@@ -66,7 +66,16 @@ pub struct TrainingSummary {
 pub(super) struct Job {
     pub samples: Samples,
     pub maps: bool,
-    pub reply: tokio::sync::oneshot::Sender<crate::Result<Scored>>,
+    pub reply: tokio::sync::oneshot::Sender<Result<Scored, Failure>>,
+}
+
+/// Why a job was not scored.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Failure {
+    /// Its samples could not be scored (a non-finite score, …): the request's problem.
+    Unscorable(String),
+    /// The model panicked: the server's problem.
+    Panicked,
 }
 
 /// Scores (and maps where asked) of one request's samples.
@@ -192,7 +201,10 @@ impl ServedModel {
             input: run.preprocessor.input,
             checkpoint: checkpoint.to_string(),
             threshold,
-            threshold_rule: run.thresholds.of(checkpoint).rule,
+            threshold_rule: match options.false_alarm_rate {
+                Some(alpha) => ThresholdRule::FalseAlarmRate { alpha },
+                None => run.thresholds.of(checkpoint).rule,
+            },
             false_alarm_rate: options.false_alarm_rate,
             calibration_samples: calibration.as_ref().map_or(0, Calibration::len),
             maps,
@@ -294,15 +306,28 @@ struct Scorer<'a> {
 
 impl Scorer<'_> {
     /// Answer jobs until every sender is gone: wait for one, gather what else arrives within
-    /// `max_wait` (up to `max_batch` samples), score them together, reply to each.
+    /// `max_wait` while the batch stays within `max_batch` samples (a job that would cross it
+    /// opens the next batch), score them together, reply to each.
     fn serve(&self, jobs: &Receiver<Job>, max_batch: usize, max_wait: Duration) {
-        while let Ok(first) = jobs.recv() {
+        let mut next: Option<Job> = None;
+        loop {
+            let first = match next.take() {
+                Some(job) => job,
+                None => match jobs.recv() {
+                    Ok(job) => job,
+                    Err(_) => return,
+                },
+            };
+            let mut samples = first.samples.len();
             let mut batch = vec![first];
-            let mut samples = batch[0].samples.len();
             let deadline = Instant::now() + max_wait;
             while samples < max_batch {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match jobs.recv_timeout(left) {
+                    Ok(job) if samples + job.samples.len() > max_batch => {
+                        next = Some(job);
+                        break;
+                    }
                     Ok(job) => {
                         samples += job.samples.len();
                         batch.push(job);
@@ -317,23 +342,32 @@ impl Scorer<'_> {
             }
             let samples = batch.iter().map(|j| j.samples.len()).sum();
             self.counters.record(batch.len(), samples);
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                score_batch(self.run, self.detector, &batch)
-            }));
-            let results = match outcome {
-                Ok(Ok(results)) => results.into_iter().map(Ok).collect(),
-                Ok(Err(e)) => batch
-                    .iter()
-                    .map(|_| Err(anyhow::anyhow!("scoring failed: {e:#}")))
+            let results = match self.score(&batch) {
+                Ok(results) => results.into_iter().map(Ok).collect(),
+                // One request's samples must not fail the others': score each alone.
+                Err(_) if batch.len() > 1 => (batch.iter())
+                    .map(|job| {
+                        self.score(std::slice::from_ref(job))
+                            .map(|mut one| one.remove(0))
+                    })
                     .collect(),
-                Err(_) => batch
-                    .iter()
-                    .map(|_| Err(anyhow::anyhow!("scoring failed: the model panicked")))
-                    .collect::<Vec<_>>(),
+                Err(failure) => vec![Err(failure)],
             };
             for (job, result) in batch.into_iter().zip(results) {
                 let _ = job.reply.send(result);
             }
+        }
+    }
+
+    /// Score `jobs` in one pass, a panic caught.
+    fn score(&self, jobs: &[Job]) -> Result<Vec<Scored>, Failure> {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            score_batch(self.run, self.detector, jobs)
+        }));
+        match outcome {
+            Ok(Ok(scored)) => Ok(scored),
+            Ok(Err(e)) => Err(Failure::Unscorable(format!("{e:#}"))),
+            Err(_) => Err(Failure::Panicked),
         }
     }
 }
