@@ -63,14 +63,7 @@ fn fixture_samples(image: bool) -> anyhow::Result<Samples> {
     } else {
         (DatasetKind::Adbench, root.join("adbench/4_breastw.npz"))
     };
-    let source = source::load(&DatasetSpec {
-        kind,
-        path,
-        label_column: None,
-        image_size: None,
-        allow_missing_masks: false,
-        mask_dir: None,
-    })?;
+    let source = source::load(&DatasetSpec::new(kind, path))?;
     let set = if image {
         source.test.expect("MNIST has a test split")
     } else {

@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 cargo build --release --quiet
 python3 -m venv --clear target/python-venv
 . target/python-venv/bin/activate
-pip install --quiet --upgrade pip
 pip install --quiet numpy pytest
 pip install --quiet ./python
 cd python/tests

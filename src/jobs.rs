@@ -283,14 +283,7 @@ pub fn fit_arrays(
         class_names: vec!["sample".into()],
         masks: None,
     };
-    let data = DatasetSpec {
-        kind: DatasetKind::Arrays,
-        path: "arrays".into(),
-        label_column: None,
-        image_size: None,
-        allow_missing_masks: false,
-        mask_dir: None,
-    };
+    let data = DatasetSpec::new(DatasetKind::Arrays, "arrays");
     let mut config = RunConfig::new(model, data, Protocol::Fit, options.seed)?;
     if let Some(e) = options.epochs {
         config.train.epochs = e;
@@ -727,14 +720,7 @@ pub fn metrics_of_scores(path: &Path, choice: ThresholdChoice) -> crate::Result<
 pub fn demo_config(seed: u64, epochs: usize) -> crate::Result<RunConfig> {
     let mut config = RunConfig::new(
         ModelConfig::default_for("ganomaly")?,
-        DatasetSpec {
-            kind: DatasetKind::BuiltinMnist,
-            path: PathBuf::from("builtin"),
-            label_column: None,
-            image_size: None,
-            allow_missing_masks: false,
-            mask_dir: None,
-        },
+        DatasetSpec::new(DatasetKind::BuiltinMnist, "builtin"),
         Protocol::LeaveOneOut { class: "0".into() },
         seed,
     )?;

@@ -238,25 +238,16 @@ fn train_eval_score_metrics_end_to_end() {
     assert!((m["auroc"].as_f64().unwrap() - metrics["auroc"].as_f64().unwrap()).abs() < 1e-9);
     // `report` of two runs: a comparison table, each run's section; it replaces only a report.
     let twin = dir.join("twin");
-    let o = oddity(&[
-        "train",
-        "--model",
+    let breastw = fixture("adbench/4_breastw.npz");
+    let tabular = ("tabular", None);
+    train_ok(
         "autoencoder",
-        "--dataset",
-        "adbench",
-        "--data",
-        d,
-        "--protocol",
-        "tabular",
-        "--epochs",
-        "3",
-        "--seed",
-        "4",
-        "--out",
-        twin.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+        ("adbench", &breastw),
+        tabular,
+        3,
+        &twin,
+        &["--seed", "4"],
+    );
     let page = dir.join("both.html");
     let report = |checkpoint: &str| {
         oddity(&[

@@ -460,16 +460,7 @@ fn limits_answer_413_503_and_504() {
         reply.starts_with("HTTP/1.1 413") && reply.contains("1048576 bytes"),
         "{reply}"
     );
-    let wide = {
-        let img = image::GrayImage::new(100, 30);
-        let mut bytes = Vec::new();
-        img.write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
-        )
-        .unwrap();
-        bytes
-    };
+    let wide = grey_png(image::GrayImage::new(100, 30));
     assert_refused(
         &post(&agent, &score_url("mnist-1"), "image/png", &wide),
         413,

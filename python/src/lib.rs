@@ -272,12 +272,8 @@ fn train(
 ) -> PyResult<Model> {
     let config = model_config(model, settings)?;
     let spec = oddity::data::source::DatasetSpec {
-        kind: dataset.parse().map_err(value_error)?,
-        path: data,
-        label_column: None,
         image_size: decode_size,
-        allow_missing_masks: false,
-        mask_dir: None,
+        ..oddity::data::source::DatasetSpec::new(dataset.parse().map_err(value_error)?, data)
     };
     let protocol =
         oddity::data::protocol::Protocol::parse(protocol, class_name).map_err(value_error)?;

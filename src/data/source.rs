@@ -153,6 +153,20 @@ fn require_exists(path: &Path) -> crate::Result<()> {
     Ok(())
 }
 
+impl DatasetSpec {
+    /// The data set of `kind` at `path` with every option at its default.
+    pub fn new(kind: DatasetKind, path: impl Into<PathBuf>) -> Self {
+        DatasetSpec {
+            kind,
+            path: path.into(),
+            label_column: None,
+            image_size: None,
+            allow_missing_masks: false,
+            mask_dir: None,
+        }
+    }
+}
+
 /// Load the data set described by `spec`.
 pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
     let path = spec.path.as_path();

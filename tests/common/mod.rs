@@ -18,14 +18,7 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// A dataset spec of `kind` at `path`.
 pub fn spec(kind: DatasetKind, path: PathBuf) -> DatasetSpec {
-    DatasetSpec {
-        kind,
-        path,
-        label_column: None,
-        image_size: None,
-        allow_missing_masks: false,
-        mask_dir: None,
-    }
+    DatasetSpec::new(kind, path)
 }
 
 /// A run config for `model` with the given budget.
@@ -80,6 +73,41 @@ pub fn oddity(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("the oddity binary runs")
+}
+
+/// `oddity train --model MODEL --dataset DATASET --data DATA --protocol PROTOCOL [--class C]
+/// --epochs EPOCHS --quiet --out OUT EXTRA…`, which must succeed.
+pub fn train_ok(
+    model: &str,
+    (dataset, data): (&str, &std::path::Path),
+    (protocol, class): (&str, Option<&str>),
+    epochs: usize,
+    out: &std::path::Path,
+    extra: &[&str],
+) {
+    let epochs = epochs.to_string();
+    let mut args = vec![
+        "train",
+        "--model",
+        model,
+        "--dataset",
+        dataset,
+        "--data",
+        data.to_str().unwrap(),
+        "--protocol",
+        protocol,
+        "--epochs",
+        &epochs,
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    if let Some(c) = class {
+        args.extend(["--class", c]);
+    }
+    args.extend(extra);
+    let o = oddity(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 /// A command's standard error as text.

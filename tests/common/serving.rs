@@ -1,6 +1,6 @@
 //! Serving helpers: two small real runs, a running `oddity serve`, digits as PNG files.
 
-use super::{fixture, oddity, spec, stderr};
+use super::{fixture, spec, train_ok};
 use oddity::data::Samples;
 use oddity::data::source::{self, DatasetKind};
 use std::io::{BufRead, BufReader, Read};
@@ -55,7 +55,11 @@ pub fn serve(runs: &[&Path], extra: &[&str]) -> Served {
 /// A grey image of `side`×`side` values 0–255 as PNG bytes.
 pub fn png_of(values: &[f32], side: u32) -> Vec<u8> {
     let pixels: Vec<u8> = values.iter().map(|&v| v as u8).collect();
-    let img = image::GrayImage::from_raw(side, side, pixels).unwrap();
+    grey_png(image::GrayImage::from_raw(side, side, pixels).unwrap())
+}
+
+/// A grey image as PNG bytes.
+pub fn grey_png(img: image::GrayImage) -> Vec<u8> {
     let mut bytes = Vec::new();
     img.write_to(
         &mut std::io::Cursor::new(&mut bytes),
@@ -83,43 +87,24 @@ pub fn raw_samples(kind: DatasetKind, path: PathBuf, split_test: bool, count: us
 /// Train the two served runs into `dir`: an autoencoder on the breastw table (10 epochs) and
 /// one on MNIST digit 1 (2 epochs); their folders `breastw` and `mnist-1`.
 pub fn train_runs(dir: &Path) -> (PathBuf, PathBuf) {
-    let table = dir.join("breastw");
-    let o = oddity(&[
-        "train",
-        "--model",
+    let (table, images) = (dir.join("breastw"), dir.join("mnist-1"));
+    let breastw = fixture("adbench/4_breastw.npz");
+    train_ok(
         "autoencoder",
-        "--dataset",
-        "adbench",
-        "--data",
-        fixture("adbench/4_breastw.npz").to_str().unwrap(),
-        "--protocol",
-        "tabular",
-        "--epochs",
-        "10",
-        "--quiet",
-        "--out",
-        table.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let images = dir.join("mnist-1");
-    let o = oddity(&[
-        "train",
-        "--model",
+        ("adbench", &breastw),
+        ("tabular", None),
+        10,
+        &table,
+        &[],
+    );
+    let mnist = fixture("mnist");
+    train_ok(
         "autoencoder",
-        "--dataset",
-        "mnist",
-        "--data",
-        fixture("mnist").to_str().unwrap(),
-        "--protocol",
-        "one-class",
-        "--class",
-        "1",
-        "--epochs",
-        "2",
-        "--quiet",
-        "--out",
-        images.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+        ("mnist", &mnist),
+        ("one-class", Some("1")),
+        2,
+        &images,
+        &[],
+    );
     (table, images)
 }
