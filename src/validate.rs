@@ -259,6 +259,8 @@ const COUNT_FIELDS: &[&str] = &[
     "patience",
     "downsamplings",
     "anomalies_per_step",
+    "importance_samples",
+    "probability_samples",
 ];
 
 /// Hyper-parameters holding a size (a count of units or channels).
@@ -325,7 +327,7 @@ fn check_number(name: &str, key: &str, n: &serde_json::Number, x: f64) -> crate:
         "beta_1" | "beta_2" | "ema_decay" => in_range(name, x, 0.0, 1.0, true),
         k if k.contains("dropout") => in_range(name, x, 0.0, 1.0, true),
         // A step and SSIM's dynamic range divide: zero is no value for them.
-        "penalty_step" | "dynamic_range" => positive(name, x),
+        "penalty_step" | "dynamic_range" | "decoder_std" => positive(name, x),
         // Loss weights, slopes, noise levels and re-initialisation levels: finite, not negative.
         _ => {
             ensure!(x >= 0.0, "{name} must not be negative, got {x}");

@@ -18,6 +18,7 @@ from .models.alad import ALAD
 from .models.anogan import AnoGAN
 from .models.auto_encoder import AutoEncoder
 from .models.egbad import EGBAD
+from .models.vae import VAE
 
 __version__ = _native.__version__
 
@@ -32,4 +33,5 @@ __all__ = [
     "load",
     "models",
     "train",
+    "VAE",
 ]

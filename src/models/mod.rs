@@ -47,6 +47,7 @@ builtin_models! {
     autoencoder => AutoencoderConfig,
     ssim_ae => SsimAeConfig,
     cavga => CavgaConfig,
+    vae => VaeConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.
