@@ -157,12 +157,12 @@ pub fn render(reports: &[RunReport]) -> crate::Result<String> {
         [one] => format!("oddity report: {}", one.name),
         many => format!("oddity report: {} runs", many.len()),
     };
-    write!(
+    writeln!(
         page,
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title><style>{STYLE}</style></head><body>\n<h1>{}</h1>\n\
-         <p class=\"muted\">written by oddity {}</p>\n",
+         <p class=\"muted\">written by oddity {}</p>",
         escape(&title),
         escape(&title),
         env!("CARGO_PKG_VERSION")
@@ -297,7 +297,7 @@ fn comparison(page: &mut String, reports: &[RunReport]) -> crate::Result<()> {
         if failed == 0 {
             page.push_str("<td class=\"pass\">ok</td></tr>\n");
         } else {
-            write!(page, "<td class=\"fail\">{failed} problem(s)</td></tr>\n")?;
+            writeln!(page, "<td class=\"fail\">{failed} problem(s)</td></tr>")?;
         }
     }
     page.push_str("</table>\n");
@@ -307,17 +307,17 @@ fn comparison(page: &mut String, reports: &[RunReport]) -> crate::Result<()> {
 fn run_section(page: &mut String, r: &RunReport, heading: bool) -> crate::Result<()> {
     let m = &r.metrics;
     if heading {
-        write!(
+        writeln!(
             page,
-            "<h2 id=\"{}\">{}</h2>\n",
+            "<h2 id=\"{}\">{}</h2>",
             anchor(&r.name),
             escape(&r.name)
         )?;
     }
-    write!(
+    writeln!(
         page,
         "<p><b>{}</b> on {} <code>{}</code>, protocol {}, seed {}, checkpoint {} (epoch {} of \
-         {}).</p>\n",
+         {}).</p>",
         escape(r.run.config.model.name()),
         escape(&r.run.config.dataset.kind.to_string()),
         escape(&r.run.config.dataset.path.display().to_string()),
@@ -332,17 +332,17 @@ fn run_section(page: &mut String, r: &RunReport, heading: bool) -> crate::Result
     page.push_str("<h3>Metrics on the test split</h3><table><tr><th>metric</th><th>value</th><th>meaning</th></tr>\n");
     for (key, label, meaning) in DEFINITIONS {
         if m.get(*key).is_some_and(|v| !v.is_null()) {
-            write!(
+            writeln!(
                 page,
-                "<tr><td>{label}</td><td class=\"num\">{}</td><td class=\"muted\">{meaning}</td></tr>\n",
+                "<tr><td>{label}</td><td class=\"num\">{}</td><td class=\"muted\">{meaning}</td></tr>",
                 number(&m[*key])
             )?;
         }
     }
-    write!(
+    writeln!(
         page,
         "</table><p class=\"muted\">{} test samples, {} anomalies; anomalies are the positive \
-         class.</p>\n",
+         class.</p>",
         number(&m["samples"]),
         number(&m["anomalies"])
     )?;
@@ -366,10 +366,10 @@ fn run_section(page: &mut String, r: &RunReport, heading: bool) -> crate::Result
     localisation(page, r)?;
     split_table(page, r)?;
     let config = serde_json::to_string_pretty(&r.run.config)?;
-    write!(
+    writeln!(
         page,
         "<h3>Configuration</h3><details><summary>run.json (everything needed to reproduce the \
-         run)</summary><pre>{}</pre></details>\n",
+         run)</summary><pre>{}</pre></details>",
         escape(&config)
     )?;
     Ok(())
@@ -419,10 +419,10 @@ fn class_table(page: &mut String, r: &RunReport) -> crate::Result<()> {
         let median = crate::threshold::percentile_of(scores, 50.0);
         let mean = scores.iter().sum::<f64>() / scores.len() as f64;
         let flagged = scores.iter().filter(|&&s| s >= threshold).count();
-        write!(
+        writeln!(
             page,
             "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{median:.6}</td>\
-             <td class=\"num\">{mean:.6}</td><td class=\"num\">{:.1} %</td></tr>\n",
+             <td class=\"num\">{mean:.6}</td><td class=\"num\">{:.1} %</td></tr>",
             escape(class),
             if *label == 1 { "anomaly" } else { "normal" },
             scores.len(),
@@ -444,9 +444,9 @@ fn false_alarms(page: &mut String, m: &serde_json::Value) -> crate::Result<()> {
          <th>expected</th><th>realised</th></tr>\n",
     );
     for r in rates {
-        write!(
+        writeln!(
             page,
-            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+            "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
             number(&r["alpha"]),
             number(&r["expected"]),
             number(&r["realised"])
@@ -483,10 +483,10 @@ fn training_curves(page: &mut String, r: &RunReport) -> crate::Result<()> {
     }
     let seconds: f64 = log.epochs.iter().map(|e| e.train_seconds).sum();
     let speed = log.epochs.last().map_or(0.0, |e| e.samples_per_second);
-    write!(
+    writeln!(
         page,
         "</div><p class=\"muted\">{} epochs, {seconds:.1} s of training steps, {speed:.0} \
-         samples/s in the last epoch.</p>\n",
+         samples/s in the last epoch.</p>",
         log.epochs.len()
     )?;
     Ok(())
@@ -500,10 +500,10 @@ fn localisation(page: &mut String, r: &RunReport) -> crate::Result<()> {
              <th>image AUROC</th><th>pixel AUROC</th><th>AUPRO</th></tr>\n",
         );
         for d in defects {
-            write!(
+            writeln!(
                 page,
                 "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 escape(d["defect"].as_str().unwrap_or("?")),
                 number(&d["images"]),
                 number(&d["image_auroc"]),
@@ -543,9 +543,9 @@ fn split_table(page: &mut String, r: &RunReport) -> crate::Result<()> {
     );
     for role in ["train", "valid", "labelled", "test"] {
         if let Some((normals, anomalies)) = r.split.get(role) {
-            write!(
+            writeln!(
                 page,
-                "<tr><td>{role}</td><td class=\"num\">{normals}</td><td class=\"num\">{anomalies}</td></tr>\n"
+                "<tr><td>{role}</td><td class=\"num\">{normals}</td><td class=\"num\">{anomalies}</td></tr>"
             )?;
         }
     }
