@@ -6,9 +6,13 @@
 //! Networks: images use the DCGAN encoder (its last convolution giving `2·d` channels: the
 //! posterior mean and log-variance) and the DCGAN decoder from `d` latent channels
 //! ([`crate::nn::dcgan`]); tables an MLP `D → hidden… → 2·d` and `d → …hidden → D`.
-//! Posterior `q(z|x) = N(μ(x), diag σ²(x))`, prior `N(0, I)`, Gaussian decoder
-//! `p(x|z) = N(x̂(z), s² I)` with a fixed standard deviation `s` (`decoder_std`, 1 on
-//! standardised data; the paper does not give its variance).
+//! Posterior `q(z|x) = N(μ(x), diag σ²(x))` (log σ² clamped to [−20, 20], which also stops its
+//! gradient outside), prior `N(0, I)`, Gaussian decoder `p(x|z) = N(x̂(z), s² I)` with a fixed
+//! standard deviation `s` (`decoder_std`, 1; Lu & Xu do not give their variance). The DCGAN
+//! decoder ends in tanh, so on images x̂ ∈ [−1, 1]: train image VAEs with `--scaling
+//! minus-one-to-one`, or the likelihood cannot fit the bright pixels that standardisation puts
+//! above 1 (the scores still rank, but their likelihood is not a fit). Images are 32 px by
+//! default (the paper's skin images ≈ 64 px: `image_size`).
 //!
 //! Training: the negative ELBO with one reparameterised sample `z = μ + σ·ε` per image,
 //! `½‖x − x̂(z)‖²/s² + KL(q‖p)` (constants dropped), Adam. Validation criterion: the same at
@@ -21,11 +25,15 @@
 //! - `iwae` (default): `−log (1/k) Σᵢ p(x|zᵢ) p(zᵢ) / q(zᵢ|x)`, the importance-weighted bound
 //!   with `k = importance_samples` (100), computed by log-sum-exp;
 //! - `reconstruction-probability`: `−log (1/L) Σₗ p(x|zₗ)`, `L = probability_samples` (10).
+//!   Deviation: An & Cho's decoder learns a per-dimension variance σ(z); with the fixed `s`
+//!   here the probability is a soft minimum of the L squared errors, and its ranking depends
+//!   on `s`.
 //!
 //! The `zᵢ = μ + σ·εᵢ` use one fixed bank of standard normal `εᵢ` drawn from the model's seed
 //! (common random numbers), so that a sample's score depends neither on its batch nor on when
 //! it is scored; the `k` decodes of a batch run as one batched pass (in chunks of at most
-//! 4 096 decodes). Map: `(x − x̂(μ))²` averaged over channels.
+//! 4 096 decodes, or one sample's `k` when `k` is larger). Map: `(x − x̂(μ))²` averaged over
+//! channels.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
 use crate::data::SampleShape;
@@ -198,8 +206,14 @@ impl Vae {
     /// Build the VAE for samples of `shape` on `device`.
     pub fn new(config: VaeConfig, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Self> {
         anyhow::ensure!(
-            config.importance_samples <= MAX_SAMPLES && config.probability_samples <= MAX_SAMPLES,
-            "vae: importance_samples and probability_samples must be at most {MAX_SAMPLES}, got \
+            config.decoder_std.is_finite() && config.decoder_std > 0.0,
+            "vae: decoder_std must be a positive number, got {}",
+            config.decoder_std
+        );
+        anyhow::ensure!(
+            (1..=MAX_SAMPLES).contains(&config.importance_samples)
+                && (1..=MAX_SAMPLES).contains(&config.probability_samples),
+            "vae: importance_samples and probability_samples must be within 1–{MAX_SAMPLES}, got \
              {} and {}",
             config.importance_samples,
             config.probability_samples
@@ -313,6 +327,28 @@ impl Vae {
         (z.reshape([b * samples, d]), eps)
     }
 
+    /// `log p(x|zᵢ) + log p(zᵢ) − log q(zᵢ|x)` for the first `k` bank draws, `[B, k]`.
+    fn log_importance_weights(
+        &self,
+        net: &VaeNet,
+        x: Tensor<2>,
+        mean: Tensor<2>,
+        log_var: Tensor<2>,
+        k: usize,
+    ) -> Tensor<2> {
+        let b = x.dims()[0];
+        let (z, eps) = self.posterior_samples(mean, log_var.clone(), k);
+        let d = self.latent;
+        let log_px = self.log_likelihood(net, x, z.clone(), k);
+        let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln() * d as f64;
+        let log_prior = z.powi_scalar(2).sum_dim(1).reshape([b, k]) * -0.5 - half_log_2pi;
+        // log N(z; μ, σ²) with z = μ + σ·ε: −½‖ε‖² − ½ Σ log σ² − (d/2) log 2π.
+        let log_q = eps.powi_scalar(2).sum_dim(2).reshape([1, k]) * -0.5
+            - (log_var.sum_dim(1) * 0.5)
+            - half_log_2pi;
+        log_px + log_prior - log_q
+    }
+
     /// The configured score of a batch small enough to decode at once.
     fn score_chunk(&self, x: Tensor<2>) -> Tensor<1> {
         let net = self.net.valid();
@@ -335,15 +371,7 @@ impl Vae {
             }
             VaeScore::Iwae => {
                 let k = self.config.importance_samples;
-                let (z, eps) = self.posterior_samples(mean, log_var.clone(), k);
-                let d = self.latent;
-                let log_px = self.log_likelihood(&net, x, z.clone(), k);
-                let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln() * d as f64;
-                let log_prior = z.powi_scalar(2).sum_dim(1).reshape([b, k]) * -0.5 - half_log_2pi;
-                let log_q = eps.powi_scalar(2).sum_dim(2).reshape([1, k]) * -0.5
-                    - (log_var.sum_dim(1) * 0.5)
-                    - half_log_2pi;
-                let log_w = log_px + log_prior - log_q;
+                let log_w = self.log_importance_weights(&net, x, mean, log_var, k);
                 (log_sum_exp(log_w) - (k as f64).ln()).neg()
             }
             VaeScore::ReconstructionProbability => {
@@ -567,8 +595,8 @@ mod tests {
         }
     }
 
-    /// The IWAE bound is at least the ELBO (as a log-likelihood: its negative is at most the
-    /// negative ELBO), and a chunked score equals the whole batch's.
+    /// The IWAE bound is at least the sampled ELBO of the same importance weights (Jensen:
+    /// log mean exp w ≥ mean w), and a chunked score equals the whole batch's.
     #[test]
     fn iwae_bounds_the_elbo_and_chunks_agree() {
         let device = Device::flex();
@@ -576,10 +604,29 @@ let rows: Vec<f32> = (0..50)
             .flat_map(|i| [i as f32 / 10.0, -1.0, (i % 7) as f32])
             .collect();
         let x = Tensor::<2>::from_data(TensorData::new(rows, [50, 3]), &device);
-        let iwae = values(table_vae(VaeScore::Iwae, 100).score(x.clone()));
-        let elbo = values(table_vae(VaeScore::Elbo, 100).score(x.clone()));
+        let vae = table_vae(VaeScore::Iwae, 100);
+        let iwae = values(vae.score(x.clone()));
+        let net = vae.net.valid();
+        let (mean, log_var) = net.encode(x.clone(), None, 2);
+        let sampled_elbo = values(
+            vae.log_importance_weights(&net, x.clone(), mean, log_var, 100)
+                .mean_dim(1)
+                .reshape([50]),
+        );
         for i in 0..50 {
-            assert!(iwae[i] <= elbo[i] + 1e-4, "{i}: {} > {}", iwae[i], elbo[i]);
+            let neg_elbo = -sampled_elbo[i];
+            assert!(iwae[i] <= neg_elbo + 1e-4, "{i}: {} > {neg_elbo}", iwae[i]);
+            assert!(iwae[i] < neg_elbo, "{i}: the bound should be strictly tighter here");
+        }
+        // Invalid sample counts and decoder spreads are refused when built.
+        for (k, std) in [(0, 1.0), (10_001, 1.0), (10, 0.0), (10, f64::NAN)] {
+            let config = VaeConfig {
+                importance_samples: k,
+                decoder_std: std,
+                ..VaeConfig::default()
+            };
+            let shape = SampleShape::Table { features: 3 };
+            assert!(Vae::new(config, shape, &device, 0).is_err(), "k {k} std {std}");
         }
         let big = table_vae(VaeScore::Iwae, 1000); // 4 rows a chunk: 13 chunks
         let whole = values(big.score(x.clone()));

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The VAE's scores on MNIST (or Fashion-MNIST) one-class, every class, reduced budget: MAX_TRAIN
+# training normals, EPOCHS epochs, MAX_TEST test images, seed SEED; one VAE per class, its
+# reconstruction, KL and IWAE (k = 100) scores from the same weights (last checkpoint).
+#
+#   DATASET=mnist MAX_TRAIN=1000 EPOCHS=5 MAX_TEST=1000 SEED=0 scripts/results_vae_one_class.sh [OUT]
+set -euo pipefail
+OUT=${1:-runs/vae-one-class}
+BIN=${ODDITY:-target/release/oddity}
+DATASET=${DATASET:-mnist}
+SHARED=${SHARED:-../shared/data}
+MAX_TRAIN=${MAX_TRAIN:-1000}
+EPOCHS=${EPOCHS:-5}
+MAX_TEST=${MAX_TEST:-1000}
+SEED=${SEED:-0}
+mkdir -p "$OUT/settings"
+for s in reconstruction kl; do echo "{\"score\": \"$s\"}" > "$OUT/settings/$s.json"; done
+auroc() { python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['auroc']:.3f}\")" "$1"; }
+rows=("| score | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |" "|---|---|---|---|---|---|---|---|---|---|---|")
+declare -A line=([iwae]="| iwae" [reconstruction]="| reconstruction" [kl]="| kl")
+for class in 0 1 2 3 4 5 6 7 8 9; do
+  run="$OUT/$DATASET-$class-seed$SEED"
+  if [ ! -f "$run/eval-last/metrics.json" ]; then
+    rm -rf "$run"
+    "$BIN" train --model vae --dataset "$DATASET" --data "$SHARED/$DATASET" --protocol one-class \
+      --class "$class" --max-train "$MAX_TRAIN" --max-test "$MAX_TEST" --epochs "$EPOCHS" \
+      --seed "$SEED" --out "$run" --quiet > /dev/null
+    "$BIN" eval "$run" --checkpoint last > /dev/null
+  fi
+  for s in reconstruction kl; do
+    [ -f "$run/eval-last-$s/metrics.json" ] || \
+      "$BIN" eval "$run" --checkpoint last --model-config "$OUT/settings/$s.json" > /dev/null
+  done
+  line[iwae]+=" | $(auroc "$run/eval-last/metrics.json")"
+  line[reconstruction]+=" | $(auroc "$run/eval-last-reconstruction/metrics.json")"
+  line[kl]+=" | $(auroc "$run/eval-last-kl/metrics.json")"
+done
+printf '%s\n' "${rows[@]}"
+for s in iwae reconstruction kl; do echo "${line[$s]} |"; done
