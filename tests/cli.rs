@@ -24,34 +24,6 @@ fn help_explains_every_job() {
     );
 }
 
-/// `oddity train` with the given model, data and protocol (and class), into `out`.
-fn train_cmd(
-    model: &str,
-    dataset: &str,
-    data: &Path,
-    protocol: &str,
-    class: Option<&str>,
-    out: &Path,
-) -> Output {
-    let mut args = vec![
-        "train",
-        "--model",
-        model,
-        "--dataset",
-        dataset,
-        "--data",
-        data.to_str().unwrap(),
-        "--protocol",
-        protocol,
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    if let Some(c) = class {
-        args.extend(["--class", c]);
-    }
-    oddity(&args)
-}
-
 #[test]
 fn bad_inputs_are_named_errors() {
     let dir = temp_dir("cli-bad");
@@ -341,21 +313,10 @@ fn train_eval_score_metrics_end_to_end() {
         );
     }
     // A rate the validation split cannot reach is refused before training.
-    let o = oddity(&[
-        "train",
-        "--model",
-        "autoencoder",
-        "--dataset",
-        "adbench",
-        "--data",
-        d,
-        "--protocol",
-        "tabular",
-        "--false-alarm-rate",
-        "0.001",
-        "--out",
-        dir.join("far").to_str().unwrap(),
-    ]);
+    let far = dir.join("far");
+    let adbench = ("adbench", data.as_path());
+    let rate = ["--false-alarm-rate", "0.001"];
+    let o = train_cmd_with("autoencoder", adbench, ("tabular", None), &far, &rate);
     let e = stderr(&o);
     assert!(
         !o.status.success() && e.contains("far:0.001") && e.contains("999"),

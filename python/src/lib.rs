@@ -85,20 +85,7 @@ impl Model {
                 values[i]
             )));
         }
-        let n = values.len() / width;
-        Ok(oddity::data::Samples {
-            values,
-            shape,
-            labels: vec![0; n],
-            origin: (0..n)
-                .map(|i| oddity::data::Origin {
-                    split: 0,
-                    index: i as u32,
-                })
-                .collect(),
-            classes: vec![0; n],
-            masks: None,
-        })
+        Ok(oddity::data::Samples::unlabelled(shape, values))
     }
 
     fn calibration(&self) -> Option<Calibration> {

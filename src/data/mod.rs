@@ -193,6 +193,25 @@ impl Samples {
         }
     }
 
+    /// Samples of `shape` holding `values` one after another, with no labels to speak of
+    /// (each taken as normal, its origin its position): new data to score.
+    pub fn unlabelled(shape: SampleShape, values: Vec<f32>) -> Self {
+        let n = values.len() / shape.len().max(1);
+        Samples {
+            values,
+            shape,
+            labels: vec![0; n],
+            origin: (0..n)
+                .map(|i| Origin {
+                    split: 0,
+                    index: i as u32,
+                })
+                .collect(),
+            classes: vec![0; n],
+            masks: None,
+        }
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.labels.len()

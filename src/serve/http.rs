@@ -2,7 +2,7 @@
 
 use super::Limits;
 use super::inputs::{Rejection, ScoreInput, rows_from_csv, rows_from_json};
-use super::worker::{Failure, Job, QueueError, ServedModel, samples_of};
+use super::worker::{Failure, Job, QueueError, ServedModel};
 use crate::run::MapPicture;
 use axum::Json;
 use axum::Router;
@@ -194,7 +194,7 @@ async fn score_within(
     let values = tokio::task::spawn_blocking(move || input.to_values(shape, &limits))
         .await
         .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))??;
-    let samples = samples_of(shape, values);
+    let samples = crate::data::Samples::unlabelled(shape, values);
     let (reply, answer) = tokio::sync::oneshot::channel();
     let job = Job {
         samples: samples.clone(),

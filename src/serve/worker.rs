@@ -2,7 +2,7 @@
 
 use super::ServeOptions;
 use crate::conformal::Calibration;
-use crate::data::{Origin, SampleShape, Samples};
+use crate::data::{SampleShape, Samples};
 use crate::run::{self, Checkpoint, Run};
 use crate::threshold::ThresholdRule;
 use anyhow::Context;
@@ -236,7 +236,7 @@ fn draws_maps(run: &Run, detector: &dyn crate::models::AnyDetector) -> crate::Re
     let SampleShape::Image { .. } = run.preprocessor.input else {
         return Ok(false);
     };
-    let blank = samples_of(
+    let blank = Samples::unlabelled(
         run.preprocessor.input,
         vec![0.0; run.preprocessor.input.len()],
     );
@@ -247,24 +247,6 @@ fn draws_maps(run: &Run, detector: &dyn crate::models::AnyDetector) -> crate::Re
         run::MapOptions::default(),
         |_, _, _, _| Ok(()),
     )
-}
-
-/// Samples of `shape` holding `values` (labels and origins are not used for scoring).
-pub(super) fn samples_of(shape: SampleShape, values: Vec<f32>) -> Samples {
-    let n = values.len() / shape.len().max(1);
-    Samples {
-        values,
-        shape,
-        labels: vec![0; n],
-        origin: (0..n)
-            .map(|i| Origin {
-                split: 0,
-                index: i as u32,
-            })
-            .collect(),
-        classes: vec![0; n],
-        masks: None,
-    }
 }
 
 fn summary(run: &Run, checkpoint: Checkpoint) -> TrainingSummary {
@@ -384,14 +366,14 @@ fn score_batch(
     for job in batch {
         all.extend_from_slice(&job.samples.values);
     }
-    let scores = run::score_raw(run, detector, &samples_of(shape, all))?;
+    let scores = run::score_raw(run, detector, &Samples::unlabelled(shape, all))?;
     let mut with_maps = Vec::new();
     for job in batch.iter().filter(|j| j.maps) {
         with_maps.extend_from_slice(&job.samples.values);
     }
     let mut maps = Vec::new();
     if !with_maps.is_empty() {
-        let wanted = samples_of(shape, with_maps);
+        let wanted = Samples::unlabelled(shape, with_maps);
         run::for_each_raw_map(
             run,
             detector,

@@ -75,17 +75,27 @@ pub fn oddity(args: &[&str]) -> std::process::Output {
         .expect("the oddity binary runs")
 }
 
+/// `oddity train` with the given model, data and protocol (and class), into `out`.
+pub fn train_cmd(
+    model: &str,
+    dataset: &str,
+    data: &std::path::Path,
+    protocol: &str,
+    class: Option<&str>,
+    out: &std::path::Path,
+) -> std::process::Output {
+    train_cmd_with(model, (dataset, data), (protocol, class), out, &[])
+}
+
 /// `oddity train --model MODEL --dataset DATASET --data DATA --protocol PROTOCOL [--class C]
-/// --epochs EPOCHS --quiet --out OUT EXTRA…`, which must succeed.
-pub fn train_ok(
+/// --out OUT EXTRA…`.
+pub fn train_cmd_with(
     model: &str,
     (dataset, data): (&str, &std::path::Path),
     (protocol, class): (&str, Option<&str>),
-    epochs: usize,
     out: &std::path::Path,
     extra: &[&str],
-) {
-    let epochs = epochs.to_string();
+) -> std::process::Output {
     let mut args = vec![
         "train",
         "--model",
@@ -96,9 +106,6 @@ pub fn train_ok(
         data.to_str().unwrap(),
         "--protocol",
         protocol,
-        "--epochs",
-        &epochs,
-        "--quiet",
         "--out",
         out.to_str().unwrap(),
     ];
@@ -106,7 +113,22 @@ pub fn train_ok(
         args.extend(["--class", c]);
     }
     args.extend(extra);
-    let o = oddity(&args);
+    oddity(&args)
+}
+
+/// [`train_cmd_with`] `--epochs EPOCHS --quiet EXTRA…`, which must succeed.
+pub fn train_ok(
+    model: &str,
+    data: (&str, &std::path::Path),
+    protocol: (&str, Option<&str>),
+    epochs: usize,
+    out: &std::path::Path,
+    extra: &[&str],
+) {
+    let epochs = epochs.to_string();
+    let mut args = vec!["--epochs", &epochs, "--quiet"];
+    args.extend(extra);
+    let o = train_cmd_with(model, data, protocol, out, &args);
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
