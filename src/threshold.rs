@@ -1,5 +1,7 @@
 //! Thresholds chosen without test data: a percentile of the scores on normal-only validation
-//! data (the default), a conformal false-alarm rate ([`crate::conformal`]), or a fixed value.
+//! data (the default), a conformal false-alarm rate ([`crate::conformal`]), a quantile of a
+//! kernel density estimate of the training scores (adVAE's rule, [`crate::kde`]), or a fixed
+//! value.
 //!
 //! anomalib's adaptive threshold maximises F1 on validation data; with no anomalies there it
 //! collapses. A percentile of normal scores needs no anomalies: at the 95th percentile about
@@ -29,6 +31,24 @@ pub enum ThresholdRule {
         /// The false-alarm rate, within (0, 1).
         alpha: f64,
     },
+    /// The `alpha`-quantile of a Gaussian kernel density estimate fitted to the scores of the
+    /// *training* split (adVAE's notebook, MODELS.md §12: `kde:0.9`).
+    Kde {
+        /// The quantile, within (0, 1).
+        alpha: f64,
+        /// How the kernel's bandwidth is chosen.
+        #[serde(default)]
+        bandwidth: crate::kde::Bandwidth,
+    },
+}
+
+/// The normal data a rule's threshold is fitted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FittedOn {
+    /// The validation split's scores (held-out normal data).
+    Validation,
+    /// The training split's scores.
+    Training,
 }
 
 impl Default for ThresholdRule {
@@ -40,8 +60,23 @@ impl Default for ThresholdRule {
 impl std::str::FromStr for ThresholdRule {
     type Err = anyhow::Error;
     /// `p95` / `percentile:95` for a validation percentile, `far:0.01` for a conformal
-    /// false-alarm rate, `fixed:0.3` or a bare number for a fixed value.
+    /// false-alarm rate, `kde:0.9` (or `kde:0.9:scott`) for a KDE quantile of the training
+    /// scores, `fixed:0.3` or a bare number for a fixed value.
     fn from_str(s: &str) -> crate::Result<Self> {
+        if let Some(rest) = s.strip_prefix("kde:") {
+            let (a, rule) = rest.split_once(':').unwrap_or((rest, "silverman"));
+            let alpha: f64 = a
+                .parse()
+                .map_err(|_| anyhow::anyhow!("bad KDE quantile in threshold {s:?}"))?;
+            ensure!(
+                alpha > 0.0 && alpha < 1.0,
+                "a KDE threshold's quantile must be within (0, 1), got {alpha}"
+            );
+            return Ok(ThresholdRule::Kde {
+                alpha,
+                bandwidth: rule.parse()?,
+            });
+        }
         if let Some(a) = s.strip_prefix("far:") {
             let alpha: f64 = a
                 .parse()
@@ -64,7 +99,7 @@ impl std::str::FromStr for ThresholdRule {
         }
         let v = s.strip_prefix("fixed:").unwrap_or(s);
         let value: f64 = v.parse().map_err(|_| {
-            anyhow::anyhow!("bad threshold {s:?}; use p95, percentile:99, far:0.01 or fixed:0.3")
+            anyhow::anyhow!("bad threshold {s:?}; use p95, percentile:99, far:0.01, kde:0.9 or fixed:0.3")
         })?;
         ensure!(value.is_finite(), "threshold must be finite");
         Ok(ThresholdRule::Fixed { value })
@@ -91,9 +126,21 @@ impl Threshold {
 }
 
 impl ThresholdRule {
-    /// The threshold for these normal-only validation scores.
+    /// The normal data whose scores [`ThresholdRule::fit`] takes.
+    pub fn fitted_on(&self) -> FittedOn {
+        match self {
+            ThresholdRule::Kde { .. } => FittedOn::Training,
+            _ => FittedOn::Validation,
+        }
+    }
+
+    /// The threshold for these normal-only scores: of the validation split, or of the
+    /// training split for a rule [`ThresholdRule::fitted_on`] it.
     pub fn fit(&self, validation_scores: &[f32]) -> crate::Result<Threshold> {
         let value = match *self {
+            ThresholdRule::Kde { alpha, bandwidth } => {
+                crate::kde::Kde::fit(validation_scores, bandwidth)?.quantile(alpha)?
+            }
             ThresholdRule::Fixed { value } => value,
             ThresholdRule::ValidationPercentile { percentile } => {
                 ensure!(
@@ -159,5 +206,22 @@ mod tests {
         );
         assert!("far:0".parse::<ThresholdRule>().is_err());
         assert!("far:1.5".parse::<ThresholdRule>().is_err());
+        assert_eq!(
+            "kde:0.9".parse::<ThresholdRule>().unwrap(),
+            ThresholdRule::Kde {
+                alpha: 0.9,
+                bandwidth: crate::kde::Bandwidth::Silverman
+            }
+        );
+        assert_eq!(
+            "kde:0.8:scott".parse::<ThresholdRule>().unwrap(),
+            ThresholdRule::Kde {
+                alpha: 0.8,
+                bandwidth: crate::kde::Bandwidth::Scott
+            }
+        );
+        for bad in ["kde:0", "kde:1", "kde:1.5", "kde:x", "kde:0.9:box"] {
+            assert!(bad.parse::<ThresholdRule>().is_err(), "{bad}");
+        }
     }
 }

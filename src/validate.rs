@@ -101,6 +101,13 @@ pub fn validate_threshold_rule(rule: &ThresholdRule) -> crate::Result<()> {
             Ok(())
         }
         ThresholdRule::FalseAlarmRate { alpha } => crate::conformal::check_alpha(alpha),
+        ThresholdRule::Kde { alpha, .. } => {
+            ensure!(
+                alpha > 0.0 && alpha < 1.0,
+                "the KDE threshold's quantile must be within (0, 1), got {alpha}"
+            );
+            Ok(())
+        }
     }
 }
 
@@ -261,6 +268,7 @@ const COUNT_FIELDS: &[&str] = &[
     "anomalies_per_step",
     "importance_samples",
     "probability_samples",
+    "score_samples",
 ];
 
 /// Hyper-parameters holding a size (a count of units or channels).
@@ -272,6 +280,7 @@ const SIZE_FIELDS: &[&str] = &[
     "image_latent_dim",
     "discriminator_width",
     "latent_channels",
+    "hidden_width",
 ];
 
 /// Hyper-parameters holding a list of layer widths.

@@ -162,7 +162,8 @@ struct TrainArgs {
     #[arg(long)]
     patience: Option<usize>,
     /// Threshold rule: p95 (95th percentile of validation scores), percentile:99, far:0.01
-    /// (conformal: normal data flagged at rate at most 1 %), fixed:0.3.
+    /// (conformal: normal data flagged at rate at most 1 %), kde:0.9 (0.9-quantile of a
+    /// Gaussian KDE of the training scores, Silverman's bandwidth; kde:0.9:scott), fixed:0.3.
     #[arg(long, default_value = "p95")]
     threshold: ThresholdRule,
     /// Flag samples whose conformal p-value is at most this rate, so that normal data are

@@ -48,6 +48,7 @@ builtin_models! {
     ssim_ae => SsimAeConfig,
     cavga => CavgaConfig,
     vae => VaeConfig,
+    advae => AdvaeConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.

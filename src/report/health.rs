@@ -202,6 +202,7 @@ fn threshold_as_intended(e: &Evidence) -> Check {
     let intended = match e.threshold.rule {
         ThresholdRule::ValidationPercentile { percentile } => Some(1.0 - percentile / 100.0),
         ThresholdRule::FalseAlarmRate { alpha } => Some(alpha),
+        ThresholdRule::Kde { alpha, .. } => Some(1.0 - alpha),
         ThresholdRule::Fixed { .. } => None,
     };
     let mut detail = format!("flags {:.1} % of {test_n} test normals", 100.0 * test_share);

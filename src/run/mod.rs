@@ -26,7 +26,7 @@ use crate::io;
 use crate::metrics::pixel::{PixelMetrics, PixelScores};
 use crate::metrics::{self, Metrics};
 use crate::models::{AnyDetector, ModelConfig};
-use crate::threshold::{Threshold, ThresholdRule};
+use crate::threshold::{FittedOn, Threshold, ThresholdRule};
 use crate::train::{self, Checkpoints, TrainLog, TrainOptions};
 use crate::validate::{
     MAX_COUNT, MAX_IMAGE_SIDE, count, is_table, size, validate_dataset, validate_model,
@@ -538,10 +538,12 @@ pub fn train_with(
         weights_sha256: BTreeMap::new(),
     };
     let (best, best_px) = calibrate(&run, detector.as_mut(), &checkpoints.best, &split.valid)?;
+    let best_threshold = fit_threshold(&run, detector.as_ref(), &split.train, &best)?;
     let (last, last_px) = calibrate(&run, detector.as_mut(), &checkpoints.last, &split.valid)?;
+    let last_threshold = fit_threshold(&run, detector.as_ref(), &split.train, &last)?;
     run.thresholds = Thresholds {
-        best: run.config.threshold_rule.fit(&best)?,
-        last: run.config.threshold_rule.fit(&last)?,
+        best: best_threshold,
+        last: last_threshold,
     };
     run.calibration = Some(CalibrationScores {
         best,
@@ -570,6 +572,22 @@ fn calibrate(
     let scores = score_raw(run, detector, raw_valid)?;
     let pixel = pixel_threshold(run, detector, raw_valid, MapOptions::default())?;
     Ok((scores, pixel))
+}
+
+/// The run's threshold for the weights loaded in `detector`: fitted on its validation scores
+/// `valid_scores`, or on the scores of the (raw) training split `raw_train` for a rule that
+/// fits on those ([`FittedOn::Training`]).
+fn fit_threshold(
+    run: &Run,
+    detector: &dyn AnyDetector,
+    raw_train: &Samples,
+    valid_scores: &[f32],
+) -> crate::Result<Threshold> {
+    let rule = &run.config.threshold_rule;
+    match rule.fitted_on() {
+        FittedOn::Validation => rule.fit(valid_scores),
+        FittedOn::Training => rule.fit(&score_raw(run, detector, raw_train)?),
+    }
 }
 
 /// A false-alarm-rate rule needs enough validation samples to flag anything at all; checked
@@ -741,8 +759,14 @@ impl Run {
         self.config.model = model;
         let detector = self.detector(checkpoint, device)?;
         let scores = score_raw(self, detector.as_ref(), raw_valid)?;
-        self.thresholds
-            .set(checkpoint, self.config.threshold_rule.fit(&scores)?);
+        let threshold = match self.config.threshold_rule.fitted_on() {
+            FittedOn::Validation => self.config.threshold_rule.fit(&scores)?,
+            FittedOn::Training => {
+                let raw_train = load_split(&self.config)?.train;
+                fit_threshold(self, detector.as_ref(), &raw_train, &scores)?
+            }
+        };
+        self.thresholds.set(checkpoint, threshold);
         let calibration = self.calibration.get_or_insert_with(|| CalibrationScores {
             best: Vec::new(),
             last: Vec::new(),
