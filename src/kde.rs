@@ -79,7 +79,11 @@ impl Kde {
                 if iqr > 0.0 { std.min(iqr) } else { std }
             }
         };
-        let factor = if rule == Bandwidth::Silverman { 0.9 } else { 1.0 };
+        let factor = if rule == Bandwidth::Silverman {
+            0.9
+        } else {
+            1.0
+        };
         Ok(Kde {
             points,
             bandwidth: factor * spread * n.powf(-0.2),
@@ -132,6 +136,8 @@ impl Kde {
 }
 
 #[cfg(test)]
+// The oracle's scores are printed with every digit Python's repr gives.
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
 
@@ -151,7 +157,11 @@ mod tests {
     #[test]
     fn matches_scipy() {
         for (rule, bandwidth, quantiles) in [
-            (Bandwidth::Scott, ORACLE_SCOTT_BANDWIDTH, ORACLE_SCOTT_QUANTILES),
+            (
+                Bandwidth::Scott,
+                ORACLE_SCOTT_BANDWIDTH,
+                ORACLE_SCOTT_QUANTILES,
+            ),
             (
                 Bandwidth::Silverman,
                 ORACLE_SILVERMAN_BANDWIDTH,

@@ -99,7 +99,9 @@ impl std::str::FromStr for ThresholdRule {
         }
         let v = s.strip_prefix("fixed:").unwrap_or(s);
         let value: f64 = v.parse().map_err(|_| {
-            anyhow::anyhow!("bad threshold {s:?}; use p95, percentile:99, far:0.01, kde:0.9 or fixed:0.3")
+            anyhow::anyhow!(
+                "bad threshold {s:?}; use p95, percentile:99, far:0.01, kde:0.9 or fixed:0.3"
+            )
         })?;
         ensure!(value.is_finite(), "threshold must be finite");
         Ok(ThresholdRule::Fixed { value })

@@ -337,15 +337,22 @@ fn advae_learns_adbench_table_with_a_kde_threshold() {
     let auroc = test_auroc(&trained, &split);
     eprintln!("advae on breastw: measured AUROC {auroc:.4}");
     assert!(auroc > 0.95, "advae: AUROC {auroc} under the floor 0.95");
-    let train_scores = run::score_raw(&trained.run, trained.detector.as_ref(), &split.train).unwrap();
+    let train_scores =
+        run::score_raw(&trained.run, trained.detector.as_ref(), &split.train).unwrap();
     let kde = oddity::kde::Kde::fit(&train_scores, oddity::kde::Bandwidth::Silverman).unwrap();
-    assert_eq!(trained.run.thresholds.last.value, kde.quantile(0.9).unwrap());
+    assert_eq!(
+        trained.run.thresholds.last.value,
+        kde.quantile(0.9).unwrap()
+    );
     let flagged = train_scores
         .iter()
         .filter(|&&s| s as f64 >= trained.run.thresholds.last.value)
         .count() as f64
         / train_scores.len() as f64;
-    assert!((0.03..0.2).contains(&flagged), "flags {flagged} of the training scores");
+    assert!(
+        (0.03..0.2).contains(&flagged),
+        "flags {flagged} of the training scores"
+    );
     assert_round_trip(c, "roundtrip-advae");
 }
 
