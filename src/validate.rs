@@ -174,7 +174,9 @@ pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Resul
             kind == DatasetKind::Kdd99,
             "the kdd99 protocol needs --dataset kdd99 (its `normal.` rows are the anomaly), not {kind}"
         ),
-        Protocol::OneClass { class } | Protocol::LeaveOneOut { class } => {
+        Protocol::OneClass { class }
+        | Protocol::LeaveOneOut { class }
+        | Protocol::Contaminated { class } => {
             ensure!(!class.trim().is_empty(), "--class must not be empty")
         }
         Protocol::Tabular => {}

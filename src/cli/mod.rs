@@ -112,7 +112,9 @@ struct TrainArgs {
     model: Option<String>,
     #[command(flatten)]
     data: DataArgs,
-    /// Protocol: one-class (class k normal), leave-one-out (class k anomalous), kdd99, tabular.
+    /// Protocol: one-class (class k normal), leave-one-out (class k anomalous), contaminated
+    /// (class k inliers plus --contamination outliers; trains on the set it scores), kdd99,
+    /// tabular.
     #[arg(long, required_unless_present = "resume")]
     protocol: Option<String>,
     /// The class of one-class / leave-one-out (name or index).
@@ -157,6 +159,9 @@ struct TrainArgs {
     /// {"supervision": "weak"}).
     #[arg(long, value_parser = parse_share)]
     labelled_anomalies: Option<f64>,
+    /// The contaminated protocol's outliers per inlier, within (0, 1] (RSRAE's 0.1–0.9).
+    #[arg(long)]
+    contamination: Option<f64>,
     /// Early stopping: stop after this many epochs without validation improvement (default:
     /// the paper's, e.g. ALAD 10; 0 turns it off).
     #[arg(long)]
@@ -454,6 +459,7 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
     config.split.max_test = a.max_test;
     config.split.test_anomaly_fraction = a.test_anomaly_fraction;
     config.split.labelled_anomalies = a.labelled_anomalies;
+    config.split.contamination = a.contamination;
     config.threshold_rule = match a.false_alarm_rate {
         Some(alpha) => ThresholdRule::FalseAlarmRate { alpha },
         None => a.threshold,

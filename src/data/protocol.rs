@@ -34,6 +34,16 @@ pub enum Protocol {
     /// ADBench tables (labels 0 normal / 1 anomaly): train on a seeded 60 % of the normals, test
     /// on the other 40 % plus every anomaly.
     Tabular,
+    /// RSRAE's unsupervised, transductive protocol (Lai et al., ICLR 2020): one set of the test
+    /// split's images of class `class` (the inliers, `n` of them) plus `⌊c·n⌋` images of the
+    /// other classes drawn at random (seeded), `c` = [`SplitOptions::contamination`]; the model
+    /// trains on that whole set, labels unseen, and scores the same set. A seeded share of it
+    /// (`validation_fraction`) also serves as validation data: unlabelled and contaminated
+    /// like the rest.
+    Contaminated {
+        /// The inlier class (name, or index).
+        class: String,
+    },
     /// PyOD's `fit(X)`: every sample given trains (a seeded share held out for validation),
     /// labels unknown, no test split; for arrays handed over by a program.
     Fit,
@@ -57,11 +67,15 @@ impl Protocol {
         };
         Ok(match name {
             "one-class" => Protocol::OneClass { class: need(name)? },
+            "contaminated" => Protocol::Contaminated { class: need(name)? },
             "leave-one-out" => Protocol::LeaveOneOut { class: need(name)? },
             "kdd99" => none(name).map(|_| Protocol::Kdd99)?,
             "tabular" => none(name).map(|_| Protocol::Tabular)?,
             other => {
-                bail!("unknown protocol {other:?}; use one-class, leave-one-out, kdd99 or tabular")
+                bail!(
+                    "unknown protocol {other:?}; use one-class, leave-one-out, contaminated, \
+                     kdd99 or tabular"
+                )
             }
         })
     }
@@ -71,7 +85,9 @@ impl Protocol {
     pub fn label_of(&self, set: &LabelledSet, class: u32) -> Option<u8> {
         let name = &set.class_names[class as usize];
         match self {
-            Protocol::OneClass { class: k } => Some((resolve(set, k).ok()? != class) as u8),
+            Protocol::OneClass { class: k } | Protocol::Contaminated { class: k } => {
+                Some((resolve(set, k).ok()? != class) as u8)
+            }
             Protocol::LeaveOneOut { class: k } => Some((resolve(set, k).ok()? == class) as u8),
             Protocol::Kdd99 => Some((name == "normal.") as u8),
             Protocol::Tabular => binary_class(name).ok(),
@@ -85,6 +101,12 @@ impl std::fmt::Display for Protocol {
         match self {
             Protocol::OneClass { class } => write!(f, "one-class (normal class {class})"),
             Protocol::LeaveOneOut { class } => write!(f, "leave-one-out (anomaly class {class})"),
+            Protocol::Contaminated { class } => {
+                write!(
+                    f,
+                    "contaminated (inlier class {class}; trains on the set it scores)"
+                )
+            }
             Protocol::Kdd99 => write!(f, "kdd99 (normal. traffic is the anomaly)"),
             Protocol::Tabular => write!(f, "tabular (60 % of normals train)"),
             Protocol::Fit => write!(f, "fit (every sample given trains; no test split)"),
@@ -114,6 +136,9 @@ pub struct SplitOptions {
     /// Magnetic Tile, they are taken out of the test set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub labelled_anomalies: Option<f64>,
+    /// The contaminated protocol's outliers per inlier, `c` in (0, 1] (RSRAE's 0.1–0.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contamination: Option<f64>,
 }
 
 impl Default for SplitOptions {
@@ -125,6 +150,7 @@ impl Default for SplitOptions {
             max_test: None,
             test_anomaly_fraction: None,
             labelled_anomalies: None,
+            contamination: None,
         }
     }
 }
@@ -495,6 +521,13 @@ pub fn split(
         "the validation fraction must be between 0 and 1, got {}",
         options.validation_fraction
     );
+    if let Protocol::Contaminated { class } = protocol {
+        return contaminated_split(source, class, options);
+    }
+    ensure!(
+        options.contamination.is_none(),
+        "--contamination applies to the contaminated protocol only, not {protocol}"
+    );
     let Pools {
         normals,
         mut test,
@@ -505,6 +538,7 @@ pub fn split(
         Protocol::Kdd99 => kdd99_pools(source, options.seed)?,
         Protocol::Tabular => tabular_pools(source, options.seed)?,
         Protocol::Fit => bail!("the fit protocol has no test split; see fit_split"),
+        Protocol::Contaminated { .. } => unreachable!("split above"),
     };
     ensure!(
         normals.len() >= 2,
@@ -559,6 +593,82 @@ pub fn split(
         out.test.anomalies(),
         out.test.len()
     );
+    Ok(out)
+}
+
+/// The contaminated protocol ([`Protocol::Contaminated`]): the inliers of the test pool, the
+/// drawn outliers, training on all of them and testing on the same set.
+fn contaminated_split(
+    source: &DataSource,
+    class: &str,
+    options: &SplitOptions,
+) -> crate::Result<Split> {
+    let Some(c) = options.contamination else {
+        bail!("the contaminated protocol needs --contamination c (outliers per inlier, e.g. 0.1)");
+    };
+    ensure!(
+        c.is_finite() && c > 0.0 && c <= 1.0,
+        "--contamination must be within (0, 1], got {c}"
+    );
+    for (given, name) in [
+        (options.max_train.is_some(), "--max-train"),
+        (options.max_test.is_some(), "--max-test"),
+        (
+            options.test_anomaly_fraction.is_some(),
+            "--test-anomaly-fraction",
+        ),
+        (options.labelled_anomalies.is_some(), "--labelled-anomalies"),
+    ] {
+        ensure!(
+            !given,
+            "{name} does not apply to the contaminated protocol: it trains on the very set it \
+             scores, sized by --contamination"
+        );
+    }
+    let k = resolve(&source.train, class)?;
+    let (_, test_pool) = pools(source, options.seed);
+    let (inliers, others): (Vec<Item>, Vec<Item>) = test_pool
+        .into_iter()
+        .partition(|&item| class_of(source, item) == k);
+    let wanted = (c * inliers.len() as f64).floor() as usize;
+    ensure!(
+        inliers.len() >= 2 && wanted >= 1 && wanted <= others.len(),
+        "the contaminated protocol with class {class} and c = {c} needs {wanted} outliers \
+         besides its {} inliers, and the test pool holds {} other samples",
+        inliers.len(),
+        others.len()
+    );
+    let order = shuffled(others.len(), options.seed, 51);
+    let mut set: Vec<TestItem> = inliers.iter().map(|&(s, i)| (s, i, 0)).collect();
+    set.extend(
+        order[..wanted]
+            .iter()
+            .map(|&j| (others[j].0, others[j].1, 1)),
+    );
+    set.sort_unstable();
+    let shape = source.train.shape;
+    let mut out = Split {
+        class_names: source.train.class_names.clone(),
+        train: Samples::empty(shape),
+        valid: Samples::empty(shape),
+        test: Samples::empty(shape),
+        labelled: None,
+    };
+    let n_valid =
+        ((set.len() as f64 * options.validation_fraction).ceil() as usize).clamp(1, set.len() - 1);
+    let mut valid: Vec<TestItem> = shuffled(set.len(), options.seed, 41)[..n_valid]
+        .iter()
+        .map(|&j| set[j])
+        .collect();
+    valid.sort_unstable();
+    // Every role keeps the true labels in split.csv; training never reads them.
+    for &(s, i, label) in &set {
+        out.train.push_from(set_of(source, s), s, i, label);
+        out.test.push_from(set_of(source, s), s, i, label);
+    }
+    for (s, i, label) in valid {
+        out.valid.push_from(set_of(source, s), s, i, label);
+    }
     Ok(out)
 }
 
@@ -746,6 +856,69 @@ mod tests {
             ..SplitOptions::default()
         };
         assert!(split(&source, &one_class, &too_many).is_err());
+    }
+
+    /// RSRAE's protocol: the test pool's inliers plus ⌊c·n⌋ drawn outliers, trained on and
+    /// scored as one set; validation a part of it; the draw follows the seed; options that
+    /// would make train and test differ are refused, as is a missing or bad `c`.
+    #[test]
+    fn contaminated_trains_on_the_set_it_scores() {
+        let source = DataSource {
+            test_every_anomaly: false,
+            train: toy(400, 4),
+            test: Some(toy(400, 4)),
+        };
+        let protocol = Protocol::Contaminated { class: "2".into() };
+        let with = |c: f64, seed: u64| SplitOptions {
+            contamination: Some(c),
+            seed,
+            ..SplitOptions::default()
+        };
+        for c in [0.1, 0.5, 0.9] {
+            let s = split(&source, &protocol, &with(c, 0)).unwrap();
+            assert_eq!(s.test.len() - s.test.anomalies(), 100);
+            assert_eq!(s.test.anomalies(), (c * 100.0).floor() as usize);
+            assert_eq!(s.train.origin, s.test.origin);
+            assert_eq!(s.train.labels, s.test.labels);
+            assert!(s.test.origin.iter().all(|o| o.split == 1));
+            let train: HashSet<_> = s.train.origin.iter().map(|o| (o.split, o.index)).collect();
+            assert!(
+                s.valid
+                    .origin
+                    .iter()
+                    .all(|o| train.contains(&(o.split, o.index)))
+            );
+            assert_eq!(
+                s.valid.len(),
+                ((s.train.len() as f64) * 0.1).ceil() as usize
+            );
+        }
+        let outliers = |seed| {
+            let s = split(&source, &protocol, &with(0.3, seed)).unwrap();
+            s.test
+                .origin
+                .iter()
+                .zip(&s.test.labels)
+                .filter(|(_, l)| **l == 1)
+                .map(|(o, _)| o.index)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(outliers(4), outliers(4));
+        assert_ne!(outliers(4), outliers(5));
+        for bad in [0.0, -0.1, 1.5, f64::NAN] {
+            assert!(
+                split(&source, &protocol, &with(bad, 0)).is_err(),
+                "c = {bad}"
+            );
+        }
+        assert!(split(&source, &protocol, &SplitOptions::default()).is_err());
+        let capped = SplitOptions {
+            max_test: Some(50),
+            ..with(0.5, 0)
+        };
+        assert!(split(&source, &protocol, &capped).is_err());
+        let one_class = Protocol::OneClass { class: "2".into() };
+        assert!(split(&source, &one_class, &with(0.5, 0)).is_err());
     }
 
     #[test]

@@ -49,6 +49,7 @@ builtin_models! {
     cavga => CavgaConfig,
     vae => VaeConfig,
     advae => AdvaeConfig,
+    rsrae => RsraeConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.
