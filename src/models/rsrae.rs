@@ -163,6 +163,8 @@ pub struct DenseHalves {
 }
 
 /// The encoder and decoder around the RSR layer.
+// One per model and never moved in a hot loop: the size difference between variants is harmless.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Halves {
     /// For images.
