@@ -55,7 +55,6 @@ pub mod data;
 pub mod device;
 pub mod io;
 pub mod jobs;
-pub mod kde;
 pub mod metrics;
 pub mod models;
 pub mod nn;

@@ -25,7 +25,7 @@
 //! Score, as the notebook: `‖x − (1/L) Σₗ G(μ + σ·εₗ)‖²` with `L = score_samples` (1000); the
 //! `εₗ` are one fixed bank drawn from the seed, so a sample's score depends neither on its batch
 //! nor on when it is scored. The notebook's threshold is the 0.9-quantile of a KDE of the
-//! training scores: `--threshold kde:0.9` ([`crate::kde`]).
+//! training scores: `--threshold kde:0.9` ([`crate::threshold::kde`]).
 //!
 //! Deviations and choices (the official training code is not published):
 //! - margins `m_x = m_z = 1`, learning rate 1e-3, batch 32, 50 epochs: the re-implementation's

@@ -50,6 +50,8 @@ builtin_models! {
     vae => VaeConfig,
     advae => AdvaeConfig,
     rsrae => RsraeConfig,
+    constrained_aae => ConstrainedAaeConfig,
+    alae => AlaeConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.

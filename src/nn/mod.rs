@@ -1,5 +1,5 @@
 //! Blocks two or more models share — networks (DCGAN, MLP, BiGAN dense blocks), spectral
-//! normalisation, dropout, moving averages of weights — with losses, optimizers, seeded
+//! normalisation, dropout, moving averages of weights, gradient penalties — with losses, optimizers, seeded
 //! initialisation, and the weights and training states every detector saves. A network only
 //! one model uses lives in that model's folder (`tests/architecture.rs` checks both ways).
 
@@ -11,6 +11,7 @@ pub mod init;
 pub mod loss;
 pub mod mlp;
 pub mod optim;
+pub mod penalty;
 pub mod spectral;
 pub mod state;
 pub mod weights;

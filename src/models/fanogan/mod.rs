@@ -7,7 +7,7 @@
 //!   `E[D(G(z))] − E[D(x)] + 10·E[(‖∇D(x̂)‖ − 1)²]` on uniform interpolates x̂, five critic steps
 //!   per generator step, generator loss `−E[D(G(z))]`, Adam 1e-4, β = (0, 0.9), batch 64. burn
 //!   has no double backward: the penalty is computed as the critic's central-difference
-//!   derivative along its own gradient direction ([`penalty`]), whose weight
+//!   derivative along its own gradient direction ([`crate::nn::penalty`]), whose weight
 //!   gradient equals the exact penalty's up to O(h²) (tested against it). Option (not in the
 //!   paper): `spectral_norm` normalises every critic layer ([`crate::nn::spectral`]), with or
 //!   without the penalty.
@@ -22,7 +22,6 @@
 //!   that the best checkpoint is always one with a trained encoder).
 
 mod networks;
-pub mod penalty;
 pub mod resnet;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
@@ -35,7 +34,7 @@ use crate::nn::{Trainables, TrainablesMut, TrainingState, Weights};
 use burn::nn::LinearConfig;
 use burn::prelude::*;
 use networks::{Critic, Encoder, FanoganNets};
-use penalty::{ascent_direction, gradient_penalty};
+use crate::nn::penalty::{ascent_direction, gradient_penalty};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use resnet::{ResnetGenerator, ResnetTrunk};
@@ -103,7 +102,7 @@ impl Default for FanoganConfig {
             encoder_epochs: 7,
             critic_iterations: 5,
             penalty_weight: 10.0,
-            penalty_step: penalty::DEFAULT_STEP,
+            penalty_step: crate::nn::penalty::DEFAULT_STEP,
             learning_rate: 1e-4,
             beta_1: 0.0,
             beta_2: 0.9,

@@ -1,11 +1,13 @@
 //! Thresholds chosen without test data: a percentile of the scores on normal-only validation
 //! data (the default), a conformal false-alarm rate ([`crate::conformal`]), a quantile of a
-//! kernel density estimate of the training scores (adVAE's rule, [`crate::kde`]), or a fixed
+//! kernel density estimate of the training scores (adVAE's rule, [`kde`]), or a fixed
 //! value.
 //!
 //! anomalib's adaptive threshold maximises F1 on validation data; with no anomalies there it
 //! collapses. A percentile of normal scores needs no anomalies: at the 95th percentile about
 //! 5 % of normal data is flagged, whatever the score's scale.
+
+pub mod kde;
 
 use anyhow::ensure;
 use serde::{Deserialize, Serialize};
@@ -38,7 +40,7 @@ pub enum ThresholdRule {
         alpha: f64,
         /// How the kernel's bandwidth is chosen.
         #[serde(default)]
-        bandwidth: crate::kde::Bandwidth,
+        bandwidth: crate::threshold::kde::Bandwidth,
     },
 }
 
@@ -141,7 +143,7 @@ impl ThresholdRule {
     pub fn fit(&self, validation_scores: &[f32]) -> crate::Result<Threshold> {
         let value = match *self {
             ThresholdRule::Kde { alpha, bandwidth } => {
-                crate::kde::Kde::fit(validation_scores, bandwidth)?.quantile(alpha)?
+                crate::threshold::kde::Kde::fit(validation_scores, bandwidth)?.quantile(alpha)?
             }
             ThresholdRule::Fixed { value } => value,
             ThresholdRule::ValidationPercentile { percentile } => {
@@ -212,14 +214,14 @@ mod tests {
             "kde:0.9".parse::<ThresholdRule>().unwrap(),
             ThresholdRule::Kde {
                 alpha: 0.9,
-                bandwidth: crate::kde::Bandwidth::Silverman
+                bandwidth: crate::threshold::kde::Bandwidth::Silverman
             }
         );
         assert_eq!(
             "kde:0.8:scott".parse::<ThresholdRule>().unwrap(),
             ThresholdRule::Kde {
                 alpha: 0.8,
-                bandwidth: crate::kde::Bandwidth::Scott
+                bandwidth: crate::threshold::kde::Bandwidth::Scott
             }
         );
         for bad in ["kde:0", "kde:1", "kde:1.5", "kde:x", "kde:0.9:box"] {

@@ -142,7 +142,7 @@ mod tests {
     use super::*;
 
     // Oracle values from SciPy (see tests/oracle/kde_oracle.py).
-    include!("../tests/oracle/kde_oracle.rs");
+    include!("../../tests/oracle/kde_oracle.rs");
 
     fn close(got: f64, want: f64, what: &str) {
         assert!(
