@@ -20,7 +20,8 @@
 //! G learns to reconstruct normal data and to make transformed latents decode at least `m_x`
 //! away; E learns to give such decodes (and, IntroVAE-style, G's reconstructions) a KL of at
 //! least `m_z`. Each step updates T and G first, then E on the same samples (the paper's
-//! two-step iteration).
+//! two-step iteration); E's gradient also flows through `x_r = G(z)` back into its own
+//! posterior, as in the re-implementation (IntroVAE stops it there).
 //!
 //! Score, as the notebook: `‖x − (1/L) Σₗ G(μ + σ·εₗ)‖²` with `L = score_samples` (1000); the
 //! `εₗ` are one fixed bank drawn from the seed, so a sample's score depends neither on its batch

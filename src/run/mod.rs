@@ -746,8 +746,9 @@ impl Run {
     /// Score with other score-time hyper-parameters than the run was trained with (ALAD's l1
     /// score instead of fm, ALOCC's D(x) instead of D(R(x)), …): `model` replaces the run's
     /// model configuration, and the threshold of `checkpoint` is refitted with the run's rule
-    /// on its validation split (`raw_valid`, as [`load_split`] gives it), since a different
-    /// score has a different scale. Parameters that shape the weights cannot change: loading
+    /// on its validation split (`raw_valid`, as [`load_split`] gives it), or on its training
+    /// split, loaded again here, for a rule fitted on training scores (`kde:α`), since a
+    /// different score has a different scale. Parameters that shape the weights cannot change: loading
     /// the checkpoint into the new configuration fails.
     pub fn rescore_with(
         &mut self,
@@ -762,7 +763,12 @@ impl Run {
         let threshold = match self.config.threshold_rule.fitted_on() {
             FittedOn::Validation => self.config.threshold_rule.fit(&scores)?,
             FittedOn::Training => {
-                let raw_train = load_split(&self.config)?.train;
+                let raw_train = load_split(&self.config)
+                    .context(
+                        "a kde threshold is refitted on the run's training split, which must load \
+                         again from the run's data set",
+                    )?
+                    .train;
                 fit_threshold(self, detector.as_ref(), &raw_train, &scores)?
             }
         };
