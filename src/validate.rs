@@ -291,6 +291,7 @@ const WIDTH_LIST_FIELDS: &[&str] = &[
     "generator_hidden",
     "encoder_hidden",
     "table_discriminator",
+    "critic_hidden",
 ];
 
 fn check_fields(model: &str, prefix: &str, value: &Value) -> crate::Result<()> {
@@ -381,6 +382,24 @@ mod tests {
                 "hidden",
                 serde_json::json!([0]),
                 "hidden[0] must be at least 1",
+            ),
+            (
+                "alae",
+                "critic_hidden",
+                serde_json::json!([256, 0]),
+                "critic_hidden[1] must be at least 1",
+            ),
+            (
+                "advae",
+                "hidden_width",
+                serde_json::json!(0),
+                "hidden_width must be at least 1",
+            ),
+            (
+                "advae",
+                "score_samples",
+                serde_json::json!(0),
+                "score_samples must be at least 1",
             ),
             (
                 "ganomaly",

@@ -39,6 +39,7 @@
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
+use crate::nn::loss::kl_to_standard_normal;
 use crate::nn::mlp::Activation;
 use crate::nn::{InitScheme, Mlp, MlpConfig, NetOptimizer, Trainables, TrainablesMut, initialise};
 use burn::nn::{Linear, LinearConfig};
@@ -157,13 +158,6 @@ fn split_posterior(stats: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let mean = stats.clone().slice([0..b, 0..r]);
     let log_var = stats.slice([0..b, r..two_r]).clamp(-20.0, 20.0);
     (mean, log_var)
-}
-
-/// `KL(N(μ, σ²) ‖ N(0, I))` per sample, `[B]`.
-fn kl_standard(mean: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
-    let b = mean.dims()[0];
-    let terms = mean.powi_scalar(2) + log_var.clone().exp() - log_var - 1.0;
-    terms.sum_dim(1).reshape([b]) * 0.5
 }
 
 /// `KL(N(μ, σ²) ‖ N(μ_T, σ²_T))` per sample, `[B]`.
@@ -321,9 +315,9 @@ impl Detector for Advae {
         let (mean_r, log_var_r) = split_posterior(encoder.forward(x_r.clone()));
         let (mean_tr, log_var_tr) = split_posterior(encoder.forward(x_tr.clone()));
         let loss_t = kl_between(mean, log_var, mean_t, log_var_t);
-        let kl_tr = kl_standard(mean_tr, log_var_tr);
+        let kl_tr = kl_to_standard_normal(mean_tr, log_var_tr);
         let loss_g = squared_distance(x.clone(), x_r.clone())
-            + kl_standard(mean_r, log_var_r)
+            + kl_to_standard_normal(mean_r, log_var_r)
             + hinge(c.margin_x, squared_distance(x_r, x_tr))
             + hinge(c.margin_z, kl_tr.clone());
         let loss_tg = (loss_t * c.transformer_weight + loss_g.clone() * c.generator_weight).mean();
@@ -341,12 +335,12 @@ impl Detector for Advae {
         let x_tr = generative.generate(sample(mean_t, log_var_t, eps_t));
         let (mean_r, log_var_r) = nets.encode(x_r.clone());
         let (mean_tr, log_var_tr) = nets.encode(x_tr);
-        let kl = kl_standard(mean, log_var);
+        let kl = kl_to_standard_normal(mean, log_var);
         let reconstruction = squared_distance(x, x_r);
         let loss_e = (kl.clone()
             + reconstruction.clone()
-            + hinge(c.margin_z, kl_standard(mean_r, log_var_r))
-            + hinge(c.margin_z, kl_standard(mean_tr, log_var_tr)))
+            + hinge(c.margin_z, kl_to_standard_normal(mean_r, log_var_r))
+            + hinge(c.margin_z, kl_to_standard_normal(mean_tr, log_var_tr)))
         .mean();
         let mut grads = loss_e.clone().backward();
         self.nets.encoder = self.optim_e.step(self.nets.encoder.clone(), &mut grads);
@@ -368,26 +362,15 @@ impl Detector for Advae {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let [b, d] = batch.dims();
-        let rows = (DECODES_PER_CHUNK / self.config.score_samples).max(1);
-        if b <= rows {
-            return self.score_chunk(batch);
-        }
-        let parts: Vec<Tensor<1>> = (0..b)
-            .step_by(rows)
-            .map(|start| {
-                let end = (start + rows).min(b);
-                self.score_chunk(batch.clone().slice([start..end, 0..d]))
-            })
-            .collect();
-        Tensor::cat(parts, 0)
+        let rows = DECODES_PER_CHUNK / self.config.score_samples;
+        super::score_in_chunks(batch, rows, |chunk| self.score_chunk(chunk))
     }
 
     fn validation_loss(&self, x: Tensor<2>) -> Tensor<1> {
         let nets = self.nets.valid();
         let (mean, log_var) = nets.encode(x.clone());
         let recon = nets.generate(mean.clone());
-        squared_distance(x, recon) + kl_standard(mean, log_var)
+        squared_distance(x, recon) + kl_to_standard_normal(mean, log_var)
     }
 
     fn trainables(&self) -> Trainables<'_> {
@@ -465,7 +448,7 @@ mod tests {
         let device = Device::flex();
         let t = |v: [f32; 2]| Tensor::<2>::from_floats([v], &device);
         // KL(N(0.5, e^0.2) ‖ N(0, 1)) + KL(N(−1, e^−1) ‖ N(0, 1)).
-        let kl = values(kl_standard(t([0.5, -1.0]), t([0.2, -1.0])))[0] as f64;
+        let kl = values(kl_to_standard_normal(t([0.5, -1.0]), t([0.2, -1.0])))[0] as f64;
         let by_hand = 0.5 * (0.25 + 0.2f64.exp() - 0.2 - 1.0) + 0.5 * (1.0 + (-1f64).exp() + 1.0 - 1.0);
         assert!((kl - by_hand).abs() < 1e-6, "{kl} vs {by_hand}");
         // KL(N(μ, σ²) ‖ N(μ_T, σ²_T)) = log σ_T/σ + (σ² + (μ − μ_T)²)/(2σ²_T) − ½, per dimension.

@@ -313,6 +313,26 @@ pub fn read_values(values: Vec<Tensor<1>>) -> crate::Result<Vec<f32>> {
         .map_err(|e| anyhow::anyhow!("reading losses: {e:?}"))
 }
 
+/// Score `batch` in consecutive chunks of at most `rows` samples with `score`, concatenated:
+/// for models whose score decodes many latent samples per input, which must not all be held at
+/// once.
+pub fn score_in_chunks(
+    batch: Tensor<2>,
+    rows: usize,
+    score: impl Fn(Tensor<2>) -> Tensor<1>,
+) -> Tensor<1> {
+    let [b, d] = batch.dims();
+    let rows = rows.max(1);
+    if b <= rows {
+        return score(batch);
+    }
+    let parts: Vec<Tensor<1>> = (0..b)
+        .step_by(rows)
+        .map(|start| score(batch.clone().slice([start..(start + rows).min(b), 0..d])))
+        .collect();
+    Tensor::cat(parts, 0)
+}
+
 /// Require an image shape for an image-only model.
 pub fn image_dims(model: &str, shape: SampleShape) -> crate::Result<(usize, usize, usize)> {
     match shape {

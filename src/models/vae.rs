@@ -39,6 +39,7 @@ use super::{Detector, ModelInfo, ModelSpec, StepLosses};
 use crate::data::SampleShape;
 use crate::nn::dcgan::{DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig};
 use crate::nn::init::{component_rng, normal_tensor};
+use crate::nn::loss::kl_to_standard_normal;
 use crate::nn::mlp::Activation;
 use crate::nn::{InitScheme, Mlp, MlpConfig, NetOptimizer, Trainables, TrainablesMut, initialise};
 use burn::prelude::*;
@@ -185,13 +186,6 @@ pub struct Vae {
     rng: ChaCha8Rng,
     /// The fixed standard normal draws of every score, `[max(k, L), d]`.
     bank: Tensor<2>,
-}
-
-/// `KL(N(μ, σ²) ‖ N(0, I))` per sample, `[B]`.
-fn kl_divergence(mean: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
-    let b = mean.dims()[0];
-    let terms = mean.powi_scalar(2) + log_var.clone().exp() - log_var - 1.0;
-    terms.sum_dim(1).reshape([b]) * 0.5
 }
 
 /// `log Σ exp(v)` along dimension 1 of `[B, K]`, `[B]`, stable.
@@ -359,7 +353,7 @@ impl Vae {
                 let recon = net.decode(mean, self.image);
                 crate::nn::loss::per_sample_mse(x, recon)
             }
-            VaeScore::Kl => kl_divergence(mean, log_var),
+            VaeScore::Kl => kl_to_standard_normal(mean, log_var),
             VaeScore::Elbo => {
                 let k = self.config.importance_samples;
                 let (z, _) = self.posterior_samples(mean.clone(), log_var.clone(), k);
@@ -367,7 +361,7 @@ impl Vae {
                     .log_likelihood(&net, x, z, k)
                     .mean_dim(1)
                     .reshape([b]);
-                kl_divergence(mean, log_var) - expected
+                kl_to_standard_normal(mean, log_var) - expected
             }
             VaeScore::Iwae => {
                 let k = self.config.importance_samples;
@@ -429,7 +423,7 @@ impl Detector for Vae {
         let recon = self.net.decode(z, self.image);
         let s2 = self.config.decoder_std.powi(2);
         let squared = (x - recon).powi_scalar(2).sum_dim(1).reshape([b]) * (0.5 / s2);
-        let kl = kl_divergence(mean, log_var);
+        let kl = kl_to_standard_normal(mean, log_var);
         let loss = (squared.clone() + kl.clone()).mean();
         let values = [
             loss.clone().into_scalar(),
@@ -446,20 +440,8 @@ impl Detector for Vae {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let b = batch.dims()[0];
-        let rows = (DECODES_PER_CHUNK / self.decodes_per_sample()).max(1);
-        if b <= rows {
-            return self.score_chunk(batch);
-        }
-        let d = batch.dims()[1];
-        let parts: Vec<Tensor<1>> = (0..b)
-            .step_by(rows)
-            .map(|start| {
-                let end = (start + rows).min(b);
-                self.score_chunk(batch.clone().slice([start..end, 0..d]))
-            })
-            .collect();
-        Tensor::cat(parts, 0)
+        let rows = DECODES_PER_CHUNK / self.decodes_per_sample();
+        super::score_in_chunks(batch, rows, |chunk| self.score_chunk(chunk))
     }
 
     fn validation_loss(&self, x: Tensor<2>) -> Tensor<1> {
@@ -469,7 +451,7 @@ impl Detector for Vae {
         let recon = net.decode(mean.clone(), self.image);
         let s2 = self.config.decoder_std.powi(2);
         let squared = (x - recon).powi_scalar(2).sum_dim(1).reshape([b]) * (0.5 / s2);
-        squared + kl_divergence(mean, log_var)
+        squared + kl_to_standard_normal(mean, log_var)
     }
 
     fn anomaly_map(&self, x: Tensor<2>) -> Option<Tensor<4>> {

@@ -43,3 +43,11 @@ pub fn per_sample_mse<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
         .mean_dim(1)
         .reshape([batch])
 }
+
+/// `KL(N(μ, diag σ²) ‖ N(0, I)) = ½ Σ (μ² + σ² − log σ² − 1)` per sample, from the mean and
+/// log-variance `[B, d]`: `[B]`. The VAE's and adVAE's latent term.
+pub fn kl_to_standard_normal(mean: Tensor<2>, log_var: Tensor<2>) -> Tensor<1> {
+    let b = mean.dims()[0];
+    let terms = mean.powi_scalar(2) + log_var.clone().exp() - log_var - 1.0;
+    terms.sum_dim(1).reshape([b]) * 0.5
+}
