@@ -207,7 +207,7 @@ const DEFINITIONS: &[(&str, &str, &str)] = &[
     (
         "threshold",
         "threshold",
-        "score at or above which a sample is flagged, chosen on normal validation data only",
+        "score at or above which a sample is flagged, chosen without test data (on the normal validation scores; on the training scores for a kde rule)",
     ),
     (
         "precision",
