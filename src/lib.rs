@@ -34,7 +34,7 @@
 //! use oddity::run::{self, Checkpoint, RunConfig};
 //!
 //! # fn main() -> oddity::Result<()> {
-//! let data = DatasetSpec { kind: DatasetKind::BuiltinMnist, path: "builtin".into(), label_column: None, image_size: None, allow_missing_masks: false, mask_dir: None };
+//! let data = DatasetSpec::new(DatasetKind::BuiltinMnist, "builtin");
 //! let config = RunConfig::new(ModelConfig::default_for("ganomaly")?, data, Protocol::LeaveOneOut { class: "0".into() }, 0)?;
 //! let split = run::load_split(&config)?;                       // train / validation / test
 //! let device = oddity::device::parse("cpu")?;
@@ -55,6 +55,7 @@ pub mod data;
 pub mod device;
 pub mod io;
 pub mod jobs;
+pub mod linalg;
 pub mod metrics;
 pub mod models;
 pub mod nn;

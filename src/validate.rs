@@ -153,6 +153,20 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
         "--allow-missing-masks applies to MVTec AD masks, not to {} data",
         spec.kind
     );
+    ensure!(
+        spec.kind == DatasetKind::Hyperspectral
+            || (spec.scene_variables == Default::default() && spec.train_scene.is_none()),
+        "--cube-var, --map-var and --train-scene apply to hyperspectral scenes, not to {} data",
+        spec.kind
+    );
+    for (flag, name) in [
+        ("--cube-var", &spec.scene_variables.cube),
+        ("--map-var", &spec.scene_variables.map),
+    ] {
+        if let Some(name) = name {
+            ensure!(!name.trim().is_empty(), "{flag} must not be empty");
+        }
+    }
     if let Some(column) = &spec.label_column {
         ensure!(
             spec.kind == DatasetKind::Csv,
@@ -179,9 +193,13 @@ pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Resul
         | Protocol::Contaminated { class } => {
             ensure!(!class.trim().is_empty(), "--class must not be empty")
         }
-        Protocol::Tabular => {}
-        Protocol::Fit => {}
+        Protocol::Tabular | Protocol::Scene | Protocol::Fit => {}
     }
+    ensure!(
+        (*protocol == Protocol::Scene) == (kind == DatasetKind::Hyperspectral),
+        "the scene protocol goes with hyperspectral scenes, and only with them (got the \
+         {protocol} protocol on {kind} data)"
+    );
     ensure!(
         (*protocol == Protocol::Fit) == (kind == DatasetKind::Arrays),
         "the fit protocol goes with arrays handed over in memory, and only with them (got the \

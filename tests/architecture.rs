@@ -317,7 +317,7 @@ const LAYERS: &[&[&str]] = &[
     &["validate"],
     &["data"],
     &["nn", "metrics", "threshold", "io", "device"],
-    &["conformal"],
+    &["conformal", "linalg"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::Output;
 
 #[test]
 fn help_explains_every_job() {

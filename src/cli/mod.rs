@@ -60,7 +60,7 @@ enum Command {
 
 #[derive(Args)]
 struct DataArgs {
-    /// Data set format: mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv, builtin-mnist.
+    /// Data set format: mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv, hyperspectral, builtin-mnist.
     #[arg(long)]
     dataset: Option<DatasetKind>,
     /// The data set's file or folder (not needed for builtin-mnist).
@@ -80,6 +80,17 @@ struct DataArgs {
     /// `<stem>.<ext>` (white = defect); images without one are defect-free.
     #[arg(long)]
     mask_dir: Option<PathBuf>,
+    /// The variable of a hyperspectral MAT-file holding the cube H×W×B (found automatically
+    /// when only one variable has three dimensions).
+    #[arg(long)]
+    cube_var: Option<String>,
+    /// The variable of a hyperspectral MAT-file holding the ground-truth map H×W (found
+    /// automatically when only one has the cube's height and width).
+    #[arg(long)]
+    map_var: Option<String>,
+    /// Train on this hyperspectral scene and score the one given by --data (same bands).
+    #[arg(long)]
+    train_scene: Option<PathBuf>,
 }
 
 impl DataArgs {
@@ -97,6 +108,11 @@ impl DataArgs {
             image_size: self.decode_size,
             allow_missing_masks: self.allow_missing_masks,
             mask_dir: self.mask_dir.clone(),
+            scene_variables: oddity::data::hyperspectral::SceneVariables {
+                cube: self.cube_var.clone(),
+                map: self.map_var.clone(),
+            },
+            train_scene: self.train_scene.clone(),
         })
     }
 }
@@ -114,7 +130,7 @@ struct TrainArgs {
     data: DataArgs,
     /// Protocol: one-class (class k normal), leave-one-out (class k anomalous), contaminated
     /// (class k inliers plus --contamination outliers; trains on the set it scores), kdd99,
-    /// tabular.
+    /// tabular, scene (a hyperspectral scene's pixels, unlabelled, train and are scored).
     #[arg(long, required_unless_present = "resume")]
     protocol: Option<String>,
     /// The class of one-class / leave-one-out (name or index).

@@ -8,10 +8,12 @@
 pub mod adbench;
 pub mod cifar;
 pub mod csv_table;
+pub mod hyperspectral;
 pub mod idx;
 pub mod image_folder;
 pub mod kdd;
 pub mod magnetic_tile;
+pub mod mat;
 pub mod preprocess;
 pub mod protocol;
 pub mod source;

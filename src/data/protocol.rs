@@ -44,6 +44,12 @@ pub enum Protocol {
         /// The inlier class (name, or index).
         class: String,
     },
+    /// Hyperspectral anomaly detection as the field evaluates it, unsupervised and per scene:
+    /// every pixel of the scene trains, labels unseen, and every pixel is scored against the
+    /// ground-truth map (class `anomaly`). With a training scene (`--train-scene`) that scene's
+    /// pixels train and the other scene's are scored. A seeded share of the training pixels
+    /// (`validation_fraction`) also validates: unlabelled and contaminated like the rest.
+    Scene,
     /// PyOD's `fit(X)`: every sample given trains (a seeded share held out for validation),
     /// labels unknown, no test split; for arrays handed over by a program.
     Fit,
@@ -71,10 +77,11 @@ impl Protocol {
             "leave-one-out" => Protocol::LeaveOneOut { class: need(name)? },
             "kdd99" => none(name).map(|_| Protocol::Kdd99)?,
             "tabular" => none(name).map(|_| Protocol::Tabular)?,
+            "scene" => none(name).map(|_| Protocol::Scene)?,
             other => {
                 bail!(
                     "unknown protocol {other:?}; use one-class, leave-one-out, contaminated, \
-                     kdd99 or tabular"
+                     kdd99, tabular or scene"
                 )
             }
         })
@@ -91,6 +98,7 @@ impl Protocol {
             Protocol::LeaveOneOut { class: k } => Some((resolve(set, k).ok()? == class) as u8),
             Protocol::Kdd99 => Some((name == "normal.") as u8),
             Protocol::Tabular => binary_class(name).ok(),
+            Protocol::Scene => Some((name == SCENE_ANOMALY) as u8),
             Protocol::Fit => None,
         }
     }
@@ -109,6 +117,7 @@ impl std::fmt::Display for Protocol {
             }
             Protocol::Kdd99 => write!(f, "kdd99 (normal. traffic is the anomaly)"),
             Protocol::Tabular => write!(f, "tabular (60 % of normals train)"),
+            Protocol::Scene => write!(f, "scene (every pixel trains, unlabelled, and is scored)"),
             Protocol::Fit => write!(f, "fit (every sample given trains; no test split)"),
         }
     }
@@ -528,6 +537,9 @@ pub fn split(
         options.contamination.is_none(),
         "--contamination applies to the contaminated protocol only, not {protocol}"
     );
+    if let Protocol::Scene = protocol {
+        return scene_split(source, options);
+    }
     let Pools {
         normals,
         mut test,
@@ -538,7 +550,7 @@ pub fn split(
         Protocol::Kdd99 => kdd99_pools(source, options.seed)?,
         Protocol::Tabular => tabular_pools(source, options.seed)?,
         Protocol::Fit => bail!("the fit protocol has no test split; see fit_split"),
-        Protocol::Contaminated { .. } => unreachable!("split above"),
+        Protocol::Contaminated { .. } | Protocol::Scene => unreachable!("split above"),
     };
     ensure!(
         normals.len() >= 2,
@@ -669,6 +681,79 @@ fn contaminated_split(
     for (s, i, label) in valid {
         out.valid.push_from(set_of(source, s), s, i, label);
     }
+    Ok(out)
+}
+
+/// The class name of a scene's anomalous pixels ([`super::hyperspectral`]).
+const SCENE_ANOMALY: &str = "anomaly";
+
+/// The scene protocol ([`Protocol::Scene`]): every pixel of the training scene (the scored
+/// scene itself unless a training scene was given) trains and a seeded share of them validates;
+/// every pixel of the scored scene is tested.
+fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Split> {
+    for (given, name) in [
+        (options.max_train.is_some(), "--max-train"),
+        (options.max_test.is_some(), "--max-test"),
+        (
+            options.test_anomaly_fraction.is_some(),
+            "--test-anomaly-fraction",
+        ),
+        (options.labelled_anomalies.is_some(), "--labelled-anomalies"),
+    ] {
+        ensure!(
+            !given,
+            "{name} does not apply to the scene protocol: every pixel of the scene trains, \
+             unlabelled, and every pixel is scored"
+        );
+    }
+    let train_set = &source.train;
+    ensure!(
+        train_set.class_names.iter().any(|c| c == SCENE_ANOMALY),
+        "the scene protocol is for hyperspectral scenes (--dataset hyperspectral), whose \
+         pixels are classes background and {SCENE_ANOMALY}"
+    );
+    let (test_set, test_split) = match &source.test {
+        Some(test) => (test, 1u8),
+        None => (train_set, 0u8),
+    };
+    let label = |set: &LabelledSet, i: usize| {
+        (set.class_names[set.classes[i] as usize] == SCENE_ANOMALY) as u8
+    };
+    ensure!(
+        train_set.len() >= 2,
+        "the scene has {} pixel(s); the scene protocol needs at least 2",
+        train_set.len()
+    );
+    let n_valid = ((train_set.len() as f64 * options.validation_fraction).ceil() as usize)
+        .clamp(1, train_set.len() - 1);
+    let mut valid = shuffled(train_set.len(), options.seed, 41)[..n_valid].to_vec();
+    valid.sort_unstable();
+    let shape = train_set.shape;
+    let mut out = Split {
+        class_names: train_set.class_names.clone(),
+        train: Samples::empty(shape),
+        valid: Samples::empty(shape),
+        test: Samples::empty(shape),
+        labelled: None,
+    };
+    // Every role keeps the true labels in split.csv; training never reads them.
+    for i in 0..train_set.len() {
+        out.train.push_from(train_set, 0, i, label(train_set, i));
+    }
+    for i in valid {
+        out.valid.push_from(train_set, 0, i, label(train_set, i));
+    }
+    for i in 0..test_set.len() {
+        out.test
+            .push_from(test_set, test_split, i, label(test_set, i));
+    }
+    ensure!(
+        out.test.anomalies() > 0 && out.test.anomalies() < out.test.len(),
+        "the scored scene's map marks {} of its {} pixels as anomalies; it needs both \
+         anomalous and background pixels",
+        out.test.anomalies(),
+        out.test.len()
+    );
     Ok(out)
 }
 
@@ -856,6 +941,73 @@ mod tests {
             ..SplitOptions::default()
         };
         assert!(split(&source, &one_class, &too_many).is_err());
+    }
+
+    /// The scene protocol: every pixel trains and is tested in scene order with its map label,
+    /// validation a seeded tenth of the training pixels; with a training scene, that scene
+    /// trains and the other is tested; options that would drop pixels are refused, as is data
+    /// that is not a scene.
+    #[test]
+    fn scene_trains_on_every_pixel_and_scores_every_pixel() {
+        let scene = |n: usize, anomalies: &[usize]| LabelledSet {
+            values: (0..n * 2).map(|v| v as f32).collect(),
+            shape: SampleShape::Table { features: 2 },
+            classes: (0..n).map(|i| anomalies.contains(&i) as u32).collect(),
+            class_names: vec!["background".into(), "anomaly".into()],
+            masks: None,
+        };
+        let one = DataSource {
+            test_every_anomaly: false,
+            train: scene(50, &[3, 7]),
+            test: None,
+        };
+        let s = split(&one, &Protocol::Scene, &SplitOptions::default()).unwrap();
+        assert_eq!(s.test.len(), 50);
+        assert_eq!(s.train.origin, s.test.origin);
+        assert!(s.test.origin.iter().enumerate().all(|(i, o)| o.index as usize == i));
+        assert_eq!(s.test.anomalies(), 2);
+        assert_eq!((s.test.labels[3], s.test.labels[7]), (1, 1));
+        assert_eq!(s.valid.len(), 5);
+        let other = split(
+            &one,
+            &Protocol::Scene,
+            &SplitOptions {
+                seed: 1,
+                ..SplitOptions::default()
+            },
+        )
+        .unwrap();
+        assert_ne!(s.valid.origin, other.valid.origin);
+
+        let two = DataSource {
+            test_every_anomaly: false,
+            train: scene(30, &[]),
+            test: Some(scene(40, &[0])),
+        };
+        let s = split(&two, &Protocol::Scene, &SplitOptions::default()).unwrap();
+        assert_eq!((s.train.len(), s.test.len()), (30, 40));
+        assert!(s.train.origin.iter().all(|o| o.split == 0));
+        assert!(s.test.origin.iter().all(|o| o.split == 1));
+
+        let capped = SplitOptions {
+            max_test: Some(10),
+            ..SplitOptions::default()
+        };
+        let err = format!("{:#}", split(&one, &Protocol::Scene, &capped).unwrap_err());
+        assert!(err.contains("--max-test"), "{err}");
+        let not_a_scene = DataSource {
+            test_every_anomaly: false,
+            train: toy(40, 2),
+            test: None,
+        };
+        assert!(split(&not_a_scene, &Protocol::Scene, &SplitOptions::default()).is_err());
+        let blank = DataSource {
+            test_every_anomaly: false,
+            train: scene(20, &[]),
+            test: None,
+        };
+        let err = format!("{:#}", split(&blank, &Protocol::Scene, &SplitOptions::default()).unwrap_err());
+        assert!(err.contains("0 of its 20"), "{err}");
     }
 
     /// RSRAE's protocol: the test pool's inliers plus ⌊c·n⌋ drawn outliers, trained on and

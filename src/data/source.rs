@@ -1,6 +1,8 @@
 //! Where data comes from: a data set kind and a path, resolved to its splits.
 
-use super::{LabelledSet, adbench, cifar, csv_table, idx, image_folder, kdd, magnetic_tile};
+use super::{
+    LabelledSet, adbench, cifar, csv_table, hyperspectral, idx, image_folder, kdd, magnetic_tile,
+};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -30,6 +32,9 @@ pub enum DatasetKind {
     Adbench,
     /// A CSV with a header and a named label column.
     Csv,
+    /// A hyperspectral scene in a MATLAB MAT-file: a cube H×W×B and its ground-truth map H×W
+    /// (nonzero = anomaly), one sample per pixel (see [`hyperspectral`]).
+    Hyperspectral,
     /// The MNIST subset shipped inside the binary (300 training and 100 test images per digit).
     BuiltinMnist,
     /// Arrays handed over in memory by a program (the Python package's `fit`): no file, so a
@@ -50,13 +55,14 @@ impl std::str::FromStr for DatasetKind {
             "kdd99" => DatasetKind::Kdd99,
             "adbench" => DatasetKind::Adbench,
             "csv" => DatasetKind::Csv,
+            "hyperspectral" => DatasetKind::Hyperspectral,
             "builtin-mnist" => DatasetKind::BuiltinMnist,
             "arrays" => bail!(
                 "arrays are handed over in memory by a program (the Python package), not read \
                  from --data"
             ),
             other => bail!(
-                "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv or builtin-mnist"
+                "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv, hyperspectral or builtin-mnist"
             ),
         })
     }
@@ -74,6 +80,7 @@ impl std::fmt::Display for DatasetKind {
             DatasetKind::Kdd99 => "kdd99",
             DatasetKind::Adbench => "adbench",
             DatasetKind::Csv => "csv",
+            DatasetKind::Hyperspectral => "hyperspectral",
             DatasetKind::BuiltinMnist => "builtin-mnist",
             DatasetKind::Arrays => "arrays",
         })
@@ -101,6 +108,18 @@ pub struct DatasetSpec {
     /// `<stem>.<ext>` (white = defect); an image without one is defect-free.
     #[serde(default)]
     pub mask_dir: Option<PathBuf>,
+    /// The variables of a hyperspectral MAT-file holding the cube and the map, when they cannot
+    /// be found automatically.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub scene_variables: hyperspectral::SceneVariables,
+    /// A second hyperspectral scene to train on, the scene at `path` being the one scored
+    /// (`--train-scene`); it must have the same bands and is read with the same variables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_scene: Option<PathBuf>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// A data set's splits: `test` is `None` when it comes as one pool.
@@ -163,6 +182,8 @@ impl DatasetSpec {
             image_size: None,
             allow_missing_masks: false,
             mask_dir: None,
+            scene_variables: Default::default(),
+            train_scene: None,
         }
     }
 }
@@ -270,6 +291,7 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
             train: adbench::load(path)?,
             test: None,
         },
+        DatasetKind::Hyperspectral => scenes(path, spec)?,
         DatasetKind::Csv => {
             let column = spec.label_column.as_deref().unwrap_or("label");
             DataSource {
@@ -278,6 +300,34 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
                 test: None,
             }
         }
+    })
+}
+
+/// A hyperspectral scene as one pool of pixels, or, with `--train-scene`, the training scene's
+/// pixels as the training split and the scene at `path` as the test split.
+fn scenes(path: &Path, spec: &DatasetSpec) -> crate::Result<DataSource> {
+    let scored = hyperspectral::load(path, &spec.scene_variables)?.to_set();
+    let Some(train_path) = &spec.train_scene else {
+        return Ok(DataSource {
+            train: scored,
+            test: None,
+            test_every_anomaly: false,
+        });
+    };
+    require_exists(train_path)?;
+    let train = hyperspectral::load(train_path, &spec.scene_variables)?.to_set();
+    anyhow::ensure!(
+        train.shape == scored.shape,
+        "the training scene {} has {} but the scene {} has {}: both must have the same bands",
+        train_path.display(),
+        train.shape,
+        path.display(),
+        scored.shape
+    );
+    Ok(DataSource {
+        train,
+        test: Some(scored),
+        test_every_anomaly: false,
     })
 }
 

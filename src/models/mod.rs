@@ -52,6 +52,8 @@ builtin_models! {
     rsrae => RsraeConfig,
     constrained_aae => ConstrainedAaeConfig,
     alae => AlaeConfig,
+    rx => RxConfig,
+    hadgan => HadganConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.
@@ -72,6 +74,14 @@ pub trait Detector: Send {
 
     /// Anomaly score of each sample of a batch, in evaluation mode; higher = more anomalous.
     fn score(&self, batch: Tensor<2>) -> Tensor<1>;
+
+    /// Fit what the model estimates in closed form from the whole training set (RX's mean and
+    /// covariance; a statistic of the trained networks' outputs). The training loop calls it
+    /// after each epoch's steps, before validating, so every checkpoint holds it; the samples
+    /// are preprocessed as the training batches. Most models have nothing to fit.
+    fn fit_statistics(&mut self, _train: &crate::data::Samples) -> crate::Result<()> {
+        Ok(())
+    }
 
     /// The per-sample criterion used to pick the best epoch on normal-only validation data
     /// (lower = better). Defaults to the anomaly score.
@@ -175,6 +185,9 @@ impl<D: Detector> Detector for Built<D> {
     }
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
         self.detector.score(batch)
+    }
+    fn fit_statistics(&mut self, train: &crate::data::Samples) -> crate::Result<()> {
+        self.detector.fit_statistics(train)
     }
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
         self.detector.validation_loss(batch)

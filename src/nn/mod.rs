@@ -14,6 +14,7 @@ pub mod optim;
 pub mod penalty;
 pub mod spectral;
 pub mod state;
+pub mod statistics;
 pub mod weights;
 
 pub use bigan::{

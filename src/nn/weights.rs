@@ -126,7 +126,7 @@ pub fn module_to_bytes<M: ModuleSnapshot>(module: &M) -> crate::Result<Vec<u8>> 
 /// that identical weights give identical bytes (burn writes its metadata from a hash map, in
 /// an order that changes from run to run). The header is padded with spaces to a multiple of
 /// 8 bytes, as the safetensors writer does; the tensor data is untouched.
-fn canonical_safetensors(bytes: Vec<u8>) -> crate::Result<Vec<u8>> {
+pub(crate) fn canonical_safetensors(bytes: Vec<u8>) -> crate::Result<Vec<u8>> {
     let corrupt = || anyhow::anyhow!("cannot serialise weights: not a safetensors buffer");
     let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(corrupt)?.try_into()?) as usize;
     let header = bytes.get(8..8 + len).ok_or_else(corrupt)?;

@@ -218,6 +218,7 @@ pub fn fit_resumable(
                 .into());
             }
         }
+        model.fit_statistics(train)?;
         let train_seconds = state.seconds + start.elapsed().as_secs_f64();
         if let Some(bar) = bar {
             bar.finish_and_clear();

@@ -1,0 +1,261 @@
+//! Hyperspectral scenes for anomaly detection: a cube of `height × width` pixels with `bands`
+//! values each, and a ground-truth map of the same `height × width` (nonzero = anomaly), read
+//! from a MATLAB MAT-file ([`super::mat`]).
+//!
+//! A scene becomes a table with one row per pixel (the pixel's spectrum), pixels in row-major
+//! order (`row * width + column`), classes `background` and `anomaly` from the map; its
+//! [`SceneLayout`] keeps the geometry so that scores can be drawn back as a map.
+
+use super::mat::{self, MatVariable};
+use super::{LabelledSet, SampleShape};
+use anyhow::{Context, bail, ensure};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Where a scene's pixels sit: the table's row `r * width + c` is pixel (r, c).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SceneLayout {
+    /// Rows of the scene.
+    pub height: usize,
+    /// Columns of the scene.
+    pub width: usize,
+}
+
+/// One scene: spectra and ground truth.
+#[derive(Clone, Debug)]
+pub struct Scene {
+    /// The geometry.
+    pub layout: SceneLayout,
+    /// Values per pixel.
+    pub bands: usize,
+    /// `height * width * bands` values, pixel-major (row-major pixels, bands innermost).
+    pub pixels: Vec<f32>,
+    /// `height * width` labels, 1 = anomaly (row-major).
+    pub map: Vec<u8>,
+}
+
+/// Which variables of a MAT-file hold the cube and the map; each found automatically when
+/// `None` and unambiguous.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SceneVariables {
+    /// The cube's variable (`data`, `hsi`, …).
+    pub cube: Option<String>,
+    /// The ground-truth map's variable (`map`, `groundtruth`, …).
+    pub map: Option<String>,
+}
+
+impl Scene {
+    /// The scene as a table of spectra, one row per pixel, classes `background` (0) and
+    /// `anomaly` (1).
+    pub fn to_set(&self) -> LabelledSet {
+        LabelledSet {
+            values: self.pixels.clone(),
+            shape: SampleShape::Table {
+                features: self.bands,
+            },
+            classes: self.map.iter().map(|&m| m as u32).collect(),
+            class_names: vec!["background".into(), "anomaly".into()],
+            masks: None,
+        }
+    }
+}
+
+/// Read the scene of the MAT-file at `path`.
+pub fn load(path: &Path, variables: &SceneVariables) -> crate::Result<Scene> {
+    let all = mat::read(path)?;
+    scene_of(all, variables).with_context(|| format!("{}", path.display()))
+}
+
+/// The scene held by a MAT-file's variables.
+pub fn scene_of(all: Vec<MatVariable>, variables: &SceneVariables) -> crate::Result<Scene> {
+    let listing = all
+        .iter()
+        .map(|v| format!("{} ({} {:?})", v.name, v.class, v.dims))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let cube = pick(&all, variables.cube.as_deref(), "cube", "--cube-var", &listing, |v| {
+        v.dims.len() == 3
+    })?;
+    let [height, width, bands] = [cube.dims[0], cube.dims[1], cube.dims[2]];
+    ensure!(
+        height > 0 && width > 0 && bands > 0,
+        "the cube {:?} is empty ({height}×{width}×{bands})",
+        cube.name
+    );
+    let map = pick(&all, variables.map.as_deref(), "ground-truth map", "--map-var", &listing, |v| {
+        v.dims.len() == 2 && v.dims[0] == height && v.dims[1] == width
+    })?;
+    ensure!(
+        map.dims == [height, width],
+        "the map {:?} is {:?} but the cube {:?} is {height}×{width}×{bands}: a map must have \
+         the cube's height and width",
+        map.name,
+        map.dims,
+        cube.name
+    );
+    let cube_values = numeric(cube)?;
+    let map_values = numeric(map)?;
+    let n = height * width;
+    let mut pixels = vec![0f32; n * bands];
+    for b in 0..bands {
+        for c in 0..width {
+            for r in 0..height {
+                let v = cube_values[r + height * c + n * b];
+                if !v.is_finite() {
+                    bail!(
+                        "the cube {:?} holds {v} at row {r}, column {c}, band {b} (0-based); \
+                         drop or fill that band first",
+                        cube.name
+                    );
+                }
+                pixels[(r * width + c) * bands + b] = v as f32;
+            }
+        }
+    }
+    let mut labels = vec![0u8; n];
+    for c in 0..width {
+        for r in 0..height {
+            let v = map_values[r + height * c];
+            ensure!(
+                v.is_finite(),
+                "the map {:?} holds {v} at row {r}, column {c}",
+                map.name
+            );
+            labels[r * width + c] = (v != 0.0) as u8;
+        }
+    }
+    Ok(Scene {
+        layout: SceneLayout { height, width },
+        bands,
+        pixels,
+        map: labels,
+    })
+}
+
+/// The values of a numeric variable.
+fn numeric(v: &MatVariable) -> crate::Result<&[f64]> {
+    v.values.as_deref().with_context(|| {
+        format!(
+            "the variable {:?} is a {} array, not a real numeric one",
+            v.name, v.class
+        )
+    })
+}
+
+/// The variable called `name`, or else the only one for which `fits` holds.
+fn pick<'a>(
+    all: &'a [MatVariable],
+    name: Option<&str>,
+    what: &str,
+    flag: &str,
+    listing: &str,
+    fits: impl Fn(&MatVariable) -> bool,
+) -> crate::Result<&'a MatVariable> {
+    if let Some(name) = name {
+        return all
+            .iter()
+            .find(|v| v.name == name)
+            .with_context(|| format!("no variable {name:?} for the {what}; the file holds {listing}"));
+    }
+    let candidates: Vec<&MatVariable> = all.iter().filter(|v| fits(v)).collect();
+    match candidates.as_slice() {
+        [one] => Ok(one),
+        [] => bail!("no variable looks like the {what}; the file holds {listing}"),
+        _ => bail!(
+            "several variables could be the {what} ({}); name it with {flag}",
+            candidates
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::mat::tests::{Writer, u16_bytes};
+
+    /// A 2×3×2 cube (column-major as MATLAB stores it) whose value at (r, c, b) is
+    /// `100 b + 10 r + c`, and a map marking (1, 2).
+    fn file(extra: bool) -> Vec<u8> {
+        let (h, w, b) = (2usize, 3usize, 2usize);
+        let mut cube = vec![0u16; h * w * b];
+        for bi in 0..b {
+            for c in 0..w {
+                for r in 0..h {
+                    cube[r + h * c + h * w * bi] = (100 * bi + 10 * r + c) as u16;
+                }
+            }
+        }
+        let mut map = vec![0u8; h * w];
+        map[1 + h * 2] = 1;
+        let mut writer = Writer::new(true)
+            .variable("map", &[2, 3], 6, false, 2, &map)
+            .variable("data", &[2, 3, 2], 6, false, 4, &u16_bytes(&cube));
+        if extra {
+            writer = writer.variable("data2", &[2, 3, 2], 6, false, 4, &u16_bytes(&cube));
+        }
+        writer.finish()
+    }
+
+    #[test]
+    fn pixels_come_row_major_with_bands_innermost() {
+        let scene = scene_of(
+            mat::parse(&file(false)).unwrap(),
+            &SceneVariables::default(),
+        )
+        .unwrap();
+        assert_eq!(scene.layout, SceneLayout { height: 2, width: 3 });
+        assert_eq!(scene.bands, 2);
+        // Pixel (1, 2) is row 1 * 3 + 2 = 5: bands 12 and 112.
+        assert_eq!(&scene.pixels[5 * 2..6 * 2], &[12.0, 112.0]);
+        assert_eq!(&scene.pixels[0..2], &[0.0, 100.0]);
+        assert_eq!(scene.map, vec![0, 0, 0, 0, 0, 1]);
+        let set = scene.to_set();
+        assert_eq!(set.classes[5], 1);
+        assert_eq!(set.class_names[1], "anomaly");
+    }
+
+    #[test]
+    fn ambiguity_and_wrong_names_are_errors_naming_the_variables() {
+        let vars = mat::parse(&file(true)).unwrap();
+        let err = format!("{:#}", scene_of(vars.clone(), &SceneVariables::default()).unwrap_err());
+        assert!(err.contains("data, data2") && err.contains("--cube-var"), "{err}");
+        let named = SceneVariables {
+            cube: Some("data2".into()),
+            map: None,
+        };
+        assert!(scene_of(vars.clone(), &named).is_ok());
+        let missing = SceneVariables {
+            cube: Some("hsi".into()),
+            map: None,
+        };
+        let err = format!("{:#}", scene_of(vars.clone(), &missing).unwrap_err());
+        assert!(err.contains("\"hsi\"") && err.contains("map (double [2, 3])"), "{err}");
+        let wrong_map = SceneVariables {
+            cube: Some("data".into()),
+            map: Some("data2".into()),
+        };
+        let err = format!("{:#}", scene_of(vars, &wrong_map).unwrap_err());
+        assert!(err.contains("height and width"), "{err}");
+    }
+
+    #[test]
+    fn a_nan_in_the_cube_is_an_error_naming_its_place() {
+        let nan = f64::NAN.to_le_bytes();
+        let mut cube = vec![0u8; 8 * 8];
+        cube[8 * 5..8 * 6].copy_from_slice(&nan);
+        let bytes = Writer::new(false)
+            .variable("data", &[2, 2, 2], 6, false, 9, &cube)
+            .variable("map", &[2, 2], 9, false, 2, &[0, 0, 0, 1])
+            .finish();
+        let err = format!(
+            "{:#}",
+            scene_of(mat::parse(&bytes).unwrap(), &SceneVariables::default()).unwrap_err()
+        );
+        // Linear index 5 = r 1 + 2 * (c 0) + 4 * (b 1).
+        assert!(err.contains("row 1, column 0, band 1"), "{err}");
+    }
+}
