@@ -368,6 +368,12 @@ pub fn evaluate_run(
             maps,
         )?;
     }
+    evaluation.scene = run::scene_view(
+        &run,
+        &evaluation.scores,
+        &evaluation.origin,
+        evaluation.metrics.threshold,
+    )?;
     let out = out.unwrap_or_else(|| run_dir.join(default_out));
     let report = report::write_evaluation(&out, &run, &evaluation)?;
     Ok(EvaluationReport { out, report })

@@ -162,3 +162,27 @@ fn hadgan_learns_the_cut_scene_and_its_checkpoint_round_trips() {
     );
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// `oddity eval` of a scene run draws the scene (composite, truth, heat, detection side by
+/// side, each panel the scene enlarged to at least 128 px) and the ROC beside global RX's.
+#[test]
+fn eval_draws_the_scene_and_its_roc_beside_rx() {
+    let root = temp_dir("scene-pictures");
+    let run = root.join("run");
+    let data = scene("abu-beach-2-cut.mat");
+    let o = common::train_cmd_with(
+        "hadgan",
+        ("hyperspectral", &data),
+        ("scene", None),
+        &run,
+        &["--epochs", "1", "--scaling", "min-max", "--quiet"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = oddity(&["eval", run.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let picture = image::open(run.join("eval-best/maps/scene-abu-beach-2-cut.png")).unwrap();
+    assert_eq!((picture.width(), picture.height()), (4 * 128, 128));
+    let roc = image::open(run.join("eval-best/roc-vs-rx.png")).unwrap();
+    assert!(roc.width() > 0);
+    std::fs::remove_dir_all(root).unwrap();
+}

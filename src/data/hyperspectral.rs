@@ -60,6 +60,33 @@ impl Scene {
     }
 }
 
+impl Scene {
+    /// The bands a false-colour composite shows as red, green and blue: at three quarters,
+    /// half and a quarter of the band range (no file here carries wavelengths; for an AVIRIS
+    /// cube these fall in the short-wave infrared, near infrared and red).
+    pub fn composite_bands(&self) -> [usize; 3] {
+        let b = self.bands;
+        [3 * b / 4, b / 2, b / 4]
+    }
+
+    /// A false-colour composite of [`Scene::composite_bands`], channels first (`3 × height ×
+    /// width`), each band stretched linearly from its 2nd to its 98th percentile onto 0–255.
+    pub fn false_colour(&self) -> Vec<f32> {
+        let n = self.layout.height * self.layout.width;
+        let mut out = Vec::with_capacity(3 * n);
+        for band in self.composite_bands() {
+            let values: Vec<f32> = (0..n).map(|p| self.pixels[p * self.bands + band]).collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f32::total_cmp);
+            let at = |q: f64| sorted[((n - 1) as f64 * q).round() as usize];
+            let (lo, hi) = (at(0.02), at(0.98));
+            let span = (hi - lo).max(f32::EPSILON);
+            out.extend(values.iter().map(|v| ((v - lo) / span * 255.0).clamp(0.0, 255.0)));
+        }
+        out
+    }
+}
+
 /// Read the scene of the MAT-file at `path`.
 pub fn load(path: &Path, variables: &SceneVariables) -> crate::Result<Scene> {
     let all = mat::read(path)?;
@@ -216,6 +243,25 @@ mod tests {
         let set = scene.to_set();
         assert_eq!(set.classes[5], 1);
         assert_eq!(set.class_names[1], "anomaly");
+    }
+
+    #[test]
+    fn the_false_colour_composite_stretches_three_bands_channels_first() {
+        let scene = Scene {
+            layout: SceneLayout { height: 1, width: 3 },
+            bands: 4,
+            // Band b of pixel p holds 10 p + b.
+            pixels: (0..3).flat_map(|p| (0..4).map(move |b| (10 * p + b) as f32)).collect(),
+            map: vec![0, 1, 0],
+        };
+        assert_eq!(scene.composite_bands(), [3, 2, 1]);
+        let rgb = scene.false_colour();
+        assert_eq!(rgb.len(), 9);
+        // Each band rises from pixel 0 to 2: stretched to 0, 127.5, 255 (the 2nd and 98th
+        // percentiles of three values are the first and the last).
+        for c in 0..3 {
+            assert_eq!(&rgb[c * 3..c * 3 + 3], &[0.0, 127.5, 255.0]);
+        }
     }
 
     #[test]

@@ -218,6 +218,10 @@ fn write_evaluation_files(
     {
         overlays::write_all(&dir.join("maps"), &eval.pictures, pixel.pixel_threshold)?;
     }
+    if let Some(view) = &eval.scene {
+        overlays::write_scene(&dir.join("maps"), view)?;
+        plots::roc_comparison(&dir.join("roc-vs-rx.png"), &view.curves, &eval.labels)?;
+    }
     let classes: Option<Vec<&str>> = (!eval.class_names.is_empty()).then(|| {
         (eval.classes.iter())
             .map(|&c| eval.class_names.get(c as usize).map_or("", String::as_str))

@@ -29,6 +29,20 @@ pub fn write_all(dir: &Path, pictures: &[MapPicture], threshold: f64) -> crate::
     Ok(())
 }
 
+/// Write a hyperspectral scene's picture as `dir/NAME.png`: composite, ground truth, scores
+/// as heat (colours from the 1st to the 99.5th percentile of the scores, so that a few extreme
+/// pixels do not wash out the rest), pixels at or above the run's threshold.
+pub fn write_scene(dir: &Path, view: &crate::run::SceneView) -> crate::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let mut sorted = view.picture.map.clone();
+    sorted.sort_by(f32::total_cmp);
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    let path = dir.join(format!("{}.png", view.picture.name));
+    render(&view.picture, (at(0.01), at(0.995)), view.threshold)
+        .save(&path)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 /// One panel of a picture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Panel {

@@ -92,6 +92,68 @@ fn draw_roc<DB: DrawingBackend>(
     )
 }
 
+/// ROC curves of several detectors of the same samples on one set of axes, as `path` (PNG),
+/// each named in the legend with its AUROC.
+pub fn roc_comparison(
+    path: &Path,
+    curves: &[(String, Vec<f32>)],
+    labels: &[u8],
+) -> crate::Result<()> {
+    let mut drawn = Vec::with_capacity(curves.len());
+    for (name, scores) in curves {
+        let auroc = crate::metrics::auroc(scores, labels)?;
+        drawn.push((
+            format!("{name} (AUROC {auroc:.4})"),
+            crate::metrics::roc_curve(scores, labels)?,
+        ));
+    }
+    png(path, ROC_SIZE, |root| draw_roc_comparison(root, &drawn))
+}
+
+fn draw_roc_comparison<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    curves: &[(String, Vec<(f64, f64)>)],
+) -> Drawn {
+    root.fill(&WHITE).map_err(text)?;
+    let mut chart = ChartBuilder::on(root)
+        .caption("ROC", ("sans-serif", 22))
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, 0f64..1.001f64)
+        .map_err(text)?;
+    chart
+        .configure_mesh()
+        .x_desc("false-positive rate")
+        .y_desc("true-positive rate")
+        .draw()
+        .map_err(text)?;
+    chart
+        .draw_series(LineSeries::new(
+            [(0.0, 0.0), (1.0, 1.0)],
+            &RGBColor(180, 180, 180),
+        ))
+        .map_err(text)?;
+    let colours = [BLUE, RED, GREEN, MAGENTA, BLACK];
+    for (i, (name, curve)) in curves.iter().enumerate() {
+        let colour = colours[i % colours.len()];
+        chart
+            .draw_series(LineSeries::new(curve.iter().copied(), colour.stroke_width(2)))
+            .map_err(text)?
+            .label(name.as_str())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 16))
+        .draw()
+        .map_err(text)?;
+    Ok(())
+}
+
 /// The precision–recall curve (recall on x) as SVG; the dashed line is the anomaly share, a
 /// random detector's precision.
 pub fn pr_svg(scores: &[f32], labels: &[u8], auprc: f64) -> crate::Result<String> {

@@ -875,6 +875,8 @@ pub struct Evaluation {
     pub per_defect: Vec<DefectMetrics>,
     /// Test images with their maps, drawn into `maps/` ([`map_pictures`]).
     pub pictures: Vec<MapPicture>,
+    /// A hyperspectral scene's picture and ROC comparison ([`scene_view`]).
+    pub scene: Option<SceneView>,
 }
 
 /// Score raw (unpreprocessed) samples with a run's detector.
@@ -1048,6 +1050,72 @@ pub fn localise_on_test(
     }))
 }
 
+/// A hyperspectral scene's detection, drawn for a person: the picture (false-colour composite,
+/// ground truth, scores as a heat map, pixels at or above the threshold), and the curves of a
+/// ROC plot comparing the model with global RX on the same scene.
+#[derive(Clone, Debug)]
+pub struct SceneView {
+    /// The scene as one picture, its map the scores.
+    pub picture: MapPicture,
+    /// The run's threshold, which the detection panel applies.
+    pub threshold: f64,
+    /// `(name, scores)` per curve, scores in test order: the model's, then global RX's (unless
+    /// the model is RX).
+    pub curves: Vec<(String, Vec<f32>)>,
+}
+
+/// The [`SceneView`] of a run under the scene protocol, its test `scores` in the order of
+/// `origin` (each a pixel's row-major index); `None` for any other run.
+pub fn scene_view(
+    run: &Run,
+    scores: &[f32],
+    origin: &[Origin],
+    threshold: f64,
+) -> crate::Result<Option<SceneView>> {
+    let data = &run.config.dataset;
+    if data.kind != crate::data::source::DatasetKind::Hyperspectral
+        || run.config.protocol != Protocol::Scene
+    {
+        return Ok(None);
+    }
+    let scene = crate::data::hyperspectral::load(&data.path, &data.scene_variables)?;
+    let n = scene.map.len();
+    anyhow::ensure!(
+        scores.len() == n && origin.len() == n,
+        "{} scores for the {n} pixels of {}",
+        scores.len(),
+        data.path.display()
+    );
+    let mut map = vec![0f32; n];
+    for (o, &s) in origin.iter().zip(scores) {
+        map[o.index as usize] = s;
+    }
+    let mut curves = vec![(run.config.model.name().to_string(), scores.to_vec())];
+    if run.config.model.name() != "rx" {
+        let rx = crate::linalg::Mahalanobis::fit(&scene.pixels, scene.bands)?;
+        let by_pixel = rx.distances(&scene.pixels);
+        curves.push((
+            "global RX".into(),
+            origin.iter().map(|o| by_pixel[o.index as usize] as f32).collect(),
+        ));
+    }
+    let stem = data.path.file_stem().unwrap_or_default().to_string_lossy();
+    let layout = scene.layout;
+    Ok(Some(SceneView {
+        picture: MapPicture {
+            name: format!("scene-{stem}"),
+            image: scene.false_colour(),
+            shape: [3, layout.height, layout.width],
+            score: map.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            map,
+            mask: Some(scene.map),
+            label: 1,
+        },
+        threshold,
+        curves,
+    }))
+}
+
 /// One test image with its anomaly map, for a picture a person looks at.
 #[derive(Clone, Debug)]
 pub struct MapPicture {
@@ -1182,5 +1250,6 @@ pub fn evaluate_on_test(
         pixel: None,
         per_defect: Vec::new(),
         pictures: Vec::new(),
+        scene: None,
     })
 }
