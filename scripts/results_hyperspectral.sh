@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The 18 hyperspectral scenes of ../shared/data/hyperspectral under the scene protocol (every
-# pixel trains, unlabelled, and is scored): global RX (no preprocessing), the MLP autoencoder on
+# pixel trains, unlabelled, and is scored): global and local RX (no preprocessing; local RX with
+# its default windows 25 and 9), the MLP autoencoder on
 # spectra and HADGAN (both min-max scaled from the scene itself, their default budgets, seeds
 # SEEDS, last epoch), HADGAN's three scores from each trained run. Prints per scene the AUROC
 # of each (mean ± std over seeds) and the seconds a run takes (train + eval), then the means
@@ -25,13 +26,15 @@ timed() { # timed FILE COMMAND…: run, append the seconds it took to FILE
 }
 for file in $(cd "$DATA" && ls */*.mat); do
   scene=$(basename "$file" .mat)
-  run="$OUT/$scene/rx"
-  if [ ! -f "$run/eval-last/metrics.json" ]; then
-    rm -rf "$run" "$run.seconds"
-    timed "$run.seconds" "$BIN" train --model rx --dataset hyperspectral --data "$DATA/$file" \
-      --protocol scene --scaling none --out "$run" --quiet
-    timed "$run.seconds" "$BIN" eval "$run" --checkpoint last
-  fi
+  for model in rx lrx; do
+    run="$OUT/$scene/$model"
+    if [ ! -f "$run/eval-last/metrics.json" ]; then
+      rm -rf "$run" "$run.seconds"
+      timed "$run.seconds" "$BIN" train --model $model --dataset hyperspectral --data "$DATA/$file" \
+        --protocol scene --scaling none --out "$run" --quiet
+      timed "$run.seconds" "$BIN" eval "$run" --checkpoint last
+    fi
+  done
   for model in autoencoder hadgan; do
     for seed in $SEEDS; do
       run="$OUT/$scene/$model-seed$seed"
@@ -59,14 +62,14 @@ def seconds(run):
 def ms(values):
     m = statistics.mean(values)
     return (m, statistics.stdev(values) if len(values) > 1 else 0.0)
-cols = ["RX", "AE", "HADGAN", "HADGAN residual", "HADGAN RX(r)"]
-print("| scene | " + " | ".join(cols) + " | seconds RX / AE / HADGAN |")
+cols = ["RX", "LRX", "AE", "HADGAN", "HADGAN residual", "HADGAN RX(r)"]
+print("| scene | " + " | ".join(cols) + " | seconds RX / LRX / AE / HADGAN |")
 print("|---" * (len(cols) + 2) + "|")
 means = {c: [] for c in cols}
 for scene in sorted(os.listdir(out)):
     if not os.path.isdir(os.path.join(out, scene)):
         continue
-    rows = {"RX": [auroc(f"{scene}/rx")]}
+    rows = {"RX": [auroc(f"{scene}/rx")], "LRX": [auroc(f"{scene}/lrx")]}
     rows["AE"] = [auroc(f"{scene}/autoencoder-seed{s}") for s in seeds]
     rows["HADGAN"] = [auroc(f"{scene}/hadgan-seed{s}") for s in seeds]
     rows["HADGAN residual"] = [auroc(f"{scene}/hadgan-seed{s}", "eval-last-residual") for s in seeds]
@@ -75,8 +78,8 @@ for scene in sorted(os.listdir(out)):
     for c in cols:
         m, sd = ms(rows[c])
         means[c].append(m)
-        cells.append(f"{m:.4f}" if c == "RX" else f"{m:.4f} ± {sd:.4f}")
-    t = [seconds(f"{scene}/rx")] + [statistics.mean(seconds(f"{scene}/{m}-seed{s}") for s in seeds) for m in ("autoencoder", "hadgan")]
-    print(f"| {scene} | " + " | ".join(cells) + f" | {t[0]:.1f} / {t[1]:.1f} / {t[2]:.1f} |")
+        cells.append(f"{m:.4f}" if c in ("RX", "LRX") else f"{m:.4f} ± {sd:.4f}")
+    t = [seconds(f"{scene}/rx"), seconds(f"{scene}/lrx")] + [statistics.mean(seconds(f"{scene}/{m}-seed{s}") for s in seeds) for m in ("autoencoder", "hadgan")]
+    print(f"| {scene} | " + " | ".join(cells) + " | " + " / ".join(f"{v:.1f}" for v in t) + " |")
 print("| **mean** | " + " | ".join(f"**{statistics.mean(means[c]):.4f}**" for c in cols) + " | |")
 PY

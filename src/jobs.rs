@@ -277,6 +277,7 @@ pub fn fit_arrays(
     }
     let n = values.len() / width;
     let set = crate::data::LabelledSet {
+        layout: None,
         values,
         shape,
         classes: vec![0; n],
@@ -549,6 +550,8 @@ pub fn score_dataset(
         for (i, label) in labels.iter().enumerate() {
             samples.push_from(set, split_code, i, label.unwrap_or(0));
         }
+        // Every sample of the set, in order: a scene stays a scene.
+        samples.layout = set.layout;
         let scores = run::score_raw(&run, detector.as_ref(), &samples)?;
         if let (Some(m), Some(t)) = (&maps, pixel_threshold) {
             draw_maps(&run, detector.as_ref(), &samples, &scores, part, m, t)?;

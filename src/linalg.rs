@@ -79,6 +79,38 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> SymmetricEigen {
     }
 }
 
+/// `dᵀ A⁻¹ d` for the symmetric positive-definite `n × n` matrix `a` (row-major; its lower
+/// triangle is read and overwritten by its Cholesky factor L, `A = L Lᵀ`), as `‖L⁻¹ d‖²`;
+/// `None` when `a` is not positive definite.
+pub fn inverse_quadratic_form(a: &mut [f64], n: usize, d: &[f64]) -> Option<f64> {
+    debug_assert!(a.len() == n * n && d.len() == n);
+    for j in 0..n {
+        let mut diagonal = a[j * n + j];
+        for k in 0..j {
+            diagonal -= a[j * n + k] * a[j * n + k];
+        }
+        if diagonal <= 0.0 || !diagonal.is_finite() {
+            return None;
+        }
+        let l_jj = diagonal.sqrt();
+        a[j * n + j] = l_jj;
+        for i in j + 1..n {
+            let (row_i, row_j) = (i * n, j * n);
+            let dot: f64 = (0..j).map(|k| a[row_i + k] * a[row_j + k]).sum();
+            a[row_i + j] = (a[row_i + j] - dot) / l_jj;
+        }
+    }
+    // Forward substitution L y = d; the form is ‖y‖².
+    let mut y = vec![0.0f64; n];
+    let mut total = 0.0;
+    for i in 0..n {
+        let dot: f64 = (0..i).map(|k| a[i * n + k] * y[k]).sum();
+        y[i] = (d[i] - dot) / a[i * n + i];
+        total += y[i] * y[i];
+    }
+    Some(total)
+}
+
 /// The squared Mahalanobis distance `(x − μ)ᵀ C⁺ (x − μ)` to the mean `μ` of a set of rows,
 /// `C` their covariance (normalised by `N − 1`, as `numpy.cov`) and `C⁺` its pseudo-inverse
 /// with `numpy.linalg.pinv`'s cut-off: eigenvalues below `1e-15 ×` the largest in magnitude
@@ -230,6 +262,31 @@ mod tests {
         let d = [3.0f32, 1.0];
         let expected = (3.0 - 1.0f64).powi(2) / 1.0 + (1.0 - 1.4f64).powi(2) / 1.8;
         assert!((m.distance(&d) - expected).abs() < 1e-12, "{}", m.distance(&d));
+    }
+
+    /// `dᵀ A⁻¹ d` by Cholesky equals the eigendecomposition's `Σ (vₖᵀ d)² / λₖ`; a matrix
+    /// that is not positive definite is refused.
+    #[test]
+    fn the_cholesky_quadratic_form_matches_the_eigendecomposition() {
+        let n = 5;
+        let mut a = vec![0.0; n * n];
+        for i in 0..n {
+            for j in 0..n {
+                a[i * n + j] = 1.0 / (i + j + 1) as f64 + if i == j { 0.5 } else { 0.0 };
+            }
+        }
+        let d = [0.3, -1.0, 2.0, 0.0, 0.7];
+        let e = symmetric_eigen(&a, n);
+        let by_eigen: f64 = (0..n)
+            .map(|k| {
+                let p: f64 = (0..n).map(|i| e.vectors[i * n + k] * d[i]).sum();
+                p * p / e.values[k]
+            })
+            .sum();
+        let by_cholesky = inverse_quadratic_form(&mut a.clone(), n, &d).unwrap();
+        assert!((by_eigen - by_cholesky).abs() < 1e-10 * by_eigen, "{by_eigen} vs {by_cholesky}");
+        let mut indefinite = vec![1.0, 2.0, 2.0, 1.0];
+        assert_eq!(inverse_quadratic_form(&mut indefinite, 2, &[1.0, 0.0]), None);
     }
 
     /// A singular covariance (a feature copied) uses the pseudo-inverse: the distance is that

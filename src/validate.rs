@@ -156,9 +156,13 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
     ensure!(
         spec.kind == DatasetKind::Hyperspectral
             || (spec.scene_variables == Default::default() && spec.train_scene.is_none()),
-        "--cube-var, --map-var and --train-scene apply to hyperspectral scenes, not to {} data",
+        "--cube-var, --map-var, --map-file and --train-scene apply to hyperspectral scenes, not \
+         to {} data",
         spec.kind
     );
+    if let Some(file) = &spec.scene_variables.map_file {
+        ensure!(file.is_file(), "--map-file {}: no such file", file.display());
+    }
     for (flag, name) in [
         ("--cube-var", &spec.scene_variables.cube),
         ("--map-var", &spec.scene_variables.map),

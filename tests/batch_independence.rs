@@ -18,6 +18,10 @@ fn every_detector_scores_a_sample_as_it_scores_it_in_a_batch() {
         let config = small(info.name);
         let shape = shape_for(&config);
         let detector = config.build(shape, &device, 5).unwrap();
+        if detector.scores_whole_scenes() {
+            // Local RX scores a pixel against its neighbours: batches are no question for it.
+            continue;
+        }
         let n = 6;
         let d = shape.len();
         let data: Vec<f32> = (0..n * d)

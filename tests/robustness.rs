@@ -236,6 +236,7 @@ proptest! {
     fn cifar_batches(input in inputs(cifar_seed())) {
         check_parse(&input, |b| {
             let mut set = oddity::data::LabelledSet {
+                layout: None,
                 masks: None,
                 values: Vec::new(),
                 shape: oddity::data::SampleShape::Image { channels: 3, height: 32, width: 32 },

@@ -88,6 +88,10 @@ struct DataArgs {
     /// automatically when only one has the cube's height and width).
     #[arg(long)]
     map_var: Option<String>,
+    /// The ground-truth map of a hyperspectral scene in a file of its own (needed for an ENVI
+    /// scene): a one-band ENVI raster, a PNG or a MAT-file; nonzero = anomaly.
+    #[arg(long)]
+    map_file: Option<PathBuf>,
     /// Train on this hyperspectral scene and score the one given by --data (same bands).
     #[arg(long)]
     train_scene: Option<PathBuf>,
@@ -111,6 +115,7 @@ impl DataArgs {
             scene_variables: oddity::data::hyperspectral::SceneVariables {
                 cube: self.cube_var.clone(),
                 map: self.map_var.clone(),
+                map_file: self.map_file.clone(),
             },
             train_scene: self.train_scene.clone(),
         })

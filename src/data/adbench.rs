@@ -182,6 +182,7 @@ pub fn parse(bytes: &[u8], name: &str) -> crate::Result<LabelledSet> {
         })
         .collect::<crate::Result<Vec<_>>>()?;
     Ok(LabelledSet {
+        layout: None,
         masks: None,
         values: x.data.iter().map(|&v| v as f32).collect(),
         shape: SampleShape::Table {

@@ -42,6 +42,7 @@ pub fn parse_batch(bytes: &[u8], name: &str, out: &mut LabelledSet) -> crate::Re
 
 fn empty() -> LabelledSet {
     LabelledSet {
+        layout: None,
         masks: None,
         values: Vec::new(),
         shape: SampleShape::Image {

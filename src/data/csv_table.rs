@@ -74,6 +74,7 @@ pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<Label
         .map(|l| class_names.binary_search(l).unwrap() as u32)
         .collect();
     Ok(LabelledSet {
+        layout: None,
         masks: None,
         values,
         shape: SampleShape::Table { features },

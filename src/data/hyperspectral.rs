@@ -1,16 +1,19 @@
 //! Hyperspectral scenes for anomaly detection: a cube of `height × width` pixels with `bands`
 //! values each, and a ground-truth map of the same `height × width` (nonzero = anomaly), read
-//! from a MATLAB MAT-file ([`super::mat`]).
+//! from a MATLAB MAT-file ([`super::mat`]) holding both, or from an ENVI raster
+//! ([`super::envi`]) with the map in a file of its own (`--map-file`: a one-band ENVI raster, a
+//! PNG, or a MAT-file).
 //!
 //! A scene becomes a table with one row per pixel (the pixel's spectrum), pixels in row-major
 //! order (`row * width + column`), classes `background` and `anomaly` from the map; its
 //! [`SceneLayout`] keeps the geometry so that scores can be drawn back as a map.
 
+use super::envi;
 use super::mat::{self, MatVariable};
 use super::{LabelledSet, SampleShape};
 use anyhow::{Context, bail, ensure};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Where a scene's pixels sit: the table's row `r * width + c` is pixel (r, c).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +35,8 @@ pub struct Scene {
     pub pixels: Vec<f32>,
     /// `height * width` labels, 1 = anomaly (row-major).
     pub map: Vec<u8>,
+    /// Band centre wavelengths in nanometres, when the file gives them (ENVI headers do).
+    pub wavelengths_nm: Option<Vec<f64>>,
 }
 
 /// Which variables of a MAT-file hold the cube and the map; each found automatically when
@@ -42,6 +47,10 @@ pub struct SceneVariables {
     pub cube: Option<String>,
     /// The ground-truth map's variable (`map`, `groundtruth`, …).
     pub map: Option<String>,
+    /// A file holding the map, when it is not in the cube's file (always so for ENVI): a
+    /// one-band ENVI raster, a PNG (nonzero = anomaly) or a MAT-file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_file: Option<PathBuf>,
 }
 
 impl Scene {
@@ -56,17 +65,26 @@ impl Scene {
             classes: self.map.iter().map(|&m| m as u32).collect(),
             class_names: vec!["background".into(), "anomaly".into()],
             masks: None,
+            layout: Some(self.layout),
         }
     }
 }
 
 impl Scene {
-    /// The bands a false-colour composite shows as red, green and blue: at three quarters,
-    /// half and a quarter of the band range (no file here carries wavelengths; for an AVIRIS
-    /// cube these fall in the short-wave infrared, near infrared and red).
+    /// The bands a composite shows as red, green and blue: those nearest 640, 550 and 460 nm
+    /// (true colour) when the wavelengths are known, else the bands at three quarters, half and
+    /// a quarter of the band range (for an AVIRIS cube: short-wave infrared, near infrared and
+    /// red, a false-colour composite).
     pub fn composite_bands(&self) -> [usize; 3] {
         let b = self.bands;
-        [3 * b / 4, b / 2, b / 4]
+        match &self.wavelengths_nm {
+            Some(w) if w.len() == b => [640.0, 550.0, 460.0].map(|target: f64| {
+                (0..b)
+                    .min_by(|&i, &j| (w[i] - target).abs().total_cmp(&(w[j] - target).abs()))
+                    .unwrap_or(0)
+            }),
+            _ => [3 * b / 4, b / 2, b / 4],
+        }
     }
 
     /// A false-colour composite of [`Scene::composite_bands`], channels first (`3 × height ×
@@ -87,10 +105,96 @@ impl Scene {
     }
 }
 
-/// Read the scene of the MAT-file at `path`.
+/// Read the scene at `path`: a MAT-file, or an ENVI raster (its header or its data file) whose
+/// map is in `variables.map_file`.
 pub fn load(path: &Path, variables: &SceneVariables) -> crate::Result<Scene> {
-    let all = mat::read(path)?;
-    scene_of(all, variables).with_context(|| format!("{}", path.display()))
+    let mut scene = if envi::is_envi(path) {
+        let raster = envi::read(path)?;
+        let layout = SceneLayout {
+            height: raster.lines,
+            width: raster.samples,
+        };
+        let map_file = variables.map_file.as_deref().with_context(|| {
+            format!(
+                "{}: an ENVI scene needs its ground-truth map in a file of its own (--map-file)",
+                path.display()
+            )
+        })?;
+        let scene = Scene {
+            layout,
+            bands: raster.bands,
+            pixels: finite_pixels(&raster.values, raster.bands, "the cube")
+                .with_context(|| format!("{}", path.display()))?,
+            map: map_from_file(map_file, layout, variables)?,
+            wavelengths_nm: raster.wavelengths_nm,
+        };
+        return Ok(scene);
+    } else {
+        let all = mat::read(path)?;
+        scene_of(all, variables).with_context(|| format!("{}", path.display()))?
+    };
+    if let Some(map_file) = &variables.map_file {
+        scene.map = map_from_file(map_file, scene.layout, variables)?;
+    }
+    Ok(scene)
+}
+
+/// Pixel-major values as `f32`, refusing a value that is not finite.
+fn finite_pixels(values: &[f64], bands: usize, what: &str) -> crate::Result<Vec<f32>> {
+    if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+        bail!(
+            "{what} holds {} at pixel {}, band {} (0-based, row-major pixels); drop or fill that \
+             band first",
+            values[i],
+            i / bands,
+            i % bands
+        );
+    }
+    Ok(values.iter().map(|&v| v as f32).collect())
+}
+
+/// A ground-truth map read from a file of its own, which must have the scene's size.
+fn map_from_file(
+    path: &Path,
+    layout: SceneLayout,
+    variables: &SceneVariables,
+) -> crate::Result<Vec<u8>> {
+    let (height, width, values): (usize, usize, Vec<f64>) = if envi::is_envi(path) {
+        let raster = envi::read(path)?;
+        ensure!(
+            raster.bands == 1,
+            "{}: a map must have one band, this raster has {}",
+            path.display(),
+            raster.bands
+        );
+        (raster.lines, raster.samples, raster.values)
+    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+        let image = image::open(path)
+            .with_context(|| format!("cannot read the map {}", path.display()))?
+            .to_luma8();
+        let (w, h) = image.dimensions();
+        (h as usize, w as usize, image.pixels().map(|p| p.0[0] as f64).collect())
+    } else {
+        let all = mat::read(path)?;
+        let listing = all.iter().map(|v| v.name.clone()).collect::<Vec<_>>().join(", ");
+        let map = pick(&all, variables.map.as_deref(), "ground-truth map", "--map-var", &listing, |v| {
+            v.dims.len() == 2
+        })
+        .with_context(|| format!("{}", path.display()))?;
+        let values = numeric(map)?;
+        let (h, w) = (map.dims[0], map.dims[1]);
+        // Column-major in the file.
+        let row_major = (0..h * w).map(|i| values[(i % w) * h + i / w]).collect();
+        (h, w, row_major)
+    };
+    ensure!(
+        (height, width) == (layout.height, layout.width),
+        "{}: the map is {height}×{width} but the scene is {}×{}",
+        path.display(),
+        layout.height,
+        layout.width
+    );
+    Ok(values.iter().map(|&v| (v != 0.0) as u8).collect())
 }
 
 /// The scene held by a MAT-file's variables.
@@ -156,6 +260,7 @@ pub fn scene_of(all: Vec<MatVariable>, variables: &SceneVariables) -> crate::Res
         bands,
         pixels,
         map: labels,
+        wavelengths_nm: None,
     })
 }
 
@@ -253,6 +358,7 @@ mod tests {
             // Band b of pixel p holds 10 p + b.
             pixels: (0..3).flat_map(|p| (0..4).map(move |b| (10 * p + b) as f32)).collect(),
             map: vec![0, 1, 0],
+            wavelengths_nm: None,
         };
         assert_eq!(scene.composite_bands(), [3, 2, 1]);
         let rgb = scene.false_colour();
@@ -264,6 +370,56 @@ mod tests {
         }
     }
 
+    /// The same scene as an ENVI raster with its map as a PNG, or as a MAT cube with the map in
+    /// another MAT-file, loads as from one MAT-file; wavelengths pick a true-colour composite.
+    #[test]
+    fn envi_scenes_and_separate_map_files_load_the_same_scene() {
+        let dir = std::env::temp_dir().join(format!("oddity-scene-envi-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mat_scene = scene_of(
+            mat::parse(&file(false)).unwrap(),
+            &SceneVariables::default(),
+        )
+        .unwrap();
+        let values: Vec<f64> = mat_scene.pixels.iter().map(|&v| v as f64).collect();
+        let wavelengths = "wavelength = {460, 640}\n";
+        let header = envi::tests::write(&dir, "cube", (2, 3, 2), &values, "bil", 12, true, wavelengths);
+        let png = dir.join("map.png");
+        image::GrayImage::from_fn(3, 2, |x, y| image::Luma([mat_scene.map[(y * 3 + x) as usize] * 255]))
+            .save(&png)
+            .unwrap();
+        let with_map = |map_file: &Path| SceneVariables {
+            map_file: Some(map_file.to_path_buf()),
+            ..SceneVariables::default()
+        };
+        let envi_scene = load(&header, &with_map(&png)).unwrap();
+        assert_eq!(envi_scene.pixels, mat_scene.pixels);
+        assert_eq!(envi_scene.map, mat_scene.map);
+        assert_eq!(envi_scene.composite_bands(), [1, 0, 0]);
+        let err = format!("{:#}", load(&header, &SceneVariables::default()).unwrap_err());
+        assert!(err.contains("--map-file") && err.contains("cube.hdr"), "{err}");
+
+        let map_mat = dir.join("map.mat");
+        let map_column_major: Vec<u8> = (0..6).map(|i| mat_scene.map[(i % 2) * 3 + i / 2]).collect();
+        std::fs::write(
+            &map_mat,
+            mat::tests::Writer::new(false)
+                .variable("truth", &[2, 3], 9, false, 2, &map_column_major)
+                .finish(),
+        )
+        .unwrap();
+        let cube_mat = dir.join("cube.mat");
+        std::fs::write(&cube_mat, file(false)).unwrap();
+        let from_two = load(&cube_mat, &with_map(&map_mat)).unwrap();
+        assert_eq!(from_two.map, mat_scene.map);
+        let small = dir.join("small.png");
+        image::GrayImage::new(2, 2).save(&small).unwrap();
+        let err = format!("{:#}", load(&header, &with_map(&small)).unwrap_err());
+        assert!(err.contains("small.png") && err.contains("2×2") && err.contains("2×3"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn ambiguity_and_wrong_names_are_errors_naming_the_variables() {
         let vars = mat::parse(&file(true)).unwrap();
@@ -271,18 +427,19 @@ mod tests {
         assert!(err.contains("data, data2") && err.contains("--cube-var"), "{err}");
         let named = SceneVariables {
             cube: Some("data2".into()),
-            map: None,
+            ..SceneVariables::default()
         };
         assert!(scene_of(vars.clone(), &named).is_ok());
         let missing = SceneVariables {
             cube: Some("hsi".into()),
-            map: None,
+            ..SceneVariables::default()
         };
         let err = format!("{:#}", scene_of(vars.clone(), &missing).unwrap_err());
         assert!(err.contains("\"hsi\"") && err.contains("map (double [2, 3])"), "{err}");
         let wrong_map = SceneVariables {
             cube: Some("data".into()),
             map: Some("data2".into()),
+            ..SceneVariables::default()
         };
         let err = format!("{:#}", scene_of(vars, &wrong_map).unwrap_err());
         assert!(err.contains("height and width"), "{err}");

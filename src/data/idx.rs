@@ -111,6 +111,7 @@ pub fn images_with_labels(
         .map_or(0, |m| m as usize + 1)
         .max(10);
     Ok(LabelledSet {
+        layout: None,
         masks: None,
         values: images.data.iter().map(|&b| b as f32).collect(),
         shape: SampleShape::Image {

@@ -130,6 +130,7 @@ pub fn load_items(
 ) -> crate::Result<LabelledSet> {
     let with_masks = items.iter().any(|i| i.mask != MaskOf::None);
     let mut set = LabelledSet {
+        layout: None,
         values: Vec::new(),
         shape: SampleShape::Table { features: 0 },
         classes: Vec::new(),

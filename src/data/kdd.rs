@@ -162,6 +162,7 @@ pub fn parse(text: &[u8], name: &str) -> crate::Result<LabelledSet> {
         bail!("{name}: no KDDCUP99 records");
     }
     Ok(LabelledSet {
+        layout: None,
         masks: None,
         values,
         shape: SampleShape::Table { features: FEATURES },

@@ -8,6 +8,7 @@
 pub mod adbench;
 pub mod cifar;
 pub mod csv_table;
+pub mod envi;
 pub mod hyperspectral;
 pub mod idx;
 pub mod image_folder;
@@ -126,6 +127,9 @@ pub struct LabelledSet {
     /// values, 1 = defect pixel, 0 = normal (all 0 for a defect-free image; all
     /// [`UNKNOWN_PIXEL`] for a defect image whose mask is missing).
     pub masks: Option<Vec<u8>>,
+    /// Where the samples sit when they are the pixels of one hyperspectral scene, every pixel
+    /// once in row-major order.
+    pub layout: Option<hyperspectral::SceneLayout>,
 }
 
 impl LabelledSet {
@@ -171,6 +175,9 @@ pub struct Samples {
     /// Ground-truth defect masks at the samples' own resolution (`height × width` per sample,
     /// 1 = defect), when the data set has them.
     pub masks: Option<Vec<u8>>,
+    /// Where the samples sit when they are a whole hyperspectral scene, every pixel once in
+    /// row-major order: detectors that score a pixel against its neighbours (local RX) need it.
+    pub layout: Option<hyperspectral::SceneLayout>,
 }
 
 /// Where a sample came from: a split of the data set and its index there.
@@ -192,6 +199,7 @@ impl Samples {
             origin: Vec::new(),
             classes: Vec::new(),
             masks: None,
+            layout: None,
         }
     }
 
@@ -211,6 +219,7 @@ impl Samples {
                 .collect(),
             classes: vec![0; n],
             masks: None,
+            layout: None,
         }
     }
 

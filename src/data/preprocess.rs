@@ -350,6 +350,7 @@ mod tests {
         let n = values.len() / features;
         Samples {
             masks: None,
+            layout: None,
             classes: Vec::new(),
             values,
             shape: SampleShape::Table { features },

@@ -47,8 +47,9 @@ pub enum Protocol {
     /// Hyperspectral anomaly detection as the field evaluates it, unsupervised and per scene:
     /// every pixel of the scene trains, labels unseen, and every pixel is scored against the
     /// ground-truth map (class `anomaly`). With a training scene (`--train-scene`) that scene's
-    /// pixels train and the other scene's are scored. A seeded share of the training pixels
-    /// (`validation_fraction`) also validates: unlabelled and contaminated like the rest.
+    /// pixels train and the other scene's are scored. The training scene, whole, also
+    /// validates (unlabelled and contaminated like the rest): a detector that scores a pixel
+    /// against its neighbours (local RX) needs every pixel there.
     Scene,
     /// PyOD's `fit(X)`: every sample given trains (a seeded share held out for validation),
     /// labels unknown, no test split; for arrays handed over by a program.
@@ -688,8 +689,8 @@ fn contaminated_split(
 const SCENE_ANOMALY: &str = "anomaly";
 
 /// The scene protocol ([`Protocol::Scene`]): every pixel of the training scene (the scored
-/// scene itself unless a training scene was given) trains and a seeded share of them validates;
-/// every pixel of the scored scene is tested.
+/// scene itself unless a training scene was given) trains and validates; every pixel of the
+/// scored scene is tested. Each set keeps its scene's layout.
 fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Split> {
     for (given, name) in [
         (options.max_train.is_some(), "--max-train"),
@@ -724,10 +725,6 @@ fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Spl
         "the scene has {} pixel(s); the scene protocol needs at least 2",
         train_set.len()
     );
-    let n_valid = ((train_set.len() as f64 * options.validation_fraction).ceil() as usize)
-        .clamp(1, train_set.len() - 1);
-    let mut valid = shuffled(train_set.len(), options.seed, 41)[..n_valid].to_vec();
-    valid.sort_unstable();
     let shape = train_set.shape;
     let mut out = Split {
         class_names: train_set.class_names.clone(),
@@ -740,9 +737,10 @@ fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Spl
     for i in 0..train_set.len() {
         out.train.push_from(train_set, 0, i, label(train_set, i));
     }
-    for i in valid {
-        out.valid.push_from(train_set, 0, i, label(train_set, i));
-    }
+    out.valid = out.train.clone();
+    out.train.layout = train_set.layout;
+    out.valid.layout = train_set.layout;
+    out.test.layout = test_set.layout;
     for i in 0..test_set.len() {
         out.test
             .push_from(test_set, test_split, i, label(test_set, i));
@@ -788,6 +786,7 @@ mod tests {
 
     fn toy(n: usize, classes: u32) -> LabelledSet {
         LabelledSet {
+            layout: None,
             masks: None,
             values: (0..n).map(|i| i as f32).collect(),
             shape: SampleShape::Table { features: 1 },
@@ -950,6 +949,7 @@ mod tests {
     #[test]
     fn scene_trains_on_every_pixel_and_scores_every_pixel() {
         let scene = |n: usize, anomalies: &[usize]| LabelledSet {
+            layout: Some(crate::data::hyperspectral::SceneLayout { height: 1, width: n }),
             values: (0..n * 2).map(|v| v as f32).collect(),
             shape: SampleShape::Table { features: 2 },
             classes: (0..n).map(|i| anomalies.contains(&i) as u32).collect(),
@@ -967,17 +967,9 @@ mod tests {
         assert!(s.test.origin.iter().enumerate().all(|(i, o)| o.index as usize == i));
         assert_eq!(s.test.anomalies(), 2);
         assert_eq!((s.test.labels[3], s.test.labels[7]), (1, 1));
-        assert_eq!(s.valid.len(), 5);
-        let other = split(
-            &one,
-            &Protocol::Scene,
-            &SplitOptions {
-                seed: 1,
-                ..SplitOptions::default()
-            },
-        )
-        .unwrap();
-        assert_ne!(s.valid.origin, other.valid.origin);
+        assert_eq!(s.valid.origin, s.train.origin);
+        let whole = Some(crate::data::hyperspectral::SceneLayout { height: 1, width: 50 });
+        assert_eq!((s.train.layout, s.valid.layout, s.test.layout), (whole, whole, whole));
 
         let two = DataSource {
             test_every_anomaly: false,

@@ -32,8 +32,8 @@ pub enum DatasetKind {
     Adbench,
     /// A CSV with a header and a named label column.
     Csv,
-    /// A hyperspectral scene in a MATLAB MAT-file: a cube H×W×B and its ground-truth map H×W
-    /// (nonzero = anomaly), one sample per pixel (see [`hyperspectral`]).
+    /// A hyperspectral scene, a MATLAB MAT-file or an ENVI raster: a cube H×W×B and its
+    /// ground-truth map H×W (nonzero = anomaly), one sample per pixel (see [`hyperspectral`]).
     Hyperspectral,
     /// The MNIST subset shipped inside the binary (300 training and 100 test images per digit).
     BuiltinMnist,

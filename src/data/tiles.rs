@@ -247,6 +247,7 @@ mod tests {
             origin: vec![Origin { split: 1, index: 3 }],
             classes: vec![2],
             masks: None,
+            layout: None,
         };
         let t = Tiling { tile: 3, stride: 2 };
         let tiles = t.cut(&images).unwrap();

@@ -53,6 +53,7 @@ builtin_models! {
     constrained_aae => ConstrainedAaeConfig,
     alae => AlaeConfig,
     rx => RxConfig,
+    lrx => LrxConfig,
     hadgan => HadganConfig,
 }
 
@@ -81,6 +82,23 @@ pub trait Detector: Send {
     /// are preprocessed as the training batches. Most models have nothing to fit.
     fn fit_statistics(&mut self, _train: &crate::data::Samples) -> crate::Result<()> {
         Ok(())
+    }
+
+    /// Whether the model scores a hyperspectral scene as a whole, each pixel against its
+    /// neighbours (local RX), through [`Detector::score_scene`] rather than pixel by pixel:
+    /// it then scores only samples that are one whole scene.
+    fn scores_whole_scenes(&self) -> bool {
+        false
+    }
+
+    /// The score of every pixel of one scene, `pixels` `[H·W, B]` in row-major order laid out
+    /// as `layout`; for models whose [`Detector::scores_whole_scenes`] holds.
+    fn score_scene(
+        &self,
+        _pixels: Tensor<2>,
+        _layout: crate::data::hyperspectral::SceneLayout,
+    ) -> crate::Result<Tensor<1>> {
+        bail!("this model scores samples one by one, not whole scenes")
     }
 
     /// The per-sample criterion used to pick the best epoch on normal-only validation data
@@ -188,6 +206,16 @@ impl<D: Detector> Detector for Built<D> {
     }
     fn fit_statistics(&mut self, train: &crate::data::Samples) -> crate::Result<()> {
         self.detector.fit_statistics(train)
+    }
+    fn scores_whole_scenes(&self) -> bool {
+        self.detector.scores_whole_scenes()
+    }
+    fn score_scene(
+        &self,
+        pixels: Tensor<2>,
+        layout: crate::data::hyperspectral::SceneLayout,
+    ) -> crate::Result<Tensor<1>> {
+        self.detector.score_scene(pixels, layout)
     }
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
         self.detector.validation_loss(batch)

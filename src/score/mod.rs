@@ -46,6 +46,22 @@ pub fn per_sample(
 /// Anomaly scores of every sample (higher = more anomalous), in batches of
 /// [`score_batch_size`].
 pub fn scores(model: &dyn AnyDetector, samples: &Samples) -> crate::Result<Vec<f32>> {
+    if model.scores_whole_scenes() {
+        let Some(layout) = samples.layout else {
+            anyhow::bail!(
+                "{} scores whole hyperspectral scenes, each pixel against its neighbours; these \
+                 samples are not one scene (score a scene file with --dataset hyperspectral)",
+                model.name()
+            );
+        };
+        let all: Vec<usize> = (0..samples.len()).collect();
+        let pixels = batch_tensor(samples, &all, model.device());
+        return model
+            .score_scene(pixels, layout)?
+            .into_data()
+            .try_into_vec::<f32>()
+            .map_err(|e| anyhow::anyhow!("reading scores: {e:?}"));
+    }
     let batch = score_batch_size(samples.shape.len());
     per_sample(model, samples, batch, |m, x| m.score(x))
 }
