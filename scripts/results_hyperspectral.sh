@@ -82,4 +82,20 @@ for scene in sorted(os.listdir(out)):
     t = [seconds(f"{scene}/rx"), seconds(f"{scene}/lrx")] + [statistics.mean(seconds(f"{scene}/{m}-seed{s}") for s in seeds) for m in ("autoencoder", "hadgan")]
     print(f"| {scene} | " + " | ".join(cells) + " | " + " / ".join(f"{v:.1f}" for v in t) + " |")
 print("| **mean** | " + " | ".join(f"**{statistics.mean(means[c]):.4f}**" for c in cols) + " | |")
+# The other per-scene metrics of metrics.json, as means over the scenes (each scene's value the
+# mean over seeds).
+def metric(run, key, sub="eval-last"):
+    return json.load(open(os.path.join(out, run, sub, "metrics.json")))[key]
+runs = {
+    "RX": lambda sc: [f"{sc}/rx"], "LRX": lambda sc: [f"{sc}/lrx"],
+    "AE": lambda sc: [f"{sc}/autoencoder-seed{s}" for s in seeds],
+    "HADGAN": lambda sc: [f"{sc}/hadgan-seed{s}" for s in seeds],
+}
+scenes = sorted(d for d in os.listdir(out) if os.path.isdir(os.path.join(out, d)))
+print()
+print("| mean over the scenes | " + " | ".join(runs) + " |")
+print("|---" * (len(runs) + 1) + "|")
+for key, label in [("auroc", "AUROC"), ("auprc", "AUPRC"), ("fpr_at_95_tpr", "FPR at 95 % TPR")]:
+    cells = [statistics.mean(statistics.mean(metric(r, key) for r in runs[m](sc)) for sc in scenes) for m in runs]
+    print(f"| {label} | " + " | ".join(f"{v:.4f}" for v in cells) + " |")
 PY

@@ -50,8 +50,14 @@ pub fn symmetric_eigen(a: &[f64], n: usize) -> SymmetricEigen {
                 }
                 // The rotation that zeroes m[p][q] (Golub & Van Loan, the symmetric Schur step).
                 let theta = (m[q * n + q] - m[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
+                let t = if theta == 0.0 {
+                    1.0
+                } else if theta.abs() > 1e150 {
+                    // θ² would overflow: t ≈ 1 / (2θ).
+                    0.5 / theta
+                } else {
+                    theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt())
+                };
                 let c = 1.0 / (t * t + 1.0).sqrt();
                 let s = t * c;
                 for k in 0..n {

@@ -142,7 +142,7 @@ fn parse_header(text: &str) -> crate::Result<Header> {
         lines > 0 && samples > 0 && bands > 0,
         "an empty raster ({lines} lines, {samples} samples, {bands} bands)"
     );
-    let data_type = number("data type", None)? as u32;
+    let data_type = u32::try_from(number("data type", None)?).unwrap_or(u32::MAX);
     ensure!(
         element_size(data_type).is_some(),
         "data type {data_type} is not a real number type (1, 2, 3, 4, 5, 12, 13, 14, 15)"
@@ -233,7 +233,17 @@ fn value(t: u32, b: &[u8], big: bool) -> f64 {
 
 fn decode(h: &Header, bytes: &[u8]) -> crate::Result<Raster> {
     let size = element_size(h.data_type).unwrap();
-    let n = h.lines * h.samples * h.bands;
+    let n = h
+        .lines
+        .checked_mul(h.samples)
+        .and_then(|v| v.checked_mul(h.bands))
+        .filter(|n| n.checked_mul(size).and_then(|b| b.checked_add(h.offset)).is_some())
+        .with_context(|| {
+            format!(
+                "{} lines × {} samples × {} bands is too large",
+                h.lines, h.samples, h.bands
+            )
+        })?;
     ensure!(
         bytes.len() >= h.offset + n * size,
         "{} bytes, but the header's {} lines × {} samples × {} bands of {size} bytes after an \

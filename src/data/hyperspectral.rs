@@ -105,36 +105,77 @@ impl Scene {
     }
 }
 
-/// Read the scene at `path`: a MAT-file, or an ENVI raster (its header or its data file) whose
-/// map is in `variables.map_file`.
+/// Read the scene to score at `path`: a MAT-file holding its map (or with the map in
+/// `variables.map_file`), or an ENVI raster (its header or its data file) whose map is in
+/// `variables.map_file`.
 pub fn load(path: &Path, variables: &SceneVariables) -> crate::Result<Scene> {
-    let mut scene = if envi::is_envi(path) {
+    let map = match &variables.map_file {
+        Some(file) => MapFrom::File(file),
+        None => MapFrom::Inside,
+    };
+    read_scene(path, variables, map)
+}
+
+/// Read a scene that only trains (`--train-scene`): its labels are never read, so its map is
+/// taken from its own MAT-file when it holds one (for `split.csv`), and every pixel counts as
+/// background otherwise; `variables.map_file` belongs to the scored scene.
+pub fn load_training(path: &Path, variables: &SceneVariables) -> crate::Result<Scene> {
+    read_scene(path, variables, MapFrom::InsideIfAny)
+}
+
+/// Where a scene's map comes from.
+enum MapFrom<'a> {
+    /// A file of its own.
+    File(&'a Path),
+    /// The cube's MAT-file; an error if it has none.
+    Inside,
+    /// The cube's MAT-file if it has one, else all background.
+    InsideIfAny,
+}
+
+/// Whether `path` is a MAT-file (its header's first bytes), even beside an ENVI header.
+fn is_mat(path: &Path) -> bool {
+    use std::io::Read;
+    let mut start = [0u8; 6];
+    std::fs::File::open(path).is_ok_and(|mut f| f.read_exact(&mut start).is_ok())
+        && &start == b"MATLAB"
+}
+
+fn read_scene(path: &Path, variables: &SceneVariables, map: MapFrom<'_>) -> crate::Result<Scene> {
+    let mut scene = if !is_mat(path) && envi::is_envi(path) {
         let raster = envi::read(path)?;
+        if let MapFrom::Inside = map {
+            bail!(
+                "{}: an ENVI scene needs its ground-truth map in a file of its own (--map-file)",
+                path.display()
+            );
+        }
         let layout = SceneLayout {
             height: raster.lines,
             width: raster.samples,
         };
-        let map_file = variables.map_file.as_deref().with_context(|| {
-            format!(
-                "{}: an ENVI scene needs its ground-truth map in a file of its own (--map-file)",
-                path.display()
-            )
-        })?;
-        let scene = Scene {
+        Scene {
             layout,
             bands: raster.bands,
             pixels: finite_pixels(&raster.values, raster.bands, "the cube")
                 .with_context(|| format!("{}", path.display()))?,
-            map: map_from_file(map_file, layout, variables)?,
+            map: vec![0; layout.height * layout.width],
             wavelengths_nm: raster.wavelengths_nm,
-        };
-        return Ok(scene);
+        }
     } else {
         let all = mat::read(path)?;
-        scene_of(all, variables).with_context(|| format!("{}", path.display()))?
+        let inside = !matches!(map, MapFrom::File(_));
+        let scene = scene_of(all.clone(), variables, inside);
+        match (scene, &map) {
+            (Ok(scene), _) => Ok(scene),
+            // A training scene without a (findable) map: its cube alone.
+            (Err(_), MapFrom::InsideIfAny) => scene_of(all, variables, false),
+            (Err(e), _) => Err(e),
+        }
+        .with_context(|| format!("{}", path.display()))?
     };
-    if let Some(map_file) = &variables.map_file {
-        scene.map = map_from_file(map_file, scene.layout, variables)?;
+    if let MapFrom::File(file) = map {
+        scene.map = map_from_file(file, scene.layout, variables)?;
     }
     Ok(scene)
 }
@@ -159,7 +200,7 @@ fn map_from_file(
     layout: SceneLayout,
     variables: &SceneVariables,
 ) -> crate::Result<Vec<u8>> {
-    let (height, width, values): (usize, usize, Vec<f64>) = if envi::is_envi(path) {
+    let (height, width, values): (usize, usize, Vec<f64>) = if !is_mat(path) && envi::is_envi(path) {
         let raster = envi::read(path)?;
         ensure!(
             raster.bands == 1,
@@ -169,16 +210,17 @@ fn map_from_file(
         );
         (raster.lines, raster.samples, raster.values)
     } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+        // 16 bits, so that a 16-bit map of 0 and 1 keeps its ones.
         let image = image::open(path)
             .with_context(|| format!("cannot read the map {}", path.display()))?
-            .to_luma8();
+            .to_luma16();
         let (w, h) = image.dimensions();
         (h as usize, w as usize, image.pixels().map(|p| p.0[0] as f64).collect())
     } else {
         let all = mat::read(path)?;
         let listing = all.iter().map(|v| v.name.clone()).collect::<Vec<_>>().join(", ");
-        let map = pick(&all, variables.map.as_deref(), "ground-truth map", "--map-var", &listing, |v| {
-            v.dims.len() == 2
+        let map = pick(&all, variables.map.as_deref(), "ground-truth map", "--map-var", &listing, 2, |_| {
+            true
         })
         .with_context(|| format!("{}", path.display()))?;
         let values = numeric(map)?;
@@ -194,39 +236,59 @@ fn map_from_file(
         layout.height,
         layout.width
     );
+    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+        bail!("{}: the map holds {v}; a map holds 0 (background) and nonzero (anomaly)", path.display());
+    }
     Ok(values.iter().map(|&v| (v != 0.0) as u8).collect())
 }
 
-/// The scene held by a MAT-file's variables.
-pub fn scene_of(all: Vec<MatVariable>, variables: &SceneVariables) -> crate::Result<Scene> {
+/// The scene held by a MAT-file's variables: its cube, and its map when `with_map` (else
+/// every pixel background, for a map read from elsewhere).
+pub fn scene_of(
+    all: Vec<MatVariable>,
+    variables: &SceneVariables,
+    with_map: bool,
+) -> crate::Result<Scene> {
     let listing = all
         .iter()
         .map(|v| format!("{} ({} {:?})", v.name, v.class, v.dims))
         .collect::<Vec<_>>()
         .join(", ");
-    let cube = pick(&all, variables.cube.as_deref(), "cube", "--cube-var", &listing, |v| {
-        v.dims.len() == 3
-    })?;
+    let cube = pick(&all, variables.cube.as_deref(), "cube", "--cube-var", &listing, 3, |_| true)?;
     let [height, width, bands] = [cube.dims[0], cube.dims[1], cube.dims[2]];
     ensure!(
         height > 0 && width > 0 && bands > 0,
         "the cube {:?} is empty ({height}×{width}×{bands})",
         cube.name
     );
-    let map = pick(&all, variables.map.as_deref(), "ground-truth map", "--map-var", &listing, |v| {
-        v.dims.len() == 2 && v.dims[0] == height && v.dims[1] == width
-    })?;
-    ensure!(
-        map.dims == [height, width],
-        "the map {:?} is {:?} but the cube {:?} is {height}×{width}×{bands}: a map must have \
-         the cube's height and width",
-        map.name,
-        map.dims,
-        cube.name
-    );
     let cube_values = numeric(cube)?;
-    let map_values = numeric(map)?;
     let n = height * width;
+    let mut labels = vec![0u8; n];
+    if with_map {
+        let map = pick(&all, variables.map.as_deref(), "ground-truth map", "--map-var", &listing, 2, |v| {
+            v.dims[0] == height && v.dims[1] == width
+        })?;
+        ensure!(
+            map.dims == [height, width],
+            "the map {:?} is {:?} but the cube {:?} is {height}×{width}×{bands}: a map must have \
+             the cube's height and width",
+            map.name,
+            map.dims,
+            cube.name
+        );
+        let map_values = numeric(map)?;
+        for c in 0..width {
+            for r in 0..height {
+                let v = map_values[r + height * c];
+                ensure!(
+                    v.is_finite(),
+                    "the map {:?} holds {v} at row {r}, column {c}",
+                    map.name
+                );
+                labels[r * width + c] = (v != 0.0) as u8;
+            }
+        }
+    }
     let mut pixels = vec![0f32; n * bands];
     for b in 0..bands {
         for c in 0..width {
@@ -241,18 +303,6 @@ pub fn scene_of(all: Vec<MatVariable>, variables: &SceneVariables) -> crate::Res
                 }
                 pixels[(r * width + c) * bands + b] = v as f32;
             }
-        }
-    }
-    let mut labels = vec![0u8; n];
-    for c in 0..width {
-        for r in 0..height {
-            let v = map_values[r + height * c];
-            ensure!(
-                v.is_finite(),
-                "the map {:?} holds {v} at row {r}, column {c}",
-                map.name
-            );
-            labels[r * width + c] = (v != 0.0) as u8;
         }
     }
     Ok(Scene {
@@ -274,22 +324,31 @@ fn numeric(v: &MatVariable) -> crate::Result<&[f64]> {
     })
 }
 
-/// The variable called `name`, or else the only one for which `fits` holds.
+/// The variable called `name`, which must have `rank` dimensions, or else the only one of
+/// that rank for which `fits` holds.
 fn pick<'a>(
     all: &'a [MatVariable],
     name: Option<&str>,
     what: &str,
     flag: &str,
     listing: &str,
+    rank: usize,
     fits: impl Fn(&MatVariable) -> bool,
 ) -> crate::Result<&'a MatVariable> {
     if let Some(name) = name {
-        return all
+        let v = all
             .iter()
             .find(|v| v.name == name)
-            .with_context(|| format!("no variable {name:?} for the {what}; the file holds {listing}"));
+            .with_context(|| format!("no variable {name:?} for the {what}; the file holds {listing}"))?;
+        ensure!(
+            v.dims.len() == rank,
+            "the variable {name:?} has dimensions {:?}; the {what} must have {rank}",
+            v.dims
+        );
+        return Ok(v);
     }
-    let candidates: Vec<&MatVariable> = all.iter().filter(|v| fits(v)).collect();
+    let candidates: Vec<&MatVariable> =
+        all.iter().filter(|v| v.dims.len() == rank && fits(v)).collect();
     match candidates.as_slice() {
         [one] => Ok(one),
         [] => bail!("no variable looks like the {what}; the file holds {listing}"),
@@ -334,10 +393,7 @@ mod tests {
 
     #[test]
     fn pixels_come_row_major_with_bands_innermost() {
-        let scene = scene_of(
-            mat::parse(&file(false)).unwrap(),
-            &SceneVariables::default(),
-        )
+        let scene = scene_of(mat::parse(&file(false)).unwrap(), &SceneVariables::default(), true)
         .unwrap();
         assert_eq!(scene.layout, SceneLayout { height: 2, width: 3 });
         assert_eq!(scene.bands, 2);
@@ -377,10 +433,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("oddity-scene-envi-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let mat_scene = scene_of(
-            mat::parse(&file(false)).unwrap(),
-            &SceneVariables::default(),
-        )
+        let mat_scene = scene_of(mat::parse(&file(false)).unwrap(), &SceneVariables::default(), true)
         .unwrap();
         let values: Vec<f64> = mat_scene.pixels.iter().map(|&v| v as f64).collect();
         let wavelengths = "wavelength = {460, 640}\n";
@@ -400,19 +453,47 @@ mod tests {
         let err = format!("{:#}", load(&header, &SceneVariables::default()).unwrap_err());
         assert!(err.contains("--map-file") && err.contains("cube.hdr"), "{err}");
 
+        // A MAT cube without a map, its map in another MAT-file beside a decoy, named by
+        // --map-var (which then names the map file's variable).
         let map_mat = dir.join("map.mat");
         let map_column_major: Vec<u8> = (0..6).map(|i| mat_scene.map[(i % 2) * 3 + i / 2]).collect();
         std::fs::write(
             &map_mat,
             mat::tests::Writer::new(false)
+                .variable("decoy", &[2, 3], 9, false, 2, &[1; 6])
                 .variable("truth", &[2, 3], 9, false, 2, &map_column_major)
                 .finish(),
         )
         .unwrap();
+        let cube_values = mat::parse(&file(false)).unwrap().remove(1);
+        assert_eq!(cube_values.name, "data");
+        let cube_bytes: Vec<u8> = cube_values
+            .values
+            .unwrap()
+            .iter()
+            .flat_map(|&v| (v as u16).to_le_bytes())
+            .collect();
         let cube_mat = dir.join("cube.mat");
-        std::fs::write(&cube_mat, file(false)).unwrap();
-        let from_two = load(&cube_mat, &with_map(&map_mat)).unwrap();
+        std::fs::write(
+            &cube_mat,
+            mat::tests::Writer::new(true)
+                .variable("data", &[2, 3, 2], 6, false, 4, &cube_bytes)
+                .finish(),
+        )
+        .unwrap();
+        let named = SceneVariables {
+            map: Some("truth".into()),
+            ..with_map(&map_mat)
+        };
+        let from_two = load(&cube_mat, &named).unwrap();
+        assert_eq!(from_two.pixels, mat_scene.pixels);
         assert_eq!(from_two.map, mat_scene.map);
+        let err = format!("{:#}", load(&cube_mat, &with_map(&map_mat)).unwrap_err());
+        assert!(err.contains("decoy, truth") && err.contains("--map-var"), "{err}");
+        // Without any map, the cube alone trains (every pixel background) but is not scored.
+        assert!(load(&cube_mat, &SceneVariables::default()).is_err());
+        let training = load_training(&cube_mat, &SceneVariables::default()).unwrap();
+        assert_eq!(training.map, vec![0; 6]);
         let small = dir.join("small.png");
         image::GrayImage::new(2, 2).save(&small).unwrap();
         let err = format!("{:#}", load(&header, &with_map(&small)).unwrap_err());
@@ -423,26 +504,32 @@ mod tests {
     #[test]
     fn ambiguity_and_wrong_names_are_errors_naming_the_variables() {
         let vars = mat::parse(&file(true)).unwrap();
-        let err = format!("{:#}", scene_of(vars.clone(), &SceneVariables::default()).unwrap_err());
+        let err = format!("{:#}", scene_of(vars.clone(), &SceneVariables::default(), true).unwrap_err());
         assert!(err.contains("data, data2") && err.contains("--cube-var"), "{err}");
         let named = SceneVariables {
             cube: Some("data2".into()),
             ..SceneVariables::default()
         };
-        assert!(scene_of(vars.clone(), &named).is_ok());
+        assert!(scene_of(vars.clone(), &named, true).is_ok());
         let missing = SceneVariables {
             cube: Some("hsi".into()),
             ..SceneVariables::default()
         };
-        let err = format!("{:#}", scene_of(vars.clone(), &missing).unwrap_err());
+        let err = format!("{:#}", scene_of(vars.clone(), &missing, true).unwrap_err());
         assert!(err.contains("\"hsi\"") && err.contains("map (double [2, 3])"), "{err}");
         let wrong_map = SceneVariables {
             cube: Some("data".into()),
             map: Some("data2".into()),
             ..SceneVariables::default()
         };
-        let err = format!("{:#}", scene_of(vars, &wrong_map).unwrap_err());
-        assert!(err.contains("height and width"), "{err}");
+        let err = format!("{:#}", scene_of(vars, &wrong_map, true).unwrap_err());
+        assert!(err.contains("[2, 3, 2]") && err.contains("must have 2"), "{err}");
+        let flat_cube = SceneVariables {
+            cube: Some("map".into()),
+            ..SceneVariables::default()
+        };
+        let err = format!("{:#}", scene_of(mat::parse(&file(false)).unwrap(), &flat_cube, true).unwrap_err());
+        assert!(err.contains("the cube must have 3"), "{err}");
     }
 
     #[test]
@@ -456,7 +543,7 @@ mod tests {
             .finish();
         let err = format!(
             "{:#}",
-            scene_of(mat::parse(&bytes).unwrap(), &SceneVariables::default()).unwrap_err()
+            scene_of(mat::parse(&bytes).unwrap(), &SceneVariables::default(), true).unwrap_err()
         );
         // Linear index 5 = r 1 + 2 * (c 0) + 4 * (b 1).
         assert!(err.contains("row 1, column 0, band 1"), "{err}");

@@ -29,9 +29,9 @@ pub struct MatVariable {
 }
 
 impl MatVariable {
-    /// Number of elements.
+    /// Number of elements (saturating: a variable read from a file holds them all).
     pub fn len(&self) -> usize {
-        self.dims.iter().product()
+        self.dims.iter().fold(1usize, |a, &d| a.saturating_mul(d))
     }
 
     /// Whether the variable holds no element.
@@ -230,9 +230,12 @@ fn matrix(payload: &[u8], order: Order) -> crate::Result<MatVariable> {
     let numeric = (6..=15).contains(&class_number);
     let values = if numeric && !complex {
         let real = Element::at(payload, name_element.next, order)?;
+        let expected = dims
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .with_context(|| format!("variable {name:?} has dimensions {dims:?}, too large"))?;
         let values = numbers(real.kind, real.data, order)
             .with_context(|| format!("variable {name:?}"))?;
-        let expected: usize = dims.iter().product();
         ensure!(
             values.len() == expected,
             "variable {name:?} has dimensions {dims:?} ({expected} values) but stores {}",

@@ -700,6 +700,10 @@ fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Spl
             "--test-anomaly-fraction",
         ),
         (options.labelled_anomalies.is_some(), "--labelled-anomalies"),
+        (
+            options.validation_fraction != SplitOptions::default().validation_fraction,
+            "--validation-fraction (the whole training scene validates)",
+        ),
     ] {
         ensure!(
             !given,
@@ -943,7 +947,7 @@ mod tests {
     }
 
     /// The scene protocol: every pixel trains and is tested in scene order with its map label,
-    /// validation a seeded tenth of the training pixels; with a training scene, that scene
+    /// and validates (each set keeping the layout); with a training scene, that scene
     /// trains and the other is tested; options that would drop pixels are refused, as is data
     /// that is not a scene.
     #[test]

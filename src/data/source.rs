@@ -113,7 +113,8 @@ pub struct DatasetSpec {
     #[serde(default, skip_serializing_if = "is_default")]
     pub scene_variables: hyperspectral::SceneVariables,
     /// A second hyperspectral scene to train on, the scene at `path` being the one scored
-    /// (`--train-scene`); it must have the same bands and is read with the same variables.
+    /// (`--train-scene`); it must have the same bands and is read with the same variable names
+    /// (its labels are never read: its own map when its MAT-file holds one, else none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_scene: Option<PathBuf>,
 }
@@ -315,7 +316,7 @@ fn scenes(path: &Path, spec: &DatasetSpec) -> crate::Result<DataSource> {
         });
     };
     require_exists(train_path)?;
-    let train = hyperspectral::load(train_path, &spec.scene_variables)?.to_set();
+    let train = hyperspectral::load_training(train_path, &spec.scene_variables)?.to_set();
     anyhow::ensure!(
         train.shape == scored.shape,
         "the training scene {} has {} but the scene {} has {}: both must have the same bands",

@@ -357,6 +357,20 @@ impl Detector for Hadgan {
         per_sample_mse(x, reconstruction)
     }
 
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        use crate::nn::Weights;
+        self.nets.load_bytes(bytes)?;
+        if let Some(m) = &self.nets.fitted.0 {
+            ensure!(
+                m.dim() == self.bands,
+                "this RX on residuals is for {} bands, the model for {}",
+                m.dim(),
+                self.bands
+            );
+        }
+        Ok(())
+    }
+
     fn trainables(&self) -> Trainables<'_> {
         Trainables {
             networks: &self.nets,

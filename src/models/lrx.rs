@@ -15,7 +15,8 @@
 //! each row (columns leave and enter the two windows) instead of being recomputed, then one
 //! Cholesky solve per pixel; rows run on every core. Windows 25 and 9 by default (a background
 //! of 544 pixels, more than the 100–200 bands of the usual scenes); the paper-to-paper choice
-//! varies, and both are options. Nothing is fitted: LRX scores only the scene it is given, so
+//! varies, and both are options. Should a background covariance with its ridge still not be
+//! positive definite (numerically), the ridge grows tenfold until it is, up to 1e12 times. Nothing is fitted: LRX scores only the scene it is given, so
 //! a training scene (`--train-scene`) changes nothing, and it scores only whole scenes.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
@@ -259,6 +260,10 @@ pub fn local_rx(
     config: &LrxConfig,
 ) -> crate::Result<Vec<f64>> {
     let SceneLayout { height, width } = layout;
+    ensure!(
+        height > 0 && width > 0 && bands > 0,
+        "local RX needs a scene with pixels and bands, got {height}×{width}×{bands}"
+    );
     ensure!(
         values.len() == height * width * bands,
         "{} values for a {height}×{width} scene of {bands} bands",

@@ -109,6 +109,20 @@ impl Detector for Rx {
         Tensor::from_data(TensorData::new(scores, [b]), &device)
     }
 
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        use crate::nn::Weights;
+        self.statistics.load_bytes(bytes)?;
+        if let Some(m) = &self.statistics.0 {
+            ensure!(
+                m.dim() == self.features,
+                "these rx statistics are for {} features, the model for {}",
+                m.dim(),
+                self.features
+            );
+        }
+        Ok(())
+    }
+
     fn trainables(&self) -> Trainables<'_> {
         Trainables {
             networks: &self.statistics,
