@@ -196,7 +196,8 @@ struct TrainArgs {
     /// flagged at rate at most this (the same as --threshold far:RATE).
     #[arg(long, conflicts_with = "threshold")]
     false_alarm_rate: Option<f64>,
-    /// Value scaling fitted on training data: standardise, min-max, minus-one-to-one, none.
+    /// Value scaling fitted on training data: standardise, min-max, minus-one-to-one, gcn-l1
+    /// (Deep SVDD's: per-sample global contrast normalisation, then min-max), none.
     #[arg(long, default_value = "standardise")]
     scaling: Scaling,
     /// Resize images to this side before the model (default: the model's input size).

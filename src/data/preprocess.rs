@@ -18,6 +18,10 @@ pub enum Scaling {
     MinMax,
     /// `x / 127.5 − 1`: 8-bit pixels to [−1, 1], as DCGAN-style code does for CIFAR-10.
     MinusOneToOne,
+    /// The Deep SVDD protocol's (Ruff et al. 2018): each sample's global contrast
+    /// normalisation with the L1 norm (subtract the sample's mean, divide by its mean absolute
+    /// deviation), then min-max per channel or feature from the training split.
+    GcnL1,
 }
 
 impl std::str::FromStr for Scaling {
@@ -28,8 +32,10 @@ impl std::str::FromStr for Scaling {
             "standardise" | "standardize" => Scaling::Standardise,
             "min-max" => Scaling::MinMax,
             "minus-one-to-one" => Scaling::MinusOneToOne,
+            "gcn-l1" => Scaling::GcnL1,
             other => anyhow::bail!(
-                "unknown scaling {other:?}; use none, standardise, min-max or minus-one-to-one"
+                "unknown scaling {other:?}; use none, standardise, min-max, minus-one-to-one or \
+                 gcn-l1"
             ),
         })
     }
@@ -87,6 +93,9 @@ impl Preprocessor {
             factor: Vec::new(),
         };
         let mut resized = pre.resize(train)?;
+        if config.scaling == Scaling::GcnL1 {
+            contrast_normalise_l1(&mut resized);
+        }
         let (groups, per_group) = group_layout(output);
         let mut offset = vec![0.0f32; groups];
         let mut factor = vec![1.0f32; groups];
@@ -96,7 +105,7 @@ impl Preprocessor {
                 offset.fill(127.5);
                 factor.fill(1.0 / 127.5);
             }
-            Scaling::Standardise | Scaling::MinMax => {
+            Scaling::Standardise | Scaling::MinMax | Scaling::GcnL1 => {
                 let mut sum = vec![0.0f64; groups];
                 let mut sq = vec![0.0f64; groups];
                 let mut min = vec![f32::INFINITY; groups];
@@ -189,6 +198,9 @@ impl Preprocessor {
     /// Resize and scale samples with the fitted statistics.
     pub fn apply(&self, samples: &Samples) -> crate::Result<Samples> {
         let mut out = self.resize(samples)?;
+        if self.config.scaling == Scaling::GcnL1 {
+            contrast_normalise_l1(&mut out);
+        }
         self.scale_in_place(&mut out);
         Ok(out)
     }
@@ -341,6 +353,20 @@ pub fn gaussian_blur(plane: &mut [f32], h: usize, w: usize, sigma: f32) {
     }
 }
 
+/// Global contrast normalisation with the L1 norm, sample by sample: `x ← (x − mean x) /
+/// mean |x − mean x|` (a constant sample only loses its mean).
+fn contrast_normalise_l1(samples: &mut Samples) {
+    let d = samples.shape.len();
+    for sample in samples.values.chunks_exact_mut(d) {
+        let mean = sample.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+        let scale = sample.iter().map(|&v| (v as f64 - mean).abs()).sum::<f64>() / d as f64;
+        let scale = if scale > 0.0 { scale } else { 1.0 };
+        for v in sample.iter_mut() {
+            *v = ((*v as f64 - mean) / scale) as f32;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +385,26 @@ mod tests {
                 .map(|index| Origin { split: 0, index })
                 .collect(),
         }
+    }
+
+    /// GCN-L1 then min-max, against a hand computation: each sample centred and divided by its
+    /// mean absolute deviation, then the training split's range mapped onto [0, 1]; a test
+    /// sample goes through the same steps with the training range.
+    #[test]
+    fn gcn_l1_normalises_each_sample_then_min_max_from_training() {
+        let config = PreprocessConfig {
+            image_size: None,
+            scaling: Scaling::GcnL1,
+            tiling: None,
+        };
+        // (1, 3): mean 2, deviation 1 → (−1, 1); (2, 6): mean 4, deviation 2 → (−1, 1);
+        // (4, 0): mean 2, deviation 2 → (1, −1). Each feature's training range is [−1, 1].
+        let train = table(vec![1.0, 3.0, 2.0, 6.0, 4.0, 0.0], 2);
+        let (pre, out) = Preprocessor::fit_transform(config, &train).unwrap();
+        assert_eq!(out.values, vec![0.0, 1.0, 0.0, 1.0, 1.0, 0.0]);
+        let test = table(vec![10.0, 30.0], 2);
+        assert_eq!(pre.apply(&test).unwrap().values, vec![0.0, 1.0]);
+        assert_eq!("gcn-l1".parse::<Scaling>().unwrap(), Scaling::GcnL1);
     }
 
     #[test]

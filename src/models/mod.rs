@@ -55,6 +55,7 @@ builtin_models! {
     rx => RxConfig,
     lrx => LrxConfig,
     hadgan => HadganConfig,
+    ocsvm => OcsvmConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.

@@ -21,19 +21,19 @@ impl FittedMahalanobis {
         self.0.as_ref().map(|m| m.distances(rows))
     }
 
-    fn arrays(&self) -> Vec<(String, Owned)> {
+    fn arrays(&self) -> Vec<(String, OwnedTensor)> {
         let Some(m) = &self.0 else {
             return Vec::new();
         };
         let dim = m.dim();
         vec![
-            (format!("{PREFIX}inverse_values"), Owned::f64(&m.inverse_values, vec![dim])),
-            (format!("{PREFIX}mean"), Owned::f64(&m.mean, vec![dim])),
-            (format!("{PREFIX}vectors"), Owned::f64(&m.vectors, vec![dim, dim])),
+            (format!("{PREFIX}inverse_values"), OwnedTensor::f64(&m.inverse_values, vec![dim])),
+            (format!("{PREFIX}mean"), OwnedTensor::f64(&m.mean, vec![dim])),
+            (format!("{PREFIX}vectors"), OwnedTensor::f64(&m.vectors, vec![dim, dim])),
         ]
     }
 
-    fn from_tensors(tensors: &HashMap<String, Owned>) -> crate::Result<Self> {
+    fn from_tensors(tensors: &HashMap<String, OwnedTensor>) -> crate::Result<Self> {
         if !tensors.keys().any(|k| k.starts_with(PREFIX)) {
             return Ok(FittedMahalanobis(None));
         }
@@ -66,10 +66,10 @@ impl FittedMahalanobis {
 
 impl Weights for FittedMahalanobis {
     fn to_bytes(&self) -> crate::Result<Vec<u8>> {
-        write(self.arrays(), None)
+        write_tensors(self.arrays(), None)
     }
     fn load_bytes(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        let (tensors, _) = read(&bytes)?;
+        let (tensors, _) = read_tensors(&bytes)?;
         ensure!(
             tensors.keys().all(|k| k.starts_with(PREFIX)),
             "these weights hold networks; this model has only a fitted distance"
@@ -97,19 +97,19 @@ pub struct WithMahalanobis<M> {
 impl<M: Module> Weights for WithMahalanobis<M> {
     fn to_bytes(&self) -> crate::Result<Vec<u8>> {
         let nets = self.nets.to_bytes()?;
-        let (tensors, metadata) = read(&nets)?;
-        let mut all: Vec<(String, Owned)> = tensors.into_iter().collect();
+        let (tensors, metadata) = read_tensors(&nets)?;
+        let mut all: Vec<(String, OwnedTensor)> = tensors.into_iter().collect();
         all.extend(self.fitted.arrays());
-        write(all, metadata)
+        write_tensors(all, metadata)
     }
     fn load_bytes(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
-        let (tensors, metadata) = read(&bytes)?;
+        let (tensors, metadata) = read_tensors(&bytes)?;
         let fitted = FittedMahalanobis::from_tensors(&tensors)?;
-        let nets: Vec<(String, Owned)> = tensors
+        let nets: Vec<(String, OwnedTensor)> = tensors
             .into_iter()
             .filter(|(k, _)| !k.starts_with(PREFIX))
             .collect();
-        self.nets.load_bytes(write(nets, metadata)?)?;
+        self.nets.load_bytes(write_tensors(nets, metadata)?)?;
         self.fitted = fitted;
         Ok(())
     }
@@ -122,23 +122,38 @@ impl<M: Module> Weights for WithMahalanobis<M> {
 }
 
 /// A tensor read out of, or to be written into, a safetensors buffer.
-struct Owned {
+pub(crate) struct OwnedTensor {
     dtype: safetensors::Dtype,
     shape: Vec<usize>,
     bytes: Vec<u8>,
 }
 
-impl Owned {
-    fn f64(values: &[f64], shape: Vec<usize>) -> Self {
-        Owned {
+impl OwnedTensor {
+    /// An `f64` array of `shape`.
+    pub(crate) fn f64(values: &[f64], shape: Vec<usize>) -> Self {
+        OwnedTensor {
             dtype: safetensors::Dtype::F64,
             shape,
             bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect(),
         }
     }
+
+    /// The values of an `f64` array.
+    pub(crate) fn f64_values(&self) -> crate::Result<Vec<f64>> {
+        ensure!(
+            self.dtype == safetensors::Dtype::F64,
+            "an array stored as {:?}, not f64",
+            self.dtype
+        );
+        Ok(self
+            .bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+            .collect())
+    }
 }
 
-impl safetensors::View for &Owned {
+impl safetensors::View for &OwnedTensor {
     fn dtype(&self) -> safetensors::Dtype {
         self.dtype
     }
@@ -153,17 +168,17 @@ impl safetensors::View for &Owned {
     }
 }
 
-type Metadata = Option<HashMap<String, String>>;
+pub(crate) type Metadata = Option<HashMap<String, String>>;
 
 /// Every tensor of a safetensors buffer, and its metadata.
-fn read(bytes: &[u8]) -> crate::Result<(HashMap<String, Owned>, Metadata)> {
+pub(crate) fn read_tensors(bytes: &[u8]) -> crate::Result<(HashMap<String, OwnedTensor>, Metadata)> {
     let file = safetensors::SafeTensors::deserialize(bytes).context("not safetensors")?;
     let (_, header) = safetensors::SafeTensors::read_metadata(bytes).context("not safetensors")?;
     let tensors = file
         .tensors()
         .into_iter()
         .map(|(name, view)| {
-            let owned = Owned {
+            let owned = OwnedTensor {
                 dtype: view.dtype(),
                 shape: view.shape().to_vec(),
                 bytes: view.data().to_vec(),
@@ -175,8 +190,8 @@ fn read(bytes: &[u8]) -> crate::Result<(HashMap<String, Owned>, Metadata)> {
 }
 
 /// A safetensors buffer of `tensors`, its header in canonical order (same tensors, same bytes).
-fn write(tensors: Vec<(String, Owned)>, metadata: Metadata) -> crate::Result<Vec<u8>> {
-    let views: Vec<(&str, &Owned)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+pub(crate) fn write_tensors(tensors: Vec<(String, OwnedTensor)>, metadata: Metadata) -> crate::Result<Vec<u8>> {
+    let views: Vec<(&str, &OwnedTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     canonical_safetensors(safetensors::serialize(views, metadata)?)
 }
 
