@@ -49,6 +49,7 @@ struct Centroid {
 impl ModelSpec for CentroidConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "toy-centroid",
+        group: oddity::models::ModelGroup::Baseline,
         paper: "a test's toy model: distance to a learnt centroid",
         summary: "score = ‖x − c‖²",
         inputs: "tables",

@@ -375,12 +375,19 @@ struct DemoArgs {
 pub fn run() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Models => {
-            for entry in models::registry::all() {
-                let m = entry.info;
-                println!(
-                    "{:<12} [{}] {}\n{:<12} {}",
-                    m.name, m.inputs, m.summary, "", m.paper
-                );
+            let all = models::registry::all();
+            for (group, title) in [
+                (models::ModelGroup::Detector, "Detectors (the field's reconstruction and adversarial models)"),
+                (models::ModelGroup::Baseline, "Baselines (what the detectors are judged against)"),
+            ] {
+                println!("{title}\n");
+                for m in all.iter().map(|e| e.info).filter(|m| m.group == group) {
+                    println!(
+                        "{:<16} [{}] {}\n{:<16} {}",
+                        m.name, m.inputs, m.summary, "", m.paper
+                    );
+                }
+                println!();
             }
             Ok(())
         }

@@ -118,6 +118,7 @@ impl Adae {
 impl ModelSpec for AdaeConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "adae",
+        group: super::ModelGroup::Detector,
         paper: "Vu, Ueta, Hirose, Takahashi. Anomaly Detection with Adversarial Dual Autoencoders. arXiv:1902.06924, 2019",
         summary: "generator autoencoder G against an autoencoder discriminator D; score = mean((x − D(G(x)))²); residual map",
         inputs: "images",

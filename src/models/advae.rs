@@ -271,6 +271,7 @@ impl Advae {
 impl ModelSpec for AdvaeConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "advae",
+        group: super::ModelGroup::Detector,
         paper: "Wang, Du, Xie, Chen, Hu, Liu. adVAE: A self-adversarial variational autoencoder with Gaussian anomaly prior knowledge for anomaly detection. Knowledge-Based Systems 2020",
         summary: "VAE with a Gaussian transformer making near-normal anomalous latents; E and G trained adversarially with margins; score = ‖x − mean of L decodes‖²; threshold kde:0.9",
         inputs: "tables",

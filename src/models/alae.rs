@@ -215,6 +215,7 @@ impl Alae {
 impl ModelSpec for AlaeConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "alae",
+        group: super::ModelGroup::Detector,
         paper: "Pidhorskyi, Adjeroh, Doretto. Adversarial Latent Autoencoders. CVPR 2020",
         summary: "MLP-ALAE (mapping F, generator G, encoder E, discriminator on w; non-saturating loss, R1, latent reconstruction) trained on normal data; score = ‖x − G(E(x))‖² (or the latent consistency); residual map",
         inputs: "images (flattened), tables",

@@ -163,6 +163,7 @@ impl Autoencoder {
 impl ModelSpec for AutoencoderConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "autoencoder",
+        group: super::ModelGroup::Baseline,
         paper: "baseline: reconstruction-error autoencoder (DCGAN conv for images, MLP for tables)",
         summary: "reconstruct normal data; score = mean squared reconstruction error",
         inputs: "images, tables",

@@ -148,6 +148,7 @@ impl ConstrainedAae {
 impl ModelSpec for ConstrainedAaeConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "constrained-aae",
+        group: super::ModelGroup::Detector,
         paper: "Chen, Konukoglu. Unsupervised Detection of Lesions in Brain MRI using constrained adversarial auto-encoders. MIDL 2018",
         summary: "adversarial autoencoder (latent discriminator toward N(0, I)) with the latent consistency term ‖E(x) − E(G(E(x)))‖² ({\"consistency\": false}: plain AAE); score = mean |x − x̂|; residual map",
         inputs: "images",

@@ -231,6 +231,7 @@ impl Hadgan {
 impl ModelSpec for HadganConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "hadgan",
+        group: super::ModelGroup::Detector,
         paper: "Jiang, Li, Xie, Du. Discriminative Reconstruction Constrained Generative Adversarial Network for Hyperspectral Anomaly Detection. IEEE TGRS 2020",
         summary: "spectral adversarial autoencoder (latent and spectral discriminators, latent consistency, shrink constraint); score = residual energy × RX on the residuals",
         inputs: "hyperspectral scenes (one row per pixel), tables",

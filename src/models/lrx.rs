@@ -56,6 +56,7 @@ impl Default for LrxConfig {
 impl ModelSpec for LrxConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "lrx",
+        group: super::ModelGroup::Baseline,
         paper: "Reed & Yu, IEEE TASSP 1990, local form (dual concentric window; Molero et al., IEEE JSTARS 2013)",
         summary: "each pixel's Mahalanobis distance to the background of its outer window less the inner guard window (ridge-regularised covariance)",
         inputs: "hyperspectral scenes (scored whole)",

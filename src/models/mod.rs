@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use burn::prelude::*;
 
 pub use registry::{Entry, register};
-pub use spec::{ModelConfig, ModelInfo, ModelSpec, Settings};
+pub use spec::{ModelConfig, ModelGroup, ModelInfo, ModelSpec, Settings};
 
 /// Declares the built-in models, one line each (`module => Configuration`): the module, the
 /// re-export of its configuration, and its place in [`MODELS`] and the registry.

@@ -78,6 +78,7 @@ impl Default for OcsvmConfig {
 impl ModelSpec for OcsvmConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "ocsvm",
+        group: super::ModelGroup::Baseline,
         paper: "Schölkopf et al. Estimating the Support of a High-Dimensional Distribution. Neural Computation 2001",
         summary: "one-class SVM, RBF kernel, libsvm's SMO (scikit-learn's OneClassSVM); fitted in closed form; score −f(x)",
         inputs: "tables, images (flattened)",

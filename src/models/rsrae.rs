@@ -404,6 +404,7 @@ fn projection_error(a: Tensor<2>) -> Tensor<1> {
 impl ModelSpec for RsraeConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "rsrae",
+        group: super::ModelGroup::Detector,
         paper: "Lai, Zou, Lerman. Robust Subspace Recovery Layer for Unsupervised Anomaly Detection. ICLR 2020",
         summary: "autoencoder with a robust subspace recovery layer (A ∈ R^{D×10}, l2,1 losses, alternating steps; RSRAE+ as {\"optimisation\": \"joint\"}); score = −cos(x, x̂); for the contaminated protocol",
         inputs: "images, tables",

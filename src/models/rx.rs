@@ -38,6 +38,7 @@ impl Default for RxConfig {
 impl ModelSpec for RxConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "rx",
+        group: super::ModelGroup::Baseline,
         paper: "Reed & Yu, IEEE TASSP 1990 (global RX)",
         summary: "Mahalanobis distance to the training rows' mean and covariance (pseudo-inverse); \
                   fitted in closed form",

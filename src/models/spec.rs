@@ -12,11 +12,22 @@ use serde::{Serialize, Serializer};
 use std::any::Any;
 use std::fmt::Debug;
 
+/// Which list a model belongs to in `oddity models`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelGroup {
+    /// The field's reconstruction and adversarial detectors, each as its paper defines it.
+    Detector,
+    /// What they are judged against: the plain autoencoder, OC-SVM, RX and its local form.
+    Baseline,
+}
+
 /// What `oddity models` lists and `--model NAME` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelInfo {
     /// Name on the command line and in a run's `model` field.
     pub name: &'static str,
+    /// Detector or baseline.
+    pub group: ModelGroup,
     /// The paper it implements.
     pub paper: &'static str,
     /// One line on what it does and how it scores.

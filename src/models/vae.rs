@@ -390,6 +390,7 @@ impl Vae {
 impl ModelSpec for VaeConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "vae",
+        group: super::ModelGroup::Detector,
         paper: "Lu, Xu. Anomaly Detection for Skin Disease Images Using Variational Autoencoder. arXiv:1807.01349, 2018; An, Cho. Variational Autoencoder based Anomaly Detection using Reconstruction Probability. 2015",
         summary: "VAE (DCGAN conv or MLP, Gaussian decoder); score = −IWAE bound with k importance samples (or reconstruction, KL, −ELBO, −log reconstruction probability); residual map",
         inputs: "images, tables",

@@ -230,6 +230,7 @@ pub fn alad_score(
 impl ModelSpec for AladConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "alad",
+        group: super::ModelGroup::Detector,
         paper: "Zenati, Romain, Foo, Lecouat, Chandrasekhar. Adversarially Learned Anomaly Detection. ICDM 2018",
         summary: "BiGAN + cycle discriminators D_xx, D_zz, spectral norm, moving average, early stopping; score = ‖f_xx(x,x) − f_xx(x,G(E(x)))‖₁ (or l1, l2, ch)",
         inputs: "tables, 32×32 colour images (networks cifar10)",

@@ -154,6 +154,7 @@ pub fn alocc_score(logits: Tensor<2>) -> Tensor<1> {
 impl ModelSpec for AloccConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "alocc",
+        group: super::ModelGroup::Detector,
         paper: "Sabokrou, Khalooei, Fathy, Adeli. Adversarially Learned One-Class Classifier for Novelty Detection. CVPR 2018",
         summary: "denoising refiner R against a one-class classifier D; score = 1 − D(R(x)) (or 1 − D(x))",
         inputs: "images",

@@ -324,6 +324,7 @@ pub fn anogan_loss(
 impl ModelSpec for AnoganConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "anogan",
+        group: super::ModelGroup::Detector,
         paper: "Schlegl, Seeböck, Waldstein, Schmidt-Erfurth, Langs. Unsupervised Anomaly Detection with Generative Adversarial Networks to Guide Marker Discovery. IPMI 2017",
         summary: "GAN + test-time search of z (500 Adam steps, batched); score = 0.9·Σ|x − G(z)| + 0.1·Σ|f(x) − f(G(z))|; residual map",
         inputs: "images, tables",

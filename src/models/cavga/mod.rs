@@ -415,6 +415,7 @@ impl ModelSpec for CavgaConfig {
 
     const INFO: ModelInfo = ModelInfo {
         name: "cavga",
+        group: super::ModelGroup::Detector,
         paper: "Venkataramanan, Peng, Singh, Mahalanobis. Attention Guided Anomaly Localization in Images. ECCV 2020",
         summary: "conv VAE with a spatial latent and a discriminator; Grad-CAM attention trained to cover normal images; map = 1 − attention",
         inputs: "images",

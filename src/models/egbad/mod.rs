@@ -195,6 +195,7 @@ pub fn egbad_score(residual_l1: Tensor<1>, discriminator_term: Tensor<1>, w: f32
 impl ModelSpec for EgbadConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "egbad",
+        group: super::ModelGroup::Detector,
         paper: "Zenati, Foo, Lecouat, Manek, Chandrasekhar. Efficient GAN-Based Anomaly Detection. ICLR workshop 2018",
         summary: "BiGAN (encoder, generator, joint discriminator); score = 0.9·‖x − G(E(x))‖₁ + 0.1·‖f(x,E(x)) − f(G(E(x)),E(x))‖₁",
         inputs: "tables, 28×28 grey images",

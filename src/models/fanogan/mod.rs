@@ -274,6 +274,7 @@ pub fn fanogan_score(
 impl ModelSpec for FanoganConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "fanogan",
+        group: super::ModelGroup::Detector,
         paper: "Schlegl, Seeböck, Waldstein, Langs, Schmidt-Erfurth. f-AnoGAN: Fast unsupervised anomaly detection with generative adversarial networks. Medical Image Analysis 2019",
         summary: "WGAN-GP (finite-difference gradient penalty) then an encoder (izi_f, izi or ziz); score = mean((x − G(E(x)))²) + κ·mean((f(x) − f(G(E(x))))²); residual map",
         inputs: "images (64×64)",

@@ -153,6 +153,7 @@ pub fn latent_score(latent: Tensor<4>, latent_reconstructed: Tensor<4>) -> Tenso
 impl ModelSpec for GanomalyConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "ganomaly",
+        group: super::ModelGroup::Detector,
         paper: "Akcay, Atapour-Abarghouei, Breckon. GANomaly: Semi-Supervised Anomaly Detection via Adversarial Training. ACCV 2018",
         summary: "encoder-decoder-encoder GAN; score = latent distance ‖G_E(x) − E(G(x))‖²",
         inputs: "images",

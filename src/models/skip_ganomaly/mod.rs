@@ -147,6 +147,7 @@ pub fn skip_ganomaly_score(
 impl ModelSpec for SkipGanomalyConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "skip-ganomaly",
+        group: super::ModelGroup::Detector,
         paper: "Akcay, Atapour-Abarghouei, Breckon. Skip-GANomaly: Skip Connected and Adversarially Trained Encoder-Decoder Anomaly Detection. IJCNN 2019",
         summary: "U-Net generator, DCGAN discriminator with 100-d features; score = 0.9·mean((x − x̂)²) + 0.1·mean((f(x) − f(x̂))²); residual map",
         inputs: "images",

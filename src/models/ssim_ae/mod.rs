@@ -157,6 +157,7 @@ impl SsimAe {
 impl ModelSpec for SsimAeConfig {
     const INFO: ModelInfo = ModelInfo {
         name: "ssim-ae",
+        group: super::ModelGroup::Detector,
         paper: "Bergmann, Löwe, Fauser, Sattlegger, Steger. Improving Unsupervised Defect Segmentation by Applying Structural Similarity to Autoencoders. VISAPP 2019",
         summary: "convolutional autoencoder trained with SSIM (or L2); map = 1 − SSIM(x, x̂); score = the map's maximum",
         inputs: "images",
