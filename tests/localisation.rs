@@ -233,9 +233,9 @@ fn every_image_model_draws_a_map() {
         if !info.inputs.contains("images") {
             continue; // a tables-only model (adVAE)
         }
-        if info.name == "ocsvm" {
-            // A kernel on the whole flattened image: no pixel has a score of its own, as in the
-            // Deep SVDD papers that use it as a baseline.
+        if matches!(info.name, "ocsvm" | "deep-svdd") {
+            // A kernel on the whole flattened image, a distance between whole-image codes: no
+            // pixel has a score of its own in either paper.
             continue;
         }
         let mut config = common::small(info.name);

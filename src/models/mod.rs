@@ -56,6 +56,7 @@ builtin_models! {
     lrx => LrxConfig,
     hadgan => HadganConfig,
     ocsvm => OcsvmConfig,
+    deep_svdd => DeepSvddConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.

@@ -75,6 +75,12 @@ pub trait ModelSpec:
         None
     }
 
+    /// The fewest epochs a run may train for: a model trained in stages needs an epoch of its
+    /// last stage (1 for the others).
+    fn min_epochs(&self) -> usize {
+        1
+    }
+
     /// Whether this configuration trains with labelled anomalies besides the normal samples
     /// (weak supervision, `--labelled-anomalies`); such a run needs them, any other refuses them.
     fn needs_labelled_anomalies(&self) -> bool {
@@ -106,6 +112,7 @@ trait AnySpec: Send + Sync + Debug {
     fn batch_size(&self) -> usize;
     fn image_size(&self) -> Option<usize>;
     fn patience(&self) -> Option<usize>;
+    fn min_epochs(&self) -> usize;
     fn needs_labelled_anomalies(&self) -> bool;
 }
 
@@ -157,6 +164,9 @@ impl<S: ModelSpec> AnySpec for S {
     fn patience(&self) -> Option<usize> {
         ModelSpec::patience(self)
     }
+    fn min_epochs(&self) -> usize {
+        ModelSpec::min_epochs(self)
+    }
     fn needs_labelled_anomalies(&self) -> bool {
         ModelSpec::needs_labelled_anomalies(self)
     }
@@ -201,6 +211,11 @@ impl ModelConfig {
     /// Early-stopping patience in epochs, for models whose paper stops early.
     pub fn patience(&self) -> Option<usize> {
         self.0.patience()
+    }
+
+    /// The fewest epochs a run of this configuration may train for.
+    pub fn min_epochs(&self) -> usize {
+        self.0.min_epochs()
     }
 
     /// Whether this configuration trains with labelled anomalies (weak supervision).

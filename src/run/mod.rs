@@ -148,6 +148,15 @@ impl RunConfig {
     pub fn validate(&self) -> crate::Result<()> {
         let t = &self.train;
         count("epochs", t.epochs as u64, MAX_COUNT)?;
+        ensure!(
+            t.epochs >= self.model.min_epochs(),
+            "{} trains in stages and needs at least {} epochs here (its last stage starts after \
+             {}); got {}",
+            self.model.name(),
+            self.model.min_epochs(),
+            self.model.min_epochs() - 1,
+            t.epochs
+        );
         count("batch size", t.batch_size as u64, MAX_COUNT)?;
         if let Some(p) = t.patience {
             count("patience", p as u64, MAX_COUNT)?;

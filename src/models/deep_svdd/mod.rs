@@ -1,0 +1,474 @@
+//! Deep SVDD: Ruff, Vandermeulen, Görnitz, Deecke, Siddiqui, Binder, Müller, Kloft. "Deep
+//! One-Class Classification". ICML 2018 (MODELS.md §17), as the official code
+//! (`lukasruff/Deep-SVDD-PyTorch`) runs it on MNIST.
+//!
+//! A bias-free LeNet φ ([`networks`]) maps an image to a 32-value code; training pulls the codes
+//! of normal images towards a centre c:
+//! 1. Pretraining (`pretrain_epochs`, 150): φ with its decoder as an autoencoder, loss the mean
+//!    over the batch of `Σ (x̂ − x)²`, Adam (lr 1e-4, weight decay 0.5e-3).
+//! 2. The centre: c = the mean code of the training images under the pretrained φ (evaluation
+//!    mode), each coordinate with `|c_j| < 0.1` pushed out to ±0.1 (the code's rule).
+//! 3. Deep SVDD (`epochs`, 150): Adam (lr 1e-4, weight decay 0.5e-6) on φ alone. One-class:
+//!    `mean ‖φ(x) − c‖²`. Soft-boundary (`{"objective": "soft-boundary"}`):
+//!    `R² + (1/ν)·mean max(0, ‖φ(x) − c‖² − R²)`, R set after `warm_up_epochs` (10) to the
+//!    (1 − ν)-quantile of the batch's distances, after each step, as the code does.
+//!
+//! Both phases divide the learning rate by 10 after `milestone` (50) of their epochs (the
+//! code's MultiStepLR). Score: `‖φ(x) − c‖²` (soft-boundary: minus R²). Batch 200. The paper's
+//! preprocessing is `--scaling gcn-l1`. The best checkpoint is chosen among Deep SVDD epochs
+//! only (pretraining epochs validate at 1e30), by the mean validation distance. The network is
+//! the MNIST one: 28 × 28 grey images only (the CIFAR-10 LeNet is not ported yet).
+
+pub mod networks;
+
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values};
+use crate::data::{SampleShape, Samples};
+use crate::nn::init::component_rng;
+use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};
+use anyhow::ensure;
+use burn::module::Param;
+use burn::prelude::*;
+use networks::{LeNetDecoder, LeNetEncoder};
+use serde::{Deserialize, Serialize};
+
+/// Deep SVDD's two objectives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Objective {
+    /// `mean ‖φ(x) − c‖²`.
+    OneClass,
+    /// `R² + (1/ν)·mean max(0, ‖φ(x) − c‖² − R²)`.
+    SoftBoundary,
+}
+
+/// Deep SVDD hyper-parameters (the official code's MNIST settings).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeepSvddConfig {
+    /// One-class or soft-boundary (`one-class`).
+    pub objective: Objective,
+    /// ν of the soft-boundary objective, in (0, 1] (0.1).
+    pub nu: f64,
+    /// Size of the code, a multiple of 16 (32).
+    pub latent_dim: usize,
+    /// Autoencoder pretraining epochs, at least 1: the centre is fixed after them (150).
+    pub pretrain_epochs: usize,
+    /// Deep SVDD epochs after pretraining (150).
+    pub svdd_epochs: usize,
+    /// Adam learning rate of both phases (1e-4).
+    pub learning_rate: f64,
+    /// Epochs of each phase after which the learning rate is divided by 10 (50).
+    pub milestone: usize,
+    /// Adam weight decay of the Deep SVDD phase (0.5e-6).
+    pub weight_decay: f64,
+    /// Adam weight decay of pretraining (0.5e-3).
+    pub pretrain_weight_decay: f64,
+    /// Soft-boundary epochs before R is updated (10).
+    pub warm_up_epochs: usize,
+    /// Training batch size (200).
+    pub batch_size: usize,
+}
+
+impl Default for DeepSvddConfig {
+    fn default() -> Self {
+        DeepSvddConfig {
+            objective: Objective::OneClass,
+            nu: 0.1,
+            latent_dim: 32,
+            pretrain_epochs: 150,
+            svdd_epochs: 150,
+            learning_rate: 1e-4,
+            milestone: 50,
+            weight_decay: 0.5e-6,
+            pretrain_weight_decay: 0.5e-3,
+            warm_up_epochs: 10,
+            batch_size: 200,
+        }
+    }
+}
+
+impl ModelSpec for DeepSvddConfig {
+    const INFO: ModelInfo = ModelInfo {
+        name: "deep-svdd",
+        group: super::ModelGroup::Baseline,
+        paper: "Ruff et al. Deep One-Class Classification. ICML 2018",
+        summary: "bias-free LeNet pretrained as an autoencoder, then its codes pulled to a centre c (one-class or soft-boundary); score = ‖φ(x) − c‖²",
+        inputs: "28×28 grey images",
+    };
+    type Detector = DeepSvdd;
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<DeepSvdd> {
+        DeepSvdd::new(self.clone(), shape, device, seed)
+    }
+
+    fn epochs(&self) -> usize {
+        self.pretrain_epochs + self.svdd_epochs
+    }
+
+    fn batch_size(&self) -> usize {
+        self.batch_size
+    }
+
+    fn image_size(&self) -> Option<usize> {
+        Some(28)
+    }
+
+    fn min_epochs(&self) -> usize {
+        self.pretrain_epochs + 1
+    }
+}
+
+/// The networks, the centre and the radius.
+#[derive(Module, Debug)]
+pub struct SvddNets {
+    /// φ and its decoder.
+    autoencoder: LeNetAutoencoder,
+    /// c (no gradient).
+    centre: Param<Tensor<1>>,
+    /// R, soft-boundary only (no gradient).
+    radius: Param<Tensor<1>>,
+}
+
+/// φ and the decoder used to pretrain it.
+#[derive(Module, Debug)]
+pub struct LeNetAutoencoder {
+    /// φ.
+    encoder: LeNetEncoder,
+    /// φ's mirror, for pretraining.
+    decoder: LeNetDecoder,
+}
+
+/// The Deep SVDD detector.
+pub struct DeepSvdd {
+    config: DeepSvddConfig,
+    device: Device,
+    nets: SvddNets,
+    /// Adam of pretraining.
+    optim_pretrain: NetOptimizer,
+    /// Adam of Deep SVDD.
+    optim_svdd: NetOptimizer,
+    /// The epoch in progress (1-based, over both phases).
+    epoch: usize,
+}
+
+/// The `q`-quantile of `values` with linear interpolation (numpy's default).
+fn quantile(values: &mut [f32], q: f64) -> f64 {
+    values.sort_by(f32::total_cmp);
+    let at = q * (values.len() - 1) as f64;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    let frac = at - lo as f64;
+    values[lo] as f64 * (1.0 - frac) + values[hi] as f64 * frac
+}
+
+impl DeepSvdd {
+    /// Build the model for images of `shape` on `device`.
+    pub fn new(
+        config: DeepSvddConfig,
+        shape: SampleShape,
+        device: &Device,
+        seed: u64,
+    ) -> crate::Result<Self> {
+        ensure!(
+            shape.image_dims() == Some([1, 28, 28]),
+            "deep-svdd has the official MNIST LeNet: 28×28 grey images, not {shape}"
+        );
+        ensure!(
+            config.latent_dim >= 16 && config.latent_dim % 16 == 0,
+            "deep-svdd latent_dim must be a multiple of 16 (its decoder starts from 4×4 maps), \
+             got {}",
+            config.latent_dim
+        );
+        ensure!(
+            config.pretrain_epochs >= 1,
+            "deep-svdd fixes its centre after pretraining: pretrain_epochs must be at least 1"
+        );
+        ensure!(
+            config.nu > 0.0 && config.nu <= 1.0,
+            "deep-svdd nu must be within (0, 1], got {}",
+            config.nu
+        );
+        let train_device = device.clone().autodiff();
+        let rep = config.latent_dim;
+        let autoencoder = initialise(
+            LeNetAutoencoder {
+                encoder: LeNetEncoder::new(rep, &train_device),
+                decoder: LeNetDecoder::new(rep, &train_device),
+            },
+            InitScheme::Pytorch,
+            &mut component_rng(seed, 1),
+        );
+        let fixed = |v: Tensor<1>| Param::from_tensor(v).set_require_grad(false);
+        let nets = SvddNets {
+            autoencoder: autoencoder.no_grad_batch_norms(),
+            centre: fixed(Tensor::zeros([rep], &train_device)),
+            radius: fixed(Tensor::zeros([1], &train_device)),
+        };
+        Ok(DeepSvdd {
+            optim_pretrain: NetOptimizer::adam_with_weight_decay(
+                config.learning_rate,
+                0.9,
+                0.999,
+                config.pretrain_weight_decay,
+            ),
+            optim_svdd: NetOptimizer::adam_with_weight_decay(
+                config.learning_rate,
+                0.9,
+                0.999,
+                config.weight_decay,
+            ),
+            config,
+            device: device.clone(),
+            nets,
+            epoch: 1,
+        })
+    }
+
+    fn pretraining(&self) -> bool {
+        self.epoch <= self.config.pretrain_epochs
+    }
+
+    /// `‖φ(x) − c‖²` `[B]` under the evaluation-mode network.
+    fn distances(&self, x: Tensor<4>) -> Tensor<1> {
+        let nets = self.nets.valid();
+        let b = x.dims()[0];
+        let z = nets.autoencoder.encoder.forward(x);
+        let c = nets.centre.val().reshape([1, self.config.latent_dim]);
+        (z - c).powi_scalar(2).sum_dim(1).reshape([b])
+    }
+}
+
+impl LeNetAutoencoder {
+    /// The same networks with their BatchNorms' scale and shift gradient-free again
+    /// (initialisation re-draws every parameter as trainable).
+    fn no_grad_batch_norms(self) -> Self {
+        LeNetAutoencoder {
+            encoder: self.encoder.without_norm_parameters(),
+            decoder: self.decoder.without_norm_parameters(),
+        }
+    }
+}
+
+impl Detector for DeepSvdd {
+    fn begin_epoch(&mut self, epoch: usize) {
+        self.epoch = epoch;
+        let c = &self.config;
+        let (phase_epoch, optim) = if epoch <= c.pretrain_epochs {
+            (epoch, &mut self.optim_pretrain)
+        } else {
+            (epoch - c.pretrain_epochs, &mut self.optim_svdd)
+        };
+        optim.lr = if phase_epoch > c.milestone {
+            c.learning_rate * 0.1
+        } else {
+            c.learning_rate
+        };
+    }
+
+    fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
+        let x = as_images(batch, [1, 28, 28]);
+        if self.pretraining() {
+            let ae = &self.nets.autoencoder;
+            let recon = ae.decoder.forward(ae.encoder.forward(x.clone()));
+            let b = x.dims()[0];
+            let loss = (recon - x).powi_scalar(2).reshape([b as i32, -1]).sum_dim(1).mean();
+            let value = read_values(vec![loss.clone()])?[0];
+            let mut grads = loss.backward();
+            self.nets.autoencoder = self
+                .optim_pretrain
+                .step(self.nets.autoencoder.clone(), &mut grads);
+            return Ok(vec![("reconstruction", value)]);
+        }
+        let c = &self.config;
+        let b = x.dims()[0];
+        let z = self.nets.autoencoder.encoder.forward(x);
+        let centre = self.nets.centre.val().reshape([1, c.latent_dim]);
+        let dist = (z - centre).powi_scalar(2).sum_dim(1).reshape([b]);
+        let loss = match c.objective {
+            Objective::OneClass => dist.clone().mean(),
+            Objective::SoftBoundary => {
+                let r2 = self.nets.radius.val().powi_scalar(2);
+                let over = (dist.clone() - r2.clone()).clamp_min(0.0);
+                r2 + over.mean() * (1.0 / c.nu)
+            }
+        };
+        let value = read_values(vec![loss.clone()])?[0];
+        let mut grads = loss.backward();
+        self.nets.autoencoder.encoder = self
+            .optim_svdd
+            .step(self.nets.autoencoder.encoder.clone(), &mut grads);
+        if c.objective == Objective::SoftBoundary
+            && self.epoch - c.pretrain_epochs > c.warm_up_epochs
+        {
+            let mut d: Vec<f32> = dist
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("reading distances: {e:?}"))?
+                .into_iter()
+                .map(f32::sqrt)
+                .collect();
+            let r = quantile(&mut d, 1.0 - c.nu) as f32;
+            let device = self.nets.radius.val().device();
+            self.nets.radius = Param::from_tensor(Tensor::from_data(TensorData::new(vec![r], [1]), &device))
+                .set_require_grad(false);
+        }
+        Ok(vec![("svdd", value)])
+    }
+
+    fn fit_statistics(&mut self, train: &Samples) -> crate::Result<()> {
+        if self.epoch != self.config.pretrain_epochs {
+            return Ok(());
+        }
+        // The centre: the mean code of the training images under the pretrained φ.
+        let rep = self.config.latent_dim;
+        let mut sum = vec![0.0f64; rep];
+        let encoder = self.nets.autoencoder.encoder.valid();
+        for rows in train.values.chunks(512 * 784) {
+            let n = rows.len() / 784;
+            let x = Tensor::<4>::from_data(TensorData::new(rows.to_vec(), [n, 1, 28, 28]), &self.device);
+            let z = encoder
+                .forward(x)
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(|e| anyhow::anyhow!("reading codes: {e:?}"))?;
+            for code in z.chunks_exact(rep) {
+                for (s, &v) in sum.iter_mut().zip(code) {
+                    *s += v as f64;
+                }
+            }
+        }
+        let centre: Vec<f32> = sum
+            .iter()
+            .map(|s| {
+                let c = s / train.len() as f64;
+                // The code's rule: coordinates too close to 0 are pushed out to ±0.1.
+                if c.abs() < 0.1 && c < 0.0 {
+                    -0.1
+                } else if c.abs() < 0.1 && c > 0.0 {
+                    0.1
+                } else {
+                    c as f32 as f64
+                }
+            })
+            .map(|c| c as f32)
+            .collect();
+        let device = self.nets.centre.val().device();
+        self.nets.centre = Param::from_tensor(Tensor::from_data(TensorData::new(centre, [rep]), &device))
+            .set_require_grad(false);
+        Ok(())
+    }
+
+    fn score(&self, batch: Tensor<2>) -> Tensor<1> {
+        let dist = self.distances(as_images(batch, [1, 28, 28]));
+        match self.config.objective {
+            Objective::OneClass => dist,
+            Objective::SoftBoundary => {
+                let r2 = self.nets.valid().radius.val().powi_scalar(2);
+                dist - r2
+            }
+        }
+    }
+
+    fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
+        if self.pretraining() {
+            let b = batch.dims()[0];
+            return Tensor::ones([b], &self.device) * 1e30;
+        }
+        self.score(batch)
+    }
+
+    fn trainables(&self) -> Trainables<'_> {
+        Trainables {
+            networks: &self.nets,
+            optimizers: vec![&self.optim_pretrain, &self.optim_svdd],
+            rng: None,
+            average: None,
+        }
+    }
+
+    fn trainables_mut(&mut self) -> TrainablesMut<'_> {
+        TrainablesMut {
+            networks: &mut self.nets,
+            optimizers: vec![&mut self.optim_pretrain, &mut self.optim_svdd],
+            rng: None,
+            average: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    fn images(n: usize) -> Samples {
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 28,
+            width: 28,
+        };
+        let v: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 255) as f32 / 255.0).collect();
+        Samples::unlabelled(shape, v)
+    }
+
+    /// After the last pretraining epoch the centre is the mean code of the training images with
+    /// the ±0.1 rule; the score is `‖φ(x) − c‖²` (soft-boundary: minus R²), by hand.
+    #[test]
+    fn centre_and_scores_follow_the_code() {
+        let device = Device::flex();
+        let config = DeepSvddConfig {
+            pretrain_epochs: 1,
+            latent_dim: 16,
+            ..DeepSvddConfig::default()
+        };
+        let train = images(6);
+        let mut model = config.clone().build(train.shape, &device, 4).unwrap();
+        model.begin_epoch(1);
+        model.fit_statistics(&train).unwrap();
+        let x = Tensor::<2>::from_data(TensorData::new(train.values.clone(), [6, 784]), &device);
+        let codes = values(model.nets.autoencoder.encoder.valid().forward(as_images(x.clone(), [1, 28, 28])));
+        let centre = values(model.nets.centre.val());
+        for j in 0..16 {
+            let mean: f32 = (0..6).map(|i| codes[i * 16 + j]).sum::<f32>() / 6.0;
+            let expected = if mean.abs() < 0.1 { 0.1f32.copysign(mean) } else { mean };
+            assert!((centre[j] - expected).abs() < 1e-5, "c[{j}] {} vs {expected}", centre[j]);
+        }
+        let scores = values(model.score(x.clone()));
+        for i in 0..6 {
+            let d: f32 = (0..16).map(|j| (codes[i * 16 + j] - centre[j]).powi(2)).sum();
+            assert!((scores[i] - d).abs() <= 1e-4 * d.max(1.0), "{} vs {d}", scores[i]);
+        }
+        model.config.objective = Objective::SoftBoundary;
+        model.nets.radius = Param::from_tensor(Tensor::from_floats([0.5], &device)).set_require_grad(false);
+        let soft = values(model.score(x));
+        for i in 0..6 {
+            assert!((soft[i] - (scores[i] - 0.25)).abs() < 1e-5);
+        }
+        assert!((quantile(&mut [4.0, 1.0, 3.0, 2.0], 0.9) - 3.7).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let device = Device::flex();
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 28,
+            width: 28,
+        };
+        for config in [
+            DeepSvddConfig { pretrain_epochs: 0, ..DeepSvddConfig::default() },
+            DeepSvddConfig { latent_dim: 20, ..DeepSvddConfig::default() },
+            DeepSvddConfig { nu: 0.0, ..DeepSvddConfig::default() },
+        ] {
+            assert!(config.build(shape, &device, 0).is_err(), "{config:?}");
+        }
+        let colour = SampleShape::Image {
+            channels: 3,
+            height: 32,
+            width: 32,
+        };
+        assert!(DeepSvddConfig::default().build(colour, &device, 0).is_err());
+    }
+}
