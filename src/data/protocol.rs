@@ -623,21 +623,10 @@ fn contaminated_split(
         c.is_finite() && c > 0.0 && c <= 1.0,
         "--contamination must be within (0, 1], got {c}"
     );
-    for (given, name) in [
-        (options.max_train.is_some(), "--max-train"),
-        (options.max_test.is_some(), "--max-test"),
-        (
-            options.test_anomaly_fraction.is_some(),
-            "--test-anomaly-fraction",
-        ),
-        (options.labelled_anomalies.is_some(), "--labelled-anomalies"),
-    ] {
-        ensure!(
-            !given,
-            "{name} does not apply to the contaminated protocol: it trains on the very set it \
-             scores, sized by --contamination"
-        );
-    }
+    refuse_resampling(
+        options,
+        "the contaminated protocol: it trains on the very set it scores, sized by --contamination",
+    )?;
     let k = resolve(&source.train, class)?;
     let (_, test_pool) = pools(source, options.seed);
     let (inliers, others): (Vec<Item>, Vec<Item>) = test_pool
@@ -685,13 +674,10 @@ fn contaminated_split(
     Ok(out)
 }
 
-/// The class name of a scene's anomalous pixels ([`super::hyperspectral`]).
-const SCENE_ANOMALY: &str = "anomaly";
-
-/// The scene protocol ([`Protocol::Scene`]): every pixel of the training scene (the scored
-/// scene itself unless a training scene was given) trains and validates; every pixel of the
-/// scored scene is tested. Each set keeps its scene's layout.
-fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Split> {
+/// Refuse the options that would subsample the data (`--max-train`, `--max-test`,
+/// `--test-anomaly-fraction`, `--labelled-anomalies`) for a transductive protocol, `why` saying
+/// which and why.
+fn refuse_resampling(options: &SplitOptions, why: &str) -> crate::Result<()> {
     for (given, name) in [
         (options.max_train.is_some(), "--max-train"),
         (options.max_test.is_some(), "--max-test"),
@@ -700,17 +686,26 @@ fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Spl
             "--test-anomaly-fraction",
         ),
         (options.labelled_anomalies.is_some(), "--labelled-anomalies"),
-        (
-            options.validation_fraction != SplitOptions::default().validation_fraction,
-            "--validation-fraction (the whole training scene validates)",
-        ),
     ] {
-        ensure!(
-            !given,
-            "{name} does not apply to the scene protocol: every pixel of the scene trains, \
-             unlabelled, and every pixel is scored"
-        );
+        ensure!(!given, "{name} does not apply to {why}");
     }
+    Ok(())
+}
+
+/// The class name of a scene's anomalous pixels ([`super::hyperspectral`]).
+const SCENE_ANOMALY: &str = "anomaly";
+
+/// The scene protocol ([`Protocol::Scene`]): every pixel of the training scene (the scored
+/// scene itself unless a training scene was given) trains and validates; every pixel of the
+/// scored scene is tested. Each set keeps its scene's layout.
+fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Split> {
+    const WHY: &str = "the scene protocol: every pixel of the scene trains, unlabelled, and \
+                       every pixel is scored";
+    refuse_resampling(options, WHY)?;
+    ensure!(
+        options.validation_fraction == SplitOptions::default().validation_fraction,
+        "--validation-fraction does not apply to {WHY} (the whole training scene validates)"
+    );
     let train_set = &source.train;
     ensure!(
         train_set.class_names.iter().any(|c| c == SCENE_ANOMALY),

@@ -17,7 +17,8 @@ use std::fmt::Debug;
 pub enum ModelGroup {
     /// The field's reconstruction and adversarial detectors, each as its paper defines it.
     Detector,
-    /// What they are judged against: the plain autoencoder, OC-SVM, RX and its local form.
+    /// What they are judged against: the plain autoencoder, OC-SVM, Deep SVDD, RX and its local
+    /// form.
     Baseline,
 }
 
