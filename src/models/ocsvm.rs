@@ -95,6 +95,11 @@ impl ModelSpec for OcsvmConfig {
             ensure!(g.is_finite() && g > 0.0, "ocsvm gamma must be positive, got {g}");
         }
         ensure!(
+            self.max_samples >= 2,
+            "ocsvm max_samples must be at least 2, got {}",
+            self.max_samples
+        );
+        ensure!(
             self.tolerance.is_finite() && self.tolerance > 0.0,
             "ocsvm tolerance must be positive, got {}",
             self.tolerance
@@ -285,10 +290,16 @@ pub fn solve(q: &[f32], l: usize, nu: f64, tolerance: f64) -> (Vec<f64>, f64) {
             sum_free += gradient[t];
         }
     }
+    // With every multiplier at a bound on one side only (ν = 1 puts them all at 1), libsvm's
+    // middle of the bounds is infinite: the finite bound is taken instead.
     let rho = if free > 0 {
         sum_free / free as f64
-    } else {
+    } else if upper.is_finite() && lower.is_finite() {
         (upper + lower) / 2.0
+    } else if upper.is_finite() {
+        upper
+    } else {
+        lower
     };
     (alpha, rho)
 }
@@ -338,6 +349,18 @@ impl Detector for Ocsvm {
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
         -self.decision(batch)
+    }
+
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        self.fitted.load_bytes(bytes)?;
+        ensure!(
+            self.fitted.vectors.len() == self.fitted.alpha.len() * self.features,
+            "this OC-SVM solution has {} values for {} support vectors of {} features",
+            self.fitted.vectors.len(),
+            self.fitted.alpha.len(),
+            self.features
+        );
+        Ok(())
     }
 
     fn trainables(&self) -> Trainables<'_> {
@@ -472,6 +495,7 @@ mod tests {
             model.fit_statistics(&train).unwrap();
             let sum: f64 = model.fitted.alpha.iter().sum();
             assert!((sum - nu * 200.0).abs() < 1e-9, "ν {nu}: Σα = {sum}");
+            assert!(model.fitted.rho.is_finite(), "ν {nu}: ρ = {}", model.fitted.rho);
             assert!(model.fitted.alpha.iter().all(|&a| a > 0.0 && a <= 1.0));
         }
         assert!(OcsvmConfig { nu: 0.0, ..OcsvmConfig::default() }.build(train.shape, &device, 0).is_err());

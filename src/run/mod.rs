@@ -160,6 +160,14 @@ impl RunConfig {
         count("batch size", t.batch_size as u64, MAX_COUNT)?;
         if let Some(p) = t.patience {
             count("patience", p as u64, MAX_COUNT)?;
+            ensure!(
+                p >= self.model.min_epochs(),
+                "--patience {p} could stop {} before its last stage (it needs {} epochs); give \
+                 at least {}",
+                self.model.name(),
+                self.model.min_epochs(),
+                self.model.min_epochs()
+            );
         }
         let s = &self.split;
         ensure!(

@@ -238,8 +238,8 @@ impl DeepSvdd {
 }
 
 impl LeNetAutoencoder {
-    /// The same networks with their BatchNorms' scale and shift gradient-free again
-    /// (initialisation re-draws every parameter as trainable).
+    /// The same networks with their BatchNorms' scale and shift gradient-free (stated again
+    /// after initialisation, which keeps each parameter's setting: harmless, and explicit).
     fn no_grad_batch_norms(self) -> Self {
         LeNetAutoencoder {
             encoder: self.encoder.without_norm_parameters(),
@@ -368,12 +368,22 @@ impl Detector for DeepSvdd {
         }
     }
 
+    /// The objective on validation images: `‖φ(x) − c‖²`, or for soft-boundary
+    /// `R² + (1/ν)·max(0, ‖φ(x) − c‖² − R²)` (the score alone would favour epochs with a larger
+    /// R). Pretraining epochs validate at 1e30, so the best epoch is a Deep SVDD one.
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
         if self.pretraining() {
             let b = batch.dims()[0];
             return Tensor::ones([b], &self.device) * 1e30;
         }
-        self.score(batch)
+        let dist = self.distances(as_images(batch, [1, 28, 28]));
+        match self.config.objective {
+            Objective::OneClass => dist,
+            Objective::SoftBoundary => {
+                let r2 = self.nets.valid().radius.val().powi_scalar(2);
+                (dist - r2.clone()).clamp_min(0.0) * (1.0 / self.config.nu) + r2
+            }
+        }
     }
 
     fn trainables(&self) -> Trainables<'_> {
