@@ -143,7 +143,10 @@ const PINV_RCOND: f64 = 1e-15;
 impl Mahalanobis {
     /// Fit mean and covariance to `rows` (row-major, `dim` values each), at least two rows.
     pub fn fit(rows: &[f32], dim: usize) -> crate::Result<Self> {
-        ensure!(dim > 0, "the Mahalanobis distance needs at least one feature");
+        ensure!(
+            dim > 0,
+            "the Mahalanobis distance needs at least one feature"
+        );
         ensure!(
             rows.len() % dim == 0,
             "{} values are not rows of {dim}",
@@ -208,7 +211,11 @@ impl Mahalanobis {
     /// The squared distance of one row.
     pub fn distance(&self, x: &[f32]) -> f64 {
         let dim = self.dim();
-        let centred: Vec<f64> = x.iter().zip(&self.mean).map(|(&x, m)| x as f64 - m).collect();
+        let centred: Vec<f64> = x
+            .iter()
+            .zip(&self.mean)
+            .map(|(&x, m)| x as f64 - m)
+            .collect();
         let mut projections = vec![0.0f64; dim];
         for (i, c) in centred.iter().enumerate() {
             let column = &self.vectors[i * dim..(i + 1) * dim];
@@ -267,7 +274,11 @@ mod tests {
         // Σ (x − 1)(y − 1.4) = 1.4 − 1.4 − 0.6 + 0.6 + 0 = 0, so C = diag(1, 1.8).
         let d = [3.0f32, 1.0];
         let expected = (3.0 - 1.0f64).powi(2) / 1.0 + (1.0 - 1.4f64).powi(2) / 1.8;
-        assert!((m.distance(&d) - expected).abs() < 1e-12, "{}", m.distance(&d));
+        assert!(
+            (m.distance(&d) - expected).abs() < 1e-12,
+            "{}",
+            m.distance(&d)
+        );
     }
 
     /// `dᵀ A⁻¹ d` by Cholesky equals the eigendecomposition's `Σ (vₖᵀ d)² / λₖ`; a matrix
@@ -290,9 +301,15 @@ mod tests {
             })
             .sum();
         let by_cholesky = inverse_quadratic_form(&mut a.clone(), n, &d).unwrap();
-        assert!((by_eigen - by_cholesky).abs() < 1e-10 * by_eigen, "{by_eigen} vs {by_cholesky}");
+        assert!(
+            (by_eigen - by_cholesky).abs() < 1e-10 * by_eigen,
+            "{by_eigen} vs {by_cholesky}"
+        );
         let mut indefinite = vec![1.0, 2.0, 2.0, 1.0];
-        assert_eq!(inverse_quadratic_form(&mut indefinite, 2, &[1.0, 0.0]), None);
+        assert_eq!(
+            inverse_quadratic_form(&mut indefinite, 2, &[1.0, 0.0]),
+            None
+        );
     }
 
     /// A singular covariance (a feature copied) uses the pseudo-inverse: the distance is that
@@ -300,13 +317,13 @@ mod tests {
     #[test]
     fn a_singular_covariance_uses_the_pseudo_inverse() {
         let base = [0.0f32, 0.0, 2.0, 0.0, 0.0, 2.0, 2.0, 2.0, 1.0, 3.0];
-        let copied: Vec<f32> = base
-            .chunks(2)
-            .flat_map(|r| [r[0], r[1], r[0]])
-            .collect();
+        let copied: Vec<f32> = base.chunks(2).flat_map(|r| [r[0], r[1], r[0]]).collect();
         let two = Mahalanobis::fit(&base, 2).unwrap();
         let three = Mahalanobis::fit(&copied, 3).unwrap();
-        assert_eq!(three.inverse_values.iter().filter(|&&v| v == 0.0).count(), 1);
+        assert_eq!(
+            three.inverse_values.iter().filter(|&&v| v == 0.0).count(),
+            1
+        );
         let (d2, d3) = (two.distance(&[3.0, 1.0]), three.distance(&[3.0, 1.0, 3.0]));
         assert!((d2 - d3).abs() < 1e-9, "{d2} vs {d3}");
     }

@@ -161,7 +161,11 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
         spec.kind
     );
     if let Some(file) = &spec.scene_variables.map_file {
-        ensure!(file.is_file(), "--map-file {}: no such file", file.display());
+        ensure!(
+            file.is_file(),
+            "--map-file {}: no such file",
+            file.display()
+        );
     }
     for (flag, name) in [
         ("--cube-var", &spec.scene_variables.cube),

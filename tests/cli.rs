@@ -514,14 +514,24 @@ fn models_are_listed_once_in_their_group() {
     let text = stdout(&o);
     let (detectors, baselines) = text.split_once("Baselines").expect("a baselines heading");
     for info in oddity::models::MODELS {
-        let line = |part: &str| part.lines().any(|l| l.split_whitespace().next() == Some(info.name));
+        let line = |part: &str| {
+            part.lines()
+                .any(|l| l.split_whitespace().next() == Some(info.name))
+        };
         let (here, there) = match info.group {
             oddity::models::ModelGroup::Detector => (detectors, baselines),
             oddity::models::ModelGroup::Baseline => (baselines, detectors),
         };
-        assert!(line(here) && !line(there), "{} listed in the wrong group", info.name);
+        assert!(
+            line(here) && !line(there),
+            "{} listed in the wrong group",
+            info.name
+        );
     }
     for name in ["autoencoder", "ocsvm", "rx", "lrx"] {
-        assert!(baselines.lines().any(|l| l.starts_with(name)), "{name} is a baseline");
+        assert!(
+            baselines.lines().any(|l| l.starts_with(name)),
+            "{name} is a baseline"
+        );
     }
 }

@@ -94,13 +94,21 @@ fn bad_scenes_are_errors_naming_the_file() {
         err.contains("abu-beach-2-cut.mat") && err.contains("no variable \"hsi\""),
         "{err}"
     );
-    let err = run(&["--train-scene", hydice.to_str().unwrap()], &beach, "scene");
+    let err = run(
+        &["--train-scene", hydice.to_str().unwrap()],
+        &beach,
+        "scene",
+    );
     assert!(
         err.contains("175 features") && err.contains("193 features") && err.contains("same bands"),
         "{err}"
     );
     let not_mat = root.join("scene.mat");
-    std::fs::write(&not_mat, b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00").unwrap();
+    std::fs::write(
+        &not_mat,
+        b"MATLAB 7.3 MAT-file, Platform: GLNXA64, HDF5 schema 1.00",
+    )
+    .unwrap();
     let err = run(&[], &not_mat, "scene");
     assert!(err.contains("scene.mat") && err.contains("v7.3"), "{err}");
     let err = run(&[], &beach, "tabular");
@@ -193,7 +201,13 @@ fn eval_draws_the_scene_and_its_roc_beside_rx() {
 #[test]
 fn local_rx_scores_whole_scenes_only() {
     let data = scene("abu-beach-2-cut.mat");
-    let mut c = config("lrx", spec(DatasetKind::Hyperspectral, data.clone()), Protocol::Scene, 0, 1);
+    let mut c = config(
+        "lrx",
+        spec(DatasetKind::Hyperspectral, data.clone()),
+        Protocol::Scene,
+        0,
+        1,
+    );
     c.preprocess.scaling = Scaling::None;
     let (trained, split) = train(c);
     let auroc = common::test_auroc(&trained, &split);
@@ -201,6 +215,9 @@ fn local_rx_scores_whole_scenes_only() {
     assert!(auroc > 0.70, "lrx: AUROC {auroc} under the floor 0.70");
 
     let pixels = oddity::data::Samples::unlabelled(split.test.shape, split.test.values.clone());
-    let err = format!("{:#}", run::score_raw(&trained.run, trained.detector.as_ref(), &pixels).unwrap_err());
+    let err = format!(
+        "{:#}",
+        run::score_raw(&trained.run, trained.detector.as_ref(), &pixels).unwrap_err()
+    );
     assert!(err.contains("whole hyperspectral scenes"), "{err}");
 }

@@ -377,8 +377,14 @@ pub fn run() -> anyhow::Result<()> {
         Command::Models => {
             let all = models::registry::all();
             for (group, title) in [
-                (models::ModelGroup::Detector, "Detectors (the field's reconstruction and adversarial models)"),
-                (models::ModelGroup::Baseline, "Baselines (what the detectors are judged against)"),
+                (
+                    models::ModelGroup::Detector,
+                    "Detectors (the field's reconstruction and adversarial models)",
+                ),
+                (
+                    models::ModelGroup::Baseline,
+                    "Baselines (what the detectors are judged against)",
+                ),
             ] {
                 println!("{title}\n");
                 for m in all.iter().map(|e| e.info).filter(|m| m.group == group) {

@@ -41,15 +41,18 @@ pub fn read(path: &Path) -> crate::Result<Raster> {
     let text = std::fs::read_to_string(&header_path)
         .with_context(|| format!("cannot read {}", header_path.display()))?;
     let header = parse_header(&text).with_context(|| format!("{}", header_path.display()))?;
-    let bytes =
-        std::fs::read(&data_path).with_context(|| format!("cannot read {}", data_path.display()))?;
+    let bytes = std::fs::read(&data_path)
+        .with_context(|| format!("cannot read {}", data_path.display()))?;
     decode(&header, &bytes).with_context(|| format!("{}", data_path.display()))
 }
 
 /// The header of `path`: `path` itself if it ends in `.hdr`, else `path.hdr` or the same stem
 /// with `.hdr`.
 fn header_of(path: &Path) -> Option<PathBuf> {
-    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("hdr")) {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("hdr"))
+    {
         return path.is_file().then(|| path.to_path_buf());
     }
     let appended = PathBuf::from(format!("{}.hdr", path.display()));
@@ -137,7 +140,11 @@ fn parse_header(text: &str) -> crate::Result<Header> {
             None => default.with_context(|| format!("the header has no {key:?}")),
         }
     };
-    let (lines, samples, bands) = (number("lines", None)?, number("samples", None)?, number("bands", None)?);
+    let (lines, samples, bands) = (
+        number("lines", None)?,
+        number("samples", None)?,
+        number("bands", None)?,
+    );
     ensure!(
         lines > 0 && samples > 0 && bands > 0,
         "an empty raster ({lines} lines, {samples} samples, {bands} bands)"
@@ -147,7 +154,11 @@ fn parse_header(text: &str) -> crate::Result<Header> {
         element_size(data_type).is_some(),
         "data type {data_type} is not a real number type (1, 2, 3, 4, 5, 12, 13, 14, 15)"
     );
-    let interleave = match fields.get("interleave").map(|v| v.to_lowercase()).as_deref() {
+    let interleave = match fields
+        .get("interleave")
+        .map(|v| v.to_lowercase())
+        .as_deref()
+    {
         Some("bsq") | None => Interleave::Bsq,
         Some("bil") => Interleave::Bil,
         Some("bip") => Interleave::Bip,
@@ -214,7 +225,11 @@ fn value(t: u32, b: &[u8], big: bool) -> f64 {
     macro_rules! as_ {
         ($ty:ty) => {{
             let a = b.try_into().unwrap();
-            (if big { <$ty>::from_be_bytes(a) } else { <$ty>::from_le_bytes(a) }) as f64
+            (if big {
+                <$ty>::from_be_bytes(a)
+            } else {
+                <$ty>::from_le_bytes(a)
+            }) as f64
         }};
     }
     match t {
@@ -237,7 +252,11 @@ fn decode(h: &Header, bytes: &[u8]) -> crate::Result<Raster> {
         .lines
         .checked_mul(h.samples)
         .and_then(|v| v.checked_mul(h.bands))
-        .filter(|n| n.checked_mul(size).and_then(|b| b.checked_add(h.offset)).is_some())
+        .filter(|n| {
+            n.checked_mul(size)
+                .and_then(|b| b.checked_add(h.offset))
+                .is_some()
+        })
         .with_context(|| {
             format!(
                 "{} lines × {} samples × {} bands is too large",
@@ -371,16 +390,26 @@ pub(crate) mod tests {
         let header = write(&dir, "short", (2, 3, 1), &values, "bsq", 12, false, "");
         std::fs::write(dir.join("short.img"), [0u8; 5]).unwrap();
         let err = format!("{:#}", read(&header).unwrap_err());
-        assert!(err.contains("short.img") && err.contains("need 12"), "{err}");
+        assert!(
+            err.contains("short.img") && err.contains("need 12"),
+            "{err}"
+        );
 
         let header = write(&dir, "complex", (2, 3, 1), &values, "bsq", 12, false, "");
-        let text = std::fs::read_to_string(&header).unwrap().replace("data type = 12", "data type = 6");
+        let text = std::fs::read_to_string(&header)
+            .unwrap()
+            .replace("data type = 12", "data type = 6");
         std::fs::write(&header, text).unwrap();
         let err = format!("{:#}", read(&header).unwrap_err());
-        assert!(err.contains("complex.hdr") && err.contains("data type 6"), "{err}");
+        assert!(
+            err.contains("complex.hdr") && err.contains("data type 6"),
+            "{err}"
+        );
 
         let header = write(&dir, "nolines", (2, 3, 1), &values, "bsq", 12, false, "");
-        let text = std::fs::read_to_string(&header).unwrap().replace("lines = 2\n", "");
+        let text = std::fs::read_to_string(&header)
+            .unwrap()
+            .replace("lines = 2\n", "");
         std::fs::write(&header, text).unwrap();
         let err = format!("{:#}", read(&header).unwrap_err());
         assert!(err.contains("\"lines\""), "{err}");

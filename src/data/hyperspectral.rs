@@ -99,7 +99,11 @@ impl Scene {
             let at = |q: f64| sorted[((n - 1) as f64 * q).round() as usize];
             let (lo, hi) = (at(0.02), at(0.98));
             let span = (hi - lo).max(f32::EPSILON);
-            out.extend(values.iter().map(|v| ((v - lo) / span * 255.0).clamp(0.0, 255.0)));
+            out.extend(
+                values
+                    .iter()
+                    .map(|v| ((v - lo) / span * 255.0).clamp(0.0, 255.0)),
+            );
         }
         out
     }
@@ -200,7 +204,8 @@ fn map_from_file(
     layout: SceneLayout,
     variables: &SceneVariables,
 ) -> crate::Result<Vec<u8>> {
-    let (height, width, values): (usize, usize, Vec<f64>) = if !is_mat(path) && envi::is_envi(path) {
+    let (height, width, values): (usize, usize, Vec<f64>) = if !is_mat(path) && envi::is_envi(path)
+    {
         let raster = envi::read(path)?;
         ensure!(
             raster.bands == 1,
@@ -209,19 +214,36 @@ fn map_from_file(
             raster.bands
         );
         (raster.lines, raster.samples, raster.values)
-    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")) {
+    } else if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
         // 16 bits, so that a 16-bit map of 0 and 1 keeps its ones.
         let image = image::open(path)
             .with_context(|| format!("cannot read the map {}", path.display()))?
             .to_luma16();
         let (w, h) = image.dimensions();
-        (h as usize, w as usize, image.pixels().map(|p| p.0[0] as f64).collect())
+        (
+            h as usize,
+            w as usize,
+            image.pixels().map(|p| p.0[0] as f64).collect(),
+        )
     } else {
         let all = mat::read(path)?;
-        let listing = all.iter().map(|v| v.name.clone()).collect::<Vec<_>>().join(", ");
-        let map = pick(&all, variables.map.as_deref(), "ground-truth map", "--map-var", &listing, 2, |_| {
-            true
-        })
+        let listing = all
+            .iter()
+            .map(|v| v.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let map = pick(
+            &all,
+            variables.map.as_deref(),
+            "ground-truth map",
+            "--map-var",
+            &listing,
+            2,
+            |_| true,
+        )
         .with_context(|| format!("{}", path.display()))?;
         let values = numeric(map)?;
         let (h, w) = (map.dims[0], map.dims[1]);
@@ -237,7 +259,10 @@ fn map_from_file(
         layout.width
     );
     if let Some(v) = values.iter().find(|v| !v.is_finite()) {
-        bail!("{}: the map holds {v}; a map holds 0 (background) and nonzero (anomaly)", path.display());
+        bail!(
+            "{}: the map holds {v}; a map holds 0 (background) and nonzero (anomaly)",
+            path.display()
+        );
     }
     Ok(values.iter().map(|&v| (v != 0.0) as u8).collect())
 }
@@ -254,7 +279,15 @@ pub fn scene_of(
         .map(|v| format!("{} ({} {:?})", v.name, v.class, v.dims))
         .collect::<Vec<_>>()
         .join(", ");
-    let cube = pick(&all, variables.cube.as_deref(), "cube", "--cube-var", &listing, 3, |_| true)?;
+    let cube = pick(
+        &all,
+        variables.cube.as_deref(),
+        "cube",
+        "--cube-var",
+        &listing,
+        3,
+        |_| true,
+    )?;
     let [height, width, bands] = [cube.dims[0], cube.dims[1], cube.dims[2]];
     ensure!(
         height > 0 && width > 0 && bands > 0,
@@ -265,9 +298,15 @@ pub fn scene_of(
     let n = height * width;
     let mut labels = vec![0u8; n];
     if with_map {
-        let map = pick(&all, variables.map.as_deref(), "ground-truth map", "--map-var", &listing, 2, |v| {
-            v.dims[0] == height && v.dims[1] == width
-        })?;
+        let map = pick(
+            &all,
+            variables.map.as_deref(),
+            "ground-truth map",
+            "--map-var",
+            &listing,
+            2,
+            |v| v.dims[0] == height && v.dims[1] == width,
+        )?;
         ensure!(
             map.dims == [height, width],
             "the map {:?} is {:?} but the cube {:?} is {height}×{width}×{bands}: a map must have \
@@ -336,10 +375,9 @@ fn pick<'a>(
     fits: impl Fn(&MatVariable) -> bool,
 ) -> crate::Result<&'a MatVariable> {
     if let Some(name) = name {
-        let v = all
-            .iter()
-            .find(|v| v.name == name)
-            .with_context(|| format!("no variable {name:?} for the {what}; the file holds {listing}"))?;
+        let v = all.iter().find(|v| v.name == name).with_context(|| {
+            format!("no variable {name:?} for the {what}; the file holds {listing}")
+        })?;
         ensure!(
             v.dims.len() == rank,
             "the variable {name:?} has dimensions {:?}; the {what} must have {rank}",
@@ -347,8 +385,10 @@ fn pick<'a>(
         );
         return Ok(v);
     }
-    let candidates: Vec<&MatVariable> =
-        all.iter().filter(|v| v.dims.len() == rank && fits(v)).collect();
+    let candidates: Vec<&MatVariable> = all
+        .iter()
+        .filter(|v| v.dims.len() == rank && fits(v))
+        .collect();
     match candidates.as_slice() {
         [one] => Ok(one),
         [] => bail!("no variable looks like the {what}; the file holds {listing}"),
@@ -393,9 +433,19 @@ mod tests {
 
     #[test]
     fn pixels_come_row_major_with_bands_innermost() {
-        let scene = scene_of(mat::parse(&file(false)).unwrap(), &SceneVariables::default(), true)
+        let scene = scene_of(
+            mat::parse(&file(false)).unwrap(),
+            &SceneVariables::default(),
+            true,
+        )
         .unwrap();
-        assert_eq!(scene.layout, SceneLayout { height: 2, width: 3 });
+        assert_eq!(
+            scene.layout,
+            SceneLayout {
+                height: 2,
+                width: 3
+            }
+        );
         assert_eq!(scene.bands, 2);
         // Pixel (1, 2) is row 1 * 3 + 2 = 5: bands 12 and 112.
         assert_eq!(&scene.pixels[5 * 2..6 * 2], &[12.0, 112.0]);
@@ -409,10 +459,15 @@ mod tests {
     #[test]
     fn the_false_colour_composite_stretches_three_bands_channels_first() {
         let scene = Scene {
-            layout: SceneLayout { height: 1, width: 3 },
+            layout: SceneLayout {
+                height: 1,
+                width: 3,
+            },
             bands: 4,
             // Band b of pixel p holds 10 p + b.
-            pixels: (0..3).flat_map(|p| (0..4).map(move |b| (10 * p + b) as f32)).collect(),
+            pixels: (0..3)
+                .flat_map(|p| (0..4).map(move |b| (10 * p + b) as f32))
+                .collect(),
             map: vec![0, 1, 0],
             wavelengths_nm: None,
         };
@@ -433,15 +488,30 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("oddity-scene-envi-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let mat_scene = scene_of(mat::parse(&file(false)).unwrap(), &SceneVariables::default(), true)
+        let mat_scene = scene_of(
+            mat::parse(&file(false)).unwrap(),
+            &SceneVariables::default(),
+            true,
+        )
         .unwrap();
         let values: Vec<f64> = mat_scene.pixels.iter().map(|&v| v as f64).collect();
         let wavelengths = "wavelength = {460, 640}\n";
-        let header = envi::tests::write(&dir, "cube", (2, 3, 2), &values, "bil", 12, true, wavelengths);
+        let header = envi::tests::write(
+            &dir,
+            "cube",
+            (2, 3, 2),
+            &values,
+            "bil",
+            12,
+            true,
+            wavelengths,
+        );
         let png = dir.join("map.png");
-        image::GrayImage::from_fn(3, 2, |x, y| image::Luma([mat_scene.map[(y * 3 + x) as usize] * 255]))
-            .save(&png)
-            .unwrap();
+        image::GrayImage::from_fn(3, 2, |x, y| {
+            image::Luma([mat_scene.map[(y * 3 + x) as usize] * 255])
+        })
+        .save(&png)
+        .unwrap();
         let with_map = |map_file: &Path| SceneVariables {
             map_file: Some(map_file.to_path_buf()),
             ..SceneVariables::default()
@@ -450,13 +520,20 @@ mod tests {
         assert_eq!(envi_scene.pixels, mat_scene.pixels);
         assert_eq!(envi_scene.map, mat_scene.map);
         assert_eq!(envi_scene.composite_bands(), [1, 0, 0]);
-        let err = format!("{:#}", load(&header, &SceneVariables::default()).unwrap_err());
-        assert!(err.contains("--map-file") && err.contains("cube.hdr"), "{err}");
+        let err = format!(
+            "{:#}",
+            load(&header, &SceneVariables::default()).unwrap_err()
+        );
+        assert!(
+            err.contains("--map-file") && err.contains("cube.hdr"),
+            "{err}"
+        );
 
         // A MAT cube without a map, its map in another MAT-file beside a decoy, named by
         // --map-var (which then names the map file's variable).
         let map_mat = dir.join("map.mat");
-        let map_column_major: Vec<u8> = (0..6).map(|i| mat_scene.map[(i % 2) * 3 + i / 2]).collect();
+        let map_column_major: Vec<u8> =
+            (0..6).map(|i| mat_scene.map[(i % 2) * 3 + i / 2]).collect();
         std::fs::write(
             &map_mat,
             mat::tests::Writer::new(false)
@@ -489,7 +566,10 @@ mod tests {
         assert_eq!(from_two.pixels, mat_scene.pixels);
         assert_eq!(from_two.map, mat_scene.map);
         let err = format!("{:#}", load(&cube_mat, &with_map(&map_mat)).unwrap_err());
-        assert!(err.contains("decoy, truth") && err.contains("--map-var"), "{err}");
+        assert!(
+            err.contains("decoy, truth") && err.contains("--map-var"),
+            "{err}"
+        );
         // Without any map, the cube alone trains (every pixel background) but is not scored.
         assert!(load(&cube_mat, &SceneVariables::default()).is_err());
         let training = load_training(&cube_mat, &SceneVariables::default()).unwrap();
@@ -497,15 +577,24 @@ mod tests {
         let small = dir.join("small.png");
         image::GrayImage::new(2, 2).save(&small).unwrap();
         let err = format!("{:#}", load(&header, &with_map(&small)).unwrap_err());
-        assert!(err.contains("small.png") && err.contains("2×2") && err.contains("2×3"), "{err}");
+        assert!(
+            err.contains("small.png") && err.contains("2×2") && err.contains("2×3"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn ambiguity_and_wrong_names_are_errors_naming_the_variables() {
         let vars = mat::parse(&file(true)).unwrap();
-        let err = format!("{:#}", scene_of(vars.clone(), &SceneVariables::default(), true).unwrap_err());
-        assert!(err.contains("data, data2") && err.contains("--cube-var"), "{err}");
+        let err = format!(
+            "{:#}",
+            scene_of(vars.clone(), &SceneVariables::default(), true).unwrap_err()
+        );
+        assert!(
+            err.contains("data, data2") && err.contains("--cube-var"),
+            "{err}"
+        );
         let named = SceneVariables {
             cube: Some("data2".into()),
             ..SceneVariables::default()
@@ -516,19 +605,28 @@ mod tests {
             ..SceneVariables::default()
         };
         let err = format!("{:#}", scene_of(vars.clone(), &missing, true).unwrap_err());
-        assert!(err.contains("\"hsi\"") && err.contains("map (double [2, 3])"), "{err}");
+        assert!(
+            err.contains("\"hsi\"") && err.contains("map (double [2, 3])"),
+            "{err}"
+        );
         let wrong_map = SceneVariables {
             cube: Some("data".into()),
             map: Some("data2".into()),
             ..SceneVariables::default()
         };
         let err = format!("{:#}", scene_of(vars, &wrong_map, true).unwrap_err());
-        assert!(err.contains("[2, 3, 2]") && err.contains("must have 2"), "{err}");
+        assert!(
+            err.contains("[2, 3, 2]") && err.contains("must have 2"),
+            "{err}"
+        );
         let flat_cube = SceneVariables {
             cube: Some("map".into()),
             ..SceneVariables::default()
         };
-        let err = format!("{:#}", scene_of(mat::parse(&file(false)).unwrap(), &flat_cube, true).unwrap_err());
+        let err = format!(
+            "{:#}",
+            scene_of(mat::parse(&file(false)).unwrap(), &flat_cube, true).unwrap_err()
+        );
         assert!(err.contains("the cube must have 3"), "{err}");
     }
 
@@ -543,7 +641,12 @@ mod tests {
             .finish();
         let err = format!(
             "{:#}",
-            scene_of(mat::parse(&bytes).unwrap(), &SceneVariables::default(), true).unwrap_err()
+            scene_of(
+                mat::parse(&bytes).unwrap(),
+                &SceneVariables::default(),
+                true
+            )
+            .unwrap_err()
         );
         // Linear index 5 = r 1 + 2 * (c 0) + 4 * (b 1).
         assert!(err.contains("row 1, column 0, band 1"), "{err}");

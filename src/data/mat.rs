@@ -143,7 +143,10 @@ impl<'a> Element<'a> {
         let first = order.u32(&bytes[at..]);
         if first >> 16 != 0 {
             let size = (first >> 16) as usize;
-            ensure!(size <= 4, "a small data element at byte {at} claims {size} bytes");
+            ensure!(
+                size <= 4,
+                "a small data element at byte {at} claims {size} bytes"
+            );
             return Ok(Element {
                 kind: first & 0xffff,
                 data: &bytes[at + 4..at + 4 + size],
@@ -234,8 +237,8 @@ fn matrix(payload: &[u8], order: Order) -> crate::Result<MatVariable> {
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
             .with_context(|| format!("variable {name:?} has dimensions {dims:?}, too large"))?;
-        let values = numbers(real.kind, real.data, order)
-            .with_context(|| format!("variable {name:?}"))?;
+        let values =
+            numbers(real.kind, real.data, order).with_context(|| format!("variable {name:?}"))?;
         ensure!(
             values.len() == expected,
             "variable {name:?} has dimensions {dims:?} ({expected} values) but stores {}",
@@ -374,8 +377,22 @@ pub(crate) mod tests {
             let cube: Vec<u16> = (0..2 * 3 * 2).map(|v| v * 1000).collect();
             let bytes = Writer::new(compress)
                 .variable("data", &[2, 3, 2], 6, false, MI_UINT16, &u16_bytes(&cube))
-                .variable("groundtruth", &[2, 3], 9, true, MI_UINT8, &[0, 1, 0, 0, 0, 1])
-                .variable("tiny", &[1, 2], 10, false, MI_INT16, &(-50i16).to_le_bytes().repeat(2))
+                .variable(
+                    "groundtruth",
+                    &[2, 3],
+                    9,
+                    true,
+                    MI_UINT8,
+                    &[0, 1, 0, 0, 0, 1],
+                )
+                .variable(
+                    "tiny",
+                    &[1, 2],
+                    10,
+                    false,
+                    MI_INT16,
+                    &(-50i16).to_le_bytes().repeat(2),
+                )
                 .finish();
             let vars = parse(&bytes).unwrap();
             assert_eq!(vars.len(), 3);
@@ -411,7 +428,10 @@ pub(crate) mod tests {
             .variable("data", &[3, 2], 6, false, MI_DOUBLE, &[0u8; 32])
             .finish();
         let err = format!("{:#}", parse(&wrong).unwrap_err());
-        assert!(err.contains("6 values") && err.contains("stores 4"), "{err}");
+        assert!(
+            err.contains("6 values") && err.contains("stores 4"),
+            "{err}"
+        );
 
         let err = format!("{:#}", parse(b"not a mat file").unwrap_err());
         assert!(err.contains("128-byte"), "{err}");

@@ -948,7 +948,10 @@ mod tests {
     #[test]
     fn scene_trains_on_every_pixel_and_scores_every_pixel() {
         let scene = |n: usize, anomalies: &[usize]| LabelledSet {
-            layout: Some(crate::data::hyperspectral::SceneLayout { height: 1, width: n }),
+            layout: Some(crate::data::hyperspectral::SceneLayout {
+                height: 1,
+                width: n,
+            }),
             values: (0..n * 2).map(|v| v as f32).collect(),
             shape: SampleShape::Table { features: 2 },
             classes: (0..n).map(|i| anomalies.contains(&i) as u32).collect(),
@@ -963,12 +966,24 @@ mod tests {
         let s = split(&one, &Protocol::Scene, &SplitOptions::default()).unwrap();
         assert_eq!(s.test.len(), 50);
         assert_eq!(s.train.origin, s.test.origin);
-        assert!(s.test.origin.iter().enumerate().all(|(i, o)| o.index as usize == i));
+        assert!(
+            s.test
+                .origin
+                .iter()
+                .enumerate()
+                .all(|(i, o)| o.index as usize == i)
+        );
         assert_eq!(s.test.anomalies(), 2);
         assert_eq!((s.test.labels[3], s.test.labels[7]), (1, 1));
         assert_eq!(s.valid.origin, s.train.origin);
-        let whole = Some(crate::data::hyperspectral::SceneLayout { height: 1, width: 50 });
-        assert_eq!((s.train.layout, s.valid.layout, s.test.layout), (whole, whole, whole));
+        let whole = Some(crate::data::hyperspectral::SceneLayout {
+            height: 1,
+            width: 50,
+        });
+        assert_eq!(
+            (s.train.layout, s.valid.layout, s.test.layout),
+            (whole, whole, whole)
+        );
 
         let two = DataSource {
             test_every_anomaly: false,
@@ -997,7 +1012,10 @@ mod tests {
             train: scene(20, &[]),
             test: None,
         };
-        let err = format!("{:#}", split(&blank, &Protocol::Scene, &SplitOptions::default()).unwrap_err());
+        let err = format!(
+            "{:#}",
+            split(&blank, &Protocol::Scene, &SplitOptions::default()).unwrap_err()
+        );
         assert!(err.contains("0 of its 20"), "{err}");
     }
 

@@ -27,9 +27,18 @@ impl FittedMahalanobis {
         };
         let dim = m.dim();
         vec![
-            (format!("{PREFIX}inverse_values"), OwnedTensor::f64(&m.inverse_values, vec![dim])),
-            (format!("{PREFIX}mean"), OwnedTensor::f64(&m.mean, vec![dim])),
-            (format!("{PREFIX}vectors"), OwnedTensor::f64(&m.vectors, vec![dim, dim])),
+            (
+                format!("{PREFIX}inverse_values"),
+                OwnedTensor::f64(&m.inverse_values, vec![dim]),
+            ),
+            (
+                format!("{PREFIX}mean"),
+                OwnedTensor::f64(&m.mean, vec![dim]),
+            ),
+            (
+                format!("{PREFIX}vectors"),
+                OwnedTensor::f64(&m.vectors, vec![dim, dim]),
+            ),
         ]
     }
 
@@ -171,7 +180,9 @@ impl safetensors::View for &OwnedTensor {
 pub(crate) type Metadata = Option<HashMap<String, String>>;
 
 /// Every tensor of a safetensors buffer, and its metadata.
-pub(crate) fn read_tensors(bytes: &[u8]) -> crate::Result<(HashMap<String, OwnedTensor>, Metadata)> {
+pub(crate) fn read_tensors(
+    bytes: &[u8],
+) -> crate::Result<(HashMap<String, OwnedTensor>, Metadata)> {
     let file = safetensors::SafeTensors::deserialize(bytes).context("not safetensors")?;
     let (_, header) = safetensors::SafeTensors::read_metadata(bytes).context("not safetensors")?;
     let tensors = file
@@ -190,7 +201,10 @@ pub(crate) fn read_tensors(bytes: &[u8]) -> crate::Result<(HashMap<String, Owned
 }
 
 /// A safetensors buffer of `tensors`, its header in canonical order (same tensors, same bytes).
-pub(crate) fn write_tensors(tensors: Vec<(String, OwnedTensor)>, metadata: Metadata) -> crate::Result<Vec<u8>> {
+pub(crate) fn write_tensors(
+    tensors: Vec<(String, OwnedTensor)>,
+    metadata: Metadata,
+) -> crate::Result<Vec<u8>> {
     let views: Vec<(&str, &OwnedTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     canonical_safetensors(safetensors::serialize(views, metadata)?)
 }
@@ -206,7 +220,9 @@ mod tests {
     fn networks_and_distance_round_trip_in_one_buffer() {
         let device = Device::flex();
         let net = burn::nn::LinearConfig::new(3, 2).init(&device);
-        let rows = [0.0f32, 1.0, 2.0, 1.0, 0.5, 3.0, 2.0, 2.0, 1.0, 4.0, 0.0, 1.0];
+        let rows = [
+            0.0f32, 1.0, 2.0, 1.0, 0.5, 3.0, 2.0, 2.0, 1.0, 4.0, 0.0, 1.0,
+        ];
         let fitted = FittedMahalanobis(Some(Mahalanobis::fit(&rows, 3).unwrap()));
         let with = WithMahalanobis {
             nets: net.clone(),

@@ -138,7 +138,10 @@ fn draw_roc_comparison<DB: DrawingBackend>(
     for (i, (name, curve)) in curves.iter().enumerate() {
         let colour = colours[i % colours.len()];
         chart
-            .draw_series(LineSeries::new(curve.iter().copied(), colour.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                curve.iter().copied(),
+                colour.stroke_width(2),
+            ))
             .map_err(text)?
             .label(name.as_str())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));

@@ -1113,7 +1113,10 @@ pub fn scene_view(
         let by_pixel = rx.distances(&scene.pixels);
         curves.push((
             "global RX".into(),
-            origin.iter().map(|o| by_pixel[o.index as usize] as f32).collect(),
+            origin
+                .iter()
+                .map(|o| by_pixel[o.index as usize] as f32)
+                .collect(),
         ));
     }
     let stem = data.path.file_stem().unwrap_or_default().to_string_lossy();
