@@ -47,17 +47,11 @@ impl FittedMahalanobis {
             return Ok(FittedMahalanobis(None));
         }
         let read = |name: &str| -> crate::Result<Vec<f64>> {
-            let t = tensors
+            tensors
                 .get(&format!("{PREFIX}{name}"))
-                .with_context(|| format!("the fitted distance has no {name:?}"))?;
-            ensure!(
-                t.dtype == safetensors::Dtype::F64,
-                "the fitted distance's {name:?} is not f64"
-            );
-            Ok(t.bytes
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-                .collect())
+                .with_context(|| format!("the fitted distance has no {name:?}"))?
+                .f64_values()
+                .with_context(|| format!("the fitted distance's {name:?}"))
         };
         let m = Mahalanobis {
             mean: read("mean")?,
