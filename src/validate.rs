@@ -297,6 +297,9 @@ const COUNT_FIELDS: &[&str] = &[
     "importance_samples",
     "probability_samples",
     "score_samples",
+    "pretrain_epochs",
+    "svdd_epochs",
+    "max_samples",
 ];
 
 /// Hyper-parameters holding a size (a count of units or channels).
