@@ -29,7 +29,7 @@ fn restores_exactly(name: &str, config: &ModelConfig, labelled: bool) {
             let mut pool = oddity::data::Samples::empty(shape);
             pool.values = rows(99, 3);
             pool.labels = vec![1; 3];
-            model.take_labelled_anomalies(pool).unwrap();
+            model.take_labelled_anomalies(pool, 8).unwrap();
         }
         model
     };
@@ -58,7 +58,8 @@ fn restores_exactly(name: &str, config: &ModelConfig, labelled: bool) {
 #[test]
 fn a_restored_training_state_steps_as_the_original() {
     for info in oddity::models::MODELS {
-        restores_exactly(info.name, &small(info.name), false);
+        let config = small(info.name);
+        restores_exactly(info.name, &config, config.needs_labelled_anomalies());
     }
     // CAVGA-Dw draws its labelled anomalies with its own generator.
     let mut weak = small("cavga");
@@ -66,4 +67,10 @@ fn a_restored_training_state_steps_as_the_original() {
         .unwrap()
         .supervision = oddity::models::cavga::Supervision::Weak;
     restores_exactly("cavga (weak)", &weak, true);
+    // Deep SAD draws its labelled anomalies with its own generator too.
+    let mut sad = small("deep-svdd");
+    sad.get_mut::<oddity::models::DeepSvddConfig>()
+        .unwrap()
+        .objective = oddity::models::deep_svdd::Objective::DeepSad;
+    restores_exactly("deep-svdd (deep-sad)", &sad, true);
 }

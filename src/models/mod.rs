@@ -113,10 +113,16 @@ pub trait Detector: Send {
     fn anomaly_map(&self, _batch: Tensor<2>) -> Option<Tensor<4>> {
         None
     }
+
     /// Hand a weakly supervised model its labelled anomalies (preprocessed as the training
-    /// samples), before training starts or resumes; a model that trains on normal samples only
-    /// refuses them.
-    fn take_labelled_anomalies(&mut self, _anomalies: crate::data::Samples) -> crate::Result<()> {
+    /// samples) and the number of normal samples it trains on beside them (their proportion is
+    /// the data's), before training starts or resumes; a model that trains on normal samples
+    /// only refuses them.
+    fn take_labelled_anomalies(
+        &mut self,
+        _anomalies: crate::data::Samples,
+        _normals: usize,
+    ) -> crate::Result<()> {
         bail!("this model trains on normal samples only; it takes no labelled anomalies")
     }
 
@@ -225,8 +231,12 @@ impl<D: Detector> Detector for Built<D> {
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
         self.detector.anomaly_map(batch)
     }
-    fn take_labelled_anomalies(&mut self, anomalies: crate::data::Samples) -> crate::Result<()> {
-        self.detector.take_labelled_anomalies(anomalies)
+    fn take_labelled_anomalies(
+        &mut self,
+        anomalies: crate::data::Samples,
+        normals: usize,
+    ) -> crate::Result<()> {
+        self.detector.take_labelled_anomalies(anomalies, normals)
     }
     fn trainables(&self) -> Trainables<'_> {
         self.detector.trainables()

@@ -503,7 +503,7 @@ pub fn train_with(
     };
     let mut detector = config.model.build(model_shape, device, config.train.seed)?;
     if let Some(labelled) = &split.labelled {
-        detector.take_labelled_anomalies(preprocessor.apply(labelled)?)?;
+        detector.take_labelled_anomalies(preprocessor.apply(labelled)?, train_set.len())?;
     }
     let mut resume_from = None;
     if let Some(c) = checkpointing {

@@ -482,7 +482,11 @@ impl Detector for Cavga {
         Some(upsample(map, self.config.image_size))
     }
 
-    fn take_labelled_anomalies(&mut self, anomalies: crate::data::Samples) -> crate::Result<()> {
+    fn take_labelled_anomalies(
+        &mut self,
+        anomalies: crate::data::Samples,
+        _normals: usize,
+    ) -> crate::Result<()> {
         anyhow::ensure!(
             self.config.supervision == Supervision::Weak,
             "cavga trains on normal images only unless {{\"supervision\": \"weak\"}}"
@@ -681,11 +685,11 @@ mod tests {
         let mut pool = crate::data::Samples::empty(shape);
         pool.values = values(x.clone());
         pool.labels = vec![1; 3];
-        model.take_labelled_anomalies(pool.clone()).unwrap();
+        model.take_labelled_anomalies(pool.clone(), 8).unwrap();
         let losses = model.train_step(train_x).unwrap();
         assert!(losses.iter().any(|(name, v)| *name == "guided" && v.is_finite()));
         let mut unsupervised = small(&device);
-        let e = unsupervised.take_labelled_anomalies(pool).unwrap_err().to_string();
+        let e = unsupervised.take_labelled_anomalies(pool, 8).unwrap_err().to_string();
         assert!(e.contains("weak"), "{e}");
         // CAVGA-w's weights hold the classifier: they do not load into CAVGA-u, nor back.
         let e = unsupervised

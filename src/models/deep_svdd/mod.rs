@@ -18,6 +18,17 @@
 //! preprocessing is `--scaling gcn-l1`. The best checkpoint is chosen among Deep SVDD epochs
 //! only (pretraining epochs validate at 1e30), by the mean validation distance. The network is
 //! the MNIST one: 28 × 28 grey images only (the CIFAR-10 LeNet is not ported yet).
+//!
+//! **Deep SAD** (Ruff, Vandermeulen, Görnitz, Binder, Müller, Müller, Kloft. "Deep
+//! Semi-Supervised Anomaly Detection". ICLR 2020; `lukasruff/Deep-SAD-PyTorch`) is the objective
+//! `{"objective": "deep-sad"}` with `--labelled-anomalies` (e.g. 0.05): the same network, centre
+//! and pretraining, and the loss `mean_i ℓ_i` with `ℓ = ‖φ(x) − c‖²` for the unlabelled
+//! (normal) samples and `ℓ = η·(‖φ(x) − c‖² + 10⁻⁶)⁻¹` for the labelled anomalies (η 1.0), so
+//! that their codes are pushed away from c. As in the code, the labelled anomalies are part of
+//! the training data: they enter pretraining and the centre's mean too. The code shuffles them
+//! among the normal samples; here each step adds, to its batch of B normal samples, a number of
+//! labelled anomalies drawn (seeded, with replacement) whose expectation is `B·m/n` (m labelled,
+//! n normal: the data's proportion), by stochastic rounding. The score is Deep SVDD's.
 
 pub mod networks;
 
@@ -29,6 +40,8 @@ use anyhow::ensure;
 use burn::module::Param;
 use burn::prelude::*;
 use networks::{LeNetDecoder, LeNetEncoder};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 /// Deep SVDD's two objectives.
@@ -39,7 +52,13 @@ pub enum Objective {
     OneClass,
     /// `R² + (1/ν)·mean max(0, ‖φ(x) − c‖² − R²)`.
     SoftBoundary,
+    /// Deep SAD: one-class on the normal samples, `η·(‖φ(x) − c‖² + 10⁻⁶)⁻¹` on the labelled
+    /// anomalies (`--labelled-anomalies`).
+    DeepSad,
 }
+
+/// Deep SAD's ε: the inverse distance stays finite at the centre.
+const SAD_EPSILON: f64 = 1e-6;
 
 /// Deep SVDD hyper-parameters (the official code's MNIST settings).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,6 +86,8 @@ pub struct DeepSvddConfig {
     pub warm_up_epochs: usize,
     /// Training batch size (200).
     pub batch_size: usize,
+    /// Deep SAD's weight η of the labelled anomalies' term, positive (1.0).
+    pub eta: f64,
 }
 
 impl Default for DeepSvddConfig {
@@ -83,6 +104,7 @@ impl Default for DeepSvddConfig {
             pretrain_weight_decay: 0.5e-3,
             warm_up_epochs: 10,
             batch_size: 200,
+            eta: 1.0,
         }
     }
 }
@@ -92,7 +114,7 @@ impl ModelSpec for DeepSvddConfig {
         name: "deep-svdd",
         group: super::ModelGroup::Baseline,
         paper: "Ruff et al. Deep One-Class Classification. ICML 2018",
-        summary: "bias-free LeNet pretrained as an autoencoder, then its codes pulled to a centre c (one-class or soft-boundary); score = ‖φ(x) − c‖²",
+        summary: "bias-free LeNet pretrained as an autoencoder, then its codes pulled to a centre c (one-class or soft-boundary; Deep SAD pushes labelled anomalies away); score = ‖φ(x) − c‖²",
         inputs: "28×28 grey images",
     };
     type Detector = DeepSvdd;
@@ -115,6 +137,10 @@ impl ModelSpec for DeepSvddConfig {
 
     fn min_epochs(&self) -> usize {
         self.pretrain_epochs + 1
+    }
+
+    fn needs_labelled_anomalies(&self) -> bool {
+        self.objective == Objective::DeepSad
     }
 }
 
@@ -149,6 +175,12 @@ pub struct DeepSvdd {
     optim_svdd: NetOptimizer,
     /// The epoch in progress (1-based, over both phases).
     epoch: usize,
+    /// Deep SAD's labelled anomalies, one row of 784 values each.
+    labelled: Vec<f32>,
+    /// Labelled anomalies per normal sample (m / n): each step adds `B·m/n` of them on average.
+    labelled_per_normal: f64,
+    /// Draws the labelled anomalies of each step.
+    rng: ChaCha8Rng,
 }
 
 /// The `q`-quantile of `values` with linear interpolation (numpy's default).
@@ -187,6 +219,11 @@ impl DeepSvdd {
             "deep-svdd nu must be within (0, 1], got {}",
             config.nu
         );
+        ensure!(
+            config.eta.is_finite() && config.eta > 0.0,
+            "deep-svdd eta (Deep SAD's weight of the labelled anomalies) must be positive, got {}",
+            config.eta
+        );
         let train_device = device.clone().autodiff();
         let rep = config.latent_dim;
         let autoencoder = initialise(
@@ -220,11 +257,35 @@ impl DeepSvdd {
             device: device.clone(),
             nets,
             epoch: 1,
+            labelled: Vec::new(),
+            labelled_per_normal: 0.0,
+            rng: component_rng(seed, 2),
         })
     }
 
     fn pretraining(&self) -> bool {
         self.epoch <= self.config.pretrain_epochs
+    }
+
+    /// Deep SAD's labelled anomalies for a step on `normals` normal samples: `normals·m/n` on
+    /// average (stochastic rounding), drawn with replacement; `None` for the other objectives or
+    /// when the draw is empty.
+    fn draw_labelled(&mut self, normals: usize, device: &Device) -> Option<Tensor<4>> {
+        if self.config.objective != Objective::DeepSad || self.labelled.is_empty() {
+            return None;
+        }
+        let expected = normals as f64 * self.labelled_per_normal;
+        let count = expected.floor() as usize + usize::from(self.rng.random::<f64>() < expected.fract());
+        if count == 0 {
+            return None;
+        }
+        let pool = self.labelled.len() / 784;
+        let mut values = Vec::with_capacity(count * 784);
+        for _ in 0..count {
+            let i = self.rng.random_range(0..pool);
+            values.extend_from_slice(&self.labelled[i * 784..(i + 1) * 784]);
+        }
+        Some(Tensor::from_data(TensorData::new(values, [count, 1, 28, 28]), device))
     }
 
     /// `‖φ(x) − c‖²` `[B]` under the evaluation-mode network.
@@ -265,7 +326,11 @@ impl Detector for DeepSvdd {
     }
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
-        let x = as_images(batch, [1, 28, 28]);
+        let normals = batch.dims()[0];
+        let mut x = as_images(batch, [1, 28, 28]);
+        if let Some(anomalies) = self.draw_labelled(normals, &x.device()) {
+            x = Tensor::cat(vec![x, anomalies], 0);
+        }
         if self.pretraining() {
             let ae = &self.nets.autoencoder;
             let recon = ae.decoder.forward(ae.encoder.forward(x.clone()));
@@ -285,6 +350,12 @@ impl Detector for DeepSvdd {
         let dist = (z - centre).powi_scalar(2).sum_dim(1).reshape([b]);
         let loss = match c.objective {
             Objective::OneClass => dist.clone().mean(),
+            Objective::DeepSad if b > normals => {
+                let pulled = dist.clone().slice([0..normals]);
+                let pushed = (dist.clone().slice([normals..b]) + SAD_EPSILON).recip() * c.eta;
+                Tensor::cat(vec![pulled, pushed], 0).mean()
+            }
+            Objective::DeepSad => dist.clone().mean(),
             Objective::SoftBoundary => {
                 let r2 = self.nets.radius.val().powi_scalar(2);
                 let over = (dist.clone() - r2.clone()).clamp_min(0.0);
@@ -318,11 +389,13 @@ impl Detector for DeepSvdd {
         if self.epoch != self.config.pretrain_epochs {
             return Ok(());
         }
-        // The centre: the mean code of the training images under the pretrained φ.
+        // The centre: the mean code of the training images under the pretrained φ (Deep SAD's
+        // labelled anomalies are training images too).
         let rep = self.config.latent_dim;
         let mut sum = vec![0.0f64; rep];
         let encoder = self.nets.autoencoder.encoder.valid();
-        for rows in train.values.chunks(512 * 784) {
+        let count = train.len() + self.labelled.len() / 784;
+        for rows in train.values.chunks(512 * 784).chain(self.labelled.chunks(512 * 784)) {
             let n = rows.len() / 784;
             let x = Tensor::<4>::from_data(TensorData::new(rows.to_vec(), [n, 1, 28, 28]), &self.device);
             let z = encoder
@@ -339,7 +412,7 @@ impl Detector for DeepSvdd {
         let centre: Vec<f32> = sum
             .iter()
             .map(|s| {
-                let c = s / train.len() as f64;
+                let c = s / count as f64;
                 // The code's rule: coordinates too close to 0 are pushed out to ±0.1.
                 if c.abs() < 0.1 && c < 0.0 {
                     -0.1
@@ -360,7 +433,7 @@ impl Detector for DeepSvdd {
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
         let dist = self.distances(as_images(batch, [1, 28, 28]));
         match self.config.objective {
-            Objective::OneClass => dist,
+            Objective::OneClass | Objective::DeepSad => dist,
             Objective::SoftBoundary => {
                 let r2 = self.nets.valid().radius.val().powi_scalar(2);
                 dist - r2
@@ -378,7 +451,7 @@ impl Detector for DeepSvdd {
         }
         let dist = self.distances(as_images(batch, [1, 28, 28]));
         match self.config.objective {
-            Objective::OneClass => dist,
+            Objective::OneClass | Objective::DeepSad => dist,
             Objective::SoftBoundary => {
                 let r2 = self.nets.valid().radius.val().powi_scalar(2);
                 (dist - r2.clone()).clamp_min(0.0) * (1.0 / self.config.nu) + r2
@@ -386,11 +459,32 @@ impl Detector for DeepSvdd {
         }
     }
 
+    fn take_labelled_anomalies(
+        &mut self,
+        anomalies: Samples,
+        normals: usize,
+    ) -> crate::Result<()> {
+        ensure!(
+            self.config.objective == Objective::DeepSad,
+            "deep-svdd trains on normal images only unless {{\"objective\": \"deep-sad\"}}"
+        );
+        ensure!(
+            anomalies.shape.image_dims() == Some([1, 28, 28]) && !anomalies.is_empty() && normals > 0,
+            "Deep SAD's labelled anomalies must be one or more 28×28 grey images beside one or \
+             more normal ones, got {} of {} beside {normals}",
+            anomalies.len(),
+            anomalies.shape
+        );
+        self.labelled_per_normal = anomalies.len() as f64 / normals as f64;
+        self.labelled = anomalies.values;
+        Ok(())
+    }
+
     fn trainables(&self) -> Trainables<'_> {
         Trainables {
             networks: &self.nets,
             optimizers: vec![&self.optim_pretrain, &self.optim_svdd],
-            rng: None,
+            rng: Some(&self.rng),
             average: None,
         }
     }
@@ -399,7 +493,7 @@ impl Detector for DeepSvdd {
         TrainablesMut {
             networks: &mut self.nets,
             optimizers: vec![&mut self.optim_pretrain, &mut self.optim_svdd],
-            rng: None,
+            rng: Some(&mut self.rng),
             average: None,
         }
     }
@@ -459,6 +553,51 @@ mod tests {
         assert!((quantile(&mut [4.0, 1.0, 3.0, 2.0], 0.9) - 3.7).abs() < 1e-9);
     }
 
+    /// Deep SAD's step loss is the mean of `‖φ(x) − c‖²` over the normal images and
+    /// `η/(‖φ(x) − c‖² + 10⁻⁶)` over the labelled anomalies drawn into the batch (`B·m/n` of
+    /// them: 2 beside 4 normal images when m/n = 1/2), by hand; only Deep SAD takes them.
+    #[test]
+    fn deep_sad_pushes_labelled_anomalies_away() {
+        let device = Device::flex();
+        let config = DeepSvddConfig {
+            objective: Objective::DeepSad,
+            pretrain_epochs: 1,
+            latent_dim: 16,
+            eta: 2.0,
+            ..DeepSvddConfig::default()
+        };
+        let train = images(5);
+        let normals = Samples::unlabelled(train.shape, train.values[..4 * 784].to_vec());
+        let anomaly = Samples::unlabelled(train.shape, train.values[4 * 784..].to_vec());
+        let mut model = config.clone().build(train.shape, &device, 4).unwrap();
+        model.take_labelled_anomalies(anomaly.clone(), 2).unwrap();
+        model.begin_epoch(1);
+        model.fit_statistics(&normals).unwrap();
+        model.begin_epoch(2);
+        // The batch the step sees: the 4 normal images, then the one anomaly twice.
+        let mut rows = normals.values.clone();
+        rows.extend_from_slice(&anomaly.values);
+        rows.extend_from_slice(&anomaly.values);
+        let train_device = device.clone().autodiff();
+        let x = Tensor::<4>::from_data(TensorData::new(rows, [6, 1, 28, 28]), &train_device);
+        let codes = values(model.nets.autoencoder.encoder.forward(x));
+        let centre = values(model.nets.centre.val());
+        let dist: Vec<f64> = codes
+            .chunks(16)
+            .map(|z| z.iter().zip(&centre).map(|(a, b)| ((a - b) as f64).powi(2)).sum())
+            .collect();
+        let expected = (dist[..4].iter().sum::<f64>()
+            + dist[4..].iter().map(|d| 2.0 / (d + 1e-6)).sum::<f64>())
+            / 6.0;
+        let batch = Tensor::<2>::from_data(TensorData::new(normals.values.clone(), [4, 784]), &train_device);
+        let losses = model.train_step(batch).unwrap();
+        let got = losses[0].1 as f64;
+        assert!((got - expected).abs() <= 1e-4 * expected, "{got} vs {expected}");
+        let mut one_class = DeepSvddConfig::default().build(train.shape, &device, 4).unwrap();
+        let e = one_class.take_labelled_anomalies(anomaly, 4).unwrap_err().to_string();
+        assert!(e.contains("deep-sad"), "{e}");
+    }
+
     #[test]
     fn bad_settings_are_refused() {
         let device = Device::flex();
@@ -471,6 +610,7 @@ mod tests {
             DeepSvddConfig { pretrain_epochs: 0, ..DeepSvddConfig::default() },
             DeepSvddConfig { latent_dim: 20, ..DeepSvddConfig::default() },
             DeepSvddConfig { nu: 0.0, ..DeepSvddConfig::default() },
+            DeepSvddConfig { eta: 0.0, ..DeepSvddConfig::default() },
         ] {
             assert!(config.build(shape, &device, 0).is_err(), "{config:?}");
         }
