@@ -57,6 +57,7 @@ builtin_models! {
     hadgan => HadganConfig,
     ocsvm => OcsvmConfig,
     deep_svdd => DeepSvddConfig,
+    goad => GoadConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.
