@@ -6,6 +6,8 @@
 #   - Thyroid (ADBench 38_thyroid, the ODDS file the code reads) and Arrhythmia (the ODDS copy
 #     in fixtures/), `--protocol tabular`, presets thyroid / arrhythmia.
 # Features standardised on the training rows. One row per data set: mean ± std over SEEDS.
+# Beside ours, where bench/reference/.venv exists, DeepOD's GOAD at its defaults on exactly the
+# same training and test rows (the tables; its AUROC and seconds).
 #
 #   SEEDS="0 1 2 3 4 5 6 7 8 9" KDD_SEEDS="0 1 2" scripts/results_goad_tables.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
@@ -15,6 +17,7 @@ BIN=${ODDITY:-target/release/oddity}
 SEEDS=${SEEDS:-0 1 2 3 4 5 6 7 8 9}
 KDD_SEEDS=${KDD_SEEDS:-0 1 2}
 MODEL=${MODEL:-goad}
+PY=${PY:-bench/reference/.venv/bin/python}
 mkdir -p "$OUT"
 
 # name preset dataset data protocol seeds
@@ -23,23 +26,23 @@ cases=(
   "thyroid thyroid adbench $DATA/adbench-classical/38_thyroid.npz tabular $SEEDS"
   "arrhythmia arrhythmia adbench fixtures/arrhythmia/arrhythmia.npz tabular $SEEDS"
 )
-echo "| data set | F1 (paper's threshold) | F1 (our threshold) | AUROC | seconds a run | seeds |"
-echo "|---|---|---|---|---|---|"
+echo "| data set | F1 (paper's threshold) | F1 (our threshold) | AUROC | seconds a run | DeepOD GOAD AUROC | its seconds | seeds |"
+echo "|---|---|---|---|---|---|---|---|"
 for case in "${cases[@]}"; do
   read -r name preset dataset data protocol seeds <<< "$case"
   settings="$OUT/$name.json"
   [ "$MODEL" = goad ] && echo "{\"preset\": \"$preset\"}" > "$settings" || echo "{}" > "$settings"
   for seed in $seeds; do
     run="$OUT/$MODEL-$name-seed$seed"
-    if [ ! -f "$run/eval-last/metrics.json" ]; then
+    if [ ! -f "$run/run.json" ]; then
       rm -rf "$run"
       start=$(date +%s.%N)
       "$BIN" train --model "$MODEL" --model-config "$settings" --dataset "$dataset" --data "$data" \
         --protocol "$protocol" --scaling standardise --seed "$seed" --out "$run" --quiet > /dev/null
       end=$(date +%s.%N)
       python3 -c "print($end - $start)" > "$run.seconds"
-      "$BIN" eval "$run" --checkpoint last > /dev/null
     fi
+    [ -f "$run/eval-last/metrics.json" ] || "$BIN" eval "$run" --checkpoint last > /dev/null
     percentile=$(python3 - "$run/eval-last/scores.csv" <<'PY'
 import csv, sys
 labels = [int(r["label"]) for r in csv.DictReader(open(sys.argv[1]))]
@@ -48,6 +51,11 @@ PY
 )
     "$BIN" metrics --scores "$run/eval-last/scores.csv" --score-percentile "$percentile" \
       --json "$run/eval-last/paper-threshold.json" > /dev/null
+    if [ "$dataset" = adbench ] && [ -x "$PY" ] && [ ! -f "$run.deepod.json" ]; then
+      "$PY" bench/reference/pyod_side_by_side.py --model goad --npz "$data" \
+        --split "$run/split.csv" --seed "$seed" > "$run.deepod.tmp"
+      mv "$run.deepod.tmp" "$run.deepod.json"
+    fi
   done
   python3 - "$OUT" "$MODEL-$name" "$name" $seeds <<'PY'
 import json, statistics, sys
@@ -58,6 +66,11 @@ ours = [json.load(open(f"{r}/eval-last/metrics.json")) for r in runs]
 secs = [float(open(f"{r}.seconds").read()) for r in runs]
 def cell(v):
     return f"{statistics.mean(v):.4f} ± {statistics.stdev(v):.4f}" if len(v) > 1 else f"{v[0]:.4f}"
-print(f"| {name} | {cell(paper)} | {cell([m['f1'] for m in ours])} | {cell([m['auroc'] for m in ours])} | {statistics.mean(secs):.1f} | {len(seeds)} |")
+try:
+    peer = [json.load(open(f"{r}.deepod.json")) for r in runs]
+    peer_auroc, peer_s = cell([p["auroc"] for p in peer]), f"{statistics.mean(p['fit_s'] + p['score_s'] for p in peer):.1f}"
+except FileNotFoundError:
+    peer_auroc, peer_s = "–", "–"
+print(f"| {name} | {cell(paper)} | {cell([m['f1'] for m in ours])} | {cell([m['auroc'] for m in ours])} | {statistics.mean(secs):.1f} | {peer_auroc} | {peer_s} | {len(seeds)} |")
 PY
 done

@@ -1,4 +1,5 @@
-"""PyOD's detector on exactly the split of an oddity run, for side-by-side AUROC.
+"""A Python peer's detector on exactly the split of an oddity run, for side-by-side AUROC:
+PyOD's AnoGAN, ALAD, OCSVM and DeepSVDD, DeepOD's GOAD.
 
 Reads the table (ADBench .npz with X, y) and the run's split.csv (role,split,index,label), fits
 PyOD's model on the run's training rows, standardised as oddity's default scaling does (mean and
@@ -7,7 +8,7 @@ prints one JSON line: model, auroc, seconds for fit and for scoring.
 
     .venv/bin/python pyod_side_by_side.py --model anogan --npz X.npz --split run/split.csv --seed 0
 
-Benchmarks only (install: `.venv/bin/pip install pyod`); never a dependency of oddity.
+Benchmarks only (install: bench/reference/install.sh); never a dependency of oddity.
 """
 
 import argparse
@@ -27,7 +28,7 @@ def rows(split_csv, role):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["anogan", "alad"], required=True)
+    p.add_argument("--model", choices=["anogan", "alad", "ocsvm", "deep-svdd", "goad"], required=True)
     p.add_argument("--npz", required=True)
     p.add_argument("--split", required=True)
     p.add_argument("--seed", type=int, default=0)
@@ -50,11 +51,28 @@ def main():
     x_test = scale(x[[i for i, _ in test]])
     y_test = np.array([l for _, l in test])
 
+    library = "pyod"
     if a.model == "anogan":
-        from pyod.models.anogan import AnoGAN as Model
+        from pyod.models.anogan import AnoGAN
+
+        model = AnoGAN(device="cpu")  # the library's defaults otherwise
+    elif a.model == "alad":
+        from pyod.models.alad import ALAD
+
+        model = ALAD(device="cpu")
+    elif a.model == "ocsvm":
+        from pyod.models.ocsvm import OCSVM
+
+        model = OCSVM()
+    elif a.model == "deep-svdd":
+        from pyod.models.deep_svdd import DeepSVDD
+
+        model = DeepSVDD(n_features=x_train.shape[1], verbose=0, random_state=a.seed)
     else:
-        from pyod.models.alad import ALAD as Model
-    model = Model(device="cpu")  # PyOD's defaults otherwise
+        from deepod.models.tabular import GOAD
+
+        library = "deepod"
+        model = GOAD(device="cpu", random_state=a.seed, verbose=0)
 
     t0 = time.perf_counter()
     model.fit(scale(x_train))
@@ -62,7 +80,7 @@ def main():
     scores = model.decision_function(x_test)
     t2 = time.perf_counter()
     print(json.dumps({
-        "model": f"pyod-{a.model}",
+        "model": f"{library}-{a.model}",
         "auroc": float(roc_auc_score(y_test, scores)),
         "fit_s": t1 - t0,
         "score_s": t2 - t1,

@@ -58,6 +58,7 @@ builtin_models! {
     ocsvm => OcsvmConfig,
     deep_svdd => DeepSvddConfig,
     goad => GoadConfig,
+    geom => GeomConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.

@@ -156,7 +156,12 @@ pub fn assert_clean_error(o: &std::process::Output, needles: &[&str]) {
 pub fn small(name: &str) -> ModelConfig {
     let mut v = serde_json::to_value(ModelConfig::default_for(name).unwrap()).unwrap();
     let map = v.as_object_mut().unwrap();
-    for (key, value) in [("base_width", 8), ("width", 8), ("latent_dim", 16)] {
+    for (key, value) in [
+        ("base_width", 8),
+        ("width", 8),
+        ("latent_dim", 16),
+        ("widen", 1),
+    ] {
         if map.contains_key(key) && !map[key].is_null() {
             map.insert(key.into(), value.into());
         }
