@@ -6,8 +6,9 @@
 #   - Thyroid (ADBench 38_thyroid, the ODDS file the code reads) and Arrhythmia (the ODDS copy
 #     in fixtures/), `--protocol tabular`, presets thyroid / arrhythmia.
 # Features standardised on the training rows. One row per data set: mean ± std over SEEDS.
-# Beside ours, where bench/reference/.venv exists, DeepOD's GOAD at its defaults on exactly the
-# same training and test rows (the tables; its AUROC and seconds).
+# Beside ours, where bench/reference/.venv exists, DeepOD's GOAD with the same official
+# Thyroid/Arrhythmia settings on exactly the same training and test rows (the tables; its
+# AUROC and seconds).
 #
 #   SEEDS="0 1 2 3 4 5 6 7 8 9" KDD_SEEDS="0 1 2" scripts/results_goad_tables.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail

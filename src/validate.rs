@@ -300,6 +300,9 @@ const COUNT_FIELDS: &[&str] = &[
     "pretrain_epochs",
     "svdd_epochs",
     "max_samples",
+    "image_batch",
+    "depth",
+    "trunk_layers",
 ];
 
 /// Hyper-parameters holding a size (a count of units or channels).
@@ -312,6 +315,9 @@ const SIZE_FIELDS: &[&str] = &[
     "discriminator_width",
     "latent_channels",
     "hidden_width",
+    "transforms",
+    "transform_dim",
+    "widen",
 ];
 
 /// Hyper-parameters holding a list of layer widths.

@@ -573,6 +573,14 @@ mod tests {
         model.take_labelled_anomalies(anomaly.clone(), 2).unwrap();
         model.begin_epoch(1);
         model.fit_statistics(&normals).unwrap();
+        // The centre is the mean code of all five training images, the anomaly's included.
+        let all = Tensor::<2>::from_data(TensorData::new(train.values.clone(), [5, 784]), &device);
+        let codes = values(model.nets.autoencoder.encoder.valid().forward(as_images(all, [1, 28, 28])));
+        for (j, c) in values(model.nets.centre.val()).iter().enumerate() {
+            let mean: f32 = (0..5).map(|i| codes[i * 16 + j]).sum::<f32>() / 5.0;
+            let expected = if mean.abs() < 0.1 { 0.1f32.copysign(mean) } else { mean };
+            assert!((c - expected).abs() < 1e-5, "c[{j}] {c} vs {expected}");
+        }
         model.begin_epoch(2);
         // The batch the step sees: the 4 normal images, then the one anomaly twice.
         let mut rows = normals.values.clone();

@@ -56,7 +56,8 @@ pub fn fit(mean: &[f64], mean_log: &[f64], n: usize) -> Vec<f64> {
     let k = mean.len();
     let n = n as f64;
     // Σ_k f_k Σ_i log p_ik = N Σ_k f_k mean_log_k.
-    let denominator = n * mean.iter().map(|f| f * f.ln()).sum::<f64>()
+    // A mean probability that underflowed to 0 adds nothing (f log f → 0).
+    let denominator = n * mean.iter().map(|f| f * f.max(f64::MIN_POSITIVE).ln()).sum::<f64>()
         - n * mean.iter().zip(mean_log).map(|(f, l)| f * l).sum::<f64>();
     let sum = n * (k as f64 - 1.0) * (-digamma(1.0)) / denominator;
     let mut alpha: Vec<f64> = mean.iter().map(|f| f * sum).collect();
