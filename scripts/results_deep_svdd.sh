@@ -21,11 +21,12 @@ mkdir -p "$OUT"
 settings="$OUT/budget-$OBJECTIVE-$PRETRAIN-$SVDD.json"
 echo "{\"objective\": \"$OBJECTIVE\", \"pretrain_epochs\": $PRETRAIN, \"svdd_epochs\": $SVDD}" > "$settings"
 weak=()
-tag=$PRETRAIN-$SVDD
-if [ "$OBJECTIVE" = deep-sad ]; then
-  weak=(--labelled-anomalies "$LABELLED")
-  tag=sad$LABELLED-$PRETRAIN-$SVDD
-fi
+# One-class runs keep their earlier names; the other objectives are named by it.
+case "$OBJECTIVE" in
+  one-class) tag=$PRETRAIN-$SVDD ;;
+  deep-sad) weak=(--labelled-anomalies "$LABELLED"); tag=sad$LABELLED-$PRETRAIN-$SVDD ;;
+  *) tag=$OBJECTIVE-$PRETRAIN-$SVDD ;;
+esac
 for k in 0 1 2 3 4 5 6 7 8 9; do
   for seed in $SEEDS; do
     run="$OUT/digit$k-$tag-seed$seed"
@@ -33,7 +34,7 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
       rm -rf "$run"
       start=$(date +%s.%N)
       "$BIN" train --model deep-svdd --dataset mnist --data "$DATA/mnist" --protocol one-class \
-        --class $k --scaling gcn-l1 --model-config "$settings" "${weak[@]}" \
+        --class $k --scaling gcn-l1 --model-config "$settings" ${weak[@]+"${weak[@]}"} \
         --seed "$seed" --out "$run" --quiet > /dev/null 2>&1
       "$BIN" eval "$run" > /dev/null
       end=$(date +%s.%N)

@@ -49,7 +49,7 @@ settings_of() {
 epochs_of() {
   case "$1" in
     geom) echo 1 ;;
-    ocsvm | rx) echo 1 ;;
+    ocsvm | rx | goad) echo 1 ;; # closed form; GOAD's default preset trains 1 epoch
     *) echo "$EPOCHS" ;;
   esac
 }
@@ -62,7 +62,8 @@ train_and_eval() { # run model settings epochs args...
     "$BIN" train --model "$model" --model-config "$settings" --epochs "$epochs" --out "$run" \
       --quiet "$@" > /dev/null 2>&1 || { echo "failed: $run" >&2; return 0; }
   fi
-  [ -f "$run/eval-last/metrics.json" ] || "$BIN" eval "$run" --checkpoint last > /dev/null
+  [ -f "$run/eval-last/metrics.json" ] || "$BIN" eval "$run" --checkpoint last > /dev/null ||
+    echo "eval failed: $run" >&2
 }
 
 if [[ " $PARTS " == *" tables "* ]]; then

@@ -28,7 +28,10 @@
 //! the training data: they enter pretraining and the centre's mean too. The code shuffles them
 //! among the normal samples; here each step adds, to its batch of B normal samples, a number of
 //! labelled anomalies drawn (seeded, with replacement) whose expectation is `B·m/n` (m labelled,
-//! n normal: the data's proportion), by stochastic rounding. The score is Deep SVDD's.
+//! n normal: the data's proportion), by stochastic rounding. The score is Deep SVDD's. The Deep
+//! SAD code scales MNIST to [0, 1] (no contrast normalisation: `--scaling min-max` comes
+//! closest) and trains with batch 128; set them for its setup, the defaults here are Deep
+//! SVDD's.
 
 pub mod networks;
 
