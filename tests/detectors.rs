@@ -242,17 +242,7 @@ fn cavga_weakly_supervised_learns_mnist_one_class() {
     eprintln!("cavga-w: measured AUROC {auroc:.4}");
     assert!(auroc > 0.78, "AUROC {auroc} under the floor 0.78");
     // The classifier is part of the checkpoint: the saved run scores as the trained one.
-    let root = temp_dir("cavga-w");
-    trained.save(&root.join("run")).unwrap();
-    let run = Run::load(&root.join("run")).unwrap();
-    let device = oddity::device::parse("cpu").unwrap();
-    let loaded = run.detector(Checkpoint::Last, &device).unwrap();
-    let again = run::evaluate_on_test(&run, loaded.as_ref(), Checkpoint::Last, &split.test)
-        .unwrap()
-        .metrics
-        .auroc;
-    assert_eq!(again, auroc);
-    std::fs::remove_dir_all(root).unwrap();
+    assert_saved_run_scores_alike(&mut trained, &split, auroc, "cavga-w");
 }
 
 /// MLP autoencoder on the KDDCUP99 fixture under the EGBAD/ALAD protocol. Measured: AUROC 0.990;
@@ -452,17 +442,7 @@ fn geom_learns_mnist_one_class() {
     let auroc = test_auroc(&trained, &split);
     eprintln!("geom: measured AUROC {auroc:.4}");
     assert!(auroc > 0.78, "AUROC {auroc} under the floor 0.78");
-    let root = temp_dir("geom");
-    trained.save(&root.join("run")).unwrap();
-    let run = Run::load(&root.join("run")).unwrap();
-    let device = oddity::device::parse("cpu").unwrap();
-    let loaded = run.detector(Checkpoint::Last, &device).unwrap();
-    let again = run::evaluate_on_test(&run, loaded.as_ref(), Checkpoint::Last, &split.test)
-        .unwrap()
-        .metrics
-        .auroc;
-    assert_eq!(again, auroc);
-    std::fs::remove_dir_all(root).unwrap();
+    assert_saved_run_scores_alike(&mut trained, &split, auroc, "geom");
 }
 
 /// adVAE on ADBench breastw (min-max scaled, as the official code), tabular protocol, its
@@ -589,6 +569,27 @@ fn same_seed_same_scores() {
 
 /// Saving a run and loading it back scores exactly like the trained model in memory, for both
 /// checkpoints.
+/// Save `trained`, load it back, and require the last weights' test AUROC to equal `auroc`,
+/// the trained model's: for runs too costly to train twice.
+fn assert_saved_run_scores_alike(
+    trained: &mut run::Trained,
+    split: &oddity::data::protocol::Split,
+    auroc: f64,
+    tag: &str,
+) {
+    let root = temp_dir(tag);
+    trained.save(&root.join("run")).unwrap();
+    let run = Run::load(&root.join("run")).unwrap();
+    let device = oddity::device::parse("cpu").unwrap();
+    let loaded = run.detector(Checkpoint::Last, &device).unwrap();
+    let again = run::evaluate_on_test(&run, loaded.as_ref(), Checkpoint::Last, &split.test)
+        .unwrap()
+        .metrics
+        .auroc;
+    assert_eq!(again, auroc);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 fn assert_round_trip(c: oddity::run::RunConfig, tag: &str) {
     let (mut trained, split) = train(c);
     let root = temp_dir(tag);
