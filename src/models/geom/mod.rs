@@ -11,6 +11,8 @@
 //!   fitted by maximum likelihood to the softmax outputs of the training images under t
 //!   ([`dirichlet`]); anomaly score `−(1/72) Σ_t Σ_k (α_{t,k} − 1)·log p_k(T_t(x))`.
 //!   `"simplified"`: `−(1/72) Σ_t p_t(T_t(x))`, the mean probability of the right transformation.
+//!   The Dirichlets are fitted whichever score is chosen, so that a run can be rescored with the
+//!   other (`oddity eval --model-config`).
 //! - Inputs scaled to [−1, 1] (`--scaling minus-one-to-one`), 32 × 32 (`image_size`).
 //!
 //! The code shuffles all 72·N (image, transformation) pairs of the training set each epoch.
