@@ -27,7 +27,8 @@ mkdir -p "$OUT"
 # The preprocessing each model's paper or code uses (standardise otherwise).
 scaling_of() {
   case "$1" in
-    rsrae | constrained-aae | geom) echo minus-one-to-one ;;
+    constrained-aae | geom) echo minus-one-to-one ;;
+    rsrae) [ "$2" = images ] && echo minus-one-to-one || echo standardise ;; # x/127.5 − 1 is for pixels
     advae) echo min-max ;;
     deep-svdd | ocsvm) [ "$2" = images ] && echo gcn-l1 || echo standardise ;;
     *) echo standardise ;;
