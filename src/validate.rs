@@ -218,9 +218,10 @@ pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Resul
 
 /// Every hyper-parameter of a model configuration, by what its name says it is. The rules
 /// apply to every model, so a new model's fields are checked as soon as they follow the
-/// naming of the others (sizes, `*learning_rate`, `beta_*`, `*dropout`, weights).
-/// `model` is a model configuration as it serialises: its fields, tagged with the model's name
-/// under `model`.
+/// naming of the others (sizes, `*learning_rate`, `beta_*`, `*dropout`, weights). `model` is a
+/// model configuration as it serialises: its fields, tagged with the model's name under
+/// `model`. A model's own rules are its `ModelSpec::check`, applied with these by
+/// `ModelConfig::validate`.
 pub fn validate_model(model: &impl serde::Serialize) -> crate::Result<()> {
     let value = serde_json::to_value(model)?;
     let name = value
@@ -303,6 +304,8 @@ const COUNT_FIELDS: &[&str] = &[
     "image_batch",
     "depth",
     "trunk_layers",
+    "mining_from_epoch",
+    "mining_steps",
 ];
 
 /// Hyper-parameters holding a size (a count of units or channels).

@@ -59,6 +59,7 @@ builtin_models! {
     deep_svdd => DeepSvddConfig,
     goad => GoadConfig,
     geom => GeomConfig,
+    ocgan => OcganConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.
@@ -336,7 +337,8 @@ impl ModelConfig {
         }
         let config: ModelConfig = serde_json::from_value(value)
             .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
-        crate::validate::validate_model(&config)
+        config
+            .validate()
             .with_context(|| format!("{}: bad hyper-parameter value", file.display()))?;
         Ok(config)
     }

@@ -88,6 +88,12 @@ pub trait ModelSpec:
         false
     }
 
+    /// The model's own rules on its values, beyond the generic ones every hyper-parameter
+    /// passes (sizes, rates, counts): checked with the run's settings, before any work starts.
+    fn check(&self) -> crate::Result<()> {
+        Ok(())
+    }
+
     /// The configuration a settings file's values are laid over: the paper's defaults, unless
     /// a value in the file selects another set of them (as ALAD's `networks` does).
     fn defaults_for_settings(_settings: &Settings) -> crate::Result<Self> {
@@ -115,6 +121,7 @@ trait AnySpec: Send + Sync + Debug {
     fn patience(&self) -> Option<usize>;
     fn min_epochs(&self) -> usize;
     fn needs_labelled_anomalies(&self) -> bool;
+    fn check(&self) -> crate::Result<()>;
 }
 
 impl<S: ModelSpec> AnySpec for S {
@@ -170,6 +177,9 @@ impl<S: ModelSpec> AnySpec for S {
     }
     fn needs_labelled_anomalies(&self) -> bool {
         ModelSpec::needs_labelled_anomalies(self)
+    }
+    fn check(&self) -> crate::Result<()> {
+        ModelSpec::check(self)
     }
 }
 
@@ -227,6 +237,13 @@ impl ModelConfig {
     /// The training batch size.
     pub fn batch_size(&self) -> usize {
         self.0.batch_size()
+    }
+
+    /// Every value checked for meaning: the rules all hyper-parameters follow by their names
+    /// ([`crate::validate::validate_model`]), then the model's own ([`ModelSpec::check`]).
+    pub fn validate(&self) -> crate::Result<()> {
+        crate::validate::validate_model(self)?;
+        self.0.check()
     }
 
     /// The side images of `raw` shape are resized to before this model sees them (`None` for

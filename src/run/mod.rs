@@ -29,8 +29,8 @@ use crate::models::{AnyDetector, ModelConfig};
 use crate::threshold::{FittedOn, Threshold, ThresholdRule};
 use crate::train::{self, Checkpoints, TrainLog, TrainOptions};
 use crate::validate::{
-    MAX_COUNT, MAX_IMAGE_SIDE, count, is_table, size, validate_dataset, validate_model,
-    validate_protocol, validate_threshold_rule,
+    MAX_COUNT, MAX_IMAGE_SIDE, count, is_table, size, validate_dataset, validate_protocol,
+    validate_threshold_rule,
 };
 use anyhow::{Context, bail, ensure};
 use burn::tensor::Device;
@@ -257,7 +257,7 @@ impl RunConfig {
         }
         validate_dataset(&self.dataset)?;
         validate_protocol(&self.protocol, self.dataset.kind)?;
-        validate_model(&self.model)
+        self.model.validate()
     }
 }
 
