@@ -21,13 +21,13 @@ EPOCHS=${EPOCHS:-5}
 WIDEN=${WIDEN:-1}
 TABLES=${TABLES:-4_breastw 6_cardio 18_Ionosphere 29_Pima 38_thyroid}
 TABLE_MODELS=${TABLE_MODELS:-autoencoder vae advae rsrae anogan alad egbad alae ocsvm rx goad}
-IMAGE_MODELS=${IMAGE_MODELS:-autoencoder ganomaly skip-ganomaly adae fanogan alocc vae cavga constrained-aae alae rsrae ocsvm deep-svdd geom}
+IMAGE_MODELS=${IMAGE_MODELS:-autoencoder ganomaly skip-ganomaly adae fanogan alocc vae cavga constrained-aae alae rsrae ocsvm deep-svdd geom ocgan}
 mkdir -p "$OUT"
 
 # The preprocessing each model's paper or code uses (standardise otherwise).
 scaling_of() {
   case "$1" in
-    constrained-aae | geom) echo minus-one-to-one ;;
+    constrained-aae | geom | ocgan) echo minus-one-to-one ;;
     rsrae) [ "$2" = images ] && echo minus-one-to-one || echo standardise ;; # x/127.5 − 1 is for pixels
     advae) echo min-max ;;
     deep-svdd | ocsvm) [ "$2" = images ] && echo gcn-l1 || echo standardise ;;
@@ -42,6 +42,8 @@ settings_of() {
     deep-svdd) echo "{\"pretrain_epochs\": $((EPOCHS / 2)), \"svdd_epochs\": $((EPOCHS - EPOCHS / 2))}" > "$file" ;;
     fanogan) echo "{\"gan_epochs\": $((EPOCHS - EPOCHS / 2)), \"encoder_epochs\": $((EPOCHS / 2))}" > "$file" ;;
     geom) echo "{\"widen\": $WIDEN, \"epochs\": 1}" > "$file" ;;
+    # 29 × 29 images; mining in the last fifth of the epochs, as the code's last quarter.
+    ocgan) echo "{\"depth\": 2, \"mining_from_epoch\": $((EPOCHS - EPOCHS / 5 + 1))}" > "$file" ;;
     *) echo "{}" > "$file" ;;
   esac
   echo "$file"

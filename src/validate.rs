@@ -401,7 +401,9 @@ mod tests {
     #[test]
     fn every_default_configuration_is_valid() {
         for m in crate::models::MODELS {
-            validate_model(&ModelConfig::default_for(m.name).unwrap())
+            ModelConfig::default_for(m.name)
+                .unwrap()
+                .validate()
                 .unwrap_or_else(|e| panic!("{}: {e}", m.name));
         }
     }

@@ -73,4 +73,11 @@ fn a_restored_training_state_steps_as_the_original() {
         .unwrap()
         .objective = oddity::models::deep_svdd::Objective::DeepSad;
     restores_exactly("deep-svdd (deep-sad)", &sad, true);
+    // OCGAN's informative-negative mining draws its codes from the model's generator.
+    let mut mining = small("ocgan");
+    mining
+        .get_mut::<oddity::models::OcganConfig>()
+        .unwrap()
+        .mining_from_epoch = 1;
+    restores_exactly("ocgan (mining)", &mining, false);
 }

@@ -297,7 +297,7 @@ pub fn read_settings_file(file: &std::path::Path) -> crate::Result<Settings> {
 
 impl ModelConfig {
     /// The paper's configuration of model `name`, with the hyper-parameters of the settings
-    /// `file` (if any) on top; every value is checked ([`crate::validate::validate_model`]).
+    /// `file` (if any) on top; every value is checked ([`ModelConfig::validate`]).
     pub fn from_settings_file(name: &str, file: Option<&std::path::Path>) -> crate::Result<Self> {
         let Some(file) = file else {
             return Self::default_for(name);

@@ -125,6 +125,28 @@ impl ModelSpec for GeomConfig {
     fn image_size(&self) -> Option<usize> {
         Some(self.image_size)
     }
+
+    fn check(&self) -> crate::Result<()> {
+        ensure!(
+            self.image_size >= 4 && self.image_size % 4 == 0,
+            "geom image_size must be a multiple of 4 (the WRN halves it twice), got {}",
+            self.image_size
+        );
+        ensure!(
+            self.depth >= 10 && (self.depth - 4) % 6 == 0,
+            "geom depth must be 6n + 4 with n ≥ 1 (10, 16, 22, …), got {}",
+            self.depth
+        );
+        ensure!(self.widen >= 1, "geom widen must be at least 1");
+        ensure!(
+            self.shift >= 1 && self.shift < self.image_size,
+            "geom shift ({}) must be at least 1 (else flips and turns repeat under other labels) and smaller than the image side ({})",
+            self.shift,
+            self.image_size
+        );
+        ensure!(self.batch_size >= 1 && self.image_batch >= 1, "geom batch sizes must be at least 1");
+        Ok(())
+    }
 }
 
 /// The classifier and the fitted Dirichlets.
@@ -159,24 +181,7 @@ impl Geom {
             "geom turns images by quarter turns: they must be square, {0}×{0} (image_size), not {h}×{w}",
             config.image_size
         );
-        ensure!(
-            config.image_size >= 4 && config.image_size % 4 == 0,
-            "geom image_size must be a multiple of 4 (the WRN halves it twice), got {}",
-            config.image_size
-        );
-        ensure!(
-            config.depth >= 10 && (config.depth - 4) % 6 == 0,
-            "geom depth must be 6n + 4 with n ≥ 1 (10, 16, 22, …), got {}",
-            config.depth
-        );
-        ensure!(config.widen >= 1, "geom widen must be at least 1");
-        ensure!(
-            config.shift >= 1 && config.shift < config.image_size,
-            "geom shift ({}) must be at least 1 (else flips and turns repeat under other labels) and smaller than the image side ({})",
-            config.shift,
-            config.image_size
-        );
-        ensure!(config.batch_size >= 1 && config.image_batch >= 1, "geom batch sizes must be at least 1");
+        config.check()?;
         // A step holds every transformation of its images at once.
         let step_values = config.image_batch as u64 * 72 * (c * h * w) as u64;
         ensure!(
@@ -440,6 +445,8 @@ mod tests {
         ] {
             let shape = SampleShape::Image { channels: 3, height: config.image_size, width: config.image_size };
             assert!(config.build(shape, &device, 0).is_err(), "{config:?}");
+            // … and with the run's settings, before any data is read.
+            assert!(super::super::ModelConfig::new(config.clone()).validate().is_err(), "{config:?}");
         }
         let table = SampleShape::Table { features: 4 };
         assert!(GeomConfig::default().build(table, &device, 0).is_err());

@@ -24,15 +24,31 @@
 //! after its third layer, D_v 12-24-48-1, C 64-128-256-1, D_l 128-64-32-1 with ReLU. Batch 512,
 //! 200 epochs, mining from epoch 151: the code's defaults.
 //!
+//! The code's values are those of its README's command (`--ndf 12 --lambda 10 --noisevar 0.2
+//! --latent 16`; `options.py` defaults to ndf 8, λ 500, 0.02); its `noisevar` is passed as the
+//! noise's standard deviation.
+//!
 //! Differences from the official code, each deliberate:
 //! - The code's encoder ends in a LeakyReLU (`usetanh=False`), not the tanh the paper makes its
 //!   first contribution; here the paper's tanh.
 //! - The code's D_l ends in 16 sigmoid outputs that its loss passes through a sigmoid again
-//!   (`SigmoidBinaryCrossEntropyLoss` on probabilities), which bounds D_l's loss within
-//!   [0.31, 0.69]; here one logit and the plain BCE.
+//!   (`SigmoidBinaryCrossEntropyLoss` on probabilities), which keeps each BCE within
+//!   [0.31, 1.31] and its gradients small; here one logit and the plain BCE.
 //! - The code weights the latent adversarial term by 10 and its reconstruction term is gluon's
-//!   `L2Loss` (half the squared error) times `lambda1`; here the paper's weights 1, 1 and λ on the
-//!   mean squared error (`latent_weight`, `visual_weight`, `reconstruction_weight` change them).
+//!   `L2Loss` (half the squared error) times λ = 10, i.e. 5·MSE; here the paper's weights 1, 1
+//!   and λ on the mean squared error (`latent_weight`, `visual_weight`, `reconstruction_weight`
+//!   change them).
+//! - The code computes the step's codes and reconstructions for D_l's fakes and C's reals
+//!   outside `autograd.record()`, i.e. BatchNorm on running statistics and no dropout; here
+//!   they are the training-mode passes the autoencoder's own loss uses. C's fakes reuse D_v's
+//!   decoded samples (the code decodes the same codes twice).
+//! - The code reads MNIST as three identical channels (`imread` in colour, `in_channels=3`);
+//!   here the data's own channels.
+//! - The code's D_v and C always have four convolutions (`n_layers=2`), which brings only its
+//!   61 × 61 images to one logit; here they follow `depth` as the encoder does (equal at depth
+//!   3). The code starts BatchNorm's running variance at 0; here 1.
+//! - The code holds out 10 % of the class's training images for validation, as the one-class
+//!   protocol here does (the validation split, used only for the best-epoch checkpoint).
 //! - The code draws its mined samples as `tanh(u)`, `u ~ U(−1, 1)`, even without mining (codes
 //!   within ±0.76); here mining starts from `u = atanh(z)`, `z ~ U(−1, 1)^d`, so unmined codes
 //!   are uniform on the whole support as the paper says.
@@ -155,6 +171,15 @@ impl ModelSpec for OcganConfig {
              4093), got {}",
             self.depth
         );
+        let widest = (self.base_width as u64) << (self.depth - 1);
+        ensure!(
+            widest <= crate::validate::MAX_SIZE,
+            "ocgan base_width {} doubles {} times to {widest} channels, over the {} allowed: use a \
+             smaller base_width or depth",
+            self.base_width,
+            self.depth - 1,
+            crate::validate::MAX_SIZE
+        );
         Ok(())
     }
 }
@@ -229,18 +254,20 @@ impl Ocgan {
     }
 
     /// Informative-negative mining: `z` moved by gradient descent on C's loss for "fake" of
-    /// the images they decode to, through `z = tanh(u)`; the networks are not updated.
+    /// the images they decode to, through `z = tanh(u)`. The weights stay as they are; the
+    /// passes update De's and C's BatchNorm running statistics, as the code's do.
     fn mine(&mut self, z: Tensor<2>) -> Tensor<2> {
         let limit = 1.0 - 1e-6;
         let mut u = atanh(z.clamp(-limit, limit));
+        // Copies without weight gradients; they share the running statistics.
+        let decoder = self.nets.decoder.clone().no_grad();
+        let classifier = self.nets.classifier.clone().no_grad();
         for _ in 0..self.config.mining_steps {
             let leaf = u.detach().require_grad();
-            let images = self
-                .nets
-                .decoder
-                .forward(leaf.clone().tanh(), Some(&mut self.rng));
-            let logits = self.nets.classifier.forward(images);
-            // Summed: each sample moves by the gradient of its own loss.
+            let images = decoder.forward(leaf.clone().tanh(), Some(&mut self.rng));
+            let logits = classifier.forward(images);
+            // Summed, as the code's backward of the per-sample losses: each sample moves by
+            // the gradient of its own loss (coupled to the others only through BatchNorm).
             let loss = classifier_fake_loss(logits).sum();
             let grads = loss.backward();
             let g = leaf
@@ -250,6 +277,82 @@ impl Ocgan {
             u = leaf.detach() - g * self.config.mining_step_size as f64;
         }
         u.tanh().detach()
+    }
+}
+
+/// A step's samples and the autoencoder's forward passes on them.
+struct Pass {
+    /// The clean images.
+    x: Tensor<4>,
+    /// `En(x + n)`, tracked.
+    latent: Tensor<2>,
+    /// `De(En(x + n))`, tracked.
+    reconstruction: Tensor<4>,
+    /// `De(u)`, `u ~ U(−1, 1)^d`: D_v's and C's fakes (detached).
+    decoded_samples: Tensor<4>,
+    /// `De(l_mined)`, tracked: the visual adversarial term's input.
+    decoded_mined: Tensor<4>,
+    /// `U(−1, 1)^d` draws: D_l's real inputs.
+    prior: Tensor<2>,
+}
+
+impl Ocgan {
+    /// The step's draws and forward passes. The decoder runs on the real images' codes last:
+    /// its BatchNorm keeps 0.1 of the old running statistics a pass (MXNet's momentum 0.1), so
+    /// the statistics it scores with are those of reconstructions, as in the code, not of
+    /// decoded random codes.
+    fn forward_pass(&mut self, x: Tensor<4>) -> Pass {
+        let b = x.dims()[0];
+        let device = x.device();
+        let noise = normal_tensor(
+            &mut self.rng,
+            [b, self.shape.iter().product()],
+            self.config.noise_std,
+            &device,
+        );
+        let x_noisy = x.clone() + noise.reshape(x.dims());
+        let sampled = self.uniform(b, &device);
+        let mined = if self.epoch >= self.config.mining_from_epoch {
+            let z = self.uniform(b, &device);
+            self.mine(z)
+        } else {
+            self.uniform(b, &device)
+        };
+        let prior = self.uniform(b, &device);
+        let decoded_samples = self
+            .nets
+            .decoder
+            .forward(sampled, Some(&mut self.rng))
+            .detach();
+        let decoded_mined = self.nets.decoder.forward(mined, Some(&mut self.rng));
+        let latent = self.nets.encoder.forward(x_noisy);
+        let reconstruction = self
+            .nets
+            .decoder
+            .forward(latent.clone(), Some(&mut self.rng));
+        Pass {
+            x,
+            latent,
+            reconstruction,
+            decoded_samples,
+            decoded_mined,
+            prior,
+        }
+    }
+
+    /// The autoencoder's loss (paper eq. 5) through D_v and D_l held constant, and its terms
+    /// `[MSE, latent adversarial, visual adversarial]`.
+    fn autoencoder_loss(&self, pass: Pass) -> (Tensor<1>, [Tensor<1>; 3]) {
+        let c = &self.config;
+        let visual = self.nets.visual.clone().no_grad();
+        let latent_disc = self.nets.latent.clone().no_grad();
+        let mse = l2(pass.x, pass.reconstruction);
+        let adv_latent = bce_with_logits(latent_disc.forward(pass.latent), true);
+        let adv_visual = bce_with_logits(visual.forward(pass.decoded_mined), true);
+        let total = mse.clone() * c.reconstruction_weight as f64
+            + adv_latent.clone() * c.latent_weight as f64
+            + adv_visual.clone() * c.visual_weight as f64;
+        (total, [mse, adv_latent, adv_visual])
     }
 }
 
@@ -282,43 +385,16 @@ impl Detector for Ocgan {
     }
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
-        let x = as_images(batch, self.shape);
-        let b = x.dims()[0];
-        let device = x.device();
-        let noise = normal_tensor(
-            &mut self.rng,
-            [b, self.shape.iter().product()],
-            self.config.noise_std,
-            &device,
-        );
-        let x_noisy = x.clone() + noise.reshape(x.dims());
-        let sampled = self.uniform(b, &device);
-        let mined = if self.epoch >= self.config.mining_from_epoch {
-            let z = self.uniform(b, &device);
-            self.mine(z)
-        } else {
-            self.uniform(b, &device)
-        };
-        let prior = self.uniform(b, &device);
-
-        // The autoencoder's forward pass, kept for its own step; the discriminators and C see
-        // it detached.
-        let latent = self.nets.encoder.forward(x_noisy);
-        let reconstruction = self.nets.decoder.forward(latent.clone(), Some(&mut self.rng));
-        let decoded_samples = self
-            .nets
-            .decoder
-            .forward(sampled, Some(&mut self.rng))
-            .detach();
+        let pass = self.forward_pass(as_images(batch, self.shape));
 
         // D_v and D_l.
         let loss_visual = discriminator_loss(
-            self.nets.visual.forward(x.clone()),
-            self.nets.visual.forward(decoded_samples.clone()),
+            self.nets.visual.forward(pass.x.clone()),
+            self.nets.visual.forward(pass.decoded_samples.clone()),
         );
         let loss_latent = discriminator_loss(
-            self.nets.latent.forward(prior),
-            self.nets.latent.forward(latent.clone().detach()),
+            self.nets.latent.forward(pass.prior.clone()),
+            self.nets.latent.forward(pass.latent.clone().detach()),
         );
         let mut grads = (loss_visual.clone() + loss_latent.clone()).backward();
         self.nets.visual = self.optim_visual.step(self.nets.visual.clone(), &mut grads);
@@ -326,25 +402,16 @@ impl Detector for Ocgan {
 
         // C: reconstructions are real, decoded samples fake.
         let loss_classifier = discriminator_loss(
-            self.nets.classifier.forward(reconstruction.clone().detach()),
-            self.nets.classifier.forward(decoded_samples),
+            self.nets.classifier.forward(pass.reconstruction.clone().detach()),
+            self.nets.classifier.forward(pass.decoded_samples.clone()),
         );
         let mut grads = loss_classifier.clone().backward();
         self.nets.classifier = self
             .optim_classifier
             .step(self.nets.classifier.clone(), &mut grads);
 
-        // En and De through the updated discriminators, held constant.
-        let visual = self.nets.visual.clone().no_grad();
-        let latent_disc = self.nets.latent.clone().no_grad();
-        let decoded_mined = self.nets.decoder.forward(mined, Some(&mut self.rng));
-        let c = &self.config;
-        let loss_mse = l2(x, reconstruction);
-        let loss_adv_latent = bce_with_logits(latent_disc.forward(latent), true);
-        let loss_adv_visual = bce_with_logits(visual.forward(decoded_mined), true);
-        let loss_ae = loss_mse.clone() * c.reconstruction_weight as f64
-            + loss_adv_latent.clone() * c.latent_weight as f64
-            + loss_adv_visual.clone() * c.visual_weight as f64;
+        // En and De through the updated discriminators.
+        let (loss_ae, [mse, g_latent, g_visual]) = self.autoencoder_loss(pass);
         let mut grads = loss_ae.backward();
         self.nets.encoder = self
             .optim_encoder
@@ -354,9 +421,9 @@ impl Detector for Ocgan {
             .step(self.nets.decoder.clone(), &mut grads);
 
         let v = read_values(vec![
-            loss_mse,
-            loss_adv_latent,
-            loss_adv_visual,
+            mse,
+            g_latent,
+            g_visual,
             loss_visual,
             loss_latent,
             loss_classifier,
@@ -488,6 +555,50 @@ mod tests {
         assert!(after < before, "mining raised C's fake loss: {before} → {after}");
         let inside: Vec<f32> = mined.abs().into_data().try_into_vec().unwrap();
         assert!(inside.iter().all(|v| *v < 1.0));
+    }
+
+    /// The autoencoder's loss moves the encoder and decoder only: D_v, D_l and C get no
+    /// gradient from it.
+    #[test]
+    fn the_autoencoder_loss_holds_the_discriminators_constant() {
+        use burn::optim::GradientsParams;
+        let device = Device::flex();
+        let mut model = Ocgan::new(small(1), image_shape(13), &device, 0).unwrap();
+        let x = Tensor::<4>::ones([4, 1, 13, 13], &device.clone().autodiff()) * 0.3;
+        let pass = model.forward_pass(x);
+        let (loss, _) = model.autoencoder_loss(pass);
+        let mut grads = loss.backward();
+        let n = &model.nets;
+        assert_eq!(GradientsParams::from_module(&mut grads, &n.visual).len(), 0);
+        assert_eq!(GradientsParams::from_module(&mut grads, &n.latent).len(), 0);
+        assert_eq!(GradientsParams::from_module(&mut grads, &n.classifier).len(), 0);
+        assert!(GradientsParams::from_module(&mut grads, &n.encoder).len() > 0);
+        assert!(GradientsParams::from_module(&mut grads, &n.decoder).len() > 0);
+    }
+
+    /// From `mining_from_epoch` on, the visual adversarial term sees mined codes: the same
+    /// seeded step gives another loss with a mining step than without; before, the same.
+    #[test]
+    fn mining_feeds_the_visual_adversarial_term() {
+        let device = Device::flex();
+        let g_visual = |step_size: f32, epoch: usize| -> f32 {
+            let config = OcganConfig {
+                mining_from_epoch: 2,
+                mining_step_size: step_size,
+                ..small(1)
+            };
+            let mut model = Ocgan::new(config, image_shape(13), &device, 5).unwrap();
+            model.begin_epoch(epoch);
+            let values: Vec<f32> = (0..4 * 169).map(|i| ((i % 13) as f32 / 6.0) - 1.0).collect();
+            let batch = Tensor::<2>::from_data(
+                TensorData::new(values, [4, 169]),
+                &device.clone().autodiff(),
+            );
+            let losses = model.train_step(batch).unwrap();
+            losses.iter().find(|(name, _)| *name == "g_visual").unwrap().1
+        };
+        assert_eq!(g_visual(0.0, 1), g_visual(2.0, 1));
+        assert_ne!(g_visual(0.0, 2), g_visual(2.0, 2));
     }
 
     /// Depth fixes the image side; a side that does not fit and a depth out of range are

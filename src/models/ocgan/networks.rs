@@ -15,8 +15,12 @@ use rand_chacha::ChaCha8Rng;
 /// (`s ↦ (s − 5)/2 + 1`, inverted from 1): 13, 29, 61, 125, …; `None` past the largest side
 /// a model may take.
 pub fn side_for_depth(depth: usize) -> Option<usize> {
-    let side = 4usize.checked_shl(u32::try_from(depth.checked_add(1)?).ok()?)? - 3;
-    (depth >= 1 && side <= crate::validate::MAX_IMAGE_SIDE).then_some(side)
+    // Bounded before shifting: a shift by 62 or 63 gives 0, not an overflow.
+    if !(1..=16).contains(&depth) {
+        return None;
+    }
+    let side = (4usize << (depth + 1)) - 3;
+    (side <= crate::validate::MAX_IMAGE_SIDE).then_some(side)
 }
 
 /// MXNet's BatchNorm with `momentum=0.1` keeps 0.1 of the running statistics per step, i.e.
@@ -254,6 +258,8 @@ mod tests {
         assert_eq!(side_for_depth(3), Some(61));
         assert_eq!(side_for_depth(9), Some(4093));
         assert_eq!(side_for_depth(10), None);
+        assert_eq!(side_for_depth(61), None);
+        assert_eq!(side_for_depth(62), None);
         assert_eq!(side_for_depth(usize::MAX), None);
     }
 
