@@ -356,6 +356,16 @@ impl Ocgan {
     }
 }
 
+impl Ocgan {
+    /// A batch as images and their reconstructions `De(En(x))`, in evaluation mode.
+    fn reconstruct(&self, batch: Tensor<2>) -> (Tensor<4>, Tensor<4>) {
+        let x = as_images(batch, self.shape);
+        let nets = self.nets.valid();
+        let reconstruction = nets.decoder.forward(nets.encoder.forward(x.clone()), None);
+        (x, reconstruction)
+    }
+}
+
 /// `atanh z = ½ ln((1 + z)/(1 − z))`.
 fn atanh(z: Tensor<2>) -> Tensor<2> {
     ((z.clone() + 1.0) / (z.neg() + 1.0)).log() * 0.5
@@ -439,18 +449,14 @@ impl Detector for Ocgan {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let x = as_images(batch, self.shape);
-        let nets = self.nets.valid();
-        let reconstruction = nets.decoder.forward(nets.encoder.forward(x.clone()), None);
+        let (x, reconstruction) = self.reconstruct(batch);
         ocgan_score(x, reconstruction)
     }
 
     /// The reconstruction residual `|x − De(En(x))|`, averaged over channels (the paper draws
     /// no map).
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
-        let x = as_images(batch, self.shape);
-        let nets = self.nets.valid();
-        let reconstruction = nets.decoder.forward(nets.encoder.forward(x.clone()), None);
+        let (x, reconstruction) = self.reconstruct(batch);
         Some(abs_residual_map(x, reconstruction))
     }
 
