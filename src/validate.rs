@@ -306,6 +306,7 @@ const COUNT_FIELDS: &[&str] = &[
     "trunk_layers",
     "mining_from_epoch",
     "mining_steps",
+    "running_statistics_from_epoch",
 ];
 
 /// Hyper-parameters holding a size (a count of units or channels).

@@ -3,8 +3,8 @@
 //! Keras) runs it.
 //!
 //! - **Self-labelled task**: each training image under each of the 72 geometric
-//!   transformations ([`transforms`]: flip × translations by ±8 px with reflection × quarter
-//!   turns), labelled by which one; a Wide ResNet ([`wide_resnet`], WRN-10-4) learns to tell
+//!   transformations ([`geometric`]: flip × translations by ±8 px with reflection × quarter
+//!   turns), labelled by which one; a Wide ResNet ([`WideResNet`], WRN-10-4) learns to tell
 //!   them apart. Cross-entropy, Adam (lr 1e-3), L2 weight decay 2.5e-4 on every weight (Keras'
 //!   `l2`, a gradient of 5e-4·w), batch 128, `ceil(200/72) = 3` epochs over the 72-fold set.
 //! - **Score** (`"score": "dirichlet"`, default): for each transformation t, a Dirichlet α_t
@@ -30,13 +30,12 @@
 //! The WRN's width and depth are options (`widen`, `depth`) so CPU runs can use smaller ones.
 
 pub mod dirichlet;
-pub mod transforms;
-pub mod wide_resnet;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values, score_in_chunks};
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
-use crate::nn::{NetOptimizer, Trainables, TrainablesMut};
+use crate::nn::geometric::{self, TransformBank};
+use crate::nn::{NetOptimizer, Trainables, TrainablesMut, WideResNet, WrnStyle};
 use anyhow::ensure;
 use burn::module::Param;
 use burn::prelude::*;
@@ -44,8 +43,6 @@ use burn::tensor::activation::log_softmax;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
-use transforms::TransformBank;
-use wide_resnet::WideResNet;
 
 /// GEOM's two normality scores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,10 +187,10 @@ impl Geom {
              values a step, over the 2^30 (4 GiB) allowed: lower image_batch",
             config.image_batch
         );
-        let list = transforms::geometric(config.shift as i64);
+        let list = geometric::geometric(config.shift as i64);
         let k = list.len();
         let train_device = device.clone().autodiff();
-        let classifier = WideResNet::new(c, k, config.depth, config.widen, &mut component_rng(seed, 1), &train_device);
+        let classifier = WideResNet::new(WrnStyle::Keras, c, k, config.depth, config.widen, &mut component_rng(seed, 1), &train_device);
         let nets = GeomNets {
             classifier,
             alpha: Param::from_tensor(Tensor::ones([k, k], &train_device)).set_require_grad(false),
@@ -378,7 +375,7 @@ mod tests {
         assert!(alpha.iter().all(|a| *a > 0.0) && alpha.iter().any(|a| (a - 1.0).abs() > 1e-3));
         let x = Tensor::<2>::from_data(TensorData::new(train.values[..2 * 64].to_vec(), [2, 64]), &device);
         let scores = model.score(x.clone()).into_data().try_into_vec::<f32>().unwrap();
-        let list = transforms::geometric(2);
+        let list = geometric::geometric(2);
         let nets = model.nets.valid();
         let (mut dirichlet, mut simplified) = (vec![0f64; 2], vec![0f64; 2]);
         for (t, tr) in list.iter().enumerate() {
