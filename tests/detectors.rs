@@ -420,8 +420,8 @@ fn goad_learns_arrhythmia() {
 /// from epoch 2) on the bundled digit-3 images, one-class, scaled to [−1, 1]: a WRN-10-1 at
 /// 16 × 16 with shifts of 4 px (the paper: WRN-10-4, 32 × 32, 8 px), 2 epochs over 150
 /// training images, 300 test images. Measured: AUROC 0.7527 / 0.8440 / 0.7586 (seeds 0–2);
-/// floor 0.70. The
-/// saved run scores the same after loading (the centres are part of the checkpoint).
+/// floor 0.70. The saved run scores the same after loading (the centres are part of the
+/// checkpoint).
 #[test]
 fn goad_learns_mnist_one_class() {
     let mut c = config(

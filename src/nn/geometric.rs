@@ -45,6 +45,16 @@ pub fn geometric(shift: i64) -> Vec<Transformation> {
     list
 }
 
+/// A shift of `shift` pixels must move an `image_size` image and stay inside it; each error
+/// names `model`'s setting.
+pub fn check_shift(model: &str, shift: usize, image_size: usize) -> crate::Result<()> {
+    anyhow::ensure!(
+        shift >= 1 && shift < image_size,
+        "{model} shift ({shift}) must be at least 1 (else flips and turns repeat under other labels) and smaller than the image side ({image_size})"
+    );
+    Ok(())
+}
+
 /// SciPy's `reflect` boundary: index `i` of an axis of length `n`, reflected about the edges.
 fn reflect(i: i64, n: i64) -> i64 {
     let period = 2 * n;

@@ -175,6 +175,34 @@ fn write_sorted_json(value: &serde_json::Value, out: &mut String) -> crate::Resu
     Ok(())
 }
 
+/// The same safetensors bytes with tensors renamed by `renames` (old name, new name; names
+/// absent from the file are skipped), so that weights saved before a network's parameters
+/// moved still load. The tensor data is untouched.
+pub fn rename_tensors(bytes: Vec<u8>, renames: &[(&str, &str)]) -> crate::Result<Vec<u8>> {
+    let corrupt = || anyhow::anyhow!("cannot read weights: not a safetensors buffer");
+    let len = u64::from_le_bytes(bytes.get(..8).ok_or_else(corrupt)?.try_into()?) as usize;
+    let header = bytes.get(8..8 + len).ok_or_else(corrupt)?;
+    let mut value: serde_json::Value = serde_json::from_slice(header)?;
+    let map = value.as_object_mut().ok_or_else(corrupt)?;
+    if !renames.iter().any(|(old, _)| map.contains_key(*old)) {
+        return Ok(bytes);
+    }
+    let taken: Vec<(&str, serde_json::Value)> = renames
+        .iter()
+        .filter_map(|(old, new)| map.remove(*old).map(|v| (*new, v)))
+        .collect();
+    for (new, v) in taken {
+        anyhow::ensure!(!map.contains_key(new), "cannot rename weights: {new} is there already");
+        map.insert(new.to_string(), v);
+    }
+    let header = serde_json::to_vec(&value)?;
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(&header);
+    out.extend_from_slice(&bytes[8 + len..]);
+    canonical_safetensors(out)
+}
+
 /// Load a module's parameters from safetensors bytes; every parameter must be present.
 pub fn module_from_bytes<M: ModuleSnapshot>(module: &mut M, bytes: Vec<u8>) -> crate::Result<()> {
     let mut store = SafetensorsStore::from_bytes(Some(bytes));

@@ -33,7 +33,8 @@ pub enum WrnStyle {
     /// GOAD's (PyTorch, `wideresnet.py`) as its code runs: one pixel of padding each side,
     /// weights `N(0, 2/(k²·out_channels))`, and the block its `BasicBlock.forward` computes,
     /// which applies its first convolution a second time to a line that was meant to be the
-    /// second BN–ReLU's output: where the width changes (every block of a WRN-10), `conv2(conv1(a))`
+    /// second BN–ReLU's output: where the width changes (every block of a WRN-10-k, k > 1),
+    /// `conv2(conv1(a))`
     /// with no BN–ReLU between (the second BN's output is dropped); where it does not,
     /// `conv2(conv1(ReLU(BN2(conv1(a)))))`, `a` the first BN–ReLU output.
     GoadCode,
@@ -108,6 +109,27 @@ impl Block {
         };
         out + skip
     }
+}
+
+/// The widest WRN a model's settings may ask for (k = 16: 1 024-wide features).
+pub const MAX_WIDEN: usize = 16;
+
+/// The rules a WRN-`depth`-`widen` on `image_size × image_size` images follows, each error
+/// naming `model`'s setting.
+pub fn check_settings(model: &str, depth: usize, widen: usize, image_size: usize) -> crate::Result<()> {
+    anyhow::ensure!(
+        image_size >= 4 && image_size % 4 == 0,
+        "{model} image_size must be a multiple of 4 (the WRN halves it twice), got {image_size}"
+    );
+    anyhow::ensure!(
+        depth >= 10 && (depth - 4) % 6 == 0,
+        "{model} depth must be 6n + 4 with n ≥ 1 (10, 16, 22, …), got {depth}"
+    );
+    anyhow::ensure!(
+        (1..=MAX_WIDEN).contains(&widen),
+        "{model} widen must be in 1..={MAX_WIDEN}, got {widen}"
+    );
+    Ok(())
 }
 
 /// WRN-d-k `[B, C, S, S] → [B, classes]` logits (S a multiple of 4), and the pooled features
@@ -225,7 +247,8 @@ mod tests {
 
     /// GOAD's blocks as its code computes them: where the width changes,
     /// `conv2(conv1(a)) + shortcut(a)`; where it does not, `conv2(conv1(ReLU(BN2(conv1(a))))) + x`,
-    /// `a = ReLU(BN1(x))`; padding 1 at stride 2 too; weights of std `√(2/(9·out))`.
+    /// `a = ReLU(BN1(x))`; one pixel of padding each side at stride 2 too; weights of std
+    /// `√(2/(9·out))`.
     #[test]
     fn goad_blocks_follow_its_code() {
         let device = Device::flex();
@@ -249,11 +272,29 @@ mod tests {
         let a = relu(second.bn1.forward(h.clone()));
         let inner = relu(second.bn2.forward(second.conv1.forward(a)));
         close(second.forward(h.clone()), second.conv2.forward(second.conv1.forward(inner)) + h);
-        // A stride-2 block halves 8 → 4 with one pixel of padding each side.
-        assert_eq!(net.blocks[2].forward(second.forward(net.blocks[0].forward(Tensor::zeros([1, 16, 8, 8], &device)))).dims(), [1, 128, 4, 4]);
-        let w = net.blocks[5].conv2.weight.val().into_data().try_into_vec::<f32>().unwrap();
-        let std = (w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32).sqrt();
-        let expected = (2.0 / (9.0 * 256.0f32)).sqrt();
-        assert!((std / expected - 1.0).abs() < 0.05, "{std} vs {expected}");
+        // Weights of std √(2/(9·out)): 16 → 64 tells it from Keras' √(2/(9·in)).
+        let std_of = |c: &Conv2d| {
+            let w = c.weight.val().into_data().try_into_vec::<f32>().unwrap();
+            (w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32).sqrt()
+        };
+        let wide = WideResNet::new(WrnStyle::GoadCode, 1, 8, 10, 4, &mut component_rng(0, 1), &device);
+        let keras = WideResNet::new(WrnStyle::Keras, 1, 8, 10, 4, &mut component_rng(0, 1), &device);
+        for (net, fan) in [(&wide, 64.0f32), (&keras, 16.0)] {
+            let (std, expected) = (std_of(&net.blocks[0].conv1), (2.0 / (9.0 * fan)).sqrt());
+            assert!((std / expected - 1.0).abs() < 0.05, "{std} vs {expected}");
+        }
+        // Padding at stride 2: an impulse at pixel (0, 0) of a 4 × 4 image reaches output
+        // (0, 0) through the kernel's centre with PyTorch's one pixel each side, through its
+        // corner with TensorFlow's none before.
+        let mut impulse = vec![0f32; 16];
+        impulse[0] = 1.0;
+        let x = Tensor::<4>::from_data(TensorData::new(impulse, [1, 1, 4, 4]), &device);
+        for (style, tap) in [(WrnStyle::GoadCode, 4), (WrnStyle::Keras, 0)] {
+            let c = conv(style, 1, 1, 3, 2, &mut component_rng(0, 2), &device);
+            let w = c.weight.val().into_data().try_into_vec::<f32>().unwrap();
+            let out = c.forward(x.clone()).into_data().try_into_vec::<f32>().unwrap();
+            assert_eq!(out.len(), 4, "{style:?}");
+            assert!((out[0] - w[tap]).abs() < 1e-6, "{style:?}: {} vs {}", out[0], w[tap]);
+        }
     }
 }

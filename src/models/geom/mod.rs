@@ -35,7 +35,7 @@ use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, r
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
 use crate::nn::geometric::{self, TransformBank};
-use crate::nn::{NetOptimizer, Trainables, TrainablesMut, WideResNet, WrnStyle};
+use crate::nn::{NetOptimizer, Trainables, TrainablesMut, WideResNet, WrnStyle, wide_resnet};
 use anyhow::ensure;
 use burn::module::Param;
 use burn::prelude::*;
@@ -124,23 +124,8 @@ impl ModelSpec for GeomConfig {
     }
 
     fn check(&self) -> crate::Result<()> {
-        ensure!(
-            self.image_size >= 4 && self.image_size % 4 == 0,
-            "geom image_size must be a multiple of 4 (the WRN halves it twice), got {}",
-            self.image_size
-        );
-        ensure!(
-            self.depth >= 10 && (self.depth - 4) % 6 == 0,
-            "geom depth must be 6n + 4 with n ≥ 1 (10, 16, 22, …), got {}",
-            self.depth
-        );
-        ensure!(self.widen >= 1, "geom widen must be at least 1");
-        ensure!(
-            self.shift >= 1 && self.shift < self.image_size,
-            "geom shift ({}) must be at least 1 (else flips and turns repeat under other labels) and smaller than the image side ({})",
-            self.shift,
-            self.image_size
-        );
+        wide_resnet::check_settings("geom", self.depth, self.widen, self.image_size)?;
+        geometric::check_shift("geom", self.shift, self.image_size)?;
         ensure!(self.batch_size >= 1 && self.image_batch >= 1, "geom batch sizes must be at least 1");
         Ok(())
     }

@@ -9,7 +9,8 @@
 //!   and the block as its `forward` computes it); f is the pooled 256-wide feature before the
 //!   dense head, which tells the 72 transformations apart.
 //! - **Loss**: `CE + 0.1·L_tc + 10·mean(f²)`, margin 0.1, Adam lr 1e-3 (β 0.9, 0.999), 16
-//!   epochs. The triplet-centre term's centres are the 4 images' mean feature of each
+//!   epochs. (The code parses `--lr` but builds its Adam with PyTorch's defaults, 1e-3 too:
+//!   `learning_rate` is a setting the code does not really have.) The triplet-centre term's centres are the 4 images' mean feature of each
 //!   transformation, as the code's.
 //! - **BatchNorm**: the code sets its network to training mode once, before the first epoch,
 //!   and to evaluation mode after it, to score, and never back: from the second epoch on it
@@ -20,46 +21,22 @@
 //!
 //! The training loop drops an epoch's last partial batch (up to 3 images).
 
-use super::{CentreAverage, GoadConfig, transformation_score, triplet_centre_loss};
+use super::{CentreAverage, GoadConfig, step_loss, transformation_score};
 use crate::data::{SampleShape, Samples};
-use crate::models::{Detector, StepLosses, as_images, image_dims, read_values, score_in_chunks};
+use crate::models::{Detector, StepLosses, as_images, image_dims, score_in_chunks};
 use crate::nn::geometric::{self, TransformBank};
 use crate::nn::init::component_rng;
-use crate::nn::{NetOptimizer, Trainables, TrainablesMut, WideResNet, WrnStyle};
+use crate::nn::{NetOptimizer, Trainables, TrainablesMut, WideResNet, WrnStyle, wide_resnet};
 use anyhow::ensure;
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 
 /// Images scored at a time: each becomes 72 network inputs.
 const IMAGES_PER_PASS: usize = 8;
 
-/// The widest WRN the settings may ask for (k = 16: WRN-d-16, 1 024-wide features).
-const MAX_WIDEN: usize = 16;
-
 /// The image form's own rules, checked with the run's settings before any data is read.
 pub(super) fn check(config: &GoadConfig) -> crate::Result<()> {
-    ensure!(
-        config.image_size >= 4 && config.image_size % 4 == 0,
-        "goad image_size must be a multiple of 4 (the WRN halves it twice), got {}",
-        config.image_size
-    );
-    ensure!(
-        config.depth >= 10 && (config.depth - 4) % 6 == 0,
-        "goad depth must be 6n + 4 with n ≥ 1 (10, 16, 22, …), got {}",
-        config.depth
-    );
-    ensure!(
-        (1..=MAX_WIDEN).contains(&config.widen),
-        "goad widen must be in 1..={MAX_WIDEN}, got {}",
-        config.widen
-    );
-    ensure!(
-        config.shift >= 1 && config.shift < config.image_size,
-        "goad shift ({}) must be at least 1 (else flips and turns repeat under other labels) and smaller than the image side ({})",
-        config.shift,
-        config.image_size
-    );
-    Ok(())
+    wide_resnet::check_settings("goad", config.depth, config.widen, config.image_size)?;
+    geometric::check_shift("goad", config.shift, config.image_size)
 }
 
 /// The classifier and the centres.
@@ -141,29 +118,13 @@ impl Detector for GoadImages {
     }
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
-        let c = &self.config;
         let x = as_images(batch, self.image).detach();
-        let b = x.dims()[0];
-        let k = self.bank.len();
         let (z, logits) = self.nets.forward(&self.bank, x);
         self.nets.centres.add_batch(z.clone());
-        let targets = Tensor::<2>::eye(k, &z.device())
-            .reshape([1, k, k])
-            .repeat_dim(0, b)
-            .reshape([b * k, k]);
-        let cross_entropy = (log_softmax(logits, 1) * targets).sum().neg() / (b * k) as f64;
-        let triplet = triplet_centre_loss(z.clone(), c.margin);
-        let penalty = z.powi_scalar(2).mean();
-        let loss = cross_entropy.clone() + triplet.clone() * c.centre_loss_weight + penalty.clone() * c.feature_penalty;
-        let values = read_values(vec![loss.clone(), cross_entropy, triplet, penalty])?;
+        let (loss, parts) = step_loss(z, logits, &self.config)?;
         let mut grads = loss.backward();
         self.nets = self.optim.step(self.nets.clone(), &mut grads);
-        Ok(vec![
-            ("loss", values[0]),
-            ("cross_entropy", values[1]),
-            ("triplet_centre", values[2]),
-            ("mean_square_feature", values[3]),
-        ])
+        Ok(parts)
     }
 
     /// At the end of an epoch the centres become the mean of its steps' batch-mean features.

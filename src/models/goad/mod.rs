@@ -32,7 +32,7 @@
 pub mod images;
 pub mod tabular;
 
-use super::{Detector, ModelInfo, ModelSpec, StepLosses};
+use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut};
 use anyhow::ensure;
@@ -214,7 +214,6 @@ impl ModelSpec for GoadConfig {
     }
 
     fn check(&self) -> crate::Result<()> {
-        ensure!(self.transforms >= 2, "goad needs at least 2 transforms to tell apart, got {}", self.transforms);
         for (value, name) in [
             (self.margin, "margin"),
             (self.centre_loss_weight, "centre_loss_weight"),
@@ -224,9 +223,11 @@ impl ModelSpec for GoadConfig {
             ensure!(value.is_finite() && value >= 0.0, "goad {name} must be 0 or more, got {value}");
         }
         if self.preset.is_image() {
-            images::check(self)?;
+            images::check(self)
+        } else {
+            ensure!(self.transforms >= 2, "goad needs at least 2 transforms to tell apart, got {}", self.transforms);
+            Ok(())
         }
-        Ok(())
     }
 }
 
@@ -304,6 +305,31 @@ fn triplet_centre_loss(z: Tensor<3>, margin: f64) -> Tensor<1> {
     let positive = (distances.clone() * own.clone()).sum_dim(2);
     let negative = (distances + own * 1e6).min_dim(2);
     (positive - negative + margin).clamp_min(0.0).mean()
+}
+
+/// A training step's objective from the features `z` `[B, M, w]` of every transformation of
+/// the batch and the head's logits `[B·M, M]` (row `b·M + m` went through transformation m):
+/// `CE + λ·L_tc + feature_penalty·mean(z²)`, and its parts for the log.
+fn step_loss(z: Tensor<3>, logits: Tensor<2>, config: &GoadConfig) -> crate::Result<(Tensor<1>, StepLosses)> {
+    let [b, m, _] = z.dims();
+    let targets = Tensor::<2>::eye(m, &z.device())
+        .reshape([1, m, m])
+        .repeat_dim(0, b)
+        .reshape([b * m, m]);
+    let cross_entropy = (log_softmax(logits, 1) * targets).sum().neg() / (b * m) as f64;
+    let triplet = triplet_centre_loss(z.clone(), config.margin);
+    let penalty = z.powi_scalar(2).mean();
+    let loss = cross_entropy.clone()
+        + triplet.clone() * config.centre_loss_weight
+        + penalty.clone() * config.feature_penalty;
+    let values = read_values(vec![loss.clone(), cross_entropy, triplet, penalty])?;
+    let parts = vec![
+        ("loss", values[0]),
+        ("cross_entropy", values[1]),
+        ("triplet_centre", values[2]),
+        ("mean_square_feature", values[3]),
+    ];
+    Ok((loss, parts))
 }
 
 /// The anomaly score `−Σ_m log softmax_m'(−max(‖z_m − c_m'‖², ε))[m]` `[B]` of features `z`

@@ -24,16 +24,17 @@
 //! Deviation: the protocol's standardisation is the run's `--scaling standardise` over every
 //! column (the code leaves KDD's one-hot columns unscaled).
 
-use super::{CentreAverage, GoadConfig, transformation_score, triplet_centre_loss};
+use super::{CentreAverage, GoadConfig, step_loss, transformation_score};
 use crate::data::Samples;
-use crate::models::{Detector, StepLosses, read_values, score_in_chunks};
+use crate::models::{Detector, StepLosses, score_in_chunks};
+use crate::nn::weights::rename_tensors;
 use crate::nn::init::{component_rng, standard_normal};
 use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};
 use anyhow::ensure;
 use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{leaky_relu, log_softmax};
+use burn::tensor::activation::leaky_relu;
 
 /// The most values the random maps may hold (1 GiB of `f32`).
 const MAX_MAP_VALUES: u64 = 1 << 28;
@@ -41,6 +42,13 @@ const MAX_MAP_VALUES: u64 = 1 << 28;
 /// Values a scoring pass may hold: rows are scored in chunks that keep their `M·r` transformed
 /// values and `M×M` distances under this (256 MiB of `f32`).
 const SCORE_PASS_VALUES: usize = 1 << 26;
+
+/// Tensors renamed since the first table-GOAD checkpoints: (old name, new name).
+const RENAMED: [(&str, &str); 3] = [
+    ("centres", "centres.centres"),
+    ("centre_sum", "centres.sum"),
+    ("centre_steps", "centres.steps"),
+];
 
 /// The transformations, the network and the centres.
 #[derive(Module, Debug)]
@@ -136,31 +144,13 @@ impl GoadTable {
 
 impl Detector for GoadTable {
     fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
-        let c = &self.config;
-        let b = x.dims()[0];
-        let m = c.transforms;
-        let z = self.nets.features(x, c);
+        let z = self.nets.features(x, &self.config);
         self.nets.centres.add_batch(z.clone());
-        let targets = Tensor::<2>::eye(m, &z.device())
-            .reshape([1, m, m])
-            .repeat_dim(0, b)
-            .reshape([b * m, m]);
-        let cross_entropy = (log_softmax(self.nets.logits(z.clone()), 1) * targets)
-            .sum()
-            .neg()
-            / (b * m) as f64;
-        let triplet = triplet_centre_loss(z.clone(), c.margin);
-        let penalty = z.powi_scalar(2).mean();
-        let loss = cross_entropy.clone() + triplet.clone() * c.centre_loss_weight + penalty.clone() * c.feature_penalty;
-        let values = read_values(vec![loss.clone(), cross_entropy, triplet, penalty])?;
+        let logits = self.nets.logits(z.clone());
+        let (loss, parts) = step_loss(z, logits, &self.config)?;
         let mut grads = loss.backward();
         self.nets = self.optim.step(self.nets.clone(), &mut grads);
-        Ok(vec![
-            ("loss", values[0]),
-            ("cross_entropy", values[1]),
-            ("triplet_centre", values[2]),
-            ("mean_square_feature", values[3]),
-        ])
+        Ok(parts)
     }
 
     /// At the end of an epoch the centres become the mean of its steps' batch-mean features.
@@ -176,6 +166,13 @@ impl Detector for GoadTable {
             let nets = self.nets.valid();
             transformation_score(nets.features(x, c), nets.centres.centres(), c.epsilon)
         })
+    }
+
+    /// Weights saved before the centres' bookkeeping was shared with the image form kept it
+    /// in three top-level tensors; they load under their new names.
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        let bytes = rename_tensors(bytes, &RENAMED)?;
+        self.trainables_mut().networks.load_bytes(bytes)
     }
 
     fn trainables(&self) -> Trainables<'_> {
@@ -362,6 +359,26 @@ mod tests {
         let test = || Tensor::<2>::from_data(TensorData::new(rows(5, 3), [5, 3]), &device);
         assert_ne!(values(other.score(test())), values(trained.score(test())));
         other.load_weights(trained.save_weights().unwrap()).unwrap();
+        assert_eq!(values(other.score(test())), values(trained.score(test())));
+    }
+
+    /// Weights saved when the centres were three top-level tensors (`centres`, `centre_sum`,
+    /// `centre_steps`) still load, and score as the model that saved them.
+    #[test]
+    fn weights_saved_under_the_first_names_load() {
+        let device = Device::flex();
+        let shape = SampleShape::Table { features: 3 };
+        let mut trained = GoadTable::new(small(), 3, &device, 1).unwrap();
+        let x = Tensor::<2>::from_data(TensorData::new(rows(4, 3), [4, 3]), &device.clone().autodiff());
+        trained.train_step(x).unwrap();
+        trained.fit_statistics(&Samples::empty(shape)).unwrap();
+        let bytes = trained.save_weights().unwrap();
+        let back: Vec<(&str, &str)> = RENAMED.iter().map(|&(old, new)| (new, old)).collect();
+        let first = rename_tensors(bytes.clone(), &back).unwrap();
+        assert_ne!(first, bytes, "the new names are in the file");
+        let mut other = GoadTable::new(small(), 3, &device, 2).unwrap();
+        other.load_weights(first).unwrap();
+        let test = || Tensor::<2>::from_data(TensorData::new(rows(5, 3), [5, 3]), &device);
         assert_eq!(values(other.score(test())), values(trained.score(test())));
     }
 }
