@@ -192,9 +192,9 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
 /// A protocol that must fit the data set.
 pub fn validate_protocol(protocol: &Protocol, kind: DatasetKind) -> crate::Result<()> {
     match protocol {
-        Protocol::Kdd99 => ensure!(
+        Protocol::Kdd99 | Protocol::Kdd99Goad | Protocol::Kdd99Rev => ensure!(
             kind == DatasetKind::Kdd99,
-            "the kdd99 protocol needs --dataset kdd99 (its `normal.` rows are the anomaly), not {kind}"
+            "the {protocol} protocol needs --dataset kdd99 (it labels rows by their `normal.` class), not {kind}"
         ),
         Protocol::OneClass { class }
         | Protocol::LeaveOneOut { class }

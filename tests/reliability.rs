@@ -272,6 +272,12 @@ fn out_of_range_settings_are_named_errors() {
             &["--label-column", "a"][..],
             "the tabular protocol needs binary labels",
         ),
+        (&["--unscaled-columns", "5..3"][..], "START must be below END"),
+        (&["--unscaled-columns", "0..999"][..], "reaches past the table's"),
+        (
+            &["--unscaled-columns", "0..1", "--scaling", "gcn-l1"][..],
+            "per-column scaling",
+        ),
     ] {
         assert_clean_error(&oddity(&train_args(d, o, extra)), &[needle]);
     }
@@ -292,6 +298,13 @@ fn out_of_range_settings_are_named_errors() {
         o,
     ];
     assert_clean_error(&oddity(&builtin), &["--data", "does not apply"]);
+    let images_unscaled: Vec<&str> = builtin
+        .iter()
+        .copied()
+        .filter(|a| *a != "--data" && *a != d)
+        .chain(["--unscaled-columns", "0..2"])
+        .collect();
+    assert_clean_error(&oddity(&images_unscaled), &["--unscaled-columns 0..2", "images"]);
     let folder = [
         "train",
         "--model",

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use oddity::data::preprocess::Scaling;
+use oddity::data::preprocess::{ColumnRange, Scaling};
 use oddity::data::protocol::Protocol;
 use oddity::data::source::{DatasetKind, DatasetSpec};
 use oddity::data::tiles::Tiling;
@@ -200,6 +200,10 @@ struct TrainArgs {
     /// (Deep SVDD's: per-sample global contrast normalisation, then min-max), none.
     #[arg(long, default_value = "standardise")]
     scaling: Scaling,
+    /// Table columns START..END (0-based, END excluded) the scaling leaves as they are: one-hot
+    /// columns, e.g. 34..121 for KDDCUP99's, as GOAD's code standardises the numeric ones only.
+    #[arg(long)]
+    unscaled_columns: Option<String>,
     /// Resize images to this side before the model (default: the model's input size).
     #[arg(long)]
     image_size: Option<usize>,
@@ -500,6 +504,12 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
         None => a.threshold,
     };
     config.preprocess.scaling = a.scaling;
+    config.preprocess.unscaled_columns = a
+        .unscaled_columns
+        .as_deref()
+        .map(str::parse::<ColumnRange>)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--unscaled-columns: {e}"))?;
     config.preprocess.image_size = a.image_size;
     config.preprocess.tiling = a.tile.map(|tile| Tiling {
         tile,

@@ -51,6 +51,36 @@ pub struct PreprocessConfig {
     /// Whether the model sees the (resized, scaled) images whole or tile by tile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiling: Option<super::tiles::Tiling>,
+    /// Table columns left as they are by a per-feature scaling (one-hot columns, as GOAD's code
+    /// leaves KDDCUP99's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscaled_columns: Option<ColumnRange>,
+}
+
+/// Table columns `start..end` (0-based, `end` excluded), as `--unscaled-columns 34..121` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnRange {
+    /// First column.
+    pub start: usize,
+    /// One past the last column.
+    pub end: usize,
+}
+
+impl std::str::FromStr for ColumnRange {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        let bad = || anyhow::anyhow!("a column range is START..END (0-based, END excluded, e.g. 34..121), got {s:?}");
+        let (a, b) = s.split_once("..").ok_or_else(bad)?;
+        let (start, end) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+        ensure!(start < end, "the column range {s:?} is empty: START must be below END");
+        Ok(ColumnRange { start, end })
+    }
+}
+
+impl std::fmt::Display for ColumnRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
 }
 
 /// A fitted preprocessor: `y = (resize(x) − offset[g]) · factor[g]` for each group `g`
@@ -137,6 +167,17 @@ impl Preprocessor {
                     }
                 }
             }
+        }
+        if let Some(range) = config.unscaled_columns {
+            let SampleShape::Table { features } = output else {
+                anyhow::bail!("--unscaled-columns {range} names table columns, and these samples are images");
+            };
+            ensure!(
+                range.end <= features,
+                "--unscaled-columns {range} reaches past the table's {features} columns"
+            );
+            offset[range.start..range.end].fill(0.0);
+            factor[range.start..range.end].fill(1.0);
         }
         pre.offset = offset;
         pre.factor = factor;
@@ -396,6 +437,7 @@ mod tests {
             image_size: None,
             scaling: Scaling::GcnL1,
             tiling: None,
+            unscaled_columns: None,
         };
         // (1, 3): mean 2, deviation 1 → (−1, 1); (2, 6): mean 4, deviation 2 → (−1, 1);
         // (4, 0): mean 2, deviation 2 → (1, −1). Each feature's training range is [−1, 1].
@@ -415,6 +457,7 @@ mod tests {
                 image_size: None,
                 scaling: Scaling::Standardise,
                 tiling: None,
+                unscaled_columns: None,
             },
             &train,
         )
@@ -454,5 +497,31 @@ mod tests {
         resize_bilinear(&[0.0, 4.0], 1, 2, 1, 4, &mut out);
         // PyTorch F.interpolate(mode='bilinear', align_corners=False): [0, 1, 3, 4]
         assert_eq!(out, vec![0.0, 1.0, 3.0, 4.0]);
+    }
+
+    /// `--unscaled-columns` leaves its columns as they are (offset 0, factor 1) and
+    /// standardises the others; a range past the table's columns, an image, or an empty or
+    /// malformed range is refused by name.
+    #[test]
+    fn unscaled_columns_stay_as_they_are() {
+        let config = PreprocessConfig {
+            image_size: None,
+            scaling: Scaling::Standardise,
+            tiling: None,
+            unscaled_columns: Some("1..3".parse().unwrap()),
+        };
+        let train = table(vec![0.0, 1.0, 0.0, 5.0, 2.0, 0.0, 1.0, 7.0], 4);
+        let (pre, out) = Preprocessor::fit_transform(config, &train).unwrap();
+        assert_eq!(&pre.offset[1..3], &[0.0, 0.0]);
+        assert_eq!(&pre.factor[1..3], &[1.0, 1.0]);
+        assert_eq!((out.values[1], out.values[2], out.values[5], out.values[6]), (1.0, 0.0, 0.0, 1.0));
+        assert_eq!((out.values[0], out.values[4]), (-1.0, 1.0));
+        assert_eq!((out.values[3], out.values[7]), (-1.0, 1.0));
+        let wide = PreprocessConfig { unscaled_columns: Some("2..5".parse().unwrap()), ..config };
+        let e = Preprocessor::fit_transform(wide, &train).err().unwrap().to_string();
+        assert!(e.contains("--unscaled-columns 2..5") && e.contains("4 columns"), "{e}");
+        for bad in ["3..3", "5..2", "3-7", "a..4"] {
+            assert!(bad.parse::<ColumnRange>().is_err(), "{bad}");
+        }
     }
 }

@@ -31,6 +31,15 @@ pub enum Protocol {
     /// the non-`normal.` rows of the second half plus `normal.` rows drawn so that they are 20 %
     /// of the test set.
     Kdd99,
+    /// KDDCUP99 as GOAD's code splits it (`KDD99_train_valid_data`), DAGMM's labels: `normal.`
+    /// traffic is the anomaly; the attack rows shuffled and halved, one half trains, the other
+    /// tests with every `normal.` row (on the 10 % file, a third of the test set).
+    Kdd99Goad,
+    /// KDDCUP99 reversed, as GOAD's code (`KDD99Rev_train_valid_data`): the attacks are the
+    /// anomaly; the `normal.` rows shuffled and halved, one half trains, the other tests with
+    /// attack rows drawn at random, a quarter as many as all `normal.` rows (the code's 24 319
+    /// on the 10 % file).
+    Kdd99Rev,
     /// ADBench tables (labels 0 normal / 1 anomaly): train on a seeded 60 % of the normals, test
     /// on the other 40 % plus every anomaly.
     Tabular,
@@ -77,12 +86,14 @@ impl Protocol {
             "contaminated" => Protocol::Contaminated { class: need(name)? },
             "leave-one-out" => Protocol::LeaveOneOut { class: need(name)? },
             "kdd99" => none(name).map(|_| Protocol::Kdd99)?,
+            "kdd99-goad" => none(name).map(|_| Protocol::Kdd99Goad)?,
+            "kdd99-rev" => none(name).map(|_| Protocol::Kdd99Rev)?,
             "tabular" => none(name).map(|_| Protocol::Tabular)?,
             "scene" => none(name).map(|_| Protocol::Scene)?,
             other => {
                 bail!(
                     "unknown protocol {other:?}; use one-class, leave-one-out, contaminated, \
-                     kdd99, tabular or scene"
+                     kdd99, kdd99-goad, kdd99-rev, tabular or scene"
                 )
             }
         })
@@ -97,7 +108,8 @@ impl Protocol {
                 Some((resolve(set, k).ok()? != class) as u8)
             }
             Protocol::LeaveOneOut { class: k } => Some((resolve(set, k).ok()? == class) as u8),
-            Protocol::Kdd99 => Some((name == "normal.") as u8),
+            Protocol::Kdd99 | Protocol::Kdd99Goad => Some((name == "normal.") as u8),
+            Protocol::Kdd99Rev => Some((name != "normal.") as u8),
             Protocol::Tabular => binary_class(name).ok(),
             Protocol::Scene => Some((name == SCENE_ANOMALY) as u8),
             Protocol::Fit => None,
@@ -117,6 +129,8 @@ impl std::fmt::Display for Protocol {
                 )
             }
             Protocol::Kdd99 => write!(f, "kdd99 (normal. traffic is the anomaly)"),
+            Protocol::Kdd99Goad => write!(f, "kdd99-goad (normal. traffic is the anomaly; all of it tests)"),
+            Protocol::Kdd99Rev => write!(f, "kdd99-rev (attacks are the anomaly)"),
             Protocol::Tabular => write!(f, "tabular (60 % of normals train)"),
             Protocol::Scene => write!(f, "scene (every pixel trains, unlabelled, and is scored)"),
             Protocol::Fit => write!(f, "fit (every sample given trains; no test split)"),
@@ -345,6 +359,50 @@ fn kdd99_pools(source: &DataSource, seed: u64) -> crate::Result<Pools> {
     })
 }
 
+/// KDDCUP99 as GOAD's code splits it: the normal rows (the attacks; `normal.` traffic when
+/// `reversed`) shuffled and halved, the first half trains, the second tests with every
+/// `normal.` row (`reversed`: with attack rows drawn at random, a quarter as many as all
+/// `normal.` rows).
+fn kdd99_goad_pools(source: &DataSource, seed: u64, reversed: bool) -> crate::Result<Pools> {
+    let name = if reversed { "kdd99-rev" } else { "kdd99-goad" };
+    ensure!(
+        source.test.is_none(),
+        "the {name} protocol splits one file (kddcup.data_10_percent) itself; give that file alone"
+    );
+    let set = &source.train;
+    let Some(traffic) = set.class_index("normal.") else {
+        bail!("the {name} protocol needs KDDCUP99 data with `normal.` rows; none found");
+    };
+    let (traffic_rows, attack_rows): (Vec<usize>, Vec<usize>) =
+        (0..set.len()).partition(|&i| set.classes[i] == traffic);
+    let (normal_rows, anomaly_rows) = if reversed {
+        (traffic_rows, attack_rows)
+    } else {
+        (attack_rows, traffic_rows)
+    };
+    let order = shuffled(normal_rows.len(), seed, 23);
+    let half = normal_rows.len() / 2;
+    let normals = order[..half].iter().map(|&i| (0, normal_rows[i])).collect();
+    let mut test: Vec<TestItem> = order[half..].iter().map(|&i| (0, normal_rows[i], 0)).collect();
+    if reversed {
+        let wanted = normal_rows.len() / 4;
+        ensure!(
+            anomaly_rows.len() >= wanted,
+            "the kdd99-rev protocol draws {wanted} attack rows (a quarter of the `normal.` rows), and there are {}",
+            anomaly_rows.len()
+        );
+        let draw = shuffled(anomaly_rows.len(), seed, 24);
+        test.extend(draw[..wanted].iter().map(|&i| (0, anomaly_rows[i], 1)));
+    } else {
+        test.extend(anomaly_rows.iter().map(|&i| (0, i, 1)));
+    }
+    Ok(Pools {
+        normals,
+        test,
+        spare_anomalies: Vec::new(),
+    })
+}
+
 /// Tables labelled 0/1 (ADBench, CSV): 60 % of all normals train, the other 40 % and every
 /// anomaly test.
 fn tabular_pools(source: &DataSource, seed: u64) -> crate::Result<Pools> {
@@ -549,6 +607,8 @@ pub fn split(
         Protocol::OneClass { class } => class_pools(source, class, true, options.seed)?,
         Protocol::LeaveOneOut { class } => class_pools(source, class, false, options.seed)?,
         Protocol::Kdd99 => kdd99_pools(source, options.seed)?,
+        Protocol::Kdd99Goad => kdd99_goad_pools(source, options.seed, false)?,
+        Protocol::Kdd99Rev => kdd99_goad_pools(source, options.seed, true)?,
         Protocol::Tabular => tabular_pools(source, options.seed)?,
         Protocol::Fit => bail!("the fit protocol has no test split; see fit_split"),
         Protocol::Contaminated { .. } | Protocol::Scene => unreachable!("split above"),
@@ -1142,6 +1202,39 @@ mod tests {
         assert_disjoint(&s);
         let frac = s.test.anomalies() as f64 / s.test.len() as f64;
         assert!((frac - 0.2).abs() < 0.01, "{frac}");
+    }
+
+    /// GOAD's two KDDCUP99 splits: the normal class (attacks; `normal.` reversed) halved
+    /// between training and test; the test adds every `normal.` row, or (reversed) a quarter as
+    /// many attacks as there are `normal.` rows; the class of every row as the protocol says.
+    #[test]
+    fn goad_kdd_splits() {
+        let mut kdd = toy(1000, 5);
+        kdd.class_names = vec!["normal.".into(), "smurf.".into(), "neptune.".into(), "back.".into(), "pod.".into()];
+        let source = DataSource {
+            test_every_anomaly: false,
+            train: kdd,
+            test: None,
+        };
+        let traffic = |origin: &[crate::data::Origin]| origin.iter().filter(|o| o.index % 5 == 0).count();
+        // 800 attacks, 200 `normal.` rows.
+        let s = split(&source, &Protocol::Kdd99Goad, &SplitOptions::default()).unwrap();
+        assert_disjoint(&s);
+        assert_eq!(s.train.len() + s.valid.len(), 400);
+        assert_eq!(traffic(&s.train.origin) + traffic(&s.valid.origin), 0);
+        assert_eq!((s.test.len(), s.test.anomalies()), (600, 200));
+        assert_eq!(traffic(&s.test.origin), 200);
+        let s = split(&source, &Protocol::Kdd99Rev, &SplitOptions::default()).unwrap();
+        assert_disjoint(&s);
+        assert_eq!(s.train.len() + s.valid.len(), 100);
+        assert_eq!(traffic(&s.train.origin) + traffic(&s.valid.origin), 100);
+        assert_eq!((s.test.len(), s.test.anomalies()), (150, 50));
+        assert_eq!(traffic(&s.test.origin), 100);
+        for (o, &l) in s.test.origin.iter().zip(&s.test.labels) {
+            assert_eq!(l == 1, o.index % 5 != 0);
+        }
+        assert_eq!(Protocol::parse("kdd99-rev", None).unwrap(), Protocol::Kdd99Rev);
+        assert!(Protocol::parse("kdd99-goad", Some("3")).is_err());
     }
 
     #[test]

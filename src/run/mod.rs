@@ -120,6 +120,7 @@ impl RunConfig {
             image_size: None,
             scaling: crate::data::preprocess::Scaling::Standardise,
             tiling: None,
+            unscaled_columns: None,
         };
         Ok(RunConfig {
             oddity_version: env!("CARGO_PKG_VERSION").into(),
@@ -254,6 +255,19 @@ impl RunConfig {
                     tiling.tile
                 );
             }
+        }
+        if let Some(range) = self.preprocess.unscaled_columns {
+            ensure!(
+                table,
+                "--unscaled-columns {range} leaves table columns unscaled, but {} data are images",
+                self.dataset.kind
+            );
+            use crate::data::preprocess::Scaling;
+            ensure!(
+                matches!(self.preprocess.scaling, Scaling::Standardise | Scaling::MinMax),
+                "--unscaled-columns {range} goes with a per-column scaling (standardise or min-max), not {:?}",
+                self.preprocess.scaling
+            );
         }
         validate_dataset(&self.dataset)?;
         validate_protocol(&self.protocol, self.dataset.kind)?;

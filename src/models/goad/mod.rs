@@ -386,6 +386,10 @@ impl Detector for Goad {
         self.inner().validation_loss(batch)
     }
 
+    fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
+        self.inner_mut().load_weights(bytes)
+    }
+
     fn trainables(&self) -> Trainables<'_> {
         self.inner().trainables()
     }
