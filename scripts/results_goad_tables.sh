@@ -92,6 +92,6 @@ try:
     peer_auroc, peer_s = cell([p["auroc"] for p in peer]), f"{statistics.mean(p['fit_s'] + p['score_s'] for p in peer):.1f}"
 except FileNotFoundError:
     peer_auroc, peer_s = "–", "–"
-print(f"| {name} | {cell(paper)} | {cell([m['f1'] for m in ours])} | {cell([m['auroc'] for m in ours])} | {statistics.mean(secs) if secs else float("nan"):.1f} | {peer_auroc} | {peer_s} | {len(seeds)} |")
+print(f"| {name} | {cell(paper)} | {cell([m['f1'] for m in ours])} | {cell([m['auroc'] for m in ours])} | {statistics.mean(secs) if secs else float('nan'):.1f} | {peer_auroc} | {peer_s} | {len(seeds)} |")
 PY
 done

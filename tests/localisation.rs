@@ -233,10 +233,10 @@ fn every_image_model_draws_a_map() {
         if !info.inputs.contains("images") {
             continue; // a tables-only model (adVAE)
         }
-        if matches!(info.name, "ocsvm" | "deep-svdd" | "geom") {
-            // A kernel on the whole flattened image, a distance between whole-image codes, a
-            // classifier of whole transformed images: no pixel has a score of its own in these
-            // papers.
+        if matches!(info.name, "ocsvm" | "deep-svdd" | "geom" | "goad") {
+            // A kernel on the whole flattened image, a distance between whole-image codes,
+            // classifiers of whole transformed images (GEOM, GOAD): no pixel has a score of its
+            // own in these papers.
             continue;
         }
         let mut config = common::small(info.name);

@@ -199,8 +199,9 @@ impl ModelSpec for GoadConfig {
         self.batch_size
     }
 
+    /// The image preset's side; a table preset takes no images.
     fn image_size(&self) -> Option<usize> {
-        Some(self.image_size)
+        self.preset.is_image().then_some(self.image_size)
     }
 
     /// A settings file naming a `preset` starts from that data set's official settings.
