@@ -7,6 +7,8 @@ Standard library only. Deterministic: rerunning it rewrites byte-identical files
 
 - fixtures/mnist/: the first 300 training and first 100 test images of each digit, as IDX gzip
   files with the canonical names (so the real IDX parser reads them).
+- fixtures/fashion-mnist/: the first 10 training and first 50 test images of each class, the same
+  way (the out-of-distribution set of the OOD tests).
 - fixtures/kddcup99/kddcup.data_10_percent.gz: 4000 rows drawn with seed 0 from the 10 % file.
 - fixtures/adbench/: two small ADBench tables copied as they are (42_WBC, 4_breastw).
 - fixtures/magnetic-tile/: the first 48 MT_Free images and the first 4 images of each defect
@@ -33,24 +35,26 @@ def write_idx(path, dims, body):
             g.write(header + body)
 
 
-def cut_mnist(split, per_class):
-    (n, h, w), images = read_idx(os.path.join(src, "mnist", f"{split}-images-idx3-ubyte.gz"))
-    _, labels = read_idx(os.path.join(src, "mnist", f"{split}-labels-idx1-ubyte.gz"))
+def cut_mnist(split, per_class, name="mnist"):
+    (n, h, w), images = read_idx(os.path.join(src, name, f"{split}-images-idx3-ubyte.gz"))
+    _, labels = read_idx(os.path.join(src, name, f"{split}-labels-idx1-ubyte.gz"))
     taken, count = [], [0] * 10
     for i in range(n):
         if count[labels[i]] < per_class:
             count[labels[i]] += 1
             taken.append(i)
-    os.makedirs(os.path.join(out, "mnist"), exist_ok=True)
+    os.makedirs(os.path.join(out, name), exist_ok=True)
     size = h * w
-    write_idx(os.path.join(out, "mnist", f"{split}-images-idx3-ubyte.gz"), (len(taken), h, w),
+    write_idx(os.path.join(out, name, f"{split}-images-idx3-ubyte.gz"), (len(taken), h, w),
               b"".join(images[i * size : (i + 1) * size] for i in taken))
-    write_idx(os.path.join(out, "mnist", f"{split}-labels-idx1-ubyte.gz"), (len(taken),),
+    write_idx(os.path.join(out, name, f"{split}-labels-idx1-ubyte.gz"), (len(taken),),
               bytes(labels[i] for i in taken))
 
 
 cut_mnist("train", 300)
 cut_mnist("t10k", 100)
+cut_mnist("train", 10, "fashion-mnist")
+cut_mnist("t10k", 50, "fashion-mnist")
 
 lines = gzip.open(os.path.join(src, "kddcup99", "kddcup.data_10_percent.gz"), "rt").read().splitlines()
 rows = sorted(random.Random(0).sample(range(len(lines)), 4000))

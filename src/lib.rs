@@ -59,6 +59,7 @@ pub mod linalg;
 pub mod metrics;
 pub mod models;
 pub mod nn;
+pub mod ood;
 pub mod report;
 pub mod run;
 pub mod score;

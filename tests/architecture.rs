@@ -308,7 +308,7 @@ fn show(cycle: &[ModPath]) -> String {
 const LAYERS: &[&[&str]] = &[
     &["cli"],
     &["serve"],
-    &["jobs", "bench"],
+    &["jobs", "bench", "ood"],
     &["report"],
     &["run"],
     &["train"],

@@ -13,6 +13,8 @@ python3 -m venv "$venv"
 # pins torch < 1.13.1, which would replace the torch above: installed without its dependencies
 # (numpy, pandas, scikit-learn, scipy, torch are here already; tqdm is its one other).
 "$venv/bin/pip" install --quiet --no-deps "deepod==0.4.1" tqdm
+# pytorch-ood's MSP, ODIN, Mahalanobis and energy, the OOD same-function check (scripts/ood_same_function.sh).
+"$venv/bin/pip" install --quiet --no-deps "pytorch-ood==0.4.0" "torchvision==0.29.2"
 # The SSIM autoencoder's side by side (bench/reference/ssim_ae.py): images and its metrics.
 "$venv/bin/pip" install --quiet pillow scipy scikit-learn
 "$venv/bin/python" -c "import torch; print('torch', torch.__version__, 'threads', torch.get_num_threads())"

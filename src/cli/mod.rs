@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 #[cfg(feature = "bench")]
 mod bench;
+mod ood;
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +52,10 @@ enum Command {
     /// Write one self-contained HTML report of one or several runs (health checks, metrics,
     /// curves, maps, configuration), evaluating runs not evaluated yet.
     Report(ReportArgs),
+    /// The out-of-distribution target: train a classifier on labelled images, then tell its
+    /// test images from other sets with MSP, ODIN, energy and Mahalanobis.
+    #[command(subcommand)]
+    Ood(ood::OodCommand),
     /// Speed benchmarks against the PyTorch reference (see bench/reference/); built with the
     /// `bench` feature.
     #[cfg(feature = "bench")]
@@ -59,7 +64,7 @@ enum Command {
 }
 
 #[derive(Args)]
-struct DataArgs {
+pub struct DataArgs {
     /// Data set format: mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv, hyperspectral, builtin-mnist.
     #[arg(long)]
     dataset: Option<DatasetKind>,
@@ -98,7 +103,7 @@ struct DataArgs {
 }
 
 impl DataArgs {
-    fn spec(&self) -> anyhow::Result<DatasetSpec> {
+    pub fn spec(&self) -> anyhow::Result<DatasetSpec> {
         let dataset = self.dataset.context("--dataset is required")?;
         let path = match (&self.data, dataset) {
             (Some(p), _) => p.clone(),
@@ -408,6 +413,7 @@ pub fn run() -> anyhow::Result<()> {
         Command::Serve(a) => serve(a),
         Command::Report(a) => report(a),
         Command::Demo(a) => demo(a),
+        Command::Ood(c) => ood::run(c),
         #[cfg(feature = "bench")]
         Command::Bench(c) => bench::run(c),
     }

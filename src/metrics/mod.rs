@@ -4,6 +4,7 @@
 //! a sample is flagged when its score is at or above the threshold, and a precision with no
 //! flagged sample is 0. Localisation metrics (anomaly maps against masks) are in [`pixel`].
 
+pub mod ood;
 pub mod pixel;
 
 use anyhow::ensure;

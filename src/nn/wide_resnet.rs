@@ -197,6 +197,27 @@ impl WideResNet {
         h.mean_dim(3).mean_dim(2).reshape([b, c])
     }
 
+    /// The features of every stage, each averaged over its map: the output of each group of
+    /// blocks (`[B, 16k]`, `[B, 32k]`, `[B, 64k]`), then [`WideResNet::features`] — the
+    /// per-layer features of the Mahalanobis OOD score.
+    pub fn stage_features(&self, x: Tensor<4>) -> Vec<Tensor<2>> {
+        let pooled = |h: Tensor<4>| {
+            let [b, c, _, _] = h.dims();
+            h.mean_dim(3).mean_dim(2).reshape([b, c])
+        };
+        let per_group = self.blocks.len() / 3;
+        let mut stages = Vec::with_capacity(4);
+        let mut h = self.stem.forward(x);
+        for (i, block) in self.blocks.iter().enumerate() {
+            h = block.forward(h);
+            if (i + 1) % per_group == 0 {
+                stages.push(pooled(h.clone()));
+            }
+        }
+        stages.push(pooled(relu(self.bn.forward(h))));
+        stages
+    }
+
     /// The logits `[B, classes]` of `features`.
     pub fn logits(&self, features: Tensor<2>) -> Tensor<2> {
         self.dense.forward(features)
@@ -243,6 +264,31 @@ mod tests {
         let deeper = WideResNet::new(WrnStyle::Keras, 1, 8, 16, 1, &mut component_rng(0, 1), &device);
         assert_eq!(deeper.blocks.len(), 6);
         assert!(deeper.blocks[0].shortcut.is_none() && deeper.blocks[2].shortcut.is_some());
+    }
+
+    /// The stage features of a WRN-16-1: one per group (after blocks 2, 4, 6) and the final
+    /// features, the last equal to [`WideResNet::features`], each the mean of its map.
+    #[test]
+    fn stage_features_pool_each_group() {
+        let device = Device::flex();
+        let net = WideResNet::new(WrnStyle::Keras, 1, 8, 16, 1, &mut component_rng(0, 2), &device);
+        let x = Tensor::<4>::from_data(
+            TensorData::new((0..2 * 64).map(|i| ((i * 13) % 7) as f32 / 3.0 - 1.0).collect::<Vec<_>>(), [2, 1, 8, 8]),
+            &device,
+        );
+        let stages = net.stage_features(x.clone());
+        let widths: Vec<usize> = stages.iter().map(|t| t.dims()[1]).collect();
+        assert_eq!(widths, [16, 32, 64, 64]);
+        let mut h = net.stem.forward(x.clone());
+        for block in &net.blocks[..4] {
+            h = block.forward(h);
+        }
+        let by_hand = h.mean_dim(3).mean_dim(2).reshape([2, 32]);
+        let values = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().unwrap();
+        let (a, b) = (values(stages[1].clone()), values(by_hand));
+        assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5));
+        let (a, b) = (values(stages[3].clone()), values(net.features(x)));
+        assert!(a.iter().zip(&b).all(|(p, q)| (p - q).abs() < 1e-5));
     }
 
     /// GOAD's blocks as its code computes them: where the width changes,

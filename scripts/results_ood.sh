@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The OOD target's results (docs/results/ood.md): a classifier trained on one data set's classes,
+# its test accuracy, and MSP, ODIN, energy and Mahalanobis (ensemble and penultimate layer)
+# against each out-of-distribution set, seeds SEEDS, mean ± std of AUROC and FPR at 95 % TPR
+# (in-distribution positive). PAIRS picks among:
+#   mnist          MNIST (LeNet)           vs Fashion-MNIST, uniform, Gaussian
+#   fashion-mnist  Fashion-MNIST (LeNet)   vs MNIST, uniform, Gaussian
+#   cifar10        CIFAR-10 (WRN)          vs grey MNIST and Fashion-MNIST padded to 32, uniform, Gaussian
+#   cifar10-6      CIFAR-10 classes 0–5    vs its classes 6–9 (near-OOD), uniform
+# EPOCHS overrides the classifier's epochs; CLASSIFIER adds JSON settings (e.g. the WRN's
+# '"depth": 10, "widen": 1' for a CPU budget); MAX_TRAIN and MAX_SAMPLES cap the images.
+#
+#   PAIRS="mnist fashion-mnist" SEEDS="0 1 2" scripts/results_ood.sh [SHARED_DATA_DIR] [OUT_DIR]
+set -euo pipefail
+DATA=${1:-../shared/data}
+OUT=${2:-runs/ood}
+BIN=${ODDITY:-target/release/oddity}
+PAIRS=${PAIRS:-mnist fashion-mnist}
+SEEDS=${SEEDS:-0 1 2}
+EPOCHS=${EPOCHS:-}
+CLASSIFIER=${CLASSIFIER:-}
+MAX_TRAIN=${MAX_TRAIN:-}
+MAX_SAMPLES=${MAX_SAMPLES:-}
+mkdir -p "$OUT"
+settings="$CLASSIFIER"
+[ -n "$EPOCHS" ] && settings="${settings:+$settings, }\"epochs\": $EPOCHS"
+cifar() {
+  local source=${CIFAR_DIR:-runs/cifar10-jpeg}
+  if [ ! -d "$source/cifar10_jpg" ]; then
+    mkdir -p "$source"
+    tar xzf "$DATA/cifar10-jpeg.tar.gz" -C "$source"
+  fi
+  echo "$source"
+}
+for pair in $PAIRS; do
+  classes=()
+  case $pair in
+    mnist) dataset=mnist; source="$DATA/mnist"
+      against=(--against "fashion-mnist:$DATA/fashion-mnist" --against uniform --against gaussian) ;;
+    fashion-mnist) dataset=fashion-mnist; source="$DATA/fashion-mnist"
+      against=(--against "mnist:$DATA/mnist" --against uniform --against gaussian) ;;
+    cifar10) dataset=cifar10; source=$(cifar)
+      against=(--against "mnist:$DATA/mnist" --against "fashion-mnist:$DATA/fashion-mnist" --against uniform --against gaussian) ;;
+    cifar10-6) dataset=cifar10; source=$(cifar); classes=(--classes 0,1,2,3,4,5)
+      against=(--against held-out-classes --against uniform) ;;
+    *) echo "unknown pair $pair" >&2; exit 2 ;;
+  esac
+  for seed in $SEEDS; do
+    run="$OUT/$pair-seed$seed"
+    if [ ! -f "$run/ood.json" ]; then
+      args=(--dataset "$dataset" --data "$source" --seed "$seed" --out "$run" --force "${classes[@]}")
+      [ -n "$settings" ] && args+=(--classifier-config "{$settings}")
+      [ -n "$MAX_TRAIN" ] && args+=(--max-train "$MAX_TRAIN")
+      start=$(date +%s.%N)
+      "$BIN" ood train "${args[@]}" 2> "$OUT/$pair-seed$seed.train.log"
+      python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$start" > "$OUT/$pair-seed$seed.seconds"
+    fi
+    if [ ! -f "$run/ood-eval/metrics.json" ]; then
+      limit=()
+      [ -n "$MAX_SAMPLES" ] && limit=(--max-samples "$MAX_SAMPLES")
+      "$BIN" ood eval "$run" "${against[@]}" "${limit[@]}" > /dev/null
+    fi
+  done
+done
+python3 - "$OUT" "$PAIRS" $SEEDS <<'PY'
+import json, os, statistics, sys
+out, pairs, seeds = sys.argv[1], sys.argv[2].split(), sys.argv[3:]
+
+def fmt(values, digits=3):
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+for pair in pairs:
+    reports = [json.load(open(os.path.join(out, f"{pair}-seed{s}", "ood-eval", "metrics.json"))) for s in seeds]
+    runs = [json.load(open(os.path.join(out, f"{pair}-seed{s}", "classifier.json"))) for s in seeds]
+    accuracy = fmt([r["test_accuracy"] for r in reports], 4)
+    minutes = fmt([r["training_seconds"] / 60 for r in runs], 1)
+    odin = sorted({r["odin_epsilon"] for r in runs})
+    maha = sorted({r["mahalanobis_epsilon"] for r in runs})
+    print(f"### {pair} ({len(seeds)} seeds; test accuracy {accuracy}; training {minutes} min; ODIN ε {odin}, Mahalanobis ε {maha})\n")
+    names = [s["name"] for s in reports[0]["sets"]]
+    print("| score | " + " | ".join(f"{n} AUROC | {n} FPR@95" for n in names) + " |")
+    print("|---|" + "---|---|" * len(names))
+    scores = [name for name, _ in reports[0]["sets"][0]["scores"]]
+    for k, score in enumerate(scores):
+        cells = []
+        for j in range(len(names)):
+            cells.append(fmt([r["sets"][j]["scores"][k][1]["auroc"] for r in reports]))
+            cells.append(fmt([r["sets"][j]["scores"][k][1]["fpr_at_95_tpr"] for r in reports]))
+        print(f"| {score} | " + " | ".join(cells) + " |")
+    print()
+PY

@@ -1,0 +1,189 @@
+//! `oddity ood`: the out-of-distribution target's command line (the jobs are in
+//! [`oddity::ood`]).
+
+use super::DataArgs;
+use clap::{Args, Subcommand};
+use oddity::ood::classifier::ClassifierConfig;
+use oddity::ood::data::{InSpec, OutSet};
+use oddity::ood::{self, OodConfig, OodReport};
+use std::path::PathBuf;
+
+/// Train a classifier and tell in-distribution images from others.
+#[derive(Subcommand)]
+pub enum OodCommand {
+    /// Train the in-distribution classifier of a labelled image set (its test accuracy, the
+    /// score statistics and settings, chosen on in-distribution data only) into a run folder.
+    Train(OodTrainArgs),
+    /// Score the run's in-distribution test images and each --against set with MSP, ODIN,
+    /// energy and Mahalanobis; write RUN/ood-eval/{metrics.json,scores.csv}.
+    Eval(OodEvalArgs),
+}
+
+#[derive(Args)]
+pub struct OodTrainArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// The in-distribution classes, comma-separated names or indices (default: all).
+    #[arg(long, value_delimiter = ',')]
+    classes: Vec<String>,
+    /// The run folder to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Replace an existing OOD run folder there.
+    #[arg(long)]
+    force: bool,
+    /// Classifier settings over the defaults, as JSON: {"architecture": "lenet"|"wrn",
+    /// "depth", "widen", "epochs", "batch_size", "learning_rate", "weight_decay", "augment"}.
+    #[arg(long)]
+    classifier_config: Option<String>,
+    /// Training images held out for choosing ε and fitting the Mahalanobis ensemble.
+    #[arg(long, default_value_t = 1000)]
+    validation: usize,
+    /// At most this many training images (a seeded draw), for short runs.
+    #[arg(long)]
+    max_train: Option<usize>,
+    /// ODIN's temperature.
+    #[arg(long, default_value_t = 1000.0)]
+    odin_temperature: f64,
+    /// The FGSM step (pixel units) of the adversarial validation images the Mahalanobis
+    /// ensemble is fitted against.
+    #[arg(long, default_value_t = 0.05)]
+    adversarial_epsilon: f64,
+    /// Outlier exposure: train with this auxiliary outlier set pushed towards the uniform
+    /// posterior (KIND:PATH — its training split —, uniform or gaussian); never a test set.
+    #[arg(long)]
+    auxiliary: Option<String>,
+    /// Outlier exposure's weight λ.
+    #[arg(long, default_value_t = 0.5, requires = "auxiliary")]
+    oe_weight: f64,
+    /// At most this many auxiliary images (a seeded draw; synthetic sets draw this many).
+    #[arg(long, requires = "auxiliary")]
+    auxiliary_max: Option<usize>,
+    /// Seed.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Compute device: cpu or gpu.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+#[derive(Args)]
+pub struct OodEvalArgs {
+    /// The OOD run folder.
+    run: PathBuf,
+    /// An out-of-distribution set, repeatable: uniform, gaussian, held-out-classes, or
+    /// KIND:PATH with KIND one of mnist, fashion-mnist, cifar10, image-folder.
+    #[arg(long, required = true)]
+    against: Vec<String>,
+    /// At most this many images of each set (a seeded draw).
+    #[arg(long)]
+    max_samples: Option<usize>,
+    /// Add the papers' own tuning on each OOD set as named oracle rows (odin-oracle,
+    /// mahalanobis-oracle): up to 1000 images of each side tune, and every metric is measured
+    /// on the rest.
+    #[arg(long)]
+    oracle: bool,
+    /// Score ODIN at this temperature instead of the run's.
+    #[arg(long)]
+    odin_temperature: Option<f64>,
+    /// Score ODIN with this input step instead of the one chosen on validation images.
+    #[arg(long)]
+    odin_epsilon: Option<f64>,
+    /// Score Mahalanobis with this input step instead of the one chosen on validation images
+    /// (the ensemble's weights stay those fitted at the chosen step).
+    #[arg(long)]
+    mahalanobis_epsilon: Option<f64>,
+    /// Compute device: cpu or gpu.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// Run one `oddity ood` command.
+pub fn run(command: OodCommand) -> anyhow::Result<()> {
+    match command {
+        OodCommand::Train(a) => train(a),
+        OodCommand::Eval(a) => eval(a),
+    }
+}
+
+fn train(a: OodTrainArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse(&a.device)?;
+    let data = a.data.spec()?;
+    if let Some(set) = &a.auxiliary {
+        OutSet::parse(set)?;
+    }
+    // The classifier's defaults depend on the images' shape, known once the data are read;
+    // the overrides are checked against those defaults at once so a typo fails first.
+    let shape = oddity::data::source::load(&data)?
+        .train
+        .shape
+        .image_dims()
+        .ok_or_else(|| anyhow::anyhow!("the OOD job takes images; {} holds a table", data.path.display()))?;
+    let classifier = ClassifierConfig::with_overrides(shape, a.classifier_config.as_deref())?;
+    let config = OodConfig {
+        data: InSpec {
+            data,
+            classes: a.classes,
+            validation: a.validation,
+            max_train: a.max_train,
+        },
+        classifier,
+        seed: a.seed,
+        odin_temperature: a.odin_temperature,
+        energy_temperature: 1.0,
+        adversarial_epsilon: a.adversarial_epsilon,
+        outlier_exposure: match &a.auxiliary {
+            Some(set) => Some(ood::OutlierExposure {
+                auxiliary: OutSet::parse(set)?,
+                weight: a.oe_weight,
+                max_images: a.auxiliary_max,
+            }),
+            None => None,
+        },
+    };
+    let run = ood::train(config, &a.out, a.force, &device)?;
+    eprintln!(
+        "saved {} ({} classes, test accuracy {:.4})",
+        run.dir.display(),
+        run.summary.class_names.len(),
+        run.summary.test_accuracy
+    );
+    Ok(())
+}
+
+fn eval(a: OodEvalArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse(&a.device)?;
+    let against = a.against.iter().map(|s| OutSet::parse(s)).collect::<anyhow::Result<Vec<_>>>()?;
+    let mut run = ood::load(&a.run, &device)?;
+    run.override_settings(a.odin_temperature, a.odin_epsilon, a.mahalanobis_epsilon)?;
+    let report = ood::evaluate(&run, &against, a.max_samples, a.oracle, &device)?;
+    print_report(&report);
+    eprintln!("wrote {}", a.run.join("ood-eval").display());
+    Ok(())
+}
+
+fn print_report(report: &OodReport) {
+    println!(
+        "classifier test accuracy {:.4}; {} in-distribution test images; in-distribution is the positive class",
+        report.test_accuracy, report.in_samples
+    );
+    if report.oracle {
+        println!("oracle rows tuned on each set's own images; every row measured on the images that did not tune");
+    }
+    for set in &report.sets {
+        println!("\nagainst {} ({} images)", set.name, set.scores.first().map_or(0, |s| s.1.out_samples));
+        if let Some(choice) = &set.oracle {
+            println!(
+                "oracle: ODIN T {} ε {}, Mahalanobis ε {} (tuned on {} in-distribution and {} of these images)",
+                choice.odin_temperature, choice.odin_epsilon, choice.mahalanobis_epsilon, choice.tuning_in, choice.tuning_out
+            );
+        }
+        println!("{:<24} {:>7} {:>8} {:>9} {:>8} {:>9}", "score", "AUROC", "AUPR-in", "AUPR-out", "FPR@95", "det. err");
+        for (name, m) in &set.scores {
+            println!(
+                "{:<24} {:>7.4} {:>8.4} {:>9.4} {:>8.4} {:>9.4}",
+                name, m.auroc, m.aupr_in, m.aupr_out, m.fpr_at_95_tpr, m.detection_error
+            );
+        }
+    }
+}

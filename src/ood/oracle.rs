@@ -1,0 +1,98 @@
+//! The papers' own tuning, offered only as a named **oracle**: ODIN (Liang et al.) and
+//! Mahalanobis (Lee et al.) chose their settings on samples of the very out-of-distribution set
+//! they then report on. `oddity ood eval --oracle` reproduces that protocol beside the default
+//! in-distribution-only settings: of each set and of the in-distribution test images,
+//! `min(1000, n/2)` images (a seeded draw) tune, and every score — the default ones too — is
+//! measured on the remaining images, so the two kinds of rows compare like for like.
+//!
+//! - `odin-oracle`: T ∈ {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000} (the paper's) × ODIN's ε
+//!   grid, the pair with the lowest FPR at 95 % TPR on the tuning images.
+//! - `mahalanobis-oracle`: for each ε of the paper's grid a logistic regression over the
+//!   stages' confidences, fitted (unconstrained, as the paper) to one half of the tuning images
+//!   — in against out — and judged by its FPR at 95 % TPR on the other half, as the paper's
+//!   code; the regression is refitted on all tuning images at the chosen ε.
+
+use super::scores::LogisticEnsemble;
+use super::{MAHALANOBIS_EPSILONS, ODIN_EPSILONS, OodRun, odin_grid, stage_confidence_grid};
+use crate::metrics::ood::ood_metrics;
+use crate::ood::data::Images;
+use burn::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// ODIN's temperatures the oracle tries (the paper's).
+pub const ODIN_TEMPERATURES: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+
+/// At most this many images of each side tune (the papers' 1 000).
+pub const TUNING_IMAGES: usize = 1000;
+
+/// The settings the oracle chose on one out-of-distribution set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OracleChoice {
+    /// ODIN's temperature.
+    pub odin_temperature: f64,
+    /// ODIN's input step.
+    pub odin_epsilon: f64,
+    /// The Mahalanobis input step.
+    pub mahalanobis_epsilon: f64,
+    /// The Mahalanobis ensemble.
+    pub ensemble: LogisticEnsemble,
+    /// In-distribution images that tuned.
+    pub tuning_in: usize,
+    /// Out-of-distribution images that tuned.
+    pub tuning_out: usize,
+}
+
+/// Choose the oracle's settings on `tune_in` (in-distribution) against `tune_out`.
+pub fn tune(run: &OodRun, tune_in: &Images, tune_out: &Images, device: &Device) -> crate::Result<OracleChoice> {
+    let (trained, scoring) = (&run.trained, &run.scoring);
+    let mut odin = (f64::INFINITY, 1.0, 0.0);
+    for &t in &ODIN_TEMPERATURES {
+        let inside = odin_grid(trained, scoring, tune_in, t, &ODIN_EPSILONS, device);
+        let outside = odin_grid(trained, scoring, tune_out, t, &ODIN_EPSILONS, device);
+        for ((&e, i), o) in ODIN_EPSILONS.iter().zip(&inside).zip(&outside) {
+            let fpr = ood_metrics(i, o)?.fpr_at_95_tpr;
+            if fpr < odin.0 {
+                odin = (fpr, t, e);
+            }
+        }
+    }
+    let stages = &run.mahalanobis.stages;
+    let inside = stage_confidence_grid(trained, scoring, stages, tune_in, &MAHALANOBIS_EPSILONS, device);
+    let outside = stage_confidence_grid(trained, scoring, stages, tune_out, &MAHALANOBIS_EPSILONS, device);
+    let (n_in, n_out) = (tune_in.len(), tune_out.len());
+    let labels: Vec<u8> = [vec![1u8; n_in], vec![0u8; n_out]].concat();
+    // Fit on the first half of each side, judge on the second.
+    let fit_part: Vec<usize> = (0..n_in / 2).chain(n_in..n_in + n_out / 2).collect();
+    let judge_in: Vec<usize> = (n_in / 2..n_in).collect();
+    let judge_out: Vec<usize> = (n_in + n_out / 2..n_in + n_out).collect();
+    let mut best: Option<(f64, f64, Vec<Vec<f64>>)> = None;
+    for ((&e, i), o) in MAHALANOBIS_EPSILONS.iter().zip(inside).zip(outside) {
+        let rows: Vec<Vec<f64>> = i.into_iter().chain(o).collect();
+        let fit_rows: Vec<Vec<f64>> = fit_part.iter().map(|&k| rows[k].clone()).collect();
+        let fit_labels: Vec<u8> = fit_part.iter().map(|&k| labels[k]).collect();
+        let ensemble = LogisticEnsemble::fit(&fit_rows, &fit_labels)?;
+        let judged = |part: &[usize]| -> Vec<f32> { part.iter().map(|&k| ensemble.score(&rows[k]) as f32).collect() };
+        let fpr = ood_metrics(&judged(&judge_in), &judged(&judge_out))?.fpr_at_95_tpr;
+        if best.as_ref().is_none_or(|b| fpr < b.0) {
+            best = Some((fpr, e, rows));
+        }
+    }
+    let (_, mahalanobis_epsilon, rows) = best.expect("the grid is not empty");
+    let ensemble = LogisticEnsemble::fit(&rows, &labels)?;
+    Ok(OracleChoice {
+        odin_temperature: odin.1,
+        odin_epsilon: odin.2,
+        mahalanobis_epsilon,
+        ensemble,
+        tuning_in: n_in,
+        tuning_out: n_out,
+    })
+}
+
+/// The oracle's ODIN and Mahalanobis scores of `images`.
+pub fn scores(run: &OodRun, choice: &OracleChoice, images: &Images, device: &Device) -> [Vec<f32>; 2] {
+    let (trained, scoring) = (&run.trained, &run.scoring);
+    let odin = odin_grid(trained, scoring, images, choice.odin_temperature, &[choice.odin_epsilon], device).remove(0);
+    let rows = stage_confidence_grid(trained, scoring, &run.mahalanobis.stages, images, &[choice.mahalanobis_epsilon], device).remove(0);
+    [odin, rows.iter().map(|r| choice.ensemble.score(r) as f32).collect()]
+}
