@@ -89,28 +89,26 @@ fn same_seed_same_run() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Inputs out of range are refused before any work, naming the setting.
+/// Inputs out of range are refused before any work, naming the setting, and nothing is
+/// written.
 #[test]
 fn ood_settings_are_checked_at_the_door() {
     let device = Device::flex();
     let dir = temp_dir("ood-door");
-    let mut bad = mnist_config(0);
-    bad.data.validation = 5000;
-    let err = ood::train(bad, &dir.join("v"), false, &device).err().unwrap().to_string();
-    assert!(err.contains("--validation"), "{err}");
-    let mut bad = mnist_config(0);
-    bad.data.classes = vec!["3".into(), "3".into()];
-    let err = ood::train(bad, &dir.join("c"), false, &device).err().unwrap().to_string();
-    assert!(err.contains("twice"), "{err}");
-    let mut bad = mnist_config(0);
-    bad.odin_temperature = 0.0;
-    let err = ood::train(bad, &dir.join("t"), false, &device).err().unwrap().to_string();
-    assert!(err.contains("odin_temperature"), "{err}");
-    assert!(!dir.join("t").exists(), "nothing is written for a refused run");
-    let mut bad = mnist_config(0);
-    bad.outlier_exposure = Some(OutlierExposure { auxiliary: OutSet::Uniform, weight: -1.0, max_images: None });
-    let err = ood::train(bad, &dir.join("w"), false, &device).err().unwrap().to_string();
-    assert!(err.contains("weight"), "{err}");
+    let cases: [(&str, fn(&mut OodConfig), &str); 5] = [
+        ("validation", |c| c.data.validation = 5000, "--validation"),
+        ("classes", |c| c.data.classes = vec!["3".into(), "3".into()], "twice"),
+        ("temperature", |c| c.odin_temperature = 0.0, "odin_temperature"),
+        ("weight", |c| c.outlier_exposure = Some(OutlierExposure { auxiliary: OutSet::Uniform, weight: -1.0, max_images: None }), "weight"),
+        ("auxiliary", |c| c.outlier_exposure = Some(OutlierExposure { auxiliary: OutSet::parse(&format!("mnist:{}", fixture("mnist").display())).unwrap(), weight: 0.5, max_images: None }), "in-distribution data set itself"),
+    ];
+    for (name, spoil, expected) in cases {
+        let mut config = mnist_config(0);
+        spoil(&mut config);
+        let err = ood::train(config, &dir.join(name), false, &device).err().unwrap().to_string();
+        assert!(err.contains(expected), "{name}: {err}");
+        assert!(!dir.join(name).exists(), "{name}: nothing is written for a refused run");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -136,5 +134,23 @@ fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
     let msp = &report.sets[0].scores[0];
     assert_eq!(msp.0, "msp");
     assert!(msp.1.auroc >= 0.75, "MSP against uniform noise after OE on Gaussian noise: {}", msp.1.auroc);
+
+    // Every class is in-distribution: there are no held-out classes to test against.
+    let err = ood::evaluate(&run, &[OutSet::HeldOutClasses], Some(100), false, &device).err().unwrap().to_string();
+    assert!(err.contains("held-out-classes"), "{err}");
+    // The oracle tunes on half of each side (up to 1 000) and every row is measured on the rest.
+    let report = ood::evaluate(&run, &[OutSet::Uniform], Some(40), true, &device).unwrap();
+    assert!(report.oracle);
+    assert_eq!(report.in_samples, 20);
+    let set = &report.sets[0];
+    let names: Vec<&str> = set.scores.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, [&SCORES[..], &["odin-oracle", "mahalanobis-oracle"]].concat());
+    assert!(set.scores.iter().all(|(_, m)| (m.in_samples, m.out_samples) == (20, 20)));
+    let choice = set.oracle.as_ref().unwrap();
+    assert_eq!((choice.tuning_in, choice.tuning_out), (20, 20));
+    assert!(ood::oracle::ODIN_TEMPERATURES.contains(&choice.odin_temperature));
+    assert!(ood::ODIN_EPSILONS.contains(&choice.odin_epsilon) && ood::MAHALANOBIS_EPSILONS.contains(&choice.mahalanobis_epsilon));
+    let err = ood::evaluate(&run, &[OutSet::Uniform], Some(3), true, &device).err().unwrap().to_string();
+    assert!(err.contains("--oracle needs"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

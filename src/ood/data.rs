@@ -22,7 +22,6 @@ use anyhow::{Context, bail, ensure};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
 
 /// Images with their (in-distribution) class, `[n, C·H·W]` row-major in `[0, 1]`.
 #[derive(Clone, Debug, Default)]
@@ -248,16 +247,7 @@ impl OutSet {
                 );
                 ensure!(!path.is_empty(), "--against {other:?}: the path is empty");
                 OutSet::Dataset {
-                    data: DatasetSpec {
-                        kind,
-                        path: PathBuf::from(path),
-                        label_column: None,
-                        image_size: None,
-                        allow_missing_masks: false,
-                        mask_dir: None,
-                        scene_variables: Default::default(),
-                        train_scene: None,
-                    },
+                    data: DatasetSpec::new(kind, path),
                 }
             }
         })
@@ -391,6 +381,7 @@ pub fn capped(images: Images, max: Option<usize>, d: usize, seed: u64, stream: u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     /// A 1×2×2 grey image goes to a 3×4×4 colour one: the same pixels in every channel,
     /// centred, zeros around; colour goes to grey by the channels' mean; a larger image is
@@ -408,6 +399,30 @@ mod tests {
         assert_eq!(fit_image(&big, [1, 4, 4], [1, 2, 2]).unwrap(), [5.0, 6.0, 9.0, 10.0]);
         assert_eq!(fit_image(&big[..9], [1, 3, 3], [1, 2, 2]).unwrap(), [0.0, 1.0, 3.0, 4.0]);
         assert!(fit_image(&[0.0; 8], [2, 2, 2], [3, 2, 2]).is_err());
+    }
+
+    /// `--classes 0,1` on the MNIST fixture: those digits train, validate and test with labels
+    /// 0 and 1; the other digits' test images are the held-out classes; nothing overlaps.
+    #[test]
+    fn chosen_classes_split_and_hold_out_the_others() {
+        let spec = InSpec {
+            data: DatasetSpec::new(DatasetKind::Mnist, PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mnist")),
+            classes: vec!["0".into(), "1".into()],
+            validation: 50,
+            max_train: None,
+        };
+        let data = load_in_distribution(&spec, 3).unwrap();
+        assert_eq!(data.class_names, ["0", "1"]);
+        assert_eq!((data.train.len(), data.validation.len(), data.test.len()), (550, 50, 200));
+        assert_eq!(data.held_out_classes.len(), 800);
+        assert!(data.train.labels.iter().chain(&data.test.labels).all(|&l| l < 2));
+        assert!(data.train.origin.iter().all(|i| !data.validation.origin.contains(i)));
+        assert!(data.test.values.iter().all(|v| (0.0..=1.0).contains(v)), "pixels are read as [0, 1]");
+        let again = load_in_distribution(&spec, 3).unwrap();
+        assert_eq!(again.validation.origin, data.validation.origin, "the split is seeded");
+        let mut too_few = spec.clone();
+        too_few.max_train = Some(1);
+        assert!(load_in_distribution(&too_few, 3).unwrap_err().to_string().contains("no training image"));
     }
 
     #[test]

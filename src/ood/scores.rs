@@ -406,6 +406,35 @@ mod tests {
         assert_eq!(unit, values(msp(scoring.logits(x))));
     }
 
+    /// With a WRN (BatchNorm), every score of an image is the same alone as in a batch: the
+    /// input gradients and the scores use the running statistics, not the batch's.
+    #[test]
+    fn wrn_scores_do_not_depend_on_the_batch() {
+        let device = Device::flex();
+        let config = ClassifierConfig { depth: 10, widen: 1, ..ClassifierConfig::default_for([3, 8, 8]) };
+        // 12 images fit the class Gaussians of the final features (64 wide); 3 are scored.
+        let fit: Vec<f32> = (0..12 * 192).map(|i| ((i * 53 + i / 192 * 7) % 47) as f32 / 46.0).collect();
+        let pixels = &fit[..3 * 192];
+        let norm = Normalisation::fit(&fit, [3, 8, 8]);
+        let mut trained = Classifier::new(&config, [3, 8, 8], 4, norm, &device.clone().autodiff(), 1).unwrap();
+        trained.set_batch_statistics(false);
+        let scoring = trained.valid();
+        let features = values(scoring.stages(scoring.images(&fit, &device)).swap_remove(3));
+        let labels: Vec<u32> = (0..12).map(|i| i % 3).collect();
+        let g = ClassGaussians::fit(&features, &labels, 3, 64).unwrap();
+        let all = scoring.images(pixels, &device);
+        let batch_odin = values(odin(&trained, &scoring, all.clone(), 1000.0, 0.002));
+        let batch_maha = values(mahalanobis(&trained, &scoring, all, 3, &g, 0.002));
+        assert!(batch_maha.iter().all(|&c| c < -1e-3), "non-trivial distances: {batch_maha:?}");
+        for i in 0..3 {
+            let one = scoring.images(&pixels[i * 192..(i + 1) * 192], &device);
+            let alone = values(odin(&trained, &scoring, one.clone(), 1000.0, 0.002))[0];
+            assert!((alone - batch_odin[i]).abs() < 1e-6, "ODIN {alone} alone, {} in the batch", batch_odin[i]);
+            let alone = values(mahalanobis(&trained, &scoring, one, 3, &g, 0.002))[0];
+            assert!((alone - batch_maha[i]).abs() <= 1e-4 * alone.abs().max(1.0), "Mahalanobis {alone} alone, {} in the batch", batch_maha[i]);
+        }
+    }
+
     /// Class means, the covariance normalised by N around each sample's class mean, its
     /// inverse and the confidence on 2-D features, by hand.
     #[test]
