@@ -46,29 +46,55 @@ fn lenet_tells_mnist_from_fashion_mnist() {
     let dir = temp_dir("ood-mnist");
     let run = ood::train(mnist_config(0), &dir.join("run"), false, &device).unwrap();
     let accuracy = run.summary.test_accuracy;
-    eprintln!("test accuracy {accuracy:.4}, ODIN ε {}, Mahalanobis ε {}", run.summary.odin_epsilon, run.summary.mahalanobis_epsilon);
+    eprintln!(
+        "test accuracy {accuracy:.4}, ODIN ε {}, Mahalanobis ε {}",
+        run.summary.odin_epsilon, run.summary.mahalanobis_epsilon
+    );
     assert!(accuracy >= 0.90, "test accuracy {accuracy}");
-    let fashion = OutSet::parse(&format!("fashion-mnist:{}", fixture("fashion-mnist").display())).unwrap();
+    let fashion = OutSet::parse(&format!(
+        "fashion-mnist:{}",
+        fixture("fashion-mnist").display()
+    ))
+    .unwrap();
     let report = ood::evaluate(&run, &[fashion], None, false, &device).unwrap();
     assert_eq!(report.in_samples, 1000);
-    let floors = [("msp", 0.74), ("odin", 0.68), ("energy", 0.65), ("mahalanobis", 0.95), ("mahalanobis-penultimate", 0.83)];
+    let floors = [
+        ("msp", 0.74),
+        ("odin", 0.68),
+        ("energy", 0.65),
+        ("mahalanobis", 0.95),
+        ("mahalanobis-penultimate", 0.83),
+    ];
     for set in &report.sets {
         assert_eq!(set.scores.len(), SCORES.len());
         for ((name, metrics), (floor_name, floor)) in set.scores.iter().zip(floors) {
             assert_eq!(name, floor_name);
-            eprintln!("{} {name}: AUROC {:.4} FPR@95 {:.4}", set.name, metrics.auroc, metrics.fpr_at_95_tpr);
+            eprintln!(
+                "{} {name}: AUROC {:.4} FPR@95 {:.4}",
+                set.name, metrics.auroc, metrics.fpr_at_95_tpr
+            );
             if set.name == "fashion-mnist" {
-                assert!(metrics.auroc >= floor, "{name} against Fashion-MNIST: AUROC {}", metrics.auroc);
+                assert!(
+                    metrics.auroc >= floor,
+                    "{name} against Fashion-MNIST: AUROC {}",
+                    metrics.auroc
+                );
             }
         }
     }
-    assert!(dir.join("run/ood-eval/metrics.json").is_file() && dir.join("run/ood-eval/scores.csv").is_file());
+    assert!(
+        dir.join("run/ood-eval/metrics.json").is_file()
+            && dir.join("run/ood-eval/scores.csv").is_file()
+    );
 
     // The saved run scores as the trained one did.
     let loaded = ood::load(&dir.join("run"), &device).unwrap();
     let data = ood::data::load_in_distribution(&run.config.data, 0).unwrap();
     let some = data.test.subset(&(0..40).collect::<Vec<_>>(), 784);
-    assert_eq!(ood::score_images(&run, &some, &device), ood::score_images(&loaded, &some, &device));
+    assert_eq!(
+        ood::score_images(&run, &some, &device),
+        ood::score_images(&loaded, &some, &device)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -98,17 +124,52 @@ fn ood_settings_are_checked_at_the_door() {
     let dir = temp_dir("ood-door");
     let cases: [(&str, fn(&mut OodConfig), &str); 5] = [
         ("validation", |c| c.data.validation = 5000, "--validation"),
-        ("classes", |c| c.data.classes = vec!["3".into(), "3".into()], "twice"),
-        ("temperature", |c| c.odin_temperature = 0.0, "odin_temperature"),
-        ("weight", |c| c.outlier_exposure = Some(OutlierExposure { auxiliary: OutSet::Uniform, weight: -1.0, max_images: None }), "weight"),
-        ("auxiliary", |c| c.outlier_exposure = Some(OutlierExposure { auxiliary: OutSet::parse(&format!("mnist:{}", fixture("mnist").display())).unwrap(), weight: 0.5, max_images: None }), "in-distribution data set itself"),
+        (
+            "classes",
+            |c| c.data.classes = vec!["3".into(), "3".into()],
+            "twice",
+        ),
+        (
+            "temperature",
+            |c| c.odin_temperature = 0.0,
+            "odin_temperature",
+        ),
+        (
+            "weight",
+            |c| {
+                c.outlier_exposure = Some(OutlierExposure {
+                    auxiliary: OutSet::Uniform,
+                    weight: -1.0,
+                    max_images: None,
+                })
+            },
+            "weight",
+        ),
+        (
+            "auxiliary",
+            |c| {
+                c.outlier_exposure = Some(OutlierExposure {
+                    auxiliary: OutSet::parse(&format!("mnist:{}", fixture("mnist").display()))
+                        .unwrap(),
+                    weight: 0.5,
+                    max_images: None,
+                })
+            },
+            "in-distribution data set itself",
+        ),
     ];
     for (name, spoil, expected) in cases {
         let mut config = mnist_config(0);
         spoil(&mut config);
-        let err = ood::train(config, &dir.join(name), false, &device).err().unwrap().to_string();
+        let err = ood::train(config, &dir.join(name), false, &device)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains(expected), "{name}: {err}");
-        assert!(!dir.join(name).exists(), "{name}: nothing is written for a refused run");
+        assert!(
+            !dir.join(name).exists(),
+            "{name}: nothing is written for a refused run"
+        );
     }
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -126,18 +187,38 @@ fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
     config.classifier.epochs = 1;
     config.data.max_train = Some(600);
     config.data.validation = 100;
-    config.outlier_exposure = Some(OutlierExposure { auxiliary: OutSet::Gaussian, weight: 0.5, max_images: Some(500) });
+    config.outlier_exposure = Some(OutlierExposure {
+        auxiliary: OutSet::Gaussian,
+        weight: 0.5,
+        max_images: Some(500),
+    });
     let run = ood::train(config, &dir.join("run"), false, &device).unwrap();
-    let err = ood::evaluate(&run, &[OutSet::Uniform, OutSet::Gaussian], Some(100), false, &device).err().unwrap().to_string();
+    let err = ood::evaluate(
+        &run,
+        &[OutSet::Uniform, OutSet::Gaussian],
+        Some(100),
+        false,
+        &device,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("auxiliary"), "{err}");
     let report = ood::evaluate(&run, &[OutSet::Uniform], Some(200), false, &device).unwrap();
     // The uniform-posterior term on Gaussian noise carries over to uniform noise: MSP separates it.
     let msp = &report.sets[0].scores[0];
     assert_eq!(msp.0, "msp");
-    assert!(msp.1.auroc >= 0.75, "MSP against uniform noise after OE on Gaussian noise: {}", msp.1.auroc);
+    assert!(
+        msp.1.auroc >= 0.75,
+        "MSP against uniform noise after OE on Gaussian noise: {}",
+        msp.1.auroc
+    );
 
     // Every class is in-distribution: there are no held-out classes to test against.
-    let err = ood::evaluate(&run, &[OutSet::HeldOutClasses], Some(100), false, &device).err().unwrap().to_string();
+    let err = ood::evaluate(&run, &[OutSet::HeldOutClasses], Some(100), false, &device)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("held-out-classes"), "{err}");
     // The oracle tunes on half of each side (up to 1 000) and every row is measured on the rest.
     let report = ood::evaluate(&run, &[OutSet::Uniform], Some(40), true, &device).unwrap();
@@ -145,13 +226,26 @@ fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
     assert_eq!(report.in_samples, 20);
     let set = &report.sets[0];
     let names: Vec<&str> = set.scores.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, [&SCORES[..], &["odin-oracle", "mahalanobis-oracle"]].concat());
-    assert!(set.scores.iter().all(|(_, m)| (m.in_samples, m.out_samples) == (20, 20)));
+    assert_eq!(
+        names,
+        [&SCORES[..], &["odin-oracle", "mahalanobis-oracle"]].concat()
+    );
+    assert!(
+        set.scores
+            .iter()
+            .all(|(_, m)| (m.in_samples, m.out_samples) == (20, 20))
+    );
     let choice = set.oracle.as_ref().unwrap();
     assert_eq!((choice.tuning_in, choice.tuning_out), (20, 20));
     assert!(ood::oracle::ODIN_TEMPERATURES.contains(&choice.odin_temperature));
-    assert!(ood::ODIN_EPSILONS.contains(&choice.odin_epsilon) && ood::MAHALANOBIS_EPSILONS.contains(&choice.mahalanobis_epsilon));
-    let err = ood::evaluate(&run, &[OutSet::Uniform], Some(3), true, &device).err().unwrap().to_string();
+    assert!(
+        ood::ODIN_EPSILONS.contains(&choice.odin_epsilon)
+            && ood::MAHALANOBIS_EPSILONS.contains(&choice.mahalanobis_epsilon)
+    );
+    let err = ood::evaluate(&run, &[OutSet::Uniform], Some(3), true, &device)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("--oracle needs"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }

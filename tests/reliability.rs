@@ -272,8 +272,14 @@ fn out_of_range_settings_are_named_errors() {
             &["--label-column", "a"][..],
             "the tabular protocol needs binary labels",
         ),
-        (&["--unscaled-columns", "5..3"][..], "START must be below END"),
-        (&["--unscaled-columns", "0..999"][..], "reaches past the table's"),
+        (
+            &["--unscaled-columns", "5..3"][..],
+            "START must be below END",
+        ),
+        (
+            &["--unscaled-columns", "0..999"][..],
+            "reaches past the table's",
+        ),
         (
             &["--unscaled-columns", "0..1", "--scaling", "gcn-l1"][..],
             "per-column scaling",
@@ -304,7 +310,10 @@ fn out_of_range_settings_are_named_errors() {
         .filter(|a| *a != "--data" && *a != d)
         .chain(["--unscaled-columns", "0..2"])
         .collect();
-    assert_clean_error(&oddity(&images_unscaled), &["--unscaled-columns 0..2", "images"]);
+    assert_clean_error(
+        &oddity(&images_unscaled),
+        &["--unscaled-columns 0..2", "images"],
+    );
     let folder = [
         "train",
         "--model",

@@ -118,7 +118,12 @@ fn train(a: OodTrainArgs) -> anyhow::Result<()> {
         .train
         .shape
         .image_dims()
-        .ok_or_else(|| anyhow::anyhow!("the OOD job takes images; {} holds a table", data.path.display()))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "the OOD job takes images; {} holds a table",
+                data.path.display()
+            )
+        })?;
     let classifier = ClassifierConfig::with_overrides(shape, a.classifier_config.as_deref())?;
     let config = OodConfig {
         data: InSpec {
@@ -153,7 +158,11 @@ fn train(a: OodTrainArgs) -> anyhow::Result<()> {
 
 fn eval(a: OodEvalArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
-    let against = a.against.iter().map(|s| OutSet::parse(s)).collect::<anyhow::Result<Vec<_>>>()?;
+    let against = a
+        .against
+        .iter()
+        .map(|s| OutSet::parse(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let mut run = ood::load(&a.run, &device)?;
     run.override_settings(a.odin_temperature, a.odin_epsilon, a.mahalanobis_epsilon)?;
     let report = ood::evaluate(&run, &against, a.max_samples, a.oracle, &device)?;
@@ -168,17 +177,30 @@ fn print_report(report: &OodReport) {
         report.test_accuracy, report.in_samples
     );
     if report.oracle {
-        println!("oracle rows tuned on each set's own images; every row measured on the images that did not tune");
+        println!(
+            "oracle rows tuned on each set's own images; every row measured on the images that did not tune"
+        );
     }
     for set in &report.sets {
-        println!("\nagainst {} ({} images)", set.name, set.scores.first().map_or(0, |s| s.1.out_samples));
+        println!(
+            "\nagainst {} ({} images)",
+            set.name,
+            set.scores.first().map_or(0, |s| s.1.out_samples)
+        );
         if let Some(choice) = &set.oracle {
             println!(
                 "oracle: ODIN T {} ε {}, Mahalanobis ε {} (tuned on {} in-distribution and {} of these images)",
-                choice.odin_temperature, choice.odin_epsilon, choice.mahalanobis_epsilon, choice.tuning_in, choice.tuning_out
+                choice.odin_temperature,
+                choice.odin_epsilon,
+                choice.mahalanobis_epsilon,
+                choice.tuning_in,
+                choice.tuning_out
             );
         }
-        println!("{:<24} {:>7} {:>8} {:>9} {:>8} {:>9}", "score", "AUROC", "AUPR-in", "AUPR-out", "FPR@95", "det. err");
+        println!(
+            "{:<24} {:>7} {:>8} {:>9} {:>8} {:>9}",
+            "score", "AUROC", "AUPR-in", "AUPR-out", "FPR@95", "det. err"
+        );
         for (name, m) in &set.scores {
             println!(
                 "{:<24} {:>7.4} {:>8.4} {:>9.4} {:>8.4} {:>9.4}",

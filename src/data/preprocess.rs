@@ -69,10 +69,20 @@ pub struct ColumnRange {
 impl std::str::FromStr for ColumnRange {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> crate::Result<Self> {
-        let bad = || anyhow::anyhow!("a column range is START..END (0-based, END excluded, e.g. 34..121), got {s:?}");
+        let bad = || {
+            anyhow::anyhow!(
+                "a column range is START..END (0-based, END excluded, e.g. 34..121), got {s:?}"
+            )
+        };
         let (a, b) = s.split_once("..").ok_or_else(bad)?;
-        let (start, end) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-        ensure!(start < end, "the column range {s:?} is empty: START must be below END");
+        let (start, end) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        ensure!(
+            start < end,
+            "the column range {s:?} is empty: START must be below END"
+        );
         Ok(ColumnRange { start, end })
     }
 }
@@ -170,7 +180,9 @@ impl Preprocessor {
         }
         if let Some(range) = config.unscaled_columns {
             let SampleShape::Table { features } = output else {
-                anyhow::bail!("--unscaled-columns {range} names table columns, and these samples are images");
+                anyhow::bail!(
+                    "--unscaled-columns {range} names table columns, and these samples are images"
+                );
             };
             ensure!(
                 range.end <= features,
@@ -514,12 +526,24 @@ mod tests {
         let (pre, out) = Preprocessor::fit_transform(config, &train).unwrap();
         assert_eq!(&pre.offset[1..3], &[0.0, 0.0]);
         assert_eq!(&pre.factor[1..3], &[1.0, 1.0]);
-        assert_eq!((out.values[1], out.values[2], out.values[5], out.values[6]), (1.0, 0.0, 0.0, 1.0));
+        assert_eq!(
+            (out.values[1], out.values[2], out.values[5], out.values[6]),
+            (1.0, 0.0, 0.0, 1.0)
+        );
         assert_eq!((out.values[0], out.values[4]), (-1.0, 1.0));
         assert_eq!((out.values[3], out.values[7]), (-1.0, 1.0));
-        let wide = PreprocessConfig { unscaled_columns: Some("2..5".parse().unwrap()), ..config };
-        let e = Preprocessor::fit_transform(wide, &train).err().unwrap().to_string();
-        assert!(e.contains("--unscaled-columns 2..5") && e.contains("4 columns"), "{e}");
+        let wide = PreprocessConfig {
+            unscaled_columns: Some("2..5".parse().unwrap()),
+            ..config
+        };
+        let e = Preprocessor::fit_transform(wide, &train)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("--unscaled-columns 2..5") && e.contains("4 columns"),
+            "{e}"
+        );
         for bad in ["3..3", "5..2", "3-7", "a..4"] {
             assert!(bad.parse::<ColumnRange>().is_err(), "{bad}");
         }

@@ -129,7 +129,10 @@ impl std::fmt::Display for Protocol {
                 )
             }
             Protocol::Kdd99 => write!(f, "kdd99 (normal. traffic is the anomaly)"),
-            Protocol::Kdd99Goad => write!(f, "kdd99-goad (normal. traffic is the anomaly; all of it tests)"),
+            Protocol::Kdd99Goad => write!(
+                f,
+                "kdd99-goad (normal. traffic is the anomaly; all of it tests)"
+            ),
             Protocol::Kdd99Rev => write!(f, "kdd99-rev (attacks are the anomaly)"),
             Protocol::Tabular => write!(f, "tabular (60 % of normals train)"),
             Protocol::Scene => write!(f, "scene (every pixel trains, unlabelled, and is scored)"),
@@ -383,7 +386,10 @@ fn kdd99_goad_pools(source: &DataSource, seed: u64, reversed: bool) -> crate::Re
     let order = shuffled(normal_rows.len(), seed, 23);
     let half = normal_rows.len() / 2;
     let normals = order[..half].iter().map(|&i| (0, normal_rows[i])).collect();
-    let mut test: Vec<TestItem> = order[half..].iter().map(|&i| (0, normal_rows[i], 0)).collect();
+    let mut test: Vec<TestItem> = order[half..]
+        .iter()
+        .map(|&i| (0, normal_rows[i], 0))
+        .collect();
     if reversed {
         let wanted = normal_rows.len() / 4;
         ensure!(
@@ -1210,13 +1216,20 @@ mod tests {
     #[test]
     fn goad_kdd_splits() {
         let mut kdd = toy(1000, 5);
-        kdd.class_names = vec!["normal.".into(), "smurf.".into(), "neptune.".into(), "back.".into(), "pod.".into()];
+        kdd.class_names = vec![
+            "normal.".into(),
+            "smurf.".into(),
+            "neptune.".into(),
+            "back.".into(),
+            "pod.".into(),
+        ];
         let source = DataSource {
             test_every_anomaly: false,
             train: kdd,
             test: None,
         };
-        let traffic = |origin: &[crate::data::Origin]| origin.iter().filter(|o| o.index % 5 == 0).count();
+        let traffic =
+            |origin: &[crate::data::Origin]| origin.iter().filter(|o| o.index % 5 == 0).count();
         // 800 attacks, 200 `normal.` rows.
         let s = split(&source, &Protocol::Kdd99Goad, &SplitOptions::default()).unwrap();
         assert_disjoint(&s);
@@ -1233,7 +1246,10 @@ mod tests {
         for (o, &l) in s.test.origin.iter().zip(&s.test.labels) {
             assert_eq!(l == 1, o.index % 5 != 0);
         }
-        assert_eq!(Protocol::parse("kdd99-rev", None).unwrap(), Protocol::Kdd99Rev);
+        assert_eq!(
+            Protocol::parse("kdd99-rev", None).unwrap(),
+            Protocol::Kdd99Rev
+        );
         assert!(Protocol::parse("kdd99-goad", Some("3")).is_err());
     }
 

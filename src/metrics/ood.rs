@@ -46,7 +46,9 @@ pub fn ood_metrics(inside: &[f32], outside: &[f32]) -> crate::Result<OodMetrics>
         outside.len()
     );
     let scores: Vec<f32> = inside.iter().chain(outside).copied().collect();
-    let in_positive: Vec<u8> = (0..scores.len()).map(|i| u8::from(i < inside.len())).collect();
+    let in_positive: Vec<u8> = (0..scores.len())
+        .map(|i| u8::from(i < inside.len()))
+        .collect();
     let out_positive: Vec<u8> = in_positive.iter().map(|&l| 1 - l).collect();
     let negated: Vec<f32> = scores.iter().map(|s| -s).collect();
     Ok(OodMetrics {
@@ -97,9 +99,21 @@ mod tests {
     #[test]
     fn separated_and_swapped() {
         let m = ood_metrics(&[3.0, 2.0], &[1.0, 0.0]).unwrap();
-        assert_eq!((m.auroc, m.aupr_in, m.aupr_out, m.fpr_at_95_tpr, m.detection_error), (1.0, 1.0, 1.0, 0.0, 0.0));
+        assert_eq!(
+            (
+                m.auroc,
+                m.aupr_in,
+                m.aupr_out,
+                m.fpr_at_95_tpr,
+                m.detection_error
+            ),
+            (1.0, 1.0, 1.0, 0.0, 0.0)
+        );
         let m = ood_metrics(&[1.0, 0.0], &[3.0, 2.0]).unwrap();
-        assert_eq!((m.auroc, m.fpr_at_95_tpr, m.detection_error), (0.0, 1.0, 0.5));
+        assert_eq!(
+            (m.auroc, m.fpr_at_95_tpr, m.detection_error),
+            (0.0, 1.0, 0.5)
+        );
     }
 
     #[test]

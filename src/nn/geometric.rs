@@ -179,7 +179,12 @@ mod tests {
         assert_eq!(turn.source_pixels(2), vec![1, 3, 0, 2]);
         // Rows shifted by +2 on 4 rows: rows 2, 3, then reflected 3, 2.
         let down = Transformation { tx: 2, ..id };
-        let rows: Vec<usize> = down.source_pixels(4).iter().step_by(4).map(|p| p / 4).collect();
+        let rows: Vec<usize> = down
+            .source_pixels(4)
+            .iter()
+            .step_by(4)
+            .map(|p| p / 4)
+            .collect();
         assert_eq!(rows, vec![2, 3, 3, 2]);
         let left = Transformation { ty: -2, ..id };
         assert_eq!(&left.source_pixels(4)[..4], &[1, 0, 0, 1]);

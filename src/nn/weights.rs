@@ -192,7 +192,10 @@ pub fn rename_tensors(bytes: Vec<u8>, renames: &[(&str, &str)]) -> crate::Result
         .filter_map(|(old, new)| map.remove(*old).map(|v| (*new, v)))
         .collect();
     for (new, v) in taken {
-        anyhow::ensure!(!map.contains_key(new), "cannot rename weights: {new} is there already");
+        anyhow::ensure!(
+            !map.contains_key(new),
+            "cannot rename weights: {new} is there already"
+        );
         map.insert(new.to_string(), v);
     }
     let header = serde_json::to_vec(&value)?;

@@ -41,7 +41,15 @@ pub enum WrnStyle {
 }
 
 /// A bias-free convolution of `style`'s padding and weights.
-fn conv(style: WrnStyle, cin: usize, cout: usize, kernel: usize, stride: usize, rng: &mut ChaCha8Rng, device: &Device) -> Conv2d {
+fn conv(
+    style: WrnStyle,
+    cin: usize,
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Conv2d {
     let padding = match (style, kernel, stride) {
         (_, 1, _) => PaddingConfig2d::Explicit(0, 0, 0, 0),
         (WrnStyle::GoadCode, _, _) | (_, _, 1) => PaddingConfig2d::Explicit(1, 1, 1, 1),
@@ -83,7 +91,14 @@ pub struct Block {
 }
 
 impl Block {
-    fn new(style: WrnStyle, cin: usize, cout: usize, stride: usize, rng: &mut ChaCha8Rng, device: &Device) -> Self {
+    fn new(
+        style: WrnStyle,
+        cin: usize,
+        cout: usize,
+        stride: usize,
+        rng: &mut ChaCha8Rng,
+        device: &Device,
+    ) -> Self {
         Block {
             bn1: norm(cin, device),
             conv1: conv(style, cin, cout, 3, stride, rng, device),
@@ -101,7 +116,9 @@ impl Block {
             (WrnStyle::Keras, _) => self.conv2.forward(relu(self.bn2.forward(out))),
             // The code's dropped BN2 output only moved BN2's running statistics, never used.
             (WrnStyle::GoadCode, Some(_)) => self.conv2.forward(out),
-            (WrnStyle::GoadCode, None) => self.conv2.forward(self.conv1.forward(relu(self.bn2.forward(out)))),
+            (WrnStyle::GoadCode, None) => self
+                .conv2
+                .forward(self.conv1.forward(relu(self.bn2.forward(out)))),
         };
         let skip = match &self.shortcut {
             Some(c) => c.forward(pre),
@@ -116,7 +133,12 @@ pub const MAX_WIDEN: usize = 16;
 
 /// The rules a WRN-`depth`-`widen` on `image_size × image_size` images follows, each error
 /// naming `model`'s setting.
-pub fn check_settings(model: &str, depth: usize, widen: usize, image_size: usize) -> crate::Result<()> {
+pub fn check_settings(
+    model: &str,
+    depth: usize,
+    widen: usize,
+    image_size: usize,
+) -> crate::Result<()> {
     anyhow::ensure!(
         image_size >= 4 && image_size % 4 == 0,
         "{model} image_size must be a multiple of 4 (the WRN halves it twice), got {image_size}"
@@ -171,7 +193,10 @@ impl WideResNet {
         let values: Vec<f32> = (0..cin * classes)
             .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * bound)
             .collect();
-        dense.weight = Param::from_tensor(Tensor::from_data(TensorData::new(values, [cin, classes]), device));
+        dense.weight = Param::from_tensor(Tensor::from_data(
+            TensorData::new(values, [cin, classes]),
+            device,
+        ));
         dense.bias = Some(Param::from_tensor(Tensor::zeros([classes], device)));
         WideResNet {
             stem,
@@ -251,7 +276,15 @@ mod tests {
     #[test]
     fn shapes_follow_the_code() {
         let device = Device::flex();
-        let net = WideResNet::new(WrnStyle::Keras, 3, 72, 10, 4, &mut component_rng(0, 1), &device);
+        let net = WideResNet::new(
+            WrnStyle::Keras,
+            3,
+            72,
+            10,
+            4,
+            &mut component_rng(0, 1),
+            &device,
+        );
         assert_eq!(net.blocks.len(), 3);
         assert!(net.blocks.iter().all(|b| b.shortcut.is_some()));
         assert_eq!(net.blocks[2].conv2.weight.dims(), [256, 256, 3, 3]);
@@ -261,7 +294,15 @@ mod tests {
         let h2 = net.blocks[1].forward(h1.clone());
         assert_eq!((h1.dims(), h2.dims()), ([2, 64, 32, 32], [2, 128, 16, 16]));
         assert_eq!(net.forward(x).dims(), [2, 72]);
-        let deeper = WideResNet::new(WrnStyle::Keras, 1, 8, 16, 1, &mut component_rng(0, 1), &device);
+        let deeper = WideResNet::new(
+            WrnStyle::Keras,
+            1,
+            8,
+            16,
+            1,
+            &mut component_rng(0, 1),
+            &device,
+        );
         assert_eq!(deeper.blocks.len(), 6);
         assert!(deeper.blocks[0].shortcut.is_none() && deeper.blocks[2].shortcut.is_some());
     }
@@ -271,9 +312,22 @@ mod tests {
     #[test]
     fn stage_features_pool_each_group() {
         let device = Device::flex();
-        let net = WideResNet::new(WrnStyle::Keras, 1, 8, 16, 1, &mut component_rng(0, 2), &device);
+        let net = WideResNet::new(
+            WrnStyle::Keras,
+            1,
+            8,
+            16,
+            1,
+            &mut component_rng(0, 2),
+            &device,
+        );
         let x = Tensor::<4>::from_data(
-            TensorData::new((0..2 * 64).map(|i| ((i * 13) % 7) as f32 / 3.0 - 1.0).collect::<Vec<_>>(), [2, 1, 8, 8]),
+            TensorData::new(
+                (0..2 * 64)
+                    .map(|i| ((i * 13) % 7) as f32 / 3.0 - 1.0)
+                    .collect::<Vec<_>>(),
+                [2, 1, 8, 8],
+            ),
             &device,
         );
         let stages = net.stage_features(x.clone());
@@ -298,33 +352,69 @@ mod tests {
     #[test]
     fn goad_blocks_follow_its_code() {
         let device = Device::flex();
-        let net = WideResNet::new(WrnStyle::GoadCode, 1, 8, 16, 4, &mut component_rng(0, 1), &device);
+        let net = WideResNet::new(
+            WrnStyle::GoadCode,
+            1,
+            8,
+            16,
+            4,
+            &mut component_rng(0, 1),
+            &device,
+        );
         let x = Tensor::<4>::from_data(
-            TensorData::new((0..2 * 16 * 64).map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0).collect::<Vec<_>>(), [2, 16, 8, 8]),
+            TensorData::new(
+                (0..2 * 16 * 64)
+                    .map(|i| ((i * 37) % 11) as f32 / 5.0 - 1.0)
+                    .collect::<Vec<_>>(),
+                [2, 16, 8, 8],
+            ),
             &device,
         );
         let close = |a: Tensor<4>, b: Tensor<4>| {
-            let (a, b) = (a.into_data().try_into_vec::<f32>().unwrap(), b.into_data().try_into_vec::<f32>().unwrap());
+            let (a, b) = (
+                a.into_data().try_into_vec::<f32>().unwrap(),
+                b.into_data().try_into_vec::<f32>().unwrap(),
+            );
             assert_eq!(a.len(), b.len());
             assert!(a.iter().zip(&b).all(|(u, v)| (u - v).abs() < 1e-4));
         };
         let first = &net.blocks[0];
         let a = relu(first.bn1.forward(x.clone()));
-        let expected = first.conv2.forward(first.conv1.forward(a.clone())) + first.shortcut.as_ref().unwrap().forward(a);
+        let expected = first.conv2.forward(first.conv1.forward(a.clone()))
+            + first.shortcut.as_ref().unwrap().forward(a);
         close(first.forward(x.clone()), expected);
         let h = first.forward(x);
         let second = &net.blocks[1];
         assert!(second.shortcut.is_none());
         let a = relu(second.bn1.forward(h.clone()));
         let inner = relu(second.bn2.forward(second.conv1.forward(a)));
-        close(second.forward(h.clone()), second.conv2.forward(second.conv1.forward(inner)) + h);
+        close(
+            second.forward(h.clone()),
+            second.conv2.forward(second.conv1.forward(inner)) + h,
+        );
         // Weights of std √(2/(9·out)): 16 → 64 tells it from Keras' √(2/(9·in)).
         let std_of = |c: &Conv2d| {
             let w = c.weight.val().into_data().try_into_vec::<f32>().unwrap();
             (w.iter().map(|v| v * v).sum::<f32>() / w.len() as f32).sqrt()
         };
-        let wide = WideResNet::new(WrnStyle::GoadCode, 1, 8, 10, 4, &mut component_rng(0, 1), &device);
-        let keras = WideResNet::new(WrnStyle::Keras, 1, 8, 10, 4, &mut component_rng(0, 1), &device);
+        let wide = WideResNet::new(
+            WrnStyle::GoadCode,
+            1,
+            8,
+            10,
+            4,
+            &mut component_rng(0, 1),
+            &device,
+        );
+        let keras = WideResNet::new(
+            WrnStyle::Keras,
+            1,
+            8,
+            10,
+            4,
+            &mut component_rng(0, 1),
+            &device,
+        );
         for (net, fan) in [(&wide, 64.0f32), (&keras, 16.0)] {
             let (std, expected) = (std_of(&net.blocks[0].conv1), (2.0 / (9.0 * fan)).sqrt());
             assert!((std / expected - 1.0).abs() < 0.05, "{std} vs {expected}");
@@ -338,9 +428,18 @@ mod tests {
         for (style, tap) in [(WrnStyle::GoadCode, 4), (WrnStyle::Keras, 0)] {
             let c = conv(style, 1, 1, 3, 2, &mut component_rng(0, 2), &device);
             let w = c.weight.val().into_data().try_into_vec::<f32>().unwrap();
-            let out = c.forward(x.clone()).into_data().try_into_vec::<f32>().unwrap();
+            let out = c
+                .forward(x.clone())
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap();
             assert_eq!(out.len(), 4, "{style:?}");
-            assert!((out[0] - w[tap]).abs() < 1e-6, "{style:?}: {} vs {}", out[0], w[tap]);
+            assert!(
+                (out[0] - w[tap]).abs() < 1e-6,
+                "{style:?}: {} vs {}",
+                out[0],
+                w[tap]
+            );
         }
     }
 }

@@ -97,7 +97,9 @@ impl ClassifierConfig {
             let serde_json::Value::Object(fields) = given else {
                 anyhow::bail!("--classifier-config must be a JSON object, got {given}");
             };
-            let object = value.as_object_mut().expect("a struct serialises to an object");
+            let object = value
+                .as_object_mut()
+                .expect("a struct serialises to an object");
             for (key, field) in fields {
                 object.insert(key, field);
             }
@@ -110,8 +112,14 @@ impl ClassifierConfig {
 
     /// Refuse settings out of range for images of `image`.
     pub fn check(&self, [_, height, width]: [usize; 3]) -> crate::Result<()> {
-        ensure!(self.epochs >= 1, "classifier epochs must be at least 1, got 0");
-        ensure!(self.batch_size >= 1, "classifier batch_size must be at least 1, got 0");
+        ensure!(
+            self.epochs >= 1,
+            "classifier epochs must be at least 1, got 0"
+        );
+        ensure!(
+            self.batch_size >= 1,
+            "classifier batch_size must be at least 1, got 0"
+        );
         ensure!(
             self.learning_rate.is_finite() && self.learning_rate > 0.0,
             "classifier learning_rate must be positive, got {}",
@@ -128,7 +136,10 @@ impl ClassifierConfig {
                 "the LeNet needs images of at least 4×4, got {height}×{width}"
             ),
             Architecture::Wrn => {
-                ensure!(height == width, "the WRN takes square images, got {height}×{width}");
+                ensure!(
+                    height == width,
+                    "the WRN takes square images, got {height}×{width}"
+                );
                 wide_resnet::check_settings("the OOD classifier", self.depth, self.widen, height)?;
             }
         }
@@ -173,8 +184,10 @@ impl Normalisation {
     fn apply(&self, x: Tensor<4>) -> Tensor<4> {
         let device = x.device();
         let c = self.mean.len();
-        let mean = Tensor::<1>::from_data(TensorData::new(self.mean.clone(), [c]), &device).reshape([1, c, 1, 1]);
-        let std = Tensor::<1>::from_data(TensorData::new(self.std.clone(), [c]), &device).reshape([1, c, 1, 1]);
+        let mean = Tensor::<1>::from_data(TensorData::new(self.mean.clone(), [c]), &device)
+            .reshape([1, c, 1, 1]);
+        let std = Tensor::<1>::from_data(TensorData::new(self.std.clone(), [c]), &device)
+            .reshape([1, c, 1, 1]);
         (x - mean) / std
     }
 }
@@ -250,16 +263,31 @@ impl Classifier {
         seed: u64,
     ) -> crate::Result<Self> {
         config.check(image)?;
-        ensure!(classes >= 2, "a classifier needs at least 2 classes, got {classes}");
+        ensure!(
+            classes >= 2,
+            "a classifier needs at least 2 classes, got {classes}"
+        );
         let mut rng = component_rng(seed, 31);
         let network = match config.architecture {
             Architecture::Lenet => Network {
-                lenet: Some(initialise(LeNet::new(image, classes, device), InitScheme::Pytorch, &mut rng)),
+                lenet: Some(initialise(
+                    LeNet::new(image, classes, device),
+                    InitScheme::Pytorch,
+                    &mut rng,
+                )),
                 wrn: None,
             },
             Architecture::Wrn => Network {
                 lenet: None,
-                wrn: Some(WideResNet::new(WrnStyle::Keras, image[0], classes, config.depth, config.widen, &mut rng, device)),
+                wrn: Some(WideResNet::new(
+                    WrnStyle::Keras,
+                    image[0],
+                    classes,
+                    config.depth,
+                    config.widen,
+                    &mut rng,
+                    device,
+                )),
             },
         };
         Ok(Classifier {
@@ -334,18 +362,29 @@ mod tests {
         let config = ClassifierConfig::default_for([1, 28, 28]);
         let values: Vec<f32> = (0..2 * 784).map(|i| (i % 17) as f32 / 16.0).collect();
         let norm = Normalisation::fit(&values, [1, 28, 28]);
-        let classifier = Classifier::new(&config, [1, 28, 28], 10, norm.clone(), &device, 0).unwrap();
+        let classifier =
+            Classifier::new(&config, [1, 28, 28], 10, norm.clone(), &device, 0).unwrap();
         let x = classifier.images(&values, &device);
         let stages = classifier.stages(x.clone());
         let widths: Vec<usize> = stages.iter().map(|t| t.dims()[1]).collect();
         assert_eq!(widths, [32, 64, 128]);
-        let a = classifier.logits(x).into_data().try_into_vec::<f32>().unwrap();
-        let b = classifier.head(stages[2].clone()).into_data().try_into_vec::<f32>().unwrap();
+        let a = classifier
+            .logits(x)
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
+        let b = classifier
+            .head(stages[2].clone())
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap();
         assert_eq!(a, b);
         let mean = values.iter().map(|&v| v as f64).sum::<f64>() / values.len() as f64;
         assert!((norm.mean[0] as f64 - mean).abs() < 1e-6);
 
-        let rgb: Vec<f32> = (0..3 * 4).map(|i| if i < 4 { 1.0 } else { (i % 2) as f32 }).collect();
+        let rgb: Vec<f32> = (0..3 * 4)
+            .map(|i| if i < 4 { 1.0 } else { (i % 2) as f32 })
+            .collect();
         let norm = Normalisation::fit(&rgb, [3, 2, 2]);
         assert_eq!(norm.mean, [1.0, 0.5, 0.5]);
         assert_eq!(norm.std, [1e-6, 0.5, 0.5]);
@@ -354,9 +393,23 @@ mod tests {
     /// Overrides replace the defaults by name; unknown names and bad values are refused.
     #[test]
     fn config_overrides_are_checked() {
-        let c = ClassifierConfig::with_overrides([3, 32, 32], Some(r#"{"depth": 10, "widen": 1, "epochs": 2}"#)).unwrap();
-        assert_eq!((c.architecture, c.depth, c.widen, c.epochs, c.augment), (Architecture::Wrn, 10, 1, 2, true));
-        for bad in [r#"{"dept": 10}"#, r#"{"depth": 11}"#, r#"{"epochs": 0}"#, r#"{"learning_rate": -1}"#, "[1]", "nope"] {
+        let c = ClassifierConfig::with_overrides(
+            [3, 32, 32],
+            Some(r#"{"depth": 10, "widen": 1, "epochs": 2}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.architecture, c.depth, c.widen, c.epochs, c.augment),
+            (Architecture::Wrn, 10, 1, 2, true)
+        );
+        for bad in [
+            r#"{"dept": 10}"#,
+            r#"{"depth": 11}"#,
+            r#"{"epochs": 0}"#,
+            r#"{"learning_rate": -1}"#,
+            "[1]",
+            "nope",
+        ] {
             let err = ClassifierConfig::with_overrides([3, 32, 32], Some(bad));
             assert!(err.is_err(), "{bad} accepted");
         }

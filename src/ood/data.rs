@@ -55,7 +55,11 @@ impl Images {
     pub fn subset(&self, positions: &[usize], d: usize) -> Images {
         let mut out = Images::default();
         for &i in positions {
-            out.push(&self.values[i * d..(i + 1) * d], self.labels[i], self.origin[i]);
+            out.push(
+                &self.values[i * d..(i + 1) * d],
+                self.labels[i],
+                self.origin[i],
+            );
         }
         out
     }
@@ -128,7 +132,10 @@ pub fn load_in_distribution(spec: &InSpec, seed: u64) -> crate::Result<InDistrib
     let mut dataset_classes = Vec::new();
     for class in &spec.classes {
         let index = protocol::resolve(&train_split, class)?;
-        ensure!(!dataset_classes.contains(&index), "class {class:?} is given twice in --classes");
+        ensure!(
+            !dataset_classes.contains(&index),
+            "class {class:?} is given twice in --classes"
+        );
         dataset_classes.push(index);
     }
     if dataset_classes.is_empty() {
@@ -139,7 +146,12 @@ pub fn load_in_distribution(spec: &InSpec, seed: u64) -> crate::Result<InDistrib
         "a classifier needs at least 2 in-distribution classes, got {:?}",
         spec.classes
     );
-    let label_of = |class: u32| dataset_classes.iter().position(|&c| c == class).map(|p| p as u32);
+    let label_of = |class: u32| {
+        dataset_classes
+            .iter()
+            .position(|&c| c == class)
+            .map(|p| p as u32)
+    };
     let d = train_split.shape.len();
     let mut pool = Images::default();
     for i in 0..train_split.len() {
@@ -180,10 +192,16 @@ pub fn load_in_distribution(spec: &InSpec, seed: u64) -> crate::Result<InDistrib
             None => held_out.push(test.sample(i), 0, i as u32),
         }
     }
-    ensure!(!test_images.is_empty(), "the test split holds none of the in-distribution classes");
+    ensure!(
+        !test_images.is_empty(),
+        "the test split holds none of the in-distribution classes"
+    );
     Ok(InDistribution {
         image,
-        class_names: dataset_classes.iter().map(|&c| names[c as usize].clone()).collect(),
+        class_names: dataset_classes
+            .iter()
+            .map(|&c| names[c as usize].clone())
+            .collect(),
         dataset_classes,
         train: pool.subset(&train, d),
         validation: pool.subset(&validation, d),
@@ -214,7 +232,10 @@ impl OutSet {
     pub fn name(&self) -> String {
         match self {
             OutSet::Dataset { data } if data.kind == DatasetKind::ImageFolder => {
-                let folder = data.path.file_name().map_or_else(|| data.path.display().to_string(), |n| n.to_string_lossy().into_owned());
+                let folder = data.path.file_name().map_or_else(
+                    || data.path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
                 format!("image-folder:{folder}")
             }
             OutSet::Dataset { data } => data.kind.to_string(),
@@ -237,11 +258,16 @@ impl OutSet {
                          (mnist:DIR, fashion-mnist:DIR, cifar10:DIR, image-folder:DIR)"
                     );
                 };
-                let kind: DatasetKind = kind.parse().with_context(|| format!("--against {other:?}"))?;
+                let kind: DatasetKind = kind
+                    .parse()
+                    .with_context(|| format!("--against {other:?}"))?;
                 ensure!(
                     matches!(
                         kind,
-                        DatasetKind::Mnist | DatasetKind::FashionMnist | DatasetKind::Cifar10 | DatasetKind::ImageFolder
+                        DatasetKind::Mnist
+                            | DatasetKind::FashionMnist
+                            | DatasetKind::Cifar10
+                            | DatasetKind::ImageFolder
                     ),
                     "--against {other:?}: out-of-distribution data sets are mnist, fashion-mnist, cifar10 or image-folder"
                 );
@@ -256,7 +282,12 @@ impl OutSet {
     /// The images of an auxiliary outlier set for outlier exposure, fitted to `image`: a data
     /// set's *training* split (its test split is left for evaluation), `count` synthetic ones.
     /// The held-out classes are refused: their test images are the near-OOD test set.
-    pub fn load_auxiliary(&self, image: [usize; 3], count: usize, seed: u64) -> crate::Result<Images> {
+    pub fn load_auxiliary(
+        &self,
+        image: [usize; 3],
+        count: usize,
+        seed: u64,
+    ) -> crate::Result<Images> {
         match self {
             OutSet::HeldOutClasses => bail!(
                 "held-out-classes cannot be the auxiliary outlier set: its classes are the \
@@ -283,7 +314,9 @@ impl OutSet {
     pub fn same_source(&self, other: &OutSet) -> bool {
         match (self, other) {
             (OutSet::Dataset { data: a }, OutSet::Dataset { data: b }) => {
-                let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+                let canonical = |p: &std::path::Path| {
+                    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+                };
                 a.kind == b.kind && canonical(&a.path) == canonical(&b.path)
             }
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
@@ -292,7 +325,13 @@ impl OutSet {
 
     /// The set's images fitted to `image`, `count` of them for the synthetic sets, drawn with
     /// `seed`.
-    pub fn load(&self, image: [usize; 3], count: usize, held_out: &Images, seed: u64) -> crate::Result<Images> {
+    pub fn load(
+        &self,
+        image: [usize; 3],
+        count: usize,
+        held_out: &Images,
+        seed: u64,
+    ) -> crate::Result<Images> {
         let d = image.iter().product::<usize>();
         let synthetic = |gaussian: bool, stream: u64| {
             let mut rng = component_rng(seed, stream);
@@ -351,12 +390,33 @@ pub fn fit_image(pixels: &[f32], from: [usize; 3], to: [usize; 3]) -> crate::Res
     let (dy, dx) = (offset(h0, h1), offset(w0, w1));
     let mut out = vec![0.0; c1 * h1 * w1];
     for c in 0..c1 {
-        let sources: Vec<usize> = if c0 == c1 { vec![c] } else if c0 == 1 { vec![0] } else { (0..c0).collect() };
+        let sources: Vec<usize> = if c0 == c1 {
+            vec![c]
+        } else if c0 == 1 {
+            vec![0]
+        } else {
+            (0..c0).collect()
+        };
         for y in 0..h1 {
-            let sy = if h0 >= h1 { y + dy } else if y >= dy && y - dy < h0 { y - dy } else { continue };
+            let sy = if h0 >= h1 {
+                y + dy
+            } else if y >= dy && y - dy < h0 {
+                y - dy
+            } else {
+                continue;
+            };
             for x in 0..w1 {
-                let sx = if w0 >= w1 { x + dx } else if x >= dx && x - dx < w0 { x - dx } else { continue };
-                let sum: f32 = sources.iter().map(|&k| pixels[(k * h0 + sy) * w0 + sx]).sum();
+                let sx = if w0 >= w1 {
+                    x + dx
+                } else if x >= dx && x - dx < w0 {
+                    x - dx
+                } else {
+                    continue;
+                };
+                let sum: f32 = sources
+                    .iter()
+                    .map(|&k| pixels[(k * h0 + sy) * w0 + sx])
+                    .sum();
                 out[(c * h1 + y) * w1 + x] = sum / sources.len() as f32;
             }
         }
@@ -391,13 +451,27 @@ mod tests {
         let out = fit_image(&[1.0, 2.0, 3.0, 4.0], [1, 2, 2], [3, 4, 4]).unwrap();
         for c in 0..3 {
             let plane = &out[c * 16..(c + 1) * 16];
-            assert_eq!(plane, [0., 0., 0., 0., 0., 1., 2., 0., 0., 3., 4., 0., 0., 0., 0., 0.]);
+            assert_eq!(
+                plane,
+                [
+                    0., 0., 0., 0., 0., 1., 2., 0., 0., 3., 4., 0., 0., 0., 0., 0.
+                ]
+            );
         }
         let colour: Vec<f32> = (0..12).map(|i| i as f32).collect();
-        assert_eq!(fit_image(&colour, [3, 2, 2], [1, 2, 2]).unwrap(), [4.0, 5.0, 6.0, 7.0]);
+        assert_eq!(
+            fit_image(&colour, [3, 2, 2], [1, 2, 2]).unwrap(),
+            [4.0, 5.0, 6.0, 7.0]
+        );
         let big: Vec<f32> = (0..16).map(|i| i as f32).collect();
-        assert_eq!(fit_image(&big, [1, 4, 4], [1, 2, 2]).unwrap(), [5.0, 6.0, 9.0, 10.0]);
-        assert_eq!(fit_image(&big[..9], [1, 3, 3], [1, 2, 2]).unwrap(), [0.0, 1.0, 3.0, 4.0]);
+        assert_eq!(
+            fit_image(&big, [1, 4, 4], [1, 2, 2]).unwrap(),
+            [5.0, 6.0, 9.0, 10.0]
+        );
+        assert_eq!(
+            fit_image(&big[..9], [1, 3, 3], [1, 2, 2]).unwrap(),
+            [0.0, 1.0, 3.0, 4.0]
+        );
         assert!(fit_image(&[0.0; 8], [2, 2, 2], [3, 2, 2]).is_err());
     }
 
@@ -406,31 +480,67 @@ mod tests {
     #[test]
     fn chosen_classes_split_and_hold_out_the_others() {
         let spec = InSpec {
-            data: DatasetSpec::new(DatasetKind::Mnist, PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mnist")),
+            data: DatasetSpec::new(
+                DatasetKind::Mnist,
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mnist"),
+            ),
             classes: vec!["0".into(), "1".into()],
             validation: 50,
             max_train: None,
         };
         let data = load_in_distribution(&spec, 3).unwrap();
         assert_eq!(data.class_names, ["0", "1"]);
-        assert_eq!((data.train.len(), data.validation.len(), data.test.len()), (550, 50, 200));
+        assert_eq!(
+            (data.train.len(), data.validation.len(), data.test.len()),
+            (550, 50, 200)
+        );
         assert_eq!(data.held_out_classes.len(), 800);
-        assert!(data.train.labels.iter().chain(&data.test.labels).all(|&l| l < 2));
-        assert!(data.train.origin.iter().all(|i| !data.validation.origin.contains(i)));
-        assert!(data.test.values.iter().all(|v| (0.0..=1.0).contains(v)), "pixels are read as [0, 1]");
+        assert!(
+            data.train
+                .labels
+                .iter()
+                .chain(&data.test.labels)
+                .all(|&l| l < 2)
+        );
+        assert!(
+            data.train
+                .origin
+                .iter()
+                .all(|i| !data.validation.origin.contains(i))
+        );
+        assert!(
+            data.test.values.iter().all(|v| (0.0..=1.0).contains(v)),
+            "pixels are read as [0, 1]"
+        );
         let again = load_in_distribution(&spec, 3).unwrap();
-        assert_eq!(again.validation.origin, data.validation.origin, "the split is seeded");
+        assert_eq!(
+            again.validation.origin, data.validation.origin,
+            "the split is seeded"
+        );
         let mut too_few = spec.clone();
         too_few.max_train = Some(1);
-        assert!(load_in_distribution(&too_few, 3).unwrap_err().to_string().contains("no training image"));
+        assert!(
+            load_in_distribution(&too_few, 3)
+                .unwrap_err()
+                .to_string()
+                .contains("no training image")
+        );
     }
 
     #[test]
     fn against_names_parse() {
         assert_eq!(OutSet::parse("uniform").unwrap(), OutSet::Uniform);
-        assert_eq!(OutSet::parse("held-out-classes").unwrap(), OutSet::HeldOutClasses);
-        let OutSet::Dataset { data } = OutSet::parse("fashion-mnist:../x").unwrap() else { panic!() };
-        assert_eq!((data.kind, data.path), (DatasetKind::FashionMnist, PathBuf::from("../x")));
+        assert_eq!(
+            OutSet::parse("held-out-classes").unwrap(),
+            OutSet::HeldOutClasses
+        );
+        let OutSet::Dataset { data } = OutSet::parse("fashion-mnist:../x").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (data.kind, data.path),
+            (DatasetKind::FashionMnist, PathBuf::from("../x"))
+        );
         for bad in ["nope", "kdd99:x", "mnist:", "unknown:x"] {
             assert!(OutSet::parse(bad).is_err(), "{bad} accepted");
         }
@@ -445,7 +555,10 @@ mod tests {
         assert_eq!(a.values, b.values);
         assert_eq!(a.len(), 50);
         assert!(a.values.iter().all(|v| (0.0..=1.0).contains(v)));
-        assert!(a.values.contains(&0.0) && a.values.contains(&1.0), "N(0.5, 1) is clipped at both ends");
+        assert!(
+            a.values.contains(&0.0) && a.values.contains(&1.0),
+            "N(0.5, 1) is clipped at both ends"
+        );
         let u = OutSet::Uniform.load([1, 4, 4], 50, &none, 3).unwrap();
         assert!(u.values.iter().all(|v| (0.0..1.0).contains(v)));
         assert!(OutSet::HeldOutClasses.load([1, 4, 4], 5, &none, 0).is_err());

@@ -52,10 +52,18 @@ pub const ODIN_EPSILONS: [f64; 21] = [
 ];
 
 /// The Mahalanobis input-step grid (the paper's).
-pub const MAHALANOBIS_EPSILONS: [f64; 10] = [0.0, 0.0005, 0.001, 0.0014, 0.002, 0.005, 0.01, 0.05, 0.1, 0.2];
+pub const MAHALANOBIS_EPSILONS: [f64; 10] = [
+    0.0, 0.0005, 0.001, 0.0014, 0.002, 0.005, 0.01, 0.05, 0.1, 0.2,
+];
 
 /// The names of the scores, in the order they are reported.
-pub const SCORES: [&str; 5] = ["msp", "odin", "energy", "mahalanobis", "mahalanobis-penultimate"];
+pub const SCORES: [&str; 5] = [
+    "msp",
+    "odin",
+    "energy",
+    "mahalanobis",
+    "mahalanobis-penultimate",
+];
 
 /// Images scored in one pass.
 const CHUNK: usize = 250;
@@ -102,23 +110,40 @@ pub struct OutlierExposure {
 impl OodConfig {
     /// Refuse settings out of range before any work.
     pub fn check(&self) -> crate::Result<()> {
-        for (name, value) in [("odin_temperature", self.odin_temperature), ("energy_temperature", self.energy_temperature)] {
-            ensure!(value.is_finite() && value > 0.0, "{name} must be positive, got {value}");
+        for (name, value) in [
+            ("odin_temperature", self.odin_temperature),
+            ("energy_temperature", self.energy_temperature),
+        ] {
+            ensure!(
+                value.is_finite() && value > 0.0,
+                "{name} must be positive, got {value}"
+            );
         }
         ensure!(
-            self.adversarial_epsilon.is_finite() && self.adversarial_epsilon > 0.0 && self.adversarial_epsilon <= 1.0,
+            self.adversarial_epsilon.is_finite()
+                && self.adversarial_epsilon > 0.0
+                && self.adversarial_epsilon <= 1.0,
             "adversarial_epsilon must be in (0, 1] (pixel units), got {}",
             self.adversarial_epsilon
         );
         if let Some(oe) = &self.outlier_exposure {
-            ensure!(oe.weight.is_finite() && oe.weight > 0.0, "the outlier-exposure weight must be positive, got {}", oe.weight);
-            ensure!(oe.max_images != Some(0), "--auxiliary-max must be at least 1, got 0");
+            ensure!(
+                oe.weight.is_finite() && oe.weight > 0.0,
+                "the outlier-exposure weight must be positive, got {}",
+                oe.weight
+            );
+            ensure!(
+                oe.max_images != Some(0),
+                "--auxiliary-max must be at least 1, got 0"
+            );
             ensure!(
                 oe.auxiliary != OutSet::HeldOutClasses,
                 "held-out-classes cannot be the auxiliary outlier set: its classes are the near-OOD test set"
             );
             ensure!(
-                !oe.auxiliary.same_source(&OutSet::Dataset { data: self.data.data.clone() }),
+                !oe.auxiliary.same_source(&OutSet::Dataset {
+                    data: self.data.data.clone()
+                }),
                 "--auxiliary {}: the in-distribution data set itself cannot be the auxiliary outlier \
                  set (its images, and the held-out classes' ones, would be pushed to the uniform posterior)",
                 oe.auxiliary.name()
@@ -195,14 +220,28 @@ impl OodRun {
     /// Score with these settings instead of the ones training chose (`None` keeps one): ODIN's
     /// temperature and ε, the Mahalanobis input step. Each is checked: a temperature must be
     /// positive, a step within `[0, 1]` (pixel units).
-    pub fn override_settings(&mut self, odin_temperature: Option<f64>, odin_epsilon: Option<f64>, mahalanobis_epsilon: Option<f64>) -> crate::Result<()> {
+    pub fn override_settings(
+        &mut self,
+        odin_temperature: Option<f64>,
+        odin_epsilon: Option<f64>,
+        mahalanobis_epsilon: Option<f64>,
+    ) -> crate::Result<()> {
         if let Some(t) = odin_temperature {
-            ensure!(t.is_finite() && t > 0.0, "--odin-temperature must be positive, got {t}");
+            ensure!(
+                t.is_finite() && t > 0.0,
+                "--odin-temperature must be positive, got {t}"
+            );
             self.config.odin_temperature = t;
         }
-        for (name, value) in [("--odin-epsilon", odin_epsilon), ("--mahalanobis-epsilon", mahalanobis_epsilon)] {
+        for (name, value) in [
+            ("--odin-epsilon", odin_epsilon),
+            ("--mahalanobis-epsilon", mahalanobis_epsilon),
+        ] {
             if let Some(e) = value {
-                ensure!((0.0..=1.0).contains(&e), "{name} must be in [0, 1] (pixel units), got {e}");
+                ensure!(
+                    (0.0..=1.0).contains(&e),
+                    "{name} must be in [0, 1] (pixel units), got {e}"
+                );
             }
         }
         if let Some(e) = odin_epsilon {
@@ -224,7 +263,10 @@ fn split_csv(data: &InDistribution) -> String {
         (&data.test, "test", "test"),
     ] {
         for (&index, &label) in images.origin.iter().zip(&images.labels) {
-            out.push_str(&format!("{split},{index},{role},{}\n", data.class_names[label as usize]));
+            out.push_str(&format!(
+                "{split},{index},{role},{}\n",
+                data.class_names[label as usize]
+            ));
         }
     }
     out
@@ -232,9 +274,18 @@ fn split_csv(data: &InDistribution) -> String {
 
 /// Train an OOD run into `out` (refused if it exists, unless `replace`): the classifier, its
 /// test accuracy, the Mahalanobis statistics and the score settings.
-pub fn train(config: OodConfig, out: &Path, replace: bool, device: &Device) -> crate::Result<OodRun> {
+pub fn train(
+    config: OodConfig,
+    out: &Path,
+    replace: bool,
+    device: &Device,
+) -> crate::Result<OodRun> {
     config.check()?;
-    let existing = if replace { Existing::Replace { marker: "ood.json" } } else { Existing::Refuse };
+    let existing = if replace {
+        Existing::Replace { marker: "ood.json" }
+    } else {
+        Existing::Refuse
+    };
     let staging = Staging::begin(out, existing)?;
     let data = data::load_in_distribution(&config.data, config.seed)?;
     config.classifier.check(data.image)?;
@@ -254,14 +305,34 @@ pub fn train(config: OodConfig, out: &Path, replace: bool, device: &Device) -> c
     trained.set_batch_statistics(false);
     let scoring = trained.valid();
     let test_accuracy = accuracy(&scoring, &data.test, device)?;
-    eprintln!("test accuracy {test_accuracy:.4} on {} images", data.test.len());
+    eprintln!(
+        "test accuracy {test_accuracy:.4} on {} images",
+        data.test.len()
+    );
 
     let selecting = std::time::Instant::now();
     let stages = fit_gaussians(&scoring, &data.train, data.class_names.len(), device)?;
-    let (odin_epsilon, odin_selection) = choose_odin_epsilon(&trained, &scoring, &data.validation, config.odin_temperature, device);
-    let adversarial = fgsm(&trained, &data.validation, config.adversarial_epsilon, device);
-    let (mahalanobis_epsilon, mahalanobis_selection, ensemble) =
-        choose_mahalanobis(&trained, &scoring, &stages, &data.validation, &adversarial, device)?;
+    let (odin_epsilon, odin_selection) = choose_odin_epsilon(
+        &trained,
+        &scoring,
+        &data.validation,
+        config.odin_temperature,
+        device,
+    );
+    let adversarial = fgsm(
+        &trained,
+        &data.validation,
+        config.adversarial_epsilon,
+        device,
+    );
+    let (mahalanobis_epsilon, mahalanobis_selection, ensemble) = choose_mahalanobis(
+        &trained,
+        &scoring,
+        &stages,
+        &data.validation,
+        &adversarial,
+        device,
+    )?;
     eprintln!(
         "ODIN ε {odin_epsilon}, Mahalanobis ε {mahalanobis_epsilon} (statistics and selection: {:.1} s; training {training_seconds:.1} s)",
         selecting.elapsed().as_secs_f64()
@@ -284,7 +355,10 @@ pub fn train(config: OodConfig, out: &Path, replace: bool, device: &Device) -> c
     write_json(&dir.join("ood.json"), &config)?;
     write_json(&dir.join("classifier.json"), &summary)?;
     write_json(&dir.join("mahalanobis.json"), &mahalanobis)?;
-    crate::io::write_atomic(&dir.join("weights.safetensors"), &module_to_bytes(&scoring.network)?)?;
+    crate::io::write_atomic(
+        &dir.join("weights.safetensors"),
+        &module_to_bytes(&scoring.network)?,
+    )?;
     crate::io::write_atomic(&dir.join("split.csv"), split_csv(&data).as_bytes())?;
     let dir = staging.publish()?;
     Ok(OodRun {
@@ -332,7 +406,13 @@ pub fn load(dir: &Path, device: &Device) -> crate::Result<OodRun> {
 
 /// One training batch's pixels, augmented (random crop from a 4-pixel zero padding, then a
 /// horizontal flip half the time) when `augment`.
-fn batch_pixels(images: &Images, positions: &[usize], [c, h, w]: [usize; 3], augment: bool, rng: &mut ChaCha8Rng) -> Vec<f32> {
+fn batch_pixels(
+    images: &Images,
+    positions: &[usize],
+    [c, h, w]: [usize; 3],
+    augment: bool,
+    rng: &mut ChaCha8Rng,
+) -> Vec<f32> {
     let d = c * h * w;
     let mut out = Vec::with_capacity(positions.len() * d);
     for &i in positions {
@@ -341,7 +421,10 @@ fn batch_pixels(images: &Images, positions: &[usize], [c, h, w]: [usize; 3], aug
             out.extend_from_slice(pixels);
             continue;
         }
-        let (dy, dx) = (rng.random_range(0..9) as isize - 4, rng.random_range(0..9) as isize - 4);
+        let (dy, dx) = (
+            rng.random_range(0..9) as isize - 4,
+            rng.random_range(0..9) as isize - 4,
+        );
         let flip = rng.random::<bool>();
         for ch in 0..c {
             for y in 0..h as isize {
@@ -349,7 +432,11 @@ fn batch_pixels(images: &Images, positions: &[usize], [c, h, w]: [usize; 3], aug
                     let sx = if flip { w as isize - 1 - x } else { x } + dx;
                     let sy = y + dy;
                     let inside = (0..h as isize).contains(&sy) && (0..w as isize).contains(&sx);
-                    out.push(if inside { pixels[(ch * h + sy as usize) * w + sx as usize] } else { 0.0 });
+                    out.push(if inside {
+                        pixels[(ch * h + sy as usize) * w + sx as usize]
+                    } else {
+                        0.0
+                    });
                 }
             }
         }
@@ -370,7 +457,12 @@ fn cross_entropy(logits: Tensor<2>, labels: &[u32]) -> Tensor<1> {
 
 /// Adam on the cross-entropy, `epochs` passes over the shuffled training images (the last
 /// partial batch kept), the validation accuracy after each.
-fn train_classifier(classifier: &mut Classifier, config: &OodConfig, data: &InDistribution, device: &Device) -> crate::Result<Vec<EpochRecord>> {
+fn train_classifier(
+    classifier: &mut Classifier,
+    config: &OodConfig,
+    data: &InDistribution,
+    device: &Device,
+) -> crate::Result<Vec<EpochRecord>> {
     let c = &config.classifier;
     let mut optim = if c.weight_decay > 0.0 {
         NetOptimizer::adam_with_weight_decay(c.learning_rate, 0.9, 0.999, c.weight_decay)
@@ -406,8 +498,14 @@ fn train_classifier(classifier: &mut Classifier, config: &OodConfig, data: &InDi
         classifier.set_batch_statistics(false);
         let validation_accuracy = accuracy(&classifier.valid(), &data.validation, device)?;
         let loss = losses.iter().sum::<f64>() / losses.len().max(1) as f64;
-        ensure!(loss.is_finite(), "the classifier's loss diverged at epoch {epoch} ({loss}): lower learning_rate");
-        eprintln!("epoch {epoch}/{}: loss {loss:.4}, validation accuracy {validation_accuracy:.4}", c.epochs);
+        ensure!(
+            loss.is_finite(),
+            "the classifier's loss diverged at epoch {epoch} ({loss}): lower learning_rate"
+        );
+        eprintln!(
+            "epoch {epoch}/{}: loss {loss:.4}, validation accuracy {validation_accuracy:.4}",
+            c.epochs
+        );
         log.push(EpochRecord {
             epoch,
             loss,
@@ -443,10 +541,23 @@ impl AuxiliaryBatches {
             return Ok(None);
         };
         let d = data.image.iter().product::<usize>();
-        let images = oe.auxiliary.load_auxiliary(data.image, oe.max_images.unwrap_or(10_000), config.seed)?;
+        let images = oe.auxiliary.load_auxiliary(
+            data.image,
+            oe.max_images.unwrap_or(10_000),
+            config.seed,
+        )?;
         let images = data::capped(images, oe.max_images, d, config.seed, 48);
-        ensure!(!images.is_empty(), "the auxiliary outlier set {} holds no image", oe.auxiliary.name());
-        eprintln!("outlier exposure: {} auxiliary images from {}, weight {}", images.len(), oe.auxiliary.name(), oe.weight);
+        ensure!(
+            !images.is_empty(),
+            "the auxiliary outlier set {} holds no image",
+            oe.auxiliary.name()
+        );
+        eprintln!(
+            "outlier exposure: {} auxiliary images from {}, weight {}",
+            images.len(),
+            oe.auxiliary.name(),
+            oe.weight
+        );
         Ok(Some(AuxiliaryBatches {
             order: Vec::new(),
             next: 0,
@@ -475,7 +586,12 @@ impl AuxiliaryBatches {
 
 /// Apply `f` to consecutive chunks of `images` (as `[n, C, H, W]` tensors on `device`) and
 /// concatenate what it returns.
-fn in_chunks<T>(classifier: &Classifier, images: &Images, device: &Device, mut f: impl FnMut(Tensor<4>, &[u32]) -> Vec<T>) -> Vec<T> {
+fn in_chunks<T>(
+    classifier: &Classifier,
+    images: &Images,
+    device: &Device,
+    mut f: impl FnMut(Tensor<4>, &[u32]) -> Vec<T>,
+) -> Vec<T> {
     let d = classifier.image.iter().product::<usize>();
     let mut out = Vec::with_capacity(images.len());
     for (i, labels) in images.labels.chunks(CHUNK).enumerate() {
@@ -487,21 +603,39 @@ fn in_chunks<T>(classifier: &Classifier, images: &Images, device: &Device, mut f
 }
 
 fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 values")
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 values")
 }
 
 /// The share of `images` whose largest logit is their class.
 pub fn accuracy(scoring: &Classifier, images: &Images, device: &Device) -> crate::Result<f64> {
     ensure!(!images.is_empty(), "no images to measure accuracy on");
     let hits = in_chunks(scoring, images, device, |x, labels| {
-        let predicted = scoring.logits(x).argmax(1).into_data().convert::<i64>().try_into_vec::<i64>().expect("indices");
-        predicted.iter().zip(labels).map(|(&p, &y)| u8::from(p == y as i64)).collect()
+        let predicted = scoring
+            .logits(x)
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("indices");
+        predicted
+            .iter()
+            .zip(labels)
+            .map(|(&p, &y)| u8::from(p == y as i64))
+            .collect()
     });
     Ok(hits.iter().map(|&h| h as f64).sum::<f64>() / images.len() as f64)
 }
 
 /// Each stage's class Gaussians, fitted on the training images' features.
-fn fit_gaussians(scoring: &Classifier, train: &Images, classes: usize, device: &Device) -> crate::Result<Vec<ClassGaussians>> {
+fn fit_gaussians(
+    scoring: &Classifier,
+    train: &Images,
+    classes: usize,
+    device: &Device,
+) -> crate::Result<Vec<ClassGaussians>> {
     let mut per_stage: Vec<Vec<f32>> = Vec::new();
     let mut widths = Vec::new();
     for (i, labels) in train.labels.chunks(CHUNK).enumerate() {
@@ -525,7 +659,14 @@ fn fit_gaussians(scoring: &Classifier, train: &Images, classes: usize, device: &
 }
 
 /// ODIN's score of `images` at every ε of `epsilons`, `[ε][image]` (one gradient per image).
-fn odin_grid(trained: &Classifier, scoring: &Classifier, images: &Images, temperature: f64, epsilons: &[f64], device: &Device) -> Vec<Vec<f32>> {
+fn odin_grid(
+    trained: &Classifier,
+    scoring: &Classifier,
+    images: &Images,
+    temperature: f64,
+    epsilons: &[f64],
+    device: &Device,
+) -> Vec<Vec<f32>> {
     let per_image = in_chunks(scoring, images, device, |x, _| {
         let direction = if epsilons.iter().any(|&e| e != 0.0) {
             scores::odin_direction(trained, &x, temperature)
@@ -534,23 +675,55 @@ fn odin_grid(trained: &Classifier, scoring: &Classifier, images: &Images, temper
         };
         let columns: Vec<Vec<f32>> = epsilons
             .iter()
-            .map(|&e| floats(scores::odin_at(scoring, x.clone(), direction.clone(), temperature, e)))
+            .map(|&e| {
+                floats(scores::odin_at(
+                    scoring,
+                    x.clone(),
+                    direction.clone(),
+                    temperature,
+                    e,
+                ))
+            })
             .collect();
-        (0..x.dims()[0]).map(|i| columns.iter().map(|c| c[i]).collect::<Vec<f32>>()).collect()
+        (0..x.dims()[0])
+            .map(|i| columns.iter().map(|c| c[i]).collect::<Vec<f32>>())
+            .collect()
     });
-    (0..epsilons.len()).map(|e| per_image.iter().map(|row| row[e]).collect()).collect()
+    (0..epsilons.len())
+        .map(|e| per_image.iter().map(|row| row[e]).collect())
+        .collect()
 }
 
 /// ODIN's ε: the grid value whose perturbed validation images have the highest mean
 /// tempered top probability (the smallest such ε on ties).
-fn choose_odin_epsilon(trained: &Classifier, scoring: &Classifier, validation: &Images, temperature: f64, device: &Device) -> (f64, Vec<(f64, f64)>) {
-    let grid = odin_grid(trained, scoring, validation, temperature, &ODIN_EPSILONS, device);
+fn choose_odin_epsilon(
+    trained: &Classifier,
+    scoring: &Classifier,
+    validation: &Images,
+    temperature: f64,
+    device: &Device,
+) -> (f64, Vec<(f64, f64)>) {
+    let grid = odin_grid(
+        trained,
+        scoring,
+        validation,
+        temperature,
+        &ODIN_EPSILONS,
+        device,
+    );
     let selection: Vec<(f64, f64)> = ODIN_EPSILONS
         .iter()
         .zip(&grid)
-        .map(|(&epsilon, s)| (epsilon, s.iter().map(|&v| v as f64).sum::<f64>() / s.len() as f64))
+        .map(|(&epsilon, s)| {
+            (
+                epsilon,
+                s.iter().map(|&v| v as f64).sum::<f64>() / s.len() as f64,
+            )
+        })
         .collect();
-    let best = selection.iter().fold(selection[0], |best, &p| if p.1 > best.1 { p } else { best });
+    let best = selection
+        .iter()
+        .fold(selection[0], |best, &p| if p.1 > best.1 { p } else { best });
     (best.0, selection)
 }
 
@@ -560,8 +733,12 @@ fn fgsm(trained: &Classifier, images: &Images, epsilon: f64, device: &Device) ->
     let values = in_chunks(trained, images, device, |x, labels| {
         let train_device = device.clone().autodiff();
         let leaf = Tensor::<4>::from_data(x.clone().into_data(), &train_device).require_grad();
-        let grads = (cross_entropy(trained.logits(leaf.clone()), labels) * labels.len() as f64).backward();
-        let gradient = Tensor::<4>::from_data(leaf.grad(&grads).expect("input gradient").into_data(), device);
+        let grads =
+            (cross_entropy(trained.logits(leaf.clone()), labels) * labels.len() as f64).backward();
+        let gradient = Tensor::<4>::from_data(
+            leaf.grad(&grads).expect("input gradient").into_data(),
+            device,
+        );
         floats((x + gradient.sign() * epsilon).clamp(0.0, 1.0))
     });
     Images {
@@ -592,7 +769,14 @@ fn stage_confidence_grid(
                 x.zeros_like()
             };
             for (k, &e) in epsilons.iter().enumerate() {
-                let c = floats(scores::mahalanobis_at(scoring, x.clone(), direction.clone(), l, gaussians, e));
+                let c = floats(scores::mahalanobis_at(
+                    scoring,
+                    x.clone(),
+                    direction.clone(),
+                    l,
+                    gaussians,
+                    e,
+                ));
                 for (i, v) in c.into_iter().enumerate() {
                     rows[i][k][l] = v as f64;
                 }
@@ -600,7 +784,9 @@ fn stage_confidence_grid(
         }
         rows
     });
-    (0..epsilons.len()).map(|k| per_image.iter().map(|r| r[k].clone()).collect()).collect()
+    (0..epsilons.len())
+        .map(|k| per_image.iter().map(|r| r[k].clone()).collect())
+        .collect()
 }
 
 /// The Mahalanobis ε and ensemble of the validation-free variant (see the module's docs).
@@ -620,18 +806,38 @@ fn choose_mahalanobis(
     let held_part: Vec<usize> = (half..n).chain(n + half..2 * n).collect();
     let mut selection = Vec::new();
     let mut best: Option<(f64, f64, Vec<Vec<f64>>)> = None;
-    let inside = stage_confidence_grid(trained, scoring, stages, validation, &MAHALANOBIS_EPSILONS, device);
-    let outside = stage_confidence_grid(trained, scoring, stages, adversarial, &MAHALANOBIS_EPSILONS, device);
+    let inside = stage_confidence_grid(
+        trained,
+        scoring,
+        stages,
+        validation,
+        &MAHALANOBIS_EPSILONS,
+        device,
+    );
+    let outside = stage_confidence_grid(
+        trained,
+        scoring,
+        stages,
+        adversarial,
+        &MAHALANOBIS_EPSILONS,
+        device,
+    );
     for ((&epsilon, inside), outside) in MAHALANOBIS_EPSILONS.iter().zip(inside).zip(outside) {
         let rows: Vec<Vec<f64>> = inside.into_iter().chain(outside).collect();
-        let pick = |part: &[usize]| -> (Vec<Vec<f64>>, Vec<u8>) { (part.iter().map(|&i| rows[i].clone()).collect(), part.iter().map(|&i| labels[i]).collect()) };
+        let pick = |part: &[usize]| -> (Vec<Vec<f64>>, Vec<u8>) {
+            (
+                part.iter().map(|&i| rows[i].clone()).collect(),
+                part.iter().map(|&i| labels[i]).collect(),
+            )
+        };
         let (fit_rows, fit_labels) = pick(&fit_part);
         let (held_rows, held_labels) = pick(&held_part);
         // Where no stage counts for in-distribution at this ε, the ensemble is no better than
         // chance.
         let separation = match LogisticEnsemble::fit_non_negative(&fit_rows, &fit_labels) {
             Ok(ensemble) => {
-                let held_scores: Vec<f32> = held_rows.iter().map(|r| ensemble.score(r) as f32).collect();
+                let held_scores: Vec<f32> =
+                    held_rows.iter().map(|r| ensemble.score(r) as f32).collect();
                 auroc(&held_scores, &held_labels)?
             }
             Err(_) => 0.5,
@@ -664,14 +870,34 @@ pub fn score_images(run: &OodRun, images: &Images, device: &Device) -> Vec<Vec<f
         let energy = floats(scores::negative_energy(logits, config.energy_temperature));
         msp.into_iter().zip(energy).collect::<Vec<_>>()
     });
-    let odin = odin_grid(trained, scoring, images, config.odin_temperature, &[run.summary.odin_epsilon], device).remove(0);
-    let rows = stage_confidence_grid(trained, scoring, &run.mahalanobis.stages, images, &[run.summary.mahalanobis_epsilon], device).remove(0);
+    let odin = odin_grid(
+        trained,
+        scoring,
+        images,
+        config.odin_temperature,
+        &[run.summary.odin_epsilon],
+        device,
+    )
+    .remove(0);
+    let rows = stage_confidence_grid(
+        trained,
+        scoring,
+        &run.mahalanobis.stages,
+        images,
+        &[run.summary.mahalanobis_epsilon],
+        device,
+    )
+    .remove(0);
     vec![
         msp_energy.iter().map(|p| p.0).collect(),
         odin,
         msp_energy.iter().map(|p| p.1).collect(),
-        rows.iter().map(|r| run.mahalanobis.ensemble.score(r) as f32).collect(),
-        rows.iter().map(|r| *r.last().expect("a stage") as f32).collect(),
+        rows.iter()
+            .map(|r| run.mahalanobis.ensemble.score(r) as f32)
+            .collect(),
+        rows.iter()
+            .map(|r| *r.last().expect("a stage") as f32)
+            .collect(),
     ]
 }
 
@@ -709,13 +935,21 @@ pub struct OodReport {
 /// The random stream of an out-of-distribution set's draws, from its name (FNV-1a), clear of
 /// the small stream numbers the rest of the job uses.
 fn set_stream(name: &str) -> u64 {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    });
     hash | 1 << 32
 }
 
 /// `images` split by a seeded draw into up to `count` images that tune and the rest (both in
 /// their original order).
-fn split_tuning(images: Images, count: usize, d: usize, seed: u64, stream: u64) -> (Images, Images) {
+fn split_tuning(
+    images: Images,
+    count: usize,
+    d: usize,
+    seed: u64,
+    stream: u64,
+) -> (Images, Images) {
     let mut order: Vec<usize> = (0..images.len()).collect();
     order.shuffle(&mut component_rng(seed, stream));
     let (tune, rest) = order.split_at(count.min(images.len() / 2));
@@ -729,9 +963,21 @@ fn split_tuning(images: Images, count: usize, d: usize, seed: u64, stream: u64) 
 /// each of `against` (as many), write `RUN/ood-eval/` (metrics.json and scores.csv, replaced
 /// whole) and return the report. With `oracle`, the papers' tuning on each OOD set is added
 /// as named rows ([`oracle`]) and every metric is measured on the images that did not tune.
-pub fn evaluate(run: &OodRun, against: &[OutSet], max_samples: Option<usize>, oracle: bool, device: &Device) -> crate::Result<OodReport> {
-    ensure!(!against.is_empty(), "name at least one out-of-distribution set (--against)");
-    ensure!(max_samples != Some(0), "--max-samples must be at least 1, got 0");
+pub fn evaluate(
+    run: &OodRun,
+    against: &[OutSet],
+    max_samples: Option<usize>,
+    oracle: bool,
+    device: &Device,
+) -> crate::Result<OodReport> {
+    ensure!(
+        !against.is_empty(),
+        "name at least one out-of-distribution set (--against)"
+    );
+    ensure!(
+        max_samples != Some(0),
+        "--max-samples must be at least 1, got 0"
+    );
     if let Some(oe) = &run.config.outlier_exposure {
         if let Some(set) = against.iter().find(|set| set.same_source(&oe.auxiliary)) {
             anyhow::bail!(
@@ -741,7 +987,9 @@ pub fn evaluate(run: &OodRun, against: &[OutSet], max_samples: Option<usize>, or
             );
         }
     }
-    let in_set = OutSet::Dataset { data: run.config.data.data.clone() };
+    let in_set = OutSet::Dataset {
+        data: run.config.data.data.clone(),
+    };
     for (k, set) in against.iter().enumerate() {
         ensure!(
             !set.same_source(&in_set),
@@ -760,7 +1008,12 @@ pub fn evaluate(run: &OodRun, against: &[OutSet], max_samples: Option<usize>, or
         "--oracle needs at least 4 images of each set (half tune, half are measured); --max-samples is {}",
         max_samples.unwrap_or(0)
     );
-    let staging = Staging::begin(&run.dir.join("ood-eval"), Existing::Replace { marker: "metrics.json" })?;
+    let staging = Staging::begin(
+        &run.dir.join("ood-eval"),
+        Existing::Replace {
+            marker: "metrics.json",
+        },
+    )?;
     let data = data::load_in_distribution(&run.config.data, run.config.seed)?;
     ensure!(
         data.class_names == run.summary.class_names,
@@ -821,12 +1074,19 @@ pub fn evaluate(run: &OodRun, against: &[OutSet], max_samples: Option<usize>, or
                 let [odin_in, maha_in] = oracle::scores(run, &choice, &inside, device);
                 let [odin_out, maha_out] = oracle::scores(run, &choice, &images, device);
                 scores.push(("odin-oracle".into(), ood_metrics(&odin_in, &odin_out)?));
-                scores.push(("mahalanobis-oracle".into(), ood_metrics(&maha_in, &maha_out)?));
+                scores.push((
+                    "mahalanobis-oracle".into(),
+                    ood_metrics(&maha_in, &maha_out)?,
+                ));
                 Some(choice)
             }
             _ => None,
         };
-        sets.push(SetReport { name: set.name(), scores, oracle: choice });
+        sets.push(SetReport {
+            name: set.name(),
+            scores,
+            oracle: choice,
+        });
     }
     let report = OodReport {
         positive: "in-distribution".into(),
@@ -857,7 +1117,10 @@ mod tests {
     #[test]
     fn uniform_posterior_loss_by_hand() {
         let device = Device::flex();
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![0.0f32, 3f32.ln(), 5.0, 5.0], [2, 2]), &device);
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![0.0f32, 3f32.ln(), 5.0, 5.0], [2, 2]),
+            &device,
+        );
         let got = uniform_posterior_loss(logits).into_scalar::<f32>() as f64;
         let first = -0.5 * (0.25f64.ln() + 0.75f64.ln());
         let by_hand = (first + 2f64.ln()) / 2.0;
@@ -870,17 +1133,33 @@ mod tests {
     fn fgsm_steps_by_epsilon_and_raises_the_loss() {
         let device = Device::flex();
         let config = ClassifierConfig::default_for([1, 8, 8]);
-        let pixels: Vec<f32> = (0..4 * 64).map(|i| 0.2 + ((i * 37) % 23) as f32 / 40.0).collect();
+        let pixels: Vec<f32> = (0..4 * 64)
+            .map(|i| 0.2 + ((i * 37) % 23) as f32 / 40.0)
+            .collect();
         let norm = Normalisation::fit(&pixels, [1, 8, 8]);
-        let trained = Classifier::new(&config, [1, 8, 8], 3, norm, &device.clone().autodiff(), 2).unwrap();
-        let images = Images { values: pixels.clone(), labels: vec![0, 1, 2, 0], origin: vec![0, 1, 2, 3] };
+        let trained =
+            Classifier::new(&config, [1, 8, 8], 3, norm, &device.clone().autodiff(), 2).unwrap();
+        let images = Images {
+            values: pixels.clone(),
+            labels: vec![0, 1, 2, 0],
+            origin: vec![0, 1, 2, 3],
+        };
         let adversarial = fgsm(&trained, &images, 0.1, &device);
         for (a, x) in adversarial.values.iter().zip(&pixels) {
             let moved = (a - x).abs();
-            assert!((moved - 0.1).abs() < 1e-6 || moved == 0.0 || *a == 0.0 || *a == 1.0, "{x} → {a}");
+            assert!(
+                (moved - 0.1).abs() < 1e-6 || moved == 0.0 || *a == 0.0 || *a == 1.0,
+                "{x} → {a}"
+            );
         }
         let scoring = trained.valid();
-        let loss = |values: &[f32]| cross_entropy(scoring.logits(scoring.images(values, &device)), &images.labels).into_scalar::<f32>();
+        let loss = |values: &[f32]| {
+            cross_entropy(
+                scoring.logits(scoring.images(values, &device)),
+                &images.labels,
+            )
+            .into_scalar::<f32>()
+        };
         assert!(loss(&adversarial.values) > loss(&pixels));
     }
 }

@@ -20,7 +20,8 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// ODIN's temperatures the oracle tries (the paper's).
-pub const ODIN_TEMPERATURES: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+pub const ODIN_TEMPERATURES: [f64; 10] =
+    [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
 /// At most this many images of each side tune (the papers' 1 000).
 pub const TUNING_IMAGES: usize = 1000;
@@ -43,7 +44,12 @@ pub struct OracleChoice {
 }
 
 /// Choose the oracle's settings on `tune_in` (in-distribution) against `tune_out`.
-pub fn tune(run: &OodRun, tune_in: &Images, tune_out: &Images, device: &Device) -> crate::Result<OracleChoice> {
+pub fn tune(
+    run: &OodRun,
+    tune_in: &Images,
+    tune_out: &Images,
+    device: &Device,
+) -> crate::Result<OracleChoice> {
     let (trained, scoring) = (&run.trained, &run.scoring);
     let mut odin = (f64::INFINITY, 1.0, 0.0);
     for &t in &ODIN_TEMPERATURES {
@@ -57,8 +63,22 @@ pub fn tune(run: &OodRun, tune_in: &Images, tune_out: &Images, device: &Device) 
         }
     }
     let stages = &run.mahalanobis.stages;
-    let inside = stage_confidence_grid(trained, scoring, stages, tune_in, &MAHALANOBIS_EPSILONS, device);
-    let outside = stage_confidence_grid(trained, scoring, stages, tune_out, &MAHALANOBIS_EPSILONS, device);
+    let inside = stage_confidence_grid(
+        trained,
+        scoring,
+        stages,
+        tune_in,
+        &MAHALANOBIS_EPSILONS,
+        device,
+    );
+    let outside = stage_confidence_grid(
+        trained,
+        scoring,
+        stages,
+        tune_out,
+        &MAHALANOBIS_EPSILONS,
+        device,
+    );
     let (n_in, n_out) = (tune_in.len(), tune_out.len());
     let labels: Vec<u8> = [vec![1u8; n_in], vec![0u8; n_out]].concat();
     // Fit on the first half of each side, judge on the second.
@@ -71,7 +91,11 @@ pub fn tune(run: &OodRun, tune_in: &Images, tune_out: &Images, device: &Device) 
         let fit_rows: Vec<Vec<f64>> = fit_part.iter().map(|&k| rows[k].clone()).collect();
         let fit_labels: Vec<u8> = fit_part.iter().map(|&k| labels[k]).collect();
         let ensemble = LogisticEnsemble::fit(&fit_rows, &fit_labels)?;
-        let judged = |part: &[usize]| -> Vec<f32> { part.iter().map(|&k| ensemble.score(&rows[k]) as f32).collect() };
+        let judged = |part: &[usize]| -> Vec<f32> {
+            part.iter()
+                .map(|&k| ensemble.score(&rows[k]) as f32)
+                .collect()
+        };
         let fpr = ood_metrics(&judged(&judge_in), &judged(&judge_out))?.fpr_at_95_tpr;
         if best.as_ref().is_none_or(|b| fpr < b.0) {
             best = Some((fpr, e, rows));
@@ -90,9 +114,35 @@ pub fn tune(run: &OodRun, tune_in: &Images, tune_out: &Images, device: &Device) 
 }
 
 /// The oracle's ODIN and Mahalanobis scores of `images`.
-pub fn scores(run: &OodRun, choice: &OracleChoice, images: &Images, device: &Device) -> [Vec<f32>; 2] {
+pub fn scores(
+    run: &OodRun,
+    choice: &OracleChoice,
+    images: &Images,
+    device: &Device,
+) -> [Vec<f32>; 2] {
     let (trained, scoring) = (&run.trained, &run.scoring);
-    let odin = odin_grid(trained, scoring, images, choice.odin_temperature, &[choice.odin_epsilon], device).remove(0);
-    let rows = stage_confidence_grid(trained, scoring, &run.mahalanobis.stages, images, &[choice.mahalanobis_epsilon], device).remove(0);
-    [odin, rows.iter().map(|r| choice.ensemble.score(r) as f32).collect()]
+    let odin = odin_grid(
+        trained,
+        scoring,
+        images,
+        choice.odin_temperature,
+        &[choice.odin_epsilon],
+        device,
+    )
+    .remove(0);
+    let rows = stage_confidence_grid(
+        trained,
+        scoring,
+        &run.mahalanobis.stages,
+        images,
+        &[choice.mahalanobis_epsilon],
+        device,
+    )
+    .remove(0);
+    [
+        odin,
+        rows.iter()
+            .map(|r| choice.ensemble.score(r) as f32)
+            .collect(),
+    ]
 }

@@ -49,7 +49,9 @@ fn input_gradient(
     let train_device = plain.clone().autodiff();
     let leaf = Tensor::<4>::from_data(x.clone().into_data(), &train_device).require_grad();
     let grads = objective(classifier, leaf.clone()).backward();
-    let gradient = leaf.grad(&grads).expect("the objective depends on the input");
+    let gradient = leaf
+        .grad(&grads)
+        .expect("the objective depends on the input");
     Tensor::from_data(gradient.into_data(), &plain)
 }
 
@@ -60,19 +62,34 @@ fn input_gradient(
 pub fn odin_direction(trained: &Classifier, x: &Tensor<4>, temperature: f64) -> Tensor<4> {
     input_gradient(trained, x, |net, leaf| {
         let b = leaf.dims()[0];
-        log_softmax(net.logits(leaf) / temperature, 1).max_dim(1).reshape([b]).sum()
+        log_softmax(net.logits(leaf) / temperature, 1)
+            .max_dim(1)
+            .reshape([b])
+            .sum()
     })
     .sign()
 }
 
 /// ODIN's score `S(x + ε·direction; T)` on the plain-device classifier `scoring`: the step
 /// `−ε·sign(−∇ log S)` raises the tempered top probability.
-pub fn odin_at(scoring: &Classifier, x: Tensor<4>, direction: Tensor<4>, temperature: f64, epsilon: f64) -> Tensor<1> {
+pub fn odin_at(
+    scoring: &Classifier,
+    x: Tensor<4>,
+    direction: Tensor<4>,
+    temperature: f64,
+    epsilon: f64,
+) -> Tensor<1> {
     msp(scoring.logits(x + direction * epsilon) / temperature)
 }
 
 /// ODIN's score of raw images `x` (plain device); see [`odin_direction`] and [`odin_at`].
-pub fn odin(trained: &Classifier, scoring: &Classifier, x: Tensor<4>, temperature: f64, epsilon: f64) -> Tensor<1> {
+pub fn odin(
+    trained: &Classifier,
+    scoring: &Classifier,
+    x: Tensor<4>,
+    temperature: f64,
+    epsilon: f64,
+) -> Tensor<1> {
     if epsilon == 0.0 {
         return msp(scoring.logits(x) / temperature);
     }
@@ -96,9 +113,18 @@ pub struct ClassGaussians {
 impl ClassGaussians {
     /// Fit to `features` (`[N, dim]` row-major) of samples of class `labels` (< `classes`,
     /// each class at least once).
-    pub fn fit(features: &[f32], labels: &[u32], classes: usize, dim: usize) -> crate::Result<Self> {
+    pub fn fit(
+        features: &[f32],
+        labels: &[u32],
+        classes: usize,
+        dim: usize,
+    ) -> crate::Result<Self> {
         let n = labels.len();
-        ensure!(features.len() == n * dim, "{} feature values for {n} samples of {dim}", features.len());
+        ensure!(
+            features.len() == n * dim,
+            "{} feature values for {n} samples of {dim}",
+            features.len()
+        );
         let mut sums = vec![0.0f64; classes * dim];
         let mut counts = vec![0usize; classes];
         for (row, &y) in features.chunks_exact(dim).zip(labels) {
@@ -112,7 +138,11 @@ impl ClassGaussians {
         if let Some(empty) = counts.iter().position(|&c| c == 0) {
             anyhow::bail!("class {empty} has no training sample: its mean is undefined");
         }
-        let means: Vec<f64> = sums.iter().enumerate().map(|(i, s)| s / counts[i / dim] as f64).collect();
+        let means: Vec<f64> = sums
+            .iter()
+            .enumerate()
+            .map(|(i, s)| s / counts[i / dim] as f64)
+            .collect();
         let mut covariance = vec![0.0f64; dim * dim];
         let mut centred = vec![0.0f64; dim];
         for (row, &y) in features.chunks_exact(dim).zip(labels) {
@@ -133,7 +163,11 @@ impl ClassGaussians {
         let eigen = symmetric_eigen(&covariance, dim);
         let largest = eigen.values.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         let cutoff = dim as f64 * f32::EPSILON as f64 * largest;
-        let inverse: Vec<f64> = eigen.values.iter().map(|&v| if v.abs() > cutoff { 1.0 / v } else { 0.0 }).collect();
+        let inverse: Vec<f64> = eigen
+            .values
+            .iter()
+            .map(|&v| if v.abs() > cutoff { 1.0 / v } else { 0.0 })
+            .collect();
         let mut precision = vec![0.0f32; dim * dim];
         for i in 0..dim {
             for j in 0..dim {
@@ -157,9 +191,13 @@ impl ClassGaussians {
         let [b, d] = features.dims();
         let k = self.classes;
         let means = Tensor::<2>::from_data(TensorData::new(self.means.clone(), [k, d]), &device);
-        let precision = Tensor::<2>::from_data(TensorData::new(self.precision.clone(), [d, d]), &device);
-        let diff = (features.unsqueeze_dim::<3>(1) - means.unsqueeze_dim::<3>(0)).reshape([b * k, d]);
-        (diff.clone().matmul(precision) * diff).sum_dim(1).reshape([b, k])
+        let precision =
+            Tensor::<2>::from_data(TensorData::new(self.precision.clone(), [d, d]), &device);
+        let diff =
+            (features.unsqueeze_dim::<3>(1) - means.unsqueeze_dim::<3>(0)).reshape([b * k, d]);
+        (diff.clone().matmul(precision) * diff)
+            .sum_dim(1)
+            .reshape([b, k])
     }
 
     /// The confidence `max_c −d_c` of features `[B, D]`.
@@ -171,7 +209,12 @@ impl ClassGaussians {
 
 /// The Mahalanobis input direction of stage `stage`: `−sign(∇ₓ min_c d_c(x))`, towards the
 /// nearest class (gradient through `trained`, as [`odin_direction`]); independent of ε.
-pub fn mahalanobis_direction(trained: &Classifier, x: &Tensor<4>, stage: usize, gaussians: &ClassGaussians) -> Tensor<4> {
+pub fn mahalanobis_direction(
+    trained: &Classifier,
+    x: &Tensor<4>,
+    stage: usize,
+    gaussians: &ClassGaussians,
+) -> Tensor<4> {
     input_gradient(trained, x, |net, leaf| {
         let features = net.stages(leaf).swap_remove(stage);
         gaussians.distances(features).min_dim(1).sum()
@@ -228,14 +271,21 @@ impl LogisticEnsemble {
     /// `LogisticRegressionCV` on the raw confidences (penalty chosen by cross-validation): a
     /// deviation. `rows[i]` has one value per stage.
     pub fn fit(rows: &[Vec<f64>], labels: &[u8]) -> crate::Result<Self> {
-        ensure!(!rows.is_empty() && rows.len() == labels.len(), "{} rows, {} labels", rows.len(), labels.len());
+        ensure!(
+            !rows.is_empty() && rows.len() == labels.len(),
+            "{} rows, {} labels",
+            rows.len(),
+            labels.len()
+        );
         ensure!(
             labels.contains(&0) && labels.contains(&1),
             "the ensemble needs both in-distribution and other samples"
         );
         let d = rows[0].len();
         let n = rows.len() as f64;
-        let mean: Vec<f64> = (0..d).map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n).collect();
+        let mean: Vec<f64> = (0..d)
+            .map(|j| rows.iter().map(|r| r[j]).sum::<f64>() / n)
+            .collect();
         let scale: Vec<f64> = (0..d)
             .map(|j| {
                 let var = rows.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f64>() / n;
@@ -266,7 +316,8 @@ impl LogisticEnsemble {
                 gradient[i] += theta[i];
                 hessian[i * (d + 1) + i] += 1.0;
             }
-            let step = solve(hessian, gradient, d + 1).ok_or_else(|| anyhow::anyhow!("the ensemble's Newton system is singular"))?;
+            let step = solve(hessian, gradient, d + 1)
+                .ok_or_else(|| anyhow::anyhow!("the ensemble's Newton system is singular"))?;
             let size: f64 = step.iter().map(|s| s.abs()).fold(0.0, f64::max);
             theta.iter_mut().zip(&step).for_each(|(t, s)| *t -= s);
             if size < 1e-10 {
@@ -287,30 +338,50 @@ impl LogisticEnsemble {
         let d = rows.first().map_or(0, Vec::len);
         let mut kept: Vec<usize> = (0..d).collect();
         loop {
-            ensure!(!kept.is_empty(), "no stage's confidence separates in-distribution images from the others");
-            let sub: Vec<Vec<f64>> = rows.iter().map(|r| kept.iter().map(|&j| r[j]).collect()).collect();
+            ensure!(
+                !kept.is_empty(),
+                "no stage's confidence separates in-distribution images from the others"
+            );
+            let sub: Vec<Vec<f64>> = rows
+                .iter()
+                .map(|r| kept.iter().map(|&j| r[j]).collect())
+                .collect();
             let fit = Self::fit(&sub, labels)?;
             if fit.weights.iter().all(|&w| w >= 0.0) {
                 let mut weights = vec![0.0; d];
                 for (&j, &w) in kept.iter().zip(&fit.weights) {
                     weights[j] = w;
                 }
-                return Ok(LogisticEnsemble { weights, bias: fit.bias });
+                return Ok(LogisticEnsemble {
+                    weights,
+                    bias: fit.bias,
+                });
             }
-            kept = kept.iter().zip(&fit.weights).filter(|(_, w)| **w >= 0.0).map(|(&j, _)| j).collect();
+            kept = kept
+                .iter()
+                .zip(&fit.weights)
+                .filter(|(_, w)| **w >= 0.0)
+                .map(|(&j, _)| j)
+                .collect();
         }
     }
 
     /// The linear predictor of one row of per-stage confidences.
     pub fn score(&self, row: &[f64]) -> f64 {
-        self.bias + row.iter().zip(&self.weights).map(|(x, w)| x * w).sum::<f64>()
+        self.bias
+            + row
+                .iter()
+                .zip(&self.weights)
+                .map(|(x, w)| x * w)
+                .sum::<f64>()
     }
 }
 
 /// Solve the `n × n` system `a·x = b` by Gaussian elimination with partial pivoting.
 fn solve(mut a: Vec<f64>, mut b: Vec<f64>, n: usize) -> Option<Vec<f64>> {
     for col in 0..n {
-        let pivot = (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;
+        let pivot =
+            (col..n).max_by(|&i, &j| a[i * n + col].abs().total_cmp(&a[j * n + col].abs()))?;
         if a[pivot * n + col].abs() < 1e-300 {
             return None;
         }
@@ -340,21 +411,30 @@ mod tests {
     use crate::ood::classifier::{ClassifierConfig, Normalisation};
 
     fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+        t.into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap()
     }
 
     /// MSP and the negative energy of two rows of logits, by hand.
     #[test]
     fn msp_and_energy_by_hand() {
         let device = Device::flex();
-        let logits = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 0.0, 0.0, 0.0], [2, 3]), &device);
+        let logits = Tensor::<2>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 0.0, 0.0, 0.0], [2, 3]),
+            &device,
+        );
         let e: f64 = [1.0f64, 2.0, 3.0].iter().map(|v| v.exp()).sum();
         let m = values(msp(logits.clone()));
         assert!((m[0] as f64 - 3f64.exp() / e).abs() < 1e-6 && (m[1] - 1.0 / 3.0).abs() < 1e-6);
         let t = 2.0;
         let by_hand = t * [0.5f64, 1.0, 1.5].iter().map(|v| v.exp()).sum::<f64>().ln();
         let n = values(negative_energy(logits, t));
-        assert!((n[0] as f64 - by_hand).abs() < 1e-5 && (n[1] as f64 - 2.0 * 3f64.ln()).abs() < 1e-5, "{n:?}");
+        assert!(
+            (n[0] as f64 - by_hand).abs() < 1e-5 && (n[1] as f64 - 2.0 * 3f64.ln()).abs() < 1e-5,
+            "{n:?}"
+        );
     }
 
     /// A small LeNet on 8×8 grey images, 3 classes, on the autodiff device and the plain one.
@@ -363,7 +443,8 @@ mod tests {
         let config = ClassifierConfig::default_for([1, 8, 8]);
         let pixels: Vec<f32> = (0..2 * 64).map(|i| ((i * 29) % 31) as f32 / 30.0).collect();
         let norm = Normalisation::fit(&pixels, [1, 8, 8]);
-        let trained = Classifier::new(&config, [1, 8, 8], 3, norm, &device.clone().autodiff(), 5).unwrap();
+        let trained =
+            Classifier::new(&config, [1, 8, 8], 3, norm, &device.clone().autodiff(), 5).unwrap();
         let scoring = trained.valid();
         let x = scoring.images(&pixels, &device);
         (trained, scoring, x)
@@ -371,7 +452,11 @@ mod tests {
 
     /// `x + ε·sign(∇f)` with the gradient of `f` (a per-image scalar, summed) taken by central
     /// differences on the plain classifier.
-    fn stepped_by_hand(x: &Tensor<4>, epsilon: f32, f: impl Fn(Tensor<4>) -> Vec<f32>) -> Tensor<4> {
+    fn stepped_by_hand(
+        x: &Tensor<4>,
+        epsilon: f32,
+        f: impl Fn(Tensor<4>) -> Vec<f32>,
+    ) -> Tensor<4> {
         let device = x.device();
         let base = values(x.clone());
         let h = 1e-2f32;
@@ -380,7 +465,9 @@ mod tests {
             let at = |delta: f32| {
                 let mut v = base.clone();
                 v[p] += delta;
-                f(Tensor::from_data(TensorData::new(v, x.dims()), &device)).iter().sum::<f32>()
+                f(Tensor::from_data(TensorData::new(v, x.dims()), &device))
+                    .iter()
+                    .sum::<f32>()
             };
             let slope = at(h) - at(-h);
             stepped[p] += epsilon * slope.signum() * f32::from(slope != 0.0);
@@ -394,14 +481,25 @@ mod tests {
     fn odin_by_hand() {
         let (trained, scoring, x) = tiny();
         let (t, epsilon) = (10.0, 0.01f32);
-        let log_top = |x: Tensor<4>| values(log_softmax(scoring.logits(x) / t, 1).max_dim(1).reshape([2]));
-        let by_hand = values(msp(scoring.logits(stepped_by_hand(&x, epsilon, log_top)) / t));
+        let log_top = |x: Tensor<4>| {
+            values(
+                log_softmax(scoring.logits(x) / t, 1)
+                    .max_dim(1)
+                    .reshape([2]),
+            )
+        };
+        let by_hand = values(msp(
+            scoring.logits(stepped_by_hand(&x, epsilon, log_top)) / t
+        ));
         let got = values(odin(&trained, &scoring, x.clone(), t, epsilon as f64));
         for (a, b) in got.iter().zip(&by_hand) {
             assert!((a - b).abs() < 1e-5, "{got:?} vs {by_hand:?}");
         }
         let plain = values(odin(&trained, &scoring, x.clone(), t, 0.0));
-        assert!(got.iter().zip(&plain).all(|(a, b)| a > b), "the step raises the score");
+        assert!(
+            got.iter().zip(&plain).all(|(a, b)| a > b),
+            "the step raises the score"
+        );
         let unit = values(odin(&trained, &scoring, x.clone(), 1.0, 0.0));
         assert_eq!(unit, values(msp(scoring.logits(x))));
     }
@@ -411,12 +509,19 @@ mod tests {
     #[test]
     fn wrn_scores_do_not_depend_on_the_batch() {
         let device = Device::flex();
-        let config = ClassifierConfig { depth: 10, widen: 1, ..ClassifierConfig::default_for([3, 8, 8]) };
+        let config = ClassifierConfig {
+            depth: 10,
+            widen: 1,
+            ..ClassifierConfig::default_for([3, 8, 8])
+        };
         // 12 images fit the class Gaussians of the final features (64 wide); 3 are scored.
-        let fit: Vec<f32> = (0..12 * 192).map(|i| ((i * 53 + i / 192 * 7) % 47) as f32 / 46.0).collect();
+        let fit: Vec<f32> = (0..12 * 192)
+            .map(|i| ((i * 53 + i / 192 * 7) % 47) as f32 / 46.0)
+            .collect();
         let pixels = &fit[..3 * 192];
         let norm = Normalisation::fit(&fit, [3, 8, 8]);
-        let mut trained = Classifier::new(&config, [3, 8, 8], 4, norm, &device.clone().autodiff(), 1).unwrap();
+        let mut trained =
+            Classifier::new(&config, [3, 8, 8], 4, norm, &device.clone().autodiff(), 1).unwrap();
         trained.set_batch_statistics(false);
         let scoring = trained.valid();
         let features = values(scoring.stages(scoring.images(&fit, &device)).swap_remove(3));
@@ -425,13 +530,24 @@ mod tests {
         let all = scoring.images(pixels, &device);
         let batch_odin = values(odin(&trained, &scoring, all.clone(), 1000.0, 0.002));
         let batch_maha = values(mahalanobis(&trained, &scoring, all, 3, &g, 0.002));
-        assert!(batch_maha.iter().all(|&c| c < -1e-3), "non-trivial distances: {batch_maha:?}");
+        assert!(
+            batch_maha.iter().all(|&c| c < -1e-3),
+            "non-trivial distances: {batch_maha:?}"
+        );
         for i in 0..3 {
             let one = scoring.images(&pixels[i * 192..(i + 1) * 192], &device);
             let alone = values(odin(&trained, &scoring, one.clone(), 1000.0, 0.002))[0];
-            assert!((alone - batch_odin[i]).abs() < 1e-6, "ODIN {alone} alone, {} in the batch", batch_odin[i]);
+            assert!(
+                (alone - batch_odin[i]).abs() < 1e-6,
+                "ODIN {alone} alone, {} in the batch",
+                batch_odin[i]
+            );
             let alone = values(mahalanobis(&trained, &scoring, one, 3, &g, 0.002))[0];
-            assert!((alone - batch_maha[i]).abs() <= 1e-4 * alone.abs().max(1.0), "Mahalanobis {alone} alone, {} in the batch", batch_maha[i]);
+            assert!(
+                (alone - batch_maha[i]).abs() <= 1e-4 * alone.abs().max(1.0),
+                "Mahalanobis {alone} alone, {} in the batch",
+                batch_maha[i]
+            );
         }
     }
 
@@ -441,7 +557,13 @@ mod tests {
     fn class_gaussians_by_hand() {
         // Class 0: (0,0), (2,0); class 1: (0,2), (0,4). Means (1,0), (0,3). Centred:
         // (−1,0), (1,0), (0,−1), (0,1) → covariance diag(½, ½) → precision diag(2, 2).
-        let g = ClassGaussians::fit(&[0.0, 0.0, 2.0, 0.0, 0.0, 2.0, 0.0, 4.0], &[0, 0, 1, 1], 2, 2).unwrap();
+        let g = ClassGaussians::fit(
+            &[0.0, 0.0, 2.0, 0.0, 0.0, 2.0, 0.0, 4.0],
+            &[0, 0, 1, 1],
+            2,
+            2,
+        )
+        .unwrap();
         assert_eq!(g.means, [1.0, 0.0, 0.0, 3.0]);
         for (p, q) in g.precision.iter().zip([2.0, 0.0, 0.0, 2.0]) {
             assert!((p - q).abs() < 1e-5, "{:?}", g.precision);
@@ -449,14 +571,22 @@ mod tests {
         // (1, 1): to class 0, 2·(0² + 1²) = 2; to class 1, 2·(1² + 2²) = 10 → confidence −2.
         let f = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 1.0], [1, 2]), &Device::flex());
         let d = values(g.distances(f.clone()));
-        assert!((d[0] - 2.0).abs() < 1e-5 && (d[1] - 10.0).abs() < 1e-5, "{d:?}");
+        assert!(
+            (d[0] - 2.0).abs() < 1e-5 && (d[1] - 10.0).abs() < 1e-5,
+            "{d:?}"
+        );
         assert!((values(g.confidence(f))[0] + 2.0).abs() < 1e-5);
-        assert!(ClassGaussians::fit(&[0.0, 0.0], &[0], 2, 1).is_err(), "class 1 has no sample");
+        assert!(
+            ClassGaussians::fit(&[0.0, 0.0], &[0], 2, 1).is_err(),
+            "class 1 has no sample"
+        );
 
         // A correlated case: one class, rows (1, 1), (−1, −1), (1, −1), (−1, 1), (2, 2), (−2, −2)
         // (mean 0): Σx² = Σy² = 12, Σxy = 8, over 6 → [[2, 4/3], [4/3, 2]], determinant 20/9,
         // inverse (9/20)·[[2, −4/3], [−4/3, 2]] = [[0.9, −0.6], [−0.6, 0.9]].
-        let rows = [1.0, 1.0, -1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 2.0, 2.0, -2.0, -2.0];
+        let rows = [
+            1.0, 1.0, -1.0, -1.0, 1.0, -1.0, -1.0, 1.0, 2.0, 2.0, -2.0, -2.0,
+        ];
         let g = ClassGaussians::fit(&rows, &[0, 0, 0, 0, 0, 0], 1, 2).unwrap();
         let expected = [0.9, -0.6, -0.6, 0.9];
         for (p, q) in g.precision.iter().zip(expected) {
@@ -470,34 +600,70 @@ mod tests {
     fn mahalanobis_step_by_hand() {
         let (trained, scoring, x) = tiny();
         // Class Gaussians of 200 pseudo-random images (full-rank covariance of the 64 features).
-        let fit: Vec<f32> = (0..200 * 64).map(|i| ((i * 7919 + i / 64 * 31) % 101) as f32 / 100.0).collect();
-        let features = values(scoring.stages(scoring.images(&fit, &x.device())).swap_remove(1));
+        let fit: Vec<f32> = (0..200 * 64)
+            .map(|i| ((i * 7919 + i / 64 * 31) % 101) as f32 / 100.0)
+            .collect();
+        let features = values(
+            scoring
+                .stages(scoring.images(&fit, &x.device()))
+                .swap_remove(1),
+        );
         let labels: Vec<u32> = (0..200).map(|i| i % 2).collect();
         let g = ClassGaussians::fit(&features, &labels, 2, 64).unwrap();
         let epsilon = 0.002f32;
-        let nearest = |x: Tensor<4>| values(g.distances(scoring.stages(x).swap_remove(1)).min_dim(1).reshape([2]).neg());
+        let nearest = |x: Tensor<4>| {
+            values(
+                g.distances(scoring.stages(x).swap_remove(1))
+                    .min_dim(1)
+                    .reshape([2])
+                    .neg(),
+            )
+        };
         let stepped = stepped_by_hand(&x, epsilon, nearest);
         let by_hand = values(g.confidence(scoring.stages(stepped).swap_remove(1)));
-        let got = values(mahalanobis(&trained, &scoring, x.clone(), 1, &g, epsilon as f64));
+        let got = values(mahalanobis(
+            &trained,
+            &scoring,
+            x.clone(),
+            1,
+            &g,
+            epsilon as f64,
+        ));
         for (a, b) in got.iter().zip(&by_hand) {
-            assert!((a - b).abs() < 1e-3 * b.abs().max(1.0), "{got:?} vs {by_hand:?}");
+            assert!(
+                (a - b).abs() < 1e-3 * b.abs().max(1.0),
+                "{got:?} vs {by_hand:?}"
+            );
         }
         let plain = values(mahalanobis(&trained, &scoring, x, 1, &g, 0.0));
-        assert!(got.iter().zip(&plain).all(|(a, b)| a > b), "the step brings images closer: {got:?} vs {plain:?}");
+        assert!(
+            got.iter().zip(&plain).all(|(a, b)| a > b),
+            "the step brings images closer: {got:?} vs {plain:?}"
+        );
     }
 
     /// The ensemble's fit is the penalised optimum: on the standardised features the gradient
     /// `Σ (p − y)·z + (w, 0)` vanishes; and it ranks a separating feature the right way.
     #[test]
     fn ensemble_is_the_penalised_optimum() {
-        let rows: Vec<Vec<f64>> = (0..40).map(|i| vec![(i % 7) as f64 + if i < 20 { 3.0 } else { 0.0 }, ((i * 5) % 11) as f64]).collect();
+        let rows: Vec<Vec<f64>> = (0..40)
+            .map(|i| {
+                vec![
+                    (i % 7) as f64 + if i < 20 { 3.0 } else { 0.0 },
+                    ((i * 5) % 11) as f64,
+                ]
+            })
+            .collect();
         let labels: Vec<u8> = (0..40).map(|i| u8::from(i < 20)).collect();
         let e = LogisticEnsemble::fit(&rows, &labels).unwrap();
         let n = rows.len() as f64;
         let stats: Vec<(f64, f64)> = (0..2)
             .map(|j| {
                 let m = rows.iter().map(|r| r[j]).sum::<f64>() / n;
-                (m, (rows.iter().map(|r| (r[j] - m).powi(2)).sum::<f64>() / n).sqrt())
+                (
+                    m,
+                    (rows.iter().map(|r| (r[j] - m).powi(2)).sum::<f64>() / n).sqrt(),
+                )
             })
             .collect();
         let w_std: Vec<f64> = (0..2).map(|j| e.weights[j] * stats[j].1).collect();
@@ -515,12 +681,22 @@ mod tests {
 
         // A feature that counts against in-distribution is left out of the constrained fit,
         // which is then the plain fit on the other feature.
-        let flipped: Vec<Vec<f64>> = rows.iter().map(|r| vec![r[0], -r[0] * 2.0 + r[1] * 0.1]).collect();
+        let flipped: Vec<Vec<f64>> = rows
+            .iter()
+            .map(|r| vec![r[0], -r[0] * 2.0 + r[1] * 0.1])
+            .collect();
         let free = LogisticEnsemble::fit(&flipped, &labels).unwrap();
         assert!(free.weights.iter().any(|&w| w < 0.0), "{free:?}");
         let kept = LogisticEnsemble::fit_non_negative(&flipped, &labels).unwrap();
-        let alone = LogisticEnsemble::fit(&rows.iter().map(|r| vec![r[0]]).collect::<Vec<_>>(), &labels).unwrap();
+        let alone = LogisticEnsemble::fit(
+            &rows.iter().map(|r| vec![r[0]]).collect::<Vec<_>>(),
+            &labels,
+        )
+        .unwrap();
         assert_eq!(kept.weights[1], 0.0);
-        assert!((kept.weights[0] - alone.weights[0]).abs() < 1e-12 && (kept.bias - alone.bias).abs() < 1e-12);
+        assert!(
+            (kept.weights[0] - alone.weights[0]).abs() < 1e-12
+                && (kept.bias - alone.bias).abs() < 1e-12
+        );
     }
 }

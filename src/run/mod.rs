@@ -264,7 +264,10 @@ impl RunConfig {
             );
             use crate::data::preprocess::Scaling;
             ensure!(
-                matches!(self.preprocess.scaling, Scaling::Standardise | Scaling::MinMax),
+                matches!(
+                    self.preprocess.scaling,
+                    Scaling::Standardise | Scaling::MinMax
+                ),
                 "--unscaled-columns {range} goes with a per-column scaling (standardise or min-max), not {:?}",
                 self.preprocess.scaling
             );
