@@ -859,23 +859,21 @@ fn choose_mahalanobis(
     Ok((epsilon, selection, ensemble))
 }
 
-/// Every score of `images` (in [`SCORES`] order), in-distribution scores (higher = more
-/// in-distribution).
-pub fn score_images(run: &OodRun, images: &Images, device: &Device) -> Vec<Vec<f32>> {
+/// The scores that step the input, at one setting `[ODIN's T, ODIN's ε, Mahalanobis ε]`:
+/// ODIN's score and the per-stage Mahalanobis confidences (`[image][stage]`) of `images`.
+fn input_step_scores(
+    run: &OodRun,
+    images: &Images,
+    [temperature, odin_epsilon, mahalanobis_epsilon]: [f64; 3],
+    device: &Device,
+) -> (Vec<f32>, Vec<Vec<f64>>) {
     let (trained, scoring) = (&run.trained, &run.scoring);
-    let config = &run.config;
-    let msp_energy = in_chunks(scoring, images, device, |x, _| {
-        let logits = scoring.logits(x);
-        let msp = floats(scores::msp(logits.clone()));
-        let energy = floats(scores::negative_energy(logits, config.energy_temperature));
-        msp.into_iter().zip(energy).collect::<Vec<_>>()
-    });
     let odin = odin_grid(
         trained,
         scoring,
         images,
-        config.odin_temperature,
-        &[run.summary.odin_epsilon],
+        temperature,
+        &[odin_epsilon],
         device,
     )
     .remove(0);
@@ -884,10 +882,34 @@ pub fn score_images(run: &OodRun, images: &Images, device: &Device) -> Vec<Vec<f
         scoring,
         &run.mahalanobis.stages,
         images,
-        &[run.summary.mahalanobis_epsilon],
+        &[mahalanobis_epsilon],
         device,
     )
     .remove(0);
+    (odin, rows)
+}
+
+/// Every score of `images` (in [`SCORES`] order), in-distribution scores (higher = more
+/// in-distribution).
+pub fn score_images(run: &OodRun, images: &Images, device: &Device) -> Vec<Vec<f32>> {
+    let scoring = &run.scoring;
+    let config = &run.config;
+    let msp_energy = in_chunks(scoring, images, device, |x, _| {
+        let logits = scoring.logits(x);
+        let msp = floats(scores::msp(logits.clone()));
+        let energy = floats(scores::negative_energy(logits, config.energy_temperature));
+        msp.into_iter().zip(energy).collect::<Vec<_>>()
+    });
+    let (odin, rows) = input_step_scores(
+        run,
+        images,
+        [
+            config.odin_temperature,
+            run.summary.odin_epsilon,
+            run.summary.mahalanobis_epsilon,
+        ],
+        device,
+    );
     vec![
         msp_energy.iter().map(|p| p.0).collect(),
         odin,

@@ -13,7 +13,10 @@
 //!   code; the regression is refitted on all tuning images at the chosen ε.
 
 use super::scores::LogisticEnsemble;
-use super::{MAHALANOBIS_EPSILONS, ODIN_EPSILONS, OodRun, odin_grid, stage_confidence_grid};
+use super::{
+    MAHALANOBIS_EPSILONS, ODIN_EPSILONS, OodRun, input_step_scores, odin_grid,
+    stage_confidence_grid,
+};
 use crate::metrics::ood::ood_metrics;
 use crate::ood::data::Images;
 use burn::prelude::*;
@@ -120,25 +123,16 @@ pub fn scores(
     images: &Images,
     device: &Device,
 ) -> [Vec<f32>; 2] {
-    let (trained, scoring) = (&run.trained, &run.scoring);
-    let odin = odin_grid(
-        trained,
-        scoring,
+    let (odin, rows) = input_step_scores(
+        run,
         images,
-        choice.odin_temperature,
-        &[choice.odin_epsilon],
+        [
+            choice.odin_temperature,
+            choice.odin_epsilon,
+            choice.mahalanobis_epsilon,
+        ],
         device,
-    )
-    .remove(0);
-    let rows = stage_confidence_grid(
-        trained,
-        scoring,
-        &run.mahalanobis.stages,
-        images,
-        &[choice.mahalanobis_epsilon],
-        device,
-    )
-    .remove(0);
+    );
     [
         odin,
         rows.iter()
