@@ -24,6 +24,7 @@ mkdir -p "$OUT"
 echo '{"image_size": 32}' > "$OUT/ssim-32.json"
 echo '{"image_size": 32, "loss": "l2"}' > "$OUT/ssim-l2-32.json"
 echo '{"supervision": "weak"}' > "$OUT/cavga-weak.json"
+echo '{"consistency": false}' > "$OUT/plain-aae.json"
 
 # name | model | extra train options
 CASES=(
@@ -37,6 +38,10 @@ CASES=(
   "skip-ganomaly resized|skip-ganomaly|"
   "adae resized|adae|"
   "alocc resized|alocc|"
+  "constrained-aae resized|constrained-aae|"
+  "plain aae resized|constrained-aae|--model-config $OUT/plain-aae.json"
+  "constrained-aae tiles|constrained-aae|--tile 32 --stride 16"
+  "plain aae tiles|constrained-aae|--model-config $OUT/plain-aae.json --tile 32 --stride 16"
 )
 
 for case in "${CASES[@]}"; do
