@@ -15,7 +15,8 @@ pub enum OodCommand {
     /// score statistics and settings, chosen on in-distribution data only) into a run folder.
     Train(OodTrainArgs),
     /// Score the run's in-distribution test images and each --against set with MSP, ODIN,
-    /// energy and Mahalanobis; write RUN/ood-eval/{metrics.json,scores.csv}.
+    /// energy and Mahalanobis (and the generative scores when the run has them); write
+    /// RUN/ood-eval/{metrics.json,scores.csv}.
     Eval(OodEvalArgs),
 }
 
@@ -59,6 +60,15 @@ pub struct OodTrainArgs {
     /// At most this many auxiliary images (a seeded draw; synthetic sets draw this many).
     #[arg(long, requires = "auxiliary")]
     auxiliary_max: Option<usize>,
+    /// Also train the generative scores' VAE and its background VAE on the in-distribution
+    /// images (likelihood, likelihood ratio, input complexity; no labels used).
+    #[arg(long)]
+    generative: bool,
+    /// The generative VAEs' settings over the defaults, as JSON: the VAE's fields
+    /// ("image_size", "latent_dim", "decoder_std", "epochs", "importance_samples", …) and
+    /// "mutation_rate" (the background model's μ, 0.2).
+    #[arg(long, requires = "generative")]
+    generative_config: Option<String>,
     /// Seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -125,6 +135,14 @@ fn train(a: OodTrainArgs) -> anyhow::Result<()> {
             )
         })?;
     let classifier = ClassifierConfig::with_overrides(shape, a.classifier_config.as_deref())?;
+    let generative = if a.generative {
+        let settings =
+            ood::generative::GenerativeConfig::with_overrides(a.generative_config.as_deref())?;
+        settings.check()?;
+        Some(settings)
+    } else {
+        None
+    };
     let config = OodConfig {
         data: InSpec {
             data,
@@ -145,6 +163,7 @@ fn train(a: OodTrainArgs) -> anyhow::Result<()> {
             }),
             None => None,
         },
+        generative,
     };
     let run = ood::train(config, &a.out, a.force, &device)?;
     eprintln!(

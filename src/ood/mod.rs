@@ -1,6 +1,8 @@
 //! The out-of-distribution target: a classifier trained on the labelled classes of an image
 //! set, and the scores that tell when an input belongs to none of them (MODELS.md §21) —
-//! MSP, ODIN, Mahalanobis (per stage and as an ensemble), energy.
+//! MSP, ODIN, Mahalanobis (per stage and as an ensemble), energy; and, with `generative`, the
+//! density scores that need no classifier ([`generative`]: likelihood, likelihood ratio, input
+//! complexity).
 //!
 //! [`train`] writes an OOD run folder (atomically, as every run): the classifier's weights, its
 //! test accuracy (an OOD score on a poor classifier means little), the class Gaussians of each
@@ -24,6 +26,7 @@
 
 pub mod classifier;
 pub mod data;
+pub mod generative;
 pub mod oracle;
 pub mod scores;
 
@@ -38,6 +41,7 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use classifier::{Classifier, ClassifierConfig, Normalisation};
 use data::{Images, InDistribution, InSpec, OutSet};
+use generative::{GENERATIVE_SCORES, GenerativeConfig, GenerativeModels};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -87,6 +91,9 @@ pub struct OodConfig {
     /// Outlier exposure during training; `None` trains on the in-distribution images alone.
     #[serde(default)]
     pub outlier_exposure: Option<OutlierExposure>,
+    /// The generative scores' VAE and background VAE; `None` trains the classifier alone.
+    #[serde(default)]
+    pub generative: Option<GenerativeConfig>,
 }
 
 /// Outlier exposure (Hendrycks, Mazeika & Dietterich, ICLR 2019): each step also feeds a batch
@@ -126,6 +133,9 @@ impl OodConfig {
             "adversarial_epsilon must be in (0, 1] (pixel units), got {}",
             self.adversarial_epsilon
         );
+        if let Some(generative) = &self.generative {
+            generative.check()?;
+        }
         if let Some(oe) = &self.outlier_exposure {
             ensure!(
                 oe.weight.is_finite() && oe.weight > 0.0,
@@ -214,9 +224,21 @@ pub struct OodRun {
     pub trained: Classifier,
     /// The same on the plain device.
     pub scoring: Classifier,
+    /// The generative scores' VAEs, when the run trained them.
+    pub generative: Option<GenerativeModels>,
 }
 
 impl OodRun {
+    /// The names of the run's scores, in the order [`score_images`] gives them: [`SCORES`],
+    /// then [`GENERATIVE_SCORES`] when the run has its VAEs.
+    pub fn score_names(&self) -> Vec<&'static str> {
+        let mut names = SCORES.to_vec();
+        if self.generative.is_some() {
+            names.extend(GENERATIVE_SCORES);
+        }
+        names
+    }
+
     /// Score with these settings instead of the ones training chose (`None` keeps one): ODIN's
     /// temperature and ε, the Mahalanobis input step. Each is checked: a temperature must be
     /// positive, a step within `[0, 1]` (pixel units).
@@ -351,6 +373,17 @@ pub fn train(
         training_seconds,
     };
     let mahalanobis = MahalanobisFit { stages, ensemble };
+    let generative = match &config.generative {
+        Some(settings) => Some(GenerativeModels::train(
+            settings,
+            data.image,
+            &data.train,
+            &data.validation,
+            config.seed,
+            device,
+        )?),
+        None => None,
+    };
     let dir = staging.dir().to_path_buf();
     write_json(&dir.join("ood.json"), &config)?;
     write_json(&dir.join("classifier.json"), &summary)?;
@@ -360,6 +393,11 @@ pub fn train(
         &module_to_bytes(&scoring.network)?,
     )?;
     crate::io::write_atomic(&dir.join("split.csv"), split_csv(&data).as_bytes())?;
+    if let Some(models) = &generative {
+        for (file, bytes) in GENERATIVE_FILES.iter().zip(models.save()?) {
+            crate::io::write_atomic(&dir.join(file), &bytes)?;
+        }
+    }
     let dir = staging.publish()?;
     Ok(OodRun {
         dir,
@@ -368,8 +406,15 @@ pub fn train(
         mahalanobis,
         trained,
         scoring,
+        generative,
     })
 }
+
+/// The generative VAEs' weights in a run folder: the VAE, its background model.
+const GENERATIVE_FILES: [&str; 2] = [
+    "generative-vae.safetensors",
+    "generative-background.safetensors",
+];
 
 /// Load the OOD run in `dir` onto `device`.
 pub fn load(dir: &Path, device: &Device) -> crate::Result<OodRun> {
@@ -394,6 +439,22 @@ pub fn load(dir: &Path, device: &Device) -> crate::Result<OodRun> {
     module_from_bytes(&mut trained.network, bytes)?;
     trained.set_batch_statistics(false);
     let scoring = trained.valid();
+    let generative = match &config.generative {
+        Some(settings) => {
+            let [foreground, background] = GENERATIVE_FILES.map(|file| {
+                std::fs::read(dir.join(file))
+                    .with_context(|| format!("cannot read {}", dir.join(file).display()))
+            });
+            Some(GenerativeModels::load(
+                settings,
+                summary.image,
+                [foreground?, background?],
+                config.seed,
+                device,
+            )?)
+        }
+        None => None,
+    };
     Ok(OodRun {
         dir: dir.to_path_buf(),
         config,
@@ -401,6 +462,7 @@ pub fn load(dir: &Path, device: &Device) -> crate::Result<OodRun> {
         mahalanobis,
         trained,
         scoring,
+        generative,
     })
 }
 
@@ -889,9 +951,13 @@ fn input_step_scores(
     (odin, rows)
 }
 
-/// Every score of `images` (in [`SCORES`] order), in-distribution scores (higher = more
-/// in-distribution).
-pub fn score_images(run: &OodRun, images: &Images, device: &Device) -> Vec<Vec<f32>> {
+/// Every score of `images` (in [`OodRun::score_names`] order), in-distribution scores (higher =
+/// more in-distribution).
+pub fn score_images(
+    run: &OodRun,
+    images: &Images,
+    device: &Device,
+) -> crate::Result<Vec<Vec<f32>>> {
     let scoring = &run.scoring;
     let config = &run.config;
     let msp_energy = in_chunks(scoring, images, device, |x, _| {
@@ -910,7 +976,7 @@ pub fn score_images(run: &OodRun, images: &Images, device: &Device) -> Vec<Vec<f
         ],
         device,
     );
-    vec![
+    let mut scores = vec![
         msp_energy.iter().map(|p| p.0).collect(),
         odin,
         msp_energy.iter().map(|p| p.1).collect(),
@@ -920,7 +986,11 @@ pub fn score_images(run: &OodRun, images: &Images, device: &Device) -> Vec<Vec<f
         rows.iter()
             .map(|r| *r.last().expect("a stage") as f32)
             .collect(),
-    ]
+    ];
+    if let Some(models) = &run.generative {
+        scores.extend(models.scores(images, device)?);
+    }
+    Ok(scores)
 }
 
 /// The metrics of every score on one out-of-distribution set.
@@ -928,7 +998,7 @@ pub fn score_images(run: &OodRun, images: &Images, device: &Device) -> Vec<Vec<f
 pub struct SetReport {
     /// The set's name.
     pub name: String,
-    /// `(score name, metrics)` in [`SCORES`] order, then `odin-oracle` and
+    /// `(score name, metrics)` in [`OodRun::score_names`] order, then `odin-oracle` and
     /// `mahalanobis-oracle` when the oracle was asked for.
     pub scores: Vec<(String, OodMetrics)>,
     /// The settings the oracle chose on this set's tuning images.
@@ -1053,9 +1123,10 @@ pub fn evaluate(
     } else {
         (None, inside)
     };
-    let in_scores = score_images(run, &inside, device);
+    let in_scores = score_images(run, &inside, device)?;
+    let names = run.score_names();
     let mut csv = String::from("set,index,distribution");
-    for name in SCORES {
+    for name in &names {
         csv.push(',');
         csv.push_str(name);
     }
@@ -1083,9 +1154,9 @@ pub fn evaluate(
             }
             None => (None, images),
         };
-        let out_scores = score_images(run, &images, device);
+        let out_scores = score_images(run, &images, device)?;
         push_rows(&set.name(), &images, &out_scores, "out");
-        let mut scores = SCORES
+        let mut scores = names
             .iter()
             .zip(in_scores.iter().zip(&out_scores))
             .map(|(name, (i, o))| Ok((name.to_string(), ood_metrics(i, o)?)))
@@ -1118,6 +1189,7 @@ pub fn evaluate(
             "odin_epsilon": run.summary.odin_epsilon,
             "mahalanobis_epsilon": run.summary.mahalanobis_epsilon,
             "energy_temperature": run.config.energy_temperature,
+            "generative": run.config.generative,
         }),
         in_samples: inside.len(),
         oracle,
