@@ -9,6 +9,8 @@
 #   cifar10-6      CIFAR-10 classes 0–5    vs its classes 6–9 (near-OOD), uniform
 # EPOCHS overrides the classifier's epochs; CLASSIFIER adds JSON settings (e.g. the WRN's
 # '"depth": 10, "widen": 1' for a CPU budget); MAX_TRAIN and MAX_SAMPLES cap the images.
+# GENERATIVE (a JSON object, '{}' for the defaults) also trains the generative scores' VAE and
+# background VAE with those settings (likelihood, likelihood ratio, input complexity rows).
 #
 #   PAIRS="mnist fashion-mnist" SEEDS="0 1 2" scripts/results_ood.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
@@ -21,6 +23,7 @@ EPOCHS=${EPOCHS:-}
 CLASSIFIER=${CLASSIFIER:-}
 MAX_TRAIN=${MAX_TRAIN:-}
 MAX_SAMPLES=${MAX_SAMPLES:-}
+GENERATIVE=${GENERATIVE:-}
 mkdir -p "$OUT"
 settings="$CLASSIFIER"
 [ -n "$EPOCHS" ] && settings="${settings:+$settings, }\"epochs\": $EPOCHS"
@@ -47,10 +50,15 @@ for pair in $PAIRS; do
   esac
   for seed in $SEEDS; do
     run="$OUT/$pair-seed$seed"
+    if [ -n "$GENERATIVE" ] && [ -f "$run/ood.json" ] && [ ! -f "$run/generative-vae.safetensors" ]; then
+      echo "$run was trained without the generative VAEs; remove it or choose another OUT_DIR" >&2
+      exit 2
+    fi
     if [ ! -f "$run/ood.json" ]; then
       args=(--dataset "$dataset" --data "$source" --seed "$seed" --out "$run" --force "${classes[@]}")
       [ -n "$settings" ] && args+=(--classifier-config "{$settings}")
       [ -n "$MAX_TRAIN" ] && args+=(--max-train "$MAX_TRAIN")
+      [ -n "$GENERATIVE" ] && args+=(--generative --generative-config "$GENERATIVE")
       start=$(date +%s.%N)
       "$BIN" ood train "${args[@]}" 2> "$OUT/$pair-seed$seed.train.log"
       python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$start" > "$OUT/$pair-seed$seed.seconds"

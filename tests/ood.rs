@@ -35,6 +35,34 @@ fn mnist_config(seed: u64) -> OodConfig {
     }
 }
 
+/// The run saved in `folder` reloads and scores the first `count` in-distribution test images
+/// as `run`, trained in the same process, did.
+fn assert_saved_run_scores_alike(
+    run: &ood::OodRun,
+    folder: &std::path::Path,
+    count: usize,
+    device: &Device,
+) {
+    let loaded = ood::load(folder, device).unwrap();
+    let data = ood::data::load_in_distribution(&run.config.data, run.config.seed).unwrap();
+    let d: usize = run.summary.image.iter().product();
+    let some = data.test.subset(&(0..count).collect::<Vec<_>>(), d);
+    assert_eq!(
+        ood::score_images(run, &some, device).unwrap(),
+        ood::score_images(&loaded, &some, device).unwrap()
+    );
+}
+
+/// [`mnist_config`] for a short run: one classifier epoch on `max_train` digits, `validation`
+/// more held out.
+fn short_config(seed: u64, max_train: usize, validation: usize) -> OodConfig {
+    let mut config = mnist_config(seed);
+    config.classifier.epochs = 1;
+    config.data.max_train = Some(max_train);
+    config.data.validation = validation;
+    config
+}
+
 /// Floors from measurement, about 0.05 under the lowest of seeds 0–2 (`oddity ood train
 /// --dataset mnist --data fixtures/mnist --validation 300 --classifier-config '{"epochs":3}'
 /// --seed S`, then `oddity ood eval RUN --against fashion-mnist:fixtures/fashion-mnist`): test
@@ -89,14 +117,7 @@ fn lenet_tells_mnist_from_fashion_mnist() {
             && dir.join("run/ood-eval/scores.csv").is_file()
     );
 
-    // The saved run scores as the trained one did.
-    let loaded = ood::load(&dir.join("run"), &device).unwrap();
-    let data = ood::data::load_in_distribution(&run.config.data, 0).unwrap();
-    let some = data.test.subset(&(0..40).collect::<Vec<_>>(), 784);
-    assert_eq!(
-        ood::score_images(&run, &some, &device).unwrap(),
-        ood::score_images(&loaded, &some, &device).unwrap()
-    );
+    assert_saved_run_scores_alike(&run, &dir.join("run"), 40, &device);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -105,10 +126,7 @@ fn lenet_tells_mnist_from_fashion_mnist() {
 fn same_seed_same_run() {
     let device = Device::flex();
     let dir = temp_dir("ood-seed");
-    let mut config = mnist_config(1);
-    config.classifier.epochs = 1;
-    config.data.max_train = Some(600);
-    config.data.validation = 40;
+    let config = short_config(1, 600, 40);
     let a = ood::train(config.clone(), &dir.join("a"), false, &device).unwrap();
     let b = ood::train(config, &dir.join("b"), false, &device).unwrap();
     assert_eq!(a.summary.epochs, b.summary.epochs);
@@ -124,7 +142,7 @@ fn same_seed_same_run() {
 fn ood_settings_are_checked_at_the_door() {
     let device = Device::flex();
     let dir = temp_dir("ood-door");
-    let cases: [(&str, fn(&mut OodConfig), &str); 5] = [
+    let cases: [(&str, fn(&mut OodConfig), &str); 6] = [
         ("validation", |c| c.data.validation = 5000, "--validation"),
         (
             "classes",
@@ -159,6 +177,14 @@ fn ood_settings_are_checked_at_the_door() {
             },
             "in-distribution data set itself",
         ),
+        (
+            "generative",
+            |c| {
+                c.generative =
+                    Some(GenerativeConfig::with_overrides(Some(r#"{"image_size": 16}"#)).unwrap())
+            },
+            "never cropped",
+        ),
     ];
     for (name, spoil, expected) in cases {
         let mut config = mnist_config(0);
@@ -185,10 +211,7 @@ fn ood_settings_are_checked_at_the_door() {
 fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
     let device = Device::flex();
     let dir = temp_dir("ood-oe");
-    let mut config = mnist_config(0);
-    config.classifier.epochs = 1;
-    config.data.max_train = Some(600);
-    config.data.validation = 100;
+    let mut config = short_config(0, 600, 100);
     config.outlier_exposure = Some(OutlierExposure {
         auxiliary: OutSet::Gaussian,
         weight: 0.5,
@@ -252,23 +275,20 @@ fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// The generative scores (no classifier): a VAE of 900 MNIST fixture digits (6 epochs) and its
+/// The generative scores (no classifier): a VAE of 1 000 MNIST fixture digits (6 epochs) and its
 /// background VAE on mutated digits (μ = 0.2), against 300 Fashion-MNIST fixture images and 300
 /// Gaussian noise images. Floors from measurement, about 0.04 under the lowest of seeds 0–2
 /// (`oddity ood train --dataset mnist --data fixtures/mnist --max-train 1000 --validation 100
 /// --classifier-config '{"epochs":1}' --generative --generative-config '{"epochs":6}' --seed S`,
 /// then `oddity ood eval RUN --against fashion-mnist:fixtures/fashion-mnist --against gaussian
-/// --max-samples 300`): AUROC against Fashion-MNIST, likelihood 0.969 / 0.963 / 0.970 (floor
-/// 0.92), likelihood ratio 0.977 / 0.980 / 0.976 (0.93), input complexity 0.947 / 0.943 / 0.951
-/// (0.90); all three 1.000 against the noise (0.99). The saved run scores as the trained one.
+/// --max-samples 300`): AUROC against Fashion-MNIST, likelihood 0.962 / 0.969 / 0.964 (floor
+/// 0.92), likelihood ratio 0.961 / 0.988 / 0.971 (0.92), input complexity 0.937 / 0.953 / 0.943
+/// (0.89); all three 1.000 against the noise (0.99). The saved run scores as the trained one.
 #[test]
 fn generative_scores_tell_mnist_from_fashion_mnist() {
     let device = Device::flex();
     let dir = temp_dir("ood-generative");
-    let mut config = mnist_config(0);
-    config.classifier.epochs = 1;
-    config.data.max_train = Some(1000);
-    config.data.validation = 100;
+    let mut config = short_config(0, 1000, 100);
     config.generative = Some(GenerativeConfig::with_overrides(Some(r#"{"epochs": 6}"#)).unwrap());
     let run = ood::train(config, &dir.join("run"), false, &device).unwrap();
     let fashion = OutSet::parse(&format!(
@@ -286,8 +306,8 @@ fn generative_scores_tell_mnist_from_fashion_mnist() {
     .unwrap();
     let floors = [
         ("likelihood", 0.92),
-        ("likelihood-ratio", 0.93),
-        ("input-complexity", 0.90),
+        ("likelihood-ratio", 0.92),
+        ("input-complexity", 0.89),
     ];
     for set in &report.sets {
         let names: Vec<&str> = set.scores.iter().map(|(n, _)| n.as_str()).collect();
@@ -313,13 +333,76 @@ fn generative_scores_tell_mnist_from_fashion_mnist() {
             .ends_with("likelihood,likelihood-ratio,input-complexity")
     );
 
-    // The saved run scores as the trained one did.
-    let loaded = ood::load(&dir.join("run"), &device).unwrap();
-    let data = ood::data::load_in_distribution(&run.config.data, 0).unwrap();
-    let some = data.test.subset(&(0..20).collect::<Vec<_>>(), 784);
-    assert_eq!(
-        ood::score_images(&run, &some, &device).unwrap(),
-        ood::score_images(&loaded, &some, &device).unwrap()
-    );
+    assert_saved_run_scores_alike(&run, &dir.join("run"), 20, &device);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Write the 8-bit grey `index`-th image of `set` (28 × 28) as a PNG at `path`.
+fn write_digit(set: &oddity::data::LabelledSet, index: usize, path: &std::path::Path) {
+    let pixels = &set.values[index * 784..(index + 1) * 784];
+    let bytes: Vec<u8> = pixels.iter().map(|&v| v as u8).collect();
+    image::GrayImage::from_raw(28, 28, bytes)
+        .unwrap()
+        .save(path)
+        .unwrap();
+}
+
+/// A user's pair of image folders: the in-distribution folder has class sub-folders with
+/// `train/` and `test/` (MNIST fixture's zeros and ones as PNGs: 150 of each to train, 50 of
+/// each to test), the out-of-distribution folder is any folder of images (100 Fashion-MNIST
+/// fixture images). The classifier learns the two classes from the folders' names. Floors from
+/// measurement (2 epochs, seeds 0–2): test accuracy 0.99 / 1.00 / 0.99 (floor 0.95), AUROC of
+/// the Mahalanobis ensemble 1.000 on every seed and of the penultimate layer 0.996 / 1.000 /
+/// 1.000 (0.95). MSP, ODIN and energy stay near chance here (0.53–0.67): a two-class softmax
+/// is confident on anything, the case the feature-space scores are for.
+#[test]
+fn a_pair_of_image_folders_is_an_ood_protocol() {
+    use oddity::data::source;
+    let device = Device::flex();
+    let dir = temp_dir("ood-folders");
+    let mnist = source::load(&spec(DatasetKind::Mnist, fixture("mnist"))).unwrap();
+    let fashion = source::load(&spec(DatasetKind::FashionMnist, fixture("fashion-mnist"))).unwrap();
+    for (split, set, per_class) in [
+        ("train", &mnist.train, 150),
+        ("test", mnist.test.as_ref().unwrap(), 50),
+    ] {
+        for (digit, name) in [(0u32, "zero"), (1, "one")] {
+            let folder = dir.join("digits").join(split).join(name);
+            std::fs::create_dir_all(&folder).unwrap();
+            let indices = set.classes.iter().enumerate().filter(|(_, c)| **c == digit);
+            for (i, _) in indices.take(per_class) {
+                write_digit(set, i, &folder.join(format!("{i}.png")));
+            }
+        }
+    }
+    let clothes = dir.join("clothes").join("any");
+    std::fs::create_dir_all(&clothes).unwrap();
+    let worn = fashion.test.as_ref().unwrap();
+    for i in 0..100 {
+        write_digit(worn, i, &clothes.join(format!("{i}.png")));
+    }
+
+    let mut config = mnist_config(0);
+    config.data.data = spec(DatasetKind::ImageFolder, dir.join("digits"));
+    config.data.validation = 30;
+    config.classifier.epochs = 2;
+    let run = ood::train(config, &dir.join("run"), false, &device).unwrap();
+    assert_eq!(run.summary.class_names, ["one", "zero"]);
+    assert_eq!(run.summary.sizes, [270, 30]);
+    let accuracy = run.summary.test_accuracy;
+    assert!(accuracy >= 0.95, "test accuracy {accuracy}");
+    let against =
+        OutSet::parse(&format!("image-folder:{}", dir.join("clothes").display())).unwrap();
+    let report = ood::evaluate(&run, &[against], None, false, &device).unwrap();
+    assert_eq!(report.in_samples, 100);
+    let set = &report.sets[0];
+    assert_eq!(set.scores[0].1.out_samples, 100);
+    for (name, metrics) in &set.scores {
+        eprintln!("{name}: AUROC {:.4}", metrics.auroc);
+    }
+    let auroc = |score: &str| set.scores.iter().find(|(n, _)| n == score).unwrap().1.auroc;
+    for score in ["mahalanobis", "mahalanobis-penultimate"] {
+        assert!(auroc(score) >= 0.95, "{score}: AUROC {}", auroc(score));
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -139,6 +139,7 @@ fn train(a: OodTrainArgs) -> anyhow::Result<()> {
         let settings =
             ood::generative::GenerativeConfig::with_overrides(a.generative_config.as_deref())?;
         settings.check()?;
+        settings.check_image(shape)?;
         Some(settings)
     } else {
         None

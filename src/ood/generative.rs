@@ -11,24 +11,30 @@
 //!   (`mutation_rate`), replaced by one of the 256 grey levels drawn uniformly (per channel).
 //!   The background model learns the population-level statistics the mutation keeps (the
 //!   background), so the ratio keeps what is specific to the in-distribution semantics. The
-//!   paper tunes μ (and an L2 penalty on the background model, left out here) on a validation
-//!   OOD set; here μ is a setting (0.2, inside the paper's [0.1, 0.2] for Fashion-MNIST... to
-//!   0.3 for genomics), never chosen on test or OOD data.
+//!   paper picks μ (and an L2 penalty on the background model's weights, left out here) on a
+//!   validation OOD set; here μ is a setting (0.2 by default), never chosen on test or OOD
+//!   data.
 //! - `input-complexity` (Serrà et al., "Input Complexity and Out-of-Distribution Detection
-//!   with Likelihood-based Generative Models", ICLR 2020): `S(x) = ℓ(x) − L(x)` with `ℓ` the
-//!   model's negative log-likelihood of the 8-bit image and `L` its lossless PNG length (best
-//!   compression, adaptive filters), both in bits per dimension; a large `S` means
+//!   with Likelihood-based Generative Models", ICLR 2020): the paper's `S(x) = −ℓ_M(x) − L(x)`
+//!   with `ℓ_M` the model's log-likelihood of the 8-bit image and `L` its lossless PNG length
+//!   (best compression, adaptive filters), both in bits per dimension; a large `S` means
 //!   out-of-distribution, so the in-distribution score is `−S`. The VAE's density is
 //!   continuous: the probability of an 8-bit image is taken as density × the volume of its
 //!   quantisation cell, `Δ^D` with `Δ = 2/255` on the model's `[−1, 1]` scale, which shifts
-//!   every image's `ℓ` by the same `−log₂ Δ` per dimension (no effect on any ranking).
+//!   every image's `ℓ_M` by the same `log₂ Δ` per dimension (no effect on any ranking). The
+//!   decoder's fixed standard deviation `s` (`decoder_std`, 0.1 here) does change the ranking:
+//!   it sets how much the likelihood weighs against the PNG length.
 //!
 //! Every score is an in-distribution score (higher = more in-distribution), as the classifier
-//! scores are. The images are fitted to the VAE's square input as the classifier's are
-//! ([`super::data::fit_image`]: zero-padded around the centre, 28 → 32 for MNIST) and scaled
-//! to `[−1, 1]` (the DCGAN decoder ends in tanh). Both VAEs train with the models' loop
+//! scores are. The VAE's input is the run's image (the classifier's size, to which every
+//! `--against` set is fitted) zero-padded around the centre to the VAE's square side
+//! ([`super::data::fit_image`]: 28 → 32 for MNIST; an image larger than that side is refused,
+//! never cropped), rounded to the 8-bit levels (the synthetic noise sets are continuous) and
+//! scaled to `[−1, 1]` (the DCGAN decoder ends in tanh). Both VAEs train with the models' loop
 //! ([`crate::train::fit`]) on the run's training images, validating on its validation images,
-//! and keep the last epoch.
+//! and keep the last epoch. Deviations from Ren et al. besides the model: the mutation is drawn
+//! once, before training (not afresh each epoch), and the padding around the image is not
+//! mutated.
 
 use super::data::{Images, fit_image};
 use crate::data::{Origin, SampleShape, Samples};
@@ -51,8 +57,10 @@ const QUANTUM: f64 = 2.0 / 255.0;
 /// Images scored in one pass (the VAE splits its decodes further).
 const CHUNK: usize = 256;
 
-/// The random streams of the generative part (clear of the classifier's).
+/// The random streams of the generative part (clear of the classifier's): the training
+/// images' mutation, the validation images', the two VAEs' weight seeds.
 const STREAM_MUTATION: u64 = 70;
+const STREAM_VALIDATION_MUTATION: u64 = 73;
 const STREAM_FOREGROUND: u64 = 71;
 const STREAM_BACKGROUND: u64 = 72;
 
@@ -115,7 +123,8 @@ impl GenerativeConfig {
         Ok(config)
     }
 
-    /// Refuse settings out of range before any work.
+    /// Refuse settings out of range before any work (the image's size is checked by
+    /// [`GenerativeConfig::check_image`] once it is known).
     pub fn check(&self) -> crate::Result<()> {
         ensure!(
             self.mutation_rate.is_finite() && self.mutation_rate > 0.0 && self.mutation_rate <= 1.0,
@@ -127,7 +136,36 @@ impl GenerativeConfig {
             "the generative scores take the VAE's log-likelihood (score \"iwae\"), not {:?}",
             self.vae.score
         );
-        ModelConfig::new(self.vae.clone()).validate()
+        ModelConfig::new(self.vae.clone()).validate()?;
+        crate::nn::dcgan::check_image_size(self.vae.image_size).map_err(|_| {
+            anyhow::anyhow!(
+                "--generative-config image_size must be a power of two ≥ 8 (the DCGAN VAE), got {}",
+                self.vae.image_size
+            )
+        })?;
+        for (name, value) in [
+            ("importance_samples", self.vae.importance_samples),
+            ("probability_samples", self.vae.probability_samples),
+        ] {
+            ensure!(
+                (1..=10_000).contains(&value),
+                "--generative-config {name} must be within 1–10000, got {value}"
+            );
+        }
+        Ok(())
+    }
+
+    /// Refuse a VAE input smaller than the run's images of `[c, h, w]`: they are padded to
+    /// the VAE's side, never cropped.
+    pub fn check_image(&self, [_, h, w]: [usize; 3]) -> crate::Result<()> {
+        let side = self.vae.image_size;
+        ensure!(
+            h <= side && w <= side,
+            "the generative VAE's image_size {side} is smaller than the {h}×{w} images (they are \
+             zero-padded to it, never cropped): set --generative-config '{{\"image_size\": {}}}'",
+            h.max(w).next_power_of_two().max(8)
+        );
+        Ok(())
     }
 
     /// The VAE's input, `[channels, side, side]`, for images of `image`.
@@ -137,9 +175,10 @@ impl GenerativeConfig {
 }
 
 /// `images` (of `image`, in `[0, 1]`) with each pixel, with probability `rate`, replaced by one
-/// of the 256 grey levels drawn uniformly: Ren et al.'s perturbation, seeded.
-pub fn mutate(images: &Images, rate: f64, seed: u64) -> Images {
-    let mut rng = component_rng(seed, STREAM_MUTATION);
+/// of the 256 grey levels drawn uniformly: Ren et al.'s perturbation, seeded (`stream` keeps
+/// the draws of different image sets apart).
+pub fn mutate(images: &Images, rate: f64, seed: u64, stream: u64) -> Images {
+    let mut rng = component_rng(seed, stream);
     let values = images
         .values
         .iter()
@@ -158,15 +197,17 @@ pub fn mutate(images: &Images, rate: f64, seed: u64) -> Images {
     }
 }
 
-/// `images` of `image` as the VAE's samples: fitted to `input` and scaled to `[−1, 1]`.
+/// `images` of `image` as the VAE's samples: fitted to `input`, rounded to the 8-bit levels
+/// and scaled to `[−1, 1]`.
 fn vae_samples(images: &Images, image: [usize; 3], input: [usize; 3]) -> crate::Result<Samples> {
     let d = image.iter().product::<usize>();
     let mut values = Vec::with_capacity(images.len() * input.iter().product::<usize>());
     for pixels in images.values.chunks(d) {
+        let fitted = fit_image(pixels, image, input)?;
         values.extend(
-            fit_image(pixels, image, input)?
+            fitted
                 .iter()
-                .map(|v| 2.0 * v - 1.0),
+                .map(|v| 2.0 * (v.clamp(0.0, 1.0) * 255.0).round() / 255.0 - 1.0),
         );
     }
     Ok(Samples {
@@ -230,13 +271,16 @@ pub struct GenerativeModels {
 }
 
 impl GenerativeModels {
-    /// The untrained pair for images of `image`, weights drawn from `seed`.
-    fn build(
+    /// The untrained pair for images of `image`, weights drawn from `seed`; every setting
+    /// checked.
+    pub fn new(
         config: &GenerativeConfig,
         image: [usize; 3],
         seed: u64,
         device: &Device,
     ) -> crate::Result<Self> {
+        config.check()?;
+        config.check_image(image)?;
         let [c, h, w] = config.input(image);
         let shape = SampleShape::Image {
             channels: c,
@@ -247,24 +291,26 @@ impl GenerativeModels {
         Ok(GenerativeModels {
             config: config.clone(),
             image,
-            foreground: vae.build(shape, device, seed ^ STREAM_FOREGROUND)?,
-            background: vae.build(shape, device, seed ^ STREAM_BACKGROUND)?,
+            foreground: vae.build(
+                shape,
+                device,
+                component_rng(seed, STREAM_FOREGROUND).random(),
+            )?,
+            background: vae.build(
+                shape,
+                device,
+                component_rng(seed, STREAM_BACKGROUND).random(),
+            )?,
         })
     }
 
-    /// Train both VAEs on `train`, validating on `validation` (images of `image`): the
-    /// foreground on the images, the background on their mutated copies (each epoch sees the
-    /// same mutation).
-    pub fn train(
-        config: &GenerativeConfig,
-        image: [usize; 3],
-        train: &Images,
-        validation: &Images,
-        seed: u64,
-        device: &Device,
-    ) -> crate::Result<Self> {
-        config.check()?;
-        let mut models = Self::build(config, image, seed, device)?;
+    /// Train both VAEs on `train`, validating on `validation` (images of the run's shape):
+    /// the foreground on the images, the background on their mutated copies (each epoch sees
+    /// the same mutation). `seed` shuffles the batches and draws the mutation.
+    pub fn train(&mut self, train: &Images, validation: &Images, seed: u64) -> crate::Result<()> {
+        let config = self.config.clone();
+        let image = self.image;
+        let models = self;
         let input = config.input(image);
         let options = TrainOptions {
             epochs: config.vae.epochs,
@@ -281,15 +327,17 @@ impl GenerativeModels {
             &valid,
             &options,
         )?;
-        let mutated = mutate(train, config.mutation_rate, seed);
+        let mutated = mutate(train, config.mutation_rate, seed, STREAM_MUTATION);
+        let mutated_validation = mutate(
+            validation,
+            config.mutation_rate,
+            seed,
+            STREAM_VALIDATION_MUTATION,
+        );
         let (background_log, _) = fit(
             models.background.as_mut(),
             &vae_samples(&mutated, image, input)?,
-            &vae_samples(
-                &mutate(validation, config.mutation_rate, seed ^ 1),
-                image,
-                input,
-            )?,
+            &vae_samples(&mutated_validation, image, input)?,
             &options,
         )?;
         let last =
@@ -301,7 +349,7 @@ impl GenerativeModels {
             last(&log),
             last(&background_log)
         );
-        Ok(models)
+        Ok(())
     }
 
     /// The pair saved by [`GenerativeModels::save`], for images of `image`.
@@ -312,7 +360,7 @@ impl GenerativeModels {
         seed: u64,
         device: &Device,
     ) -> crate::Result<Self> {
-        let mut models = Self::build(config, image, seed, device)?;
+        let mut models = Self::new(config, image, seed, device)?;
         models.foreground.load_weights(foreground)?;
         models.background.load_weights(background)?;
         Ok(models)
@@ -333,7 +381,7 @@ impl GenerativeModels {
         samples: &Samples,
         device: &Device,
     ) -> crate::Result<Vec<f64>> {
-        let d = samples.values.len() / samples.labels.len().max(1);
+        let d = samples.shape.len();
         let mut out = Vec::with_capacity(samples.labels.len());
         for chunk in samples.values.chunks(CHUNK * d) {
             let n = chunk.len() / d;
@@ -428,7 +476,7 @@ mod tests {
             labels: vec![0; n],
             origin: (0..n as u32).collect(),
         };
-        let mutated = mutate(&images, 0.2, 7);
+        let mutated = mutate(&images, 0.2, 7, STREAM_MUTATION);
         let changed: Vec<&f32> = mutated.values.iter().filter(|&&v| v != 0.123_456).collect();
         let share = changed.len() as f64 / (n * d) as f64;
         assert!((share - 0.2).abs() < 0.01, "{share}");
@@ -437,8 +485,18 @@ mod tests {
                 .iter()
                 .all(|&&v| ((v * 255.0).round() - v * 255.0).abs() < 1e-4)
         );
-        assert_eq!(mutate(&images, 0.2, 7).values, mutated.values);
-        assert_ne!(mutate(&images, 0.2, 8).values, mutated.values);
+        assert_eq!(
+            mutate(&images, 0.2, 7, STREAM_MUTATION).values,
+            mutated.values
+        );
+        assert_ne!(
+            mutate(&images, 0.2, 8, STREAM_MUTATION).values,
+            mutated.values
+        );
+        assert_ne!(
+            mutate(&images, 0.2, 7, STREAM_VALIDATION_MUTATION).values,
+            mutated.values
+        );
     }
 
     /// Overrides reach the VAE's fields and μ; an unknown key or a μ out of range is refused.
@@ -471,7 +529,7 @@ mod tests {
         ))
         .unwrap();
         let image = [1, 6, 6];
-        let models = GenerativeModels::build(&config, image, 3, &device).unwrap();
+        let models = GenerativeModels::new(&config, image, 3, &device).unwrap();
         let mut rng = component_rng(5, 0);
         let images = Images {
             values: (0..3 * 36).map(|_| rng.random::<f32>()).collect(),
@@ -501,8 +559,10 @@ mod tests {
                 scores[2][i]
             );
         }
-        // Zero padding: the VAE sees the 6 × 6 image in the middle of an 8 × 8 black (−1) one.
+        // Zero padding: the VAE sees the 6 × 6 image in the middle of an 8 × 8 black (−1) one,
+        // its pixels rounded to the 8-bit levels.
         assert_eq!(samples.values[0], -1.0);
-        assert!((samples.values[9] - (2.0 * images.values[0] - 1.0)).abs() < 1e-6);
+        let level = (images.values[0] * 255.0).round() / 255.0;
+        assert!((samples.values[9] - (2.0 * level - 1.0)).abs() < 1e-6);
     }
 }

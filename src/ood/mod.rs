@@ -311,6 +311,16 @@ pub fn train(
     let staging = Staging::begin(out, existing)?;
     let data = data::load_in_distribution(&config.data, config.seed)?;
     config.classifier.check(data.image)?;
+    // Built (and so checked against the images) before the classifier trains.
+    let mut generative = match &config.generative {
+        Some(settings) => Some(GenerativeModels::new(
+            settings,
+            data.image,
+            config.seed,
+            device,
+        )?),
+        None => None,
+    };
     let normalisation = Normalisation::fit(&data.train.values, data.image);
     let train_device = device.clone().autodiff();
     let mut trained = Classifier::new(
@@ -373,17 +383,9 @@ pub fn train(
         training_seconds,
     };
     let mahalanobis = MahalanobisFit { stages, ensemble };
-    let generative = match &config.generative {
-        Some(settings) => Some(GenerativeModels::train(
-            settings,
-            data.image,
-            &data.train,
-            &data.validation,
-            config.seed,
-            device,
-        )?),
-        None => None,
-    };
+    if let Some(models) = &mut generative {
+        models.train(&data.train, &data.validation, config.seed)?;
+    }
     let dir = staging.dir().to_path_buf();
     write_json(&dir.join("ood.json"), &config)?;
     write_json(&dir.join("classifier.json"), &summary)?;
