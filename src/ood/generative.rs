@@ -308,13 +308,11 @@ impl GenerativeModels {
     /// the foreground on the images, the background on their mutated copies (each epoch sees
     /// the same mutation). `seed` shuffles the batches and draws the mutation.
     pub fn train(&mut self, train: &Images, validation: &Images, seed: u64) -> crate::Result<()> {
-        let config = self.config.clone();
-        let image = self.image;
-        let models = self;
-        let input = config.input(image);
+        let (image, rate) = (self.image, self.config.mutation_rate);
+        let input = self.config.input(image);
         let options = TrainOptions {
-            epochs: config.vae.epochs,
-            batch_size: config.vae.batch_size,
+            epochs: self.config.vae.epochs,
+            batch_size: self.config.vae.batch_size,
             seed,
             progress: false,
             patience: None,
@@ -322,20 +320,15 @@ impl GenerativeModels {
         let valid = vae_samples(validation, image, input)?;
         let started = std::time::Instant::now();
         let (log, _) = fit(
-            models.foreground.as_mut(),
+            self.foreground.as_mut(),
             &vae_samples(train, image, input)?,
             &valid,
             &options,
         )?;
-        let mutated = mutate(train, config.mutation_rate, seed, STREAM_MUTATION);
-        let mutated_validation = mutate(
-            validation,
-            config.mutation_rate,
-            seed,
-            STREAM_VALIDATION_MUTATION,
-        );
+        let mutated = mutate(train, rate, seed, STREAM_MUTATION);
+        let mutated_validation = mutate(validation, rate, seed, STREAM_VALIDATION_MUTATION);
         let (background_log, _) = fit(
-            models.background.as_mut(),
+            self.background.as_mut(),
             &vae_samples(&mutated, image, input)?,
             &vae_samples(&mutated_validation, image, input)?,
             &options,
@@ -343,8 +336,7 @@ impl GenerativeModels {
         let last =
             |l: &crate::train::TrainLog| l.epochs.last().map_or(f64::NAN, |e| e.validation_loss);
         eprintln!(
-            "generative models: VAE and background VAE (μ = {}) trained in {:.1} s; validation −ELBO {:.1} and {:.1}",
-            config.mutation_rate,
+            "generative models: VAE and background VAE (μ = {rate}) trained in {:.1} s; validation −ELBO {:.1} and {:.1}",
             started.elapsed().as_secs_f64(),
             last(&log),
             last(&background_log)
