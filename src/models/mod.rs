@@ -112,6 +112,14 @@ pub trait Detector: Send {
         self.score(batch)
     }
 
+    /// Whether the current training stage has a validation criterion. A stage that trains
+    /// something the score does not yet use (f-AnoGAN's WGAN before its encoder, Deep SVDD's
+    /// pretraining) has none: its epochs are logged without one, never chosen as the best
+    /// checkpoint, and not counted by early stopping's patience.
+    fn validates(&self) -> bool {
+        true
+    }
+
     /// A per-pixel anomaly map `[B, 1, H, W]`, for models whose paper defines one.
     fn anomaly_map(&self, _batch: Tensor<2>) -> Option<Tensor<4>> {
         None
@@ -230,6 +238,9 @@ impl<D: Detector> Detector for Built<D> {
     }
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
         self.detector.validation_loss(batch)
+    }
+    fn validates(&self) -> bool {
+        self.detector.validates()
     }
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
         self.detector.anomaly_map(batch)

@@ -333,8 +333,12 @@ impl GenerativeModels {
             &vae_samples(&mutated_validation, image, input)?,
             &options,
         )?;
-        let last =
-            |l: &crate::train::TrainLog| l.epochs.last().map_or(f64::NAN, |e| e.validation_loss);
+        let last = |l: &crate::train::TrainLog| {
+            l.epochs
+                .last()
+                .and_then(|e| e.validation_loss)
+                .unwrap_or(f64::NAN)
+        };
         eprintln!(
             "generative models: VAE and background VAE (μ = {rate}) trained in {:.1} s; validation −ELBO {:.1} and {:.1}",
             started.elapsed().as_secs_f64(),

@@ -120,13 +120,14 @@ fn not_inverted(auroc: f64, labels: &[u8]) -> Check {
     }
 }
 
-/// Losses finite, and the validation loss improved on the first epoch and did not blow up.
+/// Losses finite, and the validation loss improved on the first validated epoch and did not
+/// blow up (epochs of a stage without validation take no part).
 fn training_converged(log: &TrainLog) -> Check {
     let name = "training converged";
-    let bad = log
-        .epochs
-        .iter()
-        .find(|e| !e.validation_loss.is_finite() || e.losses.values().any(|v| !v.is_finite()));
+    let bad = log.epochs.iter().find(|e| {
+        e.validation_loss.is_some_and(|v| !v.is_finite())
+            || e.losses.values().any(|v| !v.is_finite())
+    });
     if let Some(e) = bad {
         return Check {
             name,
@@ -134,31 +135,42 @@ fn training_converged(log: &TrainLog) -> Check {
             detail: format!("epoch {}: a loss is not finite (diverged)", e.epoch),
         };
     }
-    let Some(first) = log.epochs.first() else {
+    if log.epochs.is_empty() {
         return Check {
             name,
             ok: false,
             detail: "no epoch was trained".into(),
         };
+    }
+    let validated: Vec<(usize, f64)> = (log.epochs.iter())
+        .filter_map(|e| e.validation_loss.map(|v| (e.epoch, v)))
+        .collect();
+    let (Some(&(first_epoch, first)), Some(&(_, last))) = (validated.first(), validated.last())
+    else {
+        return Check {
+            name,
+            ok: true,
+            detail: format!(
+                "{} epochs, losses finite; no stage had a validation loss",
+                log.epochs.len()
+            ),
+        };
     };
-    let best = (log.epochs.iter())
-        .map(|e| e.validation_loss)
-        .fold(f64::INFINITY, f64::min);
-    let last = log.epochs.last().map_or(best, |e| e.validation_loss);
-    if log.epochs.len() > 2 && log.best_epoch <= 1 {
+    let best = validated.iter().map(|e| e.1).fold(f64::INFINITY, f64::min);
+    if validated.len() > 2 && log.best_epoch <= first_epoch {
         return Check {
             name,
             ok: false,
             detail: format!(
-                "the validation loss never fell below epoch 1's ({:.6}) in {} epochs",
-                first.validation_loss,
-                log.epochs.len()
+                "the validation loss never fell below epoch {first_epoch}'s ({first:.6}) in {} \
+                 validated epochs",
+                validated.len()
             ),
         };
     }
     // Rose to ten times its best, and by more than a thousandth of where it started: diverging
     // (a loss near zero may multiply by ten in rounding noise).
-    if last - best > 9.0 * best.abs() && last - best > 1e-3 * first.validation_loss.abs() {
+    if last - best > 9.0 * best.abs() && last - best > 1e-3 * first.abs() {
         return Check {
             name,
             ok: false,
@@ -172,8 +184,7 @@ fn training_converged(log: &TrainLog) -> Check {
         name,
         ok: true,
         detail: format!(
-            "validation loss {:.6} → best {best:.6} at epoch {} of {}",
-            first.validation_loss,
+            "validation loss {first:.6} → best {best:.6} at epoch {} of {}",
             log.best_epoch,
             log.epochs.len()
         ),
@@ -241,7 +252,7 @@ mod tests {
             .map(|(i, &v)| EpochLog {
                 epoch: i + 1,
                 losses: [("loss".to_string(), v)].into(),
-                validation_loss: v,
+                validation_loss: Some(v),
                 train_seconds: 1.0,
                 samples_per_second: 1.0,
             })
@@ -301,6 +312,26 @@ mod tests {
             let c = checks(&evidence(&spread, &labels, 0.9, &log(&losses), None));
             assert!(!c[2].ok && c[2].detail.contains(needle), "{needle}: {c:#?}");
         }
+
+        // A first stage without validation (f-AnoGAN's WGAN) takes no part: the reference is
+        // the first validated epoch.
+        let mut staged = log(&[9.0, 9.0, 0.5, 0.6, 0.7]);
+        staged.epochs[..2]
+            .iter_mut()
+            .for_each(|e| e.validation_loss = None);
+        staged.best_epoch = 3;
+        let c = checks(&evidence(&spread, &labels, 0.9, &staged, None));
+        assert!(
+            !c[2].ok && c[2].detail.contains("epoch 3's (0.500000)"),
+            "{c:#?}"
+        );
+        staged.epochs[3].validation_loss = Some(0.4);
+        staged.best_epoch = 4;
+        let c = checks(&evidence(&spread, &labels, 0.9, &staged, None));
+        assert!(
+            c[2].ok && c[2].detail.starts_with("validation loss 0.500000"),
+            "{c:#?}"
+        );
 
         // Validation scores tie: the 95th percentile flags every validation normal.
         let tied = vec![1.0f32; 50];

@@ -467,7 +467,10 @@ fn training_curves(page: &mut String, r: &RunReport) -> crate::Result<()> {
             series.entry(name.clone()).or_default().push(v);
         }
     }
-    let validation: Vec<f64> = log.epochs.iter().map(|e| e.validation_loss).collect();
+    // Epochs of a stage without validation are gaps in the curve.
+    let validation: Vec<f64> = (log.epochs.iter())
+        .map(|e| e.validation_loss.unwrap_or(f64::NAN))
+        .collect();
     page.push_str(
         "<h3>Training</h3><p class=\"muted\">Mean of each loss over an epoch's steps, and the \
          validation criterion the best checkpoint is chosen by (orange: the best epoch).</p>\

@@ -100,6 +100,10 @@ impl Detector for TiledDetector {
             .expect("an image has at least one tile")
     }
 
+    fn validates(&self) -> bool {
+        self.inner.validates()
+    }
+
     /// The mean of the tiles' validation losses.
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
         let n = self.corners.len() as f64;

@@ -263,7 +263,7 @@ fn summary(run: &Run, checkpoint: Checkpoint) -> TrainingSummary {
         validation_loss: epoch
             .checked_sub(1)
             .and_then(|e| run.log.epochs.get(e))
-            .map(|e| e.validation_loss),
+            .and_then(|e| e.validation_loss),
         final_losses: run
             .log
             .epochs

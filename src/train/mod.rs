@@ -43,8 +43,9 @@ pub struct EpochLog {
     pub epoch: usize,
     /// Mean of each named loss over the epoch's steps.
     pub losses: BTreeMap<String, f64>,
-    /// Mean validation criterion on the normal-only validation set (lower = better).
-    pub validation_loss: f64,
+    /// Mean validation criterion on the normal-only validation set (lower = better); none for
+    /// an epoch of a stage without one ([`crate::models::Detector::validates`]).
+    pub validation_loss: Option<f64>,
     /// Wall-clock seconds of the epoch's training steps.
     pub train_seconds: f64,
     /// Training throughput.
@@ -56,7 +57,7 @@ pub struct EpochLog {
 pub struct TrainLog {
     /// One entry per epoch.
     pub epochs: Vec<EpochLog>,
-    /// The epoch with the lowest validation loss (1-based).
+    /// The epoch with the lowest validation loss (1-based); the last epoch when none had one.
     pub best_epoch: usize,
 }
 
@@ -223,13 +224,16 @@ pub fn fit_resumable(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let valid_batch = score_batch_size(valid.shape.len());
-        let validation_loss = mean(&crate::score::per_sample(
-            model,
-            valid,
-            valid_batch,
-            |m, x| m.validation_loss(x),
-        )?);
+        let validation_loss = if model.validates() {
+            Some(mean(&crate::score::per_sample(
+                model,
+                valid,
+                score_batch_size(valid.shape.len()),
+                |m, x| m.validation_loss(x),
+            )?))
+        } else {
+            None
+        };
         let entry = EpochLog {
             epoch,
             losses: std::mem::take(&mut state.sums)
@@ -241,25 +245,30 @@ pub fn fit_resumable(
             samples_per_second: (steps * batch) as f64 / train_seconds,
         };
         if options.progress {
+            let validation =
+                validation_loss.map_or("none in this stage".into(), |v| format!("{v:.5}"));
             eprintln!(
-                "epoch {epoch}/{}: {} | validation {validation_loss:.5} | {:.0} samples/s",
+                "epoch {epoch}/{}: {} | validation {validation} | {:.0} samples/s",
                 options.epochs,
                 format_losses(entry.losses.iter().map(|(k, v)| (k.as_str(), *v))),
                 entry.samples_per_second
             );
         }
         state.log.epochs.push(entry);
-        if state.best_loss.is_none_or(|b| validation_loss < b) {
-            state.best_loss = Some(validation_loss);
+        let improved = validation_loss.filter(|&v| state.best_loss.is_none_or(|b| v < b));
+        if let Some(v) = improved {
+            state.best_loss = Some(v);
             state.best_weights = model.save_weights()?;
             state.log.best_epoch = epoch;
         }
         state.epoch += 1;
         state.step = 0;
         state.seconds = 0.0;
-        let stopping = options
-            .patience
-            .is_some_and(|p| epoch - state.log.best_epoch >= p);
+        // Patience counts validated epochs since the best one.
+        let stopping = validation_loss.is_some()
+            && options
+                .patience
+                .is_some_and(|p| epoch - state.log.best_epoch >= p);
         if stopping {
             if options.progress {
                 eprintln!(
@@ -282,6 +291,8 @@ pub fn fit_resumable(
     }
     let last = model.save_weights()?;
     let best = if state.best_weights.is_empty() {
+        // No epoch validated: the last one stands for the best.
+        state.log.best_epoch = state.log.epochs.len();
         last.clone()
     } else {
         state.best_weights
@@ -355,13 +366,50 @@ mod tests {
     use burn::prelude::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    /// A detector whose validation loss follows a script, one value per epoch.
+    /// A detector whose validation loss follows a script, one value per validated epoch; its
+    /// first `unvalidated` epochs are a stage without validation.
     struct Scripted {
         device: Device,
         config: ModelConfig,
         net: Linear,
         losses: Vec<f32>,
         epoch: AtomicUsize,
+        unvalidated: usize,
+        current: usize,
+    }
+
+    impl Scripted {
+        fn new(losses: Vec<f32>, unvalidated: usize) -> Self {
+            let device = Device::flex();
+            Scripted {
+                config: ModelConfig::new(AutoencoderConfig::default()),
+                net: LinearConfig::new(1, 1).init(&device),
+                device,
+                losses,
+                epoch: AtomicUsize::new(0),
+                unvalidated,
+                current: 0,
+            }
+        }
+    }
+
+    /// Four samples of two features.
+    fn four_samples() -> Samples {
+        let mut samples = Samples::empty(crate::data::SampleShape::Table { features: 2 });
+        samples.values = vec![0.0; 8];
+        samples.labels = vec![0; 4];
+        samples.origin = vec![crate::data::Origin { split: 0, index: 0 }; 4];
+        samples
+    }
+
+    fn options(epochs: usize, patience: Option<usize>) -> TrainOptions {
+        TrainOptions {
+            epochs,
+            batch_size: 2,
+            seed: 0,
+            progress: false,
+            patience,
+        }
     }
 
     impl AnyDetector for Scripted {
@@ -393,6 +441,12 @@ mod tests {
                 average: None,
             }
         }
+        fn begin_epoch(&mut self, epoch: usize) {
+            self.current = epoch;
+        }
+        fn validates(&self) -> bool {
+            self.current > self.unvalidated
+        }
         fn train_step(&mut self, _batch: Tensor<2>) -> crate::Result<StepLosses> {
             Ok(vec![("loss", 0.0)])
         }
@@ -417,30 +471,43 @@ mod tests {
     /// after epoch 5, keeps epoch 3 as the best and epoch 5 as the last.
     #[test]
     fn early_stopping_keeps_the_best_and_stops_after_patience() {
-        let device = Device::flex();
-        let mut model = Scripted {
-            device: device.clone(),
-            config: ModelConfig::new(AutoencoderConfig::default()),
-            net: LinearConfig::new(1, 1).init(&device),
-            losses: vec![3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0],
-            epoch: AtomicUsize::new(0),
-        };
-        let mut samples = Samples::empty(crate::data::SampleShape::Table { features: 2 });
-        samples.values = vec![0.0; 8];
-        samples.labels = vec![0; 4];
-        samples.origin = vec![crate::data::Origin { split: 0, index: 0 }; 4];
-        let options = TrainOptions {
-            epochs: 7,
-            batch_size: 2,
-            seed: 0,
-            progress: false,
-            patience: Some(2),
-        };
-        let (log, checkpoints) = fit(&mut model, &samples, &samples, &options).unwrap();
+        let mut model = Scripted::new(vec![3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0], 0);
+        let samples = four_samples();
+        let (log, checkpoints) = fit(&mut model, &samples, &samples, &options(7, Some(2))).unwrap();
         assert_eq!(log.epochs.len(), 5);
         assert_eq!(log.best_epoch, 3);
         // save_weights records how many validations had run when it was called.
         assert_eq!(checkpoints.best, vec![3]);
         assert_eq!(checkpoints.last, vec![5]);
+    }
+
+    /// A first stage of three epochs without validation (f-AnoGAN's WGAN, Deep SVDD's
+    /// pretraining) is logged without a validation loss, is never the best, and does not use up
+    /// the patience: with patience 2 and losses 5, 4, 6, 7 from epoch 4, training stops after
+    /// epoch 7 and keeps epoch 5.
+    #[test]
+    fn a_stage_without_validation_is_never_best_nor_counted_by_patience() {
+        let mut model = Scripted::new(vec![5.0, 4.0, 6.0, 7.0, 8.0], 3);
+        let samples = four_samples();
+        let (log, checkpoints) = fit(&mut model, &samples, &samples, &options(9, Some(2))).unwrap();
+        let validation: Vec<Option<f64>> = log.epochs.iter().map(|e| e.validation_loss).collect();
+        assert_eq!(
+            validation,
+            [None, None, None, Some(5.0), Some(4.0), Some(6.0), Some(7.0)]
+        );
+        assert_eq!(log.best_epoch, 5);
+        assert_eq!(checkpoints.best, vec![2]);
+        assert_eq!(checkpoints.last, vec![4]);
+    }
+
+    /// When no epoch validates, the last epoch stands for the best.
+    #[test]
+    fn without_any_validation_the_last_epoch_is_the_best() {
+        let mut model = Scripted::new(Vec::new(), 10);
+        let samples = four_samples();
+        let (log, checkpoints) = fit(&mut model, &samples, &samples, &options(3, Some(1))).unwrap();
+        assert_eq!(log.epochs.len(), 3);
+        assert_eq!(log.best_epoch, 3);
+        assert_eq!(checkpoints.best, checkpoints.last);
     }
 }

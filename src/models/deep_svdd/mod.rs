@@ -16,7 +16,7 @@
 //! Both phases divide the learning rate by 10 after `milestone` (50) of their epochs (the
 //! code's MultiStepLR). Score: `‖φ(x) − c‖²` (soft-boundary: minus R²). Batch 200. The paper's
 //! preprocessing is `--scaling gcn-l1`. The best checkpoint is chosen among Deep SVDD epochs
-//! only (pretraining epochs validate at 1e30), by the mean validation distance. The network is
+//! only (pretraining epochs have no validation loss), by the mean validation distance. The network is
 //! the MNIST one: 28 × 28 grey images only (the CIFAR-10 LeNet is not ported yet).
 //!
 //! **Deep SAD** (Ruff, Vandermeulen, Görnitz, Binder, Müller, Müller, Kloft. "Deep
@@ -444,14 +444,15 @@ impl Detector for DeepSvdd {
         }
     }
 
+    /// Pretraining epochs have no validation loss, so the best epoch is a Deep SVDD one.
+    fn validates(&self) -> bool {
+        !self.pretraining()
+    }
+
     /// The objective on validation images: `‖φ(x) − c‖²`, or for soft-boundary
     /// `R² + (1/ν)·max(0, ‖φ(x) − c‖² − R²)` (the score alone would favour epochs with a larger
-    /// R). Pretraining epochs validate at 1e30, so the best epoch is a Deep SVDD one.
+    /// R).
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
-        if self.pretraining() {
-            let b = batch.dims()[0];
-            return Tensor::ones([b], &self.device) * 1e30;
-        }
         let dist = self.distances(as_images(batch, [1, 28, 28]));
         match self.config.objective {
             Objective::OneClass | Objective::DeepSad => dist,

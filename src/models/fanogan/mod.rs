@@ -18,8 +18,8 @@
 //! - Score: `A(x) = A_R + κ·A_D`, `A_R = mean((x − G(E(x)))²)`, `A_D = mean((f(x) − f(G(E(x))))²)`;
 //!   the residual `|x − G(E(x))|` is the anomaly map.
 //! - Epochs: the first `gan_epochs` train the WGAN, the next `encoder_epochs` the encoder; the
-//!   validation loss is the score during the encoder stage (and a constant 1e30 before it, so
-//!   that the best checkpoint is always one with a trained encoder).
+//!   validation loss is the score during the encoder stage; the WGAN stage has none
+//!   ([`Detector::validates`]), so the best checkpoint is always one with a trained encoder.
 
 mod networks;
 pub mod resnet;
@@ -119,7 +119,6 @@ impl Default for FanoganConfig {
 pub struct Fanogan {
     config: FanoganConfig,
     shape: [usize; 3],
-    device: Device,
     nets: FanoganNets,
     optim_g: NetOptimizer,
     optim_d: NetOptimizer,
@@ -168,7 +167,6 @@ impl Fanogan {
         let adam = || NetOptimizer::adam(config.learning_rate, config.beta_1, config.beta_2);
         Ok(Fanogan {
             shape: [channels, height, width],
-            device: device.clone(),
             nets,
             optim_g: adam(),
             optim_d: adam(),
@@ -322,12 +320,8 @@ impl Detector for Fanogan {
         fanogan_score(x, rec, fx, fr, self.config.kappa)
     }
 
-    fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
-        if self.in_gan_stage() {
-            let b = batch.dims()[0];
-            return Tensor::ones([b], &self.device) * 1e30;
-        }
-        self.score(batch)
+    fn validates(&self) -> bool {
+        !self.in_gan_stage()
     }
 
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {

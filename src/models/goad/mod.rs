@@ -387,6 +387,10 @@ impl Detector for Goad {
         self.inner().validation_loss(batch)
     }
 
+    fn validates(&self) -> bool {
+        self.inner().validates()
+    }
+
     fn load_weights(&mut self, bytes: Vec<u8>) -> crate::Result<()> {
         self.inner_mut().load_weights(bytes)
     }
