@@ -4,6 +4,15 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The text of a settings argument (`--model-config`, `--classifier-config`, …): the argument
+/// itself when it is an inline JSON object (`'{"epochs": 3}'`), else the file it names.
+pub fn settings_text(argument: &str) -> crate::Result<String> {
+    if argument.trim_start().starts_with('{') {
+        return Ok(argument.to_string());
+    }
+    std::fs::read_to_string(argument).with_context(|| format!("cannot read {argument}"))
+}
+
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed and
 /// synced, then renamed over the target. Readers see the old file or the new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::Result<()> {

@@ -325,9 +325,34 @@ pub struct EvaluationReport {
     pub report: MetricsReport,
 }
 
+/// The folder-name suffix for score-time settings: a settings file's stem, or for inline JSON
+/// its keys and values (`{"score": "l1"}` → `score-l1`), other characters dropped.
+fn settings_suffix(settings: &Path) -> String {
+    let text = settings.to_string_lossy();
+    if !text.trim_start().starts_with('{') {
+        return settings
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+    }
+    let words: Vec<String> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let suffix = words.join("-");
+    if suffix.is_empty() {
+        "settings".into()
+    } else {
+        suffix.chars().take(64).collect()
+    }
+}
+
 /// Evaluate the run in `run_dir` on the held-out test split of its protocol and write the
 /// report to `out` (default `RUN/eval-CHECKPOINT`, or `RUN/eval-CHECKPOINT-STEM` for a settings
-/// file `STEM.json`, so that the run's own evaluation is not overwritten). Anomaly maps (for
+/// file `STEM.json`, `RUN/eval-CHECKPOINT-score-l1` for inline `{"score": "l1"}`, so that the
+/// run's own evaluation is not overwritten). Anomaly maps (for
 /// the localisation metrics and pictures) are post-processed as `maps` says.
 pub fn evaluate_run(
     run_dir: &Path,
@@ -341,8 +366,8 @@ pub fn evaluate_run(
     let mut run = Run::load(run_dir)?;
     let split = run::load_split(&run.config)?;
     let detector = scoring_detector(&mut run, checkpoint, settings, Some(&split.valid), device)?;
-    let default_out = match settings.and_then(Path::file_stem) {
-        Some(stem) => format!("eval-{checkpoint}-{}", stem.to_string_lossy()),
+    let default_out = match settings {
+        Some(settings) => format!("eval-{checkpoint}-{}", settings_suffix(settings)),
         None => format!("eval-{checkpoint}"),
     };
     let mut evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;

@@ -440,14 +440,25 @@ fn eval_rescores_with_another_score() {
         serde_json::from_str(&read(&path.join("metrics.json"))).unwrap()
     };
     let (fm_run, l1_run) = (dir.join("fm"), dir.join("l1"));
+    // Settings as a file or inline JSON alike.
+    let inline = Path::new(r#"{"score": "l1"}"#);
     train(&fm_run, None);
-    train(&l1_run, Some(&l1));
-    for (run, extra) in [(&fm_run, None), (&fm_run, Some(&l1)), (&l1_run, None)] {
+    train(&l1_run, Some(inline));
+    for (run, extra) in [
+        (&fm_run, None),
+        (&fm_run, Some(l1.as_path())),
+        (&fm_run, Some(inline)),
+        (&l1_run, None),
+    ] {
         let args = vec!["eval", run.to_str().unwrap(), "--checkpoint", "last"];
-        oddity_ok_with_config(args, extra.map(|c| c.as_path()));
+        oddity_ok_with_config(args, extra);
     }
     let fm = metrics(fm_run.join("eval-last"));
     let rescored = metrics(fm_run.join("eval-last-l1"));
+    assert_eq!(
+        read(&fm_run.join("eval-last-score-l1/scores.csv")),
+        read(&fm_run.join("eval-last-l1/scores.csv"))
+    );
     let trained_l1 = metrics(l1_run.join("eval-last"));
     assert_eq!(fm["model_config"]["score"], "fm");
     assert_eq!(rescored["model_config"]["score"], "l1");

@@ -165,7 +165,8 @@ struct TrainArgs {
     /// Compute device: cpu, or gpu (built with --features vulkan or cuda).
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// JSON file of model hyper-parameters overriding the paper's defaults.
+    /// Model hyper-parameters overriding the paper's defaults: a JSON file, or the JSON object
+    /// itself ('{"epochs": 3}').
     #[arg(long)]
     model_config: Option<PathBuf>,
     /// Fraction of the training normals held out for validation.
@@ -243,7 +244,7 @@ struct EvalArgs {
     /// and pictures (4 is common practice); none by default.
     #[arg(long)]
     smooth: Option<f32>,
-    /// JSON file of score-time hyper-parameters replacing the run's, e.g. {"score": "l1"}
+    /// Score-time hyper-parameters replacing the run's (a JSON file or object), e.g. {"score": "l1"}
     /// for ALAD or {"score": "direct"} for ALOCC; the threshold is refitted on the run's
     /// validation split.
     #[arg(long)]
@@ -281,7 +282,7 @@ struct ScoreArgs {
     /// Compute device.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// JSON file of score-time hyper-parameters replacing the run's (as for `eval`); the
+    /// Score-time hyper-parameters replacing the run's (as for `eval`: a JSON file or object); the
     /// threshold behind `flagged` is refitted on the run's validation split, so the run's
     /// training data must be where run.json says.
     #[arg(long)]

@@ -3,6 +3,7 @@
 
 use super::DataArgs;
 use clap::{Args, Subcommand};
+use oddity::io::settings_text;
 use oddity::ood::classifier::ClassifierConfig;
 use oddity::ood::data::{InSpec, OutSet};
 use oddity::ood::{self, OodConfig, OodReport};
@@ -33,7 +34,7 @@ pub struct OodTrainArgs {
     /// Replace an existing OOD run folder there.
     #[arg(long)]
     force: bool,
-    /// Classifier settings over the defaults, as JSON: {"architecture": "lenet"|"wrn",
+    /// Classifier settings over the defaults, a JSON object or file: {"architecture": "lenet"|"wrn",
     /// "depth", "widen", "epochs", "batch_size", "learning_rate", "weight_decay", "augment"}.
     #[arg(long)]
     classifier_config: Option<String>,
@@ -64,7 +65,7 @@ pub struct OodTrainArgs {
     /// images (likelihood, likelihood ratio, input complexity; no labels used).
     #[arg(long)]
     generative: bool,
-    /// The generative VAEs' settings over the defaults, as JSON: the VAE's fields
+    /// The generative VAEs' settings over the defaults, a JSON object or file: the VAE's fields
     /// ("image_size", "latent_dim", "decoder_std", "epochs", "importance_samples", …) and
     /// "mutation_rate" (the background model's μ, 0.2).
     #[arg(long, requires = "generative")]
@@ -134,10 +135,19 @@ fn train(a: OodTrainArgs) -> anyhow::Result<()> {
                 data.path.display()
             )
         })?;
-    let classifier = ClassifierConfig::with_overrides(shape, a.classifier_config.as_deref())?;
+    let classifier_settings = a
+        .classifier_config
+        .as_deref()
+        .map(settings_text)
+        .transpose()?;
+    let classifier = ClassifierConfig::with_overrides(shape, classifier_settings.as_deref())?;
     let generative = if a.generative {
-        let settings =
-            ood::generative::GenerativeConfig::with_overrides(a.generative_config.as_deref())?;
+        let text = a
+            .generative_config
+            .as_deref()
+            .map(settings_text)
+            .transpose()?;
+        let settings = ood::generative::GenerativeConfig::with_overrides(text.as_deref())?;
         settings.check()?;
         settings.check_image(shape)?;
         Some(settings)

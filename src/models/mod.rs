@@ -291,10 +291,10 @@ impl ModelConfig {
     }
 }
 
-/// The JSON object of hyper-parameters in a settings file (`--model-config FILE`).
+/// The JSON object of hyper-parameters given by `--model-config`: a settings file, or the object
+/// itself inline (`'{"epochs": 3}'`; errors then name the text).
 pub fn read_settings_file(file: &std::path::Path) -> crate::Result<Settings> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let text = crate::io::settings_text(&file.to_string_lossy())?;
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", file.display()))?;
     match value {
