@@ -25,6 +25,10 @@ echo '{"image_size": 32}' > "$OUT/ssim-32.json"
 echo '{"image_size": 32, "loss": "l2"}' > "$OUT/ssim-l2-32.json"
 echo '{"supervision": "weak"}' > "$OUT/cavga-weak.json"
 echo '{"consistency": false}' > "$OUT/plain-aae.json"
+# f-AnoGAN and AnoGAN at base width 16 (CPU budget; the papers: 64); f-AnoGAN's 20 epochs are
+# 14 WGAN-GP and 6 encoder epochs.
+echo '{"width": 16, "gan_epochs": 14, "encoder_epochs": 6}' > "$OUT/fanogan-16.json"
+echo '{"base_width": 16}' > "$OUT/anogan-16.json"
 
 # name | model | extra train options
 CASES=(
@@ -42,6 +46,13 @@ CASES=(
   "plain aae resized|constrained-aae|--model-config $OUT/plain-aae.json"
   "constrained-aae tiles|constrained-aae|--tile 32 --stride 16"
   "plain aae tiles|constrained-aae|--model-config $OUT/plain-aae.json --tile 32 --stride 16"
+  "f-anogan 64 px|fanogan|--model-config $OUT/fanogan-16.json --scaling minus-one-to-one"
+  "anogan 64 px|anogan|--model-config $OUT/anogan-16.json"
+  "egbad resized to 28|egbad|--image-size 28"
+  "vae resized|vae|--scaling minus-one-to-one"
+  "rsrae resized|rsrae|--scaling minus-one-to-one"
+  "ocgan resized|ocgan|--scaling minus-one-to-one"
+  "alae resized|alae|--scaling minus-one-to-one"
 )
 
 for case in "${CASES[@]}"; do
