@@ -3,13 +3,15 @@
 # protocol: train on 60 % of the normals, test on the rest and every anomaly), SEEDS seeds: one
 # VAE trained per table and seed (EPOCHS epochs, last checkpoint), each score by `eval
 # --model-config` on the same weights. Prints AUROC mean ± std over seeds, with the plain
-# autoencoder's on the same splits.
+# autoencoder's and PyOD's VAE (at PyOD's defaults, bench/reference/pyod_side_by_side.py) on the
+# same splits (the VAE run's split.csv); PyOD needs bench/reference/install.sh.
 #
 #   SEEDS="0 1 2" EPOCHS=50 scripts/results_vae_tables.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
 DATA=${1:-../shared/data}
 OUT=${2:-runs/vae-tables}
 BIN=${ODDITY:-target/release/oddity}
+PY=${PY:-bench/reference/.venv/bin/python}
 SEEDS=${SEEDS:-0 1 2}
 EPOCHS=${EPOCHS:-50}
 SCORES="reconstruction kl elbo iwae reconstruction-probability"
@@ -26,19 +28,24 @@ for t in 6_cardio 20_letter 30_satellite 26_optdigits 28_pendigits; do
         "$BIN" eval "$run" --checkpoint last > /dev/null
       fi
     done
+    run="$OUT/vae-$t-seed$seed"
     for s in $SCORES; do
-      run="$OUT/vae-$t-seed$seed"
       [ -f "$run/eval-last-$s/metrics.json" ] || \
         "$BIN" eval "$run" --checkpoint last --model-config "$OUT/settings/$s.json" > /dev/null
     done
+    if [ ! -f "$run/pyod-vae.json" ]; then
+      "$PY" bench/reference/pyod_side_by_side.py --model vae --npz "$DATA/adbench-classical/$t.npz" \
+        --split "$run/split.csv" --seed "$seed" > "$run/pyod-vae.json.tmp"
+      mv "$run/pyod-vae.json.tmp" "$run/pyod-vae.json"
+    fi
   done
 done
 python3 - "$OUT" $SEEDS <<'PY'
 import json, statistics, sys
 out, seeds = sys.argv[1], sys.argv[2:]
 scores = ["reconstruction", "kl", "elbo", "iwae", "reconstruction-probability"]
-print("| table | " + " | ".join(scores) + " | autoencoder |")
-print("|---|" + "---|" * (len(scores) + 1))
+print("| table | " + " | ".join(scores) + " | autoencoder | PyOD VAE |")
+print("|---|" + "---|" * (len(scores) + 2))
 def cell(paths):
     v = [json.load(open(p))["auroc"] for p in paths]
     sd = statistics.stdev(v) if len(v) > 1 else 0.0
@@ -46,5 +53,6 @@ def cell(paths):
 for t in ["6_cardio", "20_letter", "30_satellite", "26_optdigits", "28_pendigits"]:
     row = [cell([f"{out}/vae-{t}-seed{s}/eval-last-{sc}/metrics.json" for s in seeds]) for sc in scores]
     row.append(cell([f"{out}/autoencoder-{t}-seed{s}/eval-last/metrics.json" for s in seeds]))
+    row.append(cell([f"{out}/vae-{t}-seed{s}/pyod-vae.json" for s in seeds]))
     print(f"| {t} | " + " | ".join(row) + " |")
 PY

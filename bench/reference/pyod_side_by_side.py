@@ -1,5 +1,5 @@
 """A Python peer's detector on exactly the split of an oddity run, for side-by-side AUROC:
-PyOD's AnoGAN, ALAD, OCSVM and DeepSVDD, DeepOD's GOAD.
+PyOD's AnoGAN, ALAD, OCSVM, DeepSVDD and VAE, DeepOD's GOAD.
 
 Reads the table (ADBench .npz with X, y) and the run's split.csv (role,split,index,label), fits
 PyOD's model on the run's training rows, standardised as oddity's default scaling does (mean and
@@ -28,7 +28,7 @@ def rows(split_csv, role):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["anogan", "alad", "ocsvm", "deep-svdd", "goad"], required=True)
+    p.add_argument("--model", choices=["anogan", "alad", "ocsvm", "deep-svdd", "goad", "vae"], required=True)
     p.add_argument("--npz", required=True)
     p.add_argument("--split", required=True)
     p.add_argument("--seed", type=int, default=0)
@@ -68,6 +68,12 @@ def main():
         from pyod.models.deep_svdd import DeepSVDD
 
         model = DeepSVDD(n_features=x_train.shape[1], verbose=0, random_state=a.seed)
+    elif a.model == "vae":
+        from pyod.models.vae import VAE
+
+        # PyOD's defaults (MLP 128-64-32, latent 2, 30 epochs, reconstruction-error score); its
+        # own standardisation is off, the rows being standardised above as oddity's are.
+        model = VAE(preprocessing=False, random_state=a.seed, verbose=0, device="cpu")
     else:
         from deepod.models.tabular import GOAD
 
