@@ -3,7 +3,10 @@
 # training normals, EPOCHS epochs, MAX_TEST test images, seed SEED; one VAE per class, its
 # reconstruction, KL and IWAE (k = 100) scores from the same weights (last checkpoint).
 #
-#   DATASET=mnist MAX_TRAIN=1000 EPOCHS=5 MAX_TEST=1000 SEED=0 scripts/results_vae_one_class.sh [OUT]
+# SCALING (default standardise) is the run's --scaling; minus-one-to-one suits the tanh decoder.
+#
+#   DATASET=mnist MAX_TRAIN=1000 EPOCHS=5 MAX_TEST=1000 SEED=0 SCALING=standardise \
+#     scripts/results_vae_one_class.sh [OUT]
 set -euo pipefail
 OUT=${1:-runs/vae-one-class}
 BIN=${ODDITY:-target/release/oddity}
@@ -13,6 +16,7 @@ MAX_TRAIN=${MAX_TRAIN:-1000}
 EPOCHS=${EPOCHS:-5}
 MAX_TEST=${MAX_TEST:-1000}
 SEED=${SEED:-0}
+SCALING=${SCALING:-standardise}
 mkdir -p "$OUT/settings"
 for s in reconstruction kl; do echo "{\"score\": \"$s\"}" > "$OUT/settings/$s.json"; done
 auroc() { python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['auroc']:.3f}\")" "$1"; }
@@ -24,7 +28,7 @@ for class in 0 1 2 3 4 5 6 7 8 9; do
     rm -rf "$run"
     "$BIN" train --model vae --dataset "$DATASET" --data "$SHARED/$DATASET" --protocol one-class \
       --class "$class" --max-train "$MAX_TRAIN" --max-test "$MAX_TEST" --epochs "$EPOCHS" \
-      --seed "$SEED" --out "$run" --quiet > /dev/null
+      --seed "$SEED" --scaling "$SCALING" --out "$run" --quiet > /dev/null
     "$BIN" eval "$run" --checkpoint last > /dev/null
   fi
   for s in reconstruction kl; do
