@@ -1,11 +1,13 @@
 //! ALAD's convolutional networks for 32×32 colour images (`alad/cifar10_utilities.py`), taking
-//! and giving flattened samples `[B, 3·32·32]` like their tabular counterparts. LeakyReLU 0.2;
+//! and giving flattened samples `[B, C·32·32]` like their tabular counterparts. The official
+//! networks take C = 3; grey images (C = 1) go through the same layers with one input and output
+//! channel. LeakyReLU 0.2;
 //! "SN" marks the layers spectral normalisation covers when it is on (the official `--sn`).
 //!
 //! - encoder: conv4×4 s2 128 (SN) BN LReLU → 256 (SN) BN LReLU → 512 (SN) BN LReLU (32 → 4) →
 //!   conv4×4 valid → latent (100);
 //! - generator: latent as 1×1 → deconv4×4 s2 valid 512 BN ReLU (4×4) → deconv4×4 s2 256 BN
-//!   ReLU → 128 BN ReLU → 3, tanh;
+//!   ReLU → 128 BN ReLU → C, tanh;
 //! - joint discriminator D_xz: x branch conv4×4 s2 128 (SN) LReLU → 256 (SN) BN LReLU → 512
 //!   (SN) BN LReLU, flattened; z branch two 1×1 convolutions 512 (SN) LReLU dropout 0.2 (on a
 //!   1×1 map: dense layers); joint 1×1 conv 1024 (SN) LReLU dropout 0.2 (the feature layer);
@@ -30,7 +32,6 @@ use burn::tensor::activation::{leaky_relu, relu};
 use rand_chacha::ChaCha8Rng;
 
 const SIDE: usize = 32;
-const CHANNELS: usize = 3;
 /// LeakyReLU slope of every ALAD CIFAR-10 network.
 const SLOPE: f64 = 0.2;
 /// Width of the flattened x trunk of D_xz and of D_xx's feature layer.
@@ -59,12 +60,13 @@ fn conv(
     Conv2dLayer::new(c, spectral, rng)
 }
 
+/// Flattened `[B, C·32·32]` samples as `[B, C, 32, 32]` images.
 fn images(x: Tensor<2>) -> Tensor<4> {
-    let b = x.dims()[0];
-    x.reshape([b, CHANNELS, SIDE, SIDE])
+    let [b, width] = x.dims();
+    x.reshape([b, width / (SIDE * SIDE), SIDE, SIDE])
 }
 
-/// Three stride-2 4×4 convolutions 3 → 128 → 256 → 512 (32 → 4), each LeakyReLU, BatchNorm on
+/// Three stride-2 4×4 convolutions C → 128 → 256 → 512 (32 → 4), each LeakyReLU, BatchNorm on
 /// those `normed` says: the encoder's trunk and D_xz's x branch.
 #[derive(Module, Debug)]
 pub struct DownTrunk {
@@ -73,8 +75,14 @@ pub struct DownTrunk {
 }
 
 impl DownTrunk {
-    fn new(normed: [bool; 3], spectral: bool, device: &Device, rng: &mut ChaCha8Rng) -> Self {
-        let widths = [CHANNELS, 128, 256, 512];
+    fn new(
+        channels: usize,
+        normed: [bool; 3],
+        spectral: bool,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
+        let widths = [channels, 128, 256, 512];
         DownTrunk {
             convs: (0..3)
                 .map(|i| {
@@ -116,15 +124,21 @@ pub struct CifarEncoder {
 }
 
 impl CifarEncoder {
-    /// Build for latent size `latent`.
-    pub fn new(latent: usize, spectral: bool, device: &Device, rng: &mut ChaCha8Rng) -> Self {
+    /// Build for images of `channels` channels and latent size `latent`.
+    pub fn new(
+        channels: usize,
+        latent: usize,
+        spectral: bool,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
         CifarEncoder {
-            trunk: DownTrunk::new([true; 3], spectral, device, rng),
+            trunk: DownTrunk::new(channels, [true; 3], spectral, device, rng),
             out: conv([512, latent], 4, 1, false, false, device, rng),
         }
     }
 
-    /// `[B, 3072] → [B, latent]`; `training` advances spectral normalisation.
+    /// `[B, C·1024] → [B, latent]`; `training` advances spectral normalisation.
     pub fn forward(&self, x: Tensor<2>, training: bool) -> Tensor<2> {
         let b = x.dims()[0];
         let h = self.trunk.forward(images(x), training);
@@ -142,9 +156,9 @@ pub struct CifarGenerator {
 }
 
 impl CifarGenerator {
-    /// Build for latent size `latent`.
-    pub fn new(latent: usize, device: &Device) -> Self {
-        let widths = [latent, 512, 256, 128, CHANNELS];
+    /// Build for latent size `latent` and images of `channels` channels.
+    pub fn new(latent: usize, channels: usize, device: &Device) -> Self {
+        let widths = [latent, 512, 256, 128, channels];
         CifarGenerator {
             deconvs: (0..4)
                 .map(|i| {
@@ -161,7 +175,7 @@ impl CifarGenerator {
         }
     }
 
-    /// `[B, latent] → [B, 3072]` in (−1, 1).
+    /// `[B, latent] → [B, C·1024]` in (−1, 1).
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         let [b, latent] = z.dims();
         let mut h = z.reshape([b, latent, 1, 1]);
@@ -169,7 +183,9 @@ impl CifarGenerator {
             h = relu(norm.forward(deconv.forward(h)));
         }
         let last = self.deconvs.last().expect("four layers");
-        last.forward(h).tanh().reshape([b, CHANNELS * SIDE * SIDE])
+        let x = last.forward(h).tanh();
+        let channels = x.dims()[1];
+        x.reshape([b, channels * SIDE * SIDE])
     }
 }
 
@@ -181,8 +197,14 @@ pub struct CifarJointDiscriminator {
 }
 
 impl CifarJointDiscriminator {
-    /// Build for latent size `latent`.
-    pub fn new(latent: usize, spectral: bool, device: &Device, rng: &mut ChaCha8Rng) -> Self {
+    /// Build for images of `channels` channels and latent size `latent`.
+    pub fn new(
+        channels: usize,
+        latent: usize,
+        spectral: bool,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
         let style = DiscriminatorStyle {
             slope: SLOPE,
             spectral,
@@ -193,7 +215,7 @@ impl CifarJointDiscriminator {
             dropout: 0.2,
         };
         CifarJointDiscriminator {
-            x_branch: DownTrunk::new([false, true, true], spectral, device, rng),
+            x_branch: DownTrunk::new(channels, [false, true, true], spectral, device, rng),
             head: JointHead::new(
                 TRUNK,
                 latent,
@@ -232,10 +254,10 @@ pub struct CifarPairDiscriminator {
 }
 
 impl CifarPairDiscriminator {
-    /// Build.
-    pub fn new(spectral: bool, device: &Device, rng: &mut ChaCha8Rng) -> Self {
+    /// Build for images of `channels` channels.
+    pub fn new(channels: usize, spectral: bool, device: &Device, rng: &mut ChaCha8Rng) -> Self {
         CifarPairDiscriminator {
-            c1: conv([2 * CHANNELS, 64], 5, 2, true, spectral, device, rng),
+            c1: conv([2 * channels, 64], 5, 2, true, spectral, device, rng),
             c2: conv([64, 128], 5, 2, true, spectral, device, rng),
             logit: LinearConfig::new(128 * 8 * 8, 1).init(device),
         }
@@ -274,29 +296,34 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    /// Every network maps the official shapes: 3072 → 100 → 3072, D_xz and D_xx give one logit
-    /// and their feature layers (1024; 128·8·8).
+    /// Every network maps the official shapes, for colour (3072 → 100 → 3072) and grey images
+    /// (1024 → 100 → 1024): D_xz and D_xx give one logit and their feature layers (1024;
+    /// 128·8·8).
     #[test]
     fn networks_have_the_official_shapes() {
         let device = Device::flex();
         let rng = &mut ChaCha8Rng::seed_from_u64(0);
-        let x = Tensor::<2>::zeros([2, 3072], &device);
-        let e = CifarEncoder::new(100, true, &device, rng);
-        let g = CifarGenerator::new(100, &device);
-        let z = e.forward(x.clone(), false);
-        assert_eq!(z.dims(), [2, 100]);
-        let rec = g.forward(z.clone());
-        assert_eq!(rec.dims(), [2, 3072]);
-        let d_xz =
-            CifarJointDiscriminator::new(100, true, &device, rng).forward(x.clone(), z, None);
-        assert_eq!(
-            (d_xz.logits.dims(), d_xz.features.dims()),
-            ([2, 1], [2, 1024])
-        );
-        let d_xx = CifarPairDiscriminator::new(true, &device, rng).forward(x, rec, None);
-        assert_eq!(
-            (d_xx.logits.dims(), d_xx.features.dims()),
-            ([2, 1], [2, 8192])
-        );
+        for channels in [3, 1] {
+            let width = channels * 1024;
+            let x = Tensor::<2>::zeros([2, width], &device);
+            let e = CifarEncoder::new(channels, 100, true, &device, rng);
+            let g = CifarGenerator::new(100, channels, &device);
+            let z = e.forward(x.clone(), false);
+            assert_eq!(z.dims(), [2, 100]);
+            let rec = g.forward(z.clone());
+            assert_eq!(rec.dims(), [2, width]);
+            let d_xz = CifarJointDiscriminator::new(channels, 100, true, &device, rng)
+                .forward(x.clone(), z, None);
+            assert_eq!(
+                (d_xz.logits.dims(), d_xz.features.dims()),
+                ([2, 1], [2, 1024])
+            );
+            let d_xx =
+                CifarPairDiscriminator::new(channels, true, &device, rng).forward(x, rec, None);
+            assert_eq!(
+                (d_xx.logits.dims(), d_xx.features.dims()),
+                ([2, 1], [2, 8192])
+            );
+        }
     }
 }

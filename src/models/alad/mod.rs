@@ -3,7 +3,8 @@
 //! (`houssamzenati/Adversarially-Learned-Anomaly-Detection`, `--sn --enable_early_stop
 //! --enable_dzz`) defines it, with its three network families ([`AladNetworks`]): KDD99's and
 //! Arrhythmia's for tables (`alad/kdd_utilities.py`, `alad/arrhythmia_utilities.py`) and
-//! CIFAR-10's for 32×32 colour images (`alad/cifar10_utilities.py`, [`cifar`]).
+//! CIFAR-10's for 32×32 colour images (`alad/cifar10_utilities.py`, [`cifar`]; deviation: grey
+//! 32×32 images go through the same networks with one channel in and out).
 //!
 //! - EGBAD's BiGAN (encoder E, generator G, joint discriminator D_xz) plus two cycle
 //!   discriminators: D_xx(x, x') (real pair (x, x), fake (x, G(E(x)))) and D_zz(z, z') (real
@@ -69,7 +70,7 @@ pub enum AladNetworks {
     /// D_xz branches 128, joint 256; D_xx `2D → 256 → 128`; D_zz `2·latent → 64 → 32`.
     /// Latent 64, lr 1e-5, batch 32.
     Arrhythmia,
-    /// 32×32 colour images ([`cifar`]), N(0, 0.01) weights. Latent 100,
+    /// 32×32 colour (or grey) images ([`cifar`]), N(0, 0.01) weights. Latent 100,
     /// lr 2e-4, batch 32.
     Cifar10,
 }
@@ -168,13 +169,13 @@ impl Alad {
             (
                 AladNetworks::Cifar10,
                 SampleShape::Image {
-                    channels: 3,
+                    channels: channels @ (1 | 3),
                     height: 32,
                     width: 32,
                 },
-            ) => AladNets::for_cifar(&config, &dev, &mut rng),
+            ) => AladNets::for_cifar(&config, channels, &dev, &mut rng),
             (networks, shape) => anyhow::bail!(
-                "alad's {} networks do not take {shape}: the kdd99 and arrhythmia networks take tables, the cifar10 ones 32×32 colour images (set \"networks\" in --model-config, e.g. {{\"networks\": \"cifar10\"}}, which also brings that family's learning rate, batch and latent size)",
+                "alad's {} networks do not take {shape}: the kdd99 and arrhythmia networks take tables, the cifar10 ones 32×32 colour or grey images (set \"networks\" in --model-config, e.g. {{\"networks\": \"cifar10\"}}, which also brings that family's learning rate, batch and latent size)",
                 serde_json::to_string(&networks).unwrap_or_default()
             ),
         };
@@ -233,7 +234,7 @@ impl ModelSpec for AladConfig {
         group: super::ModelGroup::Detector,
         paper: "Zenati, Romain, Foo, Lecouat, Chandrasekhar. Adversarially Learned Anomaly Detection. ICDM 2018",
         summary: "BiGAN + cycle discriminators D_xx, D_zz, spectral norm, moving average, early stopping; score = ‖f_xx(x,x) − f_xx(x,G(E(x)))‖₁ (or l1, l2, ch)",
-        inputs: "tables, 32×32 colour images (networks cifar10)",
+        inputs: "tables, 32×32 colour or grey images (networks cifar10)",
     };
 
     type Detector = Alad;

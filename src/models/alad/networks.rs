@@ -207,16 +207,23 @@ impl AladNets {
 
     /// The CIFAR-10 networks for 32×32 colour images ([`super::cifar`]) and the dense D_zz;
     /// `rng` draws the spectral-normalisation vectors (when `config.spectral_norm`).
-    pub fn for_cifar(config: &AladConfig, device: &Device, rng: &mut ChaCha8Rng) -> Self {
+    pub fn for_cifar(
+        config: &AladConfig,
+        channels: usize,
+        device: &Device,
+        rng: &mut ChaCha8Rng,
+    ) -> Self {
         let latent = config.latent_dim;
         let sn = config.spectral_norm;
         AladNets {
-            encoder: AladEncoder::Cifar(CifarEncoder::new(latent, sn, device, rng)),
-            generator: AladGenerator::Cifar(CifarGenerator::new(latent, device)),
+            encoder: AladEncoder::Cifar(CifarEncoder::new(channels, latent, sn, device, rng)),
+            generator: AladGenerator::Cifar(CifarGenerator::new(latent, channels, device)),
             d_xz: AladJointDiscriminator::Cifar(CifarJointDiscriminator::new(
-                latent, sn, device, rng,
+                channels, latent, sn, device, rng,
             )),
-            d_xx: AladPairDiscriminator::Cifar(CifarPairDiscriminator::new(sn, device, rng)),
+            d_xx: AladPairDiscriminator::Cifar(CifarPairDiscriminator::new(
+                channels, sn, device, rng,
+            )),
             d_zz: PairDiscriminatorConfig {
                 input: latent,
                 hidden: hidden_blocks(&[64, 32]),
