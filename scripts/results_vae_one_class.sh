@@ -23,7 +23,7 @@ auroc() { python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['a
 rows=("| score | 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 |" "|---|---|---|---|---|---|---|---|---|---|---|")
 declare -A line=([iwae]="| iwae" [reconstruction]="| reconstruction" [kl]="| kl")
 for class in 0 1 2 3 4 5 6 7 8 9; do
-  run="$OUT/$DATASET-$class-seed$SEED"
+  run="$OUT/$DATASET-$class-$SCALING-seed$SEED"
   if [ ! -f "$run/eval-last/metrics.json" ]; then
     rm -rf "$run"
     "$BIN" train --model vae --dataset "$DATASET" --data "$SHARED/$DATASET" --protocol one-class \

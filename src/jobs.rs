@@ -343,10 +343,19 @@ fn settings_suffix(settings: &Path) -> String {
         .collect();
     let suffix = words.join("-");
     if suffix.is_empty() {
-        "settings".into()
-    } else {
-        suffix.chars().take(64).collect()
+        return "settings".into();
     }
+    if suffix.len() <= 64 {
+        return suffix;
+    }
+    // Long settings keep a digest of the whole text, so two of them never share a folder.
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let short: String = suffix.chars().take(48).collect();
+    format!(
+        "{short}-{:02x}{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2], digest[3]
+    )
 }
 
 /// Evaluate the run in `run_dir` on the held-out test split of its protocol and write the

@@ -294,7 +294,12 @@ impl ModelConfig {
 /// The JSON object of hyper-parameters given by `--model-config`: a settings file, or the object
 /// itself inline (`'{"epochs": 3}'`; errors then name the text).
 pub fn read_settings_file(file: &std::path::Path) -> crate::Result<Settings> {
-    let text = crate::io::settings_text(&file.to_string_lossy())?;
+    // A path that is not UTF-8 cannot be inline JSON.
+    let text = match file.to_str() {
+        Some(argument) => crate::io::settings_text(argument)?,
+        None => std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?,
+    };
     let value: serde_json::Value = serde_json::from_str(&text)
         .with_context(|| format!("{}: not valid JSON", file.display()))?;
     match value {

@@ -149,9 +149,10 @@ fn training_converged(log: &TrainLog) -> Check {
     else {
         return Check {
             name,
-            ok: true,
+            ok: false,
             detail: format!(
-                "{} epochs, losses finite; no stage had a validation loss",
+                "none of the {} epochs had a validation loss: training stopped before the stage \
+                 the score uses",
                 log.epochs.len()
             ),
         };
@@ -323,6 +324,16 @@ mod tests {
         let c = checks(&evidence(&spread, &labels, 0.9, &staged, None));
         assert!(
             !c[2].ok && c[2].detail.contains("epoch 3's (0.500000)"),
+            "{c:#?}"
+        );
+        let mut unscored = staged.clone();
+        unscored
+            .epochs
+            .iter_mut()
+            .for_each(|e| e.validation_loss = None);
+        let c = checks(&evidence(&spread, &labels, 0.9, &unscored, None));
+        assert!(
+            !c[2].ok && c[2].detail.contains("before the stage"),
             "{c:#?}"
         );
         staged.epochs[3].validation_loss = Some(0.4);

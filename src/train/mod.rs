@@ -234,6 +234,9 @@ pub fn fit_resumable(
         } else {
             None
         };
+        if let Some(v) = validation_loss.filter(|v| !v.is_finite()) {
+            bail!("training diverged: validation loss {v} after epoch {epoch}");
+        }
         let entry = EpochLog {
             epoch,
             losses: std::mem::take(&mut state.sums)

@@ -288,6 +288,11 @@ impl ModelSpec for FanoganConfig {
         self.gan_epochs + self.encoder_epochs
     }
 
+    /// The score needs the encoder: at least one epoch of its stage.
+    fn min_epochs(&self) -> usize {
+        self.gan_epochs + 1
+    }
+
     fn batch_size(&self) -> usize {
         self.batch_size
     }
