@@ -29,6 +29,7 @@ echo '{"consistency": false}' > "$OUT/plain-aae.json"
 # 14 WGAN-GP and 6 encoder epochs.
 echo '{"width": 16, "gan_epochs": 14, "encoder_epochs": 6}' > "$OUT/fanogan-16.json"
 echo '{"base_width": 16}' > "$OUT/anogan-16.json"
+echo '{"networks": "cifar10"}' > "$OUT/alad-images.json"
 
 # name | model | extra train options
 CASES=(
@@ -47,8 +48,9 @@ CASES=(
   "constrained-aae tiles|constrained-aae|--tile 32 --stride 16"
   "plain aae tiles|constrained-aae|--model-config $OUT/plain-aae.json --tile 32 --stride 16"
   "f-anogan 64 px|fanogan|--model-config $OUT/fanogan-16.json --scaling minus-one-to-one"
-  "anogan 64 px|anogan|--model-config $OUT/anogan-16.json"
-  "egbad resized to 28|egbad|--image-size 28"
+  "anogan 64 px|anogan|--model-config $OUT/anogan-16.json --scaling minus-one-to-one"
+  "egbad resized to 28|egbad|--image-size 28 --scaling minus-one-to-one"
+  "alad resized|alad|--model-config $OUT/alad-images.json --scaling minus-one-to-one"
   "vae resized|vae|--scaling minus-one-to-one"
   "rsrae resized|rsrae|--scaling minus-one-to-one"
   "ocgan resized|ocgan|--scaling minus-one-to-one"
