@@ -50,7 +50,7 @@ CASES=(
   "f-anogan 64 px|fanogan|--model-config $OUT/fanogan-16.json --scaling minus-one-to-one"
   "anogan 64 px|anogan|--model-config $OUT/anogan-16.json --scaling minus-one-to-one"
   "egbad resized to 28|egbad|--image-size 28 --scaling minus-one-to-one"
-  "alad resized|alad|--model-config $OUT/alad-images.json --scaling minus-one-to-one"
+  "alad resized|alad|--model-config $OUT/alad-images.json --image-size 32 --scaling minus-one-to-one"
   "vae resized|vae|--scaling minus-one-to-one"
   "rsrae resized|rsrae|--scaling minus-one-to-one"
   "ocgan resized|ocgan|--scaling minus-one-to-one"
