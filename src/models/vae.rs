@@ -199,19 +199,7 @@ fn log_sum_exp(v: Tensor<2>) -> Tensor<1> {
 impl Vae {
     /// Build the VAE for samples of `shape` on `device`.
     pub fn new(config: VaeConfig, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Self> {
-        anyhow::ensure!(
-            config.decoder_std.is_finite() && config.decoder_std > 0.0,
-            "vae: decoder_std must be a positive number, got {}",
-            config.decoder_std
-        );
-        anyhow::ensure!(
-            (1..=MAX_SAMPLES).contains(&config.importance_samples)
-                && (1..=MAX_SAMPLES).contains(&config.probability_samples),
-            "vae: importance_samples and probability_samples must be within 1–{MAX_SAMPLES}, got \
-             {} and {}",
-            config.importance_samples,
-            config.probability_samples
-        );
+        config.check()?;
         let train_device = device.clone().autodiff();
         let mut rng = component_rng(seed, 1);
         let (net, image, latent) = match shape {
@@ -408,6 +396,24 @@ impl ModelSpec for VaeConfig {
 
     fn batch_size(&self) -> usize {
         self.batch_size
+    }
+
+    /// The decoder's σ positive, the sample counts within 1–10 000.
+    fn check(&self) -> crate::Result<()> {
+        anyhow::ensure!(
+            self.decoder_std.is_finite() && self.decoder_std > 0.0,
+            "vae: decoder_std must be a positive number, got {}",
+            self.decoder_std
+        );
+        anyhow::ensure!(
+            (1..=MAX_SAMPLES).contains(&self.importance_samples)
+                && (1..=MAX_SAMPLES).contains(&self.probability_samples),
+            "vae: importance_samples and probability_samples must be within 1–{MAX_SAMPLES}, got \
+             {} and {}",
+            self.importance_samples,
+            self.probability_samples
+        );
+        Ok(())
     }
 
     fn image_size(&self) -> Option<usize> {
