@@ -398,8 +398,13 @@ impl ModelSpec for VaeConfig {
         self.batch_size
     }
 
-    /// The sample counts within 1–10 000 (the generic rules check the rest, σ included).
+    /// The decoder's σ positive, the sample counts within 1–10 000.
     fn check(&self) -> crate::Result<()> {
+        anyhow::ensure!(
+            self.decoder_std.is_finite() && self.decoder_std > 0.0,
+            "vae: decoder_std must be a positive number, got {}",
+            self.decoder_std
+        );
         anyhow::ensure!(
             (1..=MAX_SAMPLES).contains(&self.importance_samples)
                 && (1..=MAX_SAMPLES).contains(&self.probability_samples),
