@@ -3,9 +3,10 @@
 # training normals, EPOCHS epochs, MAX_TEST test images, seed SEED; one VAE per class, its
 # reconstruction, KL and IWAE (k = 100) scores from the same weights (last checkpoint).
 #
-# SCALING (default standardise) is the run's --scaling; minus-one-to-one suits the tanh decoder.
+# SCALING (default minus-one-to-one, the VAE's own default on images: the tanh decoder's range)
+# is the run's --scaling.
 #
-#   DATASET=mnist MAX_TRAIN=1000 EPOCHS=5 MAX_TEST=1000 SEED=0 SCALING=standardise \
+#   DATASET=mnist MAX_TRAIN=1000 EPOCHS=5 MAX_TEST=1000 SEED=0 SCALING=minus-one-to-one \
 #     scripts/results_vae_one_class.sh [OUT]
 set -euo pipefail
 OUT=${1:-runs/vae-one-class}
@@ -16,7 +17,7 @@ MAX_TRAIN=${MAX_TRAIN:-1000}
 EPOCHS=${EPOCHS:-5}
 MAX_TEST=${MAX_TEST:-1000}
 SEED=${SEED:-0}
-SCALING=${SCALING:-standardise}
+SCALING=${SCALING:-minus-one-to-one}
 mkdir -p "$OUT/settings"
 for s in reconstruction kl; do echo "{\"score\": \"$s\"}" > "$OUT/settings/$s.json"; done
 auroc() { python3 -c "import json,sys; print(f\"{json.load(open(sys.argv[1]))['auroc']:.3f}\")" "$1"; }

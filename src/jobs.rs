@@ -229,8 +229,9 @@ pub struct FitOptions {
     pub batch_size: Option<usize>,
     /// Share of the samples held out for validation (early stopping, threshold, p-values).
     pub validation_fraction: f64,
-    /// Value scaling fitted on the training samples.
-    pub scaling: crate::data::preprocess::Scaling,
+    /// Value scaling fitted on the training samples (default: the model's for images or tables,
+    /// [`ModelConfig::default_scaling`]).
+    pub scaling: Option<crate::data::preprocess::Scaling>,
     /// Per-epoch lines and a progress bar on stderr.
     pub progress: bool,
 }
@@ -242,7 +243,7 @@ impl Default for FitOptions {
             epochs: None,
             batch_size: None,
             validation_fraction: 0.1,
-            scaling: crate::data::preprocess::Scaling::Standardise,
+            scaling: None,
             progress: false,
         }
     }
@@ -294,7 +295,10 @@ pub fn fit_arrays(
     }
     config.train.progress = options.progress;
     config.split.validation_fraction = options.validation_fraction;
-    config.preprocess.scaling = options.scaling;
+    config.preprocess.scaling = options.scaling.unwrap_or_else(|| {
+        let images = matches!(shape, crate::data::SampleShape::Image { .. });
+        config.model.default_scaling(images)
+    });
     config.validate()?;
     let split = crate::data::protocol::fit_split(&set, &config.split)?;
     let mut trained = run::train_on(config, &split, device)?;

@@ -4,7 +4,11 @@
 mod common;
 
 use common::*;
-use std::path::Path;
+use oddity::data::protocol::Protocol;
+use oddity::data::source::DatasetKind;
+use oddity::models::ModelConfig;
+use oddity::run::RunConfig;
+use std::path::{Path, PathBuf};
 
 #[test]
 fn help_explains_every_job() {
@@ -545,4 +549,71 @@ fn models_are_listed_once_in_their_group() {
             "{name} is a baseline"
         );
     }
+}
+
+/// A run scales its data as its model's paper does unless `--scaling` says otherwise: the VAE's
+/// tanh decoder gets images in [−1, 1], adVAE's sigmoid generator tables in [0, 1], OC-SVM
+/// images Deep SVDD's contrast normalisation, a model whose paper is silent standardises; and
+/// `oddity models` names each model's own scaling.
+#[test]
+fn a_run_scales_as_its_model_unless_told() {
+    use oddity::data::preprocess::Scaling;
+    let mnist = || spec(DatasetKind::BuiltinMnist, PathBuf::from("builtin"));
+    let table = || spec(DatasetKind::Adbench, fixture("adbench/4_breastw.npz"));
+    let one_class = || Protocol::OneClass { class: "1".into() };
+    for (model, data, protocol, expected) in [
+        ("vae", mnist(), one_class(), Scaling::MinusOneToOne),
+        ("vae", table(), Protocol::Tabular, Scaling::Standardise),
+        ("advae", table(), Protocol::Tabular, Scaling::MinMax),
+        ("ocsvm", mnist(), one_class(), Scaling::GcnL1),
+        ("ganomaly", mnist(), one_class(), Scaling::Standardise),
+    ] {
+        let config =
+            RunConfig::new(ModelConfig::default_for(model).unwrap(), data, protocol, 0).unwrap();
+        assert_eq!(config.preprocess.scaling, expected, "{model}");
+    }
+    let listing = stdout(&oddity(&["models"]));
+    let vae = listing
+        .split("\nvae ")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next().and_then(|s| s.lines().nth(2)))
+        .expect("the VAE's entry");
+    assert!(
+        vae.contains("--scaling minus-one-to-one on images"),
+        "{vae}"
+    );
+
+    let dir = temp_dir("cli-scaling");
+    let scaling_of = |extra: &[&str]| {
+        let run = dir.join(format!("run{}", extra.len()));
+        let mut args = vec![
+            "train",
+            "--model",
+            "vae",
+            "--dataset",
+            "builtin-mnist",
+            "--protocol",
+            "one-class",
+            "--class",
+            "1",
+            "--model-config",
+            r#"{"importance_samples": 2}"#,
+            "--epochs",
+            "1",
+            "--max-train",
+            "40",
+            "--max-test",
+            "20",
+            "--quiet",
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = oddity(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let saved: serde_json::Value = serde_json::from_str(&read(&run.join("run.json"))).unwrap();
+        saved["preprocess"]["scaling"].as_str().unwrap().to_string()
+    };
+    assert_eq!(scaling_of(&[]), "minus-one-to-one");
+    assert_eq!(scaling_of(&["--scaling", "standardise"]), "standardise");
 }

@@ -295,9 +295,10 @@ fn vae_learns_adbench_table() {
     assert_round_trip(c, "roundtrip-vae-table");
 }
 
-/// Conv VAE on the bundled digit-1 images (one-class), 3 epochs, IWAE with 20 importance
-/// samples, 300 test images. Measured (last epoch): AUROC 0.9264 / 0.9178 / 0.9319 (seeds 0–2);
-/// floor 0.85.
+/// Conv VAE on the bundled digit-1 images (one-class), its default scaling to [−1, 1], 5
+/// epochs, IWAE with 20 importance samples, 300 test images. Measured (last epoch): AUROC
+/// 0.9599 / 0.9654 / 0.9752 (seeds 0–2; at 3 epochs 0.825–0.853, standardised 0.918–0.932);
+/// floor 0.90.
 #[test]
 fn vae_learns_mnist_one_class() {
     let mut c = config(
@@ -305,13 +306,13 @@ fn vae_learns_mnist_one_class() {
         builtin_mnist(),
         Protocol::OneClass { class: "1".into() },
         0,
-        3,
+        5,
     );
     if let Some(v) = c.model.get_mut::<oddity::models::VaeConfig>() {
         v.importance_samples = 20;
     }
     c.split.max_test = Some(300);
-    assert_learns(c, 0.85);
+    assert_learns(c, 0.90);
 }
 
 /// Deep SVDD (one-class), the official MNIST LeNet, on the bundled digit-1 images under the

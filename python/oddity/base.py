@@ -163,7 +163,9 @@ class BaseDetector(_Scoring):
         Share of ``X`` held out from training for early stopping and the calibration of
         p-values (0.1).
     preprocessing : bool
-        Standardise each feature with statistics of the training rows (True) or not.
+        Scale the samples with statistics of the training rows, as the model's paper does
+        (True: standardise each feature of a table; images get the model's own scaling, e.g.
+        ``[-1, 1]`` for a tanh decoder; ``oddity models`` lists it) or leave them as they are.
     model_config : dict, optional
         Any of the model's hyper-parameters by its oddity name.
     verbose : int
@@ -259,7 +261,7 @@ class BaseDetector(_Scoring):
             None if self.epochs is None else int(self.epochs),
             None if self.batch_size is None else int(self.batch_size),
             float(self.validation_size),
-            "standardise" if self.preprocessing else "none",
+            None if self.preprocessing else "none",
             bool(self.verbose),
         )
         self.n_features_in_ = values.shape[1] if values.ndim == 2 else None

@@ -214,7 +214,7 @@ fn fit(
     epochs: Option<usize>,
     batch_size: Option<usize>,
     validation_fraction: f64,
-    scaling: &str,
+    scaling: Option<&str>,
     verbose: bool,
 ) -> PyResult<Model> {
     let shape = sample_shape(&shape)?;
@@ -224,7 +224,7 @@ fn fit(
         epochs,
         batch_size,
         validation_fraction,
-        scaling: scaling.parse().map_err(value_error)?,
+        scaling: scaling.map(str::parse).transpose().map_err(value_error)?,
         progress: verbose,
     };
     let device = oddity::device::parse("cpu").map_err(value_error)?;

@@ -203,9 +203,10 @@ struct TrainArgs {
     #[arg(long, conflicts_with = "threshold")]
     false_alarm_rate: Option<f64>,
     /// Value scaling fitted on training data: standardise, min-max, minus-one-to-one, gcn-l1
-    /// (Deep SVDD's: per-sample global contrast normalisation, then min-max), none.
-    #[arg(long, default_value = "standardise")]
-    scaling: Scaling,
+    /// (Deep SVDD's: per-sample global contrast normalisation, then min-max), none. Default:
+    /// the model's, its paper's (`oddity models` lists it; standardise where the paper is silent).
+    #[arg(long)]
+    scaling: Option<Scaling>,
     /// Table columns START..END (0-based, END excluded) the scaling leaves as they are: one-hot
     /// columns, e.g. 34..121 for KDDCUP99's, as GOAD's code standardises the numeric ones only.
     #[arg(long)]
@@ -402,6 +403,17 @@ pub fn run() -> anyhow::Result<()> {
                         "{:<16} [{}] {}\n{:<16} {}",
                         m.name, m.inputs, m.summary, "", m.paper
                     );
+                    // The scaling a run gets by default, where it is not standardisation.
+                    let config = ModelConfig::default_for(m.name)?;
+                    let own: Vec<String> = [(true, "images"), (false, "tables and spectra")]
+                        .into_iter()
+                        .map(|(images, data)| (config.default_scaling(images), data))
+                        .filter(|(scaling, _)| *scaling != Scaling::Standardise)
+                        .map(|(scaling, data)| format!("--scaling {scaling} on {data}"))
+                        .collect();
+                    if !own.is_empty() {
+                        println!("{:<16} default {}", "", own.join(", "));
+                    }
                 }
                 println!();
             }
@@ -510,7 +522,9 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
         Some(alpha) => ThresholdRule::FalseAlarmRate { alpha },
         None => a.threshold,
     };
-    config.preprocess.scaling = a.scaling;
+    if let Some(scaling) = a.scaling {
+        config.preprocess.scaling = scaling;
+    }
     config.preprocess.unscaled_columns = a
         .unscaled_columns
         .as_deref()

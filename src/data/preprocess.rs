@@ -41,6 +41,19 @@ impl std::str::FromStr for Scaling {
     }
 }
 
+impl std::fmt::Display for Scaling {
+    /// The name `--scaling` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Scaling::None => "none",
+            Scaling::Standardise => "standardise",
+            Scaling::MinMax => "min-max",
+            Scaling::MinusOneToOne => "minus-one-to-one",
+            Scaling::GcnL1 => "gcn-l1",
+        })
+    }
+}
+
 /// What to do before a model sees the data.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PreprocessConfig {
@@ -459,6 +472,15 @@ mod tests {
         let test = table(vec![10.0, 30.0], 2);
         assert_eq!(pre.apply(&test).unwrap().values, vec![0.0, 1.0]);
         assert_eq!("gcn-l1".parse::<Scaling>().unwrap(), Scaling::GcnL1);
+        for scaling in [
+            Scaling::None,
+            Scaling::Standardise,
+            Scaling::MinMax,
+            Scaling::MinusOneToOne,
+            Scaling::GcnL1,
+        ] {
+            assert_eq!(scaling.to_string().parse::<Scaling>().unwrap(), scaling);
+        }
     }
 
     #[test]

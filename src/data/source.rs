@@ -68,6 +68,22 @@ impl std::str::FromStr for DatasetKind {
     }
 }
 
+impl DatasetKind {
+    /// Whether its samples are images (arrays handed over in memory: not known from the kind).
+    pub fn holds_images(self) -> bool {
+        matches!(
+            self,
+            DatasetKind::Mnist
+                | DatasetKind::FashionMnist
+                | DatasetKind::Cifar10
+                | DatasetKind::ImageFolder
+                | DatasetKind::Mvtec
+                | DatasetKind::MagneticTile
+                | DatasetKind::BuiltinMnist
+        )
+    }
+}
+
 impl std::fmt::Display for DatasetKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {

@@ -3,7 +3,7 @@
 //! 2020 (arXiv:1903.00904; MODELS.md §12).
 //!
 //! Networks, as the official `models/self_adVAE.py` (tables of `D` features, min-max scaled to
-//! [0, 1]: train with `--scaling min-max`):
+//! [0, 1]: `--scaling min-max`, the default):
 //! - encoder E: `D → h → h → (μ, log σ²)`, ReLU between, `h = ⌊D/2⌋`, latent size `r`;
 //! - generator G: `r → h → h → D`, ReLU between, sigmoid out;
 //! - Gaussian transformer T: `[μ, log σ²] → 2r → 2r → (μ_T, log σ²_T)`, sigmoid between: it
@@ -36,6 +36,7 @@
 //! - log-variances clamped to [−20, 20] so that every exponential stays finite;
 //! - validation criterion (best epoch): `‖x − G(μ)‖² + KL(E(x))`, deterministic.
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -293,6 +294,11 @@ impl ModelSpec for AdvaeConfig {
 
     fn image_size(&self) -> Option<usize> {
         None
+    }
+
+    /// Tables and spectra: the official code's [0, 1], the range of its sigmoid generator.
+    fn table_scaling(&self) -> Scaling {
+        Scaling::MinMax
     }
 }
 

@@ -3,8 +3,8 @@
 //! code).
 //!
 //! An adversarial autoencoder (Makhzani et al. 2016) on images: the DCGAN encoder E to a code
-//! `z ∈ R^d` (d = 128), the DCGAN decoder G back (tanh: train with `--scaling
-//! minus-one-to-one`), and a latent discriminator D_z (MLP `d → 512 → 256 → 1`, LeakyReLU 0.2)
+//! `z ∈ R^d` (d = 128), the DCGAN decoder G back (tanh: `--scaling
+//! minus-one-to-one`, the default), and a latent discriminator D_z (MLP `d → 512 → 256 → 1`, LeakyReLU 0.2)
 //! that tells codes of data from draws of N(0, I). The paper's contribution is the latent
 //! consistency term `‖E(x) − E(G(E(x)))‖²`, which makes a reconstruction of an abnormal input
 //! map back into the normal part of the latent space; `consistency: false` gives the plain AAE.
@@ -19,6 +19,7 @@
 //! residual `|x − x̂|` (the paper's image-level score); map: `|x − x̂|` averaged over channels.
 //! Images 32 px by default (the paper's MRI slices ≈ 128 px: `image_size`).
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -170,6 +171,11 @@ impl ModelSpec for ConstrainedAaeConfig {
 
     fn image_size(&self) -> Option<usize> {
         Some(self.image_size)
+    }
+
+    /// Images: [−1, 1], the range of the DCGAN decoder's tanh.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinusOneToOne
     }
 }
 

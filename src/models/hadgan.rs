@@ -33,11 +33,12 @@
 //! Choices the paper leaves open or this port makes: the layer widths above (MODELS.md's
 //! port), the activations, the N(0, I) prior, the three-phase schedule, the learning rate,
 //! λ_adv, batch 256 pixels and 50 epochs; a linear decoder output (inputs are scaled by the
-//! run: use `--scaling min-max`, the paper's [0, 1] normalisation from the scene itself); the
+//! run: `--scaling min-max` by default, the paper's [0, 1] normalisation from the scene itself); the
 //! product fusion. Not ported: the paper's spatial detector (area attribute opening and closing
 //! of the three lowest-energy residual bands, then smoothing) and its fusion with the spectral
 //! one, which need the scene's geometry at scoring time; the score here is spectral only.
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::{SampleShape, Samples};
 use crate::linalg::{MAX_MAHALANOBIS_DIM, Mahalanobis};
@@ -253,6 +254,11 @@ impl ModelSpec for HadganConfig {
 
     fn image_size(&self) -> Option<usize> {
         None
+    }
+
+    /// Tables and spectra: the paper's [0, 1] normalisation of the scene.
+    fn table_scaling(&self) -> Scaling {
+        Scaling::MinMax
     }
 }
 

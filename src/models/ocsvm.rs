@@ -15,8 +15,11 @@
 //! γ: a number, or `"scale"` (scikit-learn's default, `1 / (D · Var(X))` over every value of the
 //! training set) fixed at fit time. The Deep SVDD paper picks ν ∈ {0.01, 0.1} and γ ∈
 //! {2⁻¹⁰, …, 2⁻¹} on a labelled hold-out of the test set; that is test-set selection, so it is
-//! not built in: ν = 0.1 and γ = "scale" by default, both settable.
+//! not built in: ν = 0.1 and γ = "scale" by default, both settable. Images are scaled as that
+//! protocol's (global contrast normalisation, L1, then min-max: `--scaling gcn-l1`, the default
+//! on images).
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
 use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut, Weights};
@@ -123,6 +126,11 @@ impl ModelSpec for OcsvmConfig {
 
     fn image_size(&self) -> Option<usize> {
         None
+    }
+
+    /// Images: the Deep SVDD protocol's global contrast normalisation (L1), then min-max.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::GcnL1
     }
 }
 

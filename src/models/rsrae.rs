@@ -12,8 +12,8 @@
 //!   `A ∈ R^{D×d}` (`d = 10`, entries N(0, 1) at start), then `z = ỹ/‖ỹ‖` (`normalise_latent`).
 //!
 //! Inputs: each sample is scaled to unit L2 norm inside the model (`normalise_input`, the
-//! script's `sklearn.preprocessing.normalize` after `x/127.5 − 1`: train with `--scaling
-//! minus-one-to-one`).
+//! script's `sklearn.preprocessing.normalize` after `x/127.5 − 1`: `--scaling
+//! minus-one-to-one`, the default on images).
 //!
 //! Losses (ℓ2,1: norms per sample, not squared, averaged over the batch):
 //! `L_AE = mean ‖x − x̃‖₂`, `L_RSR1 = mean ‖y − A Aᵀ y‖₂`, `L_RSR2 = mean((AᵀA − I_d)²)`.
@@ -37,6 +37,7 @@
 //! Deviation: transposed convolutions crop symmetrically (burn), TensorFlow's "same" crops one
 //! more pixel after than before: a one-pixel shift of the decoder's grid.
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -426,6 +427,11 @@ impl ModelSpec for RsraeConfig {
 
     fn image_size(&self) -> Option<usize> {
         None
+    }
+
+    /// Images: the script's `x/127.5 − 1` before the model's own unit-norm scaling.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinusOneToOne
     }
 }
 

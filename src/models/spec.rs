@@ -5,6 +5,7 @@
 
 use super::{AnyDetector, Built, Detector};
 use crate::data::SampleShape;
+use crate::data::preprocess::Scaling;
 use burn::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::ser::{Error as _, SerializeMap};
@@ -71,6 +72,18 @@ pub trait ModelSpec:
     /// takes images at their own size (or tables only).
     fn image_size(&self) -> Option<usize>;
 
+    /// The value scaling a run applies to images unless `--scaling` says otherwise: the one
+    /// the model's paper (or its code) uses, so that a default run is the paper's; standardise
+    /// where the paper does not say.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::Standardise
+    }
+
+    /// The same for tables and spectra (hyperspectral pixels).
+    fn table_scaling(&self) -> Scaling {
+        Scaling::Standardise
+    }
+
     /// Early-stopping patience in epochs, for models whose paper stops early.
     fn patience(&self) -> Option<usize> {
         None
@@ -118,6 +131,8 @@ trait AnySpec: Send + Sync + Debug {
     fn epochs(&self) -> usize;
     fn batch_size(&self) -> usize;
     fn image_size(&self) -> Option<usize>;
+    fn image_scaling(&self) -> Scaling;
+    fn table_scaling(&self) -> Scaling;
     fn patience(&self) -> Option<usize>;
     fn min_epochs(&self) -> usize;
     fn needs_labelled_anomalies(&self) -> bool;
@@ -168,6 +183,12 @@ impl<S: ModelSpec> AnySpec for S {
     }
     fn image_size(&self) -> Option<usize> {
         ModelSpec::image_size(self)
+    }
+    fn image_scaling(&self) -> Scaling {
+        ModelSpec::image_scaling(self)
+    }
+    fn table_scaling(&self) -> Scaling {
+        ModelSpec::table_scaling(self)
     }
     fn patience(&self) -> Option<usize> {
         ModelSpec::patience(self)
@@ -252,6 +273,16 @@ impl ModelConfig {
         matches!(raw, SampleShape::Image { .. })
             .then(|| self.0.image_size())
             .flatten()
+    }
+
+    /// The scaling a run of this model applies unless told otherwise: its image scaling when
+    /// `images`, else its scaling of tables and spectra ([`ModelSpec::image_scaling`]).
+    pub fn default_scaling(&self, images: bool) -> Scaling {
+        if images {
+            self.0.image_scaling()
+        } else {
+            self.0.table_scaling()
+        }
     }
 
     /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.

@@ -109,7 +109,8 @@ pub struct RunConfig {
 }
 
 impl RunConfig {
-    /// A configuration with the model's paper defaults for epochs, batch size and preprocessing.
+    /// A configuration with the model's paper defaults for epochs, batch size and preprocessing
+    /// (its scaling of images or of tables: [`ModelConfig::default_scaling`]).
     pub fn new(
         model: ModelConfig,
         dataset: DatasetSpec,
@@ -118,7 +119,7 @@ impl RunConfig {
     ) -> crate::Result<Self> {
         let preprocess = PreprocessConfig {
             image_size: None,
-            scaling: crate::data::preprocess::Scaling::Standardise,
+            scaling: model.default_scaling(dataset.kind.holds_images()),
             tiling: None,
             unscaled_columns: None,
         };

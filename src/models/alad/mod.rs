@@ -25,13 +25,14 @@
 //!   `‖f_xx(x, x) − f_xx(x, G(E(x)))‖₁`, `l1`/`l2` `‖x − G(E(x))‖`, `ch` `BCE(D_xx(x, G(E(x))), 1)`.
 //! - Early stopping on the mean validation score with patience 10. The paper's model is the
 //!   best epoch's ("best" checkpoint); the official code keeps the weights at stop time ("last").
-//! - CIFAR-10 images are in [−1, 1] in the official code: train with `--scaling minus-one-to-one`.
+//! - CIFAR-10 images are in [−1, 1] in the official code: the default `--scaling` on images.
 
 pub mod cifar;
 mod networks;
 
 pub use networks::AladNets;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, Settings, StepLosses, read_values};
 use crate::data::SampleShape;
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
@@ -253,6 +254,11 @@ impl ModelSpec for AladConfig {
 
     fn image_size(&self) -> Option<usize> {
         None
+    }
+
+    /// Images: the official CIFAR-10 code's [−1, 1], the range of its tanh generator.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinusOneToOne
     }
 
     fn patience(&self) -> Option<usize> {

@@ -5,8 +5,8 @@
 //! - R, a denoising encoder-decoder: three 5×5 stride-2 convolutions (32, 64, 128 channels;
 //!   BatchNorm, LeakyReLU 0.2), then 5×5 stride-2 transposed convolutions (32, 16 channels;
 //!   BatchNorm, ReLU) and one to the image channels with tanh. Input `x̃ = x + η`,
-//!   `η ~ N(0, σ²)` with σ = 0.155 in the units of images scaled to [0, 1] (train with
-//!   `--scaling min-max` for the paper's units).
+//!   `η ~ N(0, σ²)` with σ = 0.155 in the units of images scaled to [0, 1] (`--scaling
+//!   min-max`, the default on images).
 //! - D, a CNN classifier: 5×5 stride-2 convolutions 16, 32, 64, 128 (LeakyReLU 0.2, BatchNorm
 //!   after the first), a linear logit. BatchNorm ε = 1e-6, decay 0.9. Weights N(0, 0.02).
 //! - Losses (paper eq. 3–5): `L_D = BCE(D(x), 1) + BCE(D(R(x̃)), 0)`; R:
@@ -19,6 +19,7 @@
 
 mod networks;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -176,6 +177,11 @@ impl ModelSpec for AloccConfig {
 
     fn image_size(&self) -> Option<usize> {
         Some(self.image_size)
+    }
+
+    /// Images: the paper's [0, 1] units, in which its noise σ = 0.155 is given.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinMax
     }
 }
 

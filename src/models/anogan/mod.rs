@@ -6,6 +6,8 @@
 //!   default as the paper) and a DCGAN discriminator whose last 4×4 feature map is f(·); tables
 //!   use an MLP generator `latent (32) → 64 → 128 → D` and an MLP discriminator `D → 128 → 128 → 1`
 //!   (LeakyReLU 0.2; f(·) = the last hidden layer), the sizes of the KDD99 BiGAN networks.
+//!   Images are scaled to [−1, 1] (the paper's, the tanh generator's range; the default
+//!   `--scaling` on images).
 //! - Training: the standard GAN with sigmoid cross-entropy, a discriminator step then a
 //!   generator step (non-saturating loss) per batch; Adam lr 2e-4, β = (0.5, 0.999); z uniform
 //!   on [−1, 1] (DCGAN's prior).
@@ -25,6 +27,7 @@
 pub mod latent_search;
 mod networks;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::SampleShape;
 use crate::nn::dcgan::check_image_size;
@@ -346,6 +349,11 @@ impl ModelSpec for AnoganConfig {
 
     fn image_size(&self) -> Option<usize> {
         Some(self.image_size)
+    }
+
+    /// Images: the paper's intensities in [−1, 1], the range of its tanh generator.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinusOneToOne
     }
 }
 

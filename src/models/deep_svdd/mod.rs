@@ -15,7 +15,7 @@
 //!
 //! Both phases divide the learning rate by 10 after `milestone` (50) of their epochs (the
 //! code's MultiStepLR). Score: `‖φ(x) − c‖²` (soft-boundary: minus R²). Batch 200. The paper's
-//! preprocessing is `--scaling gcn-l1`. The best checkpoint is chosen among Deep SVDD epochs
+//! preprocessing is `--scaling gcn-l1`, the default on images. The best checkpoint is chosen among Deep SVDD epochs
 //! only (pretraining epochs have no validation loss), by the mean validation distance. The network is
 //! the MNIST one: 28 × 28 grey images only (the CIFAR-10 LeNet is not ported yet).
 //!
@@ -35,6 +35,7 @@
 
 pub mod networks;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values};
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
@@ -136,6 +137,11 @@ impl ModelSpec for DeepSvddConfig {
 
     fn image_size(&self) -> Option<usize> {
         Some(28)
+    }
+
+    /// Images: the paper's global contrast normalisation (L1), then min-max.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::GcnL1
     }
 
     fn min_epochs(&self) -> usize {

@@ -3,7 +3,8 @@
 //! trainings.
 //!
 //! - Stage 1, WGAN-GP (`wgangp_64x64.py`): the residual generator and layer-normalised critic of
-//!   [`resnet`] (64×64, z ∈ R¹²⁸ ~ N(0, I), base width 64). Critic loss
+//!   [`resnet`] (64×64, z ∈ R¹²⁸ ~ N(0, I), base width 64; images scaled to [−1, 1] as the
+//!   code's `2·(x/255 − 0.5)`, the default `--scaling` on images). Critic loss
 //!   `E[D(G(z))] − E[D(x)] + 10·E[(‖∇D(x̂)‖ − 1)²]` on uniform interpolates x̂, five critic steps
 //!   per generator step, generator loss `−E[D(G(z))]`, Adam 1e-4, β = (0, 0.9), batch 64. burn
 //!   has no double backward: the penalty is computed as the critic's central-difference
@@ -24,6 +25,7 @@
 mod networks;
 pub mod resnet;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -299,6 +301,11 @@ impl ModelSpec for FanoganConfig {
 
     fn image_size(&self) -> Option<usize> {
         Some(self.image_size)
+    }
+
+    /// Images: the code's `2·(x/255 − 0.5)`, the range of its tanh generator.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinusOneToOne
     }
 }
 

@@ -13,7 +13,7 @@
 //!   `"simplified"`: `−(1/72) Σ_t p_t(T_t(x))`, the mean probability of the right transformation.
 //!   The Dirichlets are fitted whichever score is chosen, so that a run can be rescored with the
 //!   other (`oddity eval --model-config`).
-//! - Inputs scaled to [−1, 1] (`--scaling minus-one-to-one`), 32 × 32 (`image_size`).
+//! - Inputs scaled to [−1, 1] (`--scaling minus-one-to-one`, the default), 32 × 32 (`image_size`).
 //!
 //! The code shuffles all 72·N (image, transformation) pairs of the training set each epoch.
 //! Here the loop hands over `image_batch` images (128) at a time; their 72·128 pairs are
@@ -31,6 +31,7 @@
 
 pub mod dirichlet;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values, score_in_chunks};
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
@@ -121,6 +122,11 @@ impl ModelSpec for GeomConfig {
 
     fn image_size(&self) -> Option<usize> {
         Some(self.image_size)
+    }
+
+    /// Images: the code's [−1, 1].
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinusOneToOne
     }
 
     fn check(&self) -> crate::Result<()> {

@@ -17,7 +17,7 @@
 //!   trains with the running statistics the first epoch left, held fixed. Here
 //!   `running_statistics_from_epoch` (2) does the same; `null` trains with batch statistics
 //!   throughout.
-//! - Inputs scaled to [−1, 1] (`--scaling minus-one-to-one`, the code's `2·x/255 − 1`), 32 × 32.
+//! - Inputs scaled to [−1, 1] (`--scaling minus-one-to-one`, the default on images; the code's `2·x/255 − 1`), 32 × 32.
 //!
 //! The training loop drops an epoch's last partial batch (up to 3 images).
 

@@ -32,6 +32,7 @@
 pub mod images;
 pub mod tabular;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
 use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut};
@@ -202,6 +203,11 @@ impl ModelSpec for GoadConfig {
     /// The image preset's side; a table preset takes no images.
     fn image_size(&self) -> Option<usize> {
         self.preset.is_image().then_some(self.image_size)
+    }
+
+    /// Images: the image code's `2·x/255 − 1` (tables keep the standardisation).
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinusOneToOne
     }
 
     /// A settings file naming a `preset` starts from that data set's official settings.

@@ -6,7 +6,7 @@
 //! uniformly with the normal class only, so that *every* latent code decodes to a normal-looking
 //! image and an anomaly cannot be reconstructed.
 //! - Denoising autoencoder: `l = En(x + n)`, `n ~ N(0, σ²)` (σ 0.2 in units of images scaled
-//!   to [−1, 1]: train with `--scaling minus-one-to-one`), `l ∈ (−1, 1)^d` (tanh), `x̂ = De(l)`.
+//!   to [−1, 1], the default `--scaling` on images), `l ∈ (−1, 1)^d` (tanh), `x̂ = De(l)`.
 //! - Latent discriminator D_l: `U(−1, 1)^d` samples (real) against encoded images (fake).
 //! - Visual discriminator D_v: training images (real) against `De(u)`, `u ~ U(−1, 1)^d` (fake).
 //! - Classifier C: reconstructions `De(En(x + n))` (real) against `De(u)` (fake).
@@ -60,6 +60,7 @@
 
 pub mod networks;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -162,6 +163,11 @@ impl ModelSpec for OcganConfig {
 
     fn image_size(&self) -> Option<usize> {
         side_for_depth(self.depth)
+    }
+
+    /// Images: the code's [−1, 1], the range of its tanh decoder.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinusOneToOne
     }
 
     fn check(&self) -> crate::Result<()> {

@@ -19,13 +19,14 @@
 //! apart) instead of random crops, and the map of an image is its tiles' maps averaged where
 //! they overlap, its score the highest tile score (the highest tile maximum, or with
 //! `"image_score": "mean"` the highest tile mean; `oddity::score::tiled`); without `--tile`, images are resized to
-//! `image_size` (128) and mapped whole. Inputs are expected in [0, 1] (`--scaling min-max`,
+//! `image_size` (128) and mapped whole. Inputs are expected in [0, 1] (`--scaling min-max`, the default,
 //! dynamic range 1), as the paper scales them; its ~200 epochs over ~10 000 augmented patches
 //! are the default's 200 epochs over the training images (or their tiles).
 
 mod networks;
 pub mod ssim;
 
+use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims};
 use crate::data::SampleShape;
 use crate::nn::init::component_rng;
@@ -179,6 +180,11 @@ impl ModelSpec for SsimAeConfig {
 
     fn image_size(&self) -> Option<usize> {
         Some(self.image_size)
+    }
+
+    /// Images: [0, 1], the range SSIM's constants assume.
+    fn image_scaling(&self) -> Scaling {
+        Scaling::MinMax
     }
 }
 
