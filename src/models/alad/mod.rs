@@ -235,7 +235,7 @@ impl ModelSpec for AladConfig {
         group: super::ModelGroup::Detector,
         paper: "Zenati, Romain, Foo, Lecouat, Chandrasekhar. Adversarially Learned Anomaly Detection. ICDM 2018",
         summary: "BiGAN + cycle discriminators D_xx, D_zz, spectral norm, moving average, early stopping; score = ‖f_xx(x,x) − f_xx(x,G(E(x)))‖₁ (or l1, l2, ch)",
-        inputs: "tables, 32×32 colour or grey images (networks cifar10)",
+        inputs: "tables, colour or grey images (networks cifar10; resized to 32×32)",
     };
 
     type Detector = Alad;
@@ -252,8 +252,9 @@ impl ModelSpec for AladConfig {
         self.batch_size
     }
 
+    /// The CIFAR-10 networks take 32 × 32 images: other sizes are resized to it.
     fn image_size(&self) -> Option<usize> {
-        None
+        (self.networks == AladNetworks::Cifar10).then_some(32)
     }
 
     /// Images: the official CIFAR-10 code's [−1, 1], the range of its tanh generator.
@@ -452,5 +453,15 @@ mod tests {
             score(AladScore::Ch),
             [2f32.ln(), (1.0 + (-2f32).exp()).ln()],
         );
+    }
+
+    /// Only the CIFAR-10 networks take images, at 32 × 32: a run resizes any other size to it.
+    #[test]
+    fn the_image_networks_set_the_image_size() {
+        assert_eq!(
+            AladConfig::official(AladNetworks::Cifar10).image_size(),
+            Some(32)
+        );
+        assert_eq!(AladConfig::official(AladNetworks::Kdd99).image_size(), None);
     }
 }
