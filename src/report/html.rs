@@ -461,13 +461,19 @@ fn training_curves(page: &mut String, r: &RunReport) -> crate::Result<()> {
     if log.epochs.is_empty() {
         return Ok(());
     }
-    let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    for e in &log.epochs {
-        for (name, &v) in &e.losses {
-            series.entry(name.clone()).or_default().push(v);
-        }
-    }
-    // Epochs of a stage without validation are gaps in the curve.
+    // One value per epoch for every loss, at its epoch: the losses of a stage (f-AnoGAN's
+    // encoder, Deep SVDD's pretraining) are gaps in the epochs of the others, as are epochs of
+    // a stage without validation in the validation curve.
+    let names: std::collections::BTreeSet<&String> =
+        log.epochs.iter().flat_map(|e| e.losses.keys()).collect();
+    let series: BTreeMap<&String, Vec<f64>> = (names.into_iter())
+        .map(|name| {
+            let values = (log.epochs.iter())
+                .map(|e| e.losses.get(name).copied().unwrap_or(f64::NAN))
+                .collect();
+            (name, values)
+        })
+        .collect();
     let validation: Vec<f64> = (log.epochs.iter())
         .map(|e| e.validation_loss.unwrap_or(f64::NAN))
         .collect();

@@ -310,12 +310,28 @@ fn draw_histogram<DB: DrawingBackend>(
     Ok(())
 }
 
-/// One training curve (a loss per epoch) as a small SVG chart, the best epoch marked.
+/// Runs of consecutive epochs with a finite value, each as its (epoch, value) points: the
+/// pieces of a curve with gaps.
+fn finite_runs(values: &[f64]) -> Vec<Vec<(f64, f64)>> {
+    let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut previous_finite = false;
+    for (i, &v) in values.iter().enumerate() {
+        if v.is_finite() {
+            if !previous_finite {
+                runs.push(Vec::new());
+            }
+            runs.last_mut().expect("a run").push(((i + 1) as f64, v));
+        }
+        previous_finite = v.is_finite();
+    }
+    runs
+}
+
+/// One training curve (a loss per epoch) as a small SVG chart, the best epoch marked. A
+/// non-finite value is an epoch without one (a stage that does not compute it): a gap.
 pub fn curve_svg(name: &str, values: &[f64], best_epoch: usize) -> crate::Result<String> {
-    let points: Vec<(f64, f64)> = (values.iter().enumerate())
-        .filter(|(_, v)| v.is_finite())
-        .map(|(i, &v)| ((i + 1) as f64, v))
-        .collect();
+    let runs = finite_runs(values);
+    let points: Vec<(f64, f64)> = runs.iter().flatten().copied().collect();
     let lo = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
     let hi = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
     let (lo, hi) = match (lo.is_finite(), hi > lo) {
@@ -340,12 +356,16 @@ pub fn curve_svg(name: &str, values: &[f64], best_epoch: usize) -> crate::Result
             .y_labels(5)
             .draw()
             .map_err(text)?;
-        chart
-            .draw_series(LineSeries::new(
-                points.iter().copied(),
-                BLUE.stroke_width(2),
-            ))
-            .map_err(text)?;
+        for run in &runs {
+            match run.as_slice() {
+                [single] => chart
+                    .draw_series([Circle::new(*single, 2, BLUE.filled())])
+                    .map_err(text)?,
+                _ => chart
+                    .draw_series(LineSeries::new(run.iter().copied(), BLUE.stroke_width(2)))
+                    .map_err(text)?,
+            };
+        }
         if best_epoch >= 1 {
             let x = best_epoch as f64;
             chart
@@ -354,4 +374,37 @@ pub fn curve_svg(name: &str, values: &[f64], best_epoch: usize) -> crate::Result
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Epochs without a value split a curve: each piece is drawn on its own, no line crosses
+    /// a gap, a lone value is a dot.
+    #[test]
+    fn a_curve_with_gaps_is_drawn_in_pieces() {
+        let gap = f64::NAN;
+        let runs = finite_runs(&[gap, 1.0, 2.0, gap, 3.0, f64::INFINITY, 4.0, 5.0]);
+        assert_eq!(
+            runs,
+            vec![
+                vec![(2.0, 1.0), (3.0, 2.0)],
+                vec![(5.0, 3.0)],
+                vec![(7.0, 4.0), (8.0, 5.0)]
+            ]
+        );
+        // The curve's own elements are blue (the best epoch's line is orange, the grid grey).
+        let blue = |svg: &str, element: &str| {
+            (svg.split('<'))
+                .filter(|e| e.starts_with(element) && e.contains("#0000FF"))
+                .count()
+        };
+        let whole = curve_svg("loss", &[1.0, 2.0, 2.5, 3.0, 4.0], 3).unwrap();
+        assert_eq!((blue(&whole, "polyline"), blue(&whole, "circle")), (1, 0));
+        let split = curve_svg("loss", &[1.0, 2.0, gap, 3.0, 4.0], 3).unwrap();
+        assert_eq!((blue(&split, "polyline"), blue(&split, "circle")), (2, 0));
+        let dotted = curve_svg("loss", &[1.0, 2.0, gap, 3.0, gap], 3).unwrap();
+        assert_eq!((blue(&dotted, "polyline"), blue(&dotted, "circle")), (1, 1));
+    }
 }

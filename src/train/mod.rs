@@ -41,7 +41,8 @@ pub struct TrainOptions {
 pub struct EpochLog {
     /// 1-based epoch number.
     pub epoch: usize,
-    /// Mean of each named loss over the epoch's steps.
+    /// Mean of each named loss over the epoch's steps that computed it (a loss of a stage not
+    /// trained in this epoch is absent).
     pub losses: BTreeMap<String, f64>,
     /// Mean validation criterion on the normal-only validation set (lower = better); none for
     /// an epoch of a stage without one ([`crate::models::Detector::validates`]).
@@ -96,6 +97,11 @@ pub struct LoopState {
     pub rng: RngState,
     /// Sums of each named loss over the epoch's steps so far.
     pub sums: BTreeMap<String, f64>,
+    /// How many of those steps reported each loss: a loss a model computes on some steps only
+    /// (a generator updated every fifth critic step) is the mean over those. Absent from a state
+    /// saved before it existed: every step then counts.
+    #[serde(default)]
+    pub counts: BTreeMap<String, usize>,
     /// Seconds of training steps spent in the epoch so far.
     pub seconds: f64,
     /// The log of the finished epochs.
@@ -128,6 +134,19 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// Each loss's mean over the steps of an epoch that reported it.
+fn epoch_means(
+    sums: BTreeMap<String, f64>,
+    counts: BTreeMap<String, usize>,
+) -> BTreeMap<String, f64> {
+    (sums.into_iter())
+        .map(|(name, sum)| {
+            let steps = counts.get(&name).copied().unwrap_or(1).max(1);
+            (name, sum / steps as f64)
+        })
+        .collect()
+}
+
 /// [`fit`], continuing from `resume` when given. After each epoch, and after the step during
 /// which `stop` was raised, `checkpoint` receives the loop's state (the model is in the state
 /// that goes with it); a raised `stop` then ends the call with [`Interrupted`].
@@ -150,8 +169,14 @@ pub fn fit_resumable(
     let batch = options.batch_size.min(train.len());
     let steps = train.len() / batch;
     let mut state = match resume {
-        Some(state) => {
+        Some(mut state) => {
             check_loop_state(&state, train.len(), steps)?;
+            if state.counts.is_empty() {
+                // A state from before the counts: each loss so far came from every step.
+                state.counts = (state.sums.keys())
+                    .map(|name| (name.clone(), state.step))
+                    .collect();
+            }
             state
         }
         None => {
@@ -163,6 +188,7 @@ pub fn fit_resumable(
                 order: (0..train.len()).collect(),
                 rng: RngState::of(&rng),
                 sums: BTreeMap::new(),
+                counts: BTreeMap::new(),
                 seconds: 0.0,
                 log: TrainLog::default(),
                 best_loss: None,
@@ -195,6 +221,7 @@ pub fn fit_resumable(
                     );
                 }
                 *state.sums.entry(name.to_string()).or_default() += *value as f64;
+                *state.counts.entry(name.to_string()).or_default() += 1;
             }
             state.step = step + 1;
             if let Some(bar) = &bar {
@@ -239,10 +266,10 @@ pub fn fit_resumable(
         }
         let entry = EpochLog {
             epoch,
-            losses: std::mem::take(&mut state.sums)
-                .into_iter()
-                .map(|(k, v)| (k, v / steps as f64))
-                .collect(),
+            losses: epoch_means(
+                std::mem::take(&mut state.sums),
+                std::mem::take(&mut state.counts),
+            ),
             validation_loss,
             train_seconds,
             samples_per_second: (steps * batch) as f64 / train_seconds,
@@ -370,7 +397,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// A detector whose validation loss follows a script, one value per validated epoch; its
-    /// first `unvalidated` epochs are a stage without validation.
+    /// first `unvalidated` epochs are a stage without validation. Its step `i` (from 0) reports
+    /// `loss` = i and, on odd steps only, `odd` = 10·i.
     struct Scripted {
         device: Device,
         config: ModelConfig,
@@ -379,6 +407,7 @@ mod tests {
         epoch: AtomicUsize,
         unvalidated: usize,
         current: usize,
+        steps: usize,
     }
 
     impl Scripted {
@@ -392,6 +421,7 @@ mod tests {
                 epoch: AtomicUsize::new(0),
                 unvalidated,
                 current: 0,
+                steps: 0,
             }
         }
     }
@@ -451,7 +481,13 @@ mod tests {
             self.current > self.unvalidated
         }
         fn train_step(&mut self, _batch: Tensor<2>) -> crate::Result<StepLosses> {
-            Ok(vec![("loss", 0.0)])
+            let i = self.steps as f32;
+            self.steps += 1;
+            let mut losses = vec![("loss", i)];
+            if self.steps.is_multiple_of(2) {
+                losses.push(("odd", 10.0 * i));
+            }
+            Ok(losses)
         }
         fn score(&self, batch: Tensor<2>) -> Tensor<1> {
             let n = batch.dims()[0];
@@ -512,5 +548,18 @@ mod tests {
         assert_eq!(log.epochs.len(), 3);
         assert_eq!(log.best_epoch, 3);
         assert_eq!(checkpoints.best, checkpoints.last);
+    }
+
+    /// A loss a model computes on some steps only (f-AnoGAN's generator, one step in five) is
+    /// its mean over those steps, not diluted by the steps without it: two steps an epoch,
+    /// `loss` 0 and 1 (mean 0.5), `odd` on the second only (10, not 5).
+    #[test]
+    fn a_loss_of_some_steps_is_their_mean() {
+        let mut model = Scripted::new(Vec::new(), 10);
+        let samples = four_samples();
+        let (log, _) = fit(&mut model, &samples, &samples, &options(2, None)).unwrap();
+        let means = |e: &EpochLog| (e.losses["loss"], e.losses["odd"]);
+        assert_eq!(means(&log.epochs[0]), (0.5, 10.0));
+        assert_eq!(means(&log.epochs[1]), (2.5, 30.0));
     }
 }

@@ -128,7 +128,6 @@ pub struct Fanogan {
     rng: ChaCha8Rng,
     epoch: usize,
     critic_steps: usize,
-    last_g: f32,
 }
 
 impl Fanogan {
@@ -176,7 +175,6 @@ impl Fanogan {
             rng: component_rng(seed, 2),
             epoch: 1,
             critic_steps: 0,
-            last_g: 0.0,
             config,
         })
     }
@@ -213,6 +211,7 @@ impl Fanogan {
         let mut grads = loss_d.clone().backward();
         self.nets.critic = self.optim_d.step(self.nets.critic.clone(), &mut grads);
         self.critic_steps += 1;
+        let mut generator_loss = None;
         if self
             .critic_steps
             .is_multiple_of(self.config.critic_iterations.max(1))
@@ -222,15 +221,13 @@ impl Fanogan {
             let loss_g = frozen.forward(self.nets.generator.forward(z)).mean().neg();
             let mut grads = loss_g.clone().backward();
             self.nets.generator = self.optim_g.step(self.nets.generator.clone(), &mut grads);
-            self.last_g = loss_g.into_scalar();
+            generator_loss = Some(loss_g.into_scalar());
         }
         let v = read_values(vec![loss_d, gp, wasserstein])?;
-        Ok(vec![
-            ("d", v[0]),
-            ("gp", v[1]),
-            ("w_dist", v[2]),
-            ("g", self.last_g),
-        ])
+        let mut losses = vec![("d", v[0]), ("gp", v[1]), ("w_dist", v[2])];
+        // The generator's loss on the steps that update it only (one in `critic_iterations`).
+        losses.extend(generator_loss.map(|g| ("g", g)));
+        Ok(losses)
     }
 
     fn encoder_step(&mut self, x: Tensor<4>) -> crate::Result<StepLosses> {
@@ -370,13 +367,20 @@ impl Detector for Fanogan {
 
     fn training_state(&self) -> crate::Result<Option<TrainingState>> {
         let mut state = TrainingState::of_trainables(&self.trainables())?;
-        state.put_value("counters", &(self.epoch, self.critic_steps, self.last_g))?;
+        state.put_value("counters", &(self.epoch, self.critic_steps))?;
         Ok(Some(state))
     }
 
     fn restore_training_state(&mut self, state: &TrainingState) -> crate::Result<()> {
         state.restore_trainables(self.trainables_mut())?;
-        (self.epoch, self.critic_steps, self.last_g) = state.value("counters")?;
+        (self.epoch, self.critic_steps) = match state.value("counters") {
+            Ok(counters) => counters,
+            // A state saved when the last generator loss was carried along as a third value.
+            Err(_) => {
+                let (epoch, steps, _): (usize, usize, f32) = state.value("counters")?;
+                (epoch, steps)
+            }
+        };
         Ok(())
     }
 }
