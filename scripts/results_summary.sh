@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One table across families: oddity's detectors and the baselines on MNIST one-class (every
 # digit) and on the five ADBench tables of the PyOD side by side, every model at its paper
-# configuration and preprocessing, at a reduced budget stated in the output. AUROC of the last
+# configuration and preprocessing (each model's own default `--scaling`, as `oddity models`
+# lists), at a reduced budget stated in the output. AUROC of the last
 # epoch; tables: mean over SEEDS (the seed also draws the split); MNIST: mean over the ten
 # digits for DIGIT_SEED. Prints one markdown table; runs are kept and reused.
 #
@@ -23,17 +24,6 @@ TABLES=${TABLES:-4_breastw 6_cardio 18_Ionosphere 29_Pima 38_thyroid}
 TABLE_MODELS=${TABLE_MODELS:-autoencoder vae advae rsrae anogan alad egbad alae ocsvm rx goad}
 IMAGE_MODELS=${IMAGE_MODELS:-autoencoder ganomaly skip-ganomaly adae fanogan alocc vae cavga constrained-aae alae rsrae ocsvm deep-svdd geom ocgan}
 mkdir -p "$OUT"
-
-# The preprocessing each model's paper or code uses (standardise otherwise).
-scaling_of() {
-  case "$1" in
-    constrained-aae | geom | ocgan) echo minus-one-to-one ;;
-    rsrae) [ "$2" = images ] && echo minus-one-to-one || echo standardise ;; # x/127.5 − 1 is for pixels
-    advae) echo min-max ;;
-    deep-svdd | ocsvm) [ "$2" = images ] && echo gcn-l1 || echo standardise ;;
-    *) echo standardise ;;
-  esac
-}
 
 # Settings for the budget: the staged models split EPOCHS between their stages.
 settings_of() {
@@ -76,7 +66,7 @@ if [[ " $PARTS " == *" tables "* ]]; then
       for s in $SEEDS; do
         train_and_eval "$OUT/tables/$t/$m-seed$s" "$m" "$settings" "$(epochs_of "$m")" \
           --dataset adbench --data "$DATA/adbench-classical/$t.npz" --protocol tabular \
-          --scaling "$(scaling_of "$m" tables)" --seed "$s"
+          --seed "$s"
       done
     done
   done
@@ -87,7 +77,7 @@ if [[ " $PARTS " == *" mnist "* ]]; then
     for k in 0 1 2 3 4 5 6 7 8 9; do
       train_and_eval "$OUT/mnist/$m-digit$k" "$m" "$settings" "$(epochs_of "$m")" \
         --dataset mnist --data "$DATA/mnist" --protocol one-class --class "$k" \
-        --max-train "$MAX_TRAIN" --scaling "$(scaling_of "$m" images)" --seed "$DIGIT_SEED"
+        --max-train "$MAX_TRAIN" --seed "$DIGIT_SEED"
     done
   done
 fi
