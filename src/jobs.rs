@@ -249,6 +249,29 @@ impl Default for FitOptions {
     }
 }
 
+/// `minus-one-to-one` is a fixed map of 8-bit pixels (`x/127.5 − 1`), not fitted to the data:
+/// values handed over in other units (floats in [0, 1], as torchvision gives them, or already
+/// scaled) would come out squashed or shifted, so they are refused, naming the remedy.
+fn check_pixel_units(values: &[f32], config: &RunConfig) -> crate::Result<()> {
+    if config.preprocess.scaling != crate::data::preprocess::Scaling::MinusOneToOne {
+        return Ok(());
+    }
+    let outside = values.iter().find(|v| !(0.0..=255.0).contains(*v));
+    let within_unit = values.iter().all(|v| (0.0..=1.0).contains(v));
+    anyhow::ensure!(
+        outside.is_none() && !within_unit,
+        "{}: the scaling minus-one-to-one (this model's default on images) maps 8-bit pixels, \
+         0–255, to [−1, 1], but {}: hand over pixels in 0–255 as image files hold them, or the \
+         values as they are (preprocessing=False in Python)",
+        config.model.name(),
+        match outside {
+            Some(v) => format!("a value is {v}"),
+            None => "every value lies in [0, 1]".into(),
+        }
+    );
+    Ok(())
+}
+
 /// Train `model` on samples handed over in memory (PyOD's `fit(X)`): `values` holds the samples
 /// of `shape` one after another, in their raw units (images channels first, 0–255). Every
 /// sample trains but a seeded validation share ([`crate::data::protocol::fit_split`]); labels
@@ -299,6 +322,7 @@ pub fn fit_arrays(
         let images = matches!(shape, crate::data::SampleShape::Image { .. });
         config.model.default_scaling(images)
     });
+    check_pixel_units(&set.values, &config)?;
     config.validate()?;
     let split = crate::data::protocol::fit_split(&set, &config.split)?;
     let mut trained = run::train_on(config, &split, device)?;

@@ -488,6 +488,52 @@ fn degenerate_data_are_named_errors() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Images handed over in memory (the Python package's `fit`) to a model whose default scaling
+/// is the fixed map of 8-bit pixels to [−1, 1] must be 8-bit pixels: floats in [0, 1] or
+/// values already scaled are refused by name before any training; pixels in 0–255 train.
+#[test]
+fn arrays_in_other_units_than_pixels_are_named_errors() {
+    use oddity::data::SampleShape;
+    use oddity::jobs::{FitOptions, fit_arrays};
+    let shape = SampleShape::Image {
+        channels: 1,
+        height: 8,
+        width: 8,
+    };
+    let pixels: Vec<f32> = (0..20 * 64).map(|i| ((i * 37) % 256) as f32).collect();
+    let device = oddity::device::parse("cpu").unwrap();
+    let vae = || {
+        let mut model = oddity::models::ModelConfig::default_for("vae").unwrap();
+        let vae = model.get_mut::<oddity::models::VaeConfig>().unwrap();
+        vae.image_size = 8;
+        vae.importance_samples = 2;
+        model
+    };
+    let options = FitOptions {
+        epochs: Some(1),
+        ..FitOptions::default()
+    };
+    let fit = |values: Vec<f32>| fit_arrays(vae(), values, shape, &options, &device);
+    let unit: Vec<f32> = pixels.iter().map(|v| v / 255.0).collect();
+    let err = fit(unit.clone()).err().expect("[0, 1] refused").to_string();
+    assert!(
+        err.contains("every value lies in [0, 1]") && err.contains("vae"),
+        "{err}"
+    );
+    let scaled: Vec<f32> = pixels.iter().map(|v| v / 127.5 - 1.0).collect();
+    let err = fit(scaled).err().expect("[−1, 1] refused").to_string();
+    assert!(err.contains("a value is -1"), "{err}");
+    let trained = fit(pixels).unwrap();
+    let scaling = trained.run.config.preprocess.scaling;
+    assert_eq!(scaling, oddity::data::preprocess::Scaling::MinusOneToOne);
+    // Told to leave the values as they are, [0, 1] floats train too.
+    let as_they_are = FitOptions {
+        scaling: Some(oddity::data::preprocess::Scaling::None),
+        ..options.clone()
+    };
+    fit_arrays(vae(), unit, shape, &as_they_are, &device).unwrap();
+}
+
 /// Spawn `oddity args`, wait until its checkpoint names an epoch of at least `epoch`, then
 /// send it `signal` (`KILL` or `INT`); returns the exit status.
 fn stop_when_checkpointed(

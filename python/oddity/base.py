@@ -163,9 +163,11 @@ class BaseDetector(_Scoring):
         Share of ``X`` held out from training for early stopping and the calibration of
         p-values (0.1).
     preprocessing : bool
-        Scale the samples with statistics of the training rows, as the model's paper does
-        (True: standardise each feature of a table; images get the model's own scaling, e.g.
-        ``[-1, 1]`` for a tanh decoder; ``oddity models`` lists it) or leave them as they are.
+        Scale the samples as the model's paper does (True: the model's own default scaling,
+        fitted on the training rows where it has statistics: standardise for most models'
+        tables, min-max for adVAE and HADGAN; images 0-255 as the loaders give them, mapped to
+        ``[-1, 1]`` for a tanh-output model such as the VAE; ``oddity models`` lists each) or
+        leave them as they are (False).
     model_config : dict, optional
         Any of the model's hyper-parameters by its oddity name.
     verbose : int

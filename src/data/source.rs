@@ -69,7 +69,8 @@ impl std::str::FromStr for DatasetKind {
 }
 
 impl DatasetKind {
-    /// Whether its samples are images (arrays handed over in memory: not known from the kind).
+    /// Whether its samples are images. False for arrays handed over in memory, whose kind does
+    /// not say: the caller decides from their shape.
     pub fn holds_images(self) -> bool {
         matches!(
             self,

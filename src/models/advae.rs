@@ -36,8 +36,8 @@
 //! - log-variances clamped to [−20, 20] so that every exponential stays finite;
 //! - validation criterion (best epoch): `‖x − G(μ)‖² + KL(E(x))`, deterministic.
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::kl_to_standard_normal;

@@ -19,8 +19,8 @@
 //! residual `|x − x̂|` (the paper's image-level score); map: `|x − x̂|` averaged over channels.
 //! Images 32 px by default (the paper's MRI slices ≈ 128 px: `image_size`).
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{abs_residual_map, bce_with_logits, l2};

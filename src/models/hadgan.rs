@@ -38,8 +38,8 @@
 //! of the three lowest-energy residual bands, then smoothing) and its fusion with the spectral
 //! one, which need the scene's geometry at scoring time; the score here is spectral only.
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::linalg::{MAX_MAHALANOBIS_DIM, Mahalanobis};
 use crate::nn::init::{component_rng, normal_tensor};

@@ -19,8 +19,8 @@
 //! protocol's (global contrast normalisation, L1, then min-max: `--scaling gcn-l1`, the default
 //! on images).
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
+use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut, Weights};
 use crate::nn::statistics::{read_tensors, write_tensors, OwnedTensor};

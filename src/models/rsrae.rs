@@ -37,8 +37,8 @@
 //! Deviation: transposed convolutions crop symmetrically (burn), TensorFlow's "same" crops one
 //! more pixel after than before: a one-pixel shift of the decoder's grid.
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};

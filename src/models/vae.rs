@@ -36,8 +36,8 @@
 //! 4 096 decodes, or one sample's `k` when `k` is larger). Map: `(x − x̂(μ))²` averaged over
 //! channels.
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::dcgan::{DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig};
 use crate::nn::init::{component_rng, normal_tensor};

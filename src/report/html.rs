@@ -478,8 +478,8 @@ fn training_curves(page: &mut String, r: &RunReport) -> crate::Result<()> {
         .map(|e| e.validation_loss.unwrap_or(f64::NAN))
         .collect();
     page.push_str(
-        "<h3>Training</h3><p class=\"muted\">Mean of each loss over an epoch's steps, and the \
-         validation criterion the best checkpoint is chosen by (orange: the best epoch).</p>\
+        "<h3>Training</h3><p class=\"muted\">Mean of each loss over the steps of an epoch that \
+         compute it (a gap: an epoch of a stage without it), and the validation criterion the best checkpoint is chosen by (orange: the best epoch).</p>\
          <div class=\"charts small\">",
     );
     page.push_str(&plots::curve_svg(

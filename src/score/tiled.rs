@@ -194,8 +194,8 @@ pub fn check_tile_fits(model: &ModelConfig, raw: SampleShape, tiling: Tiling) ->
         && side != tiling.tile
     {
         bail!(
-            "--tile {} does not match {}'s input side {side}; set its image size to {} in a \
-             --model-config file, or tile by {side}",
+            "--tile {} does not match {}'s input side {side}: tile by {side}, or (for a model \
+             whose image size is a setting) set its image size to {} in --model-config",
             tiling.tile,
             model.name(),
             tiling.tile

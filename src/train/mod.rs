@@ -141,6 +141,7 @@ fn epoch_means(
 ) -> BTreeMap<String, f64> {
     (sums.into_iter())
         .map(|(name, sum)| {
+            // check_loop_state and the loop keep a count for every sum.
             let steps = counts.get(&name).copied().unwrap_or(1).max(1);
             (name, sum / steps as f64)
         })
@@ -357,6 +358,17 @@ fn check_loop_state(state: &LoopState, samples: usize, steps: usize) -> crate::R
         "the saved training state logs {} epochs before epoch {}",
         state.log.epochs.len(),
         state.epoch
+    );
+    // Counts (absent from a state saved before them) name the summed losses, each at most
+    // the steps taken.
+    ensure!(
+        state.counts.is_empty()
+            || (state.counts.keys().eq(state.sums.keys())
+                && state
+                    .counts
+                    .values()
+                    .all(|&c| (1..=state.step).contains(&c))),
+        "the saved training state's loss sums and counts disagree"
     );
     Ok(())
 }

@@ -32,8 +32,8 @@ mod networks;
 
 pub use networks::AladNets;
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, Settings, StepLosses, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};

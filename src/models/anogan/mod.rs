@@ -27,8 +27,8 @@
 pub mod latent_search;
 mod networks;
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::dcgan::check_image_size;
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};

@@ -35,8 +35,8 @@
 
 pub mod networks;
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
 use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};

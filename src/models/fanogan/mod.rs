@@ -25,8 +25,8 @@
 mod networks;
 pub mod resnet;
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{l2, per_sample_mse};

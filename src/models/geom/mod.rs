@@ -31,8 +31,8 @@
 
 pub mod dirichlet;
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values, score_in_chunks};
+use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
 use crate::nn::geometric::{self, TransformBank};

@@ -32,8 +32,8 @@
 pub mod images;
 pub mod tabular;
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut};
 use anyhow::ensure;

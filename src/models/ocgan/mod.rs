@@ -60,8 +60,8 @@
 
 pub mod networks;
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{abs_residual_map, bce_with_logits, l2, per_sample_mse};

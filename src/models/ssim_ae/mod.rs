@@ -26,8 +26,8 @@
 mod networks;
 pub mod ssim;
 
-use crate::data::preprocess::Scaling;
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims};
+use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::component_rng;
 use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};
