@@ -479,8 +479,8 @@ fn training_curves(page: &mut String, r: &RunReport) -> crate::Result<()> {
         .collect();
     page.push_str(
         "<h3>Training</h3><p class=\"muted\">Mean of each loss over the steps of an epoch that \
-         compute it (a gap: an epoch of a stage without it), and the validation criterion the best checkpoint is chosen by (orange: the best epoch).</p>\
-         <div class=\"charts small\">",
+         compute it (a gap: an epoch of a stage without it), and the validation criterion the \
+         best checkpoint is chosen by (orange: the best epoch).</p><div class=\"charts small\">",
     );
     page.push_str(&plots::curve_svg(
         "validation criterion",
