@@ -27,6 +27,9 @@
 //!   difference between x and x̂"; its exact normalisation is not given); map: `1 − A` brought up to
 //!   the image's side (bilinear), so a region the attention leaves is anomalous; the paper
 //!   thresholds it at 0.5 (eval's pixel threshold comes from validation images instead).
+//!   The map is given as the logit of `1 − A`, i.e. `−s` for the attention's logit `s`
+//!   (CAVGA-w: `s` of `A^a`): it ranks pixels exactly as `1 − A` (0 where `1 − A` = 0.5),
+//!   while `1 − A` itself rounds to 0 or 1 in f32 wherever `|s|` > 17 and ties those pixels.
 //!
 //! Deviations and open points: the paper initialises the D variant from a DCGAN trained on
 //! CelebA; here every network starts from DCGAN's random initialisation. Which scalar Grad-CAM
@@ -44,12 +47,13 @@
 //! and `L_cga = mean over the normal images the classifier gets right of mean(1 − A^n + A^a)`;
 //! w_c = 0.001, w_cga = 0.01 as the paraphrases give the paper's; no expansion loss (as the
 //! paper's weak objective is paraphrased). Score: the classifier's probability of the anomalous
-//! class; map: `A^a`. Choices where the sources are silent: the classifier is linear on the
-//! flattened latent *mean* (not a sampled z) with a two-way softmax cross-entropy; anomalies
-//! are drawn into every step and share the encoder's BatchNorm batch with the normal images;
-//! the Grad-CAM weights are constants in the loss (no second-order gradient), so `L_cga`
-//! trains the encoder's features, not the classifier; the best epoch is still picked by the
-//! VAE's reconstruction + KL on normal validation images, which does not see the classifier.
+//! class; map: `A^a` (as its logit, see above). Choices where the sources are silent: the
+//! classifier is linear on the flattened latent *mean* (not a sampled z) with a two-way softmax
+//! cross-entropy; anomalies are drawn into every step and share the encoder's BatchNorm batch
+//! with the normal images; the Grad-CAM weights are constants in the loss (no second-order
+//! gradient), so `L_cga` trains the encoder's features, not the classifier; the best epoch is
+//! still picked by the VAE's reconstruction + KL on normal validation images, which does not
+//! see the classifier.
 //! The attention weights are image-independent here too (the classifier is linear in `F`).
 
 mod networks;
@@ -65,8 +69,8 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use burn::tensor::activation::{log_softmax, softmax};
 use networks::{
-    CavgaNets, Decoder, Encoder, Vae, attention, class_grad_cam_weights, grad_cam_weights,
-    upsample,
+    CavgaNets, Decoder, Encoder, Vae, attention, attention_logit, class_grad_cam_weights,
+    grad_cam_weights, upsample,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -220,9 +224,10 @@ impl Cavga {
         })
     }
 
-    /// Attention maps `[B, 1, s, s]` (at the latent's side) of images, in evaluation mode: of
-    /// the latent mean (CAVGA-u), or of the classifier's anomalous class (CAVGA-w).
-    fn attend(&self, batch: Tensor<2>) -> Tensor<4> {
+    /// Attention logits `[B, 1, s, s]` (at the latent's side; the attention is their sigmoid)
+    /// of images, in evaluation mode: of the latent mean (CAVGA-u), or of the classifier's
+    /// anomalous class (CAVGA-w).
+    fn attention_logits(&self, batch: Tensor<2>) -> Tensor<4> {
         let x = as_images(batch, self.shape);
         let features = self.nets.vae.encoder.valid().features(x);
         // The Grad-CAM weights need one backward pass: through the tracked latent head (and
@@ -237,7 +242,7 @@ impl Cavga {
                 .expect("CAVGA-w has a classifier"),
         };
         let weights = Tensor::<4>::from_data(weights.into_data(), &self.device);
-        attention(features, weights)
+        attention_logit(features, weights)
     }
 
     /// The VAE-GAN terms both variants train on normal images `x` with their encoder
@@ -474,10 +479,11 @@ impl Detector for Cavga {
     /// CAVGA-u: `1 − A`, the attention's complement; CAVGA-w: the anomalous class's attention
     /// `A^a`; at the image's side.
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
-        let attention = self.attend(batch);
+        let logits = self.attention_logits(batch);
+        // The logit of 1 − A (resp. of A^a): the same ranking, no ties where A saturates.
         let map = match self.config.supervision {
-            Supervision::Unsupervised => attention.neg() + 1.0,
-            Supervision::Weak => attention,
+            Supervision::Unsupervised => logits.neg(),
+            Supervision::Weak => logits,
         };
         Some(upsample(map, self.config.image_size))
     }
@@ -596,13 +602,14 @@ mod tests {
 
     /// The Grad-CAM weights of `Σ μ` are, for a linear 3 × 3 latent head with zero padding,
     /// the mean over positions of the sum of the head's kernel taps that reach inside the map;
-    /// the map is `1 − sigmoid(Σ_k α_k F_k)`, at the image's side, in [0, 1].
+    /// the attention's logit is `Σ_k α_k F_k`; the map, its negative (the logit of `1 − A`)
+    /// brought up to the image's side.
     #[test]
     fn attention_is_grad_cam_of_the_latent_mean() {
         let device = crate::device::parse("cpu").unwrap();
         let model = small(&device);
         let x = batch(&device);
-        let attention_map = model.attend(x.clone());
+        let logits = model.attention_logits(x.clone());
         let encoder = model.nets.vae.encoder.valid();
         let features = values(encoder.features(as_images(x.clone(), model.shape)));
         // Features: [3, 16, 4, 4] (two halvings, widths 8 and 16); head weights [4, 16, 3, 3].
@@ -627,20 +634,22 @@ mod tests {
                 total / (side * side) as f32
             })
             .collect();
-        let attention_map = values(attention_map);
+        let logits = values(logits);
         for b in 0..3 {
             for p in 0..side * side {
-                let cam: f32 = (0..k_count)
+                let expected: f32 = (0..k_count)
                     .map(|k| alpha[k] * features[(b * k_count + k) * side * side + p])
                     .sum();
-                let expected = 1.0 / (1.0 + (-cam).exp());
-                let got = attention_map[b * side * side + p];
+                let got = logits[b * side * side + p];
                 assert!((got - expected).abs() < 1e-5, "image {b}, cell {p}: {got} vs {expected}");
             }
         }
         let map = model.anomaly_map(x).unwrap();
         assert_eq!(map.dims(), [3, 1, 16, 16]);
-        assert!(values(map).iter().all(|v| (0.0..=1.0).contains(v)));
+        let map = values(map);
+        // Image 0's first cell sits alone in the map's top-left 2 × 2 corner (bilinear,
+        // half-pixel centres, two halvings).
+        assert!((map[0] + logits[0]).abs() < 1e-5, "{} vs {}", map[0], -logits[0]);
     }
 
     /// CAVGA-w scores by its classifier's probability of the anomalous class, maps by that
@@ -674,8 +683,10 @@ mod tests {
             let expected = 1.0 / (1.0 + (normal - anomalous).exp());
             assert!((s - expected).abs() < 1e-5, "image {i}: {s} vs {expected}");
         }
+        // The map: the logit of the anomalous class's attention A^a.
         let map = values(model.anomaly_map(x.clone()).unwrap());
-        assert!(map.iter().all(|v| (0.0..=1.0).contains(v)));
+        let cam = values(model.attention_logits(x.clone()));
+        assert!((map[0] - cam[0]).abs() < 1e-5, "{} vs {}", map[0], cam[0]);
         let train_x = Tensor::<2>::from_data(
             x.clone().into_data(),
             &device.clone().autodiff(),

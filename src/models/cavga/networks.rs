@@ -229,7 +229,13 @@ fn grad_cam(
 
 /// Attention `A = sigmoid(Σ_k α_k F_k)`, `[B, 1, h, w]` at the feature map's resolution.
 pub fn attention(features: Tensor<4>, weights: Tensor<4>) -> Tensor<4> {
-    sigmoid((features * weights).sum_dim(1))
+    sigmoid(attention_logit(features, weights))
+}
+
+/// The attention's logit `Σ_k α_k F_k`, `[B, 1, h, w]`: the maps are drawn from it, since
+/// the attention itself rounds to 0 or 1 in f32 wherever `|s|` exceeds about 17.
+pub fn attention_logit(features: Tensor<4>, weights: Tensor<4>) -> Tensor<4> {
+    (features * weights).sum_dim(1)
 }
 
 /// `map` `[B, 1, h, w]` resized (bilinear, half-pixel centres) to `size × size`.
