@@ -24,12 +24,14 @@
 //!   serves both networks (the discriminator copy in the generator's term has constant
 //!   weights, x̂ is detached in the discriminator's), Adam 2e-4, β = (0.5, 0.999).
 //! - Score: the mean absolute reconstruction error of `x̂ = dec(μ)` (the paraphrases' "pixel-wise
-//!   difference between x and x̂"; its exact normalisation is not given); map: `1 − A` brought up to
-//!   the image's side (bilinear), so a region the attention leaves is anomalous; the paper
-//!   thresholds it at 0.5 (eval's pixel threshold comes from validation images instead).
-//!   The map is given as the logit of `1 − A`, i.e. `−s` for the attention's logit `s`
-//!   (CAVGA-w: `s` of `A^a`): it ranks pixels exactly as `1 − A` (0 where `1 − A` = 0.5),
-//!   while `1 − A` itself rounds to 0 or 1 in f32 wherever `|s|` > 17 and ties those pixels.
+//!   difference between x and x̂"; its exact normalisation is not given); map: `1 − A` brought
+//!   up to the image's side (bilinear), so a region the attention leaves is anomalous; the
+//!   paper thresholds it at 0.5 (eval's pixel threshold comes from validation images instead).
+//!   Deviation in form, not in order: the map is `−log A = softplus(−s)` of the attention's
+//!   logit `s` (CAVGA-w: `−log(1 − A^a) = softplus(s)`), which orders the latent's cells as
+//!   `1 − A` does (`log 2` where `1 − A` = 0.5) but does not round to 0 in f32 where the
+//!   attention saturates (`s` > 17), which tied those cells; the bilinear resizing then
+//!   interpolates this form rather than `1 − A`.
 //!
 //! Deviations and open points: the paper initialises the D variant from a DCGAN trained on
 //! CelebA; here every network starts from DCGAN's random initialisation. Which scalar Grad-CAM
@@ -47,14 +49,14 @@
 //! and `L_cga = mean over the normal images the classifier gets right of mean(1 − A^n + A^a)`;
 //! w_c = 0.001, w_cga = 0.01 as the paraphrases give the paper's; no expansion loss (as the
 //! paper's weak objective is paraphrased). Score: the classifier's probability of the anomalous
-//! class; map: `A^a` (as its logit, see above). Choices where the sources are silent: the
-//! classifier is linear on the flattened latent *mean* (not a sampled z) with a two-way softmax
-//! cross-entropy; anomalies are drawn into every step and share the encoder's BatchNorm batch
-//! with the normal images; the Grad-CAM weights are constants in the loss (no second-order
-//! gradient), so `L_cga` trains the encoder's features, not the classifier; the best epoch is
-//! still picked by the VAE's reconstruction + KL on normal validation images, which does not
-//! see the classifier.
-//! The attention weights are image-independent here too (the classifier is linear in `F`).
+//! class; map: `A^a` (as `−log(1 − A^a)`, see above). Choices where the sources are silent:
+//! the classifier is linear on the flattened latent *mean* (not a sampled z) with a two-way
+//! softmax cross-entropy; anomalies are drawn into every step and share the encoder's
+//! BatchNorm batch with the normal images; the Grad-CAM weights are constants in the loss (no
+//! second-order gradient), so `L_cga` trains the encoder's features, not the classifier; the
+//! best epoch is still picked by the VAE's reconstruction + KL on normal validation images,
+//! which does not see the classifier. The attention weights are image-independent here too
+//! (the classifier is linear in `F`).
 
 mod networks;
 
@@ -67,7 +69,7 @@ use crate::nn::{Trainables, TrainablesMut};
 use burn::nn::LinearConfig;
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use burn::tensor::activation::{log_softmax, softmax};
+use burn::tensor::activation::{log_softmax, softmax, softplus};
 use networks::{
     CavgaNets, Decoder, Encoder, Vae, attention, attention_logit, class_grad_cam_weights,
     grad_cam_weights, upsample,
@@ -476,14 +478,14 @@ impl Detector for Cavga {
         reconstruction_score(x, self.nets.vae.decoder.valid().forward(mean))
     }
 
-    /// CAVGA-u: `1 − A`, the attention's complement; CAVGA-w: the anomalous class's attention
-    /// `A^a`; at the image's side.
+    /// CAVGA-u: `−log A`, ordered as the attention's complement `1 − A`; CAVGA-w:
+    /// `−log(1 − A^a)`, ordered as the anomalous class's attention; at the image's side.
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
         let logits = self.attention_logits(batch);
-        // The logit of 1 − A (resp. of A^a): the same ranking, no ties where A saturates.
+        // softplus of the logit: non-negative like 1 − A, without its rounding to 0.
         let map = match self.config.supervision {
-            Supervision::Unsupervised => logits.neg(),
-            Supervision::Weak => logits,
+            Supervision::Unsupervised => softplus(logits.neg(), 1.0),
+            Supervision::Weak => softplus(logits, 1.0),
         };
         Some(upsample(map, self.config.image_size))
     }
@@ -602,8 +604,8 @@ mod tests {
 
     /// The Grad-CAM weights of `Σ μ` are, for a linear 3 × 3 latent head with zero padding,
     /// the mean over positions of the sum of the head's kernel taps that reach inside the map;
-    /// the attention's logit is `Σ_k α_k F_k`; the map, its negative (the logit of `1 − A`)
-    /// brought up to the image's side.
+    /// the attention's logit is `Σ_k α_k F_k`; the map `−log A = softplus(−logit)` brought up
+    /// to the image's side.
     #[test]
     fn attention_is_grad_cam_of_the_latent_mean() {
         let device = crate::device::parse("cpu").unwrap();
@@ -649,7 +651,8 @@ mod tests {
         let map = values(map);
         // Image 0's first cell sits alone in the map's top-left 2 × 2 corner (bilinear,
         // half-pixel centres, two halvings).
-        assert!((map[0] + logits[0]).abs() < 1e-5, "{} vs {}", map[0], -logits[0]);
+        let expected = (1.0 + logits[0].exp()).ln() - logits[0];
+        assert!((map[0] - expected).abs() < 1e-5, "{} vs {expected}", map[0]);
     }
 
     /// CAVGA-w scores by its classifier's probability of the anomalous class, maps by that
@@ -683,10 +686,11 @@ mod tests {
             let expected = 1.0 / (1.0 + (normal - anomalous).exp());
             assert!((s - expected).abs() < 1e-5, "image {i}: {s} vs {expected}");
         }
-        // The map: the logit of the anomalous class's attention A^a.
+        // The map: −log(1 − A^a) = softplus of the anomalous class's attention logit.
         let map = values(model.anomaly_map(x.clone()).unwrap());
         let cam = values(model.attention_logits(x.clone()));
-        assert!((map[0] - cam[0]).abs() < 1e-5, "{} vs {}", map[0], cam[0]);
+        let expected = (1.0 + cam[0].exp()).ln();
+        assert!((map[0] - expected).abs() < 1e-5, "{} vs {expected}", map[0]);
         let train_x = Tensor::<2>::from_data(
             x.clone().into_data(),
             &device.clone().autodiff(),

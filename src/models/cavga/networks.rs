@@ -233,7 +233,7 @@ pub fn attention(features: Tensor<4>, weights: Tensor<4>) -> Tensor<4> {
 }
 
 /// The attention's logit `Σ_k α_k F_k`, `[B, 1, h, w]`: the maps are drawn from it, since
-/// the attention itself rounds to 0 or 1 in f32 wherever `|s|` exceeds about 17.
+/// `1 − A` rounds to 0 in f32 wherever the logit exceeds about 17.
 pub fn attention_logit(features: Tensor<4>, weights: Tensor<4>) -> Tensor<4> {
     (features * weights).sum_dim(1)
 }
