@@ -617,3 +617,46 @@ fn a_run_scales_as_its_model_unless_told() {
     assert_eq!(scaling_of(&[]), "minus-one-to-one");
     assert_eq!(scaling_of(&["--scaling", "standardise"]), "standardise");
 }
+
+/// A training set smaller than two batches trains one step an epoch: the run says
+/// so before training (with progress on), and every saved run counts its steps.
+#[test]
+fn a_run_counts_its_training_steps() {
+    let dir = temp_dir("cli-steps");
+    let train = |extra: &[&str]| {
+        let run = dir.join(format!("run{}", extra.len()));
+        let mut args = vec![
+            "train",
+            "--model",
+            "autoencoder",
+            "--dataset",
+            "builtin-mnist",
+            "--protocol",
+            "one-class",
+            "--class",
+            "1",
+            "--epochs",
+            "3",
+            "--max-train",
+            "40",
+            "--max-test",
+            "20",
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = oddity(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stderr(&o)
+    };
+    let whole = train(&["--batch-size", "64"]);
+    assert!(
+        whole.contains("one batch of 40: one training step an epoch, up to 3 in all"),
+        "{whole}"
+    );
+    assert!(whole.contains("3 training steps)"), "{whole}");
+    // 40 samples at batch 16: two steps an epoch (the last 8 samples wait for the next).
+    let small = train(&["--batch-size", "16", "--quiet"]);
+    assert!(!small.contains("note:"), "{small}");
+    assert!(small.contains("6 training steps)"), "{small}");
+}

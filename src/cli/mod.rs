@@ -468,8 +468,11 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     match prepared.run(&device, Some(stop_flag()))? {
         TrainOutcome::Saved { dir, trained } => {
             let log = &trained.run.log;
+            let steps = log
+                .steps()
+                .map_or(String::new(), |n| format!(", {n} training steps"));
             eprintln!(
-                "saved {} (best validation epoch {} of {})",
+                "saved {} (best validation epoch {} of {}{steps})",
                 dir.display(),
                 log.best_epoch,
                 log.epochs.len()

@@ -256,6 +256,7 @@ mod tests {
                 validation_loss: Some(v),
                 train_seconds: 1.0,
                 samples_per_second: 1.0,
+                steps: 1,
             })
             .collect();
         let best_epoch = (validation.iter().enumerate())

@@ -492,10 +492,13 @@ fn training_curves(page: &mut String, r: &RunReport) -> crate::Result<()> {
     }
     let seconds: f64 = log.epochs.iter().map(|e| e.train_seconds).sum();
     let speed = log.epochs.last().map_or(0.0, |e| e.samples_per_second);
+    let steps = log
+        .steps()
+        .map_or(String::new(), |n| format!(" ({n} training steps)"));
     writeln!(
         page,
-        "</div><p class=\"muted\">{} epochs, {seconds:.1} s of training steps, {speed:.0} \
-         samples/s in the last epoch.</p>",
+        "</div><p class=\"muted\">{} epochs{steps}, {seconds:.1} s of training steps, \
+         {speed:.0} samples/s in the last epoch.</p>",
         log.epochs.len()
     )?;
     Ok(())
