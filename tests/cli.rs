@@ -651,7 +651,7 @@ fn a_run_counts_its_training_steps() {
     };
     let whole = train(&["--batch-size", "64"]);
     assert!(
-        whole.contains("one batch of 40: one training step an epoch, up to 3 in all"),
+        whole.contains("one full batch of 40: one training step an epoch, up to 3 in all"),
         "{whole}"
     );
     assert!(whole.contains("3 training steps)"), "{whole}");

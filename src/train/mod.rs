@@ -215,8 +215,8 @@ pub fn fit_resumable(
         // A set smaller than two batches trains one step an epoch: why a small data set's run
         // may learn nothing (Magnetic Tile's 35-image fixture at batch 64: 20 steps in all).
         eprintln!(
-            "note: {} training samples make one batch of {batch}: one training step an epoch, up \
-             to {} in all; a smaller batch size gives more steps for the same epochs",
+            "note: {} training samples make one full batch of {batch}: one training step an \
+             epoch, up to {} in all; a smaller batch size gives more steps for the same epochs",
             train.len(),
             options.epochs
         );

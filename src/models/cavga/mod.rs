@@ -424,7 +424,7 @@ impl ModelSpec for CavgaConfig {
         name: "cavga",
         group: super::ModelGroup::Detector,
         paper: "Venkataramanan, Peng, Singh, Mahalanobis. Attention Guided Anomaly Localization in Images. ECCV 2020",
-        summary: "conv VAE with a spatial latent and a discriminator; Grad-CAM attention trained to cover normal images; map = 1 − attention",
+        summary: "conv VAE with a spatial latent and a discriminator; Grad-CAM attention trained to cover normal images; map = −log attention, ordered as 1 − attention (weak: −log(1 − anomalous-class attention))",
         inputs: "images",
     };
 
