@@ -587,30 +587,14 @@ fn a_run_scales_as_its_model_unless_told() {
     let scaling_of = |extra: &[&str]| {
         let run = dir.join(format!("run{}", extra.len()));
         let mut args = vec![
-            "train",
             "--model",
             "vae",
-            "--dataset",
-            "builtin-mnist",
-            "--protocol",
-            "one-class",
-            "--class",
-            "1",
             "--model-config",
             r#"{"importance_samples": 2}"#,
-            "--epochs",
-            "1",
-            "--max-train",
-            "40",
-            "--max-test",
-            "20",
-            "--quiet",
-            "--out",
-            run.to_str().unwrap(),
         ];
+        args.extend_from_slice(&["--epochs", "1", "--quiet"]);
         args.extend_from_slice(extra);
-        let o = oddity(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
+        train_on_digit_one(&run, &args);
         let saved: serde_json::Value = serde_json::from_str(&read(&run.join("run.json"))).unwrap();
         saved["preprocess"]["scaling"].as_str().unwrap().to_string()
     };
@@ -625,29 +609,9 @@ fn a_run_counts_its_training_steps() {
     let dir = temp_dir("cli-steps");
     let train = |extra: &[&str]| {
         let run = dir.join(format!("run{}", extra.len()));
-        let mut args = vec![
-            "train",
-            "--model",
-            "autoencoder",
-            "--dataset",
-            "builtin-mnist",
-            "--protocol",
-            "one-class",
-            "--class",
-            "1",
-            "--epochs",
-            "3",
-            "--max-train",
-            "40",
-            "--max-test",
-            "20",
-            "--out",
-            run.to_str().unwrap(),
-        ];
+        let mut args = vec!["--model", "autoencoder", "--epochs", "3"];
         args.extend_from_slice(extra);
-        let o = oddity(&args);
-        assert!(o.status.success(), "{}", stderr(&o));
-        stderr(&o)
+        train_on_digit_one(&run, &args)
     };
     let whole = train(&["--batch-size", "64"]);
     assert!(
@@ -659,4 +623,22 @@ fn a_run_counts_its_training_steps() {
     let small = train(&["--batch-size", "16", "--quiet"]);
     assert!(!small.contains("note:"), "{small}");
     assert!(small.contains("6 training steps)"), "{small}");
+}
+
+/// `oddity train` into `run` on 40 training images of the bundled MNIST's digit 1 (20 test
+/// images) with the model and options in `args`; its stderr, once it succeeded.
+fn train_on_digit_one(run: &Path, args: &[&str]) -> String {
+    let mut all = vec![
+        "train",
+        "--dataset",
+        "builtin-mnist",
+        "--protocol",
+        "one-class",
+    ];
+    all.extend_from_slice(&["--class", "1", "--max-train", "40", "--max-test", "20"]);
+    all.extend_from_slice(&["--out", run.to_str().unwrap()]);
+    all.extend_from_slice(args);
+    let o = oddity(&all);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o)
 }
