@@ -497,7 +497,7 @@ fn training_curves(page: &mut String, r: &RunReport) -> crate::Result<()> {
         .map_or(String::new(), |n| format!(" ({n} training steps)"));
     writeln!(
         page,
-        "</div><p class=\"muted\">{} epochs{steps}, {seconds:.1} s of training steps, \
+        "</div><p class=\"muted\">{} epochs{steps}, {seconds:.1} s spent in them, \
          {speed:.0} samples/s in the last epoch.</p>",
         log.epochs.len()
     )?;
