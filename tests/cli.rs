@@ -400,6 +400,22 @@ fn bench_speed_without_reference() {
     assert!(case["ratios"].is_null() && case["theirs"].is_null());
 }
 
+/// `bench speed --device` is checked before any case runs: an unknown device is named, and
+/// `gpu` on a build without a GPU backend says how to build one (scripts/gpu-check.sh relies
+/// on this failing at once, not after the CPU cases).
+#[cfg(all(feature = "bench", not(any(feature = "vulkan", feature = "cuda"))))]
+#[test]
+fn bench_speed_checks_its_device_first() {
+    for (device, needles) in [
+        ("tpu", &["unknown device", "\"tpu\""][..]),
+        ("gpu", &["without a GPU backend", "--features vulkan"][..]),
+    ] {
+        let o = oddity(&["bench", "speed", "--no-reference", "--device", device]);
+        assert_clean_error(&o, needles);
+        assert!(!stderr(&o).contains("ours…"), "a case ran before the check");
+    }
+}
+
 /// Run oddity with `args`, plus `--model-config config` when given; it must succeed.
 fn oddity_ok_with_config<'a>(mut args: Vec<&'a str>, config: Option<&'a Path>) {
     if let Some(c) = config {

@@ -133,7 +133,7 @@ fn fanogan_learns_mnist_one_class() {
     if let Some(f) = residual_only.get_mut::<oddity::models::FanoganConfig>() {
         f.kappa = 0.0;
     }
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     let detector = run
         .rescore_with(residual_only, Checkpoint::Last, &split.valid, &device)
         .unwrap();
@@ -651,7 +651,7 @@ fn assert_saved_run_scores_alike(
     let root = temp_dir(tag);
     trained.save(&root.join("run")).unwrap();
     let run = Run::load(&root.join("run")).unwrap();
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     let loaded = run.detector(Checkpoint::Last, &device).unwrap();
     let again = run::evaluate_on_test(&run, loaded.as_ref(), Checkpoint::Last, &split.test)
         .unwrap()
@@ -668,7 +668,7 @@ fn assert_round_trip(c: oddity::run::RunConfig, tag: &str) {
     trained.save(&dir).unwrap();
     let in_memory_last = scores_of(&trained, &split);
     let loaded = Run::load(&dir).unwrap();
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     let last = loaded.detector(Checkpoint::Last, &device).unwrap();
     assert_eq!(
         run::score_raw(&loaded, last.as_ref(), &split.test).unwrap(),
@@ -941,7 +941,7 @@ fn image_models_round_trip() {
 #[test]
 fn models_reject_shapes_they_cannot_take() {
     use oddity::data::SampleShape;
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     let table = SampleShape::Table { features: 5 };
     let odd_image = SampleShape::Image {
         channels: 1,

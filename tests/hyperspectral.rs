@@ -49,7 +49,7 @@ fn rx_reproduces_numpy_on_two_cut_scenes() {
         let root = temp_dir(&format!("rx-{file}"));
         trained.save(&root.join("run")).unwrap();
         let loaded = Run::load(&root.join("run")).unwrap();
-        let device = oddity::device::parse("cpu").unwrap();
+        let device = common::device();
         let detector = loaded.detector(Checkpoint::Best, &device).unwrap();
         assert_eq!(
             run::score_raw(&loaded, detector.as_ref(), &split.test).unwrap(),
@@ -162,7 +162,7 @@ fn hadgan_learns_the_cut_scene_and_its_checkpoint_round_trips() {
     let root = temp_dir("hadgan-roundtrip");
     trained.save(&root.join("run")).unwrap();
     let loaded = Run::load(&root.join("run")).unwrap();
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     let detector = loaded.detector(Checkpoint::Last, &device).unwrap();
     assert_eq!(
         run::score_raw(&loaded, detector.as_ref(), &split.test).unwrap(),

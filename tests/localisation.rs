@@ -120,7 +120,7 @@ fn autoencoder_localises_magnetic_tile_defects() {
     .unwrap();
     config.train.epochs = 20;
     let dir = temp_dir("localisation").join("run");
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     let (dir, done) = train_and_evaluate(config, &dir, &device);
     let pixel = done.report.pixel.as_ref().expect("pixel metrics");
     assert_eq!(pixel.regions, 23);
@@ -228,7 +228,7 @@ fn autoencoder_localises_magnetic_tile_defects() {
 #[test]
 fn every_image_model_draws_a_map() {
     use burn::prelude::*;
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     for info in oddity::models::MODELS {
         if !info.inputs.contains("images") {
             continue; // a tables-only model (adVAE)
@@ -323,7 +323,7 @@ fn tiled_autoencoder_scores_by_its_tiles() {
     let e = too_big.validate().unwrap_err().to_string();
     assert!(e.contains("--tile 32"), "{e}");
     let dir = temp_dir("tiles").join("run");
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     let mut wrong_side = config.clone();
     wrong_side.preprocess.tiling = Some(Tiling {
         tile: 16,
@@ -424,7 +424,7 @@ fn ssim_autoencoder_localises_magnetic_tile_defects_by_tiles() {
         stride: 16,
     });
     let dir = temp_dir("ssim-tiles").join("run");
-    let device = oddity::device::parse("cpu").unwrap();
+    let device = common::device();
     let (dir, done) = train_and_evaluate(config, &dir, &device);
     let pixel = done.report.pixel.as_ref().expect("pixel metrics");
     assert!(

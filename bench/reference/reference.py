@@ -12,6 +12,9 @@ The networks, losses, optimizer settings and update order are those of oddity's 
 - Autoencoder: DCGAN encoder + decoder (images) or MLP D-64-16-64-D with ReLU (tables); loss and
   score = per-sample mean squared error; Adam 1e-3 (0.9, 0.999), batch 64.
 
+`--device cuda` runs on the GPU in float32 (TF32 off, as oddity computes in float32), timing
+after a synchronise; peak GPU memory comes from PyTorch's allocator.
+
 Sub-commands (each prints one JSON line last):
   speed --case NAME   training and scoring samples/s, peak RSS, FLOPs per training step
   check --case NAME --dir DIR   same-function check against `oddity bench trace` output
@@ -185,9 +188,14 @@ class Autoencoder:
         return s
 
 
+DEVICE = torch.device("cpu")
+
+
 def build(case):
     model, shape = CASES[case]
-    return Ganomaly(shape) if model == "ganomaly" else Autoencoder(shape)
+    m = Ganomaly(shape) if model == "ganomaly" else Autoencoder(shape)
+    m.nets.to(DEVICE)  # in place: the optimisers keep the same parameters
+    return m
 
 
 def load_oddity_weights(m, path):
@@ -212,6 +220,11 @@ def load_oddity_weights(m, path):
         raise SystemExit(f"weights do not match: missing {missing}, unexpected {unexpected}")
 
 
+def sync():
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
+
+
 def rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -231,7 +244,7 @@ def time_steps(args, step):
 
 def synthetic(shape, batch, seed):
     g = torch.Generator().manual_seed(seed)
-    return torch.rand(batch, int(np.prod(shape)), generator=g) * 2 - 1
+    return (torch.rand(batch, int(np.prod(shape)), generator=g) * 2 - 1).to(DEVICE)
 
 
 def speed(args):
@@ -265,6 +278,7 @@ def speed(args):
         "threads": torch.get_num_threads(),
         "flops_per_step": flops,
         "torch": torch.__version__,
+        "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if DEVICE.type == "cuda" else None,
     }))
 
 
@@ -276,11 +290,11 @@ def check(args):
     raw = np.fromfile(f"{args.dir}/batches.f32", dtype="<f4").reshape(-1, batch, d)
     rel_loss = 0.0
     for ours, b in zip(trace["losses"], raw):
-        theirs = m.train_step(torch.from_numpy(b.copy()))
+        theirs = m.train_step(torch.from_numpy(b.copy()).to(DEVICE))
         for name, value in ours:
             rel_loss = max(rel_loss, abs(value - theirs[name]) / max(abs(value), 1e-6))
     with torch.no_grad():
-        scores = m.score(torch.from_numpy(raw[0].copy())).numpy()
+        scores = m.score(torch.from_numpy(raw[0].copy()).to(DEVICE)).cpu().numpy()
     ours = np.asarray(trace["scores"])
     rel_score = float(np.max(np.abs(scores - ours)) / max(np.max(np.abs(ours)), 1e-12))
     print(json.dumps({"max_rel_loss_diff": rel_loss, "max_rel_score_diff": rel_score,
@@ -288,12 +302,14 @@ def check(args):
 
 
 def peak(args):
-    n = 2048
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    n = 2048 if DEVICE.type == "cpu" else 8192
+    a, b = torch.randn(n, n, device=DEVICE), torch.randn(n, n, device=DEVICE)
     best = float("inf")
     for _ in range(10):
+        sync()
         start = time.perf_counter()
         torch.mm(a, b)
+        sync()
         best = min(best, time.perf_counter() - start)
     print(json.dumps({"gflops": 2 * n**3 / best / 1e9}))
 
@@ -308,8 +324,16 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--min-repeat-seconds", type=float, default=1.0)
     p.add_argument("--score-batch", type=int, default=256)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: PyTorch finds no CUDA device")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     {"speed": speed, "check": check, "peak": peak}[args.command](args)
 
 

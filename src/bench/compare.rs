@@ -17,6 +17,8 @@ pub struct CompareOptions {
     pub cases: Vec<&'static Case>,
     /// Worker threads for both implementations.
     pub threads: usize,
+    /// `cpu`, or `gpu`: ours on the GPU backend this oddity was built with, PyTorch on CUDA.
+    pub device: String,
     /// Python interpreter with PyTorch (`bench/reference/.venv/bin/python`); `None` measures
     /// ours only.
     pub python: Option<PathBuf>,
@@ -51,6 +53,9 @@ pub struct ReferenceFigures {
     pub flops_per_step: f64,
     /// PyTorch version.
     pub torch: String,
+    /// Peak GPU memory PyTorch's allocator held, MiB (CUDA runs only).
+    #[serde(default)]
+    pub gpu_peak_mib: Option<f64>,
 }
 
 /// Ours divided by theirs, per figure (above 1 is better for throughput, below 1 for memory).
@@ -88,7 +93,11 @@ pub struct CaseReport {
 pub struct SpeedReport {
     /// Threads given to both implementations.
     pub threads: usize,
-    /// Measured fp32 matrix-multiply peak of this machine at that many threads, GFLOP/s.
+    /// `cpu` or `gpu` (absent in reports written before GPUs could be measured: `cpu`).
+    #[serde(default = "cpu")]
+    pub device: String,
+    /// Measured fp32 matrix-multiply peak of this machine at that many threads (on the GPU
+    /// for `device: gpu`), GFLOP/s.
     pub peak_gflops: Option<f64>,
     /// The processor, as /proc/cpuinfo names it.
     pub cpu: String,
@@ -98,6 +107,10 @@ pub struct SpeedReport {
     pub options: SpeedOptions,
     /// One entry per case.
     pub cases: Vec<CaseReport>,
+}
+
+fn cpu() -> String {
+    "cpu".into()
 }
 
 fn cpu_name() -> String {
@@ -153,16 +166,17 @@ fn speed_args(o: &SpeedOptions) -> Vec<String> {
 fn ours(case: &Case, o: &CompareOptions) -> crate::Result<SpeedFigures> {
     let exe = std::env::current_exe().context("cannot find the oddity executable")?;
     let mut cmd = Command::new(exe);
-    cmd.args(["bench", "measure", case.name])
+    cmd.args(["bench", "measure", case.name, "--device", &o.device])
         .args(speed_args(&o.speed));
     run_json(cmd, o.threads)
 }
 
 fn reference(python: &Path, o: &CompareOptions, args: &[&str]) -> Command {
+    let device = if o.device == "gpu" { "cuda" } else { "cpu" };
     let mut cmd = Command::new(python);
     cmd.arg(&o.script)
         .args(args)
-        .args(["--threads", &o.threads.to_string()]);
+        .args(["--threads", &o.threads.to_string(), "--device", device]);
     cmd
 }
 
@@ -236,6 +250,7 @@ pub fn run(o: &CompareOptions) -> crate::Result<SpeedReport> {
     }
     Ok(SpeedReport {
         threads: o.threads,
+        device: o.device.clone(),
         peak_gflops,
         cpu: cpu_name(),
         oddity: env!("CARGO_PKG_VERSION").into(),
@@ -251,8 +266,13 @@ pub fn all_cases() -> Vec<&'static Case> {
 
 /// The report as a Markdown table (what the README shows).
 pub fn table(report: &SpeedReport) -> String {
+    let place = match report.device.as_str() {
+        "gpu" => "GPU (peak MiB: host memory; PyTorch's GPU memory in speed.json)",
+        _ => "CPU",
+    };
     let mut s = format!(
-        "{} threads, {}; fp32 matmul peak {}\n\n",
+        "{}, {} threads, {}; fp32 matmul peak {}\n\n",
+        place,
         report.threads,
         report.cpu,
         report

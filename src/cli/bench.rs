@@ -73,6 +73,10 @@ pub struct SpeedArgs {
     /// Threads for both implementations (default: this machine's cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Device for both implementations: cpu, or gpu (ours on the GPU backend this oddity was
+    /// built with, PyTorch on CUDA).
+    #[arg(long, default_value = "cpu")]
+    device: String,
     /// Python with PyTorch (installed by bench/reference/install.sh).
     #[arg(long, default_value = "bench/reference/.venv/bin/python")]
     python: PathBuf,
@@ -96,6 +100,9 @@ pub struct SpeedArgs {
 pub struct MeasureArgs {
     /// The case.
     case: String,
+    /// cpu or gpu.
+    #[arg(long, default_value = "cpu")]
+    device: String,
     #[command(flatten)]
     timing: TimingArgs,
 }
@@ -116,7 +123,8 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Measure(a) => {
             let case = bench::case(&a.case)?;
-            let figures = bench::measure(case, &burn::tensor::Device::flex(), &a.timing.options())?;
+            let device = oddity::device::parse(&a.device)?;
+            let figures = bench::measure(case, &device, &a.timing.options())?;
             println!("{}", serde_json::to_string(&figures)?);
             Ok(())
         }
@@ -154,6 +162,9 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
 }
 
 fn speed(a: SpeedArgs) -> anyhow::Result<()> {
+    // Checked here, before any case runs: an unknown name or a missing GPU is an error now,
+    // not after the CPU cases have taken their minutes.
+    oddity::device::parse(&a.device)?;
     let cases = if a.cases.is_empty() {
         compare::all_cases()
     } else {
@@ -183,6 +194,7 @@ fn speed(a: SpeedArgs) -> anyhow::Result<()> {
     let report = compare::run(&CompareOptions {
         cases,
         threads,
+        device: a.device,
         python,
         script: a.reference,
         speed: a.timing.options(),

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the shipped fixtures and short training runs.
 #![allow(dead_code)]
 
+use burn::tensor::Device;
 use oddity::data::protocol::{Protocol, Split};
 use oddity::data::source::{DatasetKind, DatasetSpec};
 use oddity::models::ModelConfig;
@@ -9,11 +10,22 @@ use std::path::PathBuf;
 
 pub mod serving;
 
-/// A fixture file or folder shipped in `fixtures/`.
+/// A fixture file or folder shipped in `fixtures/`: under `ODDITY_REPO` when set
+/// (scripts/gpu-check.sh runs the compiled tests in a copy of the repository elsewhere), else
+/// under the checkout the tests were built in.
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("ODDITY_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .join("fixtures")
         .join(rel)
+}
+
+/// The device the tests train and score on: `ODDITY_TEST_DEVICE` (`cpu` or `gpu`), `cpu`
+/// when unset. scripts/gpu-check.sh sets `gpu`; the floors were measured on the CPU.
+pub fn device() -> Device {
+    let name = std::env::var("ODDITY_TEST_DEVICE").unwrap_or_else(|_| "cpu".into());
+    oddity::device::parse(&name).unwrap_or_else(|e| panic!("ODDITY_TEST_DEVICE={name}: {e:#}"))
 }
 
 /// A dataset spec of `kind` at `path`.
@@ -43,8 +55,7 @@ pub fn config(
 /// Train `config` on its split; return the trained run and the split.
 pub fn train(config: RunConfig) -> (Trained, Split) {
     let split = run::load_split(&config).unwrap();
-    let device = oddity::device::parse("cpu").unwrap();
-    (run::train_on(config, &split, &device).unwrap(), split)
+    (run::train_on(config, &split, &device()).unwrap(), split)
 }
 
 /// Test-set AUROC of the last weights.

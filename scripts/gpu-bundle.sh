@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds, here (a machine with the Rust toolchain), what scripts/gpu-check.sh needs on a GPU
+# machine that has none: oddity and the detector test programs built with burn's Vulkan backend
+# (`--features vulkan,bench`), stripped and packed into one archive small enough to travel.
+#
+#   scripts/gpu-bundle.sh [OUT_DIR]     (default gpu-bundle/; about 20 min on 2 cores the first time)
+#
+# The build uses its own target folder (target/gpu), so the CPU build in target/release is left
+# as it is. Then, on the GPU machine, from a copy of this repository:
+#   scripts/gpu-check.sh gpu-bundle/oddity-gpu.tar.xz [RESULTS_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-gpu-bundle}
+TARGET=${CARGO_TARGET_DIR:-target/gpu}
+FEATURES=vulkan,bench
+TESTS=(detectors localisation hyperspectral)
+
+CARGO_TARGET_DIR=$TARGET cargo build --release --features "$FEATURES" --bin oddity
+test_args=()
+for t in "${TESTS[@]}"; do test_args+=(--test "$t"); done
+# The test programs' paths, from cargo's JSON messages (their names carry a hash).
+mapfile -t programs < <(CARGO_TARGET_DIR=$TARGET cargo test --release --features "$FEATURES" \
+  "${test_args[@]}" --no-run --message-format json 2>/dev/null |
+  python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["target"]["name"] + "\t" + m["executable"])
+')
+[ "${#programs[@]}" -eq "${#TESTS[@]}" ] || {
+  echo "gpu-bundle: expected ${#TESTS[@]} test programs, cargo built ${#programs[@]}" >&2
+  exit 1
+}
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+cp "$TARGET/release/oddity" "$stage/oddity"
+for p in "${programs[@]}"; do cp "${p#*$'\t'}" "$stage/${p%%$'\t'*}"; done
+strip "$stage"/*
+git rev-parse HEAD > "$stage/commit"
+mkdir -p "$OUT"
+tar -C "$stage" -cJf "$OUT/oddity-gpu.tar.xz" .
+ls -la "$OUT/oddity-gpu.tar.xz"
+echo "built at $(cat "$stage/commit"): oddity ${TESTS[*]} ($FEATURES)"
