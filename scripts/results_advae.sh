@@ -18,7 +18,7 @@ for t in 20_letter 6_cardio 30_satellite 26_optdigits 28_pendigits; do
   for seed in $SEEDS; do
     run="$OUT/advae-$t-seed$seed"
     if [ ! -f "$run/eval-last/metrics.json" ]; then
-      rm -rf "$run"
+      rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       "$BIN" train --model advae --dataset adbench --data "$DATA/adbench-classical/$t.npz" \
         --protocol tabular --scaling min-max --threshold kde:0.9 --seed "$seed" --out "$run" \
         --quiet > /dev/null

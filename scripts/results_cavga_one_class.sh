@@ -24,7 +24,7 @@ for dataset in mnist fashion-mnist; do
   for class in 0 1 2 3 4 5 6 7 8 9; do
     run="$OUT/$dataset-$class-seed$SEED"
     if [ ! -f "$run/eval-last/metrics.json" ]; then
-      rm -rf "$run"
+      rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       "$BIN" train --model cavga --dataset "$dataset" --data "$SHARED/$dataset" \
         --protocol one-class --class "$class" --max-train "$MAX_TRAIN" --max-test "$MAX_TEST" \
         --epochs "$EPOCHS" --batch-size 32 --seed "$SEED" --out "$run" --quiet > /dev/null

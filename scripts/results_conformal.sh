@@ -16,7 +16,7 @@ run_one() { # name, extra train arguments…
   for seed in $SEEDS; do
     local run="$OUT/$name-seed$seed"
     if [ ! -f "$run/eval-last/metrics.json" ]; then
-      rm -rf "$run"
+      rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       "$BIN" train --model autoencoder "$@" --seed "$seed" --out "$run" --quiet > /dev/null
       "$BIN" eval "$run" --checkpoint last > /dev/null
     fi

@@ -31,7 +31,7 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
   for seed in $SEEDS; do
     run="$OUT/digit$k-$tag-seed$seed"
     if [ ! -f "$run/eval-best/metrics.json" ]; then
-      rm -rf "$run"
+      rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       start=$(date +%s.%N)
       "$BIN" train --model deep-svdd --dataset mnist --data "$DATA/mnist" --protocol one-class \
         --class $k --scaling gcn-l1 --model-config "$settings" ${weak[@]+"${weak[@]}"} \

@@ -33,7 +33,7 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
   for seed in $SEEDS; do
     run="$OUT/$budget-class$k-seed$seed"
     if [ ! -f "$run/run.json" ]; then
-      rm -rf "$run"
+      rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       "$BIN" train --model goad --model-config "$OUT/$budget.json" --dataset cifar10 \
         --data "$SOURCE" --protocol one-class --class "$k" --scaling minus-one-to-one \
         "${limits[@]}" --seed "$seed" --out "$run" --quiet > /dev/null 2>&1

@@ -53,7 +53,7 @@ for case in "${cases[@]}"; do
   for seed in $seeds; do
     run="$OUT/$MODEL-$name-seed$seed"
     if [ ! -f "$run/run.json" ]; then
-      rm -rf "$run"
+      rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       start=$(date +%s.%N)
       "$BIN" train --model "$MODEL" --model-config "$settings" --dataset "$dataset" --data "$data" \
         --protocol "$protocol" "${scaling[@]}" --seed "$seed" --out "$run" --quiet > /dev/null

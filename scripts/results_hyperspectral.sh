@@ -29,7 +29,7 @@ for file in $(cd "$DATA" && ls */*.mat); do
   for model in rx lrx; do
     run="$OUT/$scene/$model"
     if [ ! -f "$run/eval-last/metrics.json" ]; then
-      rm -rf "$run" "$run.seconds"
+      rm -rf "$run" "$run.seconds" "$(dirname "$run")/.$(basename "$run").partial"
       timed "$run.seconds" "$BIN" train --model $model --dataset hyperspectral --data "$DATA/$file" \
         --protocol scene --scaling none --out "$run" --quiet
       timed "$run.seconds" "$BIN" eval "$run" --checkpoint last
@@ -39,7 +39,7 @@ for file in $(cd "$DATA" && ls */*.mat); do
     for seed in $SEEDS; do
       run="$OUT/$scene/$model-seed$seed"
       if [ ! -f "$run/eval-last/metrics.json" ]; then
-        rm -rf "$run" "$run.seconds"
+        rm -rf "$run" "$run.seconds" "$(dirname "$run")/.$(basename "$run").partial"
         timed "$run.seconds" "$BIN" train --model $model --dataset hyperspectral \
           --data "$DATA/$file" --protocol scene --scaling min-max --seed "$seed" --out "$run" --quiet
         timed "$run.seconds" "$BIN" eval "$run" --checkpoint last

@@ -37,7 +37,7 @@ worst=0
 while read -r scene expected; do
   [ -z "$scene" ] && continue
   run="$OUT/$(basename "$scene")"
-  rm -rf "$run"
+  rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
   start=$(date +%s.%N)
   "$BIN" train --model rx --dataset hyperspectral --data "$DATA/$scene.mat" --protocol scene \
     --scaling none --out "$run" --quiet > /dev/null 2>&1

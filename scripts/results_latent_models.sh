@@ -24,7 +24,7 @@ for k in $CLASSES; do
   for m in constrained-aae plain-aae alae autoencoder; do
     run="$OUT/$m-class$k"
     [ -f "$run/eval-last/metrics.json" ] && continue
-    rm -rf "$run"
+    rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
     case $m in
       plain-aae) model=(--model constrained-aae --model-config "$OUT/plain-aae.json") ;;
       *) model=(--model "$m") ;;

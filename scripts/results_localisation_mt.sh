@@ -68,7 +68,7 @@ for case in "${CASES[@]}"; do
   for seed in $SEEDS; do
     run="$OUT/$slug-seed$seed"
     if [ ! -f "$run/eval-last/metrics.json" ]; then
-      rm -rf "$run"
+      rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       # shellcheck disable=SC2086
       "$BIN" train --model "$model" --dataset magnetic-tile --data "$DATA" --decode-size 64 \
         --protocol one-class --class MT_Free --epochs "$EPOCHS" --seed "$seed" --out "$run" \

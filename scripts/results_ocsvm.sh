@@ -21,7 +21,7 @@ mkdir -p "$OUT"
 for k in 0 1 2 3 4 5 6 7 8 9; do
   run="$OUT/digit$k"
   if [ ! -f "$run/eval-best/metrics.json" ]; then
-    rm -rf "$run"
+    rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
     start=$(date +%s.%N)
     "$BIN" train --model ocsvm --dataset mnist --data "$DATA/mnist" --protocol one-class \
       --class $k --scaling gcn-l1 --out "$run" --quiet > /dev/null 2>&1
@@ -43,7 +43,7 @@ if [ "${ORACLE:-0}" = 1 ]; then
       for k in 0 1 2 3 4 5 6 7 8 9; do
         run="$OUT/grid/digit$k-nu$nu-g$e"
         if [ ! -f "$run/eval-best/metrics.json" ]; then
-          rm -rf "$run"
+          rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
           "$BIN" train --model ocsvm --dataset mnist --data "$DATA/mnist" --protocol one-class \
             --class $k --scaling gcn-l1 --model-config "$OUT/grid/nu$nu-g$e.json" --out "$run" \
             --quiet > /dev/null 2>&1

@@ -19,7 +19,7 @@ mkdir -p "$OUT"
 for k in 0 1 2 3 4 5 6 7 8 9; do
   run="$OUT/class$k"
   if [ ! -f "$run/eval-best/metrics.json" ]; then
-    rm -rf "$run"
+    rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
     start=$(date +%s.%N)
     "$BIN" train --model ocsvm --dataset cifar10 --data "$CIFAR_DIR" --protocol one-class \
       --class $k --scaling gcn-l1 --out "$run" --quiet > /dev/null 2>&1

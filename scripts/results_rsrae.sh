@@ -26,7 +26,7 @@ for c in $CS; do
     for m in $MODELS; do
       run="$OUT/$m-c$c-class$k"
       [ -f "$run/eval-last/metrics.json" ] && continue
-      rm -rf "$run"
+      rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       case $m in
         rsrae-plus) model=(--model rsrae --model-config "$OUT/rsrae-plus.json") ;;
         *) model=(--model "$m") ;;

@@ -51,7 +51,7 @@ train_and_eval() { # run model settings epochs args...
   local run=$1 model=$2 settings=$3 epochs=$4
   shift 4
   if [ ! -f "$run/run.json" ]; then
-    rm -rf "$run"
+    rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
     "$BIN" train --model "$model" --model-config "$settings" --epochs "$epochs" --out "$run" \
       --quiet "$@" > /dev/null 2>&1 || { echo "failed: $run" >&2; return 0; }
   fi

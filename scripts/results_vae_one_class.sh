@@ -34,7 +34,7 @@ declare -A line=([iwae]="| iwae" [reconstruction]="| reconstruction" [kl]="| kl"
 for class in 0 1 2 3 4 5 6 7 8 9; do
   run="$OUT/$DATASET-$class-$SCALING-seed$SEED"
   if [ ! -f "$run/eval-last/metrics.json" ]; then
-    rm -rf "$run"
+    rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
     "$BIN" train --model vae --dataset "$DATASET" --data "$SHARED/$DATASET" --protocol one-class \
       --class "$class" --max-train "$MAX_TRAIN" --max-test "$MAX_TEST" --epochs "$EPOCHS" \
       --seed "$SEED" --scaling "$SCALING" --out "$run" --quiet > /dev/null

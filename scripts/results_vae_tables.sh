@@ -22,7 +22,7 @@ for t in 6_cardio 20_letter 30_satellite 26_optdigits 28_pendigits; do
     for model in vae autoencoder; do
       run="$OUT/$model-$t-seed$seed"
       if [ ! -f "$run/eval-last/metrics.json" ]; then
-        rm -rf "$run"
+        rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
         "$BIN" train --model "$model" --dataset adbench --data "$DATA/adbench-classical/$t.npz" \
           --protocol tabular --epochs "$EPOCHS" --seed "$seed" --out "$run" --quiet > /dev/null
         "$BIN" eval "$run" --checkpoint last > /dev/null
