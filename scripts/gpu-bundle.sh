@@ -18,9 +18,11 @@ TESTS=(detectors localisation hyperspectral)
 CARGO_TARGET_DIR=$TARGET cargo build --release --features "$FEATURES" --bin oddity
 test_args=()
 for t in "${TESTS[@]}"; do test_args+=(--test "$t"); done
-# The test programs' paths, from cargo's JSON messages (their names carry a hash).
+# The test programs' paths, from cargo's JSON messages (their names carry a hash); cargo's
+# own messages go to a log, shown if the build fails.
+log=$(mktemp)
 mapfile -t programs < <(CARGO_TARGET_DIR=$TARGET cargo test --release --features "$FEATURES" \
-  "${test_args[@]}" --no-run --message-format json 2>/dev/null |
+  "${test_args[@]}" --no-run --message-format json 2> "$log" |
   python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -29,15 +31,18 @@ for line in sys.stdin:
         print(m["target"]["name"] + "\t" + m["executable"])
 ')
 [ "${#programs[@]}" -eq "${#TESTS[@]}" ] || {
+  tail -30 "$log" >&2
   echo "gpu-bundle: expected ${#TESTS[@]} test programs, cargo built ${#programs[@]}" >&2
   exit 1
 }
+rm -f "$log"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 cp "$TARGET/release/oddity" "$stage/oddity"
 for p in "${programs[@]}"; do cp "${p#*$'\t'}" "$stage/${p%%$'\t'*}"; done
 strip "$stage"/*
-git rev-parse HEAD > "$stage/commit"
+# What was built: the commit, marked -dirty when the working tree had changes.
+git describe --always --dirty > "$stage/commit"
 mkdir -p "$OUT"
 tar -C "$stage" -cJf "$OUT/oddity-gpu.tar.xz" .
 ls -la "$OUT/oddity-gpu.tar.xz"

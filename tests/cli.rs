@@ -410,7 +410,15 @@ fn bench_speed_checks_its_device_first() {
         ("tpu", &["unknown device", "\"tpu\""][..]),
         ("gpu", &["without a GPU backend", "--features vulkan"][..]),
     ] {
-        let o = oddity(&["bench", "speed", "--no-reference", "--device", device]);
+        let o = oddity(&[
+            "bench",
+            "speed",
+            "--no-reference",
+            "--cases",
+            "autoencoder-kdd",
+            "--device",
+            device,
+        ]);
         assert_clean_error(&o, needles);
         assert!(!stderr(&o).contains("ours…"), "a case ran before the check");
     }

@@ -28,6 +28,9 @@ pub struct CompareOptions {
     pub speed: SpeedOptions,
     /// Folder for the same-function traces.
     pub work_dir: PathBuf,
+    /// Where the report is written, again after every case (a run stopped part-way keeps the
+    /// cases it finished).
+    pub out: PathBuf,
 }
 
 /// The result of the same-function check of one case.
@@ -65,8 +68,10 @@ pub struct Ratios {
     pub train: f64,
     /// Scoring samples/s, ours / theirs.
     pub score: f64,
-    /// Peak resident memory, ours / theirs.
-    pub peak_rss: f64,
+    /// Peak memory, ours / theirs: resident host memory on a CPU, the allocators' GPU
+    /// memory on a GPU (absent where either is unknown).
+    #[serde(alias = "peak_rss")]
+    pub peak_memory: Option<f64>,
 }
 
 /// Everything measured for one case.
@@ -94,7 +99,7 @@ pub struct SpeedReport {
     /// Threads given to both implementations.
     pub threads: usize,
     /// `cpu` or `gpu` (absent in reports written before GPUs could be measured: `cpu`).
-    #[serde(default = "cpu")]
+    #[serde(default = "default_device")]
     pub device: String,
     /// Measured fp32 matrix-multiply peak of this machine at that many threads (on the GPU
     /// for `device: gpu`), GFLOP/s.
@@ -105,11 +110,23 @@ pub struct SpeedReport {
     pub oddity: String,
     /// Repeats and warm-up.
     pub options: SpeedOptions,
-    /// One entry per case.
+    /// One entry per case measured.
     pub cases: Vec<CaseReport>,
+    /// Cases that failed, with the error: the others are still measured.
+    #[serde(default)]
+    pub failed: Vec<FailedCase>,
 }
 
-fn cpu() -> String {
+/// A case that could not be measured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FailedCase {
+    /// Case name.
+    pub case: String,
+    /// What went wrong.
+    pub error: String,
+}
+
+fn default_device() -> String {
     "cpu".into()
 }
 
@@ -186,7 +203,8 @@ pub const SAME_FUNCTION_TOLERANCE: f64 = 1e-3;
 
 fn same_function(case: &Case, python: &Path, o: &CompareOptions) -> crate::Result<SameFunction> {
     let dir = o.work_dir.join(case.name);
-    export_trace(case, 2, &dir)?;
+    // Traced on the device being measured: on a GPU the check covers our GPU arithmetic.
+    export_trace(case, 2, &dir, &crate::device::parse(&o.device)?)?;
     let dir_arg = dir.to_string_lossy().to_string();
     let cmd = reference(
         python,
@@ -212,50 +230,75 @@ pub fn run(o: &CompareOptions) -> crate::Result<SpeedReport> {
         }
         None => None,
     };
-    let mut cases = Vec::new();
-    for case in &o.cases {
-        eprintln!("{}: ours…", case.name);
-        let ours = ours(case, o)?;
-        let (theirs, same) = match &o.python {
-            Some(py) => {
-                eprintln!("{}: same-function check…", case.name);
-                let same = same_function(case, py, o)?;
-                eprintln!("{}: PyTorch…", case.name);
-                let mut args = vec!["speed", "--case", case.name];
-                let extra = speed_args(&o.speed);
-                args.extend(extra.iter().map(String::as_str));
-                let theirs: ReferenceFigures = run_json(reference(py, o, &args), o.threads)?;
-                (Some(theirs), Some(same))
-            }
-            None => (None, None),
-        };
-        let ratios = theirs.as_ref().map(|t| Ratios {
-            train: ours.train_samples_per_s / t.figures.train_samples_per_s,
-            score: ours.score_samples_per_s / t.figures.score_samples_per_s,
-            peak_rss: ours.peak_rss_mib / t.figures.peak_rss_mib,
-        });
-        let floor_step_ms = match (&theirs, peak_gflops) {
-            (Some(t), Some(g)) => Some(t.flops_per_step / (g * 1e9) * 1e3),
-            _ => None,
-        };
-        cases.push(CaseReport {
-            case: case.name.into(),
-            about: case.about.into(),
-            ours,
-            theirs,
-            ratios,
-            floor_step_ms,
-            same_function: same,
-        });
-    }
-    Ok(SpeedReport {
+    let mut report = SpeedReport {
         threads: o.threads,
         device: o.device.clone(),
         peak_gflops,
         cpu: cpu_name(),
         oddity: env!("CARGO_PKG_VERSION").into(),
         options: o.speed,
-        cases,
+        cases: Vec::new(),
+        failed: Vec::new(),
+    };
+    for case in &o.cases {
+        match measure_case(case, o, peak_gflops) {
+            Ok(c) => report.cases.push(c),
+            Err(e) => {
+                eprintln!("{}: failed: {e:#}", case.name);
+                report.failed.push(FailedCase {
+                    case: case.name.into(),
+                    error: format!("{e:#}"),
+                });
+            }
+        }
+        crate::io::write_json(&o.out, &report)?;
+    }
+    Ok(report)
+}
+
+/// Ours, then (for a case with a twin) the same-function check and PyTorch's figures.
+fn measure_case(
+    case: &Case,
+    o: &CompareOptions,
+    peak_gflops: Option<f64>,
+) -> crate::Result<CaseReport> {
+    eprintln!("{}: ours…", case.name);
+    let ours = ours(case, o)?;
+    let (theirs, same) = match o.python.as_ref().filter(|_| case.has_pytorch_twin) {
+        Some(py) => {
+            eprintln!("{}: same-function check…", case.name);
+            let same = same_function(case, py, o)?;
+            eprintln!("{}: PyTorch…", case.name);
+            let mut args = vec!["speed", "--case", case.name];
+            let extra = speed_args(&o.speed);
+            args.extend(extra.iter().map(String::as_str));
+            let theirs: ReferenceFigures = run_json(reference(py, o, &args), o.threads)?;
+            (Some(theirs), Some(same))
+        }
+        None => (None, None),
+    };
+    let on_gpu = o.device == "gpu";
+    let ratios = theirs.as_ref().map(|t| Ratios {
+        train: ours.train_samples_per_s / t.figures.train_samples_per_s,
+        score: ours.score_samples_per_s / t.figures.score_samples_per_s,
+        peak_memory: if on_gpu {
+            ours.device_peak_mib.zip(t.gpu_peak_mib).map(|(a, b)| a / b)
+        } else {
+            Some(ours.peak_rss_mib / t.figures.peak_rss_mib)
+        },
+    });
+    let floor_step_ms = match (&theirs, peak_gflops) {
+        (Some(t), Some(g)) => Some(t.flops_per_step / (g * 1e9) * 1e3),
+        _ => None,
+    };
+    Ok(CaseReport {
+        case: case.name.into(),
+        about: case.about.into(),
+        ours,
+        theirs,
+        ratios,
+        floor_step_ms,
+        same_function: same,
     })
 }
 
@@ -266,9 +309,11 @@ pub fn all_cases() -> Vec<&'static Case> {
 
 /// The report as a Markdown table (what the README shows).
 pub fn table(report: &SpeedReport) -> String {
-    let place = match report.device.as_str() {
-        "gpu" => "GPU (peak MiB: host memory; PyTorch's GPU memory in speed.json)",
-        _ => "CPU",
+    let on_gpu = report.device == "gpu";
+    let place = if on_gpu {
+        "GPU (peak MiB: what each allocator held on the GPU)"
+    } else {
+        "CPU"
     };
     let mut s = format!(
         "{}, {} threads, {}; fp32 matmul peak {}\n\n",
@@ -280,7 +325,7 @@ pub fn table(report: &SpeedReport) -> String {
             .map(|g| format!("{g:.0} GFLOP/s"))
             .unwrap_or_else(|| "not measured".into())
     );
-    s.push_str("| case | train samples/s ours / PyTorch | ratio | train ms/step ours / PyTorch / floor | score samples/s (batch 256) ours / PyTorch | ratio | peak MiB ours / PyTorch | ratio | same function |\n");
+    s.push_str(&format!("| case | train samples/s ours / PyTorch | ratio | train ms/step ours / PyTorch / floor | score samples/s (batch {}) ours / PyTorch | ratio | peak MiB ours / PyTorch | ratio | same function |\n", report.options.score_batch));
     s.push_str("|---|---|---|---|---|---|---|---|---|\n");
     let opt = |v: Option<f64>, digits: usize| {
         v.map(|x| format!("{x:.digits$}"))
@@ -290,7 +335,7 @@ pub fn table(report: &SpeedReport) -> String {
         let t = c.theirs.as_ref().map(|t| &t.figures);
         let r = c.ratios.as_ref();
         s.push_str(&format!(
-            "| {} | {:.0} / {} | {} | {:.1} / {} / {} | {:.0} / {} | {} | {:.0} / {} | {} | {} |\n",
+            "| {} | {:.0} / {} | {} | {:.1} / {} / {} | {:.0}{} / {} | {} | {} / {} | {} | {} |\n",
             c.case,
             c.ours.train_samples_per_s,
             opt(t.map(|t| t.train_samples_per_s), 0),
@@ -299,11 +344,24 @@ pub fn table(report: &SpeedReport) -> String {
             opt(t.map(|t| t.train_step_ms), 1),
             opt(c.floor_step_ms, 1),
             c.ours.score_samples_per_s,
+            if c.ours.score_batch == report.options.score_batch {
+                String::new()
+            } else {
+                format!(" (batch {})", c.ours.score_batch)
+            },
             opt(t.map(|t| t.score_samples_per_s), 0),
             opt(r.map(|r| r.score), 2),
-            c.ours.peak_rss_mib,
-            opt(t.map(|t| t.peak_rss_mib), 0),
-            opt(r.map(|r| r.peak_rss), 2),
+            if on_gpu {
+                opt(c.ours.device_peak_mib, 0)
+            } else {
+                format!("{:.0}", c.ours.peak_rss_mib)
+            },
+            if on_gpu {
+                opt(c.theirs.as_ref().and_then(|t| t.gpu_peak_mib), 0)
+            } else {
+                opt(t.map(|t| t.peak_rss_mib), 0)
+            },
+            opt(r.and_then(|r| r.peak_memory), 2),
             c.same_function
                 .as_ref()
                 .map(|f| format!(
@@ -313,6 +371,13 @@ pub fn table(report: &SpeedReport) -> String {
                     f.max_rel_score_diff
                 ))
                 .unwrap_or_else(|| "–".into()),
+        ));
+    }
+    for f in &report.failed {
+        s.push_str(&format!(
+            "| {} | failed: {} |\n",
+            f.case,
+            f.error.replace('\n', " ")
         ));
     }
     s

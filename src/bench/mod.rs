@@ -25,50 +25,247 @@ pub struct Case {
     pub name: &'static str,
     /// Registry name of the model.
     pub model: &'static str,
+    /// Hyper-parameters laid over the model's defaults, as `--model-config` JSON (the paper's
+    /// settings for this shape where the defaults are another data set's).
+    pub settings: Option<&'static str>,
     /// Input shape (after preprocessing).
     pub shape: SampleShape,
     /// What the case stands for.
     pub about: &'static str,
+    /// Whether `bench/reference/reference.py` has a PyTorch twin of it (then `bench speed`
+    /// times the twin and checks it computes the same function).
+    pub has_pytorch_twin: bool,
+    /// Scoring batch of this case when not the options' (AnoGAN: every score is a 500-step
+    /// search, so a smaller batch keeps the case within minutes).
+    pub score_batch: Option<usize>,
+    /// One warm-up step and one timed repeat, whatever the options say: for cases whose single
+    /// step or score takes tens of seconds on a CPU.
+    pub single_repeat: bool,
 }
 
-/// Every case, in the order the table lists them.
+impl Case {
+    const fn new(
+        name: &'static str,
+        model: &'static str,
+        shape: SampleShape,
+        about: &'static str,
+    ) -> Case {
+        Case {
+            name,
+            model,
+            settings: None,
+            shape,
+            about,
+            has_pytorch_twin: false,
+            score_batch: None,
+            single_repeat: false,
+        }
+    }
+
+    const fn with_single_repeat(self) -> Case {
+        Case {
+            single_repeat: true,
+            ..self
+        }
+    }
+
+    const fn with_pytorch_twin(self) -> Case {
+        Case {
+            has_pytorch_twin: true,
+            ..self
+        }
+    }
+
+    const fn with_settings(self, settings: &'static str) -> Case {
+        Case {
+            settings: Some(settings),
+            ..self
+        }
+    }
+
+    const fn with_score_batch(self, batch: usize) -> Case {
+        Case {
+            score_batch: Some(batch),
+            ..self
+        }
+    }
+}
+
+impl Case {
+    /// The timing options for this case: `options`, or one warm-up and one repeat.
+    fn timing(&self, options: &SpeedOptions) -> SpeedOptions {
+        if self.single_repeat {
+            SpeedOptions {
+                warmup_steps: options.warmup_steps.min(1),
+                repeats: 1,
+                ..*options
+            }
+        } else {
+            *options
+        }
+    }
+}
+
+const fn image(channels: usize, side: usize) -> SampleShape {
+    SampleShape::Image {
+        channels,
+        height: side,
+        width: side,
+    }
+}
+
+const fn table(features: usize) -> SampleShape {
+    SampleShape::Table { features }
+}
+
+/// Every case, in the order the table lists them: first the four with a PyTorch twin, then
+/// every other trained model on its paper's input shape (closed-form fits, OC-SVM and RX, have
+/// no training step to time).
 pub const CASES: &[Case] = &[
-    Case {
-        name: "ganomaly-mnist",
-        model: "ganomaly",
-        shape: SampleShape::Image {
-            channels: 1,
-            height: 32,
-            width: 32,
-        },
-        about: "GANomaly-32, MNIST shape (1×32×32)",
-    },
-    Case {
-        name: "ganomaly-cifar",
-        model: "ganomaly",
-        shape: SampleShape::Image {
-            channels: 3,
-            height: 32,
-            width: 32,
-        },
-        about: "GANomaly-32, CIFAR-10 shape (3×32×32)",
-    },
-    Case {
-        name: "autoencoder-cifar",
-        model: "autoencoder",
-        shape: SampleShape::Image {
-            channels: 3,
-            height: 32,
-            width: 32,
-        },
-        about: "DCGAN-32 conv autoencoder, CIFAR-10 shape",
-    },
-    Case {
-        name: "autoencoder-kdd",
-        model: "autoencoder",
-        shape: SampleShape::Table { features: 121 },
-        about: "MLP autoencoder 121→64→16→64→121, KDD99 features",
-    },
+    Case::new(
+        "ganomaly-mnist",
+        "ganomaly",
+        image(1, 32),
+        "GANomaly-32, MNIST shape (1×32×32)",
+    )
+    .with_pytorch_twin(),
+    Case::new(
+        "ganomaly-cifar",
+        "ganomaly",
+        image(3, 32),
+        "GANomaly-32, CIFAR-10 shape (3×32×32)",
+    )
+    .with_pytorch_twin(),
+    Case::new(
+        "autoencoder-cifar",
+        "autoencoder",
+        image(3, 32),
+        "DCGAN-32 conv autoencoder, CIFAR-10 shape",
+    )
+    .with_pytorch_twin(),
+    Case::new(
+        "autoencoder-kdd",
+        "autoencoder",
+        table(121),
+        "MLP autoencoder 121→64→16→64→121, KDD99 features",
+    )
+    .with_pytorch_twin(),
+    Case::new(
+        "anogan-64",
+        "anogan",
+        image(1, 64),
+        "AnoGAN, DCGAN 64×64 grey (OCT patches); score = 500-step latent search",
+    )
+    .with_score_batch(16)
+    .with_single_repeat(),
+    Case::new(
+        "fanogan-64",
+        "fanogan",
+        image(1, 64),
+        "f-AnoGAN, residual WGAN-GP 64×64 grey, critic step (stage 1)",
+    )
+    .with_single_repeat(),
+    Case::new(
+        "egbad-mnist",
+        "egbad",
+        image(1, 28),
+        "EGBAD, MNIST networks (1×28×28)",
+    ),
+    Case::new(
+        "alad-cifar",
+        "alad",
+        image(3, 32),
+        "ALAD, CIFAR-10 networks (3×32×32)",
+    )
+    .with_settings(r#"{"networks": "cifar10"}"#),
+    Case::new(
+        "alocc-mnist",
+        "alocc",
+        image(1, 32),
+        "ALOCC, refiner + classifier, MNIST shape (1×32×32)",
+    ),
+    Case::new(
+        "skip-ganomaly-cifar",
+        "skip-ganomaly",
+        image(3, 32),
+        "Skip-GANomaly, U-Net generator, CIFAR-10 shape",
+    ),
+    Case::new(
+        "adae-mnist",
+        "adae",
+        image(1, 32),
+        "ADAE, two autoencoders, MNIST shape (1×32×32)",
+    ),
+    Case::new(
+        "ssim-ae-128",
+        "ssim-ae",
+        image(1, 128),
+        "SSIM autoencoder, 128×128 grey texture patches",
+    ),
+    Case::new(
+        "cavga-32",
+        "cavga",
+        image(3, 32),
+        "CAVGA-u, conv VAE + discriminator + Grad-CAM attention, 3×32×32",
+    ),
+    Case::new(
+        "vae-mnist",
+        "vae",
+        image(1, 32),
+        "VAE, DCGAN conv, MNIST shape; score = IWAE bound, k = 100",
+    ),
+    Case::new(
+        "constrained-aae-mnist",
+        "constrained-aae",
+        image(1, 32),
+        "constrained AAE, MNIST shape (1×32×32)",
+    ),
+    Case::new(
+        "rsrae-fmnist",
+        "rsrae",
+        image(1, 28),
+        "RSRAE, Fashion-MNIST (1×28×28), alternating steps",
+    ),
+    Case::new(
+        "alae-mnist",
+        "alae",
+        table(784),
+        "MLP-ALAE on flattened MNIST (784)",
+    ),
+    Case::new("advae-kdd", "advae", table(121), "adVAE, MLP, 121 features"),
+    Case::new(
+        "hadgan-205",
+        "hadgan",
+        table(205),
+        "HADGAN, spectral adversarial autoencoder, 205 bands",
+    ),
+    Case::new(
+        "deep-svdd-mnist",
+        "deep-svdd",
+        image(1, 28),
+        "Deep SVDD, LeNet, MNIST (autoencoder pretraining step)",
+    ),
+    Case::new(
+        "ocgan-mnist",
+        "ocgan",
+        image(1, 29),
+        "OCGAN at depth 2, MNIST resized to 29×29 (the CPU budget of docs/results/ocgan.md)",
+    )
+    .with_settings(r#"{"depth": 2}"#),
+    Case::new(
+        "geom-cifar",
+        "geom",
+        image(3, 32),
+        "GEOM, WRN-10-1 (the CPU budget of docs/results/geom.md), CIFAR-10 shape; a step = 16 images × 72 transformations",
+    )
+    .with_settings(r#"{"widen": 1, "image_batch": 16}"#),
+    Case::new(
+        "goad-kdd",
+        "goad",
+        table(121),
+        "GOAD, KDD99 preset (121 features)",
+    )
+    .with_settings(r#"{"preset": "kdd"}"#),
 ];
 
 /// The case called `name`.
@@ -118,8 +315,11 @@ pub struct SpeedFigures {
     pub score_samples_per_s: f64,
     /// Scoring batch size.
     pub score_batch: usize,
-    /// Peak resident memory of the whole process, MiB.
+    /// Peak resident memory of the whole process, MiB (host memory, also on a GPU).
     pub peak_rss_mib: f64,
+    /// The most the GPU's allocator held after any timed step, MiB (GPU runs only).
+    #[serde(default)]
+    pub device_peak_mib: Option<f64>,
     /// Worker threads used.
     pub threads: usize,
 }
@@ -139,20 +339,51 @@ fn tensor(values: &[f32], batch: usize, device: &Device) -> Tensor<2> {
     )
 }
 
-/// Build the case's model at its paper configuration.
+/// Build the case's model: its paper configuration with the case's settings on top.
 pub fn build(case: &Case, device: &Device, seed: u64) -> crate::Result<Box<dyn AnyDetector>> {
-    ModelConfig::default_for(case.model)?.build(case.shape, device, seed)
+    // `--model-config` takes inline JSON where a file name goes; so does this.
+    let settings = case.settings.map(std::path::Path::new);
+    ModelConfig::from_settings_file(case.model, settings)?.build(case.shape, device, seed)
 }
 
-/// Median of repeats of `step` (each returning after its work is finished), in seconds per
-/// step; a repeat runs whole steps until `min_seconds` have passed.
+/// Wait for `device`'s queued work: a GPU step returns once queued, not once done.
+fn sync(device: &Device) -> crate::Result<()> {
+    device
+        .sync()
+        .map_err(|e| anyhow::anyhow!("the device failed a queued operation: {e:?}"))
+}
+
+/// The most bytes `device`'s allocator holds now; `None` on a backend that does not say (flex).
+fn device_reserved_bytes(device: &Device) -> Option<u64> {
+    device.memory_pool_usage().map(|u| u.bytes_reserved)
+}
+
+/// What [`time_steps`] measured.
+struct Timing {
+    /// Median over repeats of seconds per step.
+    seconds_per_step: f64,
+    /// The most the device's allocator held after any step, bytes.
+    device_peak_bytes: Option<u64>,
+}
+
+/// Median of repeats of `step`, in seconds per step; a repeat runs whole steps until
+/// `min_seconds` have passed, and its clock stops once `device` has finished them.
 fn time_steps(
     options: &SpeedOptions,
+    device: &Device,
     mut step: impl FnMut(usize) -> crate::Result<()>,
-) -> crate::Result<f64> {
+) -> crate::Result<Timing> {
+    let mut device_peak_bytes = None;
+    let after_step = |peak: &mut Option<u64>| {
+        if let Some(bytes) = device_reserved_bytes(device) {
+            *peak = Some(peak.unwrap_or(0).max(bytes));
+        }
+    };
     for i in 0..options.warmup_steps {
         step(i)?;
+        after_step(&mut device_peak_bytes);
     }
+    sync(device)?;
     let mut per_step = Vec::with_capacity(options.repeats);
     let mut i = options.warmup_steps;
     for _ in 0..options.repeats.max(1) {
@@ -163,10 +394,15 @@ fn time_steps(
             i += 1;
             steps += 1;
         }
+        sync(device)?;
         per_step.push(start.elapsed().as_secs_f64() / steps as f64);
+        after_step(&mut device_peak_bytes);
     }
     per_step.sort_by(f64::total_cmp);
-    Ok(per_step[per_step.len() / 2])
+    Ok(Timing {
+        seconds_per_step: per_step[per_step.len() / 2],
+        device_peak_bytes,
+    })
 }
 
 /// Measure training and scoring throughput of `case` on `device` in this process.
@@ -183,14 +419,20 @@ pub fn measure(
     let pool: Vec<Vec<f32>> = (0..4)
         .map(|k| synthetic_batch(case.shape, train_batch, 100 + k))
         .collect();
-    let step_seconds = time_steps(options, |i| {
-        // train_step reads its losses back, so it returns after the step's work is done.
+    // The first epoch's steps: a model with stages times its first (f-AnoGAN's WGAN, Deep
+    // SVDD's autoencoder pretraining).
+    let options = &case.timing(options);
+    model.begin_epoch(1);
+    let training = time_steps(options, &train_device, |i| {
         model.train_step(tensor(&pool[i % pool.len()], train_batch, &train_device))?;
         Ok(())
     })?;
-    let score_batch = options.score_batch;
+    // What training ends with (HADGAN's RX on residuals, centres), on the pooled batches.
+    let seen = crate::data::Samples::unlabelled(case.shape, pool.concat());
+    model.fit_statistics(&seen)?;
+    let score_batch = case.score_batch.unwrap_or(options.score_batch);
     let score_input = synthetic_batch(case.shape, score_batch, 200);
-    let score_seconds = time_steps(options, |_| {
+    let scoring = time_steps(options, device, |_| {
         let scores = model.score(tensor(&score_input, score_batch, device));
         scores
             .into_data()
@@ -198,13 +440,18 @@ pub fn measure(
             .map_err(|e| anyhow::anyhow!("reading scores: {e:?}"))?;
         Ok(())
     })?;
+    let device_peak_bytes = match (training.device_peak_bytes, scoring.device_peak_bytes) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
     Ok(SpeedFigures {
-        train_samples_per_s: train_batch as f64 / step_seconds,
-        train_step_ms: step_seconds * 1e3,
+        train_samples_per_s: train_batch as f64 / training.seconds_per_step,
+        train_step_ms: training.seconds_per_step * 1e3,
         train_batch,
-        score_samples_per_s: score_batch as f64 / score_seconds,
+        score_samples_per_s: score_batch as f64 / scoring.seconds_per_step,
         score_batch,
         peak_rss_mib: peak_rss_mib().unwrap_or(f64::NAN),
+        device_peak_mib: device_peak_bytes.map(|b| b as f64 / (1024.0 * 1024.0)),
         threads: rayon::current_num_threads(),
     })
 }
@@ -233,11 +480,16 @@ pub struct StepTrace {
     pub scores: Vec<f32>,
 }
 
-/// Run `steps` training steps of `case` from seed 0 and write, into `dir`: `init.safetensors`
-/// (the weights before the first step), `batches.f32` (the batches, little-endian f32,
-/// `[steps, batch, D]`) and `trace.json` ([`StepTrace`]).
-pub fn export_trace(case: &Case, steps: usize, dir: &std::path::Path) -> crate::Result<StepTrace> {
-    let device = Device::flex();
+/// Run `steps` training steps of `case` from seed 0 on `device` and write, into `dir`:
+/// `init.safetensors` (the weights before the first step), `batches.f32` (the batches,
+/// little-endian f32, `[steps, batch, D]`) and `trace.json` ([`StepTrace`]).
+pub fn export_trace(
+    case: &Case,
+    steps: usize,
+    dir: &std::path::Path,
+    device: &Device,
+) -> crate::Result<StepTrace> {
+    let device = device.clone();
     let mut model = build(case, &device, 0)?;
     let batch = model.config().batch_size();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -351,4 +603,36 @@ pub fn latent_search_speed(
         speedup: loop_ms / batched_ms,
         max_rel_score_diff,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fitted in closed form: no training step to time.
+    const CLOSED_FORM: &[&str] = &["ocsvm", "rx", "lrx"];
+
+    /// Every model the registry trains by steps has a case, and every case builds its model on
+    /// its shape with its settings: a new model cannot be left out of the table unnoticed.
+    #[test]
+    fn every_trained_model_has_a_case_that_builds() {
+        let device = Device::flex();
+        for info in crate::models::MODELS {
+            let covered = CASES.iter().any(|c| c.model == info.name);
+            assert_eq!(
+                covered,
+                !CLOSED_FORM.contains(&info.name),
+                "{}: a model trained by steps needs a benchmark case (closed-form fits have none)",
+                info.name
+            );
+        }
+        for case in CASES {
+            let model = build(case, &device, 0).unwrap_or_else(|e| panic!("{}: {e:#}", case.name));
+            assert_eq!(model.name(), case.model, "{}", case.name);
+        }
+        let mut names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), CASES.len(), "case names are unique");
+    }
 }

@@ -10,6 +10,9 @@ pub enum BenchCommand {
     /// Measure every case, ours then PyTorch's, with the same threads; print the ratios and
     /// write speed.json.
     Speed(SpeedArgs),
+    /// List the cases, one a line: name, model, whether it has a PyTorch twin (yes/no), what it
+    /// stands for, tab-separated.
+    Cases,
     /// Measure one case in this process and print its figures as JSON (used by `speed`, which
     /// runs each case in a fresh process so that peak memory is the case's own).
     Measure(MeasureArgs),
@@ -67,7 +70,9 @@ impl TimingArgs {
 
 #[derive(Args)]
 pub struct SpeedArgs {
-    /// Comma-separated cases (default: all): ganomaly-mnist, ganomaly-cifar, autoencoder-cifar, autoencoder-kdd.
+    /// Comma-separated cases (default: every one, about 15 minutes on 2 cores; an unknown name
+    /// lists them). The first four have a PyTorch twin: ganomaly-mnist, ganomaly-cifar,
+    /// autoencoder-cifar, autoencoder-kdd.
     #[arg(long, value_delimiter = ',')]
     cases: Vec<String>,
     /// Threads for both implementations (default: this machine's cores).
@@ -77,7 +82,8 @@ pub struct SpeedArgs {
     /// built with, PyTorch on CUDA).
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Python with PyTorch (installed by bench/reference/install.sh).
+    /// Python with PyTorch (installed by bench/reference/install.sh); a bare name such as
+    /// `python3` is looked up on PATH.
     #[arg(long, default_value = "bench/reference/.venv/bin/python")]
     python: PathBuf,
     /// The reference script.
@@ -130,11 +136,18 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Trace(a) => {
             let case = bench::case(&a.case)?;
-            bench::export_trace(case, a.steps, &a.out)?;
+            bench::export_trace(case, a.steps, &a.out, &burn::tensor::Device::flex())?;
             println!("trace of {} written to {}", case.name, a.out.display());
             Ok(())
         }
         BenchCommand::Speed(a) => speed(a),
+        BenchCommand::Cases => {
+            for c in bench::CASES {
+                let twin = if c.has_pytorch_twin { "yes" } else { "no" };
+                println!("{}\t{}\t{twin}\t{}", c.name, c.model, c.about);
+            }
+            Ok(())
+        }
         BenchCommand::Search(a) => {
             let shape = match &a.image {
                 None => oddity::data::SampleShape::Table {
@@ -176,17 +189,18 @@ fn speed(a: SpeedArgs) -> anyhow::Result<()> {
     let python = if a.no_reference {
         None
     } else {
+        let python = on_path(a.python);
         anyhow::ensure!(
-            a.python.exists(),
+            python.exists(),
             "no PyTorch reference at {}: run bench/reference/install.sh first, or pass --no-reference",
-            a.python.display()
+            python.display()
         );
         anyhow::ensure!(
             a.reference.exists(),
             "reference script {} not found (run from the repository root or pass --reference)",
             a.reference.display()
         );
-        Some(a.python)
+        Some(python)
     };
     let threads = a
         .threads
@@ -199,9 +213,32 @@ fn speed(a: SpeedArgs) -> anyhow::Result<()> {
         script: a.reference,
         speed: a.timing.options(),
         work_dir: a.work_dir,
+        out: a.out.clone(),
     })?;
     print!("{}", compare::table(&report));
-    oddity::io::write_json(&a.out, &report)?;
     println!("figures written to {}", a.out.display());
+    let failed: Vec<&str> = report.failed.iter().map(|f| f.case.as_str()).collect();
+    anyhow::ensure!(
+        failed.is_empty(),
+        "{} of {} cases failed: {}",
+        failed.len(),
+        report.cases.len() + failed.len(),
+        failed.join(", ")
+    );
     Ok(())
+}
+
+/// `python` as given, or, when it is a bare name such as `python3` that is not a file here,
+/// the first match on `PATH` (as a shell would run it).
+fn on_path(python: PathBuf) -> PathBuf {
+    if python.components().count() != 1 || python.exists() {
+        return python;
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(&python))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or(python)
 }
