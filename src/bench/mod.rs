@@ -89,9 +89,7 @@ impl Case {
             ..self
         }
     }
-}
 
-impl Case {
     /// The timing options for this case: `options`, or one warm-up and one repeat.
     fn timing(&self, options: &SpeedOptions) -> SpeedOptions {
         if self.single_repeat {
@@ -373,15 +371,11 @@ fn time_steps(
     device: &Device,
     mut step: impl FnMut(usize) -> crate::Result<()>,
 ) -> crate::Result<Timing> {
+    // `None < Some`: the maximum stays `None` on a backend that does not report.
     let mut device_peak_bytes = None;
-    let after_step = |peak: &mut Option<u64>| {
-        if let Some(bytes) = device_reserved_bytes(device) {
-            *peak = Some(peak.unwrap_or(0).max(bytes));
-        }
-    };
     for i in 0..options.warmup_steps {
         step(i)?;
-        after_step(&mut device_peak_bytes);
+        device_peak_bytes = device_peak_bytes.max(device_reserved_bytes(device));
     }
     sync(device)?;
     let mut per_step = Vec::with_capacity(options.repeats);
@@ -396,7 +390,7 @@ fn time_steps(
         }
         sync(device)?;
         per_step.push(start.elapsed().as_secs_f64() / steps as f64);
-        after_step(&mut device_peak_bytes);
+        device_peak_bytes = device_peak_bytes.max(device_reserved_bytes(device));
     }
     per_step.sort_by(f64::total_cmp);
     Ok(Timing {
@@ -440,10 +434,7 @@ pub fn measure(
             .map_err(|e| anyhow::anyhow!("reading scores: {e:?}"))?;
         Ok(())
     })?;
-    let device_peak_bytes = match (training.device_peak_bytes, scoring.device_peak_bytes) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
+    let device_peak_bytes = training.device_peak_bytes.max(scoring.device_peak_bytes);
     Ok(SpeedFigures {
         train_samples_per_s: train_batch as f64 / training.seconds_per_step,
         train_step_ms: training.seconds_per_step * 1e3,
