@@ -291,7 +291,8 @@ fn generative_scores_tell_mnist_from_fashion_mnist() {
     let device = Device::flex();
     let dir = temp_dir("ood-generative");
     let mut config = short_config(0, 1000, 100);
-    config.generative = Some(GenerativeConfig::with_overrides(Some(r#"{"epochs": 8, "base_width": 32}"#)).unwrap());
+    config.generative =
+        Some(GenerativeConfig::with_overrides(Some(r#"{"epochs": 8, "base_width": 32}"#)).unwrap());
     let run = ood::train(config, &dir.join("run"), false, &device).unwrap();
     let fashion = OutSet::parse(&format!(
         "fashion-mnist:{}",
