@@ -4,10 +4,12 @@
 # a longer run. One row per setting and seed: image AUROC, pixel AUROC, AUPRO (last epoch).
 #
 #   SEEDS="0 1 2" scripts/results_cavga_mt_settings.sh [OUT_DIR]
+#   ONLY="9 10" ... runs only those settings (numbered from 1 in CASES' order)
 set -euo pipefail
 OUT=${1:-runs/cavga-mt-settings}
 BIN=${ODDITY:-target/release/oddity}
 SEEDS=${SEEDS:-0 1 2}
+ONLY=${ONLY:-}
 DATA=${DATA:-fixtures/magnetic-tile}
 mkdir -p "$OUT"
 
@@ -21,6 +23,11 @@ CASES=(
   "64 px, 2 halvings, 60 epochs|{\"image_size\": 64, \"downsamplings\": 2}|60|"
   "32 px, w_ae = 1|{\"w_attention\": 1.0}|20|"
   "64 px, 2 halvings, w_ae = 1|{\"image_size\": 64, \"downsamplings\": 2, \"w_attention\": 1.0}|20|"
+  "32 px, 3 halvings, attention 1 block earlier (8 × 8)|{\"attention_depth\": 1}|20|"
+  "32 px, 3 halvings, attention 2 blocks earlier (16 × 16)|{\"attention_depth\": 2}|20|"
+  "64 px, 3 halvings, attention 1 block earlier (16 × 16)|{\"image_size\": 64, \"attention_depth\": 1}|20|"
+  "32 px, batch 8 (5 steps an epoch)|{\"batch_size\": 8}|20|"
+  "32 px, batch 8, attention 1 block earlier|{\"batch_size\": 8, \"attention_depth\": 1}|20|"
 )
 
 echo "| setting | seed | image AUROC | pixel AUROC | AUPRO |"
@@ -29,6 +36,7 @@ i=0
 for case in "${CASES[@]}"; do
   IFS='|' read -r name config epochs extra <<< "$case"
   i=$((i + 1))
+  if [ -n "$ONLY" ] && [[ " $ONLY " != *" $i "* ]]; then continue; fi
   echo "$config" > "$OUT/case$i.json"
   for seed in $SEEDS; do
     run="$OUT/case$i-seed$seed"

@@ -36,7 +36,12 @@
 //! Deviations and open points: the paper initialises the D variant from a DCGAN trained on
 //! CelebA; here every network starts from DCGAN's random initialisation. Which scalar Grad-CAM
 //! differentiates and at which layer is not stated in what was read; the sum of the latent mean
-//! at the encoder's last feature map is what the public re-implementations use. The decoder's
+//! at the encoder's last feature map is what the public re-implementations use, and the default.
+//! `attention_depth` moves the attention's feature map blocks earlier (twice the side per block):
+//! the weights then pass through the remaining blocks' nonlinearities and depend on the image,
+//! as classic Grad-CAM's do; those blocks run frozen for the Grad-CAM pass (BatchNorm on its
+//! running statistics, which that pass leaves unchanged). On the Magnetic Tile fixture it did not
+//! make the map better than chance (docs/results/localisation.md). The decoder's
 //! output is linear (DCGAN's tanh would clip standardised inputs). Latent shape, learning rate,
 //! batch size and epochs are not published; the defaults here are DCGAN's.
 //!
@@ -128,6 +133,11 @@ pub struct CavgaConfig {
     pub w_guided: f32,
     /// CAVGA-w: labelled anomalies drawn (with replacement) into each training step (4).
     pub anomalies_per_step: usize,
+    /// Encoder blocks between the feature map the attention is computed on and the latent (0:
+    /// the last feature map, as the public re-implementations; 1: one block earlier, at twice
+    /// the side). Above 0, the Grad-CAM weights pass through those blocks' nonlinearities and
+    /// so depend on the image, as classic Grad-CAM's do; at 0 they cannot (see the header).
+    pub attention_depth: usize,
 }
 
 impl Default for CavgaConfig {
@@ -150,6 +160,7 @@ impl Default for CavgaConfig {
             w_classifier: 0.001,
             w_guided: 0.01,
             anomalies_per_step: 4,
+            attention_depth: 0,
         }
     }
 }
@@ -186,6 +197,13 @@ impl Cavga {
             config.image_size,
             config.image_size,
             config.image_size.ilog2() - 1
+        );
+        anyhow::ensure!(
+            config.attention_depth < config.downsamplings,
+            "cavga: attention_depth {} must be below downsamplings {}: the attention needs a \
+             feature map after at least one of the encoder's blocks",
+            config.attention_depth,
+            config.downsamplings
         );
         let train_device = device.clone().autodiff();
         let mut rng = component_rng(seed, 1);
@@ -226,12 +244,18 @@ impl Cavga {
         })
     }
 
-    /// Attention logits `[B, 1, s, s]` (at the latent's side; the attention is their sigmoid)
-    /// of images, in evaluation mode: of the latent mean (CAVGA-u), or of the classifier's
-    /// anomalous class (CAVGA-w).
+    /// Encoder blocks before the feature map the attention is computed on.
+    fn attention_blocks(&self) -> usize {
+        self.config.downsamplings - self.config.attention_depth
+    }
+
+    /// Attention logits `[B, 1, s, s]` (at the attention's feature map's side, the latent's
+    /// by default; the attention is their sigmoid) of images, in evaluation mode: of the latent
+    /// mean (CAVGA-u), or of the classifier's anomalous class (CAVGA-w).
     fn attention_logits(&self, batch: Tensor<2>) -> Tensor<4> {
         let x = as_images(batch, self.shape);
-        let features = self.nets.vae.encoder.valid().features(x);
+        let blocks = self.attention_blocks();
+        let features = self.nets.vae.encoder.valid().head(x, blocks);
         // The Grad-CAM weights need one backward pass: through the tracked latent head (and
         // classifier), from the features carried over to the autodiff device.
         let tracked = Tensor::<4>::from_data(
@@ -239,8 +263,8 @@ impl Cavga {
             &self.device.clone().autodiff(),
         );
         let weights = match self.config.supervision {
-            Supervision::Unsupervised => grad_cam_weights(&self.nets.vae.encoder, tracked),
-            Supervision::Weak => class_grad_cam_weights(&self.nets.vae, tracked, ANOMALOUS)
+            Supervision::Unsupervised => grad_cam_weights(&self.nets.vae.encoder, tracked, blocks),
+            Supervision::Weak => class_grad_cam_weights(&self.nets.vae, tracked, blocks, ANOMALOUS)
                 .expect("CAVGA-w has a classifier"),
         };
         let weights = Tensor::<4>::from_data(weights.into_data(), &self.device);
@@ -334,10 +358,13 @@ impl Cavga {
         let anomalies = self.draw_anomalies(c.anomalies_per_step, &x.device())?;
         let k = c.anomalies_per_step;
         let device = x.device();
-        let features = (self.nets.vae.encoder)
-            .features(Tensor::cat(vec![x.clone(), anomalies], 0));
+        let blocks = self.attention_blocks();
+        let early = (self.nets.vae.encoder).head(Tensor::cat(vec![x.clone(), anomalies], 0), blocks);
+        let features = self.nets.vae.encoder.tail(early.clone(), blocks);
         let [_, fc, fh, fw] = features.dims();
         let normal_features = features.clone().slice([0..b, 0..fc, 0..fh, 0..fw]);
+        let [_, ec, eh, ew] = early.dims();
+        let normal_early = early.slice([0..b, 0..ec, 0..eh, 0..ew]);
         let terms = self.vae_gan_terms(x, normal_features.clone());
         let vae = &self.nets.vae;
         let logits = vae.logits(features).expect("CAVGA-w has a classifier");
@@ -355,9 +382,9 @@ impl Cavga {
             .float()
             .reshape([b]);
         let cam = |class| {
-            let weights = class_grad_cam_weights(vae, normal_features.clone(), class)
+            let weights = class_grad_cam_weights(vae, normal_early.clone(), blocks, class)
                 .expect("CAVGA-w has a classifier");
-            attention(normal_features.clone(), weights)
+            attention(normal_early.clone(), weights)
         };
         let per_image = (cam(NORMAL).neg() + 1.0 + cam(ANOMALOUS))
             .reshape([b as i32, -1])
@@ -453,10 +480,12 @@ impl Detector for Cavga {
         if self.config.supervision == Supervision::Weak {
             return self.train_step_weak(x);
         }
-        let features = self.nets.vae.encoder.features(x.clone());
-        let terms = self.vae_gan_terms(x, features.clone());
-        let weights = grad_cam_weights(&self.nets.vae.encoder, features.clone());
-        let expansion = (attention(features, weights).neg() + 1.0).mean();
+        let blocks = self.attention_blocks();
+        let early = self.nets.vae.encoder.head(x.clone(), blocks);
+        let features = self.nets.vae.encoder.tail(early.clone(), blocks);
+        let terms = self.vae_gan_terms(x, features);
+        let weights = grad_cam_weights(&self.nets.vae.encoder, early.clone(), blocks);
+        let expansion = (attention(early, weights).neg() + 1.0).mean();
         let weight = self.config.w_attention;
         self.finish_step(terms, vec![("attention", expansion, weight)])
     }
@@ -717,6 +746,92 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("missing") && e.contains("classifier"), "{e}");
+    }
+
+    /// One block earlier (`attention_depth: 1`): the attention is at twice the latent's side,
+    /// its Grad-CAM weights differ between images (they pass through the last block's
+    /// LeakyReLU), each image's map is the same alone as in a batch (the last block's
+    /// BatchNorm runs on its running statistics), scoring leaves those statistics as they are,
+    /// a training step still moves them, and a depth without a feature map is refused.
+    #[test]
+    fn attention_one_block_earlier_depends_on_the_image() {
+        let device = crate::device::parse("cpu").unwrap();
+        let config = CavgaConfig {
+            image_size: 16,
+            downsamplings: 2,
+            latent_channels: 4,
+            base_width: 8,
+            attention_depth: 1,
+            ..CavgaConfig::default()
+        };
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 16,
+            width: 16,
+        };
+        let mut model = Cavga::new(config.clone(), shape, &device, 7).unwrap();
+        let x = batch(&device);
+        let logits = model.attention_logits(x.clone());
+        assert_eq!(logits.dims(), [3, 1, 8, 8]);
+        // The weights per image: α_k = Σ_cells(logit·F_k) is not recoverable directly, so
+        // compare each image's logits against those its features give under image 0's weights.
+        let running = |m: &Cavga| values(m.nets.vae.encoder.running_means().remove(0));
+        let before = running(&model);
+        let alone: Vec<Vec<f32>> = (0..3)
+            .map(|i| values(model.attention_logits(x.clone().slice([i..i + 1, 0..256]))))
+            .collect();
+        let batched = values(logits);
+        for (i, one) in alone.iter().enumerate() {
+            for (p, v) in one.iter().enumerate() {
+                assert!((v - batched[i * 64 + p]).abs() < 1e-4, "image {i}, cell {p}");
+            }
+        }
+        let map = model.anomaly_map(x.clone()).unwrap();
+        assert_eq!(map.dims(), [3, 1, 16, 16]);
+        assert_eq!(running(&model), before, "scoring moved the running statistics");
+        let train_device = device.clone().autodiff();
+        let xt = Tensor::<2>::from_data(x.clone().into_data(), &train_device);
+        model.train_step(xt.clone()).unwrap();
+        assert_ne!(running(&model), before, "a training step must move them");
+        // Once: as far as the step at the default depth (same seed, weights and batch), whose
+        // Grad-CAM passes through no block.
+        let mut last_block = Cavga::new(
+            CavgaConfig {
+                attention_depth: 0,
+                ..config.clone()
+            },
+            shape,
+            &device,
+            7,
+        )
+        .unwrap();
+        last_block.train_step(xt).unwrap();
+        assert_eq!(running(&model), running(&last_block));
+        // Image-dependent weights: the first block's features with the weights of image 0
+        // do not give image 1's logits.
+        let early = values(model.nets.vae.encoder.valid().head(as_images(x.clone(), model.shape), 1));
+        let tracked = Tensor::<4>::from_data(
+            model.nets.vae.encoder.valid().head(as_images(x, model.shape), 1).into_data(),
+            &train_device,
+        );
+        let alpha = values(grad_cam_weights(&model.nets.vae.encoder, tracked, 1));
+        let k = 8;
+        let spread: f32 = (0..k).map(|c| (alpha[c] - alpha[k + c]).abs()).sum();
+        assert!(spread > 1e-4, "the weights of images 0 and 1 are equal: {alpha:?}");
+        assert_eq!(early.len(), 3 * k * 64);
+        let e = Cavga::new(
+            CavgaConfig {
+                attention_depth: 2,
+                ..config
+            },
+            shape,
+            &device,
+            0,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("attention_depth 2"), "{e}");
     }
 
     /// A latent with no spatial extent is refused by name.

@@ -1,6 +1,6 @@
 //! CAVGA-D's networks: a DCGAN-style convolutional encoder that stops at a *spatial* latent
 //! (a feature map, so that attention has somewhere to point), its mirrored decoder, and the
-//! Grad-CAM attention computed from the encoder's last feature map.
+//! Grad-CAM attention computed from one of the encoder's feature maps (by default its last).
 
 use crate::nn::DcganEncoder;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
@@ -116,10 +116,32 @@ impl Encoder {
         }
     }
 
-    /// The last feature map before the latent, where attention is computed.
+    /// The last feature map before the latent.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
+        self.blocks(x, 0..self.pyramid.len())
+    }
+
+    /// The feature map after the first `blocks` halvings (where the attention is computed).
+    pub fn head(&self, x: Tensor<4>, blocks: usize) -> Tensor<4> {
+        self.blocks(x, 0..blocks)
+    }
+
+    /// The last feature map from the one after `from` halvings: [`Encoder::features`] is
+    /// `tail(head(x, k), k)` for every `k`.
+    pub fn tail(&self, h: Tensor<4>, from: usize) -> Tensor<4> {
+        self.blocks(h, from..self.pyramid.len())
+    }
+
+    /// The running means of the blocks' BatchNorms, first to last (for tests).
+    #[cfg(test)]
+    pub(super) fn running_means(&self) -> Vec<Tensor<1>> {
+        let norms = self.pyramid.iter().filter_map(|b| b.norm.as_ref());
+        norms.map(|n| n.running_mean.value_sync()).collect()
+    }
+
+    fn blocks(&self, x: Tensor<4>, range: std::ops::Range<usize>) -> Tensor<4> {
         let mut h = x;
-        for block in &self.pyramid {
+        for block in &self.pyramid[range] {
             h = block.conv.forward(h);
             if let Some(norm) = &block.norm {
                 h = norm.forward(h);
@@ -189,18 +211,29 @@ impl Decoder {
 }
 
 /// Grad-CAM weights of a feature map: `α_k = mean_ij ∂s/∂F_kij` with `s = Σ μ(F)` the sum of
-/// the latent mean, by one backward pass from a detached copy of `features` (which must be on
-/// an autodiff device; the training graph is not touched); `[B, K, 1, 1]`, untracked, on
-/// `features`' device.
-pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>) -> Tensor<4> {
-    grad_cam(features, |leaf| Some(encoder.mean(leaf).sum())).expect("the latent mean exists")
+/// the latent mean, `F` being the feature map after `from` halvings (the encoder's remaining
+/// blocks lie between it and μ), by one backward pass from a detached copy of `features`
+/// (which must be on an autodiff device; the training graph is not touched); `[B, K, 1, 1]`,
+/// untracked, on `features`' device. The remaining blocks run frozen: their BatchNorm uses its
+/// running statistics and leaves them as they are, so the weights of an image do not depend on
+/// the rest of its batch and scoring changes nothing.
+pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>, from: usize) -> Tensor<4> {
+    let frozen = encoder.clone().freeze();
+    grad_cam(features, |leaf| Some(frozen.mean(frozen.tail(leaf, from)).sum()))
+        .expect("the latent mean exists")
 }
 
 /// CAVGA-w's Grad-CAM weights of class `class` (0 normal, 1 anomalous): as
 /// [`grad_cam_weights`] with `s` the sum of that class's logits; `None` without a classifier.
-pub fn class_grad_cam_weights(vae: &Vae, features: Tensor<4>, class: usize) -> Option<Tensor<4>> {
+pub fn class_grad_cam_weights(
+    vae: &Vae,
+    features: Tensor<4>,
+    from: usize,
+    class: usize,
+) -> Option<Tensor<4>> {
+    let frozen = vae.clone().freeze();
     grad_cam(features, |leaf| {
-        let logits = vae.logits(leaf)?;
+        let logits = frozen.logits(frozen.encoder.tail(leaf, from))?;
         let b = logits.dims()[0];
         Some(logits.slice([0..b, class..class + 1]).sum())
     })
