@@ -26,7 +26,7 @@ CASES=(
   "32 px, 3 halvings, attention 1 block earlier (8 × 8)|{\"attention_depth\": 1}|20|"
   "32 px, 3 halvings, attention 2 blocks earlier (16 × 16)|{\"attention_depth\": 2}|20|"
   "64 px, 3 halvings, attention 1 block earlier (16 × 16)|{\"image_size\": 64, \"attention_depth\": 1}|20|"
-  "32 px, batch 8 (5 steps an epoch)|{\"batch_size\": 8}|20|"
+  "32 px, batch 8 (4 steps an epoch)|{\"batch_size\": 8}|20|"
   "32 px, batch 8, attention 1 block earlier|{\"batch_size\": 8, \"attention_depth\": 1}|20|"
 )
 

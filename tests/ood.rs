@@ -284,8 +284,10 @@ fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
 /// fashion-mnist:fixtures/fashion-mnist --against gaussian --max-samples 300`): AUROC against
 /// Fashion-MNIST, likelihood 0.960 / 0.922 / 0.943 (floor 0.88), likelihood ratio 0.9997 /
 /// 0.933 / 0.805 (0.76), input complexity 0.928 / 0.883 / 0.906 (0.84); all three 1.000 against
-/// the noise (0.99). The saved run scores as the trained one. (Width 64 with 6 epochs, the
-/// earlier setting, scored alike, 0.96 / 0.96 / 0.94 for seed 0, and took twice the time.)
+/// the noise (0.99). The saved run scores as the trained one. Width 64 with 6 epochs, the
+/// earlier setting, took twice the time and was steadier across seeds (lowest likelihood
+/// 0.962, likelihood ratio 0.961); at this budget the ratio varies by seed (0.805 to 0.9997),
+/// so its floor guards against a collapse, not a small loss, on the seed tested (0).
 #[test]
 fn generative_scores_tell_mnist_from_fashion_mnist() {
     let device = Device::flex();

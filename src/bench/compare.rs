@@ -331,8 +331,7 @@ pub fn table(report: &SpeedReport) -> String {
         v.map(|x| format!("{x:.digits$}"))
             .unwrap_or_else(|| "–".into())
     };
-    // Three significant figures for slow cases (AnoGAN scores 0.18 samples/s), none after the
-    // point for fast ones.
+    // Two decimals below 10 samples/s (AnoGAN scores 0.18), one below 100, none above.
     let rate = |x: f64| {
         let digits = if x >= 100.0 {
             0

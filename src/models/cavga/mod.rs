@@ -15,7 +15,8 @@
 //!   bound A for the expansion loss). Since μ is a linear convolution of `F`, the weights `α`
 //!   depend on that convolution's kernel only, the same for every image: the attention is a
 //!   learnt projection of the features' channels, which the expansion loss trains to be high
-//!   on normal images.
+//!   on normal images. (With `attention_depth` above 0, `F` is an earlier feature map and the
+//!   weights depend on the image; see below.)
 //! - Loss (generator side): `w_r·mean (x − x̂)² + w_kl·KL + w_adv·BCE(D(x̂), 1) + w_ae·L_ae`,
 //!   with the attention expansion loss `L_ae = mean(1 − A)`; w_r = 1, w_adv = 1 and
 //!   w_ae = 0.01 are the paper's, w_kl = 1 reads the paper's `L = L_R + KL` literally; KL of
@@ -37,11 +38,14 @@
 //! CelebA; here every network starts from DCGAN's random initialisation. Which scalar Grad-CAM
 //! differentiates and at which layer is not stated in what was read; the sum of the latent mean
 //! at the encoder's last feature map is what the public re-implementations use, and the default.
-//! `attention_depth` moves the attention's feature map blocks earlier (twice the side per block):
-//! the weights then pass through the remaining blocks' nonlinearities and depend on the image,
-//! as classic Grad-CAM's do; those blocks run frozen for the Grad-CAM pass (BatchNorm on its
-//! running statistics, which that pass leaves unchanged). On the Magnetic Tile fixture it did not
-//! make the map better than chance (docs/results/localisation.md). The decoder's
+//! `attention_depth: n` computes the attention on the feature map `n` blocks before that one
+//! (twice the side per block): the weights then pass through the remaining blocks'
+//! nonlinearities and depend on the image, as classic Grad-CAM's do. Those blocks run frozen in
+//! the Grad-CAM pass: their BatchNorm uses its running statistics and leaves them unchanged, so
+//! scoring changes nothing and an image's map does not depend on its batch; in training this
+//! differs from the step's own forward pass, which normalises by the batch's statistics. On the
+//! Magnetic Tile fixture it did not make the map better than chance
+//! (docs/results/localisation.md). The decoder's
 //! output is linear (DCGAN's tanh would clip standardised inputs). Latent shape, learning rate,
 //! batch size and epochs are not published; the defaults here are DCGAN's.
 //!
@@ -61,7 +65,7 @@
 //! second-order gradient), so `L_cga` trains the encoder's features, not the classifier; the
 //! best epoch is still picked by the VAE's reconstruction + KL on normal validation images,
 //! which does not see the classifier. The attention weights are image-independent here too
-//! (the classifier is linear in `F`).
+//! at the default depth (the classifier is linear in `F`).
 
 mod networks;
 
@@ -186,25 +190,8 @@ impl Cavga {
         device: &Device,
         seed: u64,
     ) -> crate::Result<Self> {
+        config.check()?;
         let [channels, height, width] = square_image("cavga", shape, config.image_size)?;
-        let latent_side = u32::try_from(config.downsamplings)
-            .ok()
-            .and_then(|d| config.image_size.checked_shr(d));
-        anyhow::ensure!(
-            config.downsamplings >= 1 && latent_side.is_some_and(|s| s >= 2),
-            "cavga: {} halvings of {}×{} images leave no spatial latent; use 1 to {}",
-            config.downsamplings,
-            config.image_size,
-            config.image_size,
-            config.image_size.ilog2() - 1
-        );
-        anyhow::ensure!(
-            config.attention_depth < config.downsamplings,
-            "cavga: attention_depth {} must be below downsamplings {}: the attention needs a \
-             feature map after at least one of the encoder's blocks",
-            config.attention_depth,
-            config.downsamplings
-        );
         let train_device = device.clone().autodiff();
         let mut rng = component_rng(seed, 1);
         let (base, down, latent) = (
@@ -359,7 +346,8 @@ impl Cavga {
         let k = c.anomalies_per_step;
         let device = x.device();
         let blocks = self.attention_blocks();
-        let early = (self.nets.vae.encoder).head(Tensor::cat(vec![x.clone(), anomalies], 0), blocks);
+        let images = Tensor::cat(vec![x.clone(), anomalies], 0);
+        let early = self.nets.vae.encoder.head(images, blocks);
         let features = self.nets.vae.encoder.tail(early.clone(), blocks);
         let [_, fc, fh, fw] = features.dims();
         let normal_features = features.clone().slice([0..b, 0..fc, 0..fh, 0..fw]);
@@ -445,6 +433,28 @@ pub fn reconstruction_score(x: Tensor<4>, reconstruction: Tensor<4>) -> Tensor<1
 impl ModelSpec for CavgaConfig {
     fn needs_labelled_anomalies(&self) -> bool {
         self.supervision == Supervision::Weak
+    }
+
+    fn check(&self) -> crate::Result<()> {
+        let latent_side = u32::try_from(self.downsamplings)
+            .ok()
+            .and_then(|d| self.image_size.checked_shr(d));
+        anyhow::ensure!(
+            self.downsamplings >= 1 && latent_side.is_some_and(|s| s >= 2),
+            "cavga: {} halvings of {}×{} images leave no spatial latent; use 1 to {}",
+            self.downsamplings,
+            self.image_size,
+            self.image_size,
+            self.image_size.max(4).ilog2() - 1
+        );
+        anyhow::ensure!(
+            self.attention_depth < self.downsamplings,
+            "cavga: attention_depth {} must be below downsamplings {}: the attention needs a \
+             feature map after at least one of the encoder's blocks",
+            self.attention_depth,
+            self.downsamplings
+        );
+        Ok(())
     }
 
     const INFO: ModelInfo = ModelInfo {
@@ -752,7 +762,8 @@ mod tests {
     /// its Grad-CAM weights differ between images (they pass through the last block's
     /// LeakyReLU), each image's map is the same alone as in a batch (the last block's
     /// BatchNorm runs on its running statistics), scoring leaves those statistics as they are,
-    /// a training step still moves them, and a depth without a feature map is refused.
+    /// a training step moves them once, and a depth without a feature map is refused, before
+    /// any data is read.
     #[test]
     fn attention_one_block_earlier_depends_on_the_image() {
         let device = crate::device::parse("cpu").unwrap();
@@ -773,24 +784,27 @@ mod tests {
         let x = batch(&device);
         let logits = model.attention_logits(x.clone());
         assert_eq!(logits.dims(), [3, 1, 8, 8]);
-        // The weights per image: α_k = Σ_cells(logit·F_k) is not recoverable directly, so
-        // compare each image's logits against those its features give under image 0's weights.
         let running = |m: &Cavga| values(m.nets.vae.encoder.running_means().remove(0));
         let before = running(&model);
-        let alone: Vec<Vec<f32>> = (0..3)
-            .map(|i| values(model.attention_logits(x.clone().slice([i..i + 1, 0..256]))))
-            .collect();
         let batched = values(logits);
-        for (i, one) in alone.iter().enumerate() {
-            for (p, v) in one.iter().enumerate() {
+        for i in 0..3 {
+            let alone = values(model.attention_logits(x.clone().slice([i..i + 1, 0..256])));
+            for (p, v) in alone.iter().enumerate() {
                 assert!((v - batched[i * 64 + p]).abs() < 1e-4, "image {i}, cell {p}");
             }
         }
         let map = model.anomaly_map(x.clone()).unwrap();
         assert_eq!(map.dims(), [3, 1, 16, 16]);
         assert_eq!(running(&model), before, "scoring moved the running statistics");
+        // The weights of images 0 and 1 (the first block's width of them each) differ.
         let train_device = device.clone().autodiff();
-        let xt = Tensor::<2>::from_data(x.clone().into_data(), &train_device);
+        let early = model.nets.vae.encoder.valid().head(as_images(x.clone(), model.shape), 1);
+        let tracked = Tensor::<4>::from_data(early.into_data(), &train_device);
+        let alpha = values(grad_cam_weights(&model.nets.vae.encoder, tracked, 1));
+        let k = config.base_width;
+        let spread: f32 = (0..k).map(|c| (alpha[c] - alpha[k + c]).abs()).sum();
+        assert!(spread > 1e-4, "the weights of images 0 and 1 are equal: {alpha:?}");
+        let xt = Tensor::<2>::from_data(x.into_data(), &train_device);
         model.train_step(xt.clone()).unwrap();
         assert_ne!(running(&model), before, "a training step must move them");
         // Once: as far as the step at the default depth (same seed, weights and batch), whose
@@ -807,31 +821,46 @@ mod tests {
         .unwrap();
         last_block.train_step(xt).unwrap();
         assert_eq!(running(&model), running(&last_block));
-        // Image-dependent weights: the first block's features with the weights of image 0
-        // do not give image 1's logits.
-        let early = values(model.nets.vae.encoder.valid().head(as_images(x.clone(), model.shape), 1));
-        let tracked = Tensor::<4>::from_data(
-            model.nets.vae.encoder.valid().head(as_images(x, model.shape), 1).into_data(),
-            &train_device,
-        );
-        let alpha = values(grad_cam_weights(&model.nets.vae.encoder, tracked, 1));
-        let k = 8;
-        let spread: f32 = (0..k).map(|c| (alpha[c] - alpha[k + c]).abs()).sum();
-        assert!(spread > 1e-4, "the weights of images 0 and 1 are equal: {alpha:?}");
-        assert_eq!(early.len(), 3 * k * 64);
-        let e = Cavga::new(
-            CavgaConfig {
-                attention_depth: 2,
-                ..config
-            },
-            shape,
-            &device,
-            0,
-        )
-        .err()
-        .unwrap()
-        .to_string();
+        let too_deep = crate::models::ModelConfig::new(CavgaConfig {
+            attention_depth: 2,
+            ..config
+        });
+        let e = too_deep.validate().unwrap_err().to_string();
         assert!(e.contains("attention_depth 2"), "{e}");
+    }
+
+    /// CAVGA-w one block earlier: a training step with labelled anomalies runs, and the map of
+    /// the anomalous class's attention is at the image's side.
+    #[test]
+    fn weak_variant_trains_with_attention_one_block_earlier() {
+        let device = crate::device::parse("cpu").unwrap();
+        let config = CavgaConfig {
+            image_size: 16,
+            downsamplings: 2,
+            latent_channels: 4,
+            base_width: 8,
+            supervision: Supervision::Weak,
+            attention_depth: 1,
+            ..CavgaConfig::default()
+        };
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 16,
+            width: 16,
+        };
+        let mut model = Cavga::new(config, shape, &device, 7).unwrap();
+        let x = batch(&device);
+        let mut pool = crate::data::Samples::empty(shape);
+        pool.values = values(x.clone());
+        pool.labels = vec![1; 3];
+        model.take_labelled_anomalies(pool, 8).unwrap();
+        let xt = Tensor::<2>::from_data(x.clone().into_data(), &device.clone().autodiff());
+        let losses = model.train_step(xt).unwrap();
+        assert!(losses.iter().any(|(name, v)| *name == "guided" && v.is_finite()));
+        assert_eq!(model.attention_logits(x.clone()).dims(), [3, 1, 8, 8]);
+        let map = values(model.anomaly_map(x).unwrap());
+        assert_eq!(map.len(), 3 * 256);
+        assert!(map.iter().all(|v| v.is_finite()));
     }
 
     /// A latent with no spatial extent is refused by name.

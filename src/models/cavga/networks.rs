@@ -118,18 +118,18 @@ impl Encoder {
 
     /// The last feature map before the latent.
     pub fn features(&self, x: Tensor<4>) -> Tensor<4> {
-        self.blocks(x, 0..self.pyramid.len())
+        self.run_blocks(x, 0..self.pyramid.len())
     }
 
     /// The feature map after the first `blocks` halvings (where the attention is computed).
     pub fn head(&self, x: Tensor<4>, blocks: usize) -> Tensor<4> {
-        self.blocks(x, 0..blocks)
+        self.run_blocks(x, 0..blocks)
     }
 
-    /// The last feature map from the one after `from` halvings: [`Encoder::features`] is
-    /// `tail(head(x, k), k)` for every `k`.
-    pub fn tail(&self, h: Tensor<4>, from: usize) -> Tensor<4> {
-        self.blocks(h, from..self.pyramid.len())
+    /// The last feature map from the one after the first `blocks` halvings:
+    /// [`Encoder::features`] is `tail(head(x, k), k)` for every `k`.
+    pub fn tail(&self, h: Tensor<4>, blocks: usize) -> Tensor<4> {
+        self.run_blocks(h, blocks..self.pyramid.len())
     }
 
     /// The running means of the blocks' BatchNorms, first to last (for tests).
@@ -139,7 +139,7 @@ impl Encoder {
         norms.map(|n| n.running_mean.value_sync()).collect()
     }
 
-    fn blocks(&self, x: Tensor<4>, range: std::ops::Range<usize>) -> Tensor<4> {
+    fn run_blocks(&self, x: Tensor<4>, range: std::ops::Range<usize>) -> Tensor<4> {
         let mut h = x;
         for block in &self.pyramid[range] {
             h = block.conv.forward(h);
@@ -211,15 +211,17 @@ impl Decoder {
 }
 
 /// Grad-CAM weights of a feature map: `α_k = mean_ij ∂s/∂F_kij` with `s = Σ μ(F)` the sum of
-/// the latent mean, `F` being the feature map after `from` halvings (the encoder's remaining
-/// blocks lie between it and μ), by one backward pass from a detached copy of `features`
+/// the latent mean, `F` being the feature map after the first `blocks` halvings (the encoder's
+/// remaining blocks lie between it and μ), by one backward pass from a detached copy of `features`
 /// (which must be on an autodiff device; the training graph is not touched); `[B, K, 1, 1]`,
 /// untracked, on `features`' device. The remaining blocks run frozen: their BatchNorm uses its
 /// running statistics and leaves them as they are, so the weights of an image do not depend on
 /// the rest of its batch and scoring changes nothing.
-pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>, from: usize) -> Tensor<4> {
+pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>, blocks: usize) -> Tensor<4> {
+    // `freeze` on a clone leaves the original's parameters and flags as they are, since every
+    // parameter is initialised (`Cavga::new` initialises them all): a lazy one would share it.
     let frozen = encoder.clone().freeze();
-    grad_cam(features, |leaf| Some(frozen.mean(frozen.tail(leaf, from)).sum()))
+    grad_cam(features, |leaf| Some(frozen.mean(frozen.tail(leaf, blocks)).sum()))
         .expect("the latent mean exists")
 }
 
@@ -228,12 +230,12 @@ pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>, from: usize) -> 
 pub fn class_grad_cam_weights(
     vae: &Vae,
     features: Tensor<4>,
-    from: usize,
+    blocks: usize,
     class: usize,
 ) -> Option<Tensor<4>> {
-    let frozen = vae.clone().freeze();
+    let frozen = vae.clone().freeze(); // as in `grad_cam_weights`
     grad_cam(features, |leaf| {
-        let logits = frozen.logits(frozen.encoder.tail(leaf, from))?;
+        let logits = frozen.logits(frozen.encoder.tail(leaf, blocks))?;
         let b = logits.dims()[0];
         Some(logits.slice([0..b, class..class + 1]).sum())
     })
