@@ -593,20 +593,26 @@ mod tests {
     use super::*;
     use burn::tensor::TensorData;
 
-    fn small(device: &Device) -> Cavga {
-        let config = CavgaConfig {
+    /// 16 × 16 grey images.
+    const SHAPE: SampleShape = SampleShape::Image {
+        channels: 1,
+        height: 16,
+        width: 16,
+    };
+
+    /// A small CAVGA-u for [`SHAPE`]: two halvings, widths 8 and 16, 4 latent channels.
+    fn small_config() -> CavgaConfig {
+        CavgaConfig {
             image_size: 16,
             downsamplings: 2,
             latent_channels: 4,
             base_width: 8,
             ..CavgaConfig::default()
-        };
-        let shape = SampleShape::Image {
-            channels: 1,
-            height: 16,
-            width: 16,
-        };
-        Cavga::new(config, shape, device, 7).unwrap()
+        }
+    }
+
+    fn small(device: &Device) -> Cavga {
+        Cavga::new(small_config(), SHAPE, device, 7).unwrap()
     }
 
     fn batch(device: &Device) -> Tensor<2> {
@@ -700,19 +706,10 @@ mod tests {
     fn weak_variant_scores_by_its_classifier() {
         let device = crate::device::parse("cpu").unwrap();
         let config = CavgaConfig {
-            image_size: 16,
-            downsamplings: 2,
-            latent_channels: 4,
-            base_width: 8,
             supervision: Supervision::Weak,
-            ..CavgaConfig::default()
+            ..small_config()
         };
-        let shape = SampleShape::Image {
-            channels: 1,
-            height: 16,
-            width: 16,
-        };
-        let mut model = Cavga::new(config, shape, &device, 7).unwrap();
+        let mut model = Cavga::new(config, SHAPE, &device, 7).unwrap();
         let x = batch(&device);
         let scores = values(model.score(x.clone()));
         let vae = model.nets.vae.valid();
@@ -736,7 +733,7 @@ mod tests {
         );
         let e = model.train_step(train_x.clone()).unwrap_err().to_string();
         assert!(e.contains("--labelled-anomalies"), "{e}");
-        let mut pool = crate::data::Samples::empty(shape);
+        let mut pool = crate::data::Samples::empty(SHAPE);
         pool.values = values(x.clone());
         pool.labels = vec![1; 3];
         model.take_labelled_anomalies(pool.clone(), 8).unwrap();
@@ -768,19 +765,10 @@ mod tests {
     fn attention_one_block_earlier_depends_on_the_image() {
         let device = crate::device::parse("cpu").unwrap();
         let config = CavgaConfig {
-            image_size: 16,
-            downsamplings: 2,
-            latent_channels: 4,
-            base_width: 8,
             attention_depth: 1,
-            ..CavgaConfig::default()
+            ..small_config()
         };
-        let shape = SampleShape::Image {
-            channels: 1,
-            height: 16,
-            width: 16,
-        };
-        let mut model = Cavga::new(config.clone(), shape, &device, 7).unwrap();
+        let mut model = Cavga::new(config.clone(), SHAPE, &device, 7).unwrap();
         let x = batch(&device);
         let logits = model.attention_logits(x.clone());
         assert_eq!(logits.dims(), [3, 1, 8, 8]);
@@ -814,7 +802,7 @@ mod tests {
                 attention_depth: 0,
                 ..config.clone()
             },
-            shape,
+            SHAPE,
             &device,
             7,
         )
@@ -835,22 +823,13 @@ mod tests {
     fn weak_variant_trains_with_attention_one_block_earlier() {
         let device = crate::device::parse("cpu").unwrap();
         let config = CavgaConfig {
-            image_size: 16,
-            downsamplings: 2,
-            latent_channels: 4,
-            base_width: 8,
             supervision: Supervision::Weak,
             attention_depth: 1,
-            ..CavgaConfig::default()
+            ..small_config()
         };
-        let shape = SampleShape::Image {
-            channels: 1,
-            height: 16,
-            width: 16,
-        };
-        let mut model = Cavga::new(config, shape, &device, 7).unwrap();
+        let mut model = Cavga::new(config, SHAPE, &device, 7).unwrap();
         let x = batch(&device);
-        let mut pool = crate::data::Samples::empty(shape);
+        let mut pool = crate::data::Samples::empty(SHAPE);
         pool.values = values(x.clone());
         pool.labels = vec![1; 3];
         model.take_labelled_anomalies(pool, 8).unwrap();
