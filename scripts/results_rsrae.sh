@@ -5,7 +5,10 @@
 # RSRAE, RSRAE+ and the plain autoencoder (MODELS listed), inputs x/127.5 − 1 then unit norm;
 # with PyOD's IForest and OC-SVM on the same sets (bench/reference/pyod_contaminated.py, run
 # with PYTHON, which needs pyod and scikit-learn). Prints AUC and AP per c, averaged over the
-# classes.
+# classes. Each finished set's figures are appended to RECORD (a CSV: seed, c, class, column,
+# epochs, auc, ap; default docs/results/rsrae-sweep.csv), and a set already recorded for this
+# seed and number of epochs is skipped, so a sweep of many hours survives a lost machine: the
+# record is committed as it grows, and scripts/results_rsrae_seeds.py aggregates it.
 #
 #   CLASSES="0 1 2 3 4 5 6 7 8 9" CS="0.1 0.3 0.5 0.7 0.9" EPOCHS=200 \
 #     PYTHON=/path/to/venv/bin/python scripts/results_rsrae.sh [SHARED_DATA_DIR] [OUT_DIR]
@@ -19,10 +22,19 @@ EPOCHS=${EPOCHS:-200}
 MODELS=${MODELS:-rsrae rsrae-plus autoencoder}
 PYTHON=${PYTHON:-python3}
 SEED=${SEED:-0}
+RECORD=${RECORD:-docs/results/rsrae-sweep.csv}
 mkdir -p "$OUT"
+[ -s "$RECORD" ] || echo "seed,c,class,column,epochs,auc,ap" > "$RECORD"
+# Whether every column of one set (c, class) is in the record for this seed and epochs.
+recorded() {
+  local n
+  n=$(grep -c "^$SEED,$1,$2,[^,]*,$EPOCHS," "$RECORD" || true)
+  [ "$n" -ge $(( $(echo $MODELS | wc -w) + 2 )) ]
+}
 echo '{"optimisation": "joint"}' > "$OUT/rsrae-plus.json"
 for c in $CS; do
   for k in $CLASSES; do
+    recorded "$c" "$k" && continue
     for m in $MODELS; do
       run="$OUT/$m-c$c-class$k"
       [ -f "$run/eval-last/metrics.json" ] && continue
@@ -40,27 +52,21 @@ for c in $CS; do
     pyod="$OUT/pyod-c$c-class$k.jsonl"
     [ -s "$pyod" ] || "$PYTHON" bench/reference/pyod_contaminated.py --idx "$DATA/fashion-mnist" \
       --split "$OUT/$first-c$c-class$k/split.csv" --seed "$SEED" > "$pyod"
+    # Appended only once every column is read, so a failure leaves no partial set behind.
+    rows=$(python3 - "$OUT" "$c" "$k" "$SEED" "$EPOCHS" "$MODELS" <<'PY'
+import json, sys
+out, c, k, seed, epochs, models = sys.argv[1:7]
+for m in models.split():
+    r = json.load(open(f"{out}/{m}-c{c}-class{k}/eval-last/metrics.json"))
+    print(f"{seed},{c},{k},{m},{epochs},{r['auroc']:.6f},{r['auprc']:.6f}")
+for line in open(f"{out}/pyod-c{c}-class{k}.jsonl"):
+    r = json.loads(line)
+    print(f"{seed},{c},{k},{r['model']},{epochs},{r['auc']:.6f},{r['ap']:.6f}")
+PY
+    )
+    echo "$rows" >> "$RECORD"
   done
 done
-python3 - "$OUT" "$CS" "$CLASSES" "$MODELS" <<'PY'
-import json, statistics, sys
-out, cs, classes, models = sys.argv[1], sys.argv[2].split(), sys.argv[3].split(), sys.argv[4].split()
-names = models + ["iforest", "ocsvm"]
-print("| c | " + " | ".join(f"{n} AUC / AP" for n in names) + " |")
-print("|---|" + "---|" * len(names))
-for c in cs:
-    cells = []
-    for n in names:
-        auc, ap = [], []
-        for k in classes:
-            if n in models:
-                m = json.load(open(f"{out}/{n}-c{c}-class{k}/eval-last/metrics.json"))
-                auc.append(m["auroc"]); ap.append(m["auprc"])
-            else:
-                for line in open(f"{out}/pyod-c{c}-class{k}.jsonl"):
-                    r = json.loads(line)
-                    if r["model"] == n:
-                        auc.append(r["auc"]); ap.append(r["ap"])
-        cells.append(f"{statistics.mean(auc):.3f} / {statistics.mean(ap):.3f}")
-    print(f"| {c} | " + " | ".join(cells) + " |")
-PY
+# This seed's table from the record.
+SEEDS="$SEED" EPOCHS="$EPOCHS" CS="$CS" CLASSES="$CLASSES" MODELS="$MODELS" \
+  python3 scripts/results_rsrae_seeds.py "$RECORD"
