@@ -1,11 +1,18 @@
-//! Per-layer timing of the DCGAN-32 convolutions on flex (forward, forward + backward), batch 64;
-//! the PyTorch counterpart is bench/reference/conv_layers.py. See docs/perf-log.md, entry 2.
+//! Per-layer, per-kernel timing of the DCGAN-32 convolutions on flex, batch 64: the forward pass
+//! alone, then the forward pass with the input gradient only, with the weight gradient only, and
+//! with both (functional convolutions through autodiff, only the named tensor requiring a
+//! gradient). The PyTorch counterpart, same layers and columns, is bench/reference/conv_layers.py.
+//! See docs/perf-log.md, entries 2 and 7.
+//!
+//!     RAYON_NUM_THREADS=2 cargo run --release --example conv_layers
 
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
 use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::module::{conv_transpose2d, conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use std::time::Instant;
 
+/// Best of five runs after two warm-ups, in milliseconds.
 fn time<F: FnMut()>(mut f: F) -> f64 {
     for _ in 0..2 {
         f();
@@ -20,8 +27,7 @@ fn time<F: FnMut()>(mut f: F) -> f64 {
 }
 
 fn main() {
-    let dev = Device::flex();
-    let ad = dev.clone().autodiff();
+    let ad = Device::flex().autodiff();
     let b = 64;
     // (name, cin, cout, in_size, transposed, stride2)
     let layers = [
@@ -34,47 +40,55 @@ fn main() {
         ("dec.p2 128->64 8->16", 128, 64, 8, true, true),
         ("dec.last 64->1 16->32", 64, 1, 16, true, true),
     ];
-    for (name, cin, cout, s, tr, s2) in layers {
-        let x = Tensor::<4>::random(
-            [b, cin, s, s],
-            burn::tensor::Distribution::Normal(0.0, 1.0),
-            &dev,
-        );
-        let (fwd, bwd) = if !tr {
-            let mut c = Conv2dConfig::new([cin, cout], [4, 4]).with_bias(false);
-            if s2 {
-                c = c
-                    .with_stride([2, 2])
-                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1));
-            }
-            let m = c.init(&dev);
-            let ma = c.init(&ad);
-            let f = time(|| {
-                m.forward(x.clone()).into_data();
-            });
-            let xa = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
-            let g = time(|| {
-                let y = ma.forward(xa.clone());
-                let _ = y.sum().backward();
-            });
-            (f, g)
+    println!(
+        "{:28} {:>8} {:>8} {:>8} {:>9}  (ms)",
+        "layer", "fwd", "dx", "dw", "fwd+both"
+    );
+    for (name, cin, cout, s, transposed, stride2) in layers {
+        let (stride, pad) = if stride2 { (2, 1) } else { (1, 0) };
+        let x = Tensor::<4>::random([b, cin, s, s], Distribution::Normal(0.0, 1.0), &ad);
+        let w_dims = if transposed {
+            [cin, cout, 4, 4]
         } else {
-            let mut c = ConvTranspose2dConfig::new([cin, cout], [4, 4]).with_bias(false);
-            if s2 {
-                c = c.with_stride([2, 2]).with_padding([1, 1]);
-            }
-            let m = c.init(&dev);
-            let ma = c.init(&ad);
-            let f = time(|| {
-                m.forward(x.clone()).into_data();
-            });
-            let xa = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
-            let g = time(|| {
-                let y = ma.forward(xa.clone());
-                let _ = y.sum().backward();
-            });
-            (f, g)
+            [cout, cin, 4, 4]
         };
-        println!("{name:28} fwd {fwd:7.2} ms  fwd+bwd {bwd:7.2} ms");
+        let w = Tensor::<4>::random(w_dims, Distribution::Normal(0.0, 0.05), &ad);
+        let apply = |x: Tensor<4>, w: Tensor<4>| {
+            if transposed {
+                let options = ConvTransposeOptions::new([stride; 2], [pad; 2], [0; 2], [1; 2], 1);
+                conv_transpose2d(x, w, None, options)
+            } else {
+                conv2d(
+                    x,
+                    w,
+                    None,
+                    ConvOptions::new([stride; 2], [pad; 2], [1; 2], 1),
+                )
+            }
+        };
+        let forward = time(|| {
+            apply(x.clone(), w.clone()).into_data();
+        });
+        let with = |grad_x: bool, grad_w: bool| {
+            time(|| {
+                let xg = if grad_x {
+                    x.clone().require_grad()
+                } else {
+                    x.clone()
+                };
+                let wg = if grad_w {
+                    w.clone().require_grad()
+                } else {
+                    w.clone()
+                };
+                let _ = apply(xg, wg).sum().backward();
+            })
+        };
+        let (with_dx, with_dw, both) = (with(true, false), with(false, true), with(true, true));
+        println!(
+            "{name:28} {forward:8.2} {:8.2} {:8.2} {both:9.2}",
+            with_dx - forward,
+            with_dw - forward
+        );
     }
 }

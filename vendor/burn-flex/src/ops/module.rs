@@ -2,7 +2,7 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_transpose, deform_conv, interpolate, pool};
+use crate::ops::{conv, conv_im2row, conv_transpose, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
@@ -73,6 +73,25 @@ impl ModuleOps<Flex> for Flex {
             DType::BF16 => conv::conv2d_bf16(x, weight, bias, &options),
             dtype => panic!("conv2d: unsupported dtype {:?}", dtype),
         }
+    }
+
+    // Patch (PATCH.md): the im2row kernels instead of burn-backend's default backward.
+    fn conv2d_x_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        conv_im2row::conv2d_x_backward(x, weight, output_grad, &options)
+    }
+
+    fn conv2d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Flex> {
+        conv_im2row::conv2d_weight_backward(x, weight, output_grad, &options)
     }
 
     fn deform_conv2d(
@@ -289,6 +308,24 @@ impl ModuleOps<Flex> for Flex {
             DType::BF16 => conv_transpose::conv_transpose2d_bf16(x, weight, bias, &options),
             dtype => panic!("conv_transpose2d: unsupported dtype {:?}", dtype),
         }
+    }
+
+    // Patch (PATCH.md): both gradients by the im2row kernels (the input gradient is a convolution).
+    fn conv_transpose2d_x_backward(
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Flex> {
+        conv_im2row::conv_transpose2d_x_backward(weight, output_grad, &options)
+    }
+
+    fn conv_transpose2d_weight_backward(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        output_grad: FloatTensor<Flex>,
+        options: ConvTransposeOptions<2>,
+    ) -> FloatTensor<Flex> {
+        conv_im2row::conv_transpose2d_weight_backward(x, weight, output_grad, &options)
     }
 
     fn conv_transpose3d(
