@@ -5,6 +5,8 @@
 //! See docs/perf-log.md, entries 2 and 7.
 //!
 //!     RAYON_NUM_THREADS=2 cargo run --release --example conv_layers
+//!
+//! `ONLY=dec.p1` times the layers whose name starts with it (for a profiler).
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -44,7 +46,11 @@ fn main() {
         "{:28} {:>8} {:>8} {:>8} {:>9}  (ms)",
         "layer", "fwd", "dx", "dw", "fwd+both"
     );
+    let only = std::env::var("ONLY").unwrap_or_default();
     for (name, cin, cout, s, transposed, stride2) in layers {
+        if !name.starts_with(&only) {
+            continue;
+        }
         let (stride, pad) = if stride2 { (2, 1) } else { (1, 0) };
         let x = Tensor::<4>::random([b, cin, s, s], Distribution::Normal(0.0, 1.0), &ad);
         let w_dims = if transposed {

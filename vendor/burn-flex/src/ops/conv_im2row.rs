@@ -42,9 +42,41 @@ const TARGET_ROWS: usize = 256;
 const ROWS_BUDGET: usize = 1 << 22;
 
 /// The element types with native kernels.
-trait Element: bytemuck::Pod + burn_backend::Element + Zero + One + AddAssign + Send + Sync {}
-impl Element for f32 {}
-impl Element for f64 {}
+trait Element: bytemuck::Pod + burn_backend::Element + Zero + One + AddAssign + Send + Sync {
+    /// Runs `f` with this thread's two scratch buffers, kept between calls: large buffers
+    /// allocated and freed on every call cost page faults and cross-thread TLB shootdowns,
+    /// about a fifth of a layer's time in a profile (oddity's perf log, entry 7).
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
+}
+
+macro_rules! element {
+    ($t:ty) => {
+        impl Element for $t {
+            fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R {
+                #[cfg(feature = "std")]
+                {
+                    use core::cell::RefCell;
+                    std::thread_local! {
+                        static SCRATCH: RefCell<(Vec<$t>, Vec<$t>)> =
+                            const { RefCell::new((Vec::new(), Vec::new())) };
+                    }
+                    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+                        Ok(mut pair) => {
+                            let (a, b) = &mut *pair;
+                            f(a, b)
+                        }
+                        // Re-entered on this thread: fresh buffers.
+                        Err(_) => f(&mut Vec::new(), &mut Vec::new()),
+                    })
+                }
+                #[cfg(not(feature = "std"))]
+                f(&mut Vec::new(), &mut Vec::new())
+            }
+        }
+    };
+}
+element!(f32);
+element!(f64);
 
 /// A 2-D convolution seen from its input: `input [batch, c_in, h_in, w_in]` is read through a
 /// `kh × kw` kernel into `output [batch, c_out, h_out, w_out]`.
@@ -282,12 +314,11 @@ fn forward<T: Element>(input: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
     let mut out = vec![T::zero(); g.batch * out_len];
     per_task(g, &mut out, out_len, |images, out| {
         let offset = images.start;
-        let (mut rows, mut block_out) = (Vec::new(), Vec::new());
-        for block in g.blocks(images) {
+        T::with_scratch(|rows, block_out| for block in g.blocks(images) {
             let count = block_rows(&block);
             rows.resize(count * len, T::zero());
             block_out.resize(g.c_out * count, T::zero());
-            gather_rows(input, g, &block, &mut rows);
+            gather_rows(input, g, &block, rows);
             for group in 0..g.groups {
                 // SAFETY: offsets and extents follow the shapes above; the buffers are distinct.
                 unsafe {
@@ -311,7 +342,7 @@ fn forward<T: Element>(input: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
                     r += s.count;
                 }
             }
-        }
+        });
     });
     out
 }
@@ -323,12 +354,11 @@ fn input_grad<T: Element>(weight: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     let mut out = vec![T::zero(); g.batch * image_len];
     per_task(g, &mut out, image_len, |images, out| {
         let offset = images.start;
-        let (mut rows, mut block_grad) = (Vec::new(), Vec::new());
-        for block in g.blocks(images) {
+        T::with_scratch(|rows, block_grad| for block in g.blocks(images) {
             let count = block_rows(&block);
             rows.resize(count * len, T::zero());
             block_grad.resize(g.c_out * count, T::zero());
-            gather_outputs(grad, g, &block, &mut block_grad);
+            gather_outputs(grad, g, &block, block_grad);
             for group in 0..g.groups {
                 // SAFETY: offsets and extents follow the shapes above; the buffers are distinct.
                 unsafe {
@@ -350,7 +380,7 @@ fn input_grad<T: Element>(weight: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
                 row2im(&rows[r * len..(r + s.count) * len], g, s.first, image);
                 r += s.count;
             }
-        }
+        });
     });
     out
 }
@@ -365,13 +395,12 @@ fn weight_grad<T: Element>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     let task_of = g.images_per_task();
     let one_task = |t: usize, acc: &mut [T]| {
         let images = t * task_of..((t + 1) * task_of).min(g.batch);
-        let (mut rows, mut block_grad) = (Vec::new(), Vec::new());
-        for block in g.blocks(images) {
+        T::with_scratch(|rows, block_grad| for block in g.blocks(images) {
             let count = block_rows(&block);
             rows.resize(count * len, T::zero());
             block_grad.resize(g.c_out * count, T::zero());
-            gather_rows(input, g, &block, &mut rows);
-            gather_outputs(grad, g, &block, &mut block_grad);
+            gather_rows(input, g, &block, rows);
+            gather_outputs(grad, g, &block, block_grad);
             for group in 0..g.groups {
                 // SAFETY: offsets and extents follow the shapes above; the buffers are distinct.
                 unsafe {
@@ -387,7 +416,7 @@ fn weight_grad<T: Element>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
                     );
                 }
             }
-        }
+        });
     };
     #[cfg(feature = "rayon")]
     {
