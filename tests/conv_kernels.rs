@@ -57,6 +57,16 @@ struct Case {
 }
 
 impl Case {
+    /// The weight's shape, `[c_out, c_in / groups, kh, kw]`.
+    fn weight_dims(&self) -> [usize; 4] {
+        [
+            self.c_out,
+            self.c_in / self.groups,
+            self.kernel[0],
+            self.kernel[1],
+        ]
+    }
+
     /// The output size of the convolution, or None when the kernel does not fit.
     fn out(&self) -> Option<[usize; 2]> {
         let axis = |a: usize| {
@@ -130,7 +140,7 @@ fn random_case(rng: &mut ChaCha8Rng) -> Case {
 
 /// Largest |a − b| relative to the largest |b| (at least 1).
 fn relative_error(actual: &Tensor<4>, expected: &Array) -> f64 {
-    let actual: Vec<f32> = actual.to_data().to_vec().unwrap();
+    let actual = actual.to_data().try_into_vec::<f32>().unwrap();
     assert_eq!(actual.len(), expected.data.len());
     let scale = expected.data.iter().fold(1.0f64, |m, v| m.max(v.abs()));
     let worst = actual
@@ -142,37 +152,29 @@ fn relative_error(actual: &Tensor<4>, expected: &Array) -> f64 {
 
 const TOLERANCE: f64 = 1e-5;
 
-/// conv2d's forward, input gradient and weight gradient against the direct sums.
-fn check_conv2d(case: Case, rng: &mut ChaCha8Rng) {
-    let device = Device::flex().autodiff();
-    let [oh, ow] = case.out().unwrap();
-    let x = Array::random([case.n, case.c_in, case.size[0], case.size[1]], rng);
-    let w = Array::random(
-        [
-            case.c_out,
-            case.c_in / case.groups,
-            case.kernel[0],
-            case.kernel[1],
-        ],
-        rng,
-    );
-    let g = Array::random([case.n, case.c_out, oh, ow], rng);
+/// Checks `apply` (a convolution of `x` by `w` whose output has `g`'s shape) and its two
+/// gradients of `Σ apply(x, w) · g` against the direct sums over `taps`, which calls its
+/// argument with the flat (x, w, output) indices of every multiply.
+fn check(
+    label: &str,
+    [x, w, g]: [&Array; 3],
+    taps: impl FnOnce(&mut dyn FnMut(usize, usize, usize)),
+    apply: impl FnOnce(Tensor<4>, Tensor<4>) -> Tensor<4>,
+) {
     let (mut y, mut dx, mut dw) = (
         Array::zeros(g.dims),
         Array::zeros(x.dims),
         Array::zeros(w.dims),
     );
-    case.for_each_tap(|xi, wi, yi| {
-        let (xi, wi, yi) = (x.at(xi), w.at(wi), g.at(yi));
+    taps(&mut |xi, wi, yi| {
         y.data[yi] += x.data[xi] * w.data[wi];
         dx.data[xi] += g.data[yi] * w.data[wi];
         dw.data[wi] += g.data[yi] * x.data[xi];
     });
+    let device = Device::flex().autodiff();
     let xt = x.tensor(&device).require_grad();
     let wt = w.tensor(&device).require_grad();
-    let options =
-        ConvOptions::new_with_padding(case.stride, case.padding, case.dilation, case.groups);
-    let out = conv2d(xt.clone(), wt.clone(), None, options);
+    let out = apply(xt.clone(), wt.clone());
     let grads = (out.clone() * g.tensor(&device)).sum().backward();
     let errors = [
         relative_error(&out.inner(), &y),
@@ -181,7 +183,23 @@ fn check_conv2d(case: Case, rng: &mut ChaCha8Rng) {
     ];
     assert!(
         errors.iter().all(|&e| e < TOLERANCE),
-        "conv2d {case:?}: forward, ∂x, ∂w errors {errors:?}"
+        "{label}: forward, ∂x, ∂w errors {errors:?}"
+    );
+}
+
+/// conv2d's forward, input gradient and weight gradient against the direct sums.
+fn check_conv2d(case: Case, rng: &mut ChaCha8Rng) {
+    let [oh, ow] = case.out().unwrap();
+    let x = Array::random([case.n, case.c_in, case.size[0], case.size[1]], rng);
+    let w = Array::random(case.weight_dims(), rng);
+    let g = Array::random([case.n, case.c_out, oh, ow], rng);
+    let options =
+        ConvOptions::new_with_padding(case.stride, case.padding, case.dilation, case.groups);
+    check(
+        &format!("conv2d {case:?}"),
+        [&x, &w, &g],
+        |f| case.for_each_tap(|xi, wi, yi| f(x.at(xi), w.at(wi), g.at(yi))),
+        |x, w| conv2d(x, w, None, options),
     );
 }
 
@@ -189,56 +207,29 @@ fn check_conv2d(case: Case, rng: &mut ChaCha8Rng) {
 /// transposed convolution of `case` maps `case`'s output shape back onto its input shape, with
 /// `extra` rows and columns of output padding.
 fn check_conv_transpose2d(case: Case, extra: [usize; 2], rng: &mut ChaCha8Rng) {
-    let device = Device::flex().autodiff();
     let [oh, ow] = case.out().unwrap();
     let size = [case.size[0] + extra[0], case.size[1] + extra[1]];
     // Transposed: input [n, c_out, oh, ow], weight [c_out, c_in / groups, ..], output [n, c_in, size].
     let x = Array::random([case.n, case.c_out, oh, ow], rng);
-    let w = Array::random(
-        [
-            case.c_out,
-            case.c_in / case.groups,
-            case.kernel[0],
-            case.kernel[1],
-        ],
-        rng,
-    );
+    let w = Array::random(case.weight_dims(), rng);
     let g = Array::random([case.n, case.c_in, size[0], size[1]], rng);
-    let (mut y, mut dx, mut dw) = (
-        Array::zeros(g.dims),
-        Array::zeros(x.dims),
-        Array::zeros(w.dims),
-    );
-    // Each tap of the convolution (its input = our output, its output = our input) is one
-    // multiply of the transposed convolution. The convolution's weight index [co, ci, i, j]
-    // is the transposed weight's [co (its input channel), ci, i, j].
     let padded = Case { size, ..case };
     assert_eq!(
         padded.out(),
         case.out(),
         "an output padding below the stride keeps the output size"
     );
-    padded.for_each_tap(|big, wi, small| {
-        let (bi, wi, si) = (g.at(big), w.at(wi), x.at(small));
-        y.data[bi] += x.data[si] * w.data[wi];
-        dx.data[si] += g.data[bi] * w.data[wi];
-        dw.data[wi] += g.data[bi] * x.data[si];
-    });
-    let xt = x.tensor(&device).require_grad();
-    let wt = w.tensor(&device).require_grad();
     let padding = [case.padding[0].0, case.padding[1].0];
     let options =
         ConvTransposeOptions::new(case.stride, padding, extra, case.dilation, case.groups);
-    let out = conv_transpose2d(xt.clone(), wt.clone(), None, options);
-    let grads = (out.clone() * g.tensor(&device)).sum().backward();
-    let errors = [
-        relative_error(&out.inner(), &y),
-        relative_error(&xt.grad(&grads).unwrap(), &dx),
-        relative_error(&wt.grad(&grads).unwrap(), &dw),
-    ];
-    assert!(
-        errors.iter().all(|&e| e < TOLERANCE),
-        "conv_transpose2d {case:?} +{extra:?}: forward, ∂x, ∂w errors {errors:?}"
+    // Each tap of the convolution (its input = our output, its output = our input) is one
+    // multiply of the transposed convolution. The convolution's weight index [co, ci, i, j]
+    // is the transposed weight's [co (its input channel), ci, i, j].
+    check(
+        &format!("conv_transpose2d {case:?} +{extra:?}"),
+        [&x, &w, &g],
+        |f| padded.for_each_tap(|big, wi, small| f(x.at(small), w.at(wi), g.at(big))),
+        |x, w| conv_transpose2d(x, w, None, options),
     );
 }
 
