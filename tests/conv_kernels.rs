@@ -1,14 +1,27 @@
-//! The patched flex convolution backward (vendor/burn-flex, `ops/conv_backward.rs`) against a
+//! The patched flex convolution backward (vendor/burn-flex, `ops/conv_im2row.rs`) against a
 //! direct f64 computation of the same sums, on random shapes: strides, dilations, groups,
-//! symmetric and asymmetric padding, odd sizes, transposed convolutions with output padding,
-//! and one shape large enough to be cut into position tiles. The loss is `Σ y · G` for a random
-//! `G`, so the gradients are `∂/∂x` and `∂/∂w` of that sum, through burn's autodiff on flex.
+//! symmetric and asymmetric padding, odd sizes, transposed convolutions with output padding
+//! (also at or above the stride, where the dilation allows it), and shapes large enough to be
+//! cut into position tiles; each in rayon pools of 1 and 3 threads, since the kernels' blocks
+//! follow the thread count. The loss is `Σ y · G` for a random `G`, so the gradients are `∂/∂x`
+//! and `∂/∂w` of that sum, through burn's autodiff on flex.
 
 use burn::prelude::*;
 use burn::tensor::module::{conv_transpose2d, conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+/// Rayon pools of 1 and 3 threads: one image range for the whole batch, and several.
+fn pools() -> [ThreadPool; 2] {
+    [1, 3].map(|threads| {
+        ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+    })
+}
 
 /// Row-major 4-D array in f64, the reference's storage.
 struct Array {
@@ -203,79 +216,132 @@ fn check_conv2d(case: Case, rng: &mut ChaCha8Rng) {
     );
 }
 
-/// conv_transpose2d's forward, input gradient and weight gradient against the direct sums: the
-/// transposed convolution of `case` maps `case`'s output shape back onto its input shape, with
-/// `extra` rows and columns of output padding.
-fn check_conv_transpose2d(case: Case, extra: [usize; 2], rng: &mut ChaCha8Rng) {
-    let [oh, ow] = case.out().unwrap();
-    let size = [case.size[0] + extra[0], case.size[1] + extra[1]];
-    // Transposed: input [n, c_out, oh, ow], weight [c_out, c_in / groups, ..], output [n, c_in, size].
-    let x = Array::random([case.n, case.c_out, oh, ow], rng);
-    let w = Array::random(case.weight_dims(), rng);
-    let g = Array::random([case.n, case.c_in, size[0], size[1]], rng);
-    let padded = Case { size, ..case };
-    assert_eq!(
-        padded.out(),
-        case.out(),
-        "an output padding below the stride keeps the output size"
-    );
+/// conv_transpose2d's forward, input gradient and weight gradient against the direct sums of
+/// its definition. Here `case` describes the transposed convolution itself: input
+/// `[n, c_in, size]`, weight `[c_in, c_out / groups, kh, kw]`, input position `h` reaching
+/// output position `h·s − p + i·d` (symmetric padding, `case.padding`'s begin), output size
+/// `(size − 1)·s − 2p + d·(k − 1) + 1 + extra`. Returns false, checking nothing, when that size
+/// is below 1.
+fn check_conv_transpose2d(case: Case, extra: [usize; 2], rng: &mut ChaCha8Rng) -> bool {
+    let out_size = |a: usize| {
+        let reach = (case.size[a] - 1) * case.stride[a] + case.dilation[a] * (case.kernel[a] - 1);
+        (reach + 1 + extra[a]).checked_sub(2 * case.padding[a].0)
+    };
+    let (Some(oh), Some(ow)) = (out_size(0), out_size(1)) else {
+        return false;
+    };
+    if oh == 0 || ow == 0 {
+        return false;
+    }
+    let (in_g, out_g) = (case.c_in / case.groups, case.c_out / case.groups);
+    let x = Array::random([case.n, case.c_in, case.size[0], case.size[1]], rng);
+    let w = Array::random([case.c_in, out_g, case.kernel[0], case.kernel[1]], rng);
+    let g = Array::random([case.n, case.c_out, oh, ow], rng);
+    let taps = |f: &mut dyn FnMut(usize, usize, usize)| {
+        for (b, ci, co, h, v, i, j) in transposed_taps(&case, in_g, out_g) {
+            let oy = (h * case.stride[0] + i * case.dilation[0]).checked_sub(case.padding[0].0);
+            let ox = (v * case.stride[1] + j * case.dilation[1]).checked_sub(case.padding[1].0);
+            if let (Some(oy), Some(ox)) = (oy, ox)
+                && oy < oh
+                && ox < ow
+            {
+                let out_channel = (ci / in_g) * out_g + co;
+                f(
+                    x.at([b, ci, h, v]),
+                    w.at([ci, co, i, j]),
+                    g.at([b, out_channel, oy, ox]),
+                );
+            }
+        }
+    };
     let padding = [case.padding[0].0, case.padding[1].0];
     let options =
         ConvTransposeOptions::new(case.stride, padding, extra, case.dilation, case.groups);
-    // Each tap of the convolution (its input = our output, its output = our input) is one
-    // multiply of the transposed convolution. The convolution's weight index [co, ci, i, j]
-    // is the transposed weight's [co (its input channel), ci, i, j].
     check(
         &format!("conv_transpose2d {case:?} +{extra:?}"),
         [&x, &w, &g],
-        |f| padded.for_each_tap(|big, wi, small| f(x.at(small), w.at(wi), g.at(big))),
+        taps,
         |x, w| conv_transpose2d(x, w, None, options),
     );
+    true
+}
+
+/// Every (batch, input channel, output channel within the group, row, column, tap row, tap
+/// column) of a transposed convolution.
+fn transposed_taps(
+    case: &Case,
+    in_g: usize,
+    out_g: usize,
+) -> impl Iterator<Item = (usize, usize, usize, usize, usize, usize, usize)> {
+    let (n, c_in, [h, w], [kh, kw]) = (case.n, in_g * case.groups, case.size, case.kernel);
+    (0..n).flat_map(move |b| {
+        (0..c_in).flat_map(move |ci| {
+            (0..out_g).flat_map(move |co| {
+                (0..h).flat_map(move |y| {
+                    (0..w).flat_map(move |x| {
+                        (0..kh).flat_map(move |i| (0..kw).map(move |j| (b, ci, co, y, x, i, j)))
+                    })
+                })
+            })
+        })
+    })
 }
 
 #[test]
 fn conv2d_gradients_match_the_direct_sums_on_random_shapes() {
     let mut rng = ChaCha8Rng::seed_from_u64(18);
-    for _ in 0..60 {
-        let case = random_case(&mut rng);
-        check_conv2d(case, &mut rng);
+    for pool in &pools() {
+        for _ in 0..30 {
+            let case = random_case(&mut rng);
+            pool.install(|| check_conv2d(case, &mut rng));
+        }
     }
 }
 
 #[test]
 fn conv_transpose2d_gradients_match_the_direct_sums_on_random_shapes() {
     let mut rng = ChaCha8Rng::seed_from_u64(81);
-    let mut checked = 0;
-    while checked < 60 {
-        let mut case = random_case(&mut rng);
-        // burn's transposed convolution pads symmetrically.
-        case.padding = case.padding.map(|(begin, _)| (begin, begin));
-        let Some([oh, ow]) = case.out() else { continue };
-        // The transposed output is (o − 1)·s − 2p + d·(k − 1) + 1 + extra; keep it at the
-        // convolution's input size plus an output padding below the stride.
-        let natural = |a: usize, o: usize| {
-            (o - 1) * case.stride[a] + case.dilation[a] * (case.kernel[a] - 1) + 1
-        };
-        let (nh, nw) = (natural(0, oh), natural(1, ow));
-        if nh < 2 * case.padding[0].0 + 1 || nw < 2 * case.padding[1].0 + 1 {
-            continue;
+    for pool in &pools() {
+        let mut checked = 0;
+        while checked < 30 {
+            let mut case = random_case(&mut rng);
+            // burn's transposed convolution pads symmetrically; its output padding must stay
+            // below the stride or the dilation.
+            case.padding = case.padding.map(|(begin, _)| (begin, begin));
+            let extra = [0, 1].map(|a| rng.random_range(0..case.stride[a].max(case.dilation[a])));
+            if pool.install(|| check_conv_transpose2d(case, extra, &mut rng)) {
+                checked += 1;
+            }
         }
-        case.size = [nh - 2 * case.padding[0].0, nw - 2 * case.padding[1].0];
-        let extra = [
-            rng.random_range(0..case.stride[0]),
-            rng.random_range(0..case.stride[1]),
-        ];
-        check_conv_transpose2d(case, extra, &mut rng);
-        checked += 1;
     }
 }
 
 #[test]
-fn a_layer_too_large_for_one_position_tile_is_cut_into_tiles() {
-    // 64 channels × 8 × 8 taps = 4 096 per receptive field; 41 × 41 output positions pass the
-    // 2²² element budget of one tile (1 024 positions), so two tiles are summed.
+fn an_output_padding_at_the_stride_is_handled() {
+    // Stride 1, dilation 2: burn allows an output padding of 1, at the stride.
     let case = Case {
-        n: 1,
+        n: 3,
+        c_in: 4,
+        c_out: 6,
+        size: [5, 7],
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [2, 2],
+        padding: [(1, 1), (1, 1)],
+        groups: 2,
+    };
+    for pool in &pools() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        assert!(pool.install(|| check_conv_transpose2d(case, [1, 1], &mut rng)));
+    }
+}
+
+#[test]
+fn layers_too_large_for_one_position_tile_are_cut_into_tiles() {
+    // 64 channels × 8 × 8 taps = 4 096 per receptive field, plus 2 outputs: 1 023 positions fit
+    // the 2²² element budget of a block, and 41 × 41 output positions need two tiles.
+    let conv = Case {
+        n: 2,
         c_in: 64,
         c_out: 2,
         size: [40, 40],
@@ -285,27 +351,49 @@ fn a_layer_too_large_for_one_position_tile_is_cut_into_tiles() {
         padding: [(4, 4), (4, 4)],
         groups: 1,
     };
-    assert_eq!(case.out(), Some([41, 41]));
-    check_conv2d(case, &mut ChaCha8Rng::seed_from_u64(4));
+    assert_eq!(conv.out(), Some([41, 41]));
+    // Seen from its output gradient, this transposed convolution reads 64 channels × 8 × 8 taps
+    // at each of its 41 × 41 input positions: its weight gradient is cut the same way.
+    let transposed = Case {
+        c_in: 2,
+        c_out: 64,
+        size: [41, 41],
+        ..conv
+    };
+    for pool in &pools() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        pool.install(|| {
+            check_conv2d(conv, &mut rng);
+            assert!(check_conv_transpose2d(transposed, [0, 0], &mut rng));
+        });
+    }
 }
 
 #[test]
 fn the_dcgan_layers_of_the_models_match() {
     // The stride-2, kernel-4, padding-1 layers every DCGAN-style network here uses, batch 8.
     let mut rng = ChaCha8Rng::seed_from_u64(32);
-    for (c_in, c_out, size) in [(1, 16, 32), (16, 32, 16), (32, 8, 8)] {
-        let case = Case {
-            n: 8,
-            c_in,
-            c_out,
-            size: [size, size],
-            kernel: [4, 4],
-            stride: [2, 2],
-            dilation: [1, 1],
-            padding: [(1, 1), (1, 1)],
-            groups: 1,
-        };
-        check_conv2d(case, &mut rng);
-        check_conv_transpose2d(case, [0, 0], &mut rng);
+    let dcgan = |c_in, c_out, size| Case {
+        n: 8,
+        c_in,
+        c_out,
+        size: [size, size],
+        kernel: [4, 4],
+        stride: [2, 2],
+        dilation: [1, 1],
+        padding: [(1, 1), (1, 1)],
+        groups: 1,
+    };
+    for pool in &pools() {
+        for (c_in, c_out, size) in [(1, 16, 32), (16, 32, 16), (32, 8, 8)] {
+            pool.install(|| {
+                check_conv2d(dcgan(c_in, c_out, size), &mut rng);
+                assert!(check_conv_transpose2d(
+                    dcgan(c_out, c_in, size / 2),
+                    [0, 0],
+                    &mut rng
+                ));
+            });
+        }
     }
 }

@@ -9,8 +9,8 @@
 //!
 //! - `rows[r][(c, i, j)]` (im2row) holds the input under kernel tap `(i, j)` of channel `c` at
 //!   the block's `r`-th output position, zero in the padding. A block gathers whole images until
-//!   it has [`TARGET_ROWS`] positions (small maps), or a tile of one image's positions (large
-//!   maps), never more than [`ROWS_BUDGET`] elements;
+//!   it has at least [`TARGET_ROWS`] positions (small maps), or a tile of one image's positions
+//!   (large maps); its two buffers together stay under [`ROWS_BUDGET`] elements;
 //! - forward, per group: `y[c_out, R] = W[c_out, K] · rowsᵀ`;
 //! - input gradient, per group: `drows[R, K] = dY[c_out, R]ᵀ · W[c_out, K]`, added back onto the
 //!   images (row2im);
@@ -18,10 +18,11 @@
 //!
 //! The batch is split into one contiguous range of images per thread; each thread runs its
 //! blocks with single-threaded GEMMs, and the weight gradient's per-thread sums are added in a
-//! fixed order (the result depends on the thread count, not on scheduling). A transposed
-//! convolution is a convolution seen from its output, so its input gradient is this forward
-//! kernel and its weight gradient this weight-gradient kernel, with input and output exchanged.
-//! f32 and f64 run natively; f16 and bf16 through f32.
+//! fixed order. Results depend on the thread count (it sets the blocks), not on scheduling.
+//!
+//! A transposed convolution is a convolution seen from its output, so its input gradient is
+//! this forward kernel and its weight gradient this weight-gradient kernel, with input and
+//! output exchanged. f32 and f64 run natively; f16 and bf16 through f32.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -38,20 +39,21 @@ use crate::{FlexTensor, Layout};
 /// near its large-matrix speed.
 const TARGET_ROWS: usize = 256;
 
-/// Most elements of one block's receptive-field buffer (16 MiB of f32).
+/// Most elements of one block's two buffers together (16 MiB of f32).
 const ROWS_BUDGET: usize = 1 << 22;
 
-/// The element types with native kernels.
-trait Element: bytemuck::Pod + burn_backend::Element + Zero + One + AddAssign + Send + Sync {
+/// The element types with native kernels (f32, f64).
+trait Native: bytemuck::Pod + burn_backend::Element + Zero + One + AddAssign + Send + Sync {
     /// Runs `f` with this thread's two scratch buffers, kept between calls: large buffers
     /// allocated and freed on every call cost page faults and cross-thread TLB shootdowns,
-    /// about a fifth of a layer's time in a profile (oddity's perf log, entry 7).
+    /// about a fifth of a layer's time in a profile. The buffers never shrink: each thread keeps
+    /// up to [`ROWS_BUDGET`] elements per type.
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
 }
 
-macro_rules! element {
+macro_rules! native {
     ($t:ty) => {
-        impl Element for $t {
+        impl Native for $t {
             fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R {
                 #[cfg(feature = "std")]
                 {
@@ -75,8 +77,8 @@ macro_rules! element {
         }
     };
 }
-element!(f32);
-element!(f64);
+native!(f32);
+native!(f64);
 
 /// A 2-D convolution seen from its input: `input [batch, c_in, h_in, w_in]` is read through a
 /// `kh × kw` kernel into `output [batch, c_out, h_out, w_out]`.
@@ -133,9 +135,32 @@ impl Geometry {
         self.c_out * self.positions()
     }
 
-    /// Most positions in one block.
+    /// Most positions in one block: its receptive fields and its output-side values
+    /// (`row_len + c_out` elements a position) within the budget.
     fn max_block_rows(&self) -> usize {
-        (ROWS_BUDGET / self.row_len().max(1)).max(1)
+        (ROWS_BUDGET / (self.row_len() + self.c_out).max(1)).max(1)
+    }
+
+    /// Panics unless the operands' lengths are those of this geometry, and the groups divide
+    /// both channel counts: the GEMMs below address the buffers through raw pointers.
+    fn check(&self, input: usize, weight: usize, output: usize) {
+        assert!(
+            self.groups > 0 && self.c_in % self.groups == 0 && self.c_out % self.groups == 0,
+            "convolution: {} groups do not divide {} input and {} output channels",
+            self.groups,
+            self.c_in,
+            self.c_out
+        );
+        let expected = [
+            self.batch * self.input_image_len(),
+            self.c_out * self.group_row_len(),
+            self.batch * self.output_image_len(),
+        ];
+        assert_eq!(
+            [input, weight, output],
+            expected,
+            "convolution: operand lengths (input, weight, output) do not match {self:?}"
+        );
     }
 
     /// Images per thread: the batch in one contiguous range per thread.
@@ -143,24 +168,43 @@ impl Geometry {
         self.batch.div_ceil(threads()).max(1)
     }
 
-    /// The blocks of `images`, in order: whole images together up to [`TARGET_ROWS`]
-    /// positions, or one image's positions cut into tiles when one image passes the budget.
+    /// The blocks of `images`, in order: whole images together until a block has at least
+    /// [`TARGET_ROWS`] positions (within the budget), or one image's positions cut into tiles
+    /// when one image passes the budget.
     fn blocks(&self, images: Range<usize>) -> Vec<Vec<Segment>> {
         let positions = self.positions();
         let most = self.max_block_rows();
+        if positions == 0 {
+            return Vec::new();
+        }
         if positions > most {
             let tile = |image| {
                 (0..positions).step_by(most).map(move |first| {
-                    vec![Segment { image, first, count: most.min(positions - first) }]
+                    vec![Segment {
+                        image,
+                        first,
+                        count: most.min(positions - first),
+                    }]
                 })
             };
             return images.flat_map(tile).collect();
         }
-        let per_block = TARGET_ROWS.div_ceil(positions.max(1)).clamp(1, most / positions.max(1));
+        let per_block = TARGET_ROWS
+            .div_ceil(positions.max(1))
+            .clamp(1, most / positions.max(1));
         let images: Vec<usize> = images.collect();
         images
-            .chunks(per_block.max(1))
-            .map(|chunk| chunk.iter().map(|&image| Segment { image, first: 0, count: positions }).collect())
+            .chunks(per_block)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|&image| Segment {
+                        image,
+                        first: 0,
+                        count: positions,
+                    })
+                    .collect()
+            })
             .collect()
     }
 
@@ -192,7 +236,7 @@ fn block_rows(block: &[Segment]) -> usize {
 }
 
 /// Receptive fields of positions `first..first + rows.len() / row_len` of one image.
-fn im2row<T: Element>(image: &[T], g: &Geometry, first: usize, rows: &mut [T]) {
+fn im2row<T: Native>(image: &[T], g: &Geometry, first: usize, rows: &mut [T]) {
     let len = g.row_len();
     for (r, row) in rows.chunks_exact_mut(len).enumerate() {
         g.receptive_field(first + r, |col, at| {
@@ -202,7 +246,7 @@ fn im2row<T: Element>(image: &[T], g: &Geometry, first: usize, rows: &mut [T]) {
 }
 
 /// Adds receptive-field rows of positions `first..` back onto one image (the adjoint of im2row).
-fn row2im<T: Element>(rows: &[T], g: &Geometry, first: usize, image: &mut [T]) {
+fn row2im<T: Native>(rows: &[T], g: &Geometry, first: usize, image: &mut [T]) {
     let len = g.row_len();
     for (r, row) in rows.chunks_exact(len).enumerate() {
         g.receptive_field(first + r, |col, at| {
@@ -214,7 +258,7 @@ fn row2im<T: Element>(rows: &[T], g: &Geometry, first: usize, image: &mut [T]) {
 }
 
 /// The block's receptive fields, `[rows, row_len]`, from `input [batch, c_in, h_in, w_in]`.
-fn gather_rows<T: Element>(input: &[T], g: &Geometry, block: &[Segment], rows: &mut [T]) {
+fn gather_rows<T: Native>(input: &[T], g: &Geometry, block: &[Segment], rows: &mut [T]) {
     let (len, image_len) = (g.row_len(), g.input_image_len());
     let mut r = 0;
     for s in block {
@@ -225,7 +269,7 @@ fn gather_rows<T: Element>(input: &[T], g: &Geometry, block: &[Segment], rows: &
 }
 
 /// The block's output-side values, `[c_out, rows]`, from `[batch, c_out, positions]`.
-fn gather_outputs<T: Element>(grad: &[T], g: &Geometry, block: &[Segment], dst: &mut [T]) {
+fn gather_outputs<T: Native>(grad: &[T], g: &Geometry, block: &[Segment], dst: &mut [T]) {
     let (rows, positions) = (block_rows(block), g.positions());
     for c in 0..g.c_out {
         let mut r = 0;
@@ -243,7 +287,7 @@ fn gather_outputs<T: Element>(grad: &[T], g: &Geometry, block: &[Segment], dst: 
 /// # Safety
 /// Every addressed element must lie inside its buffer, and `dst` must not alias the operands.
 #[allow(clippy::too_many_arguments)]
-unsafe fn gemm_into<T: Element>(
+unsafe fn gemm_into<T: Native>(
     [m, n, k]: [usize; 3],
     dst: *mut T,
     dst_rs: usize,
@@ -287,59 +331,64 @@ fn threads() -> usize {
 
 /// Runs `task(images, that range's slice of out)` for one contiguous range of images per
 /// thread (`out` holds `image_len` elements an image), in parallel where rayon is on.
-fn per_task<T: Element>(
+fn per_task<T: Native>(
     g: &Geometry,
     out: &mut [T],
     image_len: usize,
     task: impl Fn(Range<usize>, &mut [T]) + Sync + Send,
 ) {
-    let per = g.images_per_task();
+    let images_per_task = g.images_per_task();
     let run = |(t, chunk): (usize, &mut [T])| {
-        let first = t * per;
-        task(first..(first + per).min(g.batch), chunk)
+        let first = t * images_per_task;
+        task(first..(first + images_per_task).min(g.batch), chunk)
     };
+    let chunk = (images_per_task * image_len).max(1);
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        out.par_chunks_mut((per * image_len).max(1)).enumerate().for_each(run);
+        out.par_chunks_mut(chunk).enumerate().for_each(run);
     }
     #[cfg(not(feature = "rayon"))]
-    out.chunks_mut((per * image_len).max(1)).enumerate().for_each(run);
+    out.chunks_mut(chunk).enumerate().for_each(run);
 }
 
 /// The output `[batch, c_out, h_out, w_out]` of the convolution of `input` by `weight`.
-fn forward<T: Element>(input: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
+fn forward<T: Native>(input: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
     let (len, group_len, out_g) = (g.row_len(), g.group_row_len(), g.out_per_group());
     let (positions, out_len) = (g.positions(), g.output_image_len());
     let mut out = vec![T::zero(); g.batch * out_len];
     per_task(g, &mut out, out_len, |images, out| {
         let offset = images.start;
-        T::with_scratch(|rows, block_out| for block in g.blocks(images) {
-            let count = block_rows(&block);
-            rows.resize(count * len, T::zero());
-            block_out.resize(g.c_out * count, T::zero());
-            gather_rows(input, g, &block, rows);
-            for group in 0..g.groups {
-                // SAFETY: offsets and extents follow the shapes above; the buffers are distinct.
-                unsafe {
-                    gemm_into(
-                        [out_g, count, group_len],
-                        block_out.as_mut_ptr().add(group * out_g * count),
-                        count,
-                        false,
-                        weight.as_ptr().add(group * out_g * group_len),
-                        [group_len, 1],
-                        rows.as_ptr().add(group * group_len),
-                        [1, len],
-                    );
+        T::with_scratch(|rows, block_out| {
+            for block in g.blocks(images) {
+                let count = block_rows(&block);
+                rows.resize(count * len, T::zero());
+                block_out.resize(g.c_out * count, T::zero());
+                gather_rows(input, g, &block, rows);
+                for group in 0..g.groups {
+                    // SAFETY: `Geometry::check` matched the operands' lengths to `g`; the scratch
+                    // buffers hold `count` rows; each group's offset plus its extent stays inside.
+                    unsafe {
+                        gemm_into(
+                            [out_g, count, group_len],
+                            block_out.as_mut_ptr().add(group * out_g * count),
+                            count,
+                            false,
+                            weight.as_ptr().add(group * out_g * group_len),
+                            [group_len, 1],
+                            rows.as_ptr().add(group * group_len),
+                            [1, len],
+                        );
+                    }
                 }
-            }
-            for c in 0..g.c_out {
-                let mut r = 0;
-                for s in &block {
-                    let to = ((s.image - offset) * g.c_out + c) * positions + s.first;
-                    out[to..][..s.count].copy_from_slice(&block_out[c * count + r..][..s.count]);
-                    r += s.count;
+                for c in 0..g.c_out {
+                    let mut r = 0;
+                    for s in &block {
+                        let to = ((s.image - offset) * g.c_out + c) * positions + s.first;
+                        out[to..][..s.count]
+                            .copy_from_slice(&block_out[c * count + r..][..s.count]);
+                        r += s.count;
+                    }
                 }
             }
         });
@@ -348,37 +397,40 @@ fn forward<T: Element>(input: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
 }
 
 /// ∂L/∂input `[batch, c_in, h_in, w_in]` from the weight and the output gradient.
-fn input_grad<T: Element>(weight: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
+fn input_grad<T: Native>(weight: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     let (len, group_len, out_g) = (g.row_len(), g.group_row_len(), g.out_per_group());
     let image_len = g.input_image_len();
     let mut out = vec![T::zero(); g.batch * image_len];
     per_task(g, &mut out, image_len, |images, out| {
         let offset = images.start;
-        T::with_scratch(|rows, block_grad| for block in g.blocks(images) {
-            let count = block_rows(&block);
-            rows.resize(count * len, T::zero());
-            block_grad.resize(g.c_out * count, T::zero());
-            gather_outputs(grad, g, &block, block_grad);
-            for group in 0..g.groups {
-                // SAFETY: offsets and extents follow the shapes above; the buffers are distinct.
-                unsafe {
-                    gemm_into(
-                        [count, group_len, out_g],
-                        rows.as_mut_ptr().add(group * group_len),
-                        len,
-                        false,
-                        block_grad.as_ptr().add(group * out_g * count),
-                        [1, count],
-                        weight.as_ptr().add(group * out_g * group_len),
-                        [group_len, 1],
-                    );
+        T::with_scratch(|rows, block_grad| {
+            for block in g.blocks(images) {
+                let count = block_rows(&block);
+                rows.resize(count * len, T::zero());
+                block_grad.resize(g.c_out * count, T::zero());
+                gather_outputs(grad, g, &block, block_grad);
+                for group in 0..g.groups {
+                    // SAFETY: `Geometry::check` matched the operands' lengths to `g`; the scratch
+                    // buffers hold `count` rows; each group's offset plus its extent stays inside.
+                    unsafe {
+                        gemm_into(
+                            [count, group_len, out_g],
+                            rows.as_mut_ptr().add(group * group_len),
+                            len,
+                            false,
+                            block_grad.as_ptr().add(group * out_g * count),
+                            [1, count],
+                            weight.as_ptr().add(group * out_g * group_len),
+                            [group_len, 1],
+                        );
+                    }
                 }
-            }
-            let mut r = 0;
-            for s in &block {
-                let image = &mut out[(s.image - offset) * image_len..][..image_len];
-                row2im(&rows[r * len..(r + s.count) * len], g, s.first, image);
-                r += s.count;
+                let mut r = 0;
+                for s in &block {
+                    let image = &mut out[(s.image - offset) * image_len..][..image_len];
+                    row2im(&rows[r * len..(r + s.count) * len], g, s.first, image);
+                    r += s.count;
+                }
             }
         });
     });
@@ -386,34 +438,37 @@ fn input_grad<T: Element>(weight: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
 }
 
 /// ∂L/∂W `[c_out, c_in / groups, kh, kw]` from the input and the output gradient.
-fn weight_grad<T: Element>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
+fn weight_grad<T: Native>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     let (len, group_len, out_g) = (g.row_len(), g.group_row_len(), g.out_per_group());
     let size = g.c_out * group_len;
     let tasks = g.batch.div_ceil(g.images_per_task());
     // One accumulator per task, summed after in task order.
     let mut partials = vec![T::zero(); tasks.max(1) * size];
-    let task_of = g.images_per_task();
+    let images_per_task = g.images_per_task();
     let one_task = |t: usize, acc: &mut [T]| {
-        let images = t * task_of..((t + 1) * task_of).min(g.batch);
-        T::with_scratch(|rows, block_grad| for block in g.blocks(images) {
-            let count = block_rows(&block);
-            rows.resize(count * len, T::zero());
-            block_grad.resize(g.c_out * count, T::zero());
-            gather_rows(input, g, &block, rows);
-            gather_outputs(grad, g, &block, block_grad);
-            for group in 0..g.groups {
-                // SAFETY: offsets and extents follow the shapes above; the buffers are distinct.
-                unsafe {
-                    gemm_into(
-                        [out_g, group_len, count],
-                        acc.as_mut_ptr().add(group * out_g * group_len),
-                        group_len,
-                        true,
-                        block_grad.as_ptr().add(group * out_g * count),
-                        [count, 1],
-                        rows.as_ptr().add(group * group_len),
-                        [len, 1],
-                    );
+        let images = t * images_per_task..((t + 1) * images_per_task).min(g.batch);
+        T::with_scratch(|rows, block_grad| {
+            for block in g.blocks(images) {
+                let count = block_rows(&block);
+                rows.resize(count * len, T::zero());
+                block_grad.resize(g.c_out * count, T::zero());
+                gather_rows(input, g, &block, rows);
+                gather_outputs(grad, g, &block, block_grad);
+                for group in 0..g.groups {
+                    // SAFETY: `Geometry::check` matched the operands' lengths to `g`; the scratch
+                    // buffers hold `count` rows; each group's offset plus its extent stays inside.
+                    unsafe {
+                        gemm_into(
+                            [out_g, group_len, count],
+                            acc.as_mut_ptr().add(group * out_g * group_len),
+                            group_len,
+                            true,
+                            block_grad.as_ptr().add(group * out_g * count),
+                            [count, 1],
+                            rows.as_ptr().add(group * group_len),
+                            [len, 1],
+                        );
+                    }
                 }
             }
         });
@@ -421,16 +476,28 @@ fn weight_grad<T: Element>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        partials.par_chunks_mut(size.max(1)).enumerate().for_each(|(t, acc)| one_task(t, acc));
+        partials
+            .par_chunks_mut(size.max(1))
+            .enumerate()
+            .for_each(|(t, acc)| one_task(t, acc));
     }
     #[cfg(not(feature = "rayon"))]
-    partials.chunks_mut(size.max(1)).enumerate().for_each(|(t, acc)| one_task(t, acc));
+    partials
+        .chunks_mut(size.max(1))
+        .enumerate()
+        .for_each(|(t, acc)| one_task(t, acc));
     let mut parts = partials.chunks(size.max(1));
-    let mut total = parts.next().map_or_else(|| vec![T::zero(); size], <[T]>::to_vec);
+    let mut total = parts
+        .next()
+        .map_or_else(|| vec![T::zero(); size], <[T]>::to_vec);
     for part in parts {
         total.iter_mut().zip(part).for_each(|(t, p)| *t += *p);
     }
     total
+}
+
+fn len(t: &FlexTensor) -> usize {
+    t.layout().shape().num_elements()
 }
 
 fn dims4(t: &FlexTensor) -> [usize; 4] {
@@ -439,7 +506,12 @@ fn dims4(t: &FlexTensor) -> [usize; 4] {
 }
 
 /// The geometry of `conv2d(x, weight)` whose output gradient is `grad`.
-fn conv2d_geometry(x: &FlexTensor, weight: &FlexTensor, grad: &FlexTensor, o: &ConvOptions<2>) -> Geometry {
+fn conv2d_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    grad: &FlexTensor,
+    o: &ConvOptions<2>,
+) -> Geometry {
     let [batch, c_in, h_in, w_in] = dims4(x);
     let [c_out, _, kh, kw] = dims4(weight);
     let [_, _, h_out, w_out] = dims4(grad);
@@ -458,6 +530,130 @@ fn conv2d_geometry(x: &FlexTensor, weight: &FlexTensor, grad: &FlexTensor, o: &C
         dilation: o.dilation,
         groups: o.groups,
     }
+}
+
+/// The convolution that reads `conv_transpose2d(x, weight)`'s output gradient `grad` back onto
+/// `x`'s positions: its input is `grad`, its output has `x`'s shape.
+fn conv_transpose2d_geometry(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    grad: &FlexTensor,
+    o: &ConvTransposeOptions<2>,
+) -> Geometry {
+    let [batch, c_x, h_x, w_x] = dims4(x);
+    let [_, _, kh, kw] = dims4(weight);
+    let [_, c_y, h_y, w_y] = dims4(grad);
+    Geometry {
+        batch,
+        c_in: c_y,
+        h_in: h_y,
+        w_in: w_y,
+        c_out: c_x,
+        h_out: h_x,
+        w_out: w_x,
+        kh,
+        kw,
+        stride: o.stride,
+        pad: o.padding,
+        dilation: o.dilation,
+        groups: o.groups,
+    }
+}
+
+/// A kernel on two contiguous operands: `forward`, `input_grad` or `weight_grad`.
+type Kernel<T> = fn(&[T], &[T], &Geometry) -> Vec<T>;
+
+/// Runs the kernel for `a`'s dtype on contiguous `a` and `b` (f16 and bf16 through f32) and
+/// returns a tensor of `shape`.
+fn run_in_dtype(
+    a: FlexTensor,
+    b: FlexTensor,
+    g: &Geometry,
+    shape: Shape,
+    kernel32: Kernel<f32>,
+    kernel64: Kernel<f64>,
+) -> FlexTensor {
+    let (a, b) = (a.to_contiguous(), b.to_contiguous());
+    match a.dtype() {
+        DType::F32 => {
+            let out = kernel32(a.storage(), b.storage(), g);
+            FlexTensor::new(
+                Bytes::from_elems(out),
+                Layout::contiguous(shape),
+                DType::F32,
+            )
+        }
+        DType::F64 => {
+            let out = kernel64(a.storage(), b.storage(), g);
+            FlexTensor::new(
+                Bytes::from_elems(out),
+                Layout::contiguous(shape),
+                DType::F64,
+            )
+        }
+        DType::F16 => {
+            let (a, b) = (cast_to_f32(a, f16::to_f32), cast_to_f32(b, f16::to_f32));
+            cast_from_f32(
+                run_in_dtype(a, b, g, shape, kernel32, kernel64),
+                f16::from_f32,
+            )
+        }
+        DType::BF16 => {
+            let (a, b) = (cast_to_f32(a, bf16::to_f32), cast_to_f32(b, bf16::to_f32));
+            cast_from_f32(
+                run_in_dtype(a, b, g, shape, kernel32, kernel64),
+                bf16::from_f32,
+            )
+        }
+        dtype => panic!("convolution backward: unsupported dtype {dtype:?}"),
+    }
+}
+
+/// `conv2d`'s weight gradient.
+pub fn conv2d_weight_backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let g = conv2d_geometry(&x, &weight, &grad, options);
+    g.check(len(&x), len(&weight), len(&grad));
+    let shape = weight.layout().shape().clone();
+    run_in_dtype(x, grad, &g, shape, weight_grad::<f32>, weight_grad::<f64>)
+}
+
+/// `conv2d`'s input gradient.
+pub fn conv2d_x_backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let g = conv2d_geometry(&x, &weight, &grad, options);
+    g.check(len(&x), len(&weight), len(&grad));
+    let shape = x.layout().shape().clone();
+    run_in_dtype(
+        weight,
+        grad,
+        &g,
+        shape,
+        input_grad::<f32>,
+        input_grad::<f64>,
+    )
+}
+
+/// `conv_transpose2d`'s weight gradient: the convolution kernel with `grad` as its input and `x`
+/// as its output gradient.
+pub fn conv_transpose2d_weight_backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    grad: FlexTensor,
+    options: &ConvTransposeOptions<2>,
+) -> FlexTensor {
+    let g = conv_transpose2d_geometry(&x, &weight, &grad, options);
+    g.check(len(&grad), len(&weight), len(&x));
+    let shape = weight.layout().shape().clone();
+    run_in_dtype(grad, x, &g, shape, weight_grad::<f32>, weight_grad::<f64>)
 }
 
 /// `conv_transpose2d`'s input gradient: the convolution of the output gradient by the same
@@ -489,107 +685,7 @@ pub fn conv_transpose2d_x_backward(
         dilation: options.dilation,
         groups: options.groups,
     };
+    g.check(len(&grad), len(&weight), g.batch * g.output_image_len());
     let shape = Shape::new([batch, c_x, g.h_out, g.w_out]);
-    run(grad, weight, &g, shape, forward::<f32>, forward::<f64>)
+    run_in_dtype(grad, weight, &g, shape, forward::<f32>, forward::<f64>)
 }
-
-/// The convolution that reads `conv_transpose2d(x, weight)`'s output gradient `grad` back onto
-/// `x`'s positions: its input is `grad`, its output has `x`'s shape.
-fn conv_transpose2d_geometry(
-    x: &FlexTensor,
-    weight: &FlexTensor,
-    grad: &FlexTensor,
-    o: &ConvTransposeOptions<2>,
-) -> Geometry {
-    let [batch, c_x, h_x, w_x] = dims4(x);
-    let [_, _, kh, kw] = dims4(weight);
-    let [_, c_y, h_y, w_y] = dims4(grad);
-    Geometry {
-        batch,
-        c_in: c_y,
-        h_in: h_y,
-        w_in: w_y,
-        c_out: c_x,
-        h_out: h_x,
-        w_out: w_x,
-        kh,
-        kw,
-        stride: o.stride,
-        pad: o.padding,
-        dilation: o.dilation,
-        groups: o.groups,
-    }
-}
-
-/// A kernel on two contiguous operands, as `weight_grad` and `input_grad`.
-type Kernel<T> = fn(&[T], &[T], &Geometry) -> Vec<T>;
-
-/// Runs the kernel for `a`'s dtype on contiguous `a` and `b` (f16 and bf16 through f32) and
-/// returns a tensor of `shape`.
-fn run(
-    a: FlexTensor,
-    b: FlexTensor,
-    g: &Geometry,
-    shape: Shape,
-    kernel32: Kernel<f32>,
-    kernel64: Kernel<f64>,
-) -> FlexTensor {
-    let (a, b) = (a.to_contiguous(), b.to_contiguous());
-    match a.dtype() {
-        DType::F32 => {
-            let out = kernel32(a.storage(), b.storage(), g);
-            FlexTensor::new(Bytes::from_elems(out), Layout::contiguous(shape), DType::F32)
-        }
-        DType::F64 => {
-            let out = kernel64(a.storage(), b.storage(), g);
-            FlexTensor::new(Bytes::from_elems(out), Layout::contiguous(shape), DType::F64)
-        }
-        DType::F16 => {
-            let (a, b) = (cast_to_f32(a, f16::to_f32), cast_to_f32(b, f16::to_f32));
-            cast_from_f32(run(a, b, g, shape, kernel32, kernel64), f16::from_f32)
-        }
-        DType::BF16 => {
-            let (a, b) = (cast_to_f32(a, bf16::to_f32), cast_to_f32(b, bf16::to_f32));
-            cast_from_f32(run(a, b, g, shape, kernel32, kernel64), bf16::from_f32)
-        }
-        dtype => panic!("convolution backward: unsupported dtype {dtype:?}"),
-    }
-}
-
-/// `conv2d`'s weight gradient.
-pub fn conv2d_weight_backward(
-    x: FlexTensor,
-    weight: FlexTensor,
-    grad: FlexTensor,
-    options: &ConvOptions<2>,
-) -> FlexTensor {
-    let g = conv2d_geometry(&x, &weight, &grad, options);
-    let shape = weight.layout().shape().clone();
-    run(x, grad, &g, shape, weight_grad::<f32>, weight_grad::<f64>)
-}
-
-/// `conv2d`'s input gradient.
-pub fn conv2d_x_backward(
-    x: FlexTensor,
-    weight: FlexTensor,
-    grad: FlexTensor,
-    options: &ConvOptions<2>,
-) -> FlexTensor {
-    let g = conv2d_geometry(&x, &weight, &grad, options);
-    let shape = x.layout().shape().clone();
-    run(weight, grad, &g, shape, input_grad::<f32>, input_grad::<f64>)
-}
-
-/// `conv_transpose2d`'s weight gradient: the convolution kernel with `grad` as its input and `x`
-/// as its output gradient.
-pub fn conv_transpose2d_weight_backward(
-    x: FlexTensor,
-    weight: FlexTensor,
-    grad: FlexTensor,
-    options: &ConvTransposeOptions<2>,
-) -> FlexTensor {
-    let g = conv_transpose2d_geometry(&x, &weight, &grad, options);
-    let shape = weight.layout().shape().clone();
-    run(grad, x, &g, shape, weight_grad::<f32>, weight_grad::<f64>)
-}
-
