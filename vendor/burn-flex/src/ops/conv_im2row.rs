@@ -208,26 +208,49 @@ impl Geometry {
             .collect()
     }
 
-    /// Calls `visit(index in row, flat input index or None in the padding)` for the receptive
-    /// field of output position `p`.
+    /// Walks the receptive field of output position `p` one kernel row (channel `c`, tap row
+    /// `i`) at a time, calling `visit(index in row, span)`: a kernel row wholly in the padding,
+    /// or wholly inside the input with dilation 1 (its taps are consecutive input elements), is
+    /// one span; any other is visited tap by tap.
     #[inline(always)]
-    fn receptive_field(&self, p: usize, mut visit: impl FnMut(usize, Option<usize>)) {
+    fn receptive_field(&self, p: usize, mut visit: impl FnMut(usize, Span)) {
         let (oh, ow) = (p / self.w_out, p % self.w_out);
-        let plane = self.h_in * self.w_in;
+        let (plane, kw) = (self.h_in * self.w_in, self.kw);
+        // Wrapping: a position in the left or top padding becomes huge and fails the bounds.
+        let iw0 = (ow * self.stride[1]).wrapping_sub(self.pad[1]);
+        let last = iw0.wrapping_add((kw - 1) * self.dilation[1]);
+        let consecutive =
+            self.dilation[1] == 1 && iw0 < self.w_in && last < self.w_in && iw0 <= last;
         let mut col = 0;
         for c in 0..self.c_in {
             for i in 0..self.kh {
-                // Wrapping: a position in the top padding becomes huge and fails the bound.
                 let ih = (oh * self.stride[0] + i * self.dilation[0]).wrapping_sub(self.pad[0]);
-                for j in 0..self.kw {
-                    let iw = (ow * self.stride[1] + j * self.dilation[1]).wrapping_sub(self.pad[1]);
-                    let inside = ih < self.h_in && iw < self.w_in;
-                    visit(col, inside.then(|| c * plane + ih * self.w_in + iw));
-                    col += 1;
+                if ih >= self.h_in {
+                    visit(col, Span::Zeros(kw));
+                } else if consecutive {
+                    visit(col, Span::Run(c * plane + ih * self.w_in + iw0, kw));
+                } else {
+                    for j in 0..kw {
+                        let iw = iw0.wrapping_add(j * self.dilation[1]);
+                        let at = (iw < self.w_in).then(|| c * plane + ih * self.w_in + iw);
+                        visit(col + j, Span::Tap(at));
+                    }
                 }
+                col += kw;
             }
         }
     }
+}
+
+/// Part of a receptive-field row, as `Geometry::receptive_field` visits it.
+#[derive(Clone, Copy)]
+enum Span {
+    /// This many taps in the padding.
+    Zeros(usize),
+    /// This many taps on consecutive input elements from this flat index.
+    Run(usize, usize),
+    /// One tap: its flat input index, or None in the padding.
+    Tap(Option<usize>),
 }
 
 /// Rows of a block in total.
@@ -239,8 +262,10 @@ fn block_rows(block: &[Segment]) -> usize {
 fn im2row<T: Native>(image: &[T], g: &Geometry, first: usize, rows: &mut [T]) {
     let len = g.row_len();
     for (r, row) in rows.chunks_exact_mut(len).enumerate() {
-        g.receptive_field(first + r, |col, at| {
-            row[col] = at.map_or(T::zero(), |at| image[at]);
+        g.receptive_field(first + r, |col, span| match span {
+            Span::Zeros(n) => row[col..col + n].fill(T::zero()),
+            Span::Run(at, n) => row[col..col + n].copy_from_slice(&image[at..at + n]),
+            Span::Tap(at) => row[col] = at.map_or(T::zero(), |at| image[at]),
         });
     }
 }
@@ -249,10 +274,13 @@ fn im2row<T: Native>(image: &[T], g: &Geometry, first: usize, rows: &mut [T]) {
 fn row2im<T: Native>(rows: &[T], g: &Geometry, first: usize, image: &mut [T]) {
     let len = g.row_len();
     for (r, row) in rows.chunks_exact(len).enumerate() {
-        g.receptive_field(first + r, |col, at| {
-            if let Some(at) = at {
-                image[at] += row[col];
+        g.receptive_field(first + r, |col, span| match span {
+            Span::Zeros(_) | Span::Tap(None) => {}
+            Span::Run(at, n) => {
+                let taps = image[at..at + n].iter_mut().zip(&row[col..col + n]);
+                taps.for_each(|(pixel, value)| *pixel += *value);
             }
+            Span::Tap(Some(at)) => image[at] += row[col],
         });
     }
 }
