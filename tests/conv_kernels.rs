@@ -70,6 +70,22 @@ struct Case {
 }
 
 impl Case {
+    /// A plain convolution: stride 1, no dilation, no padding, one group.
+    fn new(n: usize, [c_in, c_out]: [usize; 2], size: [usize; 2], kernel: [usize; 2]) -> Self {
+        let (stride, dilation, padding, groups) = ([1, 1], [1, 1], [(0, 0); 2], 1);
+        Case {
+            n,
+            c_in,
+            c_out,
+            size,
+            kernel,
+            stride,
+            dilation,
+            padding,
+            groups,
+        }
+    }
+
     /// The weight's shape, `[c_out, c_in / groups, kh, kw]`.
     fn weight_dims(&self) -> [usize; 4] {
         [
@@ -320,15 +336,10 @@ fn conv_transpose2d_gradients_match_the_direct_sums_on_random_shapes() {
 fn an_output_padding_at_the_stride_is_handled() {
     // Stride 1, dilation 2: burn allows an output padding of 1, at the stride.
     let case = Case {
-        n: 3,
-        c_in: 4,
-        c_out: 6,
-        size: [5, 7],
-        kernel: [3, 3],
-        stride: [1, 1],
         dilation: [2, 2],
         padding: [(1, 1), (1, 1)],
         groups: 2,
+        ..Case::new(3, [4, 6], [5, 7], [3, 3])
     };
     for pool in &pools() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
@@ -341,15 +352,8 @@ fn layers_too_large_for_one_position_tile_are_cut_into_tiles() {
     // 64 channels × 8 × 8 taps = 4 096 per receptive field, plus 2 outputs: 1 023 positions fit
     // the 2²² element budget of a block, and 41 × 41 output positions need two tiles.
     let conv = Case {
-        n: 2,
-        c_in: 64,
-        c_out: 2,
-        size: [40, 40],
-        kernel: [8, 8],
-        stride: [1, 1],
-        dilation: [1, 1],
         padding: [(4, 4), (4, 4)],
-        groups: 1,
+        ..Case::new(2, [64, 2], [40, 40], [8, 8])
     };
     assert_eq!(conv.out(), Some([41, 41]));
     // Seen from its output gradient, this transposed convolution reads 64 channels × 8 × 8 taps
@@ -374,15 +378,9 @@ fn the_dcgan_layers_of_the_models_match() {
     // The stride-2, kernel-4, padding-1 layers every DCGAN-style network here uses, batch 8.
     let mut rng = ChaCha8Rng::seed_from_u64(32);
     let dcgan = |c_in, c_out, size| Case {
-        n: 8,
-        c_in,
-        c_out,
-        size: [size, size],
-        kernel: [4, 4],
         stride: [2, 2],
-        dilation: [1, 1],
         padding: [(1, 1), (1, 1)],
-        groups: 1,
+        ..Case::new(8, [c_in, c_out], [size, size], [4, 4])
     };
     for pool in &pools() {
         for (c_in, c_out, size) in [(1, 16, 32), (16, 32, 16), (32, 8, 8)] {
