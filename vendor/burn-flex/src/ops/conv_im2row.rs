@@ -253,6 +253,16 @@ enum Span {
     Tap(Option<usize>),
 }
 
+/// `n` zeros written into fresh memory. `vec![0; n]` takes zeroed pages from the allocator,
+/// which the kernel maps lazily to a shared zero page: the first addition into each page
+/// (row2im, an accumulating GEMM) then faults on a read-only page and flushes the other
+/// threads' TLBs, which showed as ≈ 18 % of a layer's time in a profile.
+fn written_zeros<T: Native>(n: usize) -> Vec<T> {
+    let mut zeros = Vec::with_capacity(n);
+    zeros.resize(n, T::zero());
+    zeros
+}
+
 /// Rows of a block in total.
 fn block_rows(block: &[Segment]) -> usize {
     block.iter().map(|s| s.count).sum()
@@ -428,7 +438,7 @@ fn forward<T: Native>(input: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
 fn input_grad<T: Native>(weight: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     let (len, group_len, out_g) = (g.row_len(), g.group_row_len(), g.out_per_group());
     let image_len = g.input_image_len();
-    let mut out = vec![T::zero(); g.batch * image_len];
+    let mut out = written_zeros(g.batch * image_len);
     per_task(g, &mut out, image_len, |images, out| {
         let offset = images.start;
         T::with_scratch(|rows, block_grad| {
@@ -471,7 +481,7 @@ fn weight_grad<T: Native>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     let size = g.c_out * group_len;
     let tasks = g.batch.div_ceil(g.images_per_task());
     // One accumulator per task, summed after in task order.
-    let mut partials = vec![T::zero(); tasks.max(1) * size];
+    let mut partials = written_zeros(tasks.max(1) * size);
     let images_per_task = g.images_per_task();
     let one_task = |t: usize, acc: &mut [T]| {
         let images = t * images_per_task..((t + 1) * images_per_task).min(g.batch);
