@@ -367,12 +367,12 @@ fn threads() -> usize {
     1
 }
 
-/// Runs `task(images, that range's slice of out)` for one contiguous range of images per
-/// thread (`out` holds `image_len` elements an image), in parallel where rayon is on.
+/// Runs `task(images, that task's slice of out)` for one contiguous range of images per
+/// thread, in parallel where rayon is on; `out` holds `task_len` elements a task.
 fn per_task<T: Native>(
     g: &Geometry,
     out: &mut [T],
-    image_len: usize,
+    task_len: usize,
     task: impl Fn(Range<usize>, &mut [T]) + Sync + Send,
 ) {
     let images_per_task = g.images_per_task();
@@ -380,7 +380,7 @@ fn per_task<T: Native>(
         let first = t * images_per_task;
         task(first..(first + images_per_task).min(g.batch), chunk)
     };
-    let chunk = (images_per_task * image_len).max(1);
+    let chunk = task_len.max(1);
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
@@ -395,7 +395,7 @@ fn forward<T: Native>(input: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
     let (len, group_len, out_g) = (g.row_len(), g.group_row_len(), g.out_per_group());
     let (positions, out_len) = (g.positions(), g.output_image_len());
     let mut out = vec![T::zero(); g.batch * out_len];
-    per_task(g, &mut out, out_len, |images, out| {
+    per_task(g, &mut out, g.images_per_task() * out_len, |images, out| {
         let offset = images.start;
         T::with_scratch(|rows, block_out| {
             for block in g.blocks(images) {
@@ -404,8 +404,8 @@ fn forward<T: Native>(input: &[T], weight: &[T], g: &Geometry) -> Vec<T> {
                 block_out.resize(g.c_out * count, T::zero());
                 gather_rows(input, g, &block, rows);
                 for group in 0..g.groups {
-                    // SAFETY: `Geometry::check` matched the operands' lengths to `g`; the scratch
-                    // buffers hold `count` rows; each group's offset plus its extent stays inside.
+                    // SAFETY: `Geometry::check` matched the operands to `g`, the scratch
+                    // buffers hold `count` rows: each group's offset plus extent stays inside.
                     unsafe {
                         gemm_into(
                             [out_g, count, group_len],
@@ -439,39 +439,44 @@ fn input_grad<T: Native>(weight: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     let (len, group_len, out_g) = (g.row_len(), g.group_row_len(), g.out_per_group());
     let image_len = g.input_image_len();
     let mut out = written_zeros(g.batch * image_len);
-    per_task(g, &mut out, image_len, |images, out| {
-        let offset = images.start;
-        T::with_scratch(|rows, block_grad| {
-            for block in g.blocks(images) {
-                let count = block_rows(&block);
-                rows.resize(count * len, T::zero());
-                block_grad.resize(g.c_out * count, T::zero());
-                gather_outputs(grad, g, &block, block_grad);
-                for group in 0..g.groups {
-                    // SAFETY: `Geometry::check` matched the operands' lengths to `g`; the scratch
-                    // buffers hold `count` rows; each group's offset plus its extent stays inside.
-                    unsafe {
-                        gemm_into(
-                            [count, group_len, out_g],
-                            rows.as_mut_ptr().add(group * group_len),
-                            len,
-                            false,
-                            block_grad.as_ptr().add(group * out_g * count),
-                            [1, count],
-                            weight.as_ptr().add(group * out_g * group_len),
-                            [group_len, 1],
-                        );
+    per_task(
+        g,
+        &mut out,
+        g.images_per_task() * image_len,
+        |images, out| {
+            let offset = images.start;
+            T::with_scratch(|rows, block_grad| {
+                for block in g.blocks(images) {
+                    let count = block_rows(&block);
+                    rows.resize(count * len, T::zero());
+                    block_grad.resize(g.c_out * count, T::zero());
+                    gather_outputs(grad, g, &block, block_grad);
+                    for group in 0..g.groups {
+                        // SAFETY: `Geometry::check` matched the operands to `g`, the scratch
+                        // buffers hold `count` rows: each group's offset plus extent stays inside.
+                        unsafe {
+                            gemm_into(
+                                [count, group_len, out_g],
+                                rows.as_mut_ptr().add(group * group_len),
+                                len,
+                                false,
+                                block_grad.as_ptr().add(group * out_g * count),
+                                [1, count],
+                                weight.as_ptr().add(group * out_g * group_len),
+                                [group_len, 1],
+                            );
+                        }
+                    }
+                    let mut r = 0;
+                    for s in &block {
+                        let image = &mut out[(s.image - offset) * image_len..][..image_len];
+                        row2im(&rows[r * len..(r + s.count) * len], g, s.first, image);
+                        r += s.count;
                     }
                 }
-                let mut r = 0;
-                for s in &block {
-                    let image = &mut out[(s.image - offset) * image_len..][..image_len];
-                    row2im(&rows[r * len..(r + s.count) * len], g, s.first, image);
-                    r += s.count;
-                }
-            }
-        });
-    });
+            });
+        },
+    );
     out
 }
 
@@ -479,12 +484,10 @@ fn input_grad<T: Native>(weight: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
 fn weight_grad<T: Native>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
     let (len, group_len, out_g) = (g.row_len(), g.group_row_len(), g.out_per_group());
     let size = g.c_out * group_len;
-    let tasks = g.batch.div_ceil(g.images_per_task());
-    // One accumulator per task, summed after in task order.
-    let mut partials = written_zeros(tasks.max(1) * size);
-    let images_per_task = g.images_per_task();
-    let one_task = |t: usize, acc: &mut [T]| {
-        let images = t * images_per_task..((t + 1) * images_per_task).min(g.batch);
+    let tasks = g.batch.div_ceil(g.images_per_task()).max(1);
+    // One accumulator per task, then summed into the first in task order.
+    let mut partials: Vec<T> = written_zeros(tasks * size);
+    per_task(g, &mut partials, size, |images, acc| {
         T::with_scratch(|rows, block_grad| {
             for block in g.blocks(images) {
                 let count = block_rows(&block);
@@ -493,8 +496,8 @@ fn weight_grad<T: Native>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
                 gather_rows(input, g, &block, rows);
                 gather_outputs(grad, g, &block, block_grad);
                 for group in 0..g.groups {
-                    // SAFETY: `Geometry::check` matched the operands' lengths to `g`; the scratch
-                    // buffers hold `count` rows; each group's offset plus its extent stays inside.
+                    // SAFETY: `Geometry::check` matched the operands to `g`, the scratch
+                    // buffers hold `count` rows: each group's offset plus extent stays inside.
                     unsafe {
                         gemm_into(
                             [out_g, group_len, count],
@@ -510,28 +513,13 @@ fn weight_grad<T: Native>(input: &[T], grad: &[T], g: &Geometry) -> Vec<T> {
                 }
             }
         });
-    };
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        partials
-            .par_chunks_mut(size.max(1))
-            .enumerate()
-            .for_each(|(t, acc)| one_task(t, acc));
-    }
-    #[cfg(not(feature = "rayon"))]
-    partials
-        .chunks_mut(size.max(1))
-        .enumerate()
-        .for_each(|(t, acc)| one_task(t, acc));
-    let mut parts = partials.chunks(size.max(1));
-    let mut total = parts
-        .next()
-        .map_or_else(|| vec![T::zero(); size], <[T]>::to_vec);
-    for part in parts {
+    });
+    let (total, rest) = partials.split_at_mut(size);
+    for part in rest.chunks(size.max(1)) {
         total.iter_mut().zip(part).for_each(|(t, p)| *t += *p);
     }
-    total
+    partials.truncate(size);
+    partials
 }
 
 fn len(t: &FlexTensor) -> usize {
