@@ -1,10 +1,11 @@
-//! The patched flex convolution backward (vendor/burn-flex, `ops/conv_im2row.rs`) against a
+//! The patched flex convolutions (vendor/burn-flex, `ops/conv_im2row.rs`) against a
 //! direct f64 computation of the same sums, on random shapes: strides, dilations, groups,
 //! symmetric and asymmetric padding, odd sizes, transposed convolutions with output padding
 //! (also at or above the stride, where the dilation allows it), and shapes large enough to be
 //! cut into position tiles; each in rayon pools of 1 and 3 threads, since the kernels' blocks
-//! follow the thread count. The loss is `Σ y · G` for a random `G`, so the gradients are `∂/∂x`
-//! and `∂/∂w` of that sum, through burn's autodiff on flex.
+//! follow the thread count. Since the patch also runs the forward passes that flex would run on
+//! its generic path, half the cases add a bias. The loss is `Σ y · G` for a random `G`, so the
+//! gradients are `∂/∂x`, `∂/∂w` (and `∂/∂b`) of that sum, through burn's autodiff on flex.
 
 use burn::prelude::*;
 use burn::tensor::module::{conv_transpose2d, conv2d};
@@ -149,8 +150,10 @@ fn random_case(rng: &mut ChaCha8Rng) -> Case {
         let groups = rng.random_range(1..=3);
         let case = Case {
             n: rng.random_range(1..=5),
-            c_in: groups * rng.random_range(1..=4),
-            c_out: groups * rng.random_range(1..=4),
+            // Up to 6 channels a group: one group of at most 4 inputs is flex's small-channel
+            // path, more is the patched kernel's.
+            c_in: groups * rng.random_range(1..=6),
+            c_out: groups * rng.random_range(1..=6),
             size: [rng.random_range(1..=11), rng.random_range(1..=11)],
             kernel: [rng.random_range(1..=4), rng.random_range(1..=4)],
             stride: [rng.random_range(1..=3), rng.random_range(1..=3)],
@@ -181,20 +184,34 @@ fn relative_error(actual: &Tensor<4>, expected: &Array) -> f64 {
 
 const TOLERANCE: f64 = 1e-5;
 
-/// Checks `apply` (a convolution of `x` by `w` whose output has `g`'s shape) and its two
-/// gradients of `Σ apply(x, w) · g` against the direct sums over `taps`, which calls its
-/// argument with the flat (x, w, output) indices of every multiply.
+/// A bias for half the cases: `[channels]`, stored as `[channels, 1, 1, 1]`.
+fn random_bias(channels: usize, rng: &mut ChaCha8Rng) -> Option<Array> {
+    rng.random_bool(0.5)
+        .then(|| Array::random([channels, 1, 1, 1], rng))
+}
+
+/// Checks `apply` (a convolution of `x` by `w`, plus `bias` if any, whose output has `g`'s
+/// shape) and its gradients of `Σ apply(x, w, b) · g` against the direct sums over `taps`,
+/// which calls its argument with the flat (x, w, output) indices of every multiply.
 fn check(
     label: &str,
     [x, w, g]: [&Array; 3],
+    bias: Option<&Array>,
     taps: impl FnOnce(&mut dyn FnMut(usize, usize, usize)),
-    apply: impl FnOnce(Tensor<4>, Tensor<4>) -> Tensor<4>,
+    apply: impl FnOnce(Tensor<4>, Tensor<4>, Option<Tensor<1>>) -> Tensor<4>,
 ) {
     let (mut y, mut dx, mut dw) = (
         Array::zeros(g.dims),
         Array::zeros(x.dims),
         Array::zeros(w.dims),
     );
+    let mut db = Array::zeros([g.dims[1], 1, 1, 1]);
+    let plane = g.dims[2] * g.dims[3];
+    for (yi, (out, grad)) in y.data.iter_mut().zip(&g.data).enumerate() {
+        let channel = (yi / plane) % g.dims[1];
+        *out = bias.map_or(0.0, |b| b.data[channel]);
+        db.data[channel] += grad;
+    }
     taps(&mut |xi, wi, yi| {
         y.data[yi] += x.data[xi] * w.data[wi];
         dx.data[xi] += g.data[yi] * w.data[wi];
@@ -203,16 +220,21 @@ fn check(
     let device = Device::flex().autodiff();
     let xt = x.tensor(&device).require_grad();
     let wt = w.tensor(&device).require_grad();
-    let out = apply(xt.clone(), wt.clone());
+    let bt = bias.map(|b| b.tensor(&device).reshape([b.dims[0]]).require_grad());
+    let out = apply(xt.clone(), wt.clone(), bt.clone());
     let grads = (out.clone() * g.tensor(&device)).sum().backward();
-    let errors = [
+    let mut errors = vec![
         relative_error(&out.inner(), &y),
         relative_error(&xt.grad(&grads).unwrap(), &dx),
         relative_error(&wt.grad(&grads).unwrap(), &dw),
     ];
+    if let Some(bt) = bt {
+        let grad = bt.grad(&grads).unwrap().reshape([db.dims[0], 1, 1, 1]);
+        errors.push(relative_error(&grad, &db));
+    }
     assert!(
         errors.iter().all(|&e| e < TOLERANCE),
-        "{label}: forward, ∂x, ∂w errors {errors:?}"
+        "{label}: forward, ∂x, ∂w (, ∂b) errors {errors:?}"
     );
 }
 
@@ -222,13 +244,15 @@ fn check_conv2d(case: Case, rng: &mut ChaCha8Rng) {
     let x = Array::random([case.n, case.c_in, case.size[0], case.size[1]], rng);
     let w = Array::random(case.weight_dims(), rng);
     let g = Array::random([case.n, case.c_out, oh, ow], rng);
+    let bias = random_bias(case.c_out, rng);
     let options =
         ConvOptions::new_with_padding(case.stride, case.padding, case.dilation, case.groups);
     check(
-        &format!("conv2d {case:?}"),
+        &format!("conv2d {case:?} bias {}", bias.is_some()),
         [&x, &w, &g],
+        bias.as_ref(),
         |f| case.for_each_tap(|xi, wi, yi| f(x.at(xi), w.at(wi), g.at(yi))),
-        |x, w| conv2d(x, w, None, options),
+        |x, w, b| conv2d(x, w, b, options),
     );
 }
 
@@ -253,6 +277,7 @@ fn check_conv_transpose2d(case: Case, extra: [usize; 2], rng: &mut ChaCha8Rng) -
     let x = Array::random([case.n, case.c_in, case.size[0], case.size[1]], rng);
     let w = Array::random([case.c_in, out_g, case.kernel[0], case.kernel[1]], rng);
     let g = Array::random([case.n, case.c_out, oh, ow], rng);
+    let bias = random_bias(case.c_out, rng);
     let taps = |f: &mut dyn FnMut(usize, usize, usize)| {
         for (b, ci, co, h, v, i, j) in transposed_taps(&case, in_g, out_g) {
             let oy = (h * case.stride[0] + i * case.dilation[0]).checked_sub(case.padding[0].0);
@@ -274,10 +299,11 @@ fn check_conv_transpose2d(case: Case, extra: [usize; 2], rng: &mut ChaCha8Rng) -
     let options =
         ConvTransposeOptions::new(case.stride, padding, extra, case.dilation, case.groups);
     check(
-        &format!("conv_transpose2d {case:?} +{extra:?}"),
+        &format!("conv_transpose2d {case:?} +{extra:?} bias {}", bias.is_some()),
         [&x, &w, &g],
+        bias.as_ref(),
         taps,
-        |x, w| conv_transpose2d(x, w, None, options),
+        |x, w, b| conv_transpose2d(x, w, b, options),
     );
     true
 }
