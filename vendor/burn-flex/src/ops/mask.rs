@@ -245,6 +245,37 @@ pub fn mask_fill_bool(tensor: FlexTensor, mask: FlexTensor, value: bool) -> Flex
     }
 }
 
+/// `dst[i] = src[i]` where the mask byte's truth equals `when_set`, else `dst[i]` is kept.
+///
+/// Patch (PATCH.md): a bit blend on the elements' bits, which vectorises; the branch per
+/// element it replaces mispredicted on masks such as an activation's signs (burn-backend's
+/// default `leaky_relu`, which autodiff records, is a `mask_where`), ≈ 8 % of a GAN's training
+/// profile.
+fn blend_in_place<T: bytemuck::Pod>(dst: &mut [T], mask: &[u8], src: &[T], when_set: bool) {
+    macro_rules! blend {
+        ($bits:ty) => {{
+            let dst: &mut [$bits] = bytemuck::cast_slice_mut(dst);
+            let src: &[$bits] = bytemuck::cast_slice(src);
+            for ((d, &s), &m) in dst.iter_mut().zip(src).zip(mask) {
+                let take = <$bits>::wrapping_sub(0, ((m != 0) == when_set) as $bits);
+                *d = (s & take) | (*d & !take);
+            }
+        }};
+    }
+    match (core::mem::size_of::<T>(), core::mem::align_of::<T>()) {
+        (8, 8) => blend!(u64),
+        (4, 4) => blend!(u32),
+        (2, 2) => blend!(u16),
+        _ => {
+            for ((d, &s), &m) in dst.iter_mut().zip(src).zip(mask) {
+                if (m != 0) == when_set {
+                    *d = s;
+                }
+            }
+        }
+    }
+}
+
 /// Replace elements from value tensor where mask is true.
 ///
 /// mask_where(tensor, mask, value) -> tensor with elements from value where mask is true
@@ -267,11 +298,8 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let value_slice = &value.storage::<T>()[v_offset..v_offset + numel];
             let tensor_slice = &mut tensor.storage_mut::<T>()[t_offset..t_offset + numel];
-            for (i, &m) in mask_bytes.iter().enumerate() {
-                if m != 0 {
-                    tensor_slice[i] = value_slice[i];
-                }
-            }
+            // Patch (PATCH.md): a branch-free blend.
+            blend_in_place(tensor_slice, mask_bytes, value_slice, true);
             return tensor;
         } else if let Some(nest) =
             crate::zip::collapse_for_zip3(tensor.layout(), mask.layout(), value.layout())
@@ -318,11 +346,8 @@ where
             let mask_bytes = &mask.bytes()[m_offset..m_offset + numel];
             let tensor_slice = &tensor.storage::<T>()[t_offset..t_offset + numel];
             let value_slice = &mut value.storage_mut::<T>()[v_offset..v_offset + numel];
-            for (i, &m) in mask_bytes.iter().enumerate() {
-                if m == 0 {
-                    value_slice[i] = tensor_slice[i];
-                }
-            }
+            // Patch (PATCH.md): a branch-free blend.
+            blend_in_place(value_slice, mask_bytes, tensor_slice, false);
             return value;
         } else if let Some(nest) =
             crate::zip::collapse_for_zip3(value.layout(), mask.layout(), tensor.layout())
