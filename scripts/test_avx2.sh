@@ -28,7 +28,7 @@ if grep -A4 '^default = \[' "$work/macerator/Cargo.toml" | grep -q avx512; then
   echo "could not remove avx512 from macerator's default features" >&2; exit 1
 fi
 mkdir -p "$work/tree"
-cp -r "$root"/{Cargo.toml,Cargo.lock,src,tests,fixtures,assets,examples,bench,python} "$work/tree/"
+cp -r "$root"/{Cargo.toml,Cargo.lock,src,tests,fixtures,assets,examples,bench,python,vendor} "$work/tree/"
 cd "$work/tree"
 CARGO_TARGET_DIR="$target" cargo test --release \
   --config "patch.crates-io.macerator.path=\"$work/macerator\"" "$@"
