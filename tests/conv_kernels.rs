@@ -3,9 +3,8 @@
 //! symmetric and asymmetric padding, odd sizes, transposed convolutions with output padding
 //! (also at or above the stride, where the dilation allows it), and shapes large enough to be
 //! cut into position tiles; each in rayon pools of 1 and 3 threads, since the kernels' blocks
-//! follow the thread count. Since the patch also runs the forward passes that flex would run on
-//! its generic path, half the cases add a bias. The loss is `Σ y · G` for a random `G`, so the
-//! gradients are `∂/∂x`, `∂/∂w` (and `∂/∂b`) of that sum, through burn's autodiff on flex.
+//! follow the thread count. Half the cases add a bias. The loss is `Σ y · G` for a random `G`,
+//! so the gradients are `∂/∂x`, `∂/∂w` (and `∂/∂b`) of that sum, through burn's autodiff on flex.
 
 use burn::prelude::*;
 use burn::tensor::module::{conv_transpose2d, conv2d};
@@ -151,7 +150,7 @@ fn random_case(rng: &mut ChaCha8Rng) -> Case {
         let case = Case {
             n: rng.random_range(1..=5),
             // Up to 6 channels a group: one group of at most 4 inputs is flex's small-channel
-            // path, more is the patched kernel's.
+            // forward path, more its generic one.
             c_in: groups * rng.random_range(1..=6),
             c_out: groups * rng.random_range(1..=6),
             size: [rng.random_range(1..=11), rng.random_range(1..=11)],

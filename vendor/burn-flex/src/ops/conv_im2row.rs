@@ -1,10 +1,7 @@
-//! 2-D convolution kernels as im2row + GEMM over blocks of positions: the forward pass (of a
-//! convolution, and a transposed convolution's input gradient), the input gradient (and a
-//! transposed convolution's forward pass) and the weight gradient.
+//! 2-D convolution kernels as im2row + GEMM over blocks of positions: the forward pass (used
+//! for a transposed convolution's input gradient), the input gradient and the weight gradient.
 //!
-//! Patch to burn-flex 0.22.1 (see `PATCH.md` at the crate root). Flex's own forward passes run
-//! one GEMM an image, a few dozen positions wide on small maps; here a block gathers several
-//! images. Without the patch, burn-backend's
+//! Patch to burn-flex 0.22.1 (see `PATCH.md` at the crate root). Without it, burn-backend's
 //! default backward derives a convolution's weight gradient as another convolution with the batch
 //! and channel axes swapped: its "batch" is the input channels, its "kernel" the whole output
 //! map, so flex runs it as one long single-tile GEMM per input channel after single-threaded
@@ -271,13 +268,33 @@ fn block_rows(block: &[Segment]) -> usize {
     block.iter().map(|s| s.count).sum()
 }
 
+/// `dst = src`, inlined for the kernel widths of image models: a span is one kernel row, a few
+/// elements, where a call to `memcpy` costs more than the copy.
+#[inline(always)]
+fn copy_span<T: Copy>(dst: &mut [T], src: &[T]) {
+    #[inline(always)]
+    fn fixed<T: Copy, const N: usize>(dst: &mut [T], src: &[T]) {
+        let src: &[T; N] = src.try_into().unwrap();
+        let dst: &mut [T; N] = dst.try_into().unwrap();
+        *dst = *src;
+    }
+    match dst.len() {
+        1 => dst[0] = src[0],
+        2 => fixed::<T, 2>(dst, src),
+        3 => fixed::<T, 3>(dst, src),
+        4 => fixed::<T, 4>(dst, src),
+        5 => fixed::<T, 5>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// Receptive fields of positions `first..first + rows.len() / row_len` of one image.
 fn im2row<T: Native>(image: &[T], g: &Geometry, first: usize, rows: &mut [T]) {
     let len = g.row_len();
     for (r, row) in rows.chunks_exact_mut(len).enumerate() {
         g.receptive_field(first + r, |col, span| match span {
-            Span::Zeros(n) => row[col..col + n].fill(T::zero()),
-            Span::Run(at, n) => row[col..col + n].copy_from_slice(&image[at..at + n]),
+            Span::Zeros(n) => row[col..col + n].iter_mut().for_each(|v| *v = T::zero()),
+            Span::Run(at, n) => copy_span(&mut row[col..col + n], &image[at..at + n]),
             Span::Tap(at) => row[col] = at.map_or(T::zero(), |at| image[at]),
         });
     }
@@ -635,105 +652,6 @@ fn run_in_dtype(
             )
         }
         dtype => panic!("convolution backward: unsupported dtype {dtype:?}"),
-    }
-}
-
-/// Whether [`conv2d`] runs a convolution rather than flex's own paths: every case flex sends to
-/// its generic tiled im2col (which runs one image's positions a GEMM, a few dozen on the small
-/// maps of image models), not the 1×1, depthwise and small-channel cases it special-cases.
-pub fn handles_conv2d(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
-    let [_, c_in, _, _] = dims4(x);
-    let [c_out, per_group, kh, kw] = dims4(weight);
-    let one_by_one =
-        kh == 1 && kw == 1 && options.stride == [1, 1] && options.padding_begin() == [0, 0];
-    let depthwise = per_group == 1 && options.groups == c_in && c_out == c_in;
-    let small_channel = options.groups == 1 && c_in <= 4 && c_out <= 16;
-    !(one_by_one || depthwise || small_channel)
-}
-
-/// `conv2d`'s forward pass, bias included; asymmetric padding is read directly.
-pub fn conv2d(
-    x: FlexTensor,
-    weight: FlexTensor,
-    bias: Option<FlexTensor>,
-    options: &ConvOptions<2>,
-) -> FlexTensor {
-    let [batch, c_in, h_in, w_in] = dims4(&x);
-    let [c_out, _, kh, kw] = dims4(&weight);
-    let (begin, end) = (options.padding_begin(), options.padding_end());
-    let output_size = |a: usize, size: usize, k: usize| {
-        let span = options.dilation[a] * (k - 1) + 1;
-        (size + begin[a] + end[a]).saturating_sub(span) / options.stride[a] + 1
-    };
-    let g = Geometry {
-        batch,
-        c_in,
-        h_in,
-        w_in,
-        c_out,
-        h_out: output_size(0, h_in, kh),
-        w_out: output_size(1, w_in, kw),
-        kh,
-        kw,
-        stride: options.stride,
-        pad: begin,
-        dilation: options.dilation,
-        groups: options.groups,
-    };
-    g.check(len(&x), len(&weight), g.batch * g.output_image_len());
-    let shape = Shape::new([batch, c_out, g.h_out, g.w_out]);
-    let out = run_in_dtype(x, weight, &g, shape, forward::<f32>, forward::<f64>);
-    with_bias(out, bias)
-}
-
-/// `conv_transpose2d`'s forward pass, bias included: the input gradient of the convolution
-/// that reads its output back onto its input.
-pub fn conv_transpose2d(
-    x: FlexTensor,
-    weight: FlexTensor,
-    bias: Option<FlexTensor>,
-    options: &ConvTransposeOptions<2>,
-) -> FlexTensor {
-    let [batch, c_x, h_x, w_x] = dims4(&x);
-    let [_, per_group, kh, kw] = dims4(&weight);
-    let c_y = per_group * options.groups;
-    let output_size = |a: usize, size: usize, k: usize| {
-        let span = options.dilation[a] * (k - 1) + options.padding_out[a] + 1;
-        ((size.max(1) - 1) * options.stride[a] + span).saturating_sub(2 * options.padding[a])
-    };
-    let g = Geometry {
-        batch,
-        c_in: c_y,
-        h_in: output_size(0, h_x, kh),
-        w_in: output_size(1, w_x, kw),
-        c_out: c_x,
-        h_out: h_x,
-        w_out: w_x,
-        kh,
-        kw,
-        stride: options.stride,
-        pad: options.padding,
-        dilation: options.dilation,
-        groups: options.groups,
-    };
-    g.check(g.batch * g.input_image_len(), len(&weight), len(&x));
-    let shape = Shape::new([batch, c_y, g.h_in, g.w_in]);
-    let out = run_in_dtype(weight, x, &g, shape, input_grad::<f32>, input_grad::<f64>);
-    with_bias(out, bias)
-}
-
-/// `out [batch, c, h, w]` plus `bias [c]` on every position.
-fn with_bias(out: FlexTensor, bias: Option<FlexTensor>) -> FlexTensor {
-    use burn_backend::ops::FloatTensorOps;
-    match bias {
-        None => out,
-        Some(bias) => {
-            let channels = bias.layout().shape().num_elements();
-            let bias = bias
-                .to_contiguous()
-                .reshape(Shape::new([1, channels, 1, 1]));
-            crate::Flex::float_add(out, bias)
-        }
     }
 }
 

@@ -65,10 +65,6 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Flex> {
-        // Patch (PATCH.md): the im2row forward kernel where flex would run its generic path.
-        if conv_im2row::handles_conv2d(&x, &weight, &options) {
-            return conv_im2row::conv2d(x, weight, bias, &options);
-        }
         let (x, options) = pad_asymmetric_conv_input::<Flex, 2>(x, options);
         match x.dtype() {
             DType::F32 => conv::conv2d_f32(x, weight, bias, &options),
@@ -305,9 +301,13 @@ impl ModuleOps<Flex> for Flex {
         bias: Option<FloatTensor<Flex>>,
         options: ConvTransposeOptions<2>,
     ) -> FloatTensor<Flex> {
-        // Patch (PATCH.md): the im2row kernels (a transposed convolution is a convolution's
-        // input gradient) instead of flex's one GEMM an image.
-        conv_im2row::conv_transpose2d(x, weight, bias, &options)
+        match x.dtype() {
+            DType::F32 => conv_transpose::conv_transpose2d_f32(x, weight, bias, &options),
+            DType::F64 => conv_transpose::conv_transpose2d_f64(x, weight, bias, &options),
+            DType::F16 => conv_transpose::conv_transpose2d_f16(x, weight, bias, &options),
+            DType::BF16 => conv_transpose::conv_transpose2d_bf16(x, weight, bias, &options),
+            dtype => panic!("conv_transpose2d: unsupported dtype {:?}", dtype),
+        }
     }
 
     // Patch (PATCH.md): both gradients by the im2row kernels (the input gradient is a convolution).
