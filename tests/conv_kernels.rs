@@ -298,7 +298,10 @@ fn check_conv_transpose2d(case: Case, extra: [usize; 2], rng: &mut ChaCha8Rng) -
     let options =
         ConvTransposeOptions::new(case.stride, padding, extra, case.dilation, case.groups);
     check(
-        &format!("conv_transpose2d {case:?} +{extra:?} bias {}", bias.is_some()),
+        &format!(
+            "conv_transpose2d {case:?} +{extra:?} bias {}",
+            bias.is_some()
+        ),
         [&x, &w, &g],
         bias.as_ref(),
         taps,

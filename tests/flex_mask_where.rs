@@ -27,7 +27,10 @@ fn floats(values: &[f32], dtype: DType, device: &Device) -> Tensor<1> {
 }
 
 fn selected(t: Tensor<1>) -> Vec<f64> {
-    t.cast(DType::F64).into_data().try_into_vec::<f64>().unwrap()
+    t.cast(DType::F64)
+        .into_data()
+        .try_into_vec::<f64>()
+        .unwrap()
 }
 
 #[test]
@@ -42,12 +45,20 @@ fn mask_where_selects_on_both_in_place_paths() {
         let t = floats(&tensor, dtype, &device);
         let v = floats(&value, dtype, &device);
         let kept_v = v.clone();
-        assert_eq!(selected(t.mask_where(mask.clone(), v)), expected, "{dtype:?}, tensor reused");
+        assert_eq!(
+            selected(t.mask_where(mask.clone(), v)),
+            expected,
+            "{dtype:?}, tensor reused"
+        );
         // The tensor is shared and the value is not: the selection is written into the value.
         let t = floats(&tensor, dtype, &device);
         let kept_t = t.clone();
         let v = floats(&value, dtype, &device);
-        assert_eq!(selected(t.mask_where(mask, v)), expected, "{dtype:?}, value reused");
+        assert_eq!(
+            selected(t.mask_where(mask, v)),
+            expected,
+            "{dtype:?}, value reused"
+        );
         drop((kept_t, kept_v));
     }
 }
@@ -65,7 +76,11 @@ fn integer_mask_where_selects() {
     let ints = |v: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [LEN]), &device);
     let mask = Tensor::<1, Bool>::from_data(TensorData::new(mask, [LEN]), &device);
     let out = ints(&tensor).mask_where(mask, ints(&value));
-    let out: Vec<i64> = out.cast(burn::tensor::IntDType::I64).into_data().try_into_vec().unwrap();
+    let out: Vec<i64> = out
+        .cast(burn::tensor::IntDType::I64)
+        .into_data()
+        .try_into_vec()
+        .unwrap();
     assert_eq!(out, expected);
 }
 
@@ -83,7 +98,15 @@ fn leaky_relu_and_its_gradient_through_autodiff() {
     let dx: Vec<f32> = xt.grad(&grads).unwrap().into_data().try_into_vec().unwrap();
     for i in 0..LEN {
         let factor = if x[i] < 0.0 { slope as f32 } else { 1.0 };
-        assert_eq!(y[i], if x[i] < 0.0 { x[i] * slope as f32 } else { x[i] }, "y[{i}]");
+        assert_eq!(
+            y[i],
+            if x[i] < 0.0 {
+                x[i] * slope as f32
+            } else {
+                x[i]
+            },
+            "y[{i}]"
+        );
         assert_eq!(dx[i], g[i] * factor, "dx[{i}]");
     }
 }
