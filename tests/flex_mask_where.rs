@@ -1,6 +1,7 @@
 //! The patched flex `mask_where` (vendor/burn-flex, `ops/mask.rs`: a bit blend in place of a
 //! branch per element) against a direct selection, on random masks: both in-place paths (the
-//! tensor reused, or the value reused), for f32, f64 and integer elements, and through autodiff
+//! tensor reused, or the value reused), for f32, f64, f16, bf16 and integer elements (the
+//! blend's 32-, 64- and 16-bit forms), and through autodiff
 //! as burn's default `leaky_relu`, whose forward and gradient are recorded `mask_where`s.
 
 use burn::prelude::*;
@@ -11,15 +12,12 @@ use rand_chacha::ChaCha8Rng;
 
 const LEN: usize = 10_007;
 
-/// Random values, a random mask, and the selection `mask ? value : tensor` they should give.
-fn case(rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<bool>, Vec<f32>, Vec<f32>) {
+/// Random operands and a random mask: `(tensor, mask, value)`.
+fn case(rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<bool>, Vec<f32>) {
     let tensor: Vec<f32> = (0..LEN).map(|_| rng.random_range(-1.0..1.0)).collect();
     let value: Vec<f32> = (0..LEN).map(|_| rng.random_range(-1.0..1.0)).collect();
     let mask: Vec<bool> = (0..LEN).map(|_| rng.random_bool(0.5)).collect();
-    let expected = (0..LEN)
-        .map(|i| if mask[i] { value[i] } else { tensor[i] })
-        .collect();
-    (tensor, mask, value, expected)
+    (tensor, mask, value)
 }
 
 fn floats(values: &[f32], dtype: DType, device: &Device) -> Tensor<1> {
@@ -37,9 +35,16 @@ fn selected(t: Tensor<1>) -> Vec<f64> {
 fn mask_where_selects_on_both_in_place_paths() {
     let device = Device::flex();
     let mut rng = ChaCha8Rng::seed_from_u64(5);
-    for dtype in [DType::F32, DType::F64] {
-        let (tensor, mask, value, expected) = case(&mut rng);
-        let expected: Vec<f64> = expected.iter().map(|&v| v as f64).collect();
+    for dtype in [DType::F32, DType::F64, DType::F16, DType::BF16] {
+        let (tensor, mask, value) = case(&mut rng);
+        // The operands as stored in `dtype` (rounded for the 16-bit types), then selected.
+        let (t_stored, v_stored) = (
+            selected(floats(&tensor, dtype, &device)),
+            selected(floats(&value, dtype, &device)),
+        );
+        let expected: Vec<f64> = (0..LEN)
+            .map(|i| if mask[i] { v_stored[i] } else { t_stored[i] })
+            .collect();
         let mask = Tensor::<1, Bool>::from_data(TensorData::new(mask, [LEN]), &device);
         // The tensor is the only handle on its storage: the selection is written into it.
         let t = floats(&tensor, dtype, &device);
@@ -75,20 +80,24 @@ fn integer_mask_where_selects() {
         .collect();
     let ints = |v: &[i64]| Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [LEN]), &device);
     let mask = Tensor::<1, Bool>::from_data(TensorData::new(mask, [LEN]), &device);
-    let out = ints(&tensor).mask_where(mask, ints(&value));
-    let out: Vec<i64> = out
-        .cast(burn::tensor::IntDType::I64)
-        .into_data()
-        .try_into_vec()
-        .unwrap();
-    assert_eq!(out, expected);
+    let values = |t: Tensor<1, Int>| -> Vec<i64> {
+        let t = t.cast(burn::tensor::IntDType::I64);
+        t.into_data().try_into_vec().unwrap()
+    };
+    // The tensor reused, then (the tensor shared, the value not) the value reused.
+    let reused_tensor = ints(&tensor).mask_where(mask.clone(), ints(&value));
+    assert_eq!(values(reused_tensor), expected, "tensor reused");
+    let shared = ints(&tensor);
+    let reused_value = shared.clone().mask_where(mask, ints(&value));
+    assert_eq!(values(reused_value), expected, "value reused");
+    drop(shared);
 }
 
 #[test]
 fn leaky_relu_and_its_gradient_through_autodiff() {
     let device = Device::flex().autodiff();
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let (x, _, g, _) = case(&mut rng);
+    let (x, _, g) = case(&mut rng);
     let slope = 0.2;
     let xt = Tensor::<1>::from_data(TensorData::new(x.clone(), [LEN]), &device).require_grad();
     let gt = Tensor::<1>::from_data(TensorData::new(g.clone(), [LEN]), &device);
