@@ -1,10 +1,11 @@
 //! flex's convolutions (forward passes stock, gradients patched in vendor/burn-flex,
-//! `ops/conv_im2row.rs`) against a direct f64 computation of the same sums, on random shapes: strides, dilations, groups,
-//! symmetric and asymmetric padding, odd sizes, transposed convolutions with output padding
-//! (also at or above the stride, where the dilation allows it), and shapes large enough to be
-//! cut into position tiles; each in rayon pools of 1 and 3 threads, since the kernels' blocks
-//! follow the thread count. Half the cases add a bias. The loss is `Σ y · G` for a random `G`,
-//! so the gradients are `∂/∂x`, `∂/∂w` (and `∂/∂b`) of that sum, through burn's autodiff on flex.
+//! `ops/conv_im2row.rs`) against a direct f64 computation of the same sums, on random shapes:
+//! strides, dilations, groups, symmetric and asymmetric padding, odd sizes, transposed
+//! convolutions with output padding (also at or above the stride, where the dilation allows
+//! it), and shapes large enough to be cut into position tiles; each in rayon pools of 1 and 3
+//! threads, since the kernels' blocks follow the thread count. Half the cases add a bias. The
+//! loss is `Σ y · G` for a random `G`, so the gradients are `∂/∂x`, `∂/∂w` (and `∂/∂b`) of
+//! that sum, through burn's autodiff on flex.
 
 use burn::prelude::*;
 use burn::tensor::module::{conv_transpose2d, conv2d};
