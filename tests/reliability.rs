@@ -87,7 +87,7 @@ fn run_folders_are_transactions() {
         weights_before
     );
     // A re-training killed while it runs: the old run stays whole and evaluates as before.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+    let mut child = std::process::Command::new(oddity_bin())
         .args(train_args(
             d,
             r,
@@ -542,7 +542,7 @@ fn stop_when_checkpointed(
     epoch: usize,
     signal: &str,
 ) -> std::process::ExitStatus {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+    let mut child = std::process::Command::new(oddity_bin())
         .args(args)
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -78,9 +78,18 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// The `oddity` binary the command-line tests run: `ODDITY_BIN` when set (scripts/gpu-check.sh
+/// runs the compiled tests on a machine where cargo's build folder does not exist), else the one
+/// cargo built beside these tests.
+pub fn oddity_bin() -> PathBuf {
+    std::env::var_os("ODDITY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_oddity")))
+}
+
 /// Run the `oddity` binary with `args`.
 pub fn oddity(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_oddity"))
+    std::process::Command::new(oddity_bin())
         .args(args)
         .output()
         .expect("the oddity binary runs")

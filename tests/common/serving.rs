@@ -23,7 +23,7 @@ impl Drop for Served {
 
 /// Start `oddity serve RUNS… --port 0 EXTRA…` and read the address it prints.
 pub fn serve(runs: &[&Path], extra: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_oddity"))
+    let mut child = Command::new(super::oddity_bin())
         .arg("serve")
         .args(runs)
         .args(["--port", "0"])
