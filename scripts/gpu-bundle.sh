@@ -3,10 +3,12 @@
 # machine that has none: oddity and the detector test programs built with burn's Vulkan backend
 # (`--features vulkan,bench`), stripped and packed into one archive small enough to travel.
 #
-#   scripts/gpu-bundle.sh [OUT_DIR]     (default gpu-bundle/; about 25 min on 2 cores the first time)
+#   scripts/gpu-bundle.sh [OUT_DIR]     (default gpu-bundle/)
 #
-# The build uses its own target folder (target/gpu), so the CPU build in target/release is left
-# as it is. Then, on the GPU machine, from a copy of this repository:
+# On 2 cores: about 17 min to build the first time, then 5 min to pack. gpu-bundle/ is ignored
+# by git: name it in what travels to the GPU machine (a device call's `carry`). The build uses
+# its own target folder (target/gpu), so the CPU build in target/release is left as it is.
+# Then, on the GPU machine, from a copy of this repository:
 #   scripts/gpu-check.sh gpu-bundle/oddity-gpu.tar.xz [RESULTS_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +48,9 @@ git describe --always --dirty > "$stage/commit"
 mkdir -p "$OUT"
 # The four programs share most of their code (burn, cubecl, oddity): a dictionary larger than
 # one program lets xz find it again in the next, 60.6 → 32.5 MB (so the bundle and the
-# repository travel together under a 64 MiB limit). About 5 min; `tar -xJf` unpacks it.
-tar -C "$stage" -cf - . | xz -9e --lzma2=preset=9e,dict=256MiB > "$OUT/oddity-gpu.tar.xz"
+# repository travel together under a 64 MiB limit). About 5 min; `tar -xJf` unpacks it. Written
+# aside and moved into place, so a failed run leaves no truncated archive under the real name.
+tar -C "$stage" -cf - . | xz --lzma2=preset=9e,dict=256MiB > "$OUT/oddity-gpu.tar.xz.tmp"
+mv "$OUT/oddity-gpu.tar.xz.tmp" "$OUT/oddity-gpu.tar.xz"
 ls -la "$OUT/oddity-gpu.tar.xz"
 echo "built at $(cat "$stage/commit"): oddity ${TESTS[*]} ($FEATURES)"

@@ -12,19 +12,23 @@
 # log per test program, and speed-gpu-models.json / .md (every other model, ours alone, if time
 # is left). Logs carry the seconds since the start on each line.
 # Environment: PYTHON (with PyTorch that sees CUDA, numpy and safetensors; default python3),
-# THREADS (16), BUDGET (570 s in all), PARTS ("bench tests": what runs, in that order),
-# BENCH_BUDGET (300 s for the twins), TWINS (the cases, comma-separated, smallest first),
-# TESTS ("detectors hyperspectral localisation"), TEST_THREADS (4), TEST_AUTOTUNE (minimal).
+# THREADS (16), BUDGET (570 s in all), PARTS ("bench tests models": the twins, the tests,
+# every other model; what runs, in that order), BENCH_BUDGET (300 s for the twins), TWINS (the
+# cases, comma-separated, smallest first), TESTS ("hyperspectral detectors localisation", in
+# that order, each given what is left), TEST_THREADS (4), TEST_AUTOTUNE (minimal).
 #
-# The first run (stop 38, on an H200 through Vulkan, tests first): hyperspectral 107 s,
-# localisation cut after 143 s, the bench's first case cut after about 290 s before a figure:
-# one call does not hold everything, so choose PARTS, TESTS and TWINS for the time at hand.
+# The first run (docs/perf-log.md entry 9; an H200 through Vulkan, the tests first, as the script
+# was then): hyperspectral 107 s, localisation cut after 143 s, the bench's first case cut after
+# about 290 s without a figure: one call does not hold everything, so choose PARTS, TESTS and
+# TWINS for the time at hand.
 #
 # The Vulkan loader (libvulkan.so.1) must be installed; where it is not, put Debian's libvulkan1
 # .deb files in .gl/ and run as root: they are unpacked first. The adapter must be a discrete
 # GPU (CUBECL_WGPU_DEFAULT_DEVICE=DiscreteGpu(0) unless set), so a CPU Vulkan driver is never
-# measured by mistake. Where no GPU can be used the script stops at its first step, saying why,
-# with status 2; anything else that fails gives status 1 after the other steps have run.
+# measured by mistake. Where no GPU can be used, or the bundle or the repository is not where it
+# should be, the script stops at once, saying why, with status 2; where oddity's first GPU
+# measurement fails it stops with status 1; a failed bench case or test program gives status 1
+# after the other steps have run.
 #
 # The tests' AUROC floors and exact-equality checks (same seed, same scores; a checkpoint's
 # scores after loading) were set on the CPU: on a GPU a different summation order, or autotune
@@ -34,11 +38,11 @@ BUNDLE=${1:?usage: scripts/gpu-check.sh BUNDLE [RESULTS_DIR]}
 RESULTS=${2:-gpu-results}
 THREADS=${THREADS:-16}
 BUDGET=${BUDGET:-570}
-# What to run, in order: the speed twins (bench), the detector tests (tests).
-PARTS=${PARTS:-bench tests}
+# What to run, in order: the speed twins (bench), the tests (tests), every other model (models).
+PARTS=${PARTS:-bench tests models}
 BENCH_BUDGET=${BENCH_BUDGET:-300}
 TWINS=${TWINS:-autoencoder-kdd,ganomaly-mnist,autoencoder-cifar,ganomaly-cifar}
-TESTS=${TESTS:-detectors hyperspectral localisation}
+TESTS=${TESTS:-hyperspectral detectors localisation}
 TEST_THREADS=${TEST_THREADS:-4}
 TEST_AUTOTUNE=${TEST_AUTOTUNE:-minimal}
 END=$((SECONDS + BUDGET))
@@ -60,7 +64,9 @@ elif [ -f "$BUNDLE" ]; then
 else
   stop "no bundle at $BUNDLE (build one with scripts/gpu-bundle.sh)"
 fi
-for p in oddity $TESTS; do
+programs=oddity
+[[ " $PARTS " == *" tests "* ]] && programs="oddity $TESTS"
+for p in $programs; do
   [ -x "$BIN/$p" ] || stop "the bundle has no $p program"
 done
 [ -f "$BIN/commit" ] && say "bundle built at $(cat "$BIN/commit")"
@@ -95,18 +101,21 @@ say "oddity reaches the GPU (CUBECL_WGPU_DEFAULT_DEVICE=$CUBECL_WGPU_DEFAULT_DEV
 
 status=0
 # Progress lines with the seconds since the script began, so a run cut by the budget still
-# says where its time went (the first GPU run, stop 38, spent minutes before any figure).
-stamp() { while IFS= read -r line; do printf '%4d s  %s\n' "$SECONDS" "$line"; done; }
+# says where its time went (the first GPU run spent minutes before any figure); a last line
+# without its newline (a killed program's) is kept too.
+stamp() {
+  while IFS= read -r line || [ -n "$line" ]; do printf '%4d s  %s\n' "$SECONDS" "$line"; done
+}
 
 # 2. Speed against PyTorch on CUDA (its same-function check traced on our GPU run): one process
 # a case, smallest first, each case's figures kept as soon as it finishes.
 bench_twins() {
-  local PYTHON reference case budget
-  PYTHON=$(command -v "${PYTHON:-python3}") || PYTHON=
-  if [ -n "$PYTHON" ] && timeout 60 "$PYTHON" -c "
+  local python reference case budget
+  python=$(command -v "${PYTHON:-python3}") || python=
+  if [ -n "$python" ] && timeout 60 "$python" -c "
 import sys, numpy, safetensors.numpy, torch
 sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null; then
-    reference=(--python "$PYTHON")
+    reference=(--python "$python")
   else
     say "bench: no Python here with PyTorch that sees CUDA, numpy and safetensors: ours alone"
     reference=(--no-reference)
@@ -131,12 +140,14 @@ sys.exit(0 if torch.cuda.is_available() else 1)" 2> /dev/null; then
     fi
   done
 }
-bench() { # OUT_NAME SECONDS ARGS...
+bench() { # OUT_NAME SECONDS ARGS...; stdout to OUT_NAME.md, stamped stderr to OUT_NAME.log
   local name=$1 seconds=$2
   shift 2
+  # A pipeline, so the log is complete when this returns (the pipe's end waits for stamp).
   timeout -k 10 "$seconds" "$BIN/oddity" bench speed --device gpu --threads "$THREADS" \
     --out "$RESULTS/$name.json" --work-dir "$RESULTS/traces" "$@" \
-    > "$RESULTS/$name.md" 2> >(stamp > "$RESULTS/$name.log")
+    2>&1 > "$RESULTS/$name.md" | stamp > "$RESULTS/$name.log"
+  return "${PIPESTATUS[0]}"
 }
 
 # 3. The detector tests, every model's training floor and round trip, on the GPU. Kernel
@@ -146,46 +157,59 @@ run_tests() {
   local t log budget start rc line
   for t in $TESTS; do
     log="$RESULTS/tests-$t.log"
-    budget=$(($(left) - 5))
+    budget=$(($(left) - 15))
     if [ "$budget" -le 0 ]; then
       say "tests: $t not run (no time left in the budget)"
       status=1
       continue
     fi
     start=$SECONDS
-    ODDITY_TEST_DEVICE=gpu ODDITY_REPO=$PWD ODDITY_BIN="$BIN/oddity" \
+    ODDITY_TEST_DEVICE=gpu ODDITY_REPO=$PWD ODDITY_TEST_BIN="$BIN/oddity" \
       CUBECL_AUTOTUNE_LEVEL=$TEST_AUTOTUNE timeout -k 10 "$budget" "$BIN/$t" \
       --test-threads "$TEST_THREADS" 2>&1 | stamp > "$log"
     rc=${PIPESTATUS[0]}
     line=$(grep "test result:" "$log" | tail -1)
+    line=${line#* s  }
+    line=${line:-no result line}
     case $rc in
-      0) say "tests: $t passed in $((SECONDS - start)) s: ${line#* s  }" ;;
+      0) say "tests: $t passed in $((SECONDS - start)) s: $line" ;;
       124 | 137) say "tests: $t stopped after $((SECONDS - start)) s (out of time)"; status=1 ;;
-      *) say "tests: $t FAILED ($rc) in $((SECONDS - start)) s: ${line#* s  }"; status=1 ;;
+      *) say "tests: $t FAILED ($rc) in $((SECONDS - start)) s: $line"
+        status=1 ;;
     esac
     grep -E " FAILED$|panicked" "$log" | head -10 | tee -a "$summary"
   done
+}
+
+# 4. Every other model, ours alone, with what is left.
+bench_models() {
+  local rest rc
+  rest=$("$BIN/oddity" bench cases | awk -F'\t' '$3 == "no" { print $1 }' | paste -sd, -)
+  if [ "$(left)" -le 60 ] || [ -z "$rest" ]; then
+    say "bench: no time left for the other models"
+    return
+  fi
+  bench speed-gpu-models $(($(left) - 15)) --cases "$rest" --no-reference --repeats 1 \
+    --warmup-steps 1 --min-repeat-seconds 0.3
+  rc=$?
+  case $rc in
+    0) say "bench: every other model in speed-gpu-models.json" ;;
+    124 | 137)
+      say "bench: the other models stopped at the budget; those finished are in speed-gpu-models.json" ;;
+    *)
+      say "bench: the other models FAILED ($rc): $(tail -3 "$RESULTS/speed-gpu-models.log")"
+      status=1 ;;
+  esac
 }
 
 for part in $PARTS; do
   case $part in
     bench) bench_twins ;;
     tests) run_tests ;;
-    *) say "unknown part $part in PARTS (bench, tests)"; status=1 ;;
+    models) bench_models ;;
+    *) say "unknown part $part in PARTS (bench, tests, models)"; status=1 ;;
   esac
 done
 
-# 4. Every other model, ours alone, if time is left.
-rest=$("$BIN/oddity" bench cases | awk -F'\t' '$3 == "no" { print $1 }' | paste -sd, -)
-if [ "$(left)" -gt 60 ] && [ -n "$rest" ]; then
-  if bench speed-gpu-models $(($(left) - 5)) --cases "$rest" --no-reference --repeats 1 \
-      --warmup-steps 1 --min-repeat-seconds 0.3; then
-    say "bench: every other model in speed-gpu-models.json"
-  else
-    say "bench: every other model stopped or failed ($?); the cases finished are in speed-gpu-models.json"
-  fi
-else
-  say "bench: no time left for the other models"
-fi
 say "done in ${SECONDS} s, status $status"
 exit $status

@@ -78,11 +78,11 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-/// The `oddity` binary the command-line tests run: `ODDITY_BIN` when set (scripts/gpu-check.sh
-/// runs the compiled tests on a machine where cargo's build folder does not exist), else the one
-/// cargo built beside these tests.
+/// The `oddity` binary the command-line tests run: `ODDITY_TEST_BIN` when set
+/// (scripts/gpu-check.sh runs the compiled tests on a machine where cargo's build folder does not
+/// exist), else the one cargo built beside these tests.
 pub fn oddity_bin() -> PathBuf {
-    std::env::var_os("ODDITY_BIN")
+    std::env::var_os("ODDITY_TEST_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_oddity")))
 }
