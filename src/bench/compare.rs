@@ -264,6 +264,12 @@ fn measure_case(
 ) -> crate::Result<CaseReport> {
     eprintln!("{}: ours…", case.name);
     let ours = ours(case, o)?;
+    // Said at once: the report is written when the whole case completes, and a run cut during
+    // the reference's part (a GPU check's budget) would otherwise lose these figures.
+    eprintln!(
+        "{}: ours: training {:.1} samples/s ({:.2} ms a step), scoring {:.1} samples/s",
+        case.name, ours.train_samples_per_s, ours.train_step_ms, ours.score_samples_per_s
+    );
     let (theirs, same) = match o.python.as_ref().filter(|_| case.has_pytorch_twin) {
         Some(py) => {
             eprintln!("{}: same-function check…", case.name);
