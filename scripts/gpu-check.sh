@@ -45,6 +45,17 @@ TWINS=${TWINS:-autoencoder-kdd,ganomaly-mnist,autoencoder-cifar,ganomaly-cifar}
 TESTS=${TESTS:-hyperspectral detectors localisation}
 TEST_THREADS=${TEST_THREADS:-4}
 TEST_AUTOTUNE=${TEST_AUTOTUNE:-minimal}
+# The settings checked before any work, each error naming its variable.
+bad() { echo "gpu-check: $*" >&2; exit 2; }
+for var in BUDGET BENCH_BUDGET THREADS TEST_THREADS; do
+  [[ ${!var} =~ ^[1-9][0-9]*$ ]] || bad "$var must be a positive whole number, not '${!var}'"
+done
+for part in $PARTS; do
+  case $part in
+    bench | tests | models) ;;
+    *) bad "PARTS: unknown part '$part' (bench, tests, models)" ;;
+  esac
+done
 END=$((SECONDS + BUDGET))
 left() { echo $((END - SECONDS)); }
 mkdir -p "$RESULTS"
@@ -207,7 +218,6 @@ for part in $PARTS; do
     bench) bench_twins ;;
     tests) run_tests ;;
     models) bench_models ;;
-    *) say "unknown part $part in PARTS (bench, tests, models)"; status=1 ;;
   esac
 done
 

@@ -29,6 +29,7 @@ MAX_TRAIN=${MAX_TRAIN:-}
 MAX_SAMPLES=${MAX_SAMPLES:-}
 GENERATIVE=${GENERATIVE:-}
 ORACLE=${ORACLE:-}
+case $ORACLE in "" | 0 | 1) ;; *) echo "ORACLE must be 1 (or empty, 0), not '$ORACLE'" >&2; exit 2 ;; esac
 mkdir -p "$OUT"
 settings="$CLASSIFIER"
 [ -n "$EPOCHS" ] && settings="${settings:+$settings, }\"epochs\": $EPOCHS"
