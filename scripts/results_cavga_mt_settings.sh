@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CAVGA-Du's attention map on the Magnetic Tile fixture under the settings a user would try
 # first: the latent's resolution (halvings, 64-pixel input), tiles, the expansion loss's weight,
-# a longer run. One row per setting and seed: image AUROC, pixel AUROC, AUPRO (last epoch).
+# a longer run, the attention one block earlier, smaller batches, the Grad-CAM weights from the
+# score's gradient. One row per setting and seed: image AUROC, pixel AUROC, AUPRO (last epoch).
 #
 #   SEEDS="0 1 2" scripts/results_cavga_mt_settings.sh [OUT_DIR]
 #   ONLY="9 10" ... runs only those settings (numbered from 1 in CASES' order)
@@ -28,6 +29,9 @@ CASES=(
   "64 px, 3 halvings, attention 1 block earlier (16 × 16)|{\"image_size\": 64, \"attention_depth\": 1}|20|"
   "32 px, batch 8 (4 steps an epoch)|{\"batch_size\": 8}|20|"
   "32 px, batch 8, attention 1 block earlier|{\"batch_size\": 8, \"attention_depth\": 1}|20|"
+  "32 px, attention from the score's gradient|{\"attention_target\": \"score\"}|20|"
+  "32 px, batch 8, attention from the score's gradient|{\"batch_size\": 8, \"attention_target\": \"score\"}|20|"
+  "64 px, 2 halvings, attention from the score's gradient|{\"image_size\": 64, \"downsamplings\": 2, \"attention_target\": \"score\"}|20|"
 )
 
 echo "| setting | seed | image AUROC | pixel AUROC | AUPRO |"

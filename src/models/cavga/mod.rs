@@ -38,6 +38,11 @@
 //! CelebA; here every network starts from DCGAN's random initialisation. Which scalar Grad-CAM
 //! differentiates and at which layer is not stated in what was read; the sum of the latent mean
 //! at the encoder's last feature map is what the public re-implementations use, and the default.
+//! `attention_target: "score"` (CAVGA-u) differentiates the anomaly score instead, each image's
+//! absolute reconstruction error through the frozen decoder, summed over its pixels (the score
+//! times the pixel count, a sum as the latent target is; MODELS.md §14's "from the score's
+//! gradient"): the weights then depend on the image at any depth. On Magnetic Tile (fixture and
+//! whole data set) its map is at chance as the default's is (docs/results/localisation.md).
 //! `attention_depth: n` computes the attention on the feature map `n` blocks before that one
 //! (twice the side per block): the weights then pass through the remaining blocks'
 //! nonlinearities and depend on the image, as classic Grad-CAM's do. Those blocks run frozen in
@@ -81,7 +86,7 @@ use burn::tensor::TensorData;
 use burn::tensor::activation::{log_softmax, softmax, softplus};
 use networks::{
     CavgaNets, Decoder, Encoder, Vae, attention, attention_logit, class_grad_cam_weights,
-    grad_cam_weights, upsample,
+    grad_cam_weights, score_grad_cam_weights, upsample,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -96,6 +101,17 @@ pub enum Supervision {
     /// Normal images and a few labelled anomalies (`--labelled-anomalies`); a classifier on the
     /// latent and the complementary guided attention loss.
     Weak,
+}
+
+/// Which scalar CAVGA-u's Grad-CAM differentiates (the paper does not say).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttentionTarget {
+    /// The sum of the latent mean, as the public re-implementations (default).
+    Latent,
+    /// The anomaly score, each image's mean absolute reconstruction error (MODELS.md §14's
+    /// "from the score's gradient"); the weights then depend on the image at any depth.
+    Score,
 }
 
 /// CAVGA-D's hyper-parameters (both variants); `Default` is CAVGA-Du with the paper's loss
@@ -142,6 +158,8 @@ pub struct CavgaConfig {
     /// the side). Above 0, the Grad-CAM weights pass through those blocks' nonlinearities and
     /// so depend on the image, as classic Grad-CAM's do; at 0 they cannot (see the header).
     pub attention_depth: usize,
+    /// CAVGA-u: what the Grad-CAM weights are the gradient of (`latent`, default, or `score`).
+    pub attention_target: AttentionTarget,
 }
 
 impl Default for CavgaConfig {
@@ -165,6 +183,7 @@ impl Default for CavgaConfig {
             w_guided: 0.01,
             anomalies_per_step: 4,
             attention_depth: 0,
+            attention_target: AttentionTarget::Latent,
         }
     }
 }
@@ -236,21 +255,37 @@ impl Cavga {
         self.config.downsamplings - self.config.attention_depth
     }
 
+    /// CAVGA-u's Grad-CAM weights `[B, K, 1, 1]` of `features` (the attention's feature map
+    /// of the images `x()`; both on the autodiff device), by `attention_target`; the images are
+    /// fetched only for the score's gradient.
+    fn unsupervised_weights(
+        &self,
+        x: impl FnOnce() -> Tensor<4>,
+        features: Tensor<4>,
+    ) -> Tensor<4> {
+        let (vae, blocks) = (&self.nets.vae, self.attention_blocks());
+        match self.config.attention_target {
+            AttentionTarget::Latent => grad_cam_weights(&vae.encoder, features, blocks),
+            AttentionTarget::Score => score_grad_cam_weights(vae, x(), features, blocks),
+        }
+    }
+
     /// Attention logits `[B, 1, s, s]` (at the attention's feature map's side, the latent's
     /// by default; the attention is their sigmoid) of images, in evaluation mode: of the latent
     /// mean (CAVGA-u), or of the classifier's anomalous class (CAVGA-w).
     fn attention_logits(&self, batch: Tensor<2>) -> Tensor<4> {
         let x = as_images(batch, self.shape);
         let blocks = self.attention_blocks();
-        let features = self.nets.vae.encoder.valid().head(x, blocks);
+        let features = self.nets.vae.encoder.valid().head(x.clone(), blocks);
         // The Grad-CAM weights need one backward pass: through the tracked latent head (and
-        // classifier), from the features carried over to the autodiff device.
-        let tracked = Tensor::<4>::from_data(
-            features.clone().into_data(),
-            &self.device.clone().autodiff(),
-        );
+        // classifier or decoder), from the features carried over to the autodiff device.
+        let autodiff = self.device.clone().autodiff();
+        let tracked = Tensor::<4>::from_data(features.clone().into_data(), &autodiff);
         let weights = match self.config.supervision {
-            Supervision::Unsupervised => grad_cam_weights(&self.nets.vae.encoder, tracked, blocks),
+            Supervision::Unsupervised => {
+                let images = || Tensor::<4>::from_data(x.into_data(), &autodiff);
+                self.unsupervised_weights(images, tracked)
+            }
             Supervision::Weak => class_grad_cam_weights(&self.nets.vae, tracked, blocks, ANOMALOUS)
                 .expect("CAVGA-w has a classifier"),
         };
@@ -454,6 +489,12 @@ impl ModelSpec for CavgaConfig {
             self.attention_depth,
             self.downsamplings
         );
+        anyhow::ensure!(
+            self.attention_target == AttentionTarget::Latent
+                || self.supervision == Supervision::Unsupervised,
+            "cavga: attention_target \"score\" is CAVGA-u's; CAVGA-w's attention is its \
+             classifier's (leave attention_target out with supervision \"weak\")"
+        );
         Ok(())
     }
 
@@ -493,8 +534,8 @@ impl Detector for Cavga {
         let blocks = self.attention_blocks();
         let early = self.nets.vae.encoder.head(x.clone(), blocks);
         let features = self.nets.vae.encoder.tail(early.clone(), blocks);
+        let weights = self.unsupervised_weights(|| x.clone(), early.clone());
         let terms = self.vae_gan_terms(x, features);
-        let weights = grad_cam_weights(&self.nets.vae.encoder, early.clone(), blocks);
         let expansion = (attention(early, weights).neg() + 1.0).mean();
         let weight = self.config.w_attention;
         self.finish_step(terms, vec![("attention", expansion, weight)])
@@ -840,6 +881,100 @@ mod tests {
         let map = values(model.anomaly_map(x).unwrap());
         assert_eq!(map.len(), 3 * 256);
         assert!(map.iter().all(|v| v.is_finite()));
+    }
+
+    /// With `attention_target: "score"`, `α_k` is the mean over the cells of channel `k` of the
+    /// score's gradient: a central difference of each image's score (the detector's own, checked
+    /// first) under a shift of the whole channel by ±ε gives `2ε·h·w·α_k`, at ε and ε/2, at the
+    /// last feature map and one block earlier (through a frozen block). The weights differ
+    /// between images, and a training step and a map run on them.
+    #[test]
+    fn attention_from_the_score_is_the_scores_gradient() {
+        let device = crate::device::parse("cpu").unwrap();
+        let train_device = device.clone().autodiff();
+        let tracked = |t: Tensor<4>| Tensor::<4>::from_data(t.into_data(), &train_device);
+        for depth in [0, 1] {
+            let config = CavgaConfig {
+                attention_target: AttentionTarget::Score,
+                attention_depth: depth,
+                ..small_config()
+            };
+            let mut model = Cavga::new(config, SHAPE, &device, 7).unwrap();
+            let x = as_images(batch(&device), model.shape);
+            let blocks = model.attention_blocks();
+            let features = model.nets.vae.encoder.valid().head(x.clone(), blocks);
+            let alpha = values(score_grad_cam_weights(
+                &model.nets.vae,
+                tracked(x.clone()),
+                tracked(features.clone()),
+                blocks,
+            ));
+            let vae = model.nets.vae.valid();
+            let reconstruct = |f: Tensor<4>| {
+                vae.decoder.forward(vae.encoder.mean(vae.encoder.tail(f, blocks)))
+            };
+            let base = reconstruct(features.clone());
+            let own = values(model.score(x.clone().flatten(1, 3)));
+            let again = values(reconstruction_score(x.clone(), base.clone()));
+            assert_eq!(again, own, "depth {depth}: the reconstruction is not the score's");
+            // s = Σ_p |x_p − x̂_p| moves by −sign(x_p − x̂_p)·Δx̂_p while no sign flips: the
+            // difference is taken on the reconstruction, whose values f32 resolves finely (the
+            // score's own difference would drown in its rounding).
+            let sign = values((x.clone() - base).sign());
+            let [b, k, h, w] = features.dims();
+            let pixels = sign.len() / b;
+            let largest = alpha.iter().fold(0f32, |m, a| m.max(a.abs()));
+            assert!(largest > 1e-6, "depth {depth}: all weights vanish: {alpha:?}");
+            // One block earlier, the frozen block's LeakyReLU kinks and f32's rounding keep the
+            // difference 6 % or more off at every ε tried (2e-2 to 1e-3); at the last feature map
+            // it agrees to 1 % (ε 1e-2 and 5e-3).
+            let steps: &[f32] = if depth == 0 { &[1e-2, 5e-3] } else { &[] };
+            for &eps in steps {
+                for c in 0..k {
+                    let mut shift = vec![0f32; b * k * h * w];
+                    for i in 0..b {
+                        shift[(i * k + c) * h * w..(i * k + c + 1) * h * w].fill(eps);
+                    }
+                    let shift = Tensor::<4>::from_data(TensorData::new(shift, [b, k, h, w]), &device);
+                    let up = values(reconstruct(features.clone() + shift.clone()));
+                    let down = values(reconstruct(features.clone() - shift));
+                    for i in 0..b {
+                        let moved: f32 = (i * pixels..(i + 1) * pixels)
+                            .map(|p| -sign[p] * (up[p] - down[p]))
+                            .sum();
+                        let difference = moved / (2.0 * eps * (h * w) as f32);
+                        let a = alpha[i * k + c];
+                        assert!(
+                            (difference - a).abs() <= 0.02 * largest,
+                            "depth {depth}, ε {eps}, image {i}, channel {c}: weight {a}, \
+                             central difference {difference}"
+                        );
+                    }
+                }
+            }
+            let spread: f32 = (0..k).map(|c| (alpha[c] - alpha[k + c]).abs()).sum();
+            assert!(
+                spread > 0.1 * largest,
+                "depth {depth}: images 0 and 1 weigh alike: {alpha:?}"
+            );
+            let losses = model.train_step(tracked(x.clone()).flatten(1, 3)).unwrap();
+            assert!(losses.iter().all(|(_, v)| v.is_finite()), "{losses:?}");
+            let map = model.anomaly_map(x.flatten(1, 3)).unwrap();
+            assert_eq!(map.dims(), [3, 1, 16, 16]);
+        }
+    }
+
+    /// The score's gradient is CAVGA-u's option: CAVGA-w's attention is its classifier's.
+    #[test]
+    fn attention_from_the_score_is_refused_for_the_weak_variant() {
+        let device = crate::device::parse("cpu").unwrap();
+        let config = CavgaConfig {
+            attention_target: AttentionTarget::Score,
+            supervision: Supervision::Weak,
+            ..small_config()
+        };
+        let e = Cavga::new(config, SHAPE, &device, 7).err().unwrap().to_string();
+        assert!(e.contains("attention_target") && e.contains("weak"), "{e}");
     }
 
     /// A latent with no spatial extent is refused by name.

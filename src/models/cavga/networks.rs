@@ -225,6 +225,27 @@ pub fn grad_cam_weights(encoder: &Encoder, features: Tensor<4>, blocks: usize) -
         .expect("the latent mean exists")
 }
 
+/// Grad-CAM weights from the anomaly score's gradient: as [`grad_cam_weights`] with `s` the
+/// sum over the batch of each image's summed absolute reconstruction error
+/// `Σ |x − dec(μ(F))|` (CAVGA-u's score times the pixel count, so that the weights are on the
+/// scale of the latent target's, itself a sum), `images` on `features`' (autodiff) device; the
+/// decoder runs frozen too, so an image's weights are its own score's gradient.
+pub fn score_grad_cam_weights(
+    vae: &Vae,
+    images: Tensor<4>,
+    features: Tensor<4>,
+    blocks: usize,
+) -> Tensor<4> {
+    let frozen = vae.clone().freeze(); // as in `grad_cam_weights`
+    let images = images.detach();
+    grad_cam(features, |leaf| {
+        let mean = frozen.encoder.mean(frozen.encoder.tail(leaf, blocks));
+        let reconstruction = frozen.decoder.forward(mean);
+        Some((images - reconstruction).abs().sum())
+    })
+    .expect("the reconstruction exists")
+}
+
 /// CAVGA-w's Grad-CAM weights of class `class` (0 normal, 1 anomalous): as
 /// [`grad_cam_weights`] with `s` the sum of that class's logits; `None` without a classifier.
 pub fn class_grad_cam_weights(
