@@ -109,8 +109,9 @@ pub enum Supervision {
 pub enum AttentionTarget {
     /// The sum of the latent mean, as the public re-implementations (default).
     Latent,
-    /// The anomaly score, each image's mean absolute reconstruction error (MODELS.md §14's
-    /// "from the score's gradient"); the weights then depend on the image at any depth.
+    /// The anomaly score, each image's absolute reconstruction error summed over its pixels
+    /// (the score times the pixel count; MODELS.md §14's "from the score's gradient"); the
+    /// weights then depend on the image at any depth.
     Score,
 }
 
@@ -884,10 +885,10 @@ mod tests {
     }
 
     /// With `attention_target: "score"`, `α_k` is the mean over the cells of channel `k` of the
-    /// score's gradient: a central difference of each image's score (the detector's own, checked
-    /// first) under a shift of the whole channel by ±ε gives `2ε·h·w·α_k`, at ε and ε/2, at the
-    /// last feature map and one block earlier (through a frozen block). The weights differ
-    /// between images, and a training step and a map run on them.
+    /// Grad-CAM target's gradient (the detector's score times the pixel count, checked first): a
+    /// central difference under a shift of the whole channel by ±ε gives `2ε·h·w·α_k`, at ε and
+    /// ε/2, at the last feature map. At both depths (one block earlier: through a frozen block)
+    /// the weights differ between images, and a training step and a map run on them.
     #[test]
     fn attention_from_the_score_is_the_scores_gradient() {
         let device = crate::device::parse("cpu").unwrap();
