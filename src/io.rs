@@ -13,6 +13,107 @@ pub fn settings_text(argument: &str) -> crate::Result<String> {
     std::fs::read_to_string(argument).with_context(|| format!("cannot read {argument}"))
 }
 
+/// Parse settings text as JSON, refusing an object that names a key twice (at any depth):
+/// serde_json would keep the last value silently, so `{"epochs": 0, "epochs": 5}` would drop
+/// one of the user's values without a word. The error names the key.
+pub fn parse_settings_json(text: &str) -> crate::Result<serde_json::Value> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde::de::DeserializeSeed::deserialize(UniqueKeys, &mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// A JSON value read with every object's keys checked for repeats ([`parse_settings_json`]).
+struct UniqueKeys;
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys {
+    type Value = serde_json::Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = serde_json::Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(UniqueKeys)?;
+            if object.insert(key.clone(), value).is_some() {
+                return Err(serde::de::Error::custom(format!(
+                    "the key {key:?} is given twice"
+                )));
+            }
+        }
+        Ok(serde_json::Value::Object(object))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(UniqueKeys)? {
+            items.push(item);
+        }
+        Ok(serde_json::Value::Array(items))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| E::custom(format!("{v} is not a JSON number")))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+}
+
+/// Check, before any work, that a result file can be written to `output` (`flag` names the
+/// option in errors): not a folder, its folder existing, and not one of the `inputs` the work
+/// reads (writing the result over its own input would lose the user's file). An existing file
+/// that is none of these is replaced, as a rerun expects.
+pub fn check_output_file(flag: &str, output: &Path, inputs: &[&Path]) -> crate::Result<()> {
+    anyhow::ensure!(
+        !output.is_dir(),
+        "{flag} {}: is a folder; give a file name",
+        output.display()
+    );
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        anyhow::ensure!(
+            parent.is_dir(),
+            "{flag} {}: the folder {} does not exist",
+            output.display(),
+            parent.display()
+        );
+    }
+    if let Ok(written) = std::fs::canonicalize(output) {
+        for input in inputs {
+            anyhow::ensure!(
+                std::fs::canonicalize(input).ok().as_ref() != Some(&written),
+                "{flag} {} is the input {}: the result would replace it; give another file name",
+                output.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed and
 /// synced, then renamed over the target. Readers see the old file or the new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::Result<()> {

@@ -178,6 +178,31 @@ pub fn scoring_detector(
         })
 }
 
+/// Load the run's `checkpoint` weights, then again under the score-time `settings` (if any),
+/// before any data are read: damaged weights, unknown or bad settings, and settings that
+/// change the trained network's shapes fail first. [`scoring_detector`] applies them later.
+fn check_scoring(
+    run: &mut Run,
+    checkpoint: Checkpoint,
+    settings: Option<&Path>,
+    device: &Device,
+) -> crate::Result<()> {
+    run.detector(checkpoint, device)?;
+    let Some(file) = settings else {
+        return Ok(());
+    };
+    let model = run.config.model.with_settings_file(file)?;
+    let saved = std::mem::replace(&mut run.config.model, model);
+    let trial = run.detector(checkpoint, device);
+    run.config.model = saved;
+    trial.map(drop).with_context(|| {
+        format!(
+            "{}: only score-time hyper-parameters can change after training",
+            file.display()
+        )
+    })
+}
+
 /// Write one HTML report of the runs in `run_dirs` to `out`, from each run's evaluation of
 /// `checkpoint` (`RUN/eval-CHECKPOINT/`), evaluating the runs that have none yet. An existing
 /// `out` is replaced only if it is an oddity report.
@@ -198,9 +223,13 @@ pub fn report_runs(
             out.display()
         );
     }
+    // Every run must load before any is evaluated, so that a bad folder named last does not
+    // fail after the others' evaluations were written.
+    let runs = (run_dirs.iter())
+        .map(|dir| Run::load(dir))
+        .collect::<crate::Result<Vec<_>>>()?;
     let mut reports = Vec::new();
-    for dir in run_dirs {
-        let run = Run::load(dir)?;
+    for (dir, run) in run_dirs.iter().zip(runs) {
         let eval_dir = dir.join(format!("eval-{checkpoint}"));
         if !eval_dir.join("metrics.json").is_file() {
             evaluate_run(
@@ -401,12 +430,15 @@ pub fn evaluate_run(
 ) -> crate::Result<EvaluationReport> {
     check_map_options(maps)?;
     let mut run = Run::load(run_dir)?;
-    let split = run::load_split(&run.config)?;
-    let detector = scoring_detector(&mut run, checkpoint, settings, Some(&split.valid), device)?;
+    check_scoring(&mut run, checkpoint, settings, device)?;
     let default_out = match settings {
         Some(settings) => format!("eval-{checkpoint}-{}", settings_suffix(settings)),
         None => format!("eval-{checkpoint}"),
     };
+    let out = out.unwrap_or_else(|| run_dir.join(default_out));
+    let staging = report::begin_evaluation(&out)?;
+    let split = run::load_split(&run.config)?;
+    let detector = scoring_detector(&mut run, checkpoint, settings, Some(&split.valid), device)?;
     let mut evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;
     evaluation.class_names = split.class_names.clone();
     let localisation = run::localise_on_test(
@@ -437,8 +469,7 @@ pub fn evaluate_run(
         &evaluation.origin,
         evaluation.metrics.threshold,
     )?;
-    let out = out.unwrap_or_else(|| run_dir.join(default_out));
-    let report = report::write_evaluation(&out, &run, &evaluation)?;
+    let report = report::write_evaluation_into(staging, &run, &evaluation)?;
     Ok(EvaluationReport { out, report })
 }
 
@@ -568,6 +599,7 @@ pub fn score_dataset(
         maps,
         false_alarm_rate,
     } = options;
+    crate::validate::validate_dataset(data)?;
     if let Some(alpha) = false_alarm_rate {
         crate::conformal::check_alpha(alpha).context("--false-alarm-rate")?;
     }
@@ -576,6 +608,7 @@ pub fn score_dataset(
         empty_folder(m.dir)?;
     }
     let mut run = Run::load(run_dir)?;
+    check_scoring(&mut run, checkpoint, settings, device)?;
     let source = source::load(data)?;
     let mut parts = Vec::new();
     if split != ScoreSplit::Test {
@@ -798,6 +831,38 @@ pub fn demo_config(seed: u64, epochs: usize) -> crate::Result<RunConfig> {
     config.train.epochs = epochs;
     config.train.progress = true;
     Ok(config)
+}
+
+/// Check the demo's settings and claim `out` for it: an empty folder or an earlier demo there
+/// is replaced (once the new one is complete), another run only when `force`; a folder oddity
+/// did not write, never.
+pub fn prepare_demo(
+    seed: u64,
+    epochs: usize,
+    out: &Path,
+    force: bool,
+) -> crate::Result<PreparedTraining> {
+    let config = demo_config(seed, epochs)?;
+    let empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none());
+    let replace = force || empty || is_demo_run(out, &config);
+    prepare_training(config, out, replace)
+}
+
+/// Whether `dir` holds an earlier `oddity demo`: a run of the demo's model, data and protocol
+/// (its seed and epochs may differ).
+fn is_demo_run(dir: &Path, demo: &RunConfig) -> bool {
+    let Ok(file) = crate::io::read_json::<serde_json::Value>(&dir.join("run.json")) else {
+        return false;
+    };
+    let (Ok(dataset), Ok(protocol)) = (
+        serde_json::to_value(&demo.dataset),
+        serde_json::to_value(&demo.protocol),
+    ) else {
+        return false;
+    };
+    file["model"]["model"] == demo.model.name()
+        && file["dataset"] == dataset
+        && file["protocol"] == protocol
 }
 
 /// Train the demo prepared in `prepared` (its folder is its own: an earlier demo there is

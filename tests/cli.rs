@@ -235,6 +235,23 @@ fn train_eval_score_metrics_end_to_end() {
             page.to_str().unwrap(),
         ])
     };
+    // Every run loads before any is evaluated: a bad folder named last leaves the others as
+    // they were.
+    let missing = dir.join("missing");
+    let o = oddity(&[
+        "report",
+        twin.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        "--checkpoint",
+        "last",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["missing"]);
+    assert!(
+        !twin.join("eval-last").exists(),
+        "twin evaluated before the error"
+    );
     let o = report("last");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("run: healthy"), "{}", stdout(&o));
@@ -349,6 +366,20 @@ fn demo_writes_a_run_and_a_report() {
         serde_json::from_str(&read(&out.join("eval-last/metrics.json"))).unwrap();
     assert_eq!(m["model"], "ganomaly");
     assert_eq!(m["samples"], 1300);
+    // Run again (another seed): the earlier demo is replaced without --force.
+    let args = [
+        "demo",
+        "--epochs",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let o = oddity(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run: serde_json::Value = serde_json::from_str(&read(&out.join("run.json"))).unwrap();
+    assert_eq!(run["train"]["seed"], 1);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -528,6 +559,82 @@ fn eval_rescores_with_another_score() {
         bad.to_str().unwrap(),
     ]);
     assert_clean_error(&o, &["latent.json", "only score-time"]);
+    // Unknown settings and an --out oddity did not write are refused before the data are read:
+    // here, a run whose data file is gone.
+    let copied = dir.join("breastw.npz");
+    std::fs::copy(&data, &copied).unwrap();
+    let moved = dir.join("moved");
+    let args = vec![
+        "train",
+        "--model",
+        "alad",
+        "--dataset",
+        "adbench",
+        "--data",
+        copied.to_str().unwrap(),
+        "--protocol",
+        "tabular",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--out",
+        moved.to_str().unwrap(),
+    ];
+    oddity_ok_with_config(args, None);
+    std::fs::remove_file(&copied).unwrap();
+    let moved_run = moved.to_str().unwrap();
+    let o = oddity(&["eval", moved_run, "--model-config", r#"{"bogus": 1}"#]);
+    assert_clean_error(&o, &["no hyper-parameter \"bogus\""]);
+    let o = oddity(&["eval", moved_run, "--model-config", bad.to_str().unwrap()]);
+    assert_clean_error(&o, &["latent.json", "only score-time"]);
+    let scored = dir.join("moved.csv");
+    let score_moved = |extra: &[&str]| {
+        let mut args = vec![
+            "score",
+            moved_run,
+            "--dataset",
+            "adbench",
+            "--data",
+            copied.to_str().unwrap(),
+            "--output",
+            scored.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        oddity(&args)
+    };
+    let o = score_moved(&["--model-config", bad.to_str().unwrap()]);
+    assert_clean_error(&o, &["latent.json", "only score-time"]);
+    let o = score_moved(&["--label-column", "y"]);
+    assert_clean_error(&o, &["--label-column", "does not apply"]);
+    let foreign = dir.join("foreign");
+    std::fs::create_dir_all(&foreign).unwrap();
+    std::fs::write(foreign.join("notes.txt"), "mine").unwrap();
+    let o = oddity(&["eval", moved_run, "--out", foreign.to_str().unwrap()]);
+    assert_clean_error(&o, &["not a folder oddity wrote"]);
+    assert_eq!(read(&foreign.join("notes.txt")), "mine");
+    let o = oddity(&["eval", moved_run]);
+    assert_clean_error(&o, &["breastw.npz"]);
+    // `score` never writes its table over the data it scores.
+    std::fs::copy(&data, &copied).unwrap();
+    let before = std::fs::read(&copied).unwrap();
+    let c = copied.to_str().unwrap();
+    let o = oddity(&[
+        "score",
+        moved_run,
+        "--dataset",
+        "adbench",
+        "--data",
+        c,
+        "--output",
+        c,
+    ]);
+    assert_clean_error(&o, &["--output", "is the input"]);
+    assert_eq!(std::fs::read(&copied).unwrap(), before);
+    // Damaged weights are found before the data are read.
+    std::fs::remove_file(&copied).unwrap();
+    std::fs::write(moved.join("weights-last.safetensors"), b"damaged").unwrap();
+    let o = oddity(&["eval", moved_run, "--checkpoint", "last"]);
+    assert_clean_error(&o, &["weights-last.safetensors", "SHA-256"]);
     // Weights swapped in from another run are caught by the SHA-256 that run.json records.
     let other = dir.join("latent7");
     train(&other, Some(&bad));

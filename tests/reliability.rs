@@ -234,6 +234,166 @@ fn identical_weights_give_identical_files() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Settings that do not fit the run are refused before the data set is read: each error names
+/// the setting, not the missing data file the command was given.
+#[test]
+fn settings_are_refused_before_the_data_are_read() {
+    let dir = temp_dir("rel-door");
+    let out = dir.join("run");
+    let o = out.to_str().unwrap();
+    let missing = "/nonexistent-oddity-data";
+    let train = |model: &str, protocol: &str, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--model",
+            model,
+            "--dataset",
+            "fashion-mnist",
+            "--data",
+            missing,
+            "--protocol",
+            protocol,
+            "--class",
+            "0",
+            "--out",
+            o,
+        ];
+        args.extend(extra);
+        oddity(&args)
+    };
+    for (model, protocol, extra, needles) in [
+        (
+            "rsrae",
+            "contaminated",
+            &["--contamination", "5"][..],
+            &["--contamination must be within (0, 1]"][..],
+        ),
+        (
+            "rsrae",
+            "contaminated",
+            &[][..],
+            &["needs --contamination"][..],
+        ),
+        (
+            "rsrae",
+            "one-class",
+            &["--contamination", "0.1"][..],
+            &["--contamination applies to the contaminated protocol only"][..],
+        ),
+        (
+            "rsrae",
+            "contaminated",
+            &["--contamination", "0.1", "--max-train", "50"][..],
+            &["--max-train does not apply"][..],
+        ),
+        (
+            "egbad",
+            "one-class",
+            &["--model-config", r#"{"score_weight": 5}"#][..],
+            &["score_weight", "[0, 1]"][..],
+        ),
+        (
+            "anogan",
+            "one-class",
+            &["--model-config", r#"{"lambda": 1.5}"#][..],
+            &["lambda", "[0, 1]"][..],
+        ),
+        (
+            "skip-ganomaly",
+            "one-class",
+            &["--model-config", r#"{"lambda": 1.5}"#][..],
+            &["lambda", "[0, 1]"][..],
+        ),
+        (
+            "lrx",
+            "one-class",
+            &["--model-config", r#"{"outer_window": 4}"#][..],
+            &["lrx windows must be odd"][..],
+        ),
+        (
+            "ocsvm",
+            "one-class",
+            &["--model-config", r#"{"nu": 5}"#][..],
+            &["ocsvm nu must be within (0, 1]"][..],
+        ),
+        (
+            "deep-svdd",
+            "one-class",
+            &["--model-config", r#"{"latent_dim": 20}"#][..],
+            &["latent_dim must be a multiple of 16"][..],
+        ),
+        (
+            "alae",
+            "one-class",
+            &["--model-config", r#"{"mapping_layers": 0}"#][..],
+            &["mapping_layers must be at least 1"][..],
+        ),
+        (
+            "autoencoder",
+            "one-class",
+            &["--model-config", r#"{"epochs": 0, "epochs": 5}"#][..],
+            &["\"epochs\" is given twice"][..],
+        ),
+        (
+            "ganomaly",
+            "one-class",
+            &["--image-size", "30"][..],
+            &["--image-size 30 does not match ganomaly's input side 32"][..],
+        ),
+    ] {
+        let result = train(model, protocol, extra);
+        assert_clean_error(&result, needles);
+        assert!(!stderr(&result).contains(missing), "{}", stderr(&result));
+    }
+    // A resumed training takes every setting from its stopped run: others are refused, not
+    // ignored (clap's usage error, exit code 2).
+    let resumed = oddity(&["train", "--resume", o, "--epochs", "500"]);
+    assert_eq!(resumed.status.code(), Some(2), "{}", stderr(&resumed));
+    assert!(
+        stderr(&resumed).contains("--epochs") && stderr(&resumed).contains("--resume"),
+        "{}",
+        stderr(&resumed)
+    );
+    // `score` checks its data options too (it read the built-in subset and ignored --data).
+    let scores = dir.join("scores.csv");
+    let score = oddity(&[
+        "score",
+        o,
+        "--dataset",
+        "builtin-mnist",
+        "--data",
+        missing,
+        "--output",
+        scores.to_str().unwrap(),
+    ]);
+    assert_clean_error(&score, &["--data", "does not apply"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A result is never written over the user's input, nor a demo over another run.
+#[test]
+fn results_never_replace_inputs() {
+    let dir = temp_dir("rel-inputs");
+    let scores = table(&dir, "scores.csv", "score,label\n0.1,0\n0.9,1\n0.2,0\n");
+    let before = std::fs::read(&scores).unwrap();
+    let s = scores.to_str().unwrap();
+    let o = oddity(&["metrics", "--scores", s, "--json", s]);
+    assert_clean_error(&o, &["--json", "is the input"]);
+    assert_eq!(std::fs::read(&scores).unwrap(), before);
+    let json = dir.join("missing-folder/m.json");
+    let o = oddity(&["metrics", "--scores", s, "--json", json.to_str().unwrap()]);
+    assert_clean_error(&o, &["--json", "does not exist"]);
+    // Another model's run where the demo would go: refused without --force, kept whole.
+    let run = dir.join("mine");
+    std::fs::create_dir_all(&run).unwrap();
+    let mine = r#"{"model": {"model": "rsrae"}, "dataset": {"kind": "fashion-mnist"}}"#;
+    std::fs::write(run.join("run.json"), mine).unwrap();
+    let o = oddity(&["demo", "--out", run.to_str().unwrap(), "--epochs", "1"]);
+    assert_clean_error(&o, &["already exists", "--force"]);
+    assert_eq!(std::fs::read_to_string(run.join("run.json")).unwrap(), mine);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 /// Values in range for their type but not for their meaning: each is an error naming the
 /// setting, before any work, never a panic.
 #[test]
@@ -268,6 +428,10 @@ fn out_of_range_settings_are_named_errors() {
         (&["--image-size", "32"][..], "--image-size resizes images"),
         (&["--decode-size", "0"][..], "--decode-size"),
         (&["--validation-fraction", "1.5"][..], "validation fraction"),
+        (
+            &["--scaling", "minus-one-to-one"][..],
+            "minus-one-to-one maps 8-bit pixels",
+        ),
         (
             &["--label-column", "a"][..],
             "the tabular protocol needs binary labels",

@@ -127,11 +127,49 @@ impl DataArgs {
     }
 }
 
+/// The settings of `train` a resumed training takes from its stopped run: given with --resume,
+/// they would be ignored, so they are refused.
+const RESUMED_SETTINGS: [&str; 32] = [
+    "model",
+    "protocol",
+    "out",
+    "model_config",
+    "class",
+    "epochs",
+    "batch_size",
+    "seed",
+    "validation_fraction",
+    "max_train",
+    "max_test",
+    "test_anomaly_fraction",
+    "labelled_anomalies",
+    "contamination",
+    "patience",
+    "threshold",
+    "false_alarm_rate",
+    "scaling",
+    "unscaled_columns",
+    "image_size",
+    "tile",
+    "stride",
+    "dataset",
+    "data",
+    "label_column",
+    "decode_size",
+    "allow_missing_masks",
+    "mask_dir",
+    "cube_var",
+    "map_var",
+    "map_file",
+    "train_scene",
+];
+
 #[derive(Args)]
 struct TrainArgs {
     /// Continue the stopped training (killed, or Ctrl-C) of this run folder from its last
-    /// checkpoint; every other setting comes from the stopped run.
-    #[arg(long, conflicts_with_all = ["model", "protocol", "out", "model_config"])]
+    /// checkpoint; every other setting comes from the stopped run (so none may be given, but
+    /// --device, --force and --quiet).
+    #[arg(long, conflicts_with_all = RESUMED_SETTINGS)]
     resume: Option<PathBuf>,
     /// Detector name (see `oddity models`).
     #[arg(long, required_unless_present = "resume")]
@@ -211,7 +249,8 @@ struct TrainArgs {
     /// columns, e.g. 34..121 for KDDCUP99's, as GOAD's code standardises the numeric ones only.
     #[arg(long)]
     unscaled_columns: Option<String>,
-    /// Resize images to this side before the model (default: the model's input size).
+    /// Resize images to this side before the model (default: the model's input size; a model
+    /// of fixed input size takes only that side).
     #[arg(long)]
     image_size: Option<usize>,
     /// Let the model see images tile by tile, tiles of this side (its input side): it trains
@@ -371,9 +410,13 @@ struct ServeArgs {
 
 #[derive(Args)]
 struct DemoArgs {
-    /// Where to write the run and its report (an earlier demo run there is replaced).
+    /// Where to write the run and its report (an earlier demo run there is replaced; another
+    /// run only with --force; a folder oddity did not write, never).
     #[arg(long, default_value = "runs/demo")]
     out: PathBuf,
+    /// Replace the run in --out whole even if it is not a demo's.
+    #[arg(long)]
+    force: bool,
     /// Epochs (5 keep the demo under 3 minutes on 2 cores).
     #[arg(long, default_value_t = 5)]
     epochs: usize,
@@ -590,9 +633,13 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
 
 fn score(a: ScoreArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
+    let data = a.data.spec()?;
+    let mut inputs = vec![data.path.as_path()];
+    inputs.extend(a.model_config.as_deref());
+    oddity::io::check_output_file("--output", &a.output, &inputs)?;
     let table = jobs::score_dataset(
         &a.run,
-        &a.data.spec()?,
+        &data,
         a.split.parse()?,
         jobs::ScoreOptions {
             checkpoint: a.checkpoint,
@@ -668,6 +715,9 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn metrics(a: MetricsArgs) -> anyhow::Result<()> {
+    if let Some(path) = &a.json {
+        oddity::io::check_output_file("--json", path, &[&a.scores])?;
+    }
     let choice = match (a.threshold, a.score_percentile) {
         (Some(t), _) => ThresholdChoice::Fixed(t),
         (None, Some(p)) => ThresholdChoice::ScorePercentile(p),
@@ -702,7 +752,7 @@ fn metrics(a: MetricsArgs) -> anyhow::Result<()> {
 
 fn demo(a: DemoArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse("cpu")?;
-    let prepared = jobs::prepare_training(jobs::demo_config(a.seed, a.epochs)?, &a.out, true)?;
+    let prepared = jobs::prepare_demo(a.seed, a.epochs, &a.out, a.force)?;
     let split = prepared.split();
     eprintln!(
         "demo: GANomaly on the bundled MNIST subset, digit 0 as the anomaly ({} training, {} validation, {} test images), {} epochs on the CPU",
@@ -715,4 +765,32 @@ fn demo(a: DemoArgs) -> anyhow::Result<()> {
     print!("{}", done.report.table());
     println!("run and report written to {}", a.out.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every setting of `train` but the resumed run's own flags is refused with --resume, so a
+    /// setting added later cannot be silently ignored by a resumed training.
+    #[test]
+    fn resume_refuses_every_setting_it_would_ignore() {
+        let command = Cli::command();
+        let train = command.find_subcommand("train").expect("a train command");
+        let kept = ["resume", "device", "force", "quiet", "help"];
+        for arg in train.get_arguments() {
+            let id = arg.get_id().as_str();
+            assert!(
+                kept.contains(&id) || RESUMED_SETTINGS.contains(&id),
+                "--{id} is neither refused with --resume nor one of {kept:?}"
+            );
+        }
+        for id in RESUMED_SETTINGS {
+            assert!(
+                train.get_arguments().any(|arg| arg.get_id() == id),
+                "{id} in RESUMED_SETTINGS is no train setting"
+            );
+        }
+    }
 }

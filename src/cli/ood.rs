@@ -120,6 +120,7 @@ pub fn run(command: OodCommand) -> anyhow::Result<()> {
 fn train(a: OodTrainArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
     let data = a.data.spec()?;
+    oddity::validate::validate_dataset(&data)?;
     if let Some(set) = &a.auxiliary {
         OutSet::parse(set)?;
     }

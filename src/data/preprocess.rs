@@ -2,7 +2,7 @@
 //! fitted on the training split only and saved with the run.
 
 use super::{SampleShape, Samples};
-use anyhow::ensure;
+use anyhow::{bail, ensure};
 use serde::{Deserialize, Serialize};
 
 /// How values are scaled after resizing.
@@ -155,6 +155,19 @@ impl Preprocessor {
         match config.scaling {
             Scaling::None => {}
             Scaling::MinusOneToOne => {
+                // A fixed map of 8-bit pixels: values in other units (a table's, a spectrum's)
+                // would come out of [−1, 1] without a word. Checked on the values as loaded,
+                // since a resize's rounding may step a hair past 255.
+                let outside = (0..train.len())
+                    .flat_map(|i| train.sample(i).iter().copied())
+                    .find(|v| !(0.0..=255.0).contains(v));
+                if let Some(v) = outside {
+                    bail!(
+                        "the scaling minus-one-to-one maps 8-bit pixels (0–255) to [−1, 1], but a \
+                         training value is {v}; use --scaling standardise or min-max for data in \
+                         other units"
+                    );
+                }
                 offset.fill(127.5);
                 factor.fill(1.0 / 127.5);
             }

@@ -554,11 +554,7 @@ fn capped(test: Vec<TestItem>, max: usize, seed: u64) -> Vec<TestItem> {
 /// shuffled by `options.seed`, `options.validation_fraction` of them held out for validation
 /// (at least one each side), the rest trains; no test split.
 pub fn fit_split(set: &LabelledSet, options: &SplitOptions) -> crate::Result<Split> {
-    ensure!(
-        options.validation_fraction > 0.0 && options.validation_fraction < 1.0,
-        "the validation fraction must be between 0 and 1, got {}",
-        options.validation_fraction
-    );
+    check_options(&Protocol::Fit, options)?;
     ensure!(
         set.len() >= 2,
         "fit needs at least 2 samples (one to train, one to validate), got {}",
@@ -590,20 +586,12 @@ pub fn split(
     protocol: &Protocol,
     options: &SplitOptions,
 ) -> crate::Result<Split> {
-    ensure!(
-        options.validation_fraction > 0.0 && options.validation_fraction < 1.0,
-        "the validation fraction must be between 0 and 1, got {}",
-        options.validation_fraction
-    );
+    check_options(protocol, options)?;
     if let Protocol::Contaminated { class } = protocol {
         return contaminated_split(source, class, options);
     }
-    ensure!(
-        options.contamination.is_none(),
-        "--contamination applies to the contaminated protocol only, not {protocol}"
-    );
     if let Protocol::Scene = protocol {
-        return scene_split(source, options);
+        return scene_split(source);
     }
     let Pools {
         normals,
@@ -685,14 +673,6 @@ fn contaminated_split(
     let Some(c) = options.contamination else {
         bail!("the contaminated protocol needs --contamination c (outliers per inlier, e.g. 0.1)");
     };
-    ensure!(
-        c.is_finite() && c > 0.0 && c <= 1.0,
-        "--contamination must be within (0, 1], got {c}"
-    );
-    refuse_resampling(
-        options,
-        "the contaminated protocol: it trains on the very set it scores, sized by --contamination",
-    )?;
     let k = resolve(&source.train, class)?;
     let (_, test_pool) = pools(source, options.seed);
     let (inliers, others): (Vec<Item>, Vec<Item>) = test_pool
@@ -740,6 +720,52 @@ fn contaminated_split(
     Ok(out)
 }
 
+/// Whether `options` suit `protocol`, before any data are read: the validation fraction within
+/// (0, 1); `--contamination` given, within (0, 1], for the contaminated protocol and for it
+/// only; no resampling for the transductive protocols (contaminated and scene), and the scene
+/// protocol's validation fraction left at its default (its whole training scene validates).
+pub fn check_options(protocol: &Protocol, options: &SplitOptions) -> crate::Result<()> {
+    let fraction = options.validation_fraction;
+    ensure!(
+        fraction.is_finite() && fraction > 0.0 && fraction < 1.0,
+        "the validation fraction must be between 0 and 1 (exclusive), got {fraction}"
+    );
+    match (protocol, options.contamination) {
+        (Protocol::Contaminated { .. }, None) => {
+            bail!(
+                "the contaminated protocol needs --contamination c (outliers per inlier, e.g. 0.1)"
+            )
+        }
+        (Protocol::Contaminated { .. }, Some(c)) => ensure!(
+            c.is_finite() && c > 0.0 && c <= 1.0,
+            "--contamination must be within (0, 1], got {c}"
+        ),
+        (_, Some(_)) => {
+            bail!("--contamination applies to the contaminated protocol only, not {protocol}")
+        }
+        (_, None) => {}
+    }
+    match protocol {
+        Protocol::Contaminated { .. } => refuse_resampling(
+            options,
+            "the contaminated protocol: it trains on the very set it scores, sized by \
+             --contamination",
+        ),
+        Protocol::Scene => {
+            const WHY: &str = "the scene protocol: every pixel of the scene trains, unlabelled, \
+                               and every pixel is scored";
+            refuse_resampling(options, WHY)?;
+            ensure!(
+                fraction == SplitOptions::default().validation_fraction,
+                "--validation-fraction does not apply to {WHY} (the whole training scene \
+                 validates)"
+            );
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Refuse the options that would subsample the data (`--max-train`, `--max-test`,
 /// `--test-anomaly-fraction`, `--labelled-anomalies`) for a transductive protocol, `why` saying
 /// which and why.
@@ -764,14 +790,7 @@ const SCENE_ANOMALY: &str = "anomaly";
 /// The scene protocol ([`Protocol::Scene`]): every pixel of the training scene (the scored
 /// scene itself unless a training scene was given) trains and validates; every pixel of the
 /// scored scene is tested. Each set keeps its scene's layout.
-fn scene_split(source: &DataSource, options: &SplitOptions) -> crate::Result<Split> {
-    const WHY: &str = "the scene protocol: every pixel of the scene trains, unlabelled, and \
-                       every pixel is scored";
-    refuse_resampling(options, WHY)?;
-    ensure!(
-        options.validation_fraction == SplitOptions::default().validation_fraction,
-        "--validation-fraction does not apply to {WHY} (the whole training scene validates)"
-    );
+fn scene_split(source: &DataSource) -> crate::Result<Split> {
     let train_set = &source.train;
     ensure!(
         train_set.class_names.iter().any(|c| c == SCENE_ANOMALY),

@@ -152,11 +152,7 @@ pub struct AlaeNets {
 impl Alae {
     /// Build ALAE for samples of `shape` on `device`.
     pub fn new(config: AlaeConfig, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Self> {
-        anyhow::ensure!(
-            config.mapping_layers >= 1,
-            "alae: mapping_layers must be at least 1, got {}",
-            config.mapping_layers
-        );
+        ModelSpec::check(&config)?;
         let features = shape.len();
         let d = config.latent_dim;
         let train_device = device.clone().autodiff();
@@ -222,6 +218,16 @@ impl ModelSpec for AlaeConfig {
     };
 
     type Detector = Alae;
+
+    /// At least one layer in the mapping network F.
+    fn check(&self) -> crate::Result<()> {
+        anyhow::ensure!(
+            self.mapping_layers >= 1,
+            "alae: mapping_layers must be at least 1, got {}",
+            self.mapping_layers
+        );
+        Ok(())
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Alae> {
         Alae::new(self.clone(), shape, device, seed)

@@ -63,10 +63,8 @@ impl ModelSpec for LrxConfig {
     };
     type Detector = Lrx;
 
-    fn build(&self, shape: SampleShape, _device: &Device, _seed: u64) -> crate::Result<Lrx> {
-        let SampleShape::Table { features } = shape else {
-            bail!("lrx takes hyperspectral scenes (one row per pixel), not {shape}");
-        };
+    /// Odd windows, the inner (guard) one smaller; a positive ridge.
+    fn check(&self) -> crate::Result<()> {
         let (outer, inner) = (self.outer_window, self.inner_window);
         ensure!(
             outer % 2 == 1 && inner % 2 == 1 && inner >= 1 && inner < outer,
@@ -78,6 +76,14 @@ impl ModelSpec for LrxConfig {
             "lrx ridge must be positive, got {}",
             self.ridge
         );
+        Ok(())
+    }
+
+    fn build(&self, shape: SampleShape, _device: &Device, _seed: u64) -> crate::Result<Lrx> {
+        let SampleShape::Table { features } = shape else {
+            bail!("lrx takes hyperspectral scenes (one row per pixel), not {shape}");
+        };
+        ModelSpec::check(self)?;
         Ok(Lrx {
             config: self.clone(),
             bands: features,

@@ -300,7 +300,7 @@ pub fn read_settings_file(file: &std::path::Path) -> crate::Result<Settings> {
         None => std::fs::read_to_string(file)
             .with_context(|| format!("cannot read {}", file.display()))?,
     };
-    let value: serde_json::Value = serde_json::from_str(&text)
+    let value = crate::io::parse_settings_json(&text)
         .with_context(|| format!("{}: not valid JSON", file.display()))?;
     match value {
         serde_json::Value::Object(map) => Ok(map),

@@ -88,7 +88,8 @@ impl ModelSpec for OcsvmConfig {
     };
     type Detector = Ocsvm;
 
-    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Ocsvm> {
+    /// ν within (0, 1], γ and the tolerance positive, at least two samples to fit on.
+    fn check(&self) -> crate::Result<()> {
         ensure!(
             self.nu > 0.0 && self.nu <= 1.0,
             "ocsvm nu must be within (0, 1], got {}",
@@ -107,6 +108,11 @@ impl ModelSpec for OcsvmConfig {
             "ocsvm tolerance must be positive, got {}",
             self.tolerance
         );
+        Ok(())
+    }
+
+    fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Ocsvm> {
+        ModelSpec::check(self)?;
         Ok(Ocsvm {
             config: self.clone(),
             features: shape.len(),

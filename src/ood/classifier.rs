@@ -92,7 +92,7 @@ impl ClassifierConfig {
     pub fn with_overrides(image: [usize; 3], overrides: Option<&str>) -> crate::Result<Self> {
         let mut value = serde_json::to_value(Self::default_for(image))?;
         if let Some(text) = overrides {
-            let given: serde_json::Value = serde_json::from_str(text)
+            let given = crate::io::parse_settings_json(text)
                 .map_err(|e| anyhow::anyhow!("--classifier-config is not JSON: {e}"))?;
             let serde_json::Value::Object(fields) = given else {
                 anyhow::bail!("--classifier-config must be a JSON object, got {given}");

@@ -99,7 +99,7 @@ impl GenerativeConfig {
         let Some(text) = overrides else {
             return Ok(config);
         };
-        let value: serde_json::Value = serde_json::from_str(text)
+        let value = crate::io::parse_settings_json(text)
             .map_err(|e| anyhow::anyhow!("--generative-config is not JSON: {e}"))?;
         let serde_json::Value::Object(fields) = value else {
             anyhow::bail!("--generative-config must be a JSON object, got {text}");

@@ -191,16 +191,30 @@ fn csv_cell(text: &str) -> String {
     }
 }
 
-/// Write every evaluation output into the folder `out`, which appears whole (replacing an
-/// earlier report there, never a folder that is not one).
-pub fn write_evaluation(out: &Path, run: &Run, eval: &Evaluation) -> crate::Result<MetricsReport> {
+/// Claim the folder `out` for an evaluation before any work: an earlier report there will be
+/// replaced, a folder that is not one is refused now ([`crate::run::folder::Staging::begin`]).
+pub fn begin_evaluation(out: &Path) -> crate::Result<crate::run::folder::Staging> {
     use crate::run::folder::{Existing, Staging};
-    let staging = Staging::begin(
+    Staging::begin(
         out,
         Existing::Replace {
             marker: "metrics.json",
         },
-    )?;
+    )
+}
+
+/// Write every evaluation output into the folder `out`, which appears whole (replacing an
+/// earlier report there, never a folder that is not one).
+pub fn write_evaluation(out: &Path, run: &Run, eval: &Evaluation) -> crate::Result<MetricsReport> {
+    write_evaluation_into(begin_evaluation(out)?, run, eval)
+}
+
+/// [`write_evaluation`] into a folder claimed earlier by [`begin_evaluation`].
+pub fn write_evaluation_into(
+    staging: crate::run::folder::Staging,
+    run: &Run,
+    eval: &Evaluation,
+) -> crate::Result<MetricsReport> {
     let report = write_evaluation_files(staging.dir(), run, eval)?;
     staging.publish()?;
     Ok(report)

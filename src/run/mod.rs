@@ -172,13 +172,6 @@ impl RunConfig {
             );
         }
         let s = &self.split;
-        ensure!(
-            s.validation_fraction.is_finite()
-                && s.validation_fraction > 0.0
-                && s.validation_fraction < 1.0,
-            "the validation fraction must be between 0 and 1 (exclusive), got {}",
-            s.validation_fraction
-        );
         if let Some(m) = s.max_train {
             ensure!(
                 m >= 2,
@@ -227,6 +220,21 @@ impl RunConfig {
                 self.dataset.kind
             );
             size("the image size", side as u64, MAX_IMAGE_SIDE as u64)?;
+            let any_image = crate::data::SampleShape::Image {
+                channels: 1,
+                height: side,
+                width: side,
+            };
+            if let (None, Some(input)) = (self.preprocess.tiling, self.model.input_size(any_image))
+            {
+                ensure!(
+                    input == side,
+                    "--image-size {side} does not match {}'s input side {input}: leave \
+                     --image-size out, or (for a model whose image size is a setting) set its \
+                     image size to {side} in --model-config",
+                    self.model.name()
+                );
+            }
         }
         if let Some(tiling) = self.preprocess.tiling {
             ensure!(
@@ -275,6 +283,7 @@ impl RunConfig {
         }
         validate_dataset(&self.dataset)?;
         validate_protocol(&self.protocol, self.dataset.kind)?;
+        crate::data::protocol::check_options(&self.protocol, &self.split)?;
         self.model.validate()
     }
 }

@@ -339,6 +339,11 @@ impl ModelSpec for AnoganConfig {
         Anogan::new(self.clone(), shape, device, seed)
     }
 
+    /// The score is a convex mix of its two terms: a λ outside [0, 1] would invert one.
+    fn check(&self) -> crate::Result<()> {
+        crate::validate::in_range("anogan: lambda", self.lambda as f64, 0.0, 1.0, false)
+    }
+
     fn epochs(&self) -> usize {
         self.epochs
     }

@@ -123,6 +123,32 @@ impl ModelSpec for DeepSvddConfig {
     };
     type Detector = DeepSvdd;
 
+    /// A latent size the decoder can start from, a pretraining to fix the centre, ν within
+    /// (0, 1], a positive η.
+    fn check(&self) -> crate::Result<()> {
+        ensure!(
+            self.latent_dim >= 16 && self.latent_dim % 16 == 0,
+            "deep-svdd latent_dim must be a multiple of 16 (its decoder starts from 4×4 maps), \
+             got {}",
+            self.latent_dim
+        );
+        ensure!(
+            self.pretrain_epochs >= 1,
+            "deep-svdd fixes its centre after pretraining: pretrain_epochs must be at least 1"
+        );
+        ensure!(
+            self.nu > 0.0 && self.nu <= 1.0,
+            "deep-svdd nu must be within (0, 1], got {}",
+            self.nu
+        );
+        ensure!(
+            self.eta.is_finite() && self.eta > 0.0,
+            "deep-svdd eta (Deep SAD's weight of the labelled anomalies) must be positive, got {}",
+            self.eta
+        );
+        Ok(())
+    }
+
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<DeepSvdd> {
         DeepSvdd::new(self.clone(), shape, device, seed)
     }
@@ -213,26 +239,7 @@ impl DeepSvdd {
             shape.image_dims() == Some([1, 28, 28]),
             "deep-svdd has the official MNIST LeNet: 28×28 grey images, not {shape}"
         );
-        ensure!(
-            config.latent_dim >= 16 && config.latent_dim % 16 == 0,
-            "deep-svdd latent_dim must be a multiple of 16 (its decoder starts from 4×4 maps), \
-             got {}",
-            config.latent_dim
-        );
-        ensure!(
-            config.pretrain_epochs >= 1,
-            "deep-svdd fixes its centre after pretraining: pretrain_epochs must be at least 1"
-        );
-        ensure!(
-            config.nu > 0.0 && config.nu <= 1.0,
-            "deep-svdd nu must be within (0, 1], got {}",
-            config.nu
-        );
-        ensure!(
-            config.eta.is_finite() && config.eta > 0.0,
-            "deep-svdd eta (Deep SAD's weight of the labelled anomalies) must be positive, got {}",
-            config.eta
-        );
+        ModelSpec::check(&config)?;
         let train_device = device.clone().autodiff();
         let rep = config.latent_dim;
         let autoencoder = initialise(

@@ -207,6 +207,11 @@ impl ModelSpec for EgbadConfig {
         Egbad::new(self.clone(), shape, device, seed)
     }
 
+    /// The score is a convex mix of its two terms: a weight outside [0, 1] would invert one.
+    fn check(&self) -> crate::Result<()> {
+        crate::validate::in_range("egbad: score_weight", self.score_weight as f64, 0.0, 1.0, false)
+    }
+
     fn epochs(&self) -> usize {
         self.epochs
     }
