@@ -474,7 +474,7 @@ fn eval_rescores_with_another_score() {
     let data = fixture("adbench/4_breastw.npz");
     let l1 = dir.join("l1.json");
     std::fs::write(&l1, r#"{"score": "l1"}"#).unwrap();
-    let train = |out: &Path, config: Option<&Path>| {
+    let train_on = |data: &Path, out: &Path, config: Option<&Path>| {
         let args = vec![
             "train",
             "--model",
@@ -495,6 +495,7 @@ fn eval_rescores_with_another_score() {
         ];
         oddity_ok_with_config(args, config);
     };
+    let train = |out: &Path, config: Option<&Path>| train_on(&data, out, config);
     let metrics = |path: std::path::PathBuf| -> serde_json::Value {
         serde_json::from_str(&read(&path.join("metrics.json"))).unwrap()
     };
@@ -564,23 +565,7 @@ fn eval_rescores_with_another_score() {
     let copied = dir.join("breastw.npz");
     std::fs::copy(&data, &copied).unwrap();
     let moved = dir.join("moved");
-    let args = vec![
-        "train",
-        "--model",
-        "alad",
-        "--dataset",
-        "adbench",
-        "--data",
-        copied.to_str().unwrap(),
-        "--protocol",
-        "tabular",
-        "--epochs",
-        "1",
-        "--quiet",
-        "--out",
-        moved.to_str().unwrap(),
-    ];
-    oddity_ok_with_config(args, None);
+    train_on(&copied, &moved, None);
     std::fs::remove_file(&copied).unwrap();
     let moved_run = moved.to_str().unwrap();
     let o = oddity(&["eval", moved_run, "--model-config", r#"{"bogus": 1}"#]);
