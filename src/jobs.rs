@@ -160,7 +160,7 @@ pub fn scoring_detector(
     let Some(file) = file else {
         return Ok(detector);
     };
-    let model = run.config.model.with_settings_file(file)?;
+    let model = score_time_model(run, file)?;
     let loaded;
     let raw_valid = match raw_valid {
         Some(valid) => valid,
@@ -178,6 +178,36 @@ pub fn scoring_detector(
         })
 }
 
+/// The run's model with the settings `file` laid over it, where every value that changes is
+/// one of the model's score-time hyper-parameters ([`ModelConfig::score_settings`]): the
+/// weights were trained under the others.
+fn score_time_model(run: &Run, file: &Path) -> crate::Result<ModelConfig> {
+    let model = run.config.model.with_settings_file(file)?;
+    let (trained, given) = (
+        serde_json::to_value(&run.config.model)?,
+        serde_json::to_value(&model)?,
+    );
+    let allowed = model.score_settings();
+    let changed: Vec<&str> = (given.as_object().into_iter().flatten())
+        .filter(|(key, value)| trained.get(key.as_str()) != Some(value))
+        .map(|(key, _)| key.as_str())
+        .filter(|key| !allowed.contains(key))
+        .collect();
+    anyhow::ensure!(
+        changed.is_empty(),
+        "{}: only score-time hyper-parameters can change after training, and {} trained its \
+         weights under {} ({})",
+        file.display(),
+        model.name(),
+        changed.join(", "),
+        match allowed {
+            [] => "it has no score-time hyper-parameters".to_string(),
+            keys => format!("its score-time ones: {}", keys.join(", ")),
+        }
+    );
+    Ok(model)
+}
+
 /// Load the run's `checkpoint` weights, then again under the score-time `settings` (if any),
 /// before any data are read: damaged weights, unknown or bad settings, and settings that
 /// change the trained network's shapes fail first. [`scoring_detector`] applies them later.
@@ -191,7 +221,7 @@ fn check_scoring(
     let Some(file) = settings else {
         return Ok(());
     };
-    let model = run.config.model.with_settings_file(file)?;
+    let model = score_time_model(run, file)?;
     let saved = std::mem::replace(&mut run.config.model, model);
     let trial = run.detector(checkpoint, device);
     run.config.model = saved;

@@ -572,6 +572,16 @@ fn eval_rescores_with_another_score() {
     assert_clean_error(&o, &["no hyper-parameter \"bogus\""]);
     let o = oddity(&["eval", moved_run, "--model-config", bad.to_str().unwrap()]);
     assert_clean_error(&o, &["latent.json", "only score-time"]);
+    // A training setting that keeps the networks' shapes is refused too, naming the ones that
+    // may change.
+    let rate = r#"{"learning_rate": 0.5, "score": "l1"}"#;
+    let o = oddity(&["eval", moved_run, "--model-config", rate]);
+    let needles = [
+        "only score-time",
+        "under learning_rate (",
+        "score, ema_decay",
+    ];
+    assert_clean_error(&o, &needles);
     let scored = dir.join("moved.csv");
     let score_moved = |extra: &[&str]| {
         let mut args = vec![

@@ -279,6 +279,7 @@ impl ModelSpec for AdvaeConfig {
     };
 
     type Detector = Advae;
+    const SCORE_SETTINGS: &'static [&'static str] = &["score_samples"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Advae> {
         Advae::new(self.clone(), shape, device, seed)

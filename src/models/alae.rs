@@ -218,6 +218,7 @@ impl ModelSpec for AlaeConfig {
     };
 
     type Detector = Alae;
+    const SCORE_SETTINGS: &'static [&'static str] = &["score"];
 
     /// At least one layer in the mapping network F.
     fn check(&self) -> crate::Result<()> {

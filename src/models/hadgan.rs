@@ -239,6 +239,7 @@ impl ModelSpec for HadganConfig {
     };
 
     type Detector = Hadgan;
+    const SCORE_SETTINGS: &'static [&'static str] = &["score"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Hadgan> {
         Hadgan::new(self.clone(), shape, device, seed)

@@ -448,6 +448,21 @@ mod tests {
         }
     }
 
+    /// Every score-time hyper-parameter a model declares is one of its fields, named once.
+    #[test]
+    fn score_settings_are_fields() {
+        for info in MODELS {
+            let config = ModelConfig::default_for(info.name).unwrap();
+            let json = serde_json::to_value(&config).unwrap();
+            let keys = config.score_settings();
+            for (i, key) in keys.iter().enumerate() {
+                assert!(json.get(key).is_some(), "{}: no field {key}", info.name);
+                assert!(!keys[..i].contains(key), "{}: {key} twice", info.name);
+                assert_ne!(*key, "model", "{}", info.name);
+            }
+        }
+    }
+
     /// Every model module under `src/models/` (a file or a folder) has its registry line, and
     /// every registry line a module: a model cannot be left out of the registry by mistake.
     #[test]

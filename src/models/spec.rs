@@ -54,6 +54,12 @@ pub trait ModelSpec:
     /// The detector this configuration builds.
     type Detector: Detector + 'static;
 
+    /// The hyper-parameters that only change how trained weights score (a score variant, its
+    /// weights, Monte-Carlo sample counts, a test-time search): the ones `eval` and `score`
+    /// may change with `--model-config`. Any other change there is refused, since the weights
+    /// were trained under the run's value.
+    const SCORE_SETTINGS: &'static [&'static str] = &[];
+
     /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
     fn build(
         &self,
@@ -137,6 +143,7 @@ trait AnySpec: Send + Sync + Debug {
     fn min_epochs(&self) -> usize;
     fn needs_labelled_anomalies(&self) -> bool;
     fn check(&self) -> crate::Result<()>;
+    fn score_settings(&self) -> &'static [&'static str];
 }
 
 impl<S: ModelSpec> AnySpec for S {
@@ -202,6 +209,9 @@ impl<S: ModelSpec> AnySpec for S {
     fn check(&self) -> crate::Result<()> {
         ModelSpec::check(self)
     }
+    fn score_settings(&self) -> &'static [&'static str] {
+        S::SCORE_SETTINGS
+    }
 }
 
 /// Any model's configuration. Its JSON is the model's own fields with the model's name under
@@ -258,6 +268,11 @@ impl ModelConfig {
     /// The training batch size.
     pub fn batch_size(&self) -> usize {
         self.0.batch_size()
+    }
+
+    /// The hyper-parameters a trained run may change at score time ([`ModelSpec::SCORE_SETTINGS`]).
+    pub fn score_settings(&self) -> &'static [&'static str] {
+        self.0.score_settings()
     }
 
     /// Every value checked for meaning: the rules all hyper-parameters follow by their names

@@ -162,6 +162,7 @@ impl ModelSpec for AloccConfig {
     };
 
     type Detector = Alocc;
+    const SCORE_SETTINGS: &'static [&'static str] = &["score"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Alocc> {
         Alocc::new(self.clone(), shape, device, seed)

@@ -334,6 +334,7 @@ impl ModelSpec for AnoganConfig {
     };
 
     type Detector = Anogan;
+    const SCORE_SETTINGS: &'static [&'static str] = &["search", "lambda", "weighting", "ema_decay"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Anogan> {
         Anogan::new(self.clone(), shape, device, seed)

@@ -160,6 +160,7 @@ impl ModelSpec for GanomalyConfig {
     };
 
     type Detector = Ganomaly;
+    const SCORE_SETTINGS: &'static [&'static str] = &["batch_statistics_at_score"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Ganomaly> {
         Ganomaly::new(self.clone(), shape, device, seed)

@@ -107,6 +107,7 @@ impl ModelSpec for GeomConfig {
         inputs: "square images (32×32 by default)",
     };
     type Detector = Geom;
+    const SCORE_SETTINGS: &'static [&'static str] = &["score"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Geom> {
         Geom::new(self.clone(), shape, device, seed)

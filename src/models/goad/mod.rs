@@ -167,6 +167,7 @@ impl ModelSpec for GoadConfig {
         inputs: "tables (presets thyroid, arrhythmia, kdd, kddrev), or square images (preset cifar10; 32×32)",
     };
     type Detector = Goad;
+    const SCORE_SETTINGS: &'static [&'static str] = &["epsilon"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Goad> {
         self.check()?;

@@ -154,6 +154,7 @@ impl ModelSpec for SkipGanomalyConfig {
     };
 
     type Detector = SkipGanomaly;
+    const SCORE_SETTINGS: &'static [&'static str] = &["lambda"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<SkipGanomaly> {
         SkipGanomaly::new(self.clone(), shape, device, seed)
