@@ -313,6 +313,12 @@ fn settings_are_refused_before_the_data_are_read() {
         (
             "ocsvm",
             "one-class",
+            &["--epochs", "5"][..],
+            &["ocsvm is fitted in closed form", "--epochs"][..],
+        ),
+        (
+            "ocsvm",
+            "one-class",
             &["--model-config", r#"{"nu": 5}"#][..],
             &["ocsvm nu must be within (0, 1]"][..],
         ),

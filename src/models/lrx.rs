@@ -62,6 +62,7 @@ impl ModelSpec for LrxConfig {
         inputs: "hyperspectral scenes (scored whole)",
     };
     type Detector = Lrx;
+    const FITTED_IN_CLOSED_FORM: bool = true;
     const SCORE_SETTINGS: &'static [&'static str] = &["outer_window", "inner_window", "ridge"];
 
     /// Odd windows, the inner (guard) one smaller; a positive ridge.

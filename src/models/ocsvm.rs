@@ -87,6 +87,7 @@ impl ModelSpec for OcsvmConfig {
         inputs: "tables, images (flattened)",
     };
     type Detector = Ocsvm;
+    const FITTED_IN_CLOSED_FORM: bool = true;
 
     /// ν within (0, 1], γ and the tolerance positive, at least two samples to fit on.
     fn check(&self) -> crate::Result<()> {

@@ -45,6 +45,7 @@ impl ModelSpec for RxConfig {
         inputs: "tables, hyperspectral scenes (one row per pixel)",
     };
     type Detector = Rx;
+    const FITTED_IN_CLOSED_FORM: bool = true;
 
     fn build(&self, shape: SampleShape, _device: &Device, _seed: u64) -> crate::Result<Rx> {
         let SampleShape::Table { features } = shape else {

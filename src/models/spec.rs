@@ -60,6 +60,10 @@ pub trait ModelSpec:
     /// were trained under the run's value.
     const SCORE_SETTINGS: &'static [&'static str] = &[];
 
+    /// Whether the model is fitted in closed form in one pass over the training data (OC-SVM,
+    /// RX), with no epochs to count and nothing to stop early.
+    const FITTED_IN_CLOSED_FORM: bool = false;
+
     /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
     fn build(
         &self,
@@ -144,6 +148,7 @@ trait AnySpec: Send + Sync + Debug {
     fn needs_labelled_anomalies(&self) -> bool;
     fn check(&self) -> crate::Result<()>;
     fn score_settings(&self) -> &'static [&'static str];
+    fn fitted_in_closed_form(&self) -> bool;
 }
 
 impl<S: ModelSpec> AnySpec for S {
@@ -212,6 +217,9 @@ impl<S: ModelSpec> AnySpec for S {
     fn score_settings(&self) -> &'static [&'static str] {
         S::SCORE_SETTINGS
     }
+    fn fitted_in_closed_form(&self) -> bool {
+        S::FITTED_IN_CLOSED_FORM
+    }
 }
 
 /// Any model's configuration. Its JSON is the model's own fields with the model's name under
@@ -273,6 +281,11 @@ impl ModelConfig {
     /// The hyper-parameters a trained run may change at score time ([`ModelSpec::SCORE_SETTINGS`]).
     pub fn score_settings(&self) -> &'static [&'static str] {
         self.0.score_settings()
+    }
+
+    /// Whether the model is fitted in closed form ([`ModelSpec::FITTED_IN_CLOSED_FORM`]).
+    pub fn fitted_in_closed_form(&self) -> bool {
+        self.0.fitted_in_closed_form()
     }
 
     /// Every value checked for meaning: the rules all hyper-parameters follow by their names

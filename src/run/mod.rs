@@ -159,6 +159,13 @@ impl RunConfig {
             self.model.min_epochs() - 1,
             t.epochs
         );
+        if self.model.fitted_in_closed_form() {
+            ensure!(
+                t.epochs == 1 && t.patience.is_none(),
+                "{} is fitted in closed form in one pass: --epochs and --patience do not apply",
+                self.model.name()
+            );
+        }
         count("batch size", t.batch_size as u64, MAX_COUNT)?;
         if let Some(p) = t.patience {
             count("patience", p as u64, MAX_COUNT)?;
