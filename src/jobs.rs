@@ -172,7 +172,7 @@ pub fn scoring_detector(
     run.rescore_with(model, checkpoint, raw_valid, device)
         .with_context(|| {
             format!(
-                "{}: only score-time hyper-parameters can change after training",
+                "{}: the run cannot score with these settings",
                 file.display()
             )
         })
@@ -227,7 +227,7 @@ fn check_scoring(
     run.config.model = saved;
     trial.map(drop).with_context(|| {
         format!(
-            "{}: only score-time hyper-parameters can change after training",
+            "{}: the run's weights do not load under these settings",
             file.display()
         )
     })

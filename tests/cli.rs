@@ -579,7 +579,7 @@ fn eval_rescores_with_another_score() {
     let needles = [
         "only score-time",
         "under learning_rate (",
-        "score, ema_decay",
+        "its score-time ones: score)",
     ];
     assert_clean_error(&o, &needles);
     let scored = dir.join("moved.csv");

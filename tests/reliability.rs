@@ -314,7 +314,13 @@ fn settings_are_refused_before_the_data_are_read() {
             "ocsvm",
             "one-class",
             &["--epochs", "5"][..],
-            &["ocsvm is fitted in closed form", "--epochs"][..],
+            &["ocsvm has no training epochs", "--epochs"][..],
+        ),
+        (
+            "rx",
+            "one-class",
+            &["--patience", "3"][..],
+            &["rx has no training epochs", "--patience"][..],
         ),
         (
             "ocsvm",

@@ -54,14 +54,16 @@ pub trait ModelSpec:
     /// The detector this configuration builds.
     type Detector: Detector + 'static;
 
-    /// The hyper-parameters that only change how trained weights score (a score variant, its
+    /// The hyper-parameters used only when trained weights score (a score variant, its
     /// weights, Monte-Carlo sample counts, a test-time search): the ones `eval` and `score`
     /// may change with `--model-config`. Any other change there is refused, since the weights
-    /// were trained under the run's value.
+    /// were trained under the run's value (a setting used in training too, as f-AnoGAN's κ or
+    /// the EMA decay, is not listed).
     const SCORE_SETTINGS: &'static [&'static str] = &[];
 
-    /// Whether the model is fitted in closed form in one pass over the training data (OC-SVM,
-    /// RX), with no epochs to count and nothing to stop early.
+    /// Whether the model has no training epochs: fitted in one solve (OC-SVM's SMO, RX's
+    /// statistics) or not at all (local RX scores each scene from itself), so that there are
+    /// no epochs to count and nothing to stop early.
     const FITTED_IN_CLOSED_FORM: bool = false;
 
     /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
@@ -278,12 +280,13 @@ impl ModelConfig {
         self.0.batch_size()
     }
 
-    /// The hyper-parameters a trained run may change at score time ([`ModelSpec::SCORE_SETTINGS`]).
+    /// The hyper-parameters a trained run may change at score time
+    /// ([`ModelSpec::SCORE_SETTINGS`]).
     pub fn score_settings(&self) -> &'static [&'static str] {
         self.0.score_settings()
     }
 
-    /// Whether the model is fitted in closed form ([`ModelSpec::FITTED_IN_CLOSED_FORM`]).
+    /// Whether the model has no training epochs ([`ModelSpec::FITTED_IN_CLOSED_FORM`]).
     pub fn fitted_in_closed_form(&self) -> bool {
         self.0.fitted_in_closed_form()
     }

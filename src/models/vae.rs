@@ -387,7 +387,8 @@ impl ModelSpec for VaeConfig {
     };
 
     type Detector = Vae;
-    const SCORE_SETTINGS: &'static [&'static str] = &["score", "importance_samples", "probability_samples"];
+    const SCORE_SETTINGS: &'static [&'static str] =
+        &["score", "importance_samples", "probability_samples"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Vae> {
         Vae::new(self.clone(), shape, device, seed)

@@ -162,7 +162,8 @@ impl RunConfig {
         if self.model.fitted_in_closed_form() {
             ensure!(
                 t.epochs == 1 && t.patience.is_none(),
-                "{} is fitted in closed form in one pass: --epochs and --patience do not apply",
+                "{} has no training epochs (it is fitted in one solve): epochs and patience \
+                 (--epochs, --patience) do not apply",
                 self.model.name()
             );
         }

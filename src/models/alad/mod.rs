@@ -239,7 +239,7 @@ impl ModelSpec for AladConfig {
     };
 
     type Detector = Alad;
-    const SCORE_SETTINGS: &'static [&'static str] = &["score", "ema_decay"];
+    const SCORE_SETTINGS: &'static [&'static str] = &["score"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Alad> {
         Alad::new(self.clone(), shape, device, seed)

@@ -334,7 +334,7 @@ impl ModelSpec for AnoganConfig {
     };
 
     type Detector = Anogan;
-    const SCORE_SETTINGS: &'static [&'static str] = &["search", "lambda", "weighting", "ema_decay"];
+    const SCORE_SETTINGS: &'static [&'static str] = &["search", "lambda", "weighting"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Anogan> {
         Anogan::new(self.clone(), shape, device, seed)

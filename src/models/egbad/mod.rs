@@ -202,7 +202,7 @@ impl ModelSpec for EgbadConfig {
     };
 
     type Detector = Egbad;
-    const SCORE_SETTINGS: &'static [&'static str] = &["score_weight", "discriminator_score", "ema_decay"];
+    const SCORE_SETTINGS: &'static [&'static str] = &["score_weight", "discriminator_score"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Egbad> {
         Egbad::new(self.clone(), shape, device, seed)

@@ -278,7 +278,6 @@ impl ModelSpec for FanoganConfig {
     };
 
     type Detector = Fanogan;
-    const SCORE_SETTINGS: &'static [&'static str] = &["kappa"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Fanogan> {
         Fanogan::new(self.clone(), shape, device, seed)

@@ -165,7 +165,7 @@ impl ModelSpec for SsimAeConfig {
     };
 
     type Detector = SsimAe;
-    const SCORE_SETTINGS: &'static [&'static str] = &["image_score", "loss"];
+    const SCORE_SETTINGS: &'static [&'static str] = &["image_score"];
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<SsimAe> {
         SsimAe::new(self.clone(), shape, device, seed)
