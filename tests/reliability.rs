@@ -349,6 +349,12 @@ fn settings_are_refused_before_the_data_are_read() {
         (
             "ganomaly",
             "one-class",
+            &["--model-config", r#"{"image_size": 30}"#][..],
+            &["power of two", "got 30"][..],
+        ),
+        (
+            "ganomaly",
+            "one-class",
             &["--image-size", "30"][..],
             &["--image-size 30 does not match ganomaly's input side 32"][..],
         ),

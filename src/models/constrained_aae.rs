@@ -157,6 +157,11 @@ impl ModelSpec for ConstrainedAaeConfig {
 
     type Detector = ConstrainedAae;
 
+    /// A side the DCGAN pyramid can halve down to 4×4: a power of two, at least 8.
+    fn check(&self) -> crate::Result<()> {
+        crate::nn::dcgan::check_image_size(self.image_size)
+    }
+
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<ConstrainedAae> {
         ConstrainedAae::new(self.clone(), shape, device, seed)
     }

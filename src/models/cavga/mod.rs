@@ -472,6 +472,7 @@ impl ModelSpec for CavgaConfig {
     }
 
     fn check(&self) -> crate::Result<()> {
+        crate::nn::dcgan::check_image_size(self.image_size)?;
         let latent_side = u32::try_from(self.downsamplings)
             .ok()
             .and_then(|d| self.image_size.checked_shr(d));

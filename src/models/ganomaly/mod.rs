@@ -162,6 +162,11 @@ impl ModelSpec for GanomalyConfig {
     type Detector = Ganomaly;
     const SCORE_SETTINGS: &'static [&'static str] = &["batch_statistics_at_score"];
 
+    /// A side the DCGAN pyramid can halve down to 4×4: a power of two, at least 8.
+    fn check(&self) -> crate::Result<()> {
+        crate::nn::dcgan::check_image_size(self.image_size)
+    }
+
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Ganomaly> {
         Ganomaly::new(self.clone(), shape, device, seed)
     }

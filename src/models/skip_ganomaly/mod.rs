@@ -160,8 +160,10 @@ impl ModelSpec for SkipGanomalyConfig {
         SkipGanomaly::new(self.clone(), shape, device, seed)
     }
 
-    /// The score is a convex mix of its two terms: a λ outside [0, 1] would invert one.
+    /// A side the DCGAN pyramid can halve down to 4×4; λ within [0, 1], since the score is a
+    /// convex mix of its two terms and a λ outside would invert one.
     fn check(&self) -> crate::Result<()> {
+        crate::nn::dcgan::check_image_size(self.image_size)?;
         crate::validate::in_range("skip-ganomaly: lambda", self.lambda as f64, 0.0, 1.0, false)
     }
 
