@@ -145,14 +145,15 @@ impl PreparedTraining {
     }
 }
 
-/// The run's detector with the weights of `checkpoint`; with a settings `file`, the same
-/// weights scored with its score-time hyper-parameters and the run's threshold refitted on its
-/// validation split (`raw_valid` as [`run::load_split`] gives it, loaded here if `None`).
+/// The run's detector with the weights of `checkpoint`, built before any data are read:
+/// loaded as saved (damaged weights fail here), then, with a settings `file`, again under its
+/// score-time hyper-parameters, which then replace the run's model configuration (settings
+/// that change anything else, or the networks' shapes, fail here). Such a run's threshold must
+/// then be refitted, [`refit_for_settings`].
 pub fn scoring_detector(
     run: &mut Run,
     checkpoint: Checkpoint,
     file: Option<&Path>,
-    raw_valid: Option<&Samples>,
     device: &Device,
 ) -> crate::Result<Box<dyn AnyDetector>> {
     // The run must load as saved before a failure can be blamed on the new settings.
@@ -160,7 +161,28 @@ pub fn scoring_detector(
     let Some(file) = file else {
         return Ok(detector);
     };
-    let model = score_time_model(run, file)?;
+    run.config.model = score_time_model(run, file)?;
+    run.detector(checkpoint, device).with_context(|| {
+        format!(
+            "{}: the run's weights do not load under these settings",
+            file.display()
+        )
+    })
+}
+
+/// After [`scoring_detector`] with a settings `file`: refit the run's threshold of
+/// `checkpoint` on its validation split (`raw_valid` as [`run::load_split`] gives it, loaded
+/// here if `None`), since another score has another scale. Nothing to do without a file.
+pub fn refit_for_settings(
+    run: &mut Run,
+    detector: &dyn AnyDetector,
+    checkpoint: Checkpoint,
+    file: Option<&Path>,
+    raw_valid: Option<&Samples>,
+) -> crate::Result<()> {
+    let Some(file) = file else {
+        return Ok(());
+    };
     let loaded;
     let raw_valid = match raw_valid {
         Some(valid) => valid,
@@ -169,7 +191,7 @@ pub fn scoring_detector(
             &loaded
         }
     };
-    run.rescore_with(model, checkpoint, raw_valid, device)
+    run.recalibrate(detector, checkpoint, raw_valid)
         .with_context(|| {
             format!(
                 "{}: the run cannot score with these settings",
@@ -206,31 +228,6 @@ fn score_time_model(run: &Run, file: &Path) -> crate::Result<ModelConfig> {
         }
     );
     Ok(model)
-}
-
-/// Load the run's `checkpoint` weights, then again under the score-time `settings` (if any),
-/// before any data are read: damaged weights, unknown or bad settings, and settings that
-/// change the trained network's shapes fail first. [`scoring_detector`] applies them later.
-fn check_scoring(
-    run: &mut Run,
-    checkpoint: Checkpoint,
-    settings: Option<&Path>,
-    device: &Device,
-) -> crate::Result<()> {
-    run.detector(checkpoint, device)?;
-    let Some(file) = settings else {
-        return Ok(());
-    };
-    let model = score_time_model(run, file)?;
-    let saved = std::mem::replace(&mut run.config.model, model);
-    let trial = run.detector(checkpoint, device);
-    run.config.model = saved;
-    trial.map(drop).with_context(|| {
-        format!(
-            "{}: the run's weights do not load under these settings",
-            file.display()
-        )
-    })
 }
 
 /// Write one HTML report of the runs in `run_dirs` to `out`, from each run's evaluation of
@@ -460,7 +457,7 @@ pub fn evaluate_run(
 ) -> crate::Result<EvaluationReport> {
     check_map_options(maps)?;
     let mut run = Run::load(run_dir)?;
-    check_scoring(&mut run, checkpoint, settings, device)?;
+    let detector = scoring_detector(&mut run, checkpoint, settings, device)?;
     let default_out = match settings {
         Some(settings) => format!("eval-{checkpoint}-{}", settings_suffix(settings)),
         None => format!("eval-{checkpoint}"),
@@ -468,7 +465,13 @@ pub fn evaluate_run(
     let out = out.unwrap_or_else(|| run_dir.join(default_out));
     let staging = report::begin_evaluation(&out)?;
     let split = run::load_split(&run.config)?;
-    let detector = scoring_detector(&mut run, checkpoint, settings, Some(&split.valid), device)?;
+    refit_for_settings(
+        &mut run,
+        detector.as_ref(),
+        checkpoint,
+        settings,
+        Some(&split.valid),
+    )?;
     let mut evaluation = run::evaluate_on_test(&run, detector.as_ref(), checkpoint, &split.test)?;
     evaluation.class_names = split.class_names.clone();
     let localisation = run::localise_on_test(
@@ -638,7 +641,7 @@ pub fn score_dataset(
         empty_folder(m.dir)?;
     }
     let mut run = Run::load(run_dir)?;
-    check_scoring(&mut run, checkpoint, settings, device)?;
+    let detector = scoring_detector(&mut run, checkpoint, settings, device)?;
     let source = source::load(data)?;
     let mut parts = Vec::new();
     if split != ScoreSplit::Test {
@@ -649,7 +652,7 @@ pub fn score_dataset(
         (None, ScoreSplit::Test) => bail!("this data set has no test split"),
         _ => {}
     }
-    let detector = scoring_detector(&mut run, checkpoint, settings, None, device)?;
+    refit_for_settings(&mut run, detector.as_ref(), checkpoint, settings, None)?;
     let verdict = Verdict::of(&run, checkpoint, detector.as_ref(), false_alarm_rate)?;
     let threshold = verdict.threshold;
     let pixel_threshold = match &maps {

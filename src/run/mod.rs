@@ -811,7 +811,20 @@ impl Run {
     ) -> crate::Result<Box<dyn AnyDetector>> {
         self.config.model = model;
         let detector = self.detector(checkpoint, device)?;
-        let scores = score_raw(self, detector.as_ref(), raw_valid)?;
+        self.recalibrate(detector.as_ref(), checkpoint, raw_valid)?;
+        Ok(detector)
+    }
+
+    /// Refit the threshold and calibration of `checkpoint` for `detector`, built from this
+    /// run under its current model configuration, as [`Run::rescore_with`] does after
+    /// replacing the configuration.
+    pub fn recalibrate(
+        &mut self,
+        detector: &dyn AnyDetector,
+        checkpoint: Checkpoint,
+        raw_valid: &Samples,
+    ) -> crate::Result<()> {
+        let scores = score_raw(self, detector, raw_valid)?;
         let threshold = match self.config.threshold_rule.fitted_on() {
             FittedOn::Validation => self.config.threshold_rule.fit(&scores)?,
             FittedOn::Training => {
@@ -821,7 +834,7 @@ impl Run {
                          again from the run's data set",
                     )?
                     .train;
-                fit_threshold(self, detector.as_ref(), &raw_train, &scores)?
+                fit_threshold(self, detector, &raw_train, &scores)?
             }
         };
         self.thresholds.set(checkpoint, threshold);
@@ -836,7 +849,7 @@ impl Run {
         }
         // Other score-time settings may draw other maps.
         calibration.pixel_thresholds = None;
-        Ok(detector)
+        Ok(())
     }
 
     /// The conformal calibration of `checkpoint` under `detector` (built from this run): the
