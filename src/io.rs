@@ -114,6 +114,41 @@ pub fn check_output_file(flag: &str, output: &Path, inputs: &[&Path]) -> crate::
     Ok(())
 }
 
+/// Refuse a result path inside the run folder `run` (`flag` names the option): the run's files
+/// are oddity's, and a result among them could replace one, or be lost with the folder when
+/// the run is trained again.
+pub fn check_outside_run(flag: &str, output: &Path, run: &Path) -> crate::Result<()> {
+    if let (Ok(run_dir), Some(written)) = (std::fs::canonicalize(run), resolved(output)) {
+        anyhow::ensure!(
+            !written.starts_with(&run_dir),
+            "{flag} {} is inside the run folder {}: its files are the run's; write the result \
+             elsewhere",
+            output.display(),
+            run.display()
+        );
+    }
+    Ok(())
+}
+
+/// `path` made absolute with its links resolved, whether or not it exists yet: its longest
+/// existing ancestor resolved, the rest appended (`None` where a `..` follows a missing part).
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let mut missing = Vec::new();
+    let mut current = path;
+    loop {
+        let probe = if current.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            current
+        };
+        if let Ok(found) = std::fs::canonicalize(probe) {
+            return Some(missing.iter().rev().fold(found, |p, part| p.join(part)));
+        }
+        missing.push(current.file_name()?.to_owned());
+        current = current.parent()?;
+    }
+}
+
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed and
 /// synced, then renamed over the target. Readers see the old file or the new one, never a part.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> crate::Result<()> {

@@ -250,14 +250,23 @@ pub fn report_runs(
             out.display()
         );
     }
-    // Every run must load before any is evaluated, so that a bad folder named last does not
-    // fail after the others' evaluations were written.
-    let runs = (run_dirs.iter())
-        .map(|dir| Run::load(dir))
-        .collect::<crate::Result<Vec<_>>>()?;
+    // Every run must load, and each one still to evaluate have its weights and data, before
+    // any is evaluated, so that a bad folder named last does not fail after the others'
+    // evaluations were written.
+    let eval_dirs: Vec<PathBuf> = (run_dirs.iter())
+        .map(|dir| dir.join(format!("eval-{checkpoint}")))
+        .collect();
+    let mut runs = Vec::new();
+    for (dir, eval_dir) in run_dirs.iter().zip(&eval_dirs) {
+        let run = Run::load(dir)?;
+        if !eval_dir.join("metrics.json").is_file() {
+            run.check_evaluable(checkpoint)
+                .with_context(|| format!("{}: cannot be evaluated", dir.display()))?;
+        }
+        runs.push(run);
+    }
     let mut reports = Vec::new();
-    for (dir, run) in run_dirs.iter().zip(runs) {
-        let eval_dir = dir.join(format!("eval-{checkpoint}"));
+    for ((dir, eval_dir), run) in run_dirs.iter().zip(eval_dirs).zip(runs) {
         if !eval_dir.join("metrics.json").is_file() {
             evaluate_run(
                 dir,

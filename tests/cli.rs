@@ -252,6 +252,33 @@ fn train_eval_score_metrics_end_to_end() {
         !twin.join("eval-last").exists(),
         "twin evaluated before the error"
     );
+    // So must every run's weights and data: a run whose data set was moved, named last, is
+    // refused before the first run is evaluated.
+    let moved = dir.join("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    for entry in std::fs::read_dir(&twin).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, moved.join(path.file_name().unwrap())).unwrap();
+    }
+    let mut settings: serde_json::Value =
+        serde_json::from_str(&read(&moved.join("run.json"))).unwrap();
+    let gone = dir.join("moved-data.npz");
+    settings["dataset"]["path"] = gone.to_str().unwrap().into();
+    std::fs::write(moved.join("run.json"), settings.to_string()).unwrap();
+    let o = oddity(&[
+        "report",
+        twin.to_str().unwrap(),
+        moved.to_str().unwrap(),
+        "--checkpoint",
+        "last",
+        "--out",
+        page.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["moved", "moved-data.npz", "no such file"]);
+    assert!(
+        !twin.join("eval-last").exists(),
+        "twin evaluated before the error"
+    );
     let o = report("last");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("run: healthy"), "{}", stdout(&o));

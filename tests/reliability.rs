@@ -385,6 +385,73 @@ fn settings_are_refused_before_the_data_are_read() {
         scores.to_str().unwrap(),
     ]);
     assert_clean_error(&score, &["--data", "does not apply"]);
+    // `ood train` checks its settings and claims --out before reading the images (it read them
+    // first, for the classifier's defaults).
+    let ood_train = |extra: &[&str]| {
+        let mut args = vec![
+            "ood",
+            "train",
+            "--dataset",
+            "mnist",
+            "--data",
+            missing,
+            "--out",
+            o,
+        ];
+        args.extend(extra);
+        oddity(&args)
+    };
+    for (extra, needles) in [
+        (
+            &["--classifier-config", r#"{"epochs": 0}"#][..],
+            &["classifier epochs must be at least 1"][..],
+        ),
+        (
+            &["--classifier-config", r#"{"epoch": 3}"#][..],
+            &["--classifier-config", "epoch"][..],
+        ),
+        (
+            &["--odin-temperature", "0"][..],
+            &["odin_temperature must be positive"][..],
+        ),
+        (
+            &["--validation", "1"][..],
+            &["--validation must be at least 2"][..],
+        ),
+        (
+            &[
+                "--generative",
+                "--generative-config",
+                r#"{"mutation_rate": 2}"#,
+            ][..],
+            &["mutation_rate must be in (0, 1]"][..],
+        ),
+    ] {
+        let result = ood_train(extra);
+        assert_clean_error(&result, needles);
+        assert!(!stderr(&result).contains(missing), "{}", stderr(&result));
+    }
+    let table = oddity(&[
+        "ood",
+        "train",
+        "--dataset",
+        "csv",
+        "--data",
+        missing,
+        "--label-column",
+        "y",
+        "--out",
+        o,
+    ]);
+    assert_clean_error(&table, &["the OOD job takes images"]);
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("notes.txt"), "mine").unwrap();
+    let taken = ood_train(&["--force"]);
+    assert_clean_error(&taken, &["not a folder oddity wrote"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("notes.txt")).unwrap(),
+        "mine"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -408,6 +475,36 @@ fn results_never_replace_inputs() {
     std::fs::write(run.join("run.json"), mine).unwrap();
     let o = oddity(&["demo", "--out", run.to_str().unwrap(), "--epochs", "1"]);
     assert_clean_error(&o, &["already exists", "--force"]);
+    assert_eq!(std::fs::read_to_string(run.join("run.json")).unwrap(), mine);
+    // `score` writes neither its table nor its maps among a run's files.
+    let r = run.to_str().unwrap();
+    for (flag, path) in [
+        ("--output", run.join("run.json")),
+        ("--output", run.join("scores.csv")),
+    ] {
+        let o = oddity(&[
+            "score",
+            r,
+            "--dataset",
+            "builtin-mnist",
+            flag,
+            path.to_str().unwrap(),
+        ]);
+        assert_clean_error(&o, &[flag, "is inside the run folder"]);
+    }
+    let elsewhere = dir.join("scores.csv");
+    let maps = run.join("maps");
+    let o = oddity(&[
+        "score",
+        r,
+        "--dataset",
+        "builtin-mnist",
+        "--output",
+        elsewhere.to_str().unwrap(),
+        "--maps",
+        maps.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["--maps", "is inside the run folder"]);
     assert_eq!(std::fs::read_to_string(run.join("run.json")).unwrap(), mine);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -637,6 +637,10 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
     let mut inputs = vec![data.path.as_path()];
     inputs.extend(a.model_config.as_deref());
     oddity::io::check_output_file("--output", &a.output, &inputs)?;
+    oddity::io::check_outside_run("--output", &a.output, &a.run)?;
+    if let Some(maps) = &a.maps {
+        oddity::io::check_outside_run("--maps", maps, &a.run)?;
+    }
     let table = jobs::score_dataset(
         &a.run,
         &data,

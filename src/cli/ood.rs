@@ -4,9 +4,8 @@
 use super::DataArgs;
 use clap::{Args, Subcommand};
 use oddity::io::settings_text;
-use oddity::ood::classifier::ClassifierConfig;
 use oddity::ood::data::{InSpec, OutSet};
-use oddity::ood::{self, OodConfig, OodReport};
+use oddity::ood::{self, ClassifierRequest, OodReport, OodRequest};
 use std::path::PathBuf;
 
 /// Train a classifier and tell in-distribution images from others.
@@ -119,65 +118,47 @@ pub fn run(command: OodCommand) -> anyhow::Result<()> {
 
 fn train(a: OodTrainArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
-    let data = a.data.spec()?;
-    oddity::validate::validate_dataset(&data)?;
-    if let Some(set) = &a.auxiliary {
-        OutSet::parse(set)?;
-    }
-    // The classifier's defaults depend on the images' shape, known once the data are read;
-    // the overrides are checked against those defaults at once so a typo fails first.
-    let shape = oddity::data::source::load(&data)?
-        .train
-        .shape
-        .image_dims()
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "the OOD job takes images; {} holds a table",
-                data.path.display()
-            )
-        })?;
     let classifier_settings = a
         .classifier_config
         .as_deref()
         .map(settings_text)
         .transpose()?;
-    let classifier = ClassifierConfig::with_overrides(shape, classifier_settings.as_deref())?;
     let generative = if a.generative {
         let text = a
             .generative_config
             .as_deref()
             .map(settings_text)
             .transpose()?;
-        let settings = ood::generative::GenerativeConfig::with_overrides(text.as_deref())?;
-        settings.check()?;
-        settings.check_image(shape)?;
-        Some(settings)
+        Some(ood::generative::GenerativeConfig::with_overrides(
+            text.as_deref(),
+        )?)
     } else {
         None
     };
-    let config = OodConfig {
+    let outlier_exposure = match &a.auxiliary {
+        Some(set) => Some(ood::OutlierExposure {
+            auxiliary: OutSet::parse(set)?,
+            weight: a.oe_weight,
+            max_images: a.auxiliary_max,
+        }),
+        None => None,
+    };
+    let request = OodRequest {
         data: InSpec {
-            data,
+            data: a.data.spec()?,
             classes: a.classes,
             validation: a.validation,
             max_train: a.max_train,
         },
-        classifier,
+        classifier: ClassifierRequest::OverDefaults(classifier_settings),
         seed: a.seed,
         odin_temperature: a.odin_temperature,
         energy_temperature: 1.0,
         adversarial_epsilon: a.adversarial_epsilon,
-        outlier_exposure: match &a.auxiliary {
-            Some(set) => Some(ood::OutlierExposure {
-                auxiliary: OutSet::parse(set)?,
-                weight: a.oe_weight,
-                max_images: a.auxiliary_max,
-            }),
-            None => None,
-        },
+        outlier_exposure,
         generative,
     };
-    let run = ood::train(config, &a.out, a.force, &device)?;
+    let run = ood::train(request, &a.out, a.force, &device)?;
     eprintln!(
         "saved {} ({} classes, test accuracy {:.4})",
         run.dir.display(),

@@ -206,21 +206,36 @@ impl DatasetSpec {
     }
 }
 
+/// Why a run trained on arrays cannot read its data again.
+const ARRAYS_ARE_NOT_ON_DISK: &str = "this run was trained on arrays handed over in memory (the \
+     Python package's fit); there is no data set on disk to load: score new data with it instead";
+
+/// Refuse, before any work, a data set whose files are not there: its file or folder, its
+/// masks' folder, its training scene; or arrays, which never were on disk.
+pub fn check_present(spec: &DatasetSpec) -> crate::Result<()> {
+    match spec.kind {
+        DatasetKind::BuiltinMnist => Ok(()),
+        DatasetKind::Arrays => bail!(ARRAYS_ARE_NOT_ON_DISK),
+        _ => {
+            let extra = [spec.mask_dir.as_deref(), spec.train_scene.as_deref()];
+            for path in std::iter::once(spec.path.as_path()).chain(extra.into_iter().flatten()) {
+                require_exists(path)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Load the data set described by `spec`.
 pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
     let path = spec.path.as_path();
-    if !matches!(spec.kind, DatasetKind::BuiltinMnist | DatasetKind::Arrays) {
-        require_exists(path)?;
-    }
+    check_present(spec)?;
     let folder_options = image_folder::FolderOptions {
         channels: None,
         size: spec.image_size,
     };
     Ok(match spec.kind {
-        DatasetKind::Arrays => bail!(
-            "this run was trained on arrays handed over in memory (the Python package's fit); \
-             there is no data set on disk to load: score new data with it instead"
-        ),
+        DatasetKind::Arrays => bail!(ARRAYS_ARE_NOT_ON_DISK),
         DatasetKind::BuiltinMnist => builtin_mnist()?,
         DatasetKind::Mnist | DatasetKind::FashionMnist => DataSource {
             test_every_anomaly: false,

@@ -88,8 +88,22 @@ impl ClassifierConfig {
     }
 
     /// The defaults for `image` with the fields of the JSON object `overrides` replacing
-    /// theirs (an unknown field or a wrong type is an error naming it).
+    /// theirs (an unknown field or a wrong type is an error naming it), checked for `image`.
     pub fn with_overrides(image: [usize; 3], overrides: Option<&str>) -> crate::Result<Self> {
+        let config = Self::over_defaults(image, overrides)?;
+        config.check(image)?;
+        Ok(config)
+    }
+
+    /// Check `overrides` before the images are read: it must be a JSON object of known fields,
+    /// of the right types, and the training settings within range. The defaults of either
+    /// family are in range, so an override out of range over one is out of range over both.
+    pub fn check_overrides(overrides: Option<&str>) -> crate::Result<()> {
+        Self::over_defaults([1, 1, 1], overrides)?.check_training()
+    }
+
+    /// [`ClassifierConfig::with_overrides`] without the checks.
+    fn over_defaults(image: [usize; 3], overrides: Option<&str>) -> crate::Result<Self> {
         let mut value = serde_json::to_value(Self::default_for(image))?;
         if let Some(text) = overrides {
             let given = crate::io::parse_settings_json(text)
@@ -104,14 +118,31 @@ impl ClassifierConfig {
                 object.insert(key, field);
             }
         }
-        let config: ClassifierConfig = serde_json::from_value(value)
-            .map_err(|e| anyhow::anyhow!("--classifier-config: {e}"))?;
-        config.check(image)?;
-        Ok(config)
+        serde_json::from_value(value).map_err(|e| anyhow::anyhow!("--classifier-config: {e}"))
     }
 
     /// Refuse settings out of range for images of `image`.
     pub fn check(&self, [_, height, width]: [usize; 3]) -> crate::Result<()> {
+        self.check_training()?;
+        match self.architecture {
+            Architecture::Lenet => ensure!(
+                height >= 4 && width >= 4,
+                "the LeNet needs images of at least 4×4, got {height}×{width}"
+            ),
+            Architecture::Wrn => {
+                ensure!(
+                    height == width,
+                    "the WRN takes square images, got {height}×{width}"
+                );
+                wide_resnet::check_settings("the OOD classifier", self.depth, self.widen, height)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuse the settings that are out of range whatever the images: epochs, batch size,
+    /// learning rate, weight decay.
+    pub fn check_training(&self) -> crate::Result<()> {
         ensure!(
             self.epochs >= 1,
             "classifier epochs must be at least 1, got 0"
@@ -130,19 +161,6 @@ impl ClassifierConfig {
             "classifier weight_decay must be 0 or more, got {}",
             self.weight_decay
         );
-        match self.architecture {
-            Architecture::Lenet => ensure!(
-                height >= 4 && width >= 4,
-                "the LeNet needs images of at least 4×4, got {height}×{width}"
-            ),
-            Architecture::Wrn => {
-                ensure!(
-                    height == width,
-                    "the WRN takes square images, got {height}×{width}"
-                );
-                wide_resnet::check_settings("the OOD classifier", self.depth, self.widen, height)?;
-            }
-        }
         Ok(())
     }
 }

@@ -96,6 +96,119 @@ pub struct OodConfig {
     pub generative: Option<GenerativeConfig>,
 }
 
+/// The classifier an OOD training asks for: settings in full, or fields over the defaults for
+/// the in-distribution images ([`ClassifierConfig::default_for`]: a LeNet for one channel, a
+/// WRN-16-2 for colour), which are known only once the images are read.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClassifierRequest {
+    /// These settings.
+    Settings(ClassifierConfig),
+    /// The defaults for the images with the fields of this JSON object over them
+    /// (`--classifier-config`); `None` keeps the defaults.
+    OverDefaults(Option<String>),
+}
+
+impl ClassifierRequest {
+    /// Refuse what is wrong whatever the images.
+    fn check(&self) -> crate::Result<()> {
+        match self {
+            ClassifierRequest::Settings(settings) => settings.check_training(),
+            ClassifierRequest::OverDefaults(text) => {
+                ClassifierConfig::check_overrides(text.as_deref())
+            }
+        }
+    }
+
+    /// The settings for images of `image`, checked for them.
+    fn resolve(&self, image: [usize; 3]) -> crate::Result<ClassifierConfig> {
+        match self {
+            ClassifierRequest::Settings(settings) => {
+                settings.check(image)?;
+                Ok(settings.clone())
+            }
+            ClassifierRequest::OverDefaults(text) => {
+                ClassifierConfig::with_overrides(image, text.as_deref())
+            }
+        }
+    }
+}
+
+/// An OOD training as asked for (`oddity ood train`): [`OodConfig`]'s settings, the
+/// classifier's as a [`ClassifierRequest`] resolved once the images are read.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OodRequest {
+    /// The in-distribution data.
+    pub data: InSpec,
+    /// The classifier.
+    pub classifier: ClassifierRequest,
+    /// Seed of the split, the weights and the batches.
+    pub seed: u64,
+    /// ODIN's temperature.
+    pub odin_temperature: f64,
+    /// The energy score's temperature.
+    pub energy_temperature: f64,
+    /// The FGSM step of the Mahalanobis ensemble's adversarial validation images.
+    pub adversarial_epsilon: f64,
+    /// Outlier exposure during training.
+    pub outlier_exposure: Option<OutlierExposure>,
+    /// The generative scores' VAEs.
+    pub generative: Option<GenerativeConfig>,
+}
+
+impl From<OodConfig> for OodRequest {
+    fn from(config: OodConfig) -> Self {
+        OodRequest {
+            data: config.data,
+            classifier: ClassifierRequest::Settings(config.classifier),
+            seed: config.seed,
+            odin_temperature: config.odin_temperature,
+            energy_temperature: config.energy_temperature,
+            adversarial_epsilon: config.adversarial_epsilon,
+            outlier_exposure: config.outlier_exposure,
+            generative: config.generative,
+        }
+    }
+}
+
+impl OodRequest {
+    /// Refuse every setting that is wrong whatever the images, before they are read.
+    pub fn check(&self) -> crate::Result<()> {
+        ensure!(
+            self.data.data.kind.holds_images(),
+            "the OOD job takes images; {} data hold a table",
+            self.data.data.kind
+        );
+        crate::validate::validate_dataset(&self.data.data)?;
+        ensure!(
+            self.data.validation >= 2,
+            "--validation must be at least 2, got {}",
+            self.data.validation
+        );
+        self.classifier.check()?;
+        // The other settings' checks do not look at the classifier's.
+        self.with_classifier(ClassifierConfig::default_for([1, 1, 1]))
+            .check()
+    }
+
+    /// The run's settings for in-distribution images of `image`.
+    fn resolve(&self, image: [usize; 3]) -> crate::Result<OodConfig> {
+        Ok(self.with_classifier(self.classifier.resolve(image)?))
+    }
+
+    fn with_classifier(&self, classifier: ClassifierConfig) -> OodConfig {
+        OodConfig {
+            data: self.data.clone(),
+            classifier,
+            seed: self.seed,
+            odin_temperature: self.odin_temperature,
+            energy_temperature: self.energy_temperature,
+            adversarial_epsilon: self.adversarial_epsilon,
+            outlier_exposure: self.outlier_exposure.clone(),
+            generative: self.generative.clone(),
+        }
+    }
+}
+
 /// Outlier exposure (Hendrycks, Mazeika & Dietterich, ICLR 2019): each step also feeds a batch
 /// of auxiliary outlier images (twice the in-distribution batch, as the paper's code) and adds
 /// `weight · mean(logsumexp(f(x̃)) − mean_k f_k(x̃))`, the cross-entropy from their softmax to
@@ -295,22 +408,25 @@ fn split_csv(data: &InDistribution) -> String {
 }
 
 /// Train an OOD run into `out` (refused if it exists, unless `replace`): the classifier, its
-/// test accuracy, the Mahalanobis statistics and the score settings.
+/// test accuracy, the Mahalanobis statistics and the score settings. Every setting is checked
+/// and `out` claimed before the images are read (once); the classifier's settings are then
+/// resolved and checked against them.
 pub fn train(
-    config: OodConfig,
+    request: impl Into<OodRequest>,
     out: &Path,
     replace: bool,
     device: &Device,
 ) -> crate::Result<OodRun> {
-    config.check()?;
+    let request = request.into();
+    request.check()?;
     let existing = if replace {
         Existing::Replace { marker: "ood.json" }
     } else {
         Existing::Refuse
     };
     let staging = Staging::begin(out, existing)?;
-    let data = data::load_in_distribution(&config.data, config.seed)?;
-    config.classifier.check(data.image)?;
+    let data = data::load_in_distribution(&request.data, request.seed)?;
+    let config = request.resolve(data.image)?;
     // Built (and so checked against the images) before the classifier trains.
     let mut generative = match &config.generative {
         Some(settings) => Some(GenerativeModels::new(

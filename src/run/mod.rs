@@ -769,6 +769,14 @@ impl Run {
         })
     }
 
+    /// Refuse, before any work, an evaluation of `checkpoint` that could not finish: its
+    /// weights file missing or damaged, or the run's data set gone.
+    pub fn check_evaluable(&self, checkpoint: Checkpoint) -> crate::Result<()> {
+        self.weights_bytes(checkpoint)?;
+        crate::data::source::check_present(&self.config.dataset)
+            .context("the run's data set is needed to evaluate it")
+    }
+
     /// The bytes of `checkpoint`'s weights file, checked against the SHA-256 in `run.json`.
     fn weights_bytes(&self, checkpoint: Checkpoint) -> crate::Result<Vec<u8>> {
         let dir = self.dir.as_ref().context("the run has not been saved")?;
