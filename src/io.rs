@@ -116,7 +116,8 @@ pub fn check_output_file(flag: &str, output: &Path, inputs: &[&Path]) -> crate::
 
 /// Refuse a result path inside the run folder `run` (`flag` names the option): the run's files
 /// are oddity's, and a result among them could replace one, or be lost with the folder when
-/// the run is trained again.
+/// the run is trained again. A `run` that cannot be resolved is left to the run's loading to
+/// refuse.
 pub fn check_outside_run(flag: &str, output: &Path, run: &Path) -> crate::Result<()> {
     if let (Ok(run_dir), Some(written)) = (std::fs::canonicalize(run), resolved(output)) {
         anyhow::ensure!(
@@ -131,22 +132,35 @@ pub fn check_outside_run(flag: &str, output: &Path, run: &Path) -> crate::Result
 }
 
 /// `path` made absolute with its links resolved, whether or not it exists yet: its longest
-/// existing ancestor resolved, the rest appended (`None` where a `..` follows a missing part).
+/// existing ancestor resolved, then the missing rest applied part by part (a `..` there steps
+/// back over a folder that will be created as a plain folder, so it is resolved by hand).
 fn resolved(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
     let mut missing = Vec::new();
-    let mut current = path;
-    loop {
-        let probe = if current.as_os_str().is_empty() {
+    let mut existing = path;
+    let mut found = loop {
+        let probe = if existing.as_os_str().is_empty() {
             Path::new(".")
         } else {
-            current
+            existing
         };
         if let Ok(found) = std::fs::canonicalize(probe) {
-            return Some(missing.iter().rev().fold(found, |p, part| p.join(part)));
+            break found;
         }
-        missing.push(current.file_name()?.to_owned());
-        current = current.parent()?;
+        missing.push(existing.components().next_back()?);
+        existing = existing.parent()?;
+    };
+    for part in missing.into_iter().rev() {
+        match part {
+            Component::ParentDir => {
+                found.pop();
+            }
+            Component::Normal(name) => found.push(name),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
     }
+    Some(found)
 }
 
 /// Write `bytes` to `path` atomically: a temporary file in the same directory, flushed and

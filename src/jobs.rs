@@ -622,6 +622,27 @@ pub struct MapsOutput<'a> {
     pub options: run::MapOptions,
 }
 
+/// Check, before any work, where `oddity score` writes: the score table at `output` neither
+/// over the data set nor over the settings file it reads, and neither it nor the `maps` folder
+/// inside the run folder ([`crate::io::check_output_file`], [`crate::io::check_outside_run`]).
+pub fn check_score_outputs(
+    run_dir: &Path,
+    data: &DatasetSpec,
+    settings: Option<&Path>,
+    output: &Path,
+    maps: Option<&Path>,
+) -> crate::Result<()> {
+    let inputs: Vec<&Path> = std::iter::once(data.path.as_path())
+        .chain(settings)
+        .collect();
+    crate::io::check_output_file("--output", output, &inputs)?;
+    crate::io::check_outside_run("--output", output, run_dir)?;
+    if let Some(maps) = maps {
+        crate::io::check_outside_run("--maps", maps, run_dir)?;
+    }
+    Ok(())
+}
+
 /// Score the `split` of the data set `data` with the run in `run_dir` as `options` say,
 /// labelling each sample by the run's protocol, giving its conformal p-value, and flagging
 /// those at or above the run's threshold (or at p ≤ the false-alarm rate). With `maps`, each

@@ -252,33 +252,55 @@ fn train_eval_score_metrics_end_to_end() {
         !twin.join("eval-last").exists(),
         "twin evaluated before the error"
     );
-    // So must every run's weights and data: a run whose data set was moved, named last, is
-    // refused before the first run is evaluated.
-    let moved = dir.join("moved");
-    std::fs::create_dir_all(&moved).unwrap();
-    for entry in std::fs::read_dir(&twin).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, moved.join(path.file_name().unwrap())).unwrap();
-    }
+    // So must every run's weights and data: a run whose data set was moved, or whose weights
+    // were damaged, named last, is refused before the first run is evaluated.
+    let copy_of_twin = |name: &str| {
+        let copy = dir.join(name);
+        std::fs::create_dir_all(&copy).unwrap();
+        for entry in std::fs::read_dir(&twin).unwrap() {
+            let path = entry.unwrap().path();
+            std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+        }
+        copy
+    };
+    let moved = copy_of_twin("moved");
     let mut settings: serde_json::Value =
         serde_json::from_str(&read(&moved.join("run.json"))).unwrap();
-    let gone = dir.join("moved-data.npz");
-    settings["dataset"]["path"] = gone.to_str().unwrap().into();
+    settings["dataset"]["path"] = dir.join("relocated.npz").to_str().unwrap().into();
     std::fs::write(moved.join("run.json"), settings.to_string()).unwrap();
-    let o = oddity(&[
-        "report",
-        twin.to_str().unwrap(),
-        moved.to_str().unwrap(),
-        "--checkpoint",
-        "last",
-        "--out",
-        page.to_str().unwrap(),
-    ]);
-    assert_clean_error(&o, &["moved", "moved-data.npz", "no such file"]);
-    assert!(
-        !twin.join("eval-last").exists(),
-        "twin evaluated before the error"
-    );
+    let damaged = copy_of_twin("damaged");
+    let weights = damaged.join("weights-last.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&weights, bytes).unwrap();
+    for (second, needles) in [
+        (
+            &moved,
+            &[
+                "moved",
+                "cannot be evaluated",
+                "relocated.npz",
+                "no such file",
+            ][..],
+        ),
+        (&damaged, &["damaged", "cannot be evaluated", "SHA-256"][..]),
+    ] {
+        let o = oddity(&[
+            "report",
+            twin.to_str().unwrap(),
+            second.to_str().unwrap(),
+            "--checkpoint",
+            "last",
+            "--out",
+            page.to_str().unwrap(),
+        ]);
+        assert_clean_error(&o, needles);
+        assert!(
+            !twin.join("eval-last").exists(),
+            "twin evaluated before the error"
+        );
+    }
     let o = report("last");
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("run: healthy"), "{}", stdout(&o));

@@ -476,35 +476,36 @@ fn results_never_replace_inputs() {
     let o = oddity(&["demo", "--out", run.to_str().unwrap(), "--epochs", "1"]);
     assert_clean_error(&o, &["already exists", "--force"]);
     assert_eq!(std::fs::read_to_string(run.join("run.json")).unwrap(), mine);
-    // `score` writes neither its table nor its maps among a run's files.
+    // `score` writes neither its table nor its maps among a run's files, however the path
+    // reaches them (a link to the run, a `..` over a folder still to create).
     let r = run.to_str().unwrap();
+    let link = dir.join("link-to-mine");
+    std::os::unix::fs::symlink(&run, &link).unwrap();
+    let elsewhere = dir.join("scores.csv");
     for (flag, path) in [
         ("--output", run.join("run.json")),
         ("--output", run.join("scores.csv")),
+        ("--output", link.join("scores.csv")),
+        ("--maps", run.join("maps")),
+        ("--maps", dir.join("new/../mine/maps")),
+        ("--maps", run.join("new/../maps")),
     ] {
-        let o = oddity(&[
-            "score",
-            r,
-            "--dataset",
-            "builtin-mnist",
-            flag,
-            path.to_str().unwrap(),
-        ]);
+        let mut args = vec!["score", r, "--dataset", "builtin-mnist"];
+        let path = path.to_str().unwrap();
+        match flag {
+            "--output" => args.extend(["--output", path]),
+            _ => args.extend(["--output", elsewhere.to_str().unwrap(), "--maps", path]),
+        }
+        let o = oddity(&args);
         assert_clean_error(&o, &[flag, "is inside the run folder"]);
     }
-    let elsewhere = dir.join("scores.csv");
-    let maps = run.join("maps");
-    let o = oddity(&[
-        "score",
-        r,
-        "--dataset",
-        "builtin-mnist",
-        "--output",
-        elsewhere.to_str().unwrap(),
-        "--maps",
-        maps.to_str().unwrap(),
-    ]);
-    assert_clean_error(&o, &["--maps", "is inside the run folder"]);
+    let mut left: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["run.json"], "score wrote into the run folder");
+    assert!(!dir.join("new").exists() && !elsewhere.exists());
     assert_eq!(std::fs::read_to_string(run.join("run.json")).unwrap(), mine);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -634,13 +634,13 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
 fn score(a: ScoreArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
     let data = a.data.spec()?;
-    let mut inputs = vec![data.path.as_path()];
-    inputs.extend(a.model_config.as_deref());
-    oddity::io::check_output_file("--output", &a.output, &inputs)?;
-    oddity::io::check_outside_run("--output", &a.output, &a.run)?;
-    if let Some(maps) = &a.maps {
-        oddity::io::check_outside_run("--maps", maps, &a.run)?;
-    }
+    jobs::check_score_outputs(
+        &a.run,
+        &data,
+        a.model_config.as_deref(),
+        &a.output,
+        a.maps.as_deref(),
+    )?;
     let table = jobs::score_dataset(
         &a.run,
         &data,

@@ -347,7 +347,6 @@ fn scenes(path: &Path, spec: &DatasetSpec) -> crate::Result<DataSource> {
             test_every_anomaly: false,
         });
     };
-    require_exists(train_path)?;
     let train = hyperspectral::load_training(train_path, &spec.scene_variables)?.to_set();
     anyhow::ensure!(
         train.shape == scored.shape,

@@ -99,6 +99,29 @@ pub struct InSpec {
     pub max_train: Option<usize>,
 }
 
+impl InSpec {
+    /// Refuse what is wrong before the data are read: data that are not images, options that
+    /// do not fit the data set's kind, fewer than 2 validation images, `--max-train 0`.
+    pub fn check(&self) -> crate::Result<()> {
+        ensure!(
+            self.data.kind.holds_images(),
+            "the OOD job takes images; {} data are not images (a table, or a scene's pixels)",
+            self.data.kind
+        );
+        crate::validate::validate_dataset(&self.data)?;
+        ensure!(
+            self.validation >= 2,
+            "--validation must be at least 2, got {}",
+            self.validation
+        );
+        ensure!(
+            self.max_train != Some(0),
+            "--max-train must be at least 1, got 0"
+        );
+        Ok(())
+    }
+}
+
 /// `set`'s images as `[0, 1]` pixels: the loaders give 8-bit values, divided by 255 here so
 /// that the input steps (ODIN, Mahalanobis, FGSM) and the synthetic sets are in the same
 /// units as every data set. A value outside 0..=255 is an error naming the set.
@@ -161,16 +184,16 @@ pub fn load_in_distribution(spec: &InSpec, seed: u64) -> crate::Result<InDistrib
     }
     let mut order: Vec<usize> = (0..pool.len()).collect();
     order.shuffle(&mut component_rng(seed, 41));
+    spec.check()?;
     ensure!(
-        spec.validation >= 2 && spec.validation < pool.len(),
-        "--validation must be at least 2 and less than the {} training images, got {}",
+        spec.validation < pool.len(),
+        "--validation must be less than the {} training images, got {}",
         pool.len(),
         spec.validation
     );
     let (validation, rest) = order.split_at(spec.validation);
     let mut train: Vec<usize> = rest.to_vec();
     if let Some(max) = spec.max_train {
-        ensure!(max >= 1, "--max-train must be at least 1, got 0");
         train.truncate(max);
     }
     train.sort_unstable();

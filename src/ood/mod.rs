@@ -171,65 +171,12 @@ impl From<OodConfig> for OodRequest {
 }
 
 impl OodRequest {
-    /// Refuse every setting that is wrong whatever the images, before they are read.
+    /// Refuse every setting that is wrong whatever the images, before they are read (the
+    /// classifier's network against the images' size, the auxiliary set and the generative
+    /// VAE's input side are checked once the images are known).
     pub fn check(&self) -> crate::Result<()> {
-        ensure!(
-            self.data.data.kind.holds_images(),
-            "the OOD job takes images; {} data hold a table",
-            self.data.data.kind
-        );
-        crate::validate::validate_dataset(&self.data.data)?;
-        ensure!(
-            self.data.validation >= 2,
-            "--validation must be at least 2, got {}",
-            self.data.validation
-        );
+        self.data.check()?;
         self.classifier.check()?;
-        // The other settings' checks do not look at the classifier's.
-        self.with_classifier(ClassifierConfig::default_for([1, 1, 1]))
-            .check()
-    }
-
-    /// The run's settings for in-distribution images of `image`.
-    fn resolve(&self, image: [usize; 3]) -> crate::Result<OodConfig> {
-        Ok(self.with_classifier(self.classifier.resolve(image)?))
-    }
-
-    fn with_classifier(&self, classifier: ClassifierConfig) -> OodConfig {
-        OodConfig {
-            data: self.data.clone(),
-            classifier,
-            seed: self.seed,
-            odin_temperature: self.odin_temperature,
-            energy_temperature: self.energy_temperature,
-            adversarial_epsilon: self.adversarial_epsilon,
-            outlier_exposure: self.outlier_exposure.clone(),
-            generative: self.generative.clone(),
-        }
-    }
-}
-
-/// Outlier exposure (Hendrycks, Mazeika & Dietterich, ICLR 2019): each step also feeds a batch
-/// of auxiliary outlier images (twice the in-distribution batch, as the paper's code) and adds
-/// `weight · mean(logsumexp(f(x̃)) − mean_k f_k(x̃))`, the cross-entropy from their softmax to
-/// the uniform distribution. The paper fine-tunes a trained network for 10 epochs or trains
-/// from scratch; here the classifier trains from scratch with the term from the first step.
-/// The auxiliary set is never a test set: `evaluate` refuses an `--against` set of the same
-/// source.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct OutlierExposure {
-    /// The auxiliary outlier images (a data set's training split, or a synthetic set).
-    pub auxiliary: OutSet,
-    /// λ, the weight of the uniform-posterior term (the paper's 0.5).
-    pub weight: f64,
-    /// At most this many auxiliary images (a seeded draw); synthetic sets draw this many
-    /// (default 10 000).
-    pub max_images: Option<usize>,
-}
-
-impl OodConfig {
-    /// Refuse settings out of range before any work.
-    pub fn check(&self) -> crate::Result<()> {
         for (name, value) in [
             ("odin_temperature", self.odin_temperature),
             ("energy_temperature", self.energy_temperature),
@@ -274,6 +221,42 @@ impl OodConfig {
         }
         Ok(())
     }
+
+    /// The run's settings for in-distribution images of `image`.
+    fn resolve(&self, image: [usize; 3]) -> crate::Result<OodConfig> {
+        Ok(self.with_classifier(self.classifier.resolve(image)?))
+    }
+
+    fn with_classifier(&self, classifier: ClassifierConfig) -> OodConfig {
+        OodConfig {
+            data: self.data.clone(),
+            classifier,
+            seed: self.seed,
+            odin_temperature: self.odin_temperature,
+            energy_temperature: self.energy_temperature,
+            adversarial_epsilon: self.adversarial_epsilon,
+            outlier_exposure: self.outlier_exposure.clone(),
+            generative: self.generative.clone(),
+        }
+    }
+}
+
+/// Outlier exposure (Hendrycks, Mazeika & Dietterich, ICLR 2019): each step also feeds a batch
+/// of auxiliary outlier images (twice the in-distribution batch, as the paper's code) and adds
+/// `weight · mean(logsumexp(f(x̃)) − mean_k f_k(x̃))`, the cross-entropy from their softmax to
+/// the uniform distribution. The paper fine-tunes a trained network for 10 epochs or trains
+/// from scratch; here the classifier trains from scratch with the term from the first step.
+/// The auxiliary set is never a test set: `evaluate` refuses an `--against` set of the same
+/// source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutlierExposure {
+    /// The auxiliary outlier images (a data set's training split, or a synthetic set).
+    pub auxiliary: OutSet,
+    /// λ, the weight of the uniform-posterior term (the paper's 0.5).
+    pub weight: f64,
+    /// At most this many auxiliary images (a seeded draw); synthetic sets draw this many
+    /// (default 10 000).
+    pub max_images: Option<usize>,
 }
 
 /// One epoch of the classifier's training.
@@ -408,9 +391,9 @@ fn split_csv(data: &InDistribution) -> String {
 }
 
 /// Train an OOD run into `out` (refused if it exists, unless `replace`): the classifier, its
-/// test accuracy, the Mahalanobis statistics and the score settings. Every setting is checked
-/// and `out` claimed before the images are read (once); the classifier's settings are then
-/// resolved and checked against them.
+/// test accuracy, the Mahalanobis statistics and the score settings. Every setting that does
+/// not depend on the images is checked and `out` claimed before the images are read (once);
+/// the classifier's settings are then resolved and checked against them.
 pub fn train(
     request: impl Into<OodRequest>,
     out: &Path,

@@ -770,10 +770,12 @@ impl Run {
     }
 
     /// Refuse, before any work, an evaluation of `checkpoint` that could not finish: its
-    /// weights file missing or damaged, or the run's data set gone.
+    /// weights file missing or damaged, or the run's data set (its files, its options' files)
+    /// gone.
     pub fn check_evaluable(&self, checkpoint: Checkpoint) -> crate::Result<()> {
         self.weights_bytes(checkpoint)?;
-        crate::data::source::check_present(&self.config.dataset)
+        crate::validate::validate_dataset(&self.config.dataset)
+            .and_then(|()| crate::data::source::check_present(&self.config.dataset))
             .context("the run's data set is needed to evaluate it")
     }
 
