@@ -22,6 +22,11 @@ fn every_detector_scores_a_sample_as_it_scores_it_in_a_batch() {
             // Local RX scores a pixel against its neighbours: batches are no question for it.
             continue;
         }
+        assert!(
+            !detector.scores_depend_on_the_batch(),
+            "{}: says its scores depend on the batch",
+            info.name
+        );
         let n = 6;
         let d = shape.len();
         let data: Vec<f32> = (0..n * d)
@@ -74,6 +79,7 @@ fn ganomaly_batch_statistics_are_an_option_that_leaves_the_model_as_it_was() {
     }
     let shape = shape_for(&config);
     let mut detector = config.build(shape, &device, 5).unwrap();
+    assert!(detector.scores_depend_on_the_batch(), "and it says so");
     let d = shape.len();
     let data: Vec<f32> = (0..6 * d)
         .map(|i| ((i * 7919) % 211) as f32 / 105.0 - 1.0)

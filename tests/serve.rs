@@ -598,3 +598,95 @@ fn limits_answer_413_503_and_504() {
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A run the server could not score faithfully is refused when the server starts, naming why:
+/// local RX scores whole scenes only, and GANomaly with `batch_statistics_at_score` would give
+/// each client scores that depend on the requests batched with its own; so are limits beyond
+/// what a server can reserve (a queue's slots are allocated up front).
+#[test]
+fn runs_and_limits_it_cannot_serve_are_refused_at_start() {
+    let dir = temp_dir("serve-refused");
+    let scene = fixture("hyperspectral/abu-beach-2-cut.mat");
+    let mnist = fixture("mnist");
+    let (lrx, ganomaly) = (dir.join("lrx"), dir.join("ganomaly"));
+    let trainings: [&[&str]; 2] = [
+        &[
+            "--model",
+            "lrx",
+            "--dataset",
+            "hyperspectral",
+            "--data",
+            scene.to_str().unwrap(),
+            "--protocol",
+            "scene",
+            "--scaling",
+            "none",
+            "--out",
+            lrx.to_str().unwrap(),
+        ],
+        &[
+            "--model",
+            "ganomaly",
+            "--dataset",
+            "mnist",
+            "--data",
+            mnist.to_str().unwrap(),
+            "--protocol",
+            "one-class",
+            "--class",
+            "1",
+            "--epochs",
+            "1",
+            "--max-train",
+            "64",
+            "--image-size",
+            "32",
+            "--model-config",
+            r#"{"batch_statistics_at_score": true}"#,
+            "--out",
+            ganomaly.to_str().unwrap(),
+        ],
+    ];
+    for args in trainings {
+        let o = oddity(&[&["train", "--quiet"][..], args].concat());
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    for (run, needles) in [
+        (&lrx, &["lrx", "whole hyperspectral scene"][..]),
+        (
+            &ganomaly,
+            &["batch_statistics_at_score", "other clients"][..],
+        ),
+    ] {
+        let o = serve_refused(&["serve", run.to_str().unwrap(), "--port", "0"]);
+        assert_clean_error(&o, needles);
+    }
+    for (flag, value) in [
+        ("--queue", "1000000000"),
+        ("--max-items", "18446744073709551615"),
+    ] {
+        let o = serve_refused(&["serve", lrx.to_str().unwrap(), "--port", "0", flag, value]);
+        assert_clean_error(&o, &[flag, "at most 65536"]);
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Run `oddity args`, which should refuse to start: a server still running after a minute is
+/// stopped and the test fails (rather than waiting for it forever).
+fn serve_refused(args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(oddity_bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("oddity {args:?} started serving instead of refusing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}

@@ -96,6 +96,13 @@ pub trait Detector: Send {
         false
     }
 
+    /// Whether a sample's score depends on the other samples scored with it (GANomaly's
+    /// `batch_statistics_at_score`, its official evaluation): such a run is scored in the
+    /// batches its caller forms, and the server, which batches requests together, refuses it.
+    fn scores_depend_on_the_batch(&self) -> bool {
+        false
+    }
+
     /// The score of every pixel of one scene, `pixels` `[H·W, B]` in row-major order laid out
     /// as `layout`; for models whose [`Detector::scores_whole_scenes`] holds.
     fn score_scene(
@@ -228,6 +235,9 @@ impl<D: Detector> Detector for Built<D> {
     }
     fn scores_whole_scenes(&self) -> bool {
         self.detector.scores_whole_scenes()
+    }
+    fn scores_depend_on_the_batch(&self) -> bool {
+        self.detector.scores_depend_on_the_batch()
     }
     fn score_scene(
         &self,

@@ -104,6 +104,10 @@ impl Detector for TiledDetector {
         self.inner.validates()
     }
 
+    fn scores_depend_on_the_batch(&self) -> bool {
+        self.inner.scores_depend_on_the_batch()
+    }
+
     /// The mean of the tiles' validation losses.
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
         let n = self.corners.len() as f64;

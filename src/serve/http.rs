@@ -182,7 +182,7 @@ async fn score_within(
     let kind = body_kind(&request, model.info.data == "image")?;
     check_declared_length(&request, state.limits.max_body_bytes)?;
     // Bodies being read and decoded are bounded too, not only the jobs queued for a model.
-    let _permit = state.intake.clone().try_acquire_owned().map_err(|_| {
+    let permit = state.intake.clone().try_acquire_owned().map_err(|_| {
         Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is reading as many requests as it takes at once; retry shortly",
@@ -191,9 +191,15 @@ async fn score_within(
     let input = read_input(request, kind, &state.limits).await?;
     let shape = model.info.input;
     let limits = state.limits;
-    let values = tokio::task::spawn_blocking(move || input.to_values(shape, &limits))
-        .await
-        .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))??;
+    // The permit travels with the decoding: a request that times out stops waiting for it,
+    // but its slot stays taken until the decoding ends, so abandoned decodings cannot pile up.
+    let values = tokio::task::spawn_blocking(move || {
+        let values = input.to_values(shape, &limits);
+        drop(permit);
+        values
+    })
+    .await
+    .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))??;
     let samples = crate::data::Samples::unlabelled(shape, values);
     let (reply, answer) = tokio::sync::oneshot::channel();
     let job = Job {

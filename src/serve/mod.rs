@@ -69,9 +69,12 @@ impl Default for Limits {
     }
 }
 
+/// The largest item count, queue length, number of requests in flight or batch a server takes.
+pub const MAX_COUNT: usize = 65_536;
+
 impl Limits {
-    /// Every limit must be at least 1 (and the body at most 1 GiB, an image side at most
-    /// 65 536).
+    /// Every limit must be at least 1; the body at most 1 GiB, an image side at most 65 536,
+    /// and the counts at most [`MAX_COUNT`] (a queue's slots are reserved up front).
     pub fn validate(&self) -> crate::Result<()> {
         let at_least_one = [
             ("--max-body-mb", self.max_body_bytes),
@@ -83,6 +86,18 @@ impl Limits {
         ];
         for (name, value) in at_least_one {
             ensure!(value >= 1, "{name} must be at least 1, got {value}");
+        }
+        let counts = [
+            ("--max-items", self.max_items),
+            ("--queue", self.queue),
+            ("--max-in-flight", self.max_in_flight),
+            ("--max-batch", self.max_batch),
+        ];
+        for (name, value) in counts {
+            ensure!(
+                value <= MAX_COUNT,
+                "{name} must be at most {MAX_COUNT}, got {value}"
+            );
         }
         ensure!(
             self.max_body_bytes <= 1 << 30,
@@ -149,13 +164,9 @@ impl Server {
                 );
             }
             let run = Run::load(dir)?;
-            models.push(worker::ServedModel::start(
-                name,
-                dir.clone(),
-                run,
-                options,
-                device,
-            )?);
+            let model = worker::ServedModel::start(name, dir.clone(), run, options, device)
+                .with_context(|| format!("{}: cannot be served", dir.display()))?;
+            models.push(model);
         }
         let listener = std::net::TcpListener::bind(options.address)
             .with_context(|| format!("cannot listen on {}", options.address))?;

@@ -171,7 +171,10 @@ impl ServedModel {
         std::thread::Builder::new()
             .name(format!("score-{name}"))
             .spawn(move || {
-                let detector = match worker_run.detector(checkpoint, &device) {
+                let detector = match worker_run.detector(checkpoint, &device).and_then(|d| {
+                    check_servable(&worker_run, d.as_ref())?;
+                    Ok(d)
+                }) {
                     Ok(d) => d,
                     Err(e) => {
                         let _ = ready.send(Err(e));
@@ -229,6 +232,33 @@ impl ServedModel {
             TrySendError::Disconnected(_) => QueueError::Stopped,
         })
     }
+}
+
+/// Refuse, at start, a run the server could not score faithfully: one that scores only whole
+/// hyperspectral scenes (a request holds pixels or rows), one whose scores depend on the batch
+/// (requests are batched together), or images of neither one nor three channels (requests are
+/// decoded as grey or colour images).
+fn check_servable(run: &Run, detector: &dyn crate::models::AnyDetector) -> crate::Result<()> {
+    let name = detector.name();
+    anyhow::ensure!(
+        !detector.scores_whole_scenes(),
+        "{name} scores a whole hyperspectral scene at once, not the rows a request holds: score \
+         scenes with `oddity score`"
+    );
+    anyhow::ensure!(
+        !detector.scores_depend_on_the_batch(),
+        "this {name} run scores each sample with the statistics of its batch \
+         (batch_statistics_at_score), and the server batches requests together: a client's \
+         scores would depend on other clients' requests; serve a run without it"
+    );
+    if let SampleShape::Image { channels, .. } = run.preprocessor.input {
+        anyhow::ensure!(
+            channels == 1 || channels == 3,
+            "this run takes images of {channels} channels; the server decodes PNG and JPEG \
+             requests as grey (1) or colour (3) images"
+        );
+    }
+    Ok(())
 }
 
 /// Whether the detector draws maps: probed on one blank sample of the run's input.

@@ -232,6 +232,10 @@ impl Detector for Ganomaly {
         ])
     }
 
+    fn scores_depend_on_the_batch(&self) -> bool {
+        self.config.batch_statistics_at_score
+    }
+
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
         let x = as_images(batch, self.shape);
         if self.config.batch_statistics_at_score {
