@@ -20,14 +20,17 @@ alarms than α, and fewer detections).
 
 Differences from PyOD, on purpose: each model's default epochs and layer sizes are its paper's
 (or oddity's documented baseline's), not PyOD's; PyOD arguments with no counterpart are
-refused rather than ignored. ``predict`` compares with ``>`` as PyOD does; a :class:`RunModel`
-(and the command line, and the server) flags ``score ≥ threshold``. Models hold the GIL while
-they train and score, and must be used from the thread that made them.
+refused rather than ignored, and one setting given twice (``epoch_num`` and ``epochs``,
+``lr`` and ``model_config["learning_rate"]``) with two values is an error. ``predict`` compares
+with ``>`` as PyOD does; a :class:`RunModel` (and the command line, and the server) flags
+``score ≥ threshold``. Models hold the GIL while they train and score, and must be used from
+the thread that made them (another thread gets a ``RuntimeError``).
 """
 
 import json
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -89,6 +92,30 @@ def _real(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _whole(value):
+    """``value`` as an int when it is a whole number (``3``, ``np.int64(3)``, ``3.0``); a
+    ``ValueError`` otherwise (``2.7`` is not truncated, ``True`` is not 1)."""
+    if isinstance(value, (bool, np.bool_)) or not _real(value) or not float(value).is_integer():
+        raise ValueError(f"must be a whole number, got {value!r}")
+    return int(value)
+
+
+def _json_value(value):
+    """NumPy numbers and arrays in a settings dict as JSON takes them."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"a setting of type {type(value).__name__} ({value!r}) is not a JSON value")
+
+
+def _settings_json(settings, name="model_config"):
+    try:
+        return json.dumps(settings, default=_json_value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
 def _erf(x):
     return np.vectorize(math.erf, otypes=[float])(x)
 
@@ -116,11 +143,23 @@ class _Scoring:
     """What every fitted or loaded model does with new samples."""
 
     _native_model = None
+    _native_thread = None
+
+    def _hold(self, native):
+        """Keep ``native``, made on this thread (the only one that may use it)."""
+        self._native_model = native
+        self._native_thread = threading.get_ident()
 
     def _fitted(self):
         if self._native_model is None:
             raise ValueError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X) first"
+            )
+        if threading.get_ident() != self._native_thread:
+            raise RuntimeError(
+                f"this {type(self).__name__} was made on another thread: an oddity model is "
+                "used from the thread that made it (it holds the GIL while it trains and "
+                "scores); make or load one in each thread"
             )
         return self._native_model
 
@@ -187,18 +226,16 @@ class BaseDetector(_Scoring):
                                 batch_size=batch_size, random_state=random_state,
                                 validation_size=validation_size, preprocessing=preprocessing,
                                 model_config=model_config, verbose=verbose, **pyod_arguments)
-        if not (_real(contamination) and 0.0 < contamination <= 0.5):
-            raise ValueError(f"contamination must be in (0, 0.5], got {contamination!r}")
-        if not (_real(validation_size) and 0.0 < validation_size < 1.0):
-            raise ValueError(f"validation_size must be in (0, 1), got {validation_size!r}")
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if "epoch_num" in pyod_arguments:  # PyOD 2's name for epochs
             epoch_num = pyod_arguments.pop("epoch_num")
             if epoch_num is not None:
                 if not isinstance(epoch_num, (int, np.integer)) or epoch_num < 1:
                     raise ValueError(f"epoch_num must be a positive integer, got {epoch_num!r}")
+                if epochs is not None and epochs != epoch_num:
+                    raise ValueError(
+                        f"epoch_num={epoch_num!r} and epochs={epochs!r} are both given; they "
+                        "name the same setting: give one"
+                    )
                 epochs = epoch_num
         self.contamination = contamination
         self.epochs = epochs
@@ -207,12 +244,25 @@ class BaseDetector(_Scoring):
         self.validation_size = validation_size
         self.preprocessing = preprocessing
         self.verbose = verbose
+        self._check_params()
         settings = dict(model_config or {})
+        given_by = {key: "model_config" for key in settings}
         for key, value in pyod_arguments.items():
             if key in self._renames:
                 target, convert = self._renames[key]
-                if value is not None:
-                    settings[target] = convert(value)
+                if value is None:
+                    continue
+                try:
+                    value = convert(value)
+                except (TypeError, ValueError) as error:
+                    raise ValueError(f"{key} {error}") from None
+                if target in given_by and _settings_json(settings[target]) != _settings_json(value):
+                    raise ValueError(
+                        f"{key}={value!r} and {given_by[target]} both set oddity's "
+                        f"{target!r} ({settings[target]!r}); give it once"
+                    )
+                settings[target] = value
+                given_by[target] = key
             elif key in self._fixed:
                 allowed = self._fixed[key]
                 if value not in allowed:
@@ -224,6 +274,25 @@ class BaseDetector(_Scoring):
                 raise TypeError(f"{type(self).__name__}() got an unexpected argument {key!r}")
         self.model_config = settings
         self._native_model = None
+
+    def _check_params(self):
+        """Refuse parameters out of range; run by the constructor and again by ``fit`` (a
+        parameter may have been assigned in between, as scikit-learn allows)."""
+        contamination, validation_size = self.contamination, self.validation_size
+        if not (_real(contamination) and 0.0 < contamination <= 0.5):
+            raise ValueError(f"contamination must be in (0, 0.5], got {contamination!r}")
+        if not (_real(validation_size) and 0.0 < validation_size < 1.0):
+            raise ValueError(f"validation_size must be in (0, 1), got {validation_size!r}")
+        for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size)):
+            if value is not None and (
+                not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
+            ):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.preprocessing, (bool, np.bool_)):
+            raise ValueError(
+                f"preprocessing must be True (the model's own scaling) or False (none), got "
+                f"{self.preprocessing!r}"
+            )
 
     def get_params(self, deep=True):
         """The constructor's parameters as given (scikit-learn's convention, so that
@@ -245,6 +314,7 @@ class BaseDetector(_Scoring):
     def fit(self, X, y=None):
         """Train on every row of ``X`` (``y`` is ignored: unsupervised) and set
         ``decision_scores_``, ``threshold_``, ``labels_``. Returns ``self``."""
+        self._check_params()
         values = _samples(X)
         if values.shape[0] < 2:
             raise ValueError("fit needs at least 2 samples (one to train, one to validate)")
@@ -254,18 +324,18 @@ class BaseDetector(_Scoring):
         elif not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"random_state must be a non-negative integer or None, got {seed!r}")
         self.random_state_ = int(seed)
-        self._native_model = _native.fit(
+        self._hold(_native.fit(
             self._model,
             values.tobytes(),
             list(values.shape[1:]),
-            json.dumps(self.model_config),
+            _settings_json(self.model_config),
             int(seed),
             None if self.epochs is None else int(self.epochs),
             None if self.batch_size is None else int(self.batch_size),
             float(self.validation_size),
             None if self.preprocessing else "none",
             bool(self.verbose),
-        )
+        ))
         self.n_features_in_ = values.shape[1] if values.ndim == 2 else None
         self.decision_scores_ = self._scores(values)
         self._process_decision_scores()
@@ -392,22 +462,22 @@ class RunModel(_Scoring):
     """
 
     def __init__(self, native):
-        self._native_model = native
+        self._hold(native)
 
     @property
     def model(self):
         """The detector's name."""
-        return self._native_model.model
+        return self._fitted().model
 
     @property
     def threshold(self):
         """The run's threshold (its rule on its normal validation scores)."""
-        return self._native_model.threshold
+        return self._fitted().threshold
 
     @property
     def input_shape(self):
         """The raw shape of one sample."""
-        return tuple(self._native_model.input_shape)
+        return tuple(self._fitted().input_shape)
 
     def decision_function(self, X):
         """Anomaly scores, as ``oddity score`` computes them."""
@@ -418,7 +488,7 @@ class RunModel(_Scoring):
         ``false_alarm_rate=α`` where the p-value is at most α."""
         if false_alarm_rate is None:
             return (self.decision_function(X) >= self.threshold).astype(int)
-        threshold = self._native_model.false_alarm_threshold(float(false_alarm_rate))
+        threshold = self._fitted().false_alarm_threshold(float(false_alarm_rate))
         return (self.decision_function(X) >= threshold).astype(int)
 
     def __repr__(self):
@@ -439,7 +509,7 @@ def train(model, dataset, data, out, protocol, class_name=None, epochs=None, ran
         raise ValueError(f"random_state must be a non-negative integer, got {random_state!r}")
     native = _native.train(
         model, dataset, str(data), protocol, None if class_name is None else str(class_name),
-        str(out), json.dumps(model_config or {}), int(random_state),
+        str(out), _settings_json(model_config or {}), int(random_state),
         None if epochs is None else int(epochs), decode_size, bool(replace), bool(verbose),
     )
     return RunModel(native)

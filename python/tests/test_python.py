@@ -124,6 +124,50 @@ def test_bad_arrays_raise_value_errors(fitted, breastw):
             oddity.AutoEncoder(**kwargs).fit(X)
     with pytest.raises(TypeError, match="n_neighbors"):
         oddity.AutoEncoder(n_neighbors=5)
+    # One setting given twice with two values, or a value that would be read as another one,
+    # is an error naming it (the last one won, or 2.7 became 2, or "minmax" counted as True).
+    for kwargs, message in [
+        ({"epoch_num": 5, "epochs": 7}, "epoch_num=5 and epochs=7"),
+        ({"lr": 0.01, "model_config": {"learning_rate": 0.1}}, "lr=0.01 and model_config"),
+        ({"hidden_neuron_list": [8, 4], "hidden_neurons": [16, 8]}, "hidden_neurons"),
+        ({"preprocessing": "minmax"}, "preprocessing must be True"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            oddity.AutoEncoder(**kwargs)
+    with pytest.raises(ValueError, match="latent_dim must be a whole number"):
+        oddity.VAE(latent_dim=2.7)
+    # A parameter assigned after the constructor is checked by fit, before any training.
+    late = oddity.AutoEncoder(epoch_num=1)
+    late.contamination = 0
+    with pytest.raises(ValueError, match="contamination"):
+        late.fit(X)
+    # NumPy values in the settings are taken as numbers, not refused by the JSON encoder.
+    numpy_settings = oddity.AutoEncoder(
+        epoch_num=1, hidden_neuron_list=np.array([8, 4]), model_config={"batch_size": np.int64(64)}
+    )
+    assert numpy_settings.fit(X[:60]).decision_scores_.shape == (60,)
+
+
+def test_another_thread_gets_a_python_error(fitted, breastw):
+    """A model is used from the thread that made it: another thread gets a RuntimeError, not a
+    Rust panic (PanicException escapes ``except Exception``)."""
+    import threading
+
+    X, _ = breastw
+    caught = []
+
+    def score_elsewhere():
+        try:
+            fitted.decision_function(X[:3])
+        except Exception as error:  # noqa: BLE001 (the test records what escaped)
+            caught.append(error)
+
+    worker = threading.Thread(target=score_elsewhere)
+    worker.start()
+    worker.join()
+    assert len(caught) == 1 and isinstance(caught[0], RuntimeError), caught
+    assert "another thread" in str(caught[0])
+    assert fitted.decision_function(X[:3]).shape == (3,)
     with pytest.raises(ValueError, match="unknown model"):
         oddity.Detector("knn")
 

@@ -1,6 +1,6 @@
 """The VAE (Lu & Xu 2018's scores, An & Cho's reconstruction probability), under PyOD's name."""
 
-from ..base import BaseDetector
+from ..base import BaseDetector, _whole
 
 
 class VAE(BaseDetector):
@@ -16,7 +16,7 @@ class VAE(BaseDetector):
     _model = "vae"
     _renames = {
         "lr": ("learning_rate", float),
-        "latent_dim": ("latent_dim", int),
+        "latent_dim": ("latent_dim", _whole),
         "encoder_neuron_list": ("hidden", list),
     }
     _fixed = {
