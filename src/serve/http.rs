@@ -108,6 +108,9 @@ struct ScoreQuery {
     overlay: bool,
     /// Flag by conformal p-value at this rate.
     false_alarm_rate: Option<f64>,
+    /// Whether a CSV body's first line is a header (default: when none of its cells is a
+    /// number).
+    header: Option<bool>,
 }
 
 /// The answer to a scoring request.
@@ -141,7 +144,7 @@ async fn score(
         name.map_err(|e| Rejection::bad(format!("bad model name in the path: {}", e.body_text())))?;
     let Query(query) = query.map_err(|e| {
         Rejection::bad(format!(
-            "bad query: {}; use overlay=true and false_alarm_rate=0.01",
+            "bad query: {}; use overlay=true, false_alarm_rate=0.01 and header=true",
             e.body_text()
         ))
     })?;
@@ -188,7 +191,7 @@ async fn score_within(
             "the server is reading as many requests as it takes at once; retry shortly",
         )
     })?;
-    let input = read_input(request, kind, &state.limits).await?;
+    let input = read_input(request, kind, query.header, &state.limits).await?;
     let shape = model.info.input;
     let limits = state.limits;
     // The permit travels with the decoding: a request that times out stops waiting for it,
@@ -360,6 +363,7 @@ fn too_large(limit: usize) -> Rejection {
 async fn read_input(
     request: Request,
     kind: BodyKind,
+    csv_header: Option<bool>,
     limits: &Limits,
 ) -> Result<ScoreInput, Rejection> {
     let (parts, body) = request.into_parts();
@@ -375,7 +379,11 @@ async fn read_input(
     match kind {
         BodyKind::Image => Ok(ScoreInput::Images(vec![bytes.to_vec()])),
         BodyKind::Json => Ok(ScoreInput::Rows(rows_from_json(&bytes, limits.max_items)?)),
-        BodyKind::Csv => Ok(ScoreInput::Rows(rows_from_csv(&bytes, limits.max_items)?)),
+        BodyKind::Csv => Ok(ScoreInput::Rows(rows_from_csv(
+            &bytes,
+            limits.max_items,
+            csv_header,
+        )?)),
         BodyKind::Multipart => {
             let request = Request::from_parts(parts, Body::from(bytes));
             let bad = |e: axum::extract::multipart::MultipartError| {

@@ -210,21 +210,42 @@ pub fn rows_from_json(body: &[u8], max_items: usize) -> Result<Vec<Vec<f64>>, Re
         })
 }
 
-/// Rows from CSV text: one row per line, numbers separated by commas; a first line none of whose
-/// cells is a number is a header and is skipped. More than `max_items` rows is refused as soon
-/// as the next row is reached.
-pub fn rows_from_csv(body: &[u8], max_items: usize) -> Result<Vec<Vec<f64>>, Rejection> {
+/// Rows from CSV text: one row per line, numbers separated by commas. The first line is a
+/// header when `header` says so; when it says nothing, when none of its cells is a number. A
+/// first line of the column numbers `0,1,…,n−1` (the header pandas writes for unnamed
+/// columns) is then refused as ambiguous: it is a row of numbers too. More than `max_items`
+/// rows is refused as soon as the next row is reached.
+pub fn rows_from_csv(
+    body: &[u8],
+    max_items: usize,
+    header: Option<bool>,
+) -> Result<Vec<Vec<f64>>, Rejection> {
     let text =
         std::str::from_utf8(body).map_err(|_| Rejection::bad("the CSV body is not UTF-8 text"))?;
     let mut rows = Vec::new();
+    let mut first = true;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
         }
         let cells: Vec<Result<f64, _>> = line.split(',').map(|c| c.trim().parse()).collect();
-        if n == 0 && cells.iter().all(Result::is_err) {
-            continue; // a header
+        if std::mem::take(&mut first) {
+            let skip = match header {
+                Some(header) => header,
+                None if cells.iter().all(Result::is_err) => true,
+                None if are_column_numbers(line) => {
+                    return Err(Rejection::bad(format!(
+                        "CSV line {}: {line:?} may be a header of column numbers or a row: \
+                         say which with header=true or header=false",
+                        n + 1
+                    )));
+                }
+                None => false,
+            };
+            if skip {
+                continue;
+            }
         }
         if rows.len() == max_items {
             return Err(too_many_rows(max_items));
@@ -241,6 +262,16 @@ pub fn rows_from_csv(body: &[u8], max_items: usize) -> Result<Vec<Vec<f64>>, Rej
         }
     }
     Ok(rows)
+}
+
+/// Whether `line` is `0,1,…,n−1` written as integers, with at least two cells.
+fn are_column_numbers(line: &str) -> bool {
+    let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+    cells.len() >= 2
+        && cells
+            .iter()
+            .enumerate()
+            .all(|(i, cell)| *cell == i.to_string())
 }
 
 #[cfg(test)]
@@ -322,28 +353,38 @@ mod tests {
             ScoreInput::Rows(rows).to_values(table, &limits).unwrap(),
             vec![1.0, 2.0, 3.0, 4.5, -1.0, 0.0]
         );
-        let csv = rows_from_csv(b"a,b,c\n1,2,3\n\n4.5, -1, 0\n", 9).unwrap();
+        let csv = rows_from_csv(b"a,b,c\n1,2,3\n\n4.5, -1, 0\n", 9, None).unwrap();
         assert_eq!(csv, vec![vec![1.0, 2.0, 3.0], vec![4.5, -1.0, 0.0]]);
         assert!(
-            rows_from_csv(b"1,2,3\nx,2,3\n", 9)
+            rows_from_csv(b"1,2,3\nx,2,3\n", 9, None)
                 .unwrap_err()
                 .message
                 .contains("line 2")
         );
         // A first line with a number in it is a bad row, not a header to skip silently.
         assert!(
-            rows_from_csv(b"1,b,3\n1,2,3\n", 9)
+            rows_from_csv(b"1,b,3\n1,2,3\n", 9, None)
                 .unwrap_err()
                 .message
                 .contains("line 1")
         );
+        // pandas' header of unnamed columns is a row of numbers too: said, or refused.
+        let numbered = b"0,1,2\n1,2,3\n";
+        let e = rows_from_csv(numbered, 9, None).unwrap_err();
+        assert!(e.message.contains("header=true"), "{}", e.message);
+        assert_eq!(
+            rows_from_csv(numbered, 9, Some(true)).unwrap(),
+            vec![vec![1.0, 2.0, 3.0]]
+        );
+        assert_eq!(rows_from_csv(numbered, 9, Some(false)).unwrap().len(), 2);
+        assert_eq!(rows_from_csv(b"0,2,2\n", 9, None).unwrap().len(), 1);
         assert!(rows_from_json(br#"{"rows": [[1, "a"]]}"#, 9).is_err());
         assert!(rows_from_json(br#"{"rows": [[1]], "x": 1}"#, 9).is_err());
         assert!(rows_from_json(b"[1, 2]", 9).is_err());
         // Too many rows, refused before they are all parsed.
         let three = b"1\n2\n3\n";
-        assert_eq!(rows_from_csv(three, 3).unwrap().len(), 3);
-        let e = rows_from_csv(three, 2).unwrap_err();
+        assert_eq!(rows_from_csv(three, 3, None).unwrap().len(), 3);
+        let e = rows_from_csv(three, 2, None).unwrap_err();
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
         let json = br#"{"rows": [[1], [2], [3]]}"#;
         assert_eq!(rows_from_json(json, 3).unwrap().len(), 3);
