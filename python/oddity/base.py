@@ -100,6 +100,26 @@ def _whole(value):
     return int(value)
 
 
+def _same_setting(earlier, value, convert):
+    """Whether ``earlier`` (from ``model_config`` or another argument) is ``value``, both read
+    by ``convert`` (so that ``2.0`` is ``2`` and a NumPy array is its list)."""
+    try:
+        earlier = convert(earlier)
+    except (TypeError, ValueError):
+        return False
+    return earlier == value
+
+
+def _without_other_aliases(merged, params, aliases):
+    """``merged`` parameters with the alias of each name in ``params`` set to ``None`` (unless
+    ``params`` gives it too)."""
+    for pair in aliases:
+        for name, other in (pair, pair[::-1]):
+            if name in params and other not in params and merged.get(other) is not None:
+                merged[other] = None
+    return merged
+
+
 def _json_value(value):
     """NumPy numbers and arrays in a settings dict as JSON takes them."""
     if isinstance(value, np.generic):
@@ -148,14 +168,14 @@ class _Scoring:
     def _hold(self, native):
         """Keep ``native``, made on this thread (the only one that may use it)."""
         self._native_model = native
-        self._native_thread = threading.get_ident()
+        self._native_thread = threading.current_thread()
 
     def _fitted(self):
         if self._native_model is None:
             raise ValueError(
                 f"this {type(self).__name__} is not fitted yet; call fit(X) first"
             )
-        if threading.get_ident() != self._native_thread:
+        if threading.current_thread() is not self._native_thread:
             raise RuntimeError(
                 f"this {type(self).__name__} was made on another thread: an oddity model is "
                 "used from the thread that made it (it holds the GIL while it trains and "
@@ -216,6 +236,9 @@ class BaseDetector(_Scoring):
     _model = None
     _renames = {}
     _fixed = {}
+    # Pairs of parameter names for one setting (PyOD 2's and 1's): set_params of one clears
+    # the other, so that a grid over either works whichever the constructor was given.
+    _aliases = (("epochs", "epoch_num"),)
 
     def __init__(self, contamination=0.1, epochs=None, batch_size=None, random_state=None,
                  validation_size=0.1, preprocessing=True, model_config=None, verbose=0,
@@ -229,7 +252,8 @@ class BaseDetector(_Scoring):
         if "epoch_num" in pyod_arguments:  # PyOD 2's name for epochs
             epoch_num = pyod_arguments.pop("epoch_num")
             if epoch_num is not None:
-                if not isinstance(epoch_num, (int, np.integer)) or epoch_num < 1:
+                if (not isinstance(epoch_num, (int, np.integer)) or isinstance(epoch_num, bool)
+                        or epoch_num < 1):
                     raise ValueError(f"epoch_num must be a positive integer, got {epoch_num!r}")
                 if epochs is not None and epochs != epoch_num:
                     raise ValueError(
@@ -244,7 +268,6 @@ class BaseDetector(_Scoring):
         self.validation_size = validation_size
         self.preprocessing = preprocessing
         self.verbose = verbose
-        self._check_params()
         settings = dict(model_config or {})
         given_by = {key: "model_config" for key in settings}
         for key, value in pyod_arguments.items():
@@ -256,7 +279,7 @@ class BaseDetector(_Scoring):
                     value = convert(value)
                 except (TypeError, ValueError) as error:
                     raise ValueError(f"{key} {error}") from None
-                if target in given_by and _settings_json(settings[target]) != _settings_json(value):
+                if target in given_by and not _same_setting(settings[target], value, convert):
                     raise ValueError(
                         f"{key}={value!r} and {given_by[target]} both set oddity's "
                         f"{target!r} ({settings[target]!r}); give it once"
@@ -274,6 +297,7 @@ class BaseDetector(_Scoring):
                 raise TypeError(f"{type(self).__name__}() got an unexpected argument {key!r}")
         self.model_config = settings
         self._native_model = None
+        self._check_params()
 
     def _check_params(self):
         """Refuse parameters out of range; run by the constructor and again by ``fit`` (a
@@ -288,6 +312,13 @@ class BaseDetector(_Scoring):
                 not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
             ):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("epochs", "batch_size"):
+            given = getattr(self, name)
+            if given is not None and name in self.model_config and self.model_config[name] != given:
+                raise ValueError(
+                    f"{name}={given!r} and model_config[{name!r}]={self.model_config[name]!r} "
+                    "set the same setting; give it once"
+                )
         if not isinstance(self.preprocessing, (bool, np.bool_)):
             raise ValueError(
                 f"preprocessing must be True (the model's own scaling) or False (none), got "
@@ -306,7 +337,7 @@ class BaseDetector(_Scoring):
         for key in params:
             if key not in known:
                 raise ValueError(f"invalid parameter {key!r}; valid ones are {sorted(known)}")
-        merged = {**known, **params}
+        merged = _without_other_aliases({**known, **params}, params, self._aliases)
         del self._params
         type(self).__init__(self, **merged)
         return self
@@ -444,7 +475,7 @@ class Detector(BaseDetector):
         return {"model": self._model, **super().get_params(deep)}
 
     def set_params(self, **params):
-        merged = {**self.get_params(), **params}
+        merged = _without_other_aliases({**self.get_params(), **params}, params, self._aliases)
         model = merged.pop("model")
         unknown = set(params) - set(self.get_params())
         if unknown:
@@ -463,21 +494,25 @@ class RunModel(_Scoring):
 
     def __init__(self, native):
         self._hold(native)
+        # Read once, so that they (and repr) answer on any thread.
+        self._name = native.model
+        self._threshold = native.threshold
+        self._input_shape = tuple(native.input_shape)
 
     @property
     def model(self):
         """The detector's name."""
-        return self._fitted().model
+        return self._name
 
     @property
     def threshold(self):
         """The run's threshold (its rule on its normal validation scores)."""
-        return self._fitted().threshold
+        return self._threshold
 
     @property
     def input_shape(self):
         """The raw shape of one sample."""
-        return tuple(self._fitted().input_shape)
+        return self._input_shape
 
     def decision_function(self, X):
         """Anomaly scores, as ``oddity score`` computes them."""

@@ -124,6 +124,8 @@ def test_bad_arrays_raise_value_errors(fitted, breastw):
             oddity.AutoEncoder(**kwargs).fit(X)
     with pytest.raises(TypeError, match="n_neighbors"):
         oddity.AutoEncoder(n_neighbors=5)
+    with pytest.raises(ValueError, match="unknown model"):
+        oddity.Detector("knn")
     # One setting given twice with two values, or a value that would be read as another one,
     # is an error naming it (the last one won, or 2.7 became 2, or "minmax" counted as True).
     for kwargs, message in [
@@ -131,11 +133,18 @@ def test_bad_arrays_raise_value_errors(fitted, breastw):
         ({"lr": 0.01, "model_config": {"learning_rate": 0.1}}, "lr=0.01 and model_config"),
         ({"hidden_neuron_list": [8, 4], "hidden_neurons": [16, 8]}, "hidden_neurons"),
         ({"preprocessing": "minmax"}, "preprocessing must be True"),
+        ({"epochs": 5, "model_config": {"epochs": 7}}, r"model_config\['epochs'\]"),
+        ({"batch_size": 32, "model_config": {"batch_size": 64}}, "batch_size=32"),
+        ({"epoch_num": True}, "epoch_num"),
     ]:
         with pytest.raises(ValueError, match=message):
             oddity.AutoEncoder(**kwargs)
     with pytest.raises(ValueError, match="latent_dim must be a whole number"):
         oddity.VAE(latent_dim=2.7)
+    # The same value given twice is one setting; set_params of one alias replaces the other.
+    assert oddity.VAE(latent_dim=2, model_config={"latent_dim": 2.0}).model_config["latent_dim"] == 2
+    regridded = oddity.AutoEncoder(epoch_num=5).set_params(epochs=10)
+    assert regridded.epochs == 10
     # A parameter assigned after the constructor is checked by fit, before any training.
     late = oddity.AutoEncoder(epoch_num=1)
     late.contamination = 0
@@ -168,8 +177,6 @@ def test_another_thread_gets_a_python_error(fitted, breastw):
     assert len(caught) == 1 and isinstance(caught[0], RuntimeError), caught
     assert "another thread" in str(caught[0])
     assert fitted.decision_function(X[:3]).shape == (3,)
-    with pytest.raises(ValueError, match="unknown model"):
-        oddity.Detector("knn")
 
 
 def test_python_and_cli_give_the_same_scores(tmp_path, oddity_bin, fitted, breastw):

@@ -388,16 +388,17 @@ struct ServeArgs {
     /// Largest side of an uploaded image, pixels.
     #[arg(long, default_value_t = 4096)]
     max_image_side: u32,
-    /// Most images or rows in one request.
+    /// Most images or rows in one request (at most 65 536).
     #[arg(long, default_value_t = 256)]
     max_items: usize,
-    /// Requests waiting per model before new ones are refused with 503.
+    /// Requests waiting per model before new ones are refused with 503 (at most 65 536).
     #[arg(long, default_value_t = 256)]
     queue: usize,
-    /// Requests being read or decoded at once before new ones are refused with 503.
+    /// Requests being read, decoded or drawn at once before new ones are refused with 503 (at
+    /// most 65 536).
     #[arg(long, default_value_t = 32)]
     max_in_flight: usize,
-    /// Most samples in one forward pass.
+    /// Most samples in one forward pass (at most 65 536).
     #[arg(long, default_value_t = 256)]
     max_batch: usize,
     /// Milliseconds a model waits for more requests to batch with the first.

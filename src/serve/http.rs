@@ -183,23 +183,29 @@ async fn score_within(
         )));
     }
     let kind = body_kind(&request, model.info.data == "image")?;
+    if query.header.is_some() && kind != BodyKind::Csv {
+        return Err(Rejection::bad(
+            "header= says whether a CSV body's first line is a header; this body is not CSV",
+        ));
+    }
     check_declared_length(&request, state.limits.max_body_bytes)?;
-    // Bodies being read and decoded are bounded too, not only the jobs queued for a model.
-    let permit = state.intake.clone().try_acquire_owned().map_err(|_| {
+    // Bodies being read, decoded and drawn are bounded too, not only the jobs queued for a
+    // model. The permit is held by the request and by each blocking task it starts: a request
+    // that times out stops waiting for them, but its slot stays taken until they end, so
+    // abandoned work cannot pile up.
+    let permit = Arc::new(state.intake.clone().try_acquire_owned().map_err(|_| {
         Rejection::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is reading as many requests as it takes at once; retry shortly",
         )
-    })?;
+    })?);
     let input = read_input(request, kind, query.header, &state.limits).await?;
     let shape = model.info.input;
     let limits = state.limits;
-    // The permit travels with the decoding: a request that times out stops waiting for it,
-    // but its slot stays taken until the decoding ends, so abandoned decodings cannot pile up.
+    let decoding = Arc::clone(&permit);
     let values = tokio::task::spawn_blocking(move || {
-        let values = input.to_values(shape, &limits);
-        drop(permit);
-        values
+        let _held = decoding;
+        input.to_values(shape, &limits)
     })
     .await
     .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))??;
@@ -236,9 +242,13 @@ async fn score_within(
     let overlays = if query.overlay {
         let pixel_threshold = model.pixel_threshold;
         let scored = scored.clone();
-        tokio::task::spawn_blocking(move || draw_overlays(&samples, &scored, pixel_threshold))
-            .await
-            .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "drawing failed"))?
+        let drawing = Arc::clone(&permit);
+        tokio::task::spawn_blocking(move || {
+            let _held = drawing;
+            draw_overlays(&samples, &scored, pixel_threshold)
+        })
+        .await
+        .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "drawing failed"))?
     } else {
         Vec::new()
     };

@@ -249,7 +249,9 @@ fn check_servable(run: &Run, detector: &dyn crate::models::AnyDetector) -> crate
         !detector.scores_depend_on_the_batch(),
         "this {name} run scores each sample with the statistics of its batch \
          (batch_statistics_at_score), and the server batches requests together: a client's \
-         scores would depend on other clients' requests; serve a run without it"
+         scores would depend on other clients' requests. The server scores with the run's own \
+         settings; score this run in a data set's batches with `oddity score` (which can also \
+         turn the setting off: --model-config '{{\"batch_statistics_at_score\": false}}')"
     );
     if let SampleShape::Image { channels, .. } = run.preprocessor.input {
         anyhow::ensure!(

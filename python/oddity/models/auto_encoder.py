@@ -15,6 +15,7 @@ class AutoEncoder(BaseDetector):
     """
 
     _model = "autoencoder"
+    _aliases = BaseDetector._aliases + (("hidden_neuron_list", "hidden_neurons"),)
     # PyOD argument -> (oddity hyper-parameter, conversion)
     _renames = {
         "lr": ("learning_rate", float),
