@@ -118,9 +118,8 @@ impl PreparedTraining {
         let checkpointing = run::Checkpointing {
             dir: self.staging.dir(),
             resume: self.resume,
-            stop,
         };
-        match run::train_with(self.config, &self.split, device, Some(checkpointing)) {
+        match run::train_with(self.config, &self.split, device, Some(checkpointing), stop) {
             Ok(mut trained) => {
                 let dir = trained.save_into(self.staging)?;
                 Ok(TrainOutcome::Saved {
@@ -341,13 +340,15 @@ fn check_pixel_units(values: &[f32], config: &RunConfig) -> crate::Result<()> {
 /// of `shape` one after another, in their raw units (images channels first, 0–255). Every
 /// sample trains but a seeded validation share ([`crate::data::protocol::fit_split`]); labels
 /// are not used. Every value is checked before any work starts. Both checkpoints of the result
-/// hold the last epoch's weights, as PyOD's models keep.
+/// hold the last epoch's weights, as PyOD's models keep. A raised `stop` ends the training
+/// after the current step with [`crate::train::Interrupted`].
 pub fn fit_arrays(
     model: ModelConfig,
     values: Vec<f32>,
     shape: crate::data::SampleShape,
     options: &FitOptions,
     device: &Device,
+    stop: Option<&AtomicBool>,
 ) -> crate::Result<run::Trained> {
     let width = shape.len();
     anyhow::ensure!(width > 0, "each sample must hold at least one value");
@@ -390,7 +391,7 @@ pub fn fit_arrays(
     check_pixel_units(&set.values, &config)?;
     config.validate()?;
     let split = crate::data::protocol::fit_split(&set, &config.split)?;
-    let mut trained = run::train_on(config, &split, device)?;
+    let mut trained = run::train_with(config, &split, device, None, stop)?;
     // PyOD's fit keeps the weights of its last epoch: both checkpoints are those, so that a
     // saved fit scores the same whichever checkpoint a tool picks.
     let run = &mut trained.run;

@@ -481,7 +481,7 @@ fn results_never_replace_inputs() {
     let r = run.to_str().unwrap();
     let link = dir.join("link-to-mine");
     std::os::unix::fs::symlink(&run, &link).unwrap();
-    let elsewhere = dir.join("scores.csv");
+    let elsewhere = dir.join("elsewhere.csv");
     for (flag, path) in [
         ("--output", run.join("run.json")),
         ("--output", run.join("scores.csv")),
@@ -793,7 +793,7 @@ fn arrays_in_other_units_than_pixels_are_named_errors() {
         epochs: Some(1),
         ..FitOptions::default()
     };
-    let fit = |values: Vec<f32>| fit_arrays(vae(), values, shape, &options, &device);
+    let fit = |values: Vec<f32>| fit_arrays(vae(), values, shape, &options, &device, None);
     let unit: Vec<f32> = pixels.iter().map(|v| v / 255.0).collect();
     let err = fit(unit.clone()).err().expect("[0, 1] refused").to_string();
     assert!(
@@ -811,7 +811,7 @@ fn arrays_in_other_units_than_pixels_are_named_errors() {
         scaling: Some(oddity::data::preprocess::Scaling::None),
         ..options.clone()
     };
-    fit_arrays(vae(), unit, shape, &as_they_are, &device).unwrap();
+    fit_arrays(vae(), unit, shape, &as_they_are, &device, None).unwrap();
 }
 
 /// Spawn `oddity args`, wait until its checkpoint names an epoch of at least `epoch`, then

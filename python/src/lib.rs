@@ -6,9 +6,10 @@ use oddity::conformal::Calibration;
 use oddity::data::SampleShape;
 use oddity::models::{AnyDetector, ModelConfig};
 use oddity::run::{self, Checkpoint, Run};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 fn value_error(e: anyhow::Error) -> PyErr {
     PyValueError::new_err(format!("{e:#}"))
@@ -206,6 +207,7 @@ impl Model {
 #[pyo3(signature = (model, data, shape, settings, seed, epochs, batch_size, validation_fraction, scaling, verbose))]
 #[allow(clippy::too_many_arguments)]
 fn fit(
+    py: Python<'_>,
     model: &str,
     data: &[u8],
     shape: Vec<usize>,
@@ -228,8 +230,11 @@ fn fit(
         progress: verbose,
     };
     let device = oddity::device::parse("cpu").map_err(value_error)?;
-    let trained = oddity::jobs::fit_arrays(config, floats(data)?, shape, &options, &device)
-        .map_err(value_error)?;
+    let values = floats(data)?;
+    let trained = interruptible(py, |stop| {
+        oddity::jobs::fit_arrays(config, values, shape, &options, &device, Some(stop))
+    })?
+    .map_err(value_error)?;
     Ok(Model {
         run: trained.run,
         detector: trained.detector,
@@ -244,6 +249,7 @@ fn fit(
 #[pyo3(signature = (model, dataset, data, protocol, class_name, out, settings, seed, epochs, decode_size, replace, verbose))]
 #[allow(clippy::too_many_arguments)]
 fn train(
+    py: Python<'_>,
     model: &str,
     dataset: &str,
     data: PathBuf,
@@ -271,10 +277,42 @@ fn train(
     config.train.progress = verbose;
     let device = oddity::device::parse("cpu").map_err(value_error)?;
     let prepared = oddity::jobs::prepare_training(config, &out, replace).map_err(value_error)?;
-    match prepared.run(&device, None).map_err(value_error)? {
+    match interruptible(py, |stop| prepared.run(&device, Some(stop)))?.map_err(value_error)? {
         oddity::jobs::TrainOutcome::Saved { dir, .. } => load(dir, "best"),
         oddity::jobs::TrainOutcome::Stopped { reason, .. } => Err(PyValueError::new_err(reason)),
     }
+}
+
+/// Run `work` on a thread of its own while this one waits with the GIL released, looking at
+/// Python's signals between waits: Ctrl-C (a `KeyboardInterrupt`, also a notebook's interrupt)
+/// raises the flag `work` is handed, which the training loop checks after each step; once
+/// `work` has ended, the interrupt is raised in Python. A training never checks Python's
+/// signals itself, so without this Ctrl-C waited for the training's end.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&AtomicBool) -> T + Send,
+) -> PyResult<T> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| work(&stop));
+        let mut interrupt = None;
+        while !worker.is_finished() {
+            py.detach(|| std::thread::sleep(std::time::Duration::from_millis(50)));
+            if interrupt.is_none() {
+                if let Err(signal) = py.check_signals() {
+                    stop.store(true, Ordering::SeqCst);
+                    interrupt = Some(signal);
+                }
+            }
+        }
+        let result = worker
+            .join()
+            .map_err(|_| PyRuntimeError::new_err("the training thread panicked"))?;
+        match interrupt {
+            Some(signal) => Err(signal),
+            None => Ok(result),
+        }
+    })
 }
 
 /// The configuration of `model` with the hyper-parameters of the JSON object `settings`.

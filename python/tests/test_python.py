@@ -254,3 +254,24 @@ def test_a_pyod_script_runs_with_only_its_import_changed():
     assert result["train_roc"] > 0.95 and result["test_roc"] > 0.95, result
     assert set(np.unique(result["test_pred"])) <= {0, 1}
     assert result["proba"].shape == (500, 2)
+
+
+def test_ctrl_c_stops_a_fit(breastw):
+    """Ctrl-C (SIGINT) during fit raises KeyboardInterrupt after the current step; without it
+    the training held the interpreter until its last epoch (a million here), and the
+    detector stays unfitted."""
+    import os
+    import signal
+    import threading
+
+    X, _ = breastw
+    clf = oddity.AutoEncoder(epoch_num=1_000_000, random_state=0)
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X)
+    finally:
+        timer.cancel()
+    with pytest.raises(ValueError, match="not fitted"):
+        clf.decision_function(X[:3])

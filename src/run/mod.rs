@@ -463,7 +463,7 @@ pub fn train(config: RunConfig, device: &Device) -> crate::Result<Trained> {
 
 /// Train on an already loaded split.
 pub fn train_on(config: RunConfig, split: &Split, device: &Device) -> crate::Result<Trained> {
-    train_with(config, split, device, None)
+    train_with(config, split, device, None, None)
 }
 
 /// Where a training keeps its checkpoints (a run's staging folder), whether it continues from
@@ -474,8 +474,6 @@ pub struct Checkpointing<'a> {
     pub dir: &'a Path,
     /// Continue from the latest checkpoint there.
     pub resume: bool,
-    /// Raised to stop after the current step, the checkpoint written.
-    pub stop: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// The file in a staging folder holding the configuration of the run being trained.
@@ -488,12 +486,15 @@ pub fn resumable_config(staging: &Path) -> crate::Result<RunConfig> {
 
 /// Train on an already loaded split with checkpoints after every epoch (and on a stop
 /// request), continuing from the latest one when `checkpointing.resume` is set. The result is
-/// the same, bit for bit, as an uninterrupted training of the same configuration.
+/// the same, bit for bit, as an uninterrupted training of the same configuration. A raised
+/// `stop` ends the training after the current step with [`train::Interrupted`] (its state
+/// saved where `checkpointing` says).
 pub fn train_with(
     config: RunConfig,
     split: &Split,
     device: &Device,
     checkpointing: Option<Checkpointing>,
+    stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> crate::Result<Trained> {
     config.validate()?;
     check_calibration_size(&config.threshold_rule, split.valid.len())?;
@@ -564,7 +565,7 @@ pub fn train_with(
         &config.train,
         resume_from,
         &mut on_checkpoint,
-        checkpointing.and_then(|c| c.stop),
+        stop,
     )?;
     drop(train_set);
     // Thresholds come from whole validation images, scored as new images will be.
