@@ -23,8 +23,9 @@ Differences from PyOD, on purpose: each model's default epochs and layer sizes a
 refused rather than ignored, and one setting given twice (``epoch_num`` and ``epochs``,
 ``lr`` and ``model_config["learning_rate"]``) with two values is an error. ``predict`` compares
 with ``>`` as PyOD does; a :class:`RunModel` (and the command line, and the server) flags
-``score ≥ threshold``. Models hold the GIL while they train and score, and must be used from
-the thread that made them (another thread gets a ``RuntimeError``).
+``score ≥ threshold``. ``fit`` and :func:`train` train on a thread of their own and stop after
+the current step on Ctrl-C (``KeyboardInterrupt``); scoring holds the GIL. A model must be
+used from the thread that made it (another thread gets a ``RuntimeError``).
 """
 
 import json
@@ -178,8 +179,7 @@ class _Scoring:
         if threading.current_thread() is not self._native_thread:
             raise RuntimeError(
                 f"this {type(self).__name__} was made on another thread: an oddity model is "
-                "used from the thread that made it (it holds the GIL while it trains and "
-                "scores); make or load one in each thread"
+                "used from the thread that made it; make or load one in each thread"
             )
         return self._native_model
 
