@@ -80,6 +80,29 @@ fn ganomaly_batch_statistics_are_an_option_that_leaves_the_model_as_it_was() {
     let shape = shape_for(&config);
     let mut detector = config.build(shape, &device, 5).unwrap();
     assert!(detector.scores_depend_on_the_batch(), "and it says so");
+    // So does the wrapper that scores it tile by tile (the server asks the wrapper).
+    let oddity::data::SampleShape::Image {
+        channels,
+        height,
+        width,
+    } = shape
+    else {
+        panic!("GANomaly takes images")
+    };
+    let larger = oddity::data::SampleShape::Image {
+        channels,
+        height: 2 * height,
+        width: 2 * width,
+    };
+    let tiling = oddity::data::tiles::Tiling {
+        tile: height,
+        stride: height,
+    };
+    let tiled = oddity::score::tiled::build(&config, larger, Some(tiling), &device, 5).unwrap();
+    assert!(
+        tiled.scores_depend_on_the_batch(),
+        "the tiled wrapper hides it"
+    );
     let d = shape.len();
     let data: Vec<f32> = (0..6 * d)
         .map(|i| ((i * 7919) % 211) as f32 / 105.0 - 1.0)

@@ -218,6 +218,44 @@ fn serves_scores_equal_to_batch_scoring_and_refuses_bad_requests() {
         .collect();
     let a = post(&agent, &score_url("breastw"), "text/csv", csv.as_bytes());
     assert_eq!(a.json["results"], serde_json::Value::Array(results.clone()));
+    // pandas' header of unnamed columns is a row of numbers too: the request must say which.
+    let numbered = csv.replacen("a,b,c,d,e,f,g,h,i", "0,1,2,3,4,5,6,7,8", 1);
+    assert_refused(
+        &post(
+            &agent,
+            &score_url("breastw"),
+            "text/csv",
+            numbered.as_bytes(),
+        ),
+        400,
+        &["line 1", "header=true"],
+    );
+    let a = post(
+        &agent,
+        &(score_url("breastw") + "?header=true"),
+        "text/csv",
+        numbered.as_bytes(),
+    );
+    assert_eq!(a.json["results"], serde_json::Value::Array(results.clone()));
+    let a = post(
+        &agent,
+        &(score_url("breastw") + "?header=false"),
+        "text/csv",
+        numbered.as_bytes(),
+    );
+    assert_eq!(a.json["results"].as_array().map(Vec::len), Some(21));
+    assert_refused(
+        &post(
+            &agent,
+            &(score_url("breastw") + "?header=true"),
+            "application/json",
+            serde_json::json!({ "rows": all_rows })
+                .to_string()
+                .as_bytes(),
+        ),
+        400,
+        &["header=", "not CSV"],
+    );
     // A false-alarm rate per request: flagged exactly when p ≤ α.
     let a = post(
         &agent,
@@ -414,8 +452,9 @@ fn serves_scores_equal_to_batch_scoring_and_refuses_bad_requests() {
     }
     let models = get(&agent, &format!("{url}/v1/models")).json;
     let served = |m: usize, key: &str| models["models"][m]["served"][key].as_u64().unwrap();
-    // Every request before the load (5 row requests, 3 image ones) and every one of it.
-    assert_eq!(served(0, "requests"), 3 + 1200);
+    // Every request before the load (5 row requests, 3 image ones, 2 CSV ones with header=)
+    // and every one of it.
+    assert_eq!(served(0, "requests"), 3 + 2 + 1200);
     assert_eq!(served(1, "requests"), 2 + 400);
     // Concurrent requests were scored together.
     assert!(served(0, "batches") < served(0, "requests"), "{models}");
