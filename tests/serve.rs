@@ -567,6 +567,57 @@ fn limits_answer_413_503_and_504() {
     assert_eq!(a.status, 200, "the intake is free again: {}", a.json);
     drop(narrow);
 
+    // A connection that sends no request, or half a request head, is closed after
+    // --idle-timeout (it was held open for as long as the client liked).
+    let idle = serve(&[&table_run], &["--idle-timeout", "1"]);
+    let idle_address = idle.url.strip_prefix("http://").unwrap().to_string();
+    for sent in ["", "GET /healthz HTTP/1.1\r\nHost: x\r\n"] {
+        let mut silent = std::net::TcpStream::connect(&idle_address).unwrap();
+        silent.write_all(sent.as_bytes()).unwrap();
+        silent
+            .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let closed = silent.read_to_end(&mut rest);
+        assert!(
+            closed.is_ok() && rest.is_empty(),
+            "after sending {sent:?}: {closed:?}"
+        );
+    }
+    drop(idle);
+    // At most --max-connections are open: a client beyond them waits until one closes.
+    let single = serve(&[&table_run], &["--max-connections", "1"]);
+    let single_address = single.url.strip_prefix("http://").unwrap().to_string();
+    let mut holder = std::net::TcpStream::connect(&single_address).unwrap();
+    holder
+        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {single_address}\r\n\r\n").as_bytes())
+        .unwrap();
+    holder
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reply = [0u8; 512];
+    let n = holder.read(&mut reply).unwrap();
+    assert!(
+        reply[..n].starts_with(b"HTTP/1.1 200"),
+        "the holder is served"
+    );
+    let impatient: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(1)))
+        .build()
+        .into();
+    let health = format!("{}/healthz", single.url);
+    assert!(
+        impatient.get(&health).call().is_err(),
+        "a second connection was served while the only one allowed was open"
+    );
+    drop(holder);
+    assert_eq!(
+        get(&agent, &health).status,
+        200,
+        "served once the first closed"
+    );
+    drop(single);
+
     // Rows whose scores are not finite fail their own request (422), not the others batched
     // with it.
     let patient = serve(&[&table_run], &["--max-wait-ms", "300"]);
@@ -703,9 +754,18 @@ fn runs_and_limits_it_cannot_serve_are_refused_at_start() {
     for (flag, value) in [
         ("--queue", "1000000000"),
         ("--max-items", "18446744073709551615"),
+        ("--max-connections", "65537"),
     ] {
         let o = serve_refused(&["serve", lrx.to_str().unwrap(), "--port", "0", flag, value]);
         assert_clean_error(&o, &[flag, "at most 65536"]);
+    }
+    for (flag, value, why) in [
+        ("--idle-timeout", "0", "(0, 86400]"),
+        ("--idle-timeout", "inf", "(0, 86400]"),
+        ("--max-megapixels", "0", "more than 0"),
+    ] {
+        let o = serve_refused(&["serve", lrx.to_str().unwrap(), "--port", "0", flag, value]);
+        assert_clean_error(&o, &[flag, why]);
     }
     std::fs::remove_dir_all(dir).unwrap();
 }

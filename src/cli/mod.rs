@@ -388,6 +388,10 @@ struct ServeArgs {
     /// Largest side of an uploaded image, pixels.
     #[arg(long, default_value_t = 4096)]
     max_image_side: u32,
+    /// Most pixels one request's images may hold together, millions (read from their headers
+    /// before any is decoded).
+    #[arg(long, default_value_t = 100)]
+    max_megapixels: u64,
     /// Most images or rows in one request (at most 65 536).
     #[arg(long, default_value_t = 256)]
     max_items: usize,
@@ -407,6 +411,12 @@ struct ServeArgs {
     /// Seconds a request may take before it is answered 504.
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
+    /// Connections open at once; more wait to be accepted (at most 65 536).
+    #[arg(long, default_value_t = 512)]
+    max_connections: usize,
+    /// Seconds a connection may stay open without sending a request before it is closed.
+    #[arg(long, default_value_t = 30.0)]
+    idle_timeout: f64,
 }
 
 #[derive(Args)]
@@ -688,10 +698,16 @@ fn report(a: ReportArgs) -> anyhow::Result<()> {
 
 fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
+    for (flag, seconds) in [("--timeout", a.timeout), ("--idle-timeout", a.idle_timeout)] {
+        anyhow::ensure!(
+            seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0,
+            "{flag} must be within (0, 86400] seconds, got {seconds}"
+        );
+    }
     anyhow::ensure!(
-        a.timeout.is_finite() && a.timeout > 0.0 && a.timeout <= 86_400.0,
-        "--timeout must be within (0, 86400] seconds, got {}",
-        a.timeout
+        a.max_megapixels <= 1 << 20,
+        "--max-megapixels must be at most 1048576, got {}",
+        a.max_megapixels
     );
     let options = oddity::serve::ServeOptions {
         address: std::net::SocketAddr::new(a.host, a.port),
@@ -700,12 +716,15 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
         limits: oddity::serve::Limits {
             max_body_bytes: a.max_body_mb.saturating_mul(1 << 20),
             max_image_side: a.max_image_side,
+            max_request_pixels: a.max_megapixels * 1_000_000,
             max_items: a.max_items,
             queue: a.queue,
             max_in_flight: a.max_in_flight,
             max_batch: a.max_batch,
             max_wait: std::time::Duration::from_millis(a.max_wait_ms),
             timeout: std::time::Duration::from_secs_f64(a.timeout),
+            max_connections: a.max_connections,
+            idle_timeout: std::time::Duration::from_secs_f64(a.idle_timeout),
         },
     };
     let server = oddity::serve::Server::bind(&a.runs, &options, &device)?;

@@ -22,7 +22,7 @@ const PAGE: &str = include_str!("page.html");
 /// being read or decoded.
 pub(super) struct AppState {
     models: BTreeMap<String, ServedModel>,
-    limits: Limits,
+    pub(super) limits: Limits,
     intake: Arc<tokio::sync::Semaphore>,
 }
 

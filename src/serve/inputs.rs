@@ -78,13 +78,32 @@ impl ScoreInput {
                     width,
                 },
             ) => {
+                let numbered = |i: usize| {
+                    move |r: Rejection| Rejection {
+                        message: format!("image {}: {}", i + 1, r.message),
+                        ..r
+                    }
+                };
+                // Every image's size from its header first: the request's decoding work is
+                // bounded before any of it is done.
+                let mut pixels = 0u64;
                 for (i, bytes) in images.iter().enumerate() {
-                    decode_image(bytes, [channels, height, width], limits, &mut values).map_err(
-                        |r| Rejection {
-                            message: format!("image {}: {}", i + 1, r.message),
-                            ..r
-                        },
-                    )?;
+                    let (w, h) = image_size(bytes, limits).map_err(numbered(i))?;
+                    pixels += w as u64 * h as u64;
+                }
+                if pixels > limits.max_request_pixels {
+                    return Err(Rejection::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!(
+                            "the request's images hold {pixels} pixels together; at most {} per \
+                             request: send fewer or smaller images",
+                            limits.max_request_pixels
+                        ),
+                    ));
+                }
+                for (i, bytes) in images.iter().enumerate() {
+                    decode_image(bytes, [channels, height, width], limits, &mut values)
+                        .map_err(numbered(i))?;
                 }
             }
             (ScoreInput::Rows(rows), SampleShape::Table { features }) => {
@@ -126,6 +145,38 @@ impl ScoreInput {
     }
 }
 
+fn image_reader(bytes: &[u8]) -> Result<image::ImageReader<Cursor<&[u8]>>, Rejection> {
+    image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| Rejection::bad(format!("cannot read it: {e}")))
+}
+
+/// A PNG's or JPEG's width and height from its header, each side checked against the limit;
+/// another format is refused.
+fn image_size(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Rejection> {
+    let format = image_reader(bytes)?.format();
+    if !matches!(
+        format,
+        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
+    ) {
+        return Err(Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not a PNG or JPEG image",
+        ));
+    }
+    let (w, h) = image_reader(bytes)?
+        .into_dimensions()
+        .map_err(|e| Rejection::bad(format!("cannot read its size: {e}")))?;
+    let side = limits.max_image_side;
+    if w > side || h > side || w == 0 || h == 0 {
+        return Err(Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("it is {w}×{h} pixels; each side must be within 1–{side}"),
+        ));
+    }
+    Ok((w, h))
+}
+
 /// Decode one PNG or JPEG and append it channels first (values 0–255) at the model's raw input
 /// `[channels, height, width]`: colour turned grey (or grey to colour) as the loaders do, and
 /// another size resized to it (bilinear, as `--decode-size`). Its size is read from its header
@@ -136,32 +187,9 @@ fn decode_image(
     limits: &Limits,
     out: &mut Vec<f32>,
 ) -> Result<(), Rejection> {
-    let reader = || {
-        image::ImageReader::new(Cursor::new(bytes))
-            .with_guessed_format()
-            .map_err(|e| Rejection::bad(format!("cannot read it: {e}")))
-    };
-    let format = reader()?.format();
-    if !matches!(
-        format,
-        Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
-    ) {
-        return Err(Rejection::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "not a PNG or JPEG image",
-        ));
-    }
-    let (w, h) = reader()?
-        .into_dimensions()
-        .map_err(|e| Rejection::bad(format!("cannot read its size: {e}")))?;
+    image_size(bytes, limits)?;
     let side = limits.max_image_side;
-    if w > side || h > side || w == 0 || h == 0 {
-        return Err(Rejection::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("it is {w}×{h} pixels; each side must be within 1–{side}"),
-        ));
-    }
-    let mut decoder = reader()?;
+    let mut decoder = image_reader(bytes)?;
     let mut image_limits = image::Limits::default();
     image_limits.max_image_width = Some(side);
     image_limits.max_image_height = Some(side);
@@ -329,6 +357,32 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert!(e.message.starts_with("image 2:"), "{e:?}");
+        // The pixels of every image together, from their headers, before any is decoded: a
+        // damaged second image is not reached.
+        let mut damaged = png(56, 40, 3);
+        damaged.truncate(damaged.len() - 20);
+        let budget = Limits {
+            max_request_pixels: 2 * 56 * 40 - 1,
+            ..limits
+        };
+        let e = ScoreInput::Images(vec![png(56, 40, 9), damaged.clone()])
+            .to_values(MNIST, &budget)
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(
+            e.message.contains("4480 pixels") && e.message.contains("at most 4479"),
+            "{e:?}"
+        );
+        let e = ScoreInput::Images(vec![png(56, 40, 9), damaged])
+            .to_values(
+                MNIST,
+                &Limits {
+                    max_request_pixels: 2 * 56 * 40,
+                    ..limits
+                },
+            )
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST, "{e:?}");
         let many = ScoreInput::Images(vec![png(1, 1, 0); 3]);
         let few = Limits {
             max_items: 2,

@@ -21,6 +21,7 @@
 
 mod http;
 mod inputs;
+mod listen;
 mod worker;
 
 use crate::run::{Checkpoint, Run};
@@ -40,6 +41,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Largest side of an uploaded image, pixels (checked before it is decoded).
     pub max_image_side: u32,
+    /// Most pixels one request's images may hold together (read from their headers before any
+    /// is decoded): the decoding work a request can ask for.
+    pub max_request_pixels: u64,
     /// Most images or rows in one request.
     pub max_items: usize,
     /// Requests waiting for a model's thread before new ones get `503`.
@@ -52,6 +56,11 @@ pub struct Limits {
     pub max_wait: Duration,
     /// How long a request may take, body and scoring, before it gets `504`.
     pub timeout: Duration,
+    /// Connections open at once; more wait in the system's listen queue.
+    pub max_connections: usize,
+    /// How long a connection may stay open without sending a complete request head (from
+    /// when it opens, or since its last answer) before it is closed.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -59,12 +68,15 @@ impl Default for Limits {
         Limits {
             max_body_bytes: 32 << 20,
             max_image_side: 4096,
+            max_request_pixels: 100_000_000,
             max_items: 256,
             queue: 256,
             max_in_flight: 32,
             max_batch: 256,
             max_wait: Duration::from_millis(2),
             timeout: Duration::from_secs(60),
+            max_connections: 512,
+            idle_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -83,6 +95,7 @@ impl Limits {
             ("--queue", self.queue),
             ("--max-in-flight", self.max_in_flight),
             ("--max-batch", self.max_batch),
+            ("--max-connections", self.max_connections),
         ];
         for (name, value) in at_least_one {
             ensure!(value >= 1, "{name} must be at least 1, got {value}");
@@ -92,6 +105,7 @@ impl Limits {
             ("--queue", self.queue),
             ("--max-in-flight", self.max_in_flight),
             ("--max-batch", self.max_batch),
+            ("--max-connections", self.max_connections),
         ];
         for (name, value) in counts {
             ensure!(
@@ -109,8 +123,16 @@ impl Limits {
             self.max_image_side
         );
         ensure!(
+            self.max_request_pixels >= 1,
+            "--max-megapixels must be more than 0"
+        );
+        ensure!(
             !self.timeout.is_zero(),
             "--timeout must be longer than 0 seconds"
+        );
+        ensure!(
+            !self.idle_timeout.is_zero(),
+            "--idle-timeout must be longer than 0 seconds"
         );
         ensure!(
             self.max_wait <= Duration::from_secs(1),
@@ -189,11 +211,20 @@ impl Server {
             .build()
             .context("cannot start the server's runtime")?;
         runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(self.listener)?;
-            axum::serve(listener, http::router(self.state))
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("the server stopped")
+            let listener =
+                tokio::net::TcpListener::from_std(self.listener).context("the server stopped")?;
+            let limits = listen::ConnectionLimits {
+                max_open: self.state.limits.max_connections,
+                idle: self.state.limits.idle_timeout,
+            };
+            listen::serve(
+                listener,
+                http::router(self.state),
+                limits,
+                shutdown_signal(),
+            )
+            .await;
+            Ok(())
         })
     }
 }
