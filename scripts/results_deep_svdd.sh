@@ -5,21 +5,36 @@
 # SEEDS. Prints AUROC per digit (mean over seeds) against the paper's Deep SVDD row, and the
 # seconds a run took. OBJECTIVE=deep-sad trains Deep SAD instead, with LABELLED (0.05) labelled
 # anomalies per training sample drawn from the other digits' training images.
+# DATASET=cifar10 runs CIFAR-10 one-class (every class) with the official CIFAR-10 LeNet
+# (`{"networks": "cifar10"}`; the paper: 350 pretraining epochs, milestone 250) on the JPEG copy
+# in the shared data, unpacked to CIFAR_DIR.
 #
 #   PRETRAIN=20 SVDD=20 SEEDS="0" scripts/results_deep_svdd.sh [SHARED_DATA_DIR] [OUT_DIR]
 #   OBJECTIVE=deep-sad PRETRAIN=20 SVDD=20 SEEDS="0" scripts/results_deep_svdd.sh
+#   DATASET=cifar10 PRETRAIN=10 SVDD=10 SEEDS="0" scripts/results_deep_svdd.sh ../shared/data runs/deep-svdd-cifar10
 set -euo pipefail
+DATASET=${DATASET:-mnist}
 DATA=${1:-../shared/data}
-OUT=${2:-runs/deep-svdd-mnist}
+OUT=${2:-runs/deep-svdd-$DATASET}
 BIN=${ODDITY:-target/release/oddity}
-PRETRAIN=${PRETRAIN:-150}
+case "$DATASET" in
+  mnist) PRETRAIN=${PRETRAIN:-150}; networks=mnist; data_dir="$DATA/mnist"; unit=digit ;;
+  cifar10)
+    PRETRAIN=${PRETRAIN:-350}; networks=cifar10; unit=class
+    data_dir=${CIFAR_DIR:-runs/cifar10-jpeg}
+    if [ ! -d "$data_dir/cifar10_jpg" ]; then
+      mkdir -p "$data_dir"
+      tar xzf "$DATA/cifar10-jpeg.tar.gz" -C "$data_dir"
+    fi ;;
+  *) echo "DATASET must be mnist or cifar10, got $DATASET" >&2; exit 2 ;;
+esac
 SVDD=${SVDD:-150}
 SEEDS=${SEEDS:-0 1 2}
 OBJECTIVE=${OBJECTIVE:-one-class}
 LABELLED=${LABELLED:-0.05}
 mkdir -p "$OUT"
 settings="$OUT/budget-$OBJECTIVE-$PRETRAIN-$SVDD.json"
-echo "{\"objective\": \"$OBJECTIVE\", \"pretrain_epochs\": $PRETRAIN, \"svdd_epochs\": $SVDD}" > "$settings"
+echo "{\"networks\": \"$networks\", \"objective\": \"$OBJECTIVE\", \"pretrain_epochs\": $PRETRAIN, \"svdd_epochs\": $SVDD}" > "$settings"
 weak=()
 # One-class runs keep their earlier names; the other objectives are named by it.
 case "$OBJECTIVE" in
@@ -29,11 +44,11 @@ case "$OBJECTIVE" in
 esac
 for k in 0 1 2 3 4 5 6 7 8 9; do
   for seed in $SEEDS; do
-    run="$OUT/digit$k-$tag-seed$seed"
+    run="$OUT/$unit$k-$tag-seed$seed"
     if [ ! -f "$run/eval-best/metrics.json" ]; then
       rm -rf "$run" "$(dirname "$run")/.$(basename "$run").partial"  # and a stopped run's staging folder
       start=$(date +%s.%N)
-      "$BIN" train --model deep-svdd --dataset mnist --data "$DATA/mnist" --protocol one-class \
+      "$BIN" train --model deep-svdd --dataset "$DATASET" --data "$data_dir" --protocol one-class \
         --class $k --scaling gcn-l1 --model-config "$settings" ${weak[@]+"${weak[@]}"} \
         --seed "$seed" --out "$run" --quiet > /dev/null 2>&1
       "$BIN" eval "$run" > /dev/null
@@ -42,16 +57,20 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
     fi
   done
 done
-python3 - "$OUT" "$tag" "$OBJECTIVE" $SEEDS <<'PY'
+python3 - "$OUT" "$tag" "$OBJECTIVE" "$DATASET" $SEEDS <<'PY'
 import json, os, statistics, sys
-out, budget, objective, seeds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
-paper = [98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5]
+out, budget, objective, dataset, seeds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+paper = {
+    "mnist": [98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5],
+    "cifar10": [61.7, 65.9, 50.8, 59.1, 60.9, 65.7, 67.7, 67.3, 75.9, 73.1],
+}[dataset]
+unit = "digit" if dataset == "mnist" else "class"
 name = "Deep SAD" if objective == "deep-sad" else "Deep SVDD"
-print(f"| digit | oddity {name} | paper Deep SVDD | seconds |")
+print(f"| {unit} | oddity {name} | paper Deep SVDD | seconds |")
 print("|---|---|---|---|")
 means = []
 for k in range(10):
-    runs = [os.path.join(out, f"digit{k}-{budget}-seed{s}") for s in seeds]
+    runs = [os.path.join(out, f"{unit}{k}-{budget}-seed{s}") for s in seeds]
     a = [json.load(open(os.path.join(r, "eval-best", "metrics.json")))["auroc"] for r in runs]
     t = statistics.mean(float(open(r + ".seconds").read()) for r in runs)
     means.append(statistics.mean(a))

@@ -27,6 +27,10 @@ pub enum InitScheme {
     /// Every weight N(0, 0.01²), biases 0, BatchNorm 1 and 0: TensorFlow's
     /// `random_normal_initializer(stddev=0.01)` with its zero biases, as ALAD's CIFAR-10 networks.
     SmallNormal,
+    /// Convolution and transposed-convolution weights Xavier-uniform with LeakyReLU's gain
+    /// `√(2/(1 + 0.01²))` (PyTorch's `xavier_uniform_(w, gain=calculate_gain('leaky_relu'))`),
+    /// the other layers as [`InitScheme::Pytorch`]: the Deep SVDD CIFAR-10 autoencoder's.
+    XavierLeakyConvolutions,
 }
 
 /// Re-initialise every parameter of `module` with `scheme`, drawing from `rng`.
@@ -101,7 +105,10 @@ impl Initialiser<'_> {
                 InitScheme::Dcgan => (0..n)
                     .map(|_| 1.0 + 0.02 * standard_normal(self.rng))
                     .collect(),
-                InitScheme::Pytorch | InitScheme::Xavier | InitScheme::SmallNormal => vec![1.0; n],
+                InitScheme::Pytorch
+                | InitScheme::Xavier
+                | InitScheme::SmallNormal
+                | InitScheme::XavierLeakyConvolutions => vec![1.0; n],
             },
             ("beta", true) | ("running_mean", true) => vec![0.0; n],
             ("running_var", true) => vec![1.0; n],
@@ -115,14 +122,25 @@ impl Initialiser<'_> {
                 };
                 if self.scheme == InitScheme::SmallNormal {
                     (0..n).map(|_| 0.01 * standard_normal(self.rng)).collect()
-                } else if self.scheme == InitScheme::Xavier {
+                } else if self.scheme == InitScheme::Xavier
+                    || (is_conv && self.scheme == InitScheme::XavierLeakyConvolutions)
+                {
                     let receptive: usize = dims.iter().skip(2).product();
                     let fan_out = if dims.len() == 4 {
                         dims[0] * receptive
                     } else {
                         dims[1]
                     };
-                    uniform(self.rng, (6.0 / (self.fan_in + fan_out) as f32).sqrt())
+                    let gain = match self.scheme {
+                        InitScheme::XavierLeakyConvolutions => {
+                            (2.0f32 / (1.0 + 0.01 * 0.01)).sqrt()
+                        }
+                        _ => 1.0,
+                    };
+                    uniform(
+                        self.rng,
+                        gain * (6.0 / (self.fan_in + fan_out) as f32).sqrt(),
+                    )
                 } else if is_conv && self.scheme == InitScheme::Dcgan {
                     (0..n).map(|_| 0.02 * standard_normal(self.rng)).collect()
                 } else {
@@ -164,5 +182,45 @@ impl ModuleMapper for Initialiser<'_> {
                 None => t,
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2dConfig;
+    use burn::nn::{Linear, LinearConfig};
+
+    #[derive(Module, Debug)]
+    struct ConvThenLinear {
+        conv: burn::nn::conv::Conv2d,
+        fc: Linear,
+    }
+
+    fn largest(values: Tensor<4>) -> f32 {
+        values.abs().max().into_scalar::<f32>()
+    }
+
+    /// Xavier with LeakyReLU's gain on convolutions only: the conv's weights reach, and stay
+    /// within, `gain·√(6/(fan_in + fan_out))`; the linear layer keeps PyTorch's `1/√fan_in`.
+    #[test]
+    fn xavier_leaky_convolutions_scales_convolutions_only() {
+        let device = Device::flex();
+        let net = ConvThenLinear {
+            conv: Conv2dConfig::new([3, 32], [5, 5]).init(&device),
+            fc: LinearConfig::new(400, 20).init(&device),
+        };
+        let net = initialise(
+            net,
+            InitScheme::XavierLeakyConvolutions,
+            &mut component_rng(0, 1),
+        );
+        let gain = (2.0f32 / (1.0 + 1e-4)).sqrt();
+        let bound = gain * (6.0f32 / (3.0 * 25.0 + 32.0 * 25.0)).sqrt();
+        let conv = largest(net.conv.weight.val());
+        assert!(conv <= bound && conv > 0.98 * bound, "{conv} vs {bound}");
+        let fc = net.fc.weight.val().abs().max().into_scalar::<f32>();
+        let pytorch = 1.0 / 400f32.sqrt();
+        assert!(fc <= pytorch && fc > 0.98 * pytorch, "{fc} vs {pytorch}");
     }
 }

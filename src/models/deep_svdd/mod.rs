@@ -1,11 +1,14 @@
 //! Deep SVDD: Ruff, Vandermeulen, Görnitz, Deecke, Siddiqui, Binder, Müller, Kloft. "Deep
 //! One-Class Classification". ICML 2018 (MODELS.md §17), as the official code
-//! (`lukasruff/Deep-SVDD-PyTorch`) runs it on MNIST.
+//! (`lukasruff/Deep-SVDD-PyTorch`) runs it on MNIST and CIFAR-10.
 //!
-//! A bias-free LeNet φ ([`networks`]) maps an image to a 32-value code; training pulls the codes
-//! of normal images towards a centre c:
-//! 1. Pretraining (`pretrain_epochs`, 150): φ with its decoder as an autoencoder, loss the mean
-//!    over the batch of `Σ (x̂ − x)²`, Adam (lr 1e-4, weight decay 0.5e-3).
+//! A bias-free LeNet φ ([`networks`]: `"networks": "mnist"` for 28 × 28 grey images, the
+//! default, or `"cifar10"` for 32 × 32 colour ones) maps an image to a code (32 or 128 values);
+//! training pulls the codes of normal images towards a centre c:
+//! 1. Pretraining (`pretrain_epochs`: 150 MNIST, 350 CIFAR-10): φ with its decoder as an
+//!    autoencoder, loss the mean over the batch of `Σ (x̂ − x)²`, Adam (lr 1e-4, weight decay
+//!    0.5e-3 MNIST, 0.5e-6 CIFAR-10), the learning rate divided by 10 after
+//!    `pretrain_milestone` epochs (50 MNIST, 250 CIFAR-10).
 //! 2. The centre: c = the mean code of the training images under the pretrained φ (evaluation
 //!    mode), each coordinate with `|c_j| < 0.1` pushed out to ±0.1 (the code's rule).
 //! 3. Deep SVDD (`epochs`, 150): Adam (lr 1e-4, weight decay 0.5e-6) on φ alone. One-class:
@@ -13,11 +16,13 @@
 //!    `R² + (1/ν)·mean max(0, ‖φ(x) − c‖² − R²)`, R set after `warm_up_epochs` (10) to the
 //!    (1 − ν)-quantile of the batch's distances, after each step, as the code does.
 //!
-//! Both phases divide the learning rate by 10 after `milestone` (50) of their epochs (the
+//! The Deep SVDD phase divides its learning rate by 10 after `milestone` (50) epochs (the
 //! code's MultiStepLR). Score: `‖φ(x) − c‖²` (soft-boundary: minus R²). Batch 200. The paper's
-//! preprocessing is `--scaling gcn-l1`, the default on images. The best checkpoint is chosen among Deep SVDD epochs
-//! only (pretraining epochs have no validation loss), by the mean validation distance. The network is
-//! the MNIST one: 28 × 28 grey images only (the CIFAR-10 LeNet is not ported yet).
+//! preprocessing is `--scaling gcn-l1`, the default on images. The best checkpoint is chosen
+//! among Deep SVDD epochs only (pretraining epochs have no validation loss), by the mean
+//! validation distance. A settings file naming `networks` starts from that family's official
+//! settings (the README's commands); the CIFAR-10 autoencoder's convolutions start
+//! Xavier-uniform with LeakyReLU's gain, as its code; MNIST's start at PyTorch's defaults.
 //!
 //! **Deep SAD** (Ruff, Vandermeulen, Görnitz, Binder, Müller, Müller, Kloft. "Deep
 //! Semi-Supervised Anomaly Detection". ICLR 2020; `lukasruff/Deep-SAD-PyTorch`) is the objective
@@ -35,7 +40,7 @@
 
 pub mod networks;
 
-use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values};
+use super::{Detector, ModelInfo, ModelSpec, Settings, StepLosses, as_images, read_values};
 use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
@@ -61,30 +66,59 @@ pub enum Objective {
     DeepSad,
 }
 
+/// The official LeNets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeepSvddNetworks {
+    /// `mnist_LeNet.py`: 28 × 28 grey images, code 32.
+    Mnist,
+    /// `cifar10_LeNet.py`: 32 × 32 colour images (or grey ones, with one-channel first and
+    /// last layers), code 128.
+    Cifar10,
+}
+
+impl DeepSvddNetworks {
+    /// The side of the square images the family takes.
+    pub fn side(self) -> usize {
+        match self {
+            DeepSvddNetworks::Mnist => 28,
+            DeepSvddNetworks::Cifar10 => 32,
+        }
+    }
+}
+
 /// Deep SAD's ε: the inverse distance stays finite at the centre.
 const SAD_EPSILON: f64 = 1e-6;
 
-/// Deep SVDD hyper-parameters (the official code's MNIST settings).
+/// Deep SVDD hyper-parameters; `Default` is the official code's MNIST settings,
+/// [`DeepSvddConfig::official`] those of each network family.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeepSvddConfig {
+    /// Which official LeNet (`mnist`).
+    pub networks: DeepSvddNetworks,
     /// One-class or soft-boundary (`one-class`).
     pub objective: Objective,
     /// ν of the soft-boundary objective, in (0, 1] (0.1).
     pub nu: f64,
-    /// Size of the code, a multiple of 16 (32).
+    /// Size of the code, a multiple of 16 (32 MNIST, 128 CIFAR-10).
     pub latent_dim: usize,
-    /// Autoencoder pretraining epochs, at least 1: the centre is fixed after them (150).
+    /// Autoencoder pretraining epochs, at least 1: the centre is fixed after them (150 MNIST,
+    /// 350 CIFAR-10).
     pub pretrain_epochs: usize,
     /// Deep SVDD epochs after pretraining (150).
     pub svdd_epochs: usize,
     /// Adam learning rate of both phases (1e-4).
     pub learning_rate: f64,
-    /// Epochs of each phase after which the learning rate is divided by 10 (50).
+    /// Deep SVDD epochs after which the learning rate is divided by 10 (50).
     pub milestone: usize,
+    /// Pretraining epochs after which its learning rate is divided by 10 (50 MNIST, 250
+    /// CIFAR-10); `None` (earlier runs' files, which have no such field): `milestone`.
+    #[serde(default)]
+    pub pretrain_milestone: Option<usize>,
     /// Adam weight decay of the Deep SVDD phase (0.5e-6).
     pub weight_decay: f64,
-    /// Adam weight decay of pretraining (0.5e-3).
+    /// Adam weight decay of pretraining (0.5e-3 MNIST, 0.5e-6 CIFAR-10).
     pub pretrain_weight_decay: f64,
     /// Soft-boundary epochs before R is updated (10).
     pub warm_up_epochs: usize,
@@ -96,16 +130,30 @@ pub struct DeepSvddConfig {
 
 impl Default for DeepSvddConfig {
     fn default() -> Self {
+        DeepSvddConfig::official(DeepSvddNetworks::Mnist)
+    }
+}
+
+impl DeepSvddConfig {
+    /// The official settings of `networks` (the code's README commands).
+    pub fn official(networks: DeepSvddNetworks) -> Self {
+        let (latent_dim, pretrain_epochs, pretrain_milestone, pretrain_weight_decay) =
+            match networks {
+                DeepSvddNetworks::Mnist => (32, 150, 50, 0.5e-3),
+                DeepSvddNetworks::Cifar10 => (128, 350, 250, 0.5e-6),
+            };
         DeepSvddConfig {
+            networks,
             objective: Objective::OneClass,
             nu: 0.1,
-            latent_dim: 32,
-            pretrain_epochs: 150,
+            latent_dim,
+            pretrain_epochs,
             svdd_epochs: 150,
             learning_rate: 1e-4,
             milestone: 50,
+            pretrain_milestone: Some(pretrain_milestone),
             weight_decay: 0.5e-6,
-            pretrain_weight_decay: 0.5e-3,
+            pretrain_weight_decay,
             warm_up_epochs: 10,
             batch_size: 200,
             eta: 1.0,
@@ -119,7 +167,7 @@ impl ModelSpec for DeepSvddConfig {
         group: super::ModelGroup::Baseline,
         paper: "Ruff et al. Deep One-Class Classification. ICML 2018",
         summary: "bias-free LeNet pretrained as an autoencoder, then its codes pulled to a centre c (one-class or soft-boundary; Deep SAD pushes labelled anomalies away); score = ‖φ(x) − c‖²",
-        inputs: "28×28 grey images",
+        inputs: "28×28 grey images (networks mnist), 32×32 colour or grey images (networks cifar10)",
     };
     type Detector = DeepSvdd;
 
@@ -161,8 +209,9 @@ impl ModelSpec for DeepSvddConfig {
         self.batch_size
     }
 
+    /// Other sizes are resized to the family's.
     fn image_size(&self) -> Option<usize> {
-        Some(28)
+        Some(self.networks.side())
     }
 
     /// Images: the paper's global contrast normalisation (L1), then min-max.
@@ -176,6 +225,17 @@ impl ModelSpec for DeepSvddConfig {
 
     fn needs_labelled_anomalies(&self) -> bool {
         self.objective == Objective::DeepSad
+    }
+
+    /// A settings file naming `networks` starts from that family's official settings (its
+    /// code size, pretraining length, milestone and weight decay), not from MNIST's.
+    fn defaults_for_settings(settings: &Settings) -> crate::Result<Self> {
+        let Some(networks) = settings.get("networks") else {
+            return Ok(Self::default());
+        };
+        let networks: DeepSvddNetworks = serde_json::from_value(networks.clone())
+            .map_err(|e| anyhow::anyhow!("bad deep-svdd networks {networks}: {e}"))?;
+        Ok(DeepSvddConfig::official(networks))
     }
 }
 
@@ -210,7 +270,9 @@ pub struct DeepSvdd {
     optim_svdd: NetOptimizer,
     /// The epoch in progress (1-based, over both phases).
     epoch: usize,
-    /// Deep SAD's labelled anomalies, one row of 784 values each.
+    /// The images it takes, `[C, H, W]`.
+    image: [usize; 3],
+    /// Deep SAD's labelled anomalies, one image's values after another.
     labelled: Vec<f32>,
     /// Labelled anomalies per normal sample (m / n): each step adds `B·m/n` of them on average.
     labelled_per_normal: f64,
@@ -235,21 +297,36 @@ impl DeepSvdd {
         device: &Device,
         seed: u64,
     ) -> crate::Result<Self> {
-        ensure!(
-            shape.image_dims() == Some([1, 28, 28]),
-            "deep-svdd has the official MNIST LeNet: 28×28 grey images, not {shape}"
-        );
+        let image = match (config.networks, shape.image_dims()) {
+            (DeepSvddNetworks::Mnist, Some(dims @ [1, 28, 28])) => dims,
+            (DeepSvddNetworks::Cifar10, Some(dims @ [1 | 3, 32, 32])) => dims,
+            (networks, _) => anyhow::bail!(
+                "deep-svdd's {} networks do not take {shape} (set \"networks\" in \
+                 --model-config: \"mnist\" for 28×28 grey images, \"cifar10\" for 32×32 colour \
+                 or grey ones)",
+                serde_json::to_string(&networks).unwrap_or_default()
+            ),
+        };
         ModelSpec::check(&config)?;
         let train_device = device.clone().autodiff();
         let rep = config.latent_dim;
-        let autoencoder = initialise(
-            LeNetAutoencoder {
-                encoder: LeNetEncoder::new(rep, &train_device),
-                decoder: LeNetDecoder::new(rep, &train_device),
-            },
-            InitScheme::Pytorch,
-            &mut component_rng(seed, 1),
-        );
+        let (autoencoder, scheme) = match config.networks {
+            DeepSvddNetworks::Mnist => (
+                LeNetAutoencoder {
+                    encoder: LeNetEncoder::new(rep, &train_device),
+                    decoder: LeNetDecoder::new(rep, &train_device),
+                },
+                InitScheme::Pytorch,
+            ),
+            DeepSvddNetworks::Cifar10 => (
+                LeNetAutoencoder {
+                    encoder: LeNetEncoder::cifar10(image[0], rep, &train_device),
+                    decoder: LeNetDecoder::cifar10(rep, image[0], &train_device),
+                },
+                InitScheme::XavierLeakyConvolutions,
+            ),
+        };
+        let autoencoder = initialise(autoencoder, scheme, &mut component_rng(seed, 1));
         let fixed = |v: Tensor<1>| Param::from_tensor(v).set_require_grad(false);
         let nets = SvddNets {
             autoencoder: autoencoder.no_grad_batch_norms(),
@@ -273,6 +350,7 @@ impl DeepSvdd {
             device: device.clone(),
             nets,
             epoch: 1,
+            image,
             labelled: Vec::new(),
             labelled_per_normal: 0.0,
             rng: component_rng(seed, 2),
@@ -295,13 +373,20 @@ impl DeepSvdd {
         if count == 0 {
             return None;
         }
-        let pool = self.labelled.len() / 784;
-        let mut values = Vec::with_capacity(count * 784);
+        let size = self.sample_len();
+        let pool = self.labelled.len() / size;
+        let mut values = Vec::with_capacity(count * size);
         for _ in 0..count {
             let i = self.rng.random_range(0..pool);
-            values.extend_from_slice(&self.labelled[i * 784..(i + 1) * 784]);
+            values.extend_from_slice(&self.labelled[i * size..(i + 1) * size]);
         }
-        Some(Tensor::from_data(TensorData::new(values, [count, 1, 28, 28]), device))
+        let [c, h, w] = self.image;
+        Some(Tensor::from_data(TensorData::new(values, [count, c, h, w]), device))
+    }
+
+    /// Values in one image.
+    fn sample_len(&self) -> usize {
+        self.image.iter().product()
     }
 
     /// `‖φ(x) − c‖²` `[B]` under the evaluation-mode network.
@@ -329,12 +414,13 @@ impl Detector for DeepSvdd {
     fn begin_epoch(&mut self, epoch: usize) {
         self.epoch = epoch;
         let c = &self.config;
-        let (phase_epoch, optim) = if epoch <= c.pretrain_epochs {
-            (epoch, &mut self.optim_pretrain)
+        let (phase_epoch, milestone, optim) = if epoch <= c.pretrain_epochs {
+            let milestone = c.pretrain_milestone.unwrap_or(c.milestone);
+            (epoch, milestone, &mut self.optim_pretrain)
         } else {
-            (epoch - c.pretrain_epochs, &mut self.optim_svdd)
+            (epoch - c.pretrain_epochs, c.milestone, &mut self.optim_svdd)
         };
-        optim.lr = if phase_epoch > c.milestone {
+        optim.lr = if phase_epoch > milestone {
             c.learning_rate * 0.1
         } else {
             c.learning_rate
@@ -343,7 +429,7 @@ impl Detector for DeepSvdd {
 
     fn train_step(&mut self, batch: Tensor<2>) -> crate::Result<StepLosses> {
         let normals = batch.dims()[0];
-        let mut x = as_images(batch, [1, 28, 28]);
+        let mut x = as_images(batch, self.image);
         if let Some(anomalies) = self.draw_labelled(normals, &x.device()) {
             x = Tensor::cat(vec![x, anomalies], 0);
         }
@@ -410,10 +496,12 @@ impl Detector for DeepSvdd {
         let rep = self.config.latent_dim;
         let mut sum = vec![0.0f64; rep];
         let encoder = self.nets.autoencoder.encoder.valid();
-        let count = train.len() + self.labelled.len() / 784;
-        for rows in train.values.chunks(512 * 784).chain(self.labelled.chunks(512 * 784)) {
-            let n = rows.len() / 784;
-            let x = Tensor::<4>::from_data(TensorData::new(rows.to_vec(), [n, 1, 28, 28]), &self.device);
+        let size = self.sample_len();
+        let [c, h, w] = self.image;
+        let count = train.len() + self.labelled.len() / size;
+        for rows in train.values.chunks(512 * size).chain(self.labelled.chunks(512 * size)) {
+            let n = rows.len() / size;
+            let x = Tensor::<4>::from_data(TensorData::new(rows.to_vec(), [n, c, h, w]), &self.device);
             let z = encoder
                 .forward(x)
                 .into_data()
@@ -447,7 +535,7 @@ impl Detector for DeepSvdd {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
-        let dist = self.distances(as_images(batch, [1, 28, 28]));
+        let dist = self.distances(as_images(batch, self.image));
         match self.config.objective {
             Objective::OneClass | Objective::DeepSad => dist,
             Objective::SoftBoundary => {
@@ -466,7 +554,7 @@ impl Detector for DeepSvdd {
     /// `R² + (1/ν)·max(0, ‖φ(x) − c‖² − R²)` (the score alone would favour epochs with a larger
     /// R).
     fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
-        let dist = self.distances(as_images(batch, [1, 28, 28]));
+        let dist = self.distances(as_images(batch, self.image));
         match self.config.objective {
             Objective::OneClass | Objective::DeepSad => dist,
             Objective::SoftBoundary => {
@@ -486,9 +574,9 @@ impl Detector for DeepSvdd {
             "deep-svdd trains on normal images only unless {{\"objective\": \"deep-sad\"}}"
         );
         ensure!(
-            anomalies.shape.image_dims() == Some([1, 28, 28]) && !anomalies.is_empty() && normals > 0,
-            "Deep SAD's labelled anomalies must be one or more 28×28 grey images beside one or \
-             more normal ones, got {} of {} beside {normals}",
+            anomalies.shape.image_dims() == Some(self.image) && !anomalies.is_empty() && normals > 0,
+            "Deep SAD's labelled anomalies must be one or more images like the normal ones, \
+             beside one or more of those, got {} of {} beside {normals}",
             anomalies.len(),
             anomalies.shape
         );
@@ -525,31 +613,47 @@ mod tests {
     }
 
     fn images(n: usize) -> Samples {
+        images_of([1, 28, 28], n)
+    }
+
+    fn images_of([channels, height, width]: [usize; 3], n: usize) -> Samples {
         let shape = SampleShape::Image {
-            channels: 1,
-            height: 28,
-            width: 28,
+            channels,
+            height,
+            width,
         };
-        let v: Vec<f32> = (0..n * 784).map(|i| ((i * 7919) % 255) as f32 / 255.0).collect();
+        let v: Vec<f32> = (0..n * shape.len()).map(|i| ((i * 7919) % 255) as f32 / 255.0).collect();
         Samples::unlabelled(shape, v)
     }
 
     /// After the last pretraining epoch the centre is the mean code of the training images with
-    /// the ±0.1 rule; the score is `‖φ(x) − c‖²` (soft-boundary: minus R²), by hand.
+    /// the ±0.1 rule; the score is `‖φ(x) − c‖²` (soft-boundary: minus R²), by hand; for both
+    /// network families.
     #[test]
     fn centre_and_scores_follow_the_code() {
+        for (networks, image) in [
+            (DeepSvddNetworks::Mnist, [1, 28, 28]),
+            (DeepSvddNetworks::Cifar10, [3, 32, 32]),
+            (DeepSvddNetworks::Cifar10, [1, 32, 32]),
+        ] {
+            centre_and_scores_by_hand(networks, image);
+        }
+    }
+
+    fn centre_and_scores_by_hand(networks: DeepSvddNetworks, image: [usize; 3]) {
         let device = Device::flex();
         let config = DeepSvddConfig {
             pretrain_epochs: 1,
             latent_dim: 16,
-            ..DeepSvddConfig::default()
+            ..DeepSvddConfig::official(networks)
         };
-        let train = images(6);
+        let train = images_of(image, 6);
         let mut model = config.clone().build(train.shape, &device, 4).unwrap();
         model.begin_epoch(1);
         model.fit_statistics(&train).unwrap();
-        let x = Tensor::<2>::from_data(TensorData::new(train.values.clone(), [6, 784]), &device);
-        let codes = values(model.nets.autoencoder.encoder.valid().forward(as_images(x.clone(), [1, 28, 28])));
+        let size = train.shape.len();
+        let x = Tensor::<2>::from_data(TensorData::new(train.values.clone(), [6, size]), &device);
+        let codes = values(model.nets.autoencoder.encoder.valid().forward(as_images(x.clone(), image)));
         let centre = values(model.nets.centre.val());
         for j in 0..16 {
             let mean: f32 = (0..6).map(|i| codes[i * 16 + j]).sum::<f32>() / 6.0;
@@ -644,6 +748,67 @@ mod tests {
             height: 32,
             width: 32,
         };
-        assert!(DeepSvddConfig::default().build(colour, &device, 0).is_err());
+        let e = DeepSvddConfig::default().build(colour, &device, 0).err().unwrap();
+        assert!(e.to_string().contains("\"cifar10\""), "{e}");
+        let cifar = DeepSvddConfig::official(DeepSvddNetworks::Cifar10);
+        assert!(cifar.build(shape, &device, 0).is_err());
+        assert!(cifar.build(colour, &device, 0).is_ok());
+        let two_channels = SampleShape::Image {
+            channels: 2,
+            height: 32,
+            width: 32,
+        };
+        assert!(cifar.build(two_channels, &device, 0).is_err());
+    }
+
+    /// A settings file naming the CIFAR-10 networks starts from their official settings (the
+    /// README's command: code 128, 350 pretraining epochs, milestone 250, weight decay 0.5e-6)
+    /// and the images are resized to 32; an earlier run's file, without `pretrain_milestone`,
+    /// keeps its one milestone for both phases.
+    #[test]
+    fn each_network_family_brings_its_official_settings() {
+        let mut settings = Settings::new();
+        settings.insert("networks".into(), serde_json::json!("cifar10"));
+        let cifar = DeepSvddConfig::defaults_for_settings(&settings).unwrap();
+        assert_eq!(
+            (cifar.latent_dim, cifar.pretrain_epochs, cifar.pretrain_milestone),
+            (128, 350, Some(250))
+        );
+        assert_eq!(cifar.pretrain_weight_decay, 0.5e-6);
+        assert_eq!(cifar.image_size(), Some(32));
+        assert_eq!(DeepSvddConfig::default().image_size(), Some(28));
+        let earlier: DeepSvddConfig = serde_json::from_str(r#"{"milestone": 20}"#).unwrap();
+        assert_eq!(earlier.pretrain_milestone, None);
+        let device = Device::flex();
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 28,
+            width: 28,
+        };
+        let mut model = DeepSvddConfig {
+            pretrain_epochs: 30,
+            ..earlier
+        }
+        .build(shape, &device, 0)
+        .unwrap();
+        model.begin_epoch(21);
+        assert!((model.optim_pretrain.lr - 1e-5).abs() < 1e-12);
+        let mut official = DeepSvddConfig::official(DeepSvddNetworks::Cifar10)
+            .build(
+                SampleShape::Image {
+                    channels: 3,
+                    height: 32,
+                    width: 32,
+                },
+                &device,
+                0,
+            )
+            .unwrap();
+        official.begin_epoch(250);
+        assert!((official.optim_pretrain.lr - 1e-4).abs() < 1e-12);
+        official.begin_epoch(251);
+        assert!((official.optim_pretrain.lr - 1e-5).abs() < 1e-12);
+        official.begin_epoch(350 + 51);
+        assert!((official.optim_svdd.lr - 1e-5).abs() < 1e-12);
     }
 }
