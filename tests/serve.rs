@@ -584,6 +584,36 @@ fn limits_answer_413_503_and_504() {
             "after sending {sent:?}: {closed:?}"
         );
     }
+    // A client that sends requests but never reads the answers is disconnected once they
+    // back up for --idle-timeout (hyper has no write timeout of its own: it held the
+    // connection for as long as the client liked). 4 000 pages are far more than the sockets'
+    // buffers hold while the client does not read.
+    let mut greedy = std::net::TcpStream::connect(&idle_address).unwrap();
+    greedy
+        .set_write_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let _ = greedy.write_all("GET / HTTP/1.1\r\nHost: x\r\n\r\n".repeat(4000).as_bytes());
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    greedy
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let (mut received, mut buf) = (Vec::new(), vec![0u8; 1 << 16]);
+    let ended = loop {
+        match greedy.read(&mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) => break Err(e),
+        }
+    };
+    let answers = received
+        .windows(12)
+        .filter(|w| w == b"HTTP/1.1 200")
+        .count();
+    assert!(
+        ended.is_ok() || ended.as_ref().unwrap_err().kind() == std::io::ErrorKind::ConnectionReset,
+        "the connection was not closed: {ended:?} after {answers} answers"
+    );
+    assert!(answers < 4000, "all {answers} answers were written");
     drop(idle);
     // At most --max-connections are open: a client beyond them waits until one closes.
     let single = serve(&[&table_run], &["--max-connections", "1"]);
@@ -644,6 +674,47 @@ fn limits_answer_413_503_and_504() {
         assert_eq!(a.status, 200, "{}", a.json);
     }
     drop(patient);
+
+    // SIGTERM: the request under way is answered, an idle keep-alive connection is closed, and
+    // the server exits with success.
+    #[cfg(unix)]
+    {
+        let mut stopping = serve(&[&table_run], &["--max-wait-ms", "300"]);
+        let address = stopping.url.strip_prefix("http://").unwrap().to_string();
+        let health = format!("GET /healthz HTTP/1.1\r\nHost: {address}\r\n\r\n");
+        let open = || {
+            let mut c = std::net::TcpStream::connect(&address).unwrap();
+            c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+                .unwrap();
+            c.write_all(health.as_bytes()).unwrap();
+            let mut reply = [0u8; 512];
+            let n = c.read(&mut reply).unwrap();
+            assert!(reply[..n].starts_with(b"HTTP/1.1 200"));
+            c
+        };
+        let (mut idle, mut busy) = (open(), open());
+        let row = "1,1,1,1,1,1,1,1,1\n";
+        busy.write_all(
+            format!(
+                "POST /v1/models/breastw/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n{row}",
+                row.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        // The model waits up to 300 ms for company: the request is under way then.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let status = stopping.terminate();
+        assert!(status.success(), "{status:?}");
+        let mut answer = String::new();
+        let _ = busy.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.contains("\"score\""),
+            "{answer}"
+        );
+        let mut rest = Vec::new();
+        assert!(matches!(idle.read_to_end(&mut rest), Ok(0)), "{rest:?}");
+    }
 
     // A full queue sheds load with 503 and Retry-After; what is accepted is scored.
     let images: Vec<Vec<u8>> = {

@@ -21,6 +21,29 @@ impl Drop for Served {
     }
 }
 
+impl Served {
+    /// Send it SIGTERM and wait (a minute at most) for it to exit.
+    #[cfg(unix)]
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "the server did not stop within a minute of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
 /// Start `oddity serve RUNS… --port 0 EXTRA…` and read the address it prints.
 pub fn serve(runs: &[&Path], extra: &[&str]) -> Served {
     let mut child = Command::new(super::oddity_bin())

@@ -727,6 +727,104 @@ mod tests {
         assert!(e.contains("deep-sad"), "{e}");
     }
 
+    /// Every float parameter's path in `module` with its largest magnitude.
+    fn parameters<M: Module>(module: &M) -> Vec<(String, f32)> {
+        struct Collect {
+            path: Vec<String>,
+            found: Vec<(String, f32)>,
+        }
+        impl burn::module::ModuleVisitor for Collect {
+            fn enter_module(&mut self, name: &str, _container: &str) {
+                self.path.push(name.to_string());
+            }
+            fn exit_module(&mut self, _name: &str, _container: &str) {
+                self.path.pop();
+            }
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let largest = param.val().abs().max().into_scalar::<f32>();
+                self.found.push((self.path.join("."), largest));
+            }
+        }
+        let mut collect = Collect {
+            path: Vec::new(),
+            found: Vec::new(),
+        };
+        module.visit(&mut collect);
+        collect.found
+    }
+
+    /// The MNIST networks' parameter names are the ones their checkpoints were written with
+    /// (the CIFAR-10 layers added beside them are absent, not renamed).
+    #[test]
+    fn mnist_parameter_names_are_unchanged() {
+        let device = Device::flex();
+        let model = DeepSvddConfig::default()
+            .build(images(1).shape, &device, 0)
+            .unwrap();
+        let names: Vec<String> = parameters(&model.nets).into_iter().map(|(n, _)| n).collect();
+        let layer = |l: &str, fields: &[&str]| -> Vec<String> {
+            fields.iter().map(|f| format!("autoencoder.{l}.{f}")).collect()
+        };
+        let norm = ["gamma", "beta"];
+        let mut expected = Vec::new();
+        for (l, fields) in [
+            ("encoder.conv1", &["weight"][..]),
+            ("encoder.bn1", &norm[..]),
+            ("encoder.conv2", &["weight"][..]),
+            ("encoder.bn2", &norm[..]),
+            ("encoder.fc", &["weight"][..]),
+            ("decoder.deconv1", &["weight"][..]),
+            ("decoder.bn3", &norm[..]),
+            ("decoder.deconv2", &["weight"][..]),
+            ("decoder.bn4", &norm[..]),
+            ("decoder.deconv3", &["weight"][..]),
+        ] {
+            expected.extend(layer(l, fields));
+        }
+        expected.extend(["centre".to_string(), "radius".to_string()]);
+        let without_running: Vec<String> = names
+            .into_iter()
+            .filter(|n| !n.contains("running"))
+            .collect();
+        assert_eq!(without_running, expected);
+    }
+
+    /// The CIFAR-10 autoencoder starts as its code: convolutions Xavier-uniform with
+    /// LeakyReLU's gain (their largest weights near `gain·√(6/(fan_in + fan_out))`), the
+    /// linear layer at PyTorch's `1/√fan_in`, and the code's BatchNorm present.
+    #[test]
+    fn cifar10_networks_start_as_the_code() {
+        let device = Device::flex();
+        let colour = images_of([3, 32, 32], 1).shape;
+        let model = DeepSvddConfig::official(DeepSvddNetworks::Cifar10)
+            .build(colour, &device, 0)
+            .unwrap();
+        let found = parameters(&model.nets);
+        let largest = |name: &str| {
+            found
+                .iter()
+                .find(|(n, _)| n == name)
+                .unwrap_or_else(|| panic!("no {name} in {found:?}"))
+                .1
+        };
+        let gain = (2.0f32 / (1.0 + 1e-4)).sqrt();
+        for (name, fan_in, fan_out) in [
+            ("autoencoder.encoder.conv1.weight", 3 * 25, 32 * 25),
+            ("autoencoder.encoder.conv3.weight", 64 * 25, 128 * 25),
+            ("autoencoder.decoder.deconv1.weight", 128 * 25, 8 * 25),
+            ("autoencoder.decoder.deconv4.weight", 3 * 25, 32 * 25),
+        ] {
+            let bound = gain * (6.0 / (fan_in + fan_out) as f32).sqrt();
+            let w = largest(name);
+            assert!(w <= bound && w > 0.95 * bound, "{name}: {w} vs {bound}");
+        }
+        let fc = largest("autoencoder.encoder.fc.weight");
+        let pytorch = 1.0 / 2048f32.sqrt();
+        assert!(fc <= pytorch && fc > 0.95 * pytorch, "fc: {fc} vs {pytorch}");
+        largest("autoencoder.decoder.code_norm.gamma");
+        largest("autoencoder.decoder.bn5.gamma");
+    }
+
     #[test]
     fn bad_settings_are_refused() {
         let device = Device::flex();
