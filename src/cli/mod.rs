@@ -414,7 +414,8 @@ struct ServeArgs {
     /// Connections open at once; more wait to be accepted (at most 65 536).
     #[arg(long, default_value_t = 512)]
     max_connections: usize,
-    /// Seconds a connection may stay open without sending a request before it is closed.
+    /// Seconds a connection may stay open without sending a request, or without reading an
+    /// answer, before it is closed.
     #[arg(long, default_value_t = 30.0)]
     idle_timeout: f64,
 }

@@ -41,6 +41,24 @@ pub struct ModelInfo {
 /// The hyper-parameters in a settings file, by name.
 pub type Settings = serde_json::Map<String, serde_json::Value>;
 
+/// The defaults that `settings` selects through its value `key` (ALAD's `networks`, GOAD's
+/// `preset`): `official` of that value, or `S::default()` when the file does not name it; a
+/// value `key` cannot take is an error naming `model` and `key`. For
+/// [`ModelSpec::defaults_for_settings`].
+pub fn selected_defaults<S: Default, K: DeserializeOwned>(
+    settings: &Settings,
+    model: &str,
+    key: &str,
+    official: impl FnOnce(K) -> S,
+) -> crate::Result<S> {
+    let Some(value) = settings.get(key) else {
+        return Ok(S::default());
+    };
+    let selected: K = serde_json::from_value(value.clone())
+        .map_err(|e| anyhow::anyhow!("bad {model} {key} {value}: {e}"))?;
+    Ok(official(selected))
+}
+
 /// A model's declaration, implemented by its configuration; `Default` is the paper's.
 ///
 /// Everything else about the model follows from this one implementation and one line in the

@@ -154,9 +154,9 @@ fn image_reader(bytes: &[u8]) -> Result<image::ImageReader<Cursor<&[u8]>>, Rejec
 /// A PNG's or JPEG's width and height from its header, each side checked against the limit;
 /// another format is refused.
 fn image_size(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Rejection> {
-    let format = image_reader(bytes)?.format();
+    let reader = image_reader(bytes)?;
     if !matches!(
-        format,
+        reader.format(),
         Some(image::ImageFormat::Png | image::ImageFormat::Jpeg)
     ) {
         return Err(Rejection::new(
@@ -164,7 +164,7 @@ fn image_size(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Rejection> {
             "not a PNG or JPEG image",
         ));
     }
-    let (w, h) = image_reader(bytes)?
+    let (w, h) = reader
         .into_dimensions()
         .map_err(|e| Rejection::bad(format!("cannot read its size: {e}")))?;
     let side = limits.max_image_side;
@@ -179,15 +179,14 @@ fn image_size(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Rejection> {
 
 /// Decode one PNG or JPEG and append it channels first (values 0–255) at the model's raw input
 /// `[channels, height, width]`: colour turned grey (or grey to colour) as the loaders do, and
-/// another size resized to it (bilinear, as `--decode-size`). Its size is read from its header
-/// and checked against the limit before any pixel is decoded.
+/// another size resized to it (bilinear, as `--decode-size`). The caller has checked its format
+/// and size with [`image_size`]; the decoder is held to the same side limit.
 fn decode_image(
     bytes: &[u8],
     [channels, height, width]: [usize; 3],
     limits: &Limits,
     out: &mut Vec<f32>,
 ) -> Result<(), Rejection> {
-    image_size(bytes, limits)?;
     let side = limits.max_image_side;
     let mut decoder = image_reader(bytes)?;
     let mut image_limits = image::Limits::default();

@@ -4,6 +4,7 @@
 //! header or never read cannot hold the server's connections, as they could with no limit on
 //! either. Past the limit, new connections wait in the system's listen queue, not refused.
 
+use super::Limits;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -17,27 +18,17 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 
-/// How many connections and how long each may sit without a request.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct ConnectionLimits {
-    /// Connections open at once.
-    pub max_open: usize,
-    /// How long a connection may take to send a request's head, counted from when it opens or
-    /// from the end of its previous response; and how long a write to it may wait for the
-    /// client to read.
-    pub idle: Duration,
-}
-
-/// Answer connections on `listener` with `router` until `shutdown` completes; then stop
-/// accepting, let each connection finish the request it is answering, and return when every
+/// Answer connections on `listener` with `router` until `shutdown` completes, at most
+/// `limits.max_connections` at once, each closed after `limits.idle_timeout` without a request
+/// head or with an answer it does not read; then stop accepting, let each connection finish the request it is answering, and return when every
 /// connection has closed.
 pub(super) async fn serve(
     listener: TcpListener,
     router: Router,
-    limits: ConnectionLimits,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_open));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (closing, closing_seen) = watch::channel(());
     let mut connections = tokio::task::JoinSet::new();
     let mut last_complaint: Option<Instant> = None;
@@ -76,9 +67,9 @@ pub(super) async fn serve(
             let _slot = slot;
             let connection = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(limits.idle)
+                .header_read_timeout(limits.idle_timeout)
                 .serve_connection(
-                    TokioIo::new(WriteDeadline::new(stream, limits.idle)),
+                    TokioIo::new(WriteDeadline::new(stream, limits.idle_timeout)),
                     service,
                 );
             tokio::pin!(connection);

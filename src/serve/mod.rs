@@ -59,7 +59,8 @@ pub struct Limits {
     /// Connections open at once; more wait in the system's listen queue.
     pub max_connections: usize,
     /// How long a connection may stay open without sending a complete request head (from
-    /// when it opens, or since its last answer) before it is closed.
+    /// when it opens, or since its last answer), or wait for the client to read an answer,
+    /// before it is closed.
     pub idle_timeout: Duration,
 }
 
@@ -213,10 +214,7 @@ impl Server {
         runtime.block_on(async move {
             let listener =
                 tokio::net::TcpListener::from_std(self.listener).context("the server stopped")?;
-            let limits = listen::ConnectionLimits {
-                max_open: self.state.limits.max_connections,
-                idle: self.state.limits.idle_timeout,
-            };
+            let limits = self.state.limits;
             listen::serve(
                 listener,
                 http::router(self.state),

@@ -270,12 +270,7 @@ impl ModelSpec for AladConfig {
     /// A settings file naming ALAD's `networks` starts from that family's official
     /// configuration (its learning rate, batch and latent size), not from KDD99's.
     fn defaults_for_settings(settings: &Settings) -> crate::Result<Self> {
-        let Some(networks) = settings.get("networks") else {
-            return Ok(Self::default());
-        };
-        let networks: AladNetworks = serde_json::from_value(networks.clone())
-            .map_err(|e| anyhow::anyhow!("bad alad networks {networks}: {e}"))?;
-        Ok(AladConfig::official(networks))
+        super::spec::selected_defaults(settings, "alad", "networks", AladConfig::official)
     }
 }
 

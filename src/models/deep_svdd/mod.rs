@@ -230,12 +230,7 @@ impl ModelSpec for DeepSvddConfig {
     /// A settings file naming `networks` starts from that family's official settings (its
     /// code size, pretraining length, milestone and weight decay), not from MNIST's.
     fn defaults_for_settings(settings: &Settings) -> crate::Result<Self> {
-        let Some(networks) = settings.get("networks") else {
-            return Ok(Self::default());
-        };
-        let networks: DeepSvddNetworks = serde_json::from_value(networks.clone())
-            .map_err(|e| anyhow::anyhow!("bad deep-svdd networks {networks}: {e}"))?;
-        Ok(DeepSvddConfig::official(networks))
+        super::spec::selected_defaults(settings, "deep-svdd", "networks", DeepSvddConfig::official)
     }
 }
 

@@ -213,12 +213,7 @@ impl ModelSpec for GoadConfig {
 
     /// A settings file naming a `preset` starts from that data set's official settings.
     fn defaults_for_settings(settings: &super::Settings) -> crate::Result<Self> {
-        let Some(preset) = settings.get("preset") else {
-            return Ok(Self::default());
-        };
-        let preset: GoadPreset = serde_json::from_value(preset.clone())
-            .map_err(|e| anyhow::anyhow!("bad goad preset {preset}: {e}"))?;
-        Ok(GoadConfig::official(preset))
+        super::spec::selected_defaults(settings, "goad", "preset", GoadConfig::official)
     }
 
     fn check(&self) -> crate::Result<()> {
