@@ -10,7 +10,20 @@ pub fn settings_text(argument: &str) -> crate::Result<String> {
     if argument.trim_start().starts_with('{') {
         return Ok(argument.to_string());
     }
-    std::fs::read_to_string(argument).with_context(|| format!("cannot read {argument}"))
+    let text = match std::fs::read_to_string(argument) {
+        Ok(text) => text,
+        // Inline JSON that is not an object (`[1, 2]`, `null`, `3`) is not a missing file.
+        Err(_) if serde_json::from_str::<serde_json::Value>(argument).is_ok() => anyhow::bail!(
+            "{argument}: expected a JSON object of settings ('{{\"name\": value, …}}') or the \
+             path of a file holding one"
+        ),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {argument}")),
+    };
+    // A byte-order mark (some Windows editors write one) is not part of the JSON.
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_string)
+        .unwrap_or(text))
 }
 
 /// Parse settings text as JSON, refusing an object that names a key twice (at any depth):
@@ -84,9 +97,15 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
 
 /// Check, before any work, that a result file can be written to `output` (`flag` names the
 /// option in errors): not a folder, its folder existing, and not one of the `inputs` the work
-/// reads (writing the result over its own input would lose the user's file). An existing file
-/// that is none of these is replaced, as a rerun expects.
-pub fn check_output_file(flag: &str, output: &Path, inputs: &[&Path]) -> crate::Result<()> {
+/// reads (writing the result over its own input would lose the user's file; hard links count).
+/// An existing file is replaced, as a rerun expects, only when `written_by_oddity` recognises
+/// its beginning (up to 4 KiB) as the result oddity writes there: anything else is the user's.
+pub fn check_output_file(
+    flag: &str,
+    output: &Path,
+    inputs: &[&Path],
+    written_by_oddity: fn(&[u8]) -> bool,
+) -> crate::Result<()> {
     anyhow::ensure!(
         !output.is_dir(),
         "{flag} {}: is a folder; give a file name",
@@ -101,17 +120,53 @@ pub fn check_output_file(flag: &str, output: &Path, inputs: &[&Path]) -> crate::
             parent.display()
         );
     }
-    if let Ok(written) = std::fs::canonicalize(output) {
-        for input in inputs {
-            anyhow::ensure!(
-                std::fs::canonicalize(input).ok().as_ref() != Some(&written),
-                "{flag} {} is the input {}: the result would replace it; give another file name",
-                output.display(),
-                input.display()
-            );
+    if !output.exists() {
+        return Ok(());
+    }
+    for input in inputs {
+        anyhow::ensure!(
+            !same_file(output, input),
+            "{flag} {} is the input {}: the result would replace it; give another file name",
+            output.display(),
+            input.display()
+        );
+    }
+    let mut start = Vec::with_capacity(4096);
+    std::fs::File::open(output)
+        .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut start))
+        .with_context(|| format!("{flag} {}: cannot read the file there", output.display()))?;
+    anyhow::ensure!(
+        written_by_oddity(&start),
+        "{flag} {}: a file is there that oddity did not write; it is not replaced: give \
+         another file name, or remove it first",
+        output.display()
+    );
+    Ok(())
+}
+
+/// Whether `a` and `b` name the same file: the same path once resolved, or (Unix) the same
+/// file through another hard link.
+fn same_file(a: &Path, b: &Path) -> bool {
+    if let (Ok(a), Ok(b)) = (std::fs::canonicalize(a), std::fs::canonicalize(b))
+        && a == b
+    {
+        return true;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return a.dev() == b.dev() && a.ino() == b.ino();
         }
     }
-    Ok(())
+    false
+}
+
+/// Whether `start`, the beginning of a file, is a CSV file whose first line is `header`.
+pub fn starts_with_csv_header(start: &[u8], header: &str) -> bool {
+    start
+        .strip_prefix(header.as_bytes())
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"\n") || rest.starts_with(b"\r\n"))
 }
 
 /// Refuse a result path inside the run folder `run` (`flag` names the option): the run's files

@@ -62,6 +62,11 @@ pub fn prepare_training(
     replace: bool,
 ) -> crate::Result<PreparedTraining> {
     config.validate()?;
+    let config = RunConfig {
+        dataset: config.dataset.with_absolute_paths()?,
+        ..config
+    };
+    check_data_outside(&config.dataset, out)?;
     // The output location is claimed and tested for writing before any data is read.
     let staging = Staging::begin(out, existing_run(replace))?;
     let split = run::load_split(&config)?;
@@ -71,6 +76,32 @@ pub fn prepare_training(
         staging,
         resume: false,
     })
+}
+
+/// Refuse an output folder that holds the data set itself (its file or folder, masks or
+/// training scene): replacing the folder would delete the data.
+fn check_data_outside(dataset: &DatasetSpec, out: &Path) -> crate::Result<()> {
+    let Ok(out_dir) = std::fs::canonicalize(out) else {
+        return Ok(()); // not there yet: nothing can be inside it
+    };
+    let paths = [
+        Some(&dataset.path),
+        dataset.mask_dir.as_ref(),
+        dataset.train_scene.as_ref(),
+    ];
+    for path in paths.into_iter().flatten() {
+        if let Ok(found) = std::fs::canonicalize(path)
+            && found.starts_with(&out_dir)
+        {
+            bail!(
+                "the data {} lies inside the output folder {}, which a run replaces whole: move \
+                 the data out of it or choose another --out",
+                path.display(),
+                out.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Prepare to continue the stopped training of `target` from its last checkpoint.
@@ -186,7 +217,7 @@ pub fn refit_for_settings(
     let raw_valid = match raw_valid {
         Some(valid) => valid,
         None => {
-            loaded = run::load_split(&run.config)?.valid;
+            loaded = run.load_split()?.valid;
             &loaded
         }
     };
@@ -239,15 +270,21 @@ pub fn report_runs(
     device: &Device,
 ) -> crate::Result<Vec<report::html::RunReport>> {
     anyhow::ensure!(!run_dirs.is_empty(), "give at least one run folder");
-    if out.exists() {
-        let head = std::fs::read(out)
-            .map(|b| String::from_utf8_lossy(&b[..b.len().min(600)]).into_owned())
-            .unwrap_or_default();
-        anyhow::ensure!(
-            out.is_file() && head.contains("<title>oddity report"),
-            "--out {}: exists and is not an oddity report; give a new file name",
-            out.display()
-        );
+    // Where the page goes is checked first: a folder that does not exist, or a file that is
+    // not an earlier report, is refused before any run is evaluated.
+    crate::io::check_output_file("--out", out, &[], |start| {
+        String::from_utf8_lossy(start).contains("<title>oddity report")
+    })?;
+    let mut seen = std::collections::BTreeMap::new();
+    for dir in run_dirs {
+        let resolved = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        if let Some(first) = seen.insert(resolved, dir) {
+            bail!(
+                "{} and {} are the same run folder; name each run once",
+                first.display(),
+                dir.display()
+            );
+        }
     }
     // Every run must load, and each one still to evaluate have its weights and data, before
     // any is evaluated, so that a bad folder named last does not fail after the others'
@@ -474,7 +511,7 @@ pub fn evaluate_run(
     };
     let out = out.unwrap_or_else(|| run_dir.join(default_out));
     let staging = report::begin_evaluation(&out)?;
-    let split = run::load_split(&run.config)?;
+    let split = run.load_split()?;
     refit_for_settings(
         &mut run,
         detector.as_ref(),
@@ -636,10 +673,21 @@ pub fn check_score_outputs(
     let inputs: Vec<&Path> = std::iter::once(data.path.as_path())
         .chain(settings)
         .collect();
-    crate::io::check_output_file("--output", output, &inputs)?;
     crate::io::check_outside_run("--output", output, run_dir)?;
+    crate::io::check_output_file("--output", output, &inputs, |start| {
+        crate::io::starts_with_csv_header(start, SCORE_TABLE_HEADER)
+    })?;
     if let Some(maps) = maps {
         crate::io::check_outside_run("--maps", maps, run_dir)?;
+        let inside = |path: &Path| std::path::absolute(path).ok();
+        if let (Some(table), Some(folder)) = (inside(output), inside(maps)) {
+            anyhow::ensure!(
+                !table.starts_with(&folder),
+                "--output {} is the --maps folder {} or inside it: give the table another name",
+                output.display(),
+                maps.display()
+            );
+        }
     }
     Ok(())
 }
@@ -669,9 +717,16 @@ pub fn score_dataset(
     }
     if let Some(m) = &maps {
         check_map_options(m.options)?;
-        empty_folder(m.dir)?;
+        check_empty_folder(m.dir)?;
     }
     let mut run = Run::load(run_dir)?;
+    if let (Some(expected), Some(found)) = (&run.feature_names, source::feature_names(data)?) {
+        crate::data::csv_table::check_same_columns(
+            expected,
+            &found,
+            &data.path.display().to_string(),
+        )?;
+    }
     let detector = scoring_detector(&mut run, checkpoint, settings, device)?;
     let source = source::load(data)?;
     let mut parts = Vec::new();
@@ -688,9 +743,13 @@ pub fn score_dataset(
     let threshold = verdict.threshold;
     let pixel_threshold = match &maps {
         Some(m) => {
-            let valid = run::load_split(&run.config)?.valid;
+            let valid = run.load_split()?.valid;
             let t = run::pixel_threshold(&run, detector.as_ref(), &valid, m.options)?;
-            Some(t.context("this model draws no anomaly maps (--maps)")?)
+            let t = t.context("this model draws no anomaly maps (--maps)")?;
+            // Created only once the maps can be drawn: a refusal leaves nothing behind.
+            std::fs::create_dir_all(m.dir)
+                .with_context(|| format!("cannot create {}", m.dir.display()))?;
+            Some(t)
         }
         None => None,
     };
@@ -777,7 +836,7 @@ fn check_map_options(options: run::MapOptions) -> crate::Result<()> {
 }
 
 /// Create `dir`, or accept it empty: maps never overwrite a user's files.
-fn empty_folder(dir: &Path) -> crate::Result<()> {
+fn check_empty_folder(dir: &Path) -> crate::Result<()> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir)
             .with_context(|| format!("--maps {}: cannot list it", dir.display()))?;
@@ -787,7 +846,7 @@ fn empty_folder(dir: &Path) -> crate::Result<()> {
             dir.display()
         );
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+    Ok(())
 }
 
 /// Draw each of `samples` with its map into `maps.dir` as `<part>-<index>.png`.
@@ -951,11 +1010,14 @@ pub fn run_demo(prepared: PreparedTraining, device: &Device) -> crate::Result<Ev
     Ok(EvaluationReport { out, report })
 }
 
+/// The first line of the table `oddity score` writes.
+const SCORE_TABLE_HEADER: &str = "index,split,split_index,score,label,flagged,p_value";
+
 /// Write a [`ScoreTable`] as CSV: `index,split,split_index,score,label,flagged,p_value`
 /// (`p_value` empty where the run has no calibration).
 pub fn write_score_table(path: &Path, table: &ScoreTable) -> crate::Result<()> {
     crate::io::write_atomic_with(path, |w| {
-        writeln!(w, "index,split,split_index,score,label,flagged,p_value")?;
+        writeln!(w, "{SCORE_TABLE_HEADER}")?;
         for (n, row) in table.rows.iter().enumerate() {
             let label = row.label.map(|l| l.to_string()).unwrap_or_default();
             let p_value = row.p_value.map(|p| p.to_string()).unwrap_or_default();

@@ -312,7 +312,7 @@ fn train_eval_score_metrics_end_to_end() {
     assert!(html.contains("<h2>Comparison</h2>") && html.contains("<h2 id=\"twin\">twin</h2>"));
     assert!(report("best").status.success(), "a report is replaced");
     std::fs::write(&page, "my notes").unwrap();
-    assert_clean_error(&report("best"), &["both.html", "not an oddity report"]);
+    assert_clean_error(&report("best"), &["both.html", "oddity did not write"]);
     assert_eq!(read(&page), "my notes");
     // `score` on the whole table, then metrics on its CSV.
     let csv = dir.join("all.csv");

@@ -963,3 +963,153 @@ fn an_interrupted_image_training_resumes_to_the_same_run() {
     assert_eq!(outcome(&resumed), outcome(&whole), "stopped at {current}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `oddity` run from the folder `cwd`.
+fn oddity_in(cwd: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(oddity_bin())
+        .current_dir(cwd)
+        .args(args)
+        .output()
+        .expect("the oddity binary runs")
+}
+
+/// A run is evaluated and scored only on what it was trained on: its data found from any
+/// folder, data changed since refused (never scored as the run's), a table's columns matched
+/// by name and order, and nothing of the user's replaced by `--force` or by an output path.
+#[test]
+fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
+    let dir = temp_dir("rel-own-data");
+    let data = good_table(&dir);
+    let original = std::fs::read_to_string(&data).unwrap();
+    ok(&oddity_in(&dir, &train_args("good.csv", "run", &[])));
+    let run = dir.join("run");
+    let r = run.to_str().unwrap();
+    // From another folder holding a different table of the same name: the run's own is read.
+    let other = dir.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let swapped: String = original
+        .lines()
+        .map(|line| {
+            let cells: Vec<&str> = line.split(',').collect();
+            format!("{},{},{}\n", cells[1], cells[0], cells[2])
+        })
+        .collect();
+    std::fs::write(other.join("good.csv"), &swapped).unwrap();
+    ok(&oddity_in(&dir, &["eval", r, "--out", "here"]));
+    ok(&oddity_in(&other, &["eval", r, "--out", "there"]));
+    let auroc = |eval: &Path| metrics_json_in(eval)["auroc"].as_f64().unwrap();
+    assert_eq!(auroc(&dir.join("here")), auroc(&other.join("there")));
+    // The table edited since training: refused, whatever the folder.
+    std::fs::write(&data, original.replacen("0,0,0", "0,0.5,0", 1)).unwrap();
+    assert_ne!(std::fs::read_to_string(&data).unwrap(), original);
+    let o = oddity(&["eval", r, "--out", dir.join("edited").to_str().unwrap()]);
+    assert_clean_error(&o, &["good.csv", "not the samples", "SHA-256"]);
+    assert!(!dir.join("edited").exists());
+    std::fs::write(&data, &original).unwrap();
+    // New data with the columns swapped or renamed: refused, naming the columns.
+    let scores = dir.join("scores.csv");
+    let s = scores.to_str().unwrap();
+    let renamed = table(&dir, "renamed.csv", &original.replacen("a,b,", "x,y,", 1));
+    for (path, needles) in [
+        (
+            other.join("good.csv"),
+            &["feature column 1", "another order"][..],
+        ),
+        (renamed, &["feature column 1", "\"x\""][..]),
+    ] {
+        let p = path.to_str().unwrap();
+        let o = oddity(&["score", r, "--dataset", "csv", "--data", p, "--output", s]);
+        assert_clean_error(&o, needles);
+        assert!(!scores.exists());
+    }
+    ok(&oddity(&[
+        "score",
+        r,
+        "--dataset",
+        "csv",
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        s,
+    ]));
+    // A file that oddity did not write is not replaced by a result; one it wrote is.
+    let notes = table(&dir, "notes.txt", "mine");
+    let d = data.to_str().unwrap();
+    let o = oddity(&[
+        "score",
+        r,
+        "--dataset",
+        "csv",
+        "--data",
+        d,
+        "--output",
+        notes.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["notes.txt", "did not write"]);
+    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine");
+    ok(&oddity(&[
+        "score",
+        r,
+        "--dataset",
+        "csv",
+        "--data",
+        d,
+        "--output",
+        s,
+    ]));
+    let o = oddity(&["metrics", "--scores", s, "--json", notes.to_str().unwrap()]);
+    assert_clean_error(&o, &["--json", "did not write"]);
+    // The input through another hard link is the input.
+    let link = dir.join("link.csv");
+    std::fs::hard_link(&scores, &link).unwrap();
+    let o = oddity(&["metrics", "--scores", s, "--json", link.to_str().unwrap()]);
+    assert_clean_error(&o, &["--json", "is the input"]);
+    // --force replaces a run whole only when nothing else is in its folder.
+    std::fs::write(run.join("notes.txt"), "mine").unwrap();
+    let o = oddity(&train_args(d, r, &["--force"]));
+    assert_clean_error(&o, &["notes.txt", "did not write"]);
+    assert_eq!(
+        std::fs::read_to_string(run.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    std::fs::rename(run.join("notes.txt"), run.join("data.csv")).unwrap();
+    std::fs::write(run.join("data.csv"), &original).unwrap();
+    let inside = run.join("data.csv");
+    let o = oddity(&train_args(inside.to_str().unwrap(), r, &["--force"]));
+    assert_clean_error(&o, &["data.csv", "inside the output folder"]);
+    assert!(inside.is_file());
+    std::fs::remove_file(&inside).unwrap();
+    ok(&oddity(&train_args(d, r, &["--force"])));
+    // The same run named twice in a report.
+    let page = dir.join("page.html");
+    let again = format!("{r}/");
+    let o = oddity(&["report", r, &again, "--out", page.to_str().unwrap()]);
+    assert_clean_error(&o, &["the same run folder"]);
+    assert!(!page.exists() && !run.join("eval-best").exists());
+    // A value beyond 32-bit floats is said to be so, not "not finite".
+    let huge = table(&dir, "huge.csv", &original.replacen("0,0,0", "1e39,0,0", 1));
+    let o = oddity(&train_args(
+        huge.to_str().unwrap(),
+        dir.join("huge").to_str().unwrap(),
+        &[],
+    ));
+    assert_clean_error(&o, &["\"1e39\"", "beyond the range of 32-bit floats"]);
+    // A setting given twice with two values: refused, naming both.
+    let o = oddity(&train_args(
+        d,
+        dir.join("twice").to_str().unwrap(),
+        &["--epochs", "1", "--model-config", r#"{"epochs": 3}"#],
+    ));
+    assert_clean_error(&o, &["--epochs 1", "\"epochs\": 3", "disagree"]);
+    let o = oddity(&train_args(
+        d,
+        dir.join("twice").to_str().unwrap(),
+        &["--model-config", "[1, 2]"],
+    ));
+    assert_clean_error(&o, &["expected a JSON object"]);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn metrics_json_in(eval: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(eval.join("metrics.json")).unwrap()).unwrap()
+}

@@ -860,3 +860,61 @@ fn serve_refused(args: &[&str]) -> std::process::Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// A CSV body with a header is scored only when it names the run's feature columns in the
+/// run's order: a model reads columns by position, so swapped ones would be scored as the
+/// wrong features. `/v1/models` lists the columns.
+#[test]
+fn a_csv_header_must_name_the_runs_columns_in_order() {
+    let dir = temp_dir("serve-columns");
+    let mut text = String::from("a,b,label\n");
+    for i in 0..40 {
+        let v = (i as f32 * 0.37).sin();
+        text.push_str(&format!("{v},{},0\n", v * 0.5));
+    }
+    for i in 0..6 {
+        text.push_str(&format!("{},-4,1\n", 5 + i));
+    }
+    let data = dir.join("table.csv");
+    std::fs::write(&data, text).unwrap();
+    let run = dir.join("columns");
+    let o = oddity(&[
+        "train",
+        "--model",
+        "rx",
+        "--dataset",
+        "csv",
+        "--data",
+        data.to_str().unwrap(),
+        "--protocol",
+        "tabular",
+        "--quiet",
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let server = serve(&[&run], &[]);
+    let agent = agent();
+    let models = get(&agent, &format!("{}/v1/models", server.url)).json;
+    assert_eq!(
+        models["models"][0]["feature_names"],
+        serde_json::json!(["a", "b"])
+    );
+    let url = format!("{}/v1/models/columns/score", server.url);
+    let named = post(&agent, &url, "text/csv", b"a,b\n0.1,0.2\n");
+    let plain = post(&agent, &url, "text/csv", b"0.1,0.2\n");
+    assert_eq!((named.status, plain.status), (200, 200), "{}", named.json);
+    assert_eq!(named.json["results"], plain.json["results"]);
+    assert_refused(
+        &post(&agent, &url, "text/csv", b"b,a\n0.2,0.1\n"),
+        400,
+        &["feature column 1", "another order", "\"a\""],
+    );
+    assert_refused(
+        &post(&agent, &url, "text/csv", b"x,y\n0.1,0.2\n"),
+        400,
+        &["feature column 1", "\"x\""],
+    );
+    drop(server);
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -558,6 +558,22 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
         anyhow::bail!("--model, --protocol and --out are required");
     };
     let model = ModelConfig::from_settings_file(model, a.model_config.as_deref())?;
+    if let Some(file) = &a.model_config {
+        let settings = oddity::models::read_settings_file(file)?;
+        for (key, flag, value) in [
+            ("epochs", "--epochs", a.epochs),
+            ("batch_size", "--batch-size", a.batch_size),
+        ] {
+            if let (Some(set), Some(given)) = (settings.get(key), value)
+                && set.as_u64() != Some(given as u64)
+            {
+                anyhow::bail!(
+                    "{flag} {given} and {key:?}: {set} in --model-config {} disagree: give one",
+                    file.display()
+                );
+            }
+        }
+    }
     let protocol = Protocol::parse(protocol, a.class.as_deref())?;
     let mut config = RunConfig::new(model, a.data.spec()?, protocol, a.seed)?;
     if let Some(e) = a.epochs {
@@ -741,7 +757,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
 
 fn metrics(a: MetricsArgs) -> anyhow::Result<()> {
     if let Some(path) = &a.json {
-        oddity::io::check_output_file("--json", path, &[&a.scores])?;
+        // A metrics file oddity wrote: a JSON object with the AUROC among its first keys.
+        oddity::io::check_output_file("--json", path, &[&a.scores], |start| {
+            start.trim_ascii_start().starts_with(b"{")
+                && start.windows(7).any(|w| w == b"\"auroc\"")
+        })?;
     }
     let choice = match (a.threshold, a.score_percentile) {
         (Some(t), _) => ThresholdChoice::Fixed(t),

@@ -58,6 +58,12 @@ pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<Label
                 )
             })?;
             ensure!(
+                v.is_finite() || !field.trim().parse::<f64>().is_ok_and(f64::is_finite),
+                "{name}: line {line}, column {:?}: value {field:?} is beyond the range of 32-bit \
+                 floats (±3.4e38); rescale the column",
+                &headers[c]
+            );
+            ensure!(
                 v.is_finite(),
                 "{name}: line {line}, column {:?}: value {field:?} is not finite (NaN or infinite values are not accepted; impute them first)",
                 &headers[c]
@@ -81,6 +87,61 @@ pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<Label
         classes,
         class_names,
     })
+}
+
+/// The feature columns' names of a CSV file (raw or gzip), in order: every column of its header
+/// but `label_column`.
+pub fn feature_names(path: &Path, label_column: &str) -> crate::Result<Vec<String>> {
+    let bytes = crate::io::read_maybe_gz(path)?;
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{}: cannot read the CSV header", path.display()))?;
+    Ok(headers
+        .iter()
+        .map(str::trim)
+        .filter(|h| *h != label_column)
+        .map(str::to_string)
+        .collect())
+}
+
+/// Refuse feature columns `found` (in `name`) that are not the run's `expected` ones in the
+/// same order: a model scores columns by position, so renamed or reordered columns would be
+/// scored as the wrong features without a word.
+pub fn check_same_columns(expected: &[String], found: &[String], name: &str) -> crate::Result<()> {
+    if expected == found {
+        return Ok(());
+    }
+    if expected.len() != found.len() {
+        bail!(
+            "{name}: {} feature columns, the run was trained on {}: {expected:?}",
+            found.len(),
+            expected.len()
+        );
+    }
+    let at = expected
+        .iter()
+        .zip(found)
+        .position(|(e, f)| e != f)
+        .unwrap_or(0);
+    let reordered = {
+        let (mut a, mut b) = (expected.to_vec(), found.to_vec());
+        a.sort();
+        b.sort();
+        a == b
+    };
+    bail!(
+        "{name}: feature column {} is {:?}, the run was trained with {:?} there{}; the columns \
+         must be the training data's, in its order: {expected:?}",
+        at + 1,
+        found[at],
+        expected[at],
+        if reordered {
+            " (the same columns in another order)"
+        } else {
+            ""
+        }
+    )
 }
 
 /// Load a CSV file (raw or gzip).

@@ -206,6 +206,36 @@ impl DatasetSpec {
     }
 }
 
+impl DatasetSpec {
+    /// The same data set with its paths (file or folder, masks' folder, training scene) made
+    /// absolute against the current folder, so that a run reads the same files from wherever
+    /// it is evaluated later. The built-in set and arrays have no paths and are unchanged.
+    pub fn with_absolute_paths(mut self) -> crate::Result<Self> {
+        if matches!(self.kind, DatasetKind::BuiltinMnist | DatasetKind::Arrays) {
+            return Ok(self);
+        }
+        let absolute = |path: &Path| {
+            std::path::absolute(path)
+                .with_context(|| format!("{}: cannot make the path absolute", path.display()))
+        };
+        self.path = absolute(&self.path)?;
+        self.mask_dir = self.mask_dir.as_deref().map(absolute).transpose()?;
+        self.train_scene = self.train_scene.as_deref().map(absolute).transpose()?;
+        Ok(self)
+    }
+}
+
+/// The feature columns' names of a data set that names them (a CSV table's header), else `None`.
+pub fn feature_names(spec: &DatasetSpec) -> crate::Result<Option<Vec<String>>> {
+    Ok(match spec.kind {
+        DatasetKind::Csv => Some(csv_table::feature_names(
+            &spec.path,
+            spec.label_column.as_deref().unwrap_or("label"),
+        )?),
+        _ => None,
+    })
+}
+
 /// Why a run trained on arrays cannot read its data again.
 const ARRAYS_ARE_NOT_ON_DISK: &str = "this run was trained on arrays handed over in memory (the \
      Python package's fit); there is no data set on disk to load: score new data with it instead";

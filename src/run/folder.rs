@@ -6,6 +6,10 @@
 //! folder (`--force`) moves the old one aside to `.NAME.replaced`, renames the new one in and
 //! only then deletes the old one, so a kill at any point leaves one complete folder.
 //!
+//! A published folder lists what oddity wrote into it in a hidden `.oddity-files`; `--force`
+//! replaces a folder only when nothing else is in it (a user's notes, a data file kept next to
+//! the run), so that replacing never deletes what oddity did not write.
+//!
 //! The staging folder holds a `writer.pid` file while a process writes it. A staging folder
 //! whose writer is no longer alive was left by a killed process: it is removed when the next
 //! writer of the same folder starts (and said so). Two live writers of one folder are refused.
@@ -15,6 +19,13 @@ use std::path::{Path, PathBuf};
 
 /// The file in a staging folder naming the process that writes it.
 const WRITER_FILE: &str = "writer.pid";
+
+/// The file in a published folder listing the entries oddity wrote into it, one a line.
+const MANIFEST_FILE: &str = ".oddity-files";
+
+/// What folders written before [`MANIFEST_FILE`] existed may hold: the files of runs, OOD runs
+/// and evaluations are of these kinds.
+const LEGACY_EXTENSIONS: &[&str] = &["json", "safetensors", "csv", "png", "html", "svg"];
 
 /// What to do when the target folder already exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +88,62 @@ fn writer_of(staging: &Path) -> Option<u32> {
         .ok()
 }
 
+/// The entries of `dir` that oddity did not write there: not in its manifest (or, in a folder
+/// written before manifests, not of the kinds oddity writes), and not folders oddity published
+/// inside it (an evaluation in a run folder). Sorted.
+fn foreign_entries(dir: &Path) -> crate::Result<Vec<String>> {
+    let listed: Option<Vec<String>> = std::fs::read_to_string(dir.join(MANIFEST_FILE))
+        .ok()
+        .map(|text| text.lines().map(str::to_string).collect());
+    let mut foreign = Vec::new();
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let ours = if name == MANIFEST_FILE {
+            true
+        } else if path.is_dir() {
+            // Folders oddity publishes inside a run: evaluations, an OOD run's evaluation.
+            path.join(MANIFEST_FILE).is_file() || path.join("metrics.json").is_file()
+        } else {
+            match &listed {
+                Some(names) => names.contains(&name),
+                None => path
+                    .extension()
+                    .is_some_and(|e| LEGACY_EXTENSIONS.iter().any(|k| e == *k)),
+            }
+        };
+        if !ours {
+            foreign.push(name);
+        }
+    }
+    foreign.sort();
+    Ok(foreign)
+}
+
+/// Refuse to replace `target` when it holds anything oddity did not write.
+fn check_replaceable(target: &Path) -> crate::Result<()> {
+    let foreign = foreign_entries(target)?;
+    if !foreign.is_empty() {
+        const SHOWN: usize = 5;
+        let more = foreign.len().saturating_sub(SHOWN);
+        bail!(
+            "{} holds what oddity did not write ({}{}); replacing the folder would delete it: \
+             move that out of the folder first, or choose another folder",
+            target.display(),
+            foreign[..foreign.len().min(SHOWN)].join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
 /// Whether `dir` is an empty folder.
 fn is_empty_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
@@ -105,6 +172,7 @@ impl Staging {
                             target.display()
                         );
                     }
+                    check_replaceable(target)?;
                     true
                 }
             }
@@ -190,6 +258,7 @@ impl Staging {
             (true, Existing::Replace { marker })
                 if target.join(marker).is_file() || is_empty_dir(target) =>
             {
+                check_replaceable(target)?;
                 true
             }
             (true, _) => bail!(
@@ -216,11 +285,32 @@ impl Staging {
         &self.target
     }
 
+    /// List the staged folder's entries in its manifest.
+    fn write_manifest(&self) -> crate::Result<()> {
+        let mut names = Vec::new();
+        let entries = std::fs::read_dir(&self.dir)
+            .with_context(|| format!("cannot list {}", self.dir.display()))?;
+        for entry in entries {
+            let name = entry
+                .with_context(|| format!("cannot list {}", self.dir.display()))?
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            if name != MANIFEST_FILE {
+                names.push(name);
+            }
+        }
+        names.sort();
+        let text: String = names.iter().map(|n| format!("{n}\n")).collect();
+        crate::io::write_atomic(&self.dir.join(MANIFEST_FILE), text.as_bytes())
+    }
+
     /// Make the staged folder visible at its target, replacing the old folder if allowed.
     pub fn publish(mut self) -> crate::Result<PathBuf> {
         let writer = self.dir.join(WRITER_FILE);
         std::fs::remove_file(&writer)
             .with_context(|| format!("cannot remove {}", writer.display()))?;
+        self.write_manifest()?;
         let old = sibling(&self.target, "replaced")?;
         if self.target.exists() {
             if !self.replace {
@@ -314,7 +404,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a folder oddity wrote"), "{err}");
-        std::fs::write(target.join("run.json"), "{}").unwrap();
+        std::fs::remove_dir_all(&target).unwrap();
+        let s = Staging::begin(&target, Existing::Refuse).unwrap();
+        std::fs::write(s.dir().join("a"), "one").unwrap();
+        std::fs::write(s.dir().join("run.json"), "{}").unwrap();
+        s.publish().unwrap();
         let s = Staging::begin(&target, Existing::Replace { marker: "run.json" }).unwrap();
         std::fs::write(s.dir().join("b"), "two").unwrap();
         // Until published the old folder is whole.
@@ -330,6 +424,47 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("run")]);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn replacing_refuses_a_folder_holding_what_oddity_did_not_write() {
+        let root = temp("foreign");
+        let target = root.join("run");
+        let replace = Existing::Replace { marker: "run.json" };
+        let s = Staging::begin(&target, Existing::Refuse).unwrap();
+        std::fs::write(s.dir().join("run.json"), "{}").unwrap();
+        s.publish().unwrap();
+        // An evaluation published inside the run is oddity's.
+        let s = Staging::begin(&target.join("eval-last"), Existing::Refuse).unwrap();
+        std::fs::write(s.dir().join("metrics.json"), "{}").unwrap();
+        s.publish().unwrap();
+        drop(Staging::begin(&target, replace).unwrap());
+        // A user's file is not: refused, named, and kept.
+        std::fs::write(target.join("notes.txt"), "mine").unwrap();
+        let err = Staging::begin(&target, replace).unwrap_err().to_string();
+        assert!(
+            err.contains("notes.txt") && err.contains("did not write"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(target.join("notes.txt")).unwrap(),
+            "mine"
+        );
+        // Nor a user's file named like one of oddity's kinds, in a folder with a manifest.
+        std::fs::remove_file(target.join("notes.txt")).unwrap();
+        std::fs::write(target.join("data.csv"), "x,label").unwrap();
+        let err = Staging::begin(&target, replace).unwrap_err().to_string();
+        assert!(err.contains("data.csv"), "{err}");
+        // A folder written before manifests: its files of oddity's kinds are replaceable, others not.
+        std::fs::remove_file(target.join(MANIFEST_FILE)).unwrap();
+        drop(Staging::begin(&target, replace).unwrap());
+        std::fs::write(target.join("notes.txt"), "mine").unwrap();
+        let err = Staging::begin(&target, replace).unwrap_err().to_string();
+        assert!(
+            err.contains("notes.txt") && !err.contains("data.csv"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -73,6 +73,13 @@ struct RunFile {
     /// SHA-256 (hex) of each weights file, by file name.
     #[serde(default)]
     weights_sha256: BTreeMap<String, String>,
+    /// SHA-256 (hex) of the samples the run was trained, validated and tested on
+    /// ([`split_sha256`]); absent in runs written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_sha256: Option<String>,
+    /// The names of the feature columns, in order, when the training data named them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    feature_names: Option<Vec<String>>,
 }
 
 fn first_layout() -> u32 {
@@ -85,6 +92,59 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+/// SHA-256 (hex) of what `split` holds: every part's samples in order (values, labels,
+/// origins, classes, masks) and the class names. `run.json` records it, so that evaluating the
+/// run again refuses data that changed since training (a file edited or replaced, a relative
+/// path that now names another file) instead of scoring it without a word.
+pub fn split_sha256(split: &Split) -> String {
+    let mut hasher = sha2::Sha256::new();
+    let parts = [
+        Some(&split.train),
+        Some(&split.valid),
+        Some(&split.test),
+        split.labelled.as_ref(),
+    ];
+    for part in parts {
+        match part {
+            Some(samples) => hash_samples(&mut hasher, samples),
+            None => hasher.update(b"none"),
+        }
+    }
+    for name in &split.class_names {
+        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(name.as_bytes());
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn hash_samples(hasher: &mut sha2::Sha256, samples: &Samples) {
+    hasher.update((samples.len() as u64).to_le_bytes());
+    hasher.update((samples.shape.len() as u64).to_le_bytes());
+    // Bytes in blocks: one `update` per value would cost more than the loading.
+    let mut block = Vec::with_capacity(64 * 1024);
+    for values in samples.values.chunks(16 * 1024) {
+        block.clear();
+        for v in values {
+            block.extend_from_slice(&v.to_le_bytes());
+        }
+        hasher.update(&block);
+    }
+    hasher.update(&samples.labels);
+    for (origin, class) in samples.origin.iter().zip(&samples.classes) {
+        hasher.update([origin.split]);
+        hasher.update(origin.index.to_le_bytes());
+        hasher.update(class.to_le_bytes());
+    }
+    match &samples.masks {
+        Some(masks) => hasher.update(masks),
+        None => hasher.update(b"no masks"),
+    }
 }
 
 /// Everything needed to reproduce a run.
@@ -428,6 +488,12 @@ pub struct Run {
     pub layout: u32,
     /// SHA-256 of each weights file, by file name (empty for runs older than layout 2).
     pub weights_sha256: BTreeMap<String, String>,
+    /// SHA-256 of the samples of its split ([`split_sha256`]); `None` for runs written before
+    /// it was recorded (their data is not checked) and for runs not trained on a split.
+    pub data_sha256: Option<String>,
+    /// The feature columns' names, in order, when the training data named them (a CSV
+    /// table): new data is scored only with the same columns in the same order.
+    pub feature_names: Option<Vec<String>>,
 }
 
 /// A freshly trained run with its detector (holding the last weights) and both checkpoints.
@@ -498,6 +564,8 @@ pub fn train_with(
 ) -> crate::Result<Trained> {
     config.validate()?;
     check_calibration_size(&config.threshold_rule, split.valid.len())?;
+    // Read now: the header is needed when the run is saved, and the data may move meanwhile.
+    let feature_names = source::feature_names(&config.dataset)?;
     let tiling = config.preprocess.tiling;
     // The model's input size unless the user asked for another or the model sees tiles; the
     // scaling is the run's.
@@ -589,6 +657,8 @@ pub fn train_with(
         log,
         layout,
         weights_sha256: BTreeMap::new(),
+        data_sha256: Some(split_sha256(split)),
+        feature_names,
     };
     let (best, best_px) = calibrate(&run, detector.as_mut(), &checkpoints.best, &split.valid)?;
     let best_threshold = fit_threshold(&run, detector.as_ref(), &split.train, &best)?;
@@ -702,6 +772,8 @@ pub fn save_run(
         layout,
         config: run.config.clone(),
         weights_sha256: weights_sha256.clone(),
+        data_sha256: run.data_sha256.clone(),
+        feature_names: run.feature_names.clone(),
     };
     io::write_json(&dir.join("run.json"), &file)?;
     // The checkpoints go only once every file of the run is written.
@@ -767,7 +839,32 @@ impl Run {
             log: io::read_json(&dir.join("train-log.json"))?,
             layout: file.layout,
             weights_sha256: file.weights_sha256,
+            data_sha256: file.data_sha256,
+            feature_names: file.feature_names,
         })
+    }
+
+    /// The run's split, loaded again from its data set and checked against the samples'
+    /// SHA-256 that `run.json` records: data that changed since training is refused, never
+    /// scored as if it were the run's.
+    pub fn load_split(&self) -> crate::Result<Split> {
+        let split = load_split(&self.config)?;
+        if let Some(expected) = &self.data_sha256 {
+            let found = split_sha256(&split);
+            ensure!(
+                &found == expected,
+                "{}: these are not the samples the run{} was trained and tested on (their \
+                 SHA-256 is {found}, run.json records {expected}): the data was changed or \
+                 replaced since, or its relative path now names another file; evaluate on the \
+                 run's own data",
+                self.config.dataset.path.display(),
+                self.dir
+                    .as_ref()
+                    .map(|d| format!(" {}", d.display()))
+                    .unwrap_or_default()
+            );
+        }
+        Ok(split)
     }
 
     /// Refuse, before any work, an evaluation of `checkpoint` that could not finish: its

@@ -199,7 +199,11 @@ async fn score_within(
             "the server is reading as many requests as it takes at once; retry shortly",
         )
     })?);
-    let input = read_input(request, kind, query.header, &state.limits).await?;
+    let (input, header) = read_input(request, kind, query.header, &state.limits).await?;
+    if let (Some(expected), Some(found)) = (&model.info.feature_names, &header) {
+        crate::data::csv_table::check_same_columns(expected, found, "the CSV body")
+            .map_err(|e| Rejection::bad(e.to_string()))?;
+    }
     let shape = model.info.input;
     let limits = state.limits;
     let decoding = Arc::clone(&permit);
@@ -369,13 +373,13 @@ fn too_large(limit: usize) -> Rejection {
     )
 }
 
-/// The request's items, its body read up to the limit.
+/// The request's items, its body read up to the limit, with a CSV body's header names.
 async fn read_input(
     request: Request,
     kind: BodyKind,
     csv_header: Option<bool>,
     limits: &Limits,
-) -> Result<ScoreInput, Rejection> {
+) -> Result<(ScoreInput, Option<Vec<String>>), Rejection> {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, limits.max_body_bytes)
         .await
@@ -387,13 +391,15 @@ async fn read_input(
             }
         })?;
     match kind {
-        BodyKind::Image => Ok(ScoreInput::Images(vec![bytes.to_vec()])),
-        BodyKind::Json => Ok(ScoreInput::Rows(rows_from_json(&bytes, limits.max_items)?)),
-        BodyKind::Csv => Ok(ScoreInput::Rows(rows_from_csv(
-            &bytes,
-            limits.max_items,
-            csv_header,
-        )?)),
+        BodyKind::Image => Ok((ScoreInput::Images(vec![bytes.to_vec()]), None)),
+        BodyKind::Json => Ok((
+            ScoreInput::Rows(rows_from_json(&bytes, limits.max_items)?),
+            None,
+        )),
+        BodyKind::Csv => {
+            let (rows, names) = rows_from_csv(&bytes, limits.max_items, csv_header)?;
+            Ok((ScoreInput::Rows(rows), names))
+        }
         BodyKind::Multipart => {
             let request = Request::from_parts(parts, Body::from(bytes));
             let bad = |e: axum::extract::multipart::MultipartError| {
@@ -409,7 +415,7 @@ async fn read_input(
                     break; // refused by the item limit, without reading the rest
                 }
             }
-            Ok(ScoreInput::Images(images))
+            Ok((ScoreInput::Images(images), None))
         }
     }
 }

@@ -241,15 +241,17 @@ pub fn rows_from_json(body: &[u8], max_items: usize) -> Result<Vec<Vec<f64>>, Re
 /// header when `header` says so; when it says nothing, when none of its cells is a number. A
 /// first line of the column numbers `0,1,…,n−1` (the header pandas writes for unnamed
 /// columns) is then refused as ambiguous: it is a row of numbers too. More than `max_items`
-/// rows is refused as soon as the next row is reached.
+/// rows is refused as soon as the next row is reached. With the rows come the header's column
+/// names, when the first line is one.
 pub fn rows_from_csv(
     body: &[u8],
     max_items: usize,
     header: Option<bool>,
-) -> Result<Vec<Vec<f64>>, Rejection> {
+) -> Result<(Vec<Vec<f64>>, Option<Vec<String>>), Rejection> {
     let text =
         std::str::from_utf8(body).map_err(|_| Rejection::bad("the CSV body is not UTF-8 text"))?;
     let mut rows = Vec::new();
+    let mut names = None;
     let mut first = true;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -271,6 +273,7 @@ pub fn rows_from_csv(
                 None => false,
             };
             if skip {
+                names = Some(line.split(',').map(|c| c.trim().to_string()).collect());
                 continue;
             }
         }
@@ -288,7 +291,7 @@ pub fn rows_from_csv(
             }
         }
     }
-    Ok(rows)
+    Ok((rows, names))
 }
 
 /// Whether `line` is `0,1,…,n−1` written as integers, with at least two cells.
@@ -406,8 +409,9 @@ mod tests {
             ScoreInput::Rows(rows).to_values(table, &limits).unwrap(),
             vec![1.0, 2.0, 3.0, 4.5, -1.0, 0.0]
         );
-        let csv = rows_from_csv(b"a,b,c\n1,2,3\n\n4.5, -1, 0\n", 9, None).unwrap();
+        let (csv, names) = rows_from_csv(b"a, b,c\n1,2,3\n\n4.5, -1, 0\n", 9, None).unwrap();
         assert_eq!(csv, vec![vec![1.0, 2.0, 3.0], vec![4.5, -1.0, 0.0]]);
+        assert_eq!(names.unwrap(), ["a", "b", "c"]);
         assert!(
             rows_from_csv(b"1,2,3\nx,2,3\n", 9, None)
                 .unwrap_err()
@@ -427,16 +431,22 @@ mod tests {
         assert!(e.message.contains("header=true"), "{}", e.message);
         assert_eq!(
             rows_from_csv(numbered, 9, Some(true)).unwrap(),
-            vec![vec![1.0, 2.0, 3.0]]
+            (
+                vec![vec![1.0, 2.0, 3.0]],
+                Some(vec!["0".into(), "1".into(), "2".into()])
+            )
         );
-        assert_eq!(rows_from_csv(numbered, 9, Some(false)).unwrap().len(), 2);
-        assert_eq!(rows_from_csv(b"0,2,2\n", 9, None).unwrap().len(), 1);
+        assert_eq!(
+            rows_from_csv(numbered, 9, Some(false)).unwrap(),
+            (vec![vec![0.0, 1.0, 2.0], vec![1.0, 2.0, 3.0]], None)
+        );
+        assert_eq!(rows_from_csv(b"0,2,2\n", 9, None).unwrap().0.len(), 1);
         assert!(rows_from_json(br#"{"rows": [[1, "a"]]}"#, 9).is_err());
         assert!(rows_from_json(br#"{"rows": [[1]], "x": 1}"#, 9).is_err());
         assert!(rows_from_json(b"[1, 2]", 9).is_err());
         // Too many rows, refused before they are all parsed.
         let three = b"1\n2\n3\n";
-        assert_eq!(rows_from_csv(three, 3, None).unwrap().len(), 3);
+        assert_eq!(rows_from_csv(three, 3, None).unwrap().0.len(), 3);
         let e = rows_from_csv(three, 2, None).unwrap_err();
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
         let json = br#"{"rows": [[1], [2], [3]]}"#;

@@ -41,6 +41,10 @@ pub struct ModelInfo {
     pub training: TrainingSummary,
     /// The checkpoint's test metrics, when `oddity eval` wrote them (`eval-CHECKPOINT/`).
     pub test_metrics: Option<serde_json::Value>,
+    /// The feature columns' names, in order, when the training data named them: a CSV body
+    /// with a header must name the same columns in the same order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feature_names: Option<Vec<String>>,
 }
 
 /// How a served run was trained.
@@ -213,6 +217,7 @@ impl ServedModel {
             maps,
             training: summary(&run, checkpoint),
             test_metrics: test_metrics(&dir, checkpoint),
+            feature_names: run.feature_names.clone(),
         };
         Ok(ServedModel {
             name,
