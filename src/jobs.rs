@@ -692,6 +692,18 @@ pub fn check_score_outputs(
     Ok(())
 }
 
+/// New data to score that has no labels: a CSV table without a `label` column (when no
+/// other label column was named). Its rows are scored with an empty label.
+fn unlabelled_table(data: &DatasetSpec) -> crate::Result<Option<crate::data::LabelledSet>> {
+    if data.kind != DatasetKind::Csv || data.label_column.is_some() {
+        return Ok(None);
+    }
+    if crate::data::csv_table::has_column(&data.path, "label")? {
+        return Ok(None);
+    }
+    crate::data::csv_table::load_unlabelled(&data.path).map(Some)
+}
+
 /// Score the `split` of the data set `data` with the run in `run_dir` as `options` say,
 /// labelling each sample by the run's protocol, giving its conformal p-value, and flagging
 /// those at or above the run's threshold (or at p ≤ the false-alarm rate). With `maps`, each
@@ -728,7 +740,14 @@ pub fn score_dataset(
         )?;
     }
     let detector = scoring_detector(&mut run, checkpoint, settings, device)?;
-    let source = source::load(data)?;
+    let source = match unlabelled_table(data)? {
+        Some(set) => source::DataSource {
+            train: set,
+            test: None,
+            test_every_anomaly: false,
+        },
+        None => source::load(data)?,
+    };
     let mut parts = Vec::new();
     if split != ScoreSplit::Test {
         parts.push((Part::Train, &source.train));
@@ -829,13 +848,15 @@ impl Verdict {
 /// A smoothing σ must be a positive number of pixels, at most 64.
 fn check_map_options(options: run::MapOptions) -> crate::Result<()> {
     if let Some(sigma) = options.smooth_sigma {
-        crate::validate::in_range("--smooth", sigma as f64, 0.0, 64.0, false)?;
-        crate::validate::positive("--smooth", sigma as f64)?;
+        anyhow::ensure!(
+            sigma.is_finite() && sigma > 0.0 && sigma <= 64.0,
+            "--smooth must be a σ in pixels in (0, 64], got {sigma}"
+        );
     }
     Ok(())
 }
 
-/// Create `dir`, or accept it empty: maps never overwrite a user's files.
+/// Accept `dir` only new or empty: maps never overwrite a user's files.
 fn check_empty_folder(dir: &Path) -> crate::Result<()> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir)

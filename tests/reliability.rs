@@ -1032,6 +1032,41 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
         "--output",
         s,
     ]));
+    // New data without a label column: every column a feature, scored with an empty label.
+    let unlabelled: String = original
+        .lines()
+        .map(|line| line.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    let new_rows = table(&dir, "new.csv", &unlabelled);
+    let new_scores = dir.join("new-scores.csv");
+    let (n, ns) = (new_rows.to_str().unwrap(), new_scores.to_str().unwrap());
+    ok(&oddity(&[
+        "score",
+        r,
+        "--dataset",
+        "csv",
+        "--data",
+        n,
+        "--output",
+        ns,
+    ]));
+    let labelled = std::fs::read_to_string(&scores).unwrap();
+    let unlabelled_scores = std::fs::read_to_string(&new_scores).unwrap();
+    let column = |text: &str, at: usize| -> Vec<String> {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(at).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        column(&unlabelled_scores, 3),
+        column(&labelled, 3),
+        "the same scores"
+    );
+    assert!(
+        column(&unlabelled_scores, 4).iter().all(String::is_empty),
+        "no labels"
+    );
     // A file that oddity did not write is not replaced by a result; one it wrote is.
     let notes = table(&dir, "notes.txt", "mine");
     let d = data.to_str().unwrap();

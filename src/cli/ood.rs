@@ -2,6 +2,7 @@
 //! [`oddity::ood`]).
 
 use super::DataArgs;
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use oddity::io::settings_text;
 use oddity::ood::data::{InSpec, OutSet};
@@ -137,7 +138,7 @@ fn train(a: OodTrainArgs) -> anyhow::Result<()> {
     };
     let outlier_exposure = match &a.auxiliary {
         Some(set) => Some(ood::OutlierExposure {
-            auxiliary: OutSet::parse(set)?,
+            auxiliary: OutSet::parse(set).with_context(|| format!("--auxiliary {set:?}"))?,
             weight: a.oe_weight,
             max_images: a.auxiliary_max,
         }),
@@ -173,7 +174,7 @@ fn eval(a: OodEvalArgs) -> anyhow::Result<()> {
     let against = a
         .against
         .iter()
-        .map(|s| OutSet::parse(s))
+        .map(|s| OutSet::parse(s).with_context(|| format!("--against {s:?}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut run = ood::load(&a.run, &device)?;
     run.override_settings(a.odin_temperature, a.odin_epsilon, a.mahalanobis_epsilon)?;

@@ -7,6 +7,15 @@ use std::path::Path;
 
 /// Parse CSV text whose label column is `label_column`. `name` is used in errors.
 pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<LabelledSet> {
+    parse_table(text, Some(label_column), name)
+}
+
+/// The class name of every row of a table read without labels ([`load_unlabelled`]).
+pub const UNLABELLED: &str = "unlabelled";
+
+/// Parse CSV text with a label column (`Some`), or without one: every column is a feature
+/// and every row has the one class [`UNLABELLED`].
+fn parse_table(text: &[u8], label_column: Option<&str>, name: &str) -> crate::Result<LabelledSet> {
     let mut reader = csv::Reader::from_reader(text);
     let headers = reader
         .headers()
@@ -20,13 +29,20 @@ pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<Label
             h.trim()
         );
     }
-    let Some(label_at) = headers.iter().position(|h| h.trim() == label_column) else {
-        bail!(
-            "{name}: no label column {label_column:?}; the columns are {:?}",
-            headers.iter().collect::<Vec<_>>()
-        );
+    let label_at = match label_column {
+        Some(label_column) => {
+            let Some(at) = headers.iter().position(|h| h.trim() == label_column) else {
+                bail!(
+                    "{name}: no label column {label_column:?}; the columns are {}",
+                    shown(&headers)
+                );
+            };
+            Some(at)
+        }
+        None => None,
     };
-    let features = headers.len() - 1;
+    let label_column = label_column.unwrap_or_default();
+    let features = headers.len() - usize::from(label_at.is_some());
     ensure!(
         features > 0,
         "{name}: no feature columns besides {label_column:?}"
@@ -42,8 +58,11 @@ pub fn parse(text: &[u8], label_column: &str, name: &str) -> crate::Result<Label
             record.len(),
             headers.len()
         );
+        if label_at.is_none() {
+            labels.push(UNLABELLED.to_string());
+        }
         for (c, field) in record.iter().enumerate() {
-            if c == label_at {
+            if Some(c) == label_at {
                 ensure!(
                     !field.trim().is_empty(),
                     "{name}: line {line}: the label ({label_column:?}) is empty"
@@ -142,6 +161,32 @@ pub fn check_same_columns(expected: &[String], found: &[String], name: &str) -> 
             ""
         }
     )
+}
+
+/// The columns of a header for an error message: the first twenty, then how many more.
+fn shown(headers: &csv::StringRecord) -> String {
+    let names: Vec<&str> = headers.iter().take(20).collect();
+    match headers.len().saturating_sub(names.len()) {
+        0 => format!("{names:?}"),
+        more => format!("{names:?} and {more} more"),
+    }
+}
+
+/// Whether the CSV file (raw or gzip) at `path` has a column `label_column` in its header.
+pub fn has_column(path: &Path, label_column: &str) -> crate::Result<bool> {
+    let bytes = crate::io::read_maybe_gz(path)?;
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let headers = reader
+        .headers()
+        .with_context(|| format!("{}: cannot read the CSV header", path.display()))?;
+    Ok(headers.iter().any(|h| h.trim() == label_column))
+}
+
+/// Load a CSV file (raw or gzip) that has no label column, to be scored: every column is a
+/// feature, every row of the class [`UNLABELLED`].
+pub fn load_unlabelled(path: &Path) -> crate::Result<LabelledSet> {
+    let bytes = crate::io::read_maybe_gz(path)?;
+    parse_table(&bytes, None, &path.display().to_string())
 }
 
 /// Load a CSV file (raw or gzip).

@@ -232,8 +232,12 @@ fn binary_classes(set: &LabelledSet) -> crate::Result<Vec<u8>> {
             binary_class(name).map_err(|e| {
                 anyhow::anyhow!(
                     "the tabular protocol needs binary labels, 0 normal and 1 anomaly (or normal / \
-                     anomaly): {e}; the labels present are {:?}",
-                    set.class_names
+                     anomaly): {e}; the labels present are {:?}{}",
+                    &set.class_names[..set.class_names.len().min(10)],
+                    match set.class_names.len().saturating_sub(10) {
+                        0 => String::new(),
+                        more => format!(" and {more} more (is the label column the right one?)"),
+                    }
                 )
             })
         })

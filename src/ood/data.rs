@@ -277,13 +277,11 @@ impl OutSet {
             other => {
                 let Some((kind, path)) = other.split_once(':') else {
                     bail!(
-                        "--against {other:?}: use uniform, gaussian, held-out-classes or KIND:PATH \
-                         (mnist:DIR, fashion-mnist:DIR, cifar10:DIR, image-folder:DIR)"
+                        "use uniform, gaussian, held-out-classes or KIND:PATH (mnist:DIR, \
+                         fashion-mnist:DIR, cifar10:DIR, image-folder:DIR)"
                     );
                 };
-                let kind: DatasetKind = kind
-                    .parse()
-                    .with_context(|| format!("--against {other:?}"))?;
+                let kind: DatasetKind = kind.parse()?;
                 ensure!(
                     matches!(
                         kind,
@@ -292,9 +290,9 @@ impl OutSet {
                             | DatasetKind::Cifar10
                             | DatasetKind::ImageFolder
                     ),
-                    "--against {other:?}: out-of-distribution data sets are mnist, fashion-mnist, cifar10 or image-folder"
+                    "out-of-distribution data sets are mnist, fashion-mnist, cifar10 or image-folder"
                 );
-                ensure!(!path.is_empty(), "--against {other:?}: the path is empty");
+                ensure!(!path.is_empty(), "the path is empty");
                 OutSet::Dataset {
                     data: DatasetSpec::new(kind, path),
                 }

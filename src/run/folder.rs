@@ -155,6 +155,12 @@ impl Staging {
     /// this before any long work, so that a bad output location fails first.
     pub fn begin(target: &Path, existing: Existing) -> crate::Result<Staging> {
         let replace = if target.exists() {
+            if !target.is_dir() {
+                bail!(
+                    "{} exists and is not a folder; choose another folder",
+                    target.display()
+                );
+            }
             match existing {
                 Existing::Refuse => bail!(
                     "{} already exists; oddity never modifies a run in place: pass --force to \
@@ -162,9 +168,6 @@ impl Staging {
                     target.display()
                 ),
                 Existing::Replace { marker } => {
-                    if !target.is_dir() {
-                        bail!("{} exists and is not a folder", target.display());
-                    }
                     if !target.join(marker).is_file() && !is_empty_dir(target) {
                         bail!(
                             "{} exists and is not a folder oddity wrote (no {marker}); it is \
