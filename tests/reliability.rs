@@ -444,6 +444,21 @@ fn settings_are_refused_before_the_data_are_read() {
         o,
     ]);
     assert_clean_error(&table, &["the OOD job takes images"]);
+    // The WRN's shape for the one-channel images' LeNet: refused (it was ignored), before
+    // any training.
+    let widened = dir.join("widened");
+    let lenet = oddity(&[
+        "ood",
+        "train",
+        "--dataset",
+        "builtin-mnist",
+        "--out",
+        widened.to_str().unwrap(),
+        "--classifier-config",
+        r#"{"widen": 0}"#,
+    ]);
+    assert_clean_error(&lenet, &["\"widen\"", "LeNet", "architecture"]);
+    assert!(!widened.exists());
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("notes.txt"), "mine").unwrap();
     let taken = ood_train(&["--force"]);

@@ -92,6 +92,20 @@ impl ClassifierConfig {
     pub fn with_overrides(image: [usize; 3], overrides: Option<&str>) -> crate::Result<Self> {
         let config = Self::over_defaults(image, overrides)?;
         config.check(image)?;
+        if config.architecture == Architecture::Lenet
+            && let Some(text) = overrides
+        {
+            // The WRN's shape settings would be ignored by the LeNet, without a word.
+            let given = crate::io::parse_settings_json(text)?;
+            for field in ["depth", "widen"] {
+                ensure!(
+                    given.get(field).is_none(),
+                    "--classifier-config {field:?} sets the WRN's shape; the classifier here is \
+                     the LeNet (the default for one-channel images), which has none: add \
+                     \"architecture\": \"wrn\" or leave {field:?} out"
+                );
+            }
+        }
         Ok(config)
     }
 
