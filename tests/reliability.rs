@@ -999,6 +999,18 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     ok(&oddity_in(&dir, &train_args("good.csv", "run", &[])));
     let run = dir.join("run");
     let r = run.to_str().unwrap();
+    let score_csv = |data: &str, output: &str| {
+        oddity(&[
+            "score",
+            r,
+            "--dataset",
+            "csv",
+            "--data",
+            data,
+            "--output",
+            output,
+        ])
+    };
     // From another folder holding a different table of the same name: the run's own is read.
     let other = dir.join("other");
     std::fs::create_dir_all(&other).unwrap();
@@ -1033,20 +1045,11 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
         (renamed, &["feature column 1", "\"x\""][..]),
     ] {
         let p = path.to_str().unwrap();
-        let o = oddity(&["score", r, "--dataset", "csv", "--data", p, "--output", s]);
+        let o = score_csv(p, s);
         assert_clean_error(&o, needles);
         assert!(!scores.exists());
     }
-    ok(&oddity(&[
-        "score",
-        r,
-        "--dataset",
-        "csv",
-        "--data",
-        data.to_str().unwrap(),
-        "--output",
-        s,
-    ]));
+    ok(&score_csv(data.to_str().unwrap(), s));
     // New data without a label column: every column a feature, scored with an empty label.
     let unlabelled: String = original
         .lines()
@@ -1055,16 +1058,7 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     let new_rows = table(&dir, "new.csv", &unlabelled);
     let new_scores = dir.join("new-scores.csv");
     let (n, ns) = (new_rows.to_str().unwrap(), new_scores.to_str().unwrap());
-    ok(&oddity(&[
-        "score",
-        r,
-        "--dataset",
-        "csv",
-        "--data",
-        n,
-        "--output",
-        ns,
-    ]));
+    ok(&score_csv(n, ns));
     let labelled = std::fs::read_to_string(&scores).unwrap();
     let unlabelled_scores = std::fs::read_to_string(&new_scores).unwrap();
     let column = |text: &str, at: usize| -> Vec<String> {
@@ -1085,28 +1079,10 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     // A file that oddity did not write is not replaced by a result; one it wrote is.
     let notes = table(&dir, "notes.txt", "mine");
     let d = data.to_str().unwrap();
-    let o = oddity(&[
-        "score",
-        r,
-        "--dataset",
-        "csv",
-        "--data",
-        d,
-        "--output",
-        notes.to_str().unwrap(),
-    ]);
+    let o = score_csv(d, notes.to_str().unwrap());
     assert_clean_error(&o, &["notes.txt", "did not write"]);
     assert_eq!(std::fs::read_to_string(&notes).unwrap(), "mine");
-    ok(&oddity(&[
-        "score",
-        r,
-        "--dataset",
-        "csv",
-        "--data",
-        d,
-        "--output",
-        s,
-    ]));
+    ok(&score_csv(d, s));
     let o = oddity(&["metrics", "--scores", s, "--json", notes.to_str().unwrap()]);
     assert_clean_error(&o, &["--json", "did not write"]);
     // The input through another hard link is the input.
