@@ -98,8 +98,9 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
 /// Check, before any work, that a result file can be written to `output` (`flag` names the
 /// option in errors): not a folder, its folder existing, and not one of the `inputs` the work
 /// reads (writing the result over its own input would lose the user's file; hard links count).
-/// An existing file is replaced, as a rerun expects, only when `written_by_oddity` recognises
-/// its beginning (up to 4 KiB) as the result oddity writes there: anything else is the user's.
+/// An existing file is replaced, as a rerun expects, only when it is empty (`mktemp`'s) or
+/// `written_by_oddity` recognises its beginning (up to 4 KiB) as the result oddity writes
+/// there: anything else is the user's.
 pub fn check_output_file(
     flag: &str,
     output: &Path,
@@ -136,7 +137,7 @@ pub fn check_output_file(
         .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut start))
         .with_context(|| format!("{flag} {}: cannot read the file there", output.display()))?;
     anyhow::ensure!(
-        written_by_oddity(&start),
+        start.is_empty() || written_by_oddity(&start),
         "{flag} {}: a file is there that oddity did not write; it is not replaced: give \
          another file name, or remove it first",
         output.display()
@@ -162,13 +163,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
     false
 }
 
-/// Whether `start`, the beginning of a file, is a CSV file whose first line is `header`.
-pub fn starts_with_csv_header(start: &[u8], header: &str) -> bool {
-    start
-        .strip_prefix(header.as_bytes())
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"\n") || rest.starts_with(b"\r\n"))
-}
-
 /// Refuse a result path inside the run folder `run` (`flag` names the option): the run's files
 /// are oddity's, and a result among them could replace one, or be lost with the folder when
 /// the run is trained again. A `run` that cannot be resolved is left to the run's loading to
@@ -189,7 +183,7 @@ pub fn check_outside_run(flag: &str, output: &Path, run: &Path) -> crate::Result
 /// `path` made absolute with its links resolved, whether or not it exists yet: its longest
 /// existing ancestor resolved, then the missing rest applied part by part (a `..` there steps
 /// back over a folder that will be created as a plain folder, so it is resolved by hand).
-fn resolved(path: &Path) -> Option<PathBuf> {
+pub fn resolved(path: &Path) -> Option<PathBuf> {
     use std::path::Component;
     let mut missing = Vec::new();
     let mut existing = path;

@@ -79,16 +79,33 @@ pub fn prepare_training(
 }
 
 /// Refuse an output folder that holds the data set itself (its file or folder, masks or
-/// training scene): replacing the folder would delete the data.
+/// training scene): replacing the folder would delete the data; or that lies inside a data
+/// folder.
 fn check_data_outside(dataset: &DatasetSpec, out: &Path) -> crate::Result<()> {
-    let Ok(out_dir) = std::fs::canonicalize(out) else {
-        return Ok(()); // not there yet: nothing can be inside it
-    };
     let paths = [
         Some(&dataset.path),
         dataset.mask_dir.as_ref(),
         dataset.train_scene.as_ref(),
     ];
+    // Nor may the run go inside a data folder: it would be read as data (a class of images).
+    if let Some(run_dir) = crate::io::resolved(out) {
+        for path in paths.iter().flatten() {
+            if let Ok(data_dir) = std::fs::canonicalize(path)
+                && data_dir.is_dir()
+                && run_dir.starts_with(&data_dir)
+            {
+                bail!(
+                    "the output folder {} lies inside the data folder {}, where the run would be \
+                     read as data: choose another --out",
+                    out.display(),
+                    path.display()
+                );
+            }
+        }
+    }
+    let Ok(out_dir) = std::fs::canonicalize(out) else {
+        return Ok(()); // not there yet: nothing can be inside it
+    };
     for path in paths.into_iter().flatten() {
         if let Ok(found) = std::fs::canonicalize(path)
             && found.starts_with(&out_dir)
@@ -674,8 +691,9 @@ pub fn check_score_outputs(
         .chain(settings)
         .collect();
     crate::io::check_outside_run("--output", output, run_dir)?;
+    // Tables of every version begin so (the p-value column came later).
     crate::io::check_output_file("--output", output, &inputs, |start| {
-        crate::io::starts_with_csv_header(start, SCORE_TABLE_HEADER)
+        start.starts_with(b"index,split,split_index,score,")
     })?;
     if let Some(maps) = maps {
         crate::io::check_outside_run("--maps", maps, run_dir)?;
@@ -692,16 +710,30 @@ pub fn check_score_outputs(
     Ok(())
 }
 
-/// New data to score that has no labels: a CSV table without a `label` column (when no
-/// other label column was named). Its rows are scored with an empty label.
+/// New data to score that has no labels: a CSV table without its label column. Its rows are
+/// scored with an empty label.
 fn unlabelled_table(data: &DatasetSpec) -> crate::Result<Option<crate::data::LabelledSet>> {
-    if data.kind != DatasetKind::Csv || data.label_column.is_some() {
+    if data.kind != DatasetKind::Csv {
         return Ok(None);
     }
-    if crate::data::csv_table::has_column(&data.path, "label")? {
+    let label = data.label_column.as_deref().unwrap_or("label");
+    if crate::data::csv_table::has_column(&data.path, label)? {
         return Ok(None);
     }
     crate::data::csv_table::load_unlabelled(&data.path).map(Some)
+}
+
+/// `data` with the label column of the run's training table `trained_on` when `data` is a
+/// table that names none.
+fn with_runs_label_column(data: &DatasetSpec, trained_on: &DatasetSpec) -> DatasetSpec {
+    let mut data = data.clone();
+    if data.kind == DatasetKind::Csv
+        && trained_on.kind == DatasetKind::Csv
+        && data.label_column.is_none()
+    {
+        data.label_column = trained_on.label_column.clone();
+    }
+    data
 }
 
 /// Score the `split` of the data set `data` with the run in `run_dir` as `options` say,
@@ -732,6 +764,15 @@ pub fn score_dataset(
         check_empty_folder(m.dir)?;
     }
     let mut run = Run::load(run_dir)?;
+    // A table is read with the run's own label column unless another is named; without that
+    // column (and none named) its rows are new, unlabelled data.
+    let named_label = data.label_column.is_some();
+    let data = &with_runs_label_column(data, &run.config.dataset);
+    let unlabelled = match named_label {
+        true => None,
+        false => unlabelled_table(data)?,
+    };
+    let unlabelled_rows = unlabelled.is_some();
     if let (Some(expected), Some(found)) = (&run.feature_names, source::feature_names(data)?) {
         crate::data::csv_table::check_same_columns(
             expected,
@@ -740,7 +781,7 @@ pub fn score_dataset(
         )?;
     }
     let detector = scoring_detector(&mut run, checkpoint, settings, device)?;
-    let source = match unlabelled_table(data)? {
+    let source = match unlabelled {
         Some(set) => source::DataSource {
             train: set,
             test: None,
@@ -774,11 +815,12 @@ pub fn score_dataset(
     };
     let mut rows = Vec::new();
     for (part, set) in parts {
-        let labels: Vec<Option<u8>> = set
-            .classes
-            .iter()
-            .map(|&c| run.config.protocol.label_of(set, c))
-            .collect();
+        let labels: Vec<Option<u8>> = match unlabelled_rows {
+            true => vec![None; set.len()],
+            false => (set.classes.iter())
+                .map(|&c| run.config.protocol.label_of(set, c))
+                .collect(),
+        };
         let mut samples = Samples::empty(set.shape);
         let split_code = match part {
             Part::Train => 0,

@@ -1085,6 +1085,12 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     ok(&score_csv(d, s));
     let o = oddity(&["metrics", "--scores", s, "--json", notes.to_str().unwrap()]);
     assert_clean_error(&o, &["--json", "did not write"]);
+    let empty = table(&dir, "empty.csv", "");
+    ok(&score_csv(d, empty.to_str().unwrap()));
+    assert_eq!(
+        std::fs::read(&empty).unwrap(),
+        std::fs::read(&scores).unwrap()
+    );
     // The input through another hard link is the input.
     let link = dir.join("link.csv");
     std::fs::hard_link(&scores, &link).unwrap();
@@ -1106,6 +1112,31 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     assert!(inside.is_file());
     std::fs::remove_file(&inside).unwrap();
     ok(&oddity(&train_args(d, r, &["--force"])));
+    // Nor a run inside a data folder, where it would be read as data.
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    for entry in std::fs::read_dir(fixture("mnist")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, images.join(path.file_name().unwrap())).unwrap();
+    }
+    let nested = images.join("run");
+    let o = oddity(&[
+        "train",
+        "--model",
+        "autoencoder",
+        "--dataset",
+        "mnist",
+        "--data",
+        images.to_str().unwrap(),
+        "--protocol",
+        "one-class",
+        "--class",
+        "1",
+        "--out",
+        nested.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["inside the data folder"]);
+    assert!(!nested.exists());
     // The same run named twice in a report.
     let page = dir.join("page.html");
     let again = format!("{r}/");

@@ -198,8 +198,9 @@ struct TrainArgs {
     /// Run folder to write. It must not exist yet, unless --force.
     #[arg(long, required_unless_present = "resume")]
     out: Option<PathBuf>,
-    /// Replace the run folder --out whole if it holds a run (its evaluations go with it); the
-    /// old run stays intact until the new one is complete.
+    /// Replace the run folder --out whole if it holds a run (its evaluations go with it) and
+    /// nothing oddity did not write (a file of yours there is named and kept: the folder is
+    /// then refused); the old run stays intact until the new one is complete.
     #[arg(long)]
     force: bool,
     /// Compute device: cpu, or gpu (built with --features vulkan or cuda).
@@ -306,7 +307,8 @@ struct ScoreArgs {
     #[arg(long, default_value = "best")]
     checkpoint: Checkpoint,
     /// Output CSV: index,split,split_index,score,label,flagged,p_value (the conformal
-    /// p-value against the run's normal validation scores).
+    /// p-value against the run's normal validation scores). An existing file is replaced only
+    /// if it is an earlier score table (or empty).
     #[arg(long)]
     output: PathBuf,
     /// Flag samples whose conformal p-value is at most this rate instead of using the run's
@@ -567,7 +569,7 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
             ("batch_size", "--batch-size", a.batch_size),
         ] {
             if let (Some(set), Some(given)) = (settings.get(key), value)
-                && set.as_u64() != Some(given as u64)
+                && set.as_f64() != Some(given as f64)
             {
                 anyhow::bail!(
                     "{flag} {given} and {key:?}: {set} in --model-config {} disagree: give one",

@@ -225,6 +225,66 @@ impl DatasetSpec {
     }
 }
 
+/// SHA-256 (hex) of the files a data set is read from: every file under its paths (its file
+/// or folder, masks' folder, training scene), hidden entries aside, in name order, each by its
+/// path below the root, length and bytes. `None` for the built-in set and arrays. A run records
+/// it beside its samples' SHA-256, so that files decoded to other pixels by another image
+/// decoder are still recognised as the run's data.
+pub fn files_sha256(spec: &DatasetSpec) -> crate::Result<Option<String>> {
+    use sha2::Digest;
+    if matches!(spec.kind, DatasetKind::BuiltinMnist | DatasetKind::Arrays) {
+        return Ok(None);
+    }
+    let mut hasher = sha2::Sha256::new();
+    let roots = [
+        Some(&spec.path),
+        spec.mask_dir.as_ref(),
+        spec.train_scene.as_ref(),
+    ];
+    for root in roots.into_iter().flatten() {
+        hasher.update(b"root");
+        hash_tree(&mut hasher, root, Path::new(""))?;
+    }
+    let digest = hasher.finalize();
+    Ok(Some(digest.iter().map(|b| format!("{b:02x}")).collect()))
+}
+
+fn hash_tree(hasher: &mut sha2::Sha256, path: &Path, below: &Path) -> crate::Result<()> {
+    use sha2::Digest;
+    if path.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .with_context(|| format!("cannot list {}", path.display()))?
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("cannot list {}", path.display()))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name();
+            if !name.to_string_lossy().starts_with('.') {
+                hash_tree(hasher, &entry.path(), &below.join(&name))?;
+            }
+        }
+        return Ok(());
+    }
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = below.to_string_lossy();
+    hasher.update((name.len() as u64).to_le_bytes());
+    hasher.update(name.as_bytes());
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut length = 0u64;
+    loop {
+        let n = std::io::Read::read(&mut file, &mut buffer)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        length += n as u64;
+    }
+    hasher.update(length.to_le_bytes());
+    Ok(())
+}
+
 /// The feature columns' names of a data set that names them (a CSV table's header), else `None`.
 pub fn feature_names(spec: &DatasetSpec) -> crate::Result<Option<Vec<String>>> {
     Ok(match spec.kind {

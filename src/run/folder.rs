@@ -88,9 +88,11 @@ fn writer_of(staging: &Path) -> Option<u32> {
         .ok()
 }
 
-/// The entries of `dir` that oddity did not write there: not in its manifest (or, in a folder
-/// written before manifests, not of the kinds oddity writes), and not folders oddity published
-/// inside it (an evaluation in a run folder). Sorted.
+/// The entries under `dir` that oddity did not write there, as paths relative to `dir`,
+/// sorted. Oddity's are: those its manifest lists (in a folder written before manifests, files
+/// of the kinds oddity writes and `maps/`), the staging and replaced siblings of folders it
+/// writes inside (`.eval-best.partial`), and the folders it published inside (an evaluation in
+/// a run folder), whose own entries are checked the same way.
 fn foreign_entries(dir: &Path) -> crate::Result<Vec<String>> {
     let listed: Option<Vec<String>> = std::fs::read_to_string(dir.join(MANIFEST_FILE))
         .ok()
@@ -102,18 +104,22 @@ fn foreign_entries(dir: &Path) -> crate::Result<Vec<String>> {
         let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let ours = if name == MANIFEST_FILE {
-            true
-        } else if path.is_dir() {
-            // Folders oddity publishes inside a run: evaluations, an OOD run's evaluation.
-            path.join(MANIFEST_FILE).is_file() || path.join("metrics.json").is_file()
-        } else {
-            match &listed {
-                Some(names) => names.contains(&name),
-                None => path
-                    .extension()
-                    .is_some_and(|e| LEGACY_EXTENSIONS.iter().any(|k| e == *k)),
-            }
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if name == MANIFEST_FILE || is_hidden_sibling(&path) {
+            continue;
+        }
+        if is_dir && path.join(MANIFEST_FILE).is_file() {
+            // A folder oddity published inside this one: its entries must be oddity's too.
+            let inner = foreign_entries(&path)?;
+            foreign.extend(inner.into_iter().map(|e| format!("{name}/{e}")));
+            continue;
+        }
+        let ours = match &listed {
+            Some(names) => names.contains(&name),
+            None if is_dir => name == "maps" || path.join("metrics.json").is_file(),
+            None => path
+                .extension()
+                .is_some_and(|e| LEGACY_EXTENSIONS.iter().any(|k| e == *k)),
         };
         if !ours {
             foreign.push(name);
@@ -316,6 +322,13 @@ impl Staging {
         self.write_manifest()?;
         let old = sibling(&self.target, "replaced")?;
         if self.target.exists() {
+            // Checked again: the user may have put a file there while this one was written.
+            if self.replace
+                && let Err(e) = check_replaceable(&self.target)
+            {
+                self.remove_on_drop = false;
+                bail!("{e:#}; the new one stays in {}", self.dir.display());
+            }
             if !self.replace {
                 // The finished run must not be lost with the staging folder.
                 self.remove_on_drop = false;
@@ -459,6 +472,42 @@ mod tests {
         std::fs::write(target.join("data.csv"), "x,label").unwrap();
         let err = Staging::begin(&target, replace).unwrap_err().to_string();
         assert!(err.contains("data.csv"), "{err}");
+        std::fs::remove_file(target.join("data.csv")).unwrap();
+        // An evaluation's own folders (maps) and a killed writer's staging folder are oddity's;
+        // a user's file inside an evaluation is not.
+        let s = Staging::begin(&target.join("eval-best"), Existing::Refuse).unwrap();
+        std::fs::create_dir_all(s.dir().join("maps")).unwrap();
+        std::fs::write(s.dir().join("maps/a.png"), "png").unwrap();
+        std::fs::write(s.dir().join("metrics.json"), "{}").unwrap();
+        s.publish().unwrap();
+        std::fs::create_dir_all(target.join(".eval-last.partial")).unwrap();
+        drop(Staging::begin(&target, replace).unwrap());
+        let eval = Existing::Replace {
+            marker: "metrics.json",
+        };
+        std::fs::write(target.join("eval-best/notes.txt"), "mine").unwrap();
+        let err = Staging::begin(&target, replace).unwrap_err().to_string();
+        assert!(err.contains("eval-best/notes.txt"), "{err}");
+        let err = Staging::begin(&target.join("eval-best"), eval)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("notes.txt") && !err.contains("maps"), "{err}");
+        std::fs::remove_file(target.join("eval-best/notes.txt")).unwrap();
+        // A file put there while the new folder was written: found at publishing, and the new
+        // folder is kept.
+        let s = Staging::begin(&target, replace).unwrap();
+        let staged = s.dir().to_path_buf();
+        std::fs::write(staged.join("run.json"), "{}").unwrap();
+        std::fs::write(target.join("late.txt"), "mine").unwrap();
+        let err = s.publish().unwrap_err().to_string();
+        assert!(
+            err.contains("late.txt") && err.contains("stays in"),
+            "{err}"
+        );
+        assert!(staged.join("run.json").is_file() && target.join("late.txt").is_file());
+        std::fs::remove_dir_all(&staged).unwrap();
+        std::fs::remove_file(target.join("late.txt")).unwrap();
+        std::fs::write(target.join("data.csv"), "x,label").unwrap();
         // A folder written before manifests: its files of oddity's kinds are replaceable, others not.
         std::fs::remove_file(target.join(MANIFEST_FILE)).unwrap();
         drop(Staging::begin(&target, replace).unwrap());

@@ -77,6 +77,9 @@ struct RunFile {
     /// ([`split_sha256`]); absent in runs written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     data_sha256: Option<String>,
+    /// SHA-256 (hex) of the data set's files ([`source::files_sha256`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data_files_sha256: Option<String>,
     /// The names of the feature columns, in order, when the training data named them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     feature_names: Option<Vec<String>>,
@@ -491,6 +494,9 @@ pub struct Run {
     /// SHA-256 of the samples of its split ([`split_sha256`]); `None` for runs written before
     /// it was recorded (their data is not checked) and for runs not trained on a split.
     pub data_sha256: Option<String>,
+    /// SHA-256 of the data set's files ([`source::files_sha256`]): data whose samples differ
+    /// only because its unchanged files decode otherwise here is still the run's.
+    pub data_files_sha256: Option<String>,
     /// The feature columns' names, in order, when the training data named them (a CSV
     /// table): new data is scored only with the same columns in the same order.
     pub feature_names: Option<Vec<String>>,
@@ -564,8 +570,10 @@ pub fn train_with(
 ) -> crate::Result<Trained> {
     config.validate()?;
     check_calibration_size(&config.threshold_rule, split.valid.len())?;
-    // Read now: the header is needed when the run is saved, and the data may move meanwhile.
+    // Read now: the header and the files' digest are needed when the run is saved, and the
+    // data may move meanwhile.
     let feature_names = source::feature_names(&config.dataset)?;
+    let data_files_sha256 = source::files_sha256(&config.dataset)?;
     let tiling = config.preprocess.tiling;
     // The model's input size unless the user asked for another or the model sees tiles; the
     // scaling is the run's.
@@ -658,6 +666,7 @@ pub fn train_with(
         layout,
         weights_sha256: BTreeMap::new(),
         data_sha256: Some(split_sha256(split)),
+        data_files_sha256,
         feature_names,
     };
     let (best, best_px) = calibrate(&run, detector.as_mut(), &checkpoints.best, &split.valid)?;
@@ -773,6 +782,7 @@ pub fn save_run(
         config: run.config.clone(),
         weights_sha256: weights_sha256.clone(),
         data_sha256: run.data_sha256.clone(),
+        data_files_sha256: run.data_files_sha256.clone(),
         feature_names: run.feature_names.clone(),
     };
     io::write_json(&dir.join("run.json"), &file)?;
@@ -840,6 +850,7 @@ impl Run {
             layout: file.layout,
             weights_sha256: file.weights_sha256,
             data_sha256: file.data_sha256,
+            data_files_sha256: file.data_files_sha256,
             feature_names: file.feature_names,
         })
     }
@@ -851,8 +862,13 @@ impl Run {
         let split = load_split(&self.config)?;
         if let Some(expected) = &self.data_sha256 {
             let found = split_sha256(&split);
+            // The same files decoded to other values (another image decoder) are the run's data.
+            let same_files = || -> crate::Result<bool> {
+                Ok(self.data_files_sha256.is_some()
+                    && source::files_sha256(&self.config.dataset)? == self.data_files_sha256)
+            };
             ensure!(
-                &found == expected,
+                &found == expected || same_files()?,
                 "{}: these are not the samples the run{} was trained and tested on (their \
                  SHA-256 is {found}, run.json records {expected}): the data was changed or \
                  replaced since, or its relative path now names another file; evaluate on the \
@@ -936,7 +952,8 @@ impl Run {
         let threshold = match self.config.threshold_rule.fitted_on() {
             FittedOn::Validation => self.config.threshold_rule.fit(&scores)?,
             FittedOn::Training => {
-                let raw_train = load_split(&self.config)
+                let raw_train = self
+                    .load_split()
                     .context(
                         "a kde threshold is refitted on the run's training split, which must load \
                          again from the run's data set",
@@ -972,7 +989,7 @@ impl Run {
         match stored {
             Some(scores) if !scores.is_empty() => crate::conformal::Calibration::new(scores),
             _ => {
-                let valid = load_split(&self.config)
+                let valid = self.load_split()
                     .context("the run has no calibration.json, and its validation split cannot be loaded to recompute it")?
                     .valid;
                 crate::conformal::Calibration::new(&score_raw(self, detector, &valid)?)

@@ -250,6 +250,8 @@ pub fn rows_from_csv(
 ) -> Result<(Vec<Vec<f64>>, Option<Vec<String>>), Rejection> {
     let text =
         std::str::from_utf8(body).map_err(|_| Rejection::bad("the CSV body is not UTF-8 text"))?;
+    // A byte-order mark (Excel's "CSV UTF-8") is not part of the first cell.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rows = Vec::new();
     let mut names = None;
     let mut first = true;
@@ -273,7 +275,7 @@ pub fn rows_from_csv(
                 None => false,
             };
             if skip {
-                names = Some(line.split(',').map(|c| c.trim().to_string()).collect());
+                names = Some(header_names(line));
                 continue;
             }
         }
@@ -292,6 +294,18 @@ pub fn rows_from_csv(
         }
     }
     Ok((rows, names))
+}
+
+/// The column names of a CSV header line, read as the training data's header is (quoted
+/// names unquoted, spaces around them trimmed).
+fn header_names(line: &str) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.as_bytes());
+    match reader.records().next() {
+        Some(Ok(record)) => record.iter().map(|c| c.trim().to_string()).collect(),
+        _ => line.split(',').map(|c| c.trim().to_string()).collect(),
+    }
 }
 
 /// Whether `line` is `0,1,…,n−1` written as integers, with at least two cells.
@@ -411,6 +425,10 @@ mod tests {
         );
         let (csv, names) = rows_from_csv(b"a, b,c\n1,2,3\n\n4.5, -1, 0\n", 9, None).unwrap();
         assert_eq!(csv, vec![vec![1.0, 2.0, 3.0], vec![4.5, -1.0, 0.0]]);
+        assert_eq!(names.unwrap(), ["a", "b", "c"]);
+        // R's quoted names and Excel's byte-order mark name the same columns.
+        let (_, names) =
+            rows_from_csv("\u{feff}\"a\",\"b\",c\n1,2,3\n".as_bytes(), 9, None).unwrap();
         assert_eq!(names.unwrap(), ["a", "b", "c"]);
         assert!(
             rows_from_csv(b"1,2,3\nx,2,3\n", 9, None)
