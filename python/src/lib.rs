@@ -264,6 +264,12 @@ fn train(
     verbose: bool,
 ) -> PyResult<Model> {
     let config = model_config(model, settings)?;
+    if !settings.is_empty() {
+        let given: oddity::models::Settings =
+            serde_json::from_str(settings).map_err(|e| value_error(e.into()))?;
+        oddity::models::check_options_agree(&given, &[("epochs", "epochs", epochs)])
+            .map_err(value_error)?;
+    }
     let spec = oddity::data::source::DatasetSpec {
         image_size: decode_size,
         ..oddity::data::source::DatasetSpec::new(dataset.parse().map_err(value_error)?, data)

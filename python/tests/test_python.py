@@ -236,6 +236,11 @@ def test_image_runs_score_and_map(tmp_path, oddity_bin):
     np.testing.assert_array_equal(run.predict(images[:10]), (scores[:10] >= run.threshold).astype(int))
     with pytest.raises(ValueError, match=r"shape \(1, 14, 14\)"):
         run.decision_function(images[:3, :14, :14])
+    # Epochs given twice with two values: refused before any training, naming both.
+    with pytest.raises(ValueError, match=r"epochs 1 and the settings' \"epochs\": 3 disagree"):
+        oddity.train("autoencoder", "mnist", FIXTURES / "mnist", tmp_path / "twice", "one-class",
+                     class_name="1", epochs=1, model_config={"epochs": 3})
+    assert not (tmp_path / "twice").exists()
     # Training on image arrays from Python.
     clf = oddity.Detector("autoencoder", epochs=1, random_state=0, contamination=0.1)
     clf.fit(images[labels == 1].astype(np.float32))

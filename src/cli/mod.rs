@@ -564,19 +564,14 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
     let model = ModelConfig::from_settings_file(model, a.model_config.as_deref())?;
     if let Some(file) = &a.model_config {
         let settings = oddity::models::read_settings_file(file)?;
-        for (key, flag, value) in [
-            ("epochs", "--epochs", a.epochs),
-            ("batch_size", "--batch-size", a.batch_size),
-        ] {
-            if let (Some(set), Some(given)) = (settings.get(key), value)
-                && set.as_f64() != Some(given as f64)
-            {
-                anyhow::bail!(
-                    "{flag} {given} and {key:?}: {set} in --model-config {} disagree: give one",
-                    file.display()
-                );
-            }
-        }
+        oddity::models::check_options_agree(
+            &settings,
+            &[
+                ("epochs", "--epochs", a.epochs),
+                ("batch_size", "--batch-size", a.batch_size),
+            ],
+        )
+        .with_context(|| format!("--model-config {}", file.display()))?;
     }
     let protocol = Protocol::parse(protocol, a.class.as_deref())?;
     let mut config = RunConfig::new(model, a.data.spec()?, protocol, a.seed)?;

@@ -321,6 +321,23 @@ pub fn read_settings_file(file: &std::path::Path) -> crate::Result<Settings> {
     }
 }
 
+/// Refuse a training budget given twice with two values: an option (`--epochs`, named
+/// `flag`) and the same key of the model settings `settings` (`{"epochs": 3}`), where one
+/// would silently win over the other. `given` holds `(key, flag, value)`.
+pub fn check_options_agree(
+    settings: &Settings,
+    given: &[(&str, &str, Option<usize>)],
+) -> crate::Result<()> {
+    for &(key, flag, value) in given {
+        if let (Some(set), Some(value)) = (settings.get(key), value)
+            && set.as_f64() != Some(value as f64)
+        {
+            bail!("{flag} {value} and the settings' {key:?}: {set} disagree: give one");
+        }
+    }
+    Ok(())
+}
+
 impl ModelConfig {
     /// The paper's configuration of model `name`, with the hyper-parameters of the settings
     /// `file` (if any) on top; every value is checked ([`ModelConfig::validate`]).
