@@ -327,6 +327,7 @@ pub fn report_runs(
                 None,
                 None,
                 run::MapOptions::default(),
+                None,
                 device,
             )?;
         }
@@ -510,17 +511,23 @@ fn settings_suffix(settings: &Path) -> String {
 /// report to `out` (default `RUN/eval-CHECKPOINT`, or `RUN/eval-CHECKPOINT-STEM` for a settings
 /// file `STEM.json`, `RUN/eval-CHECKPOINT-score-l1` for inline `{"score": "l1"}`, so that the
 /// run's own evaluation is not overwritten). Anomaly maps (for
-/// the localisation metrics and pictures) are post-processed as `maps` says.
+/// the localisation metrics and pictures) are post-processed as `maps` says. `moved_data`
+/// reads the run's data set from another place (it was moved since training): it must hold
+/// the same samples, or the same files, as `run.json` records.
 pub fn evaluate_run(
     run_dir: &Path,
     checkpoint: Checkpoint,
     settings: Option<&Path>,
     out: Option<PathBuf>,
     maps: run::MapOptions,
+    moved_data: Option<&Path>,
     device: &Device,
 ) -> crate::Result<EvaluationReport> {
     check_map_options(maps)?;
     let mut run = Run::load(run_dir)?;
+    if let Some(path) = moved_data {
+        run.relocate_data(path)?;
+    }
     let detector = scoring_detector(&mut run, checkpoint, settings, device)?;
     let default_out = match settings {
         Some(settings) => format!("eval-{checkpoint}-{}", settings_suffix(settings)),

@@ -39,6 +39,7 @@ fn train_and_evaluate(
         None,
         None,
         MapOptions::default(),
+        None,
         device,
     )
     .unwrap();
@@ -184,6 +185,7 @@ fn autoencoder_localises_magnetic_tile_defects() {
             MapOptions {
                 smooth_sigma: Some(sigma),
             },
+            None,
             &device,
         )
     };

@@ -1033,6 +1033,32 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     assert_clean_error(&o, &["good.csv", "not the samples", "SHA-256"]);
     assert!(!dir.join("edited").exists());
     std::fs::write(&data, &original).unwrap();
+    // The data moved: `eval --data` reads it from its new place, only if it is the same data.
+    let moved = dir.join("moved.csv");
+    std::fs::rename(&data, &moved).unwrap();
+    let o = oddity(&["eval", r, "--out", dir.join("lost").to_str().unwrap()]);
+    assert_clean_error(&o, &["good.csv", "no such file"]);
+    let m = moved.to_str().unwrap();
+    ok(&oddity(&[
+        "eval",
+        r,
+        "--data",
+        m,
+        "--out",
+        dir.join("found").to_str().unwrap(),
+    ]));
+    assert_eq!(auroc(&dir.join("found")), auroc(&dir.join("here")));
+    let not_it = other.join("good.csv");
+    let o = oddity(&[
+        "eval",
+        r,
+        "--data",
+        not_it.to_str().unwrap(),
+        "--out",
+        dir.join("x").to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["not the samples"]);
+    std::fs::rename(&moved, &data).unwrap();
     // New data with the columns swapped or renamed: refused, naming the columns.
     let scores = dir.join("scores.csv");
     let s = scores.to_str().unwrap();

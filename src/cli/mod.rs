@@ -292,6 +292,11 @@ struct EvalArgs {
     /// validation split.
     #[arg(long)]
     model_config: Option<PathBuf>,
+    /// The run's data set, moved since training: read it from this file or folder instead of
+    /// the path run.json records. It must hold the same data (checked against the SHA-256 the
+    /// run records).
+    #[arg(long)]
+    data: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -651,6 +656,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         oddity::run::MapOptions {
             smooth_sigma: a.smooth,
         },
+        a.data.as_deref(),
         &device,
     )?;
     print!("{}", done.report.table());

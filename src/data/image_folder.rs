@@ -25,9 +25,15 @@ fn is_image(p: &Path) -> bool {
 }
 
 fn sorted_entries(dir: &Path) -> crate::Result<Vec<PathBuf>> {
+    // Hidden entries (`.ipynb_checkpoints`, `.DS_Store`, a run's staging folder) are not data.
+    let hidden = |p: &PathBuf| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+    };
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| !hidden(p))
         .collect();
     v.sort();
     Ok(v)
@@ -248,6 +254,11 @@ mod tests {
                 img.save(root.join(class).join(format!("{i}.png"))).unwrap();
             }
         }
+        // Hidden folders and files (a notebook's checkpoints, a Mac's index) are not data.
+        std::fs::create_dir_all(root.join(".ipynb_checkpoints")).unwrap();
+        image::GrayImage::from_pixel(4, 4, image::Luma([0]))
+            .save(root.join("a").join(".hidden.png"))
+            .unwrap();
         let set = load(&root, None, FolderOptions::default()).unwrap();
         assert_eq!(set.class_names, vec!["a", "b"]);
         assert_eq!(set.classes, vec![0, 0, 1, 1]);

@@ -855,6 +855,29 @@ impl Run {
         })
     }
 
+    /// Read the run's data set from `path` instead of where `run.json` says (it was moved):
+    /// only for a run that records its data's SHA-256, which [`Run::load_split`] then checks.
+    /// The run's folder is not changed.
+    pub fn relocate_data(&mut self, path: &Path) -> crate::Result<()> {
+        ensure!(
+            self.data_sha256.is_some(),
+            "this run was trained before oddity recorded its data's SHA-256, so data read from \
+             another place cannot be checked to be the same: move the data back to {}",
+            self.config.dataset.path.display()
+        );
+        ensure!(
+            !matches!(
+                self.config.dataset.kind,
+                source::DatasetKind::BuiltinMnist | source::DatasetKind::Arrays
+            ),
+            "this run's data ({}) is not read from disk",
+            self.config.dataset.kind
+        );
+        self.config.dataset.path = std::path::absolute(path)
+            .with_context(|| format!("{}: cannot make the path absolute", path.display()))?;
+        Ok(())
+    }
+
     /// The run's split, loaded again from its data set and checked against the samples'
     /// SHA-256 that `run.json` records: data that changed since training is refused, never
     /// scored as if it were the run's.
