@@ -400,8 +400,10 @@ pub fn train(
     replace: bool,
     device: &Device,
 ) -> crate::Result<OodRun> {
-    let request = request.into();
+    let mut request = request.into();
     request.check()?;
+    // Absolute, so that `ood eval` reads the same files from any folder.
+    request.data.data = request.data.data.clone().with_absolute_paths()?;
     let existing = if replace {
         Existing::Replace { marker: "ood.json" }
     } else {
