@@ -1177,6 +1177,13 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
         &[],
     ));
     assert_clean_error(&o, &["\"1e39\"", "beyond the range of 32-bit floats"]);
+    // A setting only the image networks use, on a table (it was ignored): refused, named.
+    let o = oddity(&train_args(
+        d,
+        dir.join("image-setting").to_str().unwrap(),
+        &["--model-config", r#"{"image_size": 64}"#],
+    ));
+    assert_clean_error(&o, &["image_size", "only for images"]);
     // A setting given twice with two values: refused, naming both.
     let o = oddity(&train_args(
         d,

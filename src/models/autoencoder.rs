@@ -168,6 +168,8 @@ impl ModelSpec for AutoencoderConfig {
         summary: "reconstruct normal data; score = mean squared reconstruction error",
         inputs: "images, tables",
     };
+    const IMAGE_SETTINGS: &'static [&'static str] = &["image_size", "base_width"];
+    const TABLE_SETTINGS: &'static [&'static str] = &["hidden"];
 
     type Detector = Autoencoder;
 

@@ -490,6 +490,33 @@ mod tests {
         }
     }
 
+    /// Every image-only or table-only hyper-parameter a model declares is one of its fields,
+    /// none both; and a field changed from its default is found for the other kind of input.
+    #[test]
+    fn input_settings_are_fields_and_found_when_changed() {
+        for info in MODELS {
+            let config = ModelConfig::default_for(info.name).unwrap();
+            assert!(config.settings_not_for(true).unwrap().is_empty());
+            assert!(config.settings_not_for(false).unwrap().is_empty());
+            let json = serde_json::to_value(&config).unwrap();
+            let (images, tables) = (config.input_settings(true), config.input_settings(false));
+            for key in images.iter().chain(tables) {
+                assert!(json.get(key).is_some(), "{}: no field {key}", info.name);
+            }
+            assert!(images.iter().all(|k| !tables.contains(k)), "{}", info.name);
+        }
+        let path = std::path::Path::new("test");
+        let mut settings = Settings::new();
+        settings.insert("image_size".into(), serde_json::json!(64));
+        settings.insert("hidden".into(), serde_json::json!([32]));
+        let config = ModelConfig::default_for("autoencoder")
+            .unwrap()
+            .with_settings(&settings, path)
+            .unwrap();
+        assert_eq!(config.settings_not_for(false).unwrap(), ["image_size"]);
+        assert_eq!(config.settings_not_for(true).unwrap(), ["hidden"]);
+    }
+
     /// Every model module under `src/models/` (a file or a folder) has its registry line, and
     /// every registry line a module: a model cannot be left out of the registry by mistake.
     #[test]

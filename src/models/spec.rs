@@ -79,6 +79,14 @@ pub trait ModelSpec:
     /// the EMA decay, is not listed).
     const SCORE_SETTINGS: &'static [&'static str] = &[];
 
+    /// The hyper-parameters of a model taking images and tables that only its image networks
+    /// use (`image_size`, `base_width`): set on a table run, they would be ignored without a
+    /// word, so [`super::ModelConfig::settings_not_for`] lets the run refuse them.
+    const IMAGE_SETTINGS: &'static [&'static str] = &[];
+
+    /// The hyper-parameters only its table networks use (`hidden`), likewise.
+    const TABLE_SETTINGS: &'static [&'static str] = &[];
+
     /// Whether the model has no training epochs: fitted in one solve (OC-SVM's SMO, RX's
     /// statistics) or not at all (local RX scores each scene from itself), so that there are
     /// no epochs to count and nothing to stop early.
@@ -168,6 +176,7 @@ trait AnySpec: Send + Sync + Debug {
     fn needs_labelled_anomalies(&self) -> bool;
     fn check(&self) -> crate::Result<()>;
     fn score_settings(&self) -> &'static [&'static str];
+    fn input_settings(&self, images: bool) -> &'static [&'static str];
     fn fitted_in_closed_form(&self) -> bool;
 }
 
@@ -237,6 +246,13 @@ impl<S: ModelSpec> AnySpec for S {
     fn score_settings(&self) -> &'static [&'static str] {
         S::SCORE_SETTINGS
     }
+    fn input_settings(&self, images: bool) -> &'static [&'static str] {
+        if images {
+            S::IMAGE_SETTINGS
+        } else {
+            S::TABLE_SETTINGS
+        }
+    }
     fn fitted_in_closed_form(&self) -> bool {
         S::FITTED_IN_CLOSED_FORM
     }
@@ -302,6 +318,35 @@ impl ModelConfig {
     /// ([`ModelSpec::SCORE_SETTINGS`]).
     pub fn score_settings(&self) -> &'static [&'static str] {
         self.0.score_settings()
+    }
+
+    /// The hyper-parameters only the model's image networks use (`images`), or only its table
+    /// networks ([`ModelSpec::IMAGE_SETTINGS`], [`ModelSpec::TABLE_SETTINGS`]).
+    pub fn input_settings(&self, images: bool) -> &'static [&'static str] {
+        self.0.input_settings(images)
+    }
+
+    /// The hyper-parameters changed from the model's defaults that its networks for the other
+    /// kind of input use (images when `images` is false, tables when true): given for this
+    /// data, they would be ignored ([`ModelSpec::IMAGE_SETTINGS`], [`ModelSpec::TABLE_SETTINGS`]).
+    pub fn settings_not_for(&self, images: bool) -> crate::Result<Vec<&'static str>> {
+        let keys = self.input_settings(!images);
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let default = super::ModelConfig::default_for(self.name())?;
+        let (mine, theirs) = (self.0.to_json()?, default.0.to_json()?);
+        let value = |fields: &[(String, serde_json::Value)], key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+        Ok(keys
+            .iter()
+            .copied()
+            .filter(|key| value(&mine, key) != value(&theirs, key))
+            .collect())
     }
 
     /// Whether the model has no training epochs ([`ModelSpec::FITTED_IN_CLOSED_FORM`]).

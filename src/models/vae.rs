@@ -385,6 +385,8 @@ impl ModelSpec for VaeConfig {
         summary: "VAE (DCGAN conv or MLP, Gaussian decoder); score = −IWAE bound with k importance samples (or reconstruction, KL, −ELBO, −log reconstruction probability); residual map",
         inputs: "images, tables",
     };
+    const IMAGE_SETTINGS: &'static [&'static str] = &["image_size", "base_width"];
+    const TABLE_SETTINGS: &'static [&'static str] = &["hidden"];
 
     type Detector = Vae;
     const SCORE_SETTINGS: &'static [&'static str] =

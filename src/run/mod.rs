@@ -211,6 +211,21 @@ impl RunConfig {
 impl RunConfig {
     /// Check every setting of the run for meaning, before any data is read.
     pub fn validate(&self) -> crate::Result<()> {
+        // Arrays from Python may be images or tables: their shape decides, not their kind.
+        if self.dataset.kind != source::DatasetKind::Arrays {
+            let images = self.dataset.kind.holds_images();
+            let ignored = self.model.settings_not_for(images)?;
+            ensure!(
+                ignored.is_empty(),
+                "{} {} used only for {} by {}, and these data are {}: leave {} out",
+                ignored.join(", "),
+                if ignored.len() == 1 { "is" } else { "are" },
+                if images { "tables" } else { "images" },
+                self.model.name(),
+                if images { "images" } else { "not images" },
+                if ignored.len() == 1 { "it" } else { "them" }
+            );
+        }
         let t = &self.train;
         count("epochs", t.epochs as u64, MAX_COUNT)?;
         ensure!(

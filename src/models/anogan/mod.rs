@@ -332,6 +332,9 @@ impl ModelSpec for AnoganConfig {
         summary: "GAN + test-time search of z (500 Adam steps, batched); score = 0.9·Σ|x − G(z)| + 0.1·Σ|f(x) − f(G(z))|; residual map",
         inputs: "images, tables",
     };
+    const IMAGE_SETTINGS: &'static [&'static str] = &["image_size", "latent_dim", "base_width"];
+    const TABLE_SETTINGS: &'static [&'static str] =
+        &["table_latent_dim", "table_discriminator", "table_dropout"];
 
     type Detector = Anogan;
     const SCORE_SETTINGS: &'static [&'static str] = &["search", "lambda", "weighting"];
