@@ -108,15 +108,30 @@ fn parse_table(text: &[u8], label_column: Option<&str>, name: &str) -> crate::Re
     })
 }
 
+/// The header of a CSV file (raw or gzip), read without reading the rest of the file.
+fn header_of(path: &Path) -> crate::Result<csv::StringRecord> {
+    use std::io::{BufRead, BufReader};
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut reader = BufReader::new(file);
+    let gzip = reader
+        .fill_buf()
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .starts_with(&[0x1f, 0x8b]);
+    let text: Box<dyn std::io::Read> = match gzip {
+        true => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        false => Box::new(reader),
+    };
+    csv::Reader::from_reader(text)
+        .headers()
+        .cloned()
+        .with_context(|| format!("{}: cannot read the CSV header", path.display()))
+}
+
 /// The feature columns' names of a CSV file (raw or gzip), in order: every column of its header
 /// but `label_column`.
 pub fn feature_names(path: &Path, label_column: &str) -> crate::Result<Vec<String>> {
-    let bytes = crate::io::read_maybe_gz(path)?;
-    let mut reader = csv::Reader::from_reader(bytes.as_slice());
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{}: cannot read the CSV header", path.display()))?;
-    Ok(headers
+    Ok(header_of(path)?
         .iter()
         .map(str::trim)
         .filter(|h| *h != label_column)
@@ -174,12 +189,7 @@ fn shown(headers: &csv::StringRecord) -> String {
 
 /// Whether the CSV file (raw or gzip) at `path` has a column `label_column` in its header.
 pub fn has_column(path: &Path, label_column: &str) -> crate::Result<bool> {
-    let bytes = crate::io::read_maybe_gz(path)?;
-    let mut reader = csv::Reader::from_reader(bytes.as_slice());
-    let headers = reader
-        .headers()
-        .with_context(|| format!("{}: cannot read the CSV header", path.display()))?;
-    Ok(headers.iter().any(|h| h.trim() == label_column))
+    Ok(header_of(path)?.iter().any(|h| h.trim() == label_column))
 }
 
 /// Load a CSV file (raw or gzip) that has no label column, to be scored: every column is a
