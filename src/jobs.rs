@@ -82,14 +82,17 @@ pub fn prepare_training(
 /// training scene): replacing the folder would delete the data; or that lies inside a data
 /// folder.
 fn check_data_outside(dataset: &DatasetSpec, out: &Path) -> crate::Result<()> {
-    let paths = [
-        Some(&dataset.path),
-        dataset.mask_dir.as_ref(),
-        dataset.train_scene.as_ref(),
-    ];
-    // Nor may the run go inside a data folder: it would be read as data (a class of images).
-    if let Some(run_dir) = crate::io::resolved(out) {
-        for path in paths.iter().flatten() {
+    let paths: Vec<&Path> = std::iter::once(dataset.path.as_path())
+        .chain(dataset.other_paths())
+        .collect();
+    // Nor may the run go inside a folder of class folders: it would be read as a class of
+    // images (the other folder formats read fixed names only).
+    let reads_every_folder = matches!(
+        dataset.kind,
+        DatasetKind::ImageFolder | DatasetKind::Cifar10
+    );
+    if reads_every_folder && let Some(run_dir) = crate::io::resolved(out) {
+        for path in &paths {
             if let Ok(data_dir) = std::fs::canonicalize(path)
                 && data_dir.is_dir()
                 && run_dir.starts_with(&data_dir)
@@ -106,7 +109,7 @@ fn check_data_outside(dataset: &DatasetSpec, out: &Path) -> crate::Result<()> {
     let Ok(out_dir) = std::fs::canonicalize(out) else {
         return Ok(()); // not there yet: nothing can be inside it
     };
-    for path in paths.into_iter().flatten() {
+    for path in paths {
         if let Ok(found) = std::fs::canonicalize(path)
             && found.starts_with(&out_dir)
         {
@@ -407,6 +410,7 @@ pub fn fit_arrays(
 ) -> crate::Result<run::Trained> {
     let width = shape.len();
     anyhow::ensure!(width > 0, "each sample must hold at least one value");
+    model.check_settings_for(shape.image_dims().is_some())?;
     anyhow::ensure!(
         values.len() % width == 0,
         "{} values do not make whole samples of {shape}",

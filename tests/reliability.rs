@@ -1024,8 +1024,18 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     std::fs::write(other.join("good.csv"), &swapped).unwrap();
     ok(&oddity_in(&dir, &["eval", r, "--out", "here"]));
     ok(&oddity_in(&other, &["eval", r, "--out", "there"]));
-    let auroc = |eval: &Path| metrics_json_in(eval)["auroc"].as_f64().unwrap();
-    assert_eq!(auroc(&dir.join("here")), auroc(&other.join("there")));
+    let recorded: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    assert_eq!(
+        recorded["dataset"]["path"].as_str(),
+        data.canonicalize().unwrap().to_str(),
+        "run.json records the data's absolute path"
+    );
+    let test_scores = |eval: &Path| std::fs::read_to_string(eval.join("scores.csv")).unwrap();
+    assert_eq!(
+        test_scores(&dir.join("here")),
+        test_scores(&other.join("there"))
+    );
     // The table edited since training: refused, whatever the folder.
     std::fs::write(&data, original.replacen("0,0,0", "0,0.5,0", 1)).unwrap();
     assert_ne!(std::fs::read_to_string(&data).unwrap(), original);
@@ -1047,7 +1057,10 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
         "--out",
         dir.join("found").to_str().unwrap(),
     ]));
-    assert_eq!(auroc(&dir.join("found")), auroc(&dir.join("here")));
+    assert_eq!(
+        test_scores(&dir.join("found")),
+        test_scores(&dir.join("here"))
+    );
     let not_it = other.join("good.csv");
     let o = oddity(&[
         "eval",
@@ -1138,26 +1151,22 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     assert!(inside.is_file());
     std::fs::remove_file(&inside).unwrap();
     ok(&oddity(&train_args(d, r, &["--force"])));
-    // Nor a run inside a data folder, where it would be read as data.
+    // Nor a run inside a folder of class folders, where it would be read as a class.
     let images = dir.join("images");
-    std::fs::create_dir_all(&images).unwrap();
-    for entry in std::fs::read_dir(fixture("mnist")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, images.join(path.file_name().unwrap())).unwrap();
-    }
+    std::fs::create_dir_all(images.join("a")).unwrap();
     let nested = images.join("run");
     let o = oddity(&[
         "train",
         "--model",
         "autoencoder",
         "--dataset",
-        "mnist",
+        "image-folder",
         "--data",
         images.to_str().unwrap(),
         "--protocol",
         "one-class",
         "--class",
-        "1",
+        "a",
         "--out",
         nested.to_str().unwrap(),
     ]);
@@ -1198,8 +1207,4 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     ));
     assert_clean_error(&o, &["expected a JSON object"]);
     std::fs::remove_dir_all(dir).unwrap();
-}
-
-fn metrics_json_in(eval: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(eval.join("metrics.json")).unwrap()).unwrap()
 }

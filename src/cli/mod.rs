@@ -71,9 +71,10 @@ pub struct DataArgs {
     /// The data set's file or folder (not needed for builtin-mnist).
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Label column of a CSV data set (default: label). `score` also takes a CSV without a
-    /// `label` column (new, unlabelled data): every column is then a feature, and a run trained
-    /// on a CSV table needs the same columns in the same order.
+    /// Label column of a CSV data set (default: label; for `score`, the run's own label column
+    /// when it was trained on a CSV table). `score` also takes a CSV without that column (new,
+    /// unlabelled data): every column is then a feature, and a run trained on a CSV table needs
+    /// the same columns in the same order.
     #[arg(long)]
     label_column: Option<String>,
     /// Resize folder images to this side while decoding (when their sizes differ).

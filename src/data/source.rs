@@ -221,7 +221,23 @@ impl DatasetSpec {
         self.path = absolute(&self.path)?;
         self.mask_dir = self.mask_dir.as_deref().map(absolute).transpose()?;
         self.train_scene = self.train_scene.as_deref().map(absolute).transpose()?;
+        self.scene_variables.map_file = (self.scene_variables.map_file.as_deref())
+            .map(absolute)
+            .transpose()?;
         Ok(self)
+    }
+
+    /// The files and folders the data set is read from besides its `path`: the masks' folder,
+    /// the training scene, a scene's map file.
+    pub fn other_paths(&self) -> Vec<&Path> {
+        [
+            self.mask_dir.as_deref(),
+            self.train_scene.as_deref(),
+            self.scene_variables.map_file.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 }
 
@@ -236,22 +252,34 @@ pub fn files_sha256(spec: &DatasetSpec) -> crate::Result<Option<String>> {
         return Ok(None);
     }
     let mut hasher = sha2::Sha256::new();
-    let roots = [
-        Some(&spec.path),
-        spec.mask_dir.as_ref(),
-        spec.train_scene.as_ref(),
-    ];
-    for root in roots.into_iter().flatten() {
+    for root in std::iter::once(spec.path.as_path()).chain(spec.other_paths()) {
         hasher.update(b"root");
-        hash_tree(&mut hasher, root, Path::new(""))?;
+        hash_tree(&mut hasher, root, Path::new(""), 0)?;
     }
     let digest = hasher.finalize();
     Ok(Some(digest.iter().map(|b| format!("{b:02x}")).collect()))
 }
 
-fn hash_tree(hasher: &mut sha2::Sha256, path: &Path, below: &Path) -> crate::Result<()> {
+/// Folders below a data set's root that are followed at most (a link to a parent folder would
+/// otherwise be followed for ever).
+const MAX_FOLDER_DEPTH: usize = 16;
+
+fn hash_tree(
+    hasher: &mut sha2::Sha256,
+    path: &Path,
+    below: &Path,
+    depth: usize,
+) -> crate::Result<()> {
     use sha2::Digest;
-    if path.is_dir() {
+    // Links are followed (data sets are often linked in); what is neither a file nor a folder
+    // (a pipe, a socket) is no data and is left out, as is what cannot be read.
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if metadata.is_dir() {
+        if depth > MAX_FOLDER_DEPTH {
+            return Ok(());
+        }
         let mut entries: Vec<_> = std::fs::read_dir(path)
             .with_context(|| format!("cannot list {}", path.display()))?
             .collect::<Result<_, _>>()
@@ -260,13 +288,17 @@ fn hash_tree(hasher: &mut sha2::Sha256, path: &Path, below: &Path) -> crate::Res
         for entry in entries {
             let name = entry.file_name();
             if !name.to_string_lossy().starts_with('.') {
-                hash_tree(hasher, &entry.path(), &below.join(&name))?;
+                hash_tree(hasher, &entry.path(), &below.join(&name), depth + 1)?;
             }
         }
         return Ok(());
     }
-    let mut file =
-        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !metadata.is_file() {
+        return Ok(());
+    }
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ok(());
+    };
     let name = below.to_string_lossy();
     hasher.update((name.len() as u64).to_le_bytes());
     hasher.update(name.as_bytes());

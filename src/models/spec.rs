@@ -349,6 +349,23 @@ impl ModelConfig {
             .collect())
     }
 
+    /// Refuse settings that only the networks for the other kind of input use
+    /// ([`ModelConfig::settings_not_for`]): they would be ignored without a word.
+    pub fn check_settings_for(&self, images: bool) -> crate::Result<()> {
+        let ignored = self.settings_not_for(images)?;
+        anyhow::ensure!(
+            ignored.is_empty(),
+            "{} {} used only for {} by {}, and these data are {}: leave {} out",
+            ignored.join(", "),
+            if ignored.len() == 1 { "is" } else { "are" },
+            if images { "tables" } else { "images" },
+            self.name(),
+            if images { "images" } else { "not images" },
+            if ignored.len() == 1 { "it" } else { "them" }
+        );
+        Ok(())
+    }
+
     /// Whether the model has no training epochs ([`ModelSpec::FITTED_IN_CLOSED_FORM`]).
     pub fn fitted_in_closed_form(&self) -> bool {
         self.0.fitted_in_closed_form()

@@ -23,6 +23,25 @@ const WRITER_FILE: &str = "writer.pid";
 /// The file in a published folder listing the entries oddity wrote into it, one a line.
 const MANIFEST_FILE: &str = ".oddity-files";
 
+/// Files a desktop writes into any folder it shows (Finder's, Explorer's): not the user's
+/// work, and replaced with the folder.
+fn is_desktop_metadata(name: &str) -> bool {
+    matches!(name, ".DS_Store" | "Thumbs.db" | "desktop.ini") || name.starts_with("._")
+}
+
+/// The file in a staging folder holding a finished folder that could not be published (the
+/// user's files were in the way): kept until the user moves it into place.
+const FINISHED_FILE: &str = "finished";
+
+/// How the user puts the kept finished folder `staged` in the place of `target` by hand.
+fn how_to_place(staged: &Path, target: &Path) -> String {
+    format!(
+        "move your files out of {t}, then `rm {s}/{FINISHED_FILE} && rm -r {t} && mv {s} {t}`",
+        s = staged.display(),
+        t = target.display()
+    )
+}
+
 /// What folders written before [`MANIFEST_FILE`] existed may hold: the files of runs, OOD runs
 /// and evaluations are of these kinds.
 const LEGACY_EXTENSIONS: &[&str] = &["json", "safetensors", "csv", "png", "html", "svg"];
@@ -105,7 +124,7 @@ fn foreign_entries(dir: &Path) -> crate::Result<Vec<String>> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if name == MANIFEST_FILE || is_hidden_sibling(&path) {
+        if name == MANIFEST_FILE || is_hidden_sibling(&path) || is_desktop_metadata(&name) {
             continue;
         }
         if is_dir && path.join(MANIFEST_FILE).is_file() {
@@ -160,6 +179,16 @@ impl Staging {
     /// and the staging folder, and prove it writable by writing the writer's pid into it. Call
     /// this before any long work, so that a bad output location fails first.
     pub fn begin(target: &Path, existing: Existing) -> crate::Result<Staging> {
+        let staged = staging_path(target)?;
+        if staged.join(FINISHED_FILE).is_file() {
+            bail!(
+                "{} holds a finished folder that could not replace {} (files oddity did not \
+                 write were in it): {}, or remove it to discard it",
+                staged.display(),
+                target.display(),
+                how_to_place(&staged, target)
+            );
+        }
         let replace = if target.exists() {
             if !target.is_dir() {
                 bail!(
@@ -327,7 +356,14 @@ impl Staging {
                 && let Err(e) = check_replaceable(&self.target)
             {
                 self.remove_on_drop = false;
-                bail!("{e:#}; the new one stays in {}", self.dir.display());
+                // Marked, so that the next writer of the folder does not take it for a
+                // killed one's leftovers.
+                crate::io::write_atomic(&self.dir.join(FINISHED_FILE), b"")?;
+                bail!(
+                    "{e:#}; the new one is kept in {}: {}",
+                    self.dir.display(),
+                    how_to_place(&self.dir, &self.target)
+                );
             }
             if !self.replace {
                 // The finished run must not be lost with the staging folder.
@@ -380,7 +416,8 @@ impl Drop for Staging {
     }
 }
 
-/// Whether `dir` is a published folder (not a staging or replaced sibling).
+/// Whether `dir` is a staging or replaced sibling (`.NAME.partial`, `.NAME.replaced`), not a
+/// published folder.
 pub fn is_hidden_sibling(dir: &Path) -> bool {
     dir.file_name()
         .map(|n| n.to_string_lossy())
@@ -500,13 +537,18 @@ mod tests {
         std::fs::write(staged.join("run.json"), "{}").unwrap();
         std::fs::write(target.join("late.txt"), "mine").unwrap();
         let err = s.publish().unwrap_err().to_string();
-        assert!(
-            err.contains("late.txt") && err.contains("stays in"),
-            "{err}"
-        );
+        assert!(err.contains("late.txt") && err.contains("kept in"), "{err}");
         assert!(staged.join("run.json").is_file() && target.join("late.txt").is_file());
+        // The next writer does not take the kept folder for a killed writer's leftovers.
+        let err = Staging::begin(&target, replace).unwrap_err().to_string();
+        assert!(err.contains("finished folder"), "{err}");
+        assert!(staged.join("run.json").is_file());
         std::fs::remove_dir_all(&staged).unwrap();
         std::fs::remove_file(target.join("late.txt")).unwrap();
+        // A desktop's own files (Finder's, Explorer's) are not the user's work.
+        std::fs::write(target.join(".DS_Store"), "finder").unwrap();
+        std::fs::write(target.join("eval-best/Thumbs.db"), "explorer").unwrap();
+        drop(Staging::begin(&target, replace).unwrap());
         std::fs::write(target.join("data.csv"), "x,label").unwrap();
         // A folder written before manifests: its files of oddity's kinds are replaceable, others not.
         std::fs::remove_file(target.join(MANIFEST_FILE)).unwrap();
@@ -517,6 +559,14 @@ mod tests {
             err.contains("notes.txt") && !err.contains("data.csv"),
             "{err}"
         );
+        // ... and an evaluation there without a manifest, or its maps, are oddity's.
+        std::fs::remove_file(target.join("notes.txt")).unwrap();
+        std::fs::remove_file(target.join("eval-best").join(MANIFEST_FILE)).unwrap();
+        std::fs::create_dir_all(target.join("maps")).unwrap();
+        drop(Staging::begin(&target, replace).unwrap());
+        std::fs::create_dir_all(target.join("mine")).unwrap();
+        let err = Staging::begin(&target, replace).unwrap_err().to_string();
+        assert!(err.contains("mine") && !err.contains("eval-best"), "{err}");
         std::fs::remove_dir_all(&root).unwrap();
     }
 

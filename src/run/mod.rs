@@ -213,18 +213,7 @@ impl RunConfig {
     pub fn validate(&self) -> crate::Result<()> {
         // Arrays from Python may be images or tables: their shape decides, not their kind.
         if self.dataset.kind != source::DatasetKind::Arrays {
-            let images = self.dataset.kind.holds_images();
-            let ignored = self.model.settings_not_for(images)?;
-            ensure!(
-                ignored.is_empty(),
-                "{} {} used only for {} by {}, and these data are {}: leave {} out",
-                ignored.join(", "),
-                if ignored.len() == 1 { "is" } else { "are" },
-                if images { "tables" } else { "images" },
-                self.model.name(),
-                if images { "images" } else { "not images" },
-                if ignored.len() == 1 { "it" } else { "them" }
-            );
+            (self.model).check_settings_for(self.dataset.kind.holds_images())?;
         }
         let t = &self.train;
         count("epochs", t.epochs as u64, MAX_COUNT)?;
@@ -507,7 +496,7 @@ pub struct Run {
     /// SHA-256 of each weights file, by file name (empty for runs older than layout 2).
     pub weights_sha256: BTreeMap<String, String>,
     /// SHA-256 of the samples of its split ([`split_sha256`]); `None` for runs written before
-    /// it was recorded (their data is not checked) and for runs not trained on a split.
+    /// it was recorded (their data is not checked).
     pub data_sha256: Option<String>,
     /// SHA-256 of the data set's files ([`source::files_sha256`]): data whose samples differ
     /// only because its unchanged files decode otherwise here is still the run's.
@@ -887,6 +876,17 @@ impl Run {
             ),
             "this run's data ({}) is not read from disk",
             self.config.dataset.kind
+        );
+        let others = self.config.dataset.other_paths();
+        ensure!(
+            others.is_empty(),
+            "--data moves the data set's main file or folder only, and this run also reads {}: \
+             put the data back where run.json says",
+            others
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         self.config.dataset.path = std::path::absolute(path)
             .with_context(|| format!("{}: cannot make the path absolute", path.display()))?;

@@ -200,6 +200,14 @@ impl ModelSpec for EgbadConfig {
         summary: "BiGAN (encoder, generator, joint discriminator); score = 0.9·‖x − G(E(x))‖₁ + 0.1·‖f(x,E(x)) − f(G(E(x)),E(x))‖₁",
         inputs: "tables, 28×28 grey images",
     };
+    const IMAGE_SETTINGS: &'static [&'static str] = &["image_latent_dim", "image_dropout"];
+    const TABLE_SETTINGS: &'static [&'static str] = &[
+        "latent_dim",
+        "encoder_hidden",
+        "generator_hidden",
+        "discriminator_width",
+        "dropout",
+    ];
 
     type Detector = Egbad;
     const SCORE_SETTINGS: &'static [&'static str] = &["score_weight", "discriminator_score"];
