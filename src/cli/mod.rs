@@ -214,7 +214,8 @@ struct TrainArgs {
     /// Fraction of the training normals held out for validation.
     #[arg(long, default_value_t = 0.1)]
     validation_fraction: f64,
-    /// Train on at most this many samples (a seeded subset; for reduced budgets).
+    /// Train on at most this many samples (a seeded subset; for reduced budgets); the
+    /// validation samples come on top (--validation-fraction of this number, at least one).
     #[arg(long)]
     max_train: Option<usize>,
     /// Test on at most this many samples (a seeded subset; for reduced budgets).

@@ -250,7 +250,8 @@ impl RunConfig {
         if let Some(m) = s.max_train {
             ensure!(
                 m >= 2,
-                "--max-train must be at least 2 (one to train, one to validate), got {m}"
+                "--max-train must be at least 2 training samples (the validation samples come on \
+                 top: --validation-fraction of that number, at least one), got {m}"
             );
         }
         if let Some(m) = s.max_test {
