@@ -277,6 +277,11 @@ pub fn read_maybe_gz(path: &Path) -> crate::Result<Vec<u8>> {
     gunzip_if_needed(raw).with_context(|| format!("{}: corrupt gzip stream", path.display()))
 }
 
+/// `bytes` (a digest) as lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Gunzip `raw` if it starts with the gzip magic bytes; otherwise return it unchanged.
 pub fn gunzip_if_needed(raw: Vec<u8>) -> crate::Result<Vec<u8>> {
     if raw.starts_with(&[0x1f, 0x8b]) {

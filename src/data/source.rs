@@ -256,8 +256,7 @@ pub fn files_sha256(spec: &DatasetSpec) -> crate::Result<Option<String>> {
         hasher.update(b"root");
         hash_tree(&mut hasher, root, Path::new(""), 0)?;
     }
-    let digest = hasher.finalize();
-    Ok(Some(digest.iter().map(|b| format!("{b:02x}")).collect()))
+    Ok(Some(crate::io::hex(&hasher.finalize())))
 }
 
 /// Folders below a data set's root that are followed at most (a link to a parent folder would

@@ -91,10 +91,7 @@ fn first_layout() -> u32 {
 
 /// SHA-256 of `bytes`, as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    io::hex(&sha2::Sha256::digest(bytes))
 }
 
 /// SHA-256 (hex) of what `split` holds: every part's samples in order (values, labels,
@@ -119,11 +116,7 @@ pub fn split_sha256(split: &Split) -> String {
         hasher.update((name.len() as u64).to_le_bytes());
         hasher.update(name.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    io::hex(&hasher.finalize())
 }
 
 fn hash_samples(hasher: &mut sha2::Sha256, samples: &Samples) {
