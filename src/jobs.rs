@@ -443,10 +443,15 @@ pub fn fit_arrays(
     }
     config.train.progress = options.progress;
     config.split.validation_fraction = options.validation_fraction;
-    config.preprocess.scaling = options.scaling.unwrap_or_else(|| {
-        let images = matches!(shape, crate::data::SampleShape::Image { .. });
-        config.model.default_scaling(images)
-    });
+    let images = shape.image_dims().is_some();
+    config.preprocess.scaling = options
+        .scaling
+        .unwrap_or_else(|| config.model.default_scaling(images));
+    if images {
+        config
+            .model
+            .check_image_scaling(config.preprocess.scaling)?;
+    }
     check_pixel_units(&set.values, &config)?;
     config.validate()?;
     let split = crate::data::protocol::fit_split(&set, &config.split)?;

@@ -318,6 +318,28 @@ fn vae_learns_mnist_one_class() {
     assert_learns(c, 0.90);
 }
 
+/// The same VAE with the discretised logistic decoder (`decoder: discretized-logistic`, a
+/// learned scale per pixel): the same run. Measured (last epoch): AUROC 0.9904 / 0.9968 /
+/// 0.9962 (seeds 0–2; the Gaussian decoder's 0.9599 on seed 0); floor 0.97. The saved run
+/// scores the same after loading.
+#[test]
+fn vae_with_the_logistic_decoder_learns_mnist_one_class() {
+    let mut c = config(
+        "vae",
+        builtin_mnist(),
+        Protocol::OneClass { class: "1".into() },
+        0,
+        5,
+    );
+    if let Some(v) = c.model.get_mut::<oddity::models::VaeConfig>() {
+        v.importance_samples = 20;
+        v.decoder = oddity::models::vae::VaeDecoder::DiscretizedLogistic;
+    }
+    c.split.max_test = Some(300);
+    assert_learns(c.clone(), 0.97);
+    assert_round_trip(c, "roundtrip-vae-logistic");
+}
+
 /// Deep SVDD (one-class), the official MNIST LeNet, on the bundled digit-1 images under the
 /// paper's preprocessing (`gcn-l1`): 15 pretraining and 15 Deep SVDD epochs, batch 32, lr 1e-3
 /// (the paper: 150 + 150 epochs, batch 200, lr 1e-4, on 6 000 images). Measured: AUROC

@@ -122,6 +122,12 @@ pub trait ModelSpec:
         Scaling::Standardise
     }
 
+    /// Refuse an image scaling this configuration cannot model (a likelihood over the 8-bit
+    /// levels of `[−1, 1]` needs `minus-one-to-one`); checked with the run's settings.
+    fn check_image_scaling(&self, _scaling: Scaling) -> crate::Result<()> {
+        Ok(())
+    }
+
     /// Early-stopping patience in epochs, for models whose paper stops early.
     fn patience(&self) -> Option<usize> {
         None
@@ -171,6 +177,7 @@ trait AnySpec: Send + Sync + Debug {
     fn image_size(&self) -> Option<usize>;
     fn image_scaling(&self) -> Scaling;
     fn table_scaling(&self) -> Scaling;
+    fn check_image_scaling(&self, scaling: Scaling) -> crate::Result<()>;
     fn patience(&self) -> Option<usize>;
     fn min_epochs(&self) -> usize;
     fn needs_labelled_anomalies(&self) -> bool;
@@ -230,6 +237,9 @@ impl<S: ModelSpec> AnySpec for S {
     }
     fn table_scaling(&self) -> Scaling {
         ModelSpec::table_scaling(self)
+    }
+    fn check_image_scaling(&self, scaling: Scaling) -> crate::Result<()> {
+        ModelSpec::check_image_scaling(self, scaling)
     }
     fn patience(&self) -> Option<usize> {
         ModelSpec::patience(self)
@@ -364,6 +374,12 @@ impl ModelConfig {
             if ignored.len() == 1 { "it" } else { "them" }
         );
         Ok(())
+    }
+
+    /// Refuse an image scaling the configuration cannot model
+    /// ([`ModelSpec::check_image_scaling`]).
+    pub fn check_image_scaling(&self, scaling: Scaling) -> crate::Result<()> {
+        self.0.check_image_scaling(scaling)
     }
 
     /// Whether the model has no training epochs ([`ModelSpec::FITTED_IN_CLOSED_FORM`]).

@@ -8,7 +8,13 @@
 //! ([`crate::nn::dcgan`]); tables an MLP `D → hidden… → 2·d` and `d → …hidden → D`.
 //! Posterior `q(z|x) = N(μ(x), diag σ²(x))` (log σ² clamped to [−20, 20], which also stops its
 //! gradient outside), prior `N(0, I)`, Gaussian decoder `p(x|z) = N(x̂(z), s² I)` with a fixed
-//! standard deviation `s` (`decoder_std`, 1; Lu & Xu do not give their variance). The DCGAN
+//! standard deviation `s` (`decoder_std`, 1; Lu & Xu do not give their variance), or, on
+//! images, `decoder: discretized-logistic`: each pixel a logistic of the decoder's location
+//! and log-scale (twice the channels out; the log-scale floored at −7) discretised to the 256
+//! 8-bit levels of `[−1, 1]` (PixelCNN++'s likelihood with one mixture component), so that
+//! `p(x|z)` is a probability of the 8-bit image and can be sharp where the decoder is sure, as
+//! the likelihood models of the out-of-distribution papers are (it needs `--scaling
+//! minus-one-to-one`). The DCGAN
 //! decoder ends in tanh, so on images x̂ ∈ [−1, 1]: image VAEs train with `--scaling
 //! minus-one-to-one` by default; under standardisation the likelihood cannot fit the bright
 //! pixels it puts above 1 (the scores still rank, but their likelihood is not a fit; MNIST
@@ -16,7 +22,8 @@
 //! default (the paper's skin images ≈ 64 px: `image_size`).
 //!
 //! Training: the negative ELBO with one reparameterised sample `z = μ + σ·ε` per image,
-//! `½‖x − x̂(z)‖²/s² + KL(q‖p)` (constants dropped), Adam. Validation criterion: the same at
+//! `½‖x − x̂(z)‖²/s² + KL(q‖p)` (constants dropped; the logistic decoder's whole
+//! `−log p(x|z)`), Adam. Validation criterion: the same at
 //! `z = μ` (deterministic).
 //!
 //! Scores (`score`, chosen at score time: one trained VAE gives all five):
@@ -28,13 +35,13 @@
 //! - `reconstruction-probability`: `−log (1/L) Σₗ p(x|zₗ)`, `L = probability_samples` (10).
 //!   Deviation: An & Cho's decoder learns a per-dimension variance σ(z); with the fixed `s`
 //!   here the probability is a soft minimum of the L squared errors, and its ranking depends
-//!   on `s`.
+//!   on `s` (the logistic decoder learns a per-pixel scale, as theirs).
 //!
 //! The `zᵢ = μ + σ·εᵢ` use one fixed bank of standard normal `εᵢ` drawn from the model's seed
 //! (common random numbers), so that a sample's score depends neither on its batch nor on when
 //! it is scored; the `k` decodes of a batch run as one batched pass (in chunks of at most
 //! 4 096 decodes, or one sample's `k` when `k` is larger). Map: `(x − x̂(μ))²` averaged over
-//! channels.
+//! channels (`x̂` the logistic's location under that decoder).
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
 use crate::data::preprocess::Scaling;
@@ -45,6 +52,7 @@ use crate::nn::loss::kl_to_standard_normal;
 use crate::nn::mlp::Activation;
 use crate::nn::{InitScheme, Mlp, MlpConfig, NetOptimizer, Trainables, TrainablesMut, initialise};
 use burn::prelude::*;
+use burn::tensor::activation::{log_sigmoid, sigmoid, softplus};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +73,20 @@ pub enum VaeScore {
     ReconstructionProbability,
 }
 
+/// The decoder's likelihood `p(x|z)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VaeDecoder {
+    /// `N(x̂(z), s² I)` with the fixed `s` of `decoder_std`: a scaled squared error.
+    #[default]
+    Gaussian,
+    /// Each value a discretised logistic over the 256 8-bit levels of `[−1, 1]`, its location
+    /// and log-scale from the decoder (Salimans et al., PixelCNN++, ICLR 2017, with one
+    /// mixture component): a probability of the 8-bit image that can be sharp where the
+    /// decoder is sure (flat backgrounds). Images scaled `minus-one-to-one` only.
+    DiscretizedLogistic,
+}
+
 /// VAE hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -77,7 +99,9 @@ pub struct VaeConfig {
     pub base_width: usize,
     /// Hidden widths of the table encoder, input side first; the decoder mirrors them (`[64]`).
     pub hidden: Vec<usize>,
-    /// The decoder's fixed standard deviation `s` (1).
+    /// The decoder's likelihood (`gaussian`; `discretized-logistic` for images).
+    pub decoder: VaeDecoder,
+    /// The Gaussian decoder's fixed standard deviation `s` (1).
     pub decoder_std: f64,
     /// Adam learning rate (1e-3).
     pub learning_rate: f64,
@@ -100,7 +124,8 @@ impl Default for VaeConfig {
             latent_dim: None,
             base_width: 64,
             hidden: vec![64],
-            decoder_std: 1.0,
+            decoder: VaeDecoder::Gaussian,
+            decoder_std: DEFAULT_DECODER_STD,
             learning_rate: 1e-3,
             batch_size: 64,
             epochs: 20,
@@ -111,11 +136,28 @@ impl Default for VaeConfig {
     }
 }
 
+/// The Gaussian decoder's standard deviation unless set.
+pub const DEFAULT_DECODER_STD: f64 = 1.0;
+
 /// Most samples of either score: their decodes are held at once for one sample.
 const MAX_SAMPLES: usize = 10_000;
 
 /// Decodes a scoring pass holds at once.
 const DECODES_PER_CHUNK: usize = 4_096;
+
+/// The logistic decoder's smallest log-scale (PixelCNN++'s): a level's probability is at most
+/// `2σ(e⁷/255) − 1 ≈ 0.973`, so that no pixel's loss goes to zero with its scale.
+const MIN_LOG_SCALE: f64 = -7.0;
+
+/// Half an 8-bit level on the `[−1, 1]` scale.
+const HALF_LEVEL: f64 = 1.0 / 255.0;
+
+/// A decode: each value's location `x̂` `[N, D]` (the reconstruction) and, for the logistic
+/// decoder, its log-scale.
+struct Decoded {
+    location: Tensor<2>,
+    log_scale: Option<Tensor<2>>,
+}
 
 /// DCGAN encoder (to `2·d` channels) and decoder.
 #[derive(Module, Debug)]
@@ -175,6 +217,58 @@ impl VaeNet {
             (VaeNet::Conv(_), None) => unreachable!("conv VAE without an image shape"),
         }
     }
+
+    /// Decode latents `[N, d]` under `decoder`: the logistic decoder's network gives `2C`
+    /// channels, the locations (through tanh, as the Gaussian decoder's) and the log-scales.
+    fn decode_with(&self, z: Tensor<2>, image: Option<[usize; 3]>, decoder: VaeDecoder) -> Decoded {
+        match (decoder, self, image) {
+            (VaeDecoder::DiscretizedLogistic, VaeNet::Conv(halves), Some([c, h, w])) => {
+                let [n, d] = z.dims();
+                let out = halves.decoder.forward_unbounded(z.reshape([n, d, 1, 1]));
+                let location = out.clone().slice([0..n, 0..c]).tanh().reshape([n, c * h * w]);
+                let log_scale = out
+                    .slice([0..n, c..2 * c])
+                    .reshape([n, c * h * w])
+                    .clamp_min(MIN_LOG_SCALE);
+                Decoded {
+                    location,
+                    log_scale: Some(log_scale),
+                }
+            }
+            _ => Decoded {
+                location: self.decode(z, image),
+                log_scale: None,
+            },
+        }
+    }
+}
+
+/// `log P(x)` of each value `x` (on the 8-bit levels of `[−1, 1]`) under a logistic of
+/// `location` and `log_scale` discretised to those levels: the mass of `[x − h, x + h]`
+/// (`h` half a level), the lowest level taking everything below and the highest everything
+/// above, as PixelCNN++. A level's mass is computed on the logistic's lower tail (the
+/// distribution is symmetric), where the two CDFs do not cancel; where it is still below
+/// 10⁻⁵, the density at `x` times the level's width.
+fn discretized_logistic_log_prob(x: Tensor<2>, location: Tensor<2>, log_scale: Tensor<2>) -> Tensor<2> {
+    let centred = x.clone() - location;
+    let inverse_scale = log_scale.clone().neg().exp();
+    let upper = (centred.clone() + HALF_LEVEL) * inverse_scale.clone();
+    let lower = (centred.clone() - HALF_LEVEL) * inverse_scale.clone();
+    let lowest_level = log_sigmoid(upper);
+    let highest_level = softplus(lower, 1.0).neg();
+    let tail = centred.clone().abs().neg();
+    let mass = sigmoid((tail.clone() + HALF_LEVEL) * inverse_scale.clone())
+        - sigmoid((tail - HALF_LEVEL) * inverse_scale.clone());
+    let middle = centred * inverse_scale;
+    let log_density = middle.clone() - log_scale - softplus(middle, 1.0) * 2.0;
+    let inner = mass
+        .clone()
+        .clamp_min(1e-12)
+        .log()
+        .mask_where(mass.lower_elem(1e-5), log_density + (2.0 * HALF_LEVEL).ln());
+    inner
+        .mask_where(x.clone().lower_elem(-0.999), lowest_level)
+        .mask_where(x.greater_elem(0.999), highest_level)
 }
 
 /// The VAE detector.
@@ -217,6 +311,11 @@ impl Vae {
                 );
                 crate::nn::dcgan::check_image_size(config.image_size)?;
                 let d = config.latent_dim.unwrap_or(32);
+                // The logistic decoder's scales are channels beside the locations.
+                let outputs = match config.decoder {
+                    VaeDecoder::Gaussian => channels,
+                    VaeDecoder::DiscretizedLogistic => 2 * channels,
+                };
                 let net = VaeNet::Conv(ConvHalves {
                     encoder: DcganEncoderConfig {
                         image_size: config.image_size,
@@ -227,7 +326,7 @@ impl Vae {
                     .init(&train_device),
                     decoder: DcganDecoderConfig {
                         image_size: config.image_size,
-                        channels,
+                        channels: outputs,
                         base_width: config.base_width,
                         latent_dim: d,
                     }
@@ -240,6 +339,11 @@ impl Vae {
                 )
             }
             SampleShape::Table { features } => {
+                anyhow::ensure!(
+                    config.decoder == VaeDecoder::Gaussian,
+                    "vae: the discretized-logistic decoder models 8-bit images; tables take the \
+                     gaussian decoder"
+                );
                 let d = config.latent_dim.unwrap_or(8);
                 let mut widths = vec![features];
                 widths.extend(&config.hidden);
@@ -285,11 +389,43 @@ impl Vae {
     /// by sample), `[B, S]`.
     fn log_likelihood(&self, net: &VaeNet, x: Tensor<2>, z: Tensor<2>, samples: usize) -> Tensor<2> {
         let [b, dim] = x.dims();
+        if self.config.decoder == VaeDecoder::DiscretizedLogistic {
+            let each = x.unsqueeze_dim::<3>(1).expand([b, samples, dim]).reshape([b * samples, dim]);
+            return self
+                .log_prob(&net.decode_with(z, self.image, self.config.decoder), each)
+                .reshape([b, samples]);
+        }
         let decoded = net.decode(z, self.image).reshape([b, samples, dim]);
         let s2 = self.config.decoder_std.powi(2);
         let squared = (decoded - x.unsqueeze_dim::<3>(1)).powi_scalar(2).sum_dim(2);
         let constant = 0.5 * dim as f64 * (2.0 * std::f64::consts::PI * s2).ln();
         (squared.reshape([b, samples]) * (-0.5 / s2)) - constant
+    }
+
+    /// `log p(x|z)` of each row `[N, D]` under its decode, `[N]` (the logistic decoder).
+    fn log_prob(&self, decoded: &Decoded, x: Tensor<2>) -> Tensor<1> {
+        let n = x.dims()[0];
+        let log_scale = decoded.log_scale.clone().expect("the logistic decoder's scales");
+        discretized_logistic_log_prob(x, decoded.location.clone(), log_scale)
+            .sum_dim(1)
+            .reshape([n])
+    }
+
+    /// The ELBO's reconstruction term `−log p(x|z)` of each row, `[B]`, for latents `z`
+    /// `[B, d]`: the Gaussian's `½‖x − x̂‖²/s²` (constants dropped), the logistic's whole
+    /// negative log-probability.
+    fn reconstruction_loss(&self, net: &VaeNet, x: Tensor<2>, z: Tensor<2>) -> Tensor<1> {
+        let b = x.dims()[0];
+        match self.config.decoder {
+            VaeDecoder::Gaussian => {
+                let recon = net.decode(z, self.image);
+                let s2 = self.config.decoder_std.powi(2);
+                (x - recon).powi_scalar(2).sum_dim(1).reshape([b]) * (0.5 / s2)
+            }
+            VaeDecoder::DiscretizedLogistic => self
+                .log_prob(&net.decode_with(z, self.image, self.config.decoder), x)
+                .neg(),
+        }
     }
 
     /// The posterior samples `zᵢ = μ + σ·εᵢ` of the first `samples` bank draws, `[B·S, d]`,
@@ -340,7 +476,7 @@ impl Vae {
         let (mean, log_var) = net.encode(x.clone(), self.image, self.latent);
         match self.config.score {
             VaeScore::Reconstruction => {
-                let recon = net.decode(mean, self.image);
+                let recon = net.decode_with(mean, self.image, self.config.decoder).location;
                 crate::nn::loss::per_sample_mse(x, recon)
             }
             VaeScore::Kl => kl_to_standard_normal(mean, log_var),
@@ -382,10 +518,10 @@ impl ModelSpec for VaeConfig {
         name: "vae",
         group: super::ModelGroup::Detector,
         paper: "Lu, Xu. Anomaly Detection for Skin Disease Images Using Variational Autoencoder. arXiv:1807.01349, 2018; An, Cho. Variational Autoencoder based Anomaly Detection using Reconstruction Probability. 2015",
-        summary: "VAE (DCGAN conv or MLP, Gaussian decoder); score = −IWAE bound with k importance samples (or reconstruction, KL, −ELBO, −log reconstruction probability); residual map",
+        summary: "VAE (DCGAN conv or MLP; Gaussian or, for images, discretised logistic decoder); score = −IWAE bound with k importance samples (or reconstruction, KL, −ELBO, −log reconstruction probability); residual map",
         inputs: "images, tables",
     };
-    const IMAGE_SETTINGS: &'static [&'static str] = &["image_size", "base_width"];
+    const IMAGE_SETTINGS: &'static [&'static str] = &["image_size", "base_width", "decoder"];
     const TABLE_SETTINGS: &'static [&'static str] = &["hidden"];
 
     type Detector = Vae;
@@ -412,6 +548,12 @@ impl ModelSpec for VaeConfig {
             self.decoder_std
         );
         anyhow::ensure!(
+            self.decoder == VaeDecoder::Gaussian || self.decoder_std == DEFAULT_DECODER_STD,
+            "vae: decoder_std {} is the gaussian decoder's fixed spread; the discretized-logistic \
+             decoder learns its scales: leave decoder_std out",
+            self.decoder_std
+        );
+        anyhow::ensure!(
             (1..=MAX_SAMPLES).contains(&self.importance_samples)
                 && (1..=MAX_SAMPLES).contains(&self.probability_samples),
             "vae: importance_samples and probability_samples must be within 1–{MAX_SAMPLES}, got \
@@ -430,6 +572,16 @@ impl ModelSpec for VaeConfig {
     fn image_scaling(&self) -> Scaling {
         Scaling::MinusOneToOne
     }
+
+    /// The logistic decoder's levels are the 8-bit pixels' on `[−1, 1]`.
+    fn check_image_scaling(&self, scaling: Scaling) -> crate::Result<()> {
+        anyhow::ensure!(
+            self.decoder == VaeDecoder::Gaussian || scaling == Scaling::MinusOneToOne,
+            "vae: the discretized-logistic decoder gives the probability of 8-bit pixels scaled \
+             to [−1, 1] (--scaling minus-one-to-one, the default), not {scaling}"
+        );
+        Ok(())
+    }
 }
 
 impl Detector for Vae {
@@ -438,9 +590,7 @@ impl Detector for Vae {
         let (mean, log_var) = self.net.encode(x.clone(), self.image, self.latent);
         let eps = normal_tensor(&mut self.rng, [b, self.latent], 1.0, &mean.device());
         let z = mean.clone() + (log_var.clone() * 0.5).exp() * eps;
-        let recon = self.net.decode(z, self.image);
-        let s2 = self.config.decoder_std.powi(2);
-        let squared = (x - recon).powi_scalar(2).sum_dim(1).reshape([b]) * (0.5 / s2);
+        let squared = self.reconstruction_loss(&self.net, x, z);
         let kl = kl_to_standard_normal(mean, log_var);
         let loss = (squared.clone() + kl.clone()).mean();
         let values = [
@@ -464,12 +614,8 @@ impl Detector for Vae {
 
     fn validation_loss(&self, x: Tensor<2>) -> Tensor<1> {
         let net = self.net.valid();
-        let b = x.dims()[0];
         let (mean, log_var) = net.encode(x.clone(), self.image, self.latent);
-        let recon = net.decode(mean.clone(), self.image);
-        let s2 = self.config.decoder_std.powi(2);
-        let squared = (x - recon).powi_scalar(2).sum_dim(1).reshape([b]) * (0.5 / s2);
-        squared + kl_to_standard_normal(mean, log_var)
+        self.reconstruction_loss(&net, x, mean.clone()) + kl_to_standard_normal(mean, log_var)
     }
 
     fn anomaly_map(&self, x: Tensor<2>) -> Option<Tensor<4>> {
@@ -477,7 +623,7 @@ impl Detector for Vae {
         let net = self.net.valid();
         let b = x.dims()[0];
         let (mean, _) = net.encode(x.clone(), self.image, self.latent);
-        let recon = net.decode(mean, self.image);
+        let recon = net.decode_with(mean, self.image, self.config.decoder).location;
         Some((x - recon).powi_scalar(2).reshape([b, c, h, w]).mean_dim(1))
     }
 
@@ -593,6 +739,192 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The discretised logistic's log-probability of a level, in f64 from its CDF
+    /// `F(v) = σ((v − m)/s)`: the level's bin `[x − h, x + h]`, the end levels taking the tails.
+    fn logistic_level(x: f64, m: f64, log_s: f64) -> f64 {
+        let cdf = |v: f64| 1.0 / (1.0 + (-(v - m) / log_s.exp()).exp());
+        let h = 1.0 / 255.0;
+        let p = if x < -0.999 {
+            cdf(x + h)
+        } else if x > 0.999 {
+            1.0 - cdf(x - h)
+        } else {
+            cdf(x + h) - cdf(x - h)
+        };
+        p.ln()
+    }
+
+    /// The 256 levels' probabilities sum to one, each equals the CDF's difference by hand
+    /// (the end levels the tails), a sharp logistic puts almost all its mass on its level,
+    /// and a level far from it gets a finite log-probability near the density × its width.
+    #[test]
+    fn discretized_logistic_is_a_distribution_over_the_levels() {
+        let device = Device::flex();
+        let levels: Vec<f32> = (0..256).map(|i| 2.0 * i as f32 / 255.0 - 1.0).collect();
+        for (m, log_s) in [(0.1f32, -2.0f32), (-0.95, -3.5), (0.99, -1.0), (0.0, 0.5)] {
+            let x = Tensor::<2>::from_data(TensorData::new(levels.clone(), [1, 256]), &device);
+            let loc = Tensor::<2>::full([1, 256], m, &device);
+            let scale = Tensor::<2>::full([1, 256], log_s, &device);
+            let got = values(discretized_logistic_log_prob(x, loc, scale));
+            let total: f64 = got.iter().map(|&v| (v as f64).exp()).sum();
+            assert!((total - 1.0).abs() < 1e-4, "m {m} log s {log_s}: total {total}");
+            for (i, &level) in levels.iter().enumerate() {
+                let by_hand = logistic_level(level as f64, m as f64, log_s as f64);
+                if by_hand > -10.0 {
+                    assert!(
+                        (got[i] as f64 - by_hand).abs() < 1e-3 * by_hand.abs().max(1.0),
+                        "m {m} log s {log_s} level {i}: {} vs {by_hand}",
+                        got[i]
+                    );
+                }
+            }
+        }
+        // At the floor −7 of the log-scale a level gets its most: 2σ(e⁷/255) − 1 ≈ 0.973.
+        let at = |x: f32, m: f32, log_s: f32| {
+            let t = |v: f32| Tensor::<2>::from_floats([[v]], &device);
+            values(discretized_logistic_log_prob(t(x), t(m), t(log_s)))[0] as f64
+        };
+        let level = levels[100];
+        let most = (2.0 / (1.0 + (-(7f64.exp()) / 255.0).exp()) - 1.0).ln();
+        let sure = at(level, level, -7.0);
+        assert!((sure - most).abs() < 1e-4 && most > -0.03, "{sure} vs {most}");
+        // Far from the location: the mass underflows, the density × width stands in for it.
+        let (x, m, log_s) = (0.5f64, -0.5f64, -4.0f64);
+        let z = (x - m) / log_s.exp();
+        let log_density = -z - log_s - 2.0 * (-z).exp().ln_1p();
+        let by_hand = log_density + (2.0f64 / 255.0).ln();
+        let got = at(x as f32, m as f32, log_s as f32);
+        assert!(got.is_finite() && (got - by_hand).abs() < 1e-2 * by_hand.abs(), "{got} vs {by_hand}");
+    }
+
+    fn image_vae(decoder: VaeDecoder, k: usize) -> Vae {
+        let config = VaeConfig {
+            image_size: 8,
+            base_width: 4,
+            latent_dim: Some(2),
+            decoder,
+            importance_samples: k,
+            ..VaeConfig::default()
+        };
+        let shape = SampleShape::Image {
+            channels: 1,
+            height: 8,
+            width: 8,
+        };
+        Vae::new(config, shape, &Device::flex(), 5).unwrap()
+    }
+
+    /// The logistic decoder's IWAE score by hand: each importance weight's `log p(x|zᵢ)` the
+    /// sum of the 64 pixels' level log-probabilities under the decoder's locations and scales
+    /// (from the network's own decodes), the prior and posterior terms as the Gaussian's; the
+    /// reconstruction score uses the locations.
+    #[test]
+    fn logistic_decoder_scores_follow_their_formulas() {
+        let device = Device::flex();
+        let mut rng = component_rng(9, 0);
+        let pixels: Vec<f32> = (0..2 * 64)
+            .map(|_| 2.0 * rand::Rng::random_range(&mut rng, 0..256u32) as f32 / 255.0 - 1.0)
+            .collect();
+        let x = Tensor::<2>::from_data(TensorData::new(pixels.clone(), [2, 64]), &device);
+        let k = 5;
+        let vae = image_vae(VaeDecoder::DiscretizedLogistic, k);
+        let net = vae.net.valid();
+        let (mean, log_var) = net.encode(x.clone(), vae.image, 2);
+        let (mean, log_var) = (values(mean), values(log_var));
+        let bank = values(vae.bank.clone());
+        let ln2pi = (2.0 * std::f64::consts::PI).ln();
+        let got = values(vae.score(x.clone()));
+        for row in 0..2 {
+            let (m, lv) = (&mean[row * 2..row * 2 + 2], &log_var[row * 2..row * 2 + 2]);
+            let mut weights = Vec::new();
+            for i in 0..k {
+                let eps = [bank[i * 2], bank[i * 2 + 1]];
+                let z: [f32; 2] = [0, 1].map(|j| m[j] + (0.5 * lv[j]).exp() * eps[j]);
+                let decoded = net.decode_with(
+                    Tensor::<2>::from_floats([z], &device),
+                    vae.image,
+                    VaeDecoder::DiscretizedLogistic,
+                );
+                let (loc, scale) = (values(decoded.location), values(decoded.log_scale.unwrap()));
+                assert!(scale.iter().all(|&s| s >= MIN_LOG_SCALE as f32));
+                let log_px: f64 = (0..64)
+                    .map(|p| logistic_level(pixels[row * 64 + p] as f64, loc[p] as f64, scale[p] as f64))
+                    .sum();
+                let log_prior: f64 = z.iter().map(|&v| -0.5 * (v as f64).powi(2)).sum::<f64>() - ln2pi;
+                let log_q: f64 = (0..2)
+                    .map(|j| -0.5 * (eps[j] as f64).powi(2) - 0.5 * lv[j] as f64)
+                    .sum::<f64>()
+                    - ln2pi;
+                weights.push(log_px + log_prior - log_q);
+            }
+            let top = weights.iter().cloned().fold(f64::MIN, f64::max);
+            let expected = -(top + (weights.iter().map(|w| (w - top).exp()).sum::<f64>() / k as f64).ln());
+            assert!(
+                (got[row] as f64 - expected).abs() < 1e-4 * expected.abs(),
+                "row {row}: {} vs {expected}",
+                got[row]
+            );
+        }
+        // The reconstruction score is the mean squared error to the locations at z = μ.
+        let mut reconstruction = image_vae(VaeDecoder::DiscretizedLogistic, k);
+        reconstruction.config.score = VaeScore::Reconstruction;
+        let mse = values(reconstruction.score(x.clone()));
+        let at_mean = net.decode_with(
+            Tensor::<2>::from_data(TensorData::new(mean.clone(), [2, 2]), &device),
+            vae.image,
+            VaeDecoder::DiscretizedLogistic,
+        );
+        let loc = values(at_mean.location);
+        for row in 0..2 {
+            let by_hand: f64 = (0..64)
+                .map(|p| ((pixels[row * 64 + p] - loc[row * 64 + p]) as f64).powi(2))
+                .sum::<f64>()
+                / 64.0;
+            assert!((mse[row] as f64 - by_hand).abs() < 1e-5, "{} vs {by_hand}", mse[row]);
+        }
+    }
+
+    /// The logistic decoder: a training step lowers nothing to NaN, the weights round-trip,
+    /// and what it cannot model is refused: tables, a Gaussian spread beside it, another
+    /// image scaling.
+    #[test]
+    fn logistic_decoder_trains_round_trips_and_refuses_what_it_cannot_model() {
+        let device = Device::flex();
+        let mut vae = image_vae(VaeDecoder::DiscretizedLogistic, 3);
+        let pixels: Vec<f32> = (0..4 * 64).map(|i| if i % 3 == 0 { 1.0 } else { -1.0 }).collect();
+        let batch = |device: &Device| Tensor::<2>::from_data(TensorData::new(pixels.clone(), [4, 64]), device);
+        let losses = vae.train_step(batch(&device.clone().autodiff())).unwrap();
+        assert!(losses.iter().all(|(_, v)| v.is_finite()), "{losses:?}");
+        let x = batch(&device);
+        let scores = values(vae.score(x.clone()));
+        assert!(scores.iter().all(|s| s.is_finite()));
+        let saved = vae.save_weights().unwrap();
+        let mut fresh = image_vae(VaeDecoder::DiscretizedLogistic, 3);
+        fresh.load_weights(saved).unwrap();
+        assert_eq!(values(fresh.score(x)), scores);
+
+        let table = VaeConfig {
+            decoder: VaeDecoder::DiscretizedLogistic,
+            ..VaeConfig::default()
+        };
+        let refused = Vae::new(table.clone(), SampleShape::Table { features: 3 }, &device, 0);
+        assert!(refused.err().unwrap().to_string().contains("gaussian decoder"));
+        let model = super::super::ModelConfig::new(table.clone());
+        assert!(model.check_settings_for(false).unwrap_err().to_string().contains("decoder"));
+        model.check_settings_for(true).unwrap();
+        let with_std = VaeConfig {
+            decoder_std: 0.1,
+            ..table
+        };
+        let message = super::super::ModelConfig::new(with_std).validate().unwrap_err().to_string();
+        assert!(message.contains("decoder_std"), "{message}");
+        model.check_image_scaling(Scaling::MinusOneToOne).unwrap();
+        let message = model.check_image_scaling(Scaling::MinMax).unwrap_err().to_string();
+        assert!(message.contains("minus-one-to-one"), "{message}");
+        let gaussian = super::super::ModelConfig::new(VaeConfig::default());
+        gaussian.check_image_scaling(Scaling::Standardise).unwrap();
     }
 
     /// The IWAE bound is at least the sampled ELBO of the same importance weights (Jensen:

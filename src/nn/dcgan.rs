@@ -173,11 +173,17 @@ impl DcganDecoderConfig {
 impl DcganDecoder {
     /// `[B, latent, 1, 1] → [B, C, S, S]`.
     pub fn forward(&self, z: Tensor<4>) -> Tensor<4> {
+        self.forward_unbounded(z).tanh()
+    }
+
+    /// The output before its tanh: for a decoder whose channels are not all pixels (a
+    /// likelihood's scale beside its location).
+    pub fn forward_unbounded(&self, z: Tensor<4>) -> Tensor<4> {
         let mut h = z;
         for block in &self.pyramid {
             h = relu(block.norm.forward(block.conv.forward(h)));
         }
-        self.last.forward(h).tanh()
+        self.last.forward(h)
     }
 }
 

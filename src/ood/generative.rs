@@ -18,12 +18,19 @@
 //!   with Likelihood-based Generative Models", ICLR 2020): the paper's `S(x) = −ℓ_M(x) − L(x)`
 //!   with `ℓ_M` the model's log-likelihood of the 8-bit image and `L` its lossless PNG length
 //!   (best compression, adaptive filters), both in bits per dimension; a large `S` means
-//!   out-of-distribution, so the in-distribution score is `−S`. The VAE's density is
-//!   continuous: the probability of an 8-bit image is taken as density × the volume of its
+//!   out-of-distribution, so the in-distribution score is `−S`. The Gaussian decoder's density
+//!   is continuous: the probability of an 8-bit image is taken as density × the volume of its
 //!   quantisation cell, `Δ^D` with `Δ = 2/255` on the model's `[−1, 1]` scale, which shifts
 //!   every image's `ℓ_M` by the same `log₂ Δ` per dimension (no effect on any ranking). The
 //!   decoder's fixed standard deviation `s` (`decoder_std`, 0.1 here) does change the ranking:
 //!   it sets how much the likelihood weighs against the PNG length.
+//!
+//! The Gaussian decoder (the default) makes the likelihood a scaled reconstruction error. The
+//! papers' claims are about likelihoods that are sharp on flat backgrounds (PixelCNN++, Glow):
+//! `--generative-config '{"decoder": "discretized-logistic"}'` gives the VAE PixelCNN++'s
+//! per-pixel discretised logistic, whose likelihood is already the probability of the 8-bit
+//! image (no cell volume) and whose learned per-pixel scales can be sharp where the decoder is
+//! sure.
 //!
 //! Every score is an in-distribution score (higher = more in-distribution), as the classifier
 //! scores are. The VAE's input is the run's image (the classifier's size, to which every
@@ -38,7 +45,7 @@
 
 use super::data::{Images, fit_image};
 use crate::data::{Origin, SampleShape, Samples};
-use crate::models::vae::{VaeConfig, VaeScore};
+use crate::models::vae::{VaeConfig, VaeDecoder, VaeScore};
 use crate::models::{AnyDetector, ModelConfig};
 use crate::nn::init::component_rng;
 use crate::train::{TrainOptions, fit};
@@ -105,6 +112,7 @@ impl GenerativeConfig {
             anyhow::bail!("--generative-config must be a JSON object, got {text}");
         };
         let mut vae = serde_json::to_value(&config.vae)?;
+        let fields_set_std = fields.contains_key("decoder_std");
         for (key, value) in fields {
             if key == "mutation_rate" {
                 config.mutation_rate = serde_json::from_value(value.clone()).map_err(|e| {
@@ -120,6 +128,10 @@ impl GenerativeConfig {
         }
         config.vae =
             serde_json::from_value(vae).map_err(|e| anyhow::anyhow!("--generative-config: {e}"))?;
+        // The 0.1 above is the Gaussian decoder's; the logistic decoder learns its scales.
+        if config.vae.decoder != VaeDecoder::Gaussian && !fields_set_std {
+            config.vae.decoder_std = crate::models::vae::DEFAULT_DECODER_STD;
+        }
         Ok(config)
     }
 
@@ -395,7 +407,8 @@ impl GenerativeModels {
                 .map(|v| (v + 1.0) / 2.0)
                 .collect();
             let png = png_bits(&unit, input)?;
-            complexity.push(input_complexity(log_p, png, dim));
+            let log_probability = log_probability_of_levels(log_p, dim, self.config.vae.decoder);
+            complexity.push(input_complexity(log_probability, png, dim));
         }
         Ok(vec![
             foreground.iter().map(|&v| v as f32).collect(),
@@ -409,14 +422,23 @@ impl GenerativeModels {
     }
 }
 
-/// Serrà et al.'s `S(x) = ℓ(x) − L(x)` in bits per dimension, from the model's continuous
-/// log-density `log_density` (nats) of an image of `dim` values and its compressed length
-/// `compressed_bits`: `ℓ = −(log p(x) + D·ln Δ) / (D·ln 2)` is the negative log-probability of
-/// the image's quantisation cell (side `Δ` = one 8-bit level), `L = compressed_bits / D`.
-pub fn input_complexity(log_density: f64, compressed_bits: f64, dim: usize) -> f64 {
+/// Serrà et al.'s `S(x) = ℓ(x) − L(x)` in bits per dimension, from the log-probability
+/// `log_probability` (nats) of an 8-bit image of `dim` values and its compressed length
+/// `compressed_bits`: `ℓ = −log P(x) / (D·ln 2)`, `L = compressed_bits / D`.
+pub fn input_complexity(log_probability: f64, compressed_bits: f64, dim: usize) -> f64 {
     let d = dim as f64;
-    let nll_bits = -(log_density + d * QUANTUM.ln()) / (d * std::f64::consts::LN_2);
-    nll_bits - compressed_bits / d
+    -log_probability / (d * std::f64::consts::LN_2) - compressed_bits / d
+}
+
+/// The log-probability (nats) of an 8-bit image of `dim` values from the VAE's log-likelihood
+/// under `decoder`: the Gaussian's is a density, times the volume `Δ^D` of the image's
+/// quantisation cell (side `Δ` = one 8-bit level); the logistic's is already the probability
+/// of the levels.
+pub fn log_probability_of_levels(log_likelihood: f64, dim: usize, decoder: VaeDecoder) -> f64 {
+    match decoder {
+        VaeDecoder::Gaussian => log_likelihood + dim as f64 * QUANTUM.ln(),
+        VaeDecoder::DiscretizedLogistic => log_likelihood,
+    }
 }
 
 #[cfg(test)]
@@ -425,13 +447,18 @@ mod tests {
 
     /// The complexity by hand: a density of e^−100 over 4 values with Δ = 2/255 is a cell
     /// probability of e^−100·Δ⁴, i.e. (100 − 4 ln Δ)/ln 2 bits, per dimension ÷ 4; a 64-bit PNG
-    /// is 16 bits per dimension.
+    /// is 16 bits per dimension. The logistic decoder's likelihood is already a probability.
     #[test]
     fn input_complexity_by_hand() {
         let delta: f64 = 2.0 / 255.0;
         let nll_bits = (100.0 - 4.0 * delta.ln()) / 2f64.ln();
         let by_hand = nll_bits / 4.0 - 64.0 / 4.0;
-        let got = input_complexity(-100.0, 64.0, 4);
+        let cell = log_probability_of_levels(-100.0, 4, VaeDecoder::Gaussian);
+        let got = input_complexity(cell, 64.0, 4);
+        assert!((got - by_hand).abs() < 1e-12, "{got} vs {by_hand}");
+        let levels = log_probability_of_levels(-100.0, 4, VaeDecoder::DiscretizedLogistic);
+        let by_hand = 100.0 / 2f64.ln() / 4.0 - 16.0;
+        let got = input_complexity(levels, 64.0, 4);
         assert!((got - by_hand).abs() < 1e-12, "{got} vs {by_hand}");
     }
 
@@ -539,7 +566,8 @@ mod tests {
                 .map(|v| (v + 1.0) / 2.0)
                 .collect();
             let png = png_bits(&unit, [1, 8, 8]).unwrap();
-            let by_hand = -input_complexity(fg[i], png, 64);
+            let cell = log_probability_of_levels(fg[i], 64, VaeDecoder::Gaussian);
+            let by_hand = -input_complexity(cell, png, 64);
             assert!(
                 (scores[2][i] as f64 - by_hand).abs() < 1e-4,
                 "{} vs {by_hand}",

@@ -207,6 +207,9 @@ impl RunConfig {
         // Arrays from Python may be images or tables: their shape decides, not their kind.
         if self.dataset.kind != source::DatasetKind::Arrays {
             (self.model).check_settings_for(self.dataset.kind.holds_images())?;
+            if self.dataset.kind.holds_images() {
+                self.model.check_image_scaling(self.preprocess.scaling)?;
+            }
         }
         let t = &self.train;
         count("epochs", t.epochs as u64, MAX_COUNT)?;
