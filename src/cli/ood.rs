@@ -66,8 +66,10 @@ pub struct OodTrainArgs {
     #[arg(long)]
     generative: bool,
     /// The generative VAEs' settings over the defaults, a JSON object or file: the VAE's fields
-    /// ("image_size", "latent_dim", "decoder_std", "epochs", "importance_samples", …) and
-    /// "mutation_rate" (the background model's μ, 0.2).
+    /// ("image_size", "latent_dim", "decoder": "gaussian" or "discretized-logistic" (a
+    /// likelihood of the 8-bit levels with learned per-pixel scales, as PixelCNN++'s),
+    /// "decoder_std", "epochs", "importance_samples", …) and "mutation_rate" (the background
+    /// model's μ, 0.2).
     #[arg(long, requires = "generative")]
     generative_config: Option<String>,
     /// Seed.
