@@ -14,7 +14,8 @@
 //! 8-bit levels of `[−1, 1]` (PixelCNN++'s likelihood with one mixture component), so that
 //! `p(x|z)` is a probability of the 8-bit image and can be sharp where the decoder is sure, as
 //! the likelihood models of the out-of-distribution papers are (it needs `--scaling
-//! minus-one-to-one`). The DCGAN
+//! minus-one-to-one`; a value between levels, as a resized image has, is moved to its
+//! nearest level before the VAE sees it). The DCGAN
 //! decoder ends in tanh, so on images x̂ ∈ [−1, 1]: image VAEs train with `--scaling
 //! minus-one-to-one` by default; under standardisation the likelihood cannot fit the bright
 //! pixels it puts above 1 (the scores still rank, but their likelihood is not a fit; MNIST
@@ -101,8 +102,9 @@ pub struct VaeConfig {
     pub hidden: Vec<usize>,
     /// The decoder's likelihood (`gaussian`; `discretized-logistic` for images).
     pub decoder: VaeDecoder,
-    /// The Gaussian decoder's fixed standard deviation `s` (1).
-    pub decoder_std: f64,
+    /// The Gaussian decoder's fixed standard deviation `s` (unset: 1); the logistic decoder
+    /// learns its scales and refuses it.
+    pub decoder_std: Option<f64>,
     /// Adam learning rate (1e-3).
     pub learning_rate: f64,
     /// Training batch size (64).
@@ -125,7 +127,7 @@ impl Default for VaeConfig {
             base_width: 64,
             hidden: vec![64],
             decoder: VaeDecoder::Gaussian,
-            decoder_std: DEFAULT_DECODER_STD,
+            decoder_std: None,
             learning_rate: 1e-3,
             batch_size: 64,
             epochs: 20,
@@ -137,7 +139,14 @@ impl Default for VaeConfig {
 }
 
 /// The Gaussian decoder's standard deviation unless set.
-pub const DEFAULT_DECODER_STD: f64 = 1.0;
+const DEFAULT_DECODER_STD: f64 = 1.0;
+
+impl VaeConfig {
+    /// The Gaussian decoder's standard deviation `s`.
+    pub fn gaussian_std(&self) -> f64 {
+        self.decoder_std.unwrap_or(DEFAULT_DECODER_STD)
+    }
+}
 
 /// Most samples of either score: their decodes are held at once for one sample.
 const MAX_SAMPLES: usize = 10_000;
@@ -145,8 +154,9 @@ const MAX_SAMPLES: usize = 10_000;
 /// Decodes a scoring pass holds at once.
 const DECODES_PER_CHUNK: usize = 4_096;
 
-/// The logistic decoder's smallest log-scale (PixelCNN++'s): a level's probability is at most
-/// `2σ(e⁷/255) − 1 ≈ 0.973`, so that no pixel's loss goes to zero with its scale.
+/// The logistic decoder's smallest log-scale (PixelCNN++'s): a middle level's probability is
+/// at most `2σ(e⁷/255) − 1 ≈ 0.973`, an end level's `σ(e⁷/255) ≈ 0.987`, so that no pixel's
+/// loss goes to zero with its scale.
 const MIN_LOG_SCALE: f64 = -7.0;
 
 /// Half an 8-bit level on the `[−1, 1]` scale.
@@ -396,10 +406,22 @@ impl Vae {
                 .reshape([b, samples]);
         }
         let decoded = net.decode(z, self.image).reshape([b, samples, dim]);
-        let s2 = self.config.decoder_std.powi(2);
+        let s2 = self.config.gaussian_std().powi(2);
         let squared = (decoded - x.unsqueeze_dim::<3>(1)).powi_scalar(2).sum_dim(2);
         let constant = 0.5 * dim as f64 * (2.0 * std::f64::consts::PI * s2).ln();
         (squared.reshape([b, samples]) * (-0.5 / s2)) - constant
+    }
+
+    /// The model's input: under the logistic decoder each value moved to its nearest 8-bit
+    /// level of `[−1, 1]`, so that a value between levels (an image resized to the model's
+    /// side) is seen, encoded and scored as a pixel of an 8-bit image; as it is otherwise.
+    fn on_levels(&self, x: Tensor<2>) -> Tensor<2> {
+        match self.config.decoder {
+            VaeDecoder::Gaussian => x,
+            VaeDecoder::DiscretizedLogistic => {
+                (x + 1.0).mul_scalar(127.5).round().clamp(0.0, 255.0) / 127.5 - 1.0
+            }
+        }
     }
 
     /// `log p(x|z)` of each row `[N, D]` under its decode, `[N]` (the logistic decoder).
@@ -419,7 +441,7 @@ impl Vae {
         match self.config.decoder {
             VaeDecoder::Gaussian => {
                 let recon = net.decode(z, self.image);
-                let s2 = self.config.decoder_std.powi(2);
+                let s2 = self.config.gaussian_std().powi(2);
                 (x - recon).powi_scalar(2).sum_dim(1).reshape([b]) * (0.5 / s2)
             }
             VaeDecoder::DiscretizedLogistic => self
@@ -542,17 +564,17 @@ impl ModelSpec for VaeConfig {
 
     /// The decoder's σ positive, the sample counts within 1–10 000.
     fn check(&self) -> crate::Result<()> {
-        anyhow::ensure!(
-            self.decoder_std.is_finite() && self.decoder_std > 0.0,
-            "vae: decoder_std must be a positive number, got {}",
-            self.decoder_std
-        );
-        anyhow::ensure!(
-            self.decoder == VaeDecoder::Gaussian || self.decoder_std == DEFAULT_DECODER_STD,
-            "vae: decoder_std {} is the gaussian decoder's fixed spread; the discretized-logistic \
-             decoder learns its scales: leave decoder_std out",
-            self.decoder_std
-        );
+        if let Some(std) = self.decoder_std {
+            anyhow::ensure!(
+                std.is_finite() && std > 0.0,
+                "vae: decoder_std must be a positive number, got {std}"
+            );
+            anyhow::ensure!(
+                self.decoder == VaeDecoder::Gaussian,
+                "vae: decoder_std {std} is the gaussian decoder's fixed spread; the \
+                 discretized-logistic decoder learns its scales: leave decoder_std out"
+            );
+        }
         anyhow::ensure!(
             (1..=MAX_SAMPLES).contains(&self.importance_samples)
                 && (1..=MAX_SAMPLES).contains(&self.probability_samples),
@@ -587,6 +609,7 @@ impl ModelSpec for VaeConfig {
 impl Detector for Vae {
     fn train_step(&mut self, x: Tensor<2>) -> crate::Result<StepLosses> {
         let [b, _] = x.dims();
+        let x = self.on_levels(x);
         let (mean, log_var) = self.net.encode(x.clone(), self.image, self.latent);
         let eps = normal_tensor(&mut self.rng, [b, self.latent], 1.0, &mean.device());
         let z = mean.clone() + (log_var.clone() * 0.5).exp() * eps;
@@ -608,11 +631,13 @@ impl Detector for Vae {
     }
 
     fn score(&self, batch: Tensor<2>) -> Tensor<1> {
+        let batch = self.on_levels(batch);
         let rows = DECODES_PER_CHUNK / self.decodes_per_sample();
         super::score_in_chunks(batch, rows, |chunk| self.score_chunk(chunk))
     }
 
     fn validation_loss(&self, x: Tensor<2>) -> Tensor<1> {
+        let x = self.on_levels(x);
         let net = self.net.valid();
         let (mean, log_var) = net.encode(x.clone(), self.image, self.latent);
         self.reconstruction_loss(&net, x, mean.clone()) + kl_to_standard_normal(mean, log_var)
@@ -620,6 +645,7 @@ impl Detector for Vae {
 
     fn anomaly_map(&self, x: Tensor<2>) -> Option<Tensor<4>> {
         let [c, h, w] = self.image?;
+        let x = self.on_levels(x);
         let net = self.net.valid();
         let b = x.dims()[0];
         let (mean, _) = net.encode(x.clone(), self.image, self.latent);
@@ -661,7 +687,7 @@ mod tests {
             probability_samples: k,
             latent_dim: Some(2),
             hidden: vec![5],
-            decoder_std: 0.7,
+            decoder_std: Some(0.7),
             ..VaeConfig::default()
         };
         Vae::new(config, SampleShape::Table { features: 3 }, &Device::flex(), 11).unwrap()
@@ -781,7 +807,7 @@ mod tests {
                 }
             }
         }
-        // At the floor −7 of the log-scale a level gets its most: 2σ(e⁷/255) − 1 ≈ 0.973.
+        // At the floor −7 of the log-scale a middle level gets its most: 2σ(e⁷/255) − 1 ≈ 0.973.
         let at = |x: f32, m: f32, log_s: f32| {
             let t = |v: f32| Tensor::<2>::from_floats([[v]], &device);
             values(discretized_logistic_log_prob(t(x), t(m), t(log_s)))[0] as f64
@@ -791,12 +817,12 @@ mod tests {
         let sure = at(level, level, -7.0);
         assert!((sure - most).abs() < 1e-4 && most > -0.03, "{sure} vs {most}");
         // Far from the location: the mass underflows, the density × width stands in for it.
-        let (x, m, log_s) = (0.5f64, -0.5f64, -4.0f64);
+        let (x, m, log_s) = (0.9f64, -0.9f64, -4.0f64);
         let z = (x - m) / log_s.exp();
         let log_density = -z - log_s - 2.0 * (-z).exp().ln_1p();
         let by_hand = log_density + (2.0f64 / 255.0).ln();
         let got = at(x as f32, m as f32, log_s as f32);
-        assert!(got.is_finite() && (got - by_hand).abs() < 1e-2 * by_hand.abs(), "{got} vs {by_hand}");
+        assert!(got.is_finite() && (got - by_hand).abs() < 1e-4 * by_hand.abs(), "{got} vs {by_hand}");
     }
 
     fn image_vae(decoder: VaeDecoder, k: usize) -> Vae {
@@ -867,6 +893,26 @@ mod tests {
                 got[row]
             );
         }
+        // A value between levels is scored as its nearest level.
+        let shifted: Vec<f32> = pixels.iter().map(|v| (v + 0.3 * 2.0 / 255.0).min(1.0)).collect();
+        let shifted = Tensor::<2>::from_data(TensorData::new(shifted, [2, 64]), &device);
+        assert_eq!(values(vae.score(shifted)), got);
+        // The decode: the locations are the tanh of the network's first channel, the
+        // log-scales its second, floored.
+        let z = Tensor::<2>::from_floats([[0.3f32, -1.2], [2.0, 0.5]], &device);
+        let decoded = net.decode_with(z.clone(), vae.image, VaeDecoder::DiscretizedLogistic);
+        let VaeNet::Conv(halves) = &net else {
+            panic!("an image VAE is convolutional")
+        };
+        let raw = values(halves.decoder.forward_unbounded(z.reshape([2, 2, 1, 1])));
+        let (loc, scale) = (values(decoded.location), values(decoded.log_scale.unwrap()));
+        for row in 0..2 {
+            for p in 0..64 {
+                let (l, s) = (raw[row * 128 + p], raw[row * 128 + 64 + p]);
+                assert!((loc[row * 64 + p] - l.tanh()).abs() < 1e-6);
+                assert_eq!(scale[row * 64 + p], s.max(MIN_LOG_SCALE as f32));
+            }
+        }
         // The reconstruction score is the mean squared error to the locations at z = μ.
         let mut reconstruction = image_vae(VaeDecoder::DiscretizedLogistic, k);
         reconstruction.config.score = VaeScore::Reconstruction;
@@ -915,7 +961,7 @@ mod tests {
         assert!(model.check_settings_for(false).unwrap_err().to_string().contains("decoder"));
         model.check_settings_for(true).unwrap();
         let with_std = VaeConfig {
-            decoder_std: 0.1,
+            decoder_std: Some(1.0),
             ..table
         };
         let message = super::super::ModelConfig::new(with_std).validate().unwrap_err().to_string();
@@ -925,6 +971,17 @@ mod tests {
         assert!(message.contains("minus-one-to-one"), "{message}");
         let gaussian = super::super::ModelConfig::new(VaeConfig::default());
         gaussian.check_image_scaling(Scaling::Standardise).unwrap();
+    }
+
+    /// Settings written before the decoder choice load as the Gaussian decoder with their
+    /// spread; unset, the spread is 1.
+    #[test]
+    fn settings_without_a_decoder_load_as_the_gaussian() {
+        let old: VaeConfig = serde_json::from_str(r#"{"decoder_std": 0.1, "epochs": 3}"#).unwrap();
+        assert_eq!((old.decoder, old.decoder_std), (VaeDecoder::Gaussian, Some(0.1)));
+        assert_eq!(old.gaussian_std(), 0.1);
+        let unset: VaeConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(unset.gaussian_std(), 1.0);
     }
 
     /// The IWAE bound is at least the sampled ELBO of the same importance weights (Jensen:
@@ -954,7 +1011,7 @@ let rows: Vec<f32> = (0..50)
         for (k, std) in [(0, 1.0), (10_001, 1.0), (10, 0.0), (10, f64::NAN)] {
             let config = VaeConfig {
                 importance_samples: k,
-                decoder_std: std,
+                decoder_std: Some(std),
                 ..VaeConfig::default()
             };
             let shape = SampleShape::Table { features: 3 };

@@ -89,7 +89,7 @@ impl Default for GenerativeConfig {
                 // The IWAE bound at k = 10: the scores of 20 000 test images cost 200 000
                 // decodes a model on a CPU; `importance_samples` raises it.
                 importance_samples: 10,
-                decoder_std: 0.1,
+                decoder_std: Some(0.1),
                 epochs: 10,
                 ..VaeConfig::default()
             },
@@ -130,7 +130,7 @@ impl GenerativeConfig {
             serde_json::from_value(vae).map_err(|e| anyhow::anyhow!("--generative-config: {e}"))?;
         // The 0.1 above is the Gaussian decoder's; the logistic decoder learns its scales.
         if config.vae.decoder != VaeDecoder::Gaussian && !fields_set_std {
-            config.vae.decoder_std = crate::models::vae::DEFAULT_DECODER_STD;
+            config.vae.decoder_std = None;
         }
         Ok(config)
     }
@@ -531,6 +531,23 @@ mod tests {
         );
         let score = GenerativeConfig::with_overrides(Some(r#"{"score": "kl"}"#)).unwrap();
         assert!(score.check().is_err());
+        // The logistic decoder drops the Gaussian's 0.1 unless it is given, then refused.
+        let logistic =
+            GenerativeConfig::with_overrides(Some(r#"{"decoder": "discretized-logistic"}"#))
+                .unwrap();
+        assert_eq!(logistic.vae.decoder_std, None);
+        logistic.check().unwrap();
+        let both = GenerativeConfig::with_overrides(Some(
+            r#"{"decoder": "discretized-logistic", "decoder_std": 0.1}"#,
+        ))
+        .unwrap();
+        assert!(
+            both.check()
+                .unwrap_err()
+                .to_string()
+                .contains("decoder_std")
+        );
+        assert_eq!(GenerativeConfig::default().vae.decoder_std, Some(0.1));
     }
 
     /// The likelihood ratio is the difference of the two models' log-likelihoods and the
