@@ -680,6 +680,17 @@ mod tests {
         t.into_data().try_into_vec::<f32>().unwrap()
     }
 
+    /// `log p(z) − log q(z|x)` by hand for a 2-d latent `z = μ + σ·ε` with log-variances `lv`.
+    fn prior_over_posterior(z: [f32; 2], eps: [f32; 2], lv: &[f32]) -> f64 {
+        let ln2pi = (2.0 * std::f64::consts::PI).ln();
+        let log_prior: f64 = z.iter().map(|&v| -0.5 * (v as f64).powi(2)).sum::<f64>() - ln2pi;
+        let log_q: f64 = (0..2)
+            .map(|j| -0.5 * (eps[j] as f64).powi(2) - 0.5 * lv[j] as f64)
+            .sum::<f64>()
+            - ln2pi;
+        log_prior - log_q
+    }
+
     fn table_vae(score: VaeScore, k: usize) -> Vae {
         let config = VaeConfig {
             score,
@@ -708,7 +719,6 @@ mod tests {
         let (mean, log_var) = (values(mean), values(log_var));
         let bank = values(reference.bank.clone());
         let s2 = 0.49f64;
-        let ln2pi = (2.0 * std::f64::consts::PI).ln();
         let decode = |z: [f32; 2]| -> Vec<f32> {
             values(net.decode(Tensor::<2>::from_floats([z], &device), None))
         };
@@ -736,12 +746,7 @@ mod tests {
                     let eps = [bank[i * 2], bank[i * 2 + 1]];
                     let z: [f32; 2] = [0, 1].map(|j| m[j] + (0.5 * lv[j]).exp() * eps[j]);
                     let lp = log_px(row, &decode(z));
-                    let log_prior: f64 = z.iter().map(|&v| -0.5 * (v as f64).powi(2)).sum::<f64>() - ln2pi;
-                    let log_q: f64 = (0..2)
-                        .map(|j| -0.5 * (eps[j] as f64).powi(2) - 0.5 * lv[j] as f64)
-                        .sum::<f64>()
-                        - ln2pi;
-                    weights.push(lp + log_prior - log_q);
+                    weights.push(lp + prior_over_posterior(z, eps, lv));
                     likelihoods.push(lp);
                 }
                 let log_mean_exp = |v: &[f64]| -> f64 {
@@ -860,7 +865,6 @@ mod tests {
         let (mean, log_var) = net.encode(x.clone(), vae.image, 2);
         let (mean, log_var) = (values(mean), values(log_var));
         let bank = values(vae.bank.clone());
-        let ln2pi = (2.0 * std::f64::consts::PI).ln();
         let got = values(vae.score(x.clone()));
         for row in 0..2 {
             let (m, lv) = (&mean[row * 2..row * 2 + 2], &log_var[row * 2..row * 2 + 2]);
@@ -878,12 +882,7 @@ mod tests {
                 let log_px: f64 = (0..64)
                     .map(|p| logistic_level(pixels[row * 64 + p] as f64, loc[p] as f64, scale[p] as f64))
                     .sum();
-                let log_prior: f64 = z.iter().map(|&v| -0.5 * (v as f64).powi(2)).sum::<f64>() - ln2pi;
-                let log_q: f64 = (0..2)
-                    .map(|j| -0.5 * (eps[j] as f64).powi(2) - 0.5 * lv[j] as f64)
-                    .sum::<f64>()
-                    - ln2pi;
-                weights.push(log_px + log_prior - log_q);
+                weights.push(log_px + prior_over_posterior(z, eps, lv));
             }
             let top = weights.iter().cloned().fold(f64::MIN, f64::max);
             let expected = -(top + (weights.iter().map(|w| (w - top).exp()).sum::<f64>() / k as f64).ln());
