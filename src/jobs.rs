@@ -316,8 +316,14 @@ pub fn report_runs(
     for (dir, eval_dir) in run_dirs.iter().zip(&eval_dirs) {
         let run = Run::load(dir)?;
         if !eval_dir.join("metrics.json").is_file() {
-            run.check_evaluable(checkpoint)
-                .with_context(|| format!("{}: cannot be evaluated", dir.display()))?;
+            run.check_evaluable(checkpoint).with_context(|| {
+                format!(
+                    "{}: cannot be evaluated (if its data set moved, evaluate it first with \
+                     `oddity eval {} --data NEW_PLACE`: the report then uses that evaluation)",
+                    dir.display(),
+                    dir.display()
+                )
+            })?;
         }
         runs.push(run);
     }
@@ -670,6 +676,11 @@ pub struct ScoreOptions<'a> {
     /// Flag samples whose conformal p-value is at most this rate instead of using the run's
     /// threshold: normal data are then flagged at rate at most this ([`crate::conformal`]).
     pub false_alarm_rate: Option<f64>,
+    /// The run's own data set, moved since training: read from here instead of the path
+    /// `run.json` records wherever scoring needs the run's validation split (the maps' pixel
+    /// threshold, the refit under `settings`, the calibration of a run older than
+    /// `calibration.json`). Checked as [`evaluate_run`]'s `moved_data` is.
+    pub run_data: Option<&'a Path>,
 }
 
 impl ScoreOptions<'_> {
@@ -680,6 +691,7 @@ impl ScoreOptions<'_> {
             settings: None,
             maps: None,
             false_alarm_rate: None,
+            run_data: None,
         }
     }
 }
@@ -694,17 +706,19 @@ pub struct MapsOutput<'a> {
 }
 
 /// Check, before any work, where `oddity score` writes: the score table at `output` neither
-/// over the data set nor over the settings file it reads, and neither it nor the `maps` folder
-/// inside the run folder ([`crate::io::check_output_file`], [`crate::io::check_outside_run`]).
+/// over the data set nor over the settings file or the run's moved data it reads, and neither
+/// it nor the `maps` folder inside the run folder ([`crate::io::check_output_file`],
+/// [`crate::io::check_outside_run`]).
 pub fn check_score_outputs(
     run_dir: &Path,
     data: &DatasetSpec,
-    settings: Option<&Path>,
+    options: &ScoreOptions,
     output: &Path,
-    maps: Option<&Path>,
 ) -> crate::Result<()> {
+    let maps = options.maps.map(|m| m.dir);
     let inputs: Vec<&Path> = std::iter::once(data.path.as_path())
-        .chain(settings)
+        .chain(options.settings)
+        .chain(options.run_data)
         .collect();
     crate::io::check_outside_run("--output", output, run_dir)?;
     // Tables of every version begin so (the p-value column came later).
@@ -770,6 +784,7 @@ pub fn score_dataset(
         settings,
         maps,
         false_alarm_rate,
+        run_data,
     } = options;
     crate::validate::validate_dataset(data)?;
     if let Some(alpha) = false_alarm_rate {
@@ -780,6 +795,9 @@ pub fn score_dataset(
         check_empty_folder(m.dir)?;
     }
     let mut run = Run::load(run_dir)?;
+    if let Some(path) = run_data {
+        run.relocate_data(path)?;
+    }
     // A table is read with the run's own label column unless another is named; without that
     // column (and none named) its rows are new, unlabelled data.
     let named_label = data.label_column.is_some();
@@ -814,20 +832,46 @@ pub fn score_dataset(
         (None, ScoreSplit::Test) => bail!("this data set has no test split"),
         _ => {}
     }
-    refit_for_settings(&mut run, detector.as_ref(), checkpoint, settings, None)?;
+    // The run's own validation split, loaded again only where it is needed: the refit under
+    // other settings and the maps' pixel threshold.
+    let needed_for = match (settings, &maps) {
+        (Some(_), _) => Some("refitting the threshold under --model-config"),
+        (None, Some(_)) => Some("the maps' pixel threshold"),
+        (None, None) => None,
+    };
+    let run_valid = match needed_for {
+        Some(what) => Some(
+            (run.load_split())
+                .with_context(|| {
+                    format!(
+                        "{what} needs the run's validation split, loaded again from its data \
+                         set ({}): if the data set moved, name its new place (--run-data)",
+                        run.config.dataset.path.display()
+                    )
+                })?
+                .valid,
+        ),
+        None => None,
+    };
+    refit_for_settings(
+        &mut run,
+        detector.as_ref(),
+        checkpoint,
+        settings,
+        run_valid.as_ref(),
+    )?;
     let verdict = Verdict::of(&run, checkpoint, detector.as_ref(), false_alarm_rate)?;
     let threshold = verdict.threshold;
-    let pixel_threshold = match &maps {
-        Some(m) => {
-            let valid = run.load_split()?.valid;
-            let t = run::pixel_threshold(&run, detector.as_ref(), &valid, m.options)?;
+    let pixel_threshold = match (&maps, &run_valid) {
+        (Some(m), Some(valid)) => {
+            let t = run::pixel_threshold(&run, detector.as_ref(), valid, m.options)?;
             let t = t.context("this model draws no anomaly maps (--maps)")?;
             // Created only once the maps can be drawn: a refusal leaves nothing behind.
             std::fs::create_dir_all(m.dir)
                 .with_context(|| format!("cannot create {}", m.dir.display()))?;
             Some(t)
         }
-        None => None,
+        _ => None,
     };
     let mut rows = Vec::new();
     for (part, set) in parts {

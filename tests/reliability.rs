@@ -1043,6 +1043,27 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     assert_clean_error(&o, &["good.csv", "not the samples", "SHA-256"]);
     assert!(!dir.join("edited").exists());
     std::fs::write(&data, &original).unwrap();
+    // A run with a score-time setting, for `score --run-data` below.
+    ok(&oddity_in(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "alae",
+            "--dataset",
+            "csv",
+            "--data",
+            "good.csv",
+            "--protocol",
+            "tabular",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--out",
+            "alae",
+        ],
+    ));
+    let alae = dir.join("alae");
     // The data moved: `eval --data` reads it from its new place, only if it is the same data.
     let moved = dir.join("moved.csv");
     std::fs::rename(&data, &moved).unwrap();
@@ -1071,7 +1092,46 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
         dir.join("x").to_str().unwrap(),
     ]);
     assert_clean_error(&o, &["not the samples"]);
+    // `score --run-data` reads the run's own split from the new place where scoring needs it
+    // (here the threshold's refit under another score), with the same check; without it the
+    // error names the flag and nothing is written.
+    let rescored = |name: &str, data: &Path, extra: &[&str]| {
+        let output = dir.join(name);
+        let mut args = vec![
+            "score",
+            alae.to_str().unwrap(),
+            "--dataset",
+            "csv",
+            "--data",
+            data.to_str().unwrap(),
+            "--model-config",
+            r#"{"score": "latent"}"#,
+            "--output",
+            output.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        (oddity(&args), output)
+    };
+    let (o, lost) = rescored("lost.csv", &moved, &[]);
+    assert_clean_error(&o, &["good.csv", "--run-data"]);
+    assert!(!lost.exists());
+    let (o, wrong) = rescored(
+        "wrong.csv",
+        &moved,
+        &["--run-data", not_it.to_str().unwrap()],
+    );
+    assert_clean_error(&o, &["not the samples"]);
+    assert!(!wrong.exists());
+    let (o, found) = rescored("found.csv", &moved, &["--run-data", m]);
+    ok(&o);
     std::fs::rename(&moved, &data).unwrap();
+    let (o, in_place) = rescored("in-place.csv", &data, &[]);
+    ok(&o);
+    assert_eq!(
+        std::fs::read_to_string(found).unwrap(),
+        std::fs::read_to_string(in_place).unwrap(),
+        "the moved data refits the same threshold as the data in place"
+    );
     // New data with the columns swapped or renamed: refused, naming the columns.
     let scores = dir.join("scores.csv");
     let s = scores.to_str().unwrap();

@@ -335,9 +335,14 @@ struct ScoreArgs {
     device: String,
     /// Score-time hyper-parameters replacing the run's (as for `eval`: a JSON file or object); the
     /// threshold behind `flagged` is refitted on the run's validation split, so the run's
-    /// training data must be where run.json says.
+    /// training data must be where run.json says (or named by --run-data).
     #[arg(long)]
     model_config: Option<PathBuf>,
+    /// The run's own data set, moved since training: read its validation split from this file
+    /// or folder where scoring needs it (--maps, --model-config, a run without calibration.json).
+    /// It must hold the same data, checked against the SHA-256 run.json records, as `eval --data`.
+    #[arg(long)]
+    run_data: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -669,30 +674,20 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
 fn score(a: ScoreArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
     let data = a.data.spec()?;
-    jobs::check_score_outputs(
-        &a.run,
-        &data,
-        a.model_config.as_deref(),
-        &a.output,
-        a.maps.as_deref(),
-    )?;
-    let table = jobs::score_dataset(
-        &a.run,
-        &data,
-        a.split.parse()?,
-        jobs::ScoreOptions {
-            checkpoint: a.checkpoint,
-            settings: a.model_config.as_deref(),
-            maps: a.maps.as_deref().map(|dir| jobs::MapsOutput {
-                dir,
-                options: oddity::run::MapOptions {
-                    smooth_sigma: a.smooth,
-                },
-            }),
-            false_alarm_rate: a.false_alarm_rate,
-        },
-        &device,
-    )?;
+    let options = jobs::ScoreOptions {
+        checkpoint: a.checkpoint,
+        settings: a.model_config.as_deref(),
+        maps: a.maps.as_deref().map(|dir| jobs::MapsOutput {
+            dir,
+            options: oddity::run::MapOptions {
+                smooth_sigma: a.smooth,
+            },
+        }),
+        false_alarm_rate: a.false_alarm_rate,
+        run_data: a.run_data.as_deref(),
+    };
+    jobs::check_score_outputs(&a.run, &data, &options, &a.output)?;
+    let table = jobs::score_dataset(&a.run, &data, a.split.parse()?, options, &device)?;
     jobs::write_score_table(&a.output, &table)?;
     eprintln!(
         "{} scores written to {} (threshold {:.6})",

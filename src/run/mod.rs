@@ -877,8 +877,8 @@ impl Run {
         let others = self.config.dataset.other_paths();
         ensure!(
             others.is_empty(),
-            "--data moves the data set's main file or folder only, and this run also reads {}: \
-             put the data back where run.json says",
+            "a moved data set is read from one new path, its main file or folder, and this run \
+             also reads {}: put the data back where run.json says",
             others
                 .iter()
                 .map(|p| p.display().to_string())
