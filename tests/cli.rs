@@ -718,7 +718,17 @@ fn models_are_listed_once_in_their_group() {
             info.name
         );
     }
-    for name in ["autoencoder", "ocsvm", "rx", "lrx"] {
+    let judged_against = [
+        "autoencoder",
+        "ocsvm",
+        "rx",
+        "lrx",
+        "deep-svdd",
+        "geom",
+        "goad",
+        "ocgan",
+    ];
+    for name in judged_against {
         assert!(
             baselines.lines().any(|l| l.starts_with(name)),
             "{name} is a baseline"

@@ -496,6 +496,34 @@ mod tests {
         assert_eq!(loaded.score(x).into_data().try_into_vec::<f32>().unwrap(), scores);
     }
 
+    /// A training set larger than `max_samples` is fitted on that many of its rows, drawn by
+    /// the seed: the multipliers sum to ν times the subsample's size (ν·200 on all rows), every
+    /// support vector is a training row, the same seed gives the same solution and another seed
+    /// another.
+    #[test]
+    fn large_training_sets_are_subsampled_by_the_seed() {
+        let (train, _) = breastw();
+        let device = Device::flex();
+        let config = OcsvmConfig {
+            max_samples: 50,
+            ..OcsvmConfig::default()
+        };
+        let fit = |seed| {
+            let mut model = config.build(train.shape, &device, seed).unwrap();
+            model.fit_statistics(&train).unwrap();
+            model.fitted
+        };
+        let (first, again, other) = (fit(0), fit(0), fit(1));
+        let sum: f64 = first.alpha.iter().sum();
+        assert!((sum - 0.1 * 50.0).abs() < 1e-9, "Σα = {sum}, not ν·50");
+        let rows: Vec<&[f32]> = (0..train.len()).map(|i| train.sample(i)).collect();
+        for vector in first.vectors.chunks(train.shape.len()) {
+            assert!(rows.contains(&vector), "a support vector that is no training row");
+        }
+        assert_eq!((&first.vectors, first.rho), (&again.vectors, again.rho));
+        assert_ne!(first.vectors, other.vectors, "another seed drew the same rows");
+    }
+
     /// The multipliers satisfy the dual's constraints: `0 ≤ αᵢ ≤ 1` and `Σ αᵢ = ν·l`.
     #[test]
     fn the_solution_is_feasible() {

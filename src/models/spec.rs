@@ -18,8 +18,8 @@ use std::fmt::Debug;
 pub enum ModelGroup {
     /// The field's reconstruction and adversarial detectors, each as its paper defines it.
     Detector,
-    /// What they are judged against: the plain autoencoder, OC-SVM, Deep SVDD, RX and its local
-    /// form.
+    /// What they are judged against: the plain autoencoder, OC-SVM, Deep SVDD (and Deep SAD),
+    /// the transformation classifiers GEOM and GOAD, OCGAN, RX and its local form.
     Baseline,
 }
 
