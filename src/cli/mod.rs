@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use oddity::data::preprocess::{ColumnRange, Scaling};
-use oddity::data::protocol::Protocol;
+use oddity::data::protocol::{LabelledAnomalies, Protocol};
 use oddity::data::source::{DatasetKind, DatasetSpec};
 use oddity::data::tiles::Tiling;
 use oddity::jobs::{self, ThresholdChoice, TrainOutcome};
@@ -224,11 +224,11 @@ struct TrainArgs {
     /// Subsample test anomalies to this fraction of the test set (ALOCC's 0.1–0.5 contamination).
     #[arg(long)]
     test_anomaly_fraction: Option<f64>,
-    /// Weak supervision: labelled anomalies making up this share of the training set (0.02 or
-    /// 2%), never test samples; for a model's weakly supervised variant (cavga with
-    /// {"supervision": "weak"}).
-    #[arg(long, value_parser = parse_share)]
-    labelled_anomalies: Option<f64>,
+    /// Weak supervision: this many labelled anomalies (10), or as many as make up this share of
+    /// the training set (0.02 or 2%), never test samples; for a model's weakly supervised
+    /// variant (cavga with {"supervision": "weak"}, deep-svdd with {"objective": "deep-sad"}).
+    #[arg(long, value_parser = parse_labelled_anomalies)]
+    labelled_anomalies: Option<LabelledAnomalies>,
     /// The contaminated protocol's outliers per inlier, within (0, 1] (RSRAE's 0.1–0.9).
     #[arg(long)]
     contamination: Option<f64>,
@@ -625,16 +625,8 @@ fn run_config(a: &TrainArgs) -> anyhow::Result<RunConfig> {
 }
 
 /// A share written as a fraction (`0.02`) or a percentage (`2%`).
-fn parse_share(text: &str) -> Result<f64, String> {
-    let (number, scale) = match text.strip_suffix('%') {
-        Some(n) => (n, 100.0),
-        None => (text, 1.0),
-    };
-    number
-        .trim()
-        .parse::<f64>()
-        .map(|v| v / scale)
-        .map_err(|_| format!("{text:?} is not a share (write 0.02 or 2%)"))
+fn parse_labelled_anomalies(text: &str) -> Result<LabelledAnomalies, String> {
+    LabelledAnomalies::parse(text).map_err(|e| e.to_string())
 }
 
 /// A flag raised by the first Ctrl-C (the training stops after its current step, its

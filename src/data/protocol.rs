@@ -157,15 +157,86 @@ pub struct SplitOptions {
     /// set, all test normals kept: ALOCC's 10–50 % contamination protocol.
     #[serde(default)]
     pub test_anomaly_fraction: Option<f64>,
-    /// Weak supervision: give training a seeded set of labelled anomalies making up this
-    /// fraction of the training samples (0.02: 2 %), drawn from anomalies the test set never
-    /// holds (the data set's training split; where every anomaly would be test data, as in
-    /// Magnetic Tile, they are taken out of the test set).
+    /// Weak supervision: give training a seeded set of labelled anomalies, this many or making
+    /// up this share of the training samples, drawn from anomalies the test set never holds
+    /// (the data set's training split; where every anomaly would be test data, as in Magnetic
+    /// Tile, they are taken out of the test set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labelled_anomalies: Option<f64>,
+    pub labelled_anomalies: Option<LabelledAnomalies>,
     /// The contaminated protocol's outliers per inlier, `c` in (0, 1] (RSRAE's 0.1–0.9).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contamination: Option<f64>,
+}
+
+/// How many labelled anomalies weak supervision gives training (`--labelled-anomalies`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LabelledAnomalies {
+    /// Exactly this many, at least one (`--labelled-anomalies 10`: the defects a user has).
+    Count(usize),
+    /// As many as make up this share of the training samples, within (0, 1) (`0.02` or `2%`:
+    /// Deep SAD's γ_l); at least one.
+    Share(f64),
+}
+
+impl LabelledAnomalies {
+    /// A whole number is a count, a decimal or a percentage a share: `10`, `0.02`, `2%`.
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        let text = text.trim();
+        let invalid = || {
+            anyhow::anyhow!(
+                "--labelled-anomalies takes a count (10) or a share of the training samples \
+                 (0.02 or 2%), not {text:?}"
+            )
+        };
+        let labelled = match text.strip_suffix('%') {
+            Some(percent) => LabelledAnomalies::Share(
+                percent.trim().parse::<f64>().map_err(|_| invalid())? / 100.0,
+            ),
+            None => match text.parse::<usize>() {
+                Ok(count) => LabelledAnomalies::Count(count),
+                Err(_) => LabelledAnomalies::Share(text.parse::<f64>().map_err(|_| invalid())?),
+            },
+        };
+        labelled.check()?;
+        Ok(labelled)
+    }
+
+    /// A count of at least one, a share within (0, 1).
+    pub fn check(self) -> crate::Result<()> {
+        match self {
+            LabelledAnomalies::Count(n) => ensure!(
+                n >= 1,
+                "--labelled-anomalies must be at least 1 anomaly (or a share such as 0.02), got 0"
+            ),
+            LabelledAnomalies::Share(f) => ensure!(
+                f.is_finite() && f > 0.0 && f < 1.0,
+                "--labelled-anomalies as a share must be between 0 and 1 (0.02 or 2%; a whole \
+                 number is a count), got {f}"
+            ),
+        }
+        Ok(())
+    }
+
+    /// How many beside `train_normals` training normals: a share `f` of the training set
+    /// (normals and these anomalies) is `f / (1 − f)` times the normals, at least one.
+    pub fn wanted(self, train_normals: usize) -> usize {
+        match self {
+            LabelledAnomalies::Count(n) => n,
+            LabelledAnomalies::Share(f) => {
+                ((f / (1.0 - f) * train_normals as f64).round() as usize).max(1)
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LabelledAnomalies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LabelledAnomalies::Count(n) => write!(f, "{n}"),
+            LabelledAnomalies::Share(share) => write!(f, "{share}"),
+        }
+    }
 }
 
 impl Default for SplitOptions {
@@ -493,22 +564,19 @@ fn with_anomaly_fraction(
     Ok(kept)
 }
 
-/// The labelled anomalies of weak supervision: as many as make up `fraction` of a training set
-/// of `train_normals` normals (at least one), drawn (seeded) from the spare anomalies (an error
-/// if they are too few), or, where there are none, taken out of the test anomalies (before any
-/// test subsampling) so that no test sample is trained on.
+/// The labelled anomalies of weak supervision: as many as `labelled` asks beside a training
+/// set of `train_normals` normals, drawn (seeded) from the spare anomalies (an error if they are
+/// too few), or, where there are none, taken out of the test anomalies (before any test
+/// subsampling) so that no test sample is trained on.
 fn labelled_anomalies(
-    fraction: f64,
+    labelled: LabelledAnomalies,
     train_normals: usize,
     spare: Vec<Item>,
     test: &mut Vec<TestItem>,
     seed: u64,
 ) -> crate::Result<Vec<Item>> {
-    ensure!(
-        fraction > 0.0 && fraction < 1.0,
-        "--labelled-anomalies must be a fraction between 0 and 1 (0.02 for 2 %), got {fraction}"
-    );
-    let wanted = ((fraction / (1.0 - fraction) * train_normals as f64).round() as usize).max(1);
+    labelled.check()?;
+    let wanted = labelled.wanted(train_normals);
     let from_test = spare.is_empty();
     let pool: Vec<Item> = if from_test {
         test.iter()
@@ -526,7 +594,7 @@ fn labelled_anomalies(
     };
     ensure!(
         wanted <= available,
-        "--labelled-anomalies {fraction} asks for {wanted} labelled anomalies beside \
+        "--labelled-anomalies {labelled} asks for {wanted} labelled anomalies beside \
          {train_normals} training normals, but only {available} {}",
         if from_test {
             "can be spared from the test set"
@@ -949,7 +1017,7 @@ mod tests {
     fn labelled_anomalies_never_test() {
         let one_class = Protocol::OneClass { class: "2".into() };
         let options = SplitOptions {
-            labelled_anomalies: Some(0.05),
+            labelled_anomalies: Some(LabelledAnomalies::Share(0.05)),
             ..SplitOptions::default()
         };
         // A data set with its own test split: the anomalies of the training split are spare.
@@ -992,13 +1060,59 @@ mod tests {
         assert_disjoint(&s);
         // More than can be spared is an error naming the option.
         let greedy = SplitOptions {
-            labelled_anomalies: Some(0.9),
+            labelled_anomalies: Some(LabelledAnomalies::Share(0.9)),
             ..SplitOptions::default()
         };
         let e = split(&one_split, &one_class, &greedy)
             .unwrap_err()
             .to_string();
         assert!(e.contains("--labelled-anomalies"), "{e}");
+        // A count is that many, whatever the training set's size.
+        let seven = SplitOptions {
+            labelled_anomalies: Some(LabelledAnomalies::Count(7)),
+            ..SplitOptions::default()
+        };
+        let s = split(&two_splits, &one_class, &seven).unwrap();
+        assert_eq!(s.labelled.as_ref().map(|l| l.len()), Some(7));
+    }
+
+    /// `--labelled-anomalies` reads a whole number as a count and a decimal or a percentage as
+    /// a share, refuses what is neither or out of range, and a run's settings written before
+    /// counts existed (a bare share) load as the share.
+    #[test]
+    fn labelled_anomalies_are_a_count_or_a_share() {
+        use LabelledAnomalies::{Count, Share};
+        assert_eq!(LabelledAnomalies::parse("10").unwrap(), Count(10));
+        assert_eq!(LabelledAnomalies::parse("0.02").unwrap(), Share(0.02));
+        assert_eq!(LabelledAnomalies::parse("2%").unwrap(), Share(0.02));
+        assert_eq!(LabelledAnomalies::parse(" 1 ").unwrap(), Count(1));
+        for (text, needle) in [
+            ("0", "at least 1"),
+            ("1.5", "a whole number is a count"),
+            ("150%", "between 0 and 1"),
+            ("-3", "between 0 and 1"),
+            ("NaN", "between 0 and 1"),
+            ("ten", "count (10) or a share"),
+            ("", "count (10) or a share"),
+        ] {
+            let e = LabelledAnomalies::parse(text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{text:?}: {e}");
+        }
+        assert_eq!(Share(0.05).wanted(95), 5);
+        assert_eq!(Share(0.001).wanted(95), 1, "a share asks for at least one");
+        assert_eq!(Count(3).wanted(95), 3);
+        for labelled in [Count(10), Share(0.05)] {
+            let json = serde_json::to_string(&labelled).unwrap();
+            assert_eq!(
+                serde_json::from_str::<LabelledAnomalies>(&json).unwrap(),
+                labelled
+            );
+        }
+        let old: SplitOptions = serde_json::from_str(
+            r#"{"seed": 0, "validation_fraction": 0.1, "labelled_anomalies": 0.05}"#,
+        )
+        .unwrap();
+        assert_eq!(old.labelled_anomalies, Some(Share(0.05)));
     }
 
     /// ALOCC's contamination protocol: anomalies subsampled to the asked fraction of the test

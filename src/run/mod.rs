@@ -253,11 +253,8 @@ impl RunConfig {
         if let Some(m) = s.max_test {
             ensure!(m >= 1, "--max-test must be at least 1, got {m}");
         }
-        if let Some(f) = s.labelled_anomalies {
-            ensure!(
-                f.is_finite() && f > 0.0 && f < 1.0,
-                "--labelled-anomalies must be a fraction between 0 and 1 (0.02 or 2%), got {f}"
-            );
+        if let Some(labelled) = s.labelled_anomalies {
+            labelled.check()?;
             ensure!(
                 self.model.needs_labelled_anomalies(),
                 "--labelled-anomalies gives training labelled anomalies, but {} with these \
