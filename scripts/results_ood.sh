@@ -2,7 +2,8 @@
 # The OOD target's results (docs/results/ood.md): a classifier trained on one data set's classes,
 # its test accuracy, and MSP, ODIN, energy and Mahalanobis (ensemble and penultimate layer)
 # against each out-of-distribution set, seeds SEEDS, mean ± std of AUROC and FPR at 95 % TPR
-# (in-distribution positive). PAIRS picks among:
+# (in-distribution positive), then a table of every metric (AUROC, AUPR-in, AUPR-out, FPR at
+# 95 % TPR, detection error). PAIRS picks among:
 #   mnist          MNIST (LeNet)           vs Fashion-MNIST, uniform, Gaussian
 #   fashion-mnist  Fashion-MNIST (LeNet)   vs MNIST, uniform, Gaussian
 #   cifar10        CIFAR-10 (WRN)          vs grey MNIST and Fashion-MNIST padded to 32, uniform, Gaussian
@@ -109,5 +110,15 @@ for pair in pairs:
             cells.append(fmt([m["auroc"] for m in rows]))
             cells.append(fmt([m["fpr_at_95_tpr"] for m in rows]))
         print(f"| {score} | " + " | ".join(cells) + " |")
+    print()
+    print(f"Every metric, in-distribution positive ({pair}):\n")
+    metrics = [("auroc", "AUROC"), ("aupr_in", "AUPR-in"), ("aupr_out", "AUPR-out"),
+               ("fpr_at_95_tpr", "FPR@95"), ("detection_error", "detection error")]
+    print("| against | score | " + " | ".join(label for _, label in metrics) + " |")
+    print("|---|---|" + "---|" * len(metrics))
+    for j, name in enumerate(names):
+        for score in scores:
+            rows = [dict(map(tuple, r["sets"][j]["scores"]))[score] for r in reports]
+            print(f"| {name} | {score} | " + " | ".join(fmt([m[key] for m in rows]) for key, _ in metrics) + " |")
     print()
 PY
