@@ -336,16 +336,20 @@ impl ModelConfig {
         self.0.input_settings(images)
     }
 
-    /// The hyper-parameters changed from the model's defaults that its networks for the other
-    /// kind of input use (images when `images` is false, tables when true): given for this
-    /// data, they would be ignored ([`ModelSpec::IMAGE_SETTINGS`], [`ModelSpec::TABLE_SETTINGS`]).
+    /// The hyper-parameters changed from the model's defaults (those its own selecting value
+    /// picks, as GOAD's `preset`: [`ModelSpec::defaults_for_settings`]) that its networks for
+    /// the other kind of input use (images when `images` is false, tables when true): given
+    /// for this data, they would be ignored ([`ModelSpec::IMAGE_SETTINGS`],
+    /// [`ModelSpec::TABLE_SETTINGS`]).
     pub fn settings_not_for(&self, images: bool) -> crate::Result<Vec<&'static str>> {
         let keys = self.input_settings(!images);
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let default = super::ModelConfig::default_for(self.name())?;
-        let (mine, theirs) = (self.0.to_json()?, default.0.to_json()?);
+        let mine = self.0.to_json()?;
+        let own: Settings = mine.iter().cloned().collect();
+        let default = super::ModelConfig::defaults_for_file(self.name(), &own)?;
+        let theirs = default.0.to_json()?;
         let value = |fields: &[(String, serde_json::Value)], key: &str| {
             fields
                 .iter()

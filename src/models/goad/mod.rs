@@ -212,6 +212,10 @@ impl ModelSpec for GoadConfig {
     }
 
     /// A settings file naming a `preset` starts from that data set's official settings.
+    const IMAGE_SETTINGS: &'static [&'static str] = &["depth", "widen", "shift", "image_size"];
+    const TABLE_SETTINGS: &'static [&'static str] =
+        &["transforms", "transform_dim", "width", "trunk_layers"];
+
     fn defaults_for_settings(settings: &super::Settings) -> crate::Result<Self> {
         super::spec::selected_defaults(settings, "goad", "preset", GoadConfig::official)
     }
@@ -451,5 +455,27 @@ mod tests {
         assert_eq!((kdd.transforms, kdd.transform_dim, kdd.width, kdd.trunk_layers, kdd.epochs), (64, 64, 32, 5, 25));
         let c = GoadConfig::defaults_for_settings(&serde_json::from_str(r#"{"preset": "cifar10"}"#).unwrap()).unwrap();
         assert_eq!((c.margin, c.feature_penalty, c.batch_size, c.epochs, c.beta_1), (0.1, 10.0, 4, 16, 0.9));
+    }
+
+    /// A table-network setting given to the image form (or an image one to a table preset) is
+    /// found, so the run refuses it rather than ignore it; each preset's own values, which
+    /// differ from the Thyroid defaults, are not.
+    #[test]
+    fn settings_of_the_other_form_are_found() {
+        let path = std::path::Path::new("test");
+        let with = |json: &str| {
+            let settings: super::super::Settings = serde_json::from_str(json).unwrap();
+            let defaults = super::super::ModelConfig::defaults_for_file("goad", &settings).unwrap();
+            defaults.with_settings(&settings, path).unwrap()
+        };
+        for preset in ["cifar10", "kdd", "arrhythmia", "thyroid"] {
+            let images = preset == "cifar10";
+            let config = with(&format!(r#"{{"preset": "{preset}"}}"#));
+            assert!(config.settings_not_for(images).unwrap().is_empty(), "{preset}");
+        }
+        let cifar = with(r#"{"preset": "cifar10", "transforms": 8, "widen": 1}"#);
+        assert_eq!(cifar.settings_not_for(true).unwrap(), ["transforms"]);
+        let kdd = with(r#"{"preset": "kdd", "widen": 2, "trunk_layers": 3}"#);
+        assert_eq!(kdd.settings_not_for(false).unwrap(), ["widen"]);
     }
 }
