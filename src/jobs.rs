@@ -319,7 +319,8 @@ pub fn report_runs(
             run.check_evaluable(checkpoint).with_context(|| {
                 format!(
                     "{}: cannot be evaluated (if its data set moved, evaluate it first with \
-                     `oddity eval {} --data NEW_PLACE`: the report then uses that evaluation)",
+                     `oddity eval {} --checkpoint {checkpoint} --data NEW_PLACE`: the report \
+                     then uses that evaluation)",
                     dir.display(),
                     dir.display()
                 )
@@ -677,9 +678,10 @@ pub struct ScoreOptions<'a> {
     /// threshold: normal data are then flagged at rate at most this ([`crate::conformal`]).
     pub false_alarm_rate: Option<f64>,
     /// The run's own data set, moved since training: read from here instead of the path
-    /// `run.json` records wherever scoring needs the run's validation split (the maps' pixel
-    /// threshold, the refit under `settings`, the calibration of a run older than
-    /// `calibration.json`). Checked as [`evaluate_run`]'s `moved_data` is.
+    /// `run.json` records wherever scoring needs the run's validation split (the refit under
+    /// `settings`, the pixel threshold of smoothed maps or of a run that stored none, the
+    /// calibration of a run older than `calibration.json`); refused where nothing reads it.
+    /// Checked as [`evaluate_run`]'s `moved_data` is.
     pub run_data: Option<&'a Path>,
 }
 
@@ -770,8 +772,9 @@ fn with_runs_label_column(data: &DatasetSpec, trained_on: &DatasetSpec) -> Datas
 /// labelling each sample by the run's protocol, giving its conformal p-value, and flagging
 /// those at or above the run's threshold (or at p ≤ the false-alarm rate). With `maps`, each
 /// image is also drawn with its map ([`crate::report::overlays`]; heat scale from 0 to twice the
-/// pixel threshold, which is taken from the run's validation images, so the run's training data
-/// must be where run.json says).
+/// pixel threshold: the one training stored, or, for smoothed maps or other settings, one taken
+/// from the run's validation images, so the run's data must be where run.json says or where
+/// `run_data` names).
 pub fn score_dataset(
     run_dir: &Path,
     data: &DatasetSpec,
@@ -795,8 +798,15 @@ pub fn score_dataset(
         check_empty_folder(m.dir)?;
     }
     let mut run = Run::load(run_dir)?;
+    let needed_for = run_split_needed_for(&run, checkpoint, settings, maps, false_alarm_rate);
     if let Some(path) = run_data {
-        run.relocate_data(path)?;
+        anyhow::ensure!(
+            needed_for.is_some(),
+            "--run-data: this scoring does not read the run's own data set (only --model-config, \
+             --maps with --smooth or on a run without stored pixel thresholds, and \
+             --false-alarm-rate on a run without calibration.json do): leave it out"
+        );
+        run.relocate_data(path).context("--run-data")?;
     }
     // A table is read with the run's own label column unless another is named; without that
     // column (and none named) its rows are new, unlabelled data.
@@ -815,6 +825,15 @@ pub fn score_dataset(
         )?;
     }
     let detector = scoring_detector(&mut run, checkpoint, settings, device)?;
+    // The run's own split, checked (or loaded, where it is scored here) before the new data
+    // are read; only the calibration of an old run is loaded later, by its verdict.
+    let run_valid = match needed_for {
+        Some(what) => {
+            let load = settings.is_some() || maps.is_some();
+            run_validation_split(&run, what, run_data.is_some(), load)?
+        }
+        None => None,
+    };
     let source = match unlabelled {
         Some(set) => source::DataSource {
             train: set,
@@ -832,27 +851,6 @@ pub fn score_dataset(
         (None, ScoreSplit::Test) => bail!("this data set has no test split"),
         _ => {}
     }
-    // The run's own validation split, loaded again only where it is needed: the refit under
-    // other settings and the maps' pixel threshold.
-    let needed_for = match (settings, &maps) {
-        (Some(_), _) => Some("refitting the threshold under --model-config"),
-        (None, Some(_)) => Some("the maps' pixel threshold"),
-        (None, None) => None,
-    };
-    let run_valid = match needed_for {
-        Some(what) => Some(
-            (run.load_split())
-                .with_context(|| {
-                    format!(
-                        "{what} needs the run's validation split, loaded again from its data \
-                         set ({}): if the data set moved, name its new place (--run-data)",
-                        run.config.dataset.path.display()
-                    )
-                })?
-                .valid,
-        ),
-        None => None,
-    };
     refit_for_settings(
         &mut run,
         detector.as_ref(),
@@ -862,16 +860,19 @@ pub fn score_dataset(
     )?;
     let verdict = Verdict::of(&run, checkpoint, detector.as_ref(), false_alarm_rate)?;
     let threshold = verdict.threshold;
-    let pixel_threshold = match (&maps, &run_valid) {
-        (Some(m), Some(valid)) => {
-            let t = run::pixel_threshold(&run, detector.as_ref(), valid, m.options)?;
+    let pixel_threshold = match &maps {
+        Some(m) => {
+            let t = match &run_valid {
+                Some(valid) => run::pixel_threshold(&run, detector.as_ref(), valid, m.options)?,
+                None => stored_pixel_threshold(&run, checkpoint),
+            };
             let t = t.context("this model draws no anomaly maps (--maps)")?;
             // Created only once the maps can be drawn: a refusal leaves nothing behind.
             std::fs::create_dir_all(m.dir)
                 .with_context(|| format!("cannot create {}", m.dir.display()))?;
             Some(t)
         }
-        _ => None,
+        None => None,
     };
     let mut rows = Vec::new();
     for (part, set) in parts {
@@ -911,6 +912,64 @@ pub fn score_dataset(
         );
     }
     Ok(ScoreTable { rows, threshold })
+}
+
+/// Why scoring needs the run's own validation split again, if it does: the threshold's refit
+/// under other `settings`, the `maps`' pixel threshold (unless `calibration.json` stores it:
+/// unsmoothed maps under the run's own settings), or the conformal calibration behind a
+/// `false_alarm_rate` for a run older than `calibration.json`.
+fn run_split_needed_for(
+    run: &Run,
+    checkpoint: Checkpoint,
+    settings: Option<&Path>,
+    maps: Option<MapsOutput>,
+    false_alarm_rate: Option<f64>,
+) -> Option<&'static str> {
+    let stored_pixels = maps.is_some_and(|m| m.options.smooth_sigma.is_none())
+        && stored_pixel_threshold(run, checkpoint).is_some();
+    let calibrated = (run.calibration.as_ref()).is_some_and(|c| !c.of(checkpoint).is_empty());
+    if settings.is_some() {
+        Some("refitting the threshold under --model-config")
+    } else if maps.is_some() && !stored_pixels {
+        Some("the maps' pixel threshold")
+    } else if false_alarm_rate.is_some() && !calibrated {
+        Some("the calibration behind --false-alarm-rate")
+    } else {
+        None
+    }
+}
+
+/// The run's validation split, needed for `what`: loaded (`load`), or only checked to be
+/// there; the error says where it was looked for, and, unless the data were `moved` already,
+/// how to name a new place.
+fn run_validation_split(
+    run: &Run,
+    what: &str,
+    moved: bool,
+    load: bool,
+) -> crate::Result<Option<Samples>> {
+    let hint = |e: anyhow::Error| {
+        let place = run.config.dataset.path.display();
+        e.context(match moved {
+            true => format!("{what} needs the run's validation split, from --run-data {place}"),
+            false => format!(
+                "{what} needs the run's validation split, loaded again from its data set \
+                 ({place}): if the data set moved, name its new place (--run-data)"
+            ),
+        })
+    };
+    if !load {
+        source::check_present(&run.config.dataset).map_err(hint)?;
+        return Ok(None);
+    }
+    Ok(Some(run.load_split().map_err(hint)?.valid))
+}
+
+/// The pixel threshold of unsmoothed maps that training stored for `checkpoint`.
+fn stored_pixel_threshold(run: &Run, checkpoint: Checkpoint) -> Option<f64> {
+    (run.calibration.as_ref())
+        .and_then(|c| c.pixel_thresholds)
+        .map(|p| p.of(checkpoint))
 }
 
 /// What turns a score into a verdict: the threshold, and the calibration behind p-values.

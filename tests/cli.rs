@@ -696,7 +696,7 @@ fn eval_rescores_with_another_score() {
 }
 
 /// `oddity models` lists every model once, the detectors under the first heading and the
-/// baselines (autoencoder, OC-SVM, RX, local RX) under the second.
+/// baselines (autoencoder, OC-SVM, RX, local RX, Deep SVDD, GEOM, GOAD, OCGAN) under the second.
 #[test]
 fn models_are_listed_once_in_their_group() {
     let o = oddity(&["models"]);

@@ -720,10 +720,6 @@ fn same_seed_same_scores() {
     assert_ne!(scores_of(&a, &split), scores_of(&c, &split_c));
 }
 
-/// Saving a run and loading it back scores exactly like the trained model in memory, for both
-/// checkpoints.
-/// Save `trained`, load it back, and require the last weights' test AUROC to equal `auroc`,
-/// the trained model's: for runs too costly to train twice.
 /// The trained run, saved and loaded again, scores the test split exactly as in memory under
 /// both checkpoints, with the same thresholds and configuration. Leaves the best weights
 /// loaded in `trained`.

@@ -9,6 +9,7 @@ use oddity::data::source::{self, DatasetKind, DatasetSpec};
 use oddity::jobs::{self, TrainOutcome};
 use oddity::models::ModelConfig;
 use oddity::run::{Checkpoint, MapOptions, RunConfig};
+use std::path::Path;
 
 fn magnetic_tile(side: u32) -> DatasetSpec {
     let mut s = spec(DatasetKind::MagneticTile, fixture("magnetic-tile"));
@@ -221,6 +222,60 @@ fn autoencoder_localises_magnetic_tile_defects() {
     assert_eq!(drawn, 68);
     let e = score_with_maps().unwrap_err().to_string();
     assert!(e.contains("not empty"), "{e}");
+
+    // The run's data moved away: unsmoothed maps take the pixel threshold training stored and
+    // draw the same pictures; smoothed ones need the validation split, from `run_data`; a
+    // `run_data` nothing reads is refused.
+    let run_json = dir.join("run.json");
+    let recorded = std::fs::read_to_string(&run_json).unwrap();
+    let mut moved: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+    moved["dataset"]["path"] = dir.join("moved-away").to_str().unwrap().into();
+    std::fs::write(&run_json, moved.to_string()).unwrap();
+    let score_moved = |folder: &str, smooth_sigma: Option<f32>, run_data: Option<&Path>| {
+        let maps = dir.parent().unwrap().join(folder);
+        let scored = jobs::score_dataset(
+            &dir,
+            &magnetic_tile(64),
+            jobs::ScoreSplit::All,
+            jobs::ScoreOptions {
+                maps: Some(jobs::MapsOutput {
+                    dir: &maps,
+                    options: MapOptions { smooth_sigma },
+                }),
+                run_data,
+                ..jobs::ScoreOptions::new(Checkpoint::Last)
+            },
+            &device,
+        );
+        (scored, maps)
+    };
+    let scores = |t: &jobs::ScoreTable| t.rows.iter().map(|r| r.score).collect::<Vec<_>>();
+    let (stored, stored_maps) = score_moved("maps-stored", None, None);
+    let stored = stored.unwrap();
+    assert_eq!(
+        (scores(&stored), stored.threshold),
+        (scores(&table), table.threshold)
+    );
+    let picture = "train-0.png";
+    assert_eq!(
+        std::fs::read(stored_maps.join(picture)).unwrap(),
+        std::fs::read(maps.join(picture)).unwrap(),
+        "the stored pixel threshold draws what the recomputed one drew"
+    );
+    let (lost, lost_maps) = score_moved("maps-lost", Some(2.0), None);
+    let e = format!("{:#}", lost.unwrap_err());
+    assert!(e.contains("--run-data") && e.contains("moved-away"), "{e}");
+    assert!(!lost_maps.exists());
+    let fixture_path = fixture("magnetic-tile");
+    let (found, _) = score_moved("maps-found", Some(2.0), Some(&fixture_path));
+    assert_eq!(found.unwrap().rows.len(), table.rows.len());
+    let (unread, _) = score_moved("maps-unread", None, Some(&fixture_path));
+    let e = unread.unwrap_err().to_string();
+    assert!(
+        e.contains("--run-data") && e.contains("leave it out"),
+        "{e}"
+    );
+    std::fs::write(&run_json, recorded).unwrap();
     std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
 }
 

@@ -339,7 +339,8 @@ struct ScoreArgs {
     #[arg(long)]
     model_config: Option<PathBuf>,
     /// The run's own data set, moved since training: read its validation split from this file
-    /// or folder where scoring needs it (--maps, --model-config, a run without calibration.json).
+    /// or folder where scoring needs it (--model-config, --maps with --smooth, --false-alarm-rate
+    /// on a run without calibration.json; refused where nothing reads it).
     /// It must hold the same data, checked against the SHA-256 run.json records, as `eval --data`.
     #[arg(long)]
     run_data: Option<PathBuf>,

@@ -211,8 +211,8 @@ impl LabelledAnomalies {
             ),
             LabelledAnomalies::Share(f) => ensure!(
                 f.is_finite() && f > 0.0 && f < 1.0,
-                "--labelled-anomalies as a share must be between 0 and 1 (0.02 or 2%; a whole \
-                 number is a count), got {f}"
+                "--labelled-anomalies as a share must be between 0 and 1 (0.02 or 2%; a count \
+                 is written without a decimal point: 10), got {f}"
             ),
         }
         Ok(())
@@ -1074,6 +1074,15 @@ mod tests {
         };
         let s = split(&two_splits, &one_class, &seven).unwrap();
         assert_eq!(s.labelled.as_ref().map(|l| l.len()), Some(7));
+        // More than the anomalies outside the test set: refused, naming the count.
+        let too_many = SplitOptions {
+            labelled_anomalies: Some(LabelledAnomalies::Count(100_000)),
+            ..SplitOptions::default()
+        };
+        let e = split(&two_splits, &one_class, &too_many)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--labelled-anomalies 100000"), "{e}");
     }
 
     /// `--labelled-anomalies` reads a whole number as a count and a decimal or a percentage as
@@ -1088,7 +1097,8 @@ mod tests {
         assert_eq!(LabelledAnomalies::parse(" 1 ").unwrap(), Count(1));
         for (text, needle) in [
             ("0", "at least 1"),
-            ("1.5", "a whole number is a count"),
+            ("1.5", "without a decimal point"),
+            ("10.0", "without a decimal point"),
             ("150%", "between 0 and 1"),
             ("-3", "between 0 and 1"),
             ("NaN", "between 0 and 1"),

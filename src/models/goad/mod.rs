@@ -211,11 +211,13 @@ impl ModelSpec for GoadConfig {
         Scaling::MinusOneToOne
     }
 
-    /// A settings file naming a `preset` starts from that data set's official settings.
+    /// The WRN's settings, used by the `cifar10` preset only.
     const IMAGE_SETTINGS: &'static [&'static str] = &["depth", "widen", "shift", "image_size"];
+    /// The random affine maps' and the trunk's settings, used by the table presets only.
     const TABLE_SETTINGS: &'static [&'static str] =
         &["transforms", "transform_dim", "width", "trunk_layers"];
 
+    /// A settings file naming a `preset` starts from that data set's official settings.
     fn defaults_for_settings(settings: &super::Settings) -> crate::Result<Self> {
         super::spec::selected_defaults(settings, "goad", "preset", GoadConfig::official)
     }
