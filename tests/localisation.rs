@@ -200,38 +200,7 @@ fn autoencoder_localises_magnetic_tile_defects() {
     }
 
     // `score --maps`: every scored image drawn with its map, into a new folder only.
-    let maps = dir.parent().unwrap().join("maps");
-    let score_with_maps = || {
-        jobs::score_dataset(
-            &dir,
-            &magnetic_tile(64),
-            jobs::ScoreSplit::All,
-            jobs::ScoreOptions {
-                maps: Some(jobs::MapsOutput {
-                    dir: &maps,
-                    options: MapOptions::default(),
-                }),
-                ..jobs::ScoreOptions::new(Checkpoint::Last)
-            },
-            &device,
-        )
-    };
-    let table = score_with_maps().unwrap();
-    let drawn = std::fs::read_dir(&maps).unwrap().count();
-    assert_eq!(drawn, table.rows.len());
-    assert_eq!(drawn, 68);
-    let e = score_with_maps().unwrap_err().to_string();
-    assert!(e.contains("not empty"), "{e}");
-
-    // The run's data moved away: unsmoothed maps take the pixel threshold training stored and
-    // draw the same pictures; smoothed ones need the validation split, from `run_data`; a
-    // `run_data` nothing reads is refused.
-    let run_json = dir.join("run.json");
-    let recorded = std::fs::read_to_string(&run_json).unwrap();
-    let mut moved: serde_json::Value = serde_json::from_str(&recorded).unwrap();
-    moved["dataset"]["path"] = dir.join("moved-away").to_str().unwrap().into();
-    std::fs::write(&run_json, moved.to_string()).unwrap();
-    let score_moved = |folder: &str, smooth_sigma: Option<f32>, run_data: Option<&Path>| {
+    let score_with_maps = |folder: &str, smooth_sigma: Option<f32>, run_data: Option<&Path>| {
         let maps = dir.parent().unwrap().join(folder);
         let scored = jobs::score_dataset(
             &dir,
@@ -249,8 +218,27 @@ fn autoencoder_localises_magnetic_tile_defects() {
         );
         (scored, maps)
     };
+    let (table, maps) = score_with_maps("maps", None, None);
+    let table = table.unwrap();
+    let drawn = std::fs::read_dir(&maps).unwrap().count();
+    assert_eq!(drawn, table.rows.len());
+    assert_eq!(drawn, 68);
+    let e = score_with_maps("maps", None, None)
+        .0
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("not empty"), "{e}");
+
+    // The run's data moved away: unsmoothed maps take the pixel threshold training stored and
+    // draw the same pictures; smoothed ones need the validation split, from `run_data`; a
+    // `run_data` nothing reads is refused.
+    let run_json = dir.join("run.json");
+    let recorded = std::fs::read_to_string(&run_json).unwrap();
+    let mut moved: serde_json::Value = serde_json::from_str(&recorded).unwrap();
+    moved["dataset"]["path"] = dir.join("moved-away").to_str().unwrap().into();
+    std::fs::write(&run_json, moved.to_string()).unwrap();
     let scores = |t: &jobs::ScoreTable| t.rows.iter().map(|r| r.score).collect::<Vec<_>>();
-    let (stored, stored_maps) = score_moved("maps-stored", None, None);
+    let (stored, stored_maps) = score_with_maps("maps-stored", None, None);
     let stored = stored.unwrap();
     assert_eq!(
         (scores(&stored), stored.threshold),
@@ -262,14 +250,14 @@ fn autoencoder_localises_magnetic_tile_defects() {
         std::fs::read(maps.join(picture)).unwrap(),
         "the stored pixel threshold draws what the recomputed one drew"
     );
-    let (lost, lost_maps) = score_moved("maps-lost", Some(2.0), None);
+    let (lost, lost_maps) = score_with_maps("maps-lost", Some(2.0), None);
     let e = format!("{:#}", lost.unwrap_err());
     assert!(e.contains("--run-data") && e.contains("moved-away"), "{e}");
     assert!(!lost_maps.exists());
     let fixture_path = fixture("magnetic-tile");
-    let (found, _) = score_moved("maps-found", Some(2.0), Some(&fixture_path));
+    let (found, _) = score_with_maps("maps-found", Some(2.0), Some(&fixture_path));
     assert_eq!(found.unwrap().rows.len(), table.rows.len());
-    let (unread, _) = score_moved("maps-unread", None, Some(&fixture_path));
+    let (unread, _) = score_with_maps("maps-unread", None, Some(&fixture_path));
     let e = unread.unwrap_err().to_string();
     assert!(
         e.contains("--run-data") && e.contains("leave it out"),
