@@ -339,6 +339,29 @@ fn vae_with_the_logistic_decoder_learns_mnist_one_class() {
     assert_round_trip(c, "roundtrip-vae-logistic");
 }
 
+/// PixelCNN (32 filters, 3 type-B blocks) on the bundled digit-1 images, one-class, 5 epochs of
+/// batch 64, −log p(x) of the 8-bit levels. Measured (last epoch): AUROC 0.9930 / 0.9958 /
+/// 0.9971 (seeds 0–2); floor 0.98. The saved run scores the same after loading. Digit 1 is the
+/// simplest digit: with 3, 8 or 0 normal the same run gives 0.42, 0.37 and 0.19, the
+/// likelihood's preference for simple images (docs/results/ood.md).
+#[test]
+fn pixelcnn_learns_mnist_one_class() {
+    let mut c = config(
+        "pixelcnn",
+        builtin_mnist(),
+        Protocol::OneClass { class: "1".into() },
+        0,
+        5,
+    );
+    if let Some(p) = c.model.get_mut::<oddity::models::PixelCnnConfig>() {
+        p.filters = 32;
+        p.blocks = 3;
+    }
+    assert_learns(c.clone(), 0.98);
+    c.train.epochs = 1;
+    assert_round_trip(c, "roundtrip-pixelcnn");
+}
+
 /// Deep SVDD (one-class), the official MNIST LeNet, on the bundled digit-1 images under the
 /// paper's preprocessing (`gcn-l1`): 15 pretraining and 15 Deep SVDD epochs, batch 32, lr 1e-3
 /// (the paper: 150 + 150 epochs, batch 200, lr 1e-4, on 6 000 images). Measured: AUROC

@@ -60,6 +60,7 @@ builtin_models! {
     goad => GoadConfig,
     geom => GeomConfig,
     ocgan => OcganConfig,
+    pixelcnn => PixelCnnConfig,
 }
 
 /// Named losses of one training step, for the log and the progress bar.

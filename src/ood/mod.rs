@@ -513,7 +513,8 @@ pub fn train(
     })
 }
 
-/// The generative VAEs' weights in a run folder: the VAE, its background model.
+/// The generative density models' weights in a run folder: the model, its background model
+/// (named from when the VAE was the only one; PixelCNN's go by the same names).
 const GENERATIVE_FILES: [&str; 2] = [
     "generative-vae.safetensors",
     "generative-background.safetensors",

@@ -181,6 +181,8 @@ pub fn small(name: &str) -> ModelConfig {
         ("width", 8),
         ("latent_dim", 16),
         ("widen", 1),
+        ("filters", 8),
+        ("blocks", 1),
     ] {
         if map.contains_key(key) && !map[key].is_null() {
             map.insert(key.into(), value.into());
@@ -192,8 +194,9 @@ pub fn small(name: &str) -> ModelConfig {
     serde_json::from_value(v).unwrap()
 }
 
-/// The shape a model takes: its own image size in grey, or a table for models whose default
-/// networks are the tabular ones (EGBAD, ALAD) and for AnoGAN.
+/// The shape a model takes: its own image size in grey (28 × 28 for a model of images only that
+/// takes them at their own size, as PixelCNN), or a table for models whose default networks are
+/// the tabular ones (EGBAD, ALAD) and for AnoGAN.
 pub fn shape_for(config: &ModelConfig) -> oddity::data::SampleShape {
     let probe = oddity::data::SampleShape::Image {
         channels: 1,
@@ -211,6 +214,11 @@ pub fn shape_for(config: &ModelConfig) -> oddity::data::SampleShape {
             height: side,
             width: side,
         },
+        None if config.info().inputs.contains("images")
+            && !config.info().inputs.contains("tables") =>
+        {
+            probe
+        }
         _ => oddity::data::SampleShape::Table { features: 9 },
     }
 }
