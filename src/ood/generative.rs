@@ -688,6 +688,10 @@ mod tests {
             "{} vs {by_hand}",
             scores[2][0]
         );
+        // Saved and loaded (the run folder's two weights files), the pair scores the same.
+        let saved = models.save().unwrap();
+        let loaded = GenerativeModels::load(&config, [1, 6, 5], saved, 9, &Device::flex()).unwrap();
+        assert_eq!(loaded.scores(&images, &Device::flex()).unwrap(), scores);
     }
 
     /// The likelihood ratio is the difference of the two models' log-likelihoods and the
