@@ -322,6 +322,7 @@ const SIZE_FIELDS: &[&str] = &[
     "transforms",
     "transform_dim",
     "widen",
+    "filters",
 ];
 
 /// Hyper-parameters holding a list of layer widths.
@@ -435,6 +436,12 @@ mod tests {
                 "hidden_width",
                 serde_json::json!(0),
                 "hidden_width must be at least 1",
+            ),
+            (
+                "pixelcnn",
+                "filters",
+                serde_json::json!(0),
+                "filters must be at least 1",
             ),
             (
                 "advae",

@@ -251,6 +251,12 @@ pub const CASES: &[Case] = &[
     )
     .with_settings(r#"{"depth": 2}"#),
     Case::new(
+        "pixelcnn-mnist",
+        "pixelcnn",
+        image(1, 28),
+        "PixelCNN, 64 filters, 5 type-B blocks, MNIST shape (1×28×28)",
+    ),
+    Case::new(
         "geom-cifar",
         "geom",
         image(3, 32),

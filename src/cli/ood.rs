@@ -61,14 +61,16 @@ pub struct OodTrainArgs {
     /// At most this many auxiliary images (a seeded draw; synthetic sets draw this many).
     #[arg(long, requires = "auxiliary")]
     auxiliary_max: Option<usize>,
-    /// Also train the generative scores' VAE and its background VAE on the in-distribution
-    /// images (likelihood, likelihood ratio, input complexity; no labels used).
+    /// Also train the generative scores' density model (a VAE, or PixelCNN) and its background
+    /// model on the in-distribution images (likelihood, likelihood ratio, input complexity; no
+    /// labels used).
     #[arg(long)]
     generative: bool,
-    /// The generative VAEs' settings over the defaults, a JSON object or file: the VAE's fields
-    /// ("image_size", "latent_dim", "decoder": "gaussian" or "discretized-logistic" (a
-    /// likelihood of the 8-bit levels with learned per-pixel scales, as PixelCNN++'s),
-    /// "decoder_std", "epochs", "importance_samples", …) and "mutation_rate" (the background
+    /// The generative models' settings over the defaults, a JSON object or file: "model" ("vae",
+    /// the default, or "pixelcnn": an exact likelihood of grey 8-bit images), that model's
+    /// fields (the VAE's "image_size", "latent_dim", "decoder": "gaussian" or
+    /// "discretized-logistic", "decoder_std", "epochs", "importance_samples", …; PixelCNN's
+    /// "filters", "first_kernel", "blocks", "epochs", …) and "mutation_rate" (the background
     /// model's μ, 0.2).
     #[arg(long, requires = "generative")]
     generative_config: Option<String>,

@@ -16,8 +16,9 @@
 //!
 //! Deviations: grey images only (the paper's colour masks order R, G, B within a pixel); the
 //! residual block is one masked convolution rather than the paper's 1×1–3×3–1×1 bottleneck;
-//! the plain stack keeps the paper's blind spot (a gated PixelCNN removes it). The paper trains
-//! for its own image sizes; `filters`, `blocks` and the epochs are set for CPU budgets.
+//! the plain stack keeps the paper's blind spot (a gated PixelCNN removes it); the optimiser
+//! (Adam), the depth (`blocks`) and the width (`filters`, also the output layers' width) are
+//! set for CPU budgets, not taken from the paper's experiments.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
 use crate::data::SampleShape;
@@ -33,6 +34,11 @@ use serde::{Deserialize, Serialize};
 
 /// The 8-bit levels a pixel takes.
 const LEVELS: usize = 256;
+
+/// The widest first kernel and the deepest stack a configuration may ask for (the paper's
+/// deepest PixelCNN has 15 layers).
+const MAX_FIRST_KERNEL: usize = 15;
+const MAX_BLOCKS: usize = 64;
 
 /// PixelCNN hyper-parameters.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -258,9 +264,14 @@ impl ModelSpec for PixelCnnConfig {
 
     fn check(&self) -> crate::Result<()> {
         anyhow::ensure!(
-            self.first_kernel % 2 == 1 && self.first_kernel >= 3,
-            "pixelcnn first_kernel must be odd and at least 3, got {}",
+            self.first_kernel % 2 == 1 && (3..=MAX_FIRST_KERNEL).contains(&self.first_kernel),
+            "pixelcnn first_kernel must be odd, from 3 to {MAX_FIRST_KERNEL}, got {}",
             self.first_kernel
+        );
+        anyhow::ensure!(
+            self.blocks <= MAX_BLOCKS,
+            "pixelcnn blocks must be at most {MAX_BLOCKS}, got {}",
+            self.blocks
         );
         Ok(())
     }
@@ -279,6 +290,12 @@ impl Detector for PixelCnn {
         let b = batch.dims()[0];
         let nll = self.net.valid().pixel_nll(self.images(batch));
         nll.reshape([b as i32, -1]).sum_dim(1).reshape([b])
+    }
+
+    /// The training loss's unit, `−log p` per pixel (the score is the sum over the image).
+    fn validation_loss(&self, batch: Tensor<2>) -> Tensor<1> {
+        let pixels = batch.dims()[1] as f64;
+        self.score(batch) / pixels
     }
 
     fn anomaly_map(&self, batch: Tensor<2>) -> Option<Tensor<4>> {
@@ -326,10 +343,10 @@ mod tests {
         assert_eq!(seven.iter().sum::<f32>(), 24.0, "3 rows of 7 and 3 pixels of the 4th");
     }
 
-    fn small() -> PixelCnn {
+    fn small(first_kernel: usize) -> PixelCnn {
         let config = PixelCnnConfig {
             filters: 8,
-            first_kernel: 3,
+            first_kernel,
             blocks: 2,
             ..PixelCnnConfig::default()
         };
@@ -347,32 +364,34 @@ mod tests {
 
     /// A pixel's predicted distribution depends only on the pixels before it: changing a pixel
     /// never moves its own logits or those of the pixels before it, and moves those of the
-    /// pixel to its right.
+    /// pixel to its right and of the pixel below it; with a 3 × 3 first kernel and with the
+    /// paper's 7 × 7 (wider than the 5 × 4 image).
     #[test]
     fn each_pixel_sees_only_the_pixels_before_it() {
-        let model = small();
-        let base: Vec<f32> = (0..20).map(|i| ((i * 37) % 256) as f32 / 127.5 - 1.0).collect();
-        let logits = |values: &[f32]| {
-            let x = model.images(image(values));
-            model.net.valid().logits(x).into_data().try_into_vec::<f32>().unwrap()
-        };
-        let before = logits(&base);
-        for changed in [0, 5, 7, 19] {
-            let mut other = base.clone();
-            other[changed] = -other[changed];
-            let after = logits(&other);
-            for pixel in 0..20 {
-                let moved = (0..LEVELS).any(|l| before[l * 20 + pixel] != after[l * 20 + pixel]);
-                if pixel <= changed {
-                    assert!(!moved, "pixel {pixel} saw pixel {changed}");
+        for first_kernel in [3, 7] {
+            let model = small(first_kernel);
+            let base: Vec<f32> = (0..20).map(|i| ((i * 37) % 256) as f32 / 127.5 - 1.0).collect();
+            let logits = |values: &[f32]| {
+                let x = model.images(image(values));
+                model.net.valid().logits(x).into_data().try_into_vec::<f32>().unwrap()
+            };
+            let moves = |before: &[f32], after: &[f32], pixel: usize| {
+                (0..LEVELS).any(|l| before[l * 20 + pixel] != after[l * 20 + pixel])
+            };
+            let before = logits(&base);
+            for changed in [0, 5, 7, 19] {
+                let mut other = base.clone();
+                other[changed] = -other[changed];
+                let after = logits(&other);
+                for pixel in 0..=changed {
+                    assert!(!moves(&before, &after, pixel), "k {first_kernel}: pixel {pixel} saw pixel {changed}");
                 }
-            }
-            if changed % 4 != 3 {
-                let next = changed + 1;
-                assert!(
-                    (0..LEVELS).any(|l| before[l * 20 + next] != after[l * 20 + next]),
-                    "pixel {next} does not see pixel {changed} before it"
-                );
+                if changed % 4 != 3 {
+                    assert!(moves(&before, &after, changed + 1), "k {first_kernel}: the pixel right of {changed}");
+                }
+                if changed + 4 < 20 {
+                    assert!(moves(&before, &after, changed + 4), "k {first_kernel}: the pixel below {changed}");
+                }
             }
         }
     }
@@ -382,8 +401,9 @@ mod tests {
     /// scored as their level; the 256 levels of one pixel make a distribution.
     #[test]
     fn score_is_the_negative_log_probability_of_the_levels() {
-        let model = small();
-        let levels: Vec<usize> = (0..20).map(|i| (i * 53 + 11) % 256).collect();
+        let model = small(3);
+        let mut levels: Vec<usize> = (0..20).map(|i| (i * 53 + 11) % 256).collect();
+        (levels[3], levels[4]) = (0, 255);
         let values: Vec<f32> = levels.iter().map(|&l| l as f32 / 127.5 - 1.0).collect();
         let logits = model
             .net
@@ -405,7 +425,9 @@ mod tests {
         assert!((score - by_hand).abs() < 1e-3 * by_hand.abs(), "{score} vs {by_hand}");
         let map: f32 = model.anomaly_map(image(&values)).unwrap().sum().into_scalar();
         assert!((map as f64 - by_hand).abs() < 1e-3 * by_hand.abs());
-        let nudged: Vec<f32> = values.iter().map(|v| v + 0.3 / 127.5).collect();
+        // Values between levels, or past either end, are scored as their level.
+        let mut nudged: Vec<f32> = values.iter().map(|v| v + 0.3 / 127.5).collect();
+        (nudged[3], nudged[4]) = (-1.2, 1.3);
         assert_eq!(
             model.score(image(&nudged)).into_scalar::<f32>(),
             model.score(image(&values)).into_scalar::<f32>()
@@ -433,6 +455,13 @@ mod tests {
             ..PixelCnnConfig::default()
         };
         assert!(ModelSpec::check(&even).is_err());
+        for (bad, needle) in [
+            (PixelCnnConfig { first_kernel: 17, ..PixelCnnConfig::default() }, "first_kernel"),
+            (PixelCnnConfig { blocks: 1000, ..PixelCnnConfig::default() }, "blocks"),
+        ] {
+            let e = super::super::ModelConfig::new(bad).validate().unwrap_err().to_string();
+            assert!(e.contains(needle), "{e}");
+        }
         assert!(ModelSpec::check_image_scaling(&PixelCnnConfig::default(), Scaling::Standardise).is_err());
     }
 }

@@ -91,7 +91,8 @@ pub struct OodConfig {
     /// Outlier exposure during training; `None` trains on the in-distribution images alone.
     #[serde(default)]
     pub outlier_exposure: Option<OutlierExposure>,
-    /// The generative scores' VAE and background VAE; `None` trains the classifier alone.
+    /// The generative scores' density model and its background model; `None` trains the
+    /// classifier alone.
     #[serde(default)]
     pub generative: Option<GenerativeConfig>,
 }
@@ -151,7 +152,7 @@ pub struct OodRequest {
     pub adversarial_epsilon: f64,
     /// Outlier exposure during training.
     pub outlier_exposure: Option<OutlierExposure>,
-    /// The generative scores' VAEs.
+    /// The generative scores' density models.
     pub generative: Option<GenerativeConfig>,
 }
 
@@ -173,7 +174,7 @@ impl From<OodConfig> for OodRequest {
 impl OodRequest {
     /// Refuse every setting that is wrong whatever the images, before they are read (the
     /// classifier's network against the images' size, the auxiliary set and the generative
-    /// VAE's input side are checked once the images are known).
+    /// model's input are checked once the images are known).
     pub fn check(&self) -> crate::Result<()> {
         self.data.check()?;
         self.classifier.check()?;
@@ -320,13 +321,13 @@ pub struct OodRun {
     pub trained: Classifier,
     /// The same on the plain device.
     pub scoring: Classifier,
-    /// The generative scores' VAEs, when the run trained them.
+    /// The generative scores' density models, when the run trained them.
     pub generative: Option<GenerativeModels>,
 }
 
 impl OodRun {
     /// The names of the run's scores, in the order [`score_images`] gives them: [`SCORES`],
-    /// then [`GENERATIVE_SCORES`] when the run has its VAEs.
+    /// then [`GENERATIVE_SCORES`] when the run has its density models.
     pub fn score_names(&self) -> Vec<&'static str> {
         let mut names = SCORES.to_vec();
         if self.generative.is_some() {
