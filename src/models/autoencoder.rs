@@ -216,21 +216,11 @@ impl Detector for Autoencoder {
     }
 
     fn trainables(&self) -> Trainables<'_> {
-        Trainables {
-            networks: &self.net,
-            optimizers: vec![&self.optim],
-            rng: None,
-            average: None,
-        }
+        Trainables::of_one(&self.net, &self.optim)
     }
 
     fn trainables_mut(&mut self) -> TrainablesMut<'_> {
-        TrainablesMut {
-            networks: &mut self.net,
-            optimizers: vec![&mut self.optim],
-            rng: None,
-            average: None,
-        }
+        TrainablesMut::of_one(&mut self.net, &mut self.optim)
     }
 }
 

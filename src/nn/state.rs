@@ -72,6 +72,30 @@ pub struct TrainablesMut<'a> {
     pub average: Option<&'a mut dyn Weights>,
 }
 
+impl<'a> Trainables<'a> {
+    /// One set of networks trained by one optimizer, with no random generator or average.
+    pub fn of_one(networks: &'a dyn Weights, optimizer: &'a NetOptimizer) -> Self {
+        Trainables {
+            networks,
+            optimizers: vec![optimizer],
+            rng: None,
+            average: None,
+        }
+    }
+}
+
+impl<'a> TrainablesMut<'a> {
+    /// [`Trainables::of_one`], to restore into.
+    pub fn of_one(networks: &'a mut dyn Weights, optimizer: &'a mut NetOptimizer) -> Self {
+        TrainablesMut {
+            networks,
+            optimizers: vec![optimizer],
+            rng: None,
+            average: None,
+        }
+    }
+}
+
 /// The magic at the start of a serialised training state.
 const MAGIC: &[u8; 8] = b"ODDSTATE";
 

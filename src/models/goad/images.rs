@@ -142,21 +142,11 @@ impl Detector for GoadImages {
     }
 
     fn trainables(&self) -> Trainables<'_> {
-        Trainables {
-            networks: &self.nets,
-            optimizers: vec![&self.optim],
-            rng: None,
-            average: None,
-        }
+        Trainables::of_one(&self.nets, &self.optim)
     }
 
     fn trainables_mut(&mut self) -> TrainablesMut<'_> {
-        TrainablesMut {
-            networks: &mut self.nets,
-            optimizers: vec![&mut self.optim],
-            rng: None,
-            average: None,
-        }
+        TrainablesMut::of_one(&mut self.nets, &mut self.optim)
     }
 }
 
