@@ -828,10 +828,7 @@ pub fn score_dataset(
     // The run's own split, checked (or loaded, where it is scored here) before the new data
     // are read; only the calibration of an old run is loaded later, by its verdict.
     let run_valid = match needed_for {
-        Some(what) => {
-            let load = settings.is_some() || maps.is_some();
-            run_validation_split(&run, what, run_data.is_some(), load)?
-        }
+        Some((what, load)) => run_validation_split(&run, what, run_data.is_some(), load)?,
         None => None,
     };
     let source = match unlabelled {
@@ -864,7 +861,7 @@ pub fn score_dataset(
         Some(m) => {
             let t = match &run_valid {
                 Some(valid) => run::pixel_threshold(&run, detector.as_ref(), valid, m.options)?,
-                None => stored_pixel_threshold(&run, checkpoint),
+                None => (run.calibration.as_ref()).and_then(|c| c.pixel_threshold(checkpoint)),
             };
             let t = t.context("this model draws no anomaly maps (--maps)")?;
             // Created only once the maps can be drawn: a refusal leaves nothing behind.
@@ -914,26 +911,30 @@ pub fn score_dataset(
     Ok(ScoreTable { rows, threshold })
 }
 
-/// Why scoring needs the run's own validation split again, if it does: the threshold's refit
-/// under other `settings`, the `maps`' pixel threshold (unless `calibration.json` stores it:
-/// unsmoothed maps under the run's own settings), or the conformal calibration behind a
-/// `false_alarm_rate` for a run older than `calibration.json`.
+/// Why scoring needs the run's own validation split again, if it does, and whether it is
+/// scored here (`true`: the threshold's refit under other `settings`, the `maps`' pixel
+/// threshold unless `calibration.json` stores it for unsmoothed maps under the run's own
+/// settings) or only by the verdict (`false`: the conformal calibration behind a
+/// `false_alarm_rate` for a run older than `calibration.json`).
 fn run_split_needed_for(
     run: &Run,
     checkpoint: Checkpoint,
     settings: Option<&Path>,
     maps: Option<MapsOutput>,
     false_alarm_rate: Option<f64>,
-) -> Option<&'static str> {
+) -> Option<(&'static str, bool)> {
+    let calibration = run.calibration.as_ref();
     let stored_pixels = maps.is_some_and(|m| m.options.smooth_sigma.is_none())
-        && stored_pixel_threshold(run, checkpoint).is_some();
-    let calibrated = (run.calibration.as_ref()).is_some_and(|c| !c.of(checkpoint).is_empty());
+        && calibration
+            .and_then(|c| c.pixel_threshold(checkpoint))
+            .is_some();
+    let calibrated = calibration.is_some_and(|c| !c.of(checkpoint).is_empty());
     if settings.is_some() {
-        Some("refitting the threshold under --model-config")
+        Some(("refitting the threshold under --model-config", true))
     } else if maps.is_some() && !stored_pixels {
-        Some("the maps' pixel threshold")
+        Some(("the maps' pixel threshold", true))
     } else if false_alarm_rate.is_some() && !calibrated {
-        Some("the calibration behind --false-alarm-rate")
+        Some(("the calibration behind --false-alarm-rate", false))
     } else {
         None
     }
@@ -963,13 +964,6 @@ fn run_validation_split(
         return Ok(None);
     }
     Ok(Some(run.load_split().map_err(hint)?.valid))
-}
-
-/// The pixel threshold of unsmoothed maps that training stored for `checkpoint`.
-fn stored_pixel_threshold(run: &Run, checkpoint: Checkpoint) -> Option<f64> {
-    (run.calibration.as_ref())
-        .and_then(|c| c.pixel_thresholds)
-        .map(|p| p.of(checkpoint))
 }
 
 /// What turns a score into a verdict: the threshold, and the calibration behind p-values.

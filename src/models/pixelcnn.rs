@@ -24,6 +24,7 @@ use super::{Detector, ModelInfo, ModelSpec, StepLosses};
 use crate::data::SampleShape;
 use crate::data::preprocess::Scaling;
 use crate::nn::init::component_rng;
+use crate::nn::levels::{from_level_indices, level_indices};
 use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
@@ -162,14 +163,12 @@ impl PixelCnnNet {
 
     /// `−log p` of every pixel's level, `[B, 1, H, W]`, for `x` `[B, 1, H, W]` in `[−1, 1]`.
     fn pixel_nll(&self, x: Tensor<4>) -> Tensor<4> {
-        let levels = (x.clone() + 1.0)
-            .mul_scalar(127.5)
-            .round()
-            .clamp(0.0, (LEVELS - 1) as f64)
-            .int();
+        let levels = level_indices(x);
         // The network reads each pixel as its level, as the likelihood scores it.
-        let on_levels = levels.clone().float() / 127.5 - 1.0;
-        log_softmax(self.logits(on_levels), 1).gather(1, levels).neg()
+        let on_levels = from_level_indices(levels.clone());
+        log_softmax(self.logits(on_levels), 1)
+            .gather(1, levels.int())
+            .neg()
     }
 }
 

@@ -418,9 +418,7 @@ impl Vae {
     fn on_levels(&self, x: Tensor<2>) -> Tensor<2> {
         match self.config.decoder {
             VaeDecoder::Gaussian => x,
-            VaeDecoder::DiscretizedLogistic => {
-                (x + 1.0).mul_scalar(127.5).round().clamp(0.0, 255.0) / 127.5 - 1.0
-            }
+            VaeDecoder::DiscretizedLogistic => crate::nn::levels::on_levels(x),
         }
     }
 

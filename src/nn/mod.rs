@@ -9,6 +9,7 @@ pub mod dropout;
 pub mod ema;
 pub mod geometric;
 pub mod init;
+pub mod levels;
 pub mod loss;
 pub mod mlp;
 pub mod optim;

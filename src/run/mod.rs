@@ -460,6 +460,12 @@ impl PixelThresholds {
 }
 
 impl CalibrationScores {
+    /// The pixel threshold of unsmoothed maps stored for `checkpoint`, for models that draw
+    /// maps.
+    pub fn pixel_threshold(&self, checkpoint: Checkpoint) -> Option<f64> {
+        self.pixel_thresholds.map(|p| p.of(checkpoint))
+    }
+
     /// The scores of `checkpoint`.
     pub fn of(&self, checkpoint: Checkpoint) -> &[f32] {
         match checkpoint {

@@ -162,9 +162,8 @@ impl ServedModel {
             ),
             (None, _) => run.thresholds.of(checkpoint).value,
         };
-        let pixel_threshold = (run.calibration.as_ref())
-            .and_then(|c| c.pixel_thresholds)
-            .map(|p| p.of(checkpoint));
+        let pixel_threshold =
+            (run.calibration.as_ref()).and_then(|c| c.pixel_threshold(checkpoint));
         let (queue, jobs) = std::sync::mpsc::sync_channel(options.limits.queue);
         let (ready, started) = std::sync::mpsc::channel();
         let limits = options.limits;
