@@ -19,7 +19,7 @@
 # so the training rows); seed 0's runs are `digitK` (`classK` for CIFAR-10), the others
 # `digitK-seedS`, and the table gives their mean ± std beside seed 0.
 #
-#   PYTHON=/tmp/scipy/bin/python scripts/results_ocsvm.sh [SHARED_DATA_DIR] [OUT_DIR]
+#   PYTHON=bench/reference/.venv/bin/python scripts/results_ocsvm.sh [SHARED_DATA_DIR] [OUT_DIR]
 #   DATASET=cifar10 SEEDS="0 1 2" scripts/results_ocsvm.sh ../shared/data runs/ocsvm-cifar10
 set -euo pipefail
 DATA=${1:-../shared/data}
