@@ -29,6 +29,7 @@ pub mod data;
 pub mod generative;
 pub mod oracle;
 pub mod scores;
+pub mod selection;
 
 use crate::io::{read_json, write_json};
 use crate::metrics::auroc;
@@ -861,8 +862,7 @@ fn odin_grid(
         .collect()
 }
 
-/// ODIN's ε: the grid value whose perturbed validation images have the highest mean
-/// tempered top probability (the smallest such ε on ties).
+/// ODIN's ε on the validation images ([`selection::odin_epsilon`]).
 fn choose_odin_epsilon(
     trained: &Classifier,
     scoring: &Classifier,
@@ -878,20 +878,7 @@ fn choose_odin_epsilon(
         &ODIN_EPSILONS,
         device,
     );
-    let selection: Vec<(f64, f64)> = ODIN_EPSILONS
-        .iter()
-        .zip(&grid)
-        .map(|(&epsilon, s)| {
-            (
-                epsilon,
-                s.iter().map(|&v| v as f64).sum::<f64>() / s.len() as f64,
-            )
-        })
-        .collect();
-    let best = selection
-        .iter()
-        .fold(selection[0], |best, &p| if p.1 > best.1 { p } else { best });
-    (best.0, selection)
+    selection::odin_epsilon(&ODIN_EPSILONS.into_iter().zip(grid).collect::<Vec<_>>())
 }
 
 /// FGSM: each image one step of `epsilon` along the sign of its cross-entropy's input
@@ -956,7 +943,8 @@ fn stage_confidence_grid(
         .collect()
 }
 
-/// The Mahalanobis ε and ensemble of the validation-free variant (see the module's docs).
+/// The Mahalanobis ε and ensemble of the validation-free variant
+/// ([`selection::validation_free_ensemble`]).
 #[allow(clippy::type_complexity)]
 fn choose_mahalanobis(
     trained: &Classifier,
@@ -966,64 +954,38 @@ fn choose_mahalanobis(
     adversarial: &Images,
     device: &Device,
 ) -> crate::Result<(f64, Vec<(f64, f64)>, LogisticEnsemble)> {
-    let n = validation.len();
-    let half = n / 2;
-    let labels: Vec<u8> = [vec![1u8; n], vec![0u8; n]].concat();
-    let fit_part: Vec<usize> = (0..half).chain(n..n + half).collect();
-    let held_part: Vec<usize> = (half..n).chain(n + half..2 * n).collect();
-    let mut selection = Vec::new();
-    let mut best: Option<(f64, f64, Vec<Vec<f64>>)> = None;
-    let inside = stage_confidence_grid(
-        trained,
-        scoring,
-        stages,
-        validation,
-        &MAHALANOBIS_EPSILONS,
-        device,
-    );
-    let outside = stage_confidence_grid(
-        trained,
-        scoring,
-        stages,
-        adversarial,
-        &MAHALANOBIS_EPSILONS,
-        device,
-    );
-    for ((&epsilon, inside), outside) in MAHALANOBIS_EPSILONS.iter().zip(inside).zip(outside) {
-        let rows: Vec<Vec<f64>> = inside.into_iter().chain(outside).collect();
-        let pick = |part: &[usize]| -> (Vec<Vec<f64>>, Vec<u8>) {
-            (
-                part.iter().map(|&i| rows[i].clone()).collect(),
-                part.iter().map(|&i| labels[i]).collect(),
-            )
-        };
-        let (fit_rows, fit_labels) = pick(&fit_part);
-        let (held_rows, held_labels) = pick(&held_part);
-        // Where no stage counts for in-distribution at this ε, the ensemble is no better than
-        // chance.
-        let separation = match LogisticEnsemble::fit_non_negative(&fit_rows, &fit_labels) {
-            Ok(ensemble) => {
-                let held_scores: Vec<f32> =
-                    held_rows.iter().map(|r| ensemble.score(r) as f32).collect();
-                auroc(&held_scores, &held_labels)?
-            }
-            Err(_) => 0.5,
-        };
-        selection.push((epsilon, separation));
-        if best.as_ref().is_none_or(|b| separation > b.1) {
-            best = Some((epsilon, separation, rows));
-        }
-    }
-    let (epsilon, _, rows) = best.expect("the grid is not empty");
-    // Where no stage counts for in-distribution at any ε, the ensemble falls back to the
-    // penultimate stage alone (weight 1), the plain Mahalanobis score.
-    let ensemble = LogisticEnsemble::fit_non_negative(&rows, &labels).unwrap_or_else(|_| {
-        eprintln!("note: no stage separates validation images from FGSM ones; the ensemble is the penultimate stage alone");
-        let mut weights = vec![0.0; stages.len()];
-        weights[stages.len() - 1] = 1.0;
-        LogisticEnsemble { weights, bias: 0.0 }
-    });
-    Ok((epsilon, selection, ensemble))
+    let grid = stage_rows(trained, scoring, stages, validation, adversarial, device);
+    selection::validation_free_ensemble(grid)
+}
+
+/// The per-stage confidences of `inside` and `outside` at every ε of the Mahalanobis grid.
+fn stage_rows(
+    trained: &Classifier,
+    scoring: &Classifier,
+    stages: &[ClassGaussians],
+    inside: &Images,
+    outside: &Images,
+    device: &Device,
+) -> Vec<selection::StageRows> {
+    let grid = |images| {
+        stage_confidence_grid(
+            trained,
+            scoring,
+            stages,
+            images,
+            &MAHALANOBIS_EPSILONS,
+            device,
+        )
+    };
+    MAHALANOBIS_EPSILONS
+        .into_iter()
+        .zip(grid(inside).into_iter().zip(grid(outside)))
+        .map(|(epsilon, (inside, outside))| selection::StageRows {
+            epsilon,
+            inside,
+            outside,
+        })
+        .collect()
 }
 
 /// The scores that step the input, at one setting `[ODIN's T, ODIN's ε, Mahalanobis ε]`:
@@ -1324,6 +1286,43 @@ mod tests {
         let first = -0.5 * (0.25f64.ln() + 0.75f64.ln());
         let by_hand = (first + 2f64.ln()) / 2.0;
         assert!((got - by_hand).abs() < 1e-6, "{got} vs {by_hand}");
+    }
+
+    /// The oracle's tuning images: `min(count, n/2)` of a seeded draw, disjoint from the
+    /// images measured, together all of them, each part in its original order; the same seed
+    /// draws the same images, another seed others.
+    #[test]
+    fn tuning_images_are_apart_from_the_measured_ones() {
+        let d = 2;
+        let images = Images {
+            values: (0..40).map(|v| v as f32).collect(),
+            labels: vec![0; 20],
+            origin: (100..120).collect(),
+        };
+        let (tune, rest) = split_tuning(images.clone(), 1000, d, 7, 3);
+        assert_eq!((tune.len(), rest.len()), (10, 10));
+        let (few, others) = split_tuning(images.clone(), 4, d, 7, 3);
+        assert_eq!((few.len(), others.len()), (4, 16));
+        for (part, whole) in [(&tune, &rest), (&few, &others)] {
+            let mut all: Vec<u32> = part.origin.iter().chain(&whole.origin).copied().collect();
+            assert!(part.origin.windows(2).all(|w| w[0] < w[1]));
+            assert!(whole.origin.windows(2).all(|w| w[0] < w[1]));
+            all.sort_unstable();
+            assert_eq!(all, images.origin);
+        }
+        // Each image keeps its own pixels.
+        for (k, &o) in tune.origin.iter().enumerate() {
+            let i = (o - 100) as usize;
+            assert_eq!(
+                &tune.values[k * d..(k + 1) * d],
+                &images.values[i * d..(i + 1) * d]
+            );
+        }
+        assert_eq!(
+            split_tuning(images.clone(), 1000, d, 7, 3).0.origin,
+            tune.origin
+        );
+        assert_ne!(split_tuning(images, 1000, d, 8, 3).0.origin, tune.origin);
     }
 
     /// FGSM moves each pixel by exactly ε (or to the edge of [0, 1]) along the sign of the

@@ -13,11 +13,7 @@
 //!   code; the regression is refitted on all tuning images at the chosen ε.
 
 use super::scores::LogisticEnsemble;
-use super::{
-    MAHALANOBIS_EPSILONS, ODIN_EPSILONS, OodRun, input_step_scores, odin_grid,
-    stage_confidence_grid,
-};
-use crate::metrics::ood::ood_metrics;
+use super::{ODIN_EPSILONS, OodRun, input_step_scores, odin_grid, selection, stage_rows};
 use crate::ood::data::Images;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -54,61 +50,28 @@ pub fn tune(
     device: &Device,
 ) -> crate::Result<OracleChoice> {
     let (trained, scoring) = (&run.trained, &run.scoring);
-    let mut odin = (f64::INFINITY, 1.0, 0.0);
+    let mut odin_grid_scores = Vec::new();
     for &t in &ODIN_TEMPERATURES {
         let inside = odin_grid(trained, scoring, tune_in, t, &ODIN_EPSILONS, device);
         let outside = odin_grid(trained, scoring, tune_out, t, &ODIN_EPSILONS, device);
-        for ((&e, i), o) in ODIN_EPSILONS.iter().zip(&inside).zip(&outside) {
-            let fpr = ood_metrics(i, o)?.fpr_at_95_tpr;
-            if fpr < odin.0 {
-                odin = (fpr, t, e);
-            }
+        for ((&e, i), o) in ODIN_EPSILONS.iter().zip(inside).zip(outside) {
+            odin_grid_scores.push(((t, e), i, o));
         }
     }
-    let stages = &run.mahalanobis.stages;
-    let inside = stage_confidence_grid(
+    let (odin_temperature, odin_epsilon) = selection::oracle_odin(&odin_grid_scores)?;
+    let grid = stage_rows(
         trained,
         scoring,
-        stages,
+        &run.mahalanobis.stages,
         tune_in,
-        &MAHALANOBIS_EPSILONS,
-        device,
-    );
-    let outside = stage_confidence_grid(
-        trained,
-        scoring,
-        stages,
         tune_out,
-        &MAHALANOBIS_EPSILONS,
         device,
     );
+    let (mahalanobis_epsilon, ensemble) = selection::oracle_ensemble(grid)?;
     let (n_in, n_out) = (tune_in.len(), tune_out.len());
-    let labels: Vec<u8> = [vec![1u8; n_in], vec![0u8; n_out]].concat();
-    // Fit on the first half of each side, judge on the second.
-    let fit_part: Vec<usize> = (0..n_in / 2).chain(n_in..n_in + n_out / 2).collect();
-    let judge_in: Vec<usize> = (n_in / 2..n_in).collect();
-    let judge_out: Vec<usize> = (n_in + n_out / 2..n_in + n_out).collect();
-    let mut best: Option<(f64, f64, Vec<Vec<f64>>)> = None;
-    for ((&e, i), o) in MAHALANOBIS_EPSILONS.iter().zip(inside).zip(outside) {
-        let rows: Vec<Vec<f64>> = i.into_iter().chain(o).collect();
-        let fit_rows: Vec<Vec<f64>> = fit_part.iter().map(|&k| rows[k].clone()).collect();
-        let fit_labels: Vec<u8> = fit_part.iter().map(|&k| labels[k]).collect();
-        let ensemble = LogisticEnsemble::fit(&fit_rows, &fit_labels)?;
-        let judged = |part: &[usize]| -> Vec<f32> {
-            part.iter()
-                .map(|&k| ensemble.score(&rows[k]) as f32)
-                .collect()
-        };
-        let fpr = ood_metrics(&judged(&judge_in), &judged(&judge_out))?.fpr_at_95_tpr;
-        if best.as_ref().is_none_or(|b| fpr < b.0) {
-            best = Some((fpr, e, rows));
-        }
-    }
-    let (_, mahalanobis_epsilon, rows) = best.expect("the grid is not empty");
-    let ensemble = LogisticEnsemble::fit(&rows, &labels)?;
     Ok(OracleChoice {
-        odin_temperature: odin.1,
-        odin_epsilon: odin.2,
+        odin_temperature,
+        odin_epsilon,
         mahalanobis_epsilon,
         ensemble,
         tuning_in: n_in,
