@@ -722,6 +722,57 @@ mod tests {
         assert!(e.contains("deep-sad"), "{e}");
     }
 
+    /// The soft-boundary step loss is `R² + (1/ν)·mean max(0, ‖φ(x) − c‖² − R²)` by hand, R
+    /// stays put through the warm-up epochs and after them becomes the (1 − ν) quantile of the
+    /// batch's distances `‖φ(x) − c‖` (the code's `get_radius`), as they were before the step.
+    #[test]
+    fn soft_boundary_steps_and_radius_follow_the_code() {
+        let device = Device::flex();
+        let config = DeepSvddConfig {
+            objective: Objective::SoftBoundary,
+            nu: 0.25,
+            pretrain_epochs: 1,
+            warm_up_epochs: 1,
+            latent_dim: 16,
+            ..DeepSvddConfig::default()
+        };
+        let train = images(6);
+        let mut model = config.build(train.shape, &device, 4).unwrap();
+        model.begin_epoch(1);
+        model.fit_statistics(&train).unwrap();
+        let train_device = device.clone().autodiff();
+        let batch = || Tensor::<2>::from_data(TensorData::new(train.values.clone(), [6, 784]), &train_device);
+        let distances = |model: &DeepSvdd| -> Vec<f64> {
+            let codes = values(model.nets.autoencoder.encoder.forward(as_images(batch(), [1, 28, 28])));
+            let centre = values(model.nets.centre.val());
+            codes
+                .chunks(16)
+                .map(|z| z.iter().zip(&centre).map(|(a, b)| ((a - b) as f64).powi(2)).sum())
+                .collect()
+        };
+        // R² between the distances, so that the hinge is open for some images and shut for others.
+        let mut sorted = distances(&model);
+        sorted.sort_by(f64::total_cmp);
+        let r2 = (sorted[2] + sorted[3]) / 2.0;
+        model.nets.radius = Param::from_tensor(Tensor::from_floats([r2.sqrt() as f32], &device)).set_require_grad(false);
+        for epoch in [2, 3] {
+            model.begin_epoch(epoch);
+            let r2 = (values(model.nets.radius.val())[0] as f64).powi(2);
+            let dist = distances(&model);
+            let expected = r2 + dist.iter().map(|d| (d - r2).max(0.0)).sum::<f64>() / 6.0 / 0.25;
+            let got = model.train_step(batch()).unwrap()[0].1 as f64;
+            assert!((got - expected).abs() <= 1e-4 * expected, "epoch {epoch}: {got} vs {expected}");
+            let radius = values(model.nets.radius.val())[0] as f64;
+            if epoch == 2 {
+                assert_eq!(radius, r2.sqrt() as f32 as f64, "R moved in the warm-up epoch");
+            } else {
+                let mut roots: Vec<f32> = dist.iter().map(|d| d.sqrt() as f32).collect();
+                let want = quantile(&mut roots, 0.75);
+                assert!((radius - want).abs() <= 1e-4 * want, "R {radius} vs {want}");
+            }
+        }
+    }
+
     /// Every float parameter's path in `module` with its largest magnitude.
     fn parameters<M: Module>(module: &M) -> Vec<(String, f32)> {
         struct Collect {
