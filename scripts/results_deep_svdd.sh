@@ -2,8 +2,8 @@
 # Deep SVDD (one-class) on MNIST one-class, every digit, the paper's protocol and
 # preprocessing (`--scaling gcn-l1`), the official MNIST LeNet and optimiser settings except the
 # budget: PRETRAIN autoencoder epochs and SVDD Deep SVDD epochs (the paper: 150 and 150), seeds
-# SEEDS. Prints AUROC per digit (mean over seeds) against the paper's Deep SVDD row, and the
-# seconds a run took. OBJECTIVE=deep-sad trains Deep SAD instead, with LABELLED (0.05) labelled
+# SEEDS. Prints AUROC per digit (mean ± std over seeds) against the paper's Deep SVDD row, the
+# seconds a run took, and the mean of the ten digits ± the std of the seeds' means. OBJECTIVE=deep-sad trains Deep SAD instead, with LABELLED (0.05) labelled
 # anomalies per training sample drawn from the other digits' training images.
 # DATASET=cifar10 runs CIFAR-10 one-class (every class) with the official CIFAR-10 LeNet
 # (`{"networks": "cifar10"}`; the paper: 350 pretraining epochs, milestone 250) on the JPEG copy
@@ -66,15 +66,24 @@ paper = {
 }[dataset]
 unit = "digit" if dataset == "mnist" else "class"
 name = "Deep SAD" if objective == "deep-sad" else "Deep SVDD"
+def over_seeds(per_unit, digits=4):
+    """The mean over units and seeds, ± the std of the seeds' means (units × seeds rows)."""
+    seed_means = [statistics.mean(u[i] for u in per_unit) for i in range(len(per_unit[0]))]
+    sd = f" ± {statistics.stdev(seed_means):.{digits}f}" if len(seed_means) > 1 else ""
+    return f"{statistics.mean(seed_means):.{digits}f}{sd}", " / ".join(f"{m:.{digits}f}" for m in seed_means)
 print(f"| {unit} | oddity {name} | paper Deep SVDD | seconds |")
 print("|---|---|---|---|")
-means = []
+means, per_unit = [], []
 for k in range(10):
     runs = [os.path.join(out, f"{unit}{k}-{budget}-seed{s}") for s in seeds]
     a = [json.load(open(os.path.join(r, "eval-best", "metrics.json")))["auroc"] for r in runs]
     t = statistics.mean(float(open(r + ".seconds").read()) for r in runs)
     means.append(statistics.mean(a))
+    per_unit.append(a)
     sd = f" ± {statistics.stdev(a):.4f}" if len(a) > 1 else ""
     print(f"| {k} | {means[-1]:.4f}{sd} | {paper[k] / 100:.3f} | {t:.0f} |")
-print(f"| **mean** | **{statistics.mean(means):.4f}** | **{sum(paper) / 1000:.3f}** | |")
+mean, seed_means = over_seeds(per_unit)
+print(f"| **mean** | **{mean}** | **{sum(paper) / 1000:.3f}** | |")
+if len(seeds) > 1:
+    print(f"\nMean of the ten {unit}s, seed by seed ({', '.join(seeds)}): {seed_means}")
 PY

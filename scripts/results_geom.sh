@@ -54,9 +54,14 @@ import json, statistics, sys
 out, budget, dataset, seeds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 paper = {"cifar10": [74.7, 95.7, 78.1, 72.4, 87.8, 87.8, 83.4, 95.5, 93.3, 91.3], "fashion-mnist": None}[dataset]
 anchor = {"cifar10": 0.860, "fashion-mnist": 0.935}[dataset]
+def over_seeds(per_unit, digits=4):
+    """The mean over units and seeds, ± the std of the seeds' means (units × seeds rows)."""
+    seed_means = [statistics.mean(u[i] for u in per_unit) for i in range(len(per_unit[0]))]
+    sd = f" ± {statistics.stdev(seed_means):.{digits}f}" if len(seed_means) > 1 else ""
+    return f"{statistics.mean(seed_means):.{digits}f}{sd}", " / ".join(f"{m:.{digits}f}" for m in seed_means)
 print(f"| class | Dirichlet score | simplified score | paper | seconds a 72-fold epoch |")
 print("|---|---|---|---|---|")
-dir_means, simple_means = [], []
+dir_means, simple_means, dir_runs, simple_runs = [], [], [], []
 def metric(run, folder):
     return json.load(open(f"{run}/{folder}/metrics.json"))["auroc"]
 for k in range(10):
@@ -65,8 +70,12 @@ for k in range(10):
     s = [metric(r, "eval-last-simplified") for r in runs]
     secs = statistics.mean(e["train_seconds"] for r in runs for e in json.load(open(f"{r}/train-log.json"))["epochs"])
     dir_means.append(statistics.mean(d)); simple_means.append(statistics.mean(s))
+    dir_runs.append(d); simple_runs.append(s)
     sd = lambda v: f" ± {statistics.stdev(v):.4f}" if len(v) > 1 else ""
     p = f"{paper[k] / 100:.3f}" if paper else "–"
     print(f"| {k} | {dir_means[-1]:.4f}{sd(d)} | {simple_means[-1]:.4f}{sd(s)} | {p} | {secs:.0f} |")
-print(f"| **mean** | **{statistics.mean(dir_means):.4f}** | **{statistics.mean(simple_means):.4f}** | **{anchor:.3f}** | |")
+(dir_mean, dir_seeds), (simple_mean, simple_seeds) = over_seeds(dir_runs), over_seeds(simple_runs)
+print(f"| **mean** | **{dir_mean}** | **{simple_mean}** | **{anchor:.3f}** | |")
+if len(seeds) > 1:
+    print(f"\nMean of the ten classes, seed by seed ({', '.join(seeds)}): Dirichlet {dir_seeds}, simplified {simple_seeds}")
 PY

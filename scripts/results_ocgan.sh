@@ -51,9 +51,14 @@ python3 - "$OUT" "$tag" $SEEDS <<'PY'
 import json, os, statistics, sys
 out, tag, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
 paper = [0.998, 0.999, 0.942, 0.963, 0.975, 0.980, 0.991, 0.981, 0.939, 0.981]
+def over_seeds(per_unit, digits=4):
+    """The mean over units and seeds, ± the std of the seeds' means (units × seeds rows)."""
+    seed_means = [statistics.mean(u[i] for u in per_unit) for i in range(len(per_unit[0]))]
+    sd = f" ± {statistics.stdev(seed_means):.{digits}f}" if len(seed_means) > 1 else ""
+    return f"{statistics.mean(seed_means):.{digits}f}{sd}", " / ".join(f"{m:.{digits}f}" for m in seed_means)
 print("| digit | oddity OCGAN | paper | seconds a run |")
 print("|---|---|---|---|")
-means = []
+means, complete = [], []
 for k in range(10):
     runs = [os.path.join(out, f"digit{k}-{tag}-seed{s}") for s in seeds]
     runs = [r for r in runs if os.path.isfile(os.path.join(r, "eval-last", "metrics.json"))]
@@ -62,10 +67,15 @@ for k in range(10):
     a = [json.load(open(os.path.join(r, "eval-last", "metrics.json")))["auroc"] for r in runs]
     t = statistics.mean(float(open(r + ".seconds").read()) for r in runs)
     means.append((statistics.mean(a), paper[k]))
+    if len(a) == len(seeds):
+        complete.append(a)
     sd = f" ± {statistics.stdev(a):.3f}" if len(a) > 1 else ""
     print(f"| {k} | {means[-1][0]:.3f}{sd} | {paper[k]:.3f} | {t:.0f} |")
 if means:
     ours = statistics.mean(m for m, _ in means)
     theirs = statistics.mean(p for _, p in means)
     print(f"| **mean ({len(means)} digits)** | **{ours:.3f}** | **{theirs:.3f}** | |")
+if len(seeds) > 1 and complete:
+    mean, seed_means = over_seeds(complete, 3)
+    print(f"\nThe {len(complete)} digits every seed ran: {mean}; seed by seed ({', '.join(seeds)}): {seed_means}")
 PY

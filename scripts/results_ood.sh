@@ -11,7 +11,8 @@
 # EPOCHS overrides the classifier's epochs; CLASSIFIER adds JSON settings (e.g. the WRN's
 # '"depth": 10, "widen": 1' for a CPU budget); MAX_TRAIN and MAX_SAMPLES cap the images.
 # GENERATIVE (a JSON object, '{}' for the defaults) also trains the generative scores' VAE and
-# background VAE with those settings (likelihood, likelihood ratio, input complexity rows).
+# background VAE with those settings (likelihood, likelihood ratio, input complexity rows);
+# they are recorded beside the run (PAIR-seedS.generative) and a run is reused only for the same.
 # ORACLE=1 adds the papers' tuning on the OOD sets as named rows (`ood eval --oracle`: up to
 # 1 000 images of each side tune, every row is measured on the rest), re-scoring a run whose
 # evaluation has no oracle rows yet; a later run without ORACLE keeps that evaluation, and the
@@ -57,9 +58,18 @@ for pair in $PAIRS; do
   esac
   for seed in $SEEDS; do
     run="$OUT/$pair-seed$seed"
-    if [ -n "$GENERATIVE" ] && [ -f "$run/ood.json" ] && [ ! -f "$run/generative-vae.safetensors" ]; then
-      echo "$run was trained without the generative VAEs; remove it or choose another OUT_DIR" >&2
-      exit 2
+    # The generative settings a run was trained with, beside it: a run is reused only for the
+    # same GENERATIVE (a VAE and a PixelCNN write the same file names).
+    record="$OUT/$pair-seed$seed.generative"
+    if [ -n "$GENERATIVE" ] && [ -f "$run/ood.json" ]; then
+      if [ ! -f "$run/generative-vae.safetensors" ]; then
+        echo "$run was trained without the generative models; remove it or choose another OUT_DIR" >&2
+        exit 2
+      fi
+      if [ -f "$record" ] && [ "$(cat "$record")" != "$GENERATIVE" ]; then
+        echo "$run was trained with GENERATIVE='$(cat "$record")', not '$GENERATIVE'; remove it or choose another OUT_DIR" >&2
+        exit 2
+      fi
     fi
     if [ ! -f "$run/ood.json" ]; then
       args=(--dataset "$dataset" --data "$source" --seed "$seed" --out "$run" --force "${classes[@]}")
@@ -69,6 +79,7 @@ for pair in $PAIRS; do
       start=$(date +%s.%N)
       "$BIN" ood train "${args[@]}" 2> "$OUT/$pair-seed$seed.train.log"
       python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$start" > "$OUT/$pair-seed$seed.seconds"
+      if [ -n "$GENERATIVE" ]; then printf '%s\n' "$GENERATIVE" > "$record"; else rm -f "$record"; fi
     fi
     metrics="$run/ood-eval/metrics.json"
     if [ ! -f "$metrics" ] || { [ "$ORACLE" = 1 ] && ! grep -q '"odin-oracle"' "$metrics"; }; then
