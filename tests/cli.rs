@@ -14,10 +14,19 @@ use std::path::{Path, PathBuf};
 fn help_explains_every_job() {
     let o = oddity(&["--help"]);
     let text = stdout(&o);
-    for job in ["demo", "models", "train", "eval", "score", "metrics"] {
+    for job in [
+        "demo", "models", "train", "eval", "score", "metrics", "serve", "report", "ood",
+    ] {
         assert!(text.contains(job), "{job} missing from --help");
         let sub = oddity(&[job, "--help"]);
         assert!(sub.status.success() && !stdout(&sub).is_empty());
+    }
+    for job in ["train", "eval"] {
+        let sub = oddity(&["ood", job, "--help"]);
+        assert!(
+            sub.status.success() && !stdout(&sub).is_empty(),
+            "ood {job} --help"
+        );
     }
     let models = stdout(&oddity(&["models"]));
     assert!(

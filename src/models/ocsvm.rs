@@ -483,10 +483,10 @@ mod tests {
         assert!((model.fitted.rho - OCSVM_RHO).abs() < 1e-4 * OCSVM_RHO, "{}", model.fitted.rho);
         let x = Tensor::<2>::from_data(TensorData::new(test.values.clone(), [test.len(), 9]), &device);
         let scores = model.score(x.clone()).into_data().try_into_vec::<f32>().unwrap();
-        let scale = OCSVM_DECISIONS.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        // Each decision value to 1e-4 of itself (measured: 2.9e-6 at worst, on a value of 0.011).
         for (s, d) in scores.iter().zip(OCSVM_DECISIONS) {
             assert!(
-                (-(*s as f64) - d).abs() <= 1e-4 * scale,
+                (-(*s as f64) - d).abs() <= 1e-4 * d.abs(),
                 "decision {} vs scikit-learn's {d}",
                 -s
             );
