@@ -3,8 +3,9 @@
 # preprocessing (`--scaling gcn-l1`), the official MNIST LeNet and optimiser settings except the
 # budget: PRETRAIN autoencoder epochs and SVDD Deep SVDD epochs (the paper: 150 and 150), seeds
 # SEEDS. Prints AUROC per digit (mean ± std over seeds) against the paper's Deep SVDD row, the
-# seconds a run took, and the mean of the ten digits ± the std of the seeds' means. OBJECTIVE=deep-sad trains Deep SAD instead, with LABELLED (0.05) labelled
-# anomalies per training sample drawn from the other digits' training images.
+# seconds a run took, and the mean of the ten digits ± the std of the seeds' means (each
+# seed's mean below it). OBJECTIVE=deep-sad trains Deep SAD instead, with LABELLED (0.05)
+# labelled anomalies per training sample drawn from the other digits' training images.
 # DATASET=cifar10 runs CIFAR-10 one-class (every class) with the official CIFAR-10 LeNet
 # (`{"networks": "cifar10"}`; the paper: 350 pretraining epochs, milestone 250) on the JPEG copy
 # in the shared data, unpacked to CIFAR_DIR.
@@ -57,8 +58,10 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
     fi
   done
 done
-python3 - "$OUT" "$tag" "$OBJECTIVE" "$DATASET" $SEEDS <<'PY'
+SCRIPTS_DIR=$(dirname "$0") python3 - "$OUT" "$tag" "$OBJECTIVE" "$DATASET" $SEEDS <<'PY'
 import json, os, statistics, sys
+sys.path.insert(0, os.path.join(os.environ["SCRIPTS_DIR"], "lib"))
+from seeds import over_seeds
 out, budget, objective, dataset, seeds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 paper = {
     "mnist": [98.0, 99.7, 91.7, 91.9, 94.9, 88.5, 98.3, 94.6, 93.9, 96.5],
@@ -66,11 +69,6 @@ paper = {
 }[dataset]
 unit = "digit" if dataset == "mnist" else "class"
 name = "Deep SAD" if objective == "deep-sad" else "Deep SVDD"
-def over_seeds(per_unit, digits=4):
-    """The mean over units and seeds, ± the std of the seeds' means (units × seeds rows)."""
-    seed_means = [statistics.mean(u[i] for u in per_unit) for i in range(len(per_unit[0]))]
-    sd = f" ± {statistics.stdev(seed_means):.{digits}f}" if len(seed_means) > 1 else ""
-    return f"{statistics.mean(seed_means):.{digits}f}{sd}", " / ".join(f"{m:.{digits}f}" for m in seed_means)
 print(f"| {unit} | oddity {name} | paper Deep SVDD | seconds |")
 print("|---|---|---|---|")
 means, per_unit = [], []

@@ -5,7 +5,8 @@
 # paper: 3), MAX_TRAIN training images a class (the paper: all ~6 000 / 5 000), MAX_TEST test
 # images (the paper: all 10 000), seeds SEEDS. Scaled to [−1, 1], 32 × 32 (Fashion-MNIST
 # resized from 28). Prints AUROC per class for the Dirichlet score and the simplified one
-# (rescored from the same run), and the seconds of one 72-fold epoch, to plan a full run.
+# (rescored from the same run), and the seconds of one 72-fold epoch, to plan a full run;
+# with several SEEDS, the mean ± the std of the seeds' means, and each seed's mean.
 #
 #   WIDEN=1 MAX_TRAIN=1000 MAX_TEST=2000 SEEDS="0" scripts/results_geom.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
@@ -49,16 +50,13 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
       "$BIN" eval "$run" --checkpoint last --model-config "$OUT/simplified.json" > /dev/null
   done
 done
-python3 - "$OUT" "$budget" "$DATASET" $SEEDS <<'PY'
-import json, statistics, sys
+SCRIPTS_DIR=$(dirname "$0") python3 - "$OUT" "$budget" "$DATASET" $SEEDS <<'PY'
+import json, os, statistics, sys
+sys.path.insert(0, os.path.join(os.environ["SCRIPTS_DIR"], "lib"))
+from seeds import over_seeds
 out, budget, dataset, seeds = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 paper = {"cifar10": [74.7, 95.7, 78.1, 72.4, 87.8, 87.8, 83.4, 95.5, 93.3, 91.3], "fashion-mnist": None}[dataset]
 anchor = {"cifar10": 0.860, "fashion-mnist": 0.935}[dataset]
-def over_seeds(per_unit, digits=4):
-    """The mean over units and seeds, ± the std of the seeds' means (units × seeds rows)."""
-    seed_means = [statistics.mean(u[i] for u in per_unit) for i in range(len(per_unit[0]))]
-    sd = f" ± {statistics.stdev(seed_means):.{digits}f}" if len(seed_means) > 1 else ""
-    return f"{statistics.mean(seed_means):.{digits}f}{sd}", " / ".join(f"{m:.{digits}f}" for m in seed_means)
 print(f"| class | Dirichlet score | simplified score | paper | seconds a 72-fold epoch |")
 print("|---|---|---|---|---|")
 dir_means, simple_means, dir_runs, simple_runs = [], [], [], []

@@ -5,7 +5,8 @@
 # running statistics from epoch 2) at a budget this machine can give: WRN-DEPTH-WIDEN (the
 # paper: 10-4), EPOCHS (16), MAX_TRAIN training images a class (all 5 000), MAX_TEST test
 # images (all 10 000), seeds SEEDS. Scaled to [−1, 1], 32 × 32. Prints AUROC per class and the
-# seconds of one epoch, to plan a full run. The last epoch is scored, as the code does.
+# seconds of one epoch, to plan a full run (several SEEDS: the mean ± the std of the seeds'
+# means, and each seed's mean). The last epoch is scored, as the code does.
 #
 #   WIDEN=1 EPOCHS=2 MAX_TRAIN=300 MAX_TEST=500 SEEDS="0" scripts/results_goad_images.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
@@ -41,15 +42,12 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
     [ -f "$run/eval-last/metrics.json" ] || "$BIN" eval "$run" --checkpoint last > /dev/null
   done
 done
-python3 - "$OUT" "$budget" $SEEDS <<'PY'
-import json, statistics, sys
+SCRIPTS_DIR=$(dirname "$0") python3 - "$OUT" "$budget" $SEEDS <<'PY'
+import json, os, statistics, sys
+sys.path.insert(0, os.path.join(os.environ["SCRIPTS_DIR"], "lib"))
+from seeds import over_seeds
 out, budget, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
 paper = [77.2, 96.7, 83.3, 77.7, 87.8, 87.8, 90.0, 96.1, 93.8, 92.0]
-def over_seeds(per_unit, digits=4):
-    """The mean over units and seeds, ± the std of the seeds' means (units × seeds rows)."""
-    seed_means = [statistics.mean(u[i] for u in per_unit) for i in range(len(per_unit[0]))]
-    sd = f" ± {statistics.stdev(seed_means):.{digits}f}" if len(seed_means) > 1 else ""
-    return f"{statistics.mean(seed_means):.{digits}f}{sd}", " / ".join(f"{m:.{digits}f}" for m in seed_means)
 print("| class | AUROC | paper | seconds an epoch |")
 print("|---|---|---|---|")
 means, per_unit = [], []

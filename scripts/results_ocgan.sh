@@ -2,7 +2,8 @@
 # OCGAN on MNIST one-class (each digit in turn the normal class; the paper's "Protocol 2": the
 # standard training split's images of the digit, the whole test split), images scaled to
 # [−1, 1] as the official code. Prints the last epoch's AUROC per digit (mean ± std over
-# SEEDS) against the paper's per-digit numbers, and the seconds a run took.
+# SEEDS) against the paper's per-digit numbers, and the seconds a run took; with several
+# SEEDS, the mean of the digits every seed ran ± the std of the seeds' means.
 #
 # The budget is the environment's: DEPTH (the code's 3: 61 × 61 images; 2: 29 × 29), EPOCHS
 # (the code's 200), MINING_FROM (first epoch with informative-negative mining; the code's 151),
@@ -47,15 +48,12 @@ for k in $DIGITS; do
     fi
   done
 done
-python3 - "$OUT" "$tag" $SEEDS <<'PY'
+SCRIPTS_DIR=$(dirname "$0") python3 - "$OUT" "$tag" $SEEDS <<'PY'
 import json, os, statistics, sys
+sys.path.insert(0, os.path.join(os.environ["SCRIPTS_DIR"], "lib"))
+from seeds import over_seeds
 out, tag, seeds = sys.argv[1], sys.argv[2], sys.argv[3:]
 paper = [0.998, 0.999, 0.942, 0.963, 0.975, 0.980, 0.991, 0.981, 0.939, 0.981]
-def over_seeds(per_unit, digits=4):
-    """The mean over units and seeds, ± the std of the seeds' means (units × seeds rows)."""
-    seed_means = [statistics.mean(u[i] for u in per_unit) for i in range(len(per_unit[0]))]
-    sd = f" ± {statistics.stdev(seed_means):.{digits}f}" if len(seed_means) > 1 else ""
-    return f"{statistics.mean(seed_means):.{digits}f}{sd}", " / ".join(f"{m:.{digits}f}" for m in seed_means)
 print("| digit | oddity OCGAN | paper | seconds a run |")
 print("|---|---|---|---|")
 means, complete = [], []

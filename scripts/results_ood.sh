@@ -66,7 +66,11 @@ for pair in $PAIRS; do
         echo "$run was trained without the generative models; remove it or choose another OUT_DIR" >&2
         exit 2
       fi
-      if [ -f "$record" ] && [ "$(cat "$record")" != "$GENERATIVE" ]; then
+      if [ ! -f "$record" ]; then
+        echo "$run has no record of its GENERATIVE settings ($record; they are in its ood.json); remove the run or write the record" >&2
+        exit 2
+      fi
+      if [ "$(cat "$record")" != "$GENERATIVE" ]; then
         echo "$run was trained with GENERATIVE='$(cat "$record")', not '$GENERATIVE'; remove it or choose another OUT_DIR" >&2
         exit 2
       fi

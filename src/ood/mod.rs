@@ -32,7 +32,6 @@ pub mod scores;
 pub mod selection;
 
 use crate::io::{read_json, write_json};
-use crate::metrics::auroc;
 use crate::metrics::ood::{OodMetrics, ood_metrics};
 use crate::nn::init::component_rng;
 use crate::nn::{NetOptimizer, module_from_bytes, module_to_bytes};
@@ -453,7 +452,7 @@ pub fn train(
         &data.validation,
         config.odin_temperature,
         device,
-    );
+    )?;
     let adversarial = fgsm(
         &trained,
         &data.validation,
@@ -869,7 +868,7 @@ fn choose_odin_epsilon(
     validation: &Images,
     temperature: f64,
     device: &Device,
-) -> (f64, Vec<(f64, f64)>) {
+) -> crate::Result<(f64, Vec<(f64, f64)>)> {
     let grid = odin_grid(
         trained,
         scoring,

@@ -9,7 +9,8 @@
 //! - the oracle's ODIN (T, ε) and Mahalanobis ε and regression, chosen on OOD tuning images by
 //!   the lowest FPR at 95 % TPR ([`oracle_odin`], [`oracle_ensemble`]).
 //!
-//! Every rule keeps the first candidate on ties, so the grid's order (ascending ε) decides.
+//! Every rule keeps the first candidate on ties, so the grid's order decides (ascending ε; the
+//! oracle's ODIN grid by temperature, then ε).
 
 use super::scores::LogisticEnsemble;
 use crate::metrics::auroc;
@@ -71,7 +72,11 @@ fn first_lowest(values: impl IntoIterator<Item = f64>) -> usize {
 
 /// ODIN's default ε: of `grid` (`(ε, the validation images' ODIN scores)`, ascending ε), the
 /// one with the highest mean score, the smallest on ties; with every ε's mean.
-pub fn odin_epsilon(grid: &[(f64, Vec<f32>)]) -> (f64, Vec<(f64, f64)>) {
+pub fn odin_epsilon(grid: &[(f64, Vec<f32>)]) -> crate::Result<(f64, Vec<(f64, f64)>)> {
+    anyhow::ensure!(
+        !grid.is_empty() && grid.iter().all(|(_, s)| !s.is_empty()),
+        "ODIN's ε needs validation images and a grid of ε"
+    );
     let means: Vec<(f64, f64)> = grid
         .iter()
         .map(|(epsilon, s)| {
@@ -80,7 +85,46 @@ pub fn odin_epsilon(grid: &[(f64, Vec<f32>)]) -> (f64, Vec<(f64, f64)>) {
         })
         .collect();
     let best = first_highest(means.iter().map(|m| m.1));
-    (means[best].0, means)
+    Ok((means[best].0, means))
+}
+
+/// One candidate of a Mahalanobis grid, its rows labelled (in-distribution first).
+struct Judged {
+    epsilon: f64,
+    rows: Vec<Vec<f64>>,
+    labels: Vec<u8>,
+    /// The judgement of the regression fitted on the first halves, on the second halves.
+    value: f64,
+}
+
+/// At each ε of `grid`, `judge(rows, labels, fit, judge_in, judge_out)` (row indices: each
+/// side's first half fits, its second half is judged).
+fn judge_each(
+    grid: Vec<StageRows>,
+    mut judge: impl FnMut(&[Vec<f64>], &[u8], &[usize], &[usize], &[usize]) -> crate::Result<f64>,
+) -> crate::Result<Vec<Judged>> {
+    anyhow::ensure!(
+        !grid.is_empty()
+            && grid
+                .iter()
+                .all(|g| !g.inside.is_empty() && !g.outside.is_empty()),
+        "the Mahalanobis ensemble needs rows of both kinds at every ε of a grid"
+    );
+    grid.into_iter()
+        .map(|step| {
+            let (n_in, n_out) = (step.inside.len(), step.outside.len());
+            let epsilon = step.epsilon;
+            let (rows, labels) = step.labelled();
+            let (fit, judge_in, judge_out) = halves(n_in, n_out);
+            let value = judge(&rows, &labels, &fit, &judge_in, &judge_out)?;
+            Ok(Judged {
+                epsilon,
+                rows,
+                labels,
+                value,
+            })
+        })
+        .collect()
 }
 
 /// The validation-free Mahalanobis ε and ensemble: at each ε of `grid` (validation rows
@@ -92,41 +136,30 @@ pub fn odin_epsilon(grid: &[(f64, Vec<f32>)]) -> (f64, Vec<(f64, f64)>) {
 pub fn validation_free_ensemble(
     grid: Vec<StageRows>,
 ) -> crate::Result<(f64, Vec<(f64, f64)>, LogisticEnsemble)> {
-    anyhow::ensure!(!grid.is_empty(), "the Mahalanobis grid is empty");
-    let mut judged = Vec::with_capacity(grid.len());
-    let mut candidates = Vec::with_capacity(grid.len());
-    for step in grid {
-        let (n_in, n_out) = (step.inside.len(), step.outside.len());
-        let epsilon = step.epsilon;
-        let (rows, labels) = step.labelled();
-        let (fit, judge_in, judge_out) = halves(n_in, n_out);
+    let mut judged = judge_each(grid, |rows, labels, fit, judge_in, judge_out| {
         let held = [judge_in, judge_out].concat();
-        let separation =
-            match LogisticEnsemble::fit_non_negative(&pick(&rows, &fit), &pick(&labels, &fit)) {
-                Ok(ensemble) => {
-                    let scores: Vec<f32> = pick(&rows, &held)
-                        .iter()
-                        .map(|r| ensemble.score(r) as f32)
-                        .collect();
-                    auroc(&scores, &pick(&labels, &held))?
-                }
-                Err(_) => 0.5,
-            };
-        judged.push((epsilon, separation));
-        candidates.push((rows, labels));
-    }
-    let best = first_highest(judged.iter().map(|j| j.1));
-    let (rows, labels) = candidates.swap_remove(best);
-    let stages = rows.first().map_or(0, Vec::len);
-    let ensemble = LogisticEnsemble::fit_non_negative(&rows, &labels).unwrap_or_else(|_| {
+        match LogisticEnsemble::fit_non_negative(&pick(rows, fit), &pick(labels, fit)) {
+            Ok(ensemble) => {
+                let scores: Vec<f32> = pick(rows, &held)
+                    .iter()
+                    .map(|r| ensemble.score(r) as f32)
+                    .collect();
+                auroc(&scores, &pick(labels, &held))
+            }
+            Err(_) => Ok(0.5),
+        }
+    })?;
+    let separations: Vec<(f64, f64)> = judged.iter().map(|j| (j.epsilon, j.value)).collect();
+    let best = judged.swap_remove(first_highest(separations.iter().map(|s| s.1)));
+    let ensemble = LogisticEnsemble::fit_non_negative(&best.rows, &best.labels).unwrap_or_else(|_| {
         eprintln!("note: no stage separates validation images from FGSM ones; the ensemble is the penultimate stage alone");
-        let mut weights = vec![0.0; stages];
+        let mut weights = vec![0.0; best.rows[0].len()];
         if let Some(last) = weights.last_mut() {
             *last = 1.0;
         }
         LogisticEnsemble { weights, bias: 0.0 }
     });
-    Ok((judged[best].0, judged, ensemble))
+    Ok((best.epsilon, separations, ensemble))
 }
 
 /// The oracle's ODIN setting: of `grid` (`((T, ε), in-distribution scores, OOD scores)` of
@@ -145,25 +178,21 @@ pub fn oracle_odin(grid: &[((f64, f64), Vec<f32>, Vec<f32>)]) -> crate::Result<(
 /// 95 % TPR of the second halves, as the paper's code; the best ε (the first on ties) is
 /// refitted on all its rows.
 pub fn oracle_ensemble(grid: Vec<StageRows>) -> crate::Result<(f64, LogisticEnsemble)> {
-    anyhow::ensure!(!grid.is_empty(), "the Mahalanobis grid is empty");
-    let mut fprs = Vec::with_capacity(grid.len());
-    let mut candidates = Vec::with_capacity(grid.len());
-    for step in grid {
-        let (n_in, n_out) = (step.inside.len(), step.outside.len());
-        let epsilon = step.epsilon;
-        let (rows, labels) = step.labelled();
-        let (fit, judge_in, judge_out) = halves(n_in, n_out);
-        let ensemble = LogisticEnsemble::fit(&pick(&rows, &fit), &pick(&labels, &fit))?;
+    let mut judged = judge_each(grid, |rows, labels, fit, judge_in, judge_out| {
+        let ensemble = LogisticEnsemble::fit(&pick(rows, fit), &pick(labels, fit))?;
         let scored = |part: &[usize]| -> Vec<f32> {
             part.iter()
                 .map(|&k| ensemble.score(&rows[k]) as f32)
                 .collect()
         };
-        fprs.push(ood_metrics(&scored(&judge_in), &scored(&judge_out))?.fpr_at_95_tpr);
-        candidates.push((epsilon, rows, labels));
-    }
-    let (epsilon, rows, labels) = candidates.swap_remove(first_lowest(fprs));
-    Ok((epsilon, LogisticEnsemble::fit(&rows, &labels)?))
+        Ok(ood_metrics(&scored(judge_in), &scored(judge_out))?.fpr_at_95_tpr)
+    })?;
+    let best = first_lowest(judged.iter().map(|j| j.value));
+    let best = judged.swap_remove(best);
+    Ok((
+        best.epsilon,
+        LogisticEnsemble::fit(&best.rows, &best.labels)?,
+    ))
 }
 
 #[cfg(test)]
@@ -184,21 +213,21 @@ mod tests {
     /// ODIN's ε: the mean validation score by hand, the highest chosen, the smallest ε on ties.
     #[test]
     fn odin_epsilon_takes_the_highest_mean_and_the_smallest_on_ties() {
+        // Means 0.25, 0.375, 0.375, 0.125: exact in binary, so 0.001 and 0.002 tie.
         let grid = vec![
-            (0.0, vec![0.1f32, 0.3]),
-            (0.001, vec![0.4, 0.2]),
-            (0.002, vec![0.5, 0.1]),
-            (0.004, vec![0.2, 0.2]),
+            (0.0, vec![0.125f32, 0.375]),
+            (0.001, vec![0.5, 0.25]),
+            (0.002, vec![0.625, 0.125]),
+            (0.004, vec![0.125, 0.125]),
         ];
-        let (epsilon, means) = odin_epsilon(&grid);
+        let (epsilon, means) = odin_epsilon(&grid).unwrap();
         assert_eq!(epsilon, 0.001);
-        let expected = [0.2, 0.3, 0.3, 0.2];
+        let expected = [0.25, 0.375, 0.375, 0.125];
         for ((e, m), (g, want)) in means.iter().zip(grid.iter().zip(expected)) {
-            assert_eq!(*e, g.0);
-            assert!((m - want).abs() < 1e-7, "{m} vs {want}");
+            assert_eq!((*e, *m), (g.0, want));
         }
-        let (first, _) = odin_epsilon(&[(0.0, vec![0.5]), (0.1, vec![0.5])]);
-        assert_eq!(first, 0.0);
+        assert!(odin_epsilon(&[]).is_err());
+        assert!(odin_epsilon(&[(0.0, vec![])]).is_err());
     }
 
     /// The ε whose *second* halves separate wins, even where the first halves separate better
@@ -218,12 +247,28 @@ mod tests {
             inside: rows(&[[0.0, 3.0], [1.0, 4.0], [0.0, 3.5], [1.0, 4.5]]),
             outside: rows(&[[0.0, 1.0], [1.0, 0.0], [0.0, 0.5], [1.0, 1.5]]),
         };
+        // ε 0.02: the halves overlap.
+        let overlapping = StageRows {
+            epsilon: 0.02,
+            inside: rows(&[[0.0, 1.0], [1.0, 2.0], [0.0, 1.0], [1.0, 2.0]]),
+            outside: rows(&[[0.0, 1.5], [1.0, 1.5], [0.0, 1.5], [1.0, 1.5]]),
+        };
+        let (all_rows, all_labels) = honest.clone().labelled();
         let (epsilon, judged, ensemble) =
-            validation_free_ensemble(vec![misleading, honest]).unwrap();
+            validation_free_ensemble(vec![misleading, honest, overlapping]).unwrap();
         assert_eq!(epsilon, 0.01);
-        assert_eq!(judged[0].0, 0.0);
+        assert_eq!(
+            judged.iter().map(|j| j.0).collect::<Vec<_>>(),
+            vec![0.0, 0.01, 0.02]
+        );
         assert!(judged[0].1 < 0.5, "ε 0 judged {}", judged[0].1);
         assert_eq!(judged[1].1, 1.0);
+        assert!(judged[2].1 < 1.0, "ε 0.02 judged {}", judged[2].1);
+        // Refitted on all the chosen ε's rows.
+        assert_eq!(
+            ensemble,
+            LogisticEnsemble::fit_non_negative(&all_rows, &all_labels).unwrap()
+        );
         assert!(ensemble.weights.iter().all(|&w| w >= 0.0));
         assert!(ensemble.weights[1] > 0.0, "{ensemble:?}");
         assert!(ensemble.score(&[0.0, 4.0]) > ensemble.score(&[0.0, 1.0]));
@@ -282,8 +327,19 @@ mod tests {
             inside: rows(&[[0.0, 0.0], [1.0, 0.0], [0.5, 0.0], [1.5, 0.0]]),
             outside: rows(&[[5.0, 0.0], [6.0, 0.0], [5.5, 0.0], [6.5, 0.0]]),
         };
-        let (epsilon, ensemble) = oracle_ensemble(vec![overlapping, reversed]).unwrap();
+        // ε 0.01: the held halves reach FPR 0 too, but later in the grid.
+        let later = StageRows {
+            epsilon: 0.01,
+            ..reversed.clone()
+        };
+        let (all_rows, all_labels) = reversed.clone().labelled();
+        let (epsilon, ensemble) = oracle_ensemble(vec![overlapping, reversed, later]).unwrap();
         assert_eq!(epsilon, 0.005);
+        // Refitted on all the chosen ε's rows, unconstrained.
+        assert_eq!(
+            ensemble,
+            LogisticEnsemble::fit(&all_rows, &all_labels).unwrap()
+        );
         assert!(ensemble.weights[0] < 0.0, "{ensemble:?}");
         assert!(ensemble.score(&[0.5, 0.0]) > ensemble.score(&[5.5, 0.0]));
     }

@@ -734,6 +734,8 @@ mod tests {
             pretrain_epochs: 1,
             warm_up_epochs: 1,
             latent_dim: 16,
+            // A step large enough that R from the distances after it would differ.
+            learning_rate: 1e-2,
             ..DeepSvddConfig::default()
         };
         let train = images(6);
@@ -769,6 +771,9 @@ mod tests {
                 let mut roots: Vec<f32> = dist.iter().map(|d| d.sqrt() as f32).collect();
                 let want = quantile(&mut roots, 0.75);
                 assert!((radius - want).abs() <= 1e-4 * want, "R {radius} vs {want}");
+                let mut after: Vec<f32> = distances(&model).iter().map(|d| d.sqrt() as f32).collect();
+                let moved = quantile(&mut after, 0.75);
+                assert!((moved - want).abs() > 1e-3 * want, "the step left the distances ({moved} vs {want})");
             }
         }
     }
