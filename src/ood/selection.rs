@@ -203,6 +203,14 @@ mod tests {
         values.iter().map(|r| r.to_vec()).collect()
     }
 
+    fn step(epsilon: f64, inside: &[[f64; 2]], outside: &[[f64; 2]]) -> StageRows {
+        StageRows {
+            epsilon,
+            inside: rows(inside),
+            outside: rows(outside),
+        }
+    }
+
     /// Each side's first half fits and its second half judges, also for odd and unequal sides.
     #[test]
     fn halves_split_each_side() {
@@ -236,23 +244,23 @@ mod tests {
     #[test]
     fn the_validation_free_ensemble_is_judged_on_held_rows() {
         // ε 0: the first halves separate on stage 0, the second halves reverse it.
-        let misleading = StageRows {
-            epsilon: 0.0,
-            inside: rows(&[[5.0, 0.0], [6.0, 0.0], [0.0, 0.0], [1.0, 0.0]]),
-            outside: rows(&[[0.0, 0.0], [1.0, 0.0], [5.0, 0.0], [6.0, 0.0]]),
-        };
+        let misleading = step(
+            0.0,
+            &[[5.0, 0.0], [6.0, 0.0], [0.0, 0.0], [1.0, 0.0]],
+            &[[0.0, 0.0], [1.0, 0.0], [5.0, 0.0], [6.0, 0.0]],
+        );
         // ε 0.01: stage 1 separates in both halves.
-        let honest = StageRows {
-            epsilon: 0.01,
-            inside: rows(&[[0.0, 3.0], [1.0, 4.0], [0.0, 3.5], [1.0, 4.5]]),
-            outside: rows(&[[0.0, 1.0], [1.0, 0.0], [0.0, 0.5], [1.0, 1.5]]),
-        };
+        let honest = step(
+            0.01,
+            &[[0.0, 3.0], [1.0, 4.0], [0.0, 3.5], [1.0, 4.5]],
+            &[[0.0, 1.0], [1.0, 0.0], [0.0, 0.5], [1.0, 1.5]],
+        );
         // ε 0.02: the halves overlap.
-        let overlapping = StageRows {
-            epsilon: 0.02,
-            inside: rows(&[[0.0, 1.0], [1.0, 2.0], [0.0, 1.0], [1.0, 2.0]]),
-            outside: rows(&[[0.0, 1.5], [1.0, 1.5], [0.0, 1.5], [1.0, 1.5]]),
-        };
+        let overlapping = step(
+            0.02,
+            &[[0.0, 1.0], [1.0, 2.0], [0.0, 1.0], [1.0, 2.0]],
+            &[[0.0, 1.5], [1.0, 1.5], [0.0, 1.5], [1.0, 1.5]],
+        );
         let (all_rows, all_labels) = honest.clone().labelled();
         let (epsilon, judged, ensemble) =
             validation_free_ensemble(vec![misleading, honest, overlapping]).unwrap();
@@ -316,17 +324,17 @@ mod tests {
     /// in-distribution gets a negative weight), refitted on all the chosen ε's rows.
     #[test]
     fn oracle_ensemble_is_judged_on_held_rows_and_may_weigh_negatively() {
-        let overlapping = StageRows {
-            epsilon: 0.0,
-            inside: rows(&[[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [4.0, 0.0]]),
-            outside: rows(&[[5.0, 0.0], [6.0, 0.0], [3.5, 0.0], [3.8, 0.0]]),
-        };
+        let overlapping = step(
+            0.0,
+            &[[0.0, 0.0], [1.0, 0.0], [3.0, 0.0], [4.0, 0.0]],
+            &[[5.0, 0.0], [6.0, 0.0], [3.5, 0.0], [3.8, 0.0]],
+        );
         // Stage 0 high means OOD: the regression must weigh it negatively to separate.
-        let reversed = StageRows {
-            epsilon: 0.005,
-            inside: rows(&[[0.0, 0.0], [1.0, 0.0], [0.5, 0.0], [1.5, 0.0]]),
-            outside: rows(&[[5.0, 0.0], [6.0, 0.0], [5.5, 0.0], [6.5, 0.0]]),
-        };
+        let reversed = step(
+            0.005,
+            &[[0.0, 0.0], [1.0, 0.0], [0.5, 0.0], [1.5, 0.0]],
+            &[[5.0, 0.0], [6.0, 0.0], [5.5, 0.0], [6.5, 0.0]],
+        );
         // ε 0.01: the held halves reach FPR 0 too, but later in the grid.
         let later = StageRows {
             epsilon: 0.01,
