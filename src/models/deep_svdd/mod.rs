@@ -669,6 +669,16 @@ mod tests {
         assert!((quantile(&mut [4.0, 1.0, 3.0, 2.0], 0.9) - 3.7).abs() < 1e-9);
     }
 
+    /// `‖φ(x) − c‖²` of each image of `x` by hand, from the training encoder's codes.
+    fn squared_distances(model: &DeepSvdd, x: Tensor<4>) -> Vec<f64> {
+        let codes = values(model.nets.autoencoder.encoder.forward(x));
+        let centre = values(model.nets.centre.val());
+        codes
+            .chunks(centre.len())
+            .map(|z| z.iter().zip(&centre).map(|(a, b)| ((a - b) as f64).powi(2)).sum())
+            .collect()
+    }
+
     /// Deep SAD's step loss is the mean of `‖φ(x) − c‖²` over the normal images and
     /// `η/(‖φ(x) − c‖² + 10⁻⁶)` over the labelled anomalies drawn into the batch (`B·m/n` of
     /// them: 2 beside 4 normal images when m/n = 1/2), by hand; only Deep SAD takes them.
@@ -704,12 +714,7 @@ mod tests {
         rows.extend_from_slice(&anomaly.values);
         let train_device = device.clone().autodiff();
         let x = Tensor::<4>::from_data(TensorData::new(rows, [6, 1, 28, 28]), &train_device);
-        let codes = values(model.nets.autoencoder.encoder.forward(x));
-        let centre = values(model.nets.centre.val());
-        let dist: Vec<f64> = codes
-            .chunks(16)
-            .map(|z| z.iter().zip(&centre).map(|(a, b)| ((a - b) as f64).powi(2)).sum())
-            .collect();
+        let dist = squared_distances(&model, x);
         let expected = (dist[..4].iter().sum::<f64>()
             + dist[4..].iter().map(|d| 2.0 / (d + 1e-6)).sum::<f64>())
             / 6.0;
@@ -744,14 +749,7 @@ mod tests {
         model.fit_statistics(&train).unwrap();
         let train_device = device.clone().autodiff();
         let batch = || Tensor::<2>::from_data(TensorData::new(train.values.clone(), [6, 784]), &train_device);
-        let distances = |model: &DeepSvdd| -> Vec<f64> {
-            let codes = values(model.nets.autoencoder.encoder.forward(as_images(batch(), [1, 28, 28])));
-            let centre = values(model.nets.centre.val());
-            codes
-                .chunks(16)
-                .map(|z| z.iter().zip(&centre).map(|(a, b)| ((a - b) as f64).powi(2)).sum())
-                .collect()
-        };
+        let distances = |model: &DeepSvdd| squared_distances(model, as_images(batch(), [1, 28, 28]));
         // R² between the distances, so that the hinge is open for some images and shut for others.
         let mut sorted = distances(&model);
         sorted.sort_by(f64::total_cmp);
