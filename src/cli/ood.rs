@@ -87,7 +87,8 @@ pub struct OodEvalArgs {
     /// The OOD run folder.
     run: PathBuf,
     /// An out-of-distribution set, repeatable: uniform, gaussian, held-out-classes, or
-    /// KIND:PATH with KIND one of mnist, fashion-mnist, cifar10, image-folder.
+    /// KIND:PATH with KIND one of mnist, fashion-mnist, cifar10, image-folder (its images
+    /// resized to the classifier's side).
     #[arg(long, required = true)]
     against: Vec<String>,
     /// At most this many images of each set (a seeded draw).

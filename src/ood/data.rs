@@ -9,7 +9,9 @@
 //!   its test split when it has one, else every image, fitted to the classifier's images
 //!   ([`fit_image`]): grey repeated over the channels and zero-padded (centred), as the
 //!   papers' greyscale MNIST against CIFAR-10 at 32×32; colour averaged to grey and cropped to
-//!   the centre, CIFAR-10 against an MNIST classifier;
+//!   the centre, CIFAR-10 against an MNIST classifier. An image folder's images (photos of any
+//!   sizes) are first resized to the classifier's side while decoding, as a torchvision
+//!   `Resize` would (unless its spec names a decode size), then fitted;
 //! - `uniform` and `gaussian`: ODIN's synthetic sets, as many images as the in-distribution
 //!   test set, each pixel `U[0, 1]` or `N(0.5, 1)` clipped to `[0, 1]`, seeded;
 //! - `held-out-classes`: the test images of the in-distribution set's classes not trained on
@@ -315,7 +317,7 @@ impl OutSet {
                  near-OOD test set"
             ),
             OutSet::Dataset { data } => {
-                let source = source::load(data)?;
+                let source = source::load(&decoded_at(data, image))?;
                 let what = data.path.display().to_string();
                 let set = unit_pixels(source.train, &what)?;
                 let from = image_dims(&set, &what)?;
@@ -382,7 +384,7 @@ impl OutSet {
                 Ok(held_out.clone())
             }
             OutSet::Dataset { data } => {
-                let source = source::load(data)?;
+                let source = source::load(&decoded_at(data, image))?;
                 let what = data.path.display().to_string();
                 let set = unit_pixels(source.test.unwrap_or(source.train), &what)?;
                 let from = image_dims(&set, &what)?;
@@ -394,6 +396,19 @@ impl OutSet {
             }
         }
     }
+}
+
+/// `data` to be read for a classifier of `image`: an image folder without a decode size of its
+/// own is resized to the classifier's side while decoding (square classifiers; the others'
+/// folders keep their size), so a folder of photos of mixed sizes loads, and a photo is scaled
+/// down whole rather than cropped to a patch of its centre. The named data sets keep their
+/// size (grey 28×28 digits are padded to 32, the papers' protocol).
+fn decoded_at(data: &DatasetSpec, [_, h, w]: [usize; 3]) -> DatasetSpec {
+    let mut data = data.clone();
+    if data.kind == DatasetKind::ImageFolder && data.image_size.is_none() && h == w {
+        data.image_size = u32::try_from(h).ok();
+    }
+    data
 }
 
 /// `pixels` of an image of `from` as an image of `to`: grey repeated over `to`'s channels and
@@ -494,6 +509,38 @@ mod tests {
             [0.0, 1.0, 3.0, 4.0]
         );
         assert!(fit_image(&[0.0; 8], [2, 2, 2], [3, 2, 2]).is_err());
+    }
+
+    /// An image folder of photos of mixed sizes is read at the classifier's side, each image
+    /// resized whole: a 56×56 frame (white border 14 wide, black inside) keeps its white
+    /// corners, which a crop to the centre would lose, and a flat 30×20 image stays flat. The
+    /// auxiliary set (the training split) reads the folder the same way.
+    #[test]
+    fn image_folders_are_resized_to_the_classifier() {
+        let root = std::env::temp_dir().join(format!("oddity-ood-folder-{}", std::process::id()));
+        let folder = root.join("any");
+        std::fs::create_dir_all(&folder).unwrap();
+        let frame = image::GrayImage::from_fn(56, 56, |x, y| {
+            let inside = (14..42).contains(&x) && (14..42).contains(&y);
+            image::Luma([if inside { 0 } else { 255 }])
+        });
+        frame.save(folder.join("a.png")).unwrap();
+        image::GrayImage::from_pixel(30, 20, image::Luma([128]))
+            .save(folder.join("b.png"))
+            .unwrap();
+        let set = OutSet::parse(&format!("image-folder:{}", root.display())).unwrap();
+        let images = set.load([1, 28, 28], 0, &Images::default(), 0).unwrap();
+        assert_eq!(images.len(), 2);
+        let (framed, flat) = images.values.split_at(28 * 28);
+        assert_eq!((framed[0], framed[14 * 28 + 14]), (1.0, 0.0));
+        assert!(flat.iter().all(|&v| (v - 128.0 / 255.0).abs() < 1e-6));
+        let auxiliary = set.load_auxiliary([1, 28, 28], 0, 0).unwrap();
+        assert_eq!(auxiliary.values, images.values);
+        // A colour classifier of 32×32 gets each image at 32, grey repeated over the channels.
+        let colour = set.load([3, 32, 32], 0, &Images::default(), 0).unwrap();
+        assert_eq!(colour.values.len(), 2 * 3 * 32 * 32);
+        assert_eq!(colour.values[0], 1.0);
+        std::fs::remove_dir_all(&root).ok();
     }
 
     /// `--classes 0,1` on the MNIST fixture: those digits train, validate and test with labels
