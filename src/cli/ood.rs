@@ -67,7 +67,7 @@ pub struct OodTrainArgs {
     #[arg(long)]
     generative: bool,
     /// The generative models' settings over the defaults, a JSON object or file: "model" ("vae",
-    /// the default, or "pixelcnn": an exact likelihood of grey 8-bit images), that model's
+    /// the default, or "pixelcnn": an exact likelihood of grey or RGB 8-bit images), that model's
     /// fields (the VAE's "image_size", "latent_dim", "decoder": "gaussian" or
     /// "discretized-logistic", "decoder_std", "epochs", "importance_samples", …; PixelCNN's
     /// "filters", "first_kernel", "blocks", "epochs", …) and "mutation_rate" (the background

@@ -1,6 +1,6 @@
 //! Generative out-of-distribution scores: no classifier, a density model of the in-distribution
 //! images instead — the VAE of [`crate::models::vae`] by default, or `"model": "pixelcnn"`,
-//! [`crate::models::pixelcnn`]'s exact likelihood of grey 8-bit images (the papers use
+//! [`crate::models::pixelcnn`]'s exact likelihood of grey or RGB 8-bit images (the papers use
 //! PixelCNN++) — trained on the run's in-distribution training images without their labels.
 //!
 //! - `likelihood`: the model's log-likelihood `log p(x)` (the VAE's IWAE bound with `k`
@@ -34,8 +34,8 @@
 //! image (no cell volume) and whose learned per-pixel scales can be sharp where the decoder is
 //! sure.
 //!
-//! PixelCNN (`"model": "pixelcnn"`, grey images) gives the exact probability of the 8-bit image
-//! through a 256-way softmax a pixel, the kind of likelihood the papers' claims are about.
+//! PixelCNN (`"model": "pixelcnn"`, grey or RGB images) gives the exact probability of the 8-bit
+//! image through a 256-way softmax a pixel and channel, the kind of likelihood the papers' claims are about.
 //!
 //! Every score is an in-distribution score (higher = more in-distribution), as the classifier
 //! scores are. The model's input is the run's image (the classifier's size, to which every
@@ -87,7 +87,7 @@ pub enum DensityModel {
     #[default]
     Vae,
     /// PixelCNN ([`GenerativeConfig::pixelcnn`]), its exact likelihood of the 8-bit levels;
-    /// grey images, at their own size.
+    /// grey or RGB images, at their own size.
     Pixelcnn,
 }
 
@@ -205,13 +205,13 @@ impl GenerativeConfig {
     }
 
     /// Refuse images of `[c, h, w]` the model cannot take: larger than the VAE's side (they
-    /// are padded to it, never cropped), colour ones for PixelCNN.
+    /// are padded to it, never cropped), other than grey or RGB ones for PixelCNN.
     pub fn check_image(&self, [c, h, w]: [usize; 3]) -> crate::Result<()> {
         if self.model == DensityModel::Pixelcnn {
             ensure!(
-                c == 1,
-                "the generative PixelCNN models grey images, not {c} channels: use the VAE \
-                 (--generative-config '{{\"model\": \"vae\"}}')"
+                c == 1 || c == 3,
+                "the generative PixelCNN models grey or RGB images, not {c} channels: use the \
+                 VAE (--generative-config '{{\"model\": \"vae\"}}')"
             );
             return Ok(());
         }
@@ -647,7 +647,7 @@ mod tests {
     }
 
     /// `"model": "pixelcnn"` routes the other keys to the PixelCNN's fields (a VAE field is then
-    /// unknown), takes grey images at their own size, refuses colour ones, and its
+    /// unknown), takes grey and RGB images at their own size, refuses two channels, and its
     /// log-likelihood is already the probability of the levels; settings written before the
     /// choice existed load as the VAE.
     #[test]
@@ -670,8 +670,9 @@ mod tests {
         assert!(e.contains("vae or pixelcnn"), "{e}");
         assert_eq!(config.input([1, 28, 28]), [1, 28, 28]);
         config.check_image([1, 28, 28]).unwrap();
-        let e = config.check_image([3, 32, 32]).unwrap_err().to_string();
-        assert!(e.contains("grey"), "{e}");
+        config.check_image([3, 32, 32]).unwrap();
+        let e = config.check_image([2, 32, 32]).unwrap_err().to_string();
+        assert!(e.contains("RGB"), "{e}");
         assert_eq!(config.log_probability_of_levels(-123.5, 784), -123.5);
         let vae = GenerativeConfig::default();
         assert_eq!(
@@ -684,38 +685,42 @@ mod tests {
     }
 
     /// PixelCNN's scores follow the same formulas from its exact log-likelihood (no padding,
-    /// no cell volume), and the saved pair scores the same after loading.
+    /// no cell volume), and the saved pair scores the same after loading; grey and RGB.
     #[test]
     fn pixelcnn_scores_follow_their_formulas_and_survive_a_round_trip() {
         let config =
             GenerativeConfig::with_overrides(Some(r#"{"model": "pixelcnn", "filters": 16}"#))
                 .unwrap();
-        let models = GenerativeModels::new(&config, [1, 6, 5], 3, &Device::flex()).unwrap();
-        let images = Images {
-            values: (0..2 * 30).map(|i| (i % 7) as f32 / 7.0).collect(),
-            labels: vec![0; 2],
-            origin: vec![0, 1],
-        };
-        let scores = models.scores(&images, &Device::flex()).unwrap();
-        let samples = density_samples(&images, [1, 6, 5], [1, 6, 5]).unwrap();
-        let fg = models
-            .log_likelihoods(models.foreground.as_ref(), &samples, &Device::flex())
-            .unwrap();
-        assert!((scores[0][0] as f64 - fg[0]).abs() < 1e-3);
-        let unit: Vec<f32> = images.values[..30]
-            .iter()
-            .map(|v| (v * 255.0).round() / 255.0)
-            .collect();
-        let by_hand = -input_complexity(fg[0], png_bits(&unit, [1, 6, 5]).unwrap(), 30);
-        assert!(
-            (scores[2][0] as f64 - by_hand).abs() < 1e-4,
-            "{} vs {by_hand}",
-            scores[2][0]
-        );
-        // Saved and loaded (the run folder's two weights files), the pair scores the same.
-        let saved = models.save().unwrap();
-        let loaded = GenerativeModels::load(&config, [1, 6, 5], saved, 9, &Device::flex()).unwrap();
-        assert_eq!(loaded.scores(&images, &Device::flex()).unwrap(), scores);
+        for channels in [1, 3] {
+            let image = [channels, 6, 5];
+            let d = channels * 30;
+            let models = GenerativeModels::new(&config, image, 3, &Device::flex()).unwrap();
+            let images = Images {
+                values: (0..2 * d).map(|i| (i % 7) as f32 / 7.0).collect(),
+                labels: vec![0; 2],
+                origin: vec![0, 1],
+            };
+            let scores = models.scores(&images, &Device::flex()).unwrap();
+            let samples = density_samples(&images, image, image).unwrap();
+            let fg = models
+                .log_likelihoods(models.foreground.as_ref(), &samples, &Device::flex())
+                .unwrap();
+            assert!((scores[0][0] as f64 - fg[0]).abs() < 1e-3);
+            let unit: Vec<f32> = images.values[..d]
+                .iter()
+                .map(|v| (v * 255.0).round() / 255.0)
+                .collect();
+            let by_hand = -input_complexity(fg[0], png_bits(&unit, image).unwrap(), d);
+            assert!(
+                (scores[2][0] as f64 - by_hand).abs() < 1e-4,
+                "{channels}: {} vs {by_hand}",
+                scores[2][0]
+            );
+            // Saved and loaded (the run folder's two weights files), the pair scores the same.
+            let saved = models.save().unwrap();
+            let loaded = GenerativeModels::load(&config, image, saved, 9, &Device::flex()).unwrap();
+            assert_eq!(loaded.scores(&images, &Device::flex()).unwrap(), scores);
+        }
     }
 
     /// The likelihood ratio is the difference of the two models' log-likelihoods and the
