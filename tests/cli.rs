@@ -21,7 +21,7 @@ fn help_explains_every_job() {
         let sub = oddity(&[job, "--help"]);
         assert!(sub.status.success() && !stdout(&sub).is_empty());
     }
-    for job in ["train", "eval"] {
+    for job in ["train", "eval", "score"] {
         let sub = oddity(&["ood", job, "--help"]);
         assert!(
             sub.status.success() && !stdout(&sub).is_empty(),
@@ -91,6 +91,23 @@ fn bad_inputs_are_named_errors() {
         &oddity(&["eval", dir.to_str().unwrap()]),
         &["not a run folder"],
     );
+    // `ood score`: an unknown image set, then a user's file where the table would go.
+    let table = dir.join("mine.csv");
+    std::fs::write(&table, "my notes\n").unwrap();
+    let ood_score = |images: &str| {
+        oddity(&[
+            "ood",
+            "score",
+            dir.to_str().unwrap(),
+            "--images",
+            images,
+            "--output",
+            table.to_str().unwrap(),
+        ])
+    };
+    assert_clean_error(&ood_score("pictures"), &["--images \"pictures\""]);
+    assert_clean_error(&ood_score("uniform"), &["mine.csv"]);
+    assert_eq!(read(&table), "my notes\n", "the user's file is kept");
     // Scores CSV with a bad label.
     let scores = dir.join("s.csv");
     std::fs::write(&scores, "score,label\n0.5,1\n0.2,normal\n").unwrap();

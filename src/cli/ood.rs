@@ -19,6 +19,10 @@ pub enum OodCommand {
     /// energy and Mahalanobis (and the generative scores when the run has them); write
     /// RUN/ood-eval/{metrics.json,scores.csv}.
     Eval(OodEvalArgs),
+    /// Put new images through the run: each one's predicted class and its probability, every
+    /// score, and a verdict (out-of-distribution when the chosen score's conformal p-value
+    /// against the run's validation images is at most --false-alarm-rate); write a CSV.
+    Score(OodScoreArgs),
 }
 
 #[derive(Args)]
@@ -114,11 +118,41 @@ pub struct OodEvalArgs {
     device: String,
 }
 
+#[derive(Args)]
+pub struct OodScoreArgs {
+    /// The OOD run folder.
+    run: PathBuf,
+    /// The images: KIND:PATH with KIND one of mnist, fashion-mnist, cifar10 (their test
+    /// splits), image-folder (`DIR/<any name>/<image>`, or its `test/` split; resized to the
+    /// classifier's side), or held-out-classes, uniform, gaussian.
+    #[arg(long)]
+    images: String,
+    /// Output CSV: index,file,class,probability, every score, p_value,out_of_distribution. An
+    /// existing file is replaced only if it is an earlier such table (or empty).
+    #[arg(long)]
+    output: PathBuf,
+    /// The score that decides (any of the run's scores: msp, odin, energy, mahalanobis,
+    /// mahalanobis-penultimate, and the generative ones when trained).
+    #[arg(long, default_value = ood::verdicts::DEFAULT_SCORE)]
+    score: String,
+    /// Flag an image when its p-value is at most this rate: in-distribution images are then
+    /// flagged at rate at most this (0.05: the OOD papers' 95 % TPR).
+    #[arg(long, default_value_t = 0.05)]
+    false_alarm_rate: f64,
+    /// At most this many images (a seeded draw).
+    #[arg(long)]
+    max_samples: Option<usize>,
+    /// Compute device: cpu or gpu.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
 /// Run one `oddity ood` command.
 pub fn run(command: OodCommand) -> anyhow::Result<()> {
     match command {
         OodCommand::Train(a) => train(a),
         OodCommand::Eval(a) => eval(a),
+        OodCommand::Score(a) => score(a),
     }
 }
 
@@ -186,6 +220,35 @@ fn eval(a: OodEvalArgs) -> anyhow::Result<()> {
     let report = ood::evaluate(&run, &against, a.max_samples, a.oracle, &device)?;
     print_report(&report);
     eprintln!("wrote {}", a.run.join("ood-eval").display());
+    Ok(())
+}
+
+fn score(a: OodScoreArgs) -> anyhow::Result<()> {
+    let device = oddity::device::parse(&a.device)?;
+    let images = OutSet::parse(&a.images).with_context(|| format!("--images {:?}", a.images))?;
+    oddity::io::check_output_file("--output", &a.output, &[], |start| {
+        start.starts_with(ood::verdicts::HEADER_START.as_bytes())
+    })?;
+    let run = ood::load(&a.run, &device)?;
+    let verdicts = ood::verdicts::score_new(
+        &run,
+        &images,
+        &a.score,
+        a.false_alarm_rate,
+        a.max_samples,
+        &device,
+    )?;
+    ood::verdicts::write_csv(&a.output, &verdicts)?;
+    let n = verdicts.rows.len();
+    println!(
+        "{} of {n} images out-of-distribution by {} at a false-alarm rate of {} ({} validation \
+         images calibrate it); wrote {}",
+        verdicts.flagged(),
+        verdicts.score,
+        verdicts.false_alarm_rate,
+        verdicts.calibration_images,
+        a.output.display()
+    );
     Ok(())
 }
 

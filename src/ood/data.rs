@@ -332,6 +332,27 @@ impl OutSet {
         }
     }
 
+    /// The image files of an image folder in the order [`OutSet::load`] reads them (its test
+    /// split's when it has `train/` and `test/`); `None` for the other sets.
+    pub fn files(&self) -> crate::Result<Option<Vec<std::path::PathBuf>>> {
+        let OutSet::Dataset { data } = self else {
+            return Ok(None);
+        };
+        if data.kind != DatasetKind::ImageFolder {
+            return Ok(None);
+        }
+        let root = &data.path;
+        let folder = if root.join("train").is_dir() && root.join("test").is_dir() {
+            root.join("test")
+        } else {
+            root.clone()
+        };
+        let (_, items) = crate::data::image_folder::class_items(&folder, None, |_, _| {
+            Ok(crate::data::image_folder::MaskOf::None)
+        })?;
+        Ok(Some(items.into_iter().map(|item| item.path).collect()))
+    }
+
     /// Whether `self` and `other` draw from the same source (the same data set at the same
     /// path, or the same synthetic distribution): an auxiliary set must not be a test set.
     pub fn same_source(&self, other: &OutSet) -> bool {

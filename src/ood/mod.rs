@@ -23,6 +23,9 @@
 //! [`evaluate`] scores the in-distribution test images and each out-of-distribution set
 //! ([`data::OutSet`]) and reports AUROC, AUPR-in, AUPR-out, FPR at 95 % TPR and detection
 //! error with **in-distribution as the positive class** ([`crate::metrics::ood`]).
+//!
+//! [`verdicts::score_new`] puts new images through a run: each one's class, every score, and
+//! a verdict at a stated false-alarm rate, calibrated on the validation images.
 
 pub mod classifier;
 pub mod data;
@@ -30,6 +33,7 @@ pub mod generative;
 pub mod oracle;
 pub mod scores;
 pub mod selection;
+pub mod verdicts;
 
 use crate::io::{read_json, write_json};
 use crate::metrics::ood::{OodMetrics, ood_metrics};

@@ -1,0 +1,241 @@
+//! New images through a trained OOD run (`oddity ood score`): each image's predicted class and
+//! its probability, every score of the run, and a verdict at a stated false-alarm rate — the
+//! conformal p-value ([`crate::conformal`]) of one chosen score against the scores of the run's
+//! in-distribution validation images. A deployed classifier answers with the class when the
+//! verdict is "in-distribution" and refuses the image otherwise.
+//!
+//! The OOD scores are in-distribution scores (higher = more in-distribution); the p-value of an
+//! image with score `s` is `(1 + #{validation scores ≤ s}) / (n + 1)`, and the image is flagged
+//! out-of-distribution when `p ≤ α`: in-distribution images are then flagged at rate at most α
+//! (the OOD papers' operating point is α = 0.05, "95 % TPR"), whatever the score's scale.
+//!
+//! The calibration images are the validation images training held out of the classifier's fit.
+//! They also chose ODIN's ε and fitted the Mahalanobis ensemble, so for `odin`, `mahalanobis`
+//! and `mahalanobis-penultimate` they are not quite exchangeable with new in-distribution
+//! images and the realised rate may exceed α a little (`tests/ood.rs` measures it); MSP, energy
+//! and the generative scores never saw them.
+
+use super::data::{self, Images, OutSet};
+use super::{OodRun, floats, in_chunks, score_images};
+use crate::conformal::{Calibration, check_alpha};
+use anyhow::{Context, ensure};
+use burn::tensor::activation::softmax;
+use std::path::{Path, PathBuf};
+
+/// The first columns of the table [`write_csv`] writes (each score's column follows, then
+/// `p_value,out_of_distribution`).
+pub const HEADER_START: &str = "index,file,class,probability";
+
+/// The score that decides by default: the Mahalanobis ensemble, first or level with the best on
+/// every far-OOD pair of `docs/results/ood.md`.
+pub const DEFAULT_SCORE: &str = "mahalanobis";
+
+/// One scored image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// Its index in the scored set (its test split's, else all its images'; a folder's images
+    /// in the order of their sorted class folders and names).
+    pub index: u32,
+    /// Its file, for an image folder.
+    pub file: Option<PathBuf>,
+    /// The class the classifier predicts.
+    pub class: String,
+    /// The softmax probability of that class.
+    pub probability: f32,
+    /// Every score of the run, in [`OodRun::score_names`] order.
+    pub scores: Vec<f32>,
+    /// The conformal p-value of the deciding score.
+    pub p_value: f64,
+    /// `p_value ≤ false_alarm_rate`.
+    pub out_of_distribution: bool,
+}
+
+/// The verdicts on a set of new images.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdicts {
+    /// The score the verdicts are taken on.
+    pub score: String,
+    /// The false-alarm rate α: in-distribution images are flagged at rate at most α.
+    pub false_alarm_rate: f64,
+    /// Validation images the p-values are calibrated on.
+    pub calibration_images: usize,
+    /// The score columns' names.
+    pub names: Vec<String>,
+    /// One per image.
+    pub rows: Vec<Verdict>,
+}
+
+impl Verdicts {
+    /// How many images are flagged out-of-distribution.
+    pub fn flagged(&self) -> usize {
+        self.rows.iter().filter(|r| r.out_of_distribution).count()
+    }
+}
+
+/// Refuse a request that cannot be answered, before any image is read: a score the run does not
+/// have, a false-alarm rate outside (0, 1) or below what the run's validation images can reach,
+/// `max_samples` of 0.
+pub fn check_request(
+    run: &OodRun,
+    score: &str,
+    false_alarm_rate: f64,
+    max_samples: Option<usize>,
+) -> crate::Result<()> {
+    let names = run.score_names();
+    ensure!(
+        names.contains(&score),
+        "--score {score}: the run's scores are {}",
+        names.join(", ")
+    );
+    check_alpha(false_alarm_rate).context("--false-alarm-rate")?;
+    let needed = Calibration::samples_needed(false_alarm_rate);
+    let validation = run.config.data.validation;
+    ensure!(
+        validation >= needed,
+        "--false-alarm-rate {false_alarm_rate} needs at least {needed} validation images to flag \
+         anything, and the run holds out {validation}; raise the rate or train with more \
+         --validation"
+    );
+    ensure!(
+        max_samples != Some(0),
+        "--max-samples must be at least 1, got 0"
+    );
+    Ok(())
+}
+
+/// Score the images of `set` (at most `max_samples`, a seeded draw) with `run`: class, every
+/// score, and the verdict of `score` at `false_alarm_rate`, calibrated on the run's validation
+/// images (read again from the data set the run was trained on).
+pub fn score_new(
+    run: &OodRun,
+    set: &OutSet,
+    score: &str,
+    false_alarm_rate: f64,
+    max_samples: Option<usize>,
+    device: &burn::prelude::Device,
+) -> crate::Result<Verdicts> {
+    check_request(run, score, false_alarm_rate, max_samples)?;
+    let names = run.score_names();
+    let column = names.iter().position(|n| *n == score).expect("checked");
+    let data = data::load_in_distribution(&run.config.data, run.config.seed)?;
+    ensure!(
+        data.class_names == run.summary.class_names,
+        "{}: the data set's classes {:?} are not the run's {:?} (moved or changed since training?)",
+        run.config.data.data.path.display(),
+        data.class_names,
+        run.summary.class_names
+    );
+    // Higher = more anomalous for the calibration: the negated in-distribution score.
+    let validation = &score_images(run, &data.validation, device)?[column];
+    let negated: Vec<f32> = validation.iter().map(|s| -s).collect();
+    let calibration = Calibration::new(&negated).with_context(|| format!("score {score}"))?;
+
+    let d = data.image.iter().product::<usize>();
+    let seed = run.config.seed;
+    let images = set.load(data.image, data.test.len(), &data.held_out_classes, seed)?;
+    ensure!(!images.is_empty(), "{}: no image to score", set.name());
+    let images = data::capped(images, max_samples, d, seed, 46);
+    let files = set.files()?;
+    let predictions = predict(run, &images, device);
+    let scores = score_images(run, &images, device)?;
+    let rows = (0..images.len())
+        .map(|i| {
+            let index = images.origin[i];
+            let (class, probability) = predictions[i];
+            let p_value = calibration.p_value(-scores[column][i]);
+            Ok(Verdict {
+                index,
+                file: match &files {
+                    Some(files) => Some(
+                        files
+                            .get(index as usize)
+                            .context("an image folder changed while it was read")?
+                            .clone(),
+                    ),
+                    None => None,
+                },
+                class: run.summary.class_names[class].clone(),
+                probability,
+                scores: scores.iter().map(|c| c[i]).collect(),
+                p_value,
+                out_of_distribution: p_value <= false_alarm_rate,
+            })
+        })
+        .collect::<crate::Result<Vec<_>>>()?;
+    Ok(Verdicts {
+        score: score.to_string(),
+        false_alarm_rate,
+        calibration_images: calibration.len(),
+        names: names.iter().map(|n| n.to_string()).collect(),
+        rows,
+    })
+}
+
+/// Each image's most probable class and its softmax probability.
+fn predict(run: &OodRun, images: &Images, device: &burn::prelude::Device) -> Vec<(usize, f32)> {
+    let scoring = &run.scoring;
+    in_chunks(scoring, images, device, |x, _| {
+        let probabilities = softmax(scoring.logits(x), 1);
+        let classes = probabilities
+            .clone()
+            .argmax(1)
+            .into_data()
+            .convert::<i64>()
+            .try_into_vec::<i64>()
+            .expect("indices");
+        let top = floats(probabilities.max_dim(1));
+        classes.iter().map(|&c| c as usize).zip(top).collect()
+    })
+}
+
+/// Write `verdicts` as CSV: `index,file,class,probability,<every score>,p_value,out_of_distribution`
+/// (`file` empty unless the set is an image folder; `out_of_distribution` 1 or 0).
+pub fn write_csv(path: &Path, verdicts: &Verdicts) -> crate::Result<()> {
+    crate::io::write_atomic_with(path, |w| {
+        write!(w, "{HEADER_START}")?;
+        for name in &verdicts.names {
+            write!(w, ",{name}")?;
+        }
+        writeln!(w, ",p_value,out_of_distribution")?;
+        for row in &verdicts.rows {
+            let file = row
+                .file
+                .as_ref()
+                .map(|f| csv_field(&f.display().to_string()));
+            write!(
+                w,
+                "{},{},{},{}",
+                row.index,
+                file.unwrap_or_default(),
+                csv_field(&row.class),
+                row.probability
+            )?;
+            for s in &row.scores {
+                write!(w, ",{s}")?;
+            }
+            writeln!(w, ",{},{}", row.p_value, u8::from(row.out_of_distribution))?;
+        }
+        Ok(())
+    })
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_with_commas_or_quotes_are_quoted() {
+        assert_eq!(csv_field("cat"), "cat");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}
