@@ -123,8 +123,8 @@ pub struct OodScoreArgs {
     /// The OOD run folder.
     run: PathBuf,
     /// The images: KIND:PATH with KIND one of mnist, fashion-mnist, cifar10 (their test
-    /// splits), image-folder (`DIR/<any name>/<image>`, or its `test/` split; resized to the
-    /// classifier's side), or held-out-classes, uniform, gaussian.
+    /// splits), image-folder (`DIR/<image>`, `DIR/<any name>/<image>`, or its `test/` split;
+    /// resized to the classifier's side), or held-out-classes, uniform, gaussian.
     #[arg(long)]
     images: String,
     /// Output CSV: index,file,class,probability, every score, p_value,out_of_distribution. An

@@ -53,6 +53,22 @@ pub fn class_dirs(root: &Path) -> crate::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
+/// The images directly in `dir`, sorted by name, when it has no visible sub-folder: a flat
+/// folder of images with no classes (new images to score). `None` when it has sub-folders.
+pub fn flat_images(dir: &Path) -> crate::Result<Option<Vec<PathBuf>>> {
+    let entries = sorted_entries(dir)?;
+    if entries.iter().any(|p| p.is_dir()) {
+        return Ok(None);
+    }
+    let images: Vec<PathBuf> = entries.into_iter().filter(|p| is_image(p)).collect();
+    ensure!(
+        !images.is_empty(),
+        "{}: no image (.png, .jpg, .jpeg) and no sub-folder",
+        dir.display()
+    );
+    Ok(Some(images))
+}
+
 /// Load every image under `root/<class>/`. Classes are the sorted sub-folder names, or
 /// `class_names` when given (so that train and test folders share one class index).
 pub fn load(

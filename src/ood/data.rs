@@ -11,12 +11,14 @@
 //!   papers' greyscale MNIST against CIFAR-10 at 32×32; colour averaged to grey and cropped to
 //!   the centre, CIFAR-10 against an MNIST classifier. An image folder's images (photos of any
 //!   sizes) are first resized to the classifier's side while decoding, as a torchvision
-//!   `Resize` would (unless its spec names a decode size), then fitted;
+//!   `Resize` would (unless its spec names a decode size), then fitted; a folder of images
+//!   with no sub-folder is one set of unlabelled images;
 //! - `uniform` and `gaussian`: ODIN's synthetic sets, as many images as the in-distribution
 //!   test set, each pixel `U[0, 1]` or `N(0.5, 1)` clipped to `[0, 1]`, seeded;
 //! - `held-out-classes`: the test images of the in-distribution set's classes not trained on
 //!   (near-OOD, e.g. CIFAR-10's six classes against the other four).
 
+use crate::data::image_folder;
 use crate::data::source::{self, DatasetKind, DatasetSpec};
 use crate::data::{LabelledSet, protocol};
 use crate::nn::init::{component_rng, standard_normal};
@@ -317,7 +319,7 @@ impl OutSet {
                  near-OOD test set"
             ),
             OutSet::Dataset { data } => {
-                let source = source::load(&decoded_at(data, image))?;
+                let source = load_source(&decoded_at(data, image))?;
                 let what = data.path.display().to_string();
                 let set = unit_pixels(source.train, &what)?;
                 let from = image_dims(&set, &what)?;
@@ -342,14 +344,16 @@ impl OutSet {
             return Ok(None);
         }
         let root = &data.path;
+        if let Some(flat) = image_folder::flat_images(root)? {
+            return Ok(Some(flat));
+        }
         let folder = if root.join("train").is_dir() && root.join("test").is_dir() {
             root.join("test")
         } else {
             root.clone()
         };
-        let (_, items) = crate::data::image_folder::class_items(&folder, None, |_, _| {
-            Ok(crate::data::image_folder::MaskOf::None)
-        })?;
+        let (_, items) =
+            image_folder::class_items(&folder, None, |_, _| Ok(image_folder::MaskOf::None))?;
         Ok(Some(items.into_iter().map(|item| item.path).collect()))
     }
 
@@ -405,7 +409,7 @@ impl OutSet {
                 Ok(held_out.clone())
             }
             OutSet::Dataset { data } => {
-                let source = source::load(&decoded_at(data, image))?;
+                let source = load_source(&decoded_at(data, image))?;
                 let what = data.path.display().to_string();
                 let set = unit_pixels(source.test.unwrap_or(source.train), &what)?;
                 let from = image_dims(&set, &what)?;
@@ -417,6 +421,34 @@ impl OutSet {
             }
         }
     }
+}
+
+/// The data set of an out-of-distribution set: [`source::load`]'s, except that an image folder
+/// holding images and no sub-folder is one set of unlabelled images (its files sorted by name).
+fn load_source(data: &DatasetSpec) -> crate::Result<source::DataSource> {
+    if data.kind == DatasetKind::ImageFolder {
+        if let Some(files) = image_folder::flat_images(&data.path)? {
+            let items = files
+                .into_iter()
+                .map(|path| image_folder::ImageItem {
+                    class: 0,
+                    path,
+                    mask: image_folder::MaskOf::None,
+                })
+                .collect();
+            let options = image_folder::FolderOptions {
+                channels: None,
+                size: data.image_size,
+            };
+            let set = image_folder::load_items(&data.path, vec!["images".into()], items, options)?;
+            return Ok(source::DataSource {
+                test_every_anomaly: false,
+                train: set,
+                test: None,
+            });
+        }
+    }
+    source::load(data)
 }
 
 /// `data` to be read for a classifier of `image`: an image folder without a decode size of its
@@ -535,7 +567,8 @@ mod tests {
     /// An image folder of photos of mixed sizes is read at the classifier's side, each image
     /// resized whole: a 56×56 frame (white border 14 wide, black inside) keeps its white
     /// corners, which a crop to the centre would lose, and a flat 30×20 image stays flat. The
-    /// auxiliary set (the training split) reads the folder the same way.
+    /// auxiliary set (the training split) reads the folder the same way, and so does a folder
+    /// holding the images themselves.
     #[test]
     fn image_folders_are_resized_to_the_classifier() {
         let root = std::env::temp_dir().join(format!("oddity-ood-folder-{}", std::process::id()));
@@ -561,6 +594,15 @@ mod tests {
         let colour = set.load([3, 32, 32], 0, &Images::default(), 0).unwrap();
         assert_eq!(colour.values.len(), 2 * 3 * 32 * 32);
         assert_eq!(colour.values[0], 1.0);
+        // The same images straight in a folder (no sub-folder) are one set of images, read in
+        // the order of their names, which `files` lists.
+        let flat = OutSet::parse(&format!("image-folder:{}", folder.display())).unwrap();
+        let images_flat = flat.load([1, 28, 28], 0, &Images::default(), 0).unwrap();
+        assert_eq!(images_flat.values, images.values);
+        let files = flat.files().unwrap().unwrap();
+        assert_eq!(files, [folder.join("a.png"), folder.join("b.png")]);
+        assert_eq!(set.files().unwrap().unwrap(), files);
+        assert_eq!(OutSet::Uniform.files().unwrap(), None);
         std::fs::remove_dir_all(&root).ok();
     }
 
