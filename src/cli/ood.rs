@@ -226,6 +226,7 @@ fn eval(a: OodEvalArgs) -> anyhow::Result<()> {
 fn score(a: OodScoreArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
     let images = OutSet::parse(&a.images).with_context(|| format!("--images {:?}", a.images))?;
+    oddity::conformal::check_alpha(a.false_alarm_rate).context("--false-alarm-rate")?;
     oddity::io::check_output_file("--output", &a.output, &[], |start| {
         start.starts_with(ood::verdicts::HEADER_START.as_bytes())
     })?;

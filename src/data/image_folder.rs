@@ -53,20 +53,29 @@ pub fn class_dirs(root: &Path) -> crate::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-/// The images directly in `dir`, sorted by name, when it has no visible sub-folder: a flat
-/// folder of images with no classes (new images to score). `None` when it has sub-folders.
-pub fn flat_images(dir: &Path) -> crate::Result<Option<Vec<PathBuf>>> {
+/// The images of a folder to score, in the order they are read: those directly in it (sorted
+/// by name, one class "images") when it has no visible sub-folder, else those of its class
+/// sub-folders ([`class_items`]). No masks.
+pub fn listed_items(dir: &Path) -> crate::Result<(Vec<String>, Vec<ImageItem>)> {
     let entries = sorted_entries(dir)?;
     if entries.iter().any(|p| p.is_dir()) {
-        return Ok(None);
+        return class_items(dir, None, |_, _| Ok(MaskOf::None));
     }
-    let images: Vec<PathBuf> = entries.into_iter().filter(|p| is_image(p)).collect();
+    let items: Vec<ImageItem> = entries
+        .into_iter()
+        .filter(|p| is_image(p))
+        .map(|path| ImageItem {
+            class: 0,
+            path,
+            mask: MaskOf::None,
+        })
+        .collect();
     ensure!(
-        !images.is_empty(),
+        !items.is_empty(),
         "{}: no image (.png, .jpg, .jpeg) and no sub-folder",
         dir.display()
     );
-    Ok(Some(images))
+    Ok((vec!["images".into()], items))
 }
 
 /// Load every image under `root/<class>/`. Classes are the sorted sub-folder names, or

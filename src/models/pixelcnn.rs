@@ -245,6 +245,12 @@ impl PixelCnn {
             channels == 1 || channels == 3,
             "pixelcnn models grey (one channel) or RGB (three) images, not {channels} channels"
         );
+        anyhow::ensure!(
+            config.filters >= channels,
+            "pixelcnn on {channels}-channel images needs filters ≥ {channels} (maps for each \
+             colour to read the colours before it), got {}",
+            config.filters
+        );
         let train_device = device.clone().autodiff();
         let net = initialise(
             PixelCnnNet::new(&config, channels, &train_device),
@@ -456,7 +462,13 @@ mod tests {
     /// later channels' logits and every channel's of the next pixel.
     #[test]
     fn colour_channels_follow_r_g_b_within_a_pixel() {
-        let model = small_of(3, 3);
+        for first_kernel in [3, 7] {
+            colour_dependencies(first_kernel);
+        }
+    }
+
+    fn colour_dependencies(first_kernel: usize) {
+        let model = small_of(first_kernel, 3);
         let n = 3 * 20;
         let base: Vec<f32> = (0..n).map(|i| ((i * 37) % 256) as f32 / 127.5 - 1.0).collect();
         let logits = |values: &[f32]| {
@@ -616,6 +628,17 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("RGB") && e.contains("2 channels"), "{e}");
+        let colour = SampleShape::Image {
+            channels: 3,
+            height: 8,
+            width: 8,
+        };
+        let narrow = PixelCnnConfig {
+            filters: 2,
+            ..PixelCnnConfig::default()
+        };
+        let e = PixelCnn::new(narrow, colour, &device, 0).err().unwrap().to_string();
+        assert!(e.contains("filters ≥ 3"), "{e}");
         let table = SampleShape::Table { features: 4 };
         assert!(PixelCnn::new(PixelCnnConfig::default(), table, &device, 0).is_err());
         let even = PixelCnnConfig {

@@ -10,9 +10,9 @@
 //!   ([`fit_image`]): grey repeated over the channels and zero-padded (centred), as the
 //!   papers' greyscale MNIST against CIFAR-10 at 32×32; colour averaged to grey and cropped to
 //!   the centre, CIFAR-10 against an MNIST classifier. An image folder's images (photos of any
-//!   sizes) are first resized to the classifier's side while decoding, as a torchvision
-//!   `Resize` would (unless its spec names a decode size), then fitted; a folder of images
-//!   with no sub-folder is one set of unlabelled images;
+//!   sizes) are first resized to the classifier's side while decoding (square classifiers), as
+//!   a torchvision `Resize` would, then fitted; a folder of images with no sub-folder is one
+//!   set of unlabelled images;
 //! - `uniform` and `gaussian`: ODIN's synthetic sets, as many images as the in-distribution
 //!   test set, each pixel `U[0, 1]` or `N(0.5, 1)` clipped to `[0, 1]`, seeded;
 //! - `held-out-classes`: the test images of the in-distribution set's classes not trained on
@@ -26,6 +26,7 @@ use anyhow::{Context, bail, ensure};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 /// Images with their (in-distribution) class, `[n, C·H·W]` row-major in `[0, 1]`.
 #[derive(Clone, Debug, Default)]
@@ -318,43 +319,10 @@ impl OutSet {
                 "held-out-classes cannot be the auxiliary outlier set: its classes are the \
                  near-OOD test set"
             ),
-            OutSet::Dataset { data } => {
-                let source = load_source(&decoded_at(data, image))?;
-                let what = data.path.display().to_string();
-                let set = unit_pixels(source.train, &what)?;
-                let from = image_dims(&set, &what)?;
-                let mut out = Images::default();
-                for i in 0..set.len() {
-                    out.push(&fit_image(set.sample(i), from, image)?, 0, i as u32);
-                }
-                Ok(out)
-            }
+            OutSet::Dataset { data } => Ok(read_set(data, image, Split::Train)?.0),
             // Another stream than the test sets' draws.
             synthetic => synthetic.load(image, count, &Images::default(), seed ^ 0x5eed_a0e),
         }
-    }
-
-    /// The image files of an image folder in the order [`OutSet::load`] reads them (its test
-    /// split's when it has `train/` and `test/`); `None` for the other sets.
-    pub fn files(&self) -> crate::Result<Option<Vec<std::path::PathBuf>>> {
-        let OutSet::Dataset { data } = self else {
-            return Ok(None);
-        };
-        if data.kind != DatasetKind::ImageFolder {
-            return Ok(None);
-        }
-        let root = &data.path;
-        if let Some(flat) = image_folder::flat_images(root)? {
-            return Ok(Some(flat));
-        }
-        let folder = if root.join("train").is_dir() && root.join("test").is_dir() {
-            root.join("test")
-        } else {
-            root.clone()
-        };
-        let (_, items) =
-            image_folder::class_items(&folder, None, |_, _| Ok(image_folder::MaskOf::None))?;
-        Ok(Some(items.into_iter().map(|item| item.path).collect()))
     }
 
     /// Whether `self` and `other` draw from the same source (the same data set at the same
@@ -408,54 +376,84 @@ impl OutSet {
                 );
                 Ok(held_out.clone())
             }
-            OutSet::Dataset { data } => {
-                let source = load_source(&decoded_at(data, image))?;
-                let what = data.path.display().to_string();
-                let set = unit_pixels(source.test.unwrap_or(source.train), &what)?;
-                let from = image_dims(&set, &what)?;
-                let mut out = Images::default();
-                for i in 0..set.len() {
-                    out.push(&fit_image(set.sample(i), from, image)?, 0, i as u32);
-                }
-                Ok(out)
-            }
+            OutSet::Dataset { data } => Ok(read_set(data, image, Split::Test)?.0),
+        }
+    }
+
+    /// [`OutSet::load`]'s images and, for an image folder, the file of each image in their
+    /// order (indexed by `origin`).
+    pub fn load_with_files(
+        &self,
+        image: [usize; 3],
+        count: usize,
+        held_out: &Images,
+        seed: u64,
+    ) -> crate::Result<(Images, Option<Vec<PathBuf>>)> {
+        match self {
+            OutSet::Dataset { data } => read_set(data, image, Split::Test),
+            other => Ok((other.load(image, count, held_out, seed)?, None)),
         }
     }
 }
 
-/// The data set of an out-of-distribution set: [`source::load`]'s, except that an image folder
-/// holding images and no sub-folder is one set of unlabelled images (its files sorted by name).
-fn load_source(data: &DatasetSpec) -> crate::Result<source::DataSource> {
-    if data.kind == DatasetKind::ImageFolder {
-        if let Some(files) = image_folder::flat_images(&data.path)? {
-            let items = files
-                .into_iter()
-                .map(|path| image_folder::ImageItem {
-                    class: 0,
-                    path,
-                    mask: image_folder::MaskOf::None,
-                })
-                .collect();
-            let options = image_folder::FolderOptions {
-                channels: None,
-                size: data.image_size,
-            };
-            let set = image_folder::load_items(&data.path, vec!["images".into()], items, options)?;
-            return Ok(source::DataSource {
-                test_every_anomaly: false,
-                train: set,
-                test: None,
-            });
-        }
-    }
-    source::load(data)
+/// Which split of a data set an out-of-distribution set reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Split {
+    /// The training split (outlier exposure's auxiliary images).
+    Train,
+    /// The test split, else every image (the sets scored).
+    Test,
 }
 
-/// `data` to be read for a classifier of `image`: an image folder without a decode size of its
-/// own is resized to the classifier's side while decoding (square classifiers; the others'
-/// folders keep their size), so a folder of photos of mixed sizes loads, and a photo is scaled
-/// down whole rather than cropped to a patch of its centre. The named data sets keep their
-/// size (grey 28×28 digits are padded to 32, the papers' protocol).
+/// The images of `data` for a classifier of `image` (fitted to it, labels 0, `origin` their
+/// place in the split) and, for an image folder, the file of each: one listing of the folder
+/// ([`image_folder::listed_items`] of its `train/` or `test/` folder when it has both, else of
+/// itself) gives both, so a file always names its own image.
+fn read_set(
+    data: &DatasetSpec,
+    image: [usize; 3],
+    split: Split,
+) -> crate::Result<(Images, Option<Vec<PathBuf>>)> {
+    let what = data.path.display().to_string();
+    let data = decoded_at(data, image);
+    let (set, files) = if data.kind == DatasetKind::ImageFolder {
+        let root = &data.path;
+        let folder = match split {
+            _ if !(root.join("train").is_dir() && root.join("test").is_dir()) => root.clone(),
+            Split::Train => root.join("train"),
+            Split::Test => root.join("test"),
+        };
+        let (names, items) = image_folder::listed_items(&folder)?;
+        let files = items.iter().map(|item| item.path.clone()).collect();
+        let options = image_folder::FolderOptions {
+            channels: None,
+            size: data.image_size,
+        };
+        let set = image_folder::load_items(&folder, names, items, options)?;
+        (set, Some(files))
+    } else {
+        let source = source::load(&data)?;
+        let set = match split {
+            Split::Train => source.train,
+            Split::Test => source.test.unwrap_or(source.train),
+        };
+        (set, None)
+    };
+    let set = unit_pixels(set, &what)?;
+    let from = image_dims(&set, &what)?;
+    let mut out = Images::default();
+    for i in 0..set.len() {
+        out.push(&fit_image(set.sample(i), from, image)?, 0, i as u32);
+    }
+    Ok((out, files))
+}
+
+/// `data` to be read for a classifier of `image`: an image folder is resized to the
+/// classifier's side while decoding when the classifier's images are square (every built-in
+/// one's; a library caller's spec may name another decode size), so a folder of photos of
+/// mixed sizes loads, and a photo is scaled down whole rather than cropped to a patch of its
+/// centre; a non-square classifier's folders must hold images of one size. The named data sets
+/// keep their size (grey 28×28 digits are padded to 32, the papers' protocol).
 fn decoded_at(data: &DatasetSpec, [_, h, w]: [usize; 3]) -> DatasetSpec {
     let mut data = data.clone();
     if data.kind == DatasetKind::ImageFolder && data.image_size.is_none() && h == w {
@@ -597,12 +595,17 @@ mod tests {
         // The same images straight in a folder (no sub-folder) are one set of images, read in
         // the order of their names, which `files` lists.
         let flat = OutSet::parse(&format!("image-folder:{}", folder.display())).unwrap();
-        let images_flat = flat.load([1, 28, 28], 0, &Images::default(), 0).unwrap();
+        let none = Images::default();
+        let (images_flat, files) = flat.load_with_files([1, 28, 28], 0, &none, 0).unwrap();
         assert_eq!(images_flat.values, images.values);
-        let files = flat.files().unwrap().unwrap();
+        let files = files.unwrap();
         assert_eq!(files, [folder.join("a.png"), folder.join("b.png")]);
-        assert_eq!(set.files().unwrap().unwrap(), files);
-        assert_eq!(OutSet::Uniform.files().unwrap(), None);
+        let (_, in_class_folders) = set.load_with_files([1, 28, 28], 0, &none, 0).unwrap();
+        assert_eq!(in_class_folders.unwrap(), files);
+        let (_, synthetic) = OutSet::Uniform
+            .load_with_files([1, 28, 28], 3, &none, 0)
+            .unwrap();
+        assert_eq!(synthetic, None);
         std::fs::remove_dir_all(&root).ok();
     }
 

@@ -213,6 +213,11 @@ impl GenerativeConfig {
                 "the generative PixelCNN models grey or RGB images, not {c} channels: use the \
                  VAE (--generative-config '{{\"model\": \"vae\"}}')"
             );
+            ensure!(
+                self.pixelcnn.filters >= c,
+                "the generative PixelCNN on {c}-channel images needs filters ≥ {c}, got {}",
+                self.pixelcnn.filters
+            );
             return Ok(());
         }
         let side = self.vae.image_size;

@@ -780,10 +780,9 @@ fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
         .expect("f32 values")
 }
 
-/// The share of `images` whose largest logit is their class.
-pub fn accuracy(scoring: &Classifier, images: &Images, device: &Device) -> crate::Result<f64> {
-    ensure!(!images.is_empty(), "no images to measure accuracy on");
-    let hits = in_chunks(scoring, images, device, |x, labels| {
+/// The class of each of `images` with the largest logit.
+pub fn predicted_classes(scoring: &Classifier, images: &Images, device: &Device) -> Vec<usize> {
+    in_chunks(scoring, images, device, |x, _| {
         let predicted = scoring
             .logits(x)
             .argmax(1)
@@ -791,13 +790,20 @@ pub fn accuracy(scoring: &Classifier, images: &Images, device: &Device) -> crate
             .convert::<i64>()
             .try_into_vec::<i64>()
             .expect("indices");
-        predicted
-            .iter()
-            .zip(labels)
-            .map(|(&p, &y)| u8::from(p == y as i64))
-            .collect()
-    });
-    Ok(hits.iter().map(|&h| h as f64).sum::<f64>() / images.len() as f64)
+        predicted.into_iter().map(|c| c as usize).collect()
+    })
+}
+
+/// The share of `images` whose largest logit is their class.
+pub fn accuracy(scoring: &Classifier, images: &Images, device: &Device) -> crate::Result<f64> {
+    ensure!(!images.is_empty(), "no images to measure accuracy on");
+    let predicted = predicted_classes(scoring, images, device);
+    let hits = predicted
+        .iter()
+        .zip(&images.labels)
+        .filter(|&(&p, &y)| p == y as usize)
+        .count();
+    Ok(hits as f64 / images.len() as f64)
 }
 
 /// Each stage's class Gaussians, fitted on the training images' features.
