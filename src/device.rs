@@ -1,7 +1,8 @@
 //! The compute device, chosen by the user at run time (never guessed).
 
 use anyhow::bail;
-use burn::tensor::Device;
+/// The device type, for crates that do not depend on burn themselves (the Python bindings).
+pub use burn::tensor::Device;
 
 /// Resolve a device name: `cpu` (burn's flex backend), or `gpu` (burn's wgpu/Vulkan backend,
 /// built with the `vulkan` feature; or CUDA with the `cuda` feature).

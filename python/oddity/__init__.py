@@ -9,7 +9,8 @@ Table models speak PyOD's ``BaseDetector`` API::
     clf.decision_function(X_test), clf.predict(X_test), clf.predict_proba(X_test)
     clf.p_value(X_test)                      # conformal p-values (oddity's addition)
 
-Runs trained by the ``oddity`` command line (images included) load with :func:`load`.
+Runs trained by the ``oddity`` command line (images included) load with :func:`load`; an
+out-of-distribution run (``oddity ood train``) with :func:`load_ood` (:mod:`oddity.ood`).
 """
 
 from . import _native
@@ -19,6 +20,7 @@ from .models.anogan import AnoGAN
 from .models.auto_encoder import AutoEncoder
 from .models.egbad import EGBAD
 from .models.vae import VAE
+from .ood import OodModel, load_ood
 
 __version__ = _native.__version__
 
@@ -29,8 +31,10 @@ __all__ = [
     "BaseDetector",
     "Detector",
     "EGBAD",
+    "OodModel",
     "RunModel",
     "load",
+    "load_ood",
     "models",
     "train",
     "VAE",

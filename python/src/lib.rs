@@ -347,6 +347,130 @@ fn load(dir: PathBuf, checkpoint: &str) -> PyResult<Model> {
     })
 }
 
+/// A trained out-of-distribution run (`oddity ood train`), loaded: its classifier, every OOD
+/// score, and verdicts calibrated on its validation images (read once, on first use).
+#[pyclass(unsendable)]
+struct OodModel {
+    run: oddity::ood::OodRun,
+    device: oddity::device::Device,
+    /// Every score of the validation images, once computed.
+    calibration: Option<Vec<Vec<f32>>>,
+}
+
+impl OodModel {
+    /// Images of the run's shape from float32 bytes of 0–255 pixels (as image files hold
+    /// them), read as the OOD job reads images: `[0, 1]`.
+    fn images(&self, data: &[u8]) -> PyResult<oddity::ood::data::Images> {
+        let values = floats(data)?;
+        let d: usize = self.run.summary.image.iter().product();
+        if values.is_empty() || values.len() % d != 0 {
+            return Err(PyValueError::new_err(format!(
+                "{} values do not make whole images of {:?}",
+                values.len(),
+                self.run.summary.image
+            )));
+        }
+        if let Some(bad) = values.iter().find(|v| !(0.0..=255.0).contains(*v)) {
+            return Err(PyValueError::new_err(format!(
+                "pixel value {bad} is outside 0..=255 (images as their files hold them)"
+            )));
+        }
+        let n = values.len() / d;
+        Ok(oddity::ood::data::Images {
+            values: values.iter().map(|v| v / 255.0).collect(),
+            labels: vec![0; n],
+            origin: (0..n as u32).collect(),
+        })
+    }
+}
+
+#[pymethods]
+impl OodModel {
+    /// `(classes, scores)`: each image's predicted class index, and every score's column in
+    /// `score_names` order.
+    fn score(&self, data: &[u8]) -> PyResult<(Vec<usize>, Vec<Vec<f32>>)> {
+        let images = self.images(data)?;
+        let classes = oddity::ood::predicted_classes(&self.run.scoring, &images, &self.device);
+        let scores =
+            oddity::ood::score_images(&self.run, &images, &self.device).map_err(value_error)?;
+        Ok((classes, scores))
+    }
+
+    /// `(p_values, out_of_distribution)` of `score` at `false_alarm_rate`, calibrated on the
+    /// run's validation images.
+    fn verdicts(
+        &mut self,
+        data: &[u8],
+        score: &str,
+        false_alarm_rate: f64,
+    ) -> PyResult<(Vec<f64>, Vec<bool>)> {
+        use oddity::ood::verdicts;
+        verdicts::check_request(&self.run, score, false_alarm_rate, None).map_err(value_error)?;
+        let images = self.images(data)?;
+        if self.calibration.is_none() {
+            let data = verdicts::in_distribution(&self.run).map_err(value_error)?;
+            let scores = oddity::ood::score_images(&self.run, &data.validation, &self.device)
+                .map_err(value_error)?;
+            self.calibration = Some(scores);
+        }
+        let calibration = self.calibration.as_deref().expect("computed above");
+        let v = verdicts::verdicts_of(
+            &self.run,
+            &images,
+            None,
+            calibration,
+            score,
+            false_alarm_rate,
+            &self.device,
+        )
+        .map_err(value_error)?;
+        Ok(v.rows
+            .iter()
+            .map(|r| (r.p_value, r.out_of_distribution))
+            .unzip())
+    }
+
+    /// The classifier's classes.
+    #[getter]
+    fn class_names(&self) -> Vec<String> {
+        self.run.summary.class_names.clone()
+    }
+
+    /// The scores' names, in the order `score` returns them.
+    #[getter]
+    fn score_names(&self) -> Vec<String> {
+        self.run
+            .score_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect()
+    }
+
+    /// One image's shape `[channels, height, width]`.
+    #[getter]
+    fn image_shape(&self) -> Vec<usize> {
+        self.run.summary.image.to_vec()
+    }
+
+    /// The classifier's test accuracy.
+    #[getter]
+    fn test_accuracy(&self) -> f64 {
+        self.run.summary.test_accuracy
+    }
+}
+
+/// Load the OOD run folder `dir`.
+#[pyfunction]
+fn load_ood(dir: PathBuf) -> PyResult<OodModel> {
+    let device = oddity::device::parse("cpu").map_err(value_error)?;
+    let run = oddity::ood::load(&dir, &device).map_err(value_error)?;
+    Ok(OodModel {
+        run,
+        device,
+        calibration: None,
+    })
+}
+
 /// Every model's name.
 #[pyfunction]
 fn models() -> Vec<String> {
@@ -360,6 +484,8 @@ fn models() -> Vec<String> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
+    m.add_class::<OodModel>()?;
+    m.add_function(wrap_pyfunction!(load_ood, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;

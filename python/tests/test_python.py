@@ -2,6 +2,7 @@
 clear ValueErrors for bad arrays, image runs with maps, and a PyOD script run as it is."""
 
 import csv
+import gzip
 import pathlib
 
 import numpy as np
@@ -246,6 +247,50 @@ def test_image_runs_score_and_map(tmp_path, oddity_bin):
     clf.fit(images[labels == 1].astype(np.float32))
     assert clf.decision_function(images[:5]).shape == (5,)
     assert clf.anomaly_map(images[:2]).shape == (2, 28, 28)
+
+
+def fashion_test_images(count):
+    """The first `count` test images of the Fashion-MNIST fixture, (n, 28, 28) uint8."""
+    with gzip.open(FIXTURES / "fashion-mnist" / "t10k-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
+    return images[:count]
+
+
+def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
+    """An OOD run trained by the command line, loaded in Python: the same classes and scores
+    as `oddity ood score` on the same test digits, and Fashion-MNIST's clothes refused."""
+    run_dir = tmp_path / "ood"
+    run_cli(oddity_bin, "ood", "train", "--dataset", "mnist", "--data", FIXTURES / "mnist",
+            "--validation", "300", "--classifier-config", '{"epochs": 2}', "--out", run_dir)
+    table = tmp_path / "verdicts.csv"
+    run_cli(oddity_bin, "ood", "score", run_dir, "--images", f"mnist:{FIXTURES / 'mnist'}",
+            "--output", table)
+    with open(table) as f:
+        rows = list(csv.DictReader(f))[:200]
+    run = oddity.load_ood(run_dir)
+    assert run.image_shape == (1, 28, 28) and run.classes_ == [str(d) for d in range(10)]
+    digits, labels = mnist_test_images(200)
+    assert [int(r["index"]) for r in rows] == list(range(200))
+    np.testing.assert_array_equal(run.predict(digits), [r["class"] for r in rows])
+    assert (run.predict(digits) == labels.astype(str)).mean() > 0.85
+    scores = run.scores(digits)
+    assert list(scores) == run.score_names
+    for name in run.score_names:
+        np.testing.assert_allclose(scores[name], [float(r[name]) for r in rows], rtol=1e-5,
+                                   atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(run.p_value(digits), [float(r["p_value"]) for r in rows])
+    clothes = fashion_test_images(200)
+    refused = run.is_out_of_distribution(clothes)
+    assert refused.mean() > 0.9, refused.mean()
+    assert run.is_out_of_distribution(digits).mean() < 0.15
+    with pytest.raises(ValueError, match="the run's classifier takes"):
+        run.predict(digits[:, :14, :14])
+    with pytest.raises(ValueError, match="outside 0..=255"):
+        run.scores(digits.astype(np.float32) * 2.0)
+    with pytest.raises(ValueError, match="the run's scores are"):
+        run.p_value(digits, score="likelihood")
+    with pytest.raises(ValueError, match="false-alarm"):
+        run.is_out_of_distribution(digits, false_alarm_rate=1.5)
 
 
 def test_a_pyod_script_runs_with_only_its_import_changed():

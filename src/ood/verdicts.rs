@@ -18,7 +18,7 @@
 //! fixture (MSP 0.074, the ensemble 0.047 at α = 0.05, 300 calibration images, whose own
 //! scatter is ≈ 0.013).
 
-use super::data::{self, OutSet};
+use super::data::{self, Images, InDistribution, OutSet};
 use super::{OodRun, predicted_classes, score_images};
 use crate::conformal::{Calibration, check_alpha};
 use anyhow::{Context, ensure};
@@ -119,8 +119,28 @@ pub fn score_new(
     device: &burn::prelude::Device,
 ) -> crate::Result<Verdicts> {
     check_request(run, score, false_alarm_rate, max_samples)?;
-    let names = run.score_names();
-    let column = names.iter().position(|n| *n == score).expect("checked");
+    let data = in_distribution(run)?;
+    let d = data.image.iter().product::<usize>();
+    let seed = run.config.seed;
+    let (images, files) =
+        set.load_with_files(data.image, data.test.len(), &data.held_out_classes, seed)?;
+    ensure!(!images.is_empty(), "{}: no image to score", set.name());
+    let images = data::capped(images, max_samples, d, seed, 46);
+    let calibration = score_images(run, &data.validation, device)?;
+    verdicts_of(
+        run,
+        &images,
+        files.as_deref(),
+        &calibration,
+        score,
+        false_alarm_rate,
+        device,
+    )
+}
+
+/// The run's in-distribution data, read again from where it was trained (its validation
+/// images calibrate the verdicts), checked to hold the run's classes.
+pub fn in_distribution(run: &OodRun) -> crate::Result<InDistribution> {
     let data = data::load_in_distribution(&run.config.data, run.config.seed)?;
     ensure!(
         data.class_names == run.summary.class_names,
@@ -129,21 +149,37 @@ pub fn score_new(
         data.class_names,
         run.summary.class_names
     );
-    let d = data.image.iter().product::<usize>();
-    let seed = run.config.seed;
-    let (images, files) =
-        set.load_with_files(data.image, data.test.len(), &data.held_out_classes, seed)?;
-    ensure!(!images.is_empty(), "{}: no image to score", set.name());
-    let images = data::capped(images, max_samples, d, seed, 46);
+    Ok(data)
+}
 
+/// The verdicts on `images` (in `[0, 1]`, the run's image shape; `files` the file of each
+/// `origin`, when known) given `calibration`, every score of the validation images in
+/// [`OodRun::score_names`] order ([`score_images`] of [`in_distribution`]'s validation set).
+pub fn verdicts_of(
+    run: &OodRun,
+    images: &Images,
+    files: Option<&[PathBuf]>,
+    calibration: &[Vec<f32>],
+    score: &str,
+    false_alarm_rate: f64,
+    device: &burn::prelude::Device,
+) -> crate::Result<Verdicts> {
+    check_request(run, score, false_alarm_rate, None)?;
+    let names = run.score_names();
+    let column = names.iter().position(|n| *n == score).expect("checked");
+    ensure!(
+        calibration.len() == names.len(),
+        "{} calibration columns for the run's {} scores",
+        calibration.len(),
+        names.len()
+    );
     // Higher = more anomalous for the calibration: the negated in-distribution score.
-    let validation = &score_images(run, &data.validation, device)?[column];
-    let negated: Vec<f32> = validation.iter().map(|s| -s).collect();
+    let negated: Vec<f32> = calibration[column].iter().map(|s| -s).collect();
     let calibration = Calibration::new(&negated).with_context(|| format!("score {score}"))?;
     let threshold = calibration.threshold(false_alarm_rate)?;
 
-    let classes = predicted_classes(&run.scoring, &images, device);
-    let scores = score_images(run, &images, device)?;
+    let classes = predicted_classes(&run.scoring, images, device);
+    let scores = score_images(run, images, device)?;
     let msp = names
         .iter()
         .position(|n| *n == "msp")
@@ -151,7 +187,7 @@ pub fn score_new(
     let rows = (0..images.len())
         .map(|i| {
             let index = images.origin[i];
-            let file = files.as_ref().map(|f| f[index as usize].clone());
+            let file = files.map(|f| f[index as usize].clone());
             let deciding = scores[column][i];
             ensure!(
                 deciding.is_finite(),

@@ -1,0 +1,92 @@
+"""The out-of-distribution target from Python: a run trained by ``oddity ood train``, loaded.
+
+Its classifier names each new image's class; its scores (MSP, ODIN, energy, Mahalanobis, and the
+generative ones when trained) say how in-distribution the image is, higher = more; a verdict
+refuses an image at a stated false-alarm rate::
+
+    from oddity.ood import load_ood
+    run = load_ood("runs/ood-mnist")
+    run.predict(images)                       # class names
+    run.scores(images)["mahalanobis"]         # higher = more in-distribution
+    run.is_out_of_distribution(images)        # p ≤ 0.05 against the validation images
+    run.p_value(images, score="msp")
+
+``images`` are (n, channels, height, width), or grey (n, height, width), with pixels 0–255 as
+image files hold them, of the run's image shape.
+"""
+
+import threading
+
+import numpy as np
+
+from . import _native
+from .base import _samples
+
+DEFAULT_SCORE = "mahalanobis"
+
+
+class OodModel:
+    """A loaded OOD run (see the module's doc). Made by :func:`load_ood`; used from the thread
+    that made it."""
+
+    def __init__(self, native):
+        self._native = native
+        self._thread = threading.current_thread()
+        self.classes_ = list(native.class_names)
+        self.score_names = list(native.score_names)
+        self.image_shape = tuple(native.image_shape)
+        self.test_accuracy = native.test_accuracy
+
+    def _images(self, X):
+        if threading.current_thread() is not self._thread:
+            raise RuntimeError(
+                "this OodModel was loaded on another thread: load one in each thread"
+            )
+        values = _samples(X, name="images")
+        if values.ndim != 4 or tuple(values.shape[1:]) != self.image_shape:
+            raise ValueError(
+                f"images have shape {tuple(values.shape[1:])}; the run's classifier takes "
+                f"{self.image_shape} (channels, height, width)"
+            )
+        return self._native, values.tobytes()
+
+    def predict(self, X):
+        """Each image's most probable class name."""
+        native, data = self._images(X)
+        classes, _ = native.score(data)
+        return np.asarray([self.classes_[c] for c in classes])
+
+    def scores(self, X):
+        """Every score of each image, ``{name: array}``; higher = more in-distribution."""
+        native, data = self._images(X)
+        _, columns = native.score(data)
+        return {
+            name: np.asarray(column, dtype=np.float64)
+            for name, column in zip(self.score_names, columns)
+        }
+
+    def _verdicts(self, X, score, false_alarm_rate):
+        native, data = self._images(X)
+        p_values, flagged = native.verdicts(data, score, float(false_alarm_rate))
+        return np.asarray(p_values), np.asarray(flagged, dtype=bool)
+
+    def p_value(self, X, score=DEFAULT_SCORE):
+        """Conformal p-values of ``score`` against the run's validation images (read again from
+        the data set it was trained on): an in-distribution image gets ``p ≤ α`` with
+        probability about α at most."""
+        return self._verdicts(X, score, 0.5)[0]
+
+    def is_out_of_distribution(self, X, score=DEFAULT_SCORE, false_alarm_rate=0.05):
+        """Whether each image is refused: its p-value at most ``false_alarm_rate``."""
+        return self._verdicts(X, score, false_alarm_rate)[1]
+
+    def __repr__(self):
+        return (
+            f"OodModel(classes={len(self.classes_)}, image_shape={self.image_shape}, "
+            f"test_accuracy={self.test_accuracy:.4f})"
+        )
+
+
+def load_ood(path):
+    """Load the OOD run folder ``path`` (``oddity ood train --out path``)."""
+    return OodModel(_native.load_ood(str(path)))
