@@ -116,6 +116,12 @@ fn lenet_tells_mnist_from_fashion_mnist() {
         dir.join("run/ood-eval/metrics.json").is_file()
             && dir.join("run/ood-eval/scores.csv").is_file()
     );
+    let roc = image::open(dir.join("run/ood-eval/roc-fashion-mnist.png")).unwrap();
+    assert_eq!(
+        (roc.width(), roc.height()),
+        (640, 560),
+        "every score's ROC on one chart"
+    );
 
     assert_saved_run_scores_alike(&run, &dir.join("run"), 40, &device);
     assert_new_images_get_verdicts(&run, &fashion, &dir, &device);

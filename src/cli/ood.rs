@@ -17,7 +17,7 @@ pub enum OodCommand {
     Train(OodTrainArgs),
     /// Score the run's in-distribution test images and each --against set with MSP, ODIN,
     /// energy and Mahalanobis (and the generative scores when the run has them); write
-    /// RUN/ood-eval/{metrics.json,scores.csv}.
+    /// RUN/ood-eval/{metrics.json,scores.csv,roc-<set>.png}.
     Eval(OodEvalArgs),
     /// Put new images through the run: each one's predicted class and its probability, every
     /// score, and a verdict (out-of-distribution when the chosen score's conformal p-value

@@ -1127,9 +1127,45 @@ fn split_tuning(
     (images.subset(&tune, d), images.subset(&rest, d))
 }
 
+/// Every score's ROC curve against one set on one chart, `roc-<set>.png` in `dir`
+/// (in-distribution positive; characters other than letters, digits, `-` and `_` of the set's
+/// name written as `-`).
+fn roc_picture(
+    dir: &Path,
+    set: &str,
+    names: &[&str],
+    in_scores: &[Vec<f32>],
+    out_scores: &[Vec<f32>],
+) -> crate::Result<()> {
+    let labels: Vec<u8> = (in_scores[0].iter().map(|_| 1))
+        .chain(out_scores[0].iter().map(|_| 0))
+        .collect();
+    let curves: Vec<(String, Vec<f32>)> = names
+        .iter()
+        .zip(in_scores.iter().zip(out_scores))
+        .map(|(name, (i, o))| (name.to_string(), [i.as_slice(), o].concat()))
+        .collect();
+    let file: String = set
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    crate::report::plots::roc_comparison(
+        &dir.join(format!("roc-{file}.png")),
+        &format!("ROC against {set} (in-distribution positive)"),
+        &curves,
+        &labels,
+    )
+}
+
 /// Score the run's in-distribution test images (at most `max_samples`, a seeded draw) and
-/// each of `against` (as many), write `RUN/ood-eval/` (metrics.json and scores.csv, replaced
-/// whole) and return the report. With `oracle`, the papers' tuning on each OOD set is added
+/// each of `against` (as many), write `RUN/ood-eval/` (metrics.json, scores.csv and each set's
+/// `roc-<set>.png`, replaced whole) and return the report. With `oracle`, the papers' tuning on each OOD set is added
 /// as named rows ([`oracle`]) and every metric is measured on the images that did not tune.
 pub fn evaluate(
     run: &OodRun,
@@ -1232,6 +1268,7 @@ pub fn evaluate(
         };
         let out_scores = score_images(run, &images, device)?;
         push_rows(&set.name(), &images, &out_scores, "out");
+        roc_picture(staging.dir(), &set.name(), &names, &in_scores, &out_scores)?;
         let mut scores = names
             .iter()
             .zip(in_scores.iter().zip(&out_scores))

@@ -234,7 +234,12 @@ fn write_evaluation_files(
     }
     if let Some(view) = &eval.scene {
         overlays::write_scene(&dir.join("maps"), view)?;
-        plots::roc_comparison(&dir.join("roc-vs-rx.png"), &view.curves, &eval.labels)?;
+        plots::roc_comparison(
+            &dir.join("roc-vs-rx.png"),
+            "ROC",
+            &view.curves,
+            &eval.labels,
+        )?;
     }
     let classes: Option<Vec<&str>> = (!eval.class_names.is_empty()).then(|| {
         (eval.classes.iter())

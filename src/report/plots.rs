@@ -93,9 +93,10 @@ fn draw_roc<DB: DrawingBackend>(
 }
 
 /// ROC curves of several detectors of the same samples on one set of axes, as `path` (PNG),
-/// each named in the legend with its AUROC.
+/// each named in the legend with its AUROC, under `caption`; label 1 is the positive class.
 pub fn roc_comparison(
     path: &Path,
+    caption: &str,
     curves: &[(String, Vec<f32>)],
     labels: &[u8],
 ) -> crate::Result<()> {
@@ -107,16 +108,19 @@ pub fn roc_comparison(
             crate::metrics::roc_curve(scores, labels)?,
         ));
     }
-    png(path, ROC_SIZE, |root| draw_roc_comparison(root, &drawn))
+    png(path, ROC_SIZE, |root| {
+        draw_roc_comparison(root, caption, &drawn)
+    })
 }
 
 fn draw_roc_comparison<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
+    caption: &str,
     curves: &[(String, Vec<(f64, f64)>)],
 ) -> Drawn {
     root.fill(&WHITE).map_err(text)?;
     let mut chart = ChartBuilder::on(root)
-        .caption("ROC", ("sans-serif", 22))
+        .caption(caption, ("sans-serif", 22))
         .margin(16)
         .x_label_area_size(40)
         .y_label_area_size(50)
@@ -134,7 +138,16 @@ fn draw_roc_comparison<DB: DrawingBackend>(
             &RGBColor(180, 180, 180),
         ))
         .map_err(text)?;
-    let colours = [BLUE, RED, GREEN, MAGENTA, BLACK];
+    let colours = [
+        BLUE,
+        RED,
+        GREEN,
+        MAGENTA,
+        BLACK,
+        CYAN,
+        RGBColor(230, 140, 0),
+        RGBColor(120, 70, 20),
+    ];
     for (i, (name, curve)) in curves.iter().enumerate() {
         let colour = colours[i % colours.len()];
         chart
