@@ -10,7 +10,8 @@ Table models speak PyOD's ``BaseDetector`` API::
     clf.p_value(X_test)                      # conformal p-values (oddity's addition)
 
 Runs trained by the ``oddity`` command line (images included) load with :func:`load`; an
-out-of-distribution run (``oddity ood train``) with :func:`load_ood` (:mod:`oddity.ood`).
+out-of-distribution run (``oddity ood train``, or :func:`oddity.ood.train`) with
+:func:`load_ood` (:mod:`oddity.ood`).
 """
 
 from . import _native

@@ -4,8 +4,8 @@ Its classifier names each new image's class; its scores (MSP, ODIN, energy, Maha
 generative ones when trained) say how in-distribution the image is, higher = more; a verdict
 refuses an image at a stated false-alarm rate::
 
-    from oddity.ood import load_ood
-    run = load_ood("runs/ood-mnist")
+    from oddity.ood import load_ood, train
+    run = train("mnist", "data/mnist", "runs/ood-mnist")   # or load_ood("runs/ood-mnist")
     run.predict(images)                       # class names
     run.scores(images)["mahalanobis"]         # higher = more in-distribution
     run.is_out_of_distribution(images)        # p ≤ 0.05 against the validation images
@@ -15,6 +15,7 @@ refuses an image at a stated false-alarm rate::
 image files hold them, of the run's image shape.
 """
 
+import json
 import threading
 
 import numpy as np
@@ -90,3 +91,29 @@ class OodModel:
 def load_ood(path):
     """Load the OOD run folder ``path`` (``oddity ood train --out path``)."""
     return OodModel(_native.load_ood(str(path)))
+
+
+def train(dataset, data, out, classes=None, classifier=None, validation=1000, max_train=None,
+          random_state=0, generative=None, decode_size=None, replace=False):
+    """Train an OOD run as ``oddity ood train`` does: a classifier of the labelled images of
+    ``dataset`` (``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"image-folder"``) at
+    ``data``, on ``classes`` (names or indices; all by default), into the new run folder
+    ``out``; ``classifier`` and ``generative`` are settings dicts over the defaults
+    (``generative={}`` adds the generative scores with their defaults). Every setting is chosen
+    on in-distribution data only. Returns the run loaded (:class:`OodModel`)."""
+    for name, value in (("classifier", classifier), ("generative", generative)):
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"{name} must be a dict of settings, got {value!r}")
+    for name, value, least in (("validation", validation, 1), ("random_state", random_state, 0),
+                               ("max_train", max_train, 1)):
+        if value is None and name == "max_train":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer ≥ {least}, got {value!r}")
+    native = _native.ood_train(
+        dataset, str(data), str(out), [str(c) for c in (classes or [])],
+        json.dumps(classifier) if classifier else "", int(validation),
+        None if max_train is None else int(max_train), int(random_state),
+        None if generative is None else json.dumps(generative), decode_size, bool(replace),
+    )
+    return OodModel(native)

@@ -459,6 +459,68 @@ impl OodModel {
     }
 }
 
+/// Train an OOD run as `oddity ood train` does: a classifier of the labelled images of
+/// `dataset` at `data` (`classes` of them, all when empty), into the new run folder `out`;
+/// `classifier` and `generative` are JSON settings over the defaults (`generative` `None`: no
+/// generative scores; `"{}"`: their defaults). The run loaded.
+#[pyfunction]
+#[pyo3(signature = (dataset, data, out, classes, classifier, validation, max_train, seed, generative, decode_size, replace))]
+#[allow(clippy::too_many_arguments)]
+fn ood_train(
+    py: Python<'_>,
+    dataset: &str,
+    data: PathBuf,
+    out: PathBuf,
+    classes: Vec<String>,
+    classifier: &str,
+    validation: usize,
+    max_train: Option<usize>,
+    seed: u64,
+    generative: Option<&str>,
+    decode_size: Option<u32>,
+    replace: bool,
+) -> PyResult<OodModel> {
+    use oddity::ood::{ClassifierRequest, OodRequest, data::InSpec};
+    let spec = oddity::data::source::DatasetSpec {
+        image_size: decode_size,
+        ..oddity::data::source::DatasetSpec::new(dataset.parse().map_err(value_error)?, data)
+    };
+    let generative = generative
+        .map(|text| {
+            oddity::ood::generative::GenerativeConfig::with_overrides(
+                Some(text).filter(|t| !t.is_empty()),
+            )
+        })
+        .transpose()
+        .map_err(value_error)?;
+    let request = OodRequest {
+        data: InSpec {
+            data: spec,
+            classes,
+            validation,
+            max_train,
+        },
+        classifier: ClassifierRequest::OverDefaults(
+            Some(classifier.to_string()).filter(|t| !t.is_empty()),
+        ),
+        seed,
+        odin_temperature: 1000.0,
+        energy_temperature: 1.0,
+        adversarial_epsilon: 0.05,
+        outlier_exposure: None,
+        generative,
+    };
+    let device = oddity::device::parse("cpu").map_err(value_error)?;
+    let run = py
+        .detach(|| oddity::ood::train(request, &out, replace, &device))
+        .map_err(value_error)?;
+    Ok(OodModel {
+        run,
+        device,
+        calibration: None,
+    })
+}
+
 /// Load the OOD run folder `dir`.
 #[pyfunction]
 fn load_ood(dir: PathBuf) -> PyResult<OodModel> {
@@ -486,6 +548,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Model>()?;
     m.add_class::<OodModel>()?;
     m.add_function(wrap_pyfunction!(load_ood, m)?)?;
+    m.add_function(wrap_pyfunction!(ood_train, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;

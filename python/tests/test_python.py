@@ -291,6 +291,16 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
         run.p_value(digits, score="likelihood")
     with pytest.raises(ValueError, match="false-alarm"):
         run.is_out_of_distribution(digits, false_alarm_rate=1.5)
+    # The same run trained from Python: the same scores (same seed, data and settings).
+    again = oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "again", validation=300,
+                             classifier={"epochs": 2}, random_state=0)
+    for name, column in again.scores(digits[:20]).items():
+        np.testing.assert_array_equal(column, scores[name][:20], err_msg=name)
+    with pytest.raises(ValueError, match="validation"):
+        oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "bad", validation=0)
+    with pytest.raises(ValueError, match="epochs"):
+        oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "bad", classifier={"epochs": 0})
+    assert not (tmp_path / "bad").exists()
 
 
 def test_a_pyod_script_runs_with_only_its_import_changed():
