@@ -1,4 +1,5 @@
-"""The out-of-distribution target from Python: a run trained by ``oddity ood train``, loaded.
+"""The out-of-distribution target from Python: a run trained by ``oddity ood train`` (or
+:func:`train`), loaded.
 
 Its classifier names each new image's class; its scores (MSP, ODIN, energy, Mahalanobis, and the
 generative ones when trained) say how in-distribution the image is, higher = more; a verdict
@@ -12,23 +13,25 @@ refuses an image at a stated false-alarm rate::
     run.p_value(images, score="msp")
 
 ``images`` are (n, channels, height, width), or grey (n, height, width), with pixels 0–255 as
-image files hold them, of the run's image shape.
+image files hold them (a float array whose values all lie in [0, 1], torchvision's
+``ToTensor`` range, is refused rather than read as near-black images), of the run's image shape.
+The first verdict reads the run's training data again and scores its validation images (the
+calibration; kept for later calls).
 """
 
-import json
 import threading
 
 import numpy as np
 
 from . import _native
-from .base import _samples
+from .base import _samples, _settings_json, _whole
 
-DEFAULT_SCORE = "mahalanobis"
+DEFAULT_SCORE = _native.DEFAULT_OOD_SCORE
 
 
 class OodModel:
-    """A loaded OOD run (see the module's doc). Made by :func:`load_ood`; used from the thread
-    that made it."""
+    """A loaded OOD run (see the module's doc). Made by :func:`load_ood` or :func:`train`; used
+    from the thread that made it."""
 
     def __init__(self, native):
         self._native = native
@@ -43,7 +46,17 @@ class OodModel:
             raise RuntimeError(
                 "this OodModel was loaded on another thread: load one in each thread"
             )
-        values = _samples(X, name="images")
+        array = np.asarray(X)
+        if array.dtype == np.bool_:
+            raise ValueError("images must hold pixel values 0–255, got a boolean array")
+        if np.issubdtype(array.dtype, np.floating) and array.size:
+            largest = np.nanmax(array) if not np.isnan(array).all() else np.nan
+            if 0.0 < largest <= 1.0 and np.nanmin(array) >= 0.0:
+                raise ValueError(
+                    f"images look like [0, 1] pixels (largest value {largest}); pass them 0–255, "
+                    "as image files hold them (images * 255)"
+                )
+        values = _samples(array, name="images")
         if values.ndim != 4 or tuple(values.shape[1:]) != self.image_shape:
             raise ValueError(
                 f"images have shape {tuple(values.shape[1:])}; the run's classifier takes "
@@ -51,11 +64,18 @@ class OodModel:
             )
         return self._native, values.tobytes()
 
+    def _check_verdict(self, score, false_alarm_rate):
+        if score not in self.score_names:
+            raise ValueError(f"score {score!r}: the run's scores are {', '.join(self.score_names)}")
+        if isinstance(false_alarm_rate, bool) or not (
+            isinstance(false_alarm_rate, (int, float, np.number)) and 0.0 < false_alarm_rate < 1.0
+        ):
+            raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate!r}")
+
     def predict(self, X):
         """Each image's most probable class name."""
         native, data = self._images(X)
-        classes, _ = native.score(data)
-        return np.asarray([self.classes_[c] for c in classes])
+        return np.asarray([self.classes_[c] for c in native.classes(data)])
 
     def scores(self, X):
         """Every score of each image, ``{name: array}``; higher = more in-distribution."""
@@ -67,6 +87,7 @@ class OodModel:
         }
 
     def _verdicts(self, X, score, false_alarm_rate):
+        self._check_verdict(score, false_alarm_rate)
         native, data = self._images(X)
         p_values, flagged = native.verdicts(data, score, float(false_alarm_rate))
         return np.asarray(p_values), np.asarray(flagged, dtype=bool)
@@ -95,25 +116,40 @@ def load_ood(path):
 
 def train(dataset, data, out, classes=None, classifier=None, validation=1000, max_train=None,
           random_state=0, generative=None, decode_size=None, replace=False):
-    """Train an OOD run as ``oddity ood train`` does: a classifier of the labelled images of
-    ``dataset`` (``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``, ``"image-folder"``) at
-    ``data``, on ``classes`` (names or indices; all by default), into the new run folder
-    ``out``; ``classifier`` and ``generative`` are settings dicts over the defaults
-    (``generative={}`` adds the generative scores with their defaults). Every setting is chosen
-    on in-distribution data only. Returns the run loaded (:class:`OodModel`)."""
+    """Train an OOD run as ``oddity ood train`` does with its defaults: a classifier of the
+    labelled images of ``dataset`` (``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``,
+    ``"image-folder"``) at ``data``, on ``classes`` (a list of names or indices, or a
+    comma-separated string; all by default), into the new run folder ``out``; ``classifier``
+    and ``generative`` are settings dicts over the defaults (``generative={}`` adds the
+    generative scores with theirs). Every score setting is chosen on in-distribution data only.
+    Returns the run loaded (:class:`OodModel`).
+
+    The command line's other options (ODIN's temperature, the FGSM step, outlier exposure, the
+    device) keep their defaults here. Ctrl-C does not stop the training: it is raised once the
+    run is saved."""
     for name, value in (("classifier", classifier), ("generative", generative)):
         if value is not None and not isinstance(value, dict):
             raise ValueError(f"{name} must be a dict of settings, got {value!r}")
-    for name, value, least in (("validation", validation, 1), ("random_state", random_state, 0),
-                               ("max_train", max_train, 1)):
-        if value is None and name == "max_train":
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-            raise ValueError(f"{name} must be an integer ≥ {least}, got {value!r}")
+    if isinstance(classes, str):
+        classes = [c.strip() for c in classes.split(",")]
+    classes = [] if classes is None else [str(c) for c in list(classes)]
+
+    def whole(name, value, least):
+        try:
+            value = _whole(value)
+        except ValueError as error:
+            raise ValueError(f"{name} {error}") from None
+        if value < least:
+            raise ValueError(f"{name} must be at least {least}, got {value}")
+        return value
+
+    validation = whole("validation", validation, 2)
+    random_state = whole("random_state", random_state, 0)
+    max_train = None if max_train is None else whole("max_train", max_train, 1)
     native = _native.ood_train(
-        dataset, str(data), str(out), [str(c) for c in (classes or [])],
-        json.dumps(classifier) if classifier else "", int(validation),
-        None if max_train is None else int(max_train), int(random_state),
-        None if generative is None else json.dumps(generative), decode_size, bool(replace),
+        dataset, str(data), str(out), classes,
+        _settings_json(classifier, "classifier") if classifier else "", validation, max_train,
+        random_state, None if generative is None else _settings_json(generative, "generative"),
+        decode_size, bool(replace),
     )
     return OodModel(native)

@@ -361,7 +361,7 @@ impl OodModel {
     /// Images of the run's shape from float32 bytes of 0–255 pixels (as image files hold
     /// them), read as the OOD job reads images: `[0, 1]`.
     fn images(&self, data: &[u8]) -> PyResult<oddity::ood::data::Images> {
-        let values = floats(data)?;
+        let mut values = floats(data)?;
         let d: usize = self.run.summary.image.iter().product();
         if values.is_empty() || values.len() % d != 0 {
             return Err(PyValueError::new_err(format!(
@@ -370,14 +370,10 @@ impl OodModel {
                 self.run.summary.image
             )));
         }
-        if let Some(bad) = values.iter().find(|v| !(0.0..=255.0).contains(*v)) {
-            return Err(PyValueError::new_err(format!(
-                "pixel value {bad} is outside 0..=255 (images as their files hold them)"
-            )));
-        }
+        oddity::ood::data::to_unit(&mut values, "images").map_err(value_error)?;
         let n = values.len() / d;
         Ok(oddity::ood::data::Images {
-            values: values.iter().map(|v| v / 255.0).collect(),
+            values,
             labels: vec![0; n],
             origin: (0..n as u32).collect(),
         })
@@ -386,6 +382,16 @@ impl OodModel {
 
 #[pymethods]
 impl OodModel {
+    /// Each image's predicted class index.
+    fn classes(&self, data: &[u8]) -> PyResult<Vec<usize>> {
+        let images = self.images(data)?;
+        Ok(oddity::ood::predicted_classes(
+            &self.run.scoring,
+            &images,
+            &self.device,
+        ))
+    }
+
     /// `(classes, scores)`: each image's predicted class index, and every score's column in
     /// `score_names` order.
     fn score(&self, data: &[u8]) -> PyResult<(Vec<usize>, Vec<Vec<f32>>)> {
@@ -481,6 +487,8 @@ fn ood_train(
     replace: bool,
 ) -> PyResult<OodModel> {
     use oddity::ood::{ClassifierRequest, OodRequest, data::InSpec};
+    let classifier =
+        ClassifierRequest::OverDefaults(Some(classifier.to_string()).filter(|t| !t.is_empty()));
     let spec = oddity::data::source::DatasetSpec {
         image_size: decode_size,
         ..oddity::data::source::DatasetSpec::new(dataset.parse().map_err(value_error)?, data)
@@ -493,22 +501,15 @@ fn ood_train(
         })
         .transpose()
         .map_err(value_error)?;
+    let data = InSpec {
+        data: spec,
+        classes,
+        validation,
+        max_train,
+    };
     let request = OodRequest {
-        data: InSpec {
-            data: spec,
-            classes,
-            validation,
-            max_train,
-        },
-        classifier: ClassifierRequest::OverDefaults(
-            Some(classifier.to_string()).filter(|t| !t.is_empty()),
-        ),
-        seed,
-        odin_temperature: 1000.0,
-        energy_temperature: 1.0,
-        adversarial_epsilon: 0.05,
-        outlier_exposure: None,
         generative,
+        ..OodRequest::new(data, classifier, seed)
     };
     let device = oddity::device::parse("cpu").map_err(value_error)?;
     let run = py
@@ -549,6 +550,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<OodModel>()?;
     m.add_function(wrap_pyfunction!(load_ood, m)?)?;
     m.add_function(wrap_pyfunction!(ood_train, m)?)?;
+    m.add("DEFAULT_OOD_SCORE", oddity::ood::verdicts::DEFAULT_SCORE)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;

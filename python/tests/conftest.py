@@ -35,13 +35,19 @@ def breastw():
     return data["X"], data["y"].astype(int)
 
 
-def mnist_test_images(count):
-    """The first `count` test digits of the MNIST fixture, (n, 28, 28) uint8, and labels."""
-    with gzip.open(FIXTURES / "mnist" / "t10k-images-idx3-ubyte.gz") as f:
+def idx_test_images(folder, count):
+    """The first `count` test images of an IDX fixture (`mnist`, `fashion-mnist`), (n, 28, 28)
+    uint8, and their labels."""
+    with gzip.open(FIXTURES / folder / "t10k-images-idx3-ubyte.gz") as f:
         images = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
-    with gzip.open(FIXTURES / "mnist" / "t10k-labels-idx1-ubyte.gz") as f:
+    with gzip.open(FIXTURES / folder / "t10k-labels-idx1-ubyte.gz") as f:
         labels = np.frombuffer(f.read(), dtype=np.uint8, offset=8)
     return images[:count], labels[:count]
+
+
+def mnist_test_images(count):
+    """The first `count` test digits of the MNIST fixture, (n, 28, 28) uint8, and labels."""
+    return idx_test_images("mnist", count)
 
 
 def auroc(scores, labels):

@@ -2,14 +2,13 @@
 clear ValueErrors for bad arrays, image runs with maps, and a PyOD script run as it is."""
 
 import csv
-import gzip
 import pathlib
 
 import numpy as np
 import pytest
 
 import oddity
-from conftest import FIXTURES, auroc, mnist_test_images, run_cli
+from conftest import FIXTURES, auroc, mnist_test_images, run_cli, idx_test_images
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -249,13 +248,6 @@ def test_image_runs_score_and_map(tmp_path, oddity_bin):
     assert clf.anomaly_map(images[:2]).shape == (2, 28, 28)
 
 
-def fashion_test_images(count):
-    """The first `count` test images of the Fashion-MNIST fixture, (n, 28, 28) uint8."""
-    with gzip.open(FIXTURES / "fashion-mnist" / "t10k-images-idx3-ubyte.gz") as f:
-        images = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
-    return images[:count]
-
-
 def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
     """An OOD run trained by the command line, loaded in Python: the same classes and scores
     as `oddity ood score` on the same test digits, and Fashion-MNIST's clothes refused."""
@@ -279,7 +271,7 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
         np.testing.assert_allclose(scores[name], [float(r[name]) for r in rows], rtol=1e-5,
                                    atol=1e-6, err_msg=name)
     np.testing.assert_allclose(run.p_value(digits), [float(r["p_value"]) for r in rows])
-    clothes = fashion_test_images(200)
+    clothes, _ = idx_test_images("fashion-mnist", 200)
     refused = run.is_out_of_distribution(clothes)
     assert refused.mean() > 0.9, refused.mean()
     assert run.is_out_of_distribution(digits).mean() < 0.15
@@ -289,18 +281,32 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
         run.scores(digits.astype(np.float32) * 2.0)
     with pytest.raises(ValueError, match="the run's scores are"):
         run.p_value(digits, score="likelihood")
-    with pytest.raises(ValueError, match="false-alarm"):
+    with pytest.raises(ValueError, match="false_alarm_rate"):
         run.is_out_of_distribution(digits, false_alarm_rate=1.5)
+    with pytest.raises(ValueError, match=r"look like \[0, 1\] pixels"):
+        run.predict(digits.astype(np.float32) / 255.0)
+    with pytest.raises(ValueError, match="boolean"):
+        run.predict(digits > 128)
     # The same run trained from Python: the same scores (same seed, data and settings).
-    again = oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "again", validation=300,
-                             classifier={"epochs": 2}, random_state=0)
+    again = oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "again", validation=300.0,
+                             classifier={"epochs": np.int64(2)}, random_state=0)
     for name, column in again.scores(digits[:20]).items():
         np.testing.assert_array_equal(column, scores[name][:20], err_msg=name)
-    with pytest.raises(ValueError, match="validation"):
-        oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "bad", validation=0)
-    with pytest.raises(ValueError, match="epochs"):
-        oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "bad", classifier={"epochs": 0})
-    assert not (tmp_path / "bad").exists()
+    two = oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "two", classes="0, 1",
+                           validation=50, max_train=300, classifier={"epochs": 1})
+    assert two.classes_ == ["0", "1"] and set(two.predict(digits[:20])) <= {"0", "1"}
+    # Refused: settings before any folder is made, an unknown class after reading the data,
+    # leaving nothing behind.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for kwargs, needle in [
+        ({"validation": 1}, "validation must be at least 2"),
+        ({"classifier": {"epochs": 0}}, "epochs"),
+        ({"classes": ["cat"]}, "cat"),
+    ]:
+        with pytest.raises(ValueError, match=needle):
+            oddity.ood.train("mnist", FIXTURES / "mnist", fresh / "run", **kwargs)
+        assert list(fresh.iterdir()) == [], kwargs
 
 
 def test_a_pyod_script_runs_with_only_its_import_changed():

@@ -49,11 +49,11 @@ pub struct OodTrainArgs {
     #[arg(long)]
     max_train: Option<usize>,
     /// ODIN's temperature.
-    #[arg(long, default_value_t = 1000.0)]
+    #[arg(long, default_value_t = ood::DEFAULT_ODIN_TEMPERATURE)]
     odin_temperature: f64,
     /// The FGSM step (pixel units) of the adversarial validation images the Mahalanobis
     /// ensemble is fitted against.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = ood::DEFAULT_ADVERSARIAL_EPSILON)]
     adversarial_epsilon: f64,
     /// Outlier exposure: train with this auxiliary outlier set pushed towards the uniform
     /// posterior (KIND:PATH — its training split —, uniform or gaussian); never a test set.

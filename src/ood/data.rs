@@ -131,11 +131,18 @@ impl InSpec {
 /// that the input steps (ODIN, Mahalanobis, FGSM) and the synthetic sets are in the same
 /// units as every data set. A value outside 0..=255 is an error naming the set.
 fn unit_pixels(mut set: LabelledSet, what: &str) -> crate::Result<LabelledSet> {
-    if let Some(bad) = set.values.iter().find(|v| !(0.0..=255.0).contains(*v)) {
+    to_unit(&mut set.values, what)?;
+    Ok(set)
+}
+
+/// 8-bit pixel values (0..=255) divided by 255, in place; a value outside 0..=255 is an error
+/// naming `what`, and nothing is changed.
+pub fn to_unit(values: &mut [f32], what: &str) -> crate::Result<()> {
+    if let Some(bad) = values.iter().find(|v| !(0.0..=255.0).contains(*v)) {
         bail!("{what}: pixel value {bad} is outside 0..=255 (the OOD job reads 8-bit images)");
     }
-    set.values.iter_mut().for_each(|v| *v /= 255.0);
-    Ok(set)
+    values.iter_mut().for_each(|v| *v /= 255.0);
+    Ok(())
 }
 
 fn image_dims(set: &LabelledSet, what: &str) -> crate::Result<[usize; 3]> {

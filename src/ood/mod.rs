@@ -73,6 +73,13 @@ pub const SCORES: [&str; 5] = [
     "mahalanobis-penultimate",
 ];
 
+/// ODIN's temperature unless asked otherwise (the paper's best on every pair it tried).
+pub const DEFAULT_ODIN_TEMPERATURE: f64 = 1000.0;
+
+/// The FGSM step of the Mahalanobis ensemble's adversarial validation images unless asked
+/// otherwise (pixel units).
+pub const DEFAULT_ADVERSARIAL_EPSILON: f64 = 0.05;
+
 /// Images scored in one pass.
 const CHUNK: usize = 250;
 
@@ -158,6 +165,24 @@ pub struct OodRequest {
     pub outlier_exposure: Option<OutlierExposure>,
     /// The generative scores' density models.
     pub generative: Option<GenerativeConfig>,
+}
+
+impl OodRequest {
+    /// A request for `data` with the `classifier` settings and `seed`, every other setting the
+    /// command line's default (ODIN T 1000, energy T 1, FGSM step 0.05, no outlier exposure,
+    /// no generative scores).
+    pub fn new(data: InSpec, classifier: ClassifierRequest, seed: u64) -> Self {
+        OodRequest {
+            data,
+            classifier,
+            seed,
+            odin_temperature: DEFAULT_ODIN_TEMPERATURE,
+            energy_temperature: 1.0,
+            adversarial_epsilon: DEFAULT_ADVERSARIAL_EPSILON,
+            outlier_exposure: None,
+            generative: None,
+        }
+    }
 }
 
 impl From<OodConfig> for OodRequest {
@@ -1127,11 +1152,24 @@ fn split_tuning(
     (images.subset(&tune, d), images.subset(&rest, d))
 }
 
-/// Every score's ROC curve against one set on one chart, `roc-<set>.png` in `dir`
-/// (in-distribution positive; characters other than letters, digits, `-` and `_` of the set's
-/// name written as `-`).
+/// The file of a set's ROC chart: `roc-<set>.png`, characters of the set's name other than
+/// ASCII letters, digits, `-` and `_` written as `-`; a name already `taken` by an earlier set
+/// of the same evaluation gets `-2`, `-3`, … (two folders of one name, `x y` and `x-y`).
+fn roc_file(set: &str, taken: &mut std::collections::HashSet<String>) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    let stem: String = set.chars().map(|c| if safe(c) { c } else { '-' }).collect();
+    let mut file = format!("roc-{stem}.png");
+    let mut k = 2;
+    while !taken.insert(file.clone()) {
+        file = format!("roc-{stem}-{k}.png");
+        k += 1;
+    }
+    file
+}
+
+/// Every score's ROC curve against one set on one chart, as `path` (in-distribution positive).
 fn roc_picture(
-    dir: &Path,
+    path: &Path,
     set: &str,
     names: &[&str],
     in_scores: &[Vec<f32>],
@@ -1145,18 +1183,8 @@ fn roc_picture(
         .zip(in_scores.iter().zip(out_scores))
         .map(|(name, (i, o))| (name.to_string(), [i.as_slice(), o].concat()))
         .collect();
-    let file: String = set
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
     crate::report::plots::roc_comparison(
-        &dir.join(format!("roc-{file}.png")),
+        path,
         &format!("ROC against {set} (in-distribution positive)"),
         &curves,
         &labels,
@@ -1254,6 +1282,7 @@ pub fn evaluate(
     };
     push_rows("in-distribution", &inside, &in_scores, "in");
     let mut sets = Vec::new();
+    let mut pictures = std::collections::HashSet::new();
     for set in against {
         let images = set.load(data.image, data.test.len(), &data.held_out_classes, seed)?;
         // Each set's draws come from a stream of its own name, whatever its place in --against.
@@ -1268,12 +1297,13 @@ pub fn evaluate(
         };
         let out_scores = score_images(run, &images, device)?;
         push_rows(&set.name(), &images, &out_scores, "out");
-        roc_picture(staging.dir(), &set.name(), &names, &in_scores, &out_scores)?;
         let mut scores = names
             .iter()
             .zip(in_scores.iter().zip(&out_scores))
             .map(|(name, (i, o))| Ok((name.to_string(), ood_metrics(i, o)?)))
             .collect::<crate::Result<Vec<_>>>()?;
+        let picture = staging.dir().join(roc_file(&set.name(), &mut pictures));
+        roc_picture(&picture, &set.name(), &names, &in_scores, &out_scores)?;
         let choice = match (&tune_in, &tune_out) {
             (Some(tune_in), Some(tune_out)) => {
                 let choice = oracle::tune(run, tune_in, tune_out, device)?;
@@ -1317,6 +1347,30 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A set's ROC file: unsafe characters as `-`, a second set of the same file name
+    /// numbered rather than drawn over the first.
+    #[test]
+    fn roc_files_are_named_apart() {
+        let mut taken = std::collections::HashSet::new();
+        assert_eq!(
+            roc_file("fashion-mnist", &mut taken),
+            "roc-fashion-mnist.png"
+        );
+        assert_eq!(
+            roc_file("image-folder:x y", &mut taken),
+            "roc-image-folder-x-y.png"
+        );
+        assert_eq!(
+            roc_file("image-folder:x-y", &mut taken),
+            "roc-image-folder-x-y-2.png"
+        );
+        assert_eq!(
+            roc_file("image-folder:x/y", &mut taken),
+            "roc-image-folder-x-y-3.png"
+        );
+        assert_eq!(roc_file("café", &mut taken), "roc-caf-.png");
+    }
 
     /// Outlier exposure's term by hand: for logits (0, ln 3) the softmax is (¼, ¾), and the
     /// cross-entropy from it to the uniform distribution is −½(ln ¼ + ln ¾); for equal logits

@@ -165,6 +165,21 @@ pub fn verdicts_of(
     device: &burn::prelude::Device,
 ) -> crate::Result<Verdicts> {
     check_request(run, score, false_alarm_rate, None)?;
+    let d: usize = run.summary.image.iter().product();
+    ensure!(
+        images.values.len() == images.len() * d && images.origin.len() == images.len(),
+        "{} values for {} images of {:?}",
+        images.values.len(),
+        images.len(),
+        run.summary.image
+    );
+    if let Some(files) = files {
+        ensure!(
+            images.origin.iter().all(|&i| (i as usize) < files.len()),
+            "an image's index is past the {} files listed",
+            files.len()
+        );
+    }
     let names = run.score_names();
     let column = names.iter().position(|n| *n == score).expect("checked");
     ensure!(
