@@ -95,6 +95,15 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
     }
 }
 
+/// A CSV cell: quoted when it holds a comma, a quote or a line break (quotes doubled).
+pub fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
 /// Check, before any work, that a result file can be written to `output` (`flag` names the
 /// option in errors): not a folder, its folder existing, and not one of the `inputs` the work
 /// reads (writing the result over its own input would lose the user's file; hard links count).
@@ -296,6 +305,14 @@ pub fn gunzip_if_needed(raw: Vec<u8>) -> crate::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_with_commas_or_quotes_are_quoted() {
+        assert_eq!(csv_cell("cat"), "cat");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("two\nlines"), "\"two\nlines\"");
+    }
 
     #[test]
     fn atomic_write_replaces_content_and_leaves_no_temp() {

@@ -21,6 +21,7 @@
 use super::data::{self, Images, InDistribution, OutSet};
 use super::{OodRun, predicted_classes, score_images};
 use crate::conformal::{Calibration, check_alpha};
+use crate::io::csv_cell;
 use anyhow::{Context, ensure};
 use std::path::{Path, PathBuf};
 
@@ -244,13 +245,13 @@ pub fn write_csv(path: &Path, verdicts: &Verdicts) -> crate::Result<()> {
             let file = row
                 .file
                 .as_ref()
-                .map(|f| csv_field(&f.display().to_string()));
+                .map(|f| csv_cell(&f.display().to_string()));
             write!(
                 w,
                 "{},{},{},{}",
                 row.index,
                 file.unwrap_or_default(),
-                csv_field(&row.class),
+                csv_cell(&row.class),
                 row.probability
             )?;
             for s in &row.scores {
@@ -260,25 +261,4 @@ pub fn write_csv(path: &Path, verdicts: &Verdicts) -> crate::Result<()> {
         }
         Ok(())
     })
-}
-
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_with_commas_or_quotes_are_quoted() {
-        assert_eq!(csv_field("cat"), "cat");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-    }
 }

@@ -175,20 +175,13 @@ pub fn write_scores_csv(
         for (i, s) in scores.iter().enumerate() {
             let label = labels.map(|l| l[i].to_string()).unwrap_or_default();
             let p = p_values.map(|p| p[i].to_string()).unwrap_or_default();
-            let class = classes.map(|c| csv_cell(c[i])).unwrap_or_default();
+            let class = classes
+                .map(|c| crate::io::csv_cell(c[i]))
+                .unwrap_or_default();
             writeln!(w, "{i},{s},{label},{p},{class}")?;
         }
         Ok(())
     })
-}
-
-/// A CSV cell: quoted when it holds a comma, a quote or a line break.
-fn csv_cell(text: &str) -> String {
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
 }
 
 /// Claim the folder `out` for an evaluation before any work: an earlier report there will be
