@@ -193,6 +193,34 @@ fn assert_new_images_get_verdicts(
     assert_eq!(text.lines().count(), 1 + on_clothes.rows.len());
 }
 
+/// A raised stop flag (Ctrl-C from Python) ends the training after its first step with
+/// `Interrupted`, and leaves no run folder.
+#[test]
+fn a_raised_stop_ends_the_training_and_writes_nothing() {
+    let device = Device::flex();
+    let dir = temp_dir("ood-stop");
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let err = ood::train_until(
+        short_config(0, 600, 40),
+        &dir.join("run"),
+        false,
+        &device,
+        Some(&stop),
+    )
+    .err()
+    .expect("stopped");
+    let interrupted = err
+        .downcast_ref::<oddity::train::Interrupted>()
+        .expect("Interrupted");
+    assert_eq!(interrupted.epoch, 1, "after the first epoch's first step");
+    assert!(!dir.join("run").exists());
+    assert!(
+        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        "no staging folder left"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Same seed, same run: identical weights and score settings.
 #[test]
 fn same_seed_same_run() {

@@ -125,8 +125,8 @@ def train(dataset, data, out, classes=None, classifier=None, validation=1000, ma
     Returns the run loaded (:class:`OodModel`).
 
     The command line's other options (ODIN's temperature, the FGSM step, outlier exposure, the
-    device) keep their defaults here. Ctrl-C does not stop the training: it is raised once the
-    run is saved."""
+    device) keep their defaults here. Ctrl-C stops the training after the step in progress
+    (``KeyboardInterrupt``; nothing is written to ``out``)."""
     for name, value in (("classifier", classifier), ("generative", generative)):
         if value is not None and not isinstance(value, dict):
             raise ValueError(f"{name} must be a dict of settings, got {value!r}")

@@ -512,9 +512,10 @@ fn ood_train(
         ..OodRequest::new(data, classifier, seed)
     };
     let device = oddity::device::parse("cpu").map_err(value_error)?;
-    let run = py
-        .detach(|| oddity::ood::train(request, &out, replace, &device))
-        .map_err(value_error)?;
+    let run = interruptible(py, |stop| {
+        oddity::ood::train_until(request, &out, replace, &device, Some(stop))
+    })?
+    .map_err(value_error)?;
     Ok(OodModel {
         run,
         device,

@@ -54,7 +54,7 @@ use crate::models::PixelCnnConfig;
 use crate::models::vae::{VaeConfig, VaeDecoder, VaeScore};
 use crate::models::{AnyDetector, ModelConfig};
 use crate::nn::init::component_rng;
-use crate::train::{TrainOptions, fit};
+use crate::train::{TrainOptions, fit_resumable};
 use anyhow::ensure;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -404,8 +404,15 @@ impl GenerativeModels {
 
     /// Train both models on `train`, validating on `validation` (images of the run's shape):
     /// the foreground on the images, the background on their mutated copies (each epoch sees
-    /// the same mutation). `seed` shuffles the batches and draws the mutation.
-    pub fn train(&mut self, train: &Images, validation: &Images, seed: u64) -> crate::Result<()> {
+    /// the same mutation). `seed` shuffles the batches and draws the mutation; a raised `stop`
+    /// ends the training after the step in progress.
+    pub fn train(
+        &mut self,
+        train: &Images,
+        validation: &Images,
+        seed: u64,
+        stop: Option<&std::sync::atomic::AtomicBool>,
+    ) -> crate::Result<()> {
         let (image, rate) = (self.image, self.config.mutation_rate);
         let input = self.config.input(image);
         let density = self.config.density();
@@ -418,19 +425,25 @@ impl GenerativeModels {
         };
         let valid = density_samples(validation, image, input)?;
         let started = std::time::Instant::now();
-        let (log, _) = fit(
+        let (log, _) = fit_resumable(
             self.foreground.as_mut(),
             &density_samples(train, image, input)?,
             &valid,
             &options,
+            None,
+            &mut |_, _| Ok(()),
+            stop,
         )?;
         let mutated = mutate(train, rate, seed, STREAM_MUTATION);
         let mutated_validation = mutate(validation, rate, seed, STREAM_VALIDATION_MUTATION);
-        let (background_log, _) = fit(
+        let (background_log, _) = fit_resumable(
             self.background.as_mut(),
             &density_samples(&mutated, image, input)?,
             &density_samples(&mutated_validation, image, input)?,
             &options,
+            None,
+            &mut |_, _| Ok(()),
+            stop,
         )?;
         let last = |l: &crate::train::TrainLog| {
             l.epochs

@@ -52,6 +52,7 @@ use rand_chacha::ChaCha8Rng;
 use scores::{ClassGaussians, LogisticEnsemble};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 /// ODIN's ε grid (the paper's: 21 steps from 0 to 0.004).
 pub const ODIN_EPSILONS: [f64; 21] = [
@@ -430,6 +431,19 @@ pub fn train(
     replace: bool,
     device: &Device,
 ) -> crate::Result<OodRun> {
+    train_until(request, out, replace, device, None)
+}
+
+/// [`train`], ending with [`crate::train::Interrupted`] (and nothing written to `out`) once
+/// `stop` is raised: checked after every training step of the classifier and of the
+/// generative models, and between the job's stages (Ctrl-C from Python).
+pub fn train_until(
+    request: impl Into<OodRequest>,
+    out: &Path,
+    replace: bool,
+    device: &Device,
+    stop: Option<&AtomicBool>,
+) -> crate::Result<OodRun> {
     let mut request = request.into();
     request.check()?;
     // Absolute, so that `ood eval` reads the same files from any folder.
@@ -463,7 +477,8 @@ pub fn train(
         config.seed,
     )?;
     let started = std::time::Instant::now();
-    let epochs = train_classifier(&mut trained, &config, &data, device)?;
+    let epochs = train_classifier(&mut trained, &config, &data, device, stop)?;
+    check_stop(stop, 0)?;
     let training_seconds = started.elapsed().as_secs_f64();
     trained.set_batch_statistics(false);
     let scoring = trained.valid();
@@ -514,8 +529,9 @@ pub fn train(
         training_seconds,
     };
     let mahalanobis = MahalanobisFit { stages, ensemble };
+    check_stop(stop, 0)?;
     if let Some(models) = &mut generative {
-        models.train(&data.train, &data.validation, config.seed)?;
+        models.train(&data.train, &data.validation, config.seed, stop)?;
     }
     let dir = staging.dir().to_path_buf();
     write_json(&dir.join("ood.json"), &config)?;
@@ -658,6 +674,7 @@ fn train_classifier(
     config: &OodConfig,
     data: &InDistribution,
     device: &Device,
+    stop: Option<&AtomicBool>,
 ) -> crate::Result<Vec<EpochRecord>> {
     let c = &config.classifier;
     let mut optim = if c.weight_decay > 0.0 {
@@ -690,6 +707,7 @@ fn train_classifier(
             losses.push(loss.clone().into_scalar::<f32>() as f64);
             let mut grads = loss.backward();
             classifier.network = optim.step(classifier.network.clone(), &mut grads);
+            check_stop(stop, epoch)?;
         }
         classifier.set_batch_statistics(false);
         let validation_accuracy = accuracy(&classifier.valid(), &data.validation, device)?;
@@ -709,6 +727,16 @@ fn train_classifier(
         });
     }
     Ok(log)
+}
+
+/// [`crate::train::Interrupted`] once `stop` is raised (`epoch` in progress, 0 between stages).
+fn check_stop(stop: Option<&AtomicBool>, epoch: usize) -> crate::Result<()> {
+    match stop {
+        Some(flag) if flag.load(std::sync::atomic::Ordering::SeqCst) => {
+            Err(crate::train::Interrupted { epoch, step: 0 }.into())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `mean_i (logsumexp(l_i) − mean_k l_ik)`: the cross-entropy from the softmax of each row of
