@@ -52,8 +52,9 @@ enum Command {
     /// Write one self-contained HTML report of one or several runs (health checks, metrics,
     /// curves, maps, configuration), evaluating runs not evaluated yet.
     Report(ReportArgs),
-    /// The out-of-distribution target: train a classifier on labelled images, then tell its
-    /// test images from other sets with MSP, ODIN, energy and Mahalanobis.
+    /// The out-of-distribution target: train a classifier on labelled images, tell its test
+    /// images from other sets with MSP, ODIN, energy and Mahalanobis, and give new images a
+    /// class or a refusal.
     #[command(subcommand)]
     Ood(ood::OodCommand),
     /// Speed benchmarks against the PyTorch reference (see bench/reference/); built with the
