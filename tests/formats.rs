@@ -122,7 +122,8 @@ fn cifar_binary_and_folders_load_through_the_source() {
 #[test]
 fn mvtec_layout_loads_at_image_level() {
     use oddity::data::protocol::{self, Protocol, SplitOptions};
-    let root = temp_dir("mvtec").join("bottle");
+    let scratch = temp_dir("mvtec");
+    let root = scratch.join("bottle");
     let save = |rel: &str, side: u32, value: u8| {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();

@@ -121,7 +121,8 @@ fn autoencoder_localises_magnetic_tile_defects() {
     )
     .unwrap();
     config.train.epochs = 20;
-    let dir = temp_dir("localisation").join("run");
+    let scratch = temp_dir("localisation");
+    let dir = scratch.join("run");
     let device = common::device();
     let (dir, done) = train_and_evaluate(config, &dir, &device);
     let pixel = done.report.pixel.as_ref().expect("pixel metrics");
@@ -367,7 +368,8 @@ fn tiled_autoencoder_scores_by_its_tiles() {
     too_big.preprocess.image_size = Some(16);
     let e = too_big.validate().unwrap_err().to_string();
     assert!(e.contains("--tile 32"), "{e}");
-    let dir = temp_dir("tiles").join("run");
+    let scratch = temp_dir("tiles");
+    let dir = scratch.join("run");
     let device = common::device();
     let mut wrong_side = config.clone();
     wrong_side.preprocess.tiling = Some(Tiling {
@@ -468,7 +470,8 @@ fn ssim_autoencoder_localises_magnetic_tile_defects_by_tiles() {
         tile: 32,
         stride: 16,
     });
-    let dir = temp_dir("ssim-tiles").join("run");
+    let scratch = temp_dir("ssim-tiles");
+    let dir = scratch.join("run");
     let device = common::device();
     let (dir, done) = train_and_evaluate(config, &dir, &device);
     let pixel = done.report.pixel.as_ref().expect("pixel metrics");

@@ -283,14 +283,13 @@ fn flate_seed() -> Vec<u8> {
     e.finish().unwrap()
 }
 
-/// A folder for this test thread's files, emptied first.
-fn scratch(tag: &str) -> std::path::PathBuf {
+/// A folder for this test thread's files, emptied first and removed when the guard drops.
+fn scratch(tag: &str) -> Scratch {
     let id =
         format!("{:?}", std::thread::current().id()).replace(|c: char| !c.is_alphanumeric(), "");
-    let d = std::env::temp_dir().join(format!("oddity-robust-{tag}-{}-{id}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    Scratch::fresh(
+        std::env::temp_dir().join(format!("oddity-robust-{tag}-{}-{id}", std::process::id())),
+    )
 }
 
 /// Image folders and MVTec categories with one mutated image among valid ones.
@@ -336,9 +335,10 @@ mod run_folders {
     use oddity::run::{Checkpoint, Run};
     use std::sync::OnceLock;
 
-    /// A small autoencoder run on the shipped breast-cancer table, saved once.
-    fn saved_run() -> &'static std::path::PathBuf {
-        static RUN: OnceLock<std::path::PathBuf> = OnceLock::new();
+    /// A small autoencoder run on the shipped breast-cancer table, saved once: its files'
+    /// names and bytes (kept in memory, so that no folder outlives the tests).
+    fn saved_run() -> &'static [(std::ffi::OsString, Vec<u8>)] {
+        static RUN: OnceLock<Vec<(std::ffi::OsString, Vec<u8>)>> = OnceLock::new();
         RUN.get_or_init(|| {
             let mut c = config(
                 "autoencoder",
@@ -349,12 +349,29 @@ mod run_folders {
             );
             c.split.max_train = Some(64);
             let (mut trained, _) = train(c);
-            let dir =
-                std::env::temp_dir().join(format!("oddity-robust-run-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
+            let folder = scratch("saved");
+            let dir = folder.join("run");
             trained.save(&dir).unwrap();
-            dir
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|f| {
+                    let f = f.unwrap();
+                    (f.file_name(), std::fs::read(f.path()).unwrap())
+                })
+                .collect();
+            files.sort();
+            files
         })
+    }
+
+    /// A copy of [`saved_run`] in `folder`/run.
+    fn copy_of_saved_run(folder: &Path) -> std::path::PathBuf {
+        let dir = folder.join("run");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in saved_run() {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+        dir
     }
 
     fn load_and_score(dir: &Path) -> oddity::Result<()> {
@@ -383,13 +400,8 @@ mod run_folders {
 
         #[test]
         fn mutated_run_files(which in 0..FILES.len(), edits in prop::collection::vec(edit(), 1..8)) {
-            let original = saved_run();
-            let dir = scratch("run").join("run");
-            std::fs::create_dir_all(&dir).unwrap();
-            for f in std::fs::read_dir(original).unwrap() {
-                let f = f.unwrap();
-                std::fs::copy(f.path(), dir.join(f.file_name())).unwrap();
-            }
+            let folder = scratch("run");
+            let dir = copy_of_saved_run(&folder);
             let target = dir.join(FILES[which]);
             let bytes = mutate(&std::fs::read(&target).unwrap(), &edits);
             std::fs::write(&target, &bytes).unwrap();
@@ -399,13 +411,8 @@ mod run_folders {
         #[test]
         fn mutated_weights_with_a_matching_checksum(edits in prop::collection::vec(edit(), 1..8)) {
             // The checksum is rewritten to match, so the safetensors reader itself is tried.
-            let original = saved_run();
-            let dir = scratch("weights").join("run");
-            std::fs::create_dir_all(&dir).unwrap();
-            for f in std::fs::read_dir(original).unwrap() {
-                let f = f.unwrap();
-                std::fs::copy(f.path(), dir.join(f.file_name())).unwrap();
-            }
+            let folder = scratch("weights");
+            let dir = copy_of_saved_run(&folder);
             let weights = dir.join("weights-last.safetensors");
             let old = std::fs::read(&weights).unwrap();
             let bytes = mutate(&old, &edits);

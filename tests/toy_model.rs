@@ -223,7 +223,8 @@ fn the_toy_model_trains_and_detects() {
 #[test]
 fn the_toy_model_round_trips_through_a_run_folder() {
     let (mut trained, split) = train(toy_config());
-    let dir = temp_dir("toy-model").join("run");
+    let scratch = temp_dir("toy-model");
+    let dir = scratch.join("run");
     trained.save(&dir).unwrap();
     let run_json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();

@@ -70,12 +70,54 @@ pub fn test_auroc(trained: &Trained, split: &Split) -> f64 {
     e.metrics.auroc
 }
 
-/// A fresh temporary folder.
-pub fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("oddity-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh temporary folder, removed with everything in it when the returned guard is
+/// dropped — unless the test is panicking, so that a failing test's files stay for a look.
+/// Keep the guard bound for as long as the folder is used (`temp_dir(..).join(..)` would
+/// remove it at the end of the statement).
+#[must_use = "the folder is removed when the guard is dropped"]
+pub fn temp_dir(tag: &str) -> Scratch {
+    Scratch::fresh(std::env::temp_dir().join(format!("oddity-test-{tag}-{}", std::process::id())))
+}
+
+/// A temporary folder that removes itself (see [`temp_dir`]); it reads as its path.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// The folder at `path`, emptied (made when missing).
+    #[must_use = "the folder is removed when the guard is dropped"]
+    pub fn fresh(path: PathBuf) -> Self {
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Scratch(path)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<std::path::Path> for Scratch {
+    fn as_ref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// The `oddity` binary the command-line tests run: `ODDITY_TEST_BIN` when set
