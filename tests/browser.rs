@@ -1,8 +1,10 @@
 //! The web page in a real browser: headless Chromium (Debian's `chromium`), driven by
 //! `tests/browser/page.mjs` (playwright-core, installed by `npm ci` in `tests/browser/`),
 //! uploads digits and pastes table rows into the page `oddity serve` embeds, and the verdicts,
-//! scores and heat maps it shows must be the API's; then Chromium renders the HTML report of
-//! the same runs. Screenshots are saved in `target/browser/` (`serve-page.png`, `report.png`).
+//! scores and heat maps it shows must be the API's — for an OOD classifier too, its classes and
+//! verdicts on a chosen score; then Chromium renders the HTML report of the detectors' runs.
+//! Screenshots are saved in `target/browser/` (`serve-page.png`, `serve-page-ood.png`,
+//! `report.png`).
 //!
 //! Where Chromium or the Node packages are missing the test says so and passes, unless
 //! `ODDITY_BROWSER_TESTS=required` (set by `.ci/run`, which installs both).
@@ -80,9 +82,28 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
     }
     let dir = temp_dir("browser");
     let (table_run, image_run) = train_runs(&dir);
-    // Three test digits: the trained "1" and two others.
+    // An OOD classifier of the digits: one epoch on 600 of them, 100 held out to calibrate.
+    let ood_run = dir.join("digits-ood");
+    let o = oddity(&[
+        "ood",
+        "train",
+        "--dataset",
+        "mnist",
+        "--data",
+        fixture("mnist").to_str().unwrap(),
+        "--max-train",
+        "600",
+        "--validation",
+        "100",
+        "--classifier-config",
+        r#"{"epochs": 1}"#,
+        "--out",
+        ood_run.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Three test digits (the trained "1" and two others) and a Fashion-MNIST image.
     let digits = raw_samples(DatasetKind::Mnist, fixture("mnist"), true, 200);
-    let images: Vec<PathBuf> = [1u32, 7, 3]
+    let mut images: Vec<PathBuf> = [1u32, 7, 3]
         .iter()
         .map(|&digit| {
             let i = digits.classes.iter().position(|&c| c == digit).unwrap();
@@ -91,6 +112,10 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
             path
         })
         .collect();
+    let clothes = raw_samples(DatasetKind::FashionMnist, fixture("fashion-mnist"), true, 1);
+    let garment = dir.join("garment.png");
+    std::fs::write(&garment, png_of(clothes.sample(0), 28)).unwrap();
+    images.push(garment);
     let rows = raw_samples(
         DatasetKind::Adbench,
         fixture("adbench/4_breastw.npz"),
@@ -106,7 +131,7 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
     let csv_file = dir.join("rows.csv");
     std::fs::write(&csv_file, &csv).unwrap();
 
-    let server = serve(&[&table_run, &image_run], &[]);
+    let server = serve(&[&table_run, &image_run, &ood_run], &[]);
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser");
     std::fs::create_dir_all(&shots).unwrap();
     let screenshot = shots.join("serve-page.png");
@@ -115,6 +140,8 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
         server.url.as_str(),
         "mnist-1",
         "breastw",
+        "digits-ood",
+        "mahalanobis-penultimate",
         csv_file.to_str().unwrap(),
         screenshot.to_str().unwrap(),
     ];
@@ -138,7 +165,10 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
             "normal"
         }
     };
-    assert_eq!(shown["models"], serde_json::json!(["breastw", "mnist-1"]));
+    assert_eq!(
+        shown["models"],
+        serde_json::json!(["breastw", "digits-ood", "mnist-1"])
+    );
     assert!(shown["error"].as_str().unwrap().is_empty(), "{shown}");
     assert_eq!(
         shown["outside"],
@@ -183,6 +213,73 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
     }
     let shot = image::open(&screenshot).unwrap();
     assert!(shot.width() >= 1000 && shot.height() >= 600);
+
+    // The OOD classifier: its description, its scores to choose from (the ensemble by
+    // default), and each image's class or refusal on the penultimate layer's Mahalanobis
+    // score, as the API answers.
+    let ood = &shown["ood"];
+    assert!(ood["error"].as_str().unwrap().is_empty(), "{ood}");
+    let info = ood["info"].as_str().unwrap();
+    assert!(
+        info.contains("LeNet classifier of 10 classes on mnist") && info.contains("100 validation"),
+        "{info}"
+    );
+    assert_eq!(
+        ood["scores"],
+        serde_json::json!([
+            "msp",
+            "odin",
+            "energy",
+            "mahalanobis",
+            "mahalanobis-penultimate"
+        ])
+    );
+    assert_eq!(ood["defaultScore"], "mahalanobis");
+    let cards = ood["cards"].as_array().unwrap();
+    assert_eq!(cards.len(), images.len());
+    let mut refused = 0;
+    for (card, path) in cards.iter().zip(&images) {
+        let r = &api_query(
+            &agent,
+            &server.url,
+            "digits-ood",
+            "?score=mahalanobis-penultimate",
+            path,
+        )["results"][0];
+        assert_eq!(card["overlay"], false);
+        let class = r["class"].as_str().unwrap();
+        let verdict = card["verdict"].as_str().unwrap();
+        if r["out_of_distribution"].as_bool().unwrap() {
+            refused += 1;
+            assert_eq!(verdict, "out of distribution", "{card}");
+        } else {
+            // The class and its probability in per cent, one decimal.
+            let percent = verdict
+                .strip_prefix(&format!("class {class} ("))
+                .and_then(|rest| rest.strip_suffix(" %)"))
+                .unwrap_or_else(|| panic!("{card}"));
+            let probability = 100.0 * r["probability"].as_f64().unwrap();
+            assert!(
+                (percent.parse::<f64>().unwrap() - probability).abs() <= 0.051,
+                "{card}"
+            );
+        }
+        let p = format!(
+            "p-value {} vs 0.05 (mahalanobis-penultimate ",
+            to_precision(r["p_value"].as_f64().unwrap(), 3)
+        );
+        let numbers = card["numbers"].as_str().unwrap();
+        assert!(
+            numbers.starts_with(&p) && numbers.ends_with(&format!("predicted class {class}")),
+            "{numbers} vs {p}"
+        );
+    }
+    // Measured: the garment refused (p = 0.01), two of the three digits accepted — both kinds
+    // of card drawn.
+    assert!(
+        cards.last().unwrap()["verdict"] == "out of distribution" && refused < images.len(),
+        "{cards:?}"
+    );
     drop(server);
 
     // The HTML report of both runs, rendered by Chromium: charts drawn, not a blank page.
@@ -217,6 +314,22 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
         .count();
     assert!(blue > 500, "{blue} blue pixels");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The API's answer for one image file with `query`.
+fn api_query(
+    agent: &ureq::Agent,
+    url: &str,
+    model: &str,
+    query: &str,
+    image: &Path,
+) -> serde_json::Value {
+    let mut r = agent
+        .post(format!("{url}/v1/models/{model}/score{query}"))
+        .header("Content-Type", "image/png")
+        .send(&std::fs::read(image).unwrap())
+        .unwrap();
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
 }
 
 /// JavaScript's `Number.prototype.toPrecision` for the magnitudes scores have.

@@ -918,3 +918,152 @@ fn a_csv_header_must_name_the_runs_columns_in_order() {
     drop(server);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// An OOD run served beside nothing else: a LeNet trained for one epoch on 600 fixture digits
+/// (100 more held out: the calibration). Each image's answer is the class, every score and the
+/// verdict `oddity ood score` gives ([`oddity::ood::verdicts::verdicts_of`] on the same pixels,
+/// in-process), alone or batched with 4 concurrent clients' requests; the p-value is
+/// `(1 + #{validation scores ≤ s}) / 101` of the deciding score, which a request may change
+/// (`score=`, `false_alarm_rate=`); what an OOD run cannot answer is refused.
+#[test]
+fn serves_an_ood_run_with_the_verdicts_of_ood_score() {
+    use oddity::ood::{self, OodConfig, classifier::ClassifierConfig, data::InSpec, verdicts};
+    let scratch = temp_dir("serve-ood");
+    let dir = scratch.join("digits");
+    let device = oddity::device::parse("cpu").unwrap();
+    let config = OodConfig {
+        data: InSpec {
+            data: spec(DatasetKind::Mnist, fixture("mnist")),
+            classes: Vec::new(),
+            validation: 100,
+            max_train: Some(600),
+        },
+        classifier: ClassifierConfig {
+            epochs: 1,
+            ..ClassifierConfig::default_for([1, 28, 28])
+        },
+        seed: 0,
+        odin_temperature: 1000.0,
+        energy_temperature: 1.0,
+        adversarial_epsilon: 0.05,
+        outlier_exposure: None,
+        generative: None,
+    };
+    let run = ood::train(config, &dir, false, &device).unwrap();
+    let data = verdicts::in_distribution(&run).unwrap();
+    let calibration = ood::score_images(&run, &data.validation, &device).unwrap();
+
+    // Six test digits and six Fashion-MNIST images, as PNG files and as the run's [0, 1] input.
+    let digits = raw_samples(DatasetKind::Mnist, fixture("mnist"), true, 6);
+    let clothes = raw_samples(DatasetKind::FashionMnist, fixture("fashion-mnist"), true, 6);
+    let mut values = digits.values.clone();
+    values.extend_from_slice(&clothes.values);
+    let pngs: Vec<Vec<u8>> = values.chunks(784).map(|v| png_of(v, 28)).collect();
+    let images = ood::data::Images {
+        values: values.iter().map(|v| v / 255.0).collect(),
+        labels: vec![0; 12],
+        origin: (0..12).collect(),
+    };
+    let expected = |score: &str, rate: f64| {
+        verdicts::verdicts_of(&run, &images, None, &calibration, score, rate, &device).unwrap()
+    };
+
+    let mut server = serve(&[&dir], &[]);
+    let agent = agent();
+    let models = get(&agent, &format!("{}/v1/models", server.url));
+    let info = &models.json["models"][0];
+    assert_eq!(info["task"], "ood", "{info}");
+    assert_eq!(info["name"], "digits");
+    assert_eq!(info["calibration_samples"], 100);
+    assert_eq!(info["score"], "mahalanobis");
+    assert_eq!(info["false_alarm_rate"], 0.05);
+    assert_eq!(info["classes"].as_array().unwrap().len(), 10);
+    assert_eq!(info["test_accuracy"], run.summary.test_accuracy);
+    let url = format!("{}/v1/models/digits/score", server.url);
+
+    // The answer of a request must be the verdicts computed in-process.
+    let check = |answer: &Answer, want: &verdicts::Verdicts, rows: std::ops::Range<usize>| {
+        assert_eq!(answer.status, 200, "{}", answer.json);
+        assert_eq!(answer.json["score"], want.score.as_str());
+        assert_eq!(answer.json["false_alarm_rate"], want.false_alarm_rate);
+        let results = answer.json["results"].as_array().unwrap();
+        assert_eq!(results.len(), rows.len());
+        let column = want.names.iter().position(|n| *n == want.score).unwrap();
+        for (got, row) in results.iter().zip(&want.rows[rows]) {
+            assert_eq!(got["class"], row.class.as_str());
+            assert!(close(
+                got["probability"].as_f64().unwrap(),
+                row.probability as f64
+            ));
+            for (name, &s) in want.names.iter().zip(&row.scores) {
+                let served = got["scores"][name].as_f64().unwrap();
+                assert!(close(served, s as f64), "{name}: {served} against {s}");
+            }
+            // The p-value of the score the server reports, by hand; the verdict from it.
+            let s = got["scores"][&want.score].as_f64().unwrap() as f32;
+            let at_most = calibration[column].iter().filter(|&&v| v <= s).count();
+            let p = (1 + at_most) as f64 / 101.0;
+            assert_eq!(got["p_value"].as_f64().unwrap(), p);
+            assert_eq!(got["out_of_distribution"], p <= want.false_alarm_rate);
+            assert_eq!(got["out_of_distribution"], row.out_of_distribution);
+        }
+    };
+    let (form, body) = multipart(&pngs);
+    let all = post(&agent, &url, &form, &body);
+    check(&all, &expected("mahalanobis", 0.05), 0..12);
+    let refused = (all.json["results"].as_array().unwrap().iter())
+        .filter(|r| r["out_of_distribution"] == true)
+        .count();
+    eprintln!("refused {refused} of 12 (6 digits, 6 clothes)");
+    let msp = post(
+        &agent,
+        &format!("{url}?score=msp&false_alarm_rate=0.2"),
+        &form,
+        &body,
+    );
+    check(&msp, &expected("msp", 0.2), 0..12);
+
+    // One image a request from 4 clients at once: batched together, the same answers.
+    let want = expected("mahalanobis", 0.05);
+    std::thread::scope(|s| {
+        for client in 0..4 {
+            let (pngs, url, want, check) = (&pngs, &url, &want, &check);
+            s.spawn(move || {
+                let agent = self::agent();
+                for round in 0..3 {
+                    let i = (client * 3 + round) % 12;
+                    let a = post(&agent, url, "image/png", &pngs[i]);
+                    check(&a, want, i..i + 1);
+                }
+            });
+        }
+    });
+
+    for (query, content_type, status, needles) in [
+        ("?overlay=true", "image/png", 400, &["overlay"][..]),
+        (
+            "?score=likelihood",
+            "image/png",
+            400,
+            &["likelihood", "msp"][..],
+        ),
+        (
+            "?false_alarm_rate=0.001",
+            "image/png",
+            400,
+            &["validation images"][..],
+        ),
+        (
+            "?false_alarm_rate=1.5",
+            "image/png",
+            400,
+            &["false-alarm rate"][..],
+        ),
+        ("?header=true", "image/png", 400, &["CSV"][..]),
+        ("", "text/csv", 415, &["images"][..]),
+    ] {
+        let a = post(&agent, &format!("{url}{query}"), content_type, &pngs[0]);
+        assert_refused(&a, status, needles);
+    }
+    assert!(server.terminate().success());
+}

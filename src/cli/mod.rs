@@ -382,7 +382,8 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Run folders to serve, each named by its folder's name.
+    /// Run folders to serve, each named by its folder's name: detectors' runs (`oddity train`)
+    /// and OOD runs (`oddity ood train`), which answer each image's class and verdict.
     #[arg(required = true)]
     runs: Vec<PathBuf>,
     /// Address to listen on (127.0.0.1: this machine only).
@@ -391,10 +392,11 @@ struct ServeArgs {
     /// Port (0 picks a free one, printed at start).
     #[arg(long, default_value_t = 8080)]
     port: u16,
-    /// Weights: best or last.
+    /// Weights: best or last (a detector's run; an OOD run has one set).
     #[arg(long, default_value = "best")]
     checkpoint: Checkpoint,
-    /// Flag by conformal p-value at this rate instead of each run's threshold.
+    /// Flag by conformal p-value at this rate instead of each run's threshold; an OOD run's
+    /// verdicts use it too (0.05 when not given).
     #[arg(long)]
     false_alarm_rate: Option<f64>,
     /// Compute device.

@@ -566,10 +566,15 @@ const GENERATIVE_FILES: [&str; 2] = [
     "generative-background.safetensors",
 ];
 
+/// Whether `dir` holds an OOD run (its `ood.json`), rather than an anomaly detector's run.
+pub fn is_run_folder(dir: &Path) -> bool {
+    dir.join("ood.json").is_file()
+}
+
 /// Load the OOD run in `dir` onto `device`.
 pub fn load(dir: &Path, device: &Device) -> crate::Result<OodRun> {
     ensure!(
-        dir.join("ood.json").is_file(),
+        is_run_folder(dir),
         "{} is not an OOD run folder (no ood.json; train one with `oddity ood train`)",
         dir.display()
     );

@@ -85,24 +85,39 @@ pub fn check_request(
     false_alarm_rate: f64,
     max_samples: Option<usize>,
 ) -> crate::Result<()> {
-    let names = run.score_names();
-    ensure!(
-        names.contains(&score),
-        "--score {score}: the run's scores are {}",
-        names.join(", ")
-    );
-    check_alpha(false_alarm_rate).context("--false-alarm-rate")?;
-    let needed = Calibration::samples_needed(false_alarm_rate);
-    let validation = run.config.data.validation;
-    ensure!(
-        validation >= needed,
-        "--false-alarm-rate {false_alarm_rate} needs at least {needed} validation images to flag \
-         anything, and the run holds out {validation}; raise the rate or train with more \
-         --validation"
-    );
+    check_choice(
+        &run.score_names(),
+        run.config.data.validation,
+        score,
+        false_alarm_rate,
+    )?;
     ensure!(
         max_samples != Some(0),
         "--max-samples must be at least 1, got 0"
+    );
+    Ok(())
+}
+
+/// Refuse a deciding score not among `names` (a run's scores), or a false-alarm rate outside
+/// (0, 1) or too small to flag anything with `validation` calibration images.
+pub fn check_choice(
+    names: &[&str],
+    validation: usize,
+    score: &str,
+    false_alarm_rate: f64,
+) -> crate::Result<()> {
+    ensure!(
+        names.contains(&score),
+        "score {score:?}: the run's scores are {}",
+        names.join(", ")
+    );
+    check_alpha(false_alarm_rate).context("false-alarm rate")?;
+    let needed = Calibration::samples_needed(false_alarm_rate);
+    ensure!(
+        validation >= needed,
+        "a false-alarm rate of {false_alarm_rate} needs at least {needed} validation images to \
+         flag anything, and the run holds out {validation}; raise the rate or train with more \
+         --validation"
     );
     Ok(())
 }
@@ -165,7 +180,81 @@ pub fn verdicts_of(
     false_alarm_rate: f64,
     device: &burn::prelude::Device,
 ) -> crate::Result<Verdicts> {
-    check_request(run, score, false_alarm_rate, None)?;
+    let decider = Decider::new(
+        &run.score_names(),
+        run.config.data.validation,
+        calibration,
+        score,
+        false_alarm_rate,
+    )?;
+    if let Some(files) = files {
+        ensure!(
+            images.origin.iter().all(|&i| (i as usize) < files.len()),
+            "an image's index is past the {} files listed",
+            files.len()
+        );
+    }
+    let classified = classify(run, images, device)?;
+    let rows = (0..images.len())
+        .map(|i| {
+            let index = images.origin[i];
+            let file = files.map(|f| f[index as usize].clone());
+            let (p_value, out_of_distribution) = decider
+                .decide(classified.scores[i][decider.column])
+                .with_context(|| {
+                    format!(
+                        "image {index}{}",
+                        file.as_ref()
+                            .map(|f| format!(" ({})", f.display()))
+                            .unwrap_or_default()
+                    )
+                })?;
+            Ok(Verdict {
+                index,
+                file,
+                class: run.summary.class_names[classified.classes[i]].clone(),
+                probability: classified.probability(i),
+                scores: classified.scores[i].clone(),
+                p_value,
+                out_of_distribution,
+            })
+        })
+        .collect::<crate::Result<Vec<_>>>()?;
+    Ok(Verdicts {
+        score: score.to_string(),
+        false_alarm_rate,
+        calibration_images: decider.calibration_images(),
+        names: classified.names.iter().map(|n| n.to_string()).collect(),
+        rows,
+    })
+}
+
+/// What the classifier says of some images: each one's predicted class and every score.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Classified {
+    /// The score names, in [`OodRun::score_names`] order.
+    pub names: Vec<&'static str>,
+    /// Each image's predicted class index.
+    pub classes: Vec<usize>,
+    /// Each image's scores, in `names` order.
+    pub scores: Vec<Vec<f32>>,
+}
+
+impl Classified {
+    /// The softmax probability of image `i`'s predicted class: its MSP score.
+    pub fn probability(&self, i: usize) -> f32 {
+        let msp = self.names.iter().position(|n| *n == "msp");
+        self.scores[i][msp.expect("every run has MSP")]
+    }
+}
+
+/// Classify and score `images` (in `[0, 1]`, the run's image shape). Each image's results
+/// do not depend on the others it is scored with.
+pub fn classify(
+    run: &OodRun,
+    images: &Images,
+    device: &burn::prelude::Device,
+) -> crate::Result<Classified> {
     let d: usize = run.summary.image.iter().product();
     ensure!(
         images.values.len() == images.len() * d && images.origin.len() == images.len(),
@@ -174,62 +263,76 @@ pub fn verdicts_of(
         images.len(),
         run.summary.image
     );
-    if let Some(files) = files {
-        ensure!(
-            images.origin.iter().all(|&i| (i as usize) < files.len()),
-            "an image's index is past the {} files listed",
-            files.len()
-        );
-    }
-    let names = run.score_names();
-    let column = names.iter().position(|n| *n == score).expect("checked");
-    ensure!(
-        calibration.len() == names.len(),
-        "{} calibration columns for the run's {} scores",
-        calibration.len(),
-        names.len()
-    );
-    // Higher = more anomalous for the calibration: the negated in-distribution score.
-    let negated: Vec<f32> = calibration[column].iter().map(|s| -s).collect();
-    let calibration = Calibration::new(&negated).with_context(|| format!("score {score}"))?;
-    let threshold = calibration.threshold(false_alarm_rate)?;
-
     let classes = predicted_classes(&run.scoring, images, device);
-    let scores = score_images(run, images, device)?;
-    let msp = names
-        .iter()
-        .position(|n| *n == "msp")
-        .expect("every run has MSP");
-    let rows = (0..images.len())
-        .map(|i| {
-            let index = images.origin[i];
-            let file = files.map(|f| f[index as usize].clone());
-            let deciding = scores[column][i];
-            ensure!(
-                deciding.is_finite(),
-                "image {index}{}: its {score} score is {deciding}, no verdict possible",
-                file.as_ref()
-                    .map(|f| format!(" ({})", f.display()))
-                    .unwrap_or_default()
-            );
-            Ok(Verdict {
-                index,
-                file,
-                class: run.summary.class_names[classes[i]].clone(),
-                probability: scores[msp][i],
-                scores: scores.iter().map(|c| c[i]).collect(),
-                p_value: calibration.p_value(-deciding),
-                out_of_distribution: -(deciding as f64) >= threshold,
-            })
-        })
-        .collect::<crate::Result<Vec<_>>>()?;
-    Ok(Verdicts {
-        score: score.to_string(),
-        false_alarm_rate,
-        calibration_images: calibration.len(),
-        names: names.iter().map(|n| n.to_string()).collect(),
-        rows,
+    let columns = score_images(run, images, device)?;
+    let scores = (0..images.len())
+        .map(|i| columns.iter().map(|c| c[i]).collect())
+        .collect();
+    Ok(Classified {
+        names: run.score_names(),
+        classes,
+        scores,
     })
+}
+
+/// The verdict rule: one score's conformal p-value against the validation images' scores of
+/// it, flagged out-of-distribution at a false-alarm rate.
+#[derive(Clone, Debug)]
+pub struct Decider {
+    /// The deciding score's column in [`OodRun::score_names`].
+    pub column: usize,
+    score: String,
+    /// The validation scores, negated (higher = more anomalous).
+    calibration: Calibration,
+    threshold: f64,
+}
+
+impl Decider {
+    /// Decide with `score` at `false_alarm_rate`, calibrated on `calibration`: every score of
+    /// the run's `validation` images, in the order of `names`, the run's score names. The
+    /// choice is checked first ([`check_choice`]).
+    pub fn new(
+        names: &[&str],
+        validation: usize,
+        calibration: &[Vec<f32>],
+        score: &str,
+        false_alarm_rate: f64,
+    ) -> crate::Result<Self> {
+        check_choice(names, validation, score, false_alarm_rate)?;
+        let column = names.iter().position(|n| *n == score).expect("checked");
+        ensure!(
+            calibration.len() == names.len(),
+            "{} calibration columns for the run's {} scores",
+            calibration.len(),
+            names.len()
+        );
+        // Higher = more anomalous for the calibration: the negated in-distribution score.
+        let negated: Vec<f32> = calibration[column].iter().map(|s| -s).collect();
+        let calibration = Calibration::new(&negated).with_context(|| format!("score {score}"))?;
+        let threshold = calibration.threshold(false_alarm_rate)?;
+        Ok(Decider {
+            column,
+            score: score.to_string(),
+            calibration,
+            threshold,
+        })
+    }
+
+    /// The p-value of a deciding score `s` and whether it is flagged out-of-distribution; a
+    /// score that is not finite gets no verdict.
+    pub fn decide(&self, s: f32) -> crate::Result<(f64, bool)> {
+        ensure!(
+            s.is_finite(),
+            "its {} score is {s}, no verdict possible",
+            self.score
+        );
+        Ok((self.calibration.p_value(-s), -(s as f64) >= self.threshold))
+    }
+
+    /// The validation images behind the p-values.
+    pub fn calibration_images(&self) -> usize {
+        self.calibration.len()
+    }
 }
 
 /// Write `verdicts` as CSV: `index,file,class,probability,<every score>,p_value,out_of_distribution`

@@ -1,8 +1,9 @@
 //! The routes: the page, health, the model list and scoring, every error as JSON.
 
 use super::Limits;
+use super::classifier::{ClassifyJob, ServedClassifier};
 use super::inputs::{Rejection, ScoreInput, rows_from_csv, rows_from_json};
-use super::worker::{Failure, Job, QueueError, ServedModel};
+use super::worker::{Counters, Failure, Job, QueueError, ServedModel};
 use crate::run::MapPicture;
 use axum::Json;
 use axum::Router;
@@ -18,18 +19,52 @@ use std::sync::Arc;
 /// The web page, embedded in the binary.
 const PAGE: &str = include_str!("page.html");
 
+/// A served run: an anomaly detector, or an OOD classifier.
+pub(super) enum Served {
+    Detector(ServedModel),
+    Classifier(ServedClassifier),
+}
+
+impl Served {
+    pub fn name(&self) -> &str {
+        match self {
+            Served::Detector(m) => &m.name,
+            Served::Classifier(c) => &c.name,
+        }
+    }
+
+    /// What `GET /v1/models` says of it.
+    fn info(&self) -> serde_json::Value {
+        match self {
+            Served::Detector(m) => serde_json::to_value(&m.info),
+            Served::Classifier(c) => serde_json::to_value(&c.info),
+        }
+        .unwrap_or_default()
+    }
+
+    fn counters(&self) -> &Counters {
+        match self {
+            Served::Detector(m) => &m.counters,
+            Served::Classifier(c) => &c.counters,
+        }
+    }
+}
+
 /// What every request shares: the models by name, the limits, and the permits of requests
 /// being read or decoded.
 pub(super) struct AppState {
-    models: BTreeMap<String, ServedModel>,
+    models: BTreeMap<String, Served>,
     pub(super) limits: Limits,
     intake: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
-    pub fn new(models: Vec<ServedModel>, limits: Limits) -> Self {
+    pub fn new(models: Vec<Served>, limits: Limits) -> Self {
         AppState {
-            models: models.into_iter().map(|m| (m.name.clone(), m)).collect(),
+            models: models
+                .into_iter()
+                .map(|m| (m.name().to_string(), m))
+                .collect(),
             limits,
             intake: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
         }
@@ -91,8 +126,8 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
 async fn models(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
     let models: Vec<_> = (state.models.values())
         .map(|m| {
-            let mut info = serde_json::to_value(&m.info).unwrap_or_default();
-            info["served"] = m.counters.snapshot();
+            let mut info = m.info();
+            info["served"] = m.counters().snapshot();
             info
         })
         .collect();
@@ -111,6 +146,41 @@ struct ScoreQuery {
     /// Whether a CSV body's first line is a header (default: when none of its cells is a
     /// number).
     header: Option<bool>,
+    /// The score an OOD run's verdicts are taken on (default: the Mahalanobis ensemble).
+    score: Option<String>,
+}
+
+/// The answer to a scoring request: an anomaly detector's or an OOD classifier's.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Answered {
+    Detector(ScoreAnswer),
+    Classifier(ClassifyAnswer),
+}
+
+/// An OOD classifier's answer.
+#[derive(Debug, Serialize)]
+struct ClassifyAnswer {
+    model: String,
+    /// The score the verdicts are taken on.
+    score: String,
+    false_alarm_rate: f64,
+    results: Vec<ClassifyResult>,
+}
+
+/// One image's class and verdict.
+#[derive(Debug, Serialize)]
+struct ClassifyResult {
+    /// The class the classifier predicts.
+    class: String,
+    /// Its softmax probability (the MSP score).
+    probability: f32,
+    /// Every score of the run (higher = more in-distribution).
+    scores: BTreeMap<String, f32>,
+    /// The conformal p-value of the deciding score against the run's validation images.
+    p_value: f64,
+    /// `p_value ≤ false_alarm_rate`: the image is refused.
+    out_of_distribution: bool,
 }
 
 /// The answer to a scoring request.
@@ -139,12 +209,13 @@ async fn score(
     name: Result<Path<String>, axum::extract::rejection::PathRejection>,
     query: Result<Query<ScoreQuery>, axum::extract::rejection::QueryRejection>,
     request: Request,
-) -> Result<Json<ScoreAnswer>, Rejection> {
+) -> Result<Json<Answered>, Rejection> {
     let Path(name) =
         name.map_err(|e| Rejection::bad(format!("bad model name in the path: {}", e.body_text())))?;
     let Query(query) = query.map_err(|e| {
         Rejection::bad(format!(
-            "bad query: {}; use overlay=true, false_alarm_rate=0.01 and header=true",
+            "bad query: {}; use overlay=true, false_alarm_rate=0.01, header=true and (for an OOD \
+             run) score=mahalanobis",
             e.body_text()
         ))
     })?;
@@ -166,8 +237,8 @@ async fn score_within(
     name: String,
     query: ScoreQuery,
     request: Request,
-) -> Result<ScoreAnswer, Rejection> {
-    let model = state.models.get(&name).ok_or_else(|| {
+) -> Result<Answered, Rejection> {
+    let served = state.models.get(&name).ok_or_else(|| {
         Rejection::new(
             StatusCode::NOT_FOUND,
             format!(
@@ -176,6 +247,31 @@ async fn score_within(
             ),
         )
     })?;
+    match served {
+        Served::Detector(model) => detect(&state, model, query, request)
+            .await
+            .map(Answered::Detector),
+        Served::Classifier(model) => classify(&state, model, query, request)
+            .await
+            .map(Answered::Classifier),
+    }
+}
+
+/// An anomaly detector's answer: each sample's score, p-value and verdict, and its map drawn
+/// over it when asked.
+async fn detect(
+    state: &AppState,
+    model: &ServedModel,
+    query: ScoreQuery,
+    request: Request,
+) -> Result<ScoreAnswer, Rejection> {
+    let name = &model.name;
+    if query.score.is_some() {
+        return Err(Rejection::bad(format!(
+            "score= picks the deciding score of an OOD run; model {name:?} is an anomaly \
+             detector with one score"
+        )));
+    }
     let threshold = verdict_threshold(model, query.false_alarm_rate)?;
     if query.overlay && !model.info.maps {
         return Err(Rejection::bad(format!(
@@ -183,66 +279,21 @@ async fn score_within(
         )));
     }
     let kind = body_kind(&request, model.info.data == "image")?;
-    if query.header.is_some() && kind != BodyKind::Csv {
-        return Err(Rejection::bad(
-            "header= says whether a CSV body's first line is a header; this body is not CSV",
-        ));
-    }
-    check_declared_length(&request, state.limits.max_body_bytes)?;
-    // Bodies being read, decoded and drawn are bounded too, not only the jobs queued for a
-    // model. The permit is held by the request and by each blocking task it starts: a request
-    // that times out stops waiting for them, but its slot stays taken until they end, so
-    // abandoned work cannot pile up.
-    let permit = Arc::new(state.intake.clone().try_acquire_owned().map_err(|_| {
-        Rejection::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the server is reading as many requests as it takes at once; retry shortly",
-        )
-    })?);
-    let (input, header) = read_input(request, kind, query.header, &state.limits).await?;
+    let (values, header, permit) =
+        read_values(state, request, kind, query.header, model.info.input).await?;
     if let (Some(expected), Some(found)) = (&model.info.feature_names, &header) {
         crate::data::csv_table::check_same_columns(expected, found, "the CSV body")
             .map_err(|e| Rejection::bad(e.to_string()))?;
     }
-    let shape = model.info.input;
-    let limits = state.limits;
-    let decoding = Arc::clone(&permit);
-    let values = tokio::task::spawn_blocking(move || {
-        let _held = decoding;
-        input.to_values(shape, &limits)
-    })
-    .await
-    .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))??;
-    let samples = crate::data::Samples::unlabelled(shape, values);
+    let samples = crate::data::Samples::unlabelled(model.info.input, values);
     let (reply, answer) = tokio::sync::oneshot::channel();
     let job = Job {
         samples: samples.clone(),
         maps: query.overlay,
         reply,
     };
-    model.submit(job).map_err(|e| match e {
-        QueueError::Full => Rejection::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("model {name:?} is busy: its queue is full; retry shortly"),
-        ),
-        QueueError::Stopped => Rejection::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("model {name:?} has stopped scoring"),
-        ),
-    })?;
-    let scored = answer
-        .await
-        .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "scoring stopped"))?
-        .map_err(|failure| match failure {
-            Failure::Unscorable(why) => Rejection::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("these samples cannot be scored: {why}"),
-            ),
-            Failure::Panicked => Rejection::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the model failed on these samples",
-            ),
-        })?;
+    model.submit(job).map_err(|e| queue_rejection(e, name))?;
+    let scored = answer.await.map_err(|_| stopped())?.map_err(failed)?;
     let overlays = if query.overlay {
         let pixel_threshold = model.pixel_threshold;
         let scored = scored.clone();
@@ -268,11 +319,153 @@ async fn score_within(
         })
         .collect();
     Ok(ScoreAnswer {
-        model: name,
+        model: name.clone(),
         threshold,
         false_alarm_rate: query.false_alarm_rate.or(model.info.false_alarm_rate),
         results,
     })
+}
+
+/// An OOD classifier's answer: each image's class, every score, and its verdict on the
+/// request's score at the request's false-alarm rate (the server's defaults otherwise).
+async fn classify(
+    state: &AppState,
+    model: &ServedClassifier,
+    query: ScoreQuery,
+    request: Request,
+) -> Result<ClassifyAnswer, Rejection> {
+    let name = &model.name;
+    if query.overlay {
+        return Err(Rejection::bad(format!(
+            "model {name:?} is an OOD classifier and draws no anomaly maps; leave out \
+             overlay=true"
+        )));
+    }
+    let score = query.score.unwrap_or_else(|| model.info.score.clone());
+    let false_alarm_rate = query
+        .false_alarm_rate
+        .unwrap_or(model.info.false_alarm_rate);
+    let decider = model
+        .decider(&score, false_alarm_rate)
+        .map_err(|e| Rejection::bad(format!("{e:#}")))?;
+    let kind = body_kind(&request, true)?;
+    let (mut values, _, _permit) =
+        read_values(state, request, kind, query.header, model.info.input).await?;
+    crate::ood::data::to_unit(&mut values, "the request")
+        .map_err(|e| Rejection::bad(format!("{e:#}")))?;
+    let count = values.len() / model.info.input.len();
+    let images = crate::ood::data::Images {
+        values,
+        labels: vec![0; count],
+        origin: (0..count as u32).collect(),
+    };
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    model
+        .submit(ClassifyJob { images, reply })
+        .map_err(|e| queue_rejection(e, name))?;
+    let classified = answer.await.map_err(|_| stopped())?.map_err(failed)?;
+    let results = (0..count)
+        .map(|i| {
+            let (p_value, out_of_distribution) = decider
+                .decide(classified.scores[i][decider.column])
+                .map_err(|e| {
+                    Rejection::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        format!("image {}: {e:#}", i + 1),
+                    )
+                })?;
+            Ok(ClassifyResult {
+                class: model.class_names[classified.classes[i]].clone(),
+                probability: classified.probability(i),
+                scores: (classified.names.iter())
+                    .zip(&classified.scores[i])
+                    .map(|(n, &s)| (n.to_string(), s))
+                    .collect(),
+                p_value,
+                out_of_distribution,
+            })
+        })
+        .collect::<Result<Vec<_>, Rejection>>()?;
+    Ok(ClassifyAnswer {
+        model: name.clone(),
+        score,
+        false_alarm_rate,
+        results,
+    })
+}
+
+/// Read a request's body and decode it into raw sample values of `shape`, under one of the
+/// server's intake permits (returned: the request holds it while it draws, too).
+async fn read_values(
+    state: &AppState,
+    request: Request,
+    kind: BodyKind,
+    csv_header: Option<bool>,
+    shape: crate::data::SampleShape,
+) -> Result<
+    (
+        Vec<f32>,
+        Option<Vec<String>>,
+        Arc<tokio::sync::OwnedSemaphorePermit>,
+    ),
+    Rejection,
+> {
+    if csv_header.is_some() && kind != BodyKind::Csv {
+        return Err(Rejection::bad(
+            "header= says whether a CSV body's first line is a header; this body is not CSV",
+        ));
+    }
+    check_declared_length(&request, state.limits.max_body_bytes)?;
+    // Bodies being read, decoded and drawn are bounded too, not only the jobs queued for a
+    // model. The permit is held by the request and by each blocking task it starts: a request
+    // that times out stops waiting for them, but its slot stays taken until they end, so
+    // abandoned work cannot pile up.
+    let permit = Arc::new(state.intake.clone().try_acquire_owned().map_err(|_| {
+        Rejection::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is reading as many requests as it takes at once; retry shortly",
+        )
+    })?);
+    let (input, header) = read_input(request, kind, csv_header, &state.limits).await?;
+    let limits = state.limits;
+    let decoding = Arc::clone(&permit);
+    let values = tokio::task::spawn_blocking(move || {
+        let _held = decoding;
+        input.to_values(shape, &limits)
+    })
+    .await
+    .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))??;
+    Ok((values, header, permit))
+}
+
+fn queue_rejection(e: QueueError, name: &str) -> Rejection {
+    match e {
+        QueueError::Full => Rejection::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("model {name:?} is busy: its queue is full; retry shortly"),
+        ),
+        QueueError::Stopped => Rejection::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("model {name:?} has stopped scoring"),
+        ),
+    }
+}
+
+fn stopped() -> Rejection {
+    Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "scoring stopped")
+}
+
+fn failed(failure: Failure) -> Rejection {
+    match failure {
+        Failure::Unscorable(why) => Rejection::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("these samples cannot be scored: {why}"),
+        ),
+        Failure::Panicked => Rejection::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the model failed on these samples",
+        ),
+    }
 }
 
 /// The threshold of this request: the model's, or the conformal one of the rate it asks for.

@@ -11,6 +11,15 @@
 //!   `overlay=true` adds each image's anomaly map drawn over it (a PNG data URL),
 //!   `false_alarm_rate=α` flags by conformal p-value instead of the run's threshold.
 //!
+//! An OOD run (`oddity ood train`, a folder with `ood.json`) is served beside the detectors
+//! (`"task": "ood"` in the model list): it answers each image with the class its classifier
+//! predicts, that class's probability, every score of the run, and a verdict — out of
+//! distribution when the conformal p-value of one score (`score=`, the Mahalanobis ensemble by
+//! default) against the run's validation images is at most the false-alarm rate
+//! (`false_alarm_rate=`, else the server's `--false-alarm-rate`, else
+//! [`DEFAULT_FALSE_ALARM_RATE`]), as `oddity ood score` decides. The validation images are read
+//! again from the data set the run was trained on when the server starts.
+//!
 //! Each model scores on its own thread, which owns the detector: requests queue there (a
 //! bounded queue: `503` with `Retry-After` when full) and the thread scores everything waiting,
 //! up to a batch, in one forward pass, after waiting at most a few milliseconds for more — so
@@ -19,6 +28,7 @@
 //! with a JSON body `{"error": "…"}` naming the problem; the server reads only the run folders
 //! it was given, at start.
 
+mod classifier;
 mod http;
 mod inputs;
 mod listen;
@@ -31,6 +41,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use classifier::{ClassifierInfo, DEFAULT_FALSE_ALARM_RATE};
 pub use inputs::{Rejection, ScoreInput};
 pub use worker::{Counters, ModelInfo, Scored, TrainingSummary};
 
@@ -173,23 +184,28 @@ impl Server {
         }
         ensure!(!runs.is_empty(), "give at least one run folder to serve");
         let mut models = Vec::new();
+        let mut names: Vec<(String, &PathBuf)> = Vec::new();
         for dir in runs {
             let name = model_name(dir)?;
-            if let Some(other) = models
-                .iter()
-                .find(|m: &&worker::ServedModel| m.name == name)
-            {
+            if let Some((_, other)) = names.iter().find(|(n, _)| *n == name) {
                 bail!(
                     "{} and {} would both be served as {name:?}; serve runs whose folders have \
                      different names",
-                    other.dir.display(),
+                    other.display(),
                     dir.display()
                 );
             }
-            let run = Run::load(dir)?;
-            let model = worker::ServedModel::start(name, dir.clone(), run, options, device)
-                .with_context(|| format!("{}: cannot be served", dir.display()))?;
-            models.push(model);
+            names.push((name.clone(), dir));
+            let served = if crate::ood::is_run_folder(dir) {
+                classifier::ServedClassifier::start(name, dir.clone(), options, device)
+                    .map(http::Served::Classifier)
+            } else {
+                Run::load(dir).and_then(|run| {
+                    worker::ServedModel::start(name, dir.clone(), run, options, device)
+                        .map(http::Served::Detector)
+                })
+            };
+            models.push(served.with_context(|| format!("{}: cannot be served", dir.display()))?);
         }
         let listener = std::net::TcpListener::bind(options.address)
             .with_context(|| format!("cannot listen on {}", options.address))?;

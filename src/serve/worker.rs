@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 pub struct ModelInfo {
     /// Its name on the server (the run folder's name).
     pub name: String,
+    /// `anomaly`: a detector scoring how anomalous each sample is.
+    pub task: &'static str,
     /// The detector (`ganomaly`, `autoencoder`, …).
     pub model: String,
     /// `image` or `table`.
@@ -120,7 +122,6 @@ impl Counters {
 /// A model being served.
 pub(super) struct ServedModel {
     pub name: String,
-    pub dir: PathBuf,
     pub info: ModelInfo,
     pub calibration: Option<Calibration>,
     /// The pixel threshold that scales overlays (the run's, else none: per-image scale).
@@ -186,12 +187,13 @@ impl ServedModel {
                 };
                 let maps = draws_maps(&worker_run, detector.as_ref());
                 let _ = ready.send(maps);
-                let scorer = Scorer {
-                    run: &worker_run,
-                    detector: detector.as_ref(),
-                    counters: &worker_counters,
-                };
-                scorer.serve(&jobs, limits.max_batch, limits.max_wait);
+                answer_in_batches(
+                    &jobs,
+                    limits.max_batch,
+                    limits.max_wait,
+                    &worker_counters,
+                    |batch| score_batch(&worker_run, detector.as_ref(), batch),
+                );
             })
             .context("cannot start a scoring thread")?;
         let maps = started
@@ -199,6 +201,7 @@ impl ServedModel {
             .context("the scoring thread stopped while loading the model")??;
         let info = ModelInfo {
             name: name.clone(),
+            task: "anomaly",
             model: run.config.model.name().to_string(),
             data: match run.preprocessor.input {
                 SampleShape::Image { .. } => "image",
@@ -220,7 +223,6 @@ impl ServedModel {
         };
         Ok(ServedModel {
             name,
-            dir,
             info,
             calibration,
             pixel_threshold,
@@ -315,77 +317,92 @@ fn test_metrics(dir: &std::path::Path, checkpoint: Checkpoint) -> Option<serde_j
     serde_json::from_str(&text).ok()
 }
 
-/// A model's thread: the run, its detector, and what it has done.
-struct Scorer<'a> {
-    run: &'a Run,
-    detector: &'a dyn crate::models::AnyDetector,
-    counters: &'a Counters,
+/// A request queued for a model's thread.
+pub(super) trait Queued {
+    /// What the thread answers it.
+    type Answer;
+    /// The samples it holds: its share of a batch.
+    fn samples(&self) -> usize;
+    /// Whether its client has stopped waiting (timed out).
+    fn abandoned(&self) -> bool;
+    /// Send the answer back.
+    fn answer(self, result: Result<Self::Answer, Failure>);
 }
 
-impl Scorer<'_> {
-    /// Answer jobs until every sender is gone: wait for one, gather what else arrives within
-    /// `max_wait` while the batch stays within `max_batch` samples (a job that would cross it
-    /// opens the next batch), score them together, reply to each.
-    fn serve(&self, jobs: &Receiver<Job>, max_batch: usize, max_wait: Duration) {
-        let mut next: Option<Job> = None;
-        loop {
-            let first = match next.take() {
-                Some(job) => job,
-                None => match jobs.recv() {
-                    Ok(job) => job,
-                    Err(_) => return,
-                },
-            };
-            let mut samples = first.samples.len();
-            let mut batch = vec![first];
-            let deadline = Instant::now() + max_wait;
-            while samples < max_batch {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match jobs.recv_timeout(left) {
-                    Ok(job) if samples + job.samples.len() > max_batch => {
-                        next = Some(job);
-                        break;
-                    }
-                    Ok(job) => {
-                        samples += job.samples.len();
-                        batch.push(job);
-                    }
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            // A job whose client has gone (timed out) is not scored.
-            batch.retain(|job| !job.reply.is_closed());
-            if batch.is_empty() {
-                continue;
-            }
-            let samples = batch.iter().map(|j| j.samples.len()).sum();
-            self.counters.record(batch.len(), samples);
-            let results = match self.score(&batch) {
-                Ok(results) => results.into_iter().map(Ok).collect(),
-                // One request's samples must not fail the others': score each alone.
-                Err(_) if batch.len() > 1 => (batch.iter())
-                    .map(|job| {
-                        self.score(std::slice::from_ref(job))
-                            .map(|mut one| one.remove(0))
-                    })
-                    .collect(),
-                Err(failure) => vec![Err(failure)],
-            };
-            for (job, result) in batch.into_iter().zip(results) {
-                let _ = job.reply.send(result);
-            }
-        }
+impl Queued for Job {
+    type Answer = Scored;
+    fn samples(&self) -> usize {
+        self.samples.len()
     }
+    fn abandoned(&self) -> bool {
+        self.reply.is_closed()
+    }
+    fn answer(self, result: Result<Scored, Failure>) {
+        let _ = self.reply.send(result);
+    }
+}
 
-    /// Score `jobs` in one pass, a panic caught.
-    fn score(&self, jobs: &[Job]) -> Result<Vec<Scored>, Failure> {
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            score_batch(self.run, self.detector, jobs)
-        }));
-        match outcome {
-            Ok(Ok(scored)) => Ok(scored),
+/// A model's thread: answer jobs until every sender is gone — wait for one, gather what else
+/// arrives within `max_wait` while the batch stays within `max_batch` samples (a job that
+/// would cross it opens the next batch), `score` them together, answer each. When a batch
+/// fails, each of its jobs is scored alone, so that one request's samples do not fail
+/// another's; a panic in `score` is caught and answered as [`Failure::Panicked`].
+pub(super) fn answer_in_batches<J: Queued>(
+    jobs: &Receiver<J>,
+    max_batch: usize,
+    max_wait: Duration,
+    counters: &Counters,
+    score: impl Fn(&[J]) -> crate::Result<Vec<J::Answer>>,
+) {
+    let guarded =
+        |batch: &[J]| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| score(batch)))
+        {
+            Ok(Ok(answers)) => Ok(answers),
             Ok(Err(e)) => Err(Failure::Unscorable(format!("{e:#}"))),
             Err(_) => Err(Failure::Panicked),
+        };
+    let mut next: Option<J> = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        let mut samples = first.samples();
+        let mut batch = vec![first];
+        let deadline = Instant::now() + max_wait;
+        while samples < max_batch {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match jobs.recv_timeout(left) {
+                Ok(job) if samples + job.samples() > max_batch => {
+                    next = Some(job);
+                    break;
+                }
+                Ok(job) => {
+                    samples += job.samples();
+                    batch.push(job);
+                }
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        // A job whose client has gone (timed out) is not scored.
+        batch.retain(|job| !job.abandoned());
+        if batch.is_empty() {
+            continue;
+        }
+        let samples = batch.iter().map(J::samples).sum();
+        counters.record(batch.len(), samples);
+        let results: Vec<_> = match guarded(&batch) {
+            Ok(answers) => answers.into_iter().map(Ok).collect(),
+            Err(_) if batch.len() > 1 => (batch.iter())
+                .map(|job| guarded(std::slice::from_ref(job)).map(|mut one| one.remove(0)))
+                .collect(),
+            Err(failure) => vec![Err(failure)],
+        };
+        for (job, result) in batch.into_iter().zip(results) {
+            job.answer(result);
         }
     }
 }

@@ -1,11 +1,13 @@
 // Drives oddity's web page in headless Chromium: pick the image model, upload images, wait for
-// each verdict and heat map; pick the table model, paste CSV rows, score them. Saves a
-// screenshot and prints what the page showed as JSON (checked by tests/browser.rs).
-// Usage: node page.mjs URL IMAGE_MODEL TABLE_MODEL CSV_FILE SCREENSHOT IMAGE...
+// each verdict and heat map; pick the table model, paste CSV rows, score them; pick the OOD
+// classifier, choose its deciding score, upload the images, read each class and verdict. Saves
+// screenshots and prints what the page showed as JSON (checked by tests/browser.rs).
+// Usage: node page.mjs URL IMAGE_MODEL TABLE_MODEL OOD_MODEL OOD_SCORE CSV_FILE SCREENSHOT IMAGE...
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
 
-const [url, imageModel, tableModel, csvFile, screenshot, ...images] = process.argv.slice(2);
+const [url, imageModel, tableModel, oodModel, oodScore, csvFile, screenshot, ...images] =
+  process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -49,7 +51,26 @@ try {
   const info = await page.textContent("#info");
   const error = await page.textContent("#error");
   await page.screenshot({ path: screenshot, fullPage: true });
-  console.log(JSON.stringify({ models, info, rows, cards, error, outside, errors }));
+
+  await page.selectOption("#model", oodModel);
+  const oodInfo = await page.textContent("#info");
+  const scoreChoices = await page.$$eval("#ood-score option", (os) => os.map((o) => o.value));
+  const defaultScore = await page.inputValue("#ood-score");
+  await page.selectOption("#ood-score", oodScore);
+  await page.setInputFiles("#files", images);
+  await page.waitForFunction((n) => document.querySelectorAll(".result .verdict").length === n, images.length);
+  const classified = await page.$$eval(".result", (cards) => cards.map((c) => ({
+    title: c.querySelector("h3").textContent,
+    verdict: c.querySelector(".verdict").textContent,
+    numbers: c.querySelector(".numbers").textContent,
+    overlay: c.querySelector("img.overlay") !== null,
+  })));
+  const oodError = await page.textContent("#error");
+  await page.screenshot({ path: screenshot.replace(/\.png$/, "-ood.png"), fullPage: true });
+  console.log(JSON.stringify({
+    models, info, rows, cards, error, outside, errors,
+    ood: { info: oodInfo, scores: scoreChoices, defaultScore, cards: classified, error: oodError },
+  }));
 } finally {
   await browser.close();
 }
