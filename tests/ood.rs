@@ -125,7 +125,46 @@ fn lenet_tells_mnist_from_fashion_mnist() {
 
     assert_saved_run_scores_alike(&run, &dir.join("run"), 40, &device);
     assert_new_images_get_verdicts(&run, &fashion, &dir, &device);
-    std::fs::remove_dir_all(&dir).ok();
+    assert_validation_scores_are_stored(&run, &dir.join("run"), &device);
+}
+
+/// Training stores every score of the validation images (the verdicts' calibration): the
+/// reloaded run's equal the scores of its validation images computed afresh; overriding a
+/// setting drops them (they were scored with the trained settings); a damaged file is refused
+/// at load, naming it; without the file they are scored again from the data set.
+fn assert_validation_scores_are_stored(
+    run: &ood::OodRun,
+    folder: &std::path::Path,
+    device: &Device,
+) {
+    let mut loaded = ood::load(folder, device).unwrap();
+    let data = ood::verdicts::in_distribution(&loaded).unwrap();
+    let fresh = ood::score_images(&loaded, &data.validation, device).unwrap();
+    assert_eq!(fresh.len(), SCORES.len());
+    assert_eq!(fresh[0].len(), 300);
+    assert_eq!(loaded.validation_scores.as_ref(), Some(&fresh));
+    assert_eq!(run.validation_scores.as_ref(), Some(&fresh));
+    assert_eq!(loaded.calibration_scores(device).unwrap(), fresh);
+    loaded.override_settings(None, Some(0.001), None).unwrap();
+    assert!(loaded.validation_scores.is_none());
+    let file = folder.join("validation-scores.json");
+    let mut stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    // One validation score too many in the first column.
+    stored["scores"][0]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(1.0));
+    std::fs::write(&file, stored.to_string()).unwrap();
+    let e = ood::load(folder, device)
+        .err()
+        .expect("a damaged file is refused");
+    assert!(format!("{e:#}").contains("validation-scores.json"), "{e:#}");
+    // A run without the file (trained before it was written) scores them from the data set.
+    std::fs::remove_file(&file).unwrap();
+    let older = ood::load(folder, device).unwrap();
+    assert!(older.validation_scores.is_none());
+    assert_eq!(older.calibration_scores(device).unwrap(), fresh);
 }
 
 /// New images through the run (`oddity ood score`) at a false-alarm rate of 0.05, calibrated

@@ -348,7 +348,8 @@ fn load(dir: PathBuf, checkpoint: &str) -> PyResult<Model> {
 }
 
 /// A trained out-of-distribution run (`oddity ood train`), loaded: its classifier, every OOD
-/// score, and verdicts calibrated on its validation images (read once, on first use).
+/// score, and verdicts calibrated on its validation images' scores (stored by training, or
+/// scored once, on first use, for a run trained before they were stored).
 #[pyclass(unsendable)]
 struct OodModel {
     run: oddity::ood::OodRun,
@@ -414,8 +415,8 @@ impl OodModel {
         verdicts::check_request(&self.run, score, false_alarm_rate, None).map_err(value_error)?;
         let images = self.images(data)?;
         if self.calibration.is_none() {
-            let data = verdicts::in_distribution(&self.run).map_err(value_error)?;
-            let scores = oddity::ood::score_images(&self.run, &data.validation, &self.device)
+            let scores = (self.run)
+                .calibration_scores(&self.device)
                 .map_err(value_error)?;
             self.calibration = Some(scores);
         }

@@ -353,9 +353,41 @@ pub struct OodRun {
     pub scoring: Classifier,
     /// The generative scores' density models, when the run trained them.
     pub generative: Option<GenerativeModels>,
+    /// Every score of the validation images as training scored them, in [`Self::score_names`]
+    /// order (`validation-scores.json`): the calibration of the verdicts. `None` for a run
+    /// trained before the file was written, or once [`Self::override_settings`] changed a
+    /// setting they were scored with.
+    pub validation_scores: Option<Vec<Vec<f32>>>,
+}
+
+/// The file of [`OodRun::validation_scores`].
+const VALIDATION_SCORES_FILE: &str = "validation-scores.json";
+
+/// What `validation-scores.json` holds.
+#[derive(Serialize, Deserialize)]
+struct ValidationScores {
+    /// The score names, in [`OodRun::score_names`] order.
+    names: Vec<String>,
+    /// One column of validation scores per name.
+    scores: Vec<Vec<f32>>,
 }
 
 impl OodRun {
+    /// Every score of the run's validation images, in [`Self::score_names`] order: the
+    /// calibration of `ood score`'s and the server's verdicts. Those training stored, else
+    /// scored now on the validation images read again from the data set the run was trained
+    /// on.
+    pub fn calibration_scores(&self, device: &Device) -> crate::Result<Vec<Vec<f32>>> {
+        if let Some(stored) = &self.validation_scores {
+            return Ok(stored.clone());
+        }
+        let data = verdicts::in_distribution(self).context(
+            "the verdicts are calibrated on the run's validation images, read again from the \
+             data set it was trained on (runs trained by this oddity store their scores)",
+        )?;
+        score_images(self, &data.validation, device)
+    }
+
     /// The names of the run's scores, in the order [`score_images`] gives them: [`SCORES`],
     /// then [`GENERATIVE_SCORES`] when the run has its density models.
     pub fn score_names(&self) -> Vec<&'static str> {
@@ -380,7 +412,6 @@ impl OodRun {
                 t.is_finite() && t > 0.0,
                 "--odin-temperature must be positive, got {t}"
             );
-            self.config.odin_temperature = t;
         }
         for (name, value) in [
             ("--odin-epsilon", odin_epsilon),
@@ -392,6 +423,13 @@ impl OodRun {
                     "{name} must be in [0, 1] (pixel units), got {e}"
                 );
             }
+        }
+        if odin_temperature.is_some() || odin_epsilon.is_some() || mahalanobis_epsilon.is_some() {
+            // The stored validation scores were scored with the trained settings.
+            self.validation_scores = None;
+        }
+        if let Some(t) = odin_temperature {
+            self.config.odin_temperature = t;
         }
         if let Some(e) = odin_epsilon {
             self.summary.odin_epsilon = e;
@@ -534,29 +572,42 @@ pub fn train_until(
         models.train(&data.train, &data.validation, config.seed, stop)?;
     }
     let dir = staging.dir().to_path_buf();
-    write_json(&dir.join("ood.json"), &config)?;
-    write_json(&dir.join("classifier.json"), &summary)?;
-    write_json(&dir.join("mahalanobis.json"), &mahalanobis)?;
-    crate::io::write_atomic(
-        &dir.join("weights.safetensors"),
-        &module_to_bytes(&scoring.network)?,
-    )?;
-    crate::io::write_atomic(&dir.join("split.csv"), split_csv(&data).as_bytes())?;
-    if let Some(models) = &generative {
-        for (file, bytes) in GENERATIVE_FILES.iter().zip(models.save()?) {
-            crate::io::write_atomic(&dir.join(file), &bytes)?;
-        }
-    }
-    let dir = staging.publish()?;
-    Ok(OodRun {
-        dir,
+    let mut run = OodRun {
+        dir: dir.clone(),
         config,
         summary,
         mahalanobis,
         trained,
         scoring,
         generative,
-    })
+        validation_scores: None,
+    };
+    check_stop(stop, 0)?;
+    let validation_scores = score_images(&run, &data.validation, device)?;
+    write_json(&dir.join("ood.json"), &run.config)?;
+    write_json(&dir.join("classifier.json"), &run.summary)?;
+    write_json(&dir.join("mahalanobis.json"), &run.mahalanobis)?;
+    crate::io::write_atomic(
+        &dir.join("weights.safetensors"),
+        &module_to_bytes(&run.scoring.network)?,
+    )?;
+    crate::io::write_atomic(&dir.join("split.csv"), split_csv(&data).as_bytes())?;
+    if let Some(models) = &run.generative {
+        for (file, bytes) in GENERATIVE_FILES.iter().zip(models.save()?) {
+            crate::io::write_atomic(&dir.join(file), &bytes)?;
+        }
+    }
+    // JSON holds finite numbers only; a run with another keeps scoring them when asked.
+    if validation_scores.iter().flatten().all(|s| s.is_finite()) {
+        let stored = ValidationScores {
+            names: run.score_names().iter().map(|n| n.to_string()).collect(),
+            scores: validation_scores.clone(),
+        };
+        write_json(&dir.join(VALIDATION_SCORES_FILE), &stored)?;
+        run.validation_scores = Some(validation_scores);
+    }
+    run.dir = staging.publish()?;
+    Ok(run)
 }
 
 /// The generative density models' weights in a run folder: the model, its background model
@@ -610,7 +661,7 @@ pub fn load(dir: &Path, device: &Device) -> crate::Result<OodRun> {
         }
         None => None,
     };
-    Ok(OodRun {
+    let mut run = OodRun {
         dir: dir.to_path_buf(),
         config,
         summary,
@@ -618,7 +669,31 @@ pub fn load(dir: &Path, device: &Device) -> crate::Result<OodRun> {
         trained,
         scoring,
         generative,
-    })
+        validation_scores: None,
+    };
+    run.validation_scores = read_validation_scores(&run)?;
+    Ok(run)
+}
+
+/// The run's stored validation scores, when its folder has them, checked to be one column of
+/// the validation images' count per score of the run.
+fn read_validation_scores(run: &OodRun) -> crate::Result<Option<Vec<Vec<f32>>>> {
+    let path = run.dir.join(VALIDATION_SCORES_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let stored: ValidationScores = read_json(&path)?;
+    let validation = run.summary.sizes[1];
+    ensure!(
+        stored.names == run.score_names()
+            && stored.scores.len() == stored.names.len()
+            && stored.scores.iter().all(|c| c.len() == validation),
+        "{}: not {validation} scores of each of the run's scores ({}); damaged, or from another \
+         run",
+        path.display(),
+        run.score_names().join(", ")
+    );
+    Ok(Some(stored.scores))
 }
 
 /// One training batch's pixels, augmented (random crop from a 4-pixel zero padding, then a

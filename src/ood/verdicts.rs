@@ -142,7 +142,7 @@ pub fn score_new(
         set.load_with_files(data.image, data.test.len(), &data.held_out_classes, seed)?;
     ensure!(!images.is_empty(), "{}: no image to score", set.name());
     let images = data::capped(images, max_samples, d, seed, 46);
-    let calibration = score_images(run, &data.validation, device)?;
+    let calibration = run.calibration_scores(device)?;
     verdicts_of(
         run,
         &images,

@@ -84,9 +84,10 @@ pub(super) struct ServedClassifier {
 }
 
 impl ServedClassifier {
-    /// Start the run's thread: it loads the classifier and scores the run's validation images
-    /// (read again from the data set it was trained on, which must still be where training
-    /// read it), the calibration of every verdict; an error there comes back here.
+    /// Start the run's thread: it loads the classifier and the scores of the run's validation
+    /// images, the calibration of every verdict (stored by training; a run trained before they
+    /// were stored scores them from the data set it was trained on); an error there comes back
+    /// here.
     pub fn start(
         name: String,
         dir: PathBuf,
@@ -230,11 +231,7 @@ fn load(
          as grey (1) or colour (3) images"
     );
     verdicts::check_request(&run, verdicts::DEFAULT_SCORE, false_alarm_rate, None)?;
-    let data = verdicts::in_distribution(&run).context(
-        "the server calibrates the verdicts on the run's validation images, read again from \
-         the data set it was trained on",
-    )?;
-    let calibration = ood::score_images(&run, &data.validation, device)?;
+    let calibration = run.calibration_scores(device)?;
     Ok((run, calibration))
 }
 
