@@ -280,15 +280,25 @@ fn score_time_model(run: &Run, file: &Path) -> crate::Result<ModelConfig> {
     Ok(model)
 }
 
-/// Write one HTML report of the runs in `run_dirs` to `out`, from each run's evaluation of
-/// `checkpoint` (`RUN/eval-CHECKPOINT/`), evaluating the runs that have none yet. An existing
-/// `out` is replaced only if it is an oddity report.
+/// What [`report_runs`] reported: the detectors' runs and the OOD runs.
+#[derive(Clone, Debug)]
+pub struct ReportedRuns {
+    /// The detectors' runs, each with its health checks.
+    pub detectors: Vec<report::html::RunReport>,
+    /// The OOD runs (`oddity ood train`), with their `ood eval` results where evaluated.
+    pub ood: Vec<report::ood::OodRunReport>,
+}
+
+/// Write one HTML report of the runs in `run_dirs` to `out`, from each detector run's
+/// evaluation of `checkpoint` (`RUN/eval-CHECKPOINT/`), evaluating the runs that have none yet,
+/// and each OOD run's `ood eval` (an OOD run not evaluated yet is shown without metrics: its
+/// evaluation needs OOD sets). An existing `out` is replaced only if it is an oddity report.
 pub fn report_runs(
     run_dirs: &[PathBuf],
     checkpoint: Checkpoint,
     out: &Path,
     device: &Device,
-) -> crate::Result<Vec<report::html::RunReport>> {
+) -> crate::Result<ReportedRuns> {
     anyhow::ensure!(!run_dirs.is_empty(), "give at least one run folder");
     // Where the page goes is checked first: a folder that does not exist, or a file that is
     // not an earlier report, is refused before any run is evaluated.
@@ -309,6 +319,12 @@ pub fn report_runs(
     // Every run must load, and each one still to evaluate have its weights and data, before
     // any is evaluated, so that a bad folder named last does not fail after the others'
     // evaluations were written.
+    let (ood_dirs, run_dirs): (Vec<&PathBuf>, Vec<&PathBuf>) = run_dirs
+        .iter()
+        .partition(|dir| crate::ood::is_run_folder(dir));
+    let ood = (ood_dirs.iter())
+        .map(|dir| report::ood::OodRunReport::load(dir))
+        .collect::<crate::Result<Vec<_>>>()?;
     let eval_dirs: Vec<PathBuf> = (run_dirs.iter())
         .map(|dir| dir.join(format!("eval-{checkpoint}")))
         .collect();
@@ -343,8 +359,11 @@ pub fn report_runs(
         }
         reports.push(report::html::RunReport::load(&run, &eval_dir)?);
     }
-    report::html::write(out, &reports)?;
-    Ok(reports)
+    report::html::write_with_ood(out, &reports, &ood)?;
+    Ok(ReportedRuns {
+        detectors: reports,
+        ood,
+    })
 }
 
 /// What PyOD's `fit(X)` takes besides the data ([`fit_arrays`]).

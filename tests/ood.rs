@@ -124,6 +124,7 @@ fn lenet_tells_mnist_from_fashion_mnist() {
     );
 
     assert_saved_run_scores_alike(&run, &dir.join("run"), 40, &device);
+    assert_report_shows_the_evaluation(&dir, &report, &device);
     assert_new_images_get_verdicts(&run, &fashion, &dir, &device);
     assert_validation_scores_are_stored(&run, &dir.join("run"), &device);
 }
@@ -165,6 +166,60 @@ fn assert_validation_scores_are_stored(
     let older = ood::load(folder, device).unwrap();
     assert!(older.validation_scores.is_none());
     assert_eq!(older.calibration_scores(device).unwrap(), fresh);
+}
+
+/// `oddity report` of the evaluated run (beside nothing else) shows the classifier's test
+/// accuracy, each score's AUROC and FPR at 95 % TPR against each set as `ood eval` measured
+/// them, the best deployable AUROC in bold, and each set's ROC chart.
+fn assert_report_shows_the_evaluation(
+    dir: &std::path::Path,
+    report: &ood::OodReport,
+    device: &Device,
+) {
+    let page = dir.join("report.html");
+    let reported = oddity::jobs::report_runs(
+        &[dir.join("run")],
+        oddity::run::Checkpoint::Best,
+        &page,
+        device,
+    )
+    .unwrap();
+    assert!(reported.detectors.is_empty());
+    assert_eq!(reported.ood.len(), 1);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("out-of-distribution classifier"));
+    assert!(html.contains(&format!("<b>test accuracy {:.4}</b>", report.test_accuracy)));
+    for set in &report.sets {
+        let best = (set.scores.iter())
+            .map(|(_, m)| m.auroc)
+            .fold(f64::NEG_INFINITY, f64::max);
+        for (score, metrics) in &set.scores {
+            let cell = format!("{:.4}", metrics.auroc);
+            let bold = format!("<td class=\"num\"><b>{cell}</b></td>");
+            let shown = format!(
+                "<td>{score}</td>{}",
+                if metrics.auroc == best {
+                    bold
+                } else {
+                    format!("<td class=\"num\">{cell}</td>")
+                }
+            );
+            // The summary row of the score starts with its first set's cells.
+            if set.name == report.sets[0].name {
+                assert!(html.contains(&shown), "{shown}");
+            }
+            assert!(html.contains(&format!(
+                "<td>{}</td><td>{score}</td><td class=\"num\">{cell}</td>",
+                set.name
+            )));
+        }
+        assert!(html.contains(&format!("ROC against {}", set.name)));
+    }
+    assert_eq!(
+        html.matches("<svg").count(),
+        report.sets.len() + 2,
+        "ROC charts and the two training curves"
+    );
 }
 
 /// New images through the run (`oddity ood score`) at a false-alarm rate of 0.05, calibrated
@@ -272,7 +327,18 @@ fn same_seed_same_run() {
     assert_eq!(a.mahalanobis, b.mahalanobis);
     let weights = |run: &str| std::fs::read(dir.join(run).join("weights.safetensors")).unwrap();
     assert_eq!(weights("a"), weights("b"));
-    std::fs::remove_dir_all(&dir).ok();
+    // A report of a run not evaluated yet says how to evaluate it.
+    let page = dir.join("report.html");
+    let reported = oddity::jobs::report_runs(
+        &[dir.join("a")],
+        oddity::run::Checkpoint::Best,
+        &page,
+        &device,
+    )
+    .unwrap();
+    assert!(reported.ood[0].evaluation.is_none());
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("Not evaluated yet") && html.contains("oddity ood eval"));
 }
 
 /// Inputs out of range are refused before any work, naming the setting, and nothing is

@@ -366,7 +366,8 @@ struct MetricsArgs {
 
 #[derive(Args)]
 struct ReportArgs {
-    /// Run folders; several are compared side by side.
+    /// Run folders; several detectors' runs are compared side by side, and an OOD run (`oddity
+    /// ood train`) gets a section with its `ood eval` results.
     #[arg(required = true)]
     runs: Vec<PathBuf>,
     /// The HTML file to write (an existing one is replaced only if it is an oddity report).
@@ -697,7 +698,19 @@ fn score(a: ScoreArgs) -> anyhow::Result<()> {
 fn report(a: ReportArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
     let reports = jobs::report_runs(&a.runs, a.checkpoint, &a.out, &device)?;
-    for r in &reports {
+    for r in &reports.ood {
+        match &r.evaluation {
+            Some(e) => {
+                let sets: Vec<&str> = e.sets.iter().map(|(name, _)| name.as_str()).collect();
+                println!("{}: OOD run, evaluated against {}", r.name, sets.join(", "))
+            }
+            None => println!(
+                "{}: OOD run, not evaluated yet (oddity ood eval RUN --against KIND:PATH)",
+                r.name
+            ),
+        }
+    }
+    for r in &reports.detectors {
         let failed: Vec<&str> = (r.health.iter())
             .filter(|c| !c.ok)
             .map(|c| c.name)

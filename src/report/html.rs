@@ -5,6 +5,7 @@
 //! PNG: the file opens anywhere, offline, and can be forwarded as it is.
 
 use super::health::{self, Check};
+use super::ood::OodRunReport;
 use super::plots;
 use crate::run::{Checkpoint, Run};
 use anyhow::Context;
@@ -145,17 +146,35 @@ fn read_split(path: &Path) -> crate::Result<BTreeMap<String, (usize, usize)>> {
 
 /// Write `reports` as one HTML file at `path`.
 pub fn write(path: &Path, reports: &[RunReport]) -> crate::Result<()> {
-    let html = render(reports)?;
+    write_with_ood(path, reports, &[])
+}
+
+/// Write the detectors' `reports` and the OOD runs' `ood` as one HTML file at `path`.
+pub fn write_with_ood(
+    path: &Path,
+    reports: &[RunReport],
+    ood: &[OodRunReport],
+) -> crate::Result<()> {
+    let html = render_with_ood(reports, ood)?;
     crate::io::write_atomic(path, html.as_bytes())
 }
 
 /// The whole page.
 pub fn render(reports: &[RunReport]) -> crate::Result<String> {
-    anyhow::ensure!(!reports.is_empty(), "a report needs at least one run");
+    render_with_ood(reports, &[])
+}
+
+/// The whole page: the detectors' runs (compared when several), then each OOD run.
+pub fn render_with_ood(reports: &[RunReport], ood: &[OodRunReport]) -> crate::Result<String> {
+    anyhow::ensure!(
+        !reports.is_empty() || !ood.is_empty(),
+        "a report needs at least one run"
+    );
     let mut page = String::new();
-    let title = match reports {
-        [one] => format!("oddity report: {}", one.name),
-        many => format!("oddity report: {} runs", many.len()),
+    let title = match (reports, ood) {
+        ([one], []) => format!("oddity report: {}", one.name),
+        ([], [one]) => format!("oddity report: {}", one.name),
+        _ => format!("oddity report: {} runs", reports.len() + ood.len()),
     };
     writeln!(
         page,
@@ -171,7 +190,10 @@ pub fn render(reports: &[RunReport]) -> crate::Result<String> {
         comparison(&mut page, reports)?;
     }
     for r in reports {
-        run_section(&mut page, r, reports.len() > 1)?;
+        run_section(&mut page, r, reports.len() + ood.len() > 1)?;
+    }
+    for r in ood {
+        super::ood::section(&mut page, r)?;
     }
     page.push_str("</body></html>\n");
     Ok(page)
@@ -569,7 +591,7 @@ fn split_table(page: &mut String, r: &RunReport) -> crate::Result<()> {
 }
 
 /// A JSON number with four decimals (integers as they are), or "–".
-fn number(v: &serde_json::Value) -> String {
+pub(super) fn number(v: &serde_json::Value) -> String {
     match (v.as_u64(), v.as_f64()) {
         (Some(n), _) => n.to_string(),
         (None, Some(x)) => format!("{x:.4}"),
@@ -577,14 +599,14 @@ fn number(v: &serde_json::Value) -> String {
     }
 }
 
-fn anchor(name: &str) -> String {
+pub(super) fn anchor(name: &str) -> String {
     name.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
         .collect()
 }
 
 /// Text safe inside HTML elements and attribute values.
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

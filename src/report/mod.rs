@@ -3,6 +3,7 @@
 
 pub mod health;
 pub mod html;
+pub mod ood;
 pub mod overlays;
 pub mod plots;
 

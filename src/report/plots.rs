@@ -100,6 +100,27 @@ pub fn roc_comparison(
     curves: &[(String, Vec<f32>)],
     labels: &[u8],
 ) -> crate::Result<()> {
+    let drawn = named_roc_curves(curves, labels)?;
+    png(path, ROC_SIZE, |root| {
+        draw_roc_comparison(root, caption, &drawn)
+    })
+}
+
+/// [`roc_comparison`] as SVG.
+pub fn roc_comparison_svg(
+    caption: &str,
+    curves: &[(String, Vec<f32>)],
+    labels: &[u8],
+) -> crate::Result<String> {
+    let drawn = named_roc_curves(curves, labels)?;
+    svg(ROC_SIZE, |root| draw_roc_comparison(root, caption, &drawn))
+}
+
+/// Each detector's ROC curve, named with its AUROC for the legend.
+fn named_roc_curves(
+    curves: &[(String, Vec<f32>)],
+    labels: &[u8],
+) -> crate::Result<Vec<(String, Vec<(f64, f64)>)>> {
     let mut drawn = Vec::with_capacity(curves.len());
     for (name, scores) in curves {
         let auroc = crate::metrics::auroc(scores, labels)?;
@@ -108,9 +129,7 @@ pub fn roc_comparison(
             crate::metrics::roc_curve(scores, labels)?,
         ));
     }
-    png(path, ROC_SIZE, |root| {
-        draw_roc_comparison(root, caption, &drawn)
-    })
+    Ok(drawn)
 }
 
 fn draw_roc_comparison<DB: DrawingBackend>(
