@@ -246,6 +246,8 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
             "?score=mahalanobis-penultimate",
             path,
         )["results"][0];
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(card["title"].as_str(), Some(name));
         assert_eq!(card["overlay"], false);
         let class = r["class"].as_str().unwrap();
         let verdict = card["verdict"].as_str().unwrap();
@@ -313,7 +315,6 @@ fn the_page_scores_uploads_and_rows_as_the_api_does() {
         .filter(|p| p[2] > 200 && p[0] < 60 && p[1] < 60)
         .count();
     assert!(blue > 500, "{blue} blue pixels");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// The API's answer for one image file with `query`.

@@ -117,7 +117,6 @@ fn bad_inputs_are_named_errors() {
         !out.join("run.json").exists(),
         "no run may be written by a failed training"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 fn read(p: &Path) -> String {
@@ -424,7 +423,6 @@ fn train_eval_score_metrics_end_to_end() {
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// The README's first command: `oddity demo` trains on the bundled subset and writes a run and
@@ -455,7 +453,6 @@ fn demo_writes_a_run_and_a_report() {
     assert!(o.status.success(), "{}", stderr(&o));
     let run: serde_json::Value = serde_json::from_str(&read(&out.join("run.json"))).unwrap();
     assert_eq!(run["train"]["seed"], 1);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `oddity bench speed` without PyTorch says how to install it; with `--no-reference` it
@@ -718,7 +715,6 @@ fn eval_rescores_with_another_score() {
         &o,
         &["weights-last.safetensors", "SHA-256", "run.json records"],
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `oddity models` lists every model once, the detectors under the first heading and the

@@ -147,7 +147,6 @@ fn fanogan_learns_mnist_one_class() {
         .auroc;
     eprintln!("fanogan: measured AUROC A_R {auroc:.4}, full score {full:.4}");
     assert!(auroc > 0.80, "AUROC of A_R {auroc}");
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// EGBAD with its MNIST networks, one-class with digit 1 normal (270 training images), 6
@@ -795,7 +794,6 @@ fn assert_saved_run_scores_alike(
     );
     assert_eq!(loaded.thresholds, trained.run.thresholds);
     assert_eq!(loaded.config, trained.run.config);
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// Train `c`, then [`assert_saved_run_scores_alike`].

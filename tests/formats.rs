@@ -36,7 +36,6 @@ fn mnist_fixture_reads_as_idx() {
     // The builtin set is the same fixture.
     let builtin = source::builtin_mnist().unwrap();
     assert_eq!(builtin.train.values, train.values);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -114,7 +113,6 @@ fn cifar_binary_and_folders_load_through_the_source() {
     );
     assert_eq!(s.train.class_names, vec!["cat", "dog"]);
     assert_eq!(s.train.sample(0)[1024], 20.0); // green plane
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// An MVTec AD category laid out by the test: images of mixed sizes resized while decoding,
@@ -211,7 +209,6 @@ fn mvtec_layout_loads_at_image_level() {
             .iter()
             .all(|&v| v == oddity::data::UNKNOWN_PIXEL)
     );
-    std::fs::remove_dir_all(root.parent().unwrap()).unwrap();
 }
 
 /// An image folder with its masks in another folder, matched by file stem: defect images get
@@ -251,5 +248,4 @@ fn image_folder_masks_match_by_stem() {
         .unwrap();
     let e = format!("{:#}", source::load(&s).unwrap_err());
     assert!(e.contains("c.png") && e.contains("c_mask.png"), "{e}");
-    std::fs::remove_dir_all(&root).unwrap();
 }

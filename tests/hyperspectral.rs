@@ -55,7 +55,6 @@ fn rx_reproduces_numpy_on_two_cut_scenes() {
             run::score_raw(&loaded, detector.as_ref(), &split.test).unwrap(),
             scores
         );
-        std::fs::remove_dir_all(root).unwrap();
     }
 }
 
@@ -113,7 +112,6 @@ fn bad_scenes_are_errors_naming_the_file() {
     assert!(err.contains("scene.mat") && err.contains("v7.3"), "{err}");
     let err = run(&[], &beach, "tabular");
     assert!(err.contains("scene protocol"), "{err}");
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// `--train-scene`: fitted on one scene, scored on another with the same bands (here the
@@ -168,7 +166,6 @@ fn hadgan_learns_the_cut_scene_and_its_checkpoint_round_trips() {
         run::score_raw(&loaded, detector.as_ref(), &split.test).unwrap(),
         run::score_raw(&trained.run, trained.detector.as_ref(), &split.test).unwrap()
     );
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// `oddity eval` of a scene run draws the scene (composite, truth, heat, detection side by
@@ -192,7 +189,6 @@ fn eval_draws_the_scene_and_its_roc_beside_rx() {
     assert_eq!((picture.width(), picture.height()), (4 * 128, 128));
     let roc = image::open(run.join("eval-best/roc-vs-rx.png")).unwrap();
     assert!(roc.width() > 0);
-    std::fs::remove_dir_all(root).unwrap();
 }
 
 /// Local RX scores the cut beach scene whole (its windows clipped at the edges: the cut is 32

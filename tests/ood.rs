@@ -148,6 +148,36 @@ fn assert_validation_scores_are_stored(
     assert_eq!(loaded.calibration_scores(device).unwrap(), fresh);
     loaded.override_settings(None, Some(0.001), None).unwrap();
     assert!(loaded.validation_scores.is_none());
+
+    // Its data set gone, the run still gives verdicts on a folder of new images.
+    let moved = folder.with_file_name("moved");
+    std::fs::create_dir_all(&moved).unwrap();
+    for entry in std::fs::read_dir(folder).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, moved.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(moved.join("ood.json")).unwrap()).unwrap();
+    config["data"]["data"]["path"] = serde_json::json!("/nonexistent/mnist");
+    std::fs::write(moved.join("ood.json"), config.to_string()).unwrap();
+    let incoming = folder.with_file_name("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    let first = data.test.subset(&[0, 1], 784);
+    for (i, pixels) in first.values.chunks(784).enumerate() {
+        let bytes: Vec<u8> = pixels.iter().map(|v| (v * 255.0).round() as u8).collect();
+        image::GrayImage::from_raw(28, 28, bytes)
+            .unwrap()
+            .save(incoming.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let without_data = ood::load(&moved, device).unwrap();
+    let set = OutSet::parse(&format!("image-folder:{}", incoming.display())).unwrap();
+    let verdicts =
+        ood::verdicts::score_new(&without_data, &set, "mahalanobis", 0.05, None, device).unwrap();
+    assert_eq!(verdicts.rows.len(), 2);
+    assert_eq!(verdicts.calibration_images, 300);
     let file = folder.join("validation-scores.json");
     let mut stored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -309,10 +339,9 @@ fn a_raised_stop_ends_the_training_and_writes_nothing() {
     assert_eq!(interrupted.epoch, 1, "after the first epoch's first step");
     assert!(!dir.join("run").exists());
     assert!(
-        std::fs::read_dir(&dir).unwrap().next().is_none(),
+        std::fs::read_dir(dir.as_path()).unwrap().next().is_none(),
         "no staging folder left"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Same seed, same run: identical weights and score settings.
@@ -404,7 +433,6 @@ fn ood_settings_are_checked_at_the_door() {
             "{name}: nothing is written for a refused run"
         );
     }
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Outlier exposure trains with the auxiliary set in every step, and the auxiliary set cannot
@@ -477,7 +505,6 @@ fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
         .unwrap()
         .to_string();
     assert!(err.contains("--oracle needs"), "{err}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The generative scores (no classifier): a VAE of 1 000 MNIST fixture digits (base width 32,
@@ -544,7 +571,6 @@ fn generative_scores_tell_mnist_from_fashion_mnist() {
     );
 
     assert_saved_run_scores_alike(&run, &dir.join("run"), 20, &device);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Write the 8-bit grey `index`-th image of `set` (28 × 28) as a PNG at `path`.
@@ -664,5 +690,4 @@ fn a_pair_of_image_folders_is_an_ood_protocol() {
         }
         std::fs::remove_dir_all(&alone).unwrap();
     }
-    std::fs::remove_dir_all(&dir).ok();
 }

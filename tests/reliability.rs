@@ -134,7 +134,7 @@ fn run_folders_are_transactions() {
         std::fs::read(run.join("weights-best.safetensors")).unwrap(),
         weights_before
     );
-    let names: Vec<String> = std::fs::read_dir(&dir)
+    let names: Vec<String> = std::fs::read_dir(dir.as_path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('.'))
@@ -149,7 +149,6 @@ fn run_folders_are_transactions() {
         &["not a folder oddity wrote"],
     );
     assert!(other.join("notes.txt").exists());
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// The output location is checked before the data is read: a bad --out is the first error.
@@ -161,7 +160,6 @@ fn a_bad_output_location_fails_first() {
     let o = oddity(&train_args("/nonexistent.csv", out.to_str().unwrap(), &[]));
     assert_clean_error(&o, &["file"]);
     assert!(!stderr(&o).contains("nonexistent.csv"), "{}", stderr(&o));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `run.json` records each weights file's SHA-256: a damaged or swapped file is named; a run
@@ -211,7 +209,6 @@ fn weights_are_verified_and_layouts_named() {
     p["factor"] = serde_json::json!([1.0]);
     std::fs::write(&pre, p.to_string()).unwrap();
     assert_clean_error(&oddity(&["eval", r]), &["preprocess.json", "1 factors"]);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Weights files are byte-identical for identical weights (a deterministic header order), so
@@ -231,7 +228,6 @@ fn identical_weights_give_identical_files() {
             "{f}"
         );
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Settings that do not fit the run are refused before the data set is read: each error names
@@ -467,7 +463,6 @@ fn settings_are_refused_before_the_data_are_read() {
         std::fs::read_to_string(out.join("notes.txt")).unwrap(),
         "mine"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// A result is never written over the user's input, nor a demo over another run.
@@ -522,7 +517,6 @@ fn results_never_replace_inputs() {
     assert_eq!(left, ["run.json"], "score wrote into the run folder");
     assert!(!dir.join("new").exists() && !elsewhere.exists());
     assert_eq!(std::fs::read_to_string(run.join("run.json")).unwrap(), mine);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Values in range for their type but not for their meaning: each is an error naming the
@@ -673,7 +667,6 @@ fn out_of_range_settings_are_named_errors() {
         "/nonexistent-dir/m.json",
     ]);
     assert_clean_error(&o, &["/nonexistent-dir/m.json"]);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Labels mean what they say: a duplicated column, an empty label and a label other than 0/1
@@ -710,7 +703,6 @@ fn labels_mean_what_they_say() {
     let o2 = oddity(&train_args(p.to_str().unwrap(), o, &[]));
     ok(&o2);
     assert!(stderr(&o2).contains("(1 anomalies)"), "{}", stderr(&o2));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Data that parse but cannot be used: images of 0×0 pixels, a table without features, an
@@ -780,7 +772,6 @@ fn degenerate_data_are_named_errors() {
         &["--scaling", "min-max"],
     );
     assert_clean_error(&oddity(&args), &["overflows 32-bit floats"]);
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// Images handed over in memory (the Python package's `fit`) to a model whose default scaling
@@ -925,7 +916,6 @@ fn a_killed_tabular_training_resumes_to_the_same_run() {
         "killed after epoch {epoch}"
     );
     assert!(!dir.join(".resumed.partial").exists());
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// An image training (GANomaly: two optimizers and a random generator) stopped by Ctrl-C in
@@ -976,7 +966,6 @@ fn an_interrupted_image_training_resumes_to_the_same_run() {
     let o = oddity(&["train", "--resume", resumed.to_str().unwrap()]);
     ok(&o);
     assert_eq!(outcome(&resumed), outcome(&whole), "stopped at {current}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 /// `oddity` run from the folder `cwd`.
@@ -1266,5 +1255,4 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
         &["--model-config", "[1, 2]"],
     ));
     assert_clean_error(&o, &["expected a JSON object"]);
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -137,7 +137,7 @@ pub struct OodScoreArgs {
     score: String,
     /// Flag an image when its p-value is at most this rate: in-distribution images are then
     /// flagged at rate at most this (0.05: the OOD papers' 95 % TPR).
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = ood::verdicts::DEFAULT_FALSE_ALARM_RATE)]
     false_alarm_rate: f64,
     /// At most this many images (a seeded draw).
     #[arg(long)]

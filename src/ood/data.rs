@@ -432,8 +432,10 @@ fn read_set(
         };
         let (names, items) = image_folder::listed_items(&folder)?;
         let files = items.iter().map(|item| item.path.clone()).collect();
+        // Every file at the classifier's channels (colour to grey by luma, grey repeated), so
+        // that a mixed folder reads the same in any order.
         let options = image_folder::FolderOptions {
-            channels: None,
+            channels: Some(image[0]),
             size: data.image_size,
         };
         let set = image_folder::load_items(&folder, names, items, options)?;

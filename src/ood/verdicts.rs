@@ -33,6 +33,10 @@ pub const HEADER_START: &str = "index,file,class,probability";
 /// every far-OOD pair of `docs/results/ood.md`.
 pub const DEFAULT_SCORE: &str = "mahalanobis";
 
+/// The false-alarm rate of the verdicts unless asked otherwise: the OOD papers' operating point
+/// (95 % of in-distribution images accepted).
+pub const DEFAULT_FALSE_ALARM_RATE: f64 = 0.05;
+
 /// One scored image.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
@@ -90,7 +94,8 @@ pub fn check_request(
         run.config.data.validation,
         score,
         false_alarm_rate,
-    )?;
+    )
+    .with_context(|| format!("--score {score} at --false-alarm-rate {false_alarm_rate}"))?;
     ensure!(
         max_samples != Some(0),
         "--max-samples must be at least 1, got 0"
@@ -124,8 +129,10 @@ pub fn check_choice(
 
 /// Score the images of `set` (at most `max_samples`, a seeded draw) with `run`: class, every
 /// score, and the verdict of `score` at `false_alarm_rate`, calibrated on the run's validation
-/// images (read again from the data set the run was trained on). The images are read before
-/// any scoring, so a set that cannot be read fails at once.
+/// images' scores ([`OodRun::calibration_scores`]). The in-distribution data set is read only
+/// where the set needs it (noise as many as its test images, `held-out-classes`) or the run
+/// stores no validation scores. The images are read before any scoring, so a set that cannot
+/// be read fails at once.
 pub fn score_new(
     run: &OodRun,
     set: &OutSet,
@@ -135,11 +142,16 @@ pub fn score_new(
     device: &burn::prelude::Device,
 ) -> crate::Result<Verdicts> {
     check_request(run, score, false_alarm_rate, max_samples)?;
-    let data = in_distribution(run)?;
-    let d = data.image.iter().product::<usize>();
+    let image = run.summary.image;
+    let d = image.iter().product::<usize>();
     let seed = run.config.seed;
-    let (images, files) =
-        set.load_with_files(data.image, data.test.len(), &data.held_out_classes, seed)?;
+    let (images, files) = match set {
+        OutSet::Dataset { .. } => set.load_with_files(image, 0, &Images::default(), seed)?,
+        _ => {
+            let data = in_distribution(run)?;
+            set.load_with_files(image, data.test.len(), &data.held_out_classes, seed)?
+        }
+    };
     ensure!(!images.is_empty(), "{}: no image to score", set.name());
     let images = data::capped(images, max_samples, d, seed, 46);
     let calibration = run.calibration_scores(device)?;
@@ -195,31 +207,7 @@ pub fn verdicts_of(
         );
     }
     let classified = classify(run, images, device)?;
-    let rows = (0..images.len())
-        .map(|i| {
-            let index = images.origin[i];
-            let file = files.map(|f| f[index as usize].clone());
-            let (p_value, out_of_distribution) = decider
-                .decide(classified.scores[i][decider.column])
-                .with_context(|| {
-                    format!(
-                        "image {index}{}",
-                        file.as_ref()
-                            .map(|f| format!(" ({})", f.display()))
-                            .unwrap_or_default()
-                    )
-                })?;
-            Ok(Verdict {
-                index,
-                file,
-                class: run.summary.class_names[classified.classes[i]].clone(),
-                probability: classified.probability(i),
-                scores: classified.scores[i].clone(),
-                p_value,
-                out_of_distribution,
-            })
-        })
-        .collect::<crate::Result<Vec<_>>>()?;
+    let rows = decider.verdicts(&classified, &run.summary.class_names, &images.origin, files)?;
     Ok(Verdicts {
         score: score.to_string(),
         false_alarm_rate,
@@ -332,6 +320,53 @@ impl Decider {
     /// The validation images behind the p-values.
     pub fn calibration_images(&self) -> usize {
         self.calibration.len()
+    }
+
+    /// The verdicts on `classified` images: `class_names` the run's, `origin` each image's
+    /// index (in the error of an image without a verdict, too), `files` the file of each
+    /// origin, when known.
+    pub fn verdicts(
+        &self,
+        classified: &Classified,
+        class_names: &[String],
+        origin: &[u32],
+        files: Option<&[PathBuf]>,
+    ) -> crate::Result<Vec<Verdict>> {
+        ensure!(
+            classified.classes.len() == origin.len() && classified.scores.len() == origin.len(),
+            "{} classes and {} score rows for {} images",
+            classified.classes.len(),
+            classified.scores.len(),
+            origin.len()
+        );
+        (0..origin.len())
+            .map(|i| {
+                let index = origin[i];
+                let file = files.and_then(|f| f.get(index as usize)).cloned();
+                let (p_value, out_of_distribution) = self
+                    .decide(classified.scores[i][self.column])
+                    .with_context(|| {
+                        format!(
+                            "image {index}{}",
+                            file.as_ref()
+                                .map(|f| format!(" ({})", f.display()))
+                                .unwrap_or_default()
+                        )
+                    })?;
+                let class = (class_names.get(classified.classes[i])).with_context(|| {
+                    format!("image {index}: no class {}", classified.classes[i])
+                })?;
+                Ok(Verdict {
+                    index,
+                    file,
+                    class: class.clone(),
+                    probability: classified.probability(i),
+                    scores: classified.scores[i].clone(),
+                    p_value,
+                    out_of_distribution,
+                })
+            })
+            .collect()
     }
 }
 

@@ -4,21 +4,17 @@
 //! `oddity ood score` takes it ([`crate::ood::verdicts`]).
 
 use super::ServeOptions;
-use super::worker::{Counters, Failure, QueueError, Queued, answer_in_batches};
+use super::worker::{Counters, Job, QueueError, answer_in_batches};
 use crate::data::SampleShape;
 use crate::ood::data::Images;
-use crate::ood::verdicts::{self, Classified, Decider};
+use crate::ood::verdicts::{self, Classified, DEFAULT_FALSE_ALARM_RATE, Decider};
 use crate::ood::{self, OodRun};
-use anyhow::Context;
+use anyhow::{Context, ensure};
 use burn::tensor::Device;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{SyncSender, TrySendError};
-
-/// The false-alarm rate of the verdicts when neither the server nor the request names one:
-/// the OOD papers' operating point (95 % of in-distribution images accepted).
-pub const DEFAULT_FALSE_ALARM_RATE: f64 = 0.05;
 
 /// What `GET /v1/models` says of a served OOD run.
 #[derive(Clone, Debug, Serialize)]
@@ -31,7 +27,7 @@ pub struct ClassifierInfo {
     pub classifier: serde_json::Value,
     /// Always `image`.
     pub data: &'static str,
-    /// The raw input an image must have (images of another size are resized to it).
+    /// The raw input an image is fitted to (see [`super::Fitting::AsImageFolder`]).
     pub input: SampleShape,
     /// The classes it predicts, in label order.
     pub classes: Vec<String>,
@@ -50,47 +46,27 @@ pub struct ClassifierInfo {
 }
 
 /// A request for the classifier's thread: images in `[0, 1]`, the run's image shape.
-pub(super) struct ClassifyJob {
-    pub images: Images,
-    pub reply: tokio::sync::oneshot::Sender<Result<Classified, Failure>>,
-}
-
-impl Queued for ClassifyJob {
-    type Answer = Classified;
-    fn samples(&self) -> usize {
-        self.images.len()
-    }
-    fn abandoned(&self) -> bool {
-        self.reply.is_closed()
-    }
-    fn answer(self, result: Result<Classified, Failure>) {
-        let _ = self.reply.send(result);
-    }
-}
+pub(super) type ClassifyJob = Job<Images, Classified>;
 
 /// An OOD run being served.
 pub(super) struct ServedClassifier {
     pub name: String,
     pub info: ClassifierInfo,
     /// Every score of the run's validation images, in the run's score order.
-    pub calibration: Vec<Vec<f32>>,
-    /// The run's class names, for the answers.
-    pub class_names: Vec<String>,
+    calibration: Vec<Vec<f32>>,
     /// What its thread has done.
     pub counters: Arc<Counters>,
-    /// The validation images the run held out.
-    validation: usize,
     queue: SyncSender<ClassifyJob>,
 }
 
 impl ServedClassifier {
     /// Start the run's thread: it loads the classifier and the scores of the run's validation
     /// images, the calibration of every verdict (stored by training; a run trained before they
-    /// were stored scores them from the data set it was trained on); an error there comes back
-    /// here.
+    /// were stored scores them from the data set it was trained on), and checks that the
+    /// default verdict can be given; an error there comes back here.
     pub fn start(
         name: String,
-        dir: PathBuf,
+        dir: &Path,
         options: &ServeOptions,
         device: &Device,
     ) -> crate::Result<Self> {
@@ -101,13 +77,14 @@ impl ServedClassifier {
         let device = device.clone();
         let counters = Arc::new(Counters::default());
         let worker_counters = Arc::clone(&counters);
-        let worker_dir = dir.clone();
+        let (dir, worker_name) = (dir.to_path_buf(), name.clone());
         std::thread::Builder::new()
             .name(format!("classify-{name}"))
             .spawn(move || {
-                let run = match load(&worker_dir, false_alarm_rate, &device) {
+                let run = match load(&dir, &device) {
                     Ok((run, calibration)) => {
-                        let _ = ready.send(Ok((describe(&run), calibration)));
+                        let info = describe(&run, worker_name, false_alarm_rate, &calibration);
+                        let _ = ready.send(info.map(|info| (info, calibration)));
                         run
                     }
                     Err(e) => {
@@ -124,39 +101,14 @@ impl ServedClassifier {
                 );
             })
             .context("cannot start a scoring thread")?;
-        let (described, calibration) = started
+        let (info, calibration) = started
             .recv()
             .context("the scoring thread stopped while loading the run")??;
-        let Described {
-            classifier,
-            input,
-            classes,
-            scores,
-            test_accuracy,
-            training,
-            validation,
-        } = described;
-        let info = ClassifierInfo {
-            name: name.clone(),
-            task: "ood",
-            classifier,
-            data: "image",
-            input,
-            classes: classes.clone(),
-            scores,
-            score: verdicts::DEFAULT_SCORE.to_string(),
-            false_alarm_rate,
-            calibration_samples: calibration.first().map_or(0, Vec::len),
-            test_accuracy,
-            training,
-        };
         Ok(ServedClassifier {
             name,
             info,
             calibration,
-            class_names: classes,
             counters,
-            validation,
             queue,
         })
     }
@@ -169,12 +121,23 @@ impl ServedClassifier {
         })
     }
 
-    /// The verdict rule of a request: `score` at `false_alarm_rate`, calibrated on the run's
-    /// validation images; a score the run lacks or a rate it cannot reach is refused.
+    /// Refuse a deciding score the run lacks, or a false-alarm rate its validation images
+    /// cannot reach: the request's mistakes.
+    pub fn check_choice(&self, score: &str, false_alarm_rate: f64) -> crate::Result<()> {
+        verdicts::check_choice(
+            &self.info.scores,
+            self.info.calibration_samples,
+            score,
+            false_alarm_rate,
+        )
+    }
+
+    /// The verdict rule of a request whose choice [`Self::check_choice`] accepted: `score` at
+    /// `false_alarm_rate`, calibrated on the run's validation images.
     pub fn decider(&self, score: &str, false_alarm_rate: f64) -> crate::Result<Decider> {
         Decider::new(
             &self.info.scores,
-            self.validation,
+            self.info.calibration_samples,
             &self.calibration,
             score,
             false_alarm_rate,
@@ -182,28 +145,39 @@ impl ServedClassifier {
     }
 }
 
-/// What the server states of a run, taken on its thread.
-struct Described {
-    classifier: serde_json::Value,
-    input: SampleShape,
-    classes: Vec<String>,
-    scores: Vec<&'static str>,
-    test_accuracy: f64,
-    training: serde_json::Value,
-    validation: usize,
-}
-
-fn describe(run: &OodRun) -> Described {
+/// What the server states of a run, the default verdict rule checked on its calibration.
+fn describe(
+    run: &OodRun,
+    name: String,
+    false_alarm_rate: f64,
+    calibration: &[Vec<f32>],
+) -> crate::Result<ClassifierInfo> {
+    let scores = run.score_names();
+    let samples = calibration.first().map_or(0, Vec::len);
+    Decider::new(
+        &scores,
+        samples,
+        calibration,
+        verdicts::DEFAULT_SCORE,
+        false_alarm_rate,
+    )
+    .context("the default verdict (--false-alarm-rate)")?;
     let [channels, height, width] = run.summary.image;
-    Described {
-        classifier: serde_json::to_value(&run.config.classifier).unwrap_or_default(),
+    Ok(ClassifierInfo {
+        name,
+        task: "ood",
+        classifier: serde_json::to_value(&run.config.classifier)?,
+        data: "image",
         input: SampleShape::Image {
             channels,
             height,
             width,
         },
         classes: run.summary.class_names.clone(),
-        scores: run.score_names(),
+        scores,
+        score: verdicts::DEFAULT_SCORE.to_string(),
+        false_alarm_rate,
+        calibration_samples: samples,
         test_accuracy: run.summary.test_accuracy,
         training: serde_json::json!({
             "dataset": run.config.data.data.kind.to_string(),
@@ -212,25 +186,19 @@ fn describe(run: &OodRun) -> Described {
             "training_images": run.summary.sizes[0],
             "outlier_exposure": run.config.outlier_exposure.is_some(),
         }),
-        validation: run.config.data.validation,
-    }
+    })
 }
 
-/// Load the run and score its validation images; refuse a run whose images the server cannot
-/// decode, or whose default verdict cannot be reached.
-fn load(
-    dir: &Path,
-    false_alarm_rate: f64,
-    device: &Device,
-) -> crate::Result<(OodRun, Vec<Vec<f32>>)> {
+/// Load the run and its validation images' scores; refuse a run whose images the server
+/// cannot decode.
+fn load(dir: &Path, device: &Device) -> crate::Result<(OodRun, Vec<Vec<f32>>)> {
     let run = ood::load(dir, device)?;
     let channels = run.summary.image[0];
-    anyhow::ensure!(
+    ensure!(
         channels == 1 || channels == 3,
         "this run takes images of {channels} channels; the server decodes PNG and JPEG requests \
          as grey (1) or colour (3) images"
     );
-    verdicts::check_request(&run, verdicts::DEFAULT_SCORE, false_alarm_rate, None)?;
     let calibration = run.calibration_scores(device)?;
     Ok((run, calibration))
 }
@@ -243,11 +211,17 @@ fn classify_batch(
 ) -> crate::Result<Vec<Classified>> {
     let mut all = Images::default();
     for job in batch {
-        all.values.extend_from_slice(&job.images.values);
-        all.labels.extend_from_slice(&job.images.labels);
-        all.origin.extend_from_slice(&job.images.origin);
+        all.values.extend_from_slice(&job.payload.values);
+        all.labels.extend_from_slice(&job.payload.labels);
+        all.origin.extend_from_slice(&job.payload.origin);
     }
     let classified = verdicts::classify(run, &all, device)?;
+    ensure!(
+        classified.classes.len() == all.len() && classified.scores.len() == all.len(),
+        "{} results for {} images",
+        classified.scores.len(),
+        all.len()
+    );
     let (mut classes, mut scores) = (
         classified.classes.into_iter(),
         classified.scores.into_iter(),
@@ -255,7 +229,7 @@ fn classify_batch(
     Ok(batch
         .iter()
         .map(|job| {
-            let n = job.images.len();
+            let n = job.payload.len();
             Classified {
                 names: classified.names.clone(),
                 classes: classes.by_ref().take(n).collect(),

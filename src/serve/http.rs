@@ -2,8 +2,8 @@
 
 use super::Limits;
 use super::classifier::{ClassifyJob, ServedClassifier};
-use super::inputs::{Rejection, ScoreInput, rows_from_csv, rows_from_json};
-use super::worker::{Counters, Failure, Job, QueueError, ServedModel};
+use super::inputs::{Fitting, Rejection, ScoreInput, rows_from_csv, rows_from_json};
+use super::worker::{Counters, Failure, Job, QueueError, ServedModel, ToScore};
 use crate::run::MapPicture;
 use axum::Json;
 use axum::Router;
@@ -279,17 +279,20 @@ async fn detect(
         )));
     }
     let kind = body_kind(&request, model.info.data == "image")?;
-    let (values, header, permit) =
-        read_values(state, request, kind, query.header, model.info.input).await?;
+    let (input, header, permit) = read_body(state, request, kind, query.header).await?;
+    // The columns are checked before any row is decoded.
     if let (Some(expected), Some(found)) = (&model.info.feature_names, &header) {
         crate::data::csv_table::check_same_columns(expected, found, "the CSV body")
             .map_err(|e| Rejection::bad(e.to_string()))?;
     }
+    let values = decode(state, input, model.info.input, Fitting::Stretched, &permit).await?;
     let samples = crate::data::Samples::unlabelled(model.info.input, values);
     let (reply, answer) = tokio::sync::oneshot::channel();
     let job = Job {
-        samples: samples.clone(),
-        maps: query.overlay,
+        payload: ToScore {
+            samples: samples.clone(),
+            maps: query.overlay,
+        },
         reply,
     };
     model.submit(job).map_err(|e| queue_rejection(e, name))?;
@@ -345,47 +348,53 @@ async fn classify(
     let false_alarm_rate = query
         .false_alarm_rate
         .unwrap_or(model.info.false_alarm_rate);
-    let decider = model
-        .decider(&score, false_alarm_rate)
+    model
+        .check_choice(&score, false_alarm_rate)
         .map_err(|e| Rejection::bad(format!("{e:#}")))?;
+    // The choice is the client's; a calibration that cannot decide is the run's.
+    let decider = model.decider(&score, false_alarm_rate).map_err(|e| {
+        Rejection::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("model {name:?} cannot decide on {score}: {e:#}"),
+        )
+    })?;
     let kind = body_kind(&request, true)?;
-    let (mut values, _, _permit) =
-        read_values(state, request, kind, query.header, model.info.input).await?;
+    let (input, _, permit) = read_body(state, request, kind, query.header).await?;
+    let shape = model.info.input;
+    let mut values = decode(state, input, shape, Fitting::AsImageFolder, &permit).await?;
     crate::ood::data::to_unit(&mut values, "the request")
         .map_err(|e| Rejection::bad(format!("{e:#}")))?;
-    let count = values.len() / model.info.input.len();
+    let count = values.len() / shape.len();
     let images = crate::ood::data::Images {
         values,
         labels: vec![0; count],
-        origin: (0..count as u32).collect(),
+        origin: (1..=count as u32).collect(),
     };
+    let origin = images.origin.clone();
     let (reply, answer) = tokio::sync::oneshot::channel();
     model
-        .submit(ClassifyJob { images, reply })
+        .submit(ClassifyJob {
+            payload: images,
+            reply,
+        })
         .map_err(|e| queue_rejection(e, name))?;
     let classified = answer.await.map_err(|_| stopped())?.map_err(failed)?;
-    let results = (0..count)
-        .map(|i| {
-            let (p_value, out_of_distribution) = decider
-                .decide(classified.scores[i][decider.column])
-                .map_err(|e| {
-                    Rejection::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        format!("image {}: {e:#}", i + 1),
-                    )
-                })?;
-            Ok(ClassifyResult {
-                class: model.class_names[classified.classes[i]].clone(),
-                probability: classified.probability(i),
-                scores: (classified.names.iter())
-                    .zip(&classified.scores[i])
-                    .map(|(n, &s)| (n.to_string(), s))
-                    .collect(),
-                p_value,
-                out_of_distribution,
-            })
+    // Images are numbered from 1 in the errors, as elsewhere in a request.
+    let verdicts = decider
+        .verdicts(&classified, &model.info.classes, &origin, None)
+        .map_err(|e| Rejection::new(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")))?;
+    let results = (verdicts.into_iter())
+        .map(|v| ClassifyResult {
+            class: v.class,
+            probability: v.probability,
+            scores: (classified.names.iter())
+                .zip(v.scores)
+                .map(|(n, s)| (n.to_string(), s))
+                .collect(),
+            p_value: v.p_value,
+            out_of_distribution: v.out_of_distribution,
         })
-        .collect::<Result<Vec<_>, Rejection>>()?;
+        .collect();
     Ok(ClassifyAnswer {
         model: name.clone(),
         score,
@@ -394,22 +403,17 @@ async fn classify(
     })
 }
 
-/// Read a request's body and decode it into raw sample values of `shape`, under one of the
-/// server's intake permits (returned: the request holds it while it draws, too).
-async fn read_values(
+/// The intake permit a request holds while its body is read, decoded and drawn.
+type Permit = Arc<tokio::sync::OwnedSemaphorePermit>;
+
+/// Read a request's body (with a CSV body's header names) under one of the server's intake
+/// permits, returned: the request holds it while it decodes and draws, too.
+async fn read_body(
     state: &AppState,
     request: Request,
     kind: BodyKind,
     csv_header: Option<bool>,
-    shape: crate::data::SampleShape,
-) -> Result<
-    (
-        Vec<f32>,
-        Option<Vec<String>>,
-        Arc<tokio::sync::OwnedSemaphorePermit>,
-    ),
-    Rejection,
-> {
+) -> Result<(ScoreInput, Option<Vec<String>>, Permit), Rejection> {
     if csv_header.is_some() && kind != BodyKind::Csv {
         return Err(Rejection::bad(
             "header= says whether a CSV body's first line is a header; this body is not CSV",
@@ -427,15 +431,25 @@ async fn read_values(
         )
     })?);
     let (input, header) = read_input(request, kind, csv_header, &state.limits).await?;
+    Ok((input, header, permit))
+}
+
+/// Decode a request's items into raw sample values of `shape`, off the runtime's threads.
+async fn decode(
+    state: &AppState,
+    input: ScoreInput,
+    shape: crate::data::SampleShape,
+    fitting: Fitting,
+    permit: &Permit,
+) -> Result<Vec<f32>, Rejection> {
     let limits = state.limits;
-    let decoding = Arc::clone(&permit);
-    let values = tokio::task::spawn_blocking(move || {
+    let decoding = Arc::clone(permit);
+    tokio::task::spawn_blocking(move || {
         let _held = decoding;
-        input.to_values(shape, &limits)
+        input.to_values_fitted(shape, &limits, fitting)
     })
     .await
-    .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))??;
-    Ok((values, header, permit))
+    .map_err(|_| Rejection::new(StatusCode::INTERNAL_SERVER_ERROR, "decoding failed"))?
 }
 
 fn queue_rejection(e: QueueError, name: &str) -> Rejection {

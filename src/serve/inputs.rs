@@ -53,8 +53,19 @@ impl ScoreInput {
         self.len() == 0
     }
 
-    /// The items as raw sample values of `shape`, the model's raw input, flattened.
+    /// The items as raw sample values of `shape`, the model's raw input, flattened; images
+    /// [`Fitting::Stretched`] to it.
     pub fn to_values(&self, shape: SampleShape, limits: &Limits) -> Result<Vec<f32>, Rejection> {
+        self.to_values_fitted(shape, limits, Fitting::Stretched)
+    }
+
+    /// [`ScoreInput::to_values`], images brought to `shape` by `fitting`.
+    pub fn to_values_fitted(
+        &self,
+        shape: SampleShape,
+        limits: &Limits,
+        fitting: Fitting,
+    ) -> Result<Vec<f32>, Rejection> {
         if self.is_empty() {
             return Err(Rejection::bad("the request holds no image and no row"));
         }
@@ -102,8 +113,14 @@ impl ScoreInput {
                     ));
                 }
                 for (i, bytes) in images.iter().enumerate() {
-                    decode_image(bytes, [channels, height, width], limits, &mut values)
-                        .map_err(numbered(i))?;
+                    decode_image(
+                        bytes,
+                        [channels, height, width],
+                        limits,
+                        fitting,
+                        &mut values,
+                    )
+                    .map_err(numbered(i))?;
                 }
             }
             (ScoreInput::Rows(rows), SampleShape::Table { features }) => {
@@ -177,14 +194,27 @@ fn image_size(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Rejection> {
     Ok((w, h))
 }
 
+/// How an uploaded image is brought to the model's input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fitting {
+    /// A detector's: colour turned grey by luma (or grey to colour), another size resized to
+    /// the input (bilinear), as the detectors' loaders and `--decode-size` do.
+    Stretched,
+    /// An OOD classifier's, as `oddity ood score --images image-folder:` reads a file: colour
+    /// turned grey by luma (or grey to colour), resized whole (bilinear) to a square input's
+    /// side; a non-square input's images centre-padded or cropped to it
+    /// ([`crate::ood::data::fit_image`]) rather than stretched.
+    AsImageFolder,
+}
+
 /// Decode one PNG or JPEG and append it channels first (values 0–255) at the model's raw input
-/// `[channels, height, width]`: colour turned grey (or grey to colour) as the loaders do, and
-/// another size resized to it (bilinear, as `--decode-size`). The caller has checked its format
+/// `[channels, height, width]`, brought there by `fitting`. The caller has checked its format
 /// and size with [`image_size`]; the decoder is held to the same side limit.
 fn decode_image(
     bytes: &[u8],
     [channels, height, width]: [usize; 3],
     limits: &Limits,
+    fitting: Fitting,
     out: &mut Vec<f32>,
 ) -> Result<(), Rejection> {
     let side = limits.max_image_side;
@@ -196,16 +226,32 @@ fn decode_image(
     let img = decoder
         .decode()
         .map_err(|e| Rejection::bad(format!("cannot decode it: {e}")))?;
-    let img = if (img.width() as usize, img.height() as usize) != (width, height) {
-        img.resize_exact(
-            width as u32,
-            height as u32,
-            image::imageops::FilterType::Triangle,
-        )
-    } else {
-        img
+    let resize = |img: image::DynamicImage, w: usize, h: usize| {
+        if (img.width() as usize, img.height() as usize) != (w, h) {
+            img.resize_exact(w as u32, h as u32, image::imageops::FilterType::Triangle)
+        } else {
+            img
+        }
     };
-    crate::data::image_folder::push_planar(out, &img, channels);
+    match fitting {
+        Fitting::Stretched => {
+            let img = resize(img, width, height);
+            crate::data::image_folder::push_planar(out, &img, channels);
+        }
+        Fitting::AsImageFolder => {
+            let img = if height == width {
+                resize(img, width, height)
+            } else {
+                img
+            };
+            let mut pixels = Vec::new();
+            crate::data::image_folder::push_planar(&mut pixels, &img, channels);
+            let from = [channels, img.height() as usize, img.width() as usize];
+            let fitted = crate::ood::data::fit_image(&pixels, from, [channels, height, width])
+                .map_err(|e| Rejection::bad(format!("{e:#}")))?;
+            out.extend(fitted);
+        }
+    }
     Ok(())
 }
 

@@ -3,8 +3,9 @@
 //! - `GET /` — the web page (embedded; no external request): pick a model, drop images or paste
 //!   CSV rows, see each verdict, score, p-value and heat map.
 //! - `GET /healthz` — `{"status": "ok", "models": N}`.
-//! - `GET /v1/models` — each model's name, detector, data kind, input shape, threshold,
-//!   calibration and training summary.
+//! - `GET /v1/models` — each model's name, task (`anomaly` or `ood`), detector or classifier,
+//!   data kind, input shape, threshold (an OOD run: classes, scores, deciding score and
+//!   false-alarm rate), calibration and training summary.
 //! - `POST /v1/models/{name}/score` — images (`image/png`, `image/jpeg`, or
 //!   `multipart/form-data` with one image per part) or table rows (`application/json`
 //!   `{"rows": [[x1, …], …]}` or `text/csv`, in the run's raw feature units); query
@@ -17,8 +18,9 @@
 //! distribution when the conformal p-value of one score (`score=`, the Mahalanobis ensemble by
 //! default) against the run's validation images is at most the false-alarm rate
 //! (`false_alarm_rate=`, else the server's `--false-alarm-rate`, else
-//! [`DEFAULT_FALSE_ALARM_RATE`]), as `oddity ood score` decides. The validation images are read
-//! again from the data set the run was trained on when the server starts.
+//! [`crate::ood::verdicts::DEFAULT_FALSE_ALARM_RATE`]), as `oddity ood score` decides on the
+//! same file in an image folder ([`Fitting::AsImageFolder`]). The validation images' scores
+//! come from the run (a run trained before they were stored reads its data set at start).
 //!
 //! Each model scores on its own thread, which owns the detector: requests queue there (a
 //! bounded queue: `503` with `Retry-After` when full) and the thread scores everything waiting,
@@ -26,7 +28,8 @@
 //! that under load the server scores in batches as `oddity score` does, with the same scores
 //! (a model's scores do not depend on the batch they are in). Every bad request is a `4xx`
 //! with a JSON body `{"error": "…"}` naming the problem; the server reads only the run folders
-//! it was given, at start.
+//! it was given, at start (and, for an OOD run trained before runs stored their validation
+//! scores, the data set it was trained on).
 
 mod classifier;
 mod http;
@@ -41,8 +44,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use classifier::{ClassifierInfo, DEFAULT_FALSE_ALARM_RATE};
-pub use inputs::{Rejection, ScoreInput};
+pub use classifier::ClassifierInfo;
+pub use inputs::{Fitting, Rejection, ScoreInput};
 pub use worker::{Counters, ModelInfo, Scored, TrainingSummary};
 
 /// What the server accepts and how long it waits.
@@ -197,9 +200,15 @@ impl Server {
             }
             names.push((name.clone(), dir));
             let served = if crate::ood::is_run_folder(dir) {
-                classifier::ServedClassifier::start(name, dir.clone(), options, device)
+                classifier::ServedClassifier::start(name, dir, options, device)
                     .map(http::Served::Classifier)
             } else {
+                ensure!(
+                    dir.join("run.json").is_file(),
+                    "{}: not a run folder (no run.json or ood.json); train one with `oddity \
+                     train` or `oddity ood train`",
+                    dir.display()
+                );
                 Run::load(dir).and_then(|run| {
                     worker::ServedModel::start(name, dir.clone(), run, options, device)
                         .map(http::Served::Detector)

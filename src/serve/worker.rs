@@ -68,12 +68,39 @@ pub struct TrainingSummary {
     pub final_losses: std::collections::BTreeMap<String, f64>,
 }
 
-/// A scoring request: raw samples in the model's input shape.
-pub(super) struct Job {
+/// A request queued for a model's thread: what it carries, and where its answer goes.
+pub(super) struct Job<P, A> {
+    pub payload: P,
+    pub reply: tokio::sync::oneshot::Sender<Result<A, Failure>>,
+}
+
+/// What a job carries, as a share of a batch.
+pub(super) trait Payload {
+    /// The samples it holds.
+    fn samples(&self) -> usize;
+}
+
+/// A detector's request: raw samples in the model's input shape, and whether their maps are
+/// wanted.
+pub(super) struct ToScore {
     pub samples: Samples,
     pub maps: bool,
-    pub reply: tokio::sync::oneshot::Sender<Result<Scored, Failure>>,
 }
+
+impl Payload for ToScore {
+    fn samples(&self) -> usize {
+        self.samples.len()
+    }
+}
+
+impl Payload for crate::ood::data::Images {
+    fn samples(&self) -> usize {
+        self.len()
+    }
+}
+
+/// A detector's job.
+pub(super) type ScoreJob = Job<ToScore, Scored>;
 
 /// Why a job was not scored.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,7 +155,7 @@ pub(super) struct ServedModel {
     pub pixel_threshold: Option<f64>,
     /// What its thread has done.
     pub counters: Arc<Counters>,
-    queue: SyncSender<Job>,
+    queue: SyncSender<ScoreJob>,
 }
 
 /// Why a job was not queued.
@@ -232,7 +259,7 @@ impl ServedModel {
     }
 
     /// Queue a job without waiting.
-    pub fn submit(&self, job: Job) -> Result<(), QueueError> {
+    pub fn submit(&self, job: ScoreJob) -> Result<(), QueueError> {
         self.queue.try_send(job).map_err(|e| match e {
             TrySendError::Full(_) => QueueError::Full,
             TrySendError::Disconnected(_) => QueueError::Stopped,
@@ -317,51 +344,32 @@ fn test_metrics(dir: &std::path::Path, checkpoint: Checkpoint) -> Option<serde_j
     serde_json::from_str(&text).ok()
 }
 
-/// A request queued for a model's thread.
-pub(super) trait Queued {
-    /// What the thread answers it.
-    type Answer;
-    /// The samples it holds: its share of a batch.
-    fn samples(&self) -> usize;
-    /// Whether its client has stopped waiting (timed out).
-    fn abandoned(&self) -> bool;
-    /// Send the answer back.
-    fn answer(self, result: Result<Self::Answer, Failure>);
-}
-
-impl Queued for Job {
-    type Answer = Scored;
-    fn samples(&self) -> usize {
-        self.samples.len()
-    }
-    fn abandoned(&self) -> bool {
-        self.reply.is_closed()
-    }
-    fn answer(self, result: Result<Scored, Failure>) {
-        let _ = self.reply.send(result);
-    }
-}
-
 /// A model's thread: answer jobs until every sender is gone — wait for one, gather what else
 /// arrives within `max_wait` while the batch stays within `max_batch` samples (a job that
 /// would cross it opens the next batch), `score` them together, answer each. When a batch
 /// fails, each of its jobs is scored alone, so that one request's samples do not fail
 /// another's; a panic in `score` is caught and answered as [`Failure::Panicked`].
-pub(super) fn answer_in_batches<J: Queued>(
-    jobs: &Receiver<J>,
+pub(super) fn answer_in_batches<P: Payload, A>(
+    jobs: &Receiver<Job<P, A>>,
     max_batch: usize,
     max_wait: Duration,
     counters: &Counters,
-    score: impl Fn(&[J]) -> crate::Result<Vec<J::Answer>>,
+    score: impl Fn(&[Job<P, A>]) -> crate::Result<Vec<A>>,
 ) {
     let guarded =
-        |batch: &[J]| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| score(batch)))
-        {
-            Ok(Ok(answers)) => Ok(answers),
+        |batch: &[Job<P, A>]| match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            score(batch)
+        })) {
+            Ok(Ok(answers)) if answers.len() == batch.len() => Ok(answers),
+            Ok(Ok(answers)) => Err(Failure::Unscorable(format!(
+                "{} answers for {} requests",
+                answers.len(),
+                batch.len()
+            ))),
             Ok(Err(e)) => Err(Failure::Unscorable(format!("{e:#}"))),
             Err(_) => Err(Failure::Panicked),
         };
-    let mut next: Option<J> = None;
+    let mut next: Option<Job<P, A>> = None;
     loop {
         let first = match next.take() {
             Some(job) => job,
@@ -370,29 +378,29 @@ pub(super) fn answer_in_batches<J: Queued>(
                 Err(_) => return,
             },
         };
-        let mut samples = first.samples();
+        let mut samples = first.payload.samples();
         let mut batch = vec![first];
         let deadline = Instant::now() + max_wait;
         while samples < max_batch {
             let left = deadline.saturating_duration_since(Instant::now());
             match jobs.recv_timeout(left) {
-                Ok(job) if samples + job.samples() > max_batch => {
+                Ok(job) if samples + job.payload.samples() > max_batch => {
                     next = Some(job);
                     break;
                 }
                 Ok(job) => {
-                    samples += job.samples();
+                    samples += job.payload.samples();
                     batch.push(job);
                 }
                 Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
             }
         }
         // A job whose client has gone (timed out) is not scored.
-        batch.retain(|job| !job.abandoned());
+        batch.retain(|job| !job.reply.is_closed());
         if batch.is_empty() {
             continue;
         }
-        let samples = batch.iter().map(J::samples).sum();
+        let samples = batch.iter().map(|job| job.payload.samples()).sum();
         counters.record(batch.len(), samples);
         let results: Vec<_> = match guarded(&batch) {
             Ok(answers) => answers.into_iter().map(Ok).collect(),
@@ -402,7 +410,7 @@ pub(super) fn answer_in_batches<J: Queued>(
             Err(failure) => vec![Err(failure)],
         };
         for (job, result) in batch.into_iter().zip(results) {
-            job.answer(result);
+            let _ = job.reply.send(result);
         }
     }
 }
@@ -412,17 +420,17 @@ pub(super) fn answer_in_batches<J: Queued>(
 fn score_batch(
     run: &Run,
     detector: &dyn crate::models::AnyDetector,
-    batch: &[Job],
+    batch: &[ScoreJob],
 ) -> crate::Result<Vec<Scored>> {
-    let shape = batch[0].samples.shape;
-    let mut all = Vec::with_capacity(batch.iter().map(|j| j.samples.values.len()).sum());
+    let shape = batch[0].payload.samples.shape;
+    let mut all = Vec::with_capacity(batch.iter().map(|j| j.payload.samples.values.len()).sum());
     for job in batch {
-        all.extend_from_slice(&job.samples.values);
+        all.extend_from_slice(&job.payload.samples.values);
     }
     let scores = run::score_raw(run, detector, &Samples::unlabelled(shape, all))?;
     let mut with_maps = Vec::new();
-    for job in batch.iter().filter(|j| j.maps) {
-        with_maps.extend_from_slice(&job.samples.values);
+    for job in batch.iter().filter(|j| j.payload.maps) {
+        with_maps.extend_from_slice(&job.payload.samples.values);
     }
     let mut maps = Vec::new();
     if !with_maps.is_empty() {
@@ -442,10 +450,10 @@ fn score_batch(
     Ok(batch
         .iter()
         .map(|job| {
-            let n = job.samples.len();
+            let n = job.payload.samples.len();
             Scored {
                 scores: scores.by_ref().take(n).collect(),
-                maps: if job.maps {
+                maps: if job.payload.maps {
                     maps.by_ref().take(n).collect()
                 } else {
                     Vec::new()

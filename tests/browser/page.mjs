@@ -58,7 +58,9 @@ try {
   const defaultScore = await page.inputValue("#ood-score");
   await page.selectOption("#ood-score", oodScore);
   await page.setInputFiles("#files", images);
-  await page.waitForFunction((n) => document.querySelectorAll(".result .verdict").length === n, images.length);
+  // Cards for every image, or an error from the API (reported below, not a timeout).
+  await page.waitForFunction((n) => document.querySelectorAll(".result .verdict").length === n
+    || document.getElementById("error").textContent !== "", images.length);
   const classified = await page.$$eval(".result", (cards) => cards.map((c) => ({
     title: c.querySelector("h3").textContent,
     verdict: c.querySelector(".verdict").textContent,

@@ -79,7 +79,8 @@ pub fn temp_dir(tag: &str) -> Scratch {
     Scratch::fresh(std::env::temp_dir().join(format!("oddity-test-{tag}-{}", std::process::id())))
 }
 
-/// A temporary folder that removes itself (see [`temp_dir`]); it reads as its path.
+/// A temporary folder that removes itself (see [`temp_dir`]); it reads as its path (`&dir`,
+/// `dir.join(…)`), and is never passed by value, which would drop it (and the folder) early.
 #[derive(Debug)]
 pub struct Scratch(PathBuf);
 
@@ -97,18 +98,6 @@ impl std::ops::Deref for Scratch {
     type Target = PathBuf;
     fn deref(&self) -> &PathBuf {
         &self.0
-    }
-}
-
-impl AsRef<std::path::Path> for Scratch {
-    fn as_ref(&self) -> &std::path::Path {
-        &self.0
-    }
-}
-
-impl AsRef<std::ffi::OsStr> for Scratch {
-    fn as_ref(&self) -> &std::ffi::OsStr {
-        self.0.as_os_str()
     }
 }
 
