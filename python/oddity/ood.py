@@ -15,8 +15,9 @@ refuses an image at a stated false-alarm rate::
 ``images`` are (n, channels, height, width), or grey (n, height, width), with pixels 0–255 as
 image files hold them (a float array whose values all lie in [0, 1], torchvision's
 ``ToTensor`` range, is refused rather than read as near-black images), of the run's image shape.
-The first verdict reads the run's training data again and scores its validation images (the
-calibration; kept for later calls).
+The verdicts are calibrated on the run's validation images' scores, which training stores in
+the run; for a run trained before they were stored, the first verdict reads the run's training
+data again and scores them (kept for later calls).
 """
 
 import threading
@@ -93,9 +94,8 @@ class OodModel:
         return np.asarray(p_values), np.asarray(flagged, dtype=bool)
 
     def p_value(self, X, score=DEFAULT_SCORE):
-        """Conformal p-values of ``score`` against the run's validation images (read again from
-        the data set it was trained on): an in-distribution image gets ``p ≤ α`` with
-        probability about α at most."""
+        """Conformal p-values of ``score`` against the run's validation images' scores: an
+        in-distribution image gets ``p ≤ α`` with probability about α at most."""
         return self._verdicts(X, score, 0.5)[0]
 
     def is_out_of_distribution(self, X, score=DEFAULT_SCORE, false_alarm_rate=0.05):
