@@ -86,7 +86,14 @@ fn lenet_tells_mnist_from_fashion_mnist() {
         fixture("fashion-mnist").display()
     ))
     .unwrap();
-    let report = ood::evaluate(&run, &[fashion.clone()], None, false, &device).unwrap();
+    let report = ood::evaluate(
+        &run,
+        &[fashion.clone(), OutSet::Uniform],
+        None,
+        false,
+        &device,
+    )
+    .unwrap();
     assert_eq!(report.in_samples, 1000);
     let floors = [
         ("msp", 0.74),
@@ -178,6 +185,14 @@ fn assert_validation_scores_are_stored(
         ood::verdicts::score_new(&without_data, &set, "mahalanobis", 0.05, None, device).unwrap();
     assert_eq!(verdicts.rows.len(), 2);
     assert_eq!(verdicts.calibration_images, 300);
+    // A setting edited since training: the stored scores are not its, and without the data
+    // set there is nothing to score them afresh on.
+    config["odin_temperature"] = serde_json::json!(500.0);
+    std::fs::write(moved.join("ood.json"), config.to_string()).unwrap();
+    let edited = ood::load(&moved, device).unwrap();
+    assert!(edited.validation_scores.is_none());
+    let e = edited.calibration_scores(device).unwrap_err();
+    assert!(format!("{e:#}").contains("/nonexistent/mnist"), "{e:#}");
     let file = folder.join("validation-scores.json");
     let mut stored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
@@ -219,28 +234,37 @@ fn assert_report_shows_the_evaluation(
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("out-of-distribution classifier"));
     assert!(html.contains(&format!("<b>test accuracy {:.4}</b>", report.test_accuracy)));
-    for set in &report.sets {
-        let best = (set.scores.iter())
-            .map(|(_, m)| m.auroc)
-            .fold(f64::NEG_INFINITY, f64::max);
-        for (score, metrics) in &set.scores {
-            let cell = format!("{:.4}", metrics.auroc);
-            let bold = format!("<td class=\"num\"><b>{cell}</b></td>");
-            let shown = format!(
-                "<td>{score}</td>{}",
-                if metrics.auroc == best {
-                    bold
-                } else {
-                    format!("<td class=\"num\">{cell}</td>")
-                }
+    // The summary: a row per score, its AUROC (the best of each set in bold) and FPR at 95 %
+    // TPR against each set in turn.
+    let best: Vec<f64> = (report.sets.iter())
+        .map(|set| {
+            set.scores
+                .iter()
+                .map(|(_, m)| m.auroc)
+                .fold(f64::NEG_INFINITY, f64::max)
+        })
+        .collect();
+    for (k, (score, _)) in report.sets[0].scores.iter().enumerate() {
+        let mut row = format!("<tr><td>{score}</td>");
+        for (set, best) in report.sets.iter().zip(&best) {
+            let m = &set.scores[k].1;
+            let auroc = match m.auroc == *best {
+                true => format!("<b>{:.4}</b>", m.auroc),
+                false => format!("{:.4}", m.auroc),
+            };
+            row += &format!(
+                "<td class=\"num\">{auroc}</td><td class=\"num\">{:.4}</td>",
+                m.fpr_at_95_tpr
             );
-            // The summary row of the score starts with its first set's cells.
-            if set.name == report.sets[0].name {
-                assert!(html.contains(&shown), "{shown}");
-            }
+        }
+        assert!(html.contains(&(row.clone() + "</tr>")), "{row}");
+    }
+    // Every metric, folded below; and each set's ROC chart.
+    for set in &report.sets {
+        for (score, m) in &set.scores {
             assert!(html.contains(&format!(
-                "<td>{}</td><td>{score}</td><td class=\"num\">{cell}</td>",
-                set.name
+                "<td>{}</td><td>{score}</td><td class=\"num\">{:.4}</td><td class=\"num\">{:.4}</td>",
+                set.name, m.auroc, m.aupr_in
             )));
         }
         assert!(html.contains(&format!("ROC against {}", set.name)));
@@ -528,6 +552,10 @@ fn generative_scores_tell_mnist_from_fashion_mnist() {
     config.generative =
         Some(GenerativeConfig::with_overrides(Some(r#"{"epochs": 8, "base_width": 32}"#)).unwrap());
     let run = ood::train(config, &dir.join("run"), false, &device).unwrap();
+    // Every score of the validation images stored, the generative ones too.
+    let stored = run.validation_scores.as_ref().expect("stored");
+    assert_eq!(stored.len(), run.score_names().len());
+    assert_eq!(stored.len(), SCORES.len() + 3);
     let fashion = OutSet::parse(&format!(
         "fashion-mnist:{}",
         fixture("fashion-mnist").display()
@@ -690,4 +718,62 @@ fn a_pair_of_image_folders_is_an_ood_protocol() {
         }
         std::fs::remove_dir_all(&alone).unwrap();
     }
+
+    // Two sets of one name (two folders called `clothes`) and one with a comma in its name:
+    // `oddity report` reads each set's own rows back, in order.
+    let elsewhere = dir.join("more").join("clothes");
+    let comma = dir.join("scans, March");
+    for (folder, count) in [(&elsewhere, 50), (&comma, 30)] {
+        std::fs::create_dir_all(folder).unwrap();
+        for i in 0..count {
+            write_digit(worn, 100 + i, &folder.join(format!("{i}.png")));
+        }
+    }
+    let sets: Vec<OutSet> = [dir.join("clothes"), elsewhere, comma]
+        .iter()
+        .map(|f| OutSet::parse(&format!("image-folder:{}", f.display())).unwrap())
+        .collect();
+    let report = ood::evaluate(&run, &sets, None, false, &device).unwrap();
+    let reported = oddity::jobs::report_runs(
+        &[dir.join("run")],
+        oddity::run::Checkpoint::Best,
+        &dir.join("report.html"),
+        &device,
+    )
+    .unwrap();
+    let shown = reported.ood[0].evaluation.as_ref().unwrap();
+    let names: Vec<&str> = shown.sets.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        report
+            .sets
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(names[0], names[1]);
+    assert!(names[2].contains(", "));
+    let sizes: Vec<usize> = shown
+        .sets
+        .iter()
+        .map(|(_, columns)| columns[0].len())
+        .collect();
+    assert_eq!(sizes, [100, 50, 30]);
+    // The set's own scores: the AUROC of its rows is the one `ood eval` measured.
+    let labels: Vec<u8> = [vec![1u8; 100], vec![0u8; 30]].concat();
+    let mahalanobis = shown
+        .score_names
+        .iter()
+        .position(|n| n == "mahalanobis")
+        .unwrap();
+    let scores: Vec<f32> = (shown.in_scores[mahalanobis].iter())
+        .chain(&shown.sets[2].1[mahalanobis])
+        .copied()
+        .collect();
+    let measured = (report.sets[2].scores.iter())
+        .find(|(n, _)| n == "mahalanobis")
+        .unwrap()
+        .1
+        .auroc;
+    assert!((oddity::metrics::auroc(&scores, &labels).unwrap() - measured).abs() < 1e-12);
 }

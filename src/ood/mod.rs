@@ -353,10 +353,10 @@ pub struct OodRun {
     pub scoring: Classifier,
     /// The generative scores' density models, when the run trained them.
     pub generative: Option<GenerativeModels>,
-    /// Every score of the validation images as training scored them, in [`Self::score_names`]
-    /// order (`validation-scores.json`): the calibration of the verdicts. `None` for a run
-    /// trained before the file was written, or once [`Self::override_settings`] changed a
-    /// setting they were scored with.
+    /// Every score of the validation images as training scored them (on its device), in
+    /// [`Self::score_names`] order (`validation-scores.json`): the calibration of the verdicts.
+    /// `None` for a run trained before the file was written, one whose settings or weight and
+    /// statistics files changed since, and once [`Self::override_settings`] changed a setting.
     pub validation_scores: Option<Vec<Vec<f32>>>,
 }
 
@@ -366,10 +366,48 @@ const VALIDATION_SCORES_FILE: &str = "validation-scores.json";
 /// What `validation-scores.json` holds.
 #[derive(Serialize, Deserialize)]
 struct ValidationScores {
+    /// What they were scored with: the settings and the run's files.
+    made_by: Fingerprint,
     /// The score names, in [`OodRun::score_names`] order.
     names: Vec<String>,
-    /// One column of validation scores per name.
-    scores: Vec<Vec<f32>>,
+    /// One column of validation scores per name (`null`: not finite).
+    scores: Vec<Vec<Option<f32>>>,
+}
+
+/// What the stored validation scores were scored with: a run whose settings or weights differ
+/// (a file replaced by hand, `ood.json` edited) scores them afresh.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Fingerprint {
+    /// ODIN's temperature and ε, the Mahalanobis step, the energy's temperature.
+    settings: [f64; 4],
+    /// SHA-256 of the weights, the Mahalanobis statistics and the density models' weights.
+    files_sha256: std::collections::BTreeMap<String, String>,
+}
+
+impl Fingerprint {
+    /// The fingerprint of `run` as its folder `dir` holds it.
+    fn of(run: &OodRun, dir: &Path) -> crate::Result<Self> {
+        let mut files = vec!["weights.safetensors", "mahalanobis.json"];
+        if run.generative.is_some() {
+            files.extend(GENERATIVE_FILES);
+        }
+        let files_sha256 = (files.into_iter())
+            .map(|file| {
+                let bytes = std::fs::read(dir.join(file))
+                    .with_context(|| format!("cannot read {}", dir.join(file).display()))?;
+                Ok((file.to_string(), crate::run::sha256_hex(&bytes)))
+            })
+            .collect::<crate::Result<_>>()?;
+        Ok(Fingerprint {
+            settings: [
+                run.config.odin_temperature,
+                run.summary.odin_epsilon,
+                run.summary.mahalanobis_epsilon,
+                run.config.energy_temperature,
+            ],
+            files_sha256,
+        })
+    }
 }
 
 impl OodRun {
@@ -597,15 +635,16 @@ pub fn train_until(
             crate::io::write_atomic(&dir.join(file), &bytes)?;
         }
     }
-    // JSON holds finite numbers only; a run with another keeps scoring them when asked.
-    if validation_scores.iter().flatten().all(|s| s.is_finite()) {
-        let stored = ValidationScores {
-            names: run.score_names().iter().map(|n| n.to_string()).collect(),
-            scores: validation_scores.clone(),
-        };
-        write_json(&dir.join(VALIDATION_SCORES_FILE), &stored)?;
-        run.validation_scores = Some(validation_scores);
-    }
+    let stored = ValidationScores {
+        made_by: Fingerprint::of(&run, &dir)?,
+        names: run.score_names().iter().map(|n| n.to_string()).collect(),
+        // JSON holds finite numbers only.
+        scores: (validation_scores.iter())
+            .map(|c| c.iter().map(|&s| s.is_finite().then_some(s)).collect())
+            .collect(),
+    };
+    write_json(&dir.join(VALIDATION_SCORES_FILE), &stored)?;
+    run.validation_scores = Some(validation_scores);
     run.dir = staging.publish()?;
     Ok(run)
 }
@@ -675,8 +714,9 @@ pub fn load(dir: &Path, device: &Device) -> crate::Result<OodRun> {
     Ok(run)
 }
 
-/// The run's stored validation scores, when its folder has them, checked to be one column of
-/// the validation images' count per score of the run.
+/// The run's stored validation scores, when its folder has them and they were scored with the
+/// run's settings and files as they are now, checked to be one column of the validation
+/// images' count per score of the run.
 fn read_validation_scores(run: &OodRun) -> crate::Result<Option<Vec<Vec<f32>>>> {
     let path = run.dir.join(VALIDATION_SCORES_FILE);
     if !path.is_file() {
@@ -693,7 +733,13 @@ fn read_validation_scores(run: &OodRun) -> crate::Result<Option<Vec<Vec<f32>>>> 
         path.display(),
         run.score_names().join(", ")
     );
-    Ok(Some(stored.scores))
+    if stored.made_by != Fingerprint::of(run, &run.dir)? {
+        return Ok(None);
+    }
+    let scores = (stored.scores.into_iter())
+        .map(|c| c.into_iter().map(|s| s.unwrap_or(f32::NAN)).collect())
+        .collect();
+    Ok(Some(scores))
 }
 
 /// One training batch's pixels, augmented (random crop from a 4-pixel zero padding, then a
@@ -1381,6 +1427,7 @@ pub fn evaluate(
     csv.push('\n');
     let mut push_rows = |set: &str, images: &Images, scores: &[Vec<f32>], distribution: &str| {
         for (i, &index) in images.origin.iter().enumerate() {
+            let set = crate::io::csv_cell(set);
             csv.push_str(&format!("{set},{index},{distribution}"));
             for column in scores {
                 csv.push_str(&format!(",{}", column[i]));

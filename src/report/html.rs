@@ -155,17 +155,12 @@ pub fn write_with_ood(
     reports: &[RunReport],
     ood: &[OodRunReport],
 ) -> crate::Result<()> {
-    let html = render_with_ood(reports, ood)?;
+    let html = render(reports, ood)?;
     crate::io::write_atomic(path, html.as_bytes())
 }
 
-/// The whole page.
-pub fn render(reports: &[RunReport]) -> crate::Result<String> {
-    render_with_ood(reports, &[])
-}
-
 /// The whole page: the detectors' runs (compared when several), then each OOD run.
-pub fn render_with_ood(reports: &[RunReport], ood: &[OodRunReport]) -> crate::Result<String> {
+pub fn render(reports: &[RunReport], ood: &[OodRunReport]) -> crate::Result<String> {
     anyhow::ensure!(
         !reports.is_empty() || !ood.is_empty(),
         "a report needs at least one run"

@@ -60,9 +60,11 @@ impl OodRunReport {
 }
 
 impl OodEvaluation {
-    /// Read `metrics.json` and `scores.csv` (`set,index,distribution,<score>…`) in `dir`.
+    /// Read `metrics.json` and `scores.csv` (`set,index,distribution,<score>…`) in `dir`: the
+    /// in-distribution rows, then each set's rows in the order and number `metrics.json` lists
+    /// them (two sets may share a name: two folders both called `test`).
     fn load(dir: &Path) -> crate::Result<Self> {
-        let metrics = crate::io::read_json(&dir.join("metrics.json"))?;
+        let metrics: serde_json::Value = crate::io::read_json(&dir.join("metrics.json"))?;
         let path = dir.join("scores.csv");
         let mut reader = csv::Reader::from_path(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -73,37 +75,42 @@ impl OodEvaluation {
             path.display()
         );
         let score_names = header[3..].to_vec();
-        let mut in_scores = vec![Vec::new(); score_names.len()];
-        let mut sets: Vec<(String, Vec<Vec<f32>>)> = Vec::new();
-        for (line, record) in reader.records().enumerate() {
+        let columns = |rows: &[csv::StringRecord]| -> Vec<Vec<f32>> {
+            (3..header.len())
+                .map(|c| {
+                    // An unreadable cell is a score the image has not: left out of charts.
+                    (rows.iter())
+                        .map(|r| r[c].trim().parse().unwrap_or(f32::NAN))
+                        .collect()
+                })
+                .collect()
+        };
+        let mut inside = Vec::new();
+        let mut outside = Vec::new();
+        for record in reader.records() {
             let record = record.with_context(|| format!("{}: bad CSV", path.display()))?;
-            ensure!(
-                record.len() == header.len(),
-                "{}: line {} has {} cells, the header {}",
-                path.display(),
-                line + 2,
-                record.len(),
-                header.len()
-            );
-            let columns = match &record[2] {
-                "in" => &mut in_scores,
-                _ => {
-                    let set = &record[0];
-                    if sets.last().is_none_or(|(name, _)| name != set) {
-                        sets.push((set.to_string(), vec![Vec::new(); score_names.len()]));
-                    }
-                    &mut sets.last_mut().expect("pushed").1
-                }
-            };
-            for (column, cell) in columns.iter_mut().zip(record.iter().skip(3)) {
-                // An empty or unreadable cell is a score the image has not: left out of charts.
-                column.push(cell.trim().parse().unwrap_or(f32::NAN));
+            match &record[2] {
+                "in" => inside.push(record),
+                _ => outside.push(record),
             }
+        }
+        let mut sets = Vec::new();
+        let mut rows = outside.as_slice();
+        for set in metrics["sets"].as_array().into_iter().flatten() {
+            let name = set["name"].as_str().unwrap_or("?");
+            let count = (set["scores"][0][1]["out_samples"].as_u64()).unwrap_or(0) as usize;
+            ensure!(
+                count <= rows.len() && rows[..count].iter().all(|r| &r[0] == name),
+                "{}: the rows of set {name:?} do not follow metrics.json's ({count} of them)",
+                path.display()
+            );
+            sets.push((name.to_string(), columns(&rows[..count])));
+            rows = &rows[count..];
         }
         Ok(OodEvaluation {
             metrics,
             score_names,
-            in_scores,
+            in_scores: columns(&inside),
             sets,
         })
     }
@@ -125,7 +132,7 @@ pub(super) fn section(page: &mut String, r: &OodRunReport) -> crate::Result<()> 
         .collect();
     writeln!(
         page,
-        "<h2 id=\"{}\">{} — out-of-distribution classifier</h2>\n<p><b>{network}</b> on {} \
+        "<h2 id=\"ood-{}\">{} — out-of-distribution classifier</h2>\n<p><b>{network}</b> on {} \
          <code>{}</code>, {} classes ({}), seed {}: <b>test accuracy {}</b>. Trained on {} \
          images ({} held out for validation), {} epochs in {:.0} s.</p>",
         anchor(&r.name),
@@ -195,13 +202,10 @@ fn evaluation(page: &mut String, e: &OodEvaluation) -> crate::Result<()> {
         .into_iter()
         .flatten()
         .map(|set| {
-            let pairs = |key: &str| {
-                (set[key].as_array().into_iter().flatten())
-                    .filter_map(|pair| Some((pair[0].as_str()?, &pair[1])))
-                    .collect::<Vec<_>>()
-            };
-            let mut rows = pairs("scores");
-            rows.extend(pairs("oracle"));
+            // The oracle rows are among the scores, named `…-oracle`.
+            let rows = (set["scores"].as_array().into_iter().flatten())
+                .filter_map(|pair| Some((pair[0].as_str()?, &pair[1])))
+                .collect::<Vec<_>>();
             (set["name"].as_str().unwrap_or("?"), rows)
         })
         .collect();
@@ -370,5 +374,39 @@ fn setting(v: &serde_json::Value) -> String {
         Some(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{x:.0}"),
         Some(x) => format!("{x}"),
         None => "–".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The best AUROC of a set is bolded among the deployable scores only: an oracle row (tuned
+    /// on the set itself) above them is shown, named, and not bold; names are escaped.
+    #[test]
+    fn oracle_rows_are_not_the_best() {
+        let metrics = |auroc: f64| serde_json::json!({"auroc": auroc, "fpr_at_95_tpr": 0.5});
+        let report = OodRunReport {
+            name: "run".into(),
+            config: serde_json::json!({"classifier": {"architecture": "lenet"}}),
+            classifier: serde_json::json!({"class_names": ["a", "b"], "test_accuracy": 0.9}),
+            evaluation: Some(OodEvaluation {
+                metrics: serde_json::json!({
+                    "oracle": true,
+                    "sets": [{"name": "<set>", "scores": [
+                        ["msp", metrics(0.8)], ["odin", metrics(0.7)], ["odin-oracle", metrics(0.9)],
+                    ]}],
+                }),
+                score_names: Vec::new(),
+                in_scores: Vec::new(),
+                sets: Vec::new(),
+            }),
+        };
+        let mut page = String::new();
+        section(&mut page, &report).unwrap();
+        assert!(page.contains("<tr><td>msp</td><td class=\"num\"><b>0.8000</b></td>"));
+        assert!(page.contains("<tr><td>odin-oracle</td><td class=\"num\">0.9000</td>"));
+        assert!(page.contains("&lt;set&gt; AUROC") && !page.contains("<set>"));
+        assert!(page.contains("rows marked oracle"));
     }
 }
