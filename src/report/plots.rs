@@ -171,7 +171,7 @@ fn draw_roc_comparison<DB: DrawingBackend>(
         let colour = colours[i % colours.len()];
         chart
             .draw_series(LineSeries::new(
-                curve.iter().copied(),
+                thinned(curve, CURVE_STEP),
                 colour.stroke_width(2),
             ))
             .map_err(text)?
@@ -248,9 +248,48 @@ fn draw_curve<DB: DrawingBackend>(
             .map_err(text)?;
     }
     chart
-        .draw_series(LineSeries::new(curve.iter().copied(), BLUE.stroke_width(2)))
+        .draw_series(LineSeries::new(
+            thinned(curve, CURVE_STEP),
+            BLUE.stroke_width(2),
+        ))
         .map_err(text)?;
     Ok(())
+}
+
+/// The resolution curves on the unit square are drawn at: under a pixel of the 640-pixel
+/// charts (whose plotting area is about 570 pixels a side).
+const CURVE_STEP: f64 = 1.0 / 1000.0;
+
+/// The points of `curve` a chart needs: the first, the last, each one at least `step` (in
+/// either coordinate) from the last kept, and the one before it — so that every corner of a
+/// staircase stays where it is and no stretch is cut short. A curve of every threshold of
+/// 20 000 samples is drawn from a few thousand points, not 20 000 (an SVG report of several
+/// curves otherwise weighs megabytes).
+fn thinned(curve: &[(f64, f64)], step: f64) -> Vec<(f64, f64)> {
+    let mut kept: Vec<(f64, f64)> = Vec::new();
+    for (i, &point) in curve.iter().enumerate() {
+        let far = |last: &(f64, f64)| {
+            (point.0 - last.0).abs() >= step || (point.1 - last.1).abs() >= step
+        };
+        match kept.last() {
+            None => kept.push(point),
+            Some(last) if far(last) => {
+                // The point just before this jump, so that the segment to it is drawn as is.
+                let before = curve[i - 1];
+                if kept.last() != Some(&before) {
+                    kept.push(before);
+                }
+                kept.push(point);
+            }
+            Some(_) => {}
+        }
+    }
+    if let (Some(&end), Some(&last)) = (curve.last(), kept.last())
+        && end != last
+    {
+        kept.push(end);
+    }
+    kept
 }
 
 /// Histograms of normal and anomalous scores, with the threshold marked, as `path` (PNG).
@@ -438,5 +477,35 @@ mod tests {
         assert_eq!((blue(&split, "polyline"), blue(&split, "circle")), (2, 0));
         let dotted = curve_svg("loss", &[1.0, 2.0, gap, 3.0, gap], 3).unwrap();
         assert_eq!((blue(&dotted, "polyline"), blue(&dotted, "circle")), (1, 1));
+    }
+
+    /// A curve of 100 000 points keeps its end points and every point of a jump, and no drawn
+    /// point strays from the original: each original point lies within `step` of a kept one.
+    #[test]
+    fn curves_are_thinned_within_a_step() {
+        let curve: Vec<(f64, f64)> = (0..=100_000)
+            .map(|i| {
+                let x = i as f64 / 100_000.0;
+                // A staircase with a jump at x = 0.5.
+                (x, if x < 0.5 { x * x } else { 0.5 + x / 2.0 })
+            })
+            .collect();
+        let step = 1.0 / 1000.0;
+        let kept = thinned(&curve, step);
+        assert!(kept.len() < 4_000, "{} points", kept.len());
+        assert_eq!(kept.first(), curve.first());
+        assert_eq!(kept.last(), curve.last());
+        let jump = curve.iter().position(|p| p.0 >= 0.5).unwrap();
+        assert!(kept.contains(&curve[jump - 1]) && kept.contains(&curve[jump]));
+        let mut k = 0;
+        for p in &curve {
+            while k + 1 < kept.len() && kept[k + 1].0 <= p.0 {
+                k += 1;
+            }
+            let near = |q: &(f64, f64)| (p.0 - q.0).abs() <= step && (p.1 - q.1).abs() <= step;
+            assert!(near(&kept[k]) || kept.get(k + 1).is_some_and(near), "{p:?}");
+        }
+        assert_eq!(thinned(&[], step), Vec::<(f64, f64)>::new());
+        assert_eq!(thinned(&[(0.0, 0.0)], step), vec![(0.0, 0.0)]);
     }
 }
