@@ -123,6 +123,10 @@ fn lenet_tells_mnist_from_fashion_mnist() {
         dir.join("run/ood-eval/metrics.json").is_file()
             && dir.join("run/ood-eval/scores.csv").is_file()
     );
+    let page = std::fs::read_to_string(dir.join("run/ood-eval/report.html")).unwrap();
+    assert!(
+        page.contains("out-of-distribution classifier") && page.contains("ROC against uniform")
+    );
     let roc = image::open(dir.join("run/ood-eval/roc-fashion-mnist.png")).unwrap();
     assert_eq!(
         (roc.width(), roc.height()),

@@ -1346,8 +1346,8 @@ fn roc_picture(
 }
 
 /// Score the run's in-distribution test images (at most `max_samples`, a seeded draw) and
-/// each of `against` (as many), write `RUN/ood-eval/` (metrics.json, scores.csv and each set's
-/// `roc-<set>.png`, replaced whole) and return the report. With `oracle`, the papers' tuning on each OOD set is added
+/// each of `against` (as many), write `RUN/ood-eval/` (metrics.json, scores.csv, each set's
+/// `roc-<set>.png` and the run's `report.html`, replaced whole) and return the report. With `oracle`, the papers' tuning on each OOD set is added
 /// as named rows ([`oracle`]) and every metric is measured on the images that did not tune.
 pub fn evaluate(
     run: &OodRun,
@@ -1495,6 +1495,9 @@ pub fn evaluate(
     };
     write_json(&staging.dir().join("metrics.json"), &report)?;
     crate::io::write_atomic(&staging.dir().join("scores.csv"), csv.as_bytes())?;
+    // The page of this evaluation, as `oddity report` draws it.
+    let page = crate::report::ood::OodRunReport::load_from(&run.dir, staging.dir())?;
+    crate::report::html::write_with_ood(&staging.dir().join("report.html"), &[], &[page])?;
     staging.publish()?;
     Ok(report)
 }

@@ -40,11 +40,17 @@ pub struct OodEvaluation {
 impl OodRunReport {
     /// Read the OOD run in `dir`, and its evaluation when `ood-eval/metrics.json` exists.
     pub fn load(dir: &Path) -> crate::Result<Self> {
+        Self::load_from(dir, &dir.join("ood-eval"))
+    }
+
+    /// Read the OOD run in `dir`, and the evaluation in `eval` when it has a `metrics.json`
+    /// (`oddity ood eval` draws the page of one it has just written, before it replaces
+    /// `ood-eval/`).
+    pub fn load_from(dir: &Path, eval: &Path) -> crate::Result<Self> {
         let config = crate::io::read_json(&dir.join("ood.json"))?;
         let classifier = crate::io::read_json(&dir.join("classifier.json"))?;
-        let eval = dir.join("ood-eval");
         let evaluation = match eval.join("metrics.json").is_file() {
-            true => Some(OodEvaluation::load(&eval)?),
+            true => Some(OodEvaluation::load(eval)?),
             false => None,
         };
         let name = (dir.canonicalize().ok())
