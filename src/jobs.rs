@@ -321,7 +321,7 @@ pub fn report_runs(
     // evaluations were written.
     let (ood_dirs, run_dirs): (Vec<&PathBuf>, Vec<&PathBuf>) = run_dirs
         .iter()
-        .partition(|dir| crate::ood::is_run_folder(dir));
+        .partition(|dir| report::ood::is_run_folder(dir));
     let ood = (ood_dirs.iter())
         .map(|dir| report::ood::OodRunReport::load(dir))
         .collect::<crate::Result<Vec<_>>>()?;

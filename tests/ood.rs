@@ -86,14 +86,7 @@ fn lenet_tells_mnist_from_fashion_mnist() {
         fixture("fashion-mnist").display()
     ))
     .unwrap();
-    let report = ood::evaluate(
-        &run,
-        &[fashion.clone(), OutSet::Uniform],
-        None,
-        false,
-        &device,
-    )
-    .unwrap();
+    let report = ood::evaluate(&run, &[fashion.clone()], None, false, &device).unwrap();
     assert_eq!(report.in_samples, 1000);
     let floors = [
         ("msp", 0.74),
@@ -125,7 +118,8 @@ fn lenet_tells_mnist_from_fashion_mnist() {
     );
     let page = std::fs::read_to_string(dir.join("run/ood-eval/report.html")).unwrap();
     assert!(
-        page.contains("out-of-distribution classifier") && page.contains("ROC against uniform")
+        page.contains("out-of-distribution classifier")
+            && page.contains("ROC against fashion-mnist")
     );
     let roc = image::open(dir.join("run/ood-eval/roc-fashion-mnist.png")).unwrap();
     assert_eq!(
@@ -298,10 +292,31 @@ fn assert_new_images_get_verdicts(
     let digits = OutSet::parse(&format!("mnist:{}", fixture("mnist").display())).unwrap();
     let share = |v: &ood::verdicts::Verdicts| v.flagged() as f64 / v.rows.len() as f64;
     let data = ood::data::load_in_distribution(&run.config.data, run.config.seed).unwrap();
-    let validation = ood::score_images(run, &data.validation, device).unwrap();
+    let validation = run.validation_scores.clone().unwrap();
     let test_classes = ood::predicted_classes(&run.scoring, &data.test, device);
+    // The digits scored once (the ensemble decides); MSP's verdicts taken on the same scores.
+    let by_ensemble = score_new(run, &digits, "mahalanobis", 0.05, None, device).unwrap();
+    let classified = ood::verdicts::Classified {
+        names: run.score_names(),
+        classes: test_classes.clone(),
+        scores: by_ensemble.rows.iter().map(|r| r.scores.clone()).collect(),
+    };
+    let origin: Vec<u32> = by_ensemble.rows.iter().map(|r| r.index).collect();
+    let decider = |score: &str| {
+        let names = run.score_names();
+        ood::verdicts::Decider::new(&names, 300, &validation, score, 0.05).unwrap()
+    };
     for score in ["msp", "mahalanobis"] {
-        let on_digits = score_new(run, &digits, score, 0.05, None, device).unwrap();
+        let on_digits = ood::verdicts::Verdicts {
+            rows: (decider(score))
+                .verdicts(&classified, &run.summary.class_names, &origin, None)
+                .unwrap(),
+            score: score.into(),
+            ..by_ensemble.clone()
+        };
+        if score == "mahalanobis" {
+            assert_eq!(on_digits, by_ensemble, "score_new's verdicts");
+        }
         assert_eq!(
             (on_digits.rows.len(), on_digits.calibration_images),
             (1000, 300)
@@ -763,6 +778,7 @@ fn a_pair_of_image_folders_is_an_ood_protocol() {
         .map(|(_, columns)| columns[0].len())
         .collect();
     assert_eq!(sizes, [100, 50, 30]);
+    assert_report_shows_the_evaluation(&dir, &report, &device);
     // The set's own scores: the AUROC of its rows is the one `ood eval` measured.
     let labels: Vec<u8> = [vec![1u8; 100], vec![0u8; 30]].concat();
     let mahalanobis = shown

@@ -658,7 +658,7 @@ const GENERATIVE_FILES: [&str; 2] = [
 
 /// Whether `dir` holds an OOD run (its `ood.json`), rather than an anomaly detector's run.
 pub fn is_run_folder(dir: &Path) -> bool {
-    dir.join("ood.json").is_file()
+    crate::report::ood::is_run_folder(dir)
 }
 
 /// Load the OOD run in `dir` onto `device`.

@@ -6,6 +6,7 @@ pub mod html;
 pub mod ood;
 pub mod overlays;
 pub mod plots;
+mod text;
 
 use crate::metrics::Metrics;
 use crate::metrics::pixel::PixelMetrics;

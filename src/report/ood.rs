@@ -5,11 +5,17 @@
 //! `classifier.json`, `ood-eval/metrics.json`, `ood-eval/scores.csv`), as documents: the page
 //! needs no trained network.
 
-use super::html::{anchor, escape, number};
 use super::plots;
+use super::text::{anchor, escape, number};
 use anyhow::{Context, ensure};
 use std::fmt::Write as _;
 use std::path::Path;
+
+/// Whether `dir` holds an OOD run (`oddity ood train` writes its `ood.json`), rather than an
+/// anomaly detector's run.
+pub fn is_run_folder(dir: &Path) -> bool {
+    dir.join("ood.json").is_file()
+}
 
 /// One OOD run, as its folder holds it.
 #[derive(Clone, Debug)]
