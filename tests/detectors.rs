@@ -13,6 +13,15 @@ use oddity::run::{self, Checkpoint, Run};
 
 /// Train `config` and require a test AUROC above `floor`.
 fn assert_learns(config: oddity::run::RunConfig, floor: f64) {
+    learns(config, floor);
+}
+
+/// Train `config`, require a test AUROC above `floor`, and give back the trained run for more
+/// checks on the same weights.
+fn learns(
+    config: oddity::run::RunConfig,
+    floor: f64,
+) -> (run::Trained, oddity::data::protocol::Split) {
     let what = format!("{} on {:?}", config.model.name(), config.dataset.path);
     let (trained, split) = train(config);
     let auroc = test_auroc(&trained, &split);
@@ -21,6 +30,13 @@ fn assert_learns(config: oddity::run::RunConfig, floor: f64) {
         auroc > floor,
         "{what}: AUROC {auroc} under the floor {floor}"
     );
+    (trained, split)
+}
+
+/// [`learns`], then [`assert_saved_run_scores_alike`] on the same run.
+fn assert_learns_and_round_trips(config: oddity::run::RunConfig, floor: f64, tag: &str) {
+    let (mut trained, split) = learns(config, floor);
+    assert_saved_run_scores_alike(&mut trained, &split, tag);
 }
 
 fn builtin_mnist() -> oddity::data::source::DatasetSpec {
@@ -30,7 +46,8 @@ fn builtin_mnist() -> oddity::data::source::DatasetSpec {
 /// GANomaly, leave-one-out with digit 0 as the anomaly, 2 epochs on the 2 430 training images
 /// of the bundled subset, 600 test images. Measured: AUROC 0.786 / 0.817 / 0.839 (seeds 0–2;
 /// 3 epochs gave 0.950 for seed 0 at 1.6× the time; AVX2 kernels, `scripts/test_avx2.sh`:
-/// 0.777 for seed 0); floor 0.72.
+/// 0.777 for seed 0; on 1 200 of the training images, half the time: 0.430 / 0.564 / 0.636,
+/// too few steps); floor 0.72.
 #[test]
 fn ganomaly_learns_mnist_leave_one_out() {
     let mut c = config(
@@ -44,9 +61,10 @@ fn ganomaly_learns_mnist_leave_one_out() {
     assert_learns(c, 0.72);
 }
 
-/// ADAE, one-class with digit 1 normal (the bundled subset's 270 training images), 5 epochs,
-/// 600 test images. Measured: AUROC 0.890 / 0.906 / 0.925 (seeds 0–2; 8 epochs: 0.937 for
-/// seed 0); floor 0.85.
+/// ADAE, one-class with digit 1 normal (the bundled subset's 270 training images), 3 epochs,
+/// 600 test images. Measured: AUROC 0.879 / 0.897 / 0.910 (seeds 0–2; 5 epochs: 0.890 / 0.906
+/// / 0.925; 8 epochs: 0.937 for seed 0); floor 0.82. The saved run scores the same after
+/// loading.
 #[test]
 fn adae_learns_mnist_one_class() {
     let mut c = config(
@@ -54,15 +72,15 @@ fn adae_learns_mnist_one_class() {
         builtin_mnist(),
         Protocol::OneClass { class: "1".into() },
         0,
-        5,
+        3,
     );
     c.split.max_test = Some(600);
-    assert_learns(c, 0.85);
+    assert_learns_and_round_trips(c, 0.82, "roundtrip-adae");
 }
 
-/// Skip-GANomaly, one-class with digit 1 normal, 5 epochs on the bundled subset, 600 test
-/// images. Measured: AUROC 0.888 / 0.881 / 0.920 (seeds 0–2; 8 epochs: 0.858 for seed 0);
-/// floor 0.78.
+/// Skip-GANomaly, one-class with digit 1 normal, 3 epochs on the bundled subset, 600 test
+/// images. Measured: AUROC 0.874 / 0.897 / 0.901 (seeds 0–2; 5 epochs: 0.888 / 0.881 / 0.920;
+/// 8 epochs: 0.858 for seed 0); floor 0.78. The saved run scores the same after loading.
 #[test]
 fn skip_ganomaly_learns_mnist_one_class() {
     let mut c = config(
@@ -70,15 +88,15 @@ fn skip_ganomaly_learns_mnist_one_class() {
         builtin_mnist(),
         Protocol::OneClass { class: "1".into() },
         0,
-        5,
+        3,
     );
     c.split.max_test = Some(600);
-    assert_learns(c, 0.78);
+    assert_learns_and_round_trips(c, 0.78, "roundtrip-skip-ganomaly");
 }
 
 /// ALOCC, one-class with digit 1 normal, images in [0, 1] (the paper's units for σ = 0.155),
 /// 30 % anomalies in the test set (ALOCC's protocol), 10 epochs. Measured: AUROC 0.920;
-/// floor 0.80.
+/// floor 0.80. The saved run scores the same after loading.
 #[test]
 fn alocc_learns_mnist_one_class() {
     let mut c = config(
@@ -90,7 +108,7 @@ fn alocc_learns_mnist_one_class() {
     );
     c.preprocess.scaling = oddity::data::preprocess::Scaling::MinMax;
     c.split.test_anomaly_fraction = Some(0.3);
-    assert_learns(c, 0.80);
+    assert_learns_and_round_trips(c, 0.80, "roundtrip-alocc");
 }
 
 /// f-AnoGAN (izi_f) at a smoke-test size: base width 4, 12 WGAN-GP epochs then 8 encoder
@@ -104,8 +122,9 @@ fn alocc_learns_mnist_one_class() {
 /// AVX2 kernels: 0.911 for seed 0; 0.883 for seed 0 with the convolution kernels of perf log
 /// entry 7, whose sums are ordered differently). The score is chaotic in that order at this
 /// size: with the forward kernels of entry 8, 0.740 / 0.884 / 0.971, and 0.329 for seed 0 on
-/// the AVX2 path.
-/// Floor 0.80 on `A_R`; the full score must be finite and its run must reload.
+/// the AVX2 path. 8 + 6 epochs (0.7× the time): `A_R` 0.705 / 0.917 / 0.992, too unsteady.
+/// Floor 0.80 on `A_R`; the full score must be finite, and the saved run scores the same after
+/// loading under both checkpoints.
 #[test]
 fn fanogan_learns_mnist_one_class() {
     let mut c = config(
@@ -147,11 +166,13 @@ fn fanogan_learns_mnist_one_class() {
         .auroc;
     eprintln!("fanogan: measured AUROC A_R {auroc:.4}, full score {full:.4}");
     assert!(auroc > 0.80, "AUROC of A_R {auroc}");
+    assert_saved_run_scores_alike(&mut trained, &split, "roundtrip-fanogan");
 }
 
 /// EGBAD with its MNIST networks, one-class with digit 1 normal (270 training images), 6
 /// epochs, short-run configuration (lr 1e-4, moving average 0.99), 600 test images.
-/// Measured: AUROC 0.907 / 0.933 / 0.934 (seeds 0–2; 10 epochs: 0.908 for seed 0); floor 0.75.
+/// Measured: AUROC 0.906 / 0.932 / 0.933 (seeds 0–2; 6 epochs: 0.907 / 0.933 / 0.934; 10
+/// epochs: 0.908 for seed 0); floor 0.75.
 #[test]
 fn egbad_learns_mnist_one_class() {
     let mut c = config(
@@ -159,7 +180,7 @@ fn egbad_learns_mnist_one_class() {
         builtin_mnist(),
         Protocol::OneClass { class: "1".into() },
         0,
-        6,
+        4,
     );
     if let Some(e) = c.model.get_mut::<oddity::models::EgbadConfig>() {
         e.learning_rate = 1e-4;
@@ -294,8 +315,7 @@ fn vae_learns_adbench_table() {
         0,
         20,
     );
-    assert_learns(c.clone(), 0.95);
-    assert_round_trip(c, "roundtrip-vae-table");
+    assert_learns_and_round_trips(c, 0.95, "roundtrip-vae-table");
 }
 
 /// Conv VAE on the bundled digit-1 images (one-class), its default scaling to [−1, 1], 5
@@ -334,8 +354,7 @@ fn vae_on_digit_one(decoder: VaeDecoder) -> oddity::run::RunConfig {
 #[test]
 fn vae_with_the_logistic_decoder_learns_mnist_one_class() {
     let c = vae_on_digit_one(VaeDecoder::DiscretizedLogistic);
-    assert_learns(c.clone(), 0.97);
-    assert_round_trip(c, "roundtrip-vae-logistic");
+    assert_learns_and_round_trips(c, 0.97, "roundtrip-vae-logistic");
 }
 
 /// PixelCNN (32 filters, 3 type-B blocks) on the bundled digit-1 images, one-class, 5 epochs of
@@ -356,9 +375,7 @@ fn pixelcnn_learns_mnist_one_class() {
         p.filters = 32;
         p.blocks = 3;
     }
-    assert_learns(c.clone(), 0.98);
-    c.train.epochs = 1;
-    assert_round_trip(c, "roundtrip-pixelcnn");
+    assert_learns_and_round_trips(c, 0.98, "roundtrip-pixelcnn");
 }
 
 /// Deep SVDD (one-class), the official MNIST LeNet, on the bundled digit-1 images under the
@@ -415,9 +432,10 @@ fn deep_svdd_soft_boundary_learns_mnist_one_class() {
 /// Deep SVDD with the official CIFAR-10 LeNet (`{"networks": "cifar10"}`: three convolution
 /// stages, code 128, the autoencoder's Xavier-with-gain convolutions and BatchNorm on the
 /// code) on the bundled digit-1 images resized to 32 × 32 (grey: one-channel first and last
-/// layers), `gcn-l1`: 10 pretraining and 10 Deep SVDD epochs, batch 32, lr 1e-3 (the paper:
-/// 350 + 150 epochs on 5 000 colour images, lr 1e-4). Measured: AUROC 0.9987 / 0.9988 /
-/// 0.9993 (seeds 0–2; after 1 + 1 epochs 0.9452); floor 0.98. The round trip on 1 + 1 epochs.
+/// layers), `gcn-l1`: 5 pretraining and 5 Deep SVDD epochs, batch 32, lr 1e-3 (the paper:
+/// 350 + 150 epochs on 5 000 colour images, lr 1e-4). Measured: AUROC 0.9628 / 0.9851 /
+/// 0.9862 (seeds 0–2; 10 + 10 epochs: 0.9987 / 0.9988 / 0.9993; after 1 + 1 epochs 0.9452);
+/// floor 0.93. The round trip on 1 + 1 epochs.
 #[test]
 fn deep_svdd_cifar10_networks_learn_mnist_one_class() {
     let seed = 0;
@@ -443,7 +461,7 @@ fn deep_svdd_cifar10_networks_learn_mnist_one_class() {
         c.preprocess.scaling = oddity::data::preprocess::Scaling::GcnL1;
         c
     };
-    assert_learns(with(10, 10), 0.98);
+    assert_learns(with(5, 5), 0.93);
     assert_round_trip(with(1, 1), "roundtrip-deep-svdd-cifar10");
 }
 
@@ -503,8 +521,7 @@ fn ocsvm_learns_adbench_table() {
         0,
         1,
     );
-    assert_learns(c.clone(), 0.97);
-    assert_round_trip(c, "roundtrip-ocsvm");
+    assert_learns_and_round_trips(c, 0.97, "roundtrip-ocsvm");
 }
 
 /// GOAD with the official Arrhythmia settings (256 random affine maps to 32 dimensions, one
@@ -524,8 +541,7 @@ fn goad_learns_arrhythmia() {
     c.model = oddity::models::ModelConfig::new(oddity::models::GoadConfig::official(
         oddity::models::goad::GoadPreset::Arrhythmia,
     ));
-    assert_learns(c.clone(), 0.72);
-    assert_round_trip(c, "roundtrip-goad");
+    assert_learns_and_round_trips(c, 0.72, "roundtrip-goad");
 }
 
 /// GOAD's image form (the official CIFAR-10 settings: GEOM's transformations, the code's
@@ -637,7 +653,7 @@ fn advae_learns_adbench_table_with_a_kde_threshold() {
     );
     c.preprocess.scaling = oddity::data::preprocess::Scaling::MinMax;
     c.threshold_rule = "kde:0.9".parse().unwrap();
-    let (trained, split) = train(c.clone());
+    let (mut trained, split) = train(c);
     let auroc = test_auroc(&trained, &split);
     eprintln!("advae on breastw: measured AUROC {auroc:.4}");
     assert!(auroc > 0.95, "advae: AUROC {auroc} under the floor 0.95");
@@ -661,7 +677,7 @@ fn advae_learns_adbench_table_with_a_kde_threshold() {
         (0.03..0.2).contains(&flagged),
         "flags {flagged} of the training scores"
     );
-    assert_round_trip(c, "roundtrip-advae");
+    assert_saved_run_scores_alike(&mut trained, &split, "roundtrip-advae");
 }
 
 /// RSRAE's contaminated protocol on the bundled MNIST subset: the 100 test images of digit 1
@@ -686,8 +702,7 @@ fn contaminated_digit_one() -> oddity::run::RunConfig {
 #[test]
 fn rsrae_learns_contaminated_mnist() {
     let c = contaminated_digit_one();
-    assert_learns(c.clone(), 0.85);
-    assert_round_trip(c, "roundtrip-rsrae");
+    assert_learns_and_round_trips(c, 0.85, "roundtrip-rsrae");
 }
 
 /// RSRAE+ (one Adam step on the weighted sum of the losses, `{"optimisation": "joint"}`) on
@@ -700,12 +715,11 @@ fn rsrae_plus_learns_contaminated_mnist() {
         .get_mut::<oddity::models::RsraeConfig>()
         .expect("an RSRAE configuration")
         .optimisation = oddity::models::rsrae::RsrOptimisation::Joint;
-    assert_learns(c.clone(), 0.85);
-    assert_round_trip(c, "roundtrip-rsrae-plus");
+    assert_learns_and_round_trips(c, 0.85, "roundtrip-rsrae-plus");
 }
 
 /// The bundled digit-1 images (one-class), inputs to [−1, 1], batches of 16 for enough steps at
-/// this size; the round trip on one epoch.
+/// this size.
 fn mnist_digit_one(model: &str, epochs: usize) -> oddity::run::RunConfig {
     let mut c = config(
         model,
@@ -720,22 +734,23 @@ fn mnist_digit_one(model: &str, epochs: usize) -> oddity::run::RunConfig {
 }
 
 /// Constrained AAE on digit 1, 6 epochs. Measured (last epoch): AUROC 0.9762 / 0.9418 / 0.9544
-/// (seeds 0–2); floor 0.88.
+/// (seeds 0–2; 4 epochs: 0.9647 / 0.8832 / 0.9161, too near the floor); floor 0.88. The saved
+/// run scores the same after loading.
 #[test]
 fn constrained_aae_learns_mnist_one_class() {
-    assert_learns(mnist_digit_one("constrained-aae", 6), 0.88);
-    assert_round_trip(
-        mnist_digit_one("constrained-aae", 1),
+    assert_learns_and_round_trips(
+        mnist_digit_one("constrained-aae", 6),
+        0.88,
         "roundtrip-constrained-aae",
     );
 }
 
-/// MLP-ALAE on digit 1, 10 epochs, pixel reconstruction score. Measured (last epoch): AUROC
-/// 0.9660 / 0.9308 / 0.9731 (seeds 0–2); floor 0.88.
+/// MLP-ALAE on digit 1, 6 epochs, pixel reconstruction score. Measured (last epoch): AUROC
+/// 0.9781 / 0.9836 / 0.9513 (seeds 0–2; 10 epochs: 0.9660 / 0.9308 / 0.9731); floor 0.88. The
+/// saved run scores the same after loading.
 #[test]
 fn alae_learns_mnist_one_class() {
-    assert_learns(mnist_digit_one("alae", 10), 0.88);
-    assert_round_trip(mnist_digit_one("alae", 1), "roundtrip-alae");
+    assert_learns_and_round_trips(mnist_digit_one("alae", 6), 0.88, "roundtrip-alae");
 }
 
 fn scores_of(trained: &run::Trained, split: &oddity::data::protocol::Split) -> Vec<f32> {
@@ -764,9 +779,9 @@ fn same_seed_same_scores() {
     assert_ne!(scores_of(&a, &split), scores_of(&c, &split_c));
 }
 
-/// The trained run, saved and loaded again, scores the test split exactly as in memory under
-/// both checkpoints, with the same thresholds and configuration. Leaves the best weights
-/// loaded in `trained`.
+/// The trained run, saved and loaded again, scores the first test samples (see [`probe`])
+/// exactly as in memory under both checkpoints, with the same thresholds and configuration.
+/// Leaves the best weights loaded in `trained`.
 fn assert_saved_run_scores_alike(
     trained: &mut run::Trained,
     split: &oddity::data::protocol::Split,
@@ -775,12 +790,16 @@ fn assert_saved_run_scores_alike(
     let root = temp_dir(tag);
     let dir = root.join("run");
     trained.save(&dir).unwrap();
-    let in_memory_last = scores_of(trained, split);
+    let probe = probe(split);
+    let in_memory = |trained: &run::Trained| {
+        run::score_raw(&trained.run, trained.detector.as_ref(), &probe).unwrap()
+    };
+    let in_memory_last = in_memory(trained);
     let loaded = Run::load(&dir).unwrap();
     let device = common::device();
     let last = loaded.detector(Checkpoint::Last, &device).unwrap();
     assert_eq!(
-        run::score_raw(&loaded, last.as_ref(), &split.test).unwrap(),
+        run::score_raw(&loaded, last.as_ref(), &probe).unwrap(),
         in_memory_last
     );
     trained
@@ -789,11 +808,21 @@ fn assert_saved_run_scores_alike(
         .unwrap();
     let best = loaded.detector(Checkpoint::Best, &device).unwrap();
     assert_eq!(
-        run::score_raw(&loaded, best.as_ref(), &split.test).unwrap(),
-        scores_of(trained, split)
+        run::score_raw(&loaded, best.as_ref(), &probe).unwrap(),
+        in_memory(trained)
     );
     assert_eq!(loaded.thresholds, trained.run.thresholds);
     assert_eq!(loaded.config, trained.run.config);
+}
+
+/// The first 64 test samples (or all, if fewer): a weight or state lost on the way to disk
+/// moves practically every score, so these tell a faithful reload from a lossy one at a
+/// fraction of the scoring (the image-transformation models score each image 72 times).
+fn probe(split: &oddity::data::protocol::Split) -> oddity::data::Samples {
+    let test = &split.test;
+    let n = test.len().min(64);
+    let d = test.shape.len();
+    oddity::data::Samples::unlabelled(test.shape, test.values[..n * d].to_vec())
 }
 
 /// Train `c`, then [`assert_saved_run_scores_alike`].
@@ -1019,35 +1048,28 @@ fn best_epoch_is_the_lowest_validation_loss() {
     assert_eq!(log.epochs[log.best_epoch - 1].validation_loss, Some(min));
 }
 
-/// The image models not covered above survive a save/load round trip with identical scores
-/// (one short epoch each on a small slice of the bundled subset); f-AnoGAN also with its
-/// spectrally normalised critic, whose power-iteration state must be saved too.
+/// f-AnoGAN with its spectrally normalised critic survives a save/load round trip with
+/// identical scores (its power-iteration state must be saved too): one short epoch of each
+/// stage on a small slice of the bundled subset. The other image models' round trips are in
+/// their learning tests.
 #[test]
-fn image_models_round_trip() {
-    for (model, spectral) in [
-        ("adae", false),
-        ("skip-ganomaly", false),
-        ("alocc", false),
-        ("fanogan", false),
-        ("fanogan", true),
-    ] {
-        let mut c = config(
-            model,
-            builtin_mnist(),
-            Protocol::OneClass { class: "1".into() },
-            0,
-            2,
-        );
-        if let Some(f) = c.model.get_mut::<oddity::models::FanoganConfig>() {
-            f.width = 4;
-            f.gan_epochs = 1;
-            f.encoder_epochs = 1;
-            f.spectral_norm = spectral;
-        }
-        c.split.max_train = Some(64);
-        c.split.max_test = Some(32);
-        assert_round_trip(c, &format!("roundtrip-{model}-{spectral}"));
+fn fanogan_with_spectral_norm_round_trips() {
+    let mut c = config(
+        "fanogan",
+        builtin_mnist(),
+        Protocol::OneClass { class: "1".into() },
+        0,
+        2,
+    );
+    if let Some(f) = c.model.get_mut::<oddity::models::FanoganConfig>() {
+        f.width = 4;
+        f.gan_epochs = 1;
+        f.encoder_epochs = 1;
+        f.spectral_norm = true;
     }
+    c.split.max_train = Some(64);
+    c.split.max_test = Some(32);
+    assert_round_trip(c, "roundtrip-fanogan-spectral");
 }
 
 /// Every model refuses data it has no networks for, with an error naming the model, instead

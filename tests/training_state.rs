@@ -57,27 +57,58 @@ fn restores_exactly(name: &str, config: &ModelConfig, labelled: bool) {
 
 #[test]
 fn a_restored_training_state_steps_as_the_original() {
-    for info in oddity::models::MODELS {
-        let config = small(info.name);
-        restores_exactly(info.name, &config, config.needs_labelled_anomalies());
-    }
+    let mut cases: Vec<(String, ModelConfig, bool)> = oddity::models::MODELS
+        .iter()
+        .map(|info| {
+            let config = small(info.name);
+            let labelled = config.needs_labelled_anomalies();
+            (info.name.to_string(), config, labelled)
+        })
+        .collect();
     // CAVGA-Dw draws its labelled anomalies with its own generator.
     let mut weak = small("cavga");
     weak.get_mut::<oddity::models::CavgaConfig>()
         .unwrap()
         .supervision = oddity::models::cavga::Supervision::Weak;
-    restores_exactly("cavga (weak)", &weak, true);
+    cases.push(("cavga (weak)".into(), weak, true));
     // Deep SAD draws its labelled anomalies with its own generator too.
     let mut sad = small("deep-svdd");
     sad.get_mut::<oddity::models::DeepSvddConfig>()
         .unwrap()
         .objective = oddity::models::deep_svdd::Objective::DeepSad;
-    restores_exactly("deep-svdd (deep-sad)", &sad, true);
+    cases.push(("deep-svdd (deep-sad)".into(), sad, true));
     // OCGAN's informative-negative mining draws its codes from the model's generator.
     let mut mining = small("ocgan");
     mining
         .get_mut::<oddity::models::OcganConfig>()
         .unwrap()
         .mining_from_epoch = 1;
-    restores_exactly("ocgan (mining)", &mining, false);
+    cases.push(("ocgan (mining)".into(), mining, false));
+    // The models are independent: two threads share them (CI has two cores; most of these
+    // models are too small for the backend to keep both busy alone).
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((name, config, labelled)) = cases.get(i) else {
+                        break;
+                    };
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        restores_exactly(name, config, *labelled)
+                    }));
+                    if outcome.is_err() {
+                        failed.lock().unwrap().push(name.clone());
+                    }
+                }
+            });
+        }
+    });
+    let failed = failed.into_inner().unwrap();
+    assert!(
+        failed.is_empty(),
+        "did not restore exactly (messages above): {failed:?}"
+    );
 }

@@ -287,14 +287,18 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
         run.predict(digits.astype(np.float32) / 255.0)
     with pytest.raises(ValueError, match="boolean"):
         run.predict(digits > 128)
-    # The same run trained from Python: the same scores (same seed, data and settings).
-    again = oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "again", validation=300.0,
-                             classifier={"epochs": np.int64(2)}, random_state=0)
-    for name, column in again.scores(digits[:20]).items():
-        np.testing.assert_array_equal(column, scores[name][:20], err_msg=name)
+    # A short run trained from Python and by the command line with the same seed, data and
+    # settings: the same scores.
     two = oddity.ood.train("mnist", FIXTURES / "mnist", tmp_path / "two", classes="0, 1",
-                           validation=50, max_train=300, classifier={"epochs": 1})
+                           validation=50.0, max_train=300, classifier={"epochs": np.int64(1)},
+                           random_state=0)
     assert two.classes_ == ["0", "1"] and set(two.predict(digits[:20])) <= {"0", "1"}
+    run_cli(oddity_bin, "ood", "train", "--dataset", "mnist", "--data", FIXTURES / "mnist",
+            "--classes", "0,1", "--validation", "50", "--max-train", "300",
+            "--classifier-config", '{"epochs": 1}', "--seed", "0", "--out", tmp_path / "two-cli")
+    from_cli = oddity.load_ood(tmp_path / "two-cli").scores(digits[:20])
+    for name, column in two.scores(digits[:20]).items():
+        np.testing.assert_array_equal(column, from_cli[name], err_msg=name)
     # Refused: settings before any folder is made, an unknown class after reading the data,
     # leaving nothing behind.
     fresh = tmp_path / "fresh"
