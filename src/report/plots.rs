@@ -23,27 +23,30 @@ fn text<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
-/// Draw into a temporary PNG of `size` next to `path`, then move it into place.
+/// Draw into an RGB buffer of `size`, then write it to `path` as a PNG (atomically). The
+/// `image` crate the rest of oddity uses encodes it: plotters' own file encoder would build an
+/// older `image` beside it.
 fn png(
     path: &Path,
     size: (u32, u32),
     draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Drawn,
 ) -> crate::Result<()> {
     register_font();
-    let tmp = path.with_extension(format!("{}.tmp.png", std::process::id()));
-    let result = {
-        let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-        draw(&root).and_then(|_| root.present().map_err(text))
+    let mut pixels = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        draw(&root)
+            .and_then(|_| root.present().map_err(text))
+            .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
     }
-    .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))
-    .and_then(|_| {
-        std::fs::rename(&tmp, path)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    let picture = image::RgbImage::from_raw(size.0, size.1, pixels)
+        .expect("the buffer holds size.0 × size.1 RGB pixels");
+    crate::io::write_atomic_with(path, |w| {
+        let mut bytes = Vec::new();
+        picture.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+        std::io::Write::write_all(w, &bytes)?;
+        Ok(())
+    })
 }
 
 /// The same drawing as an SVG document of `size`.
