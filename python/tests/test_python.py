@@ -253,7 +253,7 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
     as `oddity ood score` on the same test digits, and Fashion-MNIST's clothes refused."""
     run_dir = tmp_path / "ood"
     run_cli(oddity_bin, "ood", "train", "--dataset", "mnist", "--data", FIXTURES / "mnist",
-            "--validation", "300", "--classifier-config", '{"epochs": 2}', "--out", run_dir)
+            "--validation", "100", "--classifier-config", '{"epochs": 2}', "--out", run_dir)
     table = tmp_path / "verdicts.csv"
     run_cli(oddity_bin, "ood", "score", run_dir, "--images", f"mnist:{FIXTURES / 'mnist'}",
             "--output", table)
