@@ -43,7 +43,10 @@ fn png(
         .expect("the buffer holds size.0 × size.1 RGB pixels");
     crate::io::write_atomic_with(path, |w| {
         let mut bytes = Vec::new();
-        picture.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)?;
+        picture.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )?;
         std::io::Write::write_all(w, &bytes)?;
         Ok(())
     })
