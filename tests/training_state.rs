@@ -12,6 +12,7 @@ use oddity::models::ModelConfig;
 /// Train `config` a few steps, restore its state into a fresh model (given the same labelled
 /// anomalies, which are data, not state) and step both on.
 fn restores_exactly(name: &str, config: &ModelConfig, labelled: bool) {
+    let started = std::time::Instant::now();
     let device = oddity::device::parse("cpu").unwrap();
     let train_device = device.clone().autodiff();
     let shape = shape_for(config);
@@ -53,6 +54,7 @@ fn restores_exactly(name: &str, config: &ModelConfig, labelled: bool) {
         original.save_weights().unwrap() == restored.save_weights().unwrap(),
         "{name} on {shape}: the restored model stepped elsewhere"
     );
+    eprintln!("{name}: {:.1} s", started.elapsed().as_secs_f64());
 }
 
 #[test]
