@@ -336,6 +336,9 @@ def test_ctrl_c_stops_a_fit(breastw):
 
     X, _ = breastw
     clf = oddity.AutoEncoder(epoch_num=1_000_000, random_state=0)
+    # Python's own handler, whatever this process inherited: a shell's background job starts
+    # with SIGINT ignored, and the fit would then run its million epochs.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     try:
@@ -343,5 +346,6 @@ def test_ctrl_c_stops_a_fit(breastw):
             clf.fit(X)
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, inherited)
     with pytest.raises(ValueError, match="not fitted"):
         clf.decision_function(X[:3])
