@@ -169,7 +169,7 @@ fn fanogan_learns_mnist_one_class() {
     assert_saved_run_scores_alike(&mut trained, &split, "roundtrip-fanogan");
 }
 
-/// EGBAD with its MNIST networks, one-class with digit 1 normal (270 training images), 6
+/// EGBAD with its MNIST networks, one-class with digit 1 normal (270 training images), 4
 /// epochs, short-run configuration (lr 1e-4, moving average 0.99), 600 test images.
 /// Measured: AUROC 0.906 / 0.932 / 0.933 (seeds 0–2; 6 epochs: 0.907 / 0.933 / 0.934; 10
 /// epochs: 0.908 for seed 0); floor 0.75.
