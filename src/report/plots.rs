@@ -39,15 +39,14 @@ fn png(
             .and_then(|_| root.present().map_err(text))
             .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", path.display()))?;
     }
-    let picture = image::RgbImage::from_raw(size.0, size.1, pixels)
-        .expect("the buffer holds size.0 × size.1 RGB pixels");
     crate::io::write_atomic_with(path, |w| {
-        let mut bytes = Vec::new();
-        picture.write_to(
-            &mut std::io::Cursor::new(&mut bytes),
-            image::ImageFormat::Png,
+        use image::ImageEncoder;
+        image::codecs::png::PngEncoder::new(w).write_image(
+            &pixels,
+            size.0,
+            size.1,
+            image::ExtendedColorType::Rgb8,
         )?;
-        std::io::Write::write_all(w, &bytes)?;
         Ok(())
     })
 }
