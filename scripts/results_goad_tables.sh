@@ -13,8 +13,9 @@
 #     in fixtures/), `--protocol tabular`, presets thyroid / arrhythmia.
 # Features standardised on the training rows. One row per data set: mean ± std over SEEDS.
 # Beside ours, where bench/reference/.venv exists, DeepOD's GOAD with the same official
-# Thyroid/Arrhythmia settings on exactly the same training and test rows (the tables; its
-# AUROC and seconds).
+# settings (the case's preset) on exactly the same training and test rows, scaled alike (its
+# AUROC and seconds), for the cases in DEEPOD_CASES (default "kdd-goad thyroid arrhythmia";
+# ≈ 40 min a seed on KDDCUP99 on two cores).
 #
 #   SEEDS="0 1 2 3 4 5 6 7 8 9" KDD_SEEDS="0 1 2" scripts/results_goad_tables.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail
@@ -26,6 +27,7 @@ KDD_SEEDS=${KDD_SEEDS:-0 1 2}
 CASES=${CASES:-kdd kdd-goad thyroid arrhythmia}
 MODEL=${MODEL:-goad}
 PY=${PY:-bench/reference/.venv/bin/python}
+DEEPOD_CASES=${DEEPOD_CASES:-kdd-goad thyroid arrhythmia}
 mkdir -p "$OUT"
 
 # name preset dataset data protocol unscaled-columns seeds
@@ -69,9 +71,13 @@ PY
 )
     "$BIN" metrics --scores "$run/eval-last/scores.csv" --score-percentile "$percentile" \
       --json "$run/eval-last/paper-threshold.json" > /dev/null
-    if [ "$dataset" = adbench ] && [ -x "$PY" ] && [ ! -f "$run.deepod.json" ]; then
-      if "$PY" bench/reference/pyod_side_by_side.py --model goad --npz "$data" \
-        --split "$run/split.csv" --seed "$seed" > "$run.deepod.tmp"; then
+    if [[ " $DEEPOD_CASES " == *" $name "* ]] && [ "$MODEL" = goad ] && [ -x "$PY" ] &&
+      [ ! -f "$run.deepod.json" ]; then
+      if [ "$dataset" = adbench ]; then source=(--npz "$data"); else source=(--kdd "$data/kddcup.data_10_percent.gz"); fi
+      peer_scaling=()
+      [ "$unscaled" = - ] || peer_scaling+=(--unscaled-columns "$unscaled")
+      if "$PY" bench/reference/pyod_side_by_side.py --model goad --preset "$preset" "${source[@]}" \
+        "${peer_scaling[@]}" --split "$run/split.csv" --seed "$seed" > "$run.deepod.tmp"; then
         mv "$run.deepod.tmp" "$run.deepod.json"
       else
         echo "DeepOD's GOAD failed on $run" >&2
