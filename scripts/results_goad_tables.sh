@@ -15,7 +15,7 @@
 # Beside ours, where bench/reference/.venv exists, DeepOD's GOAD with the same official
 # settings (the case's preset) on exactly the same training and test rows, scaled alike (its
 # AUROC and seconds), for the cases in DEEPOD_CASES (default "kdd-goad thyroid arrhythmia";
-# ≈ 40 min a seed on KDDCUP99 on two cores).
+# ≈ 105 min a seed on KDDCUP99 on two cores, against ≈ 15 for ours).
 #
 #   SEEDS="0 1 2 3 4 5 6 7 8 9" KDD_SEEDS="0 1 2" scripts/results_goad_tables.sh [SHARED_DATA_DIR] [OUT_DIR]
 set -euo pipefail

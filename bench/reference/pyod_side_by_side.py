@@ -86,6 +86,7 @@ GOAD_PRESETS = {
     "thyroid": dict(epochs=1, n_trans=256, trans_dim=32, hidden_dim=8, n_layers=0),
     "arrhythmia": dict(epochs=1, n_trans=256, trans_dim=32, hidden_dim=8, n_layers=0),
     "kdd": dict(epochs=25, n_trans=64, trans_dim=64, hidden_dim=32, n_layers=4),
+    "kddrev": dict(epochs=25, n_trans=256, trans_dim=128, hidden_dim=128, n_layers=4),
 }
 
 
@@ -188,6 +189,8 @@ def main():
     t2 = time.perf_counter()
     print(json.dumps({
         "model": f"{library}-{a.model}",
+        # What the peer ran with, so a kept result says which settings made it.
+        "settings": GOAD_PRESETS[a.preset or "thyroid"] if a.model == "goad" else None,
         "auroc": float(roc_auc_score(y_test, scores)),
         "fit_s": t1 - t0,
         "score_s": t2 - t1,
