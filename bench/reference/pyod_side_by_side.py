@@ -24,6 +24,7 @@ import argparse
 import csv
 import gzip
 import json
+import os
 import time
 
 import numpy as np
@@ -111,6 +112,9 @@ def main():
     a = p.parse_args()
     if a.preset is not None and a.model != "goad":
         p.error("--preset is GOAD's")
+    for option, path in [("--npz", a.npz), ("--kdd", a.kdd), ("--idx", a.idx), ("--split", a.split)]:
+        if path is not None and not os.path.exists(path):
+            p.error(f"{option} {path}: no such file or folder")
     if a.unscaled_columns is not None and a.scaling != "standardise":
         p.error("--unscaled-columns leaves columns out of standardisation; --scaling is not standardise")
 
