@@ -13,6 +13,9 @@
 # GENERATIVE (a JSON object, '{}' for the defaults) also trains the generative scores' VAE and
 # background VAE with those settings (likelihood, likelihood ratio, input complexity rows);
 # they are recorded beside the run (PAIR-seedS.generative) and a run is reused only for the same.
+# AUXILIARY (an --auxiliary set, e.g. image-folder:runs/aerial-patches from
+# scripts/make_aerial_patches.py) trains every classifier with outlier exposure on it, λ 0.5;
+# it is recorded beside the run (PAIR-seedS.auxiliary) and a run is reused only for the same.
 # ORACLE=1 adds the papers' tuning on the OOD sets as named rows (`ood eval --oracle`: up to
 # 1 000 images of each side tune, every row is measured on the rest), re-scoring a run whose
 # evaluation has no oracle rows yet; a later run without ORACLE keeps that evaluation, and the
@@ -31,6 +34,7 @@ MAX_TRAIN=${MAX_TRAIN:-}
 MAX_SAMPLES=${MAX_SAMPLES:-}
 GENERATIVE=${GENERATIVE:-}
 ORACLE=${ORACLE:-}
+AUXILIARY=${AUXILIARY:-}
 case $ORACLE in "" | 0 | 1) ;; *) echo "ORACLE must be 1 (or empty, 0), not '$ORACLE'" >&2; exit 2 ;; esac
 mkdir -p "$OUT"
 settings="$CLASSIFIER"
@@ -75,15 +79,22 @@ for pair in $PAIRS; do
         exit 2
       fi
     fi
+    auxiliary_record="$OUT/$pair-seed$seed.auxiliary"
+    if [ -f "$run/ood.json" ] && [ "$(cat "$auxiliary_record" 2>/dev/null)" != "$AUXILIARY" ]; then
+      echo "$run was trained with AUXILIARY='$(cat "$auxiliary_record" 2>/dev/null)', not '$AUXILIARY'; remove it or choose another OUT_DIR" >&2
+      exit 2
+    fi
     if [ ! -f "$run/ood.json" ]; then
       args=(--dataset "$dataset" --data "$source" --seed "$seed" --out "$run" --force "${classes[@]}")
       [ -n "$settings" ] && args+=(--classifier-config "{$settings}")
       [ -n "$MAX_TRAIN" ] && args+=(--max-train "$MAX_TRAIN")
       [ -n "$GENERATIVE" ] && args+=(--generative --generative-config "$GENERATIVE")
+      [ -n "$AUXILIARY" ] && args+=(--auxiliary "$AUXILIARY")
       start=$(date +%s.%N)
       "$BIN" ood train "${args[@]}" 2> "$OUT/$pair-seed$seed.train.log"
       python3 -c "import sys; print(float(sys.argv[1]) - float(sys.argv[2]))" "$(date +%s.%N)" "$start" > "$OUT/$pair-seed$seed.seconds"
       if [ -n "$GENERATIVE" ]; then printf '%s\n' "$GENERATIVE" > "$record"; else rm -f "$record"; fi
+      if [ -n "$AUXILIARY" ]; then printf '%s\n' "$AUXILIARY" > "$auxiliary_record"; else rm -f "$auxiliary_record"; fi
     fi
     metrics="$run/ood-eval/metrics.json"
     if [ ! -f "$metrics" ] || { [ "$ORACLE" = 1 ] && ! grep -q '"odin-oracle"' "$metrics"; }; then
