@@ -24,9 +24,11 @@ src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file_
 out = sys.argv[2] if len(sys.argv) > 2 else "runs/aerial-patches"
 root = os.path.join(src, "hyperspectral")
 
-# (file, bands for red, green, blue; 0-based). AVIRIS: 224 bands over 400–2500 nm (≈ 9.6 nm
-# apart, the first few and the water bands removed in these files); HYDICE: 210 over 400–2500
-# nm; ROSIS: 102 kept of 115 over 430–860 nm (≈ 4 nm apart).
+# (file, bands for red, green, blue; 0-based). AVIRIS: 224 bands over ≈ 370–2500 nm (≈ 10 nm
+# apart; these files drop some, mostly the water bands, so the visible indices are near their
+# nominal places); HYDICE: 210 over 400–2500 nm; ROSIS: 102 kept of 115 over 430–860 nm. Which
+# bands each file dropped is not recorded, so the colours are approximate: checked by eye on a
+# contact sheet (grass green, water dark, roofs and runways grey).
 AVIRIS = (28, 18, 8)
 SCENES = [(f"abu/abu-{name}.mat", AVIRIS) for name in (
     "airport-1", "airport-2", "airport-3", "airport-4", "beach-1", "beach-2", "beach-3",
