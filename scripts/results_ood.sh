@@ -121,7 +121,11 @@ for pair in pairs:
     minutes = fmt([r["training_seconds"] / 60 for r in runs], 1)
     odin = sorted({r["odin_epsilon"] for r in runs})
     maha = sorted({r["mahalanobis_epsilon"] for r in runs})
-    print(f"### {pair} ({len(seeds)} seeds; test accuracy {accuracy}; training {minutes} min; ODIN ε {odin}, Mahalanobis ε {maha})\n")
+    auxiliary = set()
+    for s in seeds:
+        record = os.path.join(out, f"{pair}-seed{s}.auxiliary")
+        auxiliary.add(open(record).read().strip() if os.path.exists(record) else "none")
+    print(f"### {pair} ({len(seeds)} seeds; test accuracy {accuracy}; training {minutes} min; ODIN ε {odin}, Mahalanobis ε {maha}; outlier exposure: {', '.join(sorted(auxiliary))})\n")
     oracle = {bool(r.get("oracle")) for r in reports}
     if len(oracle) > 1:
         sys.exit(f"{pair}: some seeds were evaluated with --oracle and some without; re-run with ORACLE=1")

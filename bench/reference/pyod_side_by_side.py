@@ -178,7 +178,8 @@ def main():
         # The official settings of the data set, as oddity's preset of that name (DeepOD's own
         # defaults, 100 epochs of five layers, take minutes a run on these CPUs); batches of 64
         # rows and Adam's learning rate 1e-3 are DeepOD's defaults and the code's.
-        model = GOAD(**GOAD_PRESETS[a.preset or "thyroid"], device="cpu", random_state=a.seed, verbose=0)
+        settings = GOAD_PRESETS[a.preset or "thyroid"]
+        model = GOAD(**settings, device="cpu", random_state=a.seed, verbose=0)
 
     t0 = time.perf_counter()
     model.fit(scale(x_train))
@@ -194,7 +195,7 @@ def main():
     print(json.dumps({
         "model": f"{library}-{a.model}",
         # What the peer ran with, so a kept result says which settings made it.
-        "settings": GOAD_PRESETS[a.preset or "thyroid"] if a.model == "goad" else None,
+        "settings": settings if a.model == "goad" else None,
         "auroc": float(roc_auc_score(y_test, scores)),
         "fit_s": t1 - t0,
         "score_s": t2 - t1,
