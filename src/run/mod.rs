@@ -65,7 +65,7 @@ fn layout_of(config: &RunConfig) -> u32 {
 /// The content of `run.json`: the configuration, and what loading needs to trust the weights.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct RunFile {
-    /// The run folder's layout version ([`LAYOUT`] when written by this build).
+    /// The run folder's layout version (by this build: 2, 3 or 4, as [`layout_of`] chooses).
     #[serde(default = "first_layout")]
     layout: u32,
     #[serde(flatten)]
@@ -491,7 +491,8 @@ pub struct Run {
     pub calibration: Option<CalibrationScores>,
     /// Training log.
     pub log: TrainLog,
-    /// The layout version of its folder ([`LAYOUT`] for runs of this build).
+    /// The layout version of its folder (2, 3 or 4 for runs of this build: the oldest whose
+    /// readers score it rightly; at most [`LAYOUT`]).
     pub layout: u32,
     /// SHA-256 of each weights file, by file name (empty for runs older than layout 2).
     pub weights_sha256: BTreeMap<String, String>,
