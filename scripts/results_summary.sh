@@ -22,7 +22,7 @@ DIGIT_SEED=${DIGIT_SEED:-0}
 MAX_TRAIN=${MAX_TRAIN:-1000}
 EPOCHS=${EPOCHS:-5}
 DIGITS=${DIGITS:-0 1 2 3 4 5 6 7 8 9}
-[ -n "${DIGITS// /}" ] || { echo "DIGITS must list at least one digit 0–9" >&2; exit 2; }
+[[ $DIGITS =~ [^[:space:]] ]] || { echo "DIGITS must list at least one digit 0–9" >&2; exit 2; }
 for k in $DIGITS; do
   case $k in [0-9]) ;; *) echo "DIGITS must list digits 0–9, not '$k'" >&2; exit 2 ;; esac
 done
