@@ -134,11 +134,13 @@ pub fn prepare_resume(target: &Path, replace: bool) -> crate::Result<PreparedTra
         )
     })?;
     let split = run::load_split(&config)?;
+    // Stopped before its first checkpoint: it trains again from the start, as it would have.
+    let resume = crate::train::resume::exists(staging.dir());
     Ok(PreparedTraining {
         config,
         split,
         staging,
-        resume: true,
+        resume,
     })
 }
 
@@ -153,7 +155,8 @@ impl PreparedTraining {
         &self.split
     }
 
-    /// Whether this continues a stopped training.
+    /// Whether this continues a stopped training from its checkpoint (`false` for one stopped
+    /// before its first checkpoint, which trains again from the start).
     pub fn is_resume(&self) -> bool {
         self.resume
     }
@@ -866,6 +869,12 @@ pub fn score_dataset(
         (Some(test), ScoreSplit::All | ScoreSplit::Test) => parts.push((Part::Test, test)),
         (None, ScoreSplit::Test) => bail!("this data set has no test split"),
         _ => {}
+    }
+    if !unlabelled_rows {
+        for (_, set) in &parts {
+            (run.config.protocol.check_labels(set))
+                .with_context(|| format!("{}", data.path.display()))?;
+        }
     }
     refit_for_settings(
         &mut run,

@@ -423,7 +423,7 @@ fn same_seed_same_run() {
 fn ood_settings_are_checked_at_the_door() {
     let device = Device::flex();
     let dir = temp_dir("ood-door");
-    let cases: [(&str, fn(&mut OodConfig), &str); 6] = [
+    let cases: [(&str, fn(&mut OodConfig), &str); 7] = [
         ("validation", |c| c.data.validation = 5000, "--validation"),
         (
             "classes",
@@ -433,7 +433,7 @@ fn ood_settings_are_checked_at_the_door() {
         (
             "temperature",
             |c| c.odin_temperature = 0.0,
-            "odin_temperature",
+            "--odin-temperature (odin_temperature)",
         ),
         (
             "weight",
@@ -452,6 +452,22 @@ fn ood_settings_are_checked_at_the_door() {
                 c.outlier_exposure = Some(OutlierExposure {
                     auxiliary: OutSet::parse(&format!("mnist:{}", fixture("mnist").display()))
                         .unwrap(),
+                    weight: 0.5,
+                    max_images: None,
+                })
+            },
+            "in-distribution data set itself",
+        ),
+        (
+            // The same folder read as another kind is still the in-distribution images.
+            "auxiliary-kind",
+            |c| {
+                c.outlier_exposure = Some(OutlierExposure {
+                    auxiliary: OutSet::parse(&format!(
+                        "fashion-mnist:{}",
+                        fixture("mnist").display()
+                    ))
+                    .unwrap(),
                     weight: 0.5,
                     max_images: None,
                 })
@@ -525,6 +541,15 @@ fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
         .unwrap()
         .to_string();
     assert!(err.contains("held-out-classes"), "{err}");
+    // A set that cannot be read is refused naming its --against, whatever its place.
+    let missing = OutSet::parse("fashion-mnist:/no/such/oddity/folder").unwrap();
+    let err = ood::evaluate(&run, &[OutSet::Uniform, missing], Some(100), false, &device)
+        .err()
+        .unwrap();
+    assert!(
+        format!("{err:#}").contains("--against fashion-mnist"),
+        "{err:#}"
+    );
     // The oracle tunes on half of each side (up to 1 000) and every row is measured on the rest.
     let report = ood::evaluate(&run, &[OutSet::Uniform], Some(40), true, &device).unwrap();
     assert!(report.oracle);

@@ -209,6 +209,25 @@ fn weights_are_verified_and_layouts_named() {
     p["factor"] = serde_json::json!([1.0]);
     std::fs::write(&pre, p.to_string()).unwrap();
     assert_clean_error(&oddity(&["eval", r]), &["preprocess.json", "1 factors"]);
+    // Values no training writes, edited in: named, not scored as the files say.
+    p["factor"] = serde_json::json!([0.0, 0.0]);
+    std::fs::write(&pre, p.to_string()).unwrap();
+    assert_clean_error(&oddity(&["eval", r]), &["preprocess.json", "not positive"]);
+    p["factor"] = serde_json::json!([1.0, 1.0]);
+    std::fs::write(&pre, p.to_string()).unwrap();
+    let thresholds = run.join("thresholds.json");
+    let kept = std::fs::read_to_string(&thresholds).unwrap();
+    let mut t: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    t["last"]["rule"] = serde_json::json!({"rule": "validation-percentile", "percentile": 150.0});
+    std::fs::write(&thresholds, t.to_string()).unwrap();
+    assert_clean_error(&oddity(&["eval", r]), &["thresholds.json", "150"]);
+    std::fs::write(&thresholds, kept).unwrap();
+    json["train"]["epochs"] = 0.into();
+    write_run(&json);
+    assert_clean_error(
+        &oddity(&["eval", r]),
+        &["run.json", "epochs must be at least 1"],
+    );
 }
 
 /// Weights files are byte-identical for identical weights (a deterministic header order), so
@@ -408,7 +427,7 @@ fn settings_are_refused_before_the_data_are_read() {
         ),
         (
             &["--odin-temperature", "0"][..],
-            &["odin_temperature must be positive"][..],
+            &["--odin-temperature (odin_temperature) must be positive"][..],
         ),
         (
             &["--validation", "1"][..],
@@ -575,6 +594,17 @@ fn out_of_range_settings_are_named_errors() {
         ),
     ] {
         assert_clean_error(&oddity(&train_args(d, o, extra)), &[needle]);
+    }
+    // A negative number is read as the option's value, and refused naming the option (a usage
+    // error, as clap reports them: status 2), not as an unknown flag "-1".
+    for (option, value) in [("--seed", "-1"), ("--max-train", "-3"), ("--epochs", "-2")] {
+        let out = oddity(&train_args_for(d, o, &[option, value]));
+        let e = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{e}");
+        assert!(
+            e.contains(&format!("invalid value '{value}' for '{option}")),
+            "{option} {value}: {e}"
+        );
     }
     // --data with the built-in subset, --decode-size 0 with an image folder.
     let builtin = [
@@ -908,6 +938,14 @@ fn a_killed_tabular_training_resumes_to_the_same_run() {
     assert!(!resumed.exists(), "a killed training publishes nothing");
     // A new training of the same folder is refused while the stopped one can be resumed.
     assert_clean_error(&oddity(&args), &["--resume"]);
+    // The same training as if killed before its first checkpoint: its configuration alone.
+    let early = dir.join("early");
+    std::fs::create_dir_all(dir.join(".early.partial/resume")).unwrap();
+    std::fs::copy(
+        dir.join(".resumed.partial/resume/run-config.json"),
+        dir.join(".early.partial/resume/run-config.json"),
+    )
+    .unwrap();
     let o = oddity(&["train", "--resume", resumed.to_str().unwrap()]);
     ok(&o);
     assert_eq!(
@@ -916,6 +954,14 @@ fn a_killed_tabular_training_resumes_to_the_same_run() {
         "killed after epoch {epoch}"
     );
     assert!(!dir.join(".resumed.partial").exists());
+    let o = oddity(&["train", "--resume", early.to_str().unwrap()]);
+    ok(&o);
+    assert!(stderr(&o).contains("training it again from the start"));
+    assert_eq!(
+        outcome(&early),
+        outcome(&whole),
+        "resumed with no checkpoint"
+    );
 }
 
 /// An image training (GANomaly: two optimizers and a random generator) stopped by Ctrl-C in
@@ -1125,12 +1171,28 @@ fn a_run_reads_only_its_own_data_and_keeps_the_users_files() {
     let scores = dir.join("scores.csv");
     let s = scores.to_str().unwrap();
     let renamed = table(&dir, "renamed.csv", &original.replacen("a,b,", "x,y,", 1));
+    // A label the tabular protocol cannot read, or the label column twice: refused as in
+    // training, not scored with blank labels or miscounted columns.
+    let bad_label = table(&dir, "bad-label.csv", &original.replacen(",1\n", ",7\n", 1));
+    let label_twice: String = (original.lines())
+        .enumerate()
+        .map(|(i, line)| match i {
+            0 => format!("{line},label\n"),
+            _ => format!("{line},0\n"),
+        })
+        .collect();
+    let label_twice = table(&dir, "label-twice.csv", &label_twice);
     for (path, needles) in [
         (
             other.join("good.csv"),
             &["feature column 1", "another order"][..],
         ),
         (renamed, &["feature column 1", "\"x\""][..]),
+        (bad_label, &["bad-label.csv", "label \"7\" must be 0"][..]),
+        (
+            label_twice,
+            &["label-twice.csv", "\"label\" appears twice"][..],
+        ),
     ] {
         let p = path.to_str().unwrap();
         let o = score_csv(p, s);

@@ -2,7 +2,7 @@
 //! in [`oddity::jobs`].
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use oddity::data::preprocess::{ColumnRange, Scaling};
 use oddity::data::protocol::{LabelledAnomalies, Protocol};
 use oddity::data::source::{DatasetKind, DatasetSpec};
@@ -459,8 +459,24 @@ struct DemoArgs {
 }
 
 /// Parse the command line and run the job.
+/// The command line parsed, a negative number read as the value of the option before it
+/// (`--epochs -1` is then refused naming `--epochs`, as `--epochs=-1` is; a fixed threshold
+/// may be `--threshold -0.5`), not as an unknown flag.
+fn parse_arguments() -> Cli {
+    fn negative_values(command: clap::Command) -> clap::Command {
+        command
+            .mut_args(|arg| match arg.get_action().takes_values() {
+                true => arg.allow_negative_numbers(true),
+                false => arg,
+            })
+            .mut_subcommands(negative_values)
+    }
+    let matches = negative_values(Cli::command()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
+}
+
 pub fn run() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    match parse_arguments().command {
         Command::Models => {
             let all = models::registry::all();
             for (group, title) in [
@@ -530,6 +546,12 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
             prepared.target().display()
         );
     } else {
+        if a.resume.is_some() {
+            eprintln!(
+                "{}: stopped before its first checkpoint; training it again from the start",
+                prepared.target().display()
+            );
+        }
         eprintln!(
             "{} on {} ({}): {} training, {} validation, {} test samples ({} anomalies)",
             config.model.name(),
@@ -826,7 +848,6 @@ fn demo(a: DemoArgs) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     /// Every setting of `train` but the resumed run's own flags is refused with --resume, so a
     /// setting added later cannot be silently ignored by a resumed training.

@@ -21,14 +21,7 @@ fn parse_table(text: &[u8], label_column: Option<&str>, name: &str) -> crate::Re
         .headers()
         .with_context(|| format!("{name}: cannot read the CSV header"))?
         .clone();
-    let mut seen = std::collections::BTreeSet::new();
-    for h in headers.iter() {
-        ensure!(
-            seen.insert(h.trim()),
-            "{name}: the column {:?} appears twice in the header",
-            h.trim()
-        );
-    }
+    check_unique_columns(&headers, name)?;
     let label_at = match label_column {
         Some(label_column) => {
             let Some(at) = headers.iter().position(|h| h.trim() == label_column) else {
@@ -122,10 +115,25 @@ fn header_of(path: &Path) -> crate::Result<csv::StringRecord> {
         true => Box::new(flate2::read::MultiGzDecoder::new(reader)),
         false => Box::new(reader),
     };
-    csv::Reader::from_reader(text)
-        .headers()
-        .cloned()
-        .with_context(|| format!("{}: cannot read the CSV header", path.display()))
+    let name = path.display().to_string();
+    let headers = (csv::Reader::from_reader(text).headers().cloned())
+        .with_context(|| format!("{name}: cannot read the CSV header"))?;
+    check_unique_columns(&headers, &name)?;
+    Ok(headers)
+}
+
+/// Refuse a header that names a column twice (`name` in the error): which of the two would
+/// be the label, or the feature, is anyone's guess.
+fn check_unique_columns(headers: &csv::StringRecord, name: &str) -> crate::Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for h in headers.iter() {
+        ensure!(
+            seen.insert(h.trim()),
+            "{name}: the column {:?} appears twice in the header",
+            h.trim()
+        );
+    }
+    Ok(())
 }
 
 /// The feature columns' names of a CSV file (raw or gzip), in order: every column of its header

@@ -271,6 +271,13 @@ impl Preprocessor {
                 .all(|v| v.is_finite()),
             "an offset or factor is not finite"
         );
+        // Fitting gives positive factors (1 for a constant column): 0 would score every
+        // sample alike.
+        ensure!(
+            self.factor.iter().all(|&f| f > 0.0),
+            "a factor is not positive: {:?}",
+            self.factor
+        );
         Ok(())
     }
 

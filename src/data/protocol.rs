@@ -115,6 +115,17 @@ impl Protocol {
             Protocol::Fit => None,
         }
     }
+
+    /// Refuse a set with a class this protocol cannot label, before it is scored outside the
+    /// protocol's own splits (`oddity score`): a table's labels under the tabular protocol are
+    /// 0 / 1 (or normal / anomaly), as in training; the others label the classes they know
+    /// and leave the rest blank.
+    pub fn check_labels(&self, set: &LabelledSet) -> crate::Result<()> {
+        match self {
+            Protocol::Tabular => binary_classes(set).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl std::fmt::Display for Protocol {

@@ -332,15 +332,22 @@ impl OutSet {
         }
     }
 
-    /// Whether `self` and `other` draw from the same source (the same data set at the same
-    /// path, or the same synthetic distribution): an auxiliary set must not be a test set.
+    /// Whether `self` and `other` draw from the same source (the same folder or file, whatever
+    /// kind it is read as; MNIST and the built-in MNIST, whose images are MNIST's; or the same
+    /// synthetic distribution): an auxiliary set must not be a test set, nor the
+    /// in-distribution set either.
     pub fn same_source(&self, other: &OutSet) -> bool {
         match (self, other) {
             (OutSet::Dataset { data: a }, OutSet::Dataset { data: b }) => {
+                let builtin = |d: &DatasetSpec| d.kind == DatasetKind::BuiltinMnist;
+                let mnist = |d: &DatasetSpec| builtin(d) || d.kind == DatasetKind::Mnist;
+                if builtin(a) || builtin(b) {
+                    return mnist(a) && mnist(b);
+                }
                 let canonical = |p: &std::path::Path| {
                     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
                 };
-                a.kind == b.kind && canonical(&a.path) == canonical(&b.path)
+                canonical(&a.path) == canonical(&b.path)
             }
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
         }
@@ -687,6 +694,26 @@ mod tests {
         for bad in ["nope", "kdd99:x", "mnist:", "unknown:x"] {
             assert!(OutSet::parse(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    /// One folder is one source whatever kind it is read as; the built-in MNIST is MNIST's;
+    /// other folders, and a data set against a synthetic set, are apart.
+    #[test]
+    fn sources_are_the_same_by_folder_not_by_kind() {
+        let set = |text: &str| OutSet::parse(text).unwrap();
+        let here = env!("CARGO_MANIFEST_DIR");
+        let builtin = OutSet::Dataset {
+            data: DatasetSpec::new(DatasetKind::BuiltinMnist, ""),
+        };
+        assert!(
+            set(&format!("mnist:{here}")).same_source(&set(&format!("fashion-mnist:{here}/.")))
+        );
+        assert!(set(&format!("mnist:{here}")).same_source(&builtin));
+        assert!(builtin.same_source(&set("mnist:/elsewhere")));
+        assert!(!builtin.same_source(&set(&format!("fashion-mnist:{here}"))));
+        assert!(!set(&format!("mnist:{here}")).same_source(&set(&format!("mnist:{here}/src"))));
+        assert!(!set(&format!("mnist:{here}")).same_source(&set("uniform")));
+        assert!(set("gaussian").same_source(&set("gaussian")));
     }
 
     /// Synthetic sets are seeded, in range, and the Gaussian one is clipped.

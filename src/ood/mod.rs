@@ -208,8 +208,12 @@ impl OodRequest {
     pub fn check(&self) -> crate::Result<()> {
         self.data.check()?;
         self.classifier.check()?;
+        // Named as the command line's option (where it has one) and the configuration's key.
         for (name, value) in [
-            ("odin_temperature", self.odin_temperature),
+            (
+                "--odin-temperature (odin_temperature)",
+                self.odin_temperature,
+            ),
             ("energy_temperature", self.energy_temperature),
         ] {
             ensure!(
@@ -221,7 +225,7 @@ impl OodRequest {
             self.adversarial_epsilon.is_finite()
                 && self.adversarial_epsilon > 0.0
                 && self.adversarial_epsilon <= 1.0,
-            "adversarial_epsilon must be in (0, 1] (pixel units), got {}",
+            "--adversarial-epsilon (adversarial_epsilon) must be in (0, 1] (pixel units), got {}",
             self.adversarial_epsilon
         );
         if let Some(generative) = &self.generative {
@@ -1394,12 +1398,6 @@ pub fn evaluate(
         "--oracle needs at least 4 images of each set (half tune, half are measured); --max-samples is {}",
         max_samples.unwrap_or(0)
     );
-    let staging = Staging::begin(
-        &run.dir.join("ood-eval"),
-        Existing::Replace {
-            marker: "metrics.json",
-        },
-    )?;
     let data = data::load_in_distribution(&run.config.data, run.config.seed)?;
     ensure!(
         data.class_names == run.summary.class_names,
@@ -1410,6 +1408,33 @@ pub fn evaluate(
     );
     let d = data.image.iter().product::<usize>();
     let seed = run.config.seed;
+    // Every set is read before any scoring: one that cannot be read fails at once.
+    let out_images = against
+        .iter()
+        .map(|set| {
+            let name = set.name();
+            let images = set.load(data.image, data.test.len(), &data.held_out_classes, seed);
+            let images = match set {
+                OutSet::Dataset { .. } => images.with_context(|| format!("--against {name}"))?,
+                _ => images?,
+            };
+            ensure!(!images.is_empty(), "--against {name}: no image to score");
+            // Each set's draws come from a stream of its own name, whatever its place in --against.
+            Ok(data::capped(
+                images,
+                max_samples,
+                d,
+                seed,
+                set_stream(&name),
+            ))
+        })
+        .collect::<crate::Result<Vec<_>>>()?;
+    let staging = Staging::begin(
+        &run.dir.join("ood-eval"),
+        Existing::Replace {
+            marker: "metrics.json",
+        },
+    )?;
     let inside = data::capped(data.test.clone(), max_samples, d, seed, 45);
     let (tune_in, inside) = if oracle {
         let (tune, rest) = split_tuning(inside, oracle::TUNING_IMAGES, d, seed, 50);
@@ -1438,11 +1463,8 @@ pub fn evaluate(
     push_rows("in-distribution", &inside, &in_scores, "in");
     let mut sets = Vec::new();
     let mut pictures = std::collections::HashSet::new();
-    for set in against {
-        let images = set.load(data.image, data.test.len(), &data.held_out_classes, seed)?;
-        // Each set's draws come from a stream of its own name, whatever its place in --against.
+    for (set, images) in against.iter().zip(out_images) {
         let stream = set_stream(&set.name());
-        let images = data::capped(images, max_samples, d, seed, stream);
         let (tune_out, images) = match &tune_in {
             Some(_) => {
                 let (tune, rest) = split_tuning(images, oracle::TUNING_IMAGES, d, seed, stream ^ 1);

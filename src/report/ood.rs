@@ -14,7 +14,7 @@ use std::path::Path;
 /// Whether `dir` holds an OOD run (`oddity ood train` writes its `ood.json`), rather than an
 /// anomaly detector's run.
 pub fn is_run_folder(dir: &Path) -> bool {
-    dir.join("ood.json").is_file()
+    dir.join(crate::run::folder::OOD_RUN_FILE).is_file()
 }
 
 /// One OOD run, as its folder holds it.

@@ -46,6 +46,12 @@ fn how_to_place(staged: &Path, target: &Path) -> String {
 /// and evaluations are of these kinds.
 const LEGACY_EXTENSIONS: &[&str] = &["json", "safetensors", "csv", "png", "html", "svg"];
 
+/// The file that marks a detector's run folder (`oddity train`).
+pub const DETECTOR_RUN_FILE: &str = "run.json";
+
+/// The file that marks an out-of-distribution run folder (`oddity ood train`).
+pub const OOD_RUN_FILE: &str = "ood.json";
+
 /// What to do when the target folder already exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Existing {
@@ -204,11 +210,25 @@ impl Staging {
                 ),
                 Existing::Replace { marker } => {
                     if !target.join(marker).is_file() && !is_empty_dir(target) {
-                        bail!(
-                            "{} exists and is not a folder oddity wrote (no {marker}); it is \
-                             not replaced: choose another folder",
-                            target.display()
-                        );
+                        // Another kind of oddity folder is named as what it is.
+                        let kind = [
+                            (DETECTOR_RUN_FILE, "a detector's run folder"),
+                            (OOD_RUN_FILE, "an out-of-distribution run folder"),
+                        ]
+                        .into_iter()
+                        .find(|(file, _)| target.join(file).is_file());
+                        match kind {
+                            Some((file, what)) => bail!(
+                                "{} is {what} ({file}), not the kind this writes (with \
+                                 {marker}); it is not replaced: choose another folder",
+                                target.display()
+                            ),
+                            None => bail!(
+                                "{} exists and is not a folder oddity wrote (no {marker}); it \
+                                 is not replaced: choose another folder",
+                                target.display()
+                            ),
+                        }
                     }
                     check_replaceable(target)?;
                     true
@@ -457,6 +477,16 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("not a folder oddity wrote"), "{err}");
+        // Another kind of oddity folder: named as what it is, and kept.
+        std::fs::write(target.join("ood.json"), "{}").unwrap();
+        let err = Staging::begin(&target, Existing::Replace { marker: "run.json" })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is an out-of-distribution run folder"),
+            "{err}"
+        );
+        assert!(target.join("a").exists());
         std::fs::remove_dir_all(&target).unwrap();
         let s = Staging::begin(&target, Existing::Refuse).unwrap();
         std::fs::write(s.dir().join("a"), "one").unwrap();

@@ -734,9 +734,9 @@ fn check_calibration_size(rule: &ThresholdRule, validation_samples: usize) -> cr
         let needed = crate::conformal::Calibration::samples_needed(alpha);
         ensure!(
             validation_samples >= needed,
-            "--threshold far:{alpha} needs at least {needed} normal validation samples to flag \
-             anything, and the split has {validation_samples}; raise the rate or \
-             --validation-fraction"
+            "a false-alarm rate of {alpha} (--false-alarm-rate {alpha}, or --threshold \
+             far:{alpha}) needs at least {needed} normal validation samples to flag anything, \
+             and the split has {validation_samples}; raise the rate or --validation-fraction"
         );
     }
     Ok(())
@@ -800,6 +800,16 @@ pub fn save_run(
     Ok(target)
 }
 
+/// Refuse a recorded configuration (`path`, a run's `run.json`) with a value no training
+/// writes: those its scores and pages read (the epochs trained, the batch, the threshold
+/// rule), so an edited file is named rather than reported as it says.
+fn check_recorded(config: &RunConfig, path: &Path) -> crate::Result<()> {
+    count("epochs", config.train.epochs as u64, MAX_COUNT)
+        .and_then(|()| count("batch size", config.train.batch_size as u64, MAX_COUNT))
+        .and_then(|()| validate_threshold_rule(&config.threshold_rule))
+        .with_context(|| format!("{} is not valid", path.display()))
+}
+
 impl Run {
     /// Load the run saved in `dir`: only a complete run folder of a layout this build reads.
     pub fn load(dir: &Path) -> crate::Result<Run> {
@@ -811,6 +821,13 @@ impl Run {
             );
         }
         if !dir.join("run.json").is_file() {
+            if dir.join(folder::OOD_RUN_FILE).is_file() {
+                bail!(
+                    "{}: an out-of-distribution run (ood.json), not a detector's: evaluate it \
+                     with `oddity ood eval`, score images with `oddity ood score`",
+                    dir.display()
+                );
+            }
             bail!(
                 "{}: not a run folder (no run.json); train one with `oddity train`",
                 dir.display()
@@ -842,11 +859,22 @@ impl Run {
             preprocessor.config,
             file.config.preprocess
         );
+        check_recorded(&file.config, &dir.join("run.json"))?;
+        let thresholds_file = dir.join("thresholds.json");
+        let thresholds: Thresholds = io::read_json(&thresholds_file)?;
+        for threshold in [thresholds.best, thresholds.last] {
+            validate_threshold_rule(&threshold.rule)
+                .and_then(|()| {
+                    ensure!(!threshold.value.is_nan(), "a threshold is not a number");
+                    Ok(())
+                })
+                .with_context(|| format!("{} is not valid", thresholds_file.display()))?;
+        }
         Ok(Run {
             dir: Some(dir.to_path_buf()),
             config: file.config,
             preprocessor,
-            thresholds: io::read_json(&dir.join("thresholds.json"))?,
+            thresholds,
             calibration: match dir.join(CALIBRATION_FILE) {
                 path if path.is_file() => Some(io::read_json(&path)?),
                 _ => None,

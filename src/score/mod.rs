@@ -38,7 +38,10 @@ pub fn per_sample(
         out.extend(values);
     }
     if let Some(i) = out.iter().position(|v| !v.is_finite()) {
-        bail!("the model produced a non-finite score for sample {i}");
+        bail!(
+            "the model produced a non-finite score for sample {i} (its weights or outputs \
+             overflowed: often a diverged training, where a smaller learning_rate helps)"
+        );
     }
     Ok(out)
 }
