@@ -30,7 +30,10 @@ pub struct PreparedTraining {
     config: RunConfig,
     split: Split,
     staging: Staging,
+    /// Continues from the checkpoint in the staging folder.
     resume: bool,
+    /// Takes over a stopped training's staging folder (with a checkpoint or without one).
+    from_stopped: bool,
 }
 
 /// How a training ended.
@@ -46,8 +49,9 @@ pub enum TrainOutcome {
     Stopped {
         /// The run folder the training was writing.
         target: PathBuf,
-        /// Whether its checkpoint was kept (`oddity train --resume target` continues it); a
-        /// model that cannot resume keeps nothing.
+        /// Whether it was kept (`oddity train --resume target` continues it: from its
+        /// checkpoint, or from the start for a stopped training that had none); a new training
+        /// of a model that cannot resume keeps nothing.
         resumable: bool,
         /// What stopped it.
         reason: String,
@@ -75,6 +79,7 @@ pub fn prepare_training(
         split,
         staging,
         resume: false,
+        from_stopped: false,
     })
 }
 
@@ -134,13 +139,15 @@ pub fn prepare_resume(target: &Path, replace: bool) -> crate::Result<PreparedTra
         )
     })?;
     let split = run::load_split(&config)?;
-    // Stopped before its first checkpoint: it trains again from the start, as it would have.
+    // No checkpoint (stopped before the first, or the model keeps none): it trains again from
+    // the start, as it would have.
     let resume = crate::train::resume::exists(staging.dir());
     Ok(PreparedTraining {
         config,
         split,
         staging,
         resume,
+        from_stopped: true,
     })
 }
 
@@ -183,7 +190,9 @@ impl PreparedTraining {
             }
             Err(e) if e.is::<crate::train::Interrupted>() => {
                 let target = self.staging.target().to_path_buf();
-                let resumable = crate::train::resume::exists(self.staging.dir());
+                // A stopped training's folder stays resumable, checkpoint or not.
+                let resumable =
+                    crate::train::resume::exists(self.staging.dir()) || self.from_stopped;
                 if resumable {
                     self.staging.keep();
                 }

@@ -413,7 +413,10 @@ fn train_eval_score_metrics_end_to_end() {
     let o = train_cmd_with("autoencoder", adbench, ("tabular", None), &far, &rate);
     let e = stderr(&o);
     assert!(
-        !o.status.success() && e.contains("far:0.001") && e.contains("999"),
+        !o.status.success()
+            && e.contains("--false-alarm-rate 0.001")
+            && e.contains("far:0.001")
+            && e.contains("999"),
         "{e}"
     );
     assert!(!dir.join("far").exists());

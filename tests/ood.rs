@@ -415,6 +415,15 @@ fn same_seed_same_run() {
     assert!(reported.ood[0].evaluation.is_none());
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.contains("Not evaluated yet") && html.contains("oddity ood eval"));
+    // Evaluated as a detector's run: refused, naming what it is and how to evaluate it.
+    let err = oddity::run::Run::load(&dir.join("a"))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("an out-of-distribution run") && err.contains("oddity ood eval"),
+        "{err}"
+    );
 }
 
 /// Inputs out of range are refused before any work, naming the setting, and nothing is
@@ -423,7 +432,7 @@ fn same_seed_same_run() {
 fn ood_settings_are_checked_at_the_door() {
     let device = Device::flex();
     let dir = temp_dir("ood-door");
-    let cases: [(&str, fn(&mut OodConfig), &str); 7] = [
+    let cases: [(&str, fn(&mut OodConfig), &str); 8] = [
         ("validation", |c| c.data.validation = 5000, "--validation"),
         (
             "classes",
@@ -434,6 +443,11 @@ fn ood_settings_are_checked_at_the_door() {
             "temperature",
             |c| c.odin_temperature = 0.0,
             "--odin-temperature (odin_temperature)",
+        ),
+        (
+            "epsilon",
+            |c| c.adversarial_epsilon = 2.0,
+            "--adversarial-epsilon (adversarial_epsilon) must be in (0, 1]",
         ),
         (
             "weight",

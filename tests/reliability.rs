@@ -606,6 +606,14 @@ fn out_of_range_settings_are_named_errors() {
             "{option} {value}: {e}"
         );
     }
+    // A negative fixed threshold is a value too.
+    let negative = dir.join("negative-threshold");
+    let n = negative.to_str().unwrap();
+    ok(&oddity(&train_args(d, n, &["--threshold", "-0.5"])));
+    let thresholds: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(negative.join("thresholds.json")).unwrap())
+            .unwrap();
+    assert_eq!(thresholds["last"]["value"], -0.5);
     // --data with the built-in subset, --decode-size 0 with an image folder.
     let builtin = [
         "train",

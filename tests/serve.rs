@@ -27,6 +27,7 @@ struct Answer {
     json: serde_json::Value,
 }
 
+#[track_caller]
 fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
     let mut response = response.unwrap();
     let status = response.status().as_u16();
@@ -42,6 +43,7 @@ fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> An
     }
 }
 
+#[track_caller]
 fn post(agent: &ureq::Agent, url: &str, content_type: &str, body: &[u8]) -> Answer {
     answer(
         agent
@@ -51,6 +53,7 @@ fn post(agent: &ureq::Agent, url: &str, content_type: &str, body: &[u8]) -> Answ
     )
 }
 
+#[track_caller]
 fn get(agent: &ureq::Agent, url: &str) -> Answer {
     answer(agent.get(url).call())
 }

@@ -458,7 +458,6 @@ struct DemoArgs {
     seed: u64,
 }
 
-/// Parse the command line and run the job.
 /// The command line parsed, a negative number read as the value of the option before it
 /// (`--epochs -1` is then refused naming `--epochs`, as `--epochs=-1` is; a fixed threshold
 /// may be `--threshold -0.5`), not as an unknown flag.
@@ -475,6 +474,7 @@ fn parse_arguments() -> Cli {
     Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit())
 }
 
+/// Parse the command line and run the job.
 pub fn run() -> anyhow::Result<()> {
     match parse_arguments().command {
         Command::Models => {
@@ -548,7 +548,8 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
     } else {
         if a.resume.is_some() {
             eprintln!(
-                "{}: stopped before its first checkpoint; training it again from the start",
+                "{}: no checkpoint (stopped before the first, or this model keeps none); \
+                 training it again from the start",
                 prepared.target().display()
             );
         }
@@ -583,7 +584,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
             reason,
         } => {
             eprintln!(
-                "{reason}; its checkpoint is kept: continue with `oddity train --resume {}`",
+                "{reason}; the training is kept: continue with `oddity train --resume {}`",
                 target.display()
             );
             std::process::exit(130);

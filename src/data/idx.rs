@@ -145,6 +145,50 @@ pub fn load_split(dir: &Path, split: &str) -> crate::Result<LabelledSet> {
     )
 }
 
+/// The first `n` bytes (at most) of `raw`, gunzipped as they are read when it is gzip: a
+/// header and a first image without decompressing the whole file.
+pub fn leading_bytes(raw: impl std::io::Read, n: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(raw);
+    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let mut out = Vec::with_capacity(n);
+    match gzip {
+        true => flate2::read::MultiGzDecoder::new(reader)
+            .take(n as u64)
+            .read_to_end(&mut out)?,
+        false => reader.take(n as u64).read_to_end(&mut out)?,
+    };
+    Ok(out)
+}
+
+/// The header and first image of the training images of the MNIST-style folder `dir`, as the
+/// file holds them (4 magic bytes, the count, the sides, the pixels): what tells one such
+/// data set from another without reading it whole.
+pub fn first_training_image(dir: &Path) -> crate::Result<Vec<u8>> {
+    let path = find(dir, "train-images-idx3-ubyte")?;
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let bytes = leading_bytes(file, FIRST_IMAGE_END)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(without_count(bytes))
+}
+
+/// The bytes of an images file up to the end of its first 28×28 image.
+const FIRST_IMAGE_END: usize = 16 + 28 * 28;
+
+/// The leading bytes of an images file without its count (a subset keeps the rest).
+fn without_count(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.len() >= 8 {
+        bytes.drain(4..8);
+    }
+    bytes
+}
+
+/// [`first_training_image`] of the gzip or raw images file `raw` (held in memory).
+pub fn first_image_of(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    Ok(without_count(leading_bytes(raw, FIRST_IMAGE_END)?))
+}
+
 /// The file `stem` or `stem.gz` in `dir`.
 fn find(dir: &Path, stem: &str) -> crate::Result<std::path::PathBuf> {
     for candidate in [dir.join(format!("{stem}.gz")), dir.join(stem)] {

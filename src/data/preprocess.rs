@@ -273,11 +273,9 @@ impl Preprocessor {
         );
         // Fitting gives positive factors (1 for a constant column): 0 would score every
         // sample alike.
-        ensure!(
-            self.factor.iter().all(|&f| f > 0.0),
-            "a factor is not positive: {:?}",
-            self.factor
-        );
+        if let Some(at) = self.factor.iter().position(|&f| f <= 0.0) {
+            bail!("factor {at} is not positive: {}", self.factor[at]);
+        }
         Ok(())
     }
 

@@ -183,6 +183,19 @@ pub fn builtin_mnist() -> crate::Result<DataSource> {
     })
 }
 
+/// What tells one MNIST-style data set from another, for `spec` of such a kind: the header and
+/// first training image ([`idx::first_training_image`]); the built-in subset's are MNIST's own
+/// (it keeps MNIST's order). `None` for other kinds, or a folder that cannot be read.
+pub fn idx_signature(spec: &DatasetSpec) -> Option<Vec<u8>> {
+    match spec.kind {
+        DatasetKind::BuiltinMnist => idx::first_image_of(BUILTIN_TRAIN_IMAGES).ok(),
+        DatasetKind::Mnist | DatasetKind::FashionMnist => {
+            idx::first_training_image(&spec.path).ok()
+        }
+        _ => None,
+    }
+}
+
 fn require_exists(path: &Path) -> crate::Result<()> {
     if !path.exists() {
         bail!("{}: no such file or folder", path.display());

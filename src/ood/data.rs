@@ -332,22 +332,24 @@ impl OutSet {
         }
     }
 
-    /// Whether `self` and `other` draw from the same source (the same folder or file, whatever
-    /// kind it is read as; MNIST and the built-in MNIST, whose images are MNIST's; or the same
-    /// synthetic distribution): an auxiliary set must not be a test set, nor the
-    /// in-distribution set either.
+    /// Whether `self` and `other` draw from the same source: the same synthetic distribution,
+    /// or the same images. MNIST-style sets (MNIST, Fashion-MNIST, the built-in subset, read as
+    /// either kind) are the same when their first training images are, wherever they lie (a
+    /// copy, a subset such as the built-in one); other data sets when they are the same kind at
+    /// the same folder. An auxiliary set must not be a test set, nor the in-distribution set.
     pub fn same_source(&self, other: &OutSet) -> bool {
         match (self, other) {
             (OutSet::Dataset { data: a }, OutSet::Dataset { data: b }) => {
-                let builtin = |d: &DatasetSpec| d.kind == DatasetKind::BuiltinMnist;
-                let mnist = |d: &DatasetSpec| builtin(d) || d.kind == DatasetKind::Mnist;
-                if builtin(a) || builtin(b) {
-                    return mnist(a) && mnist(b);
-                }
                 let canonical = |p: &std::path::Path| {
                     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
                 };
-                canonical(&a.path) == canonical(&b.path)
+                let same_place = canonical(&a.path) == canonical(&b.path);
+                match (source::idx_signature(a), source::idx_signature(b)) {
+                    (Some(x), Some(y)) => x == y,
+                    // A folder that cannot be read (yet): by its place.
+                    _ if is_idx(a.kind) && is_idx(b.kind) => same_place,
+                    _ => a.kind == b.kind && same_place,
+                }
             }
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
         }
@@ -408,6 +410,14 @@ impl OutSet {
             other => Ok((other.load(image, count, held_out, seed)?, None)),
         }
     }
+}
+
+/// Whether `kind` is read from MNIST-style IDX files.
+fn is_idx(kind: DatasetKind) -> bool {
+    matches!(
+        kind,
+        DatasetKind::Mnist | DatasetKind::FashionMnist | DatasetKind::BuiltinMnist
+    )
 }
 
 /// Which split of a data set an out-of-distribution set reads.
@@ -696,23 +706,28 @@ mod tests {
         }
     }
 
-    /// One folder is one source whatever kind it is read as; the built-in MNIST is MNIST's;
-    /// other folders, and a data set against a synthetic set, are apart.
+    /// MNIST-style sets are one source when they hold the same images, whatever kind they are
+    /// read as and wherever they lie (the built-in subset is MNIST's); Fashion-MNIST is
+    /// another; other kinds go by their folder; a data set and a synthetic set are apart.
     #[test]
-    fn sources_are_the_same_by_folder_not_by_kind() {
+    fn sources_are_the_same_by_their_images() {
         let set = |text: &str| OutSet::parse(text).unwrap();
-        let here = env!("CARGO_MANIFEST_DIR");
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
         let builtin = OutSet::Dataset {
             data: DatasetSpec::new(DatasetKind::BuiltinMnist, ""),
         };
-        assert!(
-            set(&format!("mnist:{here}")).same_source(&set(&format!("fashion-mnist:{here}/.")))
-        );
-        assert!(set(&format!("mnist:{here}")).same_source(&builtin));
-        assert!(builtin.same_source(&set("mnist:/elsewhere")));
-        assert!(!builtin.same_source(&set(&format!("fashion-mnist:{here}"))));
-        assert!(!set(&format!("mnist:{here}")).same_source(&set(&format!("mnist:{here}/src"))));
-        assert!(!set(&format!("mnist:{here}")).same_source(&set("uniform")));
+        let mnist = set(&format!("mnist:{fixtures}/mnist"));
+        assert!(mnist.same_source(&set(&format!("fashion-mnist:{fixtures}/mnist/."))));
+        assert!(mnist.same_source(&builtin) && builtin.same_source(&mnist));
+        assert!(!builtin.same_source(&set(&format!("fashion-mnist:{fixtures}/fashion-mnist"))));
+        assert!(!mnist.same_source(&set(&format!("mnist:{fixtures}/fashion-mnist"))));
+        // Unreadable folders go by their place.
+        assert!(set("mnist:/no/such/a").same_source(&set("fashion-mnist:/no/such/a")));
+        assert!(!set("mnist:/no/such/a").same_source(&set("mnist:/no/such/b")));
+        let folder = format!("image-folder:{fixtures}");
+        assert!(set(&folder).same_source(&set(&folder)));
+        assert!(!set(&folder).same_source(&set(&format!("cifar10:{fixtures}"))));
+        assert!(!mnist.same_source(&set("uniform")));
         assert!(set("gaussian").same_source(&set("gaussian")));
     }
 
