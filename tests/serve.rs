@@ -24,6 +24,8 @@ fn agent() -> ureq::Agent {
 struct Answer {
     status: u16,
     retry_after: Option<String>,
+    /// The `Connection` header.
+    connection: Option<String>,
     json: serde_json::Value,
 }
 
@@ -31,14 +33,16 @@ struct Answer {
 fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
     let mut response = response.unwrap();
     let status = response.status().as_u16();
-    let retry_after =
-        (response.headers().get("retry-after")).map(|v| v.to_str().unwrap().to_string());
+    let header =
+        |name: &str| (response.headers().get(name)).map(|v| v.to_str().unwrap().to_string());
+    let (retry_after, connection) = (header("retry-after"), header("connection"));
     let text = response.body_mut().read_to_string().unwrap();
     let json =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
     Answer {
         status,
         retry_after,
+        connection,
         json,
     }
 }
@@ -57,10 +61,12 @@ fn post(agent: &ureq::Agent, url: &str, content_type: &str, body: &[u8]) -> Answ
 fn get(agent: &ureq::Agent, url: &str) -> Answer {
     answer(agent.get(url).call())
 }
-
+/// A refused request: this status, `Connection: close`, and an error naming each of `needles`.
 /// A refused request: this status and an error naming each of `needles`.
 fn assert_refused(a: &Answer, status: u16, needles: &[&str]) {
     assert_eq!(a.status, status, "{}", a.json);
+    // Refused perhaps before its body was read: the connection is not to be reused.
+    assert_eq!(a.connection.as_deref(), Some("close"), "{}", a.json);
     let error = a.json["error"]
         .as_str()
         .unwrap_or_else(|| panic!("{}", a.json));

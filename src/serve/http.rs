@@ -102,6 +102,12 @@ impl IntoResponse for Rejection {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        // A refusal may come before the request's body was read, and the server then closes
+        // the connection; saying so keeps a client from sending its next request on it (it
+        // met a closed socket, now and then, without an answer).
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
         response
     }
 }
