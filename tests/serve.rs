@@ -61,8 +61,8 @@ fn post(agent: &ureq::Agent, url: &str, content_type: &str, body: &[u8]) -> Answ
 fn get(agent: &ureq::Agent, url: &str) -> Answer {
     answer(agent.get(url).call())
 }
+
 /// A refused request: this status, `Connection: close`, and an error naming each of `needles`.
-/// A refused request: this status and an error naming each of `needles`.
 fn assert_refused(a: &Answer, status: u16, needles: &[&str]) {
     assert_eq!(a.status, status, "{}", a.json);
     // Refused perhaps before its body was read: the connection is not to be reused.
