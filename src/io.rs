@@ -286,6 +286,20 @@ pub fn read_maybe_gz(path: &Path) -> crate::Result<Vec<u8>> {
     gunzip_if_needed(raw).with_context(|| format!("{}: corrupt gzip stream", path.display()))
 }
 
+/// `raw` as a stream, gunzipped as it is read when it starts with the gzip magic: a file's
+/// beginning (a header, a first record) without reading or decompressing all of it.
+pub fn maybe_gz_reader<'a>(
+    raw: impl std::io::Read + 'a,
+) -> std::io::Result<Box<dyn std::io::Read + 'a>> {
+    use std::io::BufRead;
+    let mut reader = std::io::BufReader::new(raw);
+    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(match gzip {
+        true => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        false => Box::new(reader),
+    })
+}
+
 /// `bytes` (a digest) as lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

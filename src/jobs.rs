@@ -18,7 +18,9 @@ use std::sync::atomic::AtomicBool;
 /// What may happen to a run folder that already holds a run.
 fn existing_run(replace: bool) -> Existing {
     if replace {
-        Existing::Replace { marker: "run.json" }
+        Existing::Replace {
+            marker: crate::run::folder::DETECTOR_RUN_FILE,
+        }
     } else {
         Existing::Refuse
     }

@@ -103,18 +103,10 @@ fn parse_table(text: &[u8], label_column: Option<&str>, name: &str) -> crate::Re
 
 /// The header of a CSV file (raw or gzip), read without reading the rest of the file.
 fn header_of(path: &Path) -> crate::Result<csv::StringRecord> {
-    use std::io::{BufRead, BufReader};
     let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut reader = BufReader::new(file);
-    let gzip = reader
-        .fill_buf()
-        .with_context(|| format!("cannot read {}", path.display()))?
-        .starts_with(&[0x1f, 0x8b]);
-    let text: Box<dyn std::io::Read> = match gzip {
-        true => Box::new(flate2::read::MultiGzDecoder::new(reader)),
-        false => Box::new(reader),
-    };
+    let text = crate::io::maybe_gz_reader(file)
+        .with_context(|| format!("cannot read {}", path.display()))?;
     let name = path.display().to_string();
     let headers = (csv::Reader::from_reader(text).headers().cloned())
         .with_context(|| format!("{name}: cannot read the CSV header"))?;

@@ -145,19 +145,13 @@ pub fn load_split(dir: &Path, split: &str) -> crate::Result<LabelledSet> {
     )
 }
 
-/// The first `n` bytes (at most) of `raw`, gunzipped as they are read when it is gzip: a
-/// header and a first image without decompressing the whole file.
-pub fn leading_bytes(raw: impl std::io::Read, n: usize) -> std::io::Result<Vec<u8>> {
-    use std::io::{BufRead, Read};
-    let mut reader = std::io::BufReader::new(raw);
-    let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+/// The first `n` bytes (at most) of `raw`, gunzipped as they are read when it is gzip.
+fn leading_bytes(raw: impl std::io::Read, n: usize) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(n);
-    match gzip {
-        true => flate2::read::MultiGzDecoder::new(reader)
-            .take(n as u64)
-            .read_to_end(&mut out)?,
-        false => reader.take(n as u64).read_to_end(&mut out)?,
-    };
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(crate::io::maybe_gz_reader(raw)?, n as u64),
+        &mut out,
+    )?;
     Ok(out)
 }
 

@@ -529,7 +529,9 @@ pub fn train_until(
     // Absolute, so that `ood eval` reads the same files from any folder.
     request.data.data = request.data.data.clone().with_absolute_paths()?;
     let existing = if replace {
-        Existing::Replace { marker: "ood.json" }
+        Existing::Replace {
+            marker: crate::run::folder::OOD_RUN_FILE,
+        }
     } else {
         Existing::Refuse
     };
