@@ -75,6 +75,25 @@ fn assert_refused(a: &Answer, status: u16, needles: &[&str]) {
     }
 }
 
+/// A refusal read off a raw socket: this status line, `Connection: close`, and each of
+/// `needles` in the reply.
+#[track_caller]
+fn assert_raw_refused(reply: &str, status: u16, needles: &[&str]) {
+    assert!(
+        reply.starts_with(&format!("HTTP/1.1 {status} ")),
+        "expected {status}: {reply}"
+    );
+    assert!(
+        reply
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{reply}"
+    );
+    for n in needles {
+        assert!(reply.contains(n), "expected {n:?} in {reply}");
+    }
+}
+
 /// Send `head` (request line, headers and perhaps part of a body) on a new connection and read
 /// until a JSON error arrives or the connection closes.
 fn raw_request(address: &str, head: &str) -> String {
@@ -513,10 +532,7 @@ fn limits_answer_413_503_and_504() {
             2 << 20
         ),
     );
-    assert!(
-        reply.starts_with("HTTP/1.1 413") && reply.contains("1048576 bytes"),
-        "{reply}"
-    );
+    assert_raw_refused(&reply, 413, &["1048576 bytes"]);
     let wide = grey_png(image::GrayImage::new(100, 30));
     assert_refused(
         &post(&agent, &score_url("mnist-1"), "image/png", &wide),
@@ -540,10 +556,7 @@ fn limits_answer_413_503_and_504() {
         "POST /v1/models/breastw/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\n1,1"
     );
     let reply = raw_request(&address, &stalled);
-    assert!(
-        reply.starts_with("HTTP/1.1 504") && reply.contains("longer than 0.5 s"),
-        "{reply}"
-    );
+    assert_raw_refused(&reply, 504, &["longer than 0.5 s"]);
     // A bad percent-encoding in the model's name is a JSON 400 too.
     let reply = raw_request(
         &address,
@@ -551,10 +564,7 @@ fn limits_answer_413_503_and_504() {
             "POST /v1/models/%FF/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: 0\r\n\r\n"
         ),
     );
-    assert!(
-        reply.starts_with("HTTP/1.1 400") && reply.contains("\"error\""),
-        "{reply}"
-    );
+    assert_raw_refused(&reply, 400, &["\"error\""]);
 
     // Requests being read hold the intake: with room for one, a second waits for nothing: 503.
     let narrow = serve(&[&table_run], &["--max-in-flight", "1", "--timeout", "0.5"]);
@@ -575,7 +585,7 @@ fn limits_answer_413_503_and_504() {
     );
     assert_refused(&a, 503, &["as many requests"]);
     assert_eq!(a.retry_after.as_deref(), Some("1"));
-    assert!(holder.join().unwrap().starts_with("HTTP/1.1 504"));
+    assert_raw_refused(&holder.join().unwrap(), 504, &["longer than 0.5 s"]);
     let a = post(
         &agent,
         &format!("{}/v1/models/breastw/score", narrow.url),

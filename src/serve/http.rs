@@ -74,7 +74,7 @@ impl AppState {
 /// The server's routes.
 pub(super) fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.limits.max_body_bytes;
-    Router::new()
+    let router = Router::new()
         .route("/", get(page))
         .route("/healthz", get(health))
         .route("/v1/models", get(models))
@@ -87,7 +87,31 @@ pub(super) fn router(state: Arc<AppState>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .with_state(state);
+    answering_panics(router)
+}
+
+/// `router` with [`answer_panics`] around every route.
+fn answering_panics(router: Router) -> Router {
+    router.layer(axum::middleware::from_fn(answer_panics))
+}
+
+/// Run the rest of the request; a panic in it (a bug) becomes a JSON `500` instead of a
+/// connection dropped with no answer. The model threads and the decoding and drawing tasks
+/// catch their own panics; this covers the handlers' own code.
+async fn answer_panics(request: Request, next: axum::middleware::Next) -> Response {
+    use futures_util::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => Rejection::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server failed on this request",
+        )
+        .into_response(),
+    }
 }
 
 impl IntoResponse for Rejection {
@@ -683,4 +707,74 @@ fn draw_overlays(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A handler that panics gets a JSON 500 and a closed connection, not a dropped one.
+    #[test]
+    fn a_panicking_handler_is_answered_with_a_500() {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = Router::new()
+            .route(
+                "/bug",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("a bug in a handler");
+                    }
+                    "never"
+                }),
+            )
+            .route("/fine", get(|| async { "fine" }));
+        let router = answering_panics(router);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = runtime.spawn(super::super::listen::serve(
+            listener,
+            router,
+            Limits::default(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        // Reads until the server closes the connection (a 10 s limit, should it not).
+        let ask = |head: &str| {
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            write!(stream, "{head}\r\n").unwrap();
+            stream
+                .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut reply = String::new();
+            let _ = stream.read_to_string(&mut reply);
+            reply
+        };
+        let reply = ask("GET /bug HTTP/1.1\r\nHost: x\r\n");
+        assert!(reply.starts_with("HTTP/1.1 500"), "{reply}");
+        assert!(
+            reply.ends_with(r#"{"error":"the server failed on this request"}"#),
+            "{reply}"
+        );
+        assert!(
+            reply.to_ascii_lowercase().contains("connection: close"),
+            "{reply}"
+        );
+        // The server goes on answering.
+        let reply = ask("GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+        assert!(
+            reply.starts_with("HTTP/1.1 200") && reply.ends_with("fine"),
+            "{reply}"
+        );
+        stop.send(()).unwrap();
+        runtime.block_on(server).unwrap();
+    }
 }
