@@ -27,9 +27,10 @@
 //! up to a batch, in one forward pass, after waiting at most a few milliseconds for more — so
 //! that under load the server scores in batches as `oddity score` does, with the same scores
 //! (a model's scores do not depend on the batch they are in). Every bad request is a `4xx`
-//! with a JSON body `{"error": "…"}` naming the problem, and a failure of the server's own (a
-//! bug, a panic) a JSON `500`; only a request that is not HTTP/1 at all (a head hyper cannot
-//! parse, or one over its size limits) gets hyper's bare status with no body. The server reads only the run folders
+//! with a JSON body `{"error": "…"}` naming the problem, and a panic while answering a request
+//! (a bug) a JSON `500`; only a request head that hyper cannot parse or that exceeds its size
+//! limits gets hyper's bare `400`, `414` or `431` with no body (and a head that never completes,
+//! no answer: it is closed after the idle timeout). The server reads only the run folders
 //! it was given, at start (and, for an OOD run trained before runs stored their validation
 //! scores, the data set it was trained on).
 
