@@ -5,6 +5,7 @@
 
 pub mod bigan;
 pub mod dcgan;
+pub mod dense;
 pub mod dropout;
 pub mod ema;
 pub mod geometric;

@@ -245,7 +245,7 @@ impl WideResNet {
 
     /// The logits `[B, classes]` of `features`.
     pub fn logits(&self, features: Tensor<2>) -> Tensor<2> {
-        self.dense.forward(features)
+        crate::nn::dense::forward_batch_invariant(&self.dense, features)
     }
 
     /// The logits `[B, classes]`.

@@ -15,6 +15,7 @@
 //! over its map, the last one being the penultimate features: LeNet's pooled convolutions and
 //! its dense layer; the WRN's three groups and its final BN–ReLU.
 
+use crate::nn::dense::forward_batch_invariant;
 use crate::nn::init::component_rng;
 use crate::nn::{InitScheme, WideResNet, WrnStyle, initialise, wide_resnet};
 use anyhow::ensure;
@@ -258,7 +259,8 @@ impl LeNet {
         let h1 = self.pool.forward(relu(self.conv1.forward(x)));
         let h2 = self.pool.forward(relu(self.conv2.forward(h1.clone())));
         let b = h2.dims()[0];
-        let penultimate = relu(self.fc1.forward(h2.clone().reshape([b as i32, -1])));
+        let flat = h2.clone().reshape([b as i32, -1]);
+        let penultimate = relu(forward_batch_invariant(&self.fc1, flat));
         vec![pooled(&h1), pooled(&h2), penultimate]
     }
 }
@@ -344,7 +346,7 @@ impl Classifier {
     /// The logits `[B, classes]` of the penultimate features.
     pub fn head(&self, penultimate: Tensor<2>) -> Tensor<2> {
         match (&self.network.lenet, &self.network.wrn) {
-            (Some(lenet), _) => lenet.fc2.forward(penultimate),
+            (Some(lenet), _) => forward_batch_invariant(&lenet.fc2, penultimate),
             (None, Some(wrn)) => wrn.logits(penultimate),
             (None, None) => unreachable!("a classifier network is built with one family"),
         }
@@ -420,6 +422,44 @@ mod tests {
         let norm = Normalisation::fit(&rgb, [3, 2, 2]);
         assert_eq!(norm.mean, [1.0, 0.5, 0.5]);
         assert_eq!(norm.std, [1e-6, 0.5, 0.5]);
+    }
+
+    /// An image's stages and logits have the same bits scored alone, in a pair, or 37th of 100
+    /// (they differed in the last digits alone: LeNet's 3 136-wide dense layer).
+    #[test]
+    fn an_image_scores_the_same_alone_and_in_any_batch() {
+        let device = Device::flex();
+        let config = ClassifierConfig::default_for([1, 28, 28]);
+        let values: Vec<f32> = (0..100 * 784)
+            .map(|i| ((i * 7919) % 997) as f32 / 996.0)
+            .collect();
+        let norm = Normalisation::fit(&values, [1, 28, 28]);
+        let classifier = Classifier::new(&config, [1, 28, 28], 10, norm, &device, 3).unwrap();
+        let outputs = |images: &[f32]| {
+            let x = classifier.images(images, &device);
+            let mut all = classifier.stages(x.clone());
+            all.push(classifier.logits(x));
+            all.into_iter()
+                .map(|t| {
+                    let [b, d] = t.dims();
+                    let v = t.into_data().try_into_vec::<f32>().unwrap();
+                    (b, d, v.into_iter().map(f32::to_bits).collect::<Vec<_>>())
+                })
+                .collect::<Vec<_>>()
+        };
+        let image = |i: usize| &values[i * 784..(i + 1) * 784];
+        let last_row = |(b, d, v): &(usize, usize, Vec<u32>)| v[(b - 1) * d..b * d].to_vec();
+        let in_hundred: Vec<Vec<u32>> = outputs(&values)
+            .into_iter()
+            .map(|(_, d, v)| v[36 * d..37 * d].to_vec())
+            .collect();
+        let alone: Vec<Vec<u32>> = outputs(image(36)).iter().map(last_row).collect();
+        let pair: Vec<Vec<u32>> = outputs(&[image(5), image(36)].concat())
+            .iter()
+            .map(last_row)
+            .collect();
+        assert_eq!(alone, in_hundred);
+        assert_eq!(pair, in_hundred);
     }
 
     /// Overrides replace the defaults by name; unknown names and bad values are refused.
