@@ -90,9 +90,10 @@ impl Calibration {
         (bound >= 1.0).then(|| (bound as usize - 1).min(n - 1))
     }
 
-    /// The fewest calibration samples for which `alpha` can flag anything.
+    /// The fewest calibration samples for which `alpha` can flag anything (`usize::MAX` for a
+    /// rate too small for any count).
     pub fn samples_needed(alpha: f64) -> usize {
-        ((1.0 / alpha) * (1.0 - 1e-12)).ceil() as usize - 1
+        (((1.0 / alpha) * (1.0 - 1e-12)).ceil() as usize).saturating_sub(1)
     }
 
     /// The score threshold equivalent to flagging `p ≤ alpha`: a score `s` has `p(s) ≤ alpha`
@@ -102,9 +103,10 @@ impl Calibration {
         check_alpha(alpha)?;
         let Some(k) = self.max_count(alpha) else {
             anyhow::bail!(
-                "a false-alarm rate of {alpha} needs at least {} normal validation samples to \
-                 flag anything, and the run has {}; raise the rate or the validation fraction",
-                Self::samples_needed(alpha),
+                "a false-alarm rate of {} needs {} normal validation samples to flag \
+                 anything, and the run has {}; raise the rate or the validation fraction",
+                rate_text(alpha),
+                samples_needed_text(alpha),
                 self.sorted.len()
             );
         };
@@ -155,15 +157,53 @@ pub fn realised_rates(
 pub fn check_alpha(alpha: f64) -> crate::Result<()> {
     ensure!(
         alpha.is_finite() && alpha > 0.0 && alpha < 1.0,
-        "false-alarm rate {alpha} must be within (0, 1), e.g. 0.01 for 1 %"
+        "false-alarm rate {} must be within (0, 1), e.g. 0.01 for 1 %",
+        rate_text(alpha)
     );
     Ok(())
+}
+
+/// A rate as a message writes it: plainly down to 1e-4 (`0.01`), in scientific notation
+/// beyond (`1e-300`, which plainly runs to three hundred digits).
+pub fn rate_text(alpha: f64) -> String {
+    if alpha.is_finite() && alpha != 0.0 && !(1e-4..1e6).contains(&alpha.abs()) {
+        format!("{alpha:e}")
+    } else {
+        format!("{alpha}")
+    }
+}
+
+/// [`Calibration::samples_needed`] as a message writes it: "at least" the count, or "more
+/// than 10^15" where no run could hold that many samples (and the count would saturate).
+pub fn samples_needed_text(alpha: f64) -> String {
+    const BEYOND_ANY_RUN: usize = 1_000_000_000_000_000;
+    match Calibration::samples_needed(alpha) {
+        needed if needed <= BEYOND_ANY_RUN => format!("at least {needed}"),
+        _ => "more than 10^15".to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn tiny_rates_read_plainly_in_messages() {
+        assert_eq!(rate_text(0.01), "0.01");
+        assert_eq!(rate_text(0.0001), "0.0001");
+        assert_eq!(rate_text(1e-300), "1e-300");
+        assert_eq!(rate_text(2e300), "2e300");
+        assert_eq!(samples_needed_text(0.01), "at least 99");
+        assert_eq!(samples_needed_text(1e-300), "more than 10^15");
+        assert_eq!(samples_needed_text(5e-324), "more than 10^15");
+        let c = Calibration::new(&[0.3, 0.1, 0.2]).unwrap();
+        let message = c.threshold(1e-300).unwrap_err().to_string();
+        assert!(
+            message.contains("rate of 1e-300 needs more than 10^15") && message.len() < 200,
+            "{message}"
+        );
+    }
 
     #[test]
     fn p_values_count_calibration_scores_at_or_above() {

@@ -351,6 +351,83 @@ fn serves_scores_equal_to_batch_scoring_and_refuses_bad_requests() {
         415,
         &["Content-Type"],
     );
+    // A Content-Type that names no media type, two of them, a compressed body: each named.
+    assert_refused(
+        &post(&agent, &score_url("breastw"), ";;;", b"1,2"),
+        415,
+        &["\";;;\""],
+    );
+    let address = url.strip_prefix("http://").unwrap();
+    let reply = raw_request(
+        address,
+        &format!(
+            "POST /v1/models/breastw/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\n\
+             Content-Type: application/json\r\nContent-Length: 3\r\n\r\n1,2"
+        ),
+    );
+    assert_raw_refused(&reply, 415, &["more than one Content-Type"]);
+    assert_refused(
+        &answer(
+            agent
+                .post(&score_url("breastw"))
+                .header("Content-Type", "application/json")
+                .header("Content-Encoding", "gzip")
+                .send(rows_body.as_bytes()),
+        ),
+        415,
+        &["Content-Encoding \"gzip\"", "uncompressed"],
+    );
+    // A byte-order mark before JSON is skipped, as before CSV.
+    let with_mark = [&b"\xef\xbb\xbf"[..], rows_body.as_bytes()].concat();
+    let a = post(
+        &agent,
+        &score_url("breastw"),
+        "application/json",
+        &with_mark,
+    );
+    assert_eq!(a.status, 200, "{}", a.json);
+    let score = a.json["results"][0]["score"].as_f64().unwrap();
+    assert!(
+        close(score, row_scores[0] as f64),
+        "{score} vs {}",
+        row_scores[0]
+    );
+    // Arrays nested in a row are a wrong shape, not more rows than the limit.
+    let nested = format!("{{\"rows\": {}1{}}}", "[".repeat(300), "]".repeat(300));
+    let a = post(
+        &agent,
+        &score_url("breastw"),
+        "application/json",
+        nested.as_bytes(),
+    );
+    assert_refused(&a, 400, &["{\"rows\": [[x1, x2, …], …]}"]);
+    // A value far outside the training range overflows the score: named, counting from 1.
+    let mut huge = rows.sample(0).iter().map(|&v| v as f64).collect::<Vec<_>>();
+    huge[0] = 3e38;
+    let a = post(
+        &agent,
+        &score_url("breastw"),
+        "application/json",
+        serde_json::json!({ "rows": [rows.sample(1).iter().map(|&v| v as f64).collect::<Vec<_>>(), huge] })
+            .to_string()
+            .as_bytes(),
+    );
+    assert_refused(
+        &a,
+        422,
+        &["sample 2 of 2", "far outside the training data's range"],
+    );
+    // A CSV body of one line with no number: read as a header, and said so.
+    assert_refused(
+        &post(
+            &agent,
+            &score_url("breastw"),
+            "text/csv",
+            b"5;1;1;1;2;1;3;1;1\n",
+        ),
+        400,
+        &["\"5;1;1;1;2;1;3;1;1\"", "read as a header"],
+    );
     assert_refused(
         &post(
             &agent,
@@ -490,9 +567,9 @@ fn serves_scores_equal_to_batch_scoring_and_refuses_bad_requests() {
     }
     let models = get(&agent, &format!("{url}/v1/models")).json;
     let served = |m: usize, key: &str| models["models"][m]["served"][key].as_u64().unwrap();
-    // Every request before the load (5 row requests, 3 image ones, 2 CSV ones with header=)
-    // and every one of it.
-    assert_eq!(served(0, "requests"), 3 + 2 + 1200);
+    // Every request before the load (5 row requests, 2 more — the JSON after a byte-order mark
+    // and the row that overflows —, 3 image ones, 2 CSV ones with header=) and every one of it.
+    assert_eq!(served(0, "requests"), 3 + 2 + 2 + 1200);
     assert_eq!(served(1, "requests"), 2 + 400);
     // Concurrent requests were scored together.
     assert!(served(0, "batches") < served(0, "requests"), "{models}");
@@ -501,7 +578,7 @@ fn serves_scores_equal_to_batch_scoring_and_refuses_bad_requests() {
 }
 
 #[test]
-fn limits_answer_413_503_and_504() {
+fn limits_answer_408_413_and_503() {
     let dir = temp_dir("serve-limits");
     let (table_run, image_run) = train_runs(&dir);
     let server = serve(
@@ -551,12 +628,12 @@ fn limits_answer_413_503_and_504() {
         &["more than 8 rows", "at most 8"],
     );
 
-    // A body that stalls is cut off at the request timeout.
+    // A body that stalls is cut off at the request timeout: the client's delay, 408.
     let stalled = format!(
         "POST /v1/models/breastw/score HTTP/1.1\r\nHost: {address}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\n1,1"
     );
     let reply = raw_request(&address, &stalled);
-    assert_raw_refused(&reply, 504, &["longer than 0.5 s"]);
+    assert_raw_refused(&reply, 408, &["had not all arrived after 0.5 s"]);
     // A bad percent-encoding in the model's name is a JSON 400 too.
     let reply = raw_request(
         &address,
@@ -585,7 +662,7 @@ fn limits_answer_413_503_and_504() {
     );
     assert_refused(&a, 503, &["as many requests"]);
     assert_eq!(a.retry_after.as_deref(), Some("1"));
-    assert_raw_refused(&holder.join().unwrap(), 504, &["longer than 0.5 s"]);
+    assert_raw_refused(&holder.join().unwrap(), 408, &["had not all arrived"]);
     let a = post(
         &agent,
         &format!("{}/v1/models/breastw/score", narrow.url),

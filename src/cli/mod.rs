@@ -429,7 +429,7 @@ struct ServeArgs {
     /// Milliseconds a model waits for more requests to batch with the first.
     #[arg(long, default_value_t = 2)]
     max_wait_ms: u64,
-    /// Seconds a request may take before it is answered 504.
+    /// Seconds a request may take before it is answered 408 (its body has not all arrived) or 504.
     #[arg(long, default_value_t = 60.0)]
     timeout: f64,
     /// Connections open at once; more wait to be accepted (at most 65 536).

@@ -20,7 +20,7 @@
 
 use super::data::{self, Images, InDistribution, OutSet};
 use super::{OodRun, predicted_classes, score_images};
-use crate::conformal::{Calibration, check_alpha};
+use crate::conformal::{Calibration, check_alpha, rate_text, samples_needed_text};
 use crate::io::csv_cell;
 use anyhow::{Context, ensure};
 use std::path::{Path, PathBuf};
@@ -117,12 +117,12 @@ pub fn check_choice(
         names.join(", ")
     );
     check_alpha(false_alarm_rate).context("false-alarm rate")?;
-    let needed = Calibration::samples_needed(false_alarm_rate);
     ensure!(
-        validation >= needed,
-        "a false-alarm rate of {false_alarm_rate} needs at least {needed} validation images to \
-         flag anything, and the run holds out {validation}; raise the rate or train with more \
-         --validation"
+        validation >= Calibration::samples_needed(false_alarm_rate),
+        "a false-alarm rate of {} needs {} validation images to flag anything, and the run \
+         holds out {validation}; raise the rate or train with more --validation",
+        rate_text(false_alarm_rate),
+        samples_needed_text(false_alarm_rate)
     );
     Ok(())
 }

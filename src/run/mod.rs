@@ -731,12 +731,14 @@ fn fit_threshold(
 /// before training, not after.
 fn check_calibration_size(rule: &ThresholdRule, validation_samples: usize) -> crate::Result<()> {
     if let ThresholdRule::FalseAlarmRate { alpha } = *rule {
-        let needed = crate::conformal::Calibration::samples_needed(alpha);
+        use crate::conformal::{Calibration, rate_text, samples_needed_text};
+        let rate = rate_text(alpha);
         ensure!(
-            validation_samples >= needed,
-            "a false-alarm rate of {alpha} (--false-alarm-rate {alpha}, or --threshold \
-             far:{alpha}) needs at least {needed} normal validation samples to flag anything, \
-             and the split has {validation_samples}; raise the rate or --validation-fraction"
+            validation_samples >= Calibration::samples_needed(alpha),
+            "a false-alarm rate of {rate} (--false-alarm-rate {rate}, or --threshold \
+             far:{rate}) needs {} normal validation samples to flag anything, and the split \
+             has {validation_samples}; raise the rate or --validation-fraction",
+            samples_needed_text(alpha)
         );
     }
     Ok(())

@@ -39,8 +39,11 @@ pub fn per_sample(
     }
     if let Some(i) = out.iter().position(|v| !v.is_finite()) {
         bail!(
-            "the model produced a non-finite score for sample {i} (its weights or outputs \
-             overflowed: often a diverged training, where a smaller learning_rate helps)"
+            "the model produced a non-finite score for sample {} of {} (counting from 1): a \
+             value of it far outside the training data's range, or weights that overflowed in a \
+             diverged training (where a smaller learning_rate helps)",
+            i + 1,
+            out.len()
         );
     }
     Ok(out)

@@ -250,12 +250,14 @@ async fn score(
         ))
     })?;
     let timeout = state.limits.timeout;
-    match tokio::time::timeout(timeout, score_within(state, name, query, request)).await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let answer = score_within(state, name, query, request, deadline);
+    match tokio::time::timeout_at(deadline, answer).await {
         Ok(answer) => answer.map(Json),
         Err(_) => Err(Rejection::new(
             StatusCode::GATEWAY_TIMEOUT,
             format!(
-                "the request took longer than {} s; try fewer items",
+                "the request took longer than {} s to score; try fewer items",
                 timeout.as_secs_f64()
             ),
         )),
@@ -267,21 +269,25 @@ async fn score_within(
     name: String,
     query: ScoreQuery,
     request: Request,
+    deadline: tokio::time::Instant,
 ) -> Result<Answered, Rejection> {
     let served = state.models.get(&name).ok_or_else(|| {
+        // A name of any length comes back shortened, not echoed whole.
+        let shown: String = name.chars().take(100).collect();
+        let cut = if shown.len() < name.len() { "…" } else { "" };
         Rejection::new(
             StatusCode::NOT_FOUND,
             format!(
-                "no model {name:?}; GET /v1/models lists them ({})",
+                "no model {shown:?}{cut}; GET /v1/models lists them ({})",
                 state.models.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
         )
     })?;
     match served {
-        Served::Detector(model) => detect(&state, model, query, request)
+        Served::Detector(model) => detect(&state, model, query, request, deadline)
             .await
             .map(Answered::Detector),
-        Served::Classifier(model) => classify(&state, model, query, request)
+        Served::Classifier(model) => classify(&state, model, query, request, deadline)
             .await
             .map(Answered::Classifier),
     }
@@ -294,6 +300,7 @@ async fn detect(
     model: &ServedModel,
     query: ScoreQuery,
     request: Request,
+    deadline: tokio::time::Instant,
 ) -> Result<ScoreAnswer, Rejection> {
     let name = &model.name;
     if query.score.is_some() {
@@ -309,7 +316,7 @@ async fn detect(
         )));
     }
     let kind = body_kind(&request, model.info.data == "image")?;
-    let (input, header, permit) = read_body(state, request, kind, query.header).await?;
+    let (input, header, permit) = read_body(state, request, kind, query.header, deadline).await?;
     // The columns are checked before any row is decoded.
     if let (Some(expected), Some(found)) = (&model.info.feature_names, &header) {
         crate::data::csv_table::check_same_columns(expected, found, "the CSV body")
@@ -366,6 +373,7 @@ async fn classify(
     model: &ServedClassifier,
     query: ScoreQuery,
     request: Request,
+    deadline: tokio::time::Instant,
 ) -> Result<ClassifyAnswer, Rejection> {
     let name = &model.name;
     if query.overlay {
@@ -389,7 +397,7 @@ async fn classify(
         )
     })?;
     let kind = body_kind(&request, true)?;
-    let (input, _, permit) = read_body(state, request, kind, query.header).await?;
+    let (input, _, permit) = read_body(state, request, kind, query.header, deadline).await?;
     let shape = model.info.input;
     let mut values = decode(state, input, shape, Fitting::AsImageFolder, &permit).await?;
     crate::ood::data::to_unit(&mut values, "the request")
@@ -437,12 +445,15 @@ async fn classify(
 type Permit = Arc<tokio::sync::OwnedSemaphorePermit>;
 
 /// Read a request's body (with a CSV body's header names) under one of the server's intake
-/// permits, returned: the request holds it while it decodes and draws, too.
+/// permits, returned: the request holds it while it decodes and draws, too. A body not all
+/// arrived by the request's `deadline` is the client's delay: `408`, not the `504` of a
+/// request that took too long to score.
 async fn read_body(
     state: &AppState,
     request: Request,
     kind: BodyKind,
     csv_header: Option<bool>,
+    deadline: tokio::time::Instant,
 ) -> Result<(ScoreInput, Option<Vec<String>>, Permit), Rejection> {
     if csv_header.is_some() && kind != BodyKind::Csv {
         return Err(Rejection::bad(
@@ -460,7 +471,19 @@ async fn read_body(
             "the server is reading as many requests as it takes at once; retry shortly",
         )
     })?);
-    let (input, header) = read_input(request, kind, csv_header, &state.limits).await?;
+    let reading = read_input(request, kind, csv_header, &state.limits);
+    // This deadline is the one `score` waits for, polled first when both pass.
+    let (input, header) = tokio::time::timeout_at(deadline, reading)
+        .await
+        .map_err(|_| {
+            Rejection::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request's body had not all arrived after {} s",
+                    state.limits.timeout.as_secs_f64()
+                ),
+            )
+        })??;
     Ok((input, header, permit))
 }
 
@@ -544,36 +567,41 @@ enum BodyKind {
     Csv,
 }
 
-/// The body's kind from its content type, refused (415) when unknown or not what the model
-/// scores — before any of the body is read.
+/// The body's kind from its content type, refused (415) when unknown, ambiguous, compressed
+/// or not what the model scores — before any of the body is read.
 fn body_kind(request: &Request, image_model: bool) -> Result<BodyKind, Rejection> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    let kind = match essence {
+    const KINDS: &str =
+        "send image/png, image/jpeg, multipart/form-data, application/json or text/csv";
+    let unsupported = |message: String| Rejection::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
+    let headers = request.headers();
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        let encoding = String::from_utf8_lossy(encoding.as_bytes());
+        if !encoding.trim().eq_ignore_ascii_case("identity") {
+            return Err(unsupported(format!(
+                "Content-Encoding {encoding:?} is not accepted: send the body uncompressed"
+            )));
+        }
+    }
+    let mut content_types = headers.get_all(header::CONTENT_TYPE).iter();
+    let content_type = match (content_types.next(), content_types.next()) {
+        (None, _) => return Err(unsupported(format!("no Content-Type; {KINDS}"))),
+        (Some(_), Some(_)) => {
+            return Err(unsupported(format!(
+                "more than one Content-Type header; send one: {}",
+                &KINDS["send ".len()..]
+            )));
+        }
+        (Some(value), None) => String::from_utf8_lossy(value.as_bytes()).to_ascii_lowercase(),
+    };
+    let kind = match content_type.split(';').next().unwrap_or("").trim() {
         "image/png" | "image/jpeg" => BodyKind::Image,
         "multipart/form-data" => BodyKind::Multipart,
         "application/json" => BodyKind::Json,
         "text/csv" => BodyKind::Csv,
-        "" => {
-            return Err(Rejection::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "no Content-Type; send image/png, image/jpeg, multipart/form-data, \
-                 application/json or text/csv",
-            ));
-        }
-        other => {
-            return Err(Rejection::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                format!(
-                    "Content-Type {other:?} is not scored; send image/png, image/jpeg, \
-                     multipart/form-data, application/json or text/csv"
-                ),
-            ));
+        _ => {
+            return Err(unsupported(format!(
+                "Content-Type {content_type:?} is not scored; {KINDS}"
+            )));
         }
     };
     let images = matches!(kind, BodyKind::Image | BodyKind::Multipart);
@@ -727,6 +755,8 @@ mod tests {
             .unwrap();
         let address = listener.local_addr().unwrap();
         let router = Router::new()
+            // A handler must return a response type, so the panic sits behind a condition
+            // the compiler cannot see through (a bare `panic!()` body has type `!`).
             .route(
                 "/bug",
                 get(|| async {
@@ -736,10 +766,16 @@ mod tests {
                     "never"
                 }),
             )
-            .route("/fine", get(|| async { "fine" }));
+            .route("/fine", get(|| async { "fine" }))
+            .fallback(|| async {
+                if std::hint::black_box(true) {
+                    panic!("a bug in the fallback");
+                }
+                "never"
+            });
         let router = answering_panics(router);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = runtime.spawn(super::super::listen::serve(
+        let server = runtime.spawn(crate::serve::listen::serve(
             listener,
             router,
             Limits::default(),
@@ -758,16 +794,18 @@ mod tests {
             let _ = stream.read_to_string(&mut reply);
             reply
         };
-        let reply = ask("GET /bug HTTP/1.1\r\nHost: x\r\n");
-        assert!(reply.starts_with("HTTP/1.1 500"), "{reply}");
-        assert!(
-            reply.ends_with(r#"{"error":"the server failed on this request"}"#),
-            "{reply}"
-        );
-        assert!(
-            reply.to_ascii_lowercase().contains("connection: close"),
-            "{reply}"
-        );
+        for path in ["/bug", "/no-such-route"] {
+            let reply = ask(&format!("GET {path} HTTP/1.1\r\nHost: x\r\n"));
+            assert!(reply.starts_with("HTTP/1.1 500"), "{path}: {reply}");
+            assert!(
+                reply.ends_with(r#"{"error":"the server failed on this request"}"#),
+                "{path}: {reply}"
+            );
+            assert!(
+                reply.to_ascii_lowercase().contains("connection: close"),
+                "{path}: {reply}"
+            );
+        }
         // The server goes on answering.
         let reply = ask("GET /fine HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
         assert!(

@@ -181,10 +181,15 @@ fn image_size(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Rejection> {
             "not a PNG or JPEG image",
         ));
     }
-    let (w, h) = reader
-        .into_dimensions()
-        .map_err(|e| Rejection::bad(format!("cannot read its size: {e}")))?;
     let side = limits.max_image_side;
+    let (w, h) = reader.into_dimensions().map_err(|e| match e {
+        // The decoder's own guard against a header declaring a huge image.
+        image::ImageError::Limits(_) => Rejection::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("its header declares a size past the decoder's limits; each side must be within 1–{side}"),
+        ),
+        e => Rejection::bad(format!("cannot read its size: {e}")),
+    })?;
     if w > side || h > side || w == 0 || h == 0 {
         return Err(Rejection::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -265,8 +270,9 @@ fn too_many_rows(max_items: usize) -> Rejection {
 /// Rows from `{"rows": [[x1, x2, …], …]}`, at most `max_items` of them (counted before the
 /// body is parsed).
 pub fn rows_from_json(body: &[u8], max_items: usize) -> Result<Vec<Vec<f64>>, Rejection> {
-    // Every row opens a bracket, and so does the list of rows.
-    if body.iter().filter(|&&b| b == b'[').count() > max_items + 1 {
+    // A byte-order mark is not JSON, but editors write one.
+    let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
+    if json_rows(body) > max_items {
         return Err(too_many_rows(max_items));
     }
     #[derive(serde::Deserialize)]
@@ -281,6 +287,36 @@ pub fn rows_from_json(body: &[u8], max_items: usize) -> Result<Vec<Vec<f64>>, Re
                 "the JSON body must be {{\"rows\": [[x1, x2, …], …]}} of numbers: {e}"
             ))
         })
+}
+
+/// How many rows a JSON body `{"rows": [[…], …]}` holds, counted before it is parsed (so that a
+/// body of many tiny rows is refused before it is held as vectors): the arrays opened two levels
+/// down (in the object, in its list), strings skipped. Deeper arrays are not rows; the parser
+/// refuses them.
+fn json_rows(body: &[u8]) -> usize {
+    let (mut depth, mut rows) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                rows += usize::from(b == b'[' && depth == 2);
+                depth += 1;
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    rows
 }
 
 /// Rows from CSV text: one row per line, numbers separated by commas. The first line is a
@@ -301,6 +337,8 @@ pub fn rows_from_csv(
     let mut rows = Vec::new();
     let mut names = None;
     let mut first = true;
+    // A first line taken for a header because no cell of it is a number: named if it was all.
+    let mut guessed_header = None;
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -310,7 +348,10 @@ pub fn rows_from_csv(
         if std::mem::take(&mut first) {
             let skip = match header {
                 Some(header) => header,
-                None if cells.iter().all(Result::is_err) => true,
+                None if cells.iter().all(Result::is_err) => {
+                    guessed_header = Some(line);
+                    true
+                }
                 None if are_column_numbers(line) => {
                     return Err(Rejection::bad(format!(
                         "CSV line {}: {line:?} may be a header of column numbers or a row: \
@@ -338,6 +379,12 @@ pub fn rows_from_csv(
                 )));
             }
         }
+    }
+    if let (true, Some(line)) = (rows.is_empty(), guessed_header) {
+        return Err(Rejection::bad(format!(
+            "the CSV body's one line, {line:?}, was read as a header (no cell of it is a number; \
+             cells are separated by commas) and no row follows"
+        )));
     }
     Ok((rows, names))
 }
@@ -382,6 +429,22 @@ mod tests {
         width: 28,
     };
 
+    /// PNG's chunk checksum (CRC-32, as zlib's), to write a header by hand.
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in bytes {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 == 1 {
+                    (c >> 1) ^ 0xEDB8_8320
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+
     #[test]
     fn images_are_decoded_fitted_and_limited() {
         let limits = Limits::default();
@@ -408,6 +471,16 @@ mod tests {
             e.message.starts_with("image 1:") && e.message.contains("56×40"),
             "{e:?}"
         );
+        // A header declaring a side past the decoder's own memory guard: the same 413.
+        let mut vast = png(28, 28, 3);
+        vast[16..20].copy_from_slice(&i32::MAX.to_be_bytes());
+        let crc = crc32(&vast[12..29]);
+        vast[29..33].copy_from_slice(&crc.to_be_bytes());
+        let e = ScoreInput::Images(vec![vast])
+            .to_values(MNIST, &limits)
+            .unwrap_err();
+        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE, "{e:?}");
+        assert!(e.message.contains("1–4096"), "{e:?}");
         let e = ScoreInput::Images(vec![b"GIF89a....".to_vec()])
             .to_values(MNIST, &limits)
             .unwrap_err();
@@ -517,6 +590,20 @@ mod tests {
         assert_eq!(rows_from_json(json, 3).unwrap().len(), 3);
         let e = rows_from_json(json, 2).unwrap_err();
         assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
+        // Rows are the arrays in the list: not deeper ones, not brackets in strings.
+        assert_eq!(json_rows(br#"{"rows": [[1, [2]], [[3]]], "a[": "]["}"#), 2);
+        let nested = format!("{{\"rows\": [{}1{}]}}", "[".repeat(50), "]".repeat(50));
+        let e = rows_from_json(nested.as_bytes(), 2).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST, "{}", e.message);
+        let marked = "\u{feff}{\"rows\": [[1]]}";
+        assert_eq!(
+            rows_from_json(marked.as_bytes(), 2).unwrap(),
+            vec![vec![1.0]]
+        );
+        // One line with no number is taken for a header, and said so when no row follows.
+        let e = rows_from_csv(b"5;1;1\n", 9, None).unwrap_err();
+        assert!(e.message.contains("read as a header"), "{}", e.message);
+        assert!(rows_from_csv(b"a,b\n", 9, Some(true)).unwrap().0.is_empty());
         let e = ScoreInput::Rows(vec![vec![1.0, 2.0, 3.0], vec![1.0, 2.0]])
             .to_values(table, &limits)
             .unwrap_err();
