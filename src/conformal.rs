@@ -90,8 +90,8 @@ impl Calibration {
         (bound >= 1.0).then(|| (bound as usize - 1).min(n - 1))
     }
 
-    /// The fewest calibration samples for which `alpha` can flag anything (`usize::MAX` for a
-    /// rate too small for any count).
+    /// The fewest calibration samples for which `alpha` can flag anything (saturated near
+    /// `usize::MAX` for a rate too small for any count).
     pub fn samples_needed(alpha: f64) -> usize {
         (((1.0 / alpha) * (1.0 - 1e-12)).ceil() as usize).saturating_sub(1)
     }

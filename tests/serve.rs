@@ -402,13 +402,14 @@ fn serves_scores_equal_to_batch_scoring_and_refuses_bad_requests() {
     );
     assert_refused(&a, 400, &["{\"rows\": [[x1, x2, …], …]}"]);
     // A value far outside the training range overflows the score: named, counting from 1.
-    let mut huge = rows.sample(0).iter().map(|&v| v as f64).collect::<Vec<_>>();
+    let row = |i: usize| rows.sample(i).iter().map(|&v| v as f64).collect::<Vec<_>>();
+    let mut huge = row(0);
     huge[0] = 3e38;
     let a = post(
         &agent,
         &score_url("breastw"),
         "application/json",
-        serde_json::json!({ "rows": [rows.sample(1).iter().map(|&v| v as f64).collect::<Vec<_>>(), huge] })
+        serde_json::json!({ "rows": [row(1), huge] })
             .to_string()
             .as_bytes(),
     );

@@ -4,30 +4,37 @@
 //! Why: the CPU backend's matrix product (the `gemm` crate under burn-flex) sums the `K`
 //! input terms of an output in one of three orders, chosen by the batch's size: one running
 //! sum for a single row (its matrix-vector path), chunks of at most 512 while both the rows
-//! and the outputs number at most 64, and chunks sized by the L1 cache otherwise. Where `K`
-//! is over 512 (LeNet's 3 136 features, a wide WRN's 640) the three orders round differently,
-//! so a sample scored alone differed from the same sample in a batch (relative 1e-7 to 1e-6):
-//! the server, which batches whatever requests are waiting, and `oddity ood score` on a folder
-//! whose last chunk holds one image gave slightly other scores for the same image. Padding
-//! the input to at least [`MIN_ROWS`] rows always takes the third order, in which a row's sum
-//! depends on `K` and the machine only.
+//! and the outputs number at most 64 (its small-size path), and chunks sized by the L1 cache
+//! otherwise. Where `K` is over 512 (LeNet's 3 136 features, a wide WRN's 640) the orders round
+//! differently, so a sample scored alone differed from the same sample in a batch (relative
+//! 1e-7 to 1e-6): the server, which batches whatever requests are waiting, and `oddity ood
+//! score` on a folder whose last chunk holds one image gave slightly other scores for the same
+//! image. Padding the input with zero rows always takes the third order, in which a row's sum
+//! depends on `K` and the machine only: to 2 rows where the layer has more than 64 outputs
+//! (the small-size path is closed to it at any batch), to [`MIN_ROWS`] otherwise.
 
 use burn::nn::Linear;
 use burn::prelude::*;
 
-/// Rows below which a dense layer's input is padded with zero rows: more than the 64 of the
-/// matrix product's small-size path.
-pub const MIN_ROWS: usize = 65;
+/// Rows a layer of at most [`SMALL_SIDE`] outputs gets: more than the matrix product's
+/// small-size path takes.
+pub const MIN_ROWS: usize = SMALL_SIDE + 1;
+
+/// The largest side (rows, outputs) of the matrix product's small-size path.
+const SMALL_SIDE: usize = 64;
 
 /// `layer` applied to `x` `[B, D_in]` → `[B, D_out]`, each row's bits independent of `B` and of
-/// the other rows (zero rows pad a batch under [`MIN_ROWS`]; their outputs are dropped, so they
-/// take no part in gradients either).
+/// the other rows (zero rows pad a small batch; their outputs are dropped, so they take no
+/// part in gradients either).
 pub fn forward_batch_invariant(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
     let [rows, features] = x.dims();
-    if rows >= MIN_ROWS || rows == 0 {
+    let outputs = layer.weight.dims()[1];
+    // burn keeps the weight as [D_in, D_out]; the product's own "rows" are then the outputs.
+    let min_rows = if outputs > SMALL_SIDE { 2 } else { MIN_ROWS };
+    if rows >= min_rows || rows == 0 {
         return layer.forward(x);
     }
-    let padding = Tensor::zeros([MIN_ROWS - rows, features], &x.device());
+    let padding = Tensor::zeros([min_rows - rows, features], &x.device());
     layer
         .forward(Tensor::cat(vec![x, padding], 0))
         .slice([0..rows])

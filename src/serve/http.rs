@@ -2,7 +2,7 @@
 
 use super::Limits;
 use super::classifier::{ClassifyJob, ServedClassifier};
-use super::inputs::{Fitting, Rejection, ScoreInput, rows_from_csv, rows_from_json};
+use super::inputs::{Fitting, Rejection, ScoreInput, quoted_head, rows_from_csv, rows_from_json};
 use super::worker::{Counters, Failure, Job, QueueError, ServedModel, ToScore};
 use crate::run::MapPicture;
 use axum::Json;
@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The web page, embedded in the binary.
 const PAGE: &str = include_str!("page.html");
@@ -250,10 +251,19 @@ async fn score(
         ))
     })?;
     let timeout = state.limits.timeout;
-    let deadline = tokio::time::Instant::now() + timeout;
-    let answer = score_within(state, name, query, request, deadline);
-    match tokio::time::timeout_at(deadline, answer).await {
+    // Set once the body has all arrived: a timeout before that is the client's delay (408),
+    // after it the server's (504).
+    let body_read = AtomicBool::new(false);
+    let answer = score_within(state, name, query, request, &body_read);
+    match tokio::time::timeout(timeout, answer).await {
         Ok(answer) => answer.map(Json),
+        Err(_) if !body_read.load(Ordering::Relaxed) => Err(Rejection::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request's body had not all arrived after {} s",
+                timeout.as_secs_f64()
+            ),
+        )),
         Err(_) => Err(Rejection::new(
             StatusCode::GATEWAY_TIMEOUT,
             format!(
@@ -269,25 +279,23 @@ async fn score_within(
     name: String,
     query: ScoreQuery,
     request: Request,
-    deadline: tokio::time::Instant,
+    body_read: &AtomicBool,
 ) -> Result<Answered, Rejection> {
     let served = state.models.get(&name).ok_or_else(|| {
-        // A name of any length comes back shortened, not echoed whole.
-        let shown: String = name.chars().take(100).collect();
-        let cut = if shown.len() < name.len() { "…" } else { "" };
         Rejection::new(
             StatusCode::NOT_FOUND,
             format!(
-                "no model {shown:?}{cut}; GET /v1/models lists them ({})",
+                "no model {}; GET /v1/models lists them ({})",
+                quoted_head(&name),
                 state.models.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
         )
     })?;
     match served {
-        Served::Detector(model) => detect(&state, model, query, request, deadline)
+        Served::Detector(model) => detect(&state, model, query, request, body_read)
             .await
             .map(Answered::Detector),
-        Served::Classifier(model) => classify(&state, model, query, request, deadline)
+        Served::Classifier(model) => classify(&state, model, query, request, body_read)
             .await
             .map(Answered::Classifier),
     }
@@ -300,7 +308,7 @@ async fn detect(
     model: &ServedModel,
     query: ScoreQuery,
     request: Request,
-    deadline: tokio::time::Instant,
+    body_read: &AtomicBool,
 ) -> Result<ScoreAnswer, Rejection> {
     let name = &model.name;
     if query.score.is_some() {
@@ -316,7 +324,7 @@ async fn detect(
         )));
     }
     let kind = body_kind(&request, model.info.data == "image")?;
-    let (input, header, permit) = read_body(state, request, kind, query.header, deadline).await?;
+    let (input, header, permit) = read_body(state, request, kind, query.header, body_read).await?;
     // The columns are checked before any row is decoded.
     if let (Some(expected), Some(found)) = (&model.info.feature_names, &header) {
         crate::data::csv_table::check_same_columns(expected, found, "the CSV body")
@@ -373,7 +381,7 @@ async fn classify(
     model: &ServedClassifier,
     query: ScoreQuery,
     request: Request,
-    deadline: tokio::time::Instant,
+    body_read: &AtomicBool,
 ) -> Result<ClassifyAnswer, Rejection> {
     let name = &model.name;
     if query.overlay {
@@ -397,7 +405,7 @@ async fn classify(
         )
     })?;
     let kind = body_kind(&request, true)?;
-    let (input, _, permit) = read_body(state, request, kind, query.header, deadline).await?;
+    let (input, _, permit) = read_body(state, request, kind, query.header, body_read).await?;
     let shape = model.info.input;
     let mut values = decode(state, input, shape, Fitting::AsImageFolder, &permit).await?;
     crate::ood::data::to_unit(&mut values, "the request")
@@ -445,15 +453,14 @@ async fn classify(
 type Permit = Arc<tokio::sync::OwnedSemaphorePermit>;
 
 /// Read a request's body (with a CSV body's header names) under one of the server's intake
-/// permits, returned: the request holds it while it decodes and draws, too. A body not all
-/// arrived by the request's `deadline` is the client's delay: `408`, not the `504` of a
-/// request that took too long to score.
+/// permits, returned: the request holds it while it decodes and draws, too. `body_read` is
+/// set once the body has all arrived.
 async fn read_body(
     state: &AppState,
     request: Request,
     kind: BodyKind,
     csv_header: Option<bool>,
-    deadline: tokio::time::Instant,
+    body_read: &AtomicBool,
 ) -> Result<(ScoreInput, Option<Vec<String>>, Permit), Rejection> {
     if csv_header.is_some() && kind != BodyKind::Csv {
         return Err(Rejection::bad(
@@ -471,19 +478,8 @@ async fn read_body(
             "the server is reading as many requests as it takes at once; retry shortly",
         )
     })?);
-    let reading = read_input(request, kind, csv_header, &state.limits);
-    // This deadline is the one `score` waits for, polled first when both pass.
-    let (input, header) = tokio::time::timeout_at(deadline, reading)
-        .await
-        .map_err(|_| {
-            Rejection::new(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the request's body had not all arrived after {} s",
-                    state.limits.timeout.as_secs_f64()
-                ),
-            )
-        })??;
+    let (input, header) = read_input(request, kind, csv_header, &state.limits).await?;
+    body_read.store(true, Ordering::Relaxed);
     Ok((input, header, permit))
 }
 
@@ -574,7 +570,7 @@ fn body_kind(request: &Request, image_model: bool) -> Result<BodyKind, Rejection
         "send image/png, image/jpeg, multipart/form-data, application/json or text/csv";
     let unsupported = |message: String| Rejection::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message);
     let headers = request.headers();
-    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+    for encoding in headers.get_all(header::CONTENT_ENCODING) {
         let encoding = String::from_utf8_lossy(encoding.as_bytes());
         if !encoding.trim().eq_ignore_ascii_case("identity") {
             return Err(unsupported(format!(

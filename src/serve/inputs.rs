@@ -30,6 +30,14 @@ impl Rejection {
     }
 }
 
+/// `text` quoted for a message, cut after its first 100 characters ("…" says so): a client's
+/// line or name of any length is not sent back whole.
+pub(super) fn quoted_head(text: &str) -> String {
+    let head: String = text.chars().take(100).collect();
+    let cut = if head.len() < text.len() { "…" } else { "" };
+    format!("{head:?}{cut}")
+}
+
 /// What a scoring request carries.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ScoreInput {
@@ -186,7 +194,10 @@ fn image_size(bytes: &[u8], limits: &Limits) -> Result<(u32, u32), Rejection> {
         // The decoder's own guard against a header declaring a huge image.
         image::ImageError::Limits(_) => Rejection::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("its header declares a size past the decoder's limits; each side must be within 1–{side}"),
+            format!(
+                "its header declares a size past the decoder's limits; each side must be \
+                 within 1–{side}"
+            ),
         ),
         e => Rejection::bad(format!("cannot read its size: {e}")),
     })?;
@@ -354,9 +365,10 @@ pub fn rows_from_csv(
                 }
                 None if are_column_numbers(line) => {
                     return Err(Rejection::bad(format!(
-                        "CSV line {}: {line:?} may be a header of column numbers or a row: \
+                        "CSV line {}: {} may be a header of column numbers or a row: \
                          say which with header=true or header=false",
-                        n + 1
+                        n + 1,
+                        quoted_head(line)
                     )));
                 }
                 None => false,
@@ -374,16 +386,18 @@ pub fn rows_from_csv(
             Ok(row) => rows.push(row),
             Err(_) => {
                 return Err(Rejection::bad(format!(
-                    "CSV line {}: {line:?} is not a row of numbers",
-                    n + 1
+                    "CSV line {}: {} is not a row of numbers",
+                    n + 1,
+                    quoted_head(line)
                 )));
             }
         }
     }
     if let (true, Some(line)) = (rows.is_empty(), guessed_header) {
         return Err(Rejection::bad(format!(
-            "the CSV body's one line, {line:?}, was read as a header (no cell of it is a number; \
-             cells are separated by commas) and no row follows"
+            "the CSV body's one line, {}, was read as a header (no cell of it is a number; \
+             cells are separated by commas) and no row follows",
+            quoted_head(line)
         )));
     }
     Ok((rows, names))
@@ -600,6 +614,15 @@ mod tests {
             rows_from_json(marked.as_bytes(), 2).unwrap(),
             vec![vec![1.0]]
         );
+        // A line of any length comes back as its first 100 characters.
+        let long = format!("{}\n", "x;".repeat(50_000));
+        let e = rows_from_csv(long.as_bytes(), 9, None).unwrap_err();
+        assert!(
+            e.message.len() < 400 && e.message.contains("…"),
+            "{}",
+            e.message
+        );
+        assert_eq!(quoted_head("a,b"), "\"a,b\"");
         // One line with no number is taken for a header, and said so when no row follows.
         let e = rows_from_csv(b"5;1;1\n", 9, None).unwrap_err();
         assert!(e.message.contains("read as a header"), "{}", e.message);
