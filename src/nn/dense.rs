@@ -16,8 +16,8 @@
 use burn::nn::Linear;
 use burn::prelude::*;
 
-/// Rows a layer of at most [`SMALL_SIDE`] outputs gets: more than the matrix product's
-/// small-size path takes.
+/// Rows a layer of at most 64 outputs gets: more than the matrix product's small-size path
+/// takes.
 pub const MIN_ROWS: usize = SMALL_SIDE + 1;
 
 /// The largest side (rows, outputs) of the matrix product's small-size path.
@@ -29,7 +29,9 @@ const SMALL_SIDE: usize = 64;
 pub fn forward_batch_invariant(layer: &Linear, x: Tensor<2>) -> Tensor<2> {
     let [rows, features] = x.dims();
     let outputs = layer.weight.dims()[1];
-    // burn keeps the weight as [D_in, D_out]; the product's own "rows" are then the outputs.
+    // The output is row-major, so gemm transposes the product: its rows are the outputs, its
+    // columns the batch. (A `LinearLayout::Col` weight, a transposed view, could take yet
+    // another kernel; no layer here uses one.)
     let min_rows = if outputs > SMALL_SIDE { 2 } else { MIN_ROWS };
     if rows >= min_rows || rows == 0 {
         return layer.forward(x);

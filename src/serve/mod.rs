@@ -29,13 +29,13 @@
 //! (a model's scores do not depend on the batch they are in: an OOD run's forward passes to
 //! the bit, a detector's to float rounding — `tests/batch_independence.rs` holds them to 1e-4
 //! relative — where a dense layer of more than 512 inputs sums them in another order for a
-//! batch of one). Every bad request is a `4xx` with a JSON body `{"error": "…"}` naming the
-//! problem, a body that stops arriving a `408`, and a panic while answering a request
-//! (a bug) a JSON `500`; only a request head that hyper cannot parse or that exceeds its size
-//! limits gets hyper's bare `400`, `414` or `431` with no body (and a head that never completes,
-//! no answer: it is closed after the idle timeout). The server reads only the run folders
-//! it was given, at start (and, for an OOD run trained before runs stored their validation
-//! scores, the data set it was trained on).
+//! batch of one, or of at most 64 where it has at most 64 outputs). Every bad request is a
+//! `4xx` with a JSON body `{"error": "…"}` naming the problem, a body that stops arriving a
+//! `408`, and a panic while answering a request (a bug) a JSON `500`; only a request head that
+//! hyper cannot parse or that exceeds its size limits gets hyper's bare `400`, `414` or `431`
+//! with no body (and a head that never completes, no answer: it is closed after the idle
+//! timeout). The server reads only the run folders it was given, at start (and, for an OOD run
+//! trained before runs stored their validation scores, the data set it was trained on).
 
 mod classifier;
 mod http;
