@@ -574,7 +574,8 @@ fn body_kind(request: &Request, image_model: bool) -> Result<BodyKind, Rejection
         let encoding = String::from_utf8_lossy(encoding.as_bytes());
         if !encoding.trim().eq_ignore_ascii_case("identity") {
             return Err(unsupported(format!(
-                "Content-Encoding {encoding:?} is not accepted: send the body uncompressed"
+                "Content-Encoding {} is not accepted: send the body uncompressed",
+                quoted_head(&encoding)
             )));
         }
     }
@@ -596,7 +597,8 @@ fn body_kind(request: &Request, image_model: bool) -> Result<BodyKind, Rejection
         "text/csv" => BodyKind::Csv,
         _ => {
             return Err(unsupported(format!(
-                "Content-Type {content_type:?} is not scored; {KINDS}"
+                "Content-Type {} is not scored; {KINDS}",
+                quoted_head(&content_type)
             )));
         }
     };
