@@ -43,6 +43,7 @@ use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::kl_to_standard_normal;
 use crate::nn::mlp::Activation;
 use crate::nn::{InitScheme, Mlp, MlpConfig, NetOptimizer, Trainables, TrainablesMut, initialise};
+use crate::nn::dense::forward_batch_invariant;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::sigmoid;
@@ -109,9 +110,9 @@ pub struct Transformer {
 impl Transformer {
     /// `[B, r]` twice → `[B, r]` twice.
     fn forward(&self, mean: Tensor<2>, log_var: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let h = sigmoid(self.first.forward(Tensor::cat(vec![mean, log_var], 1)));
-        let h = sigmoid(self.second.forward(h));
-        split_posterior(self.out.forward(h))
+        let h = sigmoid(forward_batch_invariant(&self.first, Tensor::cat(vec![mean, log_var], 1)));
+        let h = sigmoid(forward_batch_invariant(&self.second, h));
+        split_posterior(forward_batch_invariant(&self.out, h))
     }
 }
 

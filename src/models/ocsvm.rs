@@ -25,6 +25,7 @@ use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut, Weights};
 use crate::nn::statistics::{read_tensors, write_tensors, OwnedTensor};
 use anyhow::{Context, ensure};
+use crate::nn::dense::matmul_batch_invariant;
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand::seq::index::sample;
@@ -177,7 +178,7 @@ impl Ocsvm {
         let k = rbf(x, vectors, f.gamma);
         let alpha: Vec<f32> = f.alpha.iter().map(|&a| a as f32).collect();
         let alpha = Tensor::<2>::from_data(TensorData::new(alpha, [m, 1]), &k.device());
-        k.matmul(alpha).reshape([b]) - f.rho as f32
+        matmul_batch_invariant(k, alpha).reshape([b]) - f.rho as f32
     }
 }
 
@@ -185,7 +186,7 @@ impl Ocsvm {
 fn rbf(a: Tensor<2>, b: Tensor<2>, gamma: f64) -> Tensor<2> {
     let na = a.clone().powi_scalar(2).sum_dim(1);
     let nb = b.clone().powi_scalar(2).sum_dim(1).transpose();
-    let cross = a.matmul(b.transpose());
+    let cross = matmul_batch_invariant(a, b.transpose());
     let squared = (na + nb - cross * 2.0).clamp_min(0.0);
     (squared * (-gamma)).exp()
 }

@@ -42,6 +42,7 @@ use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};
+use crate::nn::dense::{forward_batch_invariant, matmul_batch_invariant};
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -132,7 +133,7 @@ pub struct DenseBlock {
 
 impl DenseBlock {
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let h = tanh(self.linear.forward(x));
+        let h = tanh(forward_batch_invariant(&self.linear, x));
         match &self.norm {
             Some(norm) => {
                 let [b, c] = h.dims();
@@ -363,7 +364,7 @@ impl Rsrae {
     /// One pass of `net` over prepared inputs.
     fn pass(&self, net: &RsraeNet, x: Tensor<2>) -> Pass {
         let code = net.encode(x, self.image);
-        let projected = code.clone().matmul(net.rsr.a.val());
+        let projected = matmul_batch_invariant(code.clone(), net.rsr.a.val());
         let z = if self.config.normalise_latent {
             unit_rows(projected.clone())
         } else {

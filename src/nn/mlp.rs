@@ -1,6 +1,7 @@
 //! A multi-layer perceptron: linear layers with an activation between them and none after the
 //! last, the fully connected counterpart of the DCGAN blocks for tables.
 
+use super::dense::forward_batch_invariant;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{leaky_relu, relu};
@@ -57,7 +58,7 @@ impl Mlp {
         let last = self.layers.len() - 1;
         let mut h = x;
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h);
+            h = forward_batch_invariant(layer, h);
             if i < last {
                 h = if self.negative_slope == 0.0 {
                     relu(h)

@@ -4,6 +4,7 @@
 //! `v = ‖W u‖⁻¹·W u`, `u ← ‖Wᵀ v‖⁻¹·Wᵀ v`, `σ = vᵀ W u`, with u and v held constant in the
 //! gradient). Evaluation passes use the stored u without updating it.
 
+use super::dense::{forward_batch_invariant, matmul_batch_invariant};
 use burn::module::RunningState;
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -81,7 +82,7 @@ impl SpectralLinear {
 
     /// `x·W/σ(W) + b`.
     pub fn forward(&self, x: Tensor<2>, training: bool) -> Tensor<2> {
-        let y = x.matmul(self.normalised_weight(training));
+        let y = matmul_batch_invariant(x, self.normalised_weight(training));
         match &self.linear.bias {
             Some(b) => y + b.val().unsqueeze(),
             None => y,
@@ -161,7 +162,7 @@ impl LinearLayer {
     /// One pass; `training` lets spectral normalisation update its power iteration.
     pub fn forward(&self, x: Tensor<2>, training: bool) -> Tensor<2> {
         match self {
-            LinearLayer::Plain(l) => l.forward(x),
+            LinearLayer::Plain(l) => forward_batch_invariant(l, x),
             LinearLayer::Spectral(l) => l.forward(x, training),
         }
     }

@@ -26,10 +26,9 @@
 //! bounded queue: `503` with `Retry-After` when full) and the thread scores everything waiting,
 //! up to a batch, in one forward pass, after waiting at most a few milliseconds for more — so
 //! that under load the server scores in batches as `oddity score` does, with the same scores
-//! (a model's scores do not depend on the batch they are in: an OOD run's forward passes to
-//! the bit, a detector's to float rounding — `tests/batch_independence.rs` holds them to 1e-4
-//! relative — where a dense layer of more than 512 inputs sums them in another order for a
-//! batch of one, or of at most 64 where it has at most 64 outputs). Every bad request is a
+//! (a model's scores do not depend on the batch they are in, to the bit: dense layers pad a
+//! small batch so that the matrix product sums in one order at every batch size,
+//! `nn::dense`; `tests/batch_independence.rs` checks every detector). Every bad request is a
 //! `4xx` with a JSON body `{"error": "…"}` naming the problem, a body that stops arriving a
 //! `408`, and a panic while answering a request (a bug) a JSON `500`; only a request head that
 //! hyper cannot parse or that exceeds its size limits gets hyper's bare `400`, `414` or `431`

@@ -25,6 +25,7 @@
 use crate::nn::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle, JointHead};
 use crate::nn::dropout::dropout_while_training;
 use crate::nn::spectral::Conv2dLayer;
+use crate::nn::dense::forward_batch_invariant;
 use burn::nn::conv::{Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -285,7 +286,7 @@ impl CifarPairDiscriminator {
         );
         let features = h.reshape([n, 128 * 8 * 8]);
         DiscriminatorOutput {
-            logits: self.logit.forward(features.clone()),
+            logits: forward_batch_invariant(&self.logit, features.clone()),
             features,
         }
     }

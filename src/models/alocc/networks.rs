@@ -1,5 +1,6 @@
 //! ALOCC's networks: the refiner R, the classifier D and their layers.
 
+use crate::nn::dense::forward_batch_invariant;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -78,7 +79,7 @@ impl Classifier {
         for l in &self.rest {
             h = leaky_relu(l.norm.forward(l.conv.forward(h)), 0.2);
         }
-        self.logit.forward(h.reshape([b as i32, -1]))
+        forward_batch_invariant(&self.logit, h.reshape([b as i32, -1]))
     }
 }
 

@@ -7,6 +7,7 @@ use crate::nn::mlp::Activation;
 use crate::nn::{
     DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig, Mlp, MlpConfig,
 };
+use crate::nn::dense::forward_batch_invariant;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use rand_chacha::ChaCha8Rng;
@@ -136,7 +137,7 @@ impl Discriminator {
             }
             (Discriminator::Dense(d), _) => {
                 let f = d.trunk.forward(x, &mut rng);
-                let logits = d.logit.forward(f.clone());
+                let logits = forward_batch_invariant(&d.logit, f.clone());
                 (f, logits)
             }
             (Discriminator::Conv(_), None) => unreachable!("conv discriminator without an image"),

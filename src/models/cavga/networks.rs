@@ -3,6 +3,7 @@
 //! Grad-CAM attention computed from one of the encoder's feature maps (by default its last).
 
 use crate::nn::DcganEncoder;
+use crate::nn::dense::forward_batch_invariant;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, PaddingConfig2d};
 use burn::prelude::*;
@@ -60,7 +61,7 @@ impl Vae {
         let classifier = self.classifier.as_ref()?;
         let mean = self.encoder.mean(features);
         let b = mean.dims()[0];
-        Some(classifier.forward(mean.reshape([b as i32, -1])))
+        Some(forward_batch_invariant(classifier, mean.reshape([b as i32, -1])))
     }
 }
 

@@ -20,6 +20,7 @@
 //! Both families share one pair of structures whose CIFAR-10 layers are optional, so that the
 //! MNIST networks keep the parameter names their checkpoints were written with.
 
+use crate::nn::dense::forward_batch_invariant;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -126,7 +127,7 @@ impl LeNetEncoder {
             h = stage(h, conv3, bn3);
         }
         let [b, c, height, width] = h.dims();
-        self.fc.forward(h.reshape([b, c * height * width]))
+        forward_batch_invariant(&self.fc, h.reshape([b, c * height * width]))
     }
 }
 

@@ -11,6 +11,7 @@
 
 use crate::nn::bigan::{DenseBlockConfig, DiscriminatorOutput, DiscriminatorStyle, JointHead};
 use crate::nn::dropout::dropout_while_training;
+use crate::nn::dense::forward_batch_invariant;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
@@ -63,7 +64,7 @@ impl MnistEncoder {
         let h = leaky_relu(self.c1.forward(images(x)), self.slope);
         let h = leaky_relu(self.n2.forward(self.c2.forward(h)), self.slope);
         let h = leaky_relu(self.n3.forward(self.c3.forward(h)), self.slope);
-        self.out.forward(h.reshape([b, 128 * 7 * 7]))
+        forward_batch_invariant(&self.out, h.reshape([b, 128 * 7 * 7]))
     }
 }
 
@@ -102,8 +103,8 @@ impl MnistGenerator {
     /// `[B, latent] → [B, 784]`.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<2> {
         let b = z.dims()[0];
-        let h = relu(self.n1.forward(self.l1.forward(z)));
-        let h = relu(self.n2.forward(self.l2.forward(h))).reshape([b, 128, 7, 7]);
+        let h = relu(self.n1.forward(forward_batch_invariant(&self.l1, z)));
+        let h = relu(self.n2.forward(forward_batch_invariant(&self.l2, h))).reshape([b, 128, 7, 7]);
         let h = relu(self.n3.forward(self.d1.forward(h)));
         self.d2.forward(h).tanh().reshape([b, SIDE * SIDE])
     }

@@ -2,6 +2,7 @@
 
 use super::resnet::{ResnetGenerator, ResnetTrunk};
 use crate::nn::spectral::LinearLayer;
+use crate::nn::dense::forward_batch_invariant;
 use burn::nn::Linear;
 use burn::prelude::*;
 
@@ -41,7 +42,7 @@ pub struct Encoder {
 
 impl Encoder {
     pub(super) fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        self.out.forward(self.trunk.forward(x, false)).tanh()
+        forward_batch_invariant(&self.out, self.trunk.forward(x, false)).tanh()
     }
 }
 

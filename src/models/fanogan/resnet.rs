@@ -12,6 +12,7 @@
 //!   statistics would break the per-sample gradient penalty), the encoder with BatchNorm.
 
 use crate::nn::spectral::Conv2dLayer;
+use crate::nn::dense::forward_batch_invariant;
 use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -180,7 +181,7 @@ impl ResnetGenerator {
     /// G(z), 64×64.
     pub fn forward(&self, z: Tensor<2>) -> Tensor<4> {
         let b = z.dims()[0];
-        let mut h = self.project.forward(z).reshape([b, 8 * self.width, 4, 4]);
+        let mut h = forward_batch_invariant(&self.project, z).reshape([b, 8 * self.width, 4, 4]);
         for block in &self.blocks {
             h = block.forward(h, false);
         }

@@ -37,6 +37,7 @@ use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut};
 use anyhow::ensure;
+use crate::nn::dense::matmul_batch_invariant;
 use burn::module::Param;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -300,7 +301,7 @@ fn square_distances(z: Tensor<3>, c: Tensor<2>) -> Tensor<3> {
     let k = c.dims()[0];
     let z2 = z.clone().powi_scalar(2).sum_dim(2);
     let c2 = c.clone().powi_scalar(2).sum_dim(1).reshape([1, 1, k]);
-    let cross = z.reshape([b * m, w]).matmul(c.transpose()).reshape([b, m, k]);
+    let cross = matmul_batch_invariant(z.reshape([b * m, w]), c.transpose()).reshape([b, m, k]);
     (z2 + c2 - cross * 2.0).clamp_min(0.0)
 }
 

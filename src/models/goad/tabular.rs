@@ -31,6 +31,7 @@ use crate::nn::weights::rename_tensors;
 use crate::nn::init::{component_rng, standard_normal};
 use crate::nn::{InitScheme, NetOptimizer, Trainables, TrainablesMut, initialise};
 use anyhow::ensure;
+use crate::nn::dense::{forward_batch_invariant, matmul_batch_invariant};
 use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
@@ -75,12 +76,12 @@ impl TableNets {
     fn features(&self, x: Tensor<2>, config: &GoadConfig) -> Tensor<3> {
         let b = x.dims()[0];
         let (m, r) = (config.transforms, config.transform_dim);
-        let mut h = x.matmul(self.transforms.val()).reshape([b * m, r]);
+        let mut h = matmul_batch_invariant(x, self.transforms.val()).reshape([b * m, r]);
         for (i, layer) in self.trunk.iter().enumerate() {
             if i > 0 {
                 h = leaky_relu(h, 0.2);
             }
-            h = layer.forward(h);
+            h = forward_batch_invariant(layer, h);
         }
         leaky_relu(h, 0.2).reshape([b, m, config.width])
     }
@@ -89,7 +90,7 @@ impl TableNets {
     /// through).
     fn logits(&self, features: Tensor<3>) -> Tensor<2> {
         let [b, m, w] = features.dims();
-        self.head.forward(features.reshape([b * m, w]))
+        forward_batch_invariant(&self.head, features.reshape([b * m, w]))
     }
 }
 
