@@ -1,7 +1,7 @@
 //! A generic CSV table: a header row, one named label column, every other column numeric.
 //! Classes are the distinct label values, sorted as text.
 
-use super::{LabelledSet, SampleShape};
+use super::{LabelledSet, SampleShape, quoted_head};
 use anyhow::{Context, bail, ensure};
 use std::path::Path;
 
@@ -27,7 +27,7 @@ fn parse_table(text: &[u8], label_column: Option<&str>, name: &str) -> crate::Re
             let Some(at) = headers.iter().position(|h| h.trim() == label_column) else {
                 bail!(
                     "{name}: no label column {label_column:?}; the columns are {}",
-                    shown(&headers)
+                    shown(headers.iter())
                 );
             };
             Some(at)
@@ -121,8 +121,8 @@ fn check_unique_columns(headers: &csv::StringRecord, name: &str) -> crate::Resul
     for h in headers.iter() {
         ensure!(
             seen.insert(h.trim()),
-            "{name}: the column {:?} appears twice in the header",
-            h.trim()
+            "{name}: the column {} appears twice in the header",
+            quoted_head(h.trim())
         );
     }
     Ok(())
@@ -146,9 +146,10 @@ pub fn check_same_columns(expected: &[String], found: &[String], name: &str) -> 
     if expected == found {
         return Ok(());
     }
+    let trained = shown(expected.iter().map(String::as_str));
     if expected.len() != found.len() {
         bail!(
-            "{name}: {} feature columns, the run was trained on {}: {expected:?}",
+            "{name}: {} feature columns, the run was trained on {}: {trained}",
             found.len(),
             expected.len()
         );
@@ -165,11 +166,11 @@ pub fn check_same_columns(expected: &[String], found: &[String], name: &str) -> 
         a == b
     };
     bail!(
-        "{name}: feature column {} is {:?}, the run was trained with {:?} there{}; the columns \
-         must be the training data's, in its order: {expected:?}",
+        "{name}: feature column {} is {}, the run was trained with {} there{}; the columns \
+         must be the training data's, in its order: {trained}",
         at + 1,
-        found[at],
-        expected[at],
+        quoted_head(&found[at]),
+        quoted_head(&expected[at]),
         if reordered {
             " (the same columns in another order)"
         } else {
@@ -178,12 +179,14 @@ pub fn check_same_columns(expected: &[String], found: &[String], name: &str) -> 
     )
 }
 
-/// The columns of a header for an error message: the first twenty, then how many more.
-fn shown(headers: &csv::StringRecord) -> String {
-    let names: Vec<&str> = headers.iter().take(20).collect();
-    match headers.len().saturating_sub(names.len()) {
-        0 => format!("{names:?}"),
-        more => format!("{names:?} and {more} more"),
+/// Column names for an error message: the first twenty, each cut to 100 characters, then how
+/// many more.
+fn shown<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
+    let first: Vec<String> = names.by_ref().take(20).map(quoted_head).collect();
+    let list = format!("[{}]", first.join(", "));
+    match names.count() {
+        0 => list,
+        more => format!("{list} and {more} more"),
     }
 }
 
@@ -226,5 +229,39 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no label column"), "{err}");
+    }
+
+    /// A header's names are echoed cut to 100 characters each and twenty in all, whatever the
+    /// file holds.
+    #[test]
+    fn column_names_in_messages_are_cut() {
+        let long = "c".repeat(5_000);
+        let trained: Vec<String> = (0..500).map(|i| format!("f{i}")).collect();
+        let mut found = trained.clone();
+        found[3] = long.clone();
+        let err = check_same_columns(&trained, &found, "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.len() < 800 && err.contains("feature column 4") && err.contains("and 480 more"),
+            "{err}"
+        );
+        let err = check_same_columns(&trained, &found[..2], "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("2 feature columns") && err.len() < 600,
+            "{err}"
+        );
+        let header = format!("{long},{long},label\n1,2,0\n");
+        let err = parse(header.as_bytes(), "label", "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("appears twice") && err.len() < 300, "{err}");
+        let distinct = format!("{long}a,{long}b,label\n1,2,0\n");
+        let err = parse(distinct.as_bytes(), "y", "t.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no label column") && err.len() < 600, "{err}");
     }
 }

@@ -36,6 +36,14 @@ pub fn binary_label(text: &str) -> crate::Result<u8> {
     }
 }
 
+/// `text` quoted for a message, cut after its first 100 characters ("…" says so): a user's
+/// line, name or header of any length is not echoed whole.
+pub fn quoted_head(text: &str) -> String {
+    let head: String = text.chars().take(100).collect();
+    let cut = if head.len() < text.len() { "…" } else { "" };
+    format!("{head:?}{cut}")
+}
+
 /// The shape of one sample.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]

@@ -2,8 +2,9 @@
 
 use super::Limits;
 use super::classifier::{ClassifyJob, ServedClassifier};
-use super::inputs::{Fitting, Rejection, ScoreInput, quoted_head, rows_from_csv, rows_from_json};
+use super::inputs::{Fitting, Rejection, ScoreInput, rows_from_csv, rows_from_json};
 use super::worker::{Counters, Failure, Job, QueueError, ServedModel, ToScore};
+use crate::data::quoted_head;
 use crate::run::MapPicture;
 use axum::Json;
 use axum::Router;

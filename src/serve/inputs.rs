@@ -2,7 +2,7 @@
 //! checked for width and finiteness — each problem a [`Rejection`] naming it.
 
 use super::Limits;
-use crate::data::SampleShape;
+use crate::data::{SampleShape, quoted_head};
 use axum::http::StatusCode;
 use std::io::Cursor;
 
@@ -28,14 +28,6 @@ impl Rejection {
             message: message.into(),
         }
     }
-}
-
-/// `text` quoted for a message, cut after its first 100 characters ("…" says so): a client's
-/// line or name of any length is not sent back whole.
-pub(super) fn quoted_head(text: &str) -> String {
-    let head: String = text.chars().take(100).collect();
-    let cut = if head.len() < text.len() { "…" } else { "" };
-    format!("{head:?}{cut}")
 }
 
 /// What a scoring request carries.
