@@ -102,13 +102,12 @@ impl Calibration {
     pub fn threshold(&self, alpha: f64) -> crate::Result<f64> {
         check_alpha(alpha)?;
         let Some(k) = self.max_count(alpha) else {
-            anyhow::bail!(
-                "a false-alarm rate of {} needs {} normal validation samples to flag \
-                 anything, and the run has {}; raise the rate or the validation fraction",
-                rate_text(alpha),
-                samples_needed_text(alpha),
-                self.sorted.len()
-            );
+            return Err(too_few_to_flag(
+                alpha,
+                self.sorted.len(),
+                "normal validation samples",
+                "raise the rate or the validation fraction",
+            ));
         };
         // Flagged ⇔ #{c ≥ s} ≤ k ⇔ s exceeds the (k+1)-th largest calibration score.
         let pivot = self.sorted[self.sorted.len() - 1 - k] as f64;
@@ -151,6 +150,30 @@ pub fn realised_rates(
             })
         })
         .collect()
+}
+
+/// Refuse `count` calibration `samples` (what they are, "normal validation samples") as too few
+/// for `alpha` to flag anything; the error ends with `remedy`, how to get more.
+pub fn check_enough_to_flag(
+    alpha: f64,
+    count: usize,
+    samples: &str,
+    remedy: &str,
+) -> crate::Result<()> {
+    match count >= Calibration::samples_needed(alpha) {
+        true => Ok(()),
+        false => Err(too_few_to_flag(alpha, count, samples, remedy)),
+    }
+}
+
+/// The error of [`check_enough_to_flag`].
+fn too_few_to_flag(alpha: f64, count: usize, samples: &str, remedy: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "a false-alarm rate of {} needs {} {samples} to flag anything, and there are {count}; \
+         {remedy}",
+        rate_text(alpha),
+        samples_needed_text(alpha)
+    )
 }
 
 /// A false-alarm rate must lie strictly between 0 and 1.
@@ -202,6 +225,28 @@ mod tests {
         assert!(
             message.contains("rate of 1e-300 needs more than 10^15") && message.len() < 200,
             "{message}"
+        );
+        // The check every caller makes agrees with the calibration's own refusal.
+        for (alpha, n) in [
+            (0.01, 98),
+            (0.01, 99),
+            (0.1, 8),
+            (0.1, 9),
+            (0.3, 2),
+            (0.3, 3),
+        ] {
+            let scores: Vec<f32> = (0..n).map(|i| i as f32).collect();
+            let threshold = Calibration::new(&scores).unwrap().threshold(alpha);
+            let checked = check_enough_to_flag(alpha, n, "images", "add some");
+            assert_eq!(threshold.is_ok(), checked.is_ok(), "{alpha} with {n}");
+        }
+        let message = check_enough_to_flag(0.01, 12, "validation images", "add some")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            "a false-alarm rate of 0.01 needs at least 99 validation images to flag anything, \
+             and there are 12; add some"
         );
     }
 

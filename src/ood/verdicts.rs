@@ -20,7 +20,7 @@
 
 use super::data::{self, Images, InDistribution, OutSet};
 use super::{OodRun, predicted_classes, score_images};
-use crate::conformal::{Calibration, check_alpha, rate_text, samples_needed_text};
+use crate::conformal::{Calibration, check_alpha, check_enough_to_flag};
 use crate::io::csv_cell;
 use anyhow::{Context, ensure};
 use std::path::{Path, PathBuf};
@@ -117,14 +117,12 @@ pub fn check_choice(
         names.join(", ")
     );
     check_alpha(false_alarm_rate).context("false-alarm rate")?;
-    ensure!(
-        validation >= Calibration::samples_needed(false_alarm_rate),
-        "a false-alarm rate of {} needs {} validation images to flag anything, and the run \
-         holds out {validation}; raise the rate or train with more --validation",
-        rate_text(false_alarm_rate),
-        samples_needed_text(false_alarm_rate)
-    );
-    Ok(())
+    check_enough_to_flag(
+        false_alarm_rate,
+        validation,
+        "validation images",
+        "raise the rate or train with more --validation",
+    )
 }
 
 /// Score the images of `set` (at most `max_samples`, a seeded draw) with `run`: class, every

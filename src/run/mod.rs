@@ -731,15 +731,16 @@ fn fit_threshold(
 /// before training, not after.
 fn check_calibration_size(rule: &ThresholdRule, validation_samples: usize) -> crate::Result<()> {
     if let ThresholdRule::FalseAlarmRate { alpha } = *rule {
-        use crate::conformal::{Calibration, rate_text, samples_needed_text};
-        let rate = rate_text(alpha);
-        ensure!(
-            validation_samples >= Calibration::samples_needed(alpha),
-            "a false-alarm rate of {rate} (--false-alarm-rate {rate}, or --threshold \
-             far:{rate}) needs {} normal validation samples to flag anything, and the split \
-             has {validation_samples}; raise the rate or --validation-fraction",
-            samples_needed_text(alpha)
-        );
+        let rate = crate::conformal::rate_text(alpha);
+        crate::conformal::check_enough_to_flag(
+            alpha,
+            validation_samples,
+            "normal validation samples",
+            &format!(
+                "raise the rate (--false-alarm-rate {rate}, or --threshold far:{rate}) or \
+                 --validation-fraction"
+            ),
+        )?;
     }
     Ok(())
 }
