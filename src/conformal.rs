@@ -160,9 +160,10 @@ pub fn check_enough_to_flag(
     samples: &str,
     remedy: &str,
 ) -> crate::Result<()> {
-    match count >= Calibration::samples_needed(alpha) {
-        true => Ok(()),
-        false => Err(too_few_to_flag(alpha, count, samples, remedy)),
+    if count >= Calibration::samples_needed(alpha) {
+        Ok(())
+    } else {
+        Err(too_few_to_flag(alpha, count, samples, remedy))
     }
 }
 

@@ -65,20 +65,24 @@ fn parse_table(text: &[u8], label_column: Option<&str>, name: &str) -> crate::Re
             }
             let v: f32 = field.trim().parse().map_err(|_| {
                 anyhow::anyhow!(
-                    "{name}: line {line}, column {:?}: {field:?} is not a number",
-                    &headers[c]
+                    "{name}: line {line}, column {}: {} is not a number",
+                    quoted_head(&headers[c]),
+                    quoted_head(field)
                 )
             })?;
             ensure!(
                 v.is_finite() || !field.trim().parse::<f64>().is_ok_and(f64::is_finite),
-                "{name}: line {line}, column {:?}: value {field:?} is beyond the range of 32-bit \
-                 floats (±3.4e38); rescale the column",
-                &headers[c]
+                "{name}: line {line}, column {}: value {} is beyond the range of 32-bit floats \
+                 (±3.4e38); rescale the column",
+                quoted_head(&headers[c]),
+                quoted_head(field)
             );
             ensure!(
                 v.is_finite(),
-                "{name}: line {line}, column {:?}: value {field:?} is not finite (NaN or infinite values are not accepted; impute them first)",
-                &headers[c]
+                "{name}: line {line}, column {}: value {} is not finite (NaN or infinite values \
+                 are not accepted; impute them first)",
+                quoted_head(&headers[c]),
+                quoted_head(field)
             );
             values.push(v);
         }

@@ -1,33 +1,37 @@
 //! Dense products whose output row for a sample has the same bits whatever batch the sample
 //! is in: alone, among a few, or among hundreds.
 //!
-//! Why: the CPU backend's matrix product (the `gemm` crate under burn-flex) picks its kernel
-//! from the sizes of `x [R, K] · W [K, N]`, and the kernels sum the `K` terms of an output in
+//! Why: the CPU backend's matrix product (the `gemm` crate under burn-flex; the dispatch of
+//! gemm-common 0.19's `gemm.rs`, lines 260–352, to re-read on an upgrade) picks its kernel from
+//! the sizes of `x [R, K] · W [K, N]`, and the kernels sum the `K` terms of an output in
 //! different orders: a "horizontal" kernel (partial sums in SIMD lanes, then a tree) while
 //! `R·N ≤ 256` where an operand lies along `K` in memory (one output, `N = 1`; a transposed
-//! weight; the input gradient's `Wᵀ`), one running sum for a single row (matrix-vector),
-//! chunks of at most 512 while `R` and `N` are both at most 64 (small sizes), and chunks
-//! sized by the L1 cache otherwise. So a sample scored alone differed from the same sample in
-//! a batch (relative 1e-7 to 1e-6 where `K` is over 512): the server, which batches whatever
-//! requests are waiting, and `oddity score` on a folder whose last chunk holds one sample gave
-//! slightly other scores for the same sample. Padding `x` with zero rows to [`min_rows`]
-//! closes every kernel but one to the product at any batch: the cache-blocked one, whose
-//! order depends on `K` and the machine only (or, for `N = 1`, the matrix-vector one from 257
-//! rows on). The same holds for the input gradient `∂/∂x = g [R, N] · Wᵀ`, with `K` and `N`
-//! swapped.
+//! weight; the input gradient's `Wᵀ`); matrix-vector kernels for a single row or column;
+//! chunks of at most 512 while `R` and `N` are both at most 64 (small sizes); and chunks sized
+//! by the L1 cache otherwise. So a sample scored alone differed from the same sample in a batch
+//! (relative 1e-7 to 1e-6 where `K` is over 512): the server, which batches whatever requests
+//! are waiting, and `oddity score` on a folder whose last chunk holds one sample gave slightly
+//! other scores for the same sample. Padding `x` with zero rows to [`min_rows`] leaves one
+//! kernel for the product at every batch: the cache-blocked one, whose order depends on `K`
+//! and the machine only (for `N = 1`, the row-by-row matrix-vector one from 257 rows on; for
+//! `K ≤ 2`, a plain sum per output). The same holds for the input gradient
+//! `∂/∂x = g [R, N] · Wᵀ`, with `K` and `N` swapped.
 //!
-//! Training pads too: scores that take gradients (ODIN's and Mahalanobis's input steps,
-//! AnoGAN's latent search) run the layers with autodiff, so the padding cannot wait for a
-//! tensor without it. It costs a training batch of 64 one more row in a layer of at most 64
-//! inputs or outputs, 193 more in a layer of one output, and nothing in wider layers.
+//! Training pads too: some scores take gradients (ODIN's and Mahalanobis's input steps,
+//! AnoGAN's latent search), and they run on the same layers with autodiff as training does,
+//! so padding only tensors without autodiff would leave them batch-dependent. A training
+//! batch of 64 gains one row in a layer of 4 to 64 inputs or outputs, more in narrower ones
+//! (257 rows for one output), none in wider ones.
 
 use burn::nn::Linear;
 use burn::prelude::*;
 
-/// The largest side (rows, columns) of the matrix product's small-size path.
+/// The largest side (rows, columns) of the matrix product's small-size path (gemm-common
+/// 0.19, `gemm.rs` line 352).
 const SMALL_SIDE: usize = 64;
 
-/// The most cells (rows × columns) the matrix product's horizontal kernel takes.
+/// The most cells (rows × columns) the matrix product's horizontal kernel takes (gemm-common
+/// 0.19, `gemm.rs` line 260).
 const HORIZONTAL_CELLS: usize = 256;
 
 /// The rows a product of `inputs` → `outputs` is padded to, so that neither it nor its input

@@ -737,8 +737,8 @@ fn check_calibration_size(rule: &ThresholdRule, validation_samples: usize) -> cr
             validation_samples,
             "normal validation samples",
             &format!(
-                "raise the rate (--false-alarm-rate {rate}, or --threshold far:{rate}) or \
-                 --validation-fraction"
+                "raise the rate (given as --false-alarm-rate {rate} or --threshold \
+                 far:{rate}) or --validation-fraction"
             ),
         )?;
     }

@@ -28,7 +28,8 @@
 //! that under load the server scores in batches as `oddity score` does, with the same scores
 //! (a model's scores do not depend on the batch they are in, to the bit: dense layers pad a
 //! small batch so that the matrix product sums in one order at every batch size,
-//! `nn::dense`; `tests/batch_independence.rs` checks every detector). Every bad request is a
+//! `nn::dense`, whose unit tests cover each kernel's range of batch sizes;
+//! `tests/batch_independence.rs` checks every detector alone and among 6). Every bad request is a
 //! `4xx` with a JSON body `{"error": "…"}` naming the problem, a body that stops arriving a
 //! `408`, and a panic while answering a request (a bug) a JSON `500`; only a request head that
 //! hyper cannot parse or that exceeds its size limits gets hyper's bare `400`, `414` or `431`

@@ -504,7 +504,8 @@ mod tests {
                     .search_from(x.clone().narrow(0, i, 1), start.clone().narrow(0, i, 1))
                     .1,
             );
-            assert_eq!(one[0].to_bits(), b.to_bits(), "sample {i}: alone {} vs batched {b}", one[0]);
+            let alone = one[0];
+            assert_eq!(alone.to_bits(), b.to_bits(), "sample {i}: alone {alone}, batched {b}");
         }
         // The search lowers the loss from the starting codes.
         let plain = model.nets.valid();
