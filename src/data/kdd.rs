@@ -8,7 +8,7 @@
 //! `corrected` file has a few new services) encodes as all zeros in its group, as
 //! `get_dummies` on the training file followed by column alignment would.
 
-use super::{LabelledSet, SampleShape};
+use super::{LabelledSet, SampleShape, quoted_head};
 use anyhow::{Context, bail, ensure};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -129,16 +129,18 @@ pub fn parse(text: &[u8], name: &str) -> crate::Result<LabelledSet> {
             }
             let v: f32 = field.trim().parse().map_err(|_| {
                 anyhow::anyhow!(
-                    "{name}: line {}, column {}: {field:?} is not a number",
+                    "{name}: line {}, column {}: {} is not a number",
                     line + 1,
-                    c + 1
+                    c + 1,
+                    quoted_head(field)
                 )
             })?;
             ensure!(
                 v.is_finite(),
-                "{name}: line {}, column {}: value {field:?} is not finite",
+                "{name}: line {}, column {}: value {} is not finite",
                 line + 1,
-                c + 1
+                c + 1,
+                quoted_head(field)
             );
             row_values[k] = v;
             k += 1;

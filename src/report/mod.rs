@@ -299,18 +299,18 @@ pub fn read_scores_csv(path: &Path) -> crate::Result<(Vec<f32>, Vec<u8>)> {
         let rec = rec.with_context(|| format!("{}: line {}: bad CSV", path.display(), n + 2))?;
         let s: f32 = rec[si].trim().parse().map_err(|_| {
             anyhow::anyhow!(
-                "{}: line {}: score {:?} is not a number",
+                "{}: line {}: score {} is not a number",
                 path.display(),
                 n + 2,
-                &rec[si]
+                crate::data::quoted_head(&rec[si])
             )
         })?;
         if !s.is_finite() {
             bail!(
-                "{}: line {}: score {:?} is not finite",
+                "{}: line {}: score {} is not finite",
                 path.display(),
                 n + 2,
-                &rec[si]
+                crate::data::quoted_head(&rec[si])
             );
         }
         let l = crate::data::binary_label(&rec[li])
