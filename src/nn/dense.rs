@@ -20,8 +20,8 @@
 //! Training pads too: some scores take gradients (ODIN's and Mahalanobis's input steps,
 //! AnoGAN's latent search), and they run on the same layers with autodiff as training does,
 //! so padding only tensors without autodiff would leave them batch-dependent. A training
-//! batch of 64 gains one row in a layer of 4 to 64 inputs or outputs, more in narrower ones
-//! (257 rows for one output), none in wider ones.
+//! batch of 64 gains one row in a layer whose narrower side (inputs or outputs) is 4 to 64,
+//! more where it is narrower (257 rows for one output), none where it is wider.
 
 use burn::nn::Linear;
 use burn::prelude::*;
