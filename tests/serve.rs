@@ -579,7 +579,7 @@ fn serves_scores_equal_to_batch_scoring_and_refuses_bad_requests() {
 }
 
 #[test]
-fn limits_answer_408_413_and_503() {
+fn limits_answer_408_413_503_and_504() {
     let dir = temp_dir("serve-limits");
     let (table_run, image_run) = train_runs(&dir);
     let server = serve(
@@ -643,6 +643,49 @@ fn limits_answer_408_413_and_503() {
         ),
     );
     assert_raw_refused(&reply, 400, &["\"error\""]);
+
+    // A body that has all arrived but takes longer to score than the timeout is the server's
+    // delay, 504: 48 blank 4096 × 4096 PNGs (88 KiB each, a body that arrives at once) take
+    // far longer than 0.25 s to decode and shrink to 28 × 28 (≈ 1.9 s on 2 cores here).
+    let slow = serve(
+        &[&image_run],
+        &[
+            "--timeout",
+            "0.25",
+            "--max-in-flight",
+            "1",
+            "--max-image-side",
+            "4096",
+            "--max-megapixels",
+            "1000",
+        ],
+    );
+    let blank = grey_png(image::GrayImage::new(4096, 4096));
+    let (content_type, body) = multipart(&vec![blank; 48]);
+    let slow_url = format!("{}/v1/models/mnist-1/score", slow.url);
+    assert_refused(
+        &post(&agent, &slow_url, &content_type, &body),
+        504,
+        &["longer than 0.25 s to score", "fewer items"],
+    );
+    // The abandoned decoding keeps its intake slot until it ends: the next request finds none
+    // (503), and is answered once the decoding has finished.
+    let (content_type, body) = multipart(&[grey_png(image::GrayImage::new(28, 28))]);
+    assert_refused(
+        &post(&agent, &slow_url, &content_type, &body),
+        503,
+        &["as many requests"],
+    );
+    let started = std::time::Instant::now();
+    let a = loop {
+        let a = post(&agent, &slow_url, &content_type, &body);
+        if a.status != 503 || started.elapsed() > std::time::Duration::from_secs(60) {
+            break a;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(a.status, 200, "once the decoding ended: {}", a.json);
+    drop(slow);
 
     // Requests being read hold the intake: with room for one, a second waits for nothing: 503.
     let narrow = serve(&[&table_run], &["--max-in-flight", "1", "--timeout", "0.5"]);
@@ -943,6 +986,21 @@ fn runs_and_limits_it_cannot_serve_are_refused_at_start() {
         let o = serve_refused(&["serve", lrx.to_str().unwrap(), "--port", "0", flag, value]);
         assert_clean_error(&o, &[flag, why]);
     }
+    // A batching wait as long as the timeout would time out every request scored alone.
+    let o = serve_refused(&[
+        "serve",
+        lrx.to_str().unwrap(),
+        "--port",
+        "0",
+        "--max-wait-ms",
+        "500",
+        "--timeout",
+        "0.5",
+    ]);
+    assert_clean_error(
+        &o,
+        &["--max-wait-ms (500 ms)", "shorter than --timeout (0.5 s)"],
+    );
 }
 
 /// Run `oddity args`, which should refuse to start: a server still running after a minute is

@@ -426,7 +426,8 @@ struct ServeArgs {
     /// Most samples in one forward pass (at most 65 536).
     #[arg(long, default_value_t = 256)]
     max_batch: usize,
-    /// Milliseconds a model waits for more requests to batch with the first.
+    /// Milliseconds a model waits for more requests to batch with the first (at most 1000, and
+    /// shorter than --timeout).
     #[arg(long, default_value_t = 2)]
     max_wait_ms: u64,
     /// Seconds a request may take before it is answered 408 (its body has not all arrived) or 504.

@@ -72,7 +72,8 @@ pub struct Limits {
     pub max_in_flight: usize,
     /// Most samples scored in one forward pass.
     pub max_batch: usize,
-    /// How long a model's thread waits for more requests to batch with the first.
+    /// How long a model's thread waits for more requests to batch with the first (at most 1 s,
+    /// and shorter than `timeout`).
     pub max_wait: Duration,
     /// How long a request may take, body and scoring, before it gets `408` (its body has not
     /// all arrived) or `504`.
@@ -159,6 +160,15 @@ impl Limits {
         ensure!(
             self.max_wait <= Duration::from_secs(1),
             "--max-wait-ms must be at most 1000"
+        );
+        // A request alone in its model's queue waits the whole `max_wait` for others to batch
+        // with: at or past the timeout, every such request would time out unscored.
+        ensure!(
+            self.max_wait < self.timeout,
+            "--max-wait-ms ({} ms) must be shorter than --timeout ({} s): a request scored \
+             alone waits that long for others to batch with, and would time out first",
+            self.max_wait.as_millis(),
+            self.timeout.as_secs_f64()
         );
         Ok(())
     }
