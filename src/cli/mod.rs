@@ -182,7 +182,9 @@ struct TrainArgs {
     data: DataArgs,
     /// Protocol: one-class (class k normal), leave-one-out (class k anomalous), contaminated
     /// (class k inliers plus --contamination outliers; trains on the set it scores), kdd99,
-    /// tabular, scene (a hyperspectral scene's pixels, unlabelled, train and are scored).
+    /// kdd99-goad (GOAD's split: normal traffic is the anomaly), kdd99-rev (GOAD's KDDRev:
+    /// the attacks are), tabular, scene (a hyperspectral scene's pixels, unlabelled, train and
+    /// are scored).
     #[arg(long, required_unless_present = "resume")]
     protocol: Option<String>,
     /// The class of one-class / leave-one-out (name or index).
@@ -427,7 +429,7 @@ struct ServeArgs {
     #[arg(long, default_value_t = 256)]
     max_batch: usize,
     /// Milliseconds a model waits for more requests to batch with the first (at most 1000, and
-    /// shorter than --timeout).
+    /// well under --timeout: a request scored alone waits all of it).
     #[arg(long, default_value_t = 2)]
     max_wait_ms: u64,
     /// Seconds a request may take before it is answered 408 (its body has not all arrived) or 504.

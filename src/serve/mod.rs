@@ -161,12 +161,14 @@ impl Limits {
             self.max_wait <= Duration::from_secs(1),
             "--max-wait-ms must be at most 1000"
         );
-        // A request alone in its model's queue waits the whole `max_wait` for others to batch
-        // with: at or past the timeout, every such request would time out unscored.
+        // A request alone in its model's queue (with fewer samples than `max_batch`) waits the
+        // whole `max_wait` for others to batch with: at or past the timeout, every such request
+        // would time out unscored.
         ensure!(
             self.max_wait < self.timeout,
             "--max-wait-ms ({} ms) must be shorter than --timeout ({} s): a request scored \
-             alone waits that long for others to batch with, and would time out first",
+             alone waits that long for others to batch with, and would time out first; lower \
+             --max-wait-ms or raise --timeout",
             self.max_wait.as_millis(),
             self.timeout.as_secs_f64()
         );
