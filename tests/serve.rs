@@ -981,29 +981,28 @@ fn runs_and_limits_it_cannot_serve_are_refused_at_start() {
         let o = serve_refused(&["serve", lrx.to_str().unwrap(), "--port", "0", flag, value]);
         assert_clean_error(&o, &[flag, "at most 65536"]);
     }
-    for (flag, value, why) in [
-        ("--idle-timeout", "0", "(0, 86400]"),
-        ("--idle-timeout", "inf", "(0, 86400]"),
-        ("--max-megapixels", "0", "more than 0"),
-    ] {
-        let o = serve_refused(&["serve", lrx.to_str().unwrap(), "--port", "0", flag, value]);
-        assert_clean_error(&o, &[flag, why]);
+    // The last: a batching wait as long as the timeout would time out every request scored
+    // alone.
+    let refused: [(&[&str], &[&str]); 4] = [
+        (&["--idle-timeout", "0"], &["--idle-timeout", "(0, 86400]"]),
+        (
+            &["--idle-timeout", "inf"],
+            &["--idle-timeout", "(0, 86400]"],
+        ),
+        (
+            &["--max-megapixels", "0"],
+            &["--max-megapixels", "more than 0"],
+        ),
+        (
+            &["--max-wait-ms", "500", "--timeout", "0.5"],
+            &["--max-wait-ms (500 ms)", "shorter than --timeout (0.5 s)"],
+        ),
+    ];
+    for (flags, needles) in refused {
+        let start = ["serve", lrx.to_str().unwrap(), "--port", "0"];
+        let o = serve_refused(&[&start[..], flags].concat());
+        assert_clean_error(&o, needles);
     }
-    // A batching wait as long as the timeout would time out every request scored alone.
-    let o = serve_refused(&[
-        "serve",
-        lrx.to_str().unwrap(),
-        "--port",
-        "0",
-        "--max-wait-ms",
-        "500",
-        "--timeout",
-        "0.5",
-    ]);
-    assert_clean_error(
-        &o,
-        &["--max-wait-ms (500 ms)", "shorter than --timeout (0.5 s)"],
-    );
 }
 
 /// Run `oddity args`, which should refuse to start: a server still running after a minute is
