@@ -187,7 +187,8 @@ struct TrainArgs {
     /// are scored).
     #[arg(long, required_unless_present = "resume")]
     protocol: Option<String>,
-    /// The class of one-class / leave-one-out (name or index).
+    /// The class of one-class / leave-one-out: its name, or its index where no class is named
+    /// by a number.
     #[arg(long)]
     class: Option<String>,
     /// Epochs (default: the paper's).

@@ -29,7 +29,8 @@ pub enum OodCommand {
 pub struct OodTrainArgs {
     #[command(flatten)]
     data: DataArgs,
-    /// The in-distribution classes, comma-separated names or indices (default: all).
+    /// The in-distribution classes, comma-separated names (or indices, where no class is named
+    /// by a number; default: all).
     #[arg(long, value_delimiter = ',')]
     classes: Vec<String>,
     /// The run folder to write.

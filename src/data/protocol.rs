@@ -280,19 +280,31 @@ pub struct Split {
     pub class_names: Vec<String>,
 }
 
-/// Class index of `class` (its name, or a number within range).
+/// Class index of `class`: its name, or its position among the classes when no class is named
+/// by a number (where some are, as the labels 1, 2, 5 of a table, a number could mean either,
+/// so it names a class only).
 pub fn resolve(set: &LabelledSet, class: &str) -> crate::Result<u32> {
     if let Some(i) = set.class_index(class) {
         return Ok(i);
     }
+    let numbered = set
+        .class_names
+        .iter()
+        .any(|name| name.trim().parse::<f64>().is_ok_and(f64::is_finite));
     if let Ok(i) = class.parse::<u32>()
         && (i as usize) < set.class_names.len()
+        && !numbered
     {
         return Ok(i);
     }
     bail!(
-        "unknown class {class:?}; the data set's classes are {:?}",
-        set.class_names
+        "unknown class {class:?}; the data set's classes are {:?}{}",
+        set.class_names,
+        if numbered {
+            " (a number names a class here, not its position, as the classes are numbers)"
+        } else {
+            ""
+        }
     )
 }
 
@@ -960,6 +972,24 @@ mod tests {
             classes: (0..n as u32).map(|i| i % classes).collect(),
             class_names: (0..classes).map(|c| c.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn a_number_is_a_position_only_where_no_class_is_named_by_one() {
+        let mut set = toy(6, 3);
+        set.class_names = vec!["cat".into(), "dog".into(), "owl".into()];
+        assert_eq!(resolve(&set, "owl").unwrap(), 2);
+        assert_eq!(resolve(&set, "1").unwrap(), 1);
+        assert!(resolve(&set, "3").is_err());
+        // A table's labels 1, 2, 5: "2" is the class named 2, and "0" no class at all.
+        set.class_names = vec!["1".into(), "2".into(), "5".into()];
+        assert_eq!(resolve(&set, "2").unwrap(), 1);
+        assert_eq!(resolve(&set, "5").unwrap(), 2);
+        let err = resolve(&set, "0").unwrap_err().to_string();
+        assert!(
+            err.contains("unknown class \"0\"") && err.contains("not its position"),
+            "{err}"
+        );
     }
 
     fn assert_disjoint(split: &Split) {
