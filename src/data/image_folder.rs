@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// How to decode the images of a folder.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct FolderOptions {
-    /// Force 1 (grey) or 3 (RGB) channels; `None` takes the first image's.
+    /// Force 1 (grey) or 3 (RGB) channels; `None`: 3 when any image has colour, else 1.
     pub channels: Option<usize>,
     /// Resize every image to this square side; `None` requires all images to share one size.
     pub size: Option<u32>,
@@ -149,6 +149,27 @@ pub fn class_items(
     Ok((names, items))
 }
 
+/// The channels a set of images is read with: 3 when any image has colour (grey images then
+/// repeat their plane), else 1. Read from the files' headers, so a folder's channels do not
+/// depend on which image comes first, and no colour is dropped.
+fn channels_of(items: &[ImageItem]) -> crate::Result<usize> {
+    for item in items {
+        let colour = has_colour(&item.path)
+            .with_context(|| format!("{}: cannot decode image", item.path.display()))?;
+        if colour {
+            return Ok(3);
+        }
+    }
+    Ok(1)
+}
+
+/// Whether the image file at `path` has colour, read from its header alone.
+fn has_colour(path: &Path) -> crate::Result<bool> {
+    use image::ImageDecoder;
+    let reader = image::ImageReader::open(path)?.with_guessed_format()?;
+    Ok(reader.into_decoder()?.color_type().has_color())
+}
+
 /// Load the listed images into one set with classes `names`. Images must share one size unless
 /// `options.size` resizes them all; a mask follows its image through the resize (nearest
 /// neighbour), binarised at half range. Either every image has a mask (a file, or blank for a
@@ -168,16 +189,16 @@ pub fn load_items(
         class_names: names,
         masks: with_masks.then(Vec::new),
     };
+    let channels = match options.channels {
+        Some(channels) => channels,
+        None => channels_of(&items)?,
+    };
     let mut fixed: Option<(usize, u32, u32)> = None;
     for item in items {
         let path = &item.path;
         let img = image::open(path)
             .with_context(|| format!("{}: cannot decode image", path.display()))?;
         let (raw_w, raw_h) = (img.width(), img.height());
-        let channels = fixed
-            .map(|f| f.0)
-            .or(options.channels)
-            .unwrap_or(if img.color().has_color() { 3 } else { 1 });
         let img = match options.size {
             Some(s) if img.width() != s || img.height() != s => {
                 img.resize_exact(s, s, image::imageops::FilterType::Triangle)
@@ -305,6 +326,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(set.shape.len(), 3 * 64);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    /// One colour image makes the folder colour, wherever it comes: the grey images repeat
+    /// their plane, and no image's colour is dropped for the first one's grey.
+    #[test]
+    fn a_folder_with_any_colour_image_is_read_in_colour() {
+        let root = std::env::temp_dir().join(format!("oddity-mixed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::create_dir_all(root.join("b")).unwrap();
+        image::GrayImage::from_pixel(2, 2, image::Luma([50]))
+            .save(root.join("a").join("0.png"))
+            .unwrap();
+        image::RgbImage::from_pixel(2, 2, image::Rgb([10, 20, 30]))
+            .save(root.join("b").join("0.png"))
+            .unwrap();
+        let set = load(&root, None, FolderOptions::default()).unwrap();
+        assert_eq!(
+            set.shape,
+            SampleShape::Image {
+                channels: 3,
+                height: 2,
+                width: 2
+            }
+        );
+        assert_eq!(set.sample(0), &[50.0; 12]);
+        assert_eq!(
+            &set.sample(1)[..],
+            &[[10.0; 4], [20.0; 4], [30.0; 4]].concat()[..]
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
