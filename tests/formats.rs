@@ -88,6 +88,16 @@ fn cifar_binary_and_folders_load_through_the_source() {
     assert_eq!(s.train.len(), 10);
     assert_eq!(s.test.as_ref().unwrap().classes, vec![9]);
     assert_eq!(s.train.class_names[9], cifar::CLASS_NAMES[9]);
+    // The binary release holds no image files: a size to decode them at is refused, not ignored.
+    let resized = source::DatasetSpec {
+        image_size: Some(64),
+        ..spec(DatasetKind::Cifar10, dir.clone())
+    };
+    let err = source::load(&resized).unwrap_err().to_string();
+    assert!(
+        err.contains("--decode-size") && err.contains("binary release"),
+        "{err}"
+    );
     // Class folders with train/ and test/, as the JPEG copy unpacks.
     let folders = dir.join("cifar10_jpg");
     for (split, class) in [

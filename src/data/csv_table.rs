@@ -24,7 +24,7 @@ fn parse_table(text: &[u8], label_column: Option<&str>, name: &str) -> crate::Re
     check_unique_columns(&headers, name)?;
     let label_at = match label_column {
         Some(label_column) => {
-            let Some(at) = headers.iter().position(|h| h.trim() == label_column) else {
+            let Some(at) = headers.iter().position(|h| names_column(h, label_column)) else {
                 bail!(
                     "{name}: no label column {label_column:?}; the columns are {}",
                     shown(headers.iter())
@@ -137,9 +137,8 @@ fn check_unique_columns(headers: &csv::StringRecord, name: &str) -> crate::Resul
 pub fn feature_names(path: &Path, label_column: &str) -> crate::Result<Vec<String>> {
     Ok(header_of(path)?
         .iter()
-        .map(str::trim)
-        .filter(|h| *h != label_column)
-        .map(str::to_string)
+        .filter(|h| !names_column(h, label_column))
+        .map(|h| h.trim().to_string())
         .collect())
 }
 
@@ -196,7 +195,15 @@ fn shown<'a>(mut names: impl Iterator<Item = &'a str>) -> String {
 
 /// Whether the CSV file (raw or gzip) at `path` has a column `label_column` in its header.
 pub fn has_column(path: &Path, label_column: &str) -> crate::Result<bool> {
-    Ok(header_of(path)?.iter().any(|h| h.trim() == label_column))
+    Ok(header_of(path)?
+        .iter()
+        .any(|h| names_column(h, label_column)))
+}
+
+/// Whether the header cell `header` is the column `name`: blanks around either are no part of
+/// a name.
+fn names_column(header: &str, name: &str) -> bool {
+    header.trim() == name.trim()
 }
 
 /// Load a CSV file (raw or gzip) that has no label column, to be scored: every column is a
@@ -233,6 +240,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no label column"), "{err}");
+        // Blanks around a name are no part of it, in the header or the option.
+        let set = parse(b"a, label\n1,x\n2,y\n", " label", "t.csv").unwrap();
+        assert_eq!(set.classes, vec![0, 1]);
+        assert_eq!(set.class_names, vec!["x", "y"]);
     }
 
     /// A header's names are echoed cut to 100 characters each and twenty in all, whatever the

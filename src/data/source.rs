@@ -378,6 +378,13 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
         },
         DatasetKind::Cifar10 => {
             if path.join("data_batch_1.bin").is_file() {
+                anyhow::ensure!(
+                    spec.image_size.is_none(),
+                    "--decode-size resizes image files while decoding; {} holds CIFAR-10's \
+                     binary release (32 × 32 arrays, not image files): leave it out, or resize \
+                     for the model with --image-size",
+                    path.display()
+                );
                 let (train, test) = cifar::load(path)?;
                 DataSource {
                     test_every_anomaly: false,
