@@ -97,43 +97,75 @@ enum Interleave {
 }
 
 /// The `key = value` pairs of a header (keys lower-case, braces joined across lines).
-fn fields(text: &str) -> crate::Result<BTreeMap<String, String>> {
-    let mut lines = text.lines();
-    ensure!(
-        lines.next().is_some_and(|l| l.trim() == "ENVI"),
-        "not an ENVI header (its first line must be \"ENVI\")"
-    );
-    let mut out = BTreeMap::new();
-    let mut pending: Option<(String, String)> = None;
-    for line in lines {
-        if let Some((key, mut value)) = pending.take() {
-            value.push(' ');
-            value.push_str(line.trim());
-            if value.contains('}') {
-                out.insert(key, value);
-            } else {
-                pending = Some((key, value));
-            }
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            continue;
+struct Fields {
+    values: BTreeMap<String, String>,
+    /// Keys given twice with two values: the two values.
+    conflicting: BTreeMap<String, (String, String)>,
+}
+
+impl Fields {
+    fn parse(text: &str) -> crate::Result<Fields> {
+        let mut lines = text.lines();
+        ensure!(
+            lines.next().is_some_and(|l| l.trim() == "ENVI"),
+            "not an ENVI header (its first line must be \"ENVI\")"
+        );
+        let mut fields = Fields {
+            values: BTreeMap::new(),
+            conflicting: BTreeMap::new(),
         };
-        let (key, value) = (key.trim().to_lowercase(), value.trim().to_string());
-        if value.starts_with('{') && !value.contains('}') {
-            pending = Some((key, value));
-        } else {
-            out.insert(key, value);
+        let mut pending: Option<(String, String)> = None;
+        for line in lines {
+            if let Some((key, mut value)) = pending.take() {
+                value.push(' ');
+                value.push_str(line.trim());
+                if value.contains('}') {
+                    fields.insert(key, value);
+                } else {
+                    pending = Some((key, value));
+                }
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            let (key, value) = (key.trim().to_lowercase(), value.trim().to_string());
+            if value.starts_with('{') && !value.contains('}') {
+                pending = Some((key, value));
+            } else {
+                fields.insert(key, value);
+            }
+        }
+        ensure!(pending.is_none(), "a value in braces is never closed");
+        Ok(fields)
+    }
+
+    fn insert(&mut self, key: String, value: String) {
+        match self.values.get(&key) {
+            Some(earlier) if *earlier != value => {
+                self.conflicting.insert(key, (earlier.clone(), value));
+            }
+            Some(_) => {}
+            None => {
+                self.values.insert(key, value);
+            }
         }
     }
-    ensure!(pending.is_none(), "a value in braces is never closed");
-    Ok(out)
+
+    /// The value of `key`; a key the header gives twice with two values is refused, as either
+    /// reading could be the wrong one (keys never read, such as a repeated `history`, may).
+    fn get(&self, key: &str) -> crate::Result<Option<&str>> {
+        if let Some((first, second)) = self.conflicting.get(key) {
+            bail!("{key:?} is given twice, as {first:?} and as {second:?}");
+        }
+        Ok(self.values.get(key).map(String::as_str))
+    }
 }
 
 fn parse_header(text: &str) -> crate::Result<Header> {
-    let fields = fields(text)?;
+    let fields = Fields::parse(text)?;
     let number = |key: &str, default: Option<usize>| -> crate::Result<usize> {
-        match fields.get(key) {
+        match fields.get(key)? {
             Some(v) => v
                 .parse::<usize>()
                 .with_context(|| format!("{key} = {v:?} is not a whole number")),
@@ -155,7 +187,7 @@ fn parse_header(text: &str) -> crate::Result<Header> {
         "data type {data_type} is not a real number type (1, 2, 3, 4, 5, 12, 13, 14, 15)"
     );
     let interleave = match fields
-        .get("interleave")
+        .get("interleave")?
         .map(|v| v.to_lowercase())
         .as_deref()
     {
@@ -169,7 +201,7 @@ fn parse_header(text: &str) -> crate::Result<Header> {
         1 => true,
         other => bail!("byte order {other} is neither 0 (little-endian) nor 1 (big-endian)"),
     };
-    let wavelengths_nm = match fields.get("wavelength") {
+    let wavelengths_nm = match fields.get("wavelength")? {
         Some(list) => {
             let values: Vec<f64> = list
                 .trim_matches(|c| c == '{' || c == '}' || char::is_whitespace(c))
@@ -182,7 +214,7 @@ fn parse_header(text: &str) -> crate::Result<Header> {
                 "{} wavelengths for {bands} bands",
                 values.len()
             );
-            let units = fields.get("wavelength units").map(|u| u.to_lowercase());
+            let units = fields.get("wavelength units")?.map(|u| u.to_lowercase());
             let micrometres = match units.as_deref() {
                 Some("micrometers" | "micrometres" | "um" | "µm" | "microns") => true,
                 Some("nanometers" | "nanometres" | "nm") => false,
@@ -263,8 +295,10 @@ fn decode(h: &Header, bytes: &[u8]) -> crate::Result<Raster> {
                 h.lines, h.samples, h.bands
             )
         })?;
+    // Exactly: a file longer than the header says is as likely a header that under-counts
+    // (its pixels would be misread) as one with trailing bytes.
     ensure!(
-        bytes.len() >= h.offset + n * size,
+        bytes.len() == h.offset + n * size,
         "{} bytes, but the header's {} lines × {} samples × {} bands of {size} bytes after an \
          offset of {} need {}",
         bytes.len(),
@@ -413,6 +447,29 @@ pub(crate) mod tests {
         std::fs::write(&header, text).unwrap();
         let err = format!("{:#}", read(&header).unwrap_err());
         assert!(err.contains("\"lines\""), "{err}");
+
+        // Data for twice the header's samples: refused, not read as half a scene.
+        let header = write(&dir, "long", (2, 3, 1), &values, "bsq", 12, false, "");
+        std::fs::write(dir.join("long.img"), [0u8; 24]).unwrap();
+        let err = format!("{:#}", read(&header).unwrap_err());
+        assert!(err.contains("long.img") && err.contains("need 12"), "{err}");
+
+        // A key given twice with two values: neither is taken.
+        let header = write(&dir, "twice", (2, 3, 1), &values, "bsq", 12, false, "");
+        let text = std::fs::read_to_string(&header).unwrap() + "history = a\nhistory = b\n";
+        std::fs::write(&header, &text).unwrap();
+        assert_eq!(
+            read(&header).unwrap().values.len(),
+            6,
+            "a key never read may repeat"
+        );
+        let text = text + "samples = 1\n";
+        std::fs::write(&header, text).unwrap();
+        let err = format!("{:#}", read(&header).unwrap_err());
+        assert!(
+            err.contains("twice.hdr") && err.contains("\"samples\" is given twice"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
