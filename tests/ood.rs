@@ -432,7 +432,7 @@ fn same_seed_same_run() {
 fn ood_settings_are_checked_at_the_door() {
     let device = Device::flex();
     let dir = temp_dir("ood-door");
-    let cases: [(&str, fn(&mut OodConfig), &str); 8] = [
+    let cases: [(&str, fn(&mut OodConfig), &str); 9] = [
         ("validation", |c| c.data.validation = 5000, "--validation"),
         (
             "classes",
@@ -487,6 +487,18 @@ fn ood_settings_are_checked_at_the_door() {
                 })
             },
             "in-distribution data set itself",
+        ),
+        (
+            // Named by its option, before the in-distribution images are read.
+            "auxiliary-missing",
+            |c| {
+                c.outlier_exposure = Some(OutlierExposure {
+                    auxiliary: OutSet::parse("mnist:/no/such/oddity-folder").unwrap(),
+                    weight: 0.5,
+                    max_images: None,
+                })
+            },
+            "--auxiliary mnist",
         ),
         (
             "generative",

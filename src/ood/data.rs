@@ -312,6 +312,15 @@ impl OutSet {
         })
     }
 
+    /// Refuse a data set whose files are not there, before any other data is read (synthetic
+    /// sets and the held-out classes need nothing on disk).
+    pub fn check_present(&self) -> crate::Result<()> {
+        match self {
+            OutSet::Dataset { data } => source::check_present(data),
+            _ => Ok(()),
+        }
+    }
+
     /// The images of an auxiliary outlier set for outlier exposure, fitted to `image`: a data
     /// set's *training* split (its test split is left for evaluation), `count` synthetic ones.
     /// The held-out classes are refused: their test images are the near-OOD test set.

@@ -253,6 +253,9 @@ impl OodRequest {
                  set (its images, and the held-out classes' ones, would be pushed to the uniform posterior)",
                 oe.auxiliary.name()
             );
+            oe.auxiliary
+                .check_present()
+                .with_context(|| format!("--auxiliary {}", oe.auxiliary.name()))?;
         }
         Ok(())
     }
@@ -897,11 +900,10 @@ impl AuxiliaryBatches {
             return Ok(None);
         };
         let d = data.image.iter().product::<usize>();
-        let images = oe.auxiliary.load_auxiliary(
-            data.image,
-            oe.max_images.unwrap_or(10_000),
-            config.seed,
-        )?;
+        let images = oe
+            .auxiliary
+            .load_auxiliary(data.image, oe.max_images.unwrap_or(10_000), config.seed)
+            .with_context(|| format!("--auxiliary {}", oe.auxiliary.name()))?;
         let images = data::capped(images, oe.max_images, d, config.seed, 48);
         ensure!(
             !images.is_empty(),
@@ -1400,6 +1402,11 @@ pub fn evaluate(
         "--oracle needs at least 4 images of each set (half tune, half are measured); --max-samples is {}",
         max_samples.unwrap_or(0)
     );
+    // A missing set is named now, not after the in-distribution images are read.
+    for set in against {
+        set.check_present()
+            .with_context(|| format!("--against {}", set.name()))?;
+    }
     let data = data::load_in_distribution(&run.config.data, run.config.seed)?;
     ensure!(
         data.class_names == run.summary.class_names,
