@@ -154,22 +154,29 @@ fn foreign_entries(dir: &Path) -> crate::Result<Vec<String>> {
     Ok(foreign)
 }
 
+/// The first few entries of `target` that oddity did not write, listed for a message; `None`
+/// when there are none.
+fn foreign_listing(target: &Path) -> crate::Result<Option<String>> {
+    const SHOWN: usize = 5;
+    let foreign = foreign_entries(target)?;
+    if foreign.is_empty() {
+        return Ok(None);
+    }
+    let more = foreign.len().saturating_sub(SHOWN);
+    let mut listing = foreign[..foreign.len().min(SHOWN)].join(", ");
+    if more > 0 {
+        listing.push_str(&format!(" and {more} more"));
+    }
+    Ok(Some(listing))
+}
+
 /// Refuse to replace `target` when it holds anything oddity did not write.
 fn check_replaceable(target: &Path) -> crate::Result<()> {
-    let foreign = foreign_entries(target)?;
-    if !foreign.is_empty() {
-        const SHOWN: usize = 5;
-        let more = foreign.len().saturating_sub(SHOWN);
+    if let Some(listing) = foreign_listing(target)? {
         bail!(
-            "{} holds what oddity did not write ({}{}); replacing the folder would delete it: \
-             move that out of the folder first, or choose another folder",
-            target.display(),
-            foreign[..foreign.len().min(SHOWN)].join(", "),
-            if more > 0 {
-                format!(" and {more} more")
-            } else {
-                String::new()
-            }
+            "{} holds what oddity did not write ({listing}); replacing the folder would delete \
+             it: move that out of the folder first, or choose another folder",
+            target.display()
         );
     }
     Ok(())
@@ -203,11 +210,36 @@ impl Staging {
                 );
             }
             match existing {
-                Existing::Refuse => bail!(
-                    "{} already exists; oddity never modifies a run in place: pass --force to \
-                     replace it whole (its evaluations go with it) or choose another folder",
-                    target.display()
-                ),
+                Existing::Refuse => {
+                    // --force would refuse this folder too: say so now, not after a retry.
+                    if let Some(listing) = foreign_listing(target).ok().flatten() {
+                        bail!(
+                            "{} already exists and holds what oddity did not write ({listing}); \
+                             oddity never replaces such a folder, even with --force: choose \
+                             another folder",
+                            target.display()
+                        );
+                    }
+                    let is_run = [DETECTOR_RUN_FILE, OOD_RUN_FILE]
+                        .iter()
+                        .any(|file| target.join(file).is_file());
+                    if !is_run && !is_empty_dir(target) {
+                        bail!(
+                            "{} already exists and is not a run folder oddity wrote (no {} or \
+                             {}); oddity never replaces it, even with --force: choose another \
+                             folder",
+                            target.display(),
+                            DETECTOR_RUN_FILE,
+                            OOD_RUN_FILE
+                        );
+                    }
+                    bail!(
+                        "{} already exists; oddity never modifies a run in place: pass --force \
+                         to replace it whole (its evaluations go with it) or choose another \
+                         folder",
+                        target.display()
+                    )
+                }
                 Existing::Replace { marker } => {
                     if !target.join(marker).is_file() && !is_empty_dir(target) {
                         // Another kind of oddity folder is named as what it is.
@@ -467,11 +499,45 @@ mod tests {
         s.publish().unwrap();
         assert_eq!(std::fs::read_to_string(target.join("a")).unwrap(), "one");
         assert!(!target.join(WRITER_FILE).exists());
-        // Existing folder: refused without leave, and left untouched.
+        // Existing folder: refused without leave, and left untouched; not a run folder, so
+        // --force is not offered (it would refuse it too).
         let err = Staging::begin(&target, Existing::Refuse)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("--force"), "{err}");
+        assert!(
+            err.contains("not a run folder") && err.contains("even with --force"),
+            "{err}"
+        );
+        // A run folder: --force is the remedy. (Beside `root`, whose leftovers are counted.)
+        let others = temp("whole-others");
+        let run = others.join("a-run");
+        let s = Staging::begin(&run, Existing::Refuse).unwrap();
+        std::fs::write(s.dir().join(DETECTOR_RUN_FILE), "{}").unwrap();
+        s.publish().unwrap();
+        let err = Staging::begin(&run, Existing::Refuse)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pass --force"), "{err}");
+        // A folder of the user's: refused without offering --force, which would refuse it too.
+        let mine = others.join("mine");
+        std::fs::create_dir_all(&mine).unwrap();
+        std::fs::write(mine.join("notes.txt"), "mine").unwrap();
+        let err = Staging::begin(&mine, Existing::Refuse)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("notes.txt") && err.contains("even with --force"),
+            "{err}"
+        );
+        let err = Staging::begin(&mine, Existing::Replace { marker: "run.json" })
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a folder oddity wrote"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
+            "mine"
+        );
+        std::fs::remove_dir_all(&others).unwrap();
         // With leave, but not a folder oddity wrote: refused.
         let err = Staging::begin(&target, Existing::Replace { marker: "run.json" })
             .unwrap_err()
