@@ -219,6 +219,12 @@ fn same_function(case: &Case, python: &Path, o: &CompareOptions) -> crate::Resul
 
 /// Run the whole comparison, printing progress to stderr.
 pub fn run(o: &CompareOptions) -> crate::Result<SpeedReport> {
+    o.speed.check()?;
+    anyhow::ensure!(o.threads >= 1, "--threads must be at least 1, got 0");
+    crate::io::check_output_file("--out", &o.out, &[], |start| {
+        let start = String::from_utf8_lossy(start);
+        start.contains("\"peak_gflops\"") && start.contains("\"oddity\"")
+    })?;
     let peak_gflops = match &o.python {
         Some(py) => {
             #[derive(Deserialize)]

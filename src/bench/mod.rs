@@ -295,6 +295,23 @@ pub struct SpeedOptions {
     pub score_batch: usize,
 }
 
+impl SpeedOptions {
+    /// Refuse settings that cannot time anything, or never stop, before any case runs.
+    pub fn check(&self) -> crate::Result<()> {
+        anyhow::ensure!(self.repeats >= 1, "--repeats must be at least 1, got 0");
+        anyhow::ensure!(
+            self.min_repeat_seconds.is_finite() && self.min_repeat_seconds >= 0.0,
+            "--min-repeat-seconds must be a finite number of seconds, 0 or more, got {}",
+            self.min_repeat_seconds
+        );
+        anyhow::ensure!(
+            self.score_batch >= 1,
+            "--score-batch must be at least 1, got 0"
+        );
+        Ok(())
+    }
+}
+
 impl Default for SpeedOptions {
     fn default() -> Self {
         SpeedOptions {
@@ -386,7 +403,7 @@ fn time_steps(
     sync(device)?;
     let mut per_step = Vec::with_capacity(options.repeats);
     let mut i = options.warmup_steps;
-    for _ in 0..options.repeats.max(1) {
+    for _ in 0..options.repeats {
         let start = Instant::now();
         let mut steps = 0;
         while steps == 0 || start.elapsed().as_secs_f64() < options.min_repeat_seconds {
@@ -411,6 +428,7 @@ pub fn measure(
     device: &Device,
     options: &SpeedOptions,
 ) -> crate::Result<SpeedFigures> {
+    options.check()?;
     let mut model = build(case, device, 0)?;
     let config = model.config();
     let train_batch = config.batch_size();
@@ -477,6 +495,38 @@ pub struct StepTrace {
     pub scores: Vec<f32>,
 }
 
+/// The files a trace folder holds.
+const TRACE_FILES: [&str; 3] = ["init.safetensors", "batches.f32", "trace.json"];
+
+/// A trace goes into a new or empty folder, or over an earlier trace: a folder holding
+/// anything else is the user's, and is refused before any file is written.
+fn check_trace_folder(dir: &std::path::Path) -> crate::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        dir.is_dir(),
+        "{} exists and is not a folder; give a folder for the trace",
+        dir.display()
+    );
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    for entry in entries {
+        let name = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .file_name();
+        // Hidden entries (a killed write's temporary file, a desktop's index) are no one's work.
+        anyhow::ensure!(
+            name.to_string_lossy().starts_with('.') || TRACE_FILES.iter().any(|f| name == *f),
+            "{} holds {} as well as a trace's files; a trace is written only into a new or \
+             empty folder, or over an earlier trace: give another folder",
+            dir.display(),
+            name.to_string_lossy()
+        );
+    }
+    Ok(())
+}
+
 /// Run `steps` training steps of `case` from seed 0 on `device` and write, into `dir`:
 /// `init.safetensors` (the weights before the first step), `batches.f32` (the batches,
 /// little-endian f32, `[steps, batch, D]`) and `trace.json` ([`StepTrace`]).
@@ -486,6 +536,8 @@ pub fn export_trace(
     dir: &std::path::Path,
     device: &Device,
 ) -> crate::Result<StepTrace> {
+    anyhow::ensure!(steps >= 1, "--steps must be at least 1, got 0");
+    check_trace_folder(dir)?;
     let device = device.clone();
     let mut model = build(case, &device, 0)?;
     let batch = model.config().batch_size();
@@ -560,6 +612,15 @@ pub fn latent_search_speed(
     loop_samples: usize,
 ) -> crate::Result<SearchFigures> {
     use crate::models::anogan::Anogan;
+    anyhow::ensure!(batch >= 1, "--batch must be at least 1, got 0");
+    anyhow::ensure!(
+        (1..=batch).contains(&loop_samples),
+        "--loop-samples must be from 1 to --batch ({batch}), got {loop_samples}"
+    );
+    anyhow::ensure!(
+        !shape.is_empty(),
+        "the synthetic samples need a value at least (--features, or C and S of --image), got {shape}"
+    );
     let device = Device::flex();
     let config = crate::models::AnoganConfig::default();
     let steps = config.search.steps;
@@ -574,7 +635,6 @@ pub fn latent_search_speed(
     let t0 = Instant::now();
     let batched = read(model.search_from(x.clone(), start.clone()).1)?;
     let batched_s = t0.elapsed().as_secs_f64();
-    let loop_samples = loop_samples.min(batch);
     let t0 = Instant::now();
     let mut single = Vec::with_capacity(loop_samples);
     for i in 0..loop_samples {
@@ -631,5 +691,74 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), CASES.len(), "case names are unique");
+    }
+
+    /// Settings that cannot time anything are named before any case runs; a trace goes only
+    /// into a new or empty folder or over an earlier trace, and a refused one writes nothing.
+    #[test]
+    fn bad_settings_and_foreign_folders_are_refused_first() {
+        let bad = [
+            (
+                SpeedOptions {
+                    repeats: 0,
+                    ..SpeedOptions::default()
+                },
+                "--repeats",
+            ),
+            (
+                SpeedOptions {
+                    min_repeat_seconds: f64::INFINITY,
+                    ..SpeedOptions::default()
+                },
+                "--min-repeat-seconds",
+            ),
+            (
+                SpeedOptions {
+                    min_repeat_seconds: -1.0,
+                    ..SpeedOptions::default()
+                },
+                "--min-repeat-seconds",
+            ),
+            (
+                SpeedOptions {
+                    score_batch: 0,
+                    ..SpeedOptions::default()
+                },
+                "--score-batch",
+            ),
+        ];
+        for (options, flag) in bad {
+            let err = options.check().unwrap_err().to_string();
+            assert!(err.contains(flag), "{err}");
+        }
+        SpeedOptions::default().check().unwrap();
+
+        let device = Device::flex();
+        let case = case("autoencoder-kdd").unwrap();
+        let dir = std::env::temp_dir().join(format!("oddity-trace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let err = export_trace(case, 0, &dir, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--steps"), "{err}");
+        assert!(!dir.exists(), "nothing is written for a refused trace");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+        std::fs::write(dir.join(".trace.json.1.tmp"), "half").unwrap();
+        let err = export_trace(case, 1, &dir, &device)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("notes.txt"), "{err}");
+        assert!(!dir.join("init.safetensors").exists());
+        std::fs::remove_file(dir.join("notes.txt")).unwrap();
+        export_trace(case, 1, &dir, &device).unwrap();
+        export_trace(case, 1, &dir, &device).expect("an earlier trace is replaced");
+        std::fs::remove_dir_all(&dir).unwrap();
+
+        let rows = SampleShape::Table { features: 4 };
+        let err = latent_search_speed(rows, 4, 0).unwrap_err().to_string();
+        assert!(err.contains("--loop-samples"), "{err}");
+        let err = latent_search_speed(rows, 0, 1).unwrap_err().to_string();
+        assert!(err.contains("--batch"), "{err}");
     }
 }
