@@ -280,30 +280,50 @@ pub struct Split {
     pub class_names: Vec<String>,
 }
 
-/// Class index of `class`: its name, or its position among the classes when no class is named
-/// by a number (where some are, as the labels 1, 2, 5 of a table, a number could mean either,
-/// so it names a class only).
+/// Class index of `class`: its name; where classes are named by numbers (the labels 1, 2, 5 of
+/// a table, folders `00` … `09`), the one class whose number equals it; elsewhere its position
+/// among the classes. A number is never a position where it could also be a label.
 pub fn resolve(set: &LabelledSet, class: &str) -> crate::Result<u32> {
     if let Some(i) = set.class_index(class) {
         return Ok(i);
     }
-    let numbered = set
+    let number_of = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    let numbered: Vec<(usize, f64)> = set
         .class_names
         .iter()
-        .any(|name| name.trim().parse::<f64>().is_ok_and(f64::is_finite));
-    if let Ok(i) = class.parse::<u32>()
-        && (i as usize) < set.class_names.len()
-        && !numbered
-    {
-        return Ok(i);
+        .enumerate()
+        .filter_map(|(i, name)| Some((i, number_of(name)?)))
+        .collect();
+    if numbered.is_empty() {
+        if let Ok(i) = class.parse::<u32>()
+            && (i as usize) < set.class_names.len()
+        {
+            return Ok(i);
+        }
+    } else if let Some(value) = number_of(class) {
+        let same: Vec<usize> = numbered
+            .iter()
+            .filter(|&&(_, v)| v == value)
+            .map(|&(i, _)| i)
+            .collect();
+        match same[..] {
+            [i] => return Ok(i as u32),
+            [] => {}
+            _ => bail!(
+                "class {class:?} could be any of {:?}; give the name as written",
+                same.iter()
+                    .map(|&i| set.class_names[i].as_str())
+                    .collect::<Vec<_>>()
+            ),
+        }
     }
     bail!(
         "unknown class {class:?}; the data set's classes are {:?}{}",
         set.class_names,
-        if numbered {
-            " (a number names a class here, not its position, as the classes are numbers)"
-        } else {
+        if numbered.is_empty() {
             ""
+        } else {
+            " (a number names a class here, not its position, as classes are named by numbers)"
         }
     )
 }
@@ -975,7 +995,7 @@ mod tests {
     }
 
     #[test]
-    fn a_number_is_a_position_only_where_no_class_is_named_by_one() {
+    fn a_number_is_a_label_where_classes_are_named_by_numbers() {
         let mut set = toy(6, 3);
         set.class_names = vec!["cat".into(), "dog".into(), "owl".into()];
         assert_eq!(resolve(&set, "owl").unwrap(), 2);
@@ -990,6 +1010,14 @@ mod tests {
             err.contains("unknown class \"0\"") && err.contains("not its position"),
             "{err}"
         );
+        // Folders 00 … 02: a number names the class of that number.
+        set.class_names = vec!["00".into(), "01".into(), "02".into()];
+        assert_eq!(resolve(&set, "1").unwrap(), 1);
+        assert_eq!(resolve(&set, "02").unwrap(), 2);
+        set.class_names = vec!["1".into(), "1.0".into(), "2".into()];
+        assert_eq!(resolve(&set, "1.0").unwrap(), 1, "a name as written");
+        let err = resolve(&set, "1.00").unwrap_err().to_string();
+        assert!(err.contains("could be any of"), "{err}");
     }
 
     fn assert_disjoint(split: &Split) {
