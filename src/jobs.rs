@@ -22,7 +22,9 @@ fn existing_run(replace: bool) -> Existing {
             marker: crate::run::folder::DETECTOR_RUN_FILE,
         }
     } else {
-        Existing::Refuse
+        Existing::Refuse {
+            marker: crate::run::folder::DETECTOR_RUN_FILE,
+        }
     }
 }
 

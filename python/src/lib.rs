@@ -193,9 +193,13 @@ impl Model {
                 last: fixed,
             };
         }
-        let staging =
-            oddity::run::folder::Staging::begin(&dir, oddity::run::folder::Existing::Refuse)
-                .map_err(value_error)?;
+        let staging = oddity::run::folder::Staging::begin(
+            &dir,
+            oddity::run::folder::Existing::Refuse {
+                marker: oddity::run::folder::DETECTOR_RUN_FILE,
+            },
+        )
+        .map_err(value_error)?;
         run::save_run(&mut self.run, checkpoints, split_csv, staging).map_err(value_error)?;
         Ok(())
     }

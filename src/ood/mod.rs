@@ -536,7 +536,9 @@ pub fn train_until(
             marker: crate::run::folder::OOD_RUN_FILE,
         }
     } else {
-        Existing::Refuse
+        Existing::Refuse {
+            marker: crate::run::folder::OOD_RUN_FILE,
+        }
     };
     let staging = Staging::begin(out, existing)?;
     let data = data::load_in_distribution(&request.data, request.seed)?;

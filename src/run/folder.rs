@@ -55,8 +55,12 @@ pub const OOD_RUN_FILE: &str = "ood.json";
 /// What to do when the target folder already exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Existing {
-    /// Refuse, naming the folder and the remedy.
-    Refuse,
+    /// Refuse, naming the folder and a remedy that works: `--force` for a folder of the kind
+    /// being written (holding `marker`) whose files are all oddity's.
+    Refuse {
+        /// The file that identifies the kind of folder being written.
+        marker: &'static str,
+    },
     /// Replace it whole when it holds `marker` (a run's `run.json`, a report's `metrics.json`)
     /// or is empty; anything else is not oddity's to delete and is refused.
     Replace {
@@ -182,6 +186,65 @@ fn check_replaceable(target: &Path) -> crate::Result<()> {
     Ok(())
 }
 
+/// Refuse `target` (an existing folder) unless it is empty or holds `marker`, the file of the
+/// kind of folder being written: another kind of oddity folder is named as what it is, and no
+/// leave (`--force`) replaces either.
+fn check_kind(target: &Path, marker: &str) -> crate::Result<()> {
+    if target.join(marker).is_file() || is_empty_dir(target) {
+        return Ok(());
+    }
+    let kind = [
+        (DETECTOR_RUN_FILE, "a detector's run folder"),
+        (OOD_RUN_FILE, "an out-of-distribution run folder"),
+    ]
+    .into_iter()
+    .find(|(file, _)| target.join(file).is_file());
+    // Only the run-writing commands have a --force to name.
+    let leave = if [DETECTOR_RUN_FILE, OOD_RUN_FILE].contains(&marker) {
+        ", even with --force"
+    } else {
+        ""
+    };
+    match kind {
+        Some((file, what)) => bail!(
+            "{} is {what} ({file}), not the kind this writes (with {marker}); it is not \
+             replaced{leave}: choose another folder",
+            target.display()
+        ),
+        None => bail!(
+            "{} exists and is not a folder oddity wrote (no {marker}); it is not \
+             replaced{leave}: choose another folder",
+            target.display()
+        ),
+    }
+}
+
+/// The refusal of an existing run folder of the right kind without leave, with the remedy
+/// that works: `--force` to `replace` it, once any file of the user's is moved out of it.
+fn without_leave(target: &Path, replace: &str) -> anyhow::Error {
+    match foreign_listing(target).ok().flatten() {
+        Some(listing) => anyhow::anyhow!(
+            "{} already exists and holds what oddity did not write ({listing}): move that out \
+             of the folder and pass --force to {replace}, or choose another folder",
+            target.display()
+        ),
+        None => anyhow::anyhow!(
+            "{} already exists; oddity never modifies a run in place: pass --force to {replace} \
+             or choose another folder",
+            target.display()
+        ),
+    }
+}
+
+impl Existing {
+    /// The file that identifies the kind of folder being written.
+    fn marker(self) -> &'static str {
+        match self {
+            Existing::Refuse { marker } | Existing::Replace { marker } => marker,
+        }
+    }
+}
+
 /// Whether `dir` is an empty folder.
 fn is_empty_dir(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_none())
@@ -209,59 +272,15 @@ impl Staging {
                     target.display()
                 );
             }
+            check_kind(target, existing.marker())?;
             match existing {
-                Existing::Refuse => {
-                    // --force would refuse this folder too: say so now, not after a retry.
-                    if let Some(listing) = foreign_listing(target).ok().flatten() {
-                        bail!(
-                            "{} already exists and holds what oddity did not write ({listing}); \
-                             oddity never replaces such a folder, even with --force: choose \
-                             another folder",
-                            target.display()
-                        );
-                    }
-                    let is_run = [DETECTOR_RUN_FILE, OOD_RUN_FILE]
-                        .iter()
-                        .any(|file| target.join(file).is_file());
-                    if !is_run && !is_empty_dir(target) {
-                        bail!(
-                            "{} already exists and is not a run folder oddity wrote (no {} or \
-                             {}); oddity never replaces it, even with --force: choose another \
-                             folder",
-                            target.display(),
-                            DETECTOR_RUN_FILE,
-                            OOD_RUN_FILE
-                        );
-                    }
-                    bail!(
-                        "{} already exists; oddity never modifies a run in place: pass --force \
-                         to replace it whole (its evaluations go with it) or choose another \
-                         folder",
-                        target.display()
-                    )
+                Existing::Refuse { .. } => {
+                    return Err(without_leave(
+                        target,
+                        "replace it whole (its evaluations go with it)",
+                    ));
                 }
-                Existing::Replace { marker } => {
-                    if !target.join(marker).is_file() && !is_empty_dir(target) {
-                        // Another kind of oddity folder is named as what it is.
-                        let kind = [
-                            (DETECTOR_RUN_FILE, "a detector's run folder"),
-                            (OOD_RUN_FILE, "an out-of-distribution run folder"),
-                        ]
-                        .into_iter()
-                        .find(|(file, _)| target.join(file).is_file());
-                        match kind {
-                            Some((file, what)) => bail!(
-                                "{} is {what} ({file}), not the kind this writes (with \
-                                 {marker}); it is not replaced: choose another folder",
-                                target.display()
-                            ),
-                            None => bail!(
-                                "{} exists and is not a folder oddity wrote (no {marker}); it \
-                                 is not replaced: choose another folder",
-                                target.display()
-                            ),
-                        }
-                    }
+                Existing::Replace { .. } => {
                     check_replaceable(target)?;
                     true
                 }
@@ -281,13 +300,17 @@ impl Staging {
                      stop it",
                     target.display()
                 ),
-                _ if crate::train::resume::exists(&dir) && existing == Existing::Refuse => bail!(
-                    "a stopped training of {} is saved in {}: continue it with `oddity train \
+                _ if crate::train::resume::exists(&dir)
+                    && matches!(existing, Existing::Refuse { .. }) =>
+                {
+                    bail!(
+                        "a stopped training of {} is saved in {}: continue it with `oddity train \
                      --resume {}`, or pass --force to discard it and start again",
-                    target.display(),
-                    dir.display(),
-                    target.display()
-                ),
+                        target.display(),
+                        dir.display(),
+                        target.display()
+                    )
+                }
                 _ => {
                     eprintln!(
                         "note: removing {}, left by a process that was stopped before it finished",
@@ -343,18 +366,17 @@ impl Staging {
                 target.display()
             );
         }
-        let replace = match (target.exists(), existing) {
-            (false, _) => false,
-            (true, Existing::Replace { marker })
-                if target.join(marker).is_file() || is_empty_dir(target) =>
-            {
-                check_replaceable(target)?;
-                true
+        let replace = target.exists() && {
+            check_kind(target, existing.marker())?;
+            match existing {
+                Existing::Refuse { .. } => {
+                    return Err(without_leave(target, "replace it with the resumed run"));
+                }
+                Existing::Replace { .. } => {
+                    check_replaceable(target)?;
+                    true
+                }
             }
-            (true, _) => bail!(
-                "{} exists; pass --force to replace it with the resumed run",
-                target.display()
-            ),
         };
         Staging::claim(target, dir, replace, false)
     }
@@ -482,6 +504,10 @@ pub fn is_hidden_sibling(dir: &Path) -> bool {
 mod tests {
     use super::*;
 
+    const REFUSE: Existing = Existing::Refuse {
+        marker: DETECTOR_RUN_FILE,
+    };
+
     fn temp(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("oddity-folder-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -493,7 +519,7 @@ mod tests {
     fn a_folder_appears_whole_and_replaces_only_with_leave() {
         let root = temp("whole");
         let target = root.join("run");
-        let s = Staging::begin(&target, Existing::Refuse).unwrap();
+        let s = Staging::begin(&target, REFUSE).unwrap();
         std::fs::write(s.dir().join("a"), "one").unwrap();
         assert!(!target.exists(), "nothing is visible before publish");
         s.publish().unwrap();
@@ -501,32 +527,43 @@ mod tests {
         assert!(!target.join(WRITER_FILE).exists());
         // Existing folder: refused without leave, and left untouched; not a run folder, so
         // --force is not offered (it would refuse it too).
-        let err = Staging::begin(&target, Existing::Refuse)
-            .unwrap_err()
-            .to_string();
+        let err = Staging::begin(&target, REFUSE).unwrap_err().to_string();
         assert!(
-            err.contains("not a run folder") && err.contains("even with --force"),
+            err.contains("not a folder oddity wrote") && err.contains("even with --force"),
             "{err}"
         );
         // A run folder: --force is the remedy. (Beside `root`, whose leftovers are counted.)
         let others = temp("whole-others");
         let run = others.join("a-run");
-        let s = Staging::begin(&run, Existing::Refuse).unwrap();
+        let s = Staging::begin(&run, REFUSE).unwrap();
         std::fs::write(s.dir().join(DETECTOR_RUN_FILE), "{}").unwrap();
         s.publish().unwrap();
-        let err = Staging::begin(&run, Existing::Refuse)
-            .unwrap_err()
-            .to_string();
+        let err = Staging::begin(&run, REFUSE).unwrap_err().to_string();
         assert!(err.contains("pass --force"), "{err}");
+        // ... once the user's files are moved out of it.
+        std::fs::write(run.join("notes.txt"), "mine").unwrap();
+        let err = Staging::begin(&run, REFUSE).unwrap_err().to_string();
+        assert!(
+            err.contains("notes.txt") && err.contains("move that out"),
+            "{err}"
+        );
+        // Another kind of run: --force would not replace it, so it is not offered.
+        let ood = others.join("an-ood-run");
+        let s = Staging::begin(&ood, REFUSE).unwrap();
+        std::fs::write(s.dir().join(OOD_RUN_FILE), "{}").unwrap();
+        s.publish().unwrap();
+        let err = Staging::begin(&ood, REFUSE).unwrap_err().to_string();
+        assert!(
+            err.contains("out-of-distribution run folder") && err.contains("even with --force"),
+            "{err}"
+        );
         // A folder of the user's: refused without offering --force, which would refuse it too.
         let mine = others.join("mine");
         std::fs::create_dir_all(&mine).unwrap();
         std::fs::write(mine.join("notes.txt"), "mine").unwrap();
-        let err = Staging::begin(&mine, Existing::Refuse)
-            .unwrap_err()
-            .to_string();
+        let err = Staging::begin(&mine, REFUSE).unwrap_err().to_string();
         assert!(
-            err.contains("notes.txt") && err.contains("even with --force"),
+            err.contains("not a folder oddity wrote") && err.contains("even with --force"),
             "{err}"
         );
         let err = Staging::begin(&mine, Existing::Replace { marker: "run.json" })
@@ -554,7 +591,7 @@ mod tests {
         );
         assert!(target.join("a").exists());
         std::fs::remove_dir_all(&target).unwrap();
-        let s = Staging::begin(&target, Existing::Refuse).unwrap();
+        let s = Staging::begin(&target, REFUSE).unwrap();
         std::fs::write(s.dir().join("a"), "one").unwrap();
         std::fs::write(s.dir().join("run.json"), "{}").unwrap();
         s.publish().unwrap();
@@ -581,11 +618,11 @@ mod tests {
         let root = temp("foreign");
         let target = root.join("run");
         let replace = Existing::Replace { marker: "run.json" };
-        let s = Staging::begin(&target, Existing::Refuse).unwrap();
+        let s = Staging::begin(&target, REFUSE).unwrap();
         std::fs::write(s.dir().join("run.json"), "{}").unwrap();
         s.publish().unwrap();
         // An evaluation published inside the run is oddity's.
-        let s = Staging::begin(&target.join("eval-last"), Existing::Refuse).unwrap();
+        let s = Staging::begin(&target.join("eval-last"), REFUSE).unwrap();
         std::fs::write(s.dir().join("metrics.json"), "{}").unwrap();
         s.publish().unwrap();
         drop(Staging::begin(&target, replace).unwrap());
@@ -608,7 +645,7 @@ mod tests {
         std::fs::remove_file(target.join("data.csv")).unwrap();
         // An evaluation's own folders (maps) and a killed writer's staging folder are oddity's;
         // a user's file inside an evaluation is not.
-        let s = Staging::begin(&target.join("eval-best"), Existing::Refuse).unwrap();
+        let s = Staging::begin(&target.join("eval-best"), REFUSE).unwrap();
         std::fs::create_dir_all(s.dir().join("maps")).unwrap();
         std::fs::write(s.dir().join("maps/a.png"), "png").unwrap();
         std::fs::write(s.dir().join("metrics.json"), "{}").unwrap();
@@ -675,12 +712,10 @@ mod tests {
         // A pid that is not alive (pid_max is below 2^22 on Linux).
         std::fs::write(staging.join(WRITER_FILE), "4194999").unwrap();
         std::fs::write(staging.join("weights-last.safetensors"), "half").unwrap();
-        let s = Staging::begin(&target, Existing::Refuse).unwrap();
+        let s = Staging::begin(&target, REFUSE).unwrap();
         assert!(!s.dir().join("weights-last.safetensors").exists());
         // A live writer (this process) blocks a second one.
-        let err = Staging::begin(&target, Existing::Refuse)
-            .unwrap_err()
-            .to_string();
+        let err = Staging::begin(&target, REFUSE).unwrap_err().to_string();
         assert!(err.contains("another oddity process"), "{err}");
         drop(s);
         assert!(!staging.exists(), "an abandoned staging folder is removed");

@@ -749,7 +749,12 @@ impl Trained {
     /// Write the run to `dir`, which must not exist yet (see [`Trained::save_into`] to replace
     /// a run or to prepare the folder before training).
     pub fn save(&mut self, dir: &Path) -> crate::Result<()> {
-        let staging = folder::Staging::begin(dir, folder::Existing::Refuse)?;
+        let staging = folder::Staging::begin(
+            dir,
+            folder::Existing::Refuse {
+                marker: folder::DETECTOR_RUN_FILE,
+            },
+        )?;
         self.save_into(staging).map(|_| ())
     }
 
