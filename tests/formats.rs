@@ -98,6 +98,12 @@ fn cifar_binary_and_folders_load_through_the_source() {
         err.contains("--decode-size") && err.contains("binary release"),
         "{err}"
     );
+    // Its own side changes nothing, and is taken.
+    let same_size = source::DatasetSpec {
+        image_size: Some(32),
+        ..spec(DatasetKind::Cifar10, dir.clone())
+    };
+    assert_eq!(source::load(&same_size).unwrap().train.len(), 10);
     // Class folders with train/ and test/, as the JPEG copy unpacks.
     let folders = dir.join("cifar10_jpg");
     for (split, class) in [

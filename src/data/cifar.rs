@@ -19,7 +19,9 @@ pub const CLASS_NAMES: [&str; 10] = [
     "truck",
 ];
 
-const RECORD: usize = 1 + 3 * 32 * 32;
+/// The images' side in pixels.
+pub const SIDE: u32 = 32;
+const RECORD: usize = 1 + 3 * (SIDE * SIDE) as usize;
 
 /// Decode the records of one binary batch file; `name` is used in errors.
 pub fn parse_batch(bytes: &[u8], name: &str, out: &mut LabelledSet) -> crate::Result<()> {
@@ -47,8 +49,8 @@ fn empty() -> LabelledSet {
         values: Vec::new(),
         shape: SampleShape::Image {
             channels: 3,
-            height: 32,
-            width: 32,
+            height: SIDE as usize,
+            width: SIDE as usize,
         },
         classes: Vec::new(),
         class_names: CLASS_NAMES.iter().map(|s| s.to_string()).collect(),

@@ -142,7 +142,7 @@ impl Fields {
 
     fn insert(&mut self, key: String, value: String) {
         match self.values.get(&key) {
-            Some(earlier) if *earlier != value => {
+            Some(earlier) if !same_value(earlier, &value) => {
                 self.conflicting.insert(key, (earlier.clone(), value));
             }
             Some(_) => {}
@@ -160,6 +160,22 @@ impl Fields {
         }
         Ok(self.values.get(key).map(String::as_str))
     }
+}
+
+/// Whether two header values say the same: the same words or list items but for case, blanks
+/// and commas between them, or the same number (`010` and `10`).
+fn same_value(a: &str, b: &str) -> bool {
+    let normal = |v: &str| {
+        v.split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|item| !item.is_empty())
+            .collect::<Vec<_>>()
+            .join(",")
+            .to_lowercase()
+    };
+    if normal(a) == normal(b) {
+        return true;
+    }
+    matches!((a.trim().parse::<f64>(), b.trim().parse::<f64>()), (Ok(x), Ok(y)) if x == y)
 }
 
 fn parse_header(text: &str) -> crate::Result<Header> {
@@ -456,12 +472,13 @@ pub(crate) mod tests {
 
         // A key given twice with two values: neither is taken.
         let header = write(&dir, "twice", (2, 3, 1), &values, "bsq", 12, false, "");
-        let text = std::fs::read_to_string(&header).unwrap() + "history = a\nhistory = b\n";
+        let text = std::fs::read_to_string(&header).unwrap()
+            + "history = a\nhistory = b\ninterleave = BSQ\nsamples = 03\n";
         std::fs::write(&header, &text).unwrap();
         assert_eq!(
             read(&header).unwrap().values.len(),
             6,
-            "a key never read may repeat"
+            "a key never read may repeat, one read may repeat its value"
         );
         let text = text + "samples = 1\n";
         std::fs::write(&header, text).unwrap();

@@ -151,7 +151,8 @@ pub fn class_items(
 
 /// The channels a set of images is read with: 3 when any image has colour (grey images then
 /// repeat their plane), else 1. Read from the files' headers, so a folder's channels do not
-/// depend on which image comes first, and no colour is dropped.
+/// depend on which image comes first, and no colour is dropped. A palette image counts as
+/// colour (its decoder gives RGB), as a colour image does.
 fn channels_of(items: &[ImageItem]) -> crate::Result<usize> {
     for item in items {
         let colour = has_colour(&item.path)

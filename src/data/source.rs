@@ -379,11 +379,12 @@ pub fn load(spec: &DatasetSpec) -> crate::Result<DataSource> {
         DatasetKind::Cifar10 => {
             if path.join("data_batch_1.bin").is_file() {
                 anyhow::ensure!(
-                    spec.image_size.is_none(),
+                    spec.image_size.is_none_or(|side| side == cifar::SIDE),
                     "--decode-size resizes image files while decoding; {} holds CIFAR-10's \
-                     binary release (32 × 32 arrays, not image files): leave it out, or resize \
-                     for the model with --image-size",
-                    path.display()
+                     binary release ({side} × {side} arrays, not image files): leave it out, or \
+                     resize for the model with --image-size",
+                    path.display(),
+                    side = cifar::SIDE
                 );
                 let (train, test) = cifar::load(path)?;
                 DataSource {
