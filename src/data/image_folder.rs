@@ -194,7 +194,7 @@ pub fn load_items(
         Some(channels) => channels,
         None => channels_of(&items)?,
     };
-    let mut fixed: Option<(usize, u32, u32)> = None;
+    let mut fixed: Option<(u32, u32)> = None;
     for item in items {
         let path = &item.path;
         let img = image::open(path)
@@ -208,8 +208,8 @@ pub fn load_items(
         };
         let (w, h) = (img.width(), img.height());
         match fixed {
-            None => fixed = Some((channels, w, h)),
-            Some((_, fw, fh)) if (fw, fh) != (w, h) => bail!(
+            None => fixed = Some((w, h)),
+            Some((fw, fh)) if (fw, fh) != (w, h) => bail!(
                 "{}: image is {w}×{h} but earlier images are {fw}×{fh}; pass an image size to resize them all",
                 path.display()
             ),
@@ -232,7 +232,7 @@ pub fn load_items(
             }
         }
     }
-    let Some((channels, w, h)) = fixed else {
+    let Some((w, h)) = fixed else {
         bail!("{}: no .png or .jpg images found", root.display());
     };
     set.shape = SampleShape::Image {

@@ -236,6 +236,20 @@ fn without_leave(target: &Path, replace: &str) -> anyhow::Error {
     }
 }
 
+/// Whether the existing folder `target` may be replaced when the new one is published: with
+/// leave, when it is of the kind being written and holds only oddity's files; without, never,
+/// the refusal naming `--force` to `replace` it only where that would work.
+fn may_replace(target: &Path, existing: Existing, replace: &str) -> crate::Result<bool> {
+    check_kind(target, existing.marker())?;
+    match existing {
+        Existing::Refuse { .. } => Err(without_leave(target, replace)),
+        Existing::Replace { .. } => {
+            check_replaceable(target)?;
+            Ok(true)
+        }
+    }
+}
+
 impl Existing {
     /// The file that identifies the kind of folder being written.
     fn marker(self) -> &'static str {
@@ -272,19 +286,11 @@ impl Staging {
                     target.display()
                 );
             }
-            check_kind(target, existing.marker())?;
-            match existing {
-                Existing::Refuse { .. } => {
-                    return Err(without_leave(
-                        target,
-                        "replace it whole (its evaluations go with it)",
-                    ));
-                }
-                Existing::Replace { .. } => {
-                    check_replaceable(target)?;
-                    true
-                }
-            }
+            may_replace(
+                target,
+                existing,
+                "replace it whole (its evaluations go with it)",
+            )?
         } else {
             false
         };
@@ -366,18 +372,8 @@ impl Staging {
                 target.display()
             );
         }
-        let replace = target.exists() && {
-            check_kind(target, existing.marker())?;
-            match existing {
-                Existing::Refuse { .. } => {
-                    return Err(without_leave(target, "replace it with the resumed run"));
-                }
-                Existing::Replace { .. } => {
-                    check_replaceable(target)?;
-                    true
-                }
-            }
-        };
+        let replace =
+            target.exists() && may_replace(target, existing, "replace it with the resumed run")?;
         Staging::claim(target, dir, replace, false)
     }
 
