@@ -8,7 +8,7 @@ use crate::data::source::{self, DatasetKind, DatasetSpec};
 use crate::metrics::Metrics;
 use crate::models::{AnyDetector, ModelConfig};
 use crate::report::{self, MetricsReport};
-use crate::run::folder::{Existing, Staging};
+use crate::run::folder::{Existing, Leave, Staging};
 use crate::run::{self, Checkpoint, Run, RunConfig};
 use anyhow::{Context, bail};
 use burn::tensor::Device;
@@ -16,16 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 /// What may happen to a run folder that already holds a run.
-fn existing_run(replace: bool) -> Existing {
-    if replace {
-        Existing::Replace {
-            marker: crate::run::folder::DETECTOR_RUN_FILE,
-        }
-    } else {
-        Existing::Refuse {
-            marker: crate::run::folder::DETECTOR_RUN_FILE,
-        }
-    }
+fn existing_run(leave: Leave) -> Existing {
+    Existing::run(crate::run::folder::DETECTOR_RUN_FILE, leave)
 }
 
 /// A training ready to start: its configuration checked, its output folder claimed and its
@@ -62,12 +54,13 @@ pub enum TrainOutcome {
     },
 }
 
-/// Check `config`, claim `out` (refused if it holds a run, unless `replace`: then the old run
-/// is replaced whole once the new one is complete) and load the data, before any training.
+/// Check `config`, claim `out` (refused if it holds a run, unless `leave` is given: then the
+/// old run is replaced whole once the new one is complete) and load the data, before any
+/// training.
 pub fn prepare_training(
     config: RunConfig,
     out: &Path,
-    replace: bool,
+    leave: Leave,
 ) -> crate::Result<PreparedTraining> {
     config.validate()?;
     let config = RunConfig {
@@ -76,7 +69,7 @@ pub fn prepare_training(
     };
     check_data_outside(&config.dataset, out)?;
     // The output location is claimed and tested for writing before any data is read.
-    let staging = Staging::begin(out, existing_run(replace))?;
+    let staging = Staging::begin(out, existing_run(leave))?;
     let split = run::load_split(&config)?;
     Ok(PreparedTraining {
         config,
@@ -133,9 +126,10 @@ fn check_data_outside(dataset: &DatasetSpec, out: &Path) -> crate::Result<()> {
     Ok(())
 }
 
-/// Prepare to continue the stopped training of `target` from its last checkpoint.
-pub fn prepare_resume(target: &Path, replace: bool) -> crate::Result<PreparedTraining> {
-    let staging = Staging::resume(target, existing_run(replace))?;
+/// Prepare to continue the stopped training of `target` from its last checkpoint (replacing
+/// a run published at `target` since only with `leave`).
+pub fn prepare_resume(target: &Path, leave: Leave) -> crate::Result<PreparedTraining> {
+    let staging = Staging::resume(target, existing_run(leave))?;
     let config = run::resumable_config(staging.dir()).with_context(|| {
         format!(
             "{}: the stopped training left no configuration",
@@ -1185,7 +1179,7 @@ pub fn prepare_demo(
     let config = demo_config(seed, epochs)?;
     let empty = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_none());
     let replace = force || empty || is_demo_run(out, &config);
-    prepare_training(config, out, replace)
+    prepare_training(config, out, Leave::force(replace))
 }
 
 /// Whether `dir` holds an earlier `oddity demo`: a run of the demo's model, data and protocol

@@ -8,6 +8,7 @@ use oddity::data::protocol::{self, Protocol, SplitOptions};
 use oddity::data::source::{self, DatasetKind, DatasetSpec};
 use oddity::jobs::{self, TrainOutcome};
 use oddity::models::ModelConfig;
+use oddity::run::folder::Leave;
 use oddity::run::{Checkpoint, MapOptions, RunConfig};
 use std::path::Path;
 
@@ -30,7 +31,7 @@ fn train_and_evaluate(
     dir: &std::path::Path,
     device: &burn::tensor::Device,
 ) -> (std::path::PathBuf, jobs::EvaluationReport) {
-    let prepared = jobs::prepare_training(config, dir, false).unwrap();
+    let prepared = jobs::prepare_training(config, dir, Leave::force(false)).unwrap();
     let TrainOutcome::Saved { dir, .. } = prepared.run(device, None).unwrap() else {
         panic!("the training stopped");
     };
@@ -375,7 +376,11 @@ fn tiled_autoencoder_scores_by_its_tiles() {
         tile: 16,
         stride: 8,
     });
-    let e = match jobs::prepare_training(wrong_side, &dir.with_file_name("wrong"), false) {
+    let e = match jobs::prepare_training(
+        wrong_side,
+        &dir.with_file_name("wrong"),
+        Leave::force(false),
+    ) {
         Err(e) => e.to_string(),
         Ok(_) => panic!("a 16-pixel tile for a 32-pixel model was accepted"),
     };

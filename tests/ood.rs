@@ -13,6 +13,7 @@ use oddity::ood::classifier::ClassifierConfig;
 use oddity::ood::data::{InSpec, OutSet};
 use oddity::ood::generative::GenerativeConfig;
 use oddity::ood::{self, OodConfig, OutlierExposure, SCORES};
+use oddity::run::folder::Leave;
 
 fn mnist_config(seed: u64) -> OodConfig {
     OodConfig {
@@ -77,7 +78,13 @@ fn short_config(seed: u64, max_train: usize, validation: usize) -> OodConfig {
 fn lenet_tells_mnist_from_fashion_mnist() {
     let device = Device::flex();
     let dir = temp_dir("ood-mnist");
-    let run = ood::train(mnist_config(0), &dir.join("run"), false, &device).unwrap();
+    let run = ood::train(
+        mnist_config(0),
+        &dir.join("run"),
+        Leave::force(false),
+        &device,
+    )
+    .unwrap();
     let accuracy = run.summary.test_accuracy;
     eprintln!(
         "test accuracy {accuracy:.4}, ODIN ε {}, Mahalanobis ε {}",
@@ -374,7 +381,7 @@ fn a_raised_stop_ends_the_training_and_writes_nothing() {
     let err = ood::train_until(
         short_config(0, 600, 40),
         &dir.join("run"),
-        false,
+        Leave::force(false),
         &device,
         Some(&stop),
     )
@@ -397,8 +404,8 @@ fn same_seed_same_run() {
     let device = Device::flex();
     let dir = temp_dir("ood-seed");
     let config = short_config(1, 600, 40);
-    let a = ood::train(config.clone(), &dir.join("a"), false, &device).unwrap();
-    let b = ood::train(config, &dir.join("b"), false, &device).unwrap();
+    let a = ood::train(config.clone(), &dir.join("a"), Leave::force(false), &device).unwrap();
+    let b = ood::train(config, &dir.join("b"), Leave::force(false), &device).unwrap();
     assert_eq!(a.summary.epochs, b.summary.epochs);
     assert_eq!(a.mahalanobis, b.mahalanobis);
     let weights = |run: &str| std::fs::read(dir.join(run).join("weights.safetensors")).unwrap();
@@ -512,7 +519,7 @@ fn ood_settings_are_checked_at_the_door() {
     for (name, spoil, expected) in cases {
         let mut config = mnist_config(0);
         spoil(&mut config);
-        let err = ood::train(config, &dir.join(name), false, &device)
+        let err = ood::train(config, &dir.join(name), Leave::force(false), &device)
             .err()
             .unwrap()
             .to_string();
@@ -539,7 +546,7 @@ fn outlier_exposure_trains_and_keeps_its_auxiliary_set_out_of_the_test() {
         weight: 0.5,
         max_images: Some(500),
     });
-    let run = ood::train(config, &dir.join("run"), false, &device).unwrap();
+    let run = ood::train(config, &dir.join("run"), Leave::force(false), &device).unwrap();
     let err = ood::evaluate(
         &run,
         &[OutSet::Uniform, OutSet::Gaussian],
@@ -625,7 +632,7 @@ fn generative_scores_tell_mnist_from_fashion_mnist() {
     let mut config = short_config(0, 1000, 100);
     config.generative =
         Some(GenerativeConfig::with_overrides(Some(r#"{"epochs": 8, "base_width": 32}"#)).unwrap());
-    let run = ood::train(config, &dir.join("run"), false, &device).unwrap();
+    let run = ood::train(config, &dir.join("run"), Leave::force(false), &device).unwrap();
     // Every score of the validation images stored, the generative ones too.
     let stored = run.validation_scores.as_ref().expect("stored");
     assert_eq!(stored.len(), run.score_names().len());
@@ -724,7 +731,7 @@ fn a_pair_of_image_folders_is_an_ood_protocol() {
     config.data.data = spec(DatasetKind::ImageFolder, dir.join("digits"));
     config.data.validation = 30;
     config.classifier.epochs = 2;
-    let run = ood::train(config, &dir.join("run"), false, &device).unwrap();
+    let run = ood::train(config, &dir.join("run"), Leave::force(false), &device).unwrap();
     assert_eq!(run.summary.class_names, ["one", "zero"]);
     assert_eq!(run.summary.sizes, [270, 30]);
     let accuracy = run.summary.test_accuracy;

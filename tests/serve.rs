@@ -1121,7 +1121,13 @@ fn serves_an_ood_run_with_the_verdicts_of_ood_score() {
         outlier_exposure: None,
         generative: None,
     };
-    let run = ood::train(config, &dir, false, &device).unwrap();
+    let run = ood::train(
+        config,
+        &dir,
+        oddity::run::folder::Leave::force(false),
+        &device,
+    )
+    .unwrap();
     let calibration = run.validation_scores.clone().unwrap();
 
     // Six test digits and six Fashion-MNIST images, as PNG files and as the run's [0, 1] input.

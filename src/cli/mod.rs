@@ -9,6 +9,7 @@ use oddity::data::source::{DatasetKind, DatasetSpec};
 use oddity::data::tiles::Tiling;
 use oddity::jobs::{self, ThresholdChoice, TrainOutcome};
 use oddity::models::{self, ModelConfig};
+use oddity::run::folder::Leave;
 use oddity::run::{Checkpoint, RunConfig};
 use oddity::threshold::ThresholdRule;
 use std::path::PathBuf;
@@ -531,13 +532,13 @@ pub fn run() -> anyhow::Result<()> {
 fn train(a: TrainArgs) -> anyhow::Result<()> {
     let device = oddity::device::parse(&a.device)?;
     let prepared = match &a.resume {
-        Some(target) => jobs::prepare_resume(target, a.force)?,
+        Some(target) => jobs::prepare_resume(target, Leave::force(a.force))?,
         None => {
             let config = run_config(&a)?;
             let Some(out) = &a.out else {
                 anyhow::bail!("--model, --protocol and --out are required");
             };
-            jobs::prepare_training(config, out, a.force)?
+            jobs::prepare_training(config, out, Leave::force(a.force))?
         }
     };
     let (config, split) = (prepared.config(), prepared.split());

@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use oddity::io::settings_text;
 use oddity::ood::data::{InSpec, OutSet};
 use oddity::ood::{self, ClassifierRequest, OodReport, OodRequest};
+use oddity::run::folder::Leave;
 use std::path::PathBuf;
 
 /// Train a classifier and tell in-distribution images from others.
@@ -199,7 +200,7 @@ fn train(a: OodTrainArgs) -> anyhow::Result<()> {
         outlier_exposure,
         generative,
     };
-    let run = ood::train(request, &a.out, a.force, &device)?;
+    let run = ood::train(request, &a.out, Leave::force(a.force), &device)?;
     eprintln!(
         "saved {} ({} classes, test accuracy {:.4})",
         run.dir.display(),

@@ -39,7 +39,7 @@ use crate::io::{read_json, write_json};
 use crate::metrics::ood::{OodMetrics, ood_metrics};
 use crate::nn::init::component_rng;
 use crate::nn::{NetOptimizer, module_from_bytes, module_to_bytes};
-use crate::run::folder::{Existing, Staging};
+use crate::run::folder::{Existing, Leave, Staging};
 use anyhow::{Context, ensure};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -504,17 +504,17 @@ fn split_csv(data: &InDistribution) -> String {
     out
 }
 
-/// Train an OOD run into `out` (refused if it exists, unless `replace`): the classifier, its
+/// Train an OOD run into `out` (refused if it exists, unless `leave` is given): the classifier, its
 /// test accuracy, the Mahalanobis statistics and the score settings. Every setting that does
 /// not depend on the images is checked and `out` claimed before the images are read (once);
 /// the classifier's settings are then resolved and checked against them.
 pub fn train(
     request: impl Into<OodRequest>,
     out: &Path,
-    replace: bool,
+    leave: Leave,
     device: &Device,
 ) -> crate::Result<OodRun> {
-    train_until(request, out, replace, device, None)
+    train_until(request, out, leave, device, None)
 }
 
 /// [`train`], ending with [`crate::train::Interrupted`] (and nothing written to `out`) once
@@ -523,7 +523,7 @@ pub fn train(
 pub fn train_until(
     request: impl Into<OodRequest>,
     out: &Path,
-    replace: bool,
+    leave: Leave,
     device: &Device,
     stop: Option<&AtomicBool>,
 ) -> crate::Result<OodRun> {
@@ -531,16 +531,7 @@ pub fn train_until(
     request.check()?;
     // Absolute, so that `ood eval` reads the same files from any folder.
     request.data.data = request.data.data.clone().with_absolute_paths()?;
-    let existing = if replace {
-        Existing::Replace {
-            marker: crate::run::folder::OOD_RUN_FILE,
-        }
-    } else {
-        Existing::Refuse {
-            marker: crate::run::folder::OOD_RUN_FILE,
-        }
-    };
-    let staging = Staging::begin(out, existing)?;
+    let staging = Staging::begin(out, Existing::run(crate::run::folder::OOD_RUN_FILE, leave))?;
     let data = data::load_in_distribution(&request.data, request.seed)?;
     let config = request.resolve(data.image)?;
     // Built (and so checked against the images) before the classifier trains.
@@ -1440,12 +1431,7 @@ pub fn evaluate(
             ))
         })
         .collect::<crate::Result<Vec<_>>>()?;
-    let staging = Staging::begin(
-        &run.dir.join("ood-eval"),
-        Existing::Replace {
-            marker: "metrics.json",
-        },
-    )?;
+    let staging = Staging::begin(&run.dir.join("ood-eval"), Existing::derived("metrics.json"))?;
     let inside = data::capped(data.test.clone(), max_samples, d, seed, 45);
     let (tune_in, inside) = if oracle {
         let (tune, rest) = split_tuning(inside, oracle::TUNING_IMAGES, d, seed, 50);

@@ -190,12 +190,7 @@ pub fn write_scores_csv(
 /// replaced, a folder that is not one is refused now ([`crate::run::folder::Staging::begin`]).
 pub fn begin_evaluation(out: &Path) -> crate::Result<crate::run::folder::Staging> {
     use crate::run::folder::{Existing, Staging};
-    Staging::begin(
-        out,
-        Existing::Replace {
-            marker: "metrics.json",
-        },
-    )
+    Staging::begin(out, Existing::derived("metrics.json"))
 }
 
 /// Write every evaluation output into the folder `out`, which appears whole (replacing an

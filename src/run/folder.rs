@@ -52,21 +52,84 @@ pub const DETECTOR_RUN_FILE: &str = "run.json";
 /// The file that marks an out-of-distribution run folder (`oddity ood train`).
 pub const OOD_RUN_FILE: &str = "ood.json";
 
+/// The user's leave to replace an existing run folder of the kind being written, and how it
+/// is given on the surface in use, so that a refusal names the remedy that works there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leave {
+    /// Whether leave was given.
+    pub given: bool,
+    /// How it is given, as the user writes it: the command line's [`FORCE`], Python's
+    /// `replace=True`.
+    pub how: &'static str,
+}
+
+/// The command line's option giving leave to replace a run folder.
+pub const FORCE: &str = "--force";
+
+impl Leave {
+    /// Leave as the command line gives it: `--force`.
+    pub fn force(given: bool) -> Leave {
+        Leave { given, how: FORCE }
+    }
+}
+
 /// What to do when the target folder already exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Existing {
-    /// Refuse, naming the folder and a remedy that works: `--force` for a folder of the kind
-    /// being written (holding `marker`) whose files are all oddity's.
+    /// Refuse, naming the folder and a remedy that works: leave (`leave`, how it is given, if
+    /// the surface has a way) for a folder of the kind being written (holding `marker`) whose
+    /// files are all oddity's.
     Refuse {
         /// The file that identifies the kind of folder being written.
         marker: &'static str,
+        /// How leave to replace is given on the surface in use; `None` where it cannot be.
+        leave: Option<&'static str>,
     },
     /// Replace it whole when it holds `marker` (a run's `run.json`, a report's `metrics.json`)
     /// or is empty; anything else is not oddity's to delete and is refused.
     Replace {
         /// The file that identifies a folder oddity wrote.
         marker: &'static str,
+        /// How the leave to replace was given (named when a folder is refused even so);
+        /// `None` for folders replaced without asking (evaluations).
+        leave: Option<&'static str>,
     },
+}
+
+impl Existing {
+    /// A run folder marked by `marker`: replaced with `leave`, refused (naming how leave is
+    /// given) without it.
+    pub fn run(marker: &'static str, leave: Leave) -> Existing {
+        let how = Some(leave.how);
+        if leave.given {
+            Existing::Replace { marker, leave: how }
+        } else {
+            Existing::Refuse { marker, leave: how }
+        }
+    }
+
+    /// A folder derived from a run (an evaluation's report, marked by `marker`): rewritten
+    /// whenever it is asked for again, with no leave to ask.
+    pub fn derived(marker: &'static str) -> Existing {
+        Existing::Replace {
+            marker,
+            leave: None,
+        }
+    }
+
+    /// The file that identifies the kind of folder being written.
+    fn marker(self) -> &'static str {
+        match self {
+            Existing::Refuse { marker, .. } | Existing::Replace { marker, .. } => marker,
+        }
+    }
+
+    /// How leave to replace is given on the surface in use, if it can be.
+    fn leave(self) -> Option<&'static str> {
+        match self {
+            Existing::Refuse { leave, .. } | Existing::Replace { leave, .. } => leave,
+        }
+    }
 }
 
 /// A folder being written: files go into [`Staging::dir`]; [`Staging::publish`] makes it
@@ -186,10 +249,11 @@ fn check_replaceable(target: &Path) -> crate::Result<()> {
     Ok(())
 }
 
-/// Refuse `target` (an existing folder) unless it is empty or holds `marker`, the file of the
-/// kind of folder being written: another kind of oddity folder is named as what it is, and no
-/// leave (`--force`) replaces either.
-fn check_kind(target: &Path, marker: &str) -> crate::Result<()> {
+/// Refuse `target` (an existing folder) unless it is empty or holds the marker of the kind
+/// of folder `existing` writes: another kind of oddity folder is named as what it is, and no
+/// leave replaces either (said where the surface has a way to give leave).
+fn check_kind(target: &Path, existing: Existing) -> crate::Result<()> {
+    let marker = existing.marker();
     if target.join(marker).is_file() || is_empty_dir(target) {
         return Ok(());
     }
@@ -199,12 +263,10 @@ fn check_kind(target: &Path, marker: &str) -> crate::Result<()> {
     ]
     .into_iter()
     .find(|(file, _)| target.join(file).is_file());
-    // Only the run-writing commands have a --force to name.
-    let leave = if [DETECTOR_RUN_FILE, OOD_RUN_FILE].contains(&marker) {
-        ", even with --force"
-    } else {
-        ""
-    };
+    let leave = existing
+        .leave()
+        .map(|how| format!(", even with {how}"))
+        .unwrap_or_default();
     match kind {
         Some((file, what)) => bail!(
             "{} is {what} ({file}), not the kind this writes (with {marker}); it is not \
@@ -220,17 +282,24 @@ fn check_kind(target: &Path, marker: &str) -> crate::Result<()> {
 }
 
 /// The refusal of an existing run folder of the right kind without leave, with the remedy
-/// that works: `--force` to `replace` it, once any file of the user's is moved out of it.
-fn without_leave(target: &Path, replace: &str) -> anyhow::Error {
-    match foreign_listing(target).ok().flatten() {
+/// that works: leave (given as `how`, where the surface has a way) to `replace` it, once any
+/// file of the user's is moved out of it.
+fn without_leave(target: &Path, how: Option<&str>, replace: &str) -> anyhow::Error {
+    let foreign = foreign_listing(target).ok().flatten();
+    let remedy = match (how, &foreign) {
+        (Some(how), Some(_)) => format!(
+            "move that out of the folder and pass {how} to {replace}, or choose another folder"
+        ),
+        (Some(how), None) => format!("pass {how} to {replace} or choose another folder"),
+        (None, _) => "choose another folder".to_string(),
+    };
+    match foreign {
         Some(listing) => anyhow::anyhow!(
-            "{} already exists and holds what oddity did not write ({listing}): move that out \
-             of the folder and pass --force to {replace}, or choose another folder",
+            "{} already exists and holds what oddity did not write ({listing}): {remedy}",
             target.display()
         ),
         None => anyhow::anyhow!(
-            "{} already exists; oddity never modifies a run in place: pass --force to {replace} \
-             or choose another folder",
+            "{} already exists; oddity never modifies a run in place: {remedy}",
             target.display()
         ),
     }
@@ -238,23 +307,14 @@ fn without_leave(target: &Path, replace: &str) -> anyhow::Error {
 
 /// Whether the existing folder `target` may be replaced when the new one is published: with
 /// leave, when it is of the kind being written and holds only oddity's files; without, never,
-/// the refusal naming `--force` to `replace` it only where that would work.
+/// the refusal naming leave to `replace` it only where that would work.
 fn may_replace(target: &Path, existing: Existing, replace: &str) -> crate::Result<bool> {
-    check_kind(target, existing.marker())?;
+    check_kind(target, existing)?;
     match existing {
-        Existing::Refuse { .. } => Err(without_leave(target, replace)),
+        Existing::Refuse { leave, .. } => Err(without_leave(target, leave, replace)),
         Existing::Replace { .. } => {
             check_replaceable(target)?;
             Ok(true)
-        }
-    }
-}
-
-impl Existing {
-    /// The file that identifies the kind of folder being written.
-    fn marker(self) -> &'static str {
-        match self {
-            Existing::Refuse { marker } | Existing::Replace { marker } => marker,
         }
     }
 }
@@ -309,9 +369,14 @@ impl Staging {
                 _ if crate::train::resume::exists(&dir)
                     && matches!(existing, Existing::Refuse { .. }) =>
                 {
+                    let discard = match existing.leave() {
+                        Some(how) => format!("pass {how}"),
+                        None => format!("remove {}", dir.display()),
+                    };
                     bail!(
-                        "a stopped training of {} is saved in {}: continue it with `oddity train \
-                     --resume {}`, or pass --force to discard it and start again",
+                        "a stopped training of {} is saved in {}: continue it on the command \
+                         line with `oddity train --resume {}`, or {discard} to discard it and \
+                         start again",
                         target.display(),
                         dir.display(),
                         target.display()
@@ -502,6 +567,11 @@ mod tests {
 
     const REFUSE: Existing = Existing::Refuse {
         marker: DETECTOR_RUN_FILE,
+        leave: Some(FORCE),
+    };
+    const REPLACE: Existing = Existing::Replace {
+        marker: DETECTOR_RUN_FILE,
+        leave: Some(FORCE),
     };
 
     fn temp(tag: &str) -> PathBuf {
@@ -536,6 +606,27 @@ mod tests {
         s.publish().unwrap();
         let err = Staging::begin(&run, REFUSE).unwrap_err().to_string();
         assert!(err.contains("pass --force"), "{err}");
+        // Another surface names its own way to give leave; one without any names none.
+        let python = Leave {
+            given: false,
+            how: "replace=True",
+        };
+        let err = Staging::begin(&run, Existing::run(DETECTOR_RUN_FILE, python))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("pass replace=True") && !err.contains("--force"),
+            "{err}"
+        );
+        let no_leave = Existing::Refuse {
+            marker: DETECTOR_RUN_FILE,
+            leave: None,
+        };
+        let err = Staging::begin(&run, no_leave).unwrap_err().to_string();
+        assert!(
+            err.contains("choose another folder") && !err.contains("pass"),
+            "{err}"
+        );
         // ... once the user's files are moved out of it.
         std::fs::write(run.join("notes.txt"), "mine").unwrap();
         let err = Staging::begin(&run, REFUSE).unwrap_err().to_string();
@@ -553,6 +644,14 @@ mod tests {
             err.contains("out-of-distribution run folder") && err.contains("even with --force"),
             "{err}"
         );
+        let python = Leave {
+            given: true,
+            how: "replace=True",
+        };
+        let err = Staging::begin(&ood, Existing::run(DETECTOR_RUN_FILE, python))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("even with replace=True"), "{err}");
         // A folder of the user's: refused without offering --force, which would refuse it too.
         let mine = others.join("mine");
         std::fs::create_dir_all(&mine).unwrap();
@@ -562,9 +661,7 @@ mod tests {
             err.contains("not a folder oddity wrote") && err.contains("even with --force"),
             "{err}"
         );
-        let err = Staging::begin(&mine, Existing::Replace { marker: "run.json" })
-            .unwrap_err()
-            .to_string();
+        let err = Staging::begin(&mine, REPLACE).unwrap_err().to_string();
         assert!(err.contains("not a folder oddity wrote"), "{err}");
         assert_eq!(
             std::fs::read_to_string(mine.join("notes.txt")).unwrap(),
@@ -572,15 +669,11 @@ mod tests {
         );
         std::fs::remove_dir_all(&others).unwrap();
         // With leave, but not a folder oddity wrote: refused.
-        let err = Staging::begin(&target, Existing::Replace { marker: "run.json" })
-            .unwrap_err()
-            .to_string();
+        let err = Staging::begin(&target, REPLACE).unwrap_err().to_string();
         assert!(err.contains("not a folder oddity wrote"), "{err}");
         // Another kind of oddity folder: named as what it is, and kept.
         std::fs::write(target.join("ood.json"), "{}").unwrap();
-        let err = Staging::begin(&target, Existing::Replace { marker: "run.json" })
-            .unwrap_err()
-            .to_string();
+        let err = Staging::begin(&target, REPLACE).unwrap_err().to_string();
         assert!(
             err.contains("is an out-of-distribution run folder"),
             "{err}"
@@ -591,7 +684,7 @@ mod tests {
         std::fs::write(s.dir().join("a"), "one").unwrap();
         std::fs::write(s.dir().join("run.json"), "{}").unwrap();
         s.publish().unwrap();
-        let s = Staging::begin(&target, Existing::Replace { marker: "run.json" }).unwrap();
+        let s = Staging::begin(&target, REPLACE).unwrap();
         std::fs::write(s.dir().join("b"), "two").unwrap();
         // Until published the old folder is whole.
         assert!(target.join("a").exists());
@@ -613,7 +706,7 @@ mod tests {
     fn replacing_refuses_a_folder_holding_what_oddity_did_not_write() {
         let root = temp("foreign");
         let target = root.join("run");
-        let replace = Existing::Replace { marker: "run.json" };
+        let replace = REPLACE;
         let s = Staging::begin(&target, REFUSE).unwrap();
         std::fs::write(s.dir().join("run.json"), "{}").unwrap();
         s.publish().unwrap();
@@ -648,9 +741,7 @@ mod tests {
         s.publish().unwrap();
         std::fs::create_dir_all(target.join(".eval-last.partial")).unwrap();
         drop(Staging::begin(&target, replace).unwrap());
-        let eval = Existing::Replace {
-            marker: "metrics.json",
-        };
+        let eval = Existing::derived("metrics.json");
         std::fs::write(target.join("eval-best/notes.txt"), "mine").unwrap();
         let err = Staging::begin(&target, replace).unwrap_err().to_string();
         assert!(err.contains("eval-best/notes.txt"), "{err}");

@@ -753,6 +753,7 @@ impl Trained {
             dir,
             folder::Existing::Refuse {
                 marker: folder::DETECTOR_RUN_FILE,
+                leave: None,
             },
         )?;
         self.save_into(staging).map(|_| ())
