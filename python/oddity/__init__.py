@@ -15,7 +15,7 @@ out-of-distribution run (``oddity ood train``, or :func:`oddity.ood.train`) with
 """
 
 from . import _native
-from .base import BaseDetector, Detector, RunModel, load, models, train
+from .base import BaseDetector, Detector, RunModel, load, model_names, train
 from .models.alad import ALAD
 from .models.anogan import AnoGAN
 from .models.auto_encoder import AutoEncoder
@@ -36,7 +36,7 @@ __all__ = [
     "RunModel",
     "load",
     "load_ood",
-    "models",
+    "model_names",
     "train",
     "VAE",
 ]

@@ -28,6 +28,8 @@ the current step on Ctrl-C (``KeyboardInterrupt``); scoring holds the GIL. A mod
 used from the thread that made it (another thread gets a ``RuntimeError``).
 """
 
+import copy
+import inspect
 import json
 import math
 import numbers
@@ -101,6 +103,50 @@ def _whole(value):
     return int(value)
 
 
+def _count(name, value, largest=2**63 - 1):
+    """``value`` as an int when it is a whole number from 1 to ``largest``; a ``ValueError``
+    naming ``name`` otherwise (``2.5`` is not truncated, ``True`` is not 1)."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or not 1 <= value <= largest):
+        raise ValueError(f"{name} must be a whole number from 1 to {largest}, got {value!r}")
+    return int(value)
+
+
+def _flag(name, value):
+    """``value`` as a bool when it is one (``"no"`` is not taken as True); a ``ValueError``
+    naming ``name`` otherwise."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _verbosity(value):
+    """``verbose`` as a bool (print progress or not): True, False, or PyOD's levels 0, 1, 2;
+    a ``ValueError`` otherwise."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and value >= 0:
+        return value > 0
+    raise ValueError(f"verbose must be True, False or a level 0, 1, 2, got {value!r}")
+
+
+def _rate(name, value):
+    """``value`` as a float when it is a finite real number (its range is the caller's to
+    check); a ``ValueError`` naming ``name`` otherwise."""
+    if not _real(value) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _seed(value, name="random_state"):
+    """``value`` as a seed: a whole number from 0 to 2⁶⁴ − 1; a ``ValueError`` naming
+    ``name`` otherwise."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or not 0 <= value < 2**64):
+        raise ValueError(f"{name} must be a whole number from 0 to 2**64 - 1, got {value!r}")
+    return int(value)
+
+
 def _same_setting(earlier, value, convert):
     """Whether ``earlier`` (from ``model_config`` or another argument) is ``value``, both read
     by ``convert`` (so that ``2.0`` is ``2`` and a NumPy array is its list)."""
@@ -109,6 +155,17 @@ def _same_setting(earlier, value, convert):
     except (TypeError, ValueError):
         return False
     return earlier == value
+
+
+def _unchanged(earlier, value):
+    """Whether a parameter set again keeps its value (the same object, or an equal plain
+    value of the same type)."""
+    if earlier is value:
+        return True
+    try:
+        return type(earlier) is type(value) and bool(earlier == value)
+    except (TypeError, ValueError):  # an array's elementwise comparison
+        return False
 
 
 def _without_other_aliases(merged, params, aliases):
@@ -131,10 +188,36 @@ def _json_value(value):
 
 
 def _settings_json(settings, name="model_config"):
+    """``settings`` as a JSON object; a value JSON cannot hold (NaN, infinity, an object) is a
+    ``ValueError`` naming ``name``."""
     try:
-        return json.dumps(settings, default=_json_value)
+        return json.dumps(settings, default=_json_value, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{name}: {error}") from None
+
+
+def _false_alarm_threshold(native, rate):
+    """The score threshold of ``p ≤ rate`` on ``native``'s calibration scores (a score is
+    flagged exactly when it reaches it); a ``ValueError`` when ``rate`` is not in (0, 1) or
+    is too small for the calibration set to flag anything at that rate."""
+    if not (_real(rate) and 0 < rate < 1):
+        raise ValueError(f"false_alarm_rate must be in (0, 1), got {rate!r}")
+    return native.false_alarm_threshold(float(rate))
+
+
+def _refuse_unit_pixels(array, name):
+    """Refuse a boolean array, or a float array of images whose values all lie in [0, 1]
+    (torchvision's scaling): oddity's image runs take pixels 0–255, as image files hold
+    them."""
+    if array.dtype == np.bool_:
+        raise ValueError(f"{name} must hold pixel values 0–255, got a boolean array")
+    if np.issubdtype(array.dtype, np.floating) and array.size:
+        largest = np.nanmax(array) if not np.isnan(array).all() else np.nan
+        if 0.0 < largest <= 1.0 and np.nanmin(array) >= 0.0:
+            raise ValueError(
+                f"{name} look like [0, 1] pixels (largest value {largest}); pass them 0–255, "
+                "as image files hold them (images * 255)"
+            )
 
 
 def _erf(x):
@@ -183,10 +266,19 @@ class _Scoring:
             )
         return self._native_model
 
-    def _scores(self, X):
+    def _values(self, X):
+        """The fitted native model and ``X`` checked against it."""
         native = self._fitted()
+        self._check_units(X)
         values = _samples(X)
         _check_width(values, native.input_shape)
+        return native, values
+
+    def _check_units(self, X):
+        """Nothing to check: a detector fitted on arrays takes them in its fit's units."""
+
+    def _scores(self, X):
+        native, values = self._values(X)
         return np.asarray(native.score(values.tobytes()), dtype=np.float64)
 
     def p_value(self, X):
@@ -198,9 +290,7 @@ class _Scoring:
     def anomaly_map(self, X):
         """Anomaly maps of images ``X`` (n, channels, h, w) or (n, h, w): (n, h, w) at the
         model's input resolution. A ``ValueError`` for models without maps."""
-        native = self._fitted()
-        values = _samples(X)
-        _check_width(values, native.input_shape)
+        native, values = self._values(X)
         maps, height, width = native.maps(values.tobytes())
         return np.asarray(maps, dtype=np.float32).reshape(len(values), height, width)
 
@@ -242,35 +332,71 @@ class BaseDetector(_Scoring):
 
     def __init__(self, contamination=0.1, epochs=None, batch_size=None, random_state=None,
                  validation_size=0.1, preprocessing=True, model_config=None, verbose=0,
-                 **pyod_arguments):
-        # The parameters exactly as given (scikit-learn's clone checks their identity).
-        if not hasattr(self, "_params"):
-            self._params = dict(contamination=contamination, epochs=epochs,
-                                batch_size=batch_size, random_state=random_state,
-                                validation_size=validation_size, preprocessing=preprocessing,
-                                model_config=model_config, verbose=verbose, **pyod_arguments)
-        if "epoch_num" in pyod_arguments:  # PyOD 2's name for epochs
-            epoch_num = pyod_arguments.pop("epoch_num")
-            if epoch_num is not None:
-                if (not isinstance(epoch_num, (int, np.integer)) or isinstance(epoch_num, bool)
-                        or epoch_num < 1):
-                    raise ValueError(f"epoch_num must be a positive integer, got {epoch_num!r}")
-                if epochs is not None and epochs != epoch_num:
-                    raise ValueError(
-                        f"epoch_num={epoch_num!r} and epochs={epochs!r} are both given; they "
-                        "name the same setting: give one"
-                    )
-                epochs = epoch_num
+                 epoch_num=None, **pyod_arguments):
+        # Every parameter is kept as given, under its own name (scikit-learn's convention:
+        # clone checks their identity, and an assigned attribute is what fit uses).
         self.contamination = contamination
         self.epochs = epochs
+        self.epoch_num = epoch_num  # PyOD 2's name for epochs
         self.batch_size = batch_size
         self.random_state = random_state
         self.validation_size = validation_size
         self.preprocessing = preprocessing
+        self.model_config = model_config
         self.verbose = verbose
-        settings = dict(model_config or {})
-        given_by = {key: "model_config" for key in settings}
+        for key in pyod_arguments:
+            if key not in self._renames and key not in self._fixed:
+                raise TypeError(f"{type(self).__name__}() got an unexpected argument {key!r}")
         for key, value in pyod_arguments.items():
+            setattr(self, key, value)
+        self._native_model = None
+        self._resolve()
+
+    @classmethod
+    def _signature_names(cls):
+        """The named parameters of the constructors from ``cls`` up to this class."""
+        names = []
+        for klass in cls.__mro__:
+            if "__init__" not in vars(klass) or not issubclass(klass, BaseDetector):
+                continue
+            for parameter in inspect.signature(klass.__init__).parameters.values():
+                if parameter.name != "self" and parameter.kind in (
+                    parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY
+                ) and parameter.name not in names:
+                    names.append(parameter.name)
+        return names
+
+    def _param_names(self):
+        """Every parameter: the constructors' named ones and the PyOD arguments given to the
+        constructor or assigned since."""
+        names = self._signature_names()
+        return names + [key for key in vars(self)
+                        if (key in self._renames or key in self._fixed) and key not in names]
+
+    def _pyod_names(self):
+        """The parameters beyond this class's own: PyOD's names, mapped onto oddity's."""
+        own = set(BaseDetector._signature_names()) | {"model"}
+        return [name for name in self._param_names() if name not in own]
+
+    def _resolve(self):
+        """Check every parameter and derive the settings ``fit`` trains with (the epochs and
+        oddity's hyper-parameters); run by the constructor, by ``set_params`` and again by
+        ``fit`` (a parameter may have been assigned in between, as scikit-learn allows)."""
+        epochs, epochs_name = self.epochs, "epochs"
+        if self.epoch_num is not None:
+            _count("epoch_num", self.epoch_num)
+            if epochs is not None and epochs != self.epoch_num:
+                raise ValueError(
+                    f"epoch_num={self.epoch_num!r} and epochs={epochs!r} are both given; they "
+                    "name the same setting: give one"
+                )
+            epochs, epochs_name = self.epoch_num, "epoch_num"
+        if self.model_config is not None and not isinstance(self.model_config, dict):
+            raise ValueError(f"model_config must be a dict, got {self.model_config!r}")
+        settings = dict(self.model_config or {})
+        given_by = {key: "model_config" for key in settings}
+        for key in self._pyod_names():
+            value = getattr(self, key)
             if key in self._renames:
                 target, convert = self._renames[key]
                 if value is None:
@@ -279,6 +405,8 @@ class BaseDetector(_Scoring):
                     value = convert(value)
                 except (TypeError, ValueError) as error:
                     raise ValueError(f"{key} {error}") from None
+                if _real(value) and not math.isfinite(value):
+                    raise ValueError(f"{key} must be a finite number, got {value!r}")
                 if target in given_by and not _same_setting(settings[target], value, convert):
                     raise ValueError(
                         f"{key}={value!r} and {given_by[target]} both set oddity's "
@@ -293,79 +421,94 @@ class BaseDetector(_Scoring):
                         f"{key}={value!r}: oddity's {self._model} has no such choice (it is "
                         f"{allowed[0]!r}); leave it out or use one of {allowed!r}"
                     )
-            else:
-                raise TypeError(f"{type(self).__name__}() got an unexpected argument {key!r}")
-        self.model_config = settings
-        self._native_model = None
-        self._check_params()
+        self._check_params(epochs, epochs_name, settings)
+        self._epochs, self._settings = epochs, settings
 
-    def _check_params(self):
-        """Refuse parameters out of range; run by the constructor and again by ``fit`` (a
-        parameter may have been assigned in between, as scikit-learn allows)."""
+    def _check_params(self, epochs, epochs_name, settings):
+        """Refuse parameters out of range, given the resolved ``epochs`` (given as
+        ``epochs_name``) and ``settings``."""
         contamination, validation_size = self.contamination, self.validation_size
         if not (_real(contamination) and 0.0 < contamination <= 0.5):
             raise ValueError(f"contamination must be in (0, 0.5], got {contamination!r}")
         if not (_real(validation_size) and 0.0 < validation_size < 1.0):
             raise ValueError(f"validation_size must be in (0, 1), got {validation_size!r}")
         for name, value in (("epochs", self.epochs), ("batch_size", self.batch_size)):
-            if value is not None and (
-                not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1
-            ):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("epochs", "batch_size"):
-            given = getattr(self, name)
-            if given is not None and name in self.model_config and self.model_config[name] != given:
+            if value is not None:
+                _count(name, value)
+        for name, given, given_as in (("epochs", epochs, epochs_name),
+                                      ("batch_size", self.batch_size, "batch_size")):
+            if given is not None and name in settings and settings[name] != given:
                 raise ValueError(
-                    f"{name}={given!r} and model_config[{name!r}]={self.model_config[name]!r} "
+                    f"{given_as}={given!r} and model_config[{name!r}]={settings[name]!r} "
                     "set the same setting; give it once"
                 )
+        _verbosity(self.verbose)
         if not isinstance(self.preprocessing, (bool, np.bool_)):
             raise ValueError(
                 f"preprocessing must be True (the model's own scaling) or False (none), got "
                 f"{self.preprocessing!r}"
             )
+        if self.random_state is not None:
+            _seed(self.random_state)
+        for key, value in settings.items():
+            if _real(value) and not math.isfinite(value):
+                raise ValueError(f"model_config[{key!r}] must be a finite number, got {value!r}")
 
     def get_params(self, deep=True):
-        """The constructor's parameters as given (scikit-learn's convention, so that
-        ``sklearn.base.clone`` and grid searches work)."""
-        return dict(self._params)
+        """Every constructor parameter with its current value (scikit-learn's convention, so
+        that ``sklearn.base.clone`` and grid searches work)."""
+        return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params):
-        """Set constructor parameters (scikit-learn's convention); unknown names are errors.
-        The detector is re-initialised with them (and must be fitted again)."""
-        known = self.get_params()
+        """Set parameters (scikit-learn's convention); unknown names and values out of range
+        are errors that change nothing. A fitted detector forgets its fit when a value changes
+        (fit it again)."""
+        known = self._param_names()
+        valid = set(known) | set(self._renames) | set(self._fixed)
         for key in params:
-            if key not in known:
+            if key not in valid:
                 raise ValueError(f"invalid parameter {key!r}; valid ones are {sorted(known)}")
-        merged = _without_other_aliases({**known, **params}, params, self._aliases)
-        del self._params
-        type(self).__init__(self, **merged)
+        current = {key: getattr(self, key, None) for key in set(known) | set(params)}
+        updates = _without_other_aliases({**current, **params}, params, self._aliases)
+        updates = {key: value for key, value in updates.items()
+                   if not _unchanged(current.get(key), value)}
+        trial = copy.copy(self)
+        trial.__dict__.update(updates)
+        trial._resolve()  # raises before this detector changes
+        if updates:
+            self._forget_fit()
+            self.__dict__.update(updates)
+            self._resolve()
         return self
+
+    def _forget_fit(self):
+        for attribute in ("decision_scores_", "threshold_", "labels_", "random_state_",
+                          "n_features_in_", "_mu", "_sigma"):
+            self.__dict__.pop(attribute, None)
+        self._native_model = None
 
     def fit(self, X, y=None):
         """Train on every row of ``X`` (``y`` is ignored: unsupervised) and set
         ``decision_scores_``, ``threshold_``, ``labels_``. Returns ``self``."""
-        self._check_params()
+        self._resolve()
         values = _samples(X)
         if values.shape[0] < 2:
             raise ValueError("fit needs at least 2 samples (one to train, one to validate)")
         seed = self.random_state
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % (2**63))
-        elif not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"random_state must be a non-negative integer or None, got {seed!r}")
-        self.random_state_ = int(seed)
+        self.random_state_ = _seed(seed)
         self._hold(_native.fit(
             self._model,
             values.tobytes(),
             list(values.shape[1:]),
-            _settings_json(self.model_config),
-            int(seed),
-            None if self.epochs is None else int(self.epochs),
+            _settings_json(self._settings),
+            self.random_state_,
+            None if self._epochs is None else int(self._epochs),
             None if self.batch_size is None else int(self.batch_size),
             float(self.validation_size),
             None if self.preprocessing else "none",
-            bool(self.verbose),
+            _verbosity(self.verbose),
         ))
         self.n_features_in_ = values.shape[1] if values.ndim == 2 else None
         self.decision_scores_ = self._scores(values)
@@ -400,9 +543,13 @@ class BaseDetector(_Scoring):
         if false_alarm_rate is None:
             prediction = (self.decision_function(X) > self.threshold_).astype(int).ravel()
         else:
-            if not (_real(false_alarm_rate) and 0 < false_alarm_rate < 1):
-                raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate!r}")
-            prediction = (self.p_value(X) <= false_alarm_rate * (1 + 1e-12)).astype(int)
+            if return_confidence:
+                raise ValueError(
+                    "return_confidence is the confidence of the contamination threshold's "
+                    "labels (ExCeeD), not of false_alarm_rate's: ask for one of them"
+                )
+            threshold = _false_alarm_threshold(self._fitted(), false_alarm_rate)
+            prediction = (self.decision_function(X) >= threshold).astype(int)
         if return_confidence:
             return prediction, self.predict_confidence(X)
         return prediction
@@ -447,14 +594,16 @@ class BaseDetector(_Scoring):
         """``fit(X)``, then ``labels_``."""
         return self.fit(X, y).labels_
 
-    def save(self, path):
-        """Write the fitted model as an oddity run folder ``path`` (which must not exist): the
-        command line scores, serves and reports it, and :func:`load` reads it back. Its
-        threshold is ``threshold_``, stored as the next float above it so that the command
-        line's ``score ≥ threshold`` flags exactly what ``predict``'s ``score > threshold_``
-        flags."""
+    def save(self, path, replace=False):
+        """Write the fitted model as an oddity run folder ``path``: the command line scores,
+        serves and reports it, and :func:`load` reads it back. ``path`` must not exist, unless
+        ``replace`` and it holds an oddity run (replaced whole once the new one is written; a
+        folder holding files oddity did not write is never replaced). Its threshold is
+        ``threshold_``, stored as the next float above it so that the command line's ``score ≥
+        threshold`` flags exactly what ``predict``'s ``score > threshold_`` flags."""
         self._check_fitted()
-        self._fitted().save(str(path), float(np.nextafter(self.threshold_, np.inf)))
+        self._fitted().save(str(path), float(np.nextafter(self.threshold_, np.inf)),
+                            _flag("replace", replace))
 
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -465,31 +614,22 @@ class Detector(BaseDetector):
     """Any of oddity's models by name, with PyOD's interface: ``Detector("alad", ...)``."""
 
     def __init__(self, model="autoencoder", **kwargs):
-        self._params = {**kwargs}
-        if model not in _native.models():
-            raise ValueError(f"unknown model {model!r}; oddity has {_native.models()}")
-        self._model = model
+        self.model = model
         super().__init__(**kwargs)
 
-    def get_params(self, deep=True):
-        return {"model": self._model, **super().get_params(deep)}
-
-    def set_params(self, **params):
-        merged = _without_other_aliases({**self.get_params(), **params}, params, self._aliases)
-        model = merged.pop("model")
-        unknown = set(params) - set(self.get_params())
-        if unknown:
-            raise ValueError(f"invalid parameter(s) {sorted(unknown)}")
-        del self._params
-        Detector.__init__(self, model, **merged)
-        return self
+    def _resolve(self):
+        if self.model not in _native.models():
+            raise ValueError(f"unknown model {self.model!r}; oddity has {_native.models()}")
+        self._model = self.model
+        super()._resolve()
 
 
 class RunModel(_Scoring):
     """A run folder trained by the command line (or saved from Python), loaded for scoring.
 
     ``decision_function``, ``p_value``, ``anomaly_map`` and ``predict`` take samples in the
-    run's raw units (images channels first, 0–255 as the image files hold them).
+    run's raw units (images channels first, 0–255 as the image files hold them: a float array
+    of a run's images whose values all lie in [0, 1] is refused, not scored as near-black).
     """
 
     def __init__(self, native):
@@ -498,6 +638,11 @@ class RunModel(_Scoring):
         self._name = native.model
         self._threshold = native.threshold
         self._input_shape = tuple(native.input_shape)
+        self._pixels_from_files = native.pixels_from_files
+
+    def _check_units(self, X):
+        if self._pixels_from_files:
+            _refuse_unit_pixels(np.asarray(X), "images")
 
     @property
     def model(self):
@@ -523,7 +668,7 @@ class RunModel(_Scoring):
         ``false_alarm_rate=α`` where the p-value is at most α."""
         if false_alarm_rate is None:
             return (self.decision_function(X) >= self.threshold).astype(int)
-        threshold = self._fitted().false_alarm_threshold(float(false_alarm_rate))
+        threshold = _false_alarm_threshold(self._fitted(), false_alarm_rate)
         return (self.decision_function(X) >= threshold).astype(int)
 
     def __repr__(self):
@@ -536,20 +681,27 @@ def load(path, checkpoint="best"):
 
 
 def train(model, dataset, data, out, protocol, class_name=None, epochs=None, random_state=0,
-          model_config=None, decode_size=None, replace=False, verbose=False):
+          model_config=None, decode_size=None, replace=False, verbose=False,
+          contamination=None):
     """Train ``model`` on a data set on disk, as ``oddity train`` does (same formats and
     protocols: ``train("autoencoder", "mnist", "data/mnist", "runs/m1", "one-class", "1")``),
-    into the new run folder ``out``; returns it loaded as a :class:`RunModel`."""
-    if not isinstance(random_state, (int, np.integer)) or random_state < 0:
-        raise ValueError(f"random_state must be a non-negative integer, got {random_state!r}")
+    into the new run folder ``out`` (an existing run there is replaced only with
+    ``replace=True``, as ``--force`` does); returns it loaded as a :class:`RunModel`.
+    ``contamination`` is the ``contaminated`` protocol's outliers per inlier (``--contamination``;
+    not PyOD's threshold share: the run's threshold is its own rule)."""
+    seed = _seed(random_state)
+    epochs = None if epochs is None else _count("epochs", epochs)
+    decode_size = None if decode_size is None else _count("decode_size", decode_size, 2**32 - 1)
     native = _native.train(
         model, dataset, str(data), protocol, None if class_name is None else str(class_name),
-        str(out), _settings_json(model_config or {}), int(random_state),
-        None if epochs is None else int(epochs), decode_size, bool(replace), bool(verbose),
+        str(out), _settings_json(model_config or {}), seed, epochs, decode_size,
+        None if contamination is None else _rate("contamination", contamination),
+        _flag("replace", replace), _verbosity(verbose),
     )
     return RunModel(native)
 
 
-def models():
-    """The name of every model oddity has."""
+def model_names():
+    """The name of every model oddity has (``oddity.models`` is the package of PyOD-named
+    classes, as ``pyod.models``)."""
     return list(_native.models())

@@ -25,7 +25,7 @@ import threading
 import numpy as np
 
 from . import _native
-from .base import _samples, _settings_json, _whole
+from .base import _count, _flag, _refuse_unit_pixels, _samples, _seed, _settings_json, _whole
 
 DEFAULT_SCORE = _native.DEFAULT_OOD_SCORE
 
@@ -48,15 +48,7 @@ class OodModel:
                 "this OodModel was loaded on another thread: load one in each thread"
             )
         array = np.asarray(X)
-        if array.dtype == np.bool_:
-            raise ValueError("images must hold pixel values 0–255, got a boolean array")
-        if np.issubdtype(array.dtype, np.floating) and array.size:
-            largest = np.nanmax(array) if not np.isnan(array).all() else np.nan
-            if 0.0 < largest <= 1.0 and np.nanmin(array) >= 0.0:
-                raise ValueError(
-                    f"images look like [0, 1] pixels (largest value {largest}); pass them 0–255, "
-                    "as image files hold them (images * 255)"
-                )
+        _refuse_unit_pixels(array, "images")
         values = _samples(array, name="images")
         if values.ndim != 4 or tuple(values.shape[1:]) != self.image_shape:
             raise ValueError(
@@ -119,8 +111,9 @@ def train(dataset, data, out, classes=None, classifier=None, validation=1000, ma
     """Train an OOD run as ``oddity ood train`` does with its defaults: a classifier of the
     labelled images of ``dataset`` (``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``,
     ``"image-folder"``) at ``data``, on ``classes`` (a list of names, or of indices where no
-    class is named by a number, or a comma-separated string; all by default), into the new run folder ``out``; ``classifier``
-    and ``generative`` are settings dicts over the defaults (``generative={}`` adds the
+    class is named by a number, or a comma-separated string; all by default), into the new
+    run folder ``out`` (an existing OOD run there is replaced only with ``replace=True``, as
+    ``--force`` does); ``classifier`` and ``generative`` are settings dicts over the defaults (``generative={}`` adds the
     generative scores with theirs). Every score setting is chosen on in-distribution data only.
     Returns the run loaded (:class:`OodModel`).
 
@@ -143,13 +136,15 @@ def train(dataset, data, out, classes=None, classifier=None, validation=1000, ma
             raise ValueError(f"{name} must be at least {least}, got {value}")
         return value
 
-    validation = whole("validation", validation, 2)
-    random_state = whole("random_state", random_state, 0)
-    max_train = None if max_train is None else whole("max_train", max_train, 1)
+    validation = _count("validation", whole("validation", validation, 2))
+    random_state = _seed(whole("random_state", random_state, 0))
+    max_train = None if max_train is None else _count("max_train", whole("max_train", max_train, 1))
+    if decode_size is not None:
+        decode_size = _count("decode_size", whole("decode_size", decode_size, 1), 2**32 - 1)
     native = _native.ood_train(
         dataset, str(data), str(out), classes,
         _settings_json(classifier, "classifier") if classifier else "", validation, max_train,
         random_state, None if generative is None else _settings_json(generative, "generative"),
-        decode_size, bool(replace),
+        decode_size, _flag("replace", replace),
     )
     return OodModel(native)

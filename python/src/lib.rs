@@ -15,6 +15,14 @@ fn value_error(e: anyhow::Error) -> PyErr {
     PyValueError::new_err(format!("{e:#}"))
 }
 
+/// Leave to replace a run folder as Python gives it (`replace=True`), named in refusals.
+fn leave(replace: bool) -> oddity::run::folder::Leave {
+    oddity::run::folder::Leave {
+        given: replace,
+        how: "replace=True",
+    }
+}
+
 /// `f32` values from little-endian bytes.
 fn floats(bytes: &[u8]) -> PyResult<Vec<f32>> {
     if bytes.len() % 4 != 0 {
@@ -158,6 +166,13 @@ impl Model {
         shape_list(self.run.preprocessor.input)
     }
 
+    /// Whether the run's samples are pixels 0–255 as image files hold them (a run trained on
+    /// images read from disk), rather than arrays in the units a program gave them.
+    #[getter]
+    fn pixels_from_files(&self) -> bool {
+        self.run.config.dataset.kind.holds_images()
+    }
+
     /// The model's name.
     #[getter]
     fn model(&self) -> String {
@@ -169,11 +184,11 @@ impl Model {
         serde_json::to_string(&self.run.log).map_err(|e| value_error(e.into()))
     }
 
-    /// Write the run folder to `dir` (which must not exist), so that `oddity score`, `oddity
-    /// serve` and `oddity.load` can use it; with `threshold`, the run's threshold becomes that
-    /// fixed value (the fit's `threshold_`).
-    #[pyo3(signature = (dir, threshold=None))]
-    fn save(&mut self, dir: PathBuf, threshold: Option<f64>) -> PyResult<()> {
+    /// Write the run folder to `dir` (which must not exist, unless `replace` and it holds a
+    /// run), so that `oddity score`, `oddity serve` and `oddity.load` can use it; with
+    /// `threshold`, the run's threshold becomes that fixed value (the fit's `threshold_`).
+    #[pyo3(signature = (dir, threshold=None, replace=false))]
+    fn save(&mut self, dir: PathBuf, threshold: Option<f64>, replace: bool) -> PyResult<()> {
         let Some((checkpoints, split_csv)) = &self.unsaved else {
             return Err(PyValueError::new_err(
                 "this model was loaded from a run folder, which already holds it",
@@ -193,13 +208,11 @@ impl Model {
                 last: fixed,
             };
         }
-        let staging = oddity::run::folder::Staging::begin(
-            &dir,
-            oddity::run::folder::Existing::Refuse {
-                marker: oddity::run::folder::DETECTOR_RUN_FILE,
-            },
-        )
-        .map_err(value_error)?;
+        let existing = oddity::run::folder::Existing::run(
+            oddity::run::folder::DETECTOR_RUN_FILE,
+            leave(replace),
+        );
+        let staging = oddity::run::folder::Staging::begin(&dir, existing).map_err(value_error)?;
         run::save_run(&mut self.run, checkpoints, split_csv, staging).map_err(value_error)?;
         Ok(())
     }
@@ -250,7 +263,7 @@ fn fit(
 /// Train `model` on a data set on disk under a protocol, as `oddity train` does, into the new
 /// run folder `out`; the run loaded with its best weights.
 #[pyfunction]
-#[pyo3(signature = (model, dataset, data, protocol, class_name, out, settings, seed, epochs, decode_size, replace, verbose))]
+#[pyo3(signature = (model, dataset, data, protocol, class_name, out, settings, seed, epochs, decode_size, contamination, replace, verbose))]
 #[allow(clippy::too_many_arguments)]
 fn train(
     py: Python<'_>,
@@ -264,6 +277,7 @@ fn train(
     seed: u64,
     epochs: Option<usize>,
     decode_size: Option<u32>,
+    contamination: Option<f64>,
     replace: bool,
     verbose: bool,
 ) -> PyResult<Model> {
@@ -284,9 +298,11 @@ fn train(
     if let Some(e) = epochs {
         config.train.epochs = e;
     }
+    config.split.contamination = contamination;
     config.train.progress = verbose;
     let device = oddity::device::parse("cpu").map_err(value_error)?;
-    let prepared = oddity::jobs::prepare_training(config, &out, replace).map_err(value_error)?;
+    let prepared =
+        oddity::jobs::prepare_training(config, &out, leave(replace)).map_err(value_error)?;
     match interruptible(py, |stop| prepared.run(&device, Some(stop)))?.map_err(value_error)? {
         oddity::jobs::TrainOutcome::Saved { dir, .. } => load(dir, "best"),
         oddity::jobs::TrainOutcome::Stopped { reason, .. } => Err(PyValueError::new_err(reason)),
@@ -518,7 +534,7 @@ fn ood_train(
     };
     let device = oddity::device::parse("cpu").map_err(value_error)?;
     let run = interruptible(py, |stop| {
-        oddity::ood::train_until(request, &out, replace, &device, Some(stop))
+        oddity::ood::train_until(request, &out, leave(replace), &device, Some(stop))
     })?
     .map_err(value_error)?;
     Ok(OodModel {

@@ -55,6 +55,13 @@ def test_conformal_p_values(fitted, breastw):
     np.testing.assert_array_equal(flagged, (p <= 0.2 + 1e-12).astype(int))
     with pytest.raises(ValueError, match="false_alarm_rate"):
         fitted.predict(X, false_alarm_rate=1.5)
+    # A rate too small for the calibration set flags nothing: refused, as the command line
+    # refuses it, rather than answered with all zeros.
+    with pytest.raises(ValueError, match="normal validation samples"):
+        fitted.predict(X, false_alarm_rate=1e-9)
+    # ExCeeD's confidence belongs to the contamination threshold's labels, not to these.
+    with pytest.raises(ValueError, match="return_confidence"):
+        fitted.predict(X, return_confidence=True, false_alarm_rate=0.2)
 
 
 def test_parameters_clone_as_scikit_learn_does():
@@ -70,6 +77,86 @@ def test_parameters_clone_as_scikit_learn_does():
         original.set_params(colour="red")
     detector = oddity.Detector("alad", epochs=2)
     assert type(detector)(**detector.get_params()).get_params() == detector.get_params()
+    # Every parameter is there to set, whatever the constructor was given (PyOD's
+    # get_params reads the signature), and set_params of a bad value changes nothing.
+    assert oddity.AutoEncoder().set_params(epoch_num=5).get_params()["epoch_num"] == 5
+    assert detector.set_params(contamination=0.2).get_params()["contamination"] == 0.2
+    assert detector.set_params(model="egbad").get_params()["model"] == "egbad"
+    assert oddity.ALAD().set_params(epoch_num=3).get_params()["epoch_num"] == 3
+    with pytest.raises(ValueError, match="contamination"):
+        detector.set_params(contamination=0.9)
+    assert detector.contamination == 0.2
+    with pytest.raises(ValueError, match="unknown model"):
+        detector.set_params(model="knn")
+    assert detector.model == "egbad"
+
+
+def test_parameters_are_attributes_that_fit_uses(breastw):
+    X, _ = breastw
+    clf = oddity.AutoEncoder(epoch_num=1, random_state=0)
+    clf.contamination = 0.3
+    assert clf.get_params()["contamination"] == 0.3
+    assert clf.set_params(verbose=0).contamination == 0.3
+    clf.epoch_num = 0
+    with pytest.raises(ValueError, match="epoch_num"):
+        clf.fit(X)
+    clf.epoch_num = 1
+    clf.lr = float("inf")
+    with pytest.raises(ValueError, match="lr must be a finite number"):
+        clf.fit(X)
+    clf.lr = None
+    # A PyOD argument the constructor was not given, assigned: a parameter like the others.
+    clf.hidden_neurons = [4]
+    assert clf.get_params()["hidden_neurons"] == [4]
+    alad = oddity.ALAD()
+    alad.epoch_num = 3
+    assert alad.get_params()["epoch_num"] == 3 and alad._resolve() is None and alad._epochs == 3
+    clf.fit(X[:80])
+    assert clf.labels_.mean() == pytest.approx(0.3, abs=0.05)
+    # set_params on a fitted detector keeps the fit when no value changes, and drops it whole
+    # (labels_ with it) when one does.
+    clf.set_params(contamination=0.3, verbose=0)
+    assert hasattr(clf, "labels_")
+    clf.set_params(contamination=0.1)
+    assert not hasattr(clf, "labels_")
+    with pytest.raises(ValueError, match="not fitted"):
+        clf.predict(X)
+
+
+def test_numbers_are_checked_at_the_door(tmp_path):
+    for kwargs, message in [
+        ({"random_state": True}, "random_state"),
+        ({"random_state": 2**64}, "random_state"),
+        ({"batch_size": 2**70}, "batch_size"),
+        ({"model_config": {"learning_rate": float("nan")}}, r"model_config\['learning_rate'\]"),
+        ({"lr": float("inf")}, "lr must be a finite number"),
+        ({"verbose": "loud"}, "verbose"),
+        ({"epoch_num": 5, "model_config": {"epochs": 7}}, r"epoch_num=5 and model_config"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            oddity.AutoEncoder(**kwargs)
+    mnist = FIXTURES / "mnist"
+    for kwargs, message in [
+        ({"epochs": 2.5}, "epochs"),
+        ({"epochs": -1}, "epochs"),
+        ({"decode_size": -1}, "decode_size"),
+        ({"random_state": 2**64}, "random_state"),
+        ({"contamination": "0.1"}, "contamination"),
+        ({"contamination": 0.1}, "contaminated protocol only"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            oddity.train("autoencoder", "mnist", mnist, tmp_path / "r", "one-class", "1", **kwargs)
+    assert not (tmp_path / "r").exists()
+    # The contaminated protocol, which needs its outliers per inlier, runs from Python too.
+    run = oddity.train("autoencoder", "mnist", mnist, tmp_path / "c", "contaminated", "1",
+                       epochs=1, contamination=0.1)
+    assert run.decision_function(mnist_test_images(5)[0]).shape == (5,)
+
+
+def test_model_names_and_the_models_package():
+    assert "autoencoder" in oddity.model_names() and "ganomaly" in oddity.model_names()
+    from oddity.models.auto_encoder import AutoEncoder
+    assert oddity.models.auto_encoder.AutoEncoder is AutoEncoder is oddity.AutoEncoder
 
 
 def test_vae_speaks_pyod(breastw):
@@ -214,8 +301,20 @@ def test_python_and_cli_give_the_same_scores(tmp_path, oddity_bin, fitted, breas
         np.testing.assert_array_equal(flagged, fitted.predict(X))
     np.testing.assert_allclose(oddity.load(saved, "last").decision_function(X),
                                fitted.decision_function(X), rtol=1e-6)
-    with pytest.raises(ValueError, match="py-run"):
+    # Saved again: refused, naming Python's way to replace it (not the command line's).
+    with pytest.raises(ValueError, match="py-run") as refused:
         fitted.save(saved)
+    assert "replace=True" in str(refused.value) and "--force" not in str(refused.value)
+    fitted.save(saved, replace=True)
+    np.testing.assert_allclose(oddity.load(saved, "last").decision_function(X),
+                               fitted.decision_function(X), rtol=1e-6)
+    with pytest.raises(ValueError, match="replace must be True or False"):
+        fitted.save(saved, replace="no")
+    # A folder of the user's is never replaced.
+    (saved / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="notes.txt"):
+        fitted.save(saved, replace=True)
+    assert (saved / "notes.txt").read_text() == "mine"
 
 
 def test_image_runs_score_and_map(tmp_path, oddity_bin):
@@ -236,6 +335,11 @@ def test_image_runs_score_and_map(tmp_path, oddity_bin):
     np.testing.assert_array_equal(run.predict(images[:10]), (scores[:10] >= run.threshold).astype(int))
     with pytest.raises(ValueError, match=r"shape \(1, 14, 14\)"):
         run.decision_function(images[:3, :14, :14])
+    # Pixels scaled to [0, 1] (torchvision's habit) are refused, not scored as near-black.
+    with pytest.raises(ValueError, match=r"\[0, 1\] pixels"):
+        run.decision_function(images[:3] / 255.0)
+    with pytest.raises(ValueError, match="false_alarm_rate"):
+        run.predict(images[:3], false_alarm_rate="0.1")
     # Epochs given twice with two values: refused before any training, naming both.
     with pytest.raises(ValueError, match=r"epochs 1 and the settings' \"epochs\": 3 disagree"):
         oddity.train("autoencoder", "mnist", FIXTURES / "mnist", tmp_path / "twice", "one-class",

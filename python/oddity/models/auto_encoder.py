@@ -43,9 +43,8 @@ class AutoEncoder(BaseDetector):
     def __init__(self, contamination=0.1, epoch_num=None, batch_size=None, lr=None,
                  hidden_neuron_list=None, preprocessing=True, random_state=None, verbose=0,
                  **pyod_arguments):
-        epochs = pyod_arguments.pop("epochs", None)  # PyOD 1.x's name
-        if epoch_num is not None:
-            pyod_arguments["epoch_num"] = epoch_num  # PyOD 2's name, checked under it
-        super().__init__(contamination=contamination, epochs=epochs, batch_size=batch_size,
+        # epoch_num is PyOD 2's name, epochs (in pyod_arguments) PyOD 1's.
+        super().__init__(contamination=contamination, batch_size=batch_size,
                          random_state=random_state, verbose=verbose, preprocessing=preprocessing,
-                         lr=lr, hidden_neuron_list=hidden_neuron_list, **pyod_arguments)
+                         epoch_num=epoch_num, lr=lr, hidden_neuron_list=hidden_neuron_list,
+                         **pyod_arguments)

@@ -37,9 +37,7 @@ class VAE(BaseDetector):
     def __init__(self, contamination=0.1, epoch_num=None, batch_size=None, lr=None,
                  latent_dim=None, encoder_neuron_list=None, preprocessing=True,
                  random_state=None, verbose=0, **pyod_arguments):
-        if epoch_num is not None:
-            pyod_arguments["epoch_num"] = epoch_num
         super().__init__(contamination=contamination, batch_size=batch_size,
                          random_state=random_state, verbose=verbose, preprocessing=preprocessing,
-                         lr=lr, latent_dim=latent_dim, encoder_neuron_list=encoder_neuron_list,
-                         **pyod_arguments)
+                         epoch_num=epoch_num, lr=lr, latent_dim=latent_dim,
+                         encoder_neuron_list=encoder_neuron_list, **pyod_arguments)
