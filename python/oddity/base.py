@@ -103,13 +103,17 @@ def _whole(value):
     return int(value)
 
 
-def _count(name, value, largest=2**63 - 1):
-    """``value`` as an int when it is a whole number from 1 to ``largest``; a ``ValueError``
-    naming ``name`` otherwise (``2.5`` is not truncated, ``True`` is not 1)."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
-            or not 1 <= value <= largest):
-        raise ValueError(f"{name} must be a whole number from 1 to {largest}, got {value!r}")
-    return int(value)
+def _count(name, value, largest=2**63 - 1, least=1):
+    """``value`` as an int when it is a whole number (``3``, ``np.int64(3)``, ``3.0``) from
+    ``least`` to ``largest``; a ``ValueError`` naming ``name`` otherwise (``2.5`` is not
+    truncated, ``True`` is not 1)."""
+    try:
+        whole = _whole(value)
+    except ValueError as error:
+        raise ValueError(f"{name} {error}") from None
+    if not least <= whole <= largest:
+        raise ValueError(f"{name} must be from {least} to {largest}, got {value!r}")
+    return whole
 
 
 def _flag(name, value):
@@ -127,7 +131,7 @@ def _verbosity(value):
         return bool(value)
     if isinstance(value, (int, np.integer)) and value >= 0:
         return value > 0
-    raise ValueError(f"verbose must be True, False or a level 0, 1, 2, got {value!r}")
+    raise ValueError(f"verbose must be True, False or a level 0, 1, 2, …, got {value!r}")
 
 
 def _rate(name, value):
@@ -141,10 +145,7 @@ def _rate(name, value):
 def _seed(value, name="random_state"):
     """``value`` as a seed: a whole number from 0 to 2⁶⁴ − 1; a ``ValueError`` naming
     ``name`` otherwise."""
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
-            or not 0 <= value < 2**64):
-        raise ValueError(f"{name} must be a whole number from 0 to 2**64 - 1, got {value!r}")
-    return int(value)
+    return _count(name, value, largest=2**64 - 1, least=0)
 
 
 def _same_setting(earlier, value, convert):
@@ -196,13 +197,19 @@ def _settings_json(settings, name="model_config"):
         raise ValueError(f"{name}: {error}") from None
 
 
+def _check_rate(rate):
+    """``rate`` as a float when it is a false-alarm rate in (0, 1); a ``ValueError``
+    otherwise."""
+    if not (_real(rate) and 0 < rate < 1):
+        raise ValueError(f"false_alarm_rate must be in (0, 1), got {rate!r}")
+    return float(rate)
+
+
 def _false_alarm_threshold(native, rate):
     """The score threshold of ``p ≤ rate`` on ``native``'s calibration scores (a score is
     flagged exactly when it reaches it); a ``ValueError`` when ``rate`` is not in (0, 1) or
     is too small for the calibration set to flag anything at that rate."""
-    if not (_real(rate) and 0 < rate < 1):
-        raise ValueError(f"false_alarm_rate must be in (0, 1), got {rate!r}")
-    return native.false_alarm_threshold(float(rate))
+    return native.false_alarm_threshold(_check_rate(rate))
 
 
 def _refuse_unit_pixels(array, name):
@@ -405,8 +412,6 @@ class BaseDetector(_Scoring):
                     value = convert(value)
                 except (TypeError, ValueError) as error:
                     raise ValueError(f"{key} {error}") from None
-                if _real(value) and not math.isfinite(value):
-                    raise ValueError(f"{key} must be a finite number, got {value!r}")
                 if target in given_by and not _same_setting(settings[target], value, convert):
                     raise ValueError(
                         f"{key}={value!r} and {given_by[target]} both set oddity's "
@@ -421,6 +426,11 @@ class BaseDetector(_Scoring):
                         f"{key}={value!r}: oddity's {self._model} has no such choice (it is "
                         f"{allowed[0]!r}); leave it out or use one of {allowed!r}"
                     )
+        for key, value in settings.items():
+            source = given_by[key] if given_by[key] != "model_config" else f"model_config[{key!r}]"
+            if _real(value) and not math.isfinite(value):
+                raise ValueError(f"{source} must be a finite number, got {value!r}")
+            _settings_json(value, source)  # NaN or infinity inside a list, an object
         self._check_params(epochs, epochs_name, settings)
         self._epochs, self._settings = epochs, settings
 
@@ -450,35 +460,40 @@ class BaseDetector(_Scoring):
             )
         if self.random_state is not None:
             _seed(self.random_state)
-        for key, value in settings.items():
-            if _real(value) and not math.isfinite(value):
-                raise ValueError(f"model_config[{key!r}] must be a finite number, got {value!r}")
 
     def get_params(self, deep=True):
         """Every constructor parameter with its current value (scikit-learn's convention, so
         that ``sklearn.base.clone`` and grid searches work)."""
         return {name: getattr(self, name) for name in self._param_names()}
 
+    # Parameters that do not change a trained model: setting them keeps the fit (a new
+    # contamination recomputes threshold_ and labels_ from decision_scores_).
+    _after_fit = ("contamination", "verbose")
+
     def set_params(self, **params):
         """Set parameters (scikit-learn's convention); unknown names and values out of range
-        are errors that change nothing. A fitted detector forgets its fit when a value changes
-        (fit it again)."""
+        are errors that change nothing. A fitted detector forgets its fit when a parameter of
+        the training changes (fit it again); a new ``contamination`` recomputes ``threshold_``
+        and ``labels_``."""
         known = self._param_names()
         valid = set(known) | set(self._renames) | set(self._fixed)
         for key in params:
             if key not in valid:
-                raise ValueError(f"invalid parameter {key!r}; valid ones are {sorted(known)}")
+                raise ValueError(f"invalid parameter {key!r}; valid ones are {sorted(valid)}")
         current = {key: getattr(self, key, None) for key in set(known) | set(params)}
         updates = _without_other_aliases({**current, **params}, params, self._aliases)
         updates = {key: value for key, value in updates.items()
-                   if not _unchanged(current.get(key), value)}
+                   if key in params or value is not current[key]}
+        changed = {key for key, value in updates.items() if not _unchanged(current[key], value)}
         trial = copy.copy(self)
         trial.__dict__.update(updates)
         trial._resolve()  # raises before this detector changes
-        if updates:
+        if changed - set(self._after_fit):
             self._forget_fit()
-            self.__dict__.update(updates)
-            self._resolve()
+        self.__dict__.update(updates)
+        self._resolve()
+        if "contamination" in changed and hasattr(self, "decision_scores_"):
+            self._process_decision_scores()
         return self
 
     def _forget_fit(self):

@@ -25,7 +25,7 @@ import threading
 import numpy as np
 
 from . import _native
-from .base import _count, _flag, _refuse_unit_pixels, _samples, _seed, _settings_json, _whole
+from .base import _check_rate, _count, _flag, _refuse_unit_pixels, _samples, _seed, _settings_json
 
 DEFAULT_SCORE = _native.DEFAULT_OOD_SCORE
 
@@ -60,10 +60,7 @@ class OodModel:
     def _check_verdict(self, score, false_alarm_rate):
         if score not in self.score_names:
             raise ValueError(f"score {score!r}: the run's scores are {', '.join(self.score_names)}")
-        if isinstance(false_alarm_rate, bool) or not (
-            isinstance(false_alarm_rate, (int, float, np.number)) and 0.0 < false_alarm_rate < 1.0
-        ):
-            raise ValueError(f"false_alarm_rate must be in (0, 1), got {false_alarm_rate!r}")
+        _check_rate(false_alarm_rate)
 
     def predict(self, X):
         """Each image's most probable class name."""
@@ -113,8 +110,8 @@ def train(dataset, data, out, classes=None, classifier=None, validation=1000, ma
     ``"image-folder"``) at ``data``, on ``classes`` (a list of names, or of indices where no
     class is named by a number, or a comma-separated string; all by default), into the new
     run folder ``out`` (an existing OOD run there is replaced only with ``replace=True``, as
-    ``--force`` does); ``classifier`` and ``generative`` are settings dicts over the defaults (``generative={}`` adds the
-    generative scores with theirs). Every score setting is chosen on in-distribution data only.
+    ``--force`` does); ``classifier`` and ``generative`` are settings dicts over the defaults
+    (``generative={}`` adds the generative scores with theirs). Every score setting is chosen on in-distribution data only.
     Returns the run loaded (:class:`OodModel`).
 
     The command line's other options (ODIN's temperature, the FGSM step, outlier exposure, the
@@ -127,20 +124,11 @@ def train(dataset, data, out, classes=None, classifier=None, validation=1000, ma
         classes = [c.strip() for c in classes.split(",")]
     classes = [] if classes is None else [str(c) for c in list(classes)]
 
-    def whole(name, value, least):
-        try:
-            value = _whole(value)
-        except ValueError as error:
-            raise ValueError(f"{name} {error}") from None
-        if value < least:
-            raise ValueError(f"{name} must be at least {least}, got {value}")
-        return value
-
-    validation = _count("validation", whole("validation", validation, 2))
-    random_state = _seed(whole("random_state", random_state, 0))
-    max_train = None if max_train is None else _count("max_train", whole("max_train", max_train, 1))
+    validation = _count("validation", validation, least=2)
+    random_state = _seed(random_state)
+    max_train = None if max_train is None else _count("max_train", max_train)
     if decode_size is not None:
-        decode_size = _count("decode_size", whole("decode_size", decode_size, 1), 2**32 - 1)
+        decode_size = _count("decode_size", decode_size, 2**32 - 1)
     native = _native.ood_train(
         dataset, str(data), str(out), classes,
         _settings_json(classifier, "classifier") if classifier else "", validation, max_train,
