@@ -58,7 +58,7 @@ class OodModel:
         return self._native, values.tobytes()
 
     def _check_verdict(self, score, false_alarm_rate):
-        if score not in self.score_names:
+        if not isinstance(score, str) or score not in self.score_names:
             raise ValueError(f"score {score!r}: the run's scores are {', '.join(self.score_names)}")
         _check_rate(false_alarm_rate)
 
@@ -122,6 +122,11 @@ def train(dataset, data, out, classes=None, classifier=None, validation=1000, ma
             raise ValueError(f"{name} must be a dict of settings, got {value!r}")
     if isinstance(classes, str):
         classes = [c.strip() for c in classes.split(",")]
+    elif classes is not None and not isinstance(classes, (list, tuple, np.ndarray)):
+        raise ValueError(
+            f"classes must be a list of class names (or indices), or a comma-separated string; "
+            f"got {classes!r}"
+        )
     classes = [] if classes is None else [str(c) for c in list(classes)]
 
     validation = _count("validation", validation, least=2)

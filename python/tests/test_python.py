@@ -388,6 +388,8 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
         run.scores(digits.astype(np.float32) * 2.0)
     with pytest.raises(ValueError, match="the run's scores are"):
         run.p_value(digits, score="likelihood")
+    with pytest.raises(ValueError, match="the run's scores are"):
+        run.p_value(digits, score=np.array(["msp", "odin"]))
     with pytest.raises(ValueError, match="false_alarm_rate"):
         run.is_out_of_distribution(digits, false_alarm_rate=1.5)
     with pytest.raises(ValueError, match=r"look like \[0, 1\] pixels"):
@@ -414,6 +416,7 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
         ({"validation": 1}, "validation must be from 2"),
         ({"classifier": {"epochs": 0}}, "epochs"),
         ({"classes": ["cat"]}, "cat"),
+        ({"classes": 5}, "classes must be a list"),
     ]:
         with pytest.raises(ValueError, match=needle):
             oddity.ood.train("mnist", FIXTURES / "mnist", fresh / "run", **kwargs)
