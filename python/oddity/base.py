@@ -98,7 +98,11 @@ def _real(value):
 def _whole(value):
     """``value`` as an int when it is a whole number (``3``, ``np.int64(3)``, ``3.0``); a
     ``ValueError`` otherwise (``2.7`` is not truncated, ``True`` is not 1)."""
-    if isinstance(value, (bool, np.bool_)) or not _real(value) or not float(value).is_integer():
+    if isinstance(value, (bool, np.bool_)) or not _real(value):
+        raise ValueError(f"must be a whole number, got {value!r}")
+    if isinstance(value, (int, np.integer)):  # exact, however large (float() would overflow)
+        return int(value)
+    if not float(value).is_integer():
         raise ValueError(f"must be a whole number, got {value!r}")
     return int(value)
 

@@ -130,6 +130,7 @@ def test_numbers_are_checked_at_the_door(tmp_path):
         ({"random_state": True}, "random_state"),
         ({"random_state": 2**64}, "random_state"),
         ({"batch_size": 2**70}, "batch_size"),
+        ({"batch_size": 10**400}, "batch_size"),
         ({"model_config": {"learning_rate": float("nan")}}, r"model_config\['learning_rate'\]"),
         ({"lr": float("inf")}, "lr must be a finite number"),
         ({"verbose": "loud"}, "verbose"),
