@@ -827,6 +827,7 @@ pub fn score_dataset(
         check_empty_folder(m.dir)?;
     }
     let mut run = Run::load(run_dir)?;
+    run.config.model.check_takes(data.kind)?;
     let needed_for = run_split_needed_for(&run, checkpoint, settings, maps, false_alarm_rate);
     if let Some(path) = run_data {
         anyhow::ensure!(

@@ -30,10 +30,7 @@ pub const MAX_IMAGE_SIDE: usize = 4096;
 
 /// Whether a data set kind holds tables (rows of features) rather than images.
 pub fn is_table(kind: DatasetKind) -> bool {
-    matches!(
-        kind,
-        DatasetKind::Kdd99 | DatasetKind::Adbench | DatasetKind::Csv
-    )
+    kind.form() == Some(crate::data::source::DataForm::Tables)
 }
 
 /// `name` must be a finite number in `lo..=hi` (or `lo..hi` when `hi_open`).

@@ -86,7 +86,19 @@ fn bad_inputs_are_named_errors() {
         None,
         &out,
     );
-    assert_clean_error(&o, &["ganomaly takes images"]);
+    assert_clean_error(&o, &["ganomaly takes images", "adbench data are tables"]);
+    // Refused from the data set's kind, before the file is looked for.
+    let o = train_cmd("lrx", "adbench", missing, "tabular", None, &out);
+    assert_clean_error(
+        &o,
+        &["lrx takes hyperspectral scenes", "adbench data are tables"],
+    );
+    let o = train_cmd("goad", "mnist", missing, "one-class", Some("1"), &out);
+    let needles = [
+        r#"goad with preset "thyroid" takes tables or hyperspectral"#,
+        "preset cifar10",
+    ];
+    assert_clean_error(&o, &needles);
     assert_clean_error(
         &oddity(&["eval", dir.to_str().unwrap()]),
         &["not a run folder"],

@@ -332,10 +332,10 @@ fn settings_are_refused_before_the_data_are_read() {
             &["ocsvm has no training epochs", "--epochs"][..],
         ),
         (
-            "rx",
+            "ocsvm",
             "one-class",
             &["--patience", "3"][..],
-            &["rx has no training epochs", "--patience"][..],
+            &["ocsvm has no training epochs", "--patience"][..],
         ),
         (
             "ocsvm",

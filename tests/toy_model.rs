@@ -10,7 +10,7 @@ use burn::prelude::*;
 use common::{fixture, spec, temp_dir, test_auroc, train};
 use oddity::data::SampleShape;
 use oddity::data::protocol::Protocol;
-use oddity::data::source::DatasetKind;
+use oddity::data::source::{DataForm, DatasetKind};
 use oddity::models::{Detector, ModelConfig, ModelInfo, ModelSpec, StepLosses};
 use oddity::nn::{NetOptimizer, Trainables, TrainablesMut};
 use oddity::run::{self, Checkpoint, Run, RunConfig};
@@ -56,6 +56,10 @@ impl ModelSpec for CentroidConfig {
     };
 
     type Detector = Centroid;
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::ROWS
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, _seed: u64) -> oddity::Result<Centroid> {
         let SampleShape::Table { features } = shape else {

@@ -68,20 +68,68 @@ impl std::str::FromStr for DatasetKind {
     }
 }
 
+/// What a data set's samples are to a model, told from its kind alone, before any of it is
+/// read: what [`crate::models::ModelSpec::takes`] is checked against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DataForm {
+    /// Images, channels first.
+    Images,
+    /// Rows of a table (KDDCUP99, ADBench, CSV).
+    Tables,
+    /// A hyperspectral scene's pixels: rows of bands that keep their place on the scene's grid.
+    Scenes,
+}
+
+impl DataForm {
+    /// Every form.
+    pub const EVERY: &'static [DataForm] = &[DataForm::Images, DataForm::Tables, DataForm::Scenes];
+    /// Rows of features: tables and hyperspectral scenes' pixels.
+    pub const ROWS: &'static [DataForm] = &[DataForm::Tables, DataForm::Scenes];
+    /// Images only.
+    pub const IMAGES: &'static [DataForm] = &[DataForm::Images];
+
+    /// The form in words ("images", "tables", "hyperspectral scenes").
+    pub fn describe(self) -> &'static str {
+        match self {
+            DataForm::Images => "images",
+            DataForm::Tables => "tables",
+            DataForm::Scenes => "hyperspectral scenes",
+        }
+    }
+
+    /// `forms` in words: "images, tables or hyperspectral scenes".
+    pub fn describe_all(forms: &[DataForm]) -> String {
+        let words: Vec<&str> = forms.iter().map(|f| f.describe()).collect();
+        match words.split_last() {
+            None => "nothing".into(),
+            Some((last, [])) => (*last).into(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        }
+    }
+}
+
 impl DatasetKind {
+    /// The form of its samples; `None` for arrays handed over in memory, whose kind does not
+    /// say (their shape decides).
+    pub fn form(self) -> Option<DataForm> {
+        match self {
+            DatasetKind::Mnist
+            | DatasetKind::FashionMnist
+            | DatasetKind::Cifar10
+            | DatasetKind::ImageFolder
+            | DatasetKind::Mvtec
+            | DatasetKind::MagneticTile
+            | DatasetKind::BuiltinMnist => Some(DataForm::Images),
+            DatasetKind::Kdd99 | DatasetKind::Adbench | DatasetKind::Csv => Some(DataForm::Tables),
+            DatasetKind::Hyperspectral => Some(DataForm::Scenes),
+            DatasetKind::Arrays => None,
+        }
+    }
+
     /// Whether its samples are images. False for arrays handed over in memory, whose kind does
     /// not say: the caller decides from their shape.
     pub fn holds_images(self) -> bool {
-        matches!(
-            self,
-            DatasetKind::Mnist
-                | DatasetKind::FashionMnist
-                | DatasetKind::Cifar10
-                | DatasetKind::ImageFolder
-                | DatasetKind::Mvtec
-                | DatasetKind::MagneticTile
-                | DatasetKind::BuiltinMnist
-        )
+        self.form() == Some(DataForm::Images)
     }
 }
 

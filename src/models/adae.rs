@@ -15,6 +15,7 @@
 //!   channels) is the anomaly map.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
+use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::init::component_rng;
@@ -129,6 +130,10 @@ impl ModelSpec for AdaeConfig {
     /// A side the DCGAN pyramid can halve down to 4×4: a power of two, at least 8.
     fn check(&self) -> crate::Result<()> {
         crate::nn::dcgan::check_image_size(self.image_size)
+    }
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
     }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Adae> {

@@ -37,6 +37,7 @@
 //! - validation criterion (best epoch): `‖x − G(μ)‖² + KL(E(x))`, deterministic.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -281,6 +282,10 @@ impl ModelSpec for AdvaeConfig {
 
     type Detector = Advae;
     const SCORE_SETTINGS: &'static [&'static str] = &["score_samples"];
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::ROWS
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Advae> {
         Advae::new(self.clone(), shape, device, seed)

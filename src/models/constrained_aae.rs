@@ -20,6 +20,7 @@
 //! Images 32 px by default (the paper's MRI slices ≈ 128 px: `image_size`).
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -160,6 +161,10 @@ impl ModelSpec for ConstrainedAaeConfig {
     /// A side the DCGAN pyramid can halve down to 4×4: a power of two, at least 8.
     fn check(&self) -> crate::Result<()> {
         crate::nn::dcgan::check_image_size(self.image_size)
+    }
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
     }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<ConstrainedAae> {

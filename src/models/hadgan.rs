@@ -39,6 +39,7 @@
 //! one, which need the scene's geometry at scoring time; the score here is spectral only.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::linalg::{MAX_MAHALANOBIS_DIM, Mahalanobis};
@@ -240,6 +241,10 @@ impl ModelSpec for HadganConfig {
 
     type Detector = Hadgan;
     const SCORE_SETTINGS: &'static [&'static str] = &["score"];
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::ROWS
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Hadgan> {
         Hadgan::new(self.clone(), shape, device, seed)

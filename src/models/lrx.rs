@@ -20,6 +20,7 @@
 //! a training scene (`--train-scene`) changes nothing, and it scores only whole scenes.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
+use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::data::hyperspectral::SceneLayout;
 use crate::linalg::inverse_quadratic_form;
@@ -79,6 +80,10 @@ impl ModelSpec for LrxConfig {
             self.ridge
         );
         Ok(())
+    }
+
+    fn takes(&self) -> &'static [DataForm] {
+        &[DataForm::Scenes]
     }
 
     fn build(&self, shape: SampleShape, _device: &Device, _seed: u64) -> crate::Result<Lrx> {

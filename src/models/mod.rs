@@ -518,6 +518,74 @@ mod tests {
         assert_eq!(config.settings_not_for(true).unwrap(), ["hidden"]);
     }
 
+    /// Every model's declared forms ([`ModelSpec::takes`]) are the ones it builds on, for its
+    /// defaults and for each setting that chooses its inputs: a form it lists builds on one of
+    /// a few shapes of that form, a form it leaves out on none. A wrong list would refuse valid
+    /// runs before loading, or let a run load data its model then refuses.
+    #[test]
+    fn every_model_takes_the_forms_it_builds_on() {
+        use crate::data::source::DataForm;
+        use serde_json::json;
+        let device = Device::flex();
+        let images = [(1, 28), (1, 32), (3, 32), (1, 64), (3, 64)];
+        let tables = [6, 121, 274];
+        let choices = [
+            ("alad", "networks", json!("arrhythmia")),
+            ("alad", "networks", json!("cifar10")),
+            ("deep-svdd", "networks", json!("cifar10")),
+            ("goad", "preset", json!("kdd")),
+            ("goad", "preset", json!("cifar10")),
+            ("vae", "decoder", json!("discretized-logistic")),
+        ];
+        let mut configs: Vec<ModelConfig> = MODELS
+            .iter()
+            .map(|info| ModelConfig::default_for(info.name).unwrap())
+            .collect();
+        for (name, key, value) in choices {
+            let settings = Settings::from_iter([(key.to_string(), value)]);
+            let defaults = ModelConfig::defaults_for_file(name, &settings).unwrap();
+            let path = std::path::Path::new("test");
+            configs.push(defaults.with_settings(&settings, path).unwrap());
+        }
+        for config in &configs {
+            let build = |shape| config.build(shape, &device, 0).ok();
+            // Images are resized to the model's side first, as a run does.
+            let on_images = images.iter().any(|&(channels, side)| {
+                let raw = SampleShape::Image {
+                    channels,
+                    height: side,
+                    width: side,
+                };
+                let side = config.input_size(raw).unwrap_or(side);
+                build(SampleShape::Image {
+                    channels,
+                    height: side,
+                    width: side,
+                })
+                .is_some()
+            });
+            let on_rows = tables
+                .iter()
+                .find_map(|&features| build(SampleShape::Table { features }));
+            // Rows that are not a scene are refused by a model that scores whole scenes.
+            let on_tables = on_rows.as_ref().is_some_and(|d| !d.scores_whole_scenes());
+            let builds = [
+                (DataForm::Images, on_images),
+                (DataForm::Tables, on_tables),
+                (DataForm::Scenes, on_rows.is_some()),
+            ];
+            for (form, builds) in builds {
+                assert_eq!(
+                    config.takes().contains(&form),
+                    builds,
+                    "{}: takes {:?}, builds on {form:?}: {builds}",
+                    serde_json::to_string(config).unwrap(),
+                    config.takes()
+                );
+            }
+        }
+    }
+
     /// Every model module under `src/models/` (a file or a folder) has its registry line, and
     /// every registry line a module: a model cannot be left out of the registry by mistake.
     #[test]

@@ -27,6 +27,7 @@
 //! set for CPU budgets, not taken from the paper's experiments.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
+use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::data::preprocess::Scaling;
 use crate::nn::init::component_rng;
@@ -281,6 +282,10 @@ impl ModelSpec for PixelCnnConfig {
     };
 
     type Detector = PixelCnn;
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<PixelCnn> {
         PixelCnn::new(self.clone(), shape, device, seed)

@@ -13,6 +13,7 @@
 //! preprocessing hands over (exact for the integer cubes; 1e-7 relative for float cubes).
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
+use crate::data::source::DataForm;
 use crate::data::{SampleShape, Samples};
 use crate::linalg::{MAX_MAHALANOBIS_DIM, Mahalanobis};
 use crate::nn::statistics::FittedMahalanobis;
@@ -46,6 +47,10 @@ impl ModelSpec for RxConfig {
     };
     type Detector = Rx;
     const FITTED_IN_CLOSED_FORM: bool = true;
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::ROWS
+    }
 
     fn build(&self, shape: SampleShape, _device: &Device, _seed: u64) -> crate::Result<Rx> {
         let SampleShape::Table { features } = shape else {

@@ -6,6 +6,7 @@
 use super::{AnyDetector, Built, Detector};
 use crate::data::SampleShape;
 use crate::data::preprocess::Scaling;
+use crate::data::source::{DataForm, DatasetKind};
 use burn::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::ser::{Error as _, SerializeMap};
@@ -87,10 +88,24 @@ pub trait ModelSpec:
     /// The hyper-parameters only its table networks use (`hidden`), likewise.
     const TABLE_SETTINGS: &'static [&'static str] = &[];
 
+    /// The setting whose value chooses the forms [`ModelSpec::takes`] returns (GOAD's
+    /// `preset`), for the refusal to name it.
+    const FORMS_CHOSEN_BY: Option<&'static str> = None;
+
     /// Whether the model has no training epochs: fitted in one solve (OC-SVM's SMO, RX's
     /// statistics) or not at all (local RX scores each scene from itself), so that there are
     /// no epochs to count and nothing to stop early.
     const FITTED_IN_CLOSED_FORM: bool = false;
+
+    /// The forms of data this configuration takes ([`DataForm::EVERY`], the default;
+    /// [`DataForm::ROWS`], [`DataForm::IMAGES`] or its own list): a data set of another form
+    /// is refused from its kind, before any of it is read; the exact shape (a size, a number
+    /// of channels) is checked when the detector is built. A form listed here must build on
+    /// some shape of that form, and a form left out on none (the registry's tests check every
+    /// built-in model).
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::EVERY
+    }
 
     /// Build the detector for inputs of `shape` on `device`, its weights drawn from `seed`.
     fn build(
@@ -166,6 +181,8 @@ trait AnySpec: Send + Sync + Debug {
     fn as_any_mut(&mut self) -> &mut dyn Any;
     fn equals(&self, other: &dyn AnySpec) -> bool;
     fn to_json(&self) -> serde_json::Result<Vec<(String, serde_json::Value)>>;
+    fn takes(&self) -> &'static [DataForm];
+    fn forms_chosen_by(&self) -> Option<&'static str>;
     fn build(
         &self,
         shape: SampleShape,
@@ -209,6 +226,12 @@ impl<S: ModelSpec> AnySpec for S {
         // and the fields keep their declaration order.
         let fields: OrderedFields = serde_json::from_str(&serde_json::to_string(self)?)?;
         Ok(fields.0)
+    }
+    fn takes(&self) -> &'static [DataForm] {
+        ModelSpec::takes(self)
+    }
+    fn forms_chosen_by(&self) -> Option<&'static str> {
+        S::FORMS_CHOSEN_BY
     }
     fn build(
         &self,
@@ -378,6 +401,43 @@ impl ModelConfig {
             if ignored.len() == 1 { "it" } else { "them" }
         );
         Ok(())
+    }
+
+    /// The forms of data this configuration takes ([`ModelSpec::takes`]).
+    pub fn takes(&self) -> &'static [DataForm] {
+        self.0.takes()
+    }
+
+    /// Refuse a data set whose kind holds a form of data this configuration does not take
+    /// ([`ModelSpec::takes`]), before any of it is read. Arrays handed over in memory pass:
+    /// their shape decides when the detector is built.
+    pub fn check_takes(&self, dataset: DatasetKind) -> crate::Result<()> {
+        let Some(form) = dataset.form() else {
+            return Ok(());
+        };
+        let takes = self.takes();
+        if takes.contains(&form) {
+            return Ok(());
+        }
+        let (name, forms, form) = (self.name(), DataForm::describe_all(takes), form.describe());
+        let Some(key) = self.0.forms_chosen_by() else {
+            anyhow::bail!(
+                "{name} takes {forms}, but {dataset} data are {form}: choose a model that takes \
+                 {form}"
+            );
+        };
+        let fields = self.0.to_json()?;
+        let value = fields
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.to_string());
+        // The declaration in full names the values of the setting that take other forms.
+        anyhow::bail!(
+            "{name} with {key} {} takes {forms}, but {dataset} data are {form}; {name} takes {} \
+             (set {key} in --model-config)",
+            value.unwrap_or_default(),
+            self.info().inputs
+        )
     }
 
     /// Refuse an image scaling the configuration cannot model

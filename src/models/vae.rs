@@ -45,6 +45,7 @@
 //! channels (`x̂` the logistic's location under that decoder).
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::dcgan::{DcganDecoder, DcganDecoderConfig, DcganEncoder, DcganEncoderConfig};
@@ -547,6 +548,16 @@ impl ModelSpec for VaeConfig {
     type Detector = Vae;
     const SCORE_SETTINGS: &'static [&'static str] =
         &["score", "importance_samples", "probability_samples"];
+
+    const FORMS_CHOSEN_BY: Option<&'static str> = Some("decoder");
+
+    /// The discretized-logistic decoder models 8-bit images only.
+    fn takes(&self) -> &'static [DataForm] {
+        match self.decoder {
+            VaeDecoder::Gaussian => DataForm::EVERY,
+            VaeDecoder::DiscretizedLogistic => DataForm::IMAGES,
+        }
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Vae> {
         Vae::new(self.clone(), shape, device, seed)

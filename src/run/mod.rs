@@ -207,6 +207,7 @@ impl RunConfig {
         // Arrays from Python may be images or tables: their shape decides, not their kind.
         if self.dataset.kind != source::DatasetKind::Arrays {
             (self.model).check_settings_for(self.dataset.kind.holds_images())?;
+            self.model.check_takes(self.dataset.kind)?;
             if self.dataset.kind.holds_images() {
                 self.model.check_image_scaling(self.preprocess.scaling)?;
             }
@@ -534,6 +535,7 @@ pub fn load_split(config: &RunConfig) -> crate::Result<Split> {
 
 /// Train a detector as `config` says, on `device`.
 pub fn train(config: RunConfig, device: &Device) -> crate::Result<Trained> {
+    config.validate()?; // before the data are read (again after: `train_with` takes any split)
     let split = load_split(&config)?;
     train_on(config, &split, device)
 }

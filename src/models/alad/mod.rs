@@ -33,6 +33,7 @@ mod networks;
 pub use networks::AladNets;
 
 use super::{Detector, ModelInfo, ModelSpec, Settings, StepLosses, read_values};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
@@ -240,6 +241,16 @@ impl ModelSpec for AladConfig {
 
     type Detector = Alad;
     const SCORE_SETTINGS: &'static [&'static str] = &["score"];
+
+    const FORMS_CHOSEN_BY: Option<&'static str> = Some("networks");
+
+    /// The CIFAR-10 networks take images; the KDDCUP99 and Arrhythmia ones rows.
+    fn takes(&self) -> &'static [DataForm] {
+        match self.networks {
+            AladNetworks::Cifar10 => DataForm::IMAGES,
+            AladNetworks::Kdd99 | AladNetworks::Arrhythmia => DataForm::ROWS,
+        }
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Alad> {
         Alad::new(self.clone(), shape, device, seed)

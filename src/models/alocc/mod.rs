@@ -20,6 +20,7 @@
 mod networks;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -163,6 +164,10 @@ impl ModelSpec for AloccConfig {
 
     type Detector = Alocc;
     const SCORE_SETTINGS: &'static [&'static str] = &["score"];
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Alocc> {
         Alocc::new(self.clone(), shape, device, seed)

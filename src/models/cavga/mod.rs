@@ -75,6 +75,7 @@
 mod networks;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
+use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, l2};
@@ -509,6 +510,10 @@ impl ModelSpec for CavgaConfig {
     };
 
     type Detector = Cavga;
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Cavga> {
         Cavga::new(self.clone(), shape, device, seed)

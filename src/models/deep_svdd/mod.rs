@@ -41,6 +41,7 @@
 pub mod networks;
 
 use super::{Detector, ModelInfo, ModelSpec, Settings, StepLosses, as_images, read_values};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
@@ -195,6 +196,10 @@ impl ModelSpec for DeepSvddConfig {
             self.eta
         );
         Ok(())
+    }
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
     }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<DeepSvdd> {

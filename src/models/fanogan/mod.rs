@@ -26,6 +26,7 @@ mod networks;
 pub mod resnet;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -278,6 +279,10 @@ impl ModelSpec for FanoganConfig {
     };
 
     type Detector = Fanogan;
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Fanogan> {
         Fanogan::new(self.clone(), shape, device, seed)

@@ -24,6 +24,7 @@
 mod networks;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
+use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
@@ -165,6 +166,10 @@ impl ModelSpec for GanomalyConfig {
     /// A side the DCGAN pyramid can halve down to 4×4: a power of two, at least 8.
     fn check(&self) -> crate::Result<()> {
         crate::nn::dcgan::check_image_size(self.image_size)
+    }
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
     }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Ganomaly> {

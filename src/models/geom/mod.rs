@@ -32,6 +32,7 @@
 pub mod dirichlet;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values, score_in_chunks};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::init::component_rng;
@@ -108,6 +109,10 @@ impl ModelSpec for GeomConfig {
     };
     type Detector = Geom;
     const SCORE_SETTINGS: &'static [&'static str] = &["score"];
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Geom> {
         Geom::new(self.clone(), shape, device, seed)

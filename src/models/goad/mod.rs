@@ -33,6 +33,7 @@ pub mod images;
 pub mod tabular;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut};
@@ -169,6 +170,16 @@ impl ModelSpec for GoadConfig {
     };
     type Detector = Goad;
     const SCORE_SETTINGS: &'static [&'static str] = &["epsilon"];
+
+    const FORMS_CHOSEN_BY: Option<&'static str> = Some("preset");
+
+    /// The image preset takes images; the table presets rows.
+    fn takes(&self) -> &'static [DataForm] {
+        match self.preset.is_image() {
+            true => DataForm::IMAGES,
+            false => DataForm::ROWS,
+        }
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Goad> {
         self.check()?;

@@ -61,6 +61,7 @@
 pub mod networks;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -148,6 +149,10 @@ impl ModelSpec for OcganConfig {
     };
 
     type Detector = Ocgan;
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Ocgan> {
         Ocgan::new(self.clone(), shape, device, seed)

@@ -21,6 +21,7 @@ mod networks;
 pub mod unet;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, read_values, square_image};
+use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, reinitialise_below};
 use crate::nn::loss::{bce_with_logits, l1, l2, per_sample_mse};
@@ -155,6 +156,10 @@ impl ModelSpec for SkipGanomalyConfig {
 
     type Detector = SkipGanomaly;
     const SCORE_SETTINGS: &'static [&'static str] = &["lambda"];
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<SkipGanomaly> {
         SkipGanomaly::new(self.clone(), shape, device, seed)

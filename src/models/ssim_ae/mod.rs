@@ -27,6 +27,7 @@ mod networks;
 pub mod ssim;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims};
+use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::component_rng;
@@ -166,6 +167,10 @@ impl ModelSpec for SsimAeConfig {
 
     type Detector = SsimAe;
     const SCORE_SETTINGS: &'static [&'static str] = &["image_score"];
+
+    fn takes(&self) -> &'static [DataForm] {
+        DataForm::IMAGES
+    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<SsimAe> {
         SsimAe::new(self.clone(), shape, device, seed)
