@@ -83,12 +83,27 @@ def _samples(X, name="X"):
     return values
 
 
-def _check_width(values, shape, name="X"):
-    if tuple(values.shape[1:]) != tuple(shape):
+def _batch_of(X, shape, name="X", taker="the detector was fitted on"):
+    """``X`` as a batch of samples of ``shape`` (checked by :func:`_samples`), or an error
+    naming both shapes; one image on its own, (height, width) for a grey ``shape`` or
+    ``shape`` itself for a colour one, is told how to become a batch of one."""
+    array = np.asarray(X)
+    shape = tuple(shape)
+    wanted = f"(n, {', '.join(map(str, shape))})"
+    grey = len(shape) == 3 and shape[0] == 1
+    if len(shape) == 3 and array.shape == (shape[1:] if grey else shape):
         raise ValueError(
-            f"{name} has samples of shape {tuple(values.shape[1:])}; the detector was "
-            f"fitted on samples of shape {tuple(shape)}"
+            f"{name} is one image of shape {array.shape}, not a batch: pass a batch of shape "
+            f"{wanted} (X[None] makes a batch of this one image X)"
         )
+    values = _samples(array, name=name)
+    found = tuple(values.shape[1:])
+    if found != shape:
+        if len(shape) == 1 and len(found) == 1:
+            raise ValueError(f"{name} has {found[0]} features; {taker} {shape[0]}")
+        also = f", or (n, {shape[1]}, {shape[2]}) for grey images" if grey else ""
+        raise ValueError(f"{name} of shape {array.shape} does not fit: {taker} {wanted}{also}")
+    return values
 
 
 def _real(value):
@@ -281,9 +296,7 @@ class _Scoring:
         """The fitted native model and ``X`` checked against it."""
         native = self._fitted()
         self._check_units(X)
-        values = _samples(X)
-        _check_width(values, native.input_shape)
-        return native, values
+        return native, _batch_of(X, native.input_shape)
 
     def _check_units(self, X):
         """Nothing to check: a detector fitted on arrays takes them in its fit's units."""

@@ -25,7 +25,7 @@ import threading
 import numpy as np
 
 from . import _native
-from .base import _check_rate, _count, _flag, _refuse_unit_pixels, _samples, _seed, _settings_json
+from .base import _batch_of, _check_rate, _count, _flag, _refuse_unit_pixels, _seed, _settings_json
 
 DEFAULT_SCORE = _native.DEFAULT_OOD_SCORE
 
@@ -49,12 +49,7 @@ class OodModel:
             )
         array = np.asarray(X)
         _refuse_unit_pixels(array, "images")
-        values = _samples(array, name="images")
-        if values.ndim != 4 or tuple(values.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"images have shape {tuple(values.shape[1:])}; the run's classifier takes "
-                f"{self.image_shape} (channels, height, width)"
-            )
+        values = _batch_of(array, self.image_shape, "images", "the run's classifier takes")
         return self._native, values.tobytes()
 
     def _check_verdict(self, score, false_alarm_rate):

@@ -192,7 +192,7 @@ def test_bad_arrays_raise_value_errors(fitted, breastw):
         "nan": (np.where(np.eye(3, 9) == 1, np.nan, 0.0), "not finite"),
         "inf": (np.full((2, 9), np.inf), "not finite"),
         "overflow": (np.full((2, 9), 1e300), "not finite"),
-        "width": (X[:, :5], r"shape \(5,\).*\(9,\)"),
+        "width": (X[:, :5], r"X has 5 features; the detector was fitted on 9"),
         "one-d": (X[0], "2-D"),
         "empty": (np.zeros((0, 9)), "no sample"),
     }
@@ -337,8 +337,12 @@ def test_image_runs_score_and_map(tmp_path, oddity_bin):
     maps = run.anomaly_map(images[:4, None, :, :])
     assert maps.shape == (4, 28, 28) and (maps >= 0).all()
     np.testing.assert_array_equal(run.predict(images[:10]), (scores[:10] >= run.threshold).astype(int))
-    with pytest.raises(ValueError, match=r"shape \(1, 14, 14\)"):
+    with pytest.raises(ValueError, match=r"shape \(3, 14, 14\) does not fit.*\(n, 1, 28, 28\)"):
         run.decision_function(images[:3, :14, :14])
+    # One image on its own, not read as 28 rows of 28 features.
+    with pytest.raises(ValueError, match=r"one image of shape \(28, 28\), not a batch.*X\[None\]"):
+        run.decision_function(images[0])
+    np.testing.assert_allclose(run.decision_function(images[0][None]), scores[:1], rtol=1e-5)
     # Pixels scaled to [0, 1] (torchvision's habit) are refused, not scored as near-black.
     with pytest.raises(ValueError, match=r"\[0, 1\] pixels"):
         run.decision_function(images[:3] / 255.0)
@@ -385,6 +389,9 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
     assert run.is_out_of_distribution(digits).mean() < 0.15
     with pytest.raises(ValueError, match="the run's classifier takes"):
         run.predict(digits[:, :14, :14])
+    with pytest.raises(ValueError, match=r"one image of shape \(28, 28\), not a batch.*X\[None\]"):
+        run.predict(digits[0])
+    np.testing.assert_array_equal(run.predict(digits[0][None]), run.predict(digits[:1]))
     with pytest.raises(ValueError, match="outside 0..=255"):
         run.scores(digits.astype(np.float32) * 2.0)
     with pytest.raises(ValueError, match="the run's scores are"):
