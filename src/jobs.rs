@@ -4,7 +4,7 @@
 
 use crate::data::Samples;
 use crate::data::protocol::{Protocol, Split};
-use crate::data::source::{self, DatasetKind, DatasetSpec};
+use crate::data::source::{self, DataForm, DatasetKind, DatasetSpec};
 use crate::metrics::Metrics;
 use crate::models::{AnyDetector, ModelConfig};
 use crate::report::{self, MetricsReport};
@@ -827,7 +827,7 @@ pub fn score_dataset(
         check_empty_folder(m.dir)?;
     }
     let mut run = Run::load(run_dir)?;
-    run.config.model.check_takes(data.kind)?;
+    check_scored_form(&run, data.kind)?;
     let needed_for = run_split_needed_for(&run, checkpoint, settings, maps, false_alarm_rate);
     if let Some(path) = run_data {
         anyhow::ensure!(
@@ -1034,6 +1034,38 @@ impl Verdict {
             calibration,
         })
     }
+}
+
+/// Refuse data of a form the run cannot score, from the data set's kind before any of it is
+/// read: images for a run trained on rows, rows for one trained on images, or a form its model
+/// does not take (local RX scores whole scenes only). A table's rows and a scene's pixels may
+/// stand for each other (the same bands as columns); arrays in memory are told by their shape.
+fn check_scored_form(run: &Run, data: DatasetKind) -> crate::Result<()> {
+    let Some(given) = data.form() else {
+        return Ok(());
+    };
+    let model = &run.config.model;
+    let trained_on = run.config.dataset.kind;
+    let images = |form: DataForm| form == DataForm::Images;
+    if let Some(trained) = trained_on.form()
+        && images(trained) != images(given)
+    {
+        bail!(
+            "this run's {} was trained on {} ({trained_on}), and {data} data are {}: score data \
+             of the form it was trained on",
+            model.name(),
+            trained.describe(),
+            given.describe()
+        );
+    }
+    anyhow::ensure!(
+        model.takes().contains(&given),
+        "this run's {} scores {}, and {data} data are {}",
+        model.name(),
+        DataForm::describe_all(model.takes()),
+        given.describe()
+    );
+    Ok(())
 }
 
 /// A smoothing σ must be a positive number of pixels, at most 64.

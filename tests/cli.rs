@@ -410,6 +410,22 @@ fn train_eval_score_metrics_end_to_end() {
         flagged += (cells[5] == "1") as usize;
     }
     assert!(flagged > 0);
+    // Images for a run trained on a table: refused from the data set's kind.
+    let mnist = fixture("mnist");
+    let o = oddity(&[
+        "score",
+        run.to_str().unwrap(),
+        "--dataset",
+        "mnist",
+        "--data",
+        mnist.to_str().unwrap(),
+        "--output",
+        dir.join("images.csv").to_str().unwrap(),
+    ]);
+    assert!(!dir.join("images.csv").exists());
+    let needle =
+        "this run's autoencoder was trained on tables (adbench), and mnist data are images";
+    assert_clean_error(&o, &[needle]);
     for bad in ["0", "1.5", "0.001"] {
         let o = score_at(bad);
         let e = stderr(&o);

@@ -548,6 +548,9 @@ mod tests {
             configs.push(defaults.with_settings(&settings, path).unwrap());
         }
         for config in &configs {
+            if let Some((key, value)) = config.forms_chosen_by() {
+                assert!(value.is_some(), "{}: no field {key}", config.name());
+            }
             let build = |shape| config.build(shape, &device, 0).ok();
             // Images are resized to the model's side first, as a run does.
             let on_images = images.iter().any(|&(channels, side)| {

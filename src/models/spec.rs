@@ -420,24 +420,29 @@ impl ModelConfig {
             return Ok(());
         }
         let (name, forms, form) = (self.name(), DataForm::describe_all(takes), form.describe());
-        let Some(key) = self.0.forms_chosen_by() else {
+        let Some((key, value)) = self.forms_chosen_by() else {
             anyhow::bail!(
                 "{name} takes {forms}, but {dataset} data are {form}: choose a model that takes \
                  {form}"
             );
         };
-        let fields = self.0.to_json()?;
-        let value = fields
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.to_string());
         // The declaration in full names the values of the setting that take other forms.
+        let with = value.map_or(String::new(), |v| format!(" with {key} {v}"));
         anyhow::bail!(
-            "{name} with {key} {} takes {forms}, but {dataset} data are {form}; {name} takes {} \
-             (set {key} in --model-config)",
-            value.unwrap_or_default(),
+            "{name}{with} takes {forms}, but {dataset} data are {form}: set {key} in \
+             --model-config for {form} ({name} takes {})",
             self.info().inputs
         )
+    }
+
+    /// The setting that chooses the forms this configuration takes
+    /// ([`ModelSpec::FORMS_CHOSEN_BY`]) and its value here (`None` where the configuration
+    /// has no such field); `None` for a model whose forms no setting changes.
+    pub fn forms_chosen_by(&self) -> Option<(&'static str, Option<serde_json::Value>)> {
+        let key = self.0.forms_chosen_by()?;
+        let fields = self.0.to_json().ok()?;
+        let value = fields.into_iter().find(|(k, _)| k == key).map(|(_, v)| v);
+        Some((key, value))
     }
 
     /// Refuse an image scaling the configuration cannot model

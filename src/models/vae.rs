@@ -540,7 +540,7 @@ impl ModelSpec for VaeConfig {
         group: super::ModelGroup::Detector,
         paper: "Lu, Xu. Anomaly Detection for Skin Disease Images Using Variational Autoencoder. arXiv:1807.01349, 2018; An, Cho. Variational Autoencoder based Anomaly Detection using Reconstruction Probability. 2015",
         summary: "VAE (DCGAN conv or MLP; Gaussian or, for images, discretised logistic decoder); score = −IWAE bound with k importance samples (or reconstruction, KL, −ELBO, −log reconstruction probability); residual map",
-        inputs: "images, tables",
+        inputs: "images, tables (decoder gaussian; discretized-logistic: images only)",
     };
     const IMAGE_SETTINGS: &'static [&'static str] = &["image_size", "base_width", "decoder"];
     const TABLE_SETTINGS: &'static [&'static str] = &["hidden"];

@@ -206,8 +206,9 @@ impl RunConfig {
     pub fn validate(&self) -> crate::Result<()> {
         // Arrays from Python may be images or tables: their shape decides, not their kind.
         if self.dataset.kind != source::DatasetKind::Arrays {
-            (self.model).check_settings_for(self.dataset.kind.holds_images())?;
+            // The form first: a setting for the other form is no use before the form fits.
             self.model.check_takes(self.dataset.kind)?;
+            (self.model).check_settings_for(self.dataset.kind.holds_images())?;
             if self.dataset.kind.holds_images() {
                 self.model.check_image_scaling(self.preprocess.scaling)?;
             }

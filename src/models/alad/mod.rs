@@ -236,7 +236,7 @@ impl ModelSpec for AladConfig {
         group: super::ModelGroup::Detector,
         paper: "Zenati, Romain, Foo, Lecouat, Chandrasekhar. Adversarially Learned Anomaly Detection. ICDM 2018",
         summary: "BiGAN + cycle discriminators D_xx, D_zz, spectral norm, moving average, early stopping; score = ‖f_xx(x,x) − f_xx(x,G(E(x)))‖₁ (or l1, l2, ch)",
-        inputs: "tables, colour or grey images (networks cifar10; resized to 32×32)",
+        inputs: "tables (networks kdd99, arrhythmia), colour or grey images (networks cifar10; resized to 32×32)",
     };
 
     type Detector = Alad;
