@@ -87,22 +87,22 @@ def _batch_of(X, shape, name="X", taker="the detector was fitted on"):
     """``X`` as a batch of samples of ``shape`` (checked by :func:`_samples`), or an error
     naming both shapes; one image on its own, (height, width) for a grey ``shape`` or
     ``shape`` itself for a colour one, is told how to become a batch of one."""
-    array = np.asarray(X)
+    given = np.shape(X) if not hasattr(X, "toarray") else None  # sparse: `_samples` says so
     shape = tuple(shape)
     wanted = f"(n, {', '.join(map(str, shape))})"
     grey = len(shape) == 3 and shape[0] == 1
-    if len(shape) == 3 and array.shape == (shape[1:] if grey else shape):
+    if len(shape) == 3 and given == (shape[1:] if grey else shape):
         raise ValueError(
-            f"{name} is one image of shape {array.shape}, not a batch: pass a batch of shape "
-            f"{wanted} (X[None] makes a batch of this one image X)"
+            f"{name}: one image of shape {given}, not a batch: pass a batch of shape {wanted} "
+            f"(X[None] makes a batch of one image X)"
         )
-    values = _samples(array, name=name)
+    values = _samples(X, name=name)
     found = tuple(values.shape[1:])
     if found != shape:
         if len(shape) == 1 and len(found) == 1:
             raise ValueError(f"{name} has {found[0]} features; {taker} {shape[0]}")
         also = f", or (n, {shape[1]}, {shape[2]}) for grey images" if grey else ""
-        raise ValueError(f"{name} of shape {array.shape} does not fit: {taker} {wanted}{also}")
+        raise ValueError(f"{name}: shape {given} does not fit; {taker} {wanted}{also}")
     return values
 
 
@@ -292,11 +292,14 @@ class _Scoring:
             )
         return self._native_model
 
+    # What the error for samples of another shape says takes them.
+    _taker = "the detector was fitted on"
+
     def _values(self, X):
         """The fitted native model and ``X`` checked against it."""
         native = self._fitted()
         self._check_units(X)
-        return native, _batch_of(X, native.input_shape)
+        return native, _batch_of(X, native.input_shape, taker=self._taker)
 
     def _check_units(self, X):
         """Nothing to check: a detector fitted on arrays takes them in its fit's units."""
@@ -663,6 +666,8 @@ class RunModel(_Scoring):
     run's raw units (images channels first, 0–255 as the image files hold them: a float array
     of a run's images whose values all lie in [0, 1] is refused, not scored as near-black).
     """
+
+    _taker = "the run was trained on"
 
     def __init__(self, native):
         self._hold(native)
