@@ -35,7 +35,6 @@
 //! were not recovered; 20 epochs by default.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
-use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
 use crate::nn::loss::{bce_with_logits, per_sample_mse};
@@ -229,10 +228,6 @@ impl ModelSpec for AlaeConfig {
             self.mapping_layers
         );
         Ok(())
-    }
-
-    fn takes(&self) -> &'static [DataForm] {
-        DataForm::EVERY
     }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Alae> {

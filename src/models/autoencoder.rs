@@ -7,7 +7,6 @@
 //! The residual `(x − x̂)²` averaged over channels is its per-pixel anomaly map.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
-use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::nn::{Trainables, TrainablesMut};
 use crate::nn::dcgan::check_image_size;
@@ -173,10 +172,6 @@ impl ModelSpec for AutoencoderConfig {
     const TABLE_SETTINGS: &'static [&'static str] = &["hidden"];
 
     type Detector = Autoencoder;
-
-    fn takes(&self) -> &'static [DataForm] {
-        DataForm::EVERY
-    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Autoencoder> {
         Autoencoder::new(self.clone(), shape, device, seed)

@@ -20,7 +20,6 @@
 //! on images).
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses};
-use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::{SampleShape, Samples};
 use crate::nn::{Trainables, TrainablesMut, Weights};
@@ -112,10 +111,6 @@ impl ModelSpec for OcsvmConfig {
             self.tolerance
         );
         Ok(())
-    }
-
-    fn takes(&self) -> &'static [DataForm] {
-        DataForm::EVERY
     }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Ocsvm> {

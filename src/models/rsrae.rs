@@ -38,7 +38,6 @@
 //! more pixel after than before: a one-pixel shift of the decoder's grid.
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, as_images, image_dims, read_values};
-use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::init::{component_rng, normal_tensor};
@@ -414,10 +413,6 @@ impl ModelSpec for RsraeConfig {
     };
 
     type Detector = Rsrae;
-
-    fn takes(&self) -> &'static [DataForm] {
-        DataForm::EVERY
-    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Rsrae> {
         Rsrae::new(self.clone(), shape, device, seed)

@@ -28,7 +28,6 @@ pub mod latent_search;
 mod networks;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
-use crate::data::source::DataForm;
 use crate::data::preprocess::Scaling;
 use crate::data::SampleShape;
 use crate::nn::dcgan::check_image_size;
@@ -339,10 +338,6 @@ impl ModelSpec for AnoganConfig {
 
     type Detector = Anogan;
     const SCORE_SETTINGS: &'static [&'static str] = &["search", "lambda", "weighting"];
-
-    fn takes(&self) -> &'static [DataForm] {
-        DataForm::EVERY
-    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Anogan> {
         Anogan::new(self.clone(), shape, device, seed)

@@ -29,7 +29,6 @@ mod networks;
 pub use networks::EgbadNets;
 
 use super::{Detector, ModelInfo, ModelSpec, StepLosses, read_values};
-use crate::data::source::DataForm;
 use crate::data::SampleShape;
 use crate::nn::ema::{load_with_average, save_with_average, scoring_copy};
 use crate::nn::init::{component_rng, normal_tensor};
@@ -212,10 +211,6 @@ impl ModelSpec for EgbadConfig {
 
     type Detector = Egbad;
     const SCORE_SETTINGS: &'static [&'static str] = &["score_weight", "discriminator_score"];
-
-    fn takes(&self) -> &'static [DataForm] {
-        DataForm::EVERY
-    }
 
     fn build(&self, shape: SampleShape, device: &Device, seed: u64) -> crate::Result<Egbad> {
         Egbad::new(self.clone(), shape, device, seed)
