@@ -28,6 +28,18 @@ fn help_explains_every_job() {
             "ood {job} --help"
         );
     }
+    // `ood train` shows the data options that apply to a labelled image set, not the tables'
+    // and scenes'.
+    let ood_train = stdout(&oddity(&["ood", "train", "--help"]));
+    assert!(ood_train.contains("--decode-size"), "{ood_train}");
+    for option in [
+        "--label-column",
+        "--mask-dir",
+        "--cube-var",
+        "--train-scene",
+    ] {
+        assert!(!ood_train.contains(option), "{option} in: {ood_train}");
+    }
     let models = stdout(&oddity(&["models"]));
     assert!(
         models.contains("ganomaly")

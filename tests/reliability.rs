@@ -446,19 +446,47 @@ fn settings_are_refused_before_the_data_are_read() {
         assert_clean_error(&result, needles);
         assert!(!stderr(&result).contains(missing), "{}", stderr(&result));
     }
-    let table = oddity(&[
+    // A data set of another kind is refused before its files are looked for, naming the kinds
+    // the job trains on; a typo is answered with those kinds only, not with tables.
+    for (kind, reason) in [("kdd99", "(not images)"), ("mvtec", "one part's defects")] {
+        let other = oddity(&[
+            "ood",
+            "train",
+            "--dataset",
+            kind,
+            "--data",
+            missing,
+            "--out",
+            o,
+        ]);
+        assert_clean_error(
+            &other,
+            &[
+                "the OOD job trains a classifier on labelled images: mnist, fashion-mnist, \
+                 cifar10, image-folder or builtin-mnist",
+                &format!("not {kind} data"),
+                reason,
+            ],
+        );
+        assert!(!stderr(&other).contains(missing), "{}", stderr(&other));
+    }
+    let typo = oddity(&[
         "ood",
         "train",
         "--dataset",
-        "csv",
+        "cifar",
         "--data",
         missing,
-        "--label-column",
-        "y",
         "--out",
         o,
     ]);
-    assert_clean_error(&table, &["the OOD job takes images"]);
+    let e = stderr(&typo);
+    assert_eq!(typo.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("unknown dataset \"cifar\"; use mnist, fashion-mnist, cifar10, image-folder or builtin-mnist")
+            && !e.contains("kdd99"),
+        "{e}"
+    );
     // The WRN's shape for the one-channel images' LeNet: refused (it was ignored), before
     // any training.
     let widened = dir.join("widened");

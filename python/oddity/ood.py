@@ -102,12 +102,12 @@ def train(dataset, data, out, classes=None, classifier=None, validation=1000, ma
           random_state=0, generative=None, decode_size=None, replace=False):
     """Train an OOD run as ``oddity ood train`` does with its defaults: a classifier of the
     labelled images of ``dataset`` (``"mnist"``, ``"fashion-mnist"``, ``"cifar10"``,
-    ``"image-folder"``) at ``data``, on ``classes`` (a list of names, or of indices where no
-    class is named by a number, or a comma-separated string; all by default), into the new
-    run folder ``out`` (an existing OOD run there is replaced only with ``replace=True``, as
-    ``--force`` does); ``classifier`` and ``generative`` are settings dicts over the defaults
-    (``generative={}`` adds the generative scores with theirs). Every score setting is chosen on in-distribution data only.
-    Returns the run loaded (:class:`OodModel`).
+    ``"image-folder"``, ``"builtin-mnist"``) at ``data``, on ``classes`` (a list of names, or
+    of indices where no class is named by a number, or a comma-separated string; all by
+    default), into the new run folder ``out`` (an existing OOD run there is replaced only with
+    ``replace=True``, as ``--force`` does); ``classifier`` and ``generative`` are settings dicts
+    over the defaults (``generative={}`` adds the generative scores with theirs). Every score
+    setting is chosen on in-distribution data only. Returns the run loaded (:class:`OodModel`).
 
     The command line's other options (ODIN's temperature, the FGSM step, outlier exposure, the
     device) keep their defaults here. Ctrl-C stops the training after the step in progress

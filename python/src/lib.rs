@@ -510,9 +510,14 @@ fn ood_train(
     use oddity::ood::{ClassifierRequest, OodRequest, data::InSpec};
     let classifier =
         ClassifierRequest::OverDefaults(Some(classifier.to_string()).filter(|t| !t.is_empty()));
+    let kind = oddity::data::source::DatasetKind::parse_suggesting(
+        dataset,
+        oddity::ood::data::IN_DISTRIBUTION_KINDS,
+    )
+    .map_err(value_error)?;
     let spec = oddity::data::source::DatasetSpec {
         image_size: decode_size,
-        ..oddity::data::source::DatasetSpec::new(dataset.parse().map_err(value_error)?, data)
+        ..oddity::data::source::DatasetSpec::new(kind, data)
     };
     let generative = generative
         .map(|text| {

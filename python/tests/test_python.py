@@ -430,6 +430,14 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
         with pytest.raises(ValueError, match=needle):
             oddity.ood.train("mnist", FIXTURES / "mnist", fresh / "run", **kwargs)
         assert list(fresh.iterdir()) == [], kwargs
+    # Another kind of data set: a typo is answered with the kinds the job trains on only, a
+    # table with the job's reason.
+    kinds = "mnist, fashion-mnist, cifar10, image-folder or builtin-mnist"
+    with pytest.raises(ValueError, match=f'unknown dataset "cifar"; use {kinds}$'):
+        oddity.ood.train("cifar", FIXTURES / "mnist", fresh / "run")
+    with pytest.raises(ValueError, match=f"labelled images: {kinds}, not kdd99 data"):
+        oddity.ood.train("kdd99", FIXTURES / "mnist", fresh / "run")
+    assert list(fresh.iterdir()) == []
 
 
 def test_a_pyod_script_runs_with_only_its_import_changed():

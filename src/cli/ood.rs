@@ -1,11 +1,11 @@
 //! `oddity ood`: the out-of-distribution target's command line (the jobs are in
 //! [`oddity::ood`]).
 
-use super::DataArgs;
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use oddity::data::source::{DatasetKind, DatasetSpec};
 use oddity::io::settings_text;
-use oddity::ood::data::{InSpec, OutSet};
+use oddity::ood::data::{IN_DISTRIBUTION_KINDS, InSpec, OutSet};
 use oddity::ood::{self, ClassifierRequest, OodReport, OodRequest};
 use oddity::run::folder::Leave;
 use std::path::PathBuf;
@@ -26,10 +26,44 @@ pub enum OodCommand {
     Score(OodScoreArgs),
 }
 
+/// The labelled image set a classifier is trained on: `train`'s data options that apply to it.
+#[derive(Args)]
+pub struct ImageSetArgs {
+    /// Data set format: mnist, fashion-mnist, cifar10, image-folder (class sub-folders under
+    /// train/ and test/), builtin-mnist.
+    #[arg(long, value_parser = in_distribution_kind)]
+    dataset: DatasetKind,
+    /// The data set's folder (not needed for builtin-mnist).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Resize folder images to this side while decoding (when their sizes differ).
+    #[arg(long)]
+    decode_size: Option<u32>,
+}
+
+/// `--dataset`'s value; a typo is answered with the kinds the OOD job trains on.
+fn in_distribution_kind(text: &str) -> anyhow::Result<DatasetKind> {
+    DatasetKind::parse_suggesting(text, IN_DISTRIBUTION_KINDS)
+}
+
+impl ImageSetArgs {
+    fn spec(&self) -> anyhow::Result<DatasetSpec> {
+        let path = match (&self.data, self.dataset) {
+            (Some(path), _) => path.clone(),
+            (None, DatasetKind::BuiltinMnist) => PathBuf::from("builtin"),
+            (None, _) => anyhow::bail!("--data is required for this dataset"),
+        };
+        Ok(DatasetSpec {
+            image_size: self.decode_size,
+            ..DatasetSpec::new(self.dataset, path)
+        })
+    }
+}
+
 #[derive(Args)]
 pub struct OodTrainArgs {
     #[command(flatten)]
-    data: DataArgs,
+    data: ImageSetArgs,
     /// The in-distribution classes, comma-separated names (or indices, where no class is named
     /// by a number; default: all).
     #[arg(long, value_delimiter = ',')]

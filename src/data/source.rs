@@ -44,27 +44,64 @@ pub enum DatasetKind {
 
 impl std::str::FromStr for DatasetKind {
     type Err = anyhow::Error;
+    /// Any kind read from `--data`, by its name.
     fn from_str(s: &str) -> crate::Result<Self> {
-        Ok(match s {
-            "mnist" => DatasetKind::Mnist,
-            "fashion-mnist" => DatasetKind::FashionMnist,
-            "cifar10" => DatasetKind::Cifar10,
-            "image-folder" => DatasetKind::ImageFolder,
-            "mvtec" => DatasetKind::Mvtec,
-            "magnetic-tile" => DatasetKind::MagneticTile,
-            "kdd99" => DatasetKind::Kdd99,
-            "adbench" => DatasetKind::Adbench,
-            "csv" => DatasetKind::Csv,
-            "hyperspectral" => DatasetKind::Hyperspectral,
-            "builtin-mnist" => DatasetKind::BuiltinMnist,
-            "arrays" => bail!(
+        DatasetKind::parse_suggesting(s, DatasetKind::READ_FROM_DISK)
+    }
+}
+
+impl DatasetKind {
+    /// Every kind read from files (all but arrays), in the order messages list them.
+    pub const READ_FROM_DISK: &'static [DatasetKind] = &[
+        DatasetKind::Mnist,
+        DatasetKind::FashionMnist,
+        DatasetKind::Cifar10,
+        DatasetKind::ImageFolder,
+        DatasetKind::Mvtec,
+        DatasetKind::MagneticTile,
+        DatasetKind::Kdd99,
+        DatasetKind::Adbench,
+        DatasetKind::Csv,
+        DatasetKind::Hyperspectral,
+        DatasetKind::BuiltinMnist,
+    ];
+
+    /// The kind named `text`, any kind read from disk; an unknown name is refused with a list
+    /// of `suggested` kinds: a job that reads only some passes those, so that a typo is not
+    /// answered with kinds it refuses (it refuses a known one with its own reason).
+    pub fn parse_suggesting(text: &str, suggested: &[DatasetKind]) -> crate::Result<Self> {
+        if text == "arrays" {
+            bail!(
                 "arrays are handed over in memory by a program (the Python package), not read \
                  from --data"
+            );
+        }
+        match DatasetKind::READ_FROM_DISK
+            .iter()
+            .find(|kind| kind.to_string() == text)
+        {
+            Some(kind) => Ok(*kind),
+            None => bail!(
+                "unknown dataset {text:?}; use {}",
+                DatasetKind::list(suggested)
             ),
-            other => bail!(
-                "unknown dataset {other:?}; use mnist, fashion-mnist, cifar10, image-folder, mvtec, magnetic-tile, kdd99, adbench, csv, hyperspectral or builtin-mnist"
-            ),
-        })
+        }
+    }
+
+    /// `kinds` by name, as a message lists them: "mnist, fashion-mnist or cifar10".
+    pub fn list(kinds: &[DatasetKind]) -> String {
+        let names: Vec<String> = kinds.iter().map(|kind| kind.to_string()).collect();
+        or_list(&names)
+    }
+}
+
+/// `words` as a list ending in "or": "a, b or c".
+fn or_list<S: AsRef<str>>(words: &[S]) -> String {
+    let words: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
+    match words.split_last() {
+        None => "nothing".into(),
+        Some((last, [])) => (*last).into(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -100,11 +137,7 @@ impl DataForm {
     /// `forms` in words: "images, tables or hyperspectral scenes".
     pub fn describe_all(forms: &[DataForm]) -> String {
         let words: Vec<&str> = forms.iter().map(|f| f.describe()).collect();
-        match words.split_last() {
-            None => "nothing".into(),
-            Some((last, [])) => (*last).into(),
-            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
-        }
+        or_list(&words)
     }
 }
 
@@ -737,4 +770,42 @@ fn load_folders(root: &Path, options: image_folder::FolderOptions) -> crate::Res
         train,
         test: Some(test),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_read_from_disk_parses_by_its_name_and_a_typo_is_answered_with_the_jobs_kinds() {
+        for &kind in DatasetKind::READ_FROM_DISK {
+            assert_eq!(kind.to_string().parse::<DatasetKind>().unwrap(), kind);
+        }
+        // Every kind but arrays is listed (a new kind must be added to READ_FROM_DISK).
+        assert_eq!(DatasetKind::READ_FROM_DISK.len(), 11);
+        assert!(!DatasetKind::READ_FROM_DISK.contains(&DatasetKind::Arrays));
+        let unknown = "foo".parse::<DatasetKind>().unwrap_err().to_string();
+        assert!(
+            unknown.contains("unknown dataset \"foo\"; use mnist,"),
+            "{unknown}"
+        );
+        assert!(
+            unknown.ends_with("hyperspectral or builtin-mnist"),
+            "{unknown}"
+        );
+        let images = [DatasetKind::Mnist, DatasetKind::Cifar10];
+        let parse = |text| DatasetKind::parse_suggesting(text, &images);
+        assert_eq!(
+            parse("foo").unwrap_err().to_string(),
+            "unknown dataset \"foo\"; use mnist or cifar10"
+        );
+        // A known kind outside the suggestions parses: the job refuses it with its reason.
+        assert_eq!(parse("kdd99").unwrap(), DatasetKind::Kdd99);
+        assert!(
+            parse("arrays")
+                .unwrap_err()
+                .to_string()
+                .contains("handed over in memory")
+        );
+    }
 }

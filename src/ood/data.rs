@@ -19,7 +19,7 @@
 //!   (near-OOD, e.g. CIFAR-10's six classes against the other four).
 
 use crate::data::image_folder;
-use crate::data::source::{self, DatasetKind, DatasetSpec};
+use crate::data::source::{self, DataForm, DatasetKind, DatasetSpec};
 use crate::data::{LabelledSet, protocol};
 use crate::nn::init::{component_rng, standard_normal};
 use anyhow::{Context, bail, ensure};
@@ -89,6 +89,25 @@ pub struct InDistribution {
     pub held_out_classes: Images,
 }
 
+/// The data set kinds a classifier is trained on: labelled images with a test split of their
+/// own (MVTec's and Magnetic Tile's classes are defects of one part, not classes to tell apart).
+pub const IN_DISTRIBUTION_KINDS: &[DatasetKind] = &[
+    DatasetKind::Mnist,
+    DatasetKind::FashionMnist,
+    DatasetKind::Cifar10,
+    DatasetKind::ImageFolder,
+    DatasetKind::BuiltinMnist,
+];
+
+/// The data set kinds read as `KIND:PATH` sets to score (`--against`, `ood score --images`) or
+/// as outlier exposure's auxiliary set.
+pub const OUT_OF_DISTRIBUTION_KINDS: &[DatasetKind] = &[
+    DatasetKind::Mnist,
+    DatasetKind::FashionMnist,
+    DatasetKind::Cifar10,
+    DatasetKind::ImageFolder,
+];
+
 /// How the in-distribution data are drawn.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InSpec {
@@ -105,13 +124,20 @@ pub struct InSpec {
 }
 
 impl InSpec {
-    /// Refuse what is wrong before the data are read: data that are not images, options that
-    /// do not fit the data set's kind, fewer than 2 validation images, `--max-train 0`.
+    /// Refuse what is wrong before the data are read: a kind not in [`IN_DISTRIBUTION_KINDS`],
+    /// options that do not fit the data set's kind, fewer than 2 validation images,
+    /// `--max-train 0`.
     pub fn check(&self) -> crate::Result<()> {
+        let kind = self.data.kind;
         ensure!(
-            self.data.kind.holds_images(),
-            "the OOD job takes images; {} data are not images (a table, or a scene's pixels)",
-            self.data.kind
+            IN_DISTRIBUTION_KINDS.contains(&kind),
+            "the OOD job trains a classifier on labelled images: {}, not {kind} data{}",
+            DatasetKind::list(IN_DISTRIBUTION_KINDS),
+            match kind.form() {
+                Some(DataForm::Images) => " (its classes are one part's defects)",
+                Some(_) => " (not images)",
+                None => "",
+            }
         );
         crate::validate::validate_dataset(&self.data)?;
         ensure!(
@@ -293,16 +319,11 @@ impl OutSet {
                          fashion-mnist:DIR, cifar10:DIR, image-folder:DIR)"
                     );
                 };
-                let kind: DatasetKind = kind.parse()?;
+                let kind = DatasetKind::parse_suggesting(kind, OUT_OF_DISTRIBUTION_KINDS)?;
                 ensure!(
-                    matches!(
-                        kind,
-                        DatasetKind::Mnist
-                            | DatasetKind::FashionMnist
-                            | DatasetKind::Cifar10
-                            | DatasetKind::ImageFolder
-                    ),
-                    "out-of-distribution data sets are mnist, fashion-mnist, cifar10 or image-folder"
+                    OUT_OF_DISTRIBUTION_KINDS.contains(&kind),
+                    "out-of-distribution data sets are {}",
+                    DatasetKind::list(OUT_OF_DISTRIBUTION_KINDS)
                 );
                 ensure!(!path.is_empty(), "the path is empty");
                 OutSet::Dataset {
@@ -713,6 +734,18 @@ mod tests {
         for bad in ["nope", "kdd99:x", "mnist:", "unknown:x"] {
             assert!(OutSet::parse(bad).is_err(), "{bad} accepted");
         }
+        // A typo is answered with the kinds read here only; a known kind not read here is
+        // refused naming them.
+        let error = |text| OutSet::parse(text).unwrap_err().to_string();
+        let kinds = "mnist, fashion-mnist, cifar10 or image-folder";
+        assert_eq!(
+            error("fasion-mnist:x"),
+            format!("unknown dataset \"fasion-mnist\"; use {kinds}")
+        );
+        assert_eq!(
+            error("builtin-mnist:x"),
+            format!("out-of-distribution data sets are {kinds}")
+        );
     }
 
     /// MNIST-style sets are one source when they hold the same images, whatever kind they are
