@@ -110,11 +110,7 @@ pub struct DataArgs {
 impl DataArgs {
     pub fn spec(&self) -> anyhow::Result<DatasetSpec> {
         let dataset = self.dataset.context("--dataset is required")?;
-        let path = match (&self.data, dataset) {
-            (Some(p), _) => p.clone(),
-            (None, DatasetKind::BuiltinMnist) => PathBuf::from("builtin"),
-            (None, _) => anyhow::bail!("--data is required for this dataset"),
-        };
+        let path = data_path(self.data.as_ref(), dataset)?;
         Ok(DatasetSpec {
             kind: dataset,
             path,
@@ -129,6 +125,15 @@ impl DataArgs {
             },
             train_scene: self.train_scene.clone(),
         })
+    }
+}
+
+/// `--data`, or the built-in subset's name where the data set is built in (it has no path).
+pub(crate) fn data_path(data: Option<&PathBuf>, kind: DatasetKind) -> anyhow::Result<PathBuf> {
+    match (data, kind) {
+        (Some(path), _) => Ok(path.clone()),
+        (None, DatasetKind::BuiltinMnist) => Ok(PathBuf::from("builtin")),
+        (None, _) => anyhow::bail!("--data is required for this dataset"),
     }
 }
 

@@ -48,11 +48,7 @@ fn in_distribution_kind(text: &str) -> anyhow::Result<DatasetKind> {
 
 impl ImageSetArgs {
     fn spec(&self) -> anyhow::Result<DatasetSpec> {
-        let path = match (&self.data, self.dataset) {
-            (Some(path), _) => path.clone(),
-            (None, DatasetKind::BuiltinMnist) => PathBuf::from("builtin"),
-            (None, _) => anyhow::bail!("--data is required for this dataset"),
-        };
+        let path = super::data_path(self.data.as_ref(), self.dataset)?;
         Ok(DatasetSpec {
             image_size: self.decode_size,
             ..DatasetSpec::new(self.dataset, path)
