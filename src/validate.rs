@@ -113,8 +113,8 @@ pub fn validate_dataset(spec: &DatasetSpec) -> crate::Result<()> {
     let builtin = spec.kind == DatasetKind::BuiltinMnist;
     if builtin && spec.path.as_os_str() != "builtin" {
         bail!(
-            "--data {} does not apply: builtin-mnist is the MNIST subset inside the binary; use \
-             --dataset mnist to read MNIST files",
+            "--data {} does not apply: builtin-mnist is the MNIST subset inside the binary (its \
+             data is \"builtin\"); use --dataset mnist to read MNIST files",
             spec.path.display()
         );
     }

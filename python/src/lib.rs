@@ -12,7 +12,66 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 fn value_error(e: anyhow::Error) -> PyErr {
-    PyValueError::new_err(format!("{e:#}"))
+    PyValueError::new_err(in_python_terms(&format!("{e:#}")))
+}
+
+/// The Python keyword that carries each command-line option a core error reaching Python may
+/// name (`oddity.train`'s, `oddity.ood.train`'s, `is_out_of_distribution`'s). The core's
+/// messages are written for the command line; options with no Python argument (`--tile`,
+/// `--patience`) are left as they are, and so is `--validation-fraction`, whose keyword
+/// (`validation_size`) only the detectors' constructor has.
+const PYTHON_NAMES: &[(&str, &str)] = &[
+    ("--class", "class_name"),
+    ("--classes", "classes"),
+    ("--classifier-config", "classifier"),
+    ("--contamination", "contamination"),
+    ("--data", "data"),
+    ("--dataset", "dataset"),
+    ("--decode-size", "decode_size"),
+    ("--epochs", "epochs"),
+    ("--false-alarm-rate", "false_alarm_rate"),
+    ("--generative-config", "generative"),
+    ("--max-train", "max_train"),
+    ("--model", "model"),
+    ("--model-config", "model_config"),
+    ("--out", "out"),
+    ("--protocol", "protocol"),
+    ("--score", "score"),
+    ("--seed", "random_state"),
+    ("--validation", "validation"),
+];
+
+/// `message` with each command-line option it names written as the Python keyword of
+/// [`PYTHON_NAMES`] (`--class` as `class_name`), so that a Python user reads the argument
+/// they gave. An option is a whole word after a space or `(` (`--classes` is not `--class`;
+/// neither a path's `a--data` nor a quoted `"--out"` is an option), and text between
+/// backticks (a command line to run) is kept whole.
+fn in_python_terms(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut in_code = false;
+    let mut rest = message;
+    while let Some(c) = rest.chars().next() {
+        let starts_word = out
+            .chars()
+            .next_back()
+            .is_none_or(|p| p.is_whitespace() || p == '(');
+        if !in_code && starts_word && rest.starts_with("--") {
+            let len = rest[2..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                .map_or(rest.len(), |end| end + 2);
+            let (option, after) = rest.split_at(len);
+            match PYTHON_NAMES.iter().find(|(name, _)| *name == option) {
+                Some((_, keyword)) => out.push_str(keyword),
+                None => out.push_str(option),
+            }
+            rest = after;
+            continue;
+        }
+        in_code ^= c == '`';
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 /// Leave to replace a run folder as Python gives it (`replace=True`), named in refusals.
@@ -305,7 +364,9 @@ fn train(
         oddity::jobs::prepare_training(config, &out, leave(replace)).map_err(value_error)?;
     match interruptible(py, |stop| prepared.run(&device, Some(stop)))?.map_err(value_error)? {
         oddity::jobs::TrainOutcome::Saved { dir, .. } => load(dir, "best"),
-        oddity::jobs::TrainOutcome::Stopped { reason, .. } => Err(PyValueError::new_err(reason)),
+        oddity::jobs::TrainOutcome::Stopped { reason, .. } => {
+            Err(PyValueError::new_err(in_python_terms(&reason)))
+        }
     }
 }
 

@@ -157,6 +157,34 @@ def test_numbers_are_checked_at_the_door(tmp_path):
     assert run.decision_function(mnist_test_images(5)[0]).shape == (5,)
 
 
+def test_core_errors_name_the_python_keywords(tmp_path):
+    # The core's messages name the command line's options; from Python they name the keyword
+    # the user gave (or left out), and no option.
+    mnist = FIXTURES / "mnist"
+
+    def train(protocol, **kwargs):
+        return oddity.train("autoencoder", "mnist", mnist, tmp_path / "r", protocol, **kwargs)
+
+    def ood_train(**kwargs):
+        return oddity.ood.train("mnist", mnist, tmp_path / "o", **kwargs)
+
+    for call, message in [
+        (lambda: train("one-class"), r"needs a class \(class_name\)"),
+        (lambda: train("one-class", class_name="1", contamination=0.1),
+         "^contamination applies to the contaminated protocol only"),
+        (lambda: oddity.train("autoencoder", "adbench", FIXTURES / "adbench", tmp_path / "r",
+                              "tabular", decode_size=32), "^decode_size resizes image files"),
+        (lambda: ood_train(classifier={"depht": 10}), "^classifier: unknown field `depht`"),
+        (lambda: ood_train(generative={"mutation": 0.1}), '^generative: unknown setting "mutation"'),
+        (lambda: ood_train(validation=100000), "^validation must be less than"),
+        (lambda: ood_train(max_train=5), r"\(after validation and max_train\): raise max_train$"),
+    ]:
+        with pytest.raises(ValueError, match=message) as refused:
+            call()
+        assert "--" not in str(refused.value), refused.value
+    assert not (tmp_path / "r").exists() and not (tmp_path / "o").exists()
+
+
 def test_model_names_and_the_models_package():
     assert "autoencoder" in oddity.model_names() and "ganomaly" in oddity.model_names()
     from oddity.models.auto_encoder import AutoEncoder
@@ -401,6 +429,11 @@ def test_an_ood_run_classifies_scores_and_refuses(tmp_path, oddity_bin):
         run.p_value(digits, score=np.array(["msp", "odin"]))
     with pytest.raises(ValueError, match="false_alarm_rate"):
         run.is_out_of_distribution(digits, false_alarm_rate=1.5)
+    # Too low a rate for 100 validation images: the core's refusal in Python's terms.
+    with pytest.raises(ValueError, match=r"^score \w+ at false_alarm_rate 0.001: .*more validation$") \
+            as too_low:
+        run.is_out_of_distribution(digits, false_alarm_rate=0.001)
+    assert "--" not in str(too_low.value), too_low.value
     with pytest.raises(ValueError, match=r"look like \[0, 1\] pixels"):
         run.predict(digits.astype(np.float32) / 255.0)
     with pytest.raises(ValueError, match="boolean"):

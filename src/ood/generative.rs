@@ -211,7 +211,7 @@ impl GenerativeConfig {
             ensure!(
                 c == 1 || c == 3,
                 "the generative PixelCNN models grey or RGB images, not {c} channels: use the \
-                 VAE (--generative-config '{{\"model\": \"vae\"}}')"
+                 VAE (set \"model\": \"vae\" in --generative-config)"
             );
             ensure!(
                 self.pixelcnn.filters >= c,
@@ -224,7 +224,7 @@ impl GenerativeConfig {
         ensure!(
             h <= side && w <= side,
             "the generative VAE's image_size {side} is smaller than the {h}×{w} images (they are \
-             zero-padded to it, never cropped): set --generative-config '{{\"image_size\": {}}}'",
+             zero-padded to it, never cropped): set \"image_size\": {} in --generative-config",
             h.max(w).next_power_of_two().max(8)
         );
         Ok(())

@@ -56,7 +56,7 @@ pub fn scores(model: &dyn AnyDetector, samples: &Samples) -> crate::Result<Vec<f
         let Some(layout) = samples.layout else {
             anyhow::bail!(
                 "{} scores whole hyperspectral scenes, each pixel against its neighbours; these \
-                 samples are not one scene (score a scene file with --dataset hyperspectral)",
+                 samples are not one scene (score a scene file: `oddity score RUN --dataset hyperspectral`)",
                 model.name()
             );
         };

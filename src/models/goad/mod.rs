@@ -196,8 +196,8 @@ impl ModelSpec for GoadConfig {
             SampleShape::Image { .. } => {
                 ensure!(
                     self.preset.is_image(),
-                    "goad's preset {:?} is for tables, and these samples are images: run it with \
-                     --model-config '{{\"preset\": \"cifar10\"}}' (GEOM's transformations and a Wide ResNet)",
+                    "goad's preset {:?} is for tables, and these samples are images: set \
+                     \"preset\": \"cifar10\" in --model-config (GEOM's transformations and a Wide ResNet)",
                     self.preset
                 );
                 Ok(Goad::Images(GoadImages::new(self.clone(), shape, device, seed)?))
