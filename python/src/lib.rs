@@ -43,9 +43,9 @@ const PYTHON_NAMES: &[(&str, &str)] = &[
 
 /// `message` with each command-line option it names written as the Python keyword of
 /// [`PYTHON_NAMES`] (`--class` as `class_name`), so that a Python user reads the argument
-/// they gave. An option is a whole word after a space or `(` (`--classes` is not `--class`;
-/// neither a path's `a--data` nor a quoted `"--out"` is an option), and text between
-/// backticks (a command line to run) is kept whole.
+/// they gave. An option is a whole word at the start or after whitespace or `(` (`--classes`
+/// is not `--class`; neither a path's `a--data` nor a quoted `"--out"` is an option), and
+/// text between backticks (a command line to run) is kept whole.
 fn in_python_terms(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut in_code = false;
