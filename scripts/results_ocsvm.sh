@@ -6,9 +6,10 @@
 # AUROC per class against the paper's OC-SVM row and the seconds each run took. CIFAR-10 is the
 # JPEG copy in the shared data, unpacked to CIFAR_DIR.
 #
-# MNIST also runs PyOD's OCSVM on seed 0's split.csv with the same preprocessing
-# (bench/reference/pyod_ocsvm_one_class.py, which reads MNIST's IDX files; needs a Python with
-# pyod and scikit-learn: PYTHON=/path/to/python); PYOD=0 skips it.
+# Each class also runs PyOD's OCSVM on seed 0's split.csv with the same preprocessing
+# (bench/reference/pyod_ocsvm_one_class.py, reading MNIST's IDX files or CIFAR-10's class
+# folders; needs a Python with pyod, scikit-learn and pillow, as bench/reference/install.sh
+# makes: PYTHON=/path/to/python); PYOD=0 skips it.
 #
 # ORACLE=1 also runs the paper's grid (ν ∈ {0.01, 0.1}, γ ∈ {2^-10, …, 2^-1}) on seed 0's
 # protocol and reports, per class, the best *test* AUROC over it: an oracle, an upper bound of
@@ -29,9 +30,9 @@ PYTHON=${PYTHON:-python3}
 SEEDS=${SEEDS:-0}
 PYOD=${PYOD:-1}
 case $DATASET in
-  mnist) source="$DATA/mnist"; prefix=digit ;;
+  mnist) source="$DATA/mnist"; prefix=digit; images=(--idx "$source") ;;
   cifar10)
-    source=${CIFAR_DIR:-runs/cifar10-jpeg}; prefix=class; PYOD=0
+    source=${CIFAR_DIR:-runs/cifar10-jpeg}; prefix=class; images=(--folders "$source/cifar10_jpg")
     if [ ! -d "$source/cifar10_jpg" ]; then
       mkdir -p "$source"
       tar xzf "$DATA/cifar10-jpeg.tar.gz" -C "$source"
@@ -64,7 +65,7 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
   done
   run="$OUT/$prefix$k"
   if [ "$PYOD" = 1 ] && [ -f "$run/split.csv" ] && [ ! -f "$run.pyod.json" ]; then
-    "$PYTHON" bench/reference/pyod_ocsvm_one_class.py --idx "$source" \
+    "$PYTHON" bench/reference/pyod_ocsvm_one_class.py "${images[@]}" \
       --split "$run/split.csv" > "$run.pyod.json"
   fi
 done
