@@ -45,10 +45,12 @@ class FolderImages:
     """One split's images in oddity's order, decoded when asked for."""
 
     def __init__(self, root):
+        # Hidden entries (a name starting with a dot) are not data to oddity either.
+        visible = lambda folder: sorted(n for n in os.listdir(folder) if not n.startswith("."))
         self.paths = [
             os.path.join(root, c, f)
-            for c in sorted(os.listdir(root)) if os.path.isdir(os.path.join(root, c))
-            for f in sorted(os.listdir(os.path.join(root, c)))
+            for c in visible(root) if os.path.isdir(os.path.join(root, c))
+            for f in visible(os.path.join(root, c))
             if f.lower().endswith((".jpg", ".jpeg", ".png"))
         ]
 
