@@ -65,8 +65,10 @@ for k in 0 1 2 3 4 5 6 7 8 9; do
   done
   run="$OUT/$prefix$k"
   if [ "$PYOD" = 1 ] && [ -f "$run/split.csv" ] && [ ! -f "$run.pyod.json" ]; then
+    # Written aside and moved into place, so that a failed run leaves no empty result behind.
     "$PYTHON" bench/reference/pyod_ocsvm_one_class.py "${images[@]}" \
-      --split "$run/split.csv" > "$run.pyod.json"
+      --split "$run/split.csv" > "$run.pyod.json.partial"
+    mv "$run.pyod.json.partial" "$run.pyod.json"
   fi
 done
 if [ "${ORACLE:-0}" = 1 ]; then
