@@ -56,7 +56,8 @@ pub fn scores(model: &dyn AnyDetector, samples: &Samples) -> crate::Result<Vec<f
         let Some(layout) = samples.layout else {
             anyhow::bail!(
                 "{} scores whole hyperspectral scenes, each pixel against its neighbours; these \
-                 samples are not one scene (score a scene file: `oddity score RUN --dataset hyperspectral`)",
+                 samples are not one scene (read a scene from its file, a MAT-file or an ENVI \
+                 raster: `oddity score RUN --dataset hyperspectral --data SCENE`)",
                 model.name()
             );
         };
