@@ -21,7 +21,7 @@
 # `digitK-seedS`, and the table gives their mean ± std beside seed 0.
 #
 #   PYTHON=bench/reference/.venv/bin/python scripts/results_ocsvm.sh [SHARED_DATA_DIR] [OUT_DIR]
-#   DATASET=cifar10 SEEDS="0 1 2" scripts/results_ocsvm.sh ../shared/data runs/ocsvm-cifar10
+#   DATASET=cifar10 SEEDS="0 1 2" PYTHON=bench/reference/.venv/bin/python scripts/results_ocsvm.sh ../shared/data runs/ocsvm-cifar10
 set -euo pipefail
 DATA=${1:-../shared/data}
 DATASET=${DATASET:-mnist}
