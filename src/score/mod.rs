@@ -57,7 +57,7 @@ pub fn scores(model: &dyn AnyDetector, samples: &Samples) -> crate::Result<Vec<f
             anyhow::bail!(
                 "{} scores whole hyperspectral scenes, each pixel against its neighbours; these \
                  samples are not one scene (read a scene from its file, a MAT-file or an ENVI \
-                 raster: `oddity score RUN --dataset hyperspectral --data SCENE`)",
+                 raster: `oddity score RUN --dataset hyperspectral --data SCENE --output SCORES.csv`)",
                 model.name()
             );
         };
