@@ -82,7 +82,8 @@ x_train, _ = take("train")
 x_test, y_test = take("test")
 lo = x_train.min(axis=(0, 2), keepdims=True)
 hi = x_train.max(axis=(0, 2), keepdims=True)
-x_train, x_test = [((x - lo) / (hi - lo)).reshape(len(x), -1) for x in (x_train, x_test)]
+span = np.where(hi > lo, hi - lo, 1.0)  # a constant channel is left unscaled, as oddity does
+x_train, x_test = [((x - lo) / span).reshape(len(x), -1) for x in (x_train, x_test)]
 start = time.time()
 model = OCSVM(nu=args.nu, gamma="scale").fit(x_train)
 scores = model.decision_function(x_test)
